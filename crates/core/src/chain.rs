@@ -1,0 +1,405 @@
+//! Chain verification: links, counters, time, keys and per-subject histories,
+//! and the self-contained proof that a key signed two entries at one counter.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::entry::{ChainId, EntryError, EntryHeader, SignedEntry, SignedHeader};
+use crate::event::{Event, Subject};
+use crate::hash::Hash;
+use crate::ids::{SiteId, Timestamp};
+use crate::keys::KeyRegistry;
+use crate::sig::{SigError, Statement};
+
+/// How far a device clock may step back between consecutive entries before
+/// the chain is refused (devices clamp their clock to the head; this allows
+/// for hosts that replay a device's own ordering across a clock fix).
+pub const CLOCK_TOLERANCE_MS: u64 = 5 * 60 * 1000;
+
+/// An authenticity failure: the entry is not evidence.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum ChainError {
+    /// The bytes are not an entry.
+    #[error("undecodable entry: {0}")]
+    Undecodable(String),
+    /// The entry is on another chain than the one being checked.
+    #[error("entry belongs to {found}, expected {expected}")]
+    WrongChain {
+        /// Chain being verified.
+        expected: String,
+        /// Chain the entry names.
+        found: String,
+    },
+    /// `prev_hash` is not the previous entry's hash.
+    #[error("prev_hash {found} does not link to the previous entry {expected}")]
+    BrokenLink {
+        /// The previous entry's hash.
+        expected: Hash,
+        /// What the entry states.
+        found: Hash,
+    },
+    /// `prev_counter` is not the previous entry's counter.
+    #[error("prev_counter {found} does not match the previous counter {expected}")]
+    PrevCounterMismatch {
+        /// Previous entry's counter.
+        expected: u64,
+        /// What the entry states.
+        found: u64,
+    },
+    /// The counter does not increase.
+    #[error("counter {counter} is not above prev_counter {prev_counter}")]
+    CounterNotIncreasing {
+        /// Counter.
+        counter: u64,
+        /// Previous counter.
+        prev_counter: u64,
+    },
+    /// The device clock went back further than the tolerance.
+    #[error("device time {time} is before the previous entry's {previous}")]
+    TimeRegressed {
+        /// This entry's time.
+        time: Timestamp,
+        /// Previous entry's time.
+        previous: Timestamp,
+    },
+    /// No enrolled key for this device and epoch.
+    #[error("no key is enrolled for this device and epoch")]
+    KeyUnknown,
+    /// The counter is below the key's first valid counter.
+    #[error("key is valid only from counter {counter_start}")]
+    KeyNotYetValid {
+        /// First valid counter.
+        counter_start: u64,
+    },
+    /// The key was retired before this counter.
+    #[error("key was retired at counter {final_counter}")]
+    KeyRetired {
+        /// Its final counter.
+        final_counter: u64,
+    },
+    /// The key was revoked before this counter.
+    #[error("key was revoked after counter {after_counter}")]
+    KeyRevoked {
+        /// Last valid counter.
+        after_counter: u64,
+    },
+    /// `verify_strict` refused the signature.
+    #[error("signature does not verify")]
+    BadSignature,
+    /// A site event on the regulator chain or the reverse.
+    #[error("a {kind} event cannot be on {chain}")]
+    WrongEventForChain {
+        /// Event kind.
+        kind: String,
+        /// Chain.
+        chain: String,
+    },
+    /// The links do not name exactly the subjects the event touches.
+    #[error("links do not match the subjects the event touches")]
+    LinksMismatch,
+    /// A link names a predecessor that no known entry about that subject has.
+    #[error("link for {subject:?} points at {prev}, which is not an earlier event for it")]
+    DanglingLink {
+        /// The subject.
+        subject: Subject,
+        /// The unknown predecessor.
+        prev: Hash,
+    },
+}
+
+impl From<EntryError> for ChainError {
+    fn from(e: EntryError) -> Self {
+        ChainError::Undecodable(e.to_string())
+    }
+}
+
+impl From<SigError> for ChainError {
+    fn from(_: SigError) -> Self {
+        ChainError::BadSignature
+    }
+}
+
+/// The last accepted entry of a chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Head {
+    /// Its counter.
+    pub counter: u64,
+    /// Its entry hash.
+    pub hash: Hash,
+    /// Its device time.
+    pub time: Timestamp,
+}
+
+/// Walks one chain in order, checking each entry against the last.
+#[derive(Clone, Debug)]
+pub struct ChainCursor {
+    chain: ChainId,
+    head: Option<Head>,
+}
+
+impl ChainCursor {
+    /// A cursor at the start of `chain`.
+    pub fn new(chain: ChainId) -> Self {
+        ChainCursor { chain, head: None }
+    }
+
+    /// A cursor resuming after `head`.
+    pub fn resume(chain: ChainId, head: Option<Head>) -> Self {
+        ChainCursor { chain, head }
+    }
+
+    /// The chain.
+    pub fn chain(&self) -> &ChainId {
+        &self.chain
+    }
+
+    /// The last accepted entry.
+    pub fn head(&self) -> Option<&Head> {
+        self.head.as_ref()
+    }
+
+    /// Checks everything about `entry` that its position decides: chain,
+    /// link, counters, time, event kind and link set. The signature and key
+    /// are checked by [`check_key_and_signature`], which may run in parallel.
+    pub fn check(&self, entry: &SignedEntry) -> Result<(), ChainError> {
+        let h = entry.header();
+        if h.chain != self.chain {
+            return Err(ChainError::WrongChain {
+                expected: self.chain.to_string(),
+                found: h.chain.to_string(),
+            });
+        }
+        let (prev_hash, prev_counter) = self
+            .head
+            .as_ref()
+            .map_or((Hash::ZERO, 0), |p| (p.hash, p.counter));
+        if h.prev_hash != prev_hash {
+            return Err(ChainError::BrokenLink {
+                expected: prev_hash,
+                found: h.prev_hash,
+            });
+        }
+        if h.prev_counter != prev_counter {
+            return Err(ChainError::PrevCounterMismatch {
+                expected: prev_counter,
+                found: h.prev_counter,
+            });
+        }
+        if h.counter <= h.prev_counter {
+            return Err(ChainError::CounterNotIncreasing {
+                counter: h.counter,
+                prev_counter: h.prev_counter,
+            });
+        }
+        if let Some(p) = self
+            .head
+            .as_ref()
+            .filter(|p| h.device_time.plus(CLOCK_TOLERANCE_MS) < p.time)
+        {
+            return Err(ChainError::TimeRegressed {
+                time: h.device_time,
+                previous: p.time,
+            });
+        }
+        let body = entry.body();
+        let fits = matches!(
+            (&self.chain, &body.event),
+            (ChainId::Regulator, Event::Regulator(_)) | (ChainId::Site(_), Event::Site(_))
+        );
+        if !fits {
+            return Err(ChainError::WrongEventForChain {
+                kind: body.event.kind().to_string(),
+                chain: self.chain.to_string(),
+            });
+        }
+        let subjects = body.event.subjects();
+        if body.links.len() != subjects.len()
+            || body
+                .links
+                .iter()
+                .zip(&subjects)
+                .any(|(l, s)| &l.subject != s)
+        {
+            return Err(ChainError::LinksMismatch);
+        }
+        Ok(())
+    }
+
+    /// Checks `entry` and, if it holds, makes it the head.
+    pub fn advance(&mut self, entry: &SignedEntry) -> Result<(), ChainError> {
+        self.check(entry)?;
+        self.head = Some(Head {
+            counter: entry.counter(),
+            hash: entry.hash(),
+            time: entry.header().device_time,
+        });
+        Ok(())
+    }
+}
+
+/// Checks the key was valid for this chain at this counter and the signature holds.
+pub fn check_key_and_signature(
+    entry: &SignedEntry,
+    keys: &KeyRegistry,
+) -> Result<[u8; 32], ChainError> {
+    let key = keys.key_for(entry.header())?;
+    entry.verify_signature(&key)?;
+    Ok(key)
+}
+
+/// What a subject link says about a firearm's or lot's own history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LinkVerdict {
+    /// Links to the latest known event for the subject (or is its first).
+    Continues,
+    /// Links to an earlier event, not the latest: two branches of one
+    /// weapon's history. Signed, so kept, and raised as a finding.
+    Forks {
+        /// The subject.
+        subject: Subject,
+        /// The latest known event it skipped.
+        latest: Hash,
+    },
+    /// Starts a new history for a subject that already has one.
+    Restarts {
+        /// The subject.
+        subject: Subject,
+        /// The latest known event.
+        latest: Hash,
+    },
+}
+
+/// Tracks every subject's history: all event hashes per subject, and the
+/// latest. Firearm histories are global; lot histories are per site.
+#[derive(Clone, Debug, Default)]
+pub struct SubjectTracker {
+    latest: HashMap<(Option<SiteId>, Subject), Hash>,
+    known: HashMap<(Option<SiteId>, Subject), std::collections::HashSet<Hash>>,
+}
+
+impl SubjectTracker {
+    fn key(site: &SiteId, s: &Subject) -> (Option<SiteId>, Subject) {
+        match s {
+            Subject::Firearm(_) => (None, *s),
+            Subject::Lot(_) => (Some(site.clone()), *s),
+        }
+    }
+
+    /// Checks the links of a site entry. A dangling link is an error; forks
+    /// and restarts are verdicts to raise. Does not record the entry.
+    pub fn check(
+        &self,
+        site: &SiteId,
+        entry: &SignedEntry,
+    ) -> Result<Vec<LinkVerdict>, ChainError> {
+        let mut out = Vec::new();
+        for l in &entry.body().links {
+            let k = Self::key(site, &l.subject);
+            let latest = self.latest.get(&k);
+            match (l.prev, latest) {
+                (None, None) => {}
+                (None, Some(latest)) => out.push(LinkVerdict::Restarts {
+                    subject: l.subject,
+                    latest: *latest,
+                }),
+                (Some(p), Some(latest)) if p == *latest => {}
+                (Some(p), Some(latest)) => {
+                    if self.known.get(&k).is_some_and(|s| s.contains(&p)) {
+                        out.push(LinkVerdict::Forks {
+                            subject: l.subject,
+                            latest: *latest,
+                        });
+                    } else {
+                        return Err(ChainError::DanglingLink {
+                            subject: l.subject,
+                            prev: p,
+                        });
+                    }
+                }
+                (Some(p), None) => {
+                    return Err(ChainError::DanglingLink {
+                        subject: l.subject,
+                        prev: p,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records an accepted entry as the latest event of each subject it links.
+    pub fn record(&mut self, site: &SiteId, entry: &SignedEntry) {
+        for l in &entry.body().links {
+            let k = Self::key(site, &l.subject);
+            self.latest.insert(k.clone(), entry.hash());
+            self.known.entry(k).or_default().insert(entry.hash());
+        }
+    }
+
+    /// The latest event hash for a subject (what the next link must name).
+    pub fn latest(&self, site: &SiteId, subject: &Subject) -> Option<Hash> {
+        self.latest.get(&Self::key(site, subject)).copied()
+    }
+}
+
+/// Two validly signed headers from one key with one counter and different
+/// content: proof, on its own, that a device was cloned or broken.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Equivocation {
+    /// The key that signed both.
+    pub public_key: [u8; 32],
+    /// One statement.
+    pub a: SignedHeader,
+    /// The other.
+    pub b: SignedHeader,
+}
+
+/// Why an equivocation proof does not hold.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EquivocationError {
+    /// The two headers differ in chain, device, epoch or counter.
+    #[error("the headers are not for the same key and counter")]
+    NotSameSlot,
+    /// The two headers are the same statement.
+    #[error("the headers are identical")]
+    Identical,
+    /// A signature does not verify.
+    #[error("a signature does not verify")]
+    BadSignature,
+}
+
+impl Equivocation {
+    /// Checks the proof using only what it contains.
+    pub fn verify(&self) -> Result<(), EquivocationError> {
+        let (a, b) = (&self.a.header, &self.b.header);
+        if a.chain != b.chain
+            || a.device != b.device
+            || a.key_epoch != b.key_epoch
+            || a.counter != b.counter
+        {
+            return Err(EquivocationError::NotSameSlot);
+        }
+        if a == b {
+            return Err(EquivocationError::Identical);
+        }
+        for s in [&self.a, &self.b] {
+            s.header
+                .verify(&self.public_key, &s.signature)
+                .map_err(|_| EquivocationError::BadSignature)?;
+        }
+        Ok(())
+    }
+
+    /// The counter both statements claim.
+    pub fn counter(&self) -> u64 {
+        self.a.header.counter
+    }
+}
+
+/// A header's slot: (chain, device, epoch, counter).
+pub fn slot(h: &EntryHeader) -> (ChainId, crate::ids::DeviceId, u32, u64) {
+    (h.chain.clone(), h.device.clone(), h.key_epoch, h.counter)
+}

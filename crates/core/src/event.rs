@@ -1,0 +1,664 @@
+//! The events a ledger records: what happened at an armoury (site events) and
+//! what the regulator decided (regulator events). The variant order is part of
+//! the signed format (postcard encodes the variant index); add new variants at
+//! the end only, and treat any change here as a format change.
+
+use serde::{Deserialize, Serialize};
+
+use crate::hash::Hash;
+use crate::ids::{CompanyId, DeviceId, Ident, LocationId, Name, PersonId, SiteId, Text, Timestamp};
+use crate::model::{
+    AmmoLine, Condition, CountKind, Counterparty, DisposalMethod, DocRef, ExpenditureReason,
+    FirearmId, FirearmIdentity, Holder, Item, LossKind, LotId, LotIdentity, OfficerLicence, Permit,
+    Qualification, Reliance, Resolution, RoundsBack, Validity,
+};
+use crate::statements::{Attestation, DeviceCertificate, RetireStatement};
+
+/// Any event. Site chains hold only `Site`, the regulator chain only `Regulator`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Event {
+    /// Something that happened at an armoury.
+    Site(SiteEvent),
+    /// A decision of the regulator.
+    Regulator(RegulatorEvent),
+}
+
+/// A reference to an entry in another chain (a transfer in points at the
+/// transfer out on the sender's chain).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct EntryRef {
+    /// The chain it is on.
+    pub site: SiteId,
+    /// Its counter there.
+    pub counter: u64,
+    /// Its entry hash.
+    pub hash: Hash,
+}
+
+/// Events recorded by an armoury, each signed by the site's device.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum SiteEvent {
+    /// A firearm entered the armoury from outside the ledger.
+    FirearmAcquired {
+        /// Its ledger id (must equal `identity.id()`).
+        firearm: FirearmId,
+        /// Full identity as marked.
+        identity: FirearmIdentity,
+        /// Who it came from.
+        source: Counterparty,
+        /// Acquisition permit or import licence.
+        authorisation: DocRef,
+        /// Where it is stored.
+        location: LocationId,
+    },
+    /// An ammunition lot (or more of one) was received from outside the ledger.
+    AmmunitionReceived {
+        /// Ledger id of the lot (must equal `identity.id()`).
+        lot: LotId,
+        /// Lot identity.
+        identity: LotIdentity,
+        /// Whole rounds received.
+        rounds: u64,
+        /// Supplier.
+        source: Counterparty,
+        /// Acquisition authorisation, if required.
+        authorisation: Option<DocRef>,
+        /// Where it is stored.
+        location: LocationId,
+    },
+    /// A firearm (with rounds) was issued to a person; the acting officer is the issuer.
+    Issued {
+        /// The firearm.
+        firearm: FirearmId,
+        /// The recipient.
+        to: PersonId,
+        /// Purpose or service.
+        purpose: Text,
+        /// Post or duty point.
+        post: Name,
+        /// When it is due back.
+        due_back: Timestamp,
+        /// Licence, permit and qualification relied on.
+        reliance: Reliance,
+        /// Rounds issued with it, per lot, from the given store location.
+        ammunition: Vec<AmmoLine>,
+        /// Store location the rounds come from.
+        ammunition_from: Option<LocationId>,
+    },
+    /// An issued firearm came back.
+    Returned {
+        /// The issue entry (its entry hash on this chain).
+        issue: Hash,
+        /// The firearm (must match the issue).
+        firearm: FirearmId,
+        /// Condition on return.
+        condition: Condition,
+        /// Rounds back and expended, per lot.
+        ammunition: Vec<RoundsBack>,
+        /// Store location it goes back to.
+        location: LocationId,
+    },
+    /// Rounds issued without a firearm (e.g. to a range session).
+    AmmunitionIssued {
+        /// Recipient.
+        to: PersonId,
+        /// Rounds per lot.
+        lines: Vec<AmmoLine>,
+        /// From which store location.
+        from: LocationId,
+        /// Purpose.
+        purpose: Text,
+        /// Due back.
+        due_back: Timestamp,
+    },
+    /// Rounds from an ammunition-only issue came back.
+    AmmunitionReturned {
+        /// The ammunition issue entry.
+        issue: Hash,
+        /// Rounds back and expended, per lot.
+        lines: Vec<RoundsBack>,
+        /// Store location they go back to.
+        to: LocationId,
+    },
+    /// Rounds were used, outside a return (a discharge on duty, a test fire).
+    AmmunitionExpended {
+        /// Who held them.
+        holder: Holder,
+        /// Which lot and how many.
+        line: AmmoLine,
+        /// Why.
+        reason: ExpenditureReason,
+        /// Incident reference; required for a discharge on duty.
+        incident: Option<Name>,
+        /// The issue the rounds came from, if any.
+        issue: Option<Hash>,
+    },
+    /// An item moved between storage locations inside the site.
+    StorageMoved {
+        /// What moved.
+        item: Item,
+        /// From where.
+        from: LocationId,
+        /// To where.
+        to: LocationId,
+    },
+    /// Items left for another site; in transit until acknowledged.
+    TransferredOut {
+        /// Receiving site.
+        to_site: SiteId,
+        /// Receiving company.
+        to_company: CompanyId,
+        /// Firearms sent.
+        firearms: Vec<FirearmId>,
+        /// Rounds sent, from the given location.
+        rounds: Vec<AmmoLine>,
+        /// Where the rounds were taken from.
+        rounds_from: Option<LocationId>,
+        /// Transfer authorisation or transport permit.
+        permit: DocRef,
+        /// Carrier, if any.
+        carrier: Option<Name>,
+    },
+    /// The receiving site acknowledges a transfer out, with what actually arrived.
+    TransferredIn {
+        /// The transfer-out entry on the sender's chain.
+        transfer: EntryRef,
+        /// Firearms received.
+        firearms: Vec<FirearmId>,
+        /// Rounds received.
+        rounds: Vec<AmmoLine>,
+        /// Where they are stored.
+        location: LocationId,
+        /// Note on any difference from what was sent.
+        note: Option<Text>,
+    },
+    /// The sender cancels a transfer not yet acknowledged; items return to store.
+    TransferCancelled {
+        /// The transfer-out entry on this chain.
+        transfer: Hash,
+        /// Why.
+        reason: Text,
+        /// Where the items are stored again.
+        location: LocationId,
+    },
+    /// Items reported lost or stolen.
+    LossReported {
+        /// What is missing.
+        items: Vec<Item>,
+        /// Category.
+        kind: LossKind,
+        /// When the loss was discovered.
+        discovered_at: Timestamp,
+        /// Circumstances.
+        circumstances: Text,
+        /// Police case number, once known.
+        police_ref: Option<Name>,
+        /// Regulator incident number, once known.
+        regulator_ref: Option<Name>,
+    },
+    /// References added to an earlier loss report.
+    LossReportUpdated {
+        /// The loss report entry.
+        report: Hash,
+        /// Police case number.
+        police_ref: Option<Name>,
+        /// Regulator incident number.
+        regulator_ref: Option<Name>,
+    },
+    /// A firearm was seized by an authority.
+    Seized {
+        /// The firearm.
+        firearm: FirearmId,
+        /// The authority.
+        authority: Name,
+        /// Order or seizure reference.
+        order: Name,
+    },
+    /// A lost, stolen or seized firearm is back in the armoury.
+    Recovered {
+        /// The firearm.
+        firearm: FirearmId,
+        /// The loss or seizure entry this closes.
+        report: Hash,
+        /// Condition.
+        condition: Condition,
+        /// Where it is stored.
+        location: LocationId,
+    },
+    /// A stock count (one part of a session; a large count spans entries).
+    CountPerformed {
+        /// Count session id.
+        session: Ident,
+        /// Kind of count.
+        kind: CountKind,
+        /// This part's number, from 1.
+        part: u16,
+        /// Number of parts in the session.
+        parts: u16,
+        /// The counters (at least two, none the custodian).
+        counters: Vec<PersonId>,
+        /// Firearms seen.
+        firearms_seen: Vec<FirearmId>,
+        /// Rounds seen per lot.
+        rounds_seen: Vec<AmmoLine>,
+    },
+    /// A count discrepancy was settled.
+    DiscrepancyResolved {
+        /// The count entry that raised it.
+        count: Hash,
+        /// The item.
+        item: Item,
+        /// How it was settled.
+        resolution: Resolution,
+    },
+    /// A firearm left for maintenance.
+    MaintenanceOut {
+        /// The firearm.
+        firearm: FirearmId,
+        /// Gunsmith or armourer.
+        provider: Name,
+        /// Why.
+        reason: Text,
+    },
+    /// A firearm came back from maintenance.
+    MaintenanceIn {
+        /// The firearm.
+        firearm: FirearmId,
+        /// Condition.
+        condition: Condition,
+        /// Work done.
+        work: Text,
+        /// Where it is stored.
+        location: LocationId,
+    },
+    /// A firearm or rounds were destroyed or deactivated.
+    Disposed {
+        /// What.
+        item: Item,
+        /// How.
+        method: DisposalMethod,
+        /// Where it was done.
+        place: Name,
+        /// At least two witnesses.
+        witnesses: Vec<PersonId>,
+        /// Disposal order.
+        authorisation: DocRef,
+        /// Destruction or deactivation certificate, if issued.
+        certificate: Option<DocRef>,
+    },
+    /// Supersedes an earlier entry of this chain. The original stays; the
+    /// current view folds the corrected event in.
+    Corrected {
+        /// The superseded entry (hash on this chain).
+        supersedes: Hash,
+        /// Why.
+        reason: Text,
+        /// Second approver; required when identity fields change.
+        approver: Option<PersonId>,
+        /// The full corrected event.
+        corrected: Box<SiteEvent>,
+    },
+    /// A note on an earlier entry; changes nothing.
+    Annotated {
+        /// The entry.
+        about: Hash,
+        /// The note.
+        text: Text,
+    },
+    /// Records a second person's authorisation to perform an act that breaks a
+    /// hard rule. The act is named by its body hash and must follow on this chain.
+    Overridden {
+        /// The rule overridden.
+        rule: crate::rules::RuleId,
+        /// Why.
+        reason: Text,
+        /// The second authoriser (not the acting officer).
+        authoriser: PersonId,
+        /// Body hash of the act it authorises.
+        act: Hash,
+    },
+}
+
+/// A change of a company's licence status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum CompanyStatus {
+    Active,
+    Suspended,
+    Revoked,
+}
+
+/// What a person-level revocation removes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Revocable {
+    /// The officer licence.
+    Licence,
+    /// A firearm permit, by number.
+    Permit(Name),
+    /// A qualification, by id.
+    Qualification(Ident),
+}
+
+/// Events recorded by the regulator on its own chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum RegulatorEvent {
+    /// A company was licensed (or re-licensed).
+    CompanyLicensed {
+        /// The company.
+        company: CompanyId,
+        /// Legal name.
+        name: Name,
+        /// Licence number.
+        licence: Name,
+        /// Validity.
+        valid: Validity,
+        /// Firearm categories it may hold.
+        categories: Vec<Ident>,
+    },
+    /// A company's licence was suspended, revoked or reinstated.
+    CompanyStatusChanged {
+        /// The company.
+        company: CompanyId,
+        /// New status.
+        status: CompanyStatus,
+        /// Why.
+        reason: Text,
+    },
+    /// A site (armoury) was registered for a company.
+    SiteRegistered {
+        /// The site.
+        site: SiteId,
+        /// Its company.
+        company: CompanyId,
+        /// Name.
+        name: Name,
+        /// Armoury approval number.
+        approval: Name,
+        /// Approved storage locations.
+        locations: Vec<LocationId>,
+    },
+    /// A device key was enrolled for a site after its attestation was checked.
+    DeviceKeyEnrolled {
+        /// The site whose chain it signs.
+        site: SiteId,
+        /// The device.
+        device: DeviceId,
+        /// Key epoch on that device.
+        key_epoch: u32,
+        /// The public key.
+        public_key: [u8; 32],
+        /// First counter it may sign.
+        counter_start: u64,
+        /// The manufacturer's certificate of the device.
+        certificate: Box<DeviceCertificate>,
+        /// The device's attestation of the key.
+        attestation: Box<Attestation>,
+    },
+    /// A key was retired by its own final statement.
+    DeviceKeyRetired {
+        /// The site.
+        site: SiteId,
+        /// The retire statement signed by the retiring key.
+        statement: RetireStatement,
+    },
+    /// A key was revoked: entries it signs after `after_counter` are invalid.
+    DeviceKeyRevoked {
+        /// The site.
+        site: SiteId,
+        /// The key.
+        public_key: [u8; 32],
+        /// Last counter that stays valid.
+        after_counter: u64,
+        /// Why.
+        reason: Text,
+    },
+    /// A person received a security-officer licence.
+    PersonLicensed {
+        /// The person.
+        person: PersonId,
+        /// Employer.
+        company: CompanyId,
+        /// Salted hash of the identifying data held off-ledger.
+        identity_hash: Hash,
+        /// The licence.
+        licence: OfficerLicence,
+    },
+    /// A firearm permit was recorded for a person.
+    PermitRecorded {
+        /// The person.
+        person: PersonId,
+        /// The permit.
+        permit: Permit,
+    },
+    /// A qualification was recorded for a person.
+    QualificationRecorded {
+        /// The person.
+        person: PersonId,
+        /// The qualification.
+        qualification: Qualification,
+    },
+    /// A licence, permit or qualification was revoked.
+    PersonRevoked {
+        /// The person.
+        person: PersonId,
+        /// What.
+        what: Revocable,
+        /// Why.
+        reason: Text,
+    },
+    /// A person may no longer be issued firearms.
+    PersonBarred {
+        /// The person.
+        person: PersonId,
+        /// Why.
+        reason: Text,
+        /// Until when, or for good.
+        until: Option<Timestamp>,
+    },
+    /// A complaint was received.
+    ComplaintReceived {
+        /// Reference.
+        reference: Ident,
+        /// Against which company.
+        company: CompanyId,
+        /// Summary.
+        summary: Text,
+    },
+    /// A complaint was resolved.
+    ComplaintResolved {
+        /// Reference.
+        reference: Ident,
+        /// Outcome.
+        outcome: Text,
+    },
+    /// An inspection of a site took place.
+    InspectionRecorded {
+        /// Reference.
+        reference: Ident,
+        /// The site.
+        site: SiteId,
+        /// Summary.
+        summary: Text,
+    },
+    /// A finding from an inspection.
+    FindingRecorded {
+        /// Inspection reference.
+        inspection: Ident,
+        /// Company.
+        company: CompanyId,
+        /// Finding.
+        text: Text,
+    },
+    /// A sanction on a company.
+    SanctionRecorded {
+        /// Company.
+        company: CompanyId,
+        /// Reference.
+        reference: Ident,
+        /// Sanction.
+        text: Text,
+    },
+    /// A training provider was accredited.
+    TrainingProviderAccredited {
+        /// Provider id.
+        provider: Ident,
+        /// Name.
+        name: Name,
+        /// Validity.
+        valid: Validity,
+    },
+}
+
+/// What an event touches and so links into: a firearm's own history, or an
+/// ammunition lot's history at this site.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Subject {
+    /// A firearm's history (across sites and companies).
+    Firearm(FirearmId),
+    /// A lot's history at the signing site.
+    Lot(LotId),
+}
+
+impl SiteEvent {
+    /// The subjects this event changes, sorted and without repeats. Each must
+    /// appear exactly once in the entry's links. Counts observe without
+    /// changing custody and are not linked; annotations, overrides and loss
+    /// report updates refer to entries, not to items.
+    pub fn subjects(&self) -> Vec<Subject> {
+        use SiteEvent::*;
+        let mut out = Vec::new();
+        let lots = |v: &[AmmoLine], out: &mut Vec<Subject>| {
+            out.extend(v.iter().map(|l| Subject::Lot(l.lot)));
+        };
+        let item = |i: &Item, out: &mut Vec<Subject>| match i {
+            Item::Firearm(f) => out.push(Subject::Firearm(*f)),
+            Item::Rounds(l) => out.push(Subject::Lot(l.lot)),
+        };
+        match self {
+            FirearmAcquired { firearm, .. }
+            | Seized { firearm, .. }
+            | Recovered { firearm, .. }
+            | MaintenanceOut { firearm, .. }
+            | MaintenanceIn { firearm, .. } => out.push(Subject::Firearm(*firearm)),
+            AmmunitionReceived { lot, .. } => out.push(Subject::Lot(*lot)),
+            Issued {
+                firearm,
+                ammunition,
+                ..
+            } => {
+                out.push(Subject::Firearm(*firearm));
+                lots(ammunition, &mut out);
+            }
+            Returned {
+                firearm,
+                ammunition,
+                ..
+            } => {
+                out.push(Subject::Firearm(*firearm));
+                out.extend(ammunition.iter().map(|l| Subject::Lot(l.lot)));
+            }
+            AmmunitionIssued { lines, .. } => lots(lines, &mut out),
+            AmmunitionReturned { lines, .. } => {
+                out.extend(lines.iter().map(|l| Subject::Lot(l.lot)));
+            }
+            AmmunitionExpended { line, .. } => out.push(Subject::Lot(line.lot)),
+            StorageMoved { item: i, .. } | Disposed { item: i, .. } => item(i, &mut out),
+            TransferredOut {
+                firearms, rounds, ..
+            }
+            | TransferredIn {
+                firearms, rounds, ..
+            } => {
+                out.extend(firearms.iter().map(|f| Subject::Firearm(*f)));
+                lots(rounds, &mut out);
+            }
+            LossReported { items, .. } => items.iter().for_each(|i| item(i, &mut out)),
+            DiscrepancyResolved { item: i, .. } => item(i, &mut out),
+            Corrected { corrected, .. } => out = corrected.subjects(),
+            TransferCancelled { .. }
+            | LossReportUpdated { .. }
+            | CountPerformed { .. }
+            | Annotated { .. }
+            | Overridden { .. } => {}
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// A stable short name for the event kind (used in indexes, reports and JSON).
+    pub fn kind(&self) -> &'static str {
+        use SiteEvent::*;
+        match self {
+            FirearmAcquired { .. } => "firearm-acquired",
+            AmmunitionReceived { .. } => "ammunition-received",
+            Issued { .. } => "issued",
+            Returned { .. } => "returned",
+            AmmunitionIssued { .. } => "ammunition-issued",
+            AmmunitionReturned { .. } => "ammunition-returned",
+            AmmunitionExpended { .. } => "ammunition-expended",
+            StorageMoved { .. } => "storage-moved",
+            TransferredOut { .. } => "transferred-out",
+            TransferredIn { .. } => "transferred-in",
+            TransferCancelled { .. } => "transfer-cancelled",
+            LossReported { .. } => "loss-reported",
+            LossReportUpdated { .. } => "loss-report-updated",
+            Seized { .. } => "seized",
+            Recovered { .. } => "recovered",
+            CountPerformed { .. } => "count-performed",
+            DiscrepancyResolved { .. } => "discrepancy-resolved",
+            MaintenanceOut { .. } => "maintenance-out",
+            MaintenanceIn { .. } => "maintenance-in",
+            Disposed { .. } => "disposed",
+            Corrected { .. } => "corrected",
+            Annotated { .. } => "annotated",
+            Overridden { .. } => "overridden",
+        }
+    }
+}
+
+impl RegulatorEvent {
+    /// A stable short name for the event kind.
+    pub fn kind(&self) -> &'static str {
+        use RegulatorEvent::*;
+        match self {
+            CompanyLicensed { .. } => "company-licensed",
+            CompanyStatusChanged { .. } => "company-status-changed",
+            SiteRegistered { .. } => "site-registered",
+            DeviceKeyEnrolled { .. } => "device-key-enrolled",
+            DeviceKeyRetired { .. } => "device-key-retired",
+            DeviceKeyRevoked { .. } => "device-key-revoked",
+            PersonLicensed { .. } => "person-licensed",
+            PermitRecorded { .. } => "permit-recorded",
+            QualificationRecorded { .. } => "qualification-recorded",
+            PersonRevoked { .. } => "person-revoked",
+            PersonBarred { .. } => "person-barred",
+            ComplaintReceived { .. } => "complaint-received",
+            ComplaintResolved { .. } => "complaint-resolved",
+            InspectionRecorded { .. } => "inspection-recorded",
+            FindingRecorded { .. } => "finding-recorded",
+            SanctionRecorded { .. } => "sanction-recorded",
+            TrainingProviderAccredited { .. } => "training-provider-accredited",
+        }
+    }
+}
+
+impl Event {
+    /// The event kind's short name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::Site(e) => e.kind(),
+            Event::Regulator(e) => e.kind(),
+        }
+    }
+
+    /// Subjects this event links into (regulator events link none).
+    pub fn subjects(&self) -> Vec<Subject> {
+        match self {
+            Event::Site(e) => e.subjects(),
+            Event::Regulator(_) => Vec::new(),
+        }
+    }
+}

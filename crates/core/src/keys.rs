@@ -1,0 +1,149 @@
+//! Which key may sign which chain at which counter, as the regulator chain
+//! says. Enrolment, retirement and revocation are all counter-based, so the
+//! verdict for an entry does not depend on when anyone looked at it.
+
+use std::collections::BTreeMap;
+
+use crate::chain::ChainError;
+use crate::entry::{ChainId, EntryHeader};
+use crate::event::RegulatorEvent;
+use crate::ids::{DeviceId, SiteId};
+
+/// One enrolled site key and its validity window in counters.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KeyRecord {
+    /// The site whose chain it signs.
+    pub site: SiteId,
+    /// The device holding it.
+    pub device: DeviceId,
+    /// Key epoch on the device.
+    pub key_epoch: u32,
+    /// The public key.
+    pub public_key: [u8; 32],
+    /// First counter it may sign.
+    pub counter_start: u64,
+    /// Last counter it signed before retiring, once retired.
+    pub retired_at: Option<u64>,
+    /// Last counter that stays valid, once revoked.
+    pub revoked_after: Option<u64>,
+}
+
+impl KeyRecord {
+    /// The key's status as a word, for reports.
+    pub fn status(&self) -> &'static str {
+        match (self.revoked_after, self.retired_at) {
+            (Some(_), _) => "revoked",
+            (None, Some(_)) => "retired",
+            (None, None) => "active",
+        }
+    }
+}
+
+/// The keys trusted for every chain.
+#[derive(Clone, Debug, Default)]
+pub struct KeyRegistry {
+    regulator: Option<[u8; 32]>,
+    sites: BTreeMap<(SiteId, DeviceId, u32), KeyRecord>,
+}
+
+impl KeyRegistry {
+    /// A registry that trusts `regulator_key` for the regulator chain.
+    pub fn new(regulator_key: [u8; 32]) -> Self {
+        KeyRegistry {
+            regulator: Some(regulator_key),
+            sites: BTreeMap::new(),
+        }
+    }
+
+    /// The trusted regulator key.
+    pub fn regulator_key(&self) -> Option<&[u8; 32]> {
+        self.regulator.as_ref()
+    }
+
+    /// Takes note of a verified regulator event that enrols, retires or revokes a key.
+    pub fn apply(&mut self, event: &RegulatorEvent) {
+        match event {
+            RegulatorEvent::DeviceKeyEnrolled {
+                site,
+                device,
+                key_epoch,
+                public_key,
+                counter_start,
+                ..
+            } => {
+                self.sites
+                    .entry((site.clone(), device.clone(), *key_epoch))
+                    .or_insert(KeyRecord {
+                        site: site.clone(),
+                        device: device.clone(),
+                        key_epoch: *key_epoch,
+                        public_key: *public_key,
+                        counter_start: *counter_start,
+                        retired_at: None,
+                        revoked_after: None,
+                    });
+            }
+            RegulatorEvent::DeviceKeyRetired { site, statement } => {
+                let b = &statement.body;
+                if let Some(k) = self
+                    .sites
+                    .get_mut(&(site.clone(), b.device.clone(), b.key_epoch))
+                    .filter(|k| k.public_key == b.public_key)
+                {
+                    k.retired_at = Some(b.final_counter);
+                }
+            }
+            RegulatorEvent::DeviceKeyRevoked {
+                site,
+                public_key,
+                after_counter,
+                ..
+            } => {
+                for k in self.sites.values_mut() {
+                    if &k.site == site && &k.public_key == public_key {
+                        k.revoked_after = Some(
+                            k.revoked_after
+                                .map_or(*after_counter, |r| r.min(*after_counter)),
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// All site keys, for integrity reports.
+    pub fn site_keys(&self) -> impl Iterator<Item = &KeyRecord> {
+        self.sites.values()
+    }
+
+    /// The record of the key a header names, if enrolled.
+    pub fn record(&self, site: &SiteId, device: &DeviceId, key_epoch: u32) -> Option<&KeyRecord> {
+        self.sites.get(&(site.clone(), device.clone(), key_epoch))
+    }
+
+    /// The key that must have signed `header`, if it was valid at that counter.
+    pub fn key_for(&self, header: &EntryHeader) -> Result<[u8; 32], ChainError> {
+        match &header.chain {
+            ChainId::Regulator => self.regulator.ok_or(ChainError::KeyUnknown),
+            ChainId::Site(site) => {
+                let k = self
+                    .record(site, &header.device, header.key_epoch)
+                    .ok_or(ChainError::KeyUnknown)?;
+                let n = header.counter;
+                if n < k.counter_start {
+                    return Err(ChainError::KeyNotYetValid {
+                        counter_start: k.counter_start,
+                    });
+                }
+                if let Some(r) = k.revoked_after.filter(|r| n > *r) {
+                    return Err(ChainError::KeyRevoked { after_counter: r });
+                }
+                if let Some(r) = k.retired_at.filter(|r| n > *r) {
+                    return Err(ChainError::KeyRetired { final_counter: r });
+                }
+                Ok(k.public_key)
+            }
+        }
+    }
+}

@@ -1,0 +1,451 @@
+//! Reference data carried inside events: what a firearm, an ammunition lot, a
+//! licence, a permit, a qualification and a document are. State (who holds
+//! what, where) is never stored here: it is folded from events by `rules`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::hash::{Hash, tag};
+use crate::ids::{Country, Ident, LocationId, Name, PersonId, Text, Timestamp};
+
+/// A firearm's ledger id: 16 bytes derived from its manufacturer and the
+/// normalised serial at first acquisition. It never changes afterwards, even
+/// when a mistyped serial is corrected, so one weapon keeps one history.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct FirearmId(pub [u8; 16]);
+
+impl FirearmId {
+    /// Derives the id from the manufacturer and the serial as marked.
+    pub fn derive(manufacturer: &Name, serial: &Name) -> FirearmId {
+        let h = Hash::of(&[
+            tag::FIREARM_ID,
+            normalise(manufacturer.as_str()).as_bytes(),
+            &[0],
+            normalise(serial.as_str()).as_bytes(),
+        ]);
+        let mut id = [0u8; 16];
+        id.copy_from_slice(h.0.get(..16).unwrap_or(&[0; 16]));
+        FirearmId(id)
+    }
+}
+
+impl core::fmt::Display for FirearmId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl core::fmt::Debug for FirearmId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "FirearmId({self})")
+    }
+}
+
+/// An ammunition lot's ledger id, derived from manufacturer, lot number and
+/// calibre. One lot may be held at several sites; balances are per site.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct LotId(pub [u8; 16]);
+
+impl LotId {
+    /// Derives the id from the lot's identity.
+    pub fn derive(lot: &LotIdentity) -> LotId {
+        let h = Hash::of(&[
+            tag::LOT_ID,
+            normalise(lot.manufacturer.as_str()).as_bytes(),
+            &[0],
+            normalise(lot.lot_number.as_str()).as_bytes(),
+            &[0],
+            normalise(lot.calibre.as_str()).as_bytes(),
+        ]);
+        let mut id = [0u8; 16];
+        id.copy_from_slice(h.0.get(..16).unwrap_or(&[0; 16]));
+        LotId(id)
+    }
+}
+
+impl core::fmt::Display for LotId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl core::fmt::Debug for LotId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "LotId({self})")
+    }
+}
+
+/// The search key for a serial or maker: upper case, with spaces, hyphens,
+/// dots and slashes removed, so `ab-12 345` and `AB12345` meet.
+pub fn normalise(s: &str) -> String {
+    s.chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '.' | '/' | '_'))
+        .flat_map(char::to_uppercase)
+        .collect()
+}
+
+/// The kind of firearm, as a register records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum FirearmType {
+    Pistol,
+    Revolver,
+    Rifle,
+    Carbine,
+    Shotgun,
+    SubmachineGun,
+    Other,
+}
+
+/// Where a marking came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum MarkingKind {
+    Manufacturer,
+    Import,
+    State,
+    Secondary,
+    Deactivation,
+}
+
+/// One marking on a weapon or a component, with where it is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Marking {
+    /// The text exactly as marked.
+    pub text: Name,
+    /// Where on the weapon (e.g. "frame, left side").
+    pub location: Name,
+    /// Who applied it.
+    pub kind: MarkingKind,
+}
+
+/// An essential component with markings of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum ComponentKind {
+    Frame,
+    Receiver,
+    Barrel,
+    Slide,
+    Cylinder,
+    Bolt,
+}
+
+/// An essential component fitted to a firearm.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Component {
+    /// Which part.
+    pub kind: ComponentKind,
+    /// Its serial or marking.
+    pub marking: Name,
+}
+
+/// Everything that identifies a firearm. Changing any of it after acquisition
+/// needs a correction with a second approver.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FirearmIdentity {
+    /// Maker as marked.
+    pub manufacturer: Name,
+    /// Importer, when imported.
+    pub importer: Option<Name>,
+    /// Model name.
+    pub model: Name,
+    /// Kind of weapon.
+    pub kind: FirearmType,
+    /// National category (e.g. "B").
+    pub category: Ident,
+    /// Calibre or gauge, e.g. "9x19mm".
+    pub calibre: Name,
+    /// Serial exactly as marked on the frame or receiver.
+    pub serial: Name,
+    /// All markings and where they are.
+    pub markings: Vec<Marking>,
+    /// Country of manufacture.
+    pub country_of_manufacture: Country,
+    /// Year of manufacture, when known.
+    pub year_of_manufacture: Option<u16>,
+    /// Country of import, when imported.
+    pub country_of_import: Option<Country>,
+    /// Year of import, when imported.
+    pub year_of_import: Option<u16>,
+    /// Essential components and their markings.
+    pub components: Vec<Component>,
+}
+
+impl FirearmIdentity {
+    /// The ledger id this identity derives.
+    pub fn id(&self) -> FirearmId {
+        FirearmId::derive(&self.manufacturer, &self.serial)
+    }
+
+    /// The normalised serial used for search.
+    pub fn serial_key(&self) -> String {
+        normalise(self.serial.as_str())
+    }
+}
+
+/// The kind of ammunition in a lot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum AmmoType {
+    FullMetalJacket,
+    HollowPoint,
+    Frangible,
+    Buckshot,
+    Slug,
+    Blank,
+    Training,
+    Other,
+}
+
+/// What identifies an ammunition lot.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LotIdentity {
+    /// Lot or batch number as marked on the packaging.
+    pub lot_number: Name,
+    /// Maker.
+    pub manufacturer: Name,
+    /// Calibre or gauge; must match the firearm it is issued with.
+    pub calibre: Name,
+    /// Type of round.
+    pub kind: AmmoType,
+    /// Year of manufacture, when known.
+    pub year: Option<u16>,
+}
+
+impl LotIdentity {
+    /// The ledger id this identity derives.
+    pub fn id(&self) -> LotId {
+        LotId::derive(self)
+    }
+}
+
+/// A quantity of rounds from one lot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AmmoLine {
+    /// The lot.
+    pub lot: LotId,
+    /// Whole rounds.
+    pub rounds: u64,
+}
+
+/// Rounds of one lot coming back from an issue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoundsBack {
+    /// The lot.
+    pub lot: LotId,
+    /// Rounds handed back.
+    pub returned: u64,
+    /// Rounds fired or otherwise used while out.
+    pub expended: u64,
+}
+
+/// Kinds of authorisation document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum DocKind {
+    AcquisitionPermit,
+    ImportLicence,
+    ExportLicence,
+    TransportPermit,
+    TransferAuthorisation,
+    EndUserCertificate,
+    DisposalOrder,
+    DeactivationCertificate,
+    PoliceReport,
+    RegulatorIncident,
+    CourtOrder,
+    Other,
+}
+
+/// A reference to an authorisation document kept off the ledger; the content
+/// hash binds the ledger to the scanned file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocRef {
+    /// What kind of document.
+    pub kind: DocKind,
+    /// Its number.
+    pub number: Name,
+    /// Who issued it.
+    pub issuer: Name,
+    /// Until when it is valid, if it expires.
+    pub valid_until: Option<Timestamp>,
+    /// SHA-256 of the scanned file, if attached.
+    pub content_hash: Option<Hash>,
+}
+
+/// Who a firearm or lot came from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counterparty {
+    /// Name of the supplier.
+    pub name: Name,
+    /// Its licence or permit number, when it has one.
+    pub licence: Option<Name>,
+}
+
+/// Validity period of a licence, permit or qualification.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Validity {
+    /// First valid instant.
+    pub from: Timestamp,
+    /// First instant no longer valid.
+    pub until: Timestamp,
+}
+
+impl Validity {
+    /// Whether `t` lies in the period.
+    pub fn covers(&self, t: Timestamp) -> bool {
+        self.from <= t && t < self.until
+    }
+}
+
+/// A security officer's licence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfficerLicence {
+    /// Licence number.
+    pub number: Name,
+    /// Grade or type.
+    pub grade: Ident,
+    /// Validity.
+    pub valid: Validity,
+}
+
+/// A firearm permit: which categories and calibres a person may carry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Permit {
+    /// Permit number.
+    pub number: Name,
+    /// National categories covered.
+    pub categories: Vec<Ident>,
+    /// Calibres covered.
+    pub calibres: Vec<Name>,
+    /// Validity.
+    pub valid: Validity,
+}
+
+/// A firearm qualification for one kind of weapon.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Qualification {
+    /// Certificate id.
+    pub id: Ident,
+    /// Kind of weapon qualified on.
+    pub weapon: FirearmType,
+    /// Accredited provider that ran it.
+    pub provider: Ident,
+    /// Validity.
+    pub valid: Validity,
+}
+
+/// What an issue relied on, snapshotted into the issue so an auditor sees why
+/// it was allowed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reliance {
+    /// Officer licence number.
+    pub licence: Name,
+    /// Firearm permit number.
+    pub permit: Name,
+    /// Qualification id.
+    pub qualification: Ident,
+}
+
+/// Condition of a returned or recovered firearm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum Condition {
+    Serviceable,
+    NeedsCleaning,
+    Damaged,
+    Unserviceable,
+}
+
+/// Why rounds were expended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum ExpenditureReason {
+    Training,
+    Qualification,
+    DutyDischarge,
+    TestFire,
+    Malfunction,
+    Other,
+}
+
+/// Who holds rounds of a lot at a site: a storage location or a person.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Holder {
+    /// In store at a location.
+    Store(LocationId),
+    /// Issued to a person.
+    Person(PersonId),
+}
+
+/// A loss or theft category.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum LossKind {
+    Theft,
+    Robbery,
+    Burglary,
+    Loss,
+    MissingInventory,
+}
+
+/// Kinds of stock count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum CountKind {
+    Full,
+    SerialNumber,
+    Cyclic,
+    KeyHandover,
+    Opening,
+    Closing,
+}
+
+/// How a firearm or lot left the world.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(missing_docs)]
+pub enum DisposalMethod {
+    Destroyed,
+    Deactivated,
+}
+
+/// An item named by a loss, move or disposal: a firearm or rounds of a lot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Item {
+    /// One firearm.
+    Firearm(FirearmId),
+    /// Rounds of one lot.
+    Rounds(AmmoLine),
+}
+
+/// How a discrepancy was settled.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Resolution {
+    /// The item was found; it was there after all.
+    Found,
+    /// Reclassified as a loss, reported in the named entry.
+    ReportedLost(Hash),
+    /// A clerical error, explained.
+    Clerical(Text),
+}
+
+/// Who the acting officer is and who else was present, for two-person rules.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Witnesses(pub Vec<PersonId>);
+
+impl Witnesses {
+    /// Distinct witnesses.
+    pub fn distinct(&self) -> usize {
+        let mut v: Vec<&PersonId> = self.0.iter().collect();
+        v.sort();
+        v.dedup();
+        v.len()
+    }
+}
+
+/// A salted hash of a person's identifying data (name, national id, date of
+/// birth): lets an inspector holding the record confirm it without the ledger
+/// ever holding it.
+pub fn person_hash(salt: &[u8; 16], identifying_data: &Text) -> Hash {
+    Hash::of(&[tag::PERSON, salt, identifying_data.as_str().as_bytes()])
+}

@@ -1,0 +1,163 @@
+//! Rule identifiers. Each names the invariant it protects; docs/rules.md lists
+//! every rule with the standard it comes from. The variant order is part of
+//! the signed format (override entries name a rule).
+
+use serde::{Deserialize, Serialize};
+
+/// A hard or soft rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum RuleId {
+    /// Recipient holds an active security-officer licence.
+    RecipientLicensed,
+    /// Recipient's permit covers the weapon's category and calibre.
+    PermitCoversWeapon,
+    /// Recipient's qualification for the weapon type is current.
+    QualificationCurrent,
+    /// Recipient is not barred.
+    RecipientNotBarred,
+    /// Recipient's company (and the site's) is active.
+    CompanyActive,
+    /// The firearm is in store at this site.
+    FirearmInStore,
+    /// The issuer is not the recipient.
+    IssuerNotRecipient,
+    /// Ammunition calibre matches the firearm.
+    CalibreMatches,
+    /// A return matches an open issue of that firearm at this site.
+    ReturnMatchesIssue,
+    /// Rounds issued = rounds returned + rounds expended, per lot.
+    RoundsReconcile,
+    /// No ammunition balance goes below zero.
+    BalanceNonNegative,
+    /// A transfer in matches a transfer out to this site, not yet closed.
+    TransferMatches,
+    /// After disposal only corrections and annotations.
+    DisposedIsFinal,
+    /// A count has two counters, neither the custodian.
+    CountTwoCounters,
+    /// A disposal has an authorisation and two witnesses.
+    DisposalAuthorised,
+    /// Identity fields change only by a correction with a second approver.
+    IdentityCorrectionApproved,
+    /// An acquisition names a well-formed identity not already live.
+    AcquisitionValid,
+    /// A discharge on duty carries an incident reference.
+    DischargeHasIncident,
+    /// Storage locations are registered for the site.
+    LocationRegistered,
+    /// A correction, annotation or update names an entry that exists here.
+    ReferenceExists,
+    /// A recovery closes a loss or seizure of that firearm.
+    RecoveryMatchesReport,
+    /// An override's authoriser is a second person.
+    OverrideSecondPerson,
+    /// A firearm's history continues from its latest event (no fork).
+    HistoryContinues,
+    /// The site is registered and acts for its own company.
+    SiteRegistered,
+    /// Soft: an issue is past its due-back time.
+    ReturnOverdue,
+    /// Soft: a transfer is unacknowledged past the allowed time.
+    TransferUnacknowledged,
+    /// Soft: a loss report lacks police or regulator references after 48 hours.
+    LossReferencesMissing,
+    /// Soft: a licence, permit or qualification expires soon.
+    ExpiringSoon,
+    /// Soft: a serial-number count is overdue.
+    CountOverdue,
+}
+
+impl RuleId {
+    /// Every rule, in order.
+    pub const ALL: &'static [RuleId] = &[
+        RuleId::RecipientLicensed,
+        RuleId::PermitCoversWeapon,
+        RuleId::QualificationCurrent,
+        RuleId::RecipientNotBarred,
+        RuleId::CompanyActive,
+        RuleId::FirearmInStore,
+        RuleId::IssuerNotRecipient,
+        RuleId::CalibreMatches,
+        RuleId::ReturnMatchesIssue,
+        RuleId::RoundsReconcile,
+        RuleId::BalanceNonNegative,
+        RuleId::TransferMatches,
+        RuleId::DisposedIsFinal,
+        RuleId::CountTwoCounters,
+        RuleId::DisposalAuthorised,
+        RuleId::IdentityCorrectionApproved,
+        RuleId::AcquisitionValid,
+        RuleId::DischargeHasIncident,
+        RuleId::LocationRegistered,
+        RuleId::ReferenceExists,
+        RuleId::RecoveryMatchesReport,
+        RuleId::OverrideSecondPerson,
+        RuleId::HistoryContinues,
+        RuleId::SiteRegistered,
+        RuleId::ReturnOverdue,
+        RuleId::TransferUnacknowledged,
+        RuleId::LossReferencesMissing,
+        RuleId::ExpiringSoon,
+        RuleId::CountOverdue,
+    ];
+
+    /// Stable kebab-case name (CLI flags, JSON, reports).
+    pub fn name(self) -> &'static str {
+        use RuleId::*;
+        match self {
+            RecipientLicensed => "recipient-licensed",
+            PermitCoversWeapon => "permit-covers-weapon",
+            QualificationCurrent => "qualification-current",
+            RecipientNotBarred => "recipient-not-barred",
+            CompanyActive => "company-active",
+            FirearmInStore => "firearm-in-store",
+            IssuerNotRecipient => "issuer-not-recipient",
+            CalibreMatches => "calibre-matches",
+            ReturnMatchesIssue => "return-matches-issue",
+            RoundsReconcile => "rounds-reconcile",
+            BalanceNonNegative => "balance-non-negative",
+            TransferMatches => "transfer-matches",
+            DisposedIsFinal => "disposed-is-final",
+            CountTwoCounters => "count-two-counters",
+            DisposalAuthorised => "disposal-authorised",
+            IdentityCorrectionApproved => "identity-correction-approved",
+            AcquisitionValid => "acquisition-valid",
+            DischargeHasIncident => "discharge-has-incident",
+            LocationRegistered => "location-registered",
+            ReferenceExists => "reference-exists",
+            RecoveryMatchesReport => "recovery-matches-report",
+            OverrideSecondPerson => "override-second-person",
+            HistoryContinues => "history-continues",
+            SiteRegistered => "site-registered",
+            ReturnOverdue => "return-overdue",
+            TransferUnacknowledged => "transfer-unacknowledged",
+            LossReferencesMissing => "loss-references-missing",
+            ExpiringSoon => "expiring-soon",
+            CountOverdue => "count-overdue",
+        }
+    }
+
+    /// Whether the rule is hard (refused before signing unless overridden).
+    pub fn is_hard(self) -> bool {
+        !matches!(
+            self,
+            RuleId::ReturnOverdue
+                | RuleId::TransferUnacknowledged
+                | RuleId::LossReferencesMissing
+                | RuleId::ExpiringSoon
+                | RuleId::CountOverdue
+        )
+    }
+
+    /// Looks a rule up by its name.
+    pub fn from_name(s: &str) -> Option<RuleId> {
+        RuleId::ALL.iter().copied().find(|r| r.name() == s)
+    }
+}
+
+impl core::fmt::Display for RuleId {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}

@@ -1,0 +1,2 @@
+//! armsledger facade
+pub use armsledger_core as core;
