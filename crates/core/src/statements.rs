@@ -5,8 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::entry::ChainId;
 use crate::hash::{Hash, tag};
-use crate::ids::{DeviceId, Name, SiteId, Timestamp};
+use crate::ids::{DeviceId, Name, Timestamp};
 use crate::sig::{Sig, SigError, Statement};
 
 /// What a manufacturer root certifies about a device it made.
@@ -65,8 +66,8 @@ pub struct AttestationBody {
     pub device: DeviceId,
     /// Firmware hash at attestation time.
     pub firmware_hash: Hash,
-    /// Site the key is bound to.
-    pub site: SiteId,
+    /// Chain the key is bound to.
+    pub chain: ChainId,
     /// Key epoch on this device.
     pub key_epoch: u32,
     /// The site public key.
@@ -143,8 +144,8 @@ impl Attestation {
 /// device destroys it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RetireBody {
-    /// Site.
-    pub site: SiteId,
+    /// Chain the key signed.
+    pub chain: ChainId,
     /// Device.
     pub device: DeviceId,
     /// Key epoch.
@@ -181,8 +182,8 @@ impl RetireStatement {
 /// compare with what the host synced (it exposes withheld entries).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceCheckpointBody {
-    /// Site.
-    pub site: SiteId,
+    /// Chain.
+    pub chain: ChainId,
     /// Device.
     pub device: DeviceId,
     /// Key epoch.
@@ -206,10 +207,10 @@ impl Statement for DeviceCheckpointBody {
 /// What the regulator authorises a device to do.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AuthorisedAction {
-    /// Generate a site key bound to this site.
+    /// Generate a signing key bound to this chain.
     GenerateSiteKey {
-        /// Site.
-        site: SiteId,
+        /// The chain (a site's, or the regulator's for the regulator's own device).
+        chain: ChainId,
     },
     /// Retire the active key.
     RetireKey {
