@@ -1,0 +1,186 @@
+//! Soft rules: alerts computed for a given time from the folded state. They
+//! change nothing; they tell an inspector what needs attention now.
+
+use serde::Serialize;
+
+use crate::hash::Hash;
+use crate::ids::{CompanyId, SiteId, Timestamp};
+use crate::rules::RuleId;
+use crate::rules::state::{FirearmState, State, TransferStatus};
+
+/// Thresholds for the soft rules.
+#[derive(Clone, Debug, Serialize)]
+pub struct AlertPolicy {
+    /// A transfer unacknowledged for longer than this is missing in transit.
+    pub transfer_window_ms: u64,
+    /// Loss reports need police and regulator references within this time.
+    pub loss_reference_window_ms: u64,
+    /// Expiry warning horizons, shortest first.
+    pub expiry_horizons_days: Vec<u64>,
+    /// Serial-number counts are due at least this often.
+    pub count_interval_ms: u64,
+}
+
+impl Default for AlertPolicy {
+    fn default() -> Self {
+        AlertPolicy {
+            transfer_window_ms: 72 * Timestamp::HOUR,
+            loss_reference_window_ms: 48 * Timestamp::HOUR,
+            expiry_horizons_days: vec![30, 60, 90],
+            count_interval_ms: 31 * Timestamp::DAY,
+        }
+    }
+}
+
+/// Something that needs attention at a given time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Alert {
+    /// The soft rule.
+    pub rule: RuleId,
+    /// The site concerned, if any.
+    pub site: Option<SiteId>,
+    /// The company concerned, if any.
+    pub company: Option<CompanyId>,
+    /// The entry that started it, if any.
+    pub entry: Option<Hash>,
+    /// Since when (or until when, for expiries).
+    pub at: Timestamp,
+    /// What.
+    pub detail: String,
+}
+
+/// The soft-rule alerts at `now`.
+pub fn alerts(state: &State, now: Timestamp, policy: &AlertPolicy) -> Vec<Alert> {
+    let mut out = Vec::new();
+    let company = |s: &SiteId| state.company_of(s).cloned();
+    for (h, i) in &state.open_issues {
+        if i.due_back < now {
+            let what = match i.firearm.and_then(|f| state.firearms.get(&f)) {
+                Some(f) => format!("firearm {}", f.identity.serial),
+                None => "ammunition".to_string(),
+            };
+            out.push(Alert {
+                rule: RuleId::ReturnOverdue,
+                site: Some(i.site.clone()),
+                company: company(&i.site),
+                entry: Some(*h),
+                at: i.due_back,
+                detail: format!("{what} issued to {} was due back {}", i.to, i.due_back),
+            });
+        }
+    }
+    for (h, t) in &state.transfers {
+        if t.status == TransferStatus::Pending && t.sent_at.plus(policy.transfer_window_ms) < now {
+            out.push(Alert {
+                rule: RuleId::TransferUnacknowledged,
+                site: Some(t.from_site.clone()),
+                company: company(&t.from_site),
+                entry: Some(*h),
+                at: t.sent_at,
+                detail: format!(
+                    "transfer to {} ({} firearms) unacknowledged since {}",
+                    t.to_site,
+                    t.firearms.len(),
+                    t.sent_at
+                ),
+            });
+        }
+    }
+    for (h, l) in &state.losses {
+        let missing = l.police_ref.is_none() || l.regulator_ref.is_none();
+        let still_missing = l.items.iter().any(|i| match i {
+            crate::model::Item::Firearm(f) => matches!(
+                state.firearms.get(f).map(|r| &r.state),
+                Some(FirearmState::Lost { .. })
+            ),
+            crate::model::Item::Rounds(_) => true,
+        });
+        if missing && still_missing && l.reported_at.plus(policy.loss_reference_window_ms) < now {
+            out.push(Alert {
+                rule: RuleId::LossReferencesMissing,
+                site: Some(l.site.clone()),
+                company: company(&l.site),
+                entry: Some(*h),
+                at: l.reported_at,
+                detail: format!(
+                    "{:?} reported {} still lacks {}",
+                    l.kind,
+                    l.reported_at,
+                    match (&l.police_ref, &l.regulator_ref) {
+                        (None, None) => "police and regulator references",
+                        (None, Some(_)) => "a police reference",
+                        _ => "a regulator reference",
+                    }
+                ),
+            });
+        }
+    }
+    let horizon = policy
+        .expiry_horizons_days
+        .iter()
+        .max()
+        .copied()
+        .unwrap_or(0);
+    let bucket = |until: Timestamp| {
+        let days = until.0.saturating_sub(now.0) / Timestamp::DAY;
+        policy
+            .expiry_horizons_days
+            .iter()
+            .find(|h| days < **h)
+            .copied()
+            .unwrap_or(horizon)
+    };
+    let soon = |until: Timestamp| until > now && until.0 - now.0 <= horizon * Timestamp::DAY;
+    for (pid, p) in &state.persons {
+        let mut items: Vec<(String, Timestamp)> = Vec::new();
+        if let Some(l) = &p.licence {
+            items.push((format!("licence {}", l.number), l.valid.until));
+        }
+        for pm in &p.permits {
+            items.push((format!("permit {}", pm.number), pm.valid.until));
+        }
+        for q in &p.qualifications {
+            items.push((
+                format!("{:?} qualification {}", q.weapon, q.id),
+                q.valid.until,
+            ));
+        }
+        for (what, until) in items.into_iter().filter(|(_, u)| soon(*u)) {
+            out.push(Alert {
+                rule: RuleId::ExpiringSoon,
+                site: None,
+                company: p.company.clone(),
+                entry: None,
+                at: until,
+                detail: format!(
+                    "{pid}'s {what} expires {until} (within {} days)",
+                    bucket(until)
+                ),
+            });
+        }
+    }
+    for site in state.sites.keys() {
+        let holds = state
+            .firearms_at(site)
+            .any(|f| !matches!(f.state, FirearmState::Disposed { .. }));
+        if !holds {
+            continue;
+        }
+        let last = state.last_count.get(site).copied();
+        let due = last.map_or(Timestamp(0), |t| t.plus(policy.count_interval_ms));
+        if due < now {
+            out.push(Alert {
+                rule: RuleId::CountOverdue,
+                site: Some(site.clone()),
+                company: company(site),
+                entry: None,
+                at: due,
+                detail: match last {
+                    Some(t) => format!("last serial-number count {t}"),
+                    None => "no serial-number count on record".to_string(),
+                },
+            });
+        }
+    }
+    out
+}

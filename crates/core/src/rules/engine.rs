@@ -1,0 +1,270 @@
+//! The engine: applies verified entries in order, records findings (with
+//! overrides), and folds corrections in by replaying history with each
+//! superseded event replaced by its correction.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::chain::LinkVerdict;
+use crate::entry::{ChainId, SignedEntry};
+use crate::event::{Event, SiteEvent};
+use crate::hash::Hash;
+use crate::ids::{PersonId, Timestamp};
+use crate::rules::RuleId;
+use crate::rules::apply::{SiteCtx, apply_regulator, apply_site};
+use crate::rules::check::{Act, Violation, evaluate};
+use crate::rules::state::{EntryMeta, State};
+
+/// A hard-rule violation recorded against a validly signed entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// The rule.
+    pub rule: RuleId,
+    /// The chain.
+    pub chain: ChainId,
+    /// The entry's counter.
+    pub counter: u64,
+    /// The entry.
+    pub entry: Hash,
+    /// Event kind.
+    pub kind: &'static str,
+    /// Device time of the act.
+    pub time: Timestamp,
+    /// What the ledger shows.
+    pub evidence: String,
+    /// The override entry that authorised it as an exception, if any.
+    pub overridden_by: Option<Hash>,
+}
+
+/// Which view of corrected history the state reflects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum View {
+    /// Each superseded event replaced by its latest correction.
+    Corrected,
+    /// Events as first recorded; corrections change nothing.
+    Original,
+}
+
+#[derive(Clone, Debug)]
+struct PendingOverride {
+    rule: RuleId,
+    entry: Hash,
+    authoriser: PersonId,
+}
+
+/// Folds entries into state and findings.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    view: View,
+    state: State,
+    findings: Vec<Finding>,
+    history: Vec<(Arc<SignedEntry>, Option<Timestamp>)>,
+    /// Latest correction per superseded entry: (correction hash, corrected event).
+    corrections: HashMap<Hash, (Hash, SiteEvent)>,
+    overrides: HashMap<(ChainId, Hash), Vec<PendingOverride>>,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine::new(View::Corrected)
+    }
+}
+
+impl Engine {
+    /// An empty engine showing `view`.
+    pub fn new(view: View) -> Self {
+        Engine {
+            view,
+            state: State::default(),
+            findings: Vec::new(),
+            history: Vec::new(),
+            corrections: HashMap::new(),
+            overrides: HashMap::new(),
+        }
+    }
+
+    /// The folded state.
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// Every finding so far, in order.
+    pub fn findings(&self) -> &[Finding] {
+        &self.findings
+    }
+
+    /// The corrections in force: superseded entry → correcting entry.
+    pub fn corrections(&self) -> impl Iterator<Item = (&Hash, &Hash)> {
+        self.corrections.iter().map(|(k, (c, _))| (k, c))
+    }
+
+    /// Judges a proposed site act without applying it (the officer's pre-sign check).
+    /// Violations covered by `overrides` (rule names) are left out.
+    pub fn check(
+        &self,
+        site: &crate::ids::SiteId,
+        officer: &PersonId,
+        time: Timestamp,
+        event: &SiteEvent,
+    ) -> Vec<Violation> {
+        evaluate(
+            &self.state,
+            &Act {
+                site,
+                officer,
+                time,
+            },
+            event,
+        )
+    }
+
+    /// Applies a verified entry. `received_at` is the server's receipt time
+    /// (deadlines run from it); `links` are the subject-link verdicts from
+    /// [`crate::chain::SubjectTracker::check`]. Returns the findings it raised.
+    pub fn apply(
+        &mut self,
+        entry: Arc<SignedEntry>,
+        received_at: Option<Timestamp>,
+        links: &[LinkVerdict],
+    ) -> &[Finding] {
+        let before = self.findings.len();
+        let h = entry.header();
+        let body = entry.body();
+        let meta = EntryMeta {
+            chain: h.chain.clone(),
+            counter: h.counter,
+            kind: body.event.kind(),
+            officer: body.officer.clone(),
+            time: h.device_time,
+        };
+        let mut violations = Vec::new();
+        if let (ChainId::Site(site), Event::Site(ev)) = (&h.chain, &body.event) {
+            violations = evaluate(
+                &self.state,
+                &Act {
+                    site,
+                    officer: &body.officer,
+                    time: h.device_time,
+                },
+                ev,
+            );
+        }
+        for l in links {
+            let evidence = match l {
+                LinkVerdict::Continues => continue,
+                LinkVerdict::Forks { subject, latest } => {
+                    format!(
+                        "{subject:?}: links past its latest event {}",
+                        latest.short()
+                    )
+                }
+                LinkVerdict::Restarts { subject, latest } => {
+                    format!(
+                        "{subject:?}: starts a new history though {} exists",
+                        latest.short()
+                    )
+                }
+            };
+            violations.push(Violation {
+                rule: RuleId::HistoryContinues,
+                evidence,
+            });
+        }
+        let overrides = self
+            .overrides
+            .remove(&(h.chain.clone(), h.body_hash))
+            .unwrap_or_default();
+        for v in violations {
+            let by = overrides
+                .iter()
+                .find(|o| o.rule == v.rule && o.authoriser != body.officer)
+                .map(|o| o.entry);
+            self.findings.push(Finding {
+                rule: v.rule,
+                chain: h.chain.clone(),
+                counter: h.counter,
+                entry: entry.hash(),
+                kind: body.event.kind(),
+                time: h.device_time,
+                evidence: v.evidence,
+                overridden_by: by,
+            });
+        }
+        if let Event::Site(SiteEvent::Overridden {
+            rule,
+            authoriser,
+            act,
+            ..
+        }) = &body.event
+        {
+            self.overrides
+                .entry((h.chain.clone(), *act))
+                .or_default()
+                .push(PendingOverride {
+                    rule: *rule,
+                    entry: entry.hash(),
+                    authoriser: authoriser.clone(),
+                });
+        }
+        let correction = match (&body.event, self.view) {
+            (
+                Event::Site(SiteEvent::Corrected {
+                    supersedes,
+                    corrected,
+                    ..
+                }),
+                View::Corrected,
+            ) => Some((*supersedes, (entry.hash(), corrected.as_ref().clone()))),
+            _ => None,
+        };
+        self.state.entries.insert(entry.hash(), meta);
+        self.history.push((entry.clone(), received_at));
+        match correction {
+            Some((target, c)) if self.state.entries.contains_key(&target) => {
+                self.corrections.insert(target, c);
+                self.replay();
+            }
+            _ => self.fold(&entry, received_at),
+        }
+        self.findings.get(before..).unwrap_or(&[])
+    }
+
+    fn fold(&mut self, entry: &SignedEntry, received_at: Option<Timestamp>) {
+        let h = entry.header();
+        let body = entry.body();
+        match (&h.chain, &body.event) {
+            (ChainId::Site(site), Event::Site(ev)) => {
+                let ev = match self.corrections.get(&entry.hash()) {
+                    Some((_, c)) => c,
+                    None => ev,
+                };
+                let ctx = SiteCtx {
+                    site,
+                    hash: entry.hash(),
+                    officer: &body.officer,
+                    time: h.device_time,
+                    received_at,
+                };
+                apply_site(&mut self.state, &ctx, ev);
+            }
+            (_, Event::Regulator(ev)) => apply_regulator(&mut self.state, ev),
+            _ => {}
+        }
+    }
+
+    /// Rebuilds the state from history with the corrections in force.
+    fn replay(&mut self) {
+        let entries = core::mem::take(&mut self.state.entries);
+        self.state = State {
+            entries,
+            ..State::default()
+        };
+        let history = core::mem::take(&mut self.history);
+        for (e, r) in &history {
+            self.fold(e, *r);
+        }
+        self.history = history;
+    }
+}

@@ -1,0 +1,339 @@
+//! The state folded from the ledger: where every firearm is, who holds which
+//! rounds, who is licensed for what, which issues and transfers are open.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::Serialize;
+
+use crate::entry::ChainId;
+use crate::event::CompanyStatus;
+use crate::hash::Hash;
+use crate::ids::{CompanyId, Ident, LocationId, Name, PersonId, SiteId, Timestamp};
+use crate::model::{
+    DisposalMethod, FirearmId, FirearmIdentity, Holder, Item, LossKind, LotId, LotIdentity,
+    OfficerLicence, Permit, Qualification, Validity, normalise,
+};
+
+/// Where a firearm is and who is answerable for it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum FirearmState {
+    /// In store at a location of its site.
+    InStore {
+        /// Location.
+        location: LocationId,
+    },
+    /// Issued to a person.
+    Issued {
+        /// Recipient.
+        to: PersonId,
+        /// The issue entry.
+        issue: Hash,
+        /// Due back.
+        due_back: Timestamp,
+    },
+    /// Sent to another site, not yet acknowledged.
+    InTransit {
+        /// The transfer-out entry.
+        transfer: Hash,
+        /// Destination.
+        to_site: SiteId,
+    },
+    /// Out for maintenance.
+    InMaintenance {
+        /// Gunsmith or armourer.
+        provider: Name,
+    },
+    /// Reported lost or stolen.
+    Lost {
+        /// The report.
+        report: Hash,
+    },
+    /// Seized by an authority.
+    Seized {
+        /// The seizure entry.
+        entry: Hash,
+    },
+    /// Destroyed or deactivated: terminal.
+    Disposed {
+        /// How.
+        method: DisposalMethod,
+    },
+}
+
+impl FirearmState {
+    /// A short word for tables.
+    pub fn word(&self) -> &'static str {
+        match self {
+            FirearmState::InStore { .. } => "in-store",
+            FirearmState::Issued { .. } => "issued",
+            FirearmState::InTransit { .. } => "in-transit",
+            FirearmState::InMaintenance { .. } => "in-maintenance",
+            FirearmState::Lost { .. } => "lost",
+            FirearmState::Seized { .. } => "seized",
+            FirearmState::Disposed { .. } => "disposed",
+        }
+    }
+}
+
+/// One firearm as the ledger knows it now.
+#[derive(Clone, Debug, Serialize)]
+pub struct FirearmRecord {
+    /// Ledger id.
+    pub id: FirearmId,
+    /// Identity (corrections folded in).
+    pub identity: FirearmIdentity,
+    /// The site answerable for it.
+    pub site: SiteId,
+    /// Where it is.
+    pub state: FirearmState,
+    /// The acquisition entry.
+    pub acquired: Hash,
+}
+
+/// A person's licences as the regulator chain records them.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PersonRecord {
+    /// Employer.
+    pub company: Option<CompanyId>,
+    /// Salted identity hash.
+    pub identity_hash: Option<Hash>,
+    /// Officer licence, unless revoked.
+    pub licence: Option<OfficerLicence>,
+    /// Permits in force (revoked ones removed).
+    pub permits: Vec<Permit>,
+    /// Qualifications in force.
+    pub qualifications: Vec<Qualification>,
+    /// Barred, and until when (None = for good).
+    pub barred: Option<Option<Timestamp>>,
+}
+
+impl PersonRecord {
+    /// Whether barred at `t`.
+    pub fn barred_at(&self, t: Timestamp) -> bool {
+        match self.barred {
+            Some(None) => true,
+            Some(Some(until)) => t < until,
+            None => false,
+        }
+    }
+}
+
+/// A licensed company.
+#[derive(Clone, Debug, Serialize)]
+pub struct CompanyRecord {
+    /// Legal name.
+    pub name: Name,
+    /// Licence number.
+    pub licence: Name,
+    /// Licence validity.
+    pub valid: Validity,
+    /// Status.
+    pub status: CompanyStatus,
+}
+
+impl CompanyRecord {
+    /// Active and within its licence at `t`.
+    pub fn active_at(&self, t: Timestamp) -> bool {
+        self.status == CompanyStatus::Active && self.valid.covers(t)
+    }
+}
+
+/// A registered armoury.
+#[derive(Clone, Debug, Serialize)]
+pub struct SiteRecord {
+    /// Company.
+    pub company: CompanyId,
+    /// Name.
+    pub name: Name,
+    /// Approved storage locations.
+    pub locations: BTreeSet<LocationId>,
+}
+
+/// An issue not yet fully returned.
+#[derive(Clone, Debug, Serialize)]
+pub struct OpenIssue {
+    /// Site.
+    pub site: SiteId,
+    /// Firearm, if a firearm issue.
+    pub firearm: Option<FirearmId>,
+    /// Recipient.
+    pub to: PersonId,
+    /// Issuer.
+    pub by: PersonId,
+    /// When issued (device time).
+    pub issued_at: Timestamp,
+    /// Due back.
+    pub due_back: Timestamp,
+    /// Rounds outstanding per lot.
+    pub outstanding: BTreeMap<LotId, u64>,
+}
+
+/// Where a transfer stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TransferStatus {
+    /// Sent, not acknowledged.
+    Pending,
+    /// Acknowledged by the named entry.
+    Acknowledged(Hash),
+    /// Cancelled by the named entry.
+    Cancelled(Hash),
+}
+
+/// A transfer between sites.
+#[derive(Clone, Debug, Serialize)]
+pub struct Transfer {
+    /// Sender.
+    pub from_site: SiteId,
+    /// Receiver.
+    pub to_site: SiteId,
+    /// Firearms sent.
+    pub firearms: Vec<FirearmId>,
+    /// Rounds sent.
+    pub rounds: BTreeMap<LotId, u64>,
+    /// When sent (server receipt if known, else device time).
+    pub sent_at: Timestamp,
+    /// Status.
+    pub status: TransferStatus,
+}
+
+/// A loss or theft report.
+#[derive(Clone, Debug, Serialize)]
+pub struct LossRecord {
+    /// Site.
+    pub site: SiteId,
+    /// Items.
+    pub items: Vec<Item>,
+    /// Category.
+    pub kind: LossKind,
+    /// When reported (server receipt if known, else device time).
+    pub reported_at: Timestamp,
+    /// Police reference.
+    pub police_ref: Option<Name>,
+    /// Regulator reference.
+    pub regulator_ref: Option<Name>,
+}
+
+/// A difference between a count and the ledger.
+#[derive(Clone, Debug, Serialize)]
+pub struct Discrepancy {
+    /// Site.
+    pub site: SiteId,
+    /// The count entry (last part).
+    pub count: Hash,
+    /// The item.
+    pub item: Item,
+    /// Expected (rounds, or 1/0 for a firearm).
+    pub expected: u64,
+    /// Found.
+    pub found: u64,
+    /// Settled.
+    pub resolved: bool,
+}
+
+/// What kind of entry a hash names, for reference checks.
+#[derive(Clone, Debug, Serialize)]
+pub struct EntryMeta {
+    /// Chain.
+    pub chain: ChainId,
+    /// Counter.
+    pub counter: u64,
+    /// Event kind.
+    pub kind: &'static str,
+    /// Acting officer.
+    pub officer: PersonId,
+    /// Device time.
+    pub time: Timestamp,
+}
+
+/// What a count session has seen so far: firearms, and rounds per lot.
+pub type CountSession = (BTreeSet<FirearmId>, BTreeMap<LotId, u64>);
+
+/// Everything folded from the ledger.
+#[derive(Clone, Debug, Default)]
+pub struct State {
+    /// Companies.
+    pub companies: BTreeMap<CompanyId, CompanyRecord>,
+    /// Sites.
+    pub sites: BTreeMap<SiteId, SiteRecord>,
+    /// People.
+    pub persons: BTreeMap<PersonId, PersonRecord>,
+    /// Firearms.
+    pub firearms: BTreeMap<FirearmId, FirearmRecord>,
+    /// Ammunition lots.
+    pub lots: BTreeMap<LotId, LotIdentity>,
+    /// Rounds per (site, lot) per holder; negative only where a violation was recorded.
+    pub balances: BTreeMap<(SiteId, LotId), BTreeMap<Holder, i64>>,
+    /// Open issues by issue entry.
+    pub open_issues: BTreeMap<Hash, OpenIssue>,
+    /// Transfers by transfer-out entry.
+    pub transfers: BTreeMap<Hash, Transfer>,
+    /// Loss reports by entry.
+    pub losses: BTreeMap<Hash, LossRecord>,
+    /// Seizures by entry: which firearm.
+    pub seizures: BTreeMap<Hash, FirearmId>,
+    /// Count discrepancies.
+    pub discrepancies: Vec<Discrepancy>,
+    /// Last serial-number (or full) count per site.
+    pub last_count: BTreeMap<SiteId, Timestamp>,
+    /// Count sessions in progress: firearms and rounds seen so far.
+    pub count_sessions: BTreeMap<(SiteId, Ident), CountSession>,
+    /// Every applied entry's kind and place.
+    pub entries: HashMap<Hash, EntryMeta>,
+}
+
+impl State {
+    /// Rounds of `lot` held by `holder` at `site`.
+    pub fn balance(&self, site: &SiteId, lot: &LotId, holder: &Holder) -> i64 {
+        self.balances
+            .get(&(site.clone(), *lot))
+            .and_then(|m| m.get(holder))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Rounds of `lot` in store anywhere at `site`.
+    pub fn in_store(&self, site: &SiteId, lot: &LotId) -> i64 {
+        self.balances
+            .get(&(site.clone(), *lot))
+            .map(|m| {
+                m.iter()
+                    .filter(|(h, _)| matches!(h, Holder::Store(_)))
+                    .map(|(_, v)| *v)
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
+    /// Adds `delta` rounds to a holder's balance.
+    pub fn add(&mut self, site: &SiteId, lot: LotId, holder: Holder, delta: i64) {
+        let m = self.balances.entry((site.clone(), lot)).or_default();
+        let v = m.entry(holder.clone()).or_insert(0);
+        *v = v.saturating_add(delta);
+        if *v == 0 {
+            m.remove(&holder);
+        }
+    }
+
+    /// Firearms held by `site` (any state), by id.
+    pub fn firearms_at<'a>(
+        &'a self,
+        site: &'a SiteId,
+    ) -> impl Iterator<Item = &'a FirearmRecord> + 'a {
+        self.firearms.values().filter(move |f| &f.site == site)
+    }
+
+    /// Firearms whose normalised serial matches `serial`.
+    pub fn find_serial<'a>(&'a self, serial: &str) -> impl Iterator<Item = &'a FirearmRecord> + 'a {
+        let key = normalise(serial);
+        self.firearms
+            .values()
+            .filter(move |f| f.identity.serial_key() == key)
+    }
+
+    /// The company a site belongs to.
+    pub fn company_of(&self, site: &SiteId) -> Option<&CompanyId> {
+        self.sites.get(site).map(|s| &s.company)
+    }
+}
