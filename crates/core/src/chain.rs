@@ -99,6 +99,9 @@ pub enum ChainError {
     /// The links do not name exactly the subjects the event touches.
     #[error("links do not match the subjects the event touches")]
     LinksMismatch,
+    /// A device enrolment whose certificate or attestation does not hold.
+    #[error("device enrolment is not backed by a valid attestation")]
+    BadEnrolment,
     /// A link names a predecessor that no known entry about that subject has.
     #[error("link for {subject:?} points at {prev}, which is not an earlier event for it")]
     DanglingLink {

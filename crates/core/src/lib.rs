@@ -27,6 +27,9 @@ pub mod model;
 pub mod rules;
 pub mod sig;
 pub mod statements;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
+pub mod verify;
 
 pub use chain::{ChainCursor, ChainError, Equivocation, Head, SubjectTracker};
 pub use entry::{ChainId, EntryBody, EntryHeader, Link, MAX_ENTRY_BYTES, SignedEntry};
@@ -34,3 +37,4 @@ pub use event::{Event, RegulatorEvent, SiteEvent, Subject};
 pub use hash::Hash;
 pub use keys::KeyRegistry;
 pub use rules::RuleId;
+pub use verify::LedgerVerifier;

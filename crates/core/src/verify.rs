@@ -1,0 +1,138 @@
+//! The one verification pipeline the server, the site and the offline
+//! verifier share: key and signature, chain position, subject links, then the
+//! rules. An entry that fails any authenticity check changes nothing.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::chain::{
+    ChainCursor, ChainError, Head, LinkVerdict, SubjectTracker, check_key_and_signature,
+};
+use crate::entry::{ChainId, SignedEntry};
+use crate::event::{Event, RegulatorEvent};
+use crate::ids::Timestamp;
+use crate::keys::KeyRegistry;
+use crate::rules::{Engine, Finding, View};
+
+/// Verifies entries of every chain, in log order, and folds them.
+#[derive(Clone, Debug)]
+pub struct LedgerVerifier {
+    keys: KeyRegistry,
+    manufacturer_roots: Vec<[u8; 32]>,
+    cursors: HashMap<ChainId, ChainCursor>,
+    tracker: SubjectTracker,
+    engine: Engine,
+}
+
+impl LedgerVerifier {
+    /// A verifier trusting `regulator_key` for the regulator chain and, when
+    /// given, checking every device enrolment against `manufacturer_roots`.
+    pub fn new(regulator_key: [u8; 32], manufacturer_roots: Vec<[u8; 32]>, view: View) -> Self {
+        LedgerVerifier {
+            keys: KeyRegistry::new(regulator_key),
+            manufacturer_roots,
+            cursors: HashMap::new(),
+            tracker: SubjectTracker::default(),
+            engine: Engine::new(view),
+        }
+    }
+
+    /// The key registry built so far.
+    pub fn keys(&self) -> &KeyRegistry {
+        &self.keys
+    }
+
+    /// The rules engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The subject tracker (what the next link for a firearm or lot must be).
+    pub fn tracker(&self) -> &SubjectTracker {
+        &self.tracker
+    }
+
+    /// Head of a chain.
+    pub fn head(&self, chain: &ChainId) -> Option<&Head> {
+        self.cursors.get(chain).and_then(|c| c.head())
+    }
+
+    /// All chains seen and their heads.
+    pub fn heads(&self) -> impl Iterator<Item = (&ChainId, Option<&Head>)> {
+        self.cursors.iter().map(|(c, k)| (c, k.head()))
+    }
+
+    /// Checks everything but the signature (use when signatures were already
+    /// checked in a parallel batch). Returns the subject-link verdicts.
+    pub fn check_position(&self, entry: &SignedEntry) -> Result<Vec<LinkVerdict>, ChainError> {
+        let chain = entry.chain();
+        match self.cursors.get(chain) {
+            Some(c) => c.check(entry)?,
+            None => ChainCursor::new(chain.clone()).check(entry)?,
+        }
+        self.keys.key_for(entry.header())?;
+        if let Event::Regulator(RegulatorEvent::DeviceKeyEnrolled {
+            site,
+            public_key,
+            key_epoch,
+            device,
+            counter_start,
+            certificate,
+            attestation,
+        }) = &entry.body().event
+            && !self.manufacturer_roots.is_empty()
+        {
+            let ok = self
+                .manufacturer_roots
+                .iter()
+                .any(|root| attestation.verify(certificate, root, None).is_ok());
+            let b = &attestation.body;
+            let matches = b.site_key == *public_key
+                && b.chain == ChainId::Site(site.clone())
+                && b.key_epoch == *key_epoch
+                && &b.device == device
+                && b.counter_start == *counter_start;
+            if !ok || !matches {
+                return Err(ChainError::BadEnrolment);
+            }
+        }
+        match chain {
+            ChainId::Site(site) => self.tracker.check(site, entry),
+            ChainId::Regulator => Ok(Vec::new()),
+        }
+    }
+
+    /// Verifies `entry` fully (signature included) and applies it.
+    pub fn ingest(
+        &mut self,
+        entry: Arc<SignedEntry>,
+        received_at: Option<Timestamp>,
+    ) -> Result<&[Finding], ChainError> {
+        check_key_and_signature(&entry, &self.keys)?;
+        self.ingest_checked(entry, received_at)
+    }
+
+    /// Applies an entry whose signature was already checked with
+    /// `verify_strict` against [`KeyRegistry::key_for`].
+    pub fn ingest_checked(
+        &mut self,
+        entry: Arc<SignedEntry>,
+        received_at: Option<Timestamp>,
+    ) -> Result<&[Finding], ChainError> {
+        let links = self.check_position(&entry)?;
+        let chain = entry.chain().clone();
+        self.cursors
+            .entry(chain.clone())
+            .or_insert_with(|| ChainCursor::new(chain.clone()))
+            .advance(&entry)?;
+        match &chain {
+            ChainId::Site(site) => self.tracker.record(site, &entry),
+            ChainId::Regulator => {
+                if let Event::Regulator(ev) = &entry.body().event {
+                    self.keys.apply(ev);
+                }
+            }
+        }
+        Ok(self.engine.apply(entry, received_at, &links))
+    }
+}
