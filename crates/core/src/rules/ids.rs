@@ -158,6 +158,6 @@ impl RuleId {
 
 impl core::fmt::Display for RuleId {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(self.name())
+        f.pad(self.name())
     }
 }
