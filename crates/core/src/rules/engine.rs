@@ -221,8 +221,16 @@ impl Engine {
         };
         self.state.entries.insert(entry.hash(), meta);
         self.history.push((entry.clone(), received_at));
+        // A correction takes effect only on an entry of its own chain and of
+        // the same kind; anything else stays a finding and changes nothing.
+        let valid_target = |t: &Hash, c: &SiteEvent| {
+            self.state
+                .entries
+                .get(t)
+                .is_some_and(|m| m.chain == h.chain && m.kind == c.kind())
+        };
         match correction {
-            Some((target, c)) if self.state.entries.contains_key(&target) => {
+            Some((target, c)) if valid_target(&target, &c.1) => {
                 self.corrections.insert(target, c);
                 self.replay();
             }
