@@ -278,12 +278,12 @@ pub enum LinkVerdict {
 /// latest. Firearm histories are global; lot histories are per site.
 #[derive(Clone, Debug, Default)]
 pub struct SubjectTracker {
-    latest: HashMap<(Option<SiteId>, Subject), Hash>,
-    known: HashMap<(Option<SiteId>, Subject), std::collections::HashSet<Hash>>,
+    latest: HashMap<SubjectKey, Hash>,
+    known: HashMap<SubjectKey, std::collections::HashSet<Hash>>,
 }
 
 impl SubjectTracker {
-    fn key(site: &SiteId, s: &Subject) -> (Option<SiteId>, Subject) {
+    fn key(site: &SiteId, s: &Subject) -> SubjectKey {
         match s {
             Subject::Firearm(_) => (None, *s),
             Subject::Lot(_) => (Some(site.clone()), *s),
@@ -297,39 +297,37 @@ impl SubjectTracker {
         site: &SiteId,
         entry: &SignedEntry,
     ) -> Result<Vec<LinkVerdict>, ChainError> {
-        let mut out = Vec::new();
-        for l in &entry.body().links {
-            let k = Self::key(site, &l.subject);
-            let latest = self.latest.get(&k);
-            match (l.prev, latest) {
-                (None, None) => {}
-                (None, Some(latest)) => out.push(LinkVerdict::Restarts {
-                    subject: l.subject,
-                    latest: *latest,
-                }),
-                (Some(p), Some(latest)) if p == *latest => {}
-                (Some(p), Some(latest)) => {
-                    if self.known.get(&k).is_some_and(|s| s.contains(&p)) {
-                        out.push(LinkVerdict::Forks {
-                            subject: l.subject,
-                            latest: *latest,
-                        });
-                    } else {
-                        return Err(ChainError::DanglingLink {
-                            subject: l.subject,
-                            prev: p,
-                        });
-                    }
-                }
-                (Some(p), None) => {
-                    return Err(ChainError::DanglingLink {
-                        subject: l.subject,
-                        prev: p,
-                    });
-                }
-            }
-        }
-        Ok(out)
+        check_links(
+            site,
+            entry,
+            |k| self.latest.get(k).copied(),
+            |k, h| self.known.get(k).is_some_and(|s| s.contains(h)),
+        )
+    }
+
+    /// Like [`SubjectTracker::check`], seeing `overlay` (entries accepted
+    /// earlier in the same batch) on top of this tracker.
+    pub fn check_over(
+        &self,
+        overlay: &SubjectTracker,
+        site: &SiteId,
+        entry: &SignedEntry,
+    ) -> Result<Vec<LinkVerdict>, ChainError> {
+        check_links(
+            site,
+            entry,
+            |k| {
+                overlay
+                    .latest
+                    .get(k)
+                    .or_else(|| self.latest.get(k))
+                    .copied()
+            },
+            |k, h| {
+                overlay.known.get(k).is_some_and(|s| s.contains(h))
+                    || self.known.get(k).is_some_and(|s| s.contains(h))
+            },
+        )
     }
 
     /// Records an accepted entry as the latest event of each subject it links.
@@ -345,6 +343,39 @@ impl SubjectTracker {
     pub fn latest(&self, site: &SiteId, subject: &Subject) -> Option<Hash> {
         self.latest.get(&Self::key(site, subject)).copied()
     }
+}
+
+type SubjectKey = (Option<SiteId>, Subject);
+
+fn check_links(
+    site: &SiteId,
+    entry: &SignedEntry,
+    latest_of: impl Fn(&SubjectKey) -> Option<Hash>,
+    is_known: impl Fn(&SubjectKey, &Hash) -> bool,
+) -> Result<Vec<LinkVerdict>, ChainError> {
+    let mut out = Vec::new();
+    for l in &entry.body().links {
+        let k = SubjectTracker::key(site, &l.subject);
+        match (l.prev, latest_of(&k)) {
+            (None, None) => {}
+            (None, Some(latest)) => out.push(LinkVerdict::Restarts {
+                subject: l.subject,
+                latest,
+            }),
+            (Some(p), Some(latest)) if p == latest => {}
+            (Some(p), Some(latest)) if is_known(&k, &p) => out.push(LinkVerdict::Forks {
+                subject: l.subject,
+                latest,
+            }),
+            (Some(p), _) => {
+                return Err(ChainError::DanglingLink {
+                    subject: l.subject,
+                    prev: p,
+                });
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Two validly signed headers from one key with one counter and different

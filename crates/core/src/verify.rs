@@ -71,6 +71,60 @@ impl LedgerVerifier {
             None => ChainCursor::new(chain.clone()).check(entry)?,
         }
         self.keys.key_for(entry.header())?;
+        self.check_enrolment(entry)?;
+        match chain {
+            ChainId::Site(site) => self.tracker.check(site, entry),
+            ChainId::Regulator => Ok(Vec::new()),
+        }
+    }
+
+    /// Checks a batch as a whole without changing anything: each entry in
+    /// order, as if the ones before it in the batch were already applied.
+    /// `signature_checked[i]` says the caller already ran `verify_strict` on
+    /// entry `i` with the key [`KeyRegistry::key_for`] gives; others are
+    /// checked here. Returns the first failing entry's position and reason.
+    pub fn check_batch(
+        &self,
+        entries: &[Arc<SignedEntry>],
+        signature_checked: &[bool],
+    ) -> Result<(), (usize, ChainError)> {
+        let mut cursors: HashMap<ChainId, ChainCursor> = HashMap::new();
+        let mut keys: Option<KeyRegistry> = None;
+        let mut overlay = SubjectTracker::default();
+        for (i, e) in entries.iter().enumerate() {
+            let fail = |err| (i, err);
+            let chain = e.chain().clone();
+            let cursor = cursors.entry(chain.clone()).or_insert_with(|| {
+                self.cursors
+                    .get(&chain)
+                    .cloned()
+                    .unwrap_or_else(|| ChainCursor::new(chain.clone()))
+            });
+            let reg = keys.as_ref().unwrap_or(&self.keys);
+            if signature_checked.get(i).copied().unwrap_or(false) {
+                reg.key_for(e.header()).map_err(fail)?;
+            } else {
+                check_key_and_signature(e, reg).map_err(fail)?;
+            }
+            cursor.check(e).map_err(fail)?;
+            self.check_enrolment(e).map_err(fail)?;
+            match &chain {
+                ChainId::Site(site) => {
+                    self.tracker.check_over(&overlay, site, e).map_err(fail)?;
+                    overlay.record(site, e);
+                }
+                ChainId::Regulator => {
+                    if let Event::Regulator(ev) = &e.body().event {
+                        keys.get_or_insert_with(|| self.keys.clone()).apply(ev);
+                    }
+                }
+            }
+            cursor.advance(e).map_err(fail)?;
+        }
+        Ok(())
+    }
+
+    fn check_enrolment(&self, entry: &SignedEntry) -> Result<(), ChainError> {
         if let Event::Regulator(RegulatorEvent::DeviceKeyEnrolled {
             site,
             public_key,
@@ -96,10 +150,7 @@ impl LedgerVerifier {
                 return Err(ChainError::BadEnrolment);
             }
         }
-        match chain {
-            ChainId::Site(site) => self.tracker.check(site, entry),
-            ChainId::Regulator => Ok(Vec::new()),
-        }
+        Ok(())
     }
 
     /// Verifies `entry` fully (signature included) and applies it.
