@@ -24,6 +24,7 @@ pub mod hash;
 pub mod ids;
 pub mod keys;
 pub mod model;
+pub mod report;
 pub mod rules;
 pub mod sig;
 pub mod statements;
