@@ -125,7 +125,7 @@ impl From<SigError> for ChainError {
 }
 
 /// The last accepted entry of a chain.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Head {
     /// Its counter.
     pub counter: u64,

@@ -163,6 +163,26 @@ impl LedgerVerifier {
         self.ingest_checked(entry, received_at)
     }
 
+    /// Verifies and applies an entry of a chain this verifier does not hold
+    /// in full (a site's copy of a transfer-out addressed to it): key and
+    /// signature are checked, the chain position is not. Its subject links
+    /// are recorded so the receiving site can continue the weapon's history.
+    pub fn ingest_foreign(
+        &mut self,
+        entry: Arc<SignedEntry>,
+        received_at: Option<Timestamp>,
+    ) -> Result<&[Finding], ChainError> {
+        check_key_and_signature(&entry, &self.keys)?;
+        let ChainId::Site(site) = entry.chain().clone() else {
+            return Err(ChainError::WrongChain {
+                expected: "a site chain".into(),
+                found: entry.chain().to_string(),
+            });
+        };
+        self.tracker.record(&site, &entry);
+        Ok(self.engine.apply(entry, received_at, &[]))
+    }
+
     /// Applies an entry whose signature was already checked with
     /// `verify_strict` against [`KeyRegistry::key_for`].
     pub fn ingest_checked(
