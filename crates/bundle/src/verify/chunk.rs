@@ -1,0 +1,303 @@
+//! One chunk of entries: parallel decoding, hashing and signatures, then the
+//! sequential, log-ordered checks.
+
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use armsledger_core::entry::EntryError;
+use armsledger_core::event::Event;
+use armsledger_core::ids::Timestamp;
+use armsledger_core::{ChainId, SignedEntry};
+use armsledger_log::{Hash as LogHash, leaf_hash, verify_inclusion};
+
+use crate::format::{EntryRecord, Scope};
+use crate::report::{ChainSummary, Problem, ProblemKind};
+use crate::signatures::{self, SigItem};
+
+use super::Run;
+
+/// An entry record waiting for its chunk.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    pub(crate) record: u64,
+    offset: u64,
+    pub(crate) index: u64,
+    received_at: Option<Timestamp>,
+    bytes: Vec<u8>,
+    /// (record number, proof) of its inclusion proof.
+    pub(crate) inclusion: Option<(u64, Vec<LogHash>)>,
+}
+
+impl Pending {
+    pub(crate) fn new(record: u64, offset: u64, e: EntryRecord) -> Self {
+        Pending {
+            record,
+            offset,
+            index: e.index,
+            received_at: e.received_at,
+            bytes: e.bytes,
+            inclusion: None,
+        }
+    }
+
+    /// Whether record number `r` comes right after this entry.
+    pub(crate) fn follows(&self, r: u64) -> bool {
+        self.record.checked_add(1) == Some(r)
+    }
+}
+
+/// What the parallel stage learns about one entry.
+struct Decoded {
+    entry: Result<SignedEntry, EntryError>,
+    leaf: LogHash,
+}
+
+impl Run<'_> {
+    pub(super) fn process(&mut self, pending: Vec<Pending>) {
+        let decoded: Vec<Decoded> = pending
+            .par_iter()
+            .map(|p| Decoded {
+                entry: SignedEntry::decode(&p.bytes),
+                leaf: leaf_hash(&p.bytes),
+            })
+            .collect();
+        // The key each entry needs depends on regulator entries before it,
+        // possibly in this chunk: resolve speculatively, assuming those verify;
+        // the sequential pass re-checks each key against the real registry.
+        let mut spec = self
+            .ledger
+            .as_ref()
+            .map(|l| l.keys().clone())
+            .unwrap_or_default();
+        let mut keys: Vec<Option<[u8; 32]>> = Vec::with_capacity(decoded.len());
+        let mut messages: Vec<Vec<u8>> = Vec::with_capacity(decoded.len());
+        for d in &decoded {
+            match &d.entry {
+                Ok(e) => {
+                    keys.push(spec.key_for(e.header()).ok());
+                    messages.push(e.signed_message());
+                    if let (ChainId::Regulator, Event::Regulator(ev)) = (e.chain(), &e.body().event)
+                    {
+                        spec.apply(ev);
+                    }
+                }
+                Err(_) => {
+                    keys.push(None);
+                    messages.push(Vec::new());
+                }
+            }
+        }
+        let mut item_of: Vec<Option<usize>> = Vec::with_capacity(decoded.len());
+        let mut items: Vec<SigItem<'_>> = Vec::with_capacity(decoded.len());
+        for ((d, key), message) in decoded.iter().zip(&keys).zip(&messages) {
+            match (&d.entry, key) {
+                (Ok(e), Some(k)) => {
+                    item_of.push(Some(items.len()));
+                    items.push(SigItem {
+                        key: *k,
+                        message,
+                        signature: e.signature().0,
+                    });
+                }
+                _ => item_of.push(None),
+            }
+        }
+        let (verdicts, stats) = signatures::verify_all(&items);
+        let s = &mut self.report.signatures;
+        s.checked += stats.checked;
+        s.batched += stats.batched;
+        s.batch_failures += stats.batch_failures;
+        s.strict += stats.strict;
+
+        for (((p, d), spec_key), item) in pending.into_iter().zip(decoded).zip(keys).zip(item_of) {
+            let verdict = item.and_then(|i| verdicts.get(i).copied());
+            self.one(p, d, spec_key, verdict);
+        }
+        if let Some(cb) = &self.opts.progress {
+            let total = (!self.scope().is_scoped())
+                .then(|| self.opened.as_ref().map(|o| o.checkpoint.size()))
+                .flatten();
+            cb(self.report.entries, total);
+        }
+    }
+
+    fn one(&mut self, p: Pending, d: Decoded, spec_key: Option<[u8; 32]>, verdict: Option<bool>) {
+        self.report.entries += 1;
+        let ident = d
+            .entry
+            .as_ref()
+            .ok()
+            .map(|e| (e.chain().to_string(), e.counter(), e.hash()));
+        let about = |kind, reason: String| Problem {
+            log_index: Some(p.index),
+            chain: ident.as_ref().map(|i| i.0.clone()),
+            counter: ident.as_ref().map(|i| i.1),
+            entry: ident.as_ref().map(|i| i.2),
+            ..Problem::new(kind, Some(p.record), Some(p.offset), reason)
+        };
+        self.place(&p, d.leaf, &about);
+        let entry = match d.entry {
+            Ok(e) => e,
+            Err(e) => {
+                self.problem(about(ProblemKind::Entry, format!("not a valid entry: {e}")));
+                return;
+            }
+        };
+        if let Some(reason) = self.outside_scope(&entry) {
+            self.problem(about(ProblemKind::Index, reason));
+            return;
+        }
+        let Some(ledger) = self.ledger.as_mut() else {
+            return;
+        };
+        let key = match ledger.keys().key_for(entry.header()) {
+            Ok(k) => k,
+            Err(e) => {
+                self.problem(about(ProblemKind::Chain, e.to_string()));
+                return;
+            }
+        };
+        let sig_ok = match verdict {
+            Some(v) if spec_key == Some(key) => v,
+            _ => signatures::verify_one(&SigItem {
+                key,
+                message: &entry.signed_message(),
+                signature: entry.signature().0,
+            }),
+        };
+        if !sig_ok {
+            self.problem(about(
+                ProblemKind::Signature,
+                "the signature does not verify (verify_strict) with the key the regulator chain gives for this counter".into(),
+            ));
+            return;
+        }
+        let entry = Arc::new(entry);
+        let dossier_entry = self.dossier.is_some() && matches!(entry.chain(), ChainId::Site(_));
+        let outcome = if dossier_entry {
+            match self.dossier.as_mut().map(|d| d.check(&entry, p.record)) {
+                Some(Ok(Some(f))) => {
+                    self.report.findings.push(f);
+                    Ok(())
+                }
+                Some(Err(reason)) => Err((ProblemKind::Dossier, reason)),
+                _ => Ok(()),
+            }
+        } else {
+            ledger
+                .ingest_checked(entry.clone(), p.received_at)
+                .map(|_| ())
+                .map_err(|e| (ProblemKind::Chain, e.to_string()))
+        };
+        match outcome {
+            Ok(()) => {
+                self.report.entries_checked += 1;
+                let c = self
+                    .chains
+                    .entry(entry.chain().clone())
+                    .or_insert_with(|| ChainSummary {
+                        chain: entry.chain().to_string(),
+                        entries: 0,
+                        head_counter: None,
+                        head: None,
+                    });
+                c.entries += 1;
+                c.head_counter = Some(entry.counter());
+                c.head = Some(entry.hash());
+            }
+            Err((kind, reason)) => self.problem(about(kind, reason)),
+        }
+    }
+
+    /// Log index, Merkle tree (full bundles) or inclusion proof (scoped).
+    fn place(&mut self, p: &Pending, leaf: LogHash, at: &dyn Fn(ProblemKind, String) -> Problem) {
+        let cp = self.opened.as_ref().map(|o| o.checkpoint.clone());
+        if !self.scope().is_scoped() {
+            if p.index != self.frontier.size() {
+                self.problem(at(
+                    ProblemKind::Index,
+                    format!(
+                        "log index {} where a full bundle needs {}",
+                        p.index,
+                        self.frontier.size()
+                    ),
+                ));
+            }
+            if self.frontier.append(leaf).is_err() {
+                self.problem(at(
+                    ProblemKind::Index,
+                    "the log is over its maximum size".into(),
+                ));
+            }
+            if let Some((size, root)) = self.trusted.filter(|(s, _)| *s == self.frontier.size())
+                && self.consistent.is_none()
+                && cp.as_ref().is_some_and(|c| c.size() > size)
+            {
+                if self.frontier.root() == root {
+                    self.consistent =
+                        Some(format!("the first {size} entries hash to the trusted root"));
+                } else {
+                    self.problem(at(
+                        ProblemKind::Forked,
+                        format!(
+                            "the first {size} entries hash to {}, not to the trusted root {root}: the log forked",
+                            self.frontier.root()
+                        ),
+                    ));
+                }
+            }
+            return;
+        }
+        if self.last_index.is_some_and(|l| p.index <= l) {
+            self.problem(at(
+                ProblemKind::Index,
+                "log indexes must increase through a scoped bundle".into(),
+            ));
+        }
+        self.last_index = Some(p.index);
+        match (&p.inclusion, cp) {
+            (None, _) => self.problem(at(
+                ProblemKind::Inclusion,
+                "no inclusion proof follows this entry".into(),
+            )),
+            (Some((r, proof)), Some(cp)) => {
+                if let Err(e) = verify_inclusion(&leaf, p.index, cp.size(), proof, cp.root()) {
+                    self.problem(at(
+                        ProblemKind::Inclusion,
+                        format!(
+                            "its inclusion proof (record {r}) does not place this entry at index {} in the checkpoint of size {}: {e}",
+                            p.index,
+                            cp.size()
+                        ),
+                    ));
+                }
+            }
+            (Some(_), None) => {}
+        }
+    }
+
+    /// Why a decoded entry does not belong in this bundle's scope, if it does not.
+    fn outside_scope(&self, entry: &SignedEntry) -> Option<String> {
+        let ChainId::Site(site) = entry.chain() else {
+            return None;
+        };
+        match self.scope() {
+            Scope::All | Scope::Firearm(_) => None,
+            Scope::Site(s) => (s != *site)
+                .then(|| format!("{} is outside the bundle's scope site:{s}", entry.chain())),
+            Scope::Company(c) => {
+                let owner = self
+                    .ledger
+                    .as_ref()
+                    .and_then(|l| l.engine().state().company_of(site).cloned());
+                (owner.as_ref() != Some(&c)).then(|| {
+                    format!(
+                        "{} is outside the bundle's scope company:{c}",
+                        entry.chain()
+                    )
+                })
+            }
+        }
+    }
+}

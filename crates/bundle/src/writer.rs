@@ -1,0 +1,173 @@
+//! Streaming bundle writer: records go straight to the output, only a running
+//! SHA-256 and a count are kept, so a server can export a log of any size.
+
+use std::io::Write;
+
+use sha2::{Digest as _, Sha256};
+
+use armsledger_core::Equivocation;
+use armsledger_core::ids::Timestamp;
+use armsledger_log::Hash as LogHash;
+
+use crate::error::BundleError;
+use crate::format::{
+    ConsistencyRecord, EndRecord, EntryRecord, InclusionRecord, Kind, MAGIC, Meta, Record,
+    ServerFinding, encode_payload,
+};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    /// Meta written; the checkpoint comes next.
+    AwaitCheckpoint,
+    /// Checkpoint written; any body record may follow.
+    Body,
+    /// Last record was an entry (an inclusion proof may follow).
+    AfterEntry(u64),
+}
+
+/// Writes a bundle record by record, in the order the format requires:
+/// Meta (in [`BundleWriter::new`]), the checkpoint, then consistency proofs,
+/// entries (each followed by its inclusion proof in a scoped bundle),
+/// equivocations and findings, and End (in [`BundleWriter::finish`]).
+#[derive(Debug)]
+pub struct BundleWriter<W: Write> {
+    out: W,
+    hasher: Sha256,
+    entries: u64,
+    stage: Stage,
+}
+
+impl<W: Write> BundleWriter<W> {
+    /// Starts a bundle: writes the magic line and the Meta record.
+    pub fn new(mut out: W, meta: &Meta) -> Result<Self, BundleError> {
+        out.write_all(MAGIC)?;
+        let mut w = BundleWriter {
+            out,
+            hasher: Sha256::new(),
+            entries: 0,
+            stage: Stage::AwaitCheckpoint,
+        };
+        w.hasher.update(MAGIC);
+        w.record(&Record::Meta(meta.clone()))?;
+        Ok(w)
+    }
+
+    /// Writes the signed checkpoint note the bundle is checked against.
+    pub fn checkpoint(&mut self, note: &str) -> Result<(), BundleError> {
+        if self.stage != Stage::AwaitCheckpoint {
+            return Err(BundleError::OutOfOrder(
+                "the checkpoint comes once, right after Meta",
+            ));
+        }
+        self.record(&Record::Checkpoint(note.to_owned()))?;
+        self.stage = Stage::Body;
+        Ok(())
+    }
+
+    /// Writes a consistency proof from `old_size` to the checkpoint's size.
+    pub fn consistency(&mut self, old_size: u64, proof: &[LogHash]) -> Result<(), BundleError> {
+        self.body()?;
+        self.record(&Record::Consistency(ConsistencyRecord {
+            old_size,
+            proof: proof.to_vec(),
+        }))?;
+        self.stage = Stage::Body;
+        Ok(())
+    }
+
+    /// Writes one entry: its log index, the server's receipt time and its exact bytes.
+    pub fn entry(
+        &mut self,
+        index: u64,
+        received_at: Option<Timestamp>,
+        bytes: &[u8],
+    ) -> Result<(), BundleError> {
+        self.body()?;
+        self.record(&Record::Entry(EntryRecord {
+            index,
+            received_at,
+            bytes: bytes.to_vec(),
+        }))?;
+        self.entries += 1;
+        self.stage = Stage::AfterEntry(index);
+        Ok(())
+    }
+
+    /// Writes the inclusion proof of the entry just written.
+    pub fn inclusion(&mut self, index: u64, proof: &[LogHash]) -> Result<(), BundleError> {
+        if self.stage != Stage::AfterEntry(index) {
+            return Err(BundleError::OutOfOrder(
+                "an inclusion proof follows the entry with the same index",
+            ));
+        }
+        self.record(&Record::Inclusion(InclusionRecord {
+            index,
+            proof: proof.to_vec(),
+        }))?;
+        self.stage = Stage::Body;
+        Ok(())
+    }
+
+    /// Writes an equivocation proof.
+    pub fn equivocation(&mut self, proof: &Equivocation) -> Result<(), BundleError> {
+        self.body()?;
+        self.record(&Record::Equivocation(proof.clone()))?;
+        self.stage = Stage::Body;
+        Ok(())
+    }
+
+    /// Writes a finding as the server raised it.
+    pub fn finding(&mut self, finding: &ServerFinding) -> Result<(), BundleError> {
+        self.body()?;
+        self.record(&Record::Finding(finding.clone()))?;
+        self.stage = Stage::Body;
+        Ok(())
+    }
+
+    /// Writes End (entry count and digest), flushes, and returns the output.
+    pub fn finish(mut self) -> Result<W, BundleError> {
+        self.body()?;
+        let end = Record::End(EndRecord {
+            entries: self.entries,
+            digest: self.hasher.clone().finalize().into(),
+        });
+        self.record(&end)?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
+
+    /// Entries written so far.
+    pub fn entries(&self) -> u64 {
+        self.entries
+    }
+
+    fn body(&self) -> Result<(), BundleError> {
+        match self.stage {
+            Stage::AwaitCheckpoint => Err(BundleError::OutOfOrder(
+                "write the checkpoint before any other record",
+            )),
+            Stage::Body | Stage::AfterEntry(_) => Ok(()),
+        }
+    }
+
+    fn record(&mut self, record: &Record) -> Result<(), BundleError> {
+        let kind = record.kind();
+        let payload = encode_payload(record).map_err(|reason| BundleError::Encode {
+            what: kind.name(),
+            reason,
+        })?;
+        let len = u32::try_from(payload.len()).map_err(|_| BundleError::Encode {
+            what: kind.name(),
+            reason: "payload over 4 GiB".into(),
+        })?;
+        let [a, b, c, d] = len.to_be_bytes();
+        let header = [kind as u8, a, b, c, d];
+        self.out.write_all(&header)?;
+        self.out.write_all(&payload)?;
+        if kind != Kind::End {
+            self.hasher.update(header);
+            self.hasher.update(&payload);
+        }
+        Ok(())
+    }
+}
