@@ -102,6 +102,9 @@ pub enum ChainError {
     /// A device enrolment whose certificate or attestation does not hold.
     #[error("device enrolment is not backed by a valid attestation")]
     BadEnrolment,
+    /// A retirement whose statement is not signed by the enrolled key it names.
+    #[error("key retirement is not signed by the enrolled key it retires")]
+    BadRetirement,
     /// A link names a predecessor that no known entry about that subject has.
     #[error("link for {subject:?} points at {prev}, which is not an earlier event for it")]
     DanglingLink {
@@ -406,6 +409,21 @@ pub enum EquivocationError {
 }
 
 impl Equivocation {
+    /// The proof from two entries, if they are one key's two statements for one counter.
+    pub fn from_entries(
+        public_key: [u8; 32],
+        a: &SignedEntry,
+        b: &SignedEntry,
+    ) -> Result<Self, EquivocationError> {
+        let e = Equivocation {
+            public_key,
+            a: SignedHeader::from(a),
+            b: SignedHeader::from(b),
+        };
+        e.verify()?;
+        Ok(e)
+    }
+
     /// Checks the proof using only what it contains.
     pub fn verify(&self) -> Result<(), EquivocationError> {
         let (a, b) = (&self.a.header, &self.b.header);

@@ -12,7 +12,7 @@ use crate::entry::{ChainId, SignedEntry};
 use crate::event::{Event, RegulatorEvent};
 use crate::ids::Timestamp;
 use crate::keys::KeyRegistry;
-use crate::rules::{Engine, Finding, View};
+use crate::rules::{Engine, Finding, RuleId, View};
 
 /// Verifies entries of every chain, in log order, and folds them.
 #[derive(Clone, Debug)]
@@ -71,7 +71,7 @@ impl LedgerVerifier {
             None => ChainCursor::new(chain.clone()).check(entry)?,
         }
         self.keys.key_for(entry.header())?;
-        self.check_enrolment(entry)?;
+        self.check_enrolment(&self.keys, entry)?;
         match chain {
             ChainId::Site(site) => self.tracker.check(site, entry),
             ChainId::Regulator => Ok(Vec::new()),
@@ -107,7 +107,7 @@ impl LedgerVerifier {
                 check_key_and_signature(e, reg).map_err(fail)?;
             }
             cursor.check(e).map_err(fail)?;
-            self.check_enrolment(e).map_err(fail)?;
+            self.check_enrolment(reg, e).map_err(fail)?;
             match &chain {
                 ChainId::Site(site) => {
                     self.tracker.check_over(&overlay, site, e).map_err(fail)?;
@@ -124,7 +124,18 @@ impl LedgerVerifier {
         Ok(())
     }
 
-    fn check_enrolment(&self, entry: &SignedEntry) -> Result<(), ChainError> {
+    fn check_enrolment(&self, keys: &KeyRegistry, entry: &SignedEntry) -> Result<(), ChainError> {
+        if let Event::Regulator(RegulatorEvent::DeviceKeyRetired { site, statement }) =
+            &entry.body().event
+        {
+            let b = &statement.body;
+            let enrolled = keys
+                .record(site, &b.device, b.key_epoch)
+                .is_some_and(|k| k.public_key == b.public_key);
+            if statement.verify().is_err() || b.chain != ChainId::Site(site.clone()) || !enrolled {
+                return Err(ChainError::BadRetirement);
+            }
+        }
         if let Event::Regulator(RegulatorEvent::DeviceKeyEnrolled {
             site,
             public_key,
@@ -151,6 +162,37 @@ impl LedgerVerifier {
             }
         }
         Ok(())
+    }
+
+    /// A revocation or retirement reaches back: entries already applied that
+    /// the key signed past its last valid counter are flagged.
+    fn flag_after_key_end(&mut self, ev: &RegulatorEvent) {
+        let (site, key, last) = match ev {
+            RegulatorEvent::DeviceKeyRevoked {
+                site,
+                public_key,
+                after_counter,
+                ..
+            } => (site, *public_key, *after_counter),
+            RegulatorEvent::DeviceKeyRetired { site, statement } => (
+                site,
+                statement.body.public_key,
+                statement.body.final_counter,
+            ),
+            _ => return,
+        };
+        let chain = ChainId::Site(site.clone());
+        let keys = &self.keys;
+        let evidence =
+            format!("signed after counter {last}, where the regulator chain ends this key");
+        self.engine.flag(RuleId::SignedAfterKeyEnd, &evidence, |e| {
+            let h = e.header();
+            h.chain == chain
+                && h.counter > last
+                && keys
+                    .record(site, &h.device, h.key_epoch)
+                    .is_some_and(|k| k.public_key == key)
+        });
     }
 
     /// Verifies `entry` fully (signature included) and applies it.
@@ -204,6 +246,11 @@ impl LedgerVerifier {
                 }
             }
         }
-        Ok(self.engine.apply(entry, received_at, &links))
+        let before = self.engine.findings().len();
+        self.engine.apply(entry.clone(), received_at, &links);
+        if let Event::Regulator(ev) = &entry.body().event {
+            self.flag_after_key_end(ev);
+        }
+        Ok(self.engine.findings().get(before..).unwrap_or(&[]))
     }
 }

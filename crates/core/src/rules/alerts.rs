@@ -122,11 +122,11 @@ pub fn alerts(state: &State, now: Timestamp, policy: &AlertPolicy) -> Vec<Alert>
         .copied()
         .unwrap_or(0);
     let bucket = |until: Timestamp| {
-        let days = until.0.saturating_sub(now.0) / Timestamp::DAY;
+        let left = until.0.saturating_sub(now.0);
         policy
             .expiry_horizons_days
             .iter()
-            .find(|h| days < **h)
+            .find(|h| left <= **h * Timestamp::DAY)
             .copied()
             .unwrap_or(horizon)
     };

@@ -33,12 +33,16 @@ impl SiteCtx<'_> {
     }
 }
 
-fn set_state(state: &mut State, f: &FirearmId, site: Option<&SiteId>, s: FirearmState) {
-    if let Some(r) = state.firearms.get_mut(f) {
+/// Sets a firearm's state for an act at `here`. A site changes only the
+/// firearms it answers for; `moves_here` (a matched transfer in or recovery)
+/// makes `here` answerable. Anything else is another site's firearm: the
+/// finding records the act, and the other site's custody stays as it is.
+fn set_state(state: &mut State, f: &FirearmId, here: &SiteId, moves_here: bool, s: FirearmState) {
+    if let Some(r) = state.firearms.get_mut(f)
+        && (&r.site == here || moves_here)
+    {
         r.state = s;
-        if let Some(site) = site {
-            r.site = site.clone();
-        }
+        r.site = here.clone();
     }
 }
 
@@ -90,6 +94,12 @@ pub fn apply_site(state: &mut State, ctx: &SiteCtx<'_>, event: &SiteEvent) {
             location,
             ..
         } => {
+            let live_elsewhere = state.firearms.get(firearm).is_some_and(|r| {
+                &r.site != site && !matches!(r.state, FirearmState::Disposed { .. })
+            });
+            if live_elsewhere {
+                return;
+            }
             state.firearms.insert(
                 *firearm,
                 FirearmRecord {
@@ -124,7 +134,8 @@ pub fn apply_site(state: &mut State, ctx: &SiteCtx<'_>, event: &SiteEvent) {
             set_state(
                 state,
                 firearm,
-                None,
+                site,
+                false,
                 FirearmState::Issued {
                     to: to.clone(),
                     issue: ctx.hash,
@@ -163,7 +174,8 @@ pub fn apply_site(state: &mut State, ctx: &SiteCtx<'_>, event: &SiteEvent) {
             set_state(
                 state,
                 firearm,
-                None,
+                site,
+                false,
                 FirearmState::InStore {
                     location: location.clone(),
                 },
@@ -216,7 +228,8 @@ pub fn apply_site(state: &mut State, ctx: &SiteCtx<'_>, event: &SiteEvent) {
             Item::Firearm(f) => set_state(
                 state,
                 f,
-                None,
+                site,
+                false,
                 FirearmState::InStore {
                     location: to.clone(),
                 },
@@ -237,7 +250,8 @@ pub fn apply_site(state: &mut State, ctx: &SiteCtx<'_>, event: &SiteEvent) {
                 set_state(
                     state,
                     f,
-                    None,
+                    site,
+                    false,
                     FirearmState::InTransit {
                         transfer: ctx.hash,
                         to_site: to_site.clone(),
@@ -272,11 +286,19 @@ pub fn apply_site(state: &mut State, ctx: &SiteCtx<'_>, event: &SiteEvent) {
             location,
             ..
         } => {
+            // Only a pending transfer addressed to this site moves custody.
+            let matched = state
+                .transfers
+                .get(&transfer.hash)
+                .filter(|x| &x.to_site == site && x.status == TransferStatus::Pending)
+                .map(|x| x.firearms.clone());
             for f in firearms {
+                let sent = matched.as_ref().is_some_and(|m| m.contains(f));
                 set_state(
                     state,
                     f,
-                    Some(site),
+                    site,
+                    sent,
                     FirearmState::InStore {
                         location: location.clone(),
                     },
@@ -285,21 +307,29 @@ pub fn apply_site(state: &mut State, ctx: &SiteCtx<'_>, event: &SiteEvent) {
             for l in rounds {
                 state.add(site, l.lot, Holder::Store(location.clone()), i(l.rounds));
             }
-            if let Some(x) = state.transfers.get_mut(&transfer.hash) {
+            if matched.is_some()
+                && let Some(x) = state.transfers.get_mut(&transfer.hash)
+            {
                 x.status = TransferStatus::Acknowledged(ctx.hash);
             }
         }
         TransferCancelled {
             transfer, location, ..
         } => {
-            let Some(x) = state.transfers.get(transfer).cloned() else {
+            let Some(x) = state
+                .transfers
+                .get(transfer)
+                .filter(|x| &x.from_site == site && x.status == TransferStatus::Pending)
+                .cloned()
+            else {
                 return;
             };
             for f in &x.firearms {
                 set_state(
                     state,
                     f,
-                    None,
+                    site,
+                    false,
                     FirearmState::InStore {
                         location: location.clone(),
                     },
@@ -322,13 +352,27 @@ pub fn apply_site(state: &mut State, ctx: &SiteCtx<'_>, event: &SiteEvent) {
             for it in items {
                 match it {
                     Item::Firearm(f) => {
-                        if let Some(issue) = state.firearms.get(f).and_then(|r| match &r.state {
-                            FirearmState::Issued { issue, .. } => Some(*issue),
-                            _ => None,
-                        }) {
-                            state.open_issues.remove(&issue);
+                        // A firearm lost while issued: the issue stays open for
+                        // the rounds still owed, as an ammunition-only issue.
+                        let issued = state.firearms.get(f).filter(|r| &r.site == site).and_then(
+                            |r| match &r.state {
+                                FirearmState::Issued { issue, .. } => Some(*issue),
+                                _ => None,
+                            },
+                        );
+                        if let Some(open) = issued.and_then(|i| state.open_issues.get_mut(&i)) {
+                            open.firearm = None;
+                            if open.outstanding.values().all(|n| *n == 0) {
+                                let _ = issued.map(|i| state.open_issues.remove(&i));
+                            }
                         }
-                        set_state(state, f, None, FirearmState::Lost { report: ctx.hash });
+                        set_state(
+                            state,
+                            f,
+                            site,
+                            false,
+                            FirearmState::Lost { report: ctx.hash },
+                        );
                     }
                     Item::Rounds(l) => take_from_store(state, site, l.lot, l.rounds),
                 }
@@ -350,7 +394,7 @@ pub fn apply_site(state: &mut State, ctx: &SiteCtx<'_>, event: &SiteEvent) {
             police_ref,
             regulator_ref,
         } => {
-            if let Some(l) = state.losses.get_mut(report) {
+            if let Some(l) = state.losses.get_mut(report).filter(|l| &l.site == site) {
                 if police_ref.is_some() {
                     l.police_ref = police_ref.clone();
                 }
@@ -364,20 +408,32 @@ pub fn apply_site(state: &mut State, ctx: &SiteCtx<'_>, event: &SiteEvent) {
             set_state(
                 state,
                 firearm,
-                None,
+                site,
+                false,
                 FirearmState::Seized { entry: ctx.hash },
             );
         }
         Recovered {
-            firearm, location, ..
-        } => set_state(
-            state,
             firearm,
-            Some(site),
-            FirearmState::InStore {
-                location: location.clone(),
-            },
-        ),
+            report,
+            location,
+            ..
+        } => {
+            let matches = state
+                .losses
+                .get(report)
+                .is_some_and(|l| l.items.contains(&Item::Firearm(*firearm)))
+                || state.seizures.get(report) == Some(firearm);
+            set_state(
+                state,
+                firearm,
+                site,
+                matches,
+                FirearmState::InStore {
+                    location: location.clone(),
+                },
+            )
+        }
         CountPerformed {
             session,
             kind,
@@ -416,7 +472,8 @@ pub fn apply_site(state: &mut State, ctx: &SiteCtx<'_>, event: &SiteEvent) {
         } => set_state(
             state,
             firearm,
-            None,
+            site,
+            false,
             FirearmState::InMaintenance {
                 provider: provider.clone(),
             },
@@ -426,15 +483,20 @@ pub fn apply_site(state: &mut State, ctx: &SiteCtx<'_>, event: &SiteEvent) {
         } => set_state(
             state,
             firearm,
-            None,
+            site,
+            false,
             FirearmState::InStore {
                 location: location.clone(),
             },
         ),
         Disposed { item, method, .. } => match item {
-            Item::Firearm(f) => {
-                set_state(state, f, None, FirearmState::Disposed { method: *method })
-            }
+            Item::Firearm(f) => set_state(
+                state,
+                f,
+                site,
+                false,
+                FirearmState::Disposed { method: *method },
+            ),
             Item::Rounds(l) => take_from_store(state, site, l.lot, l.rounds),
         },
         Corrected { .. } | Annotated { .. } | Overridden { .. } => {}
@@ -448,7 +510,11 @@ fn close_issue(
     back: &[crate::model::RoundsBack],
     to: &crate::ids::LocationId,
 ) {
-    let Some(open) = state.open_issues.remove(issue) else {
+    let own = state
+        .open_issues
+        .get(issue)
+        .is_some_and(|o| &o.site == site);
+    let Some(open) = own.then(|| state.open_issues.remove(issue)).flatten() else {
         for b in back {
             state.add(site, b.lot, Holder::Store(to.clone()), i(b.returned));
         }

@@ -552,21 +552,33 @@ fn event_checks(state: &State, act: &Act<'_>, event: &SiteEvent, out: &mut Out) 
                         && x.from_site == transfer.site
                         && x.status == TransferStatus::Pending =>
                 {
-                    if let Some(f) = firearms.iter().find(|f| !x.firearms.contains(f)) {
+                    for f in firearms.iter().filter(|f| !x.firearms.contains(f)) {
                         out.push(
                             RuleId::TransferMatches,
                             format!("firearm {f} was not in the transfer"),
                         );
                     }
+                    for f in x.firearms.iter().filter(|f| !firearms.contains(f)) {
+                        out.push(
+                            RuleId::TransferMatches,
+                            format!("firearm {f} was sent but is not acknowledged as received"),
+                        );
+                    }
+                    let mut got: std::collections::BTreeMap<LotId, u64> =
+                        std::collections::BTreeMap::new();
                     for l in rounds {
-                        let sent = x.rounds.get(&l.lot).copied().unwrap_or(0);
-                        if l.rounds > sent {
+                        let g = got.entry(l.lot).or_insert(0);
+                        *g = g.saturating_add(l.rounds);
+                    }
+                    let lots: std::collections::BTreeSet<&LotId> =
+                        x.rounds.keys().chain(got.keys()).collect();
+                    for lot in lots {
+                        let sent = x.rounds.get(lot).copied().unwrap_or(0);
+                        let received = got.get(lot).copied().unwrap_or(0);
+                        if received != sent {
                             out.push(
                                 RuleId::TransferMatches,
-                                format!(
-                                    "{} rounds of lot {} received, {sent} sent",
-                                    l.rounds, l.lot
-                                ),
+                                format!("{received} rounds of lot {lot} received, {sent} sent"),
                             );
                         }
                     }
@@ -788,6 +800,17 @@ fn event_checks(state: &State, act: &Act<'_>, event: &SiteEvent, out: &mut Out) 
                     RuleId::ReferenceExists,
                     format!("no entry {} on this chain to correct", supersedes.short()),
                 ),
+            }
+            if let SiteEvent::FirearmAcquired { firearm, .. } = corrected.as_ref()
+                && state
+                    .firearms
+                    .get(firearm)
+                    .is_none_or(|r| r.acquired != *supersedes)
+            {
+                out.push(
+                    RuleId::ReferenceExists,
+                    format!("a correction cannot change a firearm's ledger id (to {firearm})"),
+                );
             }
             if let SiteEvent::FirearmAcquired {
                 firearm, identity, ..

@@ -52,6 +52,7 @@ struct PendingOverride {
     rule: RuleId,
     entry: Hash,
     authoriser: PersonId,
+    recorder: PersonId,
 }
 
 /// Folds entries into state and findings.
@@ -101,7 +102,6 @@ impl Engine {
     }
 
     /// Judges a proposed site act without applying it (the officer's pre-sign check).
-    /// Violations covered by `overrides` (rule names) are left out.
     pub fn check(
         &self,
         site: &crate::ids::SiteId,
@@ -179,7 +179,9 @@ impl Engine {
         for v in violations {
             let by = overrides
                 .iter()
-                .find(|o| o.rule == v.rule && o.authoriser != body.officer)
+                .find(|o| {
+                    o.rule == v.rule && o.authoriser != body.officer && o.authoriser != o.recorder
+                })
                 .map(|o| o.entry);
             self.findings.push(Finding {
                 rule: v.rule,
@@ -206,6 +208,7 @@ impl Engine {
                     rule: *rule,
                     entry: entry.hash(),
                     authoriser: authoriser.clone(),
+                    recorder: body.officer.clone(),
                 });
         }
         let correction = match (&body.event, self.view) {
@@ -224,10 +227,20 @@ impl Engine {
         // A correction takes effect only on an entry of its own chain and of
         // the same kind; anything else stays a finding and changes nothing.
         let valid_target = |t: &Hash, c: &SiteEvent| {
-            self.state
-                .entries
-                .get(t)
-                .is_some_and(|m| m.chain == h.chain && m.kind == c.kind())
+            let same_id = match c {
+                SiteEvent::FirearmAcquired { firearm, .. } => self
+                    .state
+                    .firearms
+                    .get(firearm)
+                    .is_some_and(|r| r.acquired == *t),
+                _ => true,
+            };
+            same_id
+                && self
+                    .state
+                    .entries
+                    .get(t)
+                    .is_some_and(|m| m.chain == h.chain && m.kind == c.kind())
         };
         match correction {
             Some((target, c)) if valid_target(&target, &c.1) => {
@@ -237,6 +250,34 @@ impl Engine {
             _ => self.fold(&entry, received_at),
         }
         self.findings.get(before..).unwrap_or(&[])
+    }
+
+    /// Records `rule` against every applied entry `matches` selects (a key
+    /// revoked or retired after the fact invalidates entries already applied).
+    pub fn flag(
+        &mut self,
+        rule: RuleId,
+        evidence: &str,
+        matches: impl Fn(&SignedEntry) -> bool,
+    ) -> usize {
+        let mut n = 0;
+        for (e, _) in &self.history {
+            if matches(e) {
+                let h = e.header();
+                self.findings.push(Finding {
+                    rule,
+                    chain: h.chain.clone(),
+                    counter: h.counter,
+                    entry: e.hash(),
+                    kind: e.body().event.kind(),
+                    time: h.device_time,
+                    evidence: evidence.to_string(),
+                    overridden_by: None,
+                });
+                n += 1;
+            }
+        }
+        n
     }
 
     fn fold(&mut self, entry: &SignedEntry, received_at: Option<Timestamp>) {

@@ -66,6 +66,9 @@ pub enum RuleId {
     ExpiringSoon,
     /// Soft: a serial-number count is overdue.
     CountOverdue,
+    /// An entry was signed by a key past the counter at which the regulator
+    /// chain later revoked or retired it: it no longer counts as the site's record.
+    SignedAfterKeyEnd,
 }
 
 impl RuleId {
@@ -100,6 +103,7 @@ impl RuleId {
         RuleId::LossReferencesMissing,
         RuleId::ExpiringSoon,
         RuleId::CountOverdue,
+        RuleId::SignedAfterKeyEnd,
     ];
 
     /// Stable kebab-case name (CLI flags, JSON, reports).
@@ -135,6 +139,7 @@ impl RuleId {
             LossReferencesMissing => "loss-references-missing",
             ExpiringSoon => "expiring-soon",
             CountOverdue => "count-overdue",
+            SignedAfterKeyEnd => "signed-after-key-end",
         }
     }
 
