@@ -41,6 +41,7 @@ compile_error!(
 );
 
 pub mod bench;
+pub mod cli;
 pub mod cobs;
 pub mod factory;
 #[cfg(feature = "fault-injection")]
