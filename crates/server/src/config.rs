@@ -1,0 +1,198 @@
+//! Server configuration: defaults that work with no setup, a TOML file for
+//! the rest, and environment variables over both.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Everything the server can be told.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Directory holding the log database, the log key and the token file.
+    pub data_dir: PathBuf,
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// The log's origin line (also its key name), e.g. `regulator.example/armsledger`.
+    pub origin: String,
+    /// The regulator chain's public key (hex). Pinned in the data directory on first use.
+    pub regulator_key: Option<String>,
+    /// Manufacturer roots (hex) that device enrolments must chain to. Empty: not checked.
+    pub manufacturer_roots: Vec<String>,
+    /// Largest request body, in bytes; refused before it is read.
+    pub max_body_bytes: usize,
+    /// Most entries in one ingest batch.
+    pub max_batch_entries: usize,
+    /// How often a new checkpoint is signed while the log grows, in milliseconds.
+    pub checkpoint_interval_ms: u64,
+    /// How often the checkpoint offered to witnesses as "stable" moves, in milliseconds.
+    pub stable_checkpoint_interval_ms: u64,
+    /// Most entries per second one chain may push (burst: ten seconds' worth).
+    pub chain_rate_per_second: u32,
+    /// Most entries committed in one group commit.
+    pub group_commit_max_entries: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("armsledger-data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8640)),
+            origin: "armsledger.local/log".to_string(),
+            regulator_key: None,
+            manufacturer_roots: Vec::new(),
+            max_body_bytes: 8 << 20,
+            max_batch_entries: 1024,
+            checkpoint_interval_ms: 250,
+            stable_checkpoint_interval_ms: 60_000,
+            chain_rate_per_second: 2_000,
+            group_commit_max_entries: 4096,
+        }
+    }
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid.
+    #[error("config {path}: {msg}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        msg: String,
+    },
+    /// An environment variable has a bad value.
+    #[error("environment variable {name}: {msg}")]
+    Env {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong.
+        msg: String,
+    },
+    /// A key is not 32 bytes of hex.
+    #[error("{what} is not a 64-digit hex Ed25519 public key")]
+    BadKey {
+        /// Which key.
+        what: &'static str,
+    },
+}
+
+impl Config {
+    /// Defaults, then `file` if given, then `ARMSLEDGER_*` environment variables.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut c = match file {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.to_path_buf(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                    path: p.to_path_buf(),
+                    msg: e.to_string(),
+                })?
+            }
+            None => Config::default(),
+        };
+        c.apply_env(|k| std::env::var(k).ok())?;
+        Ok(c)
+    }
+
+    /// Overrides fields from environment variables read through `get`.
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        fn parse<T: std::str::FromStr>(name: &'static str, v: &str) -> Result<T, ConfigError>
+        where
+            T::Err: std::fmt::Display,
+        {
+            v.parse().map_err(|e: T::Err| ConfigError::Env {
+                name,
+                msg: e.to_string(),
+            })
+        }
+        if let Some(v) = get("ARMSLEDGER_DATA") {
+            self.data_dir = v.into();
+        }
+        if let Some(v) = get("ARMSLEDGER_LISTEN") {
+            self.listen = parse("ARMSLEDGER_LISTEN", &v)?;
+        }
+        if let Some(v) = get("ARMSLEDGER_ORIGIN") {
+            self.origin = v;
+        }
+        if let Some(v) = get("ARMSLEDGER_REGULATOR_KEY") {
+            self.regulator_key = Some(v);
+        }
+        if let Some(v) = get("ARMSLEDGER_MANUFACTURER_ROOTS") {
+            self.manufacturer_roots = v
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect();
+        }
+        if let Some(v) = get("ARMSLEDGER_MAX_BODY_BYTES") {
+            self.max_body_bytes = parse("ARMSLEDGER_MAX_BODY_BYTES", &v)?;
+        }
+        if let Some(v) = get("ARMSLEDGER_CHECKPOINT_INTERVAL_MS") {
+            self.checkpoint_interval_ms = parse("ARMSLEDGER_CHECKPOINT_INTERVAL_MS", &v)?;
+        }
+        Ok(())
+    }
+
+    /// The manufacturer roots as keys.
+    pub fn roots(&self) -> Result<Vec<[u8; 32]>, ConfigError> {
+        self.manufacturer_roots
+            .iter()
+            .map(|h| parse_key(h, "a manufacturer root"))
+            .collect()
+    }
+}
+
+/// Parses a 64-digit hex public key.
+pub fn parse_key(hex_key: &str, what: &'static str) -> Result<[u8; 32], ConfigError> {
+    let mut k = [0u8; 32];
+    hex::decode_to_slice(hex_key.trim(), &mut k).map_err(|_| ConfigError::BadKey { what })?;
+    Ok(k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_defaults() {
+        let mut c = Config::default();
+        c.apply_env(|k| match k {
+            "ARMSLEDGER_LISTEN" => Some("127.0.0.1:9999".into()),
+            "ARMSLEDGER_MANUFACTURER_ROOTS" => {
+                Some(format!("{},{}", "00".repeat(32), "11".repeat(32)))
+            }
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(c.listen.port(), 9999);
+        assert_eq!(c.roots().unwrap().len(), 2);
+        let err = c.apply_env(|k| (k == "ARMSLEDGER_LISTEN").then(|| "nowhere".into()));
+        assert!(matches!(
+            err,
+            Err(ConfigError::Env {
+                name: "ARMSLEDGER_LISTEN",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn toml_refuses_unknown_fields() {
+        assert!(toml::from_str::<Config>("listen = \"127.0.0.1:1\"\n").is_ok());
+        assert!(toml::from_str::<Config>("lisen = \"127.0.0.1:1\"\n").is_err());
+    }
+}

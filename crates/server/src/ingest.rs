@@ -1,0 +1,314 @@
+//! The sequencer: the one thread that verifies, applies and logs entries.
+//!
+//! Requests queue batches; the sequencer takes every batch waiting (up to a
+//! limit) as one group. Signatures of the whole group are checked in
+//! parallel first; then each batch is checked as a whole against the chain
+//! state (nothing of a batch is kept if one entry fails), applied to the
+//! rules engine, and the whole group is written in one durable redb
+//! transaction. Each request is answered only after that commit.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use armsledger_core::chain::{Equivocation, check_key_and_signature};
+use armsledger_core::entry::{SignedEntry, SignedHeader};
+use armsledger_core::hash::Hash;
+use armsledger_core::ids::Timestamp;
+use armsledger_core::rules::Finding;
+use armsledger_store::Accepted;
+use rayon::prelude::*;
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::ApiError;
+use crate::state::Shared;
+
+/// One logged entry in a receipt.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Logged {
+    /// Its log index (Merkle leaf index).
+    pub index: u64,
+    /// Its entry hash (hex).
+    #[schema(value_type = String)]
+    pub hash: Hash,
+    /// `logged` if new, `duplicate` if it was already in the log.
+    pub status: &'static str,
+    /// Compliance findings raised against it (evidence, not refusal).
+    #[schema(value_type = Vec<Object>)]
+    pub findings: Vec<Finding>,
+}
+
+/// A batch waiting for the sequencer.
+pub struct Job {
+    /// Decoded entries, in chain order.
+    pub entries: Vec<Arc<SignedEntry>>,
+    /// Where the answer goes.
+    pub reply: oneshot::Sender<Result<Vec<Logged>, ApiError>>,
+}
+
+/// Starts the sequencer thread.
+pub fn spawn(
+    shared: Arc<Shared>,
+    mut rx: mpsc::Receiver<Job>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("sequencer".into())
+        .spawn(move || {
+            while let Some(first) = rx.blocking_recv() {
+                let mut group = vec![first];
+                let mut n = group.first().map_or(0, |j| j.entries.len());
+                while n < shared.config.group_commit_max_entries {
+                    match rx.try_recv() {
+                        Ok(j) => {
+                            n += j.entries.len();
+                            group.push(j);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                shared
+                    .metrics
+                    .queue_depth
+                    .set(i64::try_from(rx.len()).unwrap_or(i64::MAX));
+                run_group(&shared, group);
+            }
+        })
+}
+
+fn now() -> Timestamp {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    Timestamp(u64::try_from(ms).unwrap_or(u64::MAX))
+}
+
+/// What became of one job before the commit.
+enum Outcome {
+    Done(Result<Vec<Logged>, ApiError>),
+    /// Waiting for the commit: (position in the commit batch or existing index, status, findings).
+    Pending(Vec<(Slot, &'static str, Vec<Finding>)>),
+}
+
+enum Slot {
+    Existing(u64),
+    New(usize),
+}
+
+fn run_group(shared: &Shared, group: Vec<Job>) {
+    let started = Instant::now();
+    let received_at = now();
+    // 1. Signatures, in parallel, with the keys known now.
+    let checked: Vec<Vec<bool>> = match shared.verifier.read() {
+        Ok(v) => group
+            .iter()
+            .map(|j| {
+                j.entries
+                    .par_iter()
+                    .map(|e| check_key_and_signature(e, v.keys()).is_ok())
+                    .collect()
+            })
+            .collect(),
+        Err(_) => group.iter().map(|j| vec![false; j.entries.len()]).collect(),
+    };
+    let mut accepted: Vec<Accepted> = Vec::new();
+    let mut in_group: HashMap<Hash, usize> = HashMap::new();
+    let mut outcomes = Vec::with_capacity(group.len());
+    let mut dirty = false;
+    for (job, sig_ok) in group.iter().zip(&checked) {
+        let out = process(
+            shared,
+            job,
+            sig_ok,
+            received_at,
+            &mut accepted,
+            &mut in_group,
+        );
+        if let Outcome::Pending(_) = &out {
+            dirty = true;
+        }
+        outcomes.push(out);
+    }
+    // 2. One durable commit for the whole group.
+    let indexes = if accepted.is_empty() {
+        Ok(Vec::new())
+    } else {
+        shared.store.append_batch(&accepted)
+    };
+    let commit_ok = indexes.is_ok();
+    if !commit_ok && dirty {
+        // The engine saw entries the disk did not take: rebuild it from the log.
+        if let Err(e) = shared.rebuild_verifier() {
+            tracing::error!(error = %e, "rebuilding the verifier after a failed commit");
+        }
+    }
+    for (job, out) in group.into_iter().zip(outcomes) {
+        let answer = match (out, &indexes) {
+            (Outcome::Done(r), _) => r,
+            (Outcome::Pending(items), Ok(idx)) => Ok(items
+                .into_iter()
+                .zip(job.entries.iter())
+                .map(|((slot, status, findings), e)| Logged {
+                    index: match slot {
+                        Slot::Existing(i) => i,
+                        Slot::New(p) => idx.get(p).copied().unwrap_or(u64::MAX),
+                    },
+                    hash: e.hash(),
+                    status,
+                    findings,
+                })
+                .collect()),
+            (Outcome::Pending(_), Err(e)) => Err(ApiError::Unavailable(e.to_string())),
+        };
+        let _ = job.reply.send(answer);
+    }
+    if commit_ok && !accepted.is_empty() {
+        shared
+            .metrics
+            .entries_ingested
+            .inc_by(accepted.len() as u64);
+        shared
+            .metrics
+            .commit_seconds
+            .observe(started.elapsed().as_secs_f64());
+        shared.grew.notify_one();
+    }
+}
+
+fn process(
+    shared: &Shared,
+    job: &Job,
+    sig_ok: &[bool],
+    received_at: Timestamp,
+    accepted: &mut Vec<Accepted>,
+    in_group: &mut HashMap<Hash, usize>,
+) -> Outcome {
+    let reader = match shared.store.read() {
+        Ok(r) => r,
+        Err(e) => return Outcome::Done(Err(ApiError::Unavailable(e.to_string()))),
+    };
+    // Entries already logged are answered with their index; the rest must be new.
+    let mut slots = Vec::with_capacity(job.entries.len());
+    let mut fresh = Vec::new();
+    let mut fresh_sig = Vec::new();
+    for (i, e) in job.entries.iter().enumerate() {
+        if let Some(p) = in_group.get(&e.hash()) {
+            slots.push(Some(Slot::New(*p)));
+            continue;
+        }
+        match reader.index_of_hash(&e.hash()) {
+            Ok(Some(idx)) => slots.push(Some(Slot::Existing(idx))),
+            Ok(None) => {
+                match reader.entry_by_slot(e.chain(), e.counter()) {
+                    Ok(Some(existing)) => {
+                        return Outcome::Done(Err(equivocation(shared, i, e, &existing.entry)));
+                    }
+                    Ok(None) => {}
+                    Err(err) => return Outcome::Done(Err(ApiError::Unavailable(err.to_string()))),
+                }
+                slots.push(None);
+                fresh.push(e.clone());
+                fresh_sig.push(sig_ok.get(i).copied().unwrap_or(false));
+            }
+            Err(err) => return Outcome::Done(Err(ApiError::Unavailable(err.to_string()))),
+        }
+    }
+    drop(reader);
+    let Ok(mut verifier) = shared.verifier.write() else {
+        return Outcome::Done(Err(ApiError::Internal("verifier lock poisoned".into())));
+    };
+    if let Err((k, err)) = verifier.check_batch(&fresh, &fresh_sig) {
+        let pos = job
+            .entries
+            .iter()
+            .position(|e| fresh.get(k).is_some_and(|f| f.hash() == e.hash()))
+            .unwrap_or(k);
+        let e = fresh.get(k);
+        shared.metrics.entries_rejected.inc();
+        return Outcome::Done(Err(ApiError::Rejected {
+            index: pos,
+            chain: e.map(|e| e.chain().to_string()).unwrap_or_default(),
+            counter: e.map(|e| e.counter()).unwrap_or(0),
+            hash: e.map(|e| e.hash().to_string()).unwrap_or_default(),
+            reason: err.to_string(),
+        }));
+    }
+    let mut items = Vec::with_capacity(job.entries.len());
+    let mut next_fresh = fresh.into_iter();
+    for slot in slots {
+        match slot {
+            Some(slot) => items.push((slot, "duplicate", Vec::new())),
+            None => {
+                let Some(e) = next_fresh.next() else {
+                    return Outcome::Done(Err(ApiError::Internal("batch bookkeeping".into())));
+                };
+                let findings = match verifier.ingest_checked(e.clone(), Some(received_at)) {
+                    Ok(f) => f.to_vec(),
+                    Err(err) => {
+                        // check_batch passed, so this is a bug; keep the log consistent.
+                        return Outcome::Done(Err(ApiError::Internal(format!(
+                            "apply after check: {err}"
+                        ))));
+                    }
+                };
+                shared.metrics.findings_raised.inc_by(findings.len() as u64);
+                in_group.insert(e.hash(), accepted.len());
+                items.push((Slot::New(accepted.len()), "logged", findings.clone()));
+                accepted.push(Accepted {
+                    entry: e,
+                    received_at,
+                    findings,
+                });
+            }
+        }
+    }
+    Outcome::Pending(items)
+}
+
+/// A new entry for a slot the log already holds: if both are validly signed
+/// by one key, keep the proof and refuse the entry.
+fn equivocation(
+    shared: &Shared,
+    index: usize,
+    new: &SignedEntry,
+    logged: &SignedEntry,
+) -> ApiError {
+    let rejected = |reason: String| ApiError::Rejected {
+        index,
+        chain: new.chain().to_string(),
+        counter: new.counter(),
+        hash: new.hash().to_string(),
+        reason,
+    };
+    let same_key = new.header().device == logged.header().device
+        && new.header().key_epoch == logged.header().key_epoch;
+    let key = shared
+        .verifier
+        .read()
+        .ok()
+        .and_then(|v| v.keys().key_for(logged.header()).ok());
+    let Some(key) = key.filter(|_| same_key) else {
+        return rejected("counter already used by another entry of this chain".into());
+    };
+    if new.verify_signature(&key).is_err() {
+        return rejected("signature does not verify".into());
+    }
+    let proof = Equivocation {
+        public_key: key,
+        a: SignedHeader::from(logged),
+        b: SignedHeader::from(new),
+    };
+    match shared.store.record_equivocation(&proof) {
+        Ok(_) => {
+            shared.metrics.equivocations.inc();
+            tracing::error!(chain = %new.chain(), counter = new.counter(), "EQUIVOCATION: one key signed two entries at one counter");
+            ApiError::Equivocation {
+                index,
+                chain: new.chain().to_string(),
+                counter: new.counter(),
+            }
+        }
+        Err(e) => ApiError::Unavailable(e.to_string()),
+    }
+}

@@ -1,0 +1,199 @@
+//! The regulator's verification server: armouries push signed entries, the
+//! server verifies them (signatures, chains, keys, per-weapon links), applies
+//! the rules, appends them to one Merkle log with group commit, signs
+//! checkpoints, and answers inspectors and auditors.
+//!
+//! ```text
+//! POST /v1/entries            signed entries in; receipt (indexes, checkpoint, proofs) out
+//! GET  /checkpoint            latest signed checkpoint (public)
+//! GET  /tile/<L>/<N>[.p/<W>]  hash tiles (public); /tile/entries/... (token)
+//! GET  /v1/firearms/{serial}/trace, /v1/sites/{site}/inventory, /v1/alerts, ...
+//! ```
+//!
+//! `app(shared)` builds the router, so tests drive it in-process.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod error;
+pub mod ingest;
+pub mod metrics;
+pub mod routes;
+pub mod state;
+pub mod tokens;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post};
+use utoipa::OpenApi;
+
+pub use config::Config;
+pub use error::ApiError;
+pub use state::{Shared, StartError};
+
+/// The OpenAPI document, generated from the handlers.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "armsledger regulator server", description = "Ingest of device-signed armoury entries, the global Merkle log, and queries for inspectors and auditors."),
+    paths(
+        routes::ingest::post_entries,
+        routes::log::checkpoint, routes::log::stable_checkpoint, routes::log::log_key, routes::log::tile,
+        routes::log::inclusion, routes::log::consistency,
+        routes::query::trace, routes::query::inventory, routes::query::reconciliation, routes::query::get_alerts,
+        routes::query::findings, routes::query::transfers, routes::query::integrity, routes::query::equivocations,
+        routes::sync::pull, routes::export::export, routes::export::dossier,
+        routes::admin::create_token, routes::admin::list_tokens, routes::admin::revoke_token,
+        routes::admin::healthz, routes::admin::metrics,
+    ),
+    modifiers(&BearerAuth),
+    tags((name = "ingest"), (name = "log"), (name = "query"), (name = "sync"), (name = "admin"))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {
+    axum::Json(ApiDoc::openapi())
+}
+
+/// The router over shared state.
+pub fn app(shared: Arc<Shared>) -> Router {
+    use routes::*;
+    let limit = shared.config.max_body_bytes;
+    Router::new()
+        .route("/v1/entries", post(ingest::post_entries))
+        .route("/checkpoint", get(log::checkpoint))
+        .route("/v1/checkpoint/stable", get(log::stable_checkpoint))
+        .route("/v1/log/key", get(log::log_key))
+        .route("/tile/{*path}", get(log::tile))
+        .route("/v1/proof/inclusion", get(log::inclusion))
+        .route("/v1/proof/consistency", get(log::consistency))
+        .route("/v1/firearms/{serial}/trace", get(query::trace))
+        .route("/v1/firearms/{serial}/dossier", get(export::dossier))
+        .route("/v1/export", get(export::export))
+        .route("/v1/sites/{site}/inventory", get(query::inventory))
+        .route(
+            "/v1/sites/{site}/reconciliation",
+            get(query::reconciliation),
+        )
+        .route("/v1/sites/{site}/integrity", get(query::integrity))
+        .route("/v1/alerts", get(query::get_alerts))
+        .route("/v1/findings", get(query::findings))
+        .route("/v1/transfers", get(query::transfers))
+        .route("/v1/equivocations", get(query::equivocations))
+        .route("/v1/pull/{site}", get(sync::pull))
+        .route(
+            "/v1/tokens",
+            post(admin::create_token).get(admin::list_tokens),
+        )
+        .route("/v1/tokens/{id}", delete(admin::revoke_token))
+        .route("/healthz", get(admin::healthz))
+        .route("/metrics", get(admin::metrics))
+        .route("/openapi.json", get(openapi))
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(shared)
+}
+
+/// Starts the checkpointer: signs a checkpoint at most every
+/// `checkpoint_interval_ms` while the log grows, and moves the stable
+/// checkpoint every `stable_checkpoint_interval_ms`.
+pub fn spawn_workers(shared: Arc<Shared>) {
+    let s = shared.clone();
+    tokio::spawn(async move {
+        let interval = Duration::from_millis(s.config.checkpoint_interval_ms.max(10));
+        loop {
+            let _ = tokio::time::timeout(Duration::from_secs(5), s.grew.notified()).await;
+            let s2 = s.clone();
+            match tokio::task::spawn_blocking(move || s2.checkpoint_now()).await {
+                Ok(Err(e)) => tracing::error!(error = %e, "checkpoint refused"),
+                Err(e) => tracing::error!(error = %e, "checkpoint task failed"),
+                Ok(Ok(_)) => {}
+            }
+            tokio::time::sleep(interval).await;
+        }
+    });
+    tokio::spawn(async move {
+        let every = Duration::from_millis(shared.config.stable_checkpoint_interval_ms.max(100));
+        loop {
+            let latest = shared.checkpoint.borrow().clone();
+            if latest.is_some()
+                && let Ok(mut st) = shared.stable.write()
+            {
+                *st = latest;
+            }
+            tokio::time::sleep(every).await;
+        }
+    });
+}
+
+/// Opens the data directory, binds, and serves until Ctrl-C or SIGTERM;
+/// in-flight commits finish before it returns. `ready` is called with the
+/// bound address and the log's verifier key.
+pub async fn serve(
+    config: Config,
+    ready: impl FnOnce(std::net::SocketAddr, &str),
+) -> Result<(), StartError> {
+    let addr = config.listen;
+    let shared = tokio::task::spawn_blocking(move || Shared::open(config))
+        .await
+        .map_err(|e| StartError::Data {
+            path: "data directory".into(),
+            msg: e.to_string(),
+        })??;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: addr.to_string(),
+            source,
+        })?;
+    let bound = listener.local_addr().map_err(|source| StartError::Listen {
+        addr: addr.to_string(),
+        source,
+    })?;
+    spawn_workers(shared.clone());
+    shared.grew.notify_one();
+    ready(bound, &shared.vkey);
+    axum::serve(listener, app(shared))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: bound.to_string(),
+            source,
+        })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,121 @@
+//! Token management for the regulator, and health and metrics endpoints.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+use crate::routes::auth::Caller;
+use crate::state::Shared;
+use crate::tokens::{Role, TokenRecord};
+
+/// A token to create.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct NewToken {
+    /// `regulator`, `auditor`, `company:<id>` or `site:<id>`.
+    #[schema(value_type = String)]
+    pub role: Role,
+    /// A label for people.
+    pub label: String,
+}
+
+/// A created token: the secret is shown once.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CreatedToken {
+    /// The bearer token. Store it now; the server keeps only its hash.
+    pub token: String,
+    /// Its record.
+    #[schema(value_type = Object)]
+    pub record: TokenRecord,
+}
+
+fn now() -> armsledger_core::ids::Timestamp {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    armsledger_core::ids::Timestamp(u64::try_from(ms).unwrap_or(u64::MAX))
+}
+
+/// Creates a token (regulator only).
+#[utoipa::path(post, path = "/v1/tokens", tag = "admin", request_body = NewToken,
+    responses((status = 200, body = CreatedToken), (status = 403, description = "regulator only")),
+    security(("bearer" = [])))]
+pub async fn create_token(
+    State(shared): State<Arc<Shared>>,
+    caller: Caller,
+    Json(req): Json<NewToken>,
+) -> Result<Json<CreatedToken>, ApiError> {
+    caller.need_regulator("create tokens")?;
+    let (token, record) = shared
+        .tokens
+        .create(req.role, &req.label, now())
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Json(CreatedToken { token, record }))
+}
+
+/// Lists tokens, without secrets (regulator only).
+#[utoipa::path(get, path = "/v1/tokens", tag = "admin",
+    responses((status = 200, body = Vec<Object>)), security(("bearer" = [])))]
+pub async fn list_tokens(
+    State(shared): State<Arc<Shared>>,
+    caller: Caller,
+) -> Result<Json<Vec<TokenRecord>>, ApiError> {
+    caller.need_regulator("list tokens")?;
+    shared
+        .tokens
+        .list()
+        .map(Json)
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// Revokes a token by id (regulator only).
+#[utoipa::path(delete, path = "/v1/tokens/{id}", tag = "admin", params(("id" = String, Path)),
+    responses((status = 200, body = Object), (status = 404, description = "no such token")),
+    security(("bearer" = [])))]
+pub async fn revoke_token(
+    State(shared): State<Arc<Shared>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<TokenRecord>, ApiError> {
+    caller.need_regulator("revoke tokens")?;
+    shared
+        .tokens
+        .revoke(&id, now())
+        .map(Json)
+        .map_err(|e| match e {
+            crate::tokens::TokenError::NotFound(id) => ApiError::NotFound(format!("no token {id}")),
+            other => ApiError::Internal(other.to_string()),
+        })
+}
+
+/// Liveness and the log size.
+#[utoipa::path(get, path = "/healthz", tag = "admin", responses((status = 200, body = Object)))]
+pub async fn healthz(
+    State(shared): State<Arc<Shared>>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let size = shared
+        .store
+        .read()
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?
+        .size();
+    let checkpoint = shared.checkpoint.borrow().as_ref().map(|p| p.size);
+    Ok(Json(
+        serde_json::json!({"status": "ok", "size": size, "checkpoint_size": checkpoint}),
+    ))
+}
+
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", tag = "admin", responses((status = 200, content_type = "text/plain")))]
+pub async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    let mut r = shared.metrics.render().into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    r
+}

@@ -1,0 +1,179 @@
+//! `POST /v1/entries`: armouries and the regulator push signed entries.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use armsledger_core::entry::{MAX_ENTRY_BYTES, SignedEntry};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+
+use crate::error::ApiError;
+use crate::ingest::{Job, Logged};
+use crate::state::Shared;
+
+/// The JSON form of a batch: entries as hex.
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
+pub struct JsonBatch {
+    /// Encoded signed entries, hex, in chain order.
+    pub entries: Vec<String>,
+}
+
+/// Options of an ingest request.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct IngestParams {
+    /// Wait until a signed checkpoint covers the batch and return inclusion proofs.
+    #[serde(default)]
+    pub wait: bool,
+}
+
+/// An inclusion proof of one entry against the receipt's checkpoint.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Inclusion {
+    /// Log index.
+    pub index: u64,
+    /// Tree size the proof is for.
+    pub size: u64,
+    /// Proof hashes, hex, leaf to root.
+    pub proof: Vec<String>,
+}
+
+/// What the server answers for a batch.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Receipt {
+    /// Each entry's log index and status, in batch order.
+    pub entries: Vec<Logged>,
+    /// A signed checkpoint covering the batch (with `wait=true`).
+    pub checkpoint: Option<String>,
+    /// Inclusion proofs against that checkpoint (with `wait=true`).
+    pub proofs: Vec<Inclusion>,
+}
+
+fn decode_batch(headers: &HeaderMap, body: &[u8], max: usize) -> Result<Vec<Vec<u8>>, ApiError> {
+    let json = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let raw: Vec<Vec<u8>> = if json {
+        let b: JsonBatch = serde_json::from_slice(body)
+            .map_err(|e| ApiError::BadRequest(format!("batch JSON: {e}")))?;
+        if b.entries.len() > max {
+            return Err(ApiError::TooLarge(format!(
+                "{} entries; at most {max} per batch",
+                b.entries.len()
+            )));
+        }
+        b.entries
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                hex::decode(h).map_err(|e| ApiError::BadRequest(format!("entry {i}: not hex: {e}")))
+            })
+            .collect::<Result<_, _>>()?
+    } else {
+        let (count, _) = postcard::take_from_bytes::<u32>(body)
+            .map_err(|e| ApiError::BadRequest(format!("batch: {e}")))?;
+        if usize::try_from(count).unwrap_or(usize::MAX) > max {
+            return Err(ApiError::TooLarge(format!(
+                "{count} entries; at most {max} per batch"
+            )));
+        }
+        postcard::from_bytes(body).map_err(|e| ApiError::BadRequest(format!("batch: {e}")))?
+    };
+    if raw.is_empty() {
+        return Err(ApiError::BadRequest("empty batch".into()));
+    }
+    Ok(raw)
+}
+
+/// Verifies, applies and logs a batch; answers once it is durable.
+#[utoipa::path(post, path = "/v1/entries", tag = "ingest",
+    params(IngestParams),
+    request_body(content = JsonBatch, description = "postcard `Vec<Vec<u8>>` (application/octet-stream) or JSON hex"),
+    responses(
+        (status = 200, description = "logged (or already logged)", body = Receipt),
+        (status = 400, description = "malformed batch or entry"),
+        (status = 409, description = "equivocation: another entry holds that counter; proof recorded"),
+        (status = 413, description = "body or batch too large"),
+        (status = 422, description = "an entry failed an authenticity check; nothing stored"),
+        (status = 429, description = "chain over its rate limit"),
+        (status = 503, description = "the log cannot take writes now; nothing acknowledged was lost"),
+    ))]
+pub async fn post_entries(
+    State(shared): State<Arc<Shared>>,
+    Query(params): Query<IngestParams>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Receipt>, ApiError> {
+    let raw = decode_batch(&headers, &body, shared.config.max_batch_entries)?;
+    let mut entries = Vec::with_capacity(raw.len());
+    for (i, b) in raw.iter().enumerate() {
+        if b.len() > MAX_ENTRY_BYTES {
+            return Err(ApiError::TooLarge(format!(
+                "entry {i} is {} bytes; at most {MAX_ENTRY_BYTES}",
+                b.len()
+            )));
+        }
+        let e =
+            SignedEntry::decode(b).map_err(|e| ApiError::BadRequest(format!("entry {i}: {e}")))?;
+        entries.push(Arc::new(e));
+    }
+    if let Some(first) = entries.first()
+        && !shared.take_rate(first.chain(), entries.len())
+    {
+        return Err(ApiError::RateLimited(first.chain().to_string()));
+    }
+    let (reply, rx) = oneshot::channel();
+    shared
+        .ingest
+        .send(Job { entries, reply })
+        .await
+        .map_err(|_| ApiError::Unavailable("the sequencer has stopped".into()))?;
+    let logged = rx
+        .await
+        .map_err(|_| ApiError::Unavailable("the sequencer dropped the batch".into()))??;
+    let mut receipt = Receipt {
+        entries: logged,
+        checkpoint: None,
+        proofs: Vec::new(),
+    };
+    if params.wait {
+        let need = receipt
+            .entries
+            .iter()
+            .map(|l| l.index)
+            .max()
+            .map_or(0, |m| m + 1);
+        let mut rx = shared.checkpoint.subscribe();
+        shared.grew.notify_one();
+        let published = tokio::time::timeout(
+            Duration::from_secs(10),
+            rx.wait_for(|p| p.as_ref().is_some_and(|p| p.size >= need)),
+        )
+        .await
+        .map_err(|_| ApiError::Unavailable("no checkpoint within 10 s".into()))?
+        .map_err(|_| ApiError::Unavailable("checkpointer stopped".into()))?
+        .clone();
+        if let Some(p) = published {
+            let reader = shared
+                .store
+                .read()
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            for l in &receipt.entries {
+                let proof = reader
+                    .inclusion_proof(l.index, p.size)
+                    .map_err(|e| ApiError::Internal(e.to_string()))?;
+                receipt.proofs.push(Inclusion {
+                    index: l.index,
+                    size: p.size,
+                    proof: proof.iter().map(|h| h.to_string()).collect(),
+                });
+            }
+            receipt.checkpoint = Some(p.note);
+        }
+    }
+    Ok(Json(receipt))
+}

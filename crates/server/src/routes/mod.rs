@@ -1,0 +1,9 @@
+//! HTTP routes.
+
+pub mod admin;
+pub mod auth;
+pub mod export;
+pub mod ingest;
+pub mod log;
+pub mod query;
+pub mod sync;

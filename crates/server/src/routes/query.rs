@@ -1,0 +1,570 @@
+//! Queries for inspectors, auditors and companies: traces, inventories,
+//! reconciliation, alerts, findings, transfers, chain integrity. Each needs a
+//! token, and company and site roles see only their own.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use armsledger_core::LedgerVerifier;
+use armsledger_core::entry::ChainId;
+use armsledger_core::ids::{CompanyId, SiteId, Timestamp};
+use armsledger_core::model::{FirearmId, normalise};
+use armsledger_core::report::{self, Inventory, Reconciliation, Timeline};
+use armsledger_core::rules::state::TransferStatus;
+use armsledger_core::rules::{Alert, AlertPolicy, View, alerts};
+use armsledger_store::IndexKey;
+use armsledger_store::StoredFinding;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+use crate::routes::auth::Caller;
+use crate::state::Shared;
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(e.to_string())
+}
+
+/// The server clock.
+pub fn now() -> Timestamp {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    Timestamp(u64::try_from(ms).unwrap_or(u64::MAX))
+}
+
+fn parse_time(s: &str) -> Result<Timestamp, ApiError> {
+    Timestamp::parse(s)
+        .ok_or_else(|| ApiError::BadRequest(format!("{s:?} is not an RFC 3339 time or a date")))
+}
+
+/// Refuses unless the caller may read `site`.
+fn may_read_site(shared: &Shared, caller: &Caller, site: &SiteId) -> Result<(), ApiError> {
+    let company = shared
+        .verifier
+        .read()
+        .ok()
+        .and_then(|v| v.engine().state().company_of(site).cloned());
+    if caller.0.may_read(Some(site), company.as_ref()) {
+        Ok(())
+    } else {
+        Err(caller.forbidden(&format!("read site {site}")))
+    }
+}
+
+/// Replays the log up to `at` (by server receipt time) into a fresh verifier.
+fn replay_until(shared: &Shared, at: Timestamp, view: View) -> Result<LedgerVerifier, ApiError> {
+    let roots = shared.config.roots().unwrap_or_default();
+    let mut v = LedgerVerifier::new(shared.regulator_key, roots, view);
+    let reader = shared.store.read().map_err(internal)?;
+    for i in 0..reader.size() {
+        let Some(s) = reader.entry(i).map_err(internal)? else {
+            continue;
+        };
+        if s.received_at > at {
+            break;
+        }
+        v.ingest(Arc::new(s.entry), Some(s.received_at))
+            .map_err(internal)?;
+    }
+    Ok(v)
+}
+
+/// `?view=` of a trace.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct TraceQuery {
+    /// `corrected` (default), `original` or `both`.
+    pub view: Option<String>,
+}
+
+/// One weapon's trace.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Trace {
+    /// The serial asked for.
+    pub serial: String,
+    /// Every firearm with that serial (normalised), each with its timeline.
+    #[schema(value_type = Vec<Object>)]
+    pub firearms: Vec<TracedFirearm>,
+    /// The checkpoint the proofs are against.
+    pub checkpoint: Option<String>,
+}
+
+/// One firearm in a trace.
+#[derive(Debug, Serialize)]
+pub struct TracedFirearm {
+    /// Ledger id.
+    pub id: FirearmId,
+    /// Current identity (corrections folded in).
+    pub identity: armsledger_core::model::FirearmIdentity,
+    /// Site answerable now, and its state.
+    pub site: SiteId,
+    /// State word now.
+    pub state: &'static str,
+    /// Custody periods: (site, from, to) from the events.
+    pub custody: Vec<Custody>,
+    /// The timeline.
+    pub timeline: Timeline,
+    /// Inclusion proofs of each event against `checkpoint` (hex hashes).
+    pub proofs: Vec<Vec<String>>,
+}
+
+/// A period a site held the weapon.
+#[derive(Debug, Serialize)]
+pub struct Custody {
+    /// Site.
+    pub site: SiteId,
+    /// From (device time of the first event there).
+    pub from: Timestamp,
+    /// Until (the next site's first event), if it moved on.
+    pub until: Option<Timestamp>,
+}
+
+/// Finds the firearms with a serial: the engine's live ones first, then history.
+fn firearms_by_serial(v: &LedgerVerifier, serial: &str) -> Vec<FirearmId> {
+    let key = normalise(serial);
+    v.engine()
+        .state()
+        .firearms
+        .values()
+        .filter(|f| f.identity.serial_key() == key)
+        .map(|f| f.id)
+        .collect()
+}
+
+/// A weapon's whole history across sites and companies, with proofs.
+#[utoipa::path(get, path = "/v1/firearms/{serial}/trace", tag = "query",
+    params(("serial" = String, Path, description = "serial as marked (any spacing or case)"), TraceQuery),
+    responses((status = 200, body = Trace), (status = 404, description = "no firearm with that serial")),
+    security(("bearer" = [])))]
+pub async fn trace(
+    State(shared): State<Arc<Shared>>,
+    caller: Caller,
+    Path(serial): Path<String>,
+    Query(q): Query<TraceQuery>,
+) -> Result<Json<Trace>, ApiError> {
+    let view = match q.view.as_deref() {
+        None | Some("corrected") | Some("both") => View::Corrected,
+        Some("original") => View::Original,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "view is corrected, original or both; got {other}"
+            )));
+        }
+    };
+    let shared2 = shared.clone();
+    tokio::task::spawn_blocking(move || build_trace(&shared2, &caller, &serial, view))
+        .await
+        .map_err(internal)?
+        .map(Json)
+}
+
+fn build_trace(
+    shared: &Shared,
+    caller: &Caller,
+    serial: &str,
+    view: View,
+) -> Result<Trace, ApiError> {
+    let v = shared.verifier.read().map_err(internal)?;
+    let ids = firearms_by_serial(&v, serial);
+    if ids.is_empty() {
+        return Err(ApiError::NotFound(format!(
+            "no firearm with serial {serial}"
+        )));
+    }
+    let checkpoint = shared.checkpoint.borrow().clone();
+    let size = checkpoint.as_ref().map_or(0, |p| p.size);
+    let reader = shared.store.read().map_err(internal)?;
+    let corrections: BTreeMap<_, _> = v.engine().corrections().map(|(a, b)| (*a, *b)).collect();
+    let mut out = Vec::new();
+    for id in ids {
+        let Some(rec) = v.engine().state().firearms.get(&id) else {
+            continue;
+        };
+        let stored = reader
+            .scan(&IndexKey::Firearm(id), 0, usize::MAX)
+            .map_err(internal)?;
+        let sites: Vec<SiteId> = stored
+            .iter()
+            .filter_map(|s| match s.entry.chain() {
+                ChainId::Site(site) => Some(site.clone()),
+                ChainId::Regulator => None,
+            })
+            .collect();
+        let allowed = sites.iter().any(|s| {
+            let c = v.engine().state().company_of(s).cloned();
+            caller.0.may_read(Some(s), c.as_ref())
+        });
+        if !allowed {
+            continue;
+        }
+        let mut timeline = report::timeline(
+            id,
+            stored
+                .iter()
+                .map(|s| (Some(s.index), Some(s.received_at), &s.entry)),
+            &corrections,
+        );
+        if view == View::Original {
+            for e in &mut timeline.events {
+                e.corrected_by = None;
+            }
+        }
+        let mut custody: Vec<Custody> = Vec::new();
+        for e in &timeline.events {
+            let ChainId::Site(site) = &e.chain else {
+                continue;
+            };
+            if custody.last().is_none_or(|c| &c.site != site) {
+                if let Some(last) = custody.last_mut() {
+                    last.until = Some(e.time);
+                }
+                custody.push(Custody {
+                    site: site.clone(),
+                    from: e.time,
+                    until: None,
+                });
+            }
+        }
+        let proofs = timeline
+            .events
+            .iter()
+            .map(|e| match e.index.filter(|i| *i < size) {
+                Some(i) => reader
+                    .inclusion_proof(i, size)
+                    .map(|p| p.iter().map(|h| h.to_string()).collect())
+                    .map_err(internal),
+                None => Ok(Vec::new()),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        out.push(TracedFirearm {
+            id,
+            identity: rec.identity.clone(),
+            site: rec.site.clone(),
+            state: rec.state.word(),
+            custody,
+            timeline,
+            proofs,
+        });
+    }
+    if out.is_empty() {
+        return Err(caller.forbidden(&format!("trace {serial}")));
+    }
+    Ok(Trace {
+        serial: serial.to_string(),
+        firearms: out,
+        checkpoint: checkpoint.map(|p| p.note),
+    })
+}
+
+/// `?at=` for point-in-time views.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct AtQuery {
+    /// RFC 3339 time or date; default now.
+    pub at: Option<String>,
+}
+
+/// A site's inventory, now or as of a time (by server receipt).
+#[utoipa::path(get, path = "/v1/sites/{site}/inventory", tag = "query",
+    params(("site" = String, Path), AtQuery),
+    responses((status = 200, body = Object), (status = 403, description = "not your site")),
+    security(("bearer" = [])))]
+pub async fn inventory(
+    State(shared): State<Arc<Shared>>,
+    caller: Caller,
+    Path(site): Path<String>,
+    Query(q): Query<AtQuery>,
+) -> Result<Json<Inventory>, ApiError> {
+    let site: SiteId = site
+        .parse()
+        .map_err(|e| ApiError::BadRequest(format!("site: {e}")))?;
+    may_read_site(&shared, &caller, &site)?;
+    let at = q.at.as_deref().map(parse_time).transpose()?;
+    tokio::task::spawn_blocking(move || match at {
+        Some(t) => {
+            let v = replay_until(&shared, t, View::Corrected)?;
+            Ok(report::inventory(v.engine().state(), &site, Some(t)))
+        }
+        None => {
+            let v = shared.verifier.read().map_err(internal)?;
+            Ok(report::inventory(v.engine().state(), &site, None))
+        }
+    })
+    .await
+    .map_err(internal)?
+    .map(Json)
+}
+
+/// Ammunition reconciliation per lot and per person at a site.
+#[utoipa::path(get, path = "/v1/sites/{site}/reconciliation", tag = "query",
+    params(("site" = String, Path)), responses((status = 200, body = Object)), security(("bearer" = [])))]
+pub async fn reconciliation(
+    State(shared): State<Arc<Shared>>,
+    caller: Caller,
+    Path(site): Path<String>,
+) -> Result<Json<Reconciliation>, ApiError> {
+    let site: SiteId = site
+        .parse()
+        .map_err(|e| ApiError::BadRequest(format!("site: {e}")))?;
+    may_read_site(&shared, &caller, &site)?;
+    tokio::task::spawn_blocking(move || {
+        let reader = shared.store.read().map_err(internal)?;
+        let entries = reader
+            .scan(&IndexKey::Site(site.clone()), 0, usize::MAX)
+            .map_err(internal)?;
+        let v = shared.verifier.read().map_err(internal)?;
+        Ok(report::reconciliation(
+            v.engine().state(),
+            &site,
+            entries.iter().map(|s| &s.entry),
+        ))
+    })
+    .await
+    .map_err(internal)?
+    .map(Json)
+}
+
+/// Scope filters for alerts and findings.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct ScopeQuery {
+    /// Only this site.
+    pub site: Option<String>,
+    /// Only this company.
+    pub company: Option<String>,
+    /// As of (alerts): RFC 3339 time or date; default now.
+    pub at: Option<String>,
+}
+
+fn in_scope(
+    caller: &Caller,
+    q_site: Option<&SiteId>,
+    q_company: Option<&CompanyId>,
+    site: Option<&SiteId>,
+    company: Option<&CompanyId>,
+) -> bool {
+    caller.0.may_read(site, company)
+        && q_site.is_none_or(|s| site == Some(s))
+        && q_company.is_none_or(|c| company == Some(c))
+}
+
+fn scope(q: &ScopeQuery) -> Result<(Option<SiteId>, Option<CompanyId>), ApiError> {
+    let s = q
+        .site
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(|e| ApiError::BadRequest(format!("site: {e}")))?;
+    let c = q
+        .company
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(|e| ApiError::BadRequest(format!("company: {e}")))?;
+    Ok((s, c))
+}
+
+/// Soft-rule alerts (overdue returns, transfers in transit, loss references, expiries, counts).
+#[utoipa::path(get, path = "/v1/alerts", tag = "query", params(ScopeQuery),
+    responses((status = 200, body = Vec<Object>)), security(("bearer" = [])))]
+pub async fn get_alerts(
+    State(shared): State<Arc<Shared>>,
+    caller: Caller,
+    Query(q): Query<ScopeQuery>,
+) -> Result<Json<Vec<Alert>>, ApiError> {
+    let (s, c) = scope(&q)?;
+    let at =
+        q.at.as_deref()
+            .map(parse_time)
+            .transpose()?
+            .unwrap_or_else(now);
+    let v = shared.verifier.read().map_err(internal)?;
+    let state = v.engine().state();
+    Ok(Json(
+        alerts(state, at, &AlertPolicy::default())
+            .into_iter()
+            .filter(|a| {
+                in_scope(
+                    &caller,
+                    s.as_ref(),
+                    c.as_ref(),
+                    a.site.as_ref(),
+                    a.company.as_ref(),
+                )
+            })
+            .collect(),
+    ))
+}
+
+/// A finding with its log index.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct IndexedFinding {
+    /// Log index of the entry.
+    pub index: u64,
+    /// The finding.
+    #[schema(value_type = Object)]
+    pub finding: StoredFinding,
+}
+
+/// Hard-rule findings recorded against logged entries.
+#[utoipa::path(get, path = "/v1/findings", tag = "query", params(ScopeQuery),
+    responses((status = 200, body = Vec<IndexedFinding>)), security(("bearer" = [])))]
+pub async fn findings(
+    State(shared): State<Arc<Shared>>,
+    caller: Caller,
+    Query(q): Query<ScopeQuery>,
+) -> Result<Json<Vec<IndexedFinding>>, ApiError> {
+    let (s, c) = scope(&q)?;
+    let reader = shared.store.read().map_err(internal)?;
+    let all = reader.findings_from(0, usize::MAX).map_err(internal)?;
+    let v = shared.verifier.read().map_err(internal)?;
+    let state = v.engine().state();
+    Ok(Json(
+        all.into_iter()
+            .filter(|(_, f)| {
+                let site = match &f.chain {
+                    ChainId::Site(s) => Some(s),
+                    ChainId::Regulator => None,
+                };
+                let company = site.and_then(|s| state.company_of(s));
+                in_scope(&caller, s.as_ref(), c.as_ref(), site, company)
+            })
+            .map(|(index, finding)| IndexedFinding { index, finding })
+            .collect(),
+    ))
+}
+
+/// A transfer between sites.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TransferView {
+    /// The transfer-out entry (hex).
+    pub entry: String,
+    /// Sender.
+    pub from_site: String,
+    /// Receiver.
+    pub to_site: String,
+    /// Firearms sent.
+    pub firearms: usize,
+    /// When sent (server receipt).
+    pub sent_at: String,
+    /// pending, acknowledged or cancelled.
+    pub status: &'static str,
+}
+
+/// Transfers between sites, pending first.
+#[utoipa::path(get, path = "/v1/transfers", tag = "query",
+    responses((status = 200, body = Vec<TransferView>)), security(("bearer" = [])))]
+pub async fn transfers(
+    State(shared): State<Arc<Shared>>,
+    caller: Caller,
+) -> Result<Json<Vec<TransferView>>, ApiError> {
+    let v = shared.verifier.read().map_err(internal)?;
+    let state = v.engine().state();
+    let mut out: Vec<TransferView> = state
+        .transfers
+        .iter()
+        .filter(|(_, t)| {
+            let cf = state.company_of(&t.from_site);
+            let ct = state.company_of(&t.to_site);
+            caller.0.may_read(Some(&t.from_site), cf) || caller.0.may_read(Some(&t.to_site), ct)
+        })
+        .map(|(h, t)| TransferView {
+            entry: h.to_string(),
+            from_site: t.from_site.to_string(),
+            to_site: t.to_site.to_string(),
+            firearms: t.firearms.len(),
+            sent_at: t.sent_at.to_string(),
+            status: match t.status {
+                TransferStatus::Pending => "pending",
+                TransferStatus::Acknowledged(_) => "acknowledged",
+                TransferStatus::Cancelled(_) => "cancelled",
+            },
+        })
+        .collect();
+    out.sort_by_key(|t| (t.status != "pending", t.sent_at.clone()));
+    Ok(Json(out))
+}
+
+/// One chain's integrity.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Integrity {
+    /// Chain.
+    pub chain: String,
+    /// Head counter and hash.
+    pub head_counter: Option<u64>,
+    /// Head entry hash (hex).
+    pub head_hash: Option<String>,
+    /// Entries logged for the chain.
+    pub entries: usize,
+    /// Counter gaps the device declared (burned values), as (after, before).
+    pub gaps: Vec<(u64, u64)>,
+    /// The site's keys and their status.
+    #[schema(value_type = Vec<Object>)]
+    pub keys: Vec<armsledger_core::keys::KeyRecord>,
+    /// Size of the latest checkpoint.
+    pub checkpoint_size: Option<u64>,
+    /// Equivocations recorded for the chain.
+    pub equivocations: usize,
+}
+
+/// Chain integrity of a site: head, gaps, keys, checkpoint, equivocations.
+#[utoipa::path(get, path = "/v1/sites/{site}/integrity", tag = "query",
+    params(("site" = String, Path)), responses((status = 200, body = Integrity)), security(("bearer" = [])))]
+pub async fn integrity(
+    State(shared): State<Arc<Shared>>,
+    caller: Caller,
+    Path(site): Path<String>,
+) -> Result<Json<Integrity>, ApiError> {
+    let site: SiteId = site
+        .parse()
+        .map_err(|e| ApiError::BadRequest(format!("site: {e}")))?;
+    may_read_site(&shared, &caller, &site)?;
+    let chain = ChainId::Site(site.clone());
+    let reader = shared.store.read().map_err(internal)?;
+    let slots = reader
+        .chain_slots(&chain, 0, usize::MAX)
+        .map_err(internal)?;
+    let mut gaps = Vec::new();
+    for (counter, idx) in &slots {
+        if let Some(e) = reader.entry(*idx).map_err(internal)?
+            && e.entry.header().prev_counter + 1 != *counter
+        {
+            gaps.push((e.entry.header().prev_counter, *counter));
+        }
+    }
+    let equivocations = reader
+        .equivocations()
+        .map_err(internal)?
+        .iter()
+        .filter(|e| e.a.header.chain == chain)
+        .count();
+    let v = shared.verifier.read().map_err(internal)?;
+    let head = v.head(&chain).cloned();
+    Ok(Json(Integrity {
+        chain: chain.to_string(),
+        head_counter: head.as_ref().map(|h| h.counter),
+        head_hash: head.map(|h| h.hash.to_string()),
+        entries: slots.len(),
+        gaps,
+        keys: v
+            .keys()
+            .site_keys()
+            .filter(|k| k.site == site)
+            .cloned()
+            .collect(),
+        checkpoint_size: shared.checkpoint.borrow().as_ref().map(|p| p.size),
+        equivocations,
+    }))
+}
+
+/// Every equivocation proof (regulator and auditors).
+#[utoipa::path(get, path = "/v1/equivocations", tag = "query",
+    responses((status = 200, body = Vec<Object>)), security(("bearer" = [])))]
+pub async fn equivocations(
+    State(shared): State<Arc<Shared>>,
+    caller: Caller,
+) -> Result<Json<Vec<armsledger_core::chain::Equivocation>>, ApiError> {
+    caller.need_all("read equivocation proofs")?;
+    let reader = shared.store.read().map_err(internal)?;
+    Ok(Json(reader.equivocations().map_err(internal)?))
+}

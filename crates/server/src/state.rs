@@ -1,0 +1,286 @@
+//! The server's shared state and its start-up: the log store, the log key,
+//! the verifier rebuilt from the log, tokens, and the background workers.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+use armsledger_core::LedgerVerifier;
+use armsledger_core::entry::ChainId;
+use armsledger_core::rules::View;
+use armsledger_log::{LogKey, SignedCheckpoint};
+use armsledger_store::LogStore;
+use tokio::sync::{Notify, mpsc, watch};
+
+use crate::config::{Config, parse_key};
+use crate::ingest::{self, Job};
+use crate::metrics::Metrics;
+use crate::tokens::TokenStore;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// Configuration problem.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// A file in the data directory could not be used.
+    #[error("{path}: {msg}")]
+    Data {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        msg: String,
+    },
+    /// The log database could not be opened or replayed.
+    #[error("log store: {0}")]
+    Store(#[from] armsledger_store::StoreError),
+    /// No regulator key configured or pinned.
+    #[error(
+        "no regulator key: pass --regulator-key HEX (or set ARMSLEDGER_REGULATOR_KEY) on first start"
+    )]
+    NoRegulatorKey,
+    /// The configured regulator key differs from the pinned one.
+    #[error("the regulator key {offered} differs from the one pinned in {path}; refusing to start")]
+    RegulatorKeyChanged {
+        /// The pinned key file.
+        path: String,
+        /// The offered key.
+        offered: String,
+    },
+    /// The listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// The latest signed checkpoint.
+#[derive(Clone, Debug)]
+pub struct Published {
+    /// Tree size.
+    pub size: u64,
+    /// The signed note.
+    pub note: String,
+}
+
+/// Per-chain token bucket.
+#[derive(Debug)]
+pub struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+/// Everything the handlers and workers share.
+#[derive(Debug)]
+pub struct Shared {
+    /// Configuration.
+    pub config: Config,
+    /// The global log.
+    pub store: LogStore,
+    /// The checkpoint signing key.
+    pub log_key: LogKey,
+    /// Its C2SP verifier key text.
+    pub vkey: String,
+    /// The regulator chain's key.
+    pub regulator_key: [u8; 32],
+    /// The verification pipeline and rules engine, caught up with the log.
+    pub verifier: RwLock<LedgerVerifier>,
+    /// Bearer tokens.
+    pub tokens: TokenStore,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// The sequencer's queue.
+    pub ingest: mpsc::Sender<Job>,
+    /// The latest signed checkpoint.
+    pub checkpoint: watch::Sender<Option<Published>>,
+    /// The checkpoint offered to witnesses (moves on a slower cadence).
+    pub stable: RwLock<Option<Published>>,
+    /// Wakes the checkpointer when the log grew.
+    pub grew: Notify,
+    /// Rate limit buckets per chain.
+    pub buckets: Mutex<HashMap<ChainId, Bucket>>,
+}
+
+fn data_err(path: &Path, e: impl std::fmt::Display) -> StartError {
+    StartError::Data {
+        path: path.display().to_string(),
+        msg: e.to_string(),
+    }
+}
+
+/// Loads the log key from `dir/log.key`, creating it (and `log.vkey`) on first start.
+pub fn load_or_create_log_key(dir: &Path, origin: &str) -> Result<LogKey, StartError> {
+    let path = dir.join("log.key");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => LogKey::from_signer_key(text.trim()).map_err(|e| data_err(&path, e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut seed = [0u8; 32];
+            getrandom::fill(&mut seed).map_err(|e| data_err(&path, e))?;
+            let key = LogKey::from_seed(origin, &seed).map_err(|e| data_err(&path, e))?;
+            write_private(&path, key.to_signer_key().as_bytes())?;
+            let vpath = dir.join("log.vkey");
+            std::fs::write(&vpath, format!("{}\n", key.verifier()))
+                .map_err(|e| data_err(&vpath, e))?;
+            Ok(key)
+        }
+        Err(e) => Err(data_err(&path, e)),
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), StartError> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    opts.mode(0o600);
+    let mut f = opts.open(path).map_err(|e| data_err(path, e))?;
+    f.write_all(bytes).map_err(|e| data_err(path, e))?;
+    f.sync_all().map_err(|e| data_err(path, e))
+}
+
+/// The regulator key: pinned in `dir/regulator.pub` on first start.
+fn pin_regulator_key(dir: &Path, configured: Option<&str>) -> Result<[u8; 32], StartError> {
+    let path = dir.join("regulator.pub");
+    let pinned = match std::fs::read_to_string(&path) {
+        Ok(t) => Some(parse_key(&t, "the pinned regulator key")?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(data_err(&path, e)),
+    };
+    let offered = configured
+        .map(|k| parse_key(k, "the regulator key"))
+        .transpose()?;
+    match (pinned, offered) {
+        (Some(p), Some(o)) if p != o => Err(StartError::RegulatorKeyChanged {
+            path: path.display().to_string(),
+            offered: hex::encode(o),
+        }),
+        (Some(p), _) => Ok(p),
+        (None, Some(o)) => {
+            std::fs::write(&path, format!("{}\n", hex::encode(o)))
+                .map_err(|e| data_err(&path, e))?;
+            Ok(o)
+        }
+        (None, None) => Err(StartError::NoRegulatorKey),
+    }
+}
+
+impl Shared {
+    /// Opens (or creates) everything in the data directory and starts the
+    /// sequencer thread. The checkpointer is started by [`crate::spawn_workers`].
+    pub fn open(config: Config) -> Result<Arc<Shared>, StartError> {
+        let dir = config.data_dir.clone();
+        std::fs::create_dir_all(&dir).map_err(|e| data_err(&dir, e))?;
+        let regulator_key = pin_regulator_key(&dir, config.regulator_key.as_deref())?;
+        let log_key = load_or_create_log_key(&dir, &config.origin)?;
+        let vkey = log_key.verifier().to_string();
+        let store = LogStore::open(dir.join("log.redb"))?;
+        let latest = store.read()?.latest_checkpoint()?.map(|note| Published {
+            size: checkpoint_size(&note),
+            note,
+        });
+        let (tx, rx) = mpsc::channel(1024);
+        let (checkpoint, _) = watch::channel(latest.clone());
+        let roots = config.roots()?;
+        let shared = Arc::new(Shared {
+            tokens: TokenStore::new(dir.join("tokens.json")),
+            verifier: RwLock::new(LedgerVerifier::new(regulator_key, roots, View::Corrected)),
+            config,
+            store,
+            log_key,
+            vkey,
+            regulator_key,
+            metrics: Metrics::default(),
+            ingest: tx,
+            checkpoint,
+            stable: RwLock::new(latest),
+            grew: Notify::new(),
+            buckets: Mutex::new(HashMap::new()),
+        });
+        shared.rebuild_verifier()?;
+        ingest::spawn(shared.clone(), rx).map_err(|e| data_err(&dir, e))?;
+        Ok(shared)
+    }
+
+    /// Replays the whole log into a fresh verifier (start-up, or after a failed commit).
+    pub fn rebuild_verifier(&self) -> Result<(), armsledger_store::StoreError> {
+        let roots = self.config.roots().unwrap_or_default();
+        let mut v = LedgerVerifier::new(self.regulator_key, roots, View::Corrected);
+        let reader = self.store.read()?;
+        let size = reader.size();
+        for i in 0..size {
+            let Some(s) = reader.entry(i)? else { continue };
+            if let Err(e) = v.ingest(Arc::new(s.entry), Some(s.received_at)) {
+                tracing::error!(index = i, error = %e, "logged entry no longer verifies");
+            }
+        }
+        self.metrics
+            .tree_size
+            .set(i64::try_from(size).unwrap_or(i64::MAX));
+        if let Ok(mut w) = self.verifier.write() {
+            *w = v;
+        }
+        Ok(())
+    }
+
+    /// Takes `n` entries from `chain`'s rate bucket; false when over the limit.
+    pub fn take_rate(&self, chain: &ChainId, n: usize) -> bool {
+        let rate = f64::from(self.config.chain_rate_per_second);
+        let cap = rate * 10.0;
+        let Ok(mut b) = self.buckets.lock() else {
+            return true;
+        };
+        let now = Instant::now();
+        let bucket = b.entry(chain.clone()).or_insert(Bucket {
+            tokens: cap,
+            at: now,
+        });
+        bucket.tokens =
+            (bucket.tokens + now.duration_since(bucket.at).as_secs_f64() * rate).min(cap);
+        bucket.at = now;
+        let want = n as f64;
+        if bucket.tokens >= want {
+            bucket.tokens -= want;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Signs a checkpoint if the log grew since the last one, and publishes it.
+    pub fn checkpoint_now(&self) -> Result<Option<Published>, armsledger_store::StoreError> {
+        let size = self.store.read()?.size();
+        let last = self.checkpoint.borrow().as_ref().map(|p| p.size);
+        if last == Some(size) || (size == 0 && last.is_some()) {
+            return Ok(None);
+        }
+        let t = Instant::now();
+        let signed: SignedCheckpoint = self.store.sign_checkpoint(&self.log_key)?;
+        self.metrics
+            .checkpoint_seconds
+            .observe(t.elapsed().as_secs_f64());
+        self.metrics
+            .tree_size
+            .set(i64::try_from(size).unwrap_or(i64::MAX));
+        let p = Published {
+            size: signed.checkpoint().size(),
+            note: signed.note().to_string(),
+        };
+        self.checkpoint.send_replace(Some(p.clone()));
+        Ok(Some(p))
+    }
+}
+
+/// The size line of a checkpoint note (second line); 0 if unreadable.
+pub fn checkpoint_size(note: &str) -> u64 {
+    note.lines()
+        .nth(1)
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(0)
+}

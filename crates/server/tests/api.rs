@@ -1,0 +1,538 @@
+//! Router tests, in-process: every endpoint with every role, ingest of real
+//! signed entries, proofs checked with only the published key, and every
+//! refusal leaving the log untouched.
+
+use std::sync::Arc;
+
+use armsledger_core::entry::{EntryBody, SignedEntry};
+use armsledger_core::event::{Event, RegulatorEvent, SiteEvent};
+use armsledger_core::ids::Timestamp;
+use armsledger_core::model::{Item, Reliance};
+use armsledger_core::testkit::{Scenario, T0, text, v};
+use armsledger_log::{LogVerifier, open_checkpoint, verify_consistency, verify_inclusion};
+use armsledger_server::{Config, Shared, app, spawn_workers};
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+struct Env {
+    _dir: tempfile::TempDir,
+    shared: Arc<Shared>,
+    app: Router,
+    s: Scenario,
+    regulator: String,
+    auditor: String,
+    acme: String,
+    other: String,
+    north: String,
+}
+
+async fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Scenario::standard();
+    s.company_with_site("other-co", "south");
+    let config = Config {
+        data_dir: dir.path().to_path_buf(),
+        regulator_key: Some(hex::encode(s.regulator_key())),
+        manufacturer_roots: vec![hex::encode(s.root_key())],
+        checkpoint_interval_ms: 10,
+        max_body_bytes: 1 << 20,
+        max_batch_entries: 64,
+        ..Config::default()
+    };
+    let shared = Shared::open(config).unwrap();
+    spawn_workers(shared.clone());
+    let tok = |role: &str| {
+        shared
+            .tokens
+            .create(role.parse().unwrap(), role, T0)
+            .unwrap()
+            .0
+    };
+    let (regulator, auditor, acme, other, north) = (
+        tok("regulator"),
+        tok("auditor"),
+        tok("company:acme"),
+        tok("company:other-co"),
+        tok("site:north"),
+    );
+    let app = app(shared.clone());
+    Env {
+        _dir: dir,
+        shared,
+        app,
+        s,
+        regulator,
+        auditor,
+        acme,
+        other,
+        north,
+    }
+}
+
+fn batch(entries: &[Arc<SignedEntry>]) -> Vec<u8> {
+    let raw: Vec<Vec<u8>> = entries.iter().map(|e| e.bytes().to_vec()).collect();
+    postcard::to_allocvec(&raw).unwrap()
+}
+
+async fn call(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+    body: Vec<u8>,
+) -> (StatusCode, Vec<u8>) {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let resp = app
+        .clone()
+        .oneshot(req.body(Body::from(body)).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    (status, bytes)
+}
+
+async fn post(
+    env: &Env,
+    entries: &[Arc<SignedEntry>],
+    wait: bool,
+) -> (StatusCode, serde_json::Value) {
+    let uri = if wait {
+        "/v1/entries?wait=true"
+    } else {
+        "/v1/entries"
+    };
+    let (st, b) = call(&env.app, "POST", uri, None, batch(entries)).await;
+    (
+        st,
+        serde_json::from_slice(&b).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+fn size(env: &Env) -> u64 {
+    env.shared.store.read().unwrap().size()
+}
+
+/// Acquires and issues a pistol at north so queries have something to show.
+fn activity(s: &mut Scenario) {
+    let (gun, _) = s.acquire("north", "GLK 100");
+    s.site(
+        "north",
+        "armourer-1",
+        SiteEvent::Issued {
+            firearm: gun,
+            to: v("guard-1"),
+            purpose: v("patrol"),
+            post: v("gate"),
+            due_back: s.now.plus(Timestamp::HOUR),
+            reliance: Reliance {
+                licence: v("LIC-guard-1"),
+                permit: v("PER-guard-1"),
+                qualification: v("Q-guard-1"),
+            },
+            ammunition: vec![],
+            ammunition_from: None,
+        },
+    );
+}
+
+#[tokio::test]
+async fn ingest_is_idempotent_and_proofs_verify_with_the_published_key() {
+    let mut env = env().await;
+    activity(&mut env.s);
+    let log = env.s.log.clone();
+    let (st, body) = post(&env, &log, true).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let entries = body["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), log.len());
+    assert!(entries.iter().all(|e| e["status"] == "logged"));
+
+    // Retrying the same batch changes nothing and returns the same indexes.
+    let (st2, body2) = post(&env, &log, false).await;
+    assert_eq!(st2, StatusCode::OK);
+    for (a, b) in entries.iter().zip(body2["entries"].as_array().unwrap()) {
+        assert_eq!(a["index"], b["index"]);
+        assert_eq!(b["status"], "duplicate");
+    }
+    assert_eq!(size(&env), log.len() as u64);
+
+    // Check the receipt with nothing but the published verifier key.
+    let (_, vkey) = call(&env.app, "GET", "/v1/log/key", None, vec![]).await;
+    let verifier = LogVerifier::from_vkey(String::from_utf8(vkey).unwrap().trim()).unwrap();
+    let note = body["checkpoint"].as_str().unwrap();
+    let cp = open_checkpoint(note.as_bytes(), &verifier, verifier.name()).unwrap();
+    assert_eq!(cp.checkpoint().size(), log.len() as u64);
+    for (e, p) in log.iter().zip(body["proofs"].as_array().unwrap()) {
+        let proof: Vec<armsledger_log::Hash> = p["proof"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h.as_str().unwrap().parse().unwrap())
+            .collect();
+        verify_inclusion(
+            &armsledger_log::leaf_hash(e.bytes()),
+            p["index"].as_u64().unwrap(),
+            cp.checkpoint().size(),
+            &proof,
+            &cp.checkpoint().root(),
+        )
+        .unwrap();
+    }
+
+    // Grow the log; the consistency proof links the two checkpoints.
+    let first = cp.checkpoint().clone();
+    env.s.acquire("north", "GLK 101");
+    let more = env.s.log[log.len()..].to_vec();
+    let (st, body) = post(&env, &more, true).await;
+    assert_eq!(st, StatusCode::OK);
+    let cp2 = open_checkpoint(
+        body["checkpoint"].as_str().unwrap().as_bytes(),
+        &verifier,
+        verifier.name(),
+    )
+    .unwrap();
+    let uri = format!(
+        "/v1/proof/consistency?old={}&new={}",
+        first.size(),
+        cp2.checkpoint().size()
+    );
+    let (st, b) = call(&env.app, "GET", &uri, Some(&env.auditor), vec![]).await;
+    assert_eq!(st, StatusCode::OK);
+    let j: serde_json::Value = serde_json::from_slice(&b).unwrap();
+    let proof: Vec<armsledger_log::Hash> = j["proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap().parse().unwrap())
+        .collect();
+    verify_consistency(
+        first.size(),
+        cp2.checkpoint().size(),
+        &first.root(),
+        &cp2.checkpoint().root(),
+        &proof,
+    )
+    .unwrap();
+}
+
+#[tokio::test]
+async fn every_endpoint_with_every_role() {
+    let mut env = env().await;
+    activity(&mut env.s);
+    let log = env.s.log.clone();
+    assert_eq!(post(&env, &log, true).await.0, StatusCode::OK);
+    let gun_hash = log.last().unwrap().hash();
+    use StatusCode as S;
+    // (path, [none, regulator, auditor, company:acme, company:other-co, site:north])
+    let table: Vec<(String, [S; 6])> = vec![
+        ("/checkpoint".into(), [S::OK; 6]),
+        ("/v1/log/key".into(), [S::OK; 6]),
+        (
+            "/tile/0/000.p/".to_string() + &size(&env).to_string(),
+            [S::OK; 6],
+        ),
+        (
+            "/tile/entries/000.p/".to_string() + &size(&env).to_string(),
+            [
+                S::UNAUTHORIZED,
+                S::OK,
+                S::OK,
+                S::FORBIDDEN,
+                S::FORBIDDEN,
+                S::FORBIDDEN,
+            ],
+        ),
+        (
+            format!("/v1/proof/inclusion?hash={gun_hash}&size={}", size(&env)),
+            [S::UNAUTHORIZED, S::OK, S::OK, S::OK, S::OK, S::OK],
+        ),
+        (
+            "/v1/firearms/glk100/trace".into(),
+            [S::UNAUTHORIZED, S::OK, S::OK, S::OK, S::FORBIDDEN, S::OK],
+        ),
+        (
+            "/v1/sites/north/inventory".into(),
+            [S::UNAUTHORIZED, S::OK, S::OK, S::OK, S::FORBIDDEN, S::OK],
+        ),
+        (
+            "/v1/sites/north/reconciliation".into(),
+            [S::UNAUTHORIZED, S::OK, S::OK, S::OK, S::FORBIDDEN, S::OK],
+        ),
+        (
+            "/v1/sites/north/integrity".into(),
+            [S::UNAUTHORIZED, S::OK, S::OK, S::OK, S::FORBIDDEN, S::OK],
+        ),
+        (
+            "/v1/alerts".into(),
+            [S::UNAUTHORIZED, S::OK, S::OK, S::OK, S::OK, S::OK],
+        ),
+        (
+            "/v1/findings".into(),
+            [S::UNAUTHORIZED, S::OK, S::OK, S::OK, S::OK, S::OK],
+        ),
+        (
+            "/v1/transfers".into(),
+            [S::UNAUTHORIZED, S::OK, S::OK, S::OK, S::OK, S::OK],
+        ),
+        (
+            "/v1/equivocations".into(),
+            [
+                S::UNAUTHORIZED,
+                S::OK,
+                S::OK,
+                S::FORBIDDEN,
+                S::FORBIDDEN,
+                S::FORBIDDEN,
+            ],
+        ),
+        (
+            "/v1/pull/north".into(),
+            [
+                S::UNAUTHORIZED,
+                S::OK,
+                S::FORBIDDEN,
+                S::FORBIDDEN,
+                S::FORBIDDEN,
+                S::OK,
+            ],
+        ),
+        (
+            "/v1/tokens".into(),
+            [
+                S::UNAUTHORIZED,
+                S::OK,
+                S::FORBIDDEN,
+                S::FORBIDDEN,
+                S::FORBIDDEN,
+                S::FORBIDDEN,
+            ],
+        ),
+        ("/healthz".into(), [S::OK; 6]),
+        ("/metrics".into(), [S::OK; 6]),
+        ("/openapi.json".into(), [S::OK; 6]),
+    ];
+    let tokens = [
+        None,
+        Some(env.regulator.as_str()),
+        Some(env.auditor.as_str()),
+        Some(env.acme.as_str()),
+        Some(env.other.as_str()),
+        Some(env.north.as_str()),
+    ];
+    for (path, want) in &table {
+        for (tok, want) in tokens.iter().zip(want) {
+            let (got, body) = call(&env.app, "GET", path, *tok, vec![]).await;
+            assert_eq!(
+                got,
+                *want,
+                "GET {path} as {tok:?}: {}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+    }
+    // Company and site roles see only their own findings and alerts.
+    let (_, b) = call(
+        &env.app,
+        "GET",
+        "/v1/alerts?at=2027-06-01",
+        Some(&env.other),
+        vec![],
+    )
+    .await;
+    let alerts: Vec<serde_json::Value> = serde_json::from_slice(&b).unwrap();
+    assert!(alerts.iter().all(|a| a["company"] != "acme"), "{alerts:?}");
+    let (_, b) = call(
+        &env.app,
+        "GET",
+        "/v1/alerts?at=2027-06-01",
+        Some(&env.acme),
+        vec![],
+    )
+    .await;
+    let alerts: Vec<serde_json::Value> = serde_json::from_slice(&b).unwrap();
+    assert!(
+        alerts.iter().any(|a| a["rule"] == "ReturnOverdue"),
+        "{alerts:?}"
+    );
+
+    // Token management: regulator creates and revokes; the revoked token stops working.
+    let body =
+        serde_json::to_vec(&serde_json::json!({"role": "auditor", "label": "court"})).unwrap();
+    let req = Request::post("/v1/tokens")
+        .header("authorization", format!("Bearer {}", env.regulator))
+        .header("content-type", "application/json")
+        .body(Body::from(body))
+        .unwrap();
+    let resp = env.app.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), S::OK);
+    let j: serde_json::Value =
+        serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    let new = j["token"].as_str().unwrap().to_string();
+    let id = j["record"]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        call(&env.app, "GET", "/v1/findings", Some(&new), vec![])
+            .await
+            .0,
+        S::OK
+    );
+    let (st, _) = call(
+        &env.app,
+        "DELETE",
+        &format!("/v1/tokens/{id}"),
+        Some(&env.auditor),
+        vec![],
+    )
+    .await;
+    assert_eq!(st, S::FORBIDDEN);
+    let (st, _) = call(
+        &env.app,
+        "DELETE",
+        &format!("/v1/tokens/{id}"),
+        Some(&env.regulator),
+        vec![],
+    )
+    .await;
+    assert_eq!(st, S::OK);
+    assert_eq!(
+        call(&env.app, "GET", "/v1/findings", Some(&new), vec![])
+            .await
+            .0,
+        S::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn refusals_store_nothing() {
+    let mut env = env().await;
+    let base = env.s.log.clone();
+    assert_eq!(post(&env, &base, false).await.0, StatusCode::OK);
+    let n = size(&env);
+
+    // A bad signature.
+    let (_, good) = env.s.acquire("north", "BAD-SIG");
+    let mut bytes = good.bytes().to_vec();
+    let sig_at = good.header_bytes().len() + 10;
+    bytes[sig_at] ^= 1;
+    let forged = Arc::new(SignedEntry::decode(&bytes).unwrap());
+    let (st, body) = post(&env, &[forged], false).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["title"].as_str().unwrap().contains("signature"),
+        "{body}"
+    );
+    assert_eq!(size(&env), n);
+
+    // A gap: the next entry without the one before it (the good acquisition).
+    let (_, next) = env.s.acquire("north", "AFTER-GAP");
+    let (st, body) = post(&env, &[next.clone()], false).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["entry"]["counter"], next.counter());
+    assert_eq!(size(&env), n);
+
+    // The right order is accepted.
+    assert_eq!(
+        post(&env, &[good.clone(), next.clone()], false).await.0,
+        StatusCode::OK
+    );
+    let n = size(&env);
+
+    // A fork: a second entry for the last counter, validly signed by the same key.
+    let signer = env.s.sites.get(&v("north")).unwrap().clone();
+    let mut fork = signer.clone();
+    fork.head = (good.counter(), good.hash());
+    let body = EntryBody {
+        officer: v("armourer-2"),
+        links: vec![],
+        event: Event::Site(SiteEvent::Annotated {
+            about: good.hash(),
+            text: text("a different story"),
+        }),
+    };
+    let forked = Arc::new(fork.sign(body, env.s.now));
+    assert_eq!(forked.counter(), next.counter());
+    let (st, body) = post(&env, &[forked], false).await;
+    assert_eq!(st, StatusCode::CONFLICT, "{body}");
+    assert_eq!(size(&env), n);
+    let (_, b) = call(
+        &env.app,
+        "GET",
+        "/v1/equivocations",
+        Some(&env.regulator),
+        vec![],
+    )
+    .await;
+    let eq: Vec<serde_json::Value> = serde_json::from_slice(&b).unwrap();
+    assert_eq!(eq.len(), 1);
+
+    // An unknown site: a chain whose key was never enrolled.
+    let mut rogue = Scenario::standard();
+    rogue.company_with_site("acme", "ghost");
+    let ghost = rogue.acquire("ghost", "G-1").1;
+    let (st, body) = post(&env, &[ghost], false).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(size(&env), n);
+
+    // A revoked key: revoke north's key after its current counter, then sign on.
+    let revoke = env.s.regulator(RegulatorEvent::DeviceKeyRevoked {
+        site: v("north"),
+        public_key: signer.public_key(),
+        after_counter: next.counter(),
+        reason: text("device stolen"),
+    });
+    assert_eq!(post(&env, &[revoke], false).await.0, StatusCode::OK);
+    let n = size(&env);
+    let late = env.s.site(
+        "north",
+        "armourer-1",
+        SiteEvent::StorageMoved {
+            item: Item::Firearm(armsledger_core::testkit::pistol("AFTER-GAP").id()),
+            from: v("vault"),
+            to: v("rack-1"),
+        },
+    );
+    let (st, body) = post(&env, &[late], false).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["title"].as_str().unwrap().contains("revoked"),
+        "{body}"
+    );
+    assert_eq!(size(&env), n);
+
+    // Malformed and oversize bodies.
+    let (st, _) = call(&env.app, "POST", "/v1/entries", None, vec![0xff; 10]).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    let (st, _) = call(&env.app, "POST", "/v1/entries", None, vec![0; 2 << 20]).await;
+    assert_eq!(st, StatusCode::PAYLOAD_TOO_LARGE);
+    let many: Vec<Vec<u8>> = vec![vec![1, 2, 3]; 65];
+    let (st, _) = call(
+        &env.app,
+        "POST",
+        "/v1/entries",
+        None,
+        postcard::to_allocvec(&many).unwrap(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::PAYLOAD_TOO_LARGE);
+    let (st, _) = call(
+        &env.app,
+        "POST",
+        "/v1/entries",
+        None,
+        postcard::to_allocvec(&vec![vec![0u8; 5]]).unwrap(),
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert_eq!(size(&env), n);
+}

@@ -1,0 +1,292 @@
+//! fsck: re-derive everything from the entries and report each disagreement
+//! with its location.
+//!
+//! From the entries alone it recomputes every leaf hash, every stored tile
+//! hash, the frontier, the root at every checkpointed size and every index
+//! key, then compares both ways (missing and unexpected rows). Checkpoints
+//! are also checked against the stored tree: signature, size, root, and a
+//! consistency proof between each signed checkpoint and the next.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use armsledger_core::entry::SignedEntry;
+use armsledger_log::{Frontier, Hash, leaf_hash};
+use redb::{ReadOnlyDatabase, ReadTransaction, ReadableDatabase, ReadableTable};
+
+use super::tables::*;
+use super::tree::StoredTree;
+use crate::error::StoreError;
+use crate::terms::{IndexKey, Terms};
+use rows::{
+    check_findings_and_equivocations, check_received, check_tiles, diff, read_postings, read_slots,
+};
+
+mod checkpoints;
+mod rows;
+
+/// Most problems listed in one report; the rest are only counted.
+const MAX_LISTED: usize = 10_000;
+
+/// One disagreement between a table and what the entries imply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// The table (or `meta` key) where it was found.
+    pub table: &'static str,
+    /// The row, as text.
+    pub key: String,
+    /// What the entries imply should be there (`absent` if nothing).
+    pub expected: String,
+    /// What is there (`absent` if nothing).
+    pub found: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}[{}]: expected {}, found {}",
+            self.table, self.key, self.expected, self.found
+        )
+    }
+}
+
+/// What fsck checked and every disagreement it found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FsckReport {
+    /// Entries read.
+    pub entries: u64,
+    /// Signed checkpoints checked.
+    pub checkpoints: u64,
+    /// The disagreements, at most 10,000 listed.
+    pub problems: Vec<Problem>,
+    /// Disagreements beyond those listed.
+    pub unlisted: u64,
+}
+
+impl FsckReport {
+    /// Whether every table agrees with the entries.
+    pub fn is_clean(&self) -> bool {
+        self.problems.is_empty() && self.unlisted == 0
+    }
+
+    fn push(
+        &mut self,
+        table: &'static str,
+        key: impl ToString,
+        expected: impl ToString,
+        found: impl ToString,
+    ) {
+        if self.problems.len() < MAX_LISTED {
+            self.problems.push(Problem {
+                table,
+                key: key.to_string(),
+                expected: expected.to_string(),
+                found: found.to_string(),
+            });
+        } else {
+            self.unlisted += 1;
+        }
+    }
+}
+
+impl fmt::Display for FsckReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{} entries, {} checkpoints: {}",
+            self.entries,
+            self.checkpoints,
+            if self.is_clean() { "clean" } else { "PROBLEMS" }
+        )?;
+        for p in &self.problems {
+            writeln!(f, "  {p}")?;
+        }
+        if self.unlisted > 0 {
+            writeln!(f, "  … and {} more", self.unlisted)?;
+        }
+        Ok(())
+    }
+}
+
+/// Opens the log at `path` read-only and checks it (see [`FsckReport`]).
+///
+/// A file that needs crash repair is refused; open it with
+/// [`super::LogStore::open`] first, which repairs it.
+pub fn fsck(path: impl AsRef<Path>) -> Result<FsckReport, StoreError> {
+    let path = path.as_ref();
+    let db = ReadOnlyDatabase::open(path)?;
+    let txn = db.begin_read()?;
+    let format = match txn.open_table(META) {
+        Ok(meta) => get_meta(&meta, meta::FORMAT)?,
+        Err(_) => None,
+    };
+    if format.as_deref() != Some(FORMAT.as_bytes()) {
+        return Err(StoreError::FormatUnknown {
+            path: path.display().to_string(),
+            expected: "global log",
+            found: format.map(|f| String::from_utf8_lossy(&f).into_owned()),
+        });
+    }
+    check(&txn)
+}
+
+/// Index rows the entries imply, collected while reading them.
+#[derive(Default)]
+struct Expected {
+    by_hash: Vec<(u32, u64)>,
+    by_slot: Vec<(Vec<u8>, u64, u64)>,
+    postings: [Vec<(Vec<u8>, u64)>; 4],
+    tiles: BTreeMap<(u8, u64), Vec<u8>>,
+    roots: BTreeMap<u64, Hash>,
+}
+
+pub(crate) fn check(txn: &ReadTransaction) -> Result<FsckReport, StoreError> {
+    let mut r = FsckReport::default();
+    let meta = txn.open_table(META)?;
+    let entries = txn.open_table(ENTRIES)?;
+    let tiles = txn.open_table(TILES)?;
+    let cp_table = txn.open_table(CHECKPOINTS)?;
+
+    // Walk the entries once: leaves, tree, checkpoint roots, index rows.
+    let cp_sizes: Vec<u64> = cp_table
+        .iter()?
+        .map(|row| row.map(|(k, _)| k.value()))
+        .collect::<Result<_, _>>()?;
+    let mut want_roots = cp_sizes.iter().copied().peekable();
+    let mut x = Expected::default();
+    let mut frontier = Frontier::new();
+    let mut expect_key = 0u64;
+    record_roots(&mut x.roots, &frontier, &mut want_roots);
+    for row in entries.iter()? {
+        let (k, v) = row?;
+        let index = k.value();
+        if index != expect_key {
+            r.push(
+                "entries",
+                format!("{expect_key}..{index}"),
+                "entries",
+                "absent",
+            );
+        }
+        expect_key = index.saturating_add(1);
+        let bytes = v.value();
+        r.entries += 1;
+        let leaf = frontier.size();
+        let appended = frontier.append(leaf_hash(bytes))?;
+        for (level, h) in appended
+            .hashes
+            .iter()
+            .enumerate()
+            .skip(1)
+            .filter(|(l, _)| l % 8 == 0)
+        {
+            let t = u8::try_from(level / 8).unwrap_or(u8::MAX);
+            let n = leaf >> level;
+            x.tiles
+                .entry((t, n / 256))
+                .or_default()
+                .extend_from_slice(&h.0);
+        }
+        record_roots(&mut x.roots, &frontier, &mut want_roots);
+        let entry = match SignedEntry::decode(bytes) {
+            Ok(e) => e,
+            Err(e) => {
+                r.push("entries", index, "a canonical signed entry", e);
+                continue;
+            }
+        };
+        x.by_hash.push((hash_prefix(&entry.hash()), index));
+        x.by_slot
+            .push((chain_key(entry.chain())?, entry.counter(), index));
+        let t = Terms::of(&entry);
+        let keys = t
+            .firearms
+            .iter()
+            .map(|f| IndexKey::Firearm(*f))
+            .chain(t.lots.iter().map(|l| IndexKey::Lot(*l)))
+            .chain(t.persons.iter().cloned().map(IndexKey::Person))
+            .chain(t.sites.iter().cloned().map(IndexKey::Site));
+        for key in keys {
+            let (table, bytes) = posting_key(&key);
+            if let Some(rows) = x.postings.get_mut(table) {
+                rows.push((bytes, index));
+            }
+        }
+    }
+    let size = frontier.size();
+
+    // The frontier and the tree.
+    match super::load_frontier(&meta) {
+        Ok(stored) if stored == frontier => {}
+        Ok(stored) => r.push(
+            "meta",
+            meta::FRONTIER,
+            format!("size {size} root {}", frontier.root()),
+            format!("size {} root {}", stored.size(), stored.root()),
+        ),
+        Err(e) => r.push("meta", meta::FRONTIER, "a frontier", e),
+    }
+    check_tiles(&mut r, &tiles, &x.tiles)?;
+
+    // Index tables, both directions.
+    x.by_hash.sort_unstable();
+    let mut stored_hashes = Vec::new();
+    for row in txn.open_table(BY_HASH)?.iter()? {
+        stored_hashes.push(row?.0.value());
+    }
+    diff(&mut r, "by_hash", &x.by_hash, stored_hashes, |(p, i)| {
+        format!("({p:08x}, {i})")
+    });
+    x.by_slot.sort_unstable();
+    let slots = read_slots(&mut r, &txn.open_table(BY_SLOT)?)?;
+    diff(&mut r, "by_slot", &x.by_slot, slots, |(c, n, i)| {
+        format!("({}, {n}) → {i}", show_chain(c))
+    });
+    for (t, (def, name)) in POSTINGS.into_iter().zip(POSTING_NAMES).enumerate() {
+        let Some(rows) = x.postings.get_mut(t) else {
+            continue;
+        };
+        rows.sort_unstable();
+        rows.dedup();
+        let stored = read_postings(&mut r, &txn.open_table(def)?, t, name)?;
+        diff(&mut r, name, rows, stored, |(k, i)| {
+            format!("({}, {i})", show_posting_key(t, k))
+        });
+    }
+    check_received(&mut r, &txn.open_table(RECEIVED_AT)?, size)?;
+    check_findings_and_equivocations(&mut r, txn, size)?;
+
+    r.checkpoints = cp_sizes.len() as u64;
+    checkpoints::check(
+        &mut r,
+        &meta,
+        &cp_table,
+        &tree_view(&entries, &tiles, size),
+        &x.roots,
+        size,
+    )?;
+    Ok(r)
+}
+
+/// Notes the root while the recomputed tree passes a checkpointed size.
+fn record_roots(
+    roots: &mut BTreeMap<u64, Hash>,
+    f: &Frontier,
+    want: &mut std::iter::Peekable<impl Iterator<Item = u64>>,
+) {
+    while want.peek() == Some(&f.size()) {
+        roots.insert(f.size(), f.root());
+        want.next();
+    }
+}
+
+/// The stored tree of a snapshot, for proofs between checkpoints.
+fn tree_view<'a, E, T>(entries: &'a E, tiles: &'a T, size: u64) -> StoredTree<'a, E, T>
+where
+    E: ReadableTable<u64, &'static [u8]>,
+    T: ReadableTable<(u8, u64), &'static [u8]>,
+{
+    StoredTree::new(entries, tiles, size)
+}

@@ -1,0 +1,324 @@
+//! The regulator's global log in one redb file: every accepted entry, the
+//! Merkle tree over them, the indexes, findings, equivocations and every
+//! signed checkpoint.
+//!
+//! Writes are group commits: [`LogStore::append_batch`] puts a whole batch in
+//! one durable redb transaction and returns the log indexes only after the
+//! commit. Reads go through [`LogReader`], one consistent snapshot.
+
+pub(crate) mod blocks;
+#[cfg(feature = "bench-support")]
+mod bulk;
+mod fsck;
+mod read;
+mod sign;
+pub(crate) mod tables;
+pub(crate) mod tree;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use armsledger_core::chain::Equivocation;
+use armsledger_core::entry::SignedEntry;
+use armsledger_core::ids::Timestamp;
+use armsledger_core::rules::Finding;
+use armsledger_log::{Frontier, leaf_hash};
+use redb::{Database, ReadableDatabase, ReadableTable, Table};
+
+use crate::error::StoreError;
+use crate::finding::StoredFinding;
+use crate::terms::{IndexKey, Terms};
+use tables::*;
+
+pub use fsck::{FsckReport, Problem, fsck};
+pub use read::LogReader;
+
+/// An entry the server verified and accepted, ready to be logged.
+#[derive(Clone, Debug)]
+pub struct Accepted {
+    /// The entry, its signature and chain position already verified.
+    pub entry: Arc<SignedEntry>,
+    /// When the server received it.
+    pub received_at: Timestamp,
+    /// Hard-rule findings the engine raised against it.
+    pub findings: Vec<Finding>,
+}
+
+/// An entry read back from the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredEntry {
+    /// Its position in the log (the Merkle leaf index).
+    pub index: u64,
+    /// The entry.
+    pub entry: SignedEntry,
+    /// When the server received it.
+    pub received_at: Timestamp,
+}
+
+/// The global log.
+#[derive(Debug)]
+pub struct LogStore {
+    db: Database,
+    path: PathBuf,
+}
+
+impl LogStore {
+    /// Opens the log at `path`, creating an empty one if the file does not
+    /// exist. After a crash redb repairs the file to its last durable commit.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        let db = Database::create(&path)?;
+        init(&db, &path)?;
+        Ok(LogStore { db, path })
+    }
+
+    /// The file this log lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A consistent read snapshot.
+    pub fn read(&self) -> Result<LogReader, StoreError> {
+        LogReader::new(self.db.begin_read()?)
+    }
+
+    /// Appends a batch in one durable transaction and returns each entry's
+    /// log index, in batch order, once the commit is durable.
+    ///
+    /// Idempotent by entry hash: an entry already in the log (or earlier in
+    /// the batch) gets its existing index and writes nothing. An entry whose
+    /// (chain, counter) is held by a different entry fails the whole batch
+    /// with [`StoreError::SlotTaken`]; nothing is written.
+    pub fn append_batch(&self, batch: &[Accepted]) -> Result<Vec<u64>, StoreError> {
+        let txn = self.db.begin_write()?;
+        let out = {
+            let mut w = Writer::open(&txn)?;
+            let out = batch
+                .iter()
+                .map(|a| w.append(a))
+                .collect::<Result<Vec<u64>, StoreError>>()?;
+            w.finish()?;
+            out
+        };
+        txn.commit()?;
+        Ok(out)
+    }
+
+    /// Keeps a proof that a key signed two entries at one counter. Returns
+    /// `false` if that slot already has a record (the first proof is kept).
+    pub fn record_equivocation(&self, proof: &Equivocation) -> Result<bool, StoreError> {
+        proof
+            .verify()
+            .map_err(|e| StoreError::EquivocationUnproven(e.to_string()))?;
+        let bytes = postcard::to_allocvec(proof)
+            .map_err(|e| StoreError::malformed("equivocations", "new", e))?;
+        let chain = chain_key(&proof.a.header.chain)?;
+        let txn = self.db.begin_write()?;
+        let fresh = {
+            let mut table = txn.open_table(EQUIVOCATIONS)?;
+            let key = (chain.as_slice(), proof.counter());
+            let fresh = table.get(key)?.is_none();
+            if fresh {
+                table.insert(key, bytes.as_slice())?;
+            }
+            fresh
+        };
+        txn.commit()?;
+        Ok(fresh)
+    }
+
+    /// Checks every table against the entries; see [`fsck`].
+    pub fn fsck(&self) -> Result<FsckReport, StoreError> {
+        fsck::check(&self.db.begin_read()?)
+    }
+}
+
+/// Creates the tables of a new log, or checks the format of an existing one.
+fn init(db: &Database, path: &Path) -> Result<(), StoreError> {
+    let txn = db.begin_write()?;
+    let had_tables = txn.list_tables()?.count() > 0;
+    {
+        let mut meta = txn.open_table(META)?;
+        match get_meta(&meta, meta::FORMAT)? {
+            Some(f) if f == FORMAT.as_bytes() => {
+                drop(meta);
+                txn.abort()?;
+                return Ok(());
+            }
+            None if !had_tables => {}
+            found => {
+                return Err(StoreError::FormatUnknown {
+                    path: path.display().to_string(),
+                    expected: "global log",
+                    found: found.map(|f| String::from_utf8_lossy(&f).into_owned()),
+                });
+            }
+        }
+        meta.insert(meta::FORMAT, FORMAT.as_bytes())?;
+        meta.insert(meta::FRONTIER, Frontier::new().to_bytes().as_slice())?;
+        txn.open_table(ENTRIES)?;
+        txn.open_table(RECEIVED_AT)?;
+        txn.open_table(TILES)?;
+        txn.open_table(BY_HASH)?;
+        txn.open_table(BY_SLOT)?;
+        for t in POSTINGS {
+            txn.open_table(t)?;
+        }
+        txn.open_table(FINDINGS)?;
+        txn.open_table(EQUIVOCATIONS)?;
+        txn.open_table(CHECKPOINTS)?;
+    }
+    txn.commit()?;
+    Ok(())
+}
+
+/// Reads and decodes `meta["frontier"]`.
+pub(crate) fn load_frontier<T: ReadableTable<&'static str, &'static [u8]>>(
+    meta: &T,
+) -> Result<Frontier, StoreError> {
+    let v = get_meta(meta, meta::FRONTIER)?
+        .ok_or_else(|| StoreError::missing("meta", meta::FRONTIER))?;
+    Frontier::from_bytes(&v).map_err(|e| StoreError::malformed("meta", meta::FRONTIER, e))
+}
+
+/// The entries must be exactly `0..size` (cheap: redb keeps table lengths).
+pub(crate) fn check_entry_count<T: ReadableTable<u64, &'static [u8]>>(
+    entries: &T,
+    size: u64,
+) -> Result<(), StoreError> {
+    let end = entries.last()?.map_or(0, |(k, _)| k.value() + 1);
+    let len = entries.len()?;
+    if end != size || len != size {
+        return Err(StoreError::TreeInconsistent(format!(
+            "frontier has {size} leaves but entries hold {len} ending at {end}"
+        )));
+    }
+    Ok(())
+}
+
+/// The tables of one append transaction.
+struct Writer<'t> {
+    meta: Table<'t, &'static str, &'static [u8]>,
+    entries: Table<'t, u64, &'static [u8]>,
+    received: Table<'t, u64, &'static [u8]>,
+    tiles: Table<'t, (u8, u64), &'static [u8]>,
+    by_hash: Table<'t, (u32, u64), ()>,
+    by_slot: blocks::BlockTable<'t>,
+    postings: [blocks::BlockTable<'t>; 4],
+    findings: Table<'t, (u64, u32), &'static [u8]>,
+    frontier: Frontier,
+    tile_writer: tree::TileWriter,
+    received_writer: blocks::TimeBlocks,
+    slot_writer: blocks::SlotWriter,
+    posting_writers: [blocks::PostingWriter; 4],
+}
+
+impl<'t> Writer<'t> {
+    fn open(txn: &'t redb::WriteTransaction) -> Result<Self, StoreError> {
+        let meta = txn.open_table(META)?;
+        let frontier = load_frontier(&meta)?;
+        let entries = txn.open_table(ENTRIES)?;
+        check_entry_count(&entries, frontier.size())?;
+        let [f, l, p, s] = POSTINGS;
+        Ok(Writer {
+            entries,
+            received: txn.open_table(RECEIVED_AT)?,
+            tiles: txn.open_table(TILES)?,
+            by_hash: txn.open_table(BY_HASH)?,
+            by_slot: txn.open_table(BY_SLOT)?,
+            postings: [
+                txn.open_table(f)?,
+                txn.open_table(l)?,
+                txn.open_table(p)?,
+                txn.open_table(s)?,
+            ],
+            findings: txn.open_table(FINDINGS)?,
+            meta,
+            frontier,
+            tile_writer: tree::TileWriter::default(),
+            received_writer: blocks::TimeBlocks::default(),
+            slot_writer: blocks::SlotWriter::default(),
+            posting_writers: Default::default(),
+        })
+    }
+
+    fn append(&mut self, a: &Accepted) -> Result<u64, StoreError> {
+        let e = &a.entry;
+        let chain = chain_key(e.chain())?;
+        let (held, last) = self
+            .slot_writer
+            .lookup(&self.by_slot, &chain, e.counter())?;
+        if let Some(existing) = held {
+            // Idempotent by entry hash: the slot's holder is this entry or an equivocation.
+            let bytes = self
+                .entries
+                .get(existing)?
+                .ok_or_else(|| StoreError::missing("entries", existing))?;
+            let stored = SignedEntry::decode(bytes.value())
+                .map_err(|err| StoreError::malformed("entries", existing, err))?;
+            if stored.hash() == e.hash() {
+                return Ok(existing);
+            }
+            return Err(StoreError::SlotTaken {
+                chain: e.chain().to_string(),
+                counter: e.counter(),
+                existing,
+            });
+        }
+        if let Some(last) = last.filter(|last| *last > e.counter()) {
+            return Err(StoreError::ChainBroken(format!(
+                "{} counter {} arrives after counter {last}: a chain enters the log in order",
+                e.chain(),
+                e.counter()
+            )));
+        }
+        let index = self.frontier.size();
+        let appended = self.frontier.append(leaf_hash(e.bytes()))?;
+        self.tile_writer.record(&self.tiles, index, &appended)?;
+        self.entries.insert(index, e.bytes())?;
+        self.received_writer
+            .push(&self.received, index, a.received_at.millis())?;
+        self.by_hash.insert((hash_prefix(&e.hash()), index), ())?;
+        self.slot_writer
+            .add(&self.by_slot, &chain, e.counter(), index)?;
+        let terms = Terms::of(e);
+        let keys = terms
+            .firearms
+            .iter()
+            .map(|f| IndexKey::Firearm(*f))
+            .chain(terms.lots.iter().map(|l| IndexKey::Lot(*l)))
+            .chain(terms.persons.iter().cloned().map(IndexKey::Person))
+            .chain(terms.sites.iter().cloned().map(IndexKey::Site));
+        for key in keys {
+            let (t, bytes) = posting_key(&key);
+            if let (Some(w), Some(table)) = (self.posting_writers.get_mut(t), self.postings.get(t))
+            {
+                w.add(table, &bytes, index)?;
+            }
+        }
+        for (n, f) in a.findings.iter().enumerate() {
+            let bytes = postcard::to_allocvec(&StoredFinding::from(f))
+                .map_err(|err| StoreError::malformed("findings", index, err))?;
+            let n = u32::try_from(n)
+                .map_err(|_| StoreError::malformed("findings", index, "too many"))?;
+            self.findings.insert((index, n), bytes.as_slice())?;
+        }
+        Ok(index)
+    }
+
+    fn finish(mut self) -> Result<(), StoreError> {
+        self.tile_writer.flush(&mut self.tiles)?;
+        self.received_writer.flush(&mut self.received)?;
+        self.slot_writer.flush(&mut self.by_slot)?;
+        for (w, table) in self
+            .posting_writers
+            .into_iter()
+            .zip(self.postings.iter_mut())
+        {
+            w.flush(table)?;
+        }
+        self.meta
+            .insert(meta::FRONTIER, self.frontier.to_bytes().as_slice())?;
+        Ok(())
+    }
+}

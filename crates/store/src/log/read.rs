@@ -1,0 +1,408 @@
+//! Reading the log: one [`LogReader`] is one consistent redb snapshot, so a
+//! size read from it and a proof built from it always agree.
+
+use armsledger_core::chain::Equivocation;
+use armsledger_core::entry::{ChainId, SignedEntry};
+use armsledger_core::hash::Hash as EntryHash;
+use armsledger_core::ids::Timestamp;
+use armsledger_log::{
+    Frontier, Hash, LogError, Tile, TileKind, encode_entry_bundle, hash_tile_data,
+    prove_consistency, prove_inclusion, tree_root,
+};
+use redb::{ReadOnlyTable, ReadTransaction, ReadableTable};
+
+use super::blocks::{TIMES_PER_BLOCK, block_at, decode_postings, decode_slots, decode_times};
+use super::tables::*;
+use super::tree::StoredTree;
+use super::{StoredEntry, load_frontier};
+use crate::error::StoreError;
+use crate::finding::StoredFinding;
+use crate::terms::IndexKey;
+
+/// The stored tree as a snapshot sees it.
+pub(crate) type SnapshotTree<'a> =
+    StoredTree<'a, ReadOnlyTable<u64, &'static [u8]>, ReadOnlyTable<(u8, u64), &'static [u8]>>;
+
+/// A table of index blocks, see `blocks`.
+type BlockTable = ReadOnlyTable<(&'static [u8], u64), &'static [u8]>;
+
+/// Posting tables, in the order firearm, lot, person, site.
+type Postings = [BlockTable; 4];
+
+/// A consistent snapshot of the log.
+pub struct LogReader {
+    entries: ReadOnlyTable<u64, &'static [u8]>,
+    received: ReadOnlyTable<u64, &'static [u8]>,
+    tiles: ReadOnlyTable<(u8, u64), &'static [u8]>,
+    by_hash: ReadOnlyTable<(u32, u64), ()>,
+    by_slot: BlockTable,
+    postings: Postings,
+    findings: ReadOnlyTable<(u64, u32), &'static [u8]>,
+    equivocations: BlockTable,
+    checkpoints: ReadOnlyTable<u64, &'static str>,
+    frontier: Frontier,
+    _txn: ReadTransaction,
+}
+
+impl std::fmt::Debug for LogReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogReader")
+            .field("size", &self.frontier.size())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LogReader {
+    pub(crate) fn new(txn: ReadTransaction) -> Result<Self, StoreError> {
+        let meta = txn.open_table(META)?;
+        let frontier = load_frontier(&meta)?;
+        Ok(LogReader {
+            entries: txn.open_table(ENTRIES)?,
+            received: txn.open_table(RECEIVED_AT)?,
+            tiles: txn.open_table(TILES)?,
+            by_hash: txn.open_table(BY_HASH)?,
+            by_slot: txn.open_table(BY_SLOT)?,
+            postings: [
+                txn.open_table(BY_FIREARM)?,
+                txn.open_table(BY_LOT)?,
+                txn.open_table(BY_PERSON)?,
+                txn.open_table(BY_SITE)?,
+            ],
+            findings: txn.open_table(FINDINGS)?,
+            equivocations: txn.open_table(EQUIVOCATIONS)?,
+            checkpoints: txn.open_table(CHECKPOINTS)?,
+            frontier,
+            _txn: txn,
+        })
+    }
+
+    /// Number of entries in the log (its tree size).
+    pub fn size(&self) -> u64 {
+        self.frontier.size()
+    }
+
+    /// The root of the whole tree, from the persisted frontier.
+    pub fn root(&self) -> Hash {
+        self.frontier.root()
+    }
+
+    pub(crate) fn tree(&self) -> SnapshotTree<'_> {
+        StoredTree::new(&self.entries, &self.tiles, self.size())
+    }
+
+    fn check_size(&self, asked: u64) -> Result<(), StoreError> {
+        if asked > self.size() {
+            return Err(StoreError::SizeBeyondLog {
+                asked,
+                size: self.size(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The root of the tree of the first `size` entries, from the stored tree.
+    pub fn root_at(&self, size: u64) -> Result<Hash, StoreError> {
+        self.check_size(size)?;
+        Ok(tree_root(&self.tree(), size)?)
+    }
+
+    /// The inclusion proof of entry `index` in the tree of exactly `size` entries.
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, StoreError> {
+        self.check_size(size)?;
+        Ok(prove_inclusion(&self.tree(), index, size)?)
+    }
+
+    /// The consistency proof from the tree of `old` entries to that of `new`.
+    pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, StoreError> {
+        self.check_size(new)?;
+        Ok(prove_consistency(&self.tree(), old, new)?)
+    }
+
+    /// The exact bytes of entry `index` (its Merkle leaf).
+    pub fn entry_bytes(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.entries.get(index)?.map(|v| v.value().to_vec()))
+    }
+
+    /// Entry `index`, decoded, with its reception time.
+    pub fn entry(&self, index: u64) -> Result<Option<StoredEntry>, StoreError> {
+        let Some(bytes) = self.entries.get(index)? else {
+            return Ok(None);
+        };
+        let entry = SignedEntry::decode(bytes.value())
+            .map_err(|e| StoreError::malformed("entries", index, e))?;
+        let block = index / TIMES_PER_BLOCK;
+        let at = usize::try_from(index % TIMES_PER_BLOCK).unwrap_or(usize::MAX);
+        let times = match self.received.get(block)? {
+            Some(v) => decode_times(v.value())
+                .map_err(|e| StoreError::malformed("received_at", block, e))?,
+            None => Vec::new(),
+        };
+        let received_at = *times
+            .get(at)
+            .ok_or_else(|| StoreError::missing("received_at", index))?;
+        Ok(Some(StoredEntry {
+            index,
+            entry,
+            received_at: Timestamp(received_at),
+        }))
+    }
+
+    /// The log index of the entry with this entry hash.
+    pub fn index_of_hash(&self, hash: &EntryHash) -> Result<Option<u64>, StoreError> {
+        let p = hash_prefix(hash);
+        for row in self.by_hash.range((p, 0)..=(p, u64::MAX))? {
+            let index = row?.0.value().1;
+            if let Some(e) = self.entry(index)?
+                && e.entry.hash() == *hash
+            {
+                return Ok(Some(index));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The entry with this entry hash.
+    pub fn entry_by_hash(&self, hash: &EntryHash) -> Result<Option<StoredEntry>, StoreError> {
+        match self.index_of_hash(hash)? {
+            Some(i) => self.entry(i),
+            None => Ok(None),
+        }
+    }
+
+    /// The log index of the entry at `counter` on `chain`.
+    pub fn index_of_slot(&self, chain: &ChainId, counter: u64) -> Result<Option<u64>, StoreError> {
+        let key = chain_key(chain)?;
+        let Some((first, v)) = block_at(&self.by_slot, &key, counter)? else {
+            return Ok(None);
+        };
+        let pairs = decode_slots(first, &v)
+            .map_err(|e| StoreError::malformed("by_slot", format!("({chain}, {first})"), e))?;
+        Ok(pairs.into_iter().find(|p| p.0 == counter).map(|p| p.1))
+    }
+
+    /// The entry at `counter` on `chain`.
+    pub fn entry_by_slot(
+        &self,
+        chain: &ChainId,
+        counter: u64,
+    ) -> Result<Option<StoredEntry>, StoreError> {
+        match self.index_of_slot(chain, counter)? {
+            Some(i) => self.entry(i),
+            None => Ok(None),
+        }
+    }
+
+    /// Up to `limit` (counter, log index) pairs of `chain`, from `from_counter` on.
+    pub fn chain_slots(
+        &self,
+        chain: &ChainId,
+        from_counter: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, u64)>, StoreError> {
+        let key = chain_key(chain)?;
+        let start = block_at(&self.by_slot, &key, from_counter)?.map_or(0, |(first, _)| first);
+        let mut out = Vec::new();
+        for row in self
+            .by_slot
+            .range((key.as_slice(), start)..=(key.as_slice(), u64::MAX))?
+        {
+            let (k, v) = row?;
+            let first = k.value().1;
+            let pairs = decode_slots(first, v.value())
+                .map_err(|e| StoreError::malformed("by_slot", format!("({chain}, {first})"), e))?;
+            out.extend(pairs.into_iter().filter(|p| p.0 >= from_counter));
+            if out.len() >= limit {
+                break;
+            }
+        }
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    /// Log indexes of every entry under `key`, in log order.
+    pub fn indexes(&self, key: &IndexKey) -> Result<Vec<u64>, StoreError> {
+        self.indexes_from(key, 0, usize::MAX)
+    }
+
+    /// Up to `limit` log indexes under `key` that are `>= from`, in log order.
+    pub fn indexes_from(
+        &self,
+        key: &IndexKey,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<u64>, StoreError> {
+        let (t, bytes) = posting_key(key);
+        let mut out = Vec::new();
+        if let Some(table) = self.postings.get(t) {
+            let start = block_at(table, &bytes, from)?.map_or(0, |(first, _)| first);
+            for row in table.range((bytes.as_slice(), start)..=(bytes.as_slice(), u64::MAX))? {
+                let (k, v) = row?;
+                let first = k.value().1;
+                let items = decode_postings(first, v.value()).map_err(|e| {
+                    StoreError::malformed(
+                        POSTING_NAMES.get(t).copied().unwrap_or("postings"),
+                        format!("({}, {first})", show_posting_key(t, &bytes)),
+                        e,
+                    )
+                })?;
+                out.extend(items.into_iter().filter(|i| *i >= from));
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        if let IndexKey::Site(site) = key {
+            // A site's own chain is in the slot index, not in by_site.
+            out.extend(self.own_chain_indexes(&ChainId::Site(site.clone()), from, limit)?);
+            out.sort_unstable();
+            out.dedup();
+        }
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    /// Up to `limit` log indexes `>= from` of `chain`'s own entries.
+    fn own_chain_indexes(
+        &self,
+        chain: &ChainId,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<u64>, StoreError> {
+        // A chain enters the log in counter order, so its log indexes grow
+        // with the counter: binary-search the first counter whose index is
+        // at or after `from`.
+        let first_at = |counter: u64| -> Result<Option<(u64, u64)>, StoreError> {
+            Ok(self.chain_slots(chain, counter, 1)?.into_iter().next())
+        };
+        let (mut lo, mut hi) = (0u64, u64::MAX);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match first_at(mid)? {
+                Some((counter, index)) if index < from => {
+                    lo = counter.saturating_add(1).max(mid.saturating_add(1));
+                }
+                _ => hi = mid,
+            }
+        }
+        Ok(self
+            .chain_slots(chain, lo, limit)?
+            .into_iter()
+            .map(|p| p.1)
+            .filter(|i| *i >= from)
+            .collect())
+    }
+
+    /// Up to `limit` entries under `key` with log index `>= from`, in log order.
+    pub fn scan(
+        &self,
+        key: &IndexKey,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEntry>, StoreError> {
+        self.indexes_from(key, from, limit)?
+            .into_iter()
+            .map(|i| {
+                self.entry(i)?
+                    .ok_or_else(|| StoreError::missing("entries", i))
+            })
+            .collect()
+    }
+
+    /// A C2SP tile of the current tree: hash tile bytes or an entry bundle.
+    pub fn tile(&self, tile: &Tile) -> Result<Vec<u8>, StoreError> {
+        match tile.kind() {
+            TileKind::Hashes(_) => Ok(hash_tile_data(&self.tree(), self.size(), tile)?),
+            TileKind::Entries => {
+                let beyond = || LogError::TileBeyondTree { size: self.size() };
+                let lo = tile.index().checked_mul(256).ok_or_else(beyond)?;
+                let hi = lo
+                    .checked_add(u64::from(tile.width()))
+                    .filter(|hi| *hi <= self.size())
+                    .ok_or_else(beyond)?;
+                let mut bundle = Vec::with_capacity(usize::from(tile.width()));
+                for row in self.entries.range(lo..hi)? {
+                    let (k, v) = row?;
+                    let want = lo + bundle.len() as u64;
+                    if k.value() != want {
+                        return Err(StoreError::missing("entries", want));
+                    }
+                    bundle.push(v.value().to_vec());
+                }
+                if (bundle.len() as u64) < hi - lo {
+                    return Err(StoreError::missing("entries", lo + bundle.len() as u64));
+                }
+                Ok(encode_entry_bundle(&bundle)?)
+            }
+        }
+    }
+
+    /// The tile at a C2SP path such as `tile/0/x001/234.p/5` or `tile/entries/000`.
+    pub fn tile_at(&self, path: &str) -> Result<Vec<u8>, StoreError> {
+        self.tile(&Tile::from_path(path)?)
+    }
+
+    /// The findings recorded against entry `index`.
+    pub fn findings(&self, index: u64) -> Result<Vec<StoredFinding>, StoreError> {
+        Ok(self
+            .findings_from(index, usize::MAX)?
+            .into_iter()
+            .take_while(|(i, _)| *i == index)
+            .map(|(_, f)| f)
+            .collect())
+    }
+
+    /// Up to `limit` findings of entries at or after `from`, with their log index.
+    pub fn findings_from(
+        &self,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, StoredFinding)>, StoreError> {
+        let mut out = Vec::new();
+        for row in self.findings.range((from, 0)..)?.take(limit) {
+            let (k, v) = row?;
+            let (index, n) = k.value();
+            let f = postcard::from_bytes(v.value())
+                .map_err(|e| StoreError::malformed("findings", format!("({index}, {n})"), e))?;
+            out.push((index, f));
+        }
+        Ok(out)
+    }
+
+    /// Every equivocation proof, by chain and counter.
+    pub fn equivocations(&self) -> Result<Vec<Equivocation>, StoreError> {
+        let mut out = Vec::new();
+        for row in self.equivocations.iter()? {
+            let (k, v) = row?;
+            let (c, counter) = k.value();
+            let e = postcard::from_bytes(v.value()).map_err(|e| {
+                StoreError::malformed(
+                    "equivocations",
+                    format!("({}, {counter})", show_chain(c)),
+                    e,
+                )
+            })?;
+            out.push(e);
+        }
+        Ok(out)
+    }
+
+    /// The signed checkpoint note at `size`, if the log signed one.
+    pub fn checkpoint(&self, size: u64) -> Result<Option<String>, StoreError> {
+        Ok(self.checkpoints.get(size)?.map(|v| v.value().to_owned()))
+    }
+
+    /// The last checkpoint the log signed.
+    pub fn latest_checkpoint(&self) -> Result<Option<String>, StoreError> {
+        Ok(self.checkpoints.last()?.map(|(_, v)| v.value().to_owned()))
+    }
+
+    /// Every checkpoint the log signed, by size.
+    pub fn checkpoints(&self) -> Result<Vec<(u64, String)>, StoreError> {
+        let mut out = Vec::new();
+        for row in self.checkpoints.iter()? {
+            let (k, v) = row?;
+            out.push((k.value(), v.value().to_owned()));
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,120 @@
+//! Signing checkpoints: never two inconsistent ones.
+//!
+//! In one write transaction (so no append can slip in between): read the
+//! size and root, recompute the root from the stored tree and require it to
+//! match the frontier, load the last signed checkpoint and check its
+//! signature, recompute the stored tree's root at its size, prove and verify
+//! consistency from it to the new head, and only then sign, persist the note
+//! durably, and return it.
+
+use armsledger_log::{
+    LogKey, SignedCheckpoint, open_checkpoint, prove_consistency, tree_root, verify_consistency,
+};
+use redb::ReadableTable;
+
+use super::tables::*;
+use super::tree::StoredTree;
+use super::{LogStore, load_frontier};
+use crate::error::StoreError;
+
+impl LogStore {
+    /// Signs a checkpoint of the current tree with `key`, after checking it
+    /// is consistent with the last checkpoint the log signed, and persists
+    /// it durably before returning it.
+    ///
+    /// Refuses ([`StoreError::CheckpointInconsistent`],
+    /// [`StoreError::CheckpointTampered`], [`StoreError::TreeInconsistent`],
+    /// [`StoreError::LogKeyChanged`]) rather than sign anything a damaged or
+    /// tampered file would make inconsistent.
+    pub fn sign_checkpoint(&self, key: &LogKey) -> Result<SignedCheckpoint, StoreError> {
+        let txn = self.db.begin_write()?;
+        let signed = {
+            let mut meta = txn.open_table(META)?;
+            let mut checkpoints = txn.open_table(CHECKPOINTS)?;
+            let entries = txn.open_table(ENTRIES)?;
+            let tiles = txn.open_table(TILES)?;
+            let verifier = key.verifier();
+            let vkey = verifier.to_string();
+            if let Some(stored) = get_meta(&meta, meta::LOG_VKEY)? {
+                let stored = String::from_utf8_lossy(&stored).into_owned();
+                if stored != vkey {
+                    return Err(StoreError::LogKeyChanged {
+                        stored,
+                        offered: vkey,
+                    });
+                }
+            }
+            let frontier = load_frontier(&meta)?;
+            let size = frontier.size();
+            super::check_entry_count(&entries, size)?;
+            let tree = StoredTree::new(&entries, &tiles, size);
+            let root = tree_root(&tree, size)?;
+            if root != frontier.root() {
+                return Err(StoreError::TreeInconsistent(format!(
+                    "stored tree root {root} at size {size} differs from the frontier's {}",
+                    frontier.root()
+                )));
+            }
+
+            let last_meta = get_meta(&meta, meta::LAST_CHECKPOINT)?;
+            let last_row = checkpoints
+                .last()?
+                .map(|(k, v)| (k.value(), v.value().as_bytes().to_vec()));
+            match (&last_meta, &last_row) {
+                (None, None) => {}
+                (Some(m), Some((_, r))) if m == r => {}
+                _ => {
+                    return Err(StoreError::CheckpointTampered {
+                        size: last_row.as_ref().map_or(0, |(s, _)| *s),
+                        reason: "meta.last_checkpoint and the last checkpoints row differ".into(),
+                    });
+                }
+            }
+            if let Some((row_size, note)) = last_row {
+                let old = open_checkpoint(&note, &verifier, key.name()).map_err(|e| {
+                    StoreError::CheckpointTampered {
+                        size: row_size,
+                        reason: e.to_string(),
+                    }
+                })?;
+                let old = old.checkpoint();
+                let inconsistent = |reason: String| StoreError::CheckpointInconsistent {
+                    old_size: old.size(),
+                    new_size: size,
+                    reason,
+                };
+                if old.size() != row_size {
+                    return Err(StoreError::CheckpointTampered {
+                        size: row_size,
+                        reason: format!("note is for size {}", old.size()),
+                    });
+                }
+                if old.size() > size {
+                    return Err(inconsistent(
+                        "the log is smaller than the checkpoint".into(),
+                    ));
+                }
+                let old_root =
+                    tree_root(&tree, old.size()).map_err(|e| inconsistent(e.to_string()))?;
+                if old_root != *old.root() {
+                    return Err(inconsistent(format!(
+                        "stored tree gives root {old_root} at that size, the note says {}",
+                        old.root()
+                    )));
+                }
+                let proof = prove_consistency(&tree, old.size(), size)
+                    .map_err(|e| inconsistent(e.to_string()))?;
+                verify_consistency(old.size(), size, old.root(), &root, &proof)
+                    .map_err(|e| inconsistent(e.to_string()))?;
+            }
+
+            let signed = key.sign_checkpoint(size, &root)?;
+            checkpoints.insert(size, signed.note())?;
+            meta.insert(meta::LAST_CHECKPOINT, signed.note().as_bytes())?;
+            meta.insert(meta::LOG_VKEY, vkey.as_bytes())?;
+            signed
+        };
+        txn.commit()?;
+        Ok(signed)
+    }
+}

@@ -1,0 +1,305 @@
+//! Shared helpers: realistic signed workloads, stores in temp dirs, a naive
+//! RFC 6962 tree.
+
+use std::sync::Arc;
+
+use armsledger_core::entry::SignedEntry;
+use armsledger_core::event::SiteEvent;
+use armsledger_core::ids::Timestamp;
+use armsledger_core::model::{AmmoLine, Condition, Reliance, RoundsBack};
+use armsledger_core::testkit::{Scenario, v};
+use armsledger_log::{Hash, LogKey};
+use armsledger_store::{Accepted, LogStore};
+use sha2::{Digest as _, Sha256};
+
+/// The log key used throughout the tests.
+pub fn log_key() -> LogKey {
+    LogKey::from_seed("ledger.example/armsledger-test", &[42; 32]).unwrap()
+}
+
+/// A scenario of at least `n` entries in log order: the standard world,
+/// then firearms acquired, issued and returned, with ammunition.
+pub fn workload(n: usize) -> Vec<Arc<SignedEntry>> {
+    let mut s = Scenario::standard();
+    let lot = s.receive("north", "L-1", 1_000_000);
+    let mut k = 0usize;
+    while s.log.len() < n {
+        let (gun, _) = s.acquire("north", &format!("SN-{k:06}"));
+        let guard = if k.is_multiple_of(2) {
+            "guard-1"
+        } else {
+            "guard-2"
+        };
+        let issue = s.site(
+            "north",
+            "armourer-1",
+            SiteEvent::Issued {
+                firearm: gun,
+                to: v(guard),
+                purpose: v("patrol"),
+                post: v("gate-3"),
+                due_back: s.now.plus(8 * Timestamp::HOUR),
+                reliance: Reliance {
+                    licence: v(&format!("LIC-{guard}")),
+                    permit: v(&format!("PER-{guard}")),
+                    qualification: v(&format!("Q-{guard}")),
+                },
+                ammunition: vec![AmmoLine { lot, rounds: 30 }],
+                ammunition_from: Some(v("vault")),
+            },
+        );
+        s.site(
+            "north",
+            "armourer-2",
+            SiteEvent::Returned {
+                issue: issue.hash(),
+                firearm: gun,
+                condition: Condition::Serviceable,
+                ammunition: vec![RoundsBack {
+                    lot,
+                    returned: 30,
+                    expended: 0,
+                }],
+                location: v("vault"),
+            },
+        );
+        k += 1;
+    }
+    s.log.truncate(n);
+    s.log
+}
+
+/// Wraps entries for `append_batch`, received one second apart.
+pub fn accepted(entries: &[Arc<SignedEntry>]) -> Vec<Accepted> {
+    entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| Accepted {
+            entry: e.clone(),
+            received_at: Timestamp(1_767_225_600_000 + 1000 * i as u64),
+            findings: vec![],
+        })
+        .collect()
+}
+
+/// A fresh log in a temp dir, with `entries` appended in one batch.
+pub fn store_with(entries: &[Arc<SignedEntry>]) -> (tempfile::TempDir, LogStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LogStore::open(dir.path().join("log.redb")).unwrap();
+    if !entries.is_empty() {
+        store.append_batch(&accepted(entries)).unwrap();
+    }
+    (dir, store)
+}
+
+/// RFC 6962 leaf hash, independent of the crates under test.
+pub fn leaf(data: &[u8]) -> Hash {
+    Hash(
+        Sha256::new()
+            .chain_update([0u8])
+            .chain_update(data)
+            .finalize()
+            .into(),
+    )
+}
+
+fn node(l: &Hash, r: &Hash) -> Hash {
+    Hash(
+        Sha256::new()
+            .chain_update([1u8])
+            .chain_update(l.0)
+            .chain_update(r.0)
+            .finalize()
+            .into(),
+    )
+}
+
+fn split(n: usize) -> usize {
+    let mut k = 1;
+    while k * 2 < n {
+        k *= 2;
+    }
+    k
+}
+
+/// MTH(D[n]), RFC 6962 §2.1.
+pub fn mth(d: &[Hash]) -> Hash {
+    match d.len() {
+        0 => Hash(Sha256::digest(b"").into()),
+        1 => d[0],
+        n => {
+            let k = split(n);
+            node(&mth(&d[..k]), &mth(&d[k..]))
+        }
+    }
+}
+
+/// PATH(m, D[n]), RFC 6962 §2.1.1.
+pub fn path(m: usize, d: &[Hash]) -> Vec<Hash> {
+    let n = d.len();
+    if n <= 1 {
+        return vec![];
+    }
+    let k = split(n);
+    if m < k {
+        let mut p = path(m, &d[..k]);
+        p.push(mth(&d[k..]));
+        p
+    } else {
+        let mut p = path(m - k, &d[k..]);
+        p.push(mth(&d[..k]));
+        p
+    }
+}
+
+/// PROOF(m, D[n]), RFC 6962 §2.1.2 (empty for m = 0 and m = n).
+pub fn consistency(m: usize, d: &[Hash]) -> Vec<Hash> {
+    fn sub(m: usize, d: &[Hash], b: bool) -> Vec<Hash> {
+        let n = d.len();
+        if m == n {
+            return if b { vec![] } else { vec![mth(d)] };
+        }
+        let k = split(n);
+        if m <= k {
+            let mut p = sub(m, &d[..k], b);
+            p.push(mth(&d[k..]));
+            p
+        } else {
+            let mut p = sub(m - k, &d[k..], false);
+            p.push(mth(&d[..k]));
+            p
+        }
+    }
+    if m == 0 || m == d.len() {
+        return vec![];
+    }
+    sub(m, d, true)
+}
+
+/// A small deterministic PRNG (splitmix64) for test choices.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        if n == 0 { 0 } else { self.next() % n }
+    }
+}
+
+/// A seed from the environment (`ARMSLEDGER_SEED`) or the clock, printed so
+/// a failure can be replayed.
+pub fn seed(name: &str) -> u64 {
+    let s = std::env::var("ARMSLEDGER_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+        });
+    eprintln!("{name}: ARMSLEDGER_SEED={s}");
+    s
+}
+
+/// A site event body acquiring a new pistol with `serial` (no prior history).
+pub fn acquisition(serial: &str, officer: &str) -> armsledger_core::entry::EntryBody {
+    use armsledger_core::entry::{EntryBody, Link};
+    use armsledger_core::event::{Event, Subject};
+    use armsledger_core::model::{Counterparty, DocKind};
+    use armsledger_core::testkit::{doc, pistol};
+    let identity = pistol(serial);
+    let firearm = identity.id();
+    EntryBody {
+        officer: v(officer),
+        links: vec![Link {
+            subject: Subject::Firearm(firearm),
+            prev: None,
+        }],
+        event: Event::Site(SiteEvent::FirearmAcquired {
+            firearm,
+            identity,
+            source: Counterparty {
+                name: v("Dealer"),
+                licence: Some(v("DL-1")),
+            },
+            authorisation: doc(DocKind::AcquisitionPermit, "AP-1"),
+            location: v("vault"),
+        }),
+    }
+}
+
+/// The device side of a site, as the host sees it: its chain head and last
+/// receipt, signing what the host asks if it extends that head.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct TestDevice {
+    pub counter: u64,
+    pub hash: armsledger_core::hash::Hash,
+    pub last: Option<(
+        armsledger_core::entry::EntryHeader,
+        armsledger_core::sig::Sig,
+    )>,
+}
+
+impl TestDevice {
+    pub const LABEL: &'static str = "site-device-north";
+
+    pub fn new() -> Self {
+        TestDevice {
+            counter: 0,
+            hash: armsledger_core::hash::Hash::ZERO,
+            last: None,
+        }
+    }
+
+    pub fn signer() -> armsledger_core::testkit::SoftSigner {
+        armsledger_core::testkit::SoftSigner::new(
+            Self::LABEL,
+            armsledger_core::entry::ChainId::Site(v("north")),
+        )
+    }
+
+    pub fn key() -> armsledger_store::DeviceKey {
+        let s = Self::signer();
+        armsledger_store::DeviceKey {
+            device: s.device.clone(),
+            key_epoch: s.key_epoch,
+            public_key: s.public_key(),
+        }
+    }
+
+    /// Signs the request if it extends the device's head.
+    pub fn sign(
+        &mut self,
+        req: &armsledger_store::SignRequest,
+    ) -> (
+        armsledger_core::entry::EntryHeader,
+        armsledger_core::sig::Sig,
+    ) {
+        use armsledger_core::sig::Statement as _;
+        assert_eq!(
+            (req.prev_counter, req.prev_hash),
+            (self.counter, self.hash),
+            "ChainMismatch"
+        );
+        let mut s = Self::signer();
+        s.head = (self.counter, self.hash);
+        let header = s.next_header(
+            req.body_hash,
+            Timestamp(1_767_225_600_000 + self.counter * 1000),
+            0,
+        );
+        let sig = header.sign(s.signing_key()).unwrap();
+        self.counter = header.counter;
+        self.hash = header.entry_hash().unwrap();
+        self.last = Some((header.clone(), sig));
+        (header, sig)
+    }
+}

@@ -1,0 +1,21 @@
+//! Integration tests of armsledger-store: the global log (append, reads,
+//! proofs against a naive tree, checkpoints, tampering, crashes) and the
+//! site ledger (write-ahead intents, recovery, sync).
+
+// clippy.toml allows these inside `#[test]` functions; the shared helpers of
+// this test crate need them too.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod checkpoint;
+mod common;
+mod crash;
+mod docs;
+mod log_basic;
+mod proofs;
+mod site;
+mod tamper;

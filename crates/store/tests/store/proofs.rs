@@ -1,0 +1,170 @@
+//! Proofs from the store, bound to a stated size, against a naive RFC 6962
+//! tree and armsledger-log's verifiers, for sizes 0..=2000.
+
+use std::sync::OnceLock;
+
+use armsledger_log::{EMPTY_ROOT, Hash, LogError, verify_consistency, verify_inclusion};
+use armsledger_store::{LogStore, StoreError};
+use proptest::prelude::*;
+
+use crate::common::{Rng, accepted, consistency, leaf, mth, path, seed, store_with, workload};
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: LogStore,
+    leaves: Vec<Hash>,
+}
+
+/// One store of 2000 realistic entries, shared by the tests of this module.
+fn fixture() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let log = workload(2000);
+        let (dir, store) = store_with(&log);
+        let leaves = log.iter().map(|e| leaf(e.bytes())).collect();
+        Fixture {
+            _dir: dir,
+            store,
+            leaves,
+        }
+    })
+}
+
+fn check_inclusion(f: &Fixture, index: u64, size: u64) {
+    let r = f.store.read().unwrap();
+    let d = &f.leaves[..size as usize];
+    let proof = r.inclusion_proof(index, size).unwrap();
+    assert_eq!(proof, path(index as usize, d), "PATH({index}, D[{size}])");
+    let root = r.root_at(size).unwrap();
+    assert_eq!(root, mth(d));
+    verify_inclusion(&f.leaves[index as usize], index, size, &proof, &root).unwrap();
+}
+
+fn check_consistency(f: &Fixture, old: u64, new: u64) {
+    let r = f.store.read().unwrap();
+    let d = &f.leaves[..new as usize];
+    let proof = r.consistency_proof(old, new).unwrap();
+    assert_eq!(
+        proof,
+        consistency(old as usize, d),
+        "PROOF({old}, D[{new}])"
+    );
+    let (old_root, new_root) = (r.root_at(old).unwrap(), r.root_at(new).unwrap());
+    verify_consistency(old, new, &old_root, &new_root, &proof).unwrap();
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn inclusion_matches_naive_tree(size in 1u64..=2000, at in any::<u64>()) {
+        check_inclusion(fixture(), at % size, size);
+    }
+
+    #[test]
+    fn consistency_matches_naive_tree(new in 0u64..=2000, at in any::<u64>()) {
+        check_consistency(fixture(), at % (new + 1), new);
+    }
+}
+
+#[test]
+fn root_at_every_size_matches_naive_tree() {
+    let f = fixture();
+    let r = f.store.read().unwrap();
+    let mut frontier = armsledger_log::Frontier::new();
+    assert_eq!(r.root_at(0).unwrap(), EMPTY_ROOT);
+    for (i, l) in f.leaves.iter().enumerate() {
+        frontier.append(*l).unwrap();
+        assert_eq!(
+            r.root_at(i as u64 + 1).unwrap(),
+            frontier.root(),
+            "size {}",
+            i + 1
+        );
+    }
+    assert_eq!(r.root(), mth(&f.leaves));
+    // Tile boundaries exactly.
+    for size in [255, 256, 257, 511, 512, 513, 1024, 1999, 2000] {
+        check_inclusion(f, size - 1, size);
+        check_inclusion(f, 0, size);
+        check_consistency(f, 256, size.max(256));
+        check_consistency(f, size - 1, size);
+    }
+}
+
+#[test]
+fn edge_cases_size_zero_one_and_equal() {
+    let f = fixture();
+    let r = f.store.read().unwrap();
+    // Size 0: no leaf is in it.
+    assert!(matches!(
+        r.inclusion_proof(0, 0),
+        Err(StoreError::Log(LogError::IndexBeyondTree {
+            index: 0,
+            size: 0
+        }))
+    ));
+    // Size 1: empty proof, the leaf is the root.
+    assert_eq!(r.inclusion_proof(0, 1).unwrap(), vec![]);
+    assert_eq!(r.root_at(1).unwrap(), f.leaves[0]);
+    // Consistency from 0 and between equal sizes: empty proofs.
+    for n in [0, 1, 2, 7, 2000] {
+        assert_eq!(r.consistency_proof(0, n).unwrap(), vec![]);
+        assert_eq!(r.consistency_proof(n, n).unwrap(), vec![]);
+        let root = r.root_at(n).unwrap();
+        verify_consistency(0, n, &EMPTY_ROOT, &root, &[]).unwrap();
+        verify_consistency(n, n, &root, &root, &[]).unwrap();
+    }
+    check_consistency(f, 1, 2);
+    // A shrinking log and sizes the log has not reached are refused.
+    assert!(matches!(
+        r.consistency_proof(5, 4),
+        Err(StoreError::Log(LogError::TreeShrank { old: 5, new: 4 }))
+    ));
+    assert!(matches!(
+        r.inclusion_proof(0, 2001),
+        Err(StoreError::SizeBeyondLog { .. })
+    ));
+    assert!(matches!(
+        r.consistency_proof(1, 2001),
+        Err(StoreError::SizeBeyondLog { .. })
+    ));
+    assert!(matches!(
+        r.root_at(2001),
+        Err(StoreError::SizeBeyondLog { .. })
+    ));
+    assert!(matches!(
+        r.inclusion_proof(7, 7),
+        Err(StoreError::Log(LogError::IndexBeyondTree { .. }))
+    ));
+}
+
+#[test]
+fn proofs_stay_valid_while_the_log_grows_in_random_batches() {
+    let mut rng = Rng(seed("growth"));
+    let log = workload(700);
+    let leaves: Vec<Hash> = log.iter().map(|e| leaf(e.bytes())).collect();
+    let (_dir, store) = store_with(&[]);
+    let mut size = 0usize;
+    let mut heads: Vec<(u64, Hash)> = vec![(0, EMPTY_ROOT)];
+    while size < log.len() {
+        let n = (1 + rng.below(60) as usize).min(log.len() - size);
+        let idx = store.append_batch(&accepted(&log[size..size + n])).unwrap();
+        assert_eq!(idx, (size as u64..(size + n) as u64).collect::<Vec<_>>());
+        size += n;
+        let r = store.read().unwrap();
+        assert_eq!(r.size(), size as u64);
+        let root = r.root_at(size as u64).unwrap();
+        assert_eq!(root, mth(&leaves[..size]));
+        assert_eq!(root, r.root());
+        let i = rng.below(size as u64);
+        let p = r.inclusion_proof(i, size as u64).unwrap();
+        verify_inclusion(&leaves[i as usize], i, size as u64, &p, &root).unwrap();
+        for &(old, old_root) in &heads {
+            let p = r.consistency_proof(old, size as u64).unwrap();
+            verify_consistency(old, size as u64, &old_root, &root, &p).unwrap();
+        }
+        heads.push((size as u64, root));
+    }
+    assert!(store.fsck().unwrap().is_clean());
+}

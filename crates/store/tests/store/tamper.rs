@@ -1,0 +1,242 @@
+//! Tampering with the redb file through redb itself (as an attacker with
+//! write access would): fsck names the location, proofs against the last
+//! signed checkpoint fail, and the log refuses to sign over it.
+
+use std::path::Path;
+
+use armsledger_core::entry::SignedEntry;
+use armsledger_log::{SignedCheckpoint, verify_inclusion};
+use armsledger_store::{LogStore, StoreError};
+use redb::{Database, ReadableTable, TableDefinition};
+
+use crate::common::{leaf, log_key, store_with, workload};
+
+const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
+const TILES: TableDefinition<(u8, u64), &[u8]> = TableDefinition::new("tiles");
+const CHECKPOINTS: TableDefinition<u64, &str> = TableDefinition::new("checkpoints");
+
+const N: usize = 600;
+
+/// A log of 600 entries with a signed checkpoint, closed.
+fn signed_log() -> (tempfile::TempDir, SignedCheckpoint) {
+    let log = workload(N);
+    let (dir, store) = store_with(&log);
+    let cp = store.sign_checkpoint(&log_key()).unwrap();
+    assert!(store.fsck().unwrap().is_clean());
+    (dir, cp)
+}
+
+fn path(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    dir.path().join("log.redb")
+}
+
+/// Rewrites the file through redb, outside the store.
+fn tamper(path: &Path, f: impl FnOnce(&redb::WriteTransaction)) {
+    let db = Database::open(path).unwrap();
+    let txn = db.begin_write().unwrap();
+    f(&txn);
+    txn.commit().unwrap();
+}
+
+fn entry_bytes(txn: &redb::WriteTransaction, i: u64) -> Vec<u8> {
+    txn.open_table(ENTRIES)
+        .unwrap()
+        .get(i)
+        .unwrap()
+        .unwrap()
+        .value()
+        .to_vec()
+}
+
+/// Whether entry `i` as stored still proves against the checkpoint.
+fn proves(store: &LogStore, cp: &SignedCheckpoint, i: u64) -> bool {
+    let c = cp.checkpoint();
+    let r = store.read().unwrap();
+    let Some(bytes) = r.entry_bytes(i).unwrap() else {
+        return false;
+    };
+    match r.inclusion_proof(i, c.size()) {
+        Ok(p) => verify_inclusion(&leaf(&bytes), i, c.size(), &p, c.root()).is_ok(),
+        Err(_) => false,
+    }
+}
+
+fn problems(store: &LogStore) -> Vec<String> {
+    let report = store.fsck().unwrap();
+    assert!(!report.is_clean());
+    eprintln!("{report}");
+    report.problems.iter().map(|p| p.to_string()).collect()
+}
+
+#[test]
+fn a_changed_entry_signature_byte() {
+    let (dir, cp) = signed_log();
+    tamper(&path(&dir), |txn| {
+        let mut bytes = entry_bytes(txn, 300);
+        let sig_at = SignedEntry::decode(&bytes).unwrap().header_bytes().len();
+        bytes[sig_at] ^= 1; // still decodes: only the tree can tell
+        txn.open_table(ENTRIES)
+            .unwrap()
+            .insert(300, bytes.as_slice())
+            .unwrap();
+    });
+    let store = LogStore::open(path(&dir)).unwrap();
+    let p = problems(&store);
+    assert!(
+        p.iter()
+            .any(|p| p.starts_with("tiles[(1, 0)[1] over entries 256..512]")),
+        "{p:?}"
+    );
+    assert!(
+        p.iter()
+            .any(|p| p.starts_with("checkpoints[size 600]") && p.contains("entries 0..600")),
+        "{p:?}"
+    );
+    assert!(!proves(&store, &cp, 300));
+    assert!(!proves(&store, &cp, 299), "a neighbour's proof covers it");
+    assert!(proves(&store, &cp, 10), "other tiles are untouched");
+}
+
+#[test]
+fn a_changed_entry_body_byte() {
+    let (dir, cp) = signed_log();
+    tamper(&path(&dir), |txn| {
+        let mut bytes = entry_bytes(txn, 590);
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0x40;
+        txn.open_table(ENTRIES)
+            .unwrap()
+            .insert(590, bytes.as_slice())
+            .unwrap();
+    });
+    let store = LogStore::open(path(&dir)).unwrap();
+    let p = problems(&store);
+    assert!(
+        p.iter()
+            .any(|p| p.starts_with("entries[590]: expected a canonical signed entry")),
+        "{p:?}"
+    );
+    assert!(!proves(&store, &cp, 590));
+    // Entry 590 is in the right-edge tile: signing recomputes it and refuses.
+    assert!(matches!(
+        store.sign_checkpoint(&log_key()),
+        Err(StoreError::TreeInconsistent(_))
+    ));
+}
+
+#[test]
+fn a_removed_entry() {
+    let (dir, cp) = signed_log();
+    tamper(&path(&dir), |txn| {
+        txn.open_table(ENTRIES).unwrap().remove(100).unwrap();
+    });
+    let store = LogStore::open(path(&dir)).unwrap();
+    let p = problems(&store);
+    assert!(
+        p.iter().any(|p| p.starts_with("entries[100..101]")),
+        "{p:?}"
+    );
+    assert!(
+        p.iter()
+            .any(|p| p.starts_with("by_hash[") && p.contains(", 100)")),
+        "{p:?}"
+    );
+    assert!(
+        p.iter()
+            .any(|p| p.starts_with("received_at[599]") || p.starts_with("meta[frontier]")),
+        "{p:?}"
+    );
+    assert!(!proves(&store, &cp, 100));
+    assert!(!proves(&store, &cp, 101));
+    // The last entry's index no longer matches the frontier: no appends, no signing.
+    assert!(
+        store
+            .append_batch(&crate::common::accepted(&workload(N + 1)[N..]))
+            .is_err()
+    );
+}
+
+#[test]
+fn two_entries_swapped() {
+    let (dir, cp) = signed_log();
+    tamper(&path(&dir), |txn| {
+        let (a, b) = (entry_bytes(txn, 40), entry_bytes(txn, 41));
+        let mut t = txn.open_table(ENTRIES).unwrap();
+        t.insert(40, b.as_slice()).unwrap();
+        t.insert(41, a.as_slice()).unwrap();
+    });
+    let store = LogStore::open(path(&dir)).unwrap();
+    let p = problems(&store);
+    assert!(
+        p.iter()
+            .any(|p| p.starts_with("tiles[(1, 0)[0] over entries 0..256]")),
+        "{p:?}"
+    );
+    assert!(
+        p.iter()
+            .any(|p| p.starts_with("by_hash[") && p.contains(", 40)")),
+        "{p:?}"
+    );
+    assert!(p.iter().any(|p| p.starts_with("by_slot[")), "{p:?}");
+    assert!(!proves(&store, &cp, 40));
+    assert!(!proves(&store, &cp, 41));
+    // Looking an entry up by hash no longer finds it where the index says.
+    let r = store.read().unwrap();
+    let e41 = r.entry(41).unwrap().unwrap().entry;
+    assert_ne!(r.index_of_hash(&e41.hash()).unwrap(), Some(41));
+}
+
+#[test]
+fn a_changed_tree_hash() {
+    let (dir, cp) = signed_log();
+    tamper(&path(&dir), |txn| {
+        let mut t = txn.open_table(TILES).unwrap();
+        let mut tile = t.get((1, 0)).unwrap().unwrap().value().to_vec();
+        tile[5] ^= 1; // hash 0 of level-1 tile 0: the root of entries 0..256
+        t.insert((1, 0), tile.as_slice()).unwrap();
+    });
+    let store = LogStore::open(path(&dir)).unwrap();
+    let p = problems(&store);
+    assert!(
+        p.iter()
+            .any(|p| p.starts_with("tiles[(1, 0)[0] over entries 0..256]")),
+        "{p:?}"
+    );
+    assert!(
+        !proves(&store, &cp, 300),
+        "entries right of it prove through it"
+    );
+    assert!(matches!(
+        store.sign_checkpoint(&log_key()),
+        Err(StoreError::TreeInconsistent(_))
+    ));
+}
+
+#[test]
+fn a_forged_or_removed_checkpoint_blocks_signing() {
+    let (dir, _cp) = signed_log();
+    tamper(&path(&dir), |txn| {
+        let mut t = txn.open_table(CHECKPOINTS).unwrap();
+        let note = t.get(600).unwrap().unwrap().value().replace("600", "601");
+        t.insert(600, note.as_str()).unwrap();
+    });
+    let store = LogStore::open(path(&dir)).unwrap();
+    assert!(
+        problems(&store)
+            .iter()
+            .any(|p| p.starts_with("checkpoints[size 600]"))
+    );
+    assert!(matches!(
+        store.sign_checkpoint(&log_key()),
+        Err(StoreError::CheckpointTampered { .. })
+    ));
+    drop(store);
+    tamper(&path(&dir), |txn| {
+        txn.open_table(CHECKPOINTS).unwrap().remove(600).unwrap();
+    });
+    let store = LogStore::open(path(&dir)).unwrap();
+    assert!(matches!(
+        store.sign_checkpoint(&log_key()),
+        Err(StoreError::CheckpointTampered { .. })
+    ));
+}
