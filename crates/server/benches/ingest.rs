@@ -7,6 +7,8 @@
 //! `ARMSLEDGER_BENCH_ENTRIES` for more than the default 20,000; `--quick`
 //! for a smoke run). Bounded in count and time, loopback only.
 
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::expect_used)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,14 +27,28 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 /// One site's chain of `n` entries: acquisitions then storage moves.
 fn site_chain(s: &mut Scenario, site: &str, n: usize) -> Vec<Arc<SignedEntry>> {
     let start = s.log.len();
-    let guns: Vec<_> = (0..(n / 20).max(1)).map(|i| s.acquire(site, &format!("{site}-{i:05}")).0).collect();
+    let guns: Vec<_> = (0..(n / 20).max(1))
+        .map(|i| s.acquire(site, &format!("{site}-{i:05}")).0)
+        .collect();
     let mut at = vec![true; guns.len()];
     let mut i = 0;
     while s.log.len() - start < n {
         let k = i % guns.len();
-        let (from, to) = if at[k] { ("vault", "rack-1") } else { ("rack-1", "vault") };
+        let (from, to) = if at[k] {
+            ("vault", "rack-1")
+        } else {
+            ("rack-1", "vault")
+        };
         at[k] = !at[k];
-        s.site(site, "armourer-1", SiteEvent::StorageMoved { item: Item::Firearm(guns[k]), from: v(from), to: v(to) });
+        s.site(
+            site,
+            "armourer-1",
+            SiteEvent::StorageMoved {
+                item: Item::Firearm(guns[k]),
+                from: v(from),
+                to: v(to),
+            },
+        );
         i += 1;
     }
     s.log[start..].to_vec()
@@ -52,7 +68,10 @@ fn main() {
         s.company_with_site("acme", site);
     }
     let setup = s.log.clone();
-    let chains: Vec<Vec<Arc<SignedEntry>>> = sites.iter().map(|site| site_chain(&mut s, site, total / clients)).collect();
+    let chains: Vec<Vec<Arc<SignedEntry>>> = sites
+        .iter()
+        .map(|site| site_chain(&mut s, site, total / clients))
+        .collect();
     let all: Vec<&Arc<SignedEntry>> = chains.iter().flatten().collect();
 
     // The limit: raw ed25519 batch verification of these same signatures, all cores.
@@ -60,7 +79,10 @@ fn main() {
     let ok = all.par_chunks(64).all(|c| {
         let msgs: Vec<Vec<u8>> = c.iter().map(|e| e.signed_message()).collect();
         let refs: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
-        let sigs: Vec<ed25519_dalek::Signature> = c.iter().map(|e| ed25519_dalek::Signature::from_bytes(&e.signature().0)).collect();
+        let sigs: Vec<ed25519_dalek::Signature> = c
+            .iter()
+            .map(|e| ed25519_dalek::Signature::from_bytes(&e.signature().0))
+            .collect();
         let keys: Vec<ed25519_dalek::VerifyingKey> = c
             .iter()
             .map(|e| {
@@ -86,7 +108,9 @@ fn main() {
         ..Config::default()
     };
     let shared = Shared::open(config).unwrap();
-    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
     let addr = listener.local_addr().unwrap();
     {
         let shared = shared.clone();
@@ -95,13 +119,23 @@ fn main() {
             axum::serve(listener, app(shared)).await.unwrap();
         });
     }
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
     let post = |entries: &[Arc<SignedEntry>], wait: bool| -> Duration {
         let raw: Vec<Vec<u8>> = entries.iter().map(|e| e.bytes().to_vec()).collect();
         let body = postcard::to_allocvec(&raw).unwrap();
-        let url = format!("http://{addr}/v1/entries{}", if wait { "?wait=true" } else { "" });
+        let url = format!(
+            "http://{addr}/v1/entries{}",
+            if wait { "?wait=true" } else { "" }
+        );
         let t = Instant::now();
-        let resp = agent.post(&url).header("content-type", "application/octet-stream").send(&body[..]).unwrap();
+        let resp = agent
+            .post(&url)
+            .header("content-type", "application/octet-stream")
+            .send(&body[..])
+            .unwrap();
         assert_eq!(resp.status(), 200);
         t.elapsed()
     };
@@ -131,15 +165,45 @@ fn main() {
     }
     let cp_latency = t.elapsed();
     let rate = pushed as f64 / wall.as_secs_f64();
-    let bytes = std::fs::metadata(dir.path().join("log.redb")).map(|m| m.len()).unwrap_or(0);
-    println!("ingest over loopback HTTP: {clients} clients, batches of {batch}, {pushed} entries, durable group commit");
+    let bytes = std::fs::metadata(dir.path().join("log.redb"))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    println!(
+        "ingest over loopback HTTP: {clients} clients, batches of {batch}, {pushed} entries, durable group commit"
+    );
     println!("{:<44} {:>12}", "figure", "value");
-    println!("{:<44} {:>12.0}", "entries/s ingested (verified, ruled, logged)", rate);
-    println!("{:<44} {:>12.0}", "raw ed25519 batch verify/s, all cores (limit)", raw_rate);
-    println!("{:<44} {:>11.2}x", "ratio to the limit (goal >= 0.5)", rate / raw_rate);
-    println!("{:<44} {:>9.1} ms", "ack latency p50 (batch)", percentile(&lat, 0.5).as_secs_f64() * 1e3);
-    println!("{:<44} {:>9.1} ms", "ack latency p99 (batch)", percentile(&lat, 0.99).as_secs_f64() * 1e3);
-    println!("{:<44} {:>9.1} ms", "checkpoint latency after last ack", cp_latency.as_secs_f64() * 1e3);
-    println!("{:<44} {:>12.0}", "bytes on disk per entry (log.redb)", bytes as f64 / want as f64);
+    println!(
+        "{:<44} {:>12.0}",
+        "entries/s ingested (verified, ruled, logged)", rate
+    );
+    println!(
+        "{:<44} {:>12.0}",
+        "raw ed25519 batch verify/s, all cores (limit)", raw_rate
+    );
+    println!(
+        "{:<44} {:>11.2}x",
+        "ratio to the limit (goal >= 0.5)",
+        rate / raw_rate
+    );
+    println!(
+        "{:<44} {:>9.1} ms",
+        "ack latency p50 (batch)",
+        percentile(&lat, 0.5).as_secs_f64() * 1e3
+    );
+    println!(
+        "{:<44} {:>9.1} ms",
+        "ack latency p99 (batch)",
+        percentile(&lat, 0.99).as_secs_f64() * 1e3
+    );
+    println!(
+        "{:<44} {:>9.1} ms",
+        "checkpoint latency after last ack",
+        cp_latency.as_secs_f64() * 1e3
+    );
+    println!(
+        "{:<44} {:>12.0}",
+        "bytes on disk per entry (log.redb)",
+        bytes as f64 / want as f64
+    );
     let _ = T0;
 }

@@ -37,9 +37,9 @@ impl Write for ChannelWriter {
     fn flush(&mut self) -> std::io::Result<()> {
         if !self.buf.is_empty() {
             let chunk = Bytes::from(std::mem::take(&mut self.buf));
-            self.tx
-                .blocking_send(Ok(chunk))
-                .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))?;
+            self.tx.blocking_send(Ok(chunk)).map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away")
+            })?;
         }
         Ok(())
     }
@@ -56,7 +56,12 @@ pub struct ExportQuery {
     pub since: Option<u64>,
 }
 
-fn stream(shared: Arc<Shared>, scope: Scope, since: Option<u64>, filename: String) -> Result<Response, ApiError> {
+fn stream(
+    shared: Arc<Shared>,
+    scope: Scope,
+    since: Option<u64>,
+    filename: String,
+) -> Result<Response, ApiError> {
     let published = shared
         .checkpoint
         .borrow()
@@ -65,7 +70,10 @@ fn stream(shared: Arc<Shared>, scope: Scope, since: Option<u64>, filename: Strin
     let (tx, mut rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(8);
     tokio::task::spawn_blocking(move || {
         let err_tx = tx.clone();
-        let mut w = ChannelWriter { tx, buf: Vec::new() };
+        let mut w = ChannelWriter {
+            tx,
+            buf: Vec::new(),
+        };
         if let Err(e) = write(&shared, &scope, since, &published, &mut w) {
             tracing::error!(error = %e, "export failed midway");
             let _ = err_tx.blocking_send(Err(std::io::Error::other(e)));
@@ -75,8 +83,10 @@ fn stream(shared: Arc<Shared>, scope: Scope, since: Option<u64>, filename: Strin
     });
     let body = Body::from_stream(async_stream(&mut rx));
     let mut r = body.into_response();
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/vnd.armsledger.bundle"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/vnd.armsledger.bundle"),
+    );
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
         r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }
@@ -128,7 +138,9 @@ fn write(
         (Scope::All, _) | (_, ChainId::Regulator) => true,
         (Scope::Site(s), ChainId::Site(site)) => s == site,
         (Scope::Company(c), ChainId::Site(site)) => companies.get(site) == Some(c),
-        (Scope::Firearm(id), ChainId::Site(_)) => en.body().link_for(&Subject::Firearm(*id)).is_some(),
+        (Scope::Firearm(id), ChainId::Site(_)) => {
+            en.body().link_for(&Subject::Firearm(*id)).is_some()
+        }
     };
     for i in 0..size {
         let Some(s) = reader.entry(i).map_err(|x| e(&x))? else {
@@ -137,7 +149,8 @@ fn write(
         if !wanted(&s.entry) {
             continue;
         }
-        w.entry(i, Some(s.received_at), s.entry.bytes()).map_err(|x| e(&x))?;
+        w.entry(i, Some(s.received_at), s.entry.bytes())
+            .map_err(|x| e(&x))?;
         if scope.is_scoped() {
             let proof = reader.inclusion_proof(i, size).map_err(|x| e(&x))?;
             w.inclusion(i, &proof).map_err(|x| e(&x))?;
@@ -158,16 +171,24 @@ pub async fn export(
     Query(q): Query<ExportQuery>,
 ) -> Result<Response, ApiError> {
     let scope = match (&q.company, &q.site) {
-        (Some(_), Some(_)) => return Err(ApiError::BadRequest("give company or site, not both".into())),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::BadRequest(
+                "give company or site, not both".into(),
+            ));
+        }
         (Some(c), None) => {
-            let c: CompanyId = c.parse().map_err(|e| ApiError::BadRequest(format!("company: {e}")))?;
+            let c: CompanyId = c
+                .parse()
+                .map_err(|e| ApiError::BadRequest(format!("company: {e}")))?;
             if !caller.0.may_read(None, Some(&c)) {
                 return Err(caller.forbidden(&format!("export company {c}")));
             }
             Scope::Company(c)
         }
         (None, Some(s)) => {
-            let s: SiteId = s.parse().map_err(|e| ApiError::BadRequest(format!("site: {e}")))?;
+            let s: SiteId = s
+                .parse()
+                .map_err(|e| ApiError::BadRequest(format!("site: {e}")))?;
             let company = shared
                 .verifier
                 .read()
@@ -198,7 +219,10 @@ pub async fn dossier(
     Path(serial): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = {
-        let v = shared.verifier.read().map_err(|_| ApiError::Internal("verifier lock".into()))?;
+        let v = shared
+            .verifier
+            .read()
+            .map_err(|_| ApiError::Internal("verifier lock".into()))?;
         let key = armsledger_core::model::normalise(&serial);
         let rec = v
             .engine()
