@@ -2,6 +2,8 @@
 //! signed entries, proofs checked with only the published key, and every
 //! refusal leaving the log untouched.
 
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::expect_used)]
+
 use std::sync::Arc;
 
 use armsledger_core::entry::{EntryBody, SignedEntry};
