@@ -188,7 +188,7 @@ async fn ingest_is_idempotent_and_proofs_verify_with_the_published_key() {
             p["index"].as_u64().unwrap(),
             cp.checkpoint().size(),
             &proof,
-            &cp.checkpoint().root(),
+            cp.checkpoint().root(),
         )
         .unwrap();
     }
@@ -222,8 +222,8 @@ async fn ingest_is_idempotent_and_proofs_verify_with_the_published_key() {
     verify_consistency(
         first.size(),
         cp2.checkpoint().size(),
-        &first.root(),
-        &cp2.checkpoint().root(),
+        first.root(),
+        cp2.checkpoint().root(),
         &proof,
     )
     .unwrap();
