@@ -133,11 +133,23 @@ fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
+/// What the file looked like when last read, and what it held.
+#[derive(Debug, Default)]
+struct Cache {
+    /// (modification time, length) of the file, or none if it was absent.
+    seen: Option<(SystemTime, u64)>,
+    /// When it was read; the file is re-read at least every second, since
+    /// file times can be coarser than two quick writes.
+    at: Option<std::time::Instant>,
+    records: Vec<TokenRecord>,
+    valid: bool,
+}
+
 /// The token file: list, create, revoke, and check.
 #[derive(Debug)]
 pub struct TokenStore {
     path: PathBuf,
-    cache: RwLock<(Option<SystemTime>, Vec<TokenRecord>)>,
+    cache: RwLock<Cache>,
 }
 
 impl TokenStore {
@@ -145,7 +157,7 @@ impl TokenStore {
     pub fn new(path: impl Into<PathBuf>) -> Self {
         TokenStore {
             path: path.into(),
-            cache: RwLock::new((None, Vec::new())),
+            cache: RwLock::new(Cache::default()),
         }
     }
 
@@ -185,6 +197,9 @@ impl TokenStore {
             f.sync_all().map_err(io)?;
         }
         std::fs::rename(&tmp, &self.path).map_err(io)?;
+        if let Ok(mut c) = self.cache.write() {
+            c.valid = false;
+        }
         Ok(())
     }
 
@@ -233,18 +248,21 @@ impl TokenStore {
 
     /// The role of a presented token, if it is known and not revoked.
     pub fn check(&self, token: &str) -> Result<Option<Role>, TokenError> {
-        let mtime = std::fs::metadata(&self.path)
-            .and_then(|m| m.modified())
-            .ok();
-        let stale = self
-            .cache
-            .read()
-            .map(|c| c.0 != mtime || mtime.is_none())
-            .unwrap_or(true);
+        let seen = std::fs::metadata(&self.path)
+            .ok()
+            .and_then(|m| Some((m.modified().ok()?, m.len())));
+        let stale = self.cache.read().map_or(true, |c| {
+            !c.valid || c.seen != seen || c.at.is_none_or(|t| t.elapsed().as_secs() >= 1)
+        });
         if stale {
             let records = self.read_file()?;
             if let Ok(mut c) = self.cache.write() {
-                *c = (mtime, records);
+                *c = Cache {
+                    seen,
+                    at: Some(std::time::Instant::now()),
+                    records,
+                    valid: true,
+                };
             }
         }
         let hash = hash_token(token);
@@ -253,7 +271,7 @@ impl TokenStore {
             msg: "cache poisoned".into(),
         })?;
         Ok(cache
-            .1
+            .records
             .iter()
             .find(|r| r.hash == hash && r.revoked_at.is_none())
             .map(|r| r.role.clone()))

@@ -438,7 +438,7 @@ async fn refusals_store_nothing() {
 
     // A gap: the next entry without the one before it (the good acquisition).
     let (_, next) = env.s.acquire("north", "AFTER-GAP");
-    let (st, body) = post(&env, &[next.clone()], false).await;
+    let (st, body) = post(&env, std::slice::from_ref(&next), false).await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["entry"]["counter"], next.counter());
     assert_eq!(size(&env), n);
