@@ -1,0 +1,75 @@
+//! The command line: every command, its help and examples.
+
+use clap::{Parser, Subcommand};
+
+use crate::cmd;
+
+/// The weapons traceability ledger for regulators of private security
+/// companies, their armouries and auditors.
+#[derive(Debug, Parser)]
+#[command(
+    name = "armsledger",
+    version,
+    about,
+    after_help = "Examples:\n  armsledger demo                                  run the whole system on this machine\n  armsledger serve --data ./regulator --regulator-key HEX\n  armsledger verify export.bundle --trusted-key log.vkey\n  armsledger trace GLK-0001 --server http://127.0.0.1:8640 --token $TOKEN\n\nExit codes: 0 ok (or authentic), 1 an authenticity check failed, 2 usage or I/O error.\nSee docs/cli.md for the officer's, inspector's and auditor's guides."
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every command.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the regulator's verification server.
+    Serve(cmd::serve::ServeArgs),
+    /// Create, list and revoke the server's bearer tokens.
+    Token {
+        /// Token action.
+        #[command(subcommand)]
+        action: cmd::token::TokenCommand,
+    },
+    /// Verify an exported bundle or a weapon dossier offline (no network).
+    Verify(cmd::verify::VerifyArgs),
+    /// Re-derive and check a server's log store without starting anything.
+    Fsck(cmd::fsck::FsckArgs),
+    /// Trace one weapon cradle to grave.
+    Trace(cmd::query::TraceArgs),
+    /// A site's inventory, now or as of a time.
+    Inventory(cmd::query::InventoryArgs),
+    /// Alerts: overdue returns, transfers in transit, missing loss references, expiries, counts.
+    Alerts(cmd::query::AlertsArgs),
+    /// Download a bundle for offline verification.
+    Export(cmd::query::ExportArgs),
+    /// Armoury officer commands (site mode, work offline).
+    #[command(flatten)]
+    Officer(cmd::officer::OfficerCommand),
+    /// Set up a site directory.
+    Site {
+        /// Site action.
+        #[command(subcommand)]
+        action: cmd::site::SiteCommand,
+    },
+    /// Push unsent entries to the server and pull regulator entries and transfers.
+    Sync(cmd::sync::SyncArgs),
+    /// Site head, unsynced entries, open issues, overdue returns, expiring licences.
+    Status(cmd::site::StatusArgs),
+    /// The regulator's chain: licences, registrations, enrolments, revocations.
+    Regulator {
+        /// Regulator action.
+        #[command(subcommand)]
+        action: cmd::regulator::RegulatorCommand,
+    },
+    /// Run or make a simulated signing device (the armoury's secure element).
+    Device {
+        /// Device action.
+        #[command(subcommand)]
+        action: armsledger_device::cli::Command,
+    },
+    /// Print shell completions.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}

@@ -1,0 +1,241 @@
+//! The demo's real parts: simulated devices manufactured into flash files and
+//! served as their own processes, and the regulator's server in process on a
+//! loopback port.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use armsledger_core::hash::Hash;
+use armsledger_core::ids::{DeviceId, Name};
+use armsledger_device::factory::{DeviceSpec, manufacture};
+use armsledger_device::file::{FileFlash, FileMonotonic, default_monotonic_path};
+use armsledger_server::{Config, Shared};
+use ed25519_dalek::SigningKey;
+
+/// The simulated manufacturer's root, derived from the demo seed.
+pub fn manufacturer_root(seed: u64) -> SigningKey {
+    let h = Hash::of(&[b"armsledger-demo manufacturer root", &seed.to_le_bytes()]);
+    SigningKey::from_bytes(&h.0)
+}
+
+/// One device: its flash file and the socket it is served on.
+#[derive(Clone, Debug)]
+pub struct DeviceFiles {
+    /// Device serial.
+    pub serial: String,
+    /// Flash file.
+    pub flash: PathBuf,
+    /// UNIX socket path.
+    pub socket: PathBuf,
+}
+
+impl DeviceFiles {
+    /// `unix:PATH`, as agents and `site.toml` name it.
+    pub fn address(&self) -> String {
+        format!("unix:{}", self.socket.display())
+    }
+}
+
+/// Manufactures a device with reproducible entropy into `dir`.
+pub fn make_device(
+    root: &SigningKey,
+    dir: &Path,
+    serial: &str,
+    seed: u64,
+) -> anyhow::Result<DeviceFiles> {
+    let device: DeviceId = serial
+        .parse()
+        .map_err(|e| anyhow::anyhow!("device serial {serial}: {e:?}"))?;
+    let model: Name = "ARMSLEDGER-SIM-1"
+        .parse()
+        .map_err(|e| anyhow::anyhow!("model: {e:?}"))?;
+    let entropy = Hash::of(&[
+        b"armsledger-demo device",
+        &seed.to_le_bytes(),
+        serial.as_bytes(),
+    ]);
+    let spec = DeviceSpec {
+        device,
+        model,
+        seed: entropy.0,
+    };
+    let (_, image) = manufacture(root, &spec).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let flash = dir.join(format!("{serial}.flash"));
+    FileFlash::create(&flash, &image).map_err(|e| anyhow::anyhow!("{}: {e}", flash.display()))?;
+    let mono = default_monotonic_path(&flash);
+    FileMonotonic::create(&mono).map_err(|e| anyhow::anyhow!("{}: {e}", mono.display()))?;
+    Ok(DeviceFiles {
+        serial: serial.to_string(),
+        flash,
+        socket: dir.join(format!("{serial}.sock")),
+    })
+}
+
+/// Device processes (or, in unit tests, device threads) this demo started.
+#[derive(Default)]
+pub struct Devices {
+    children: Vec<Child>,
+}
+
+impl Devices {
+    /// Serves `d` as its own process (`armsledger device serve`) and waits
+    /// for its `listening` line.
+    pub fn spawn_process(&mut self, exe: &Path, d: &DeviceFiles) -> anyhow::Result<u32> {
+        let mut child = Command::new(exe)
+            .arg("device")
+            .arg("serve")
+            .arg("--flash")
+            .arg(&d.flash)
+            .arg("--listen")
+            .arg(d.address())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {} device serve", exe.display()))?;
+        let pid = child.id();
+        let stdout = child.stdout.take();
+        self.children.push(child);
+        let Some(out) = stdout else {
+            bail!("device {} has no stdout", d.serial);
+        };
+        let mut line = String::new();
+        BufReader::new(out)
+            .read_line(&mut line)
+            .with_context(|| format!("reading device {}'s first line", d.serial))?;
+        if !line.starts_with("listening") {
+            bail!(
+                "device {} did not start (said {:?}); is {} free?",
+                d.serial,
+                line.trim(),
+                d.socket.display()
+            );
+        }
+        Ok(pid)
+    }
+
+    /// Serves `d` on a thread of this process (unit tests, where the current
+    /// executable is the test harness, not `armsledger`).
+    pub fn spawn_thread(&mut self, d: &DeviceFiles) -> anyhow::Result<()> {
+        let listen = d
+            .address()
+            .parse()
+            .map_err(|e| anyhow::anyhow!("listen address: {e}"))?;
+        let flash = d.flash.clone();
+        std::thread::spawn(move || {
+            let _ = armsledger_device::cli::run(armsledger_device::cli::Command::Serve {
+                flash,
+                listen,
+                monotonic: None,
+            });
+        });
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !d.socket.exists() {
+            if Instant::now() > deadline {
+                bail!("device {} did not start listening", d.serial);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(())
+    }
+
+    /// Process ids of the device processes.
+    pub fn pids(&self) -> Vec<u32> {
+        self.children.iter().map(Child::id).collect()
+    }
+}
+
+impl Drop for Devices {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// The server running on a background runtime.
+pub struct Server {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// Shared state (tokens, the log).
+    pub shared: Arc<Shared>,
+    /// Its data directory.
+    pub data: PathBuf,
+    rt: Option<tokio::runtime::Runtime>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Server {
+    /// Opens `data` pinned to `regulator_key`, binds 127.0.0.1:0 and serves.
+    pub fn start(data: &Path, regulator_key: String, root: String) -> anyhow::Result<Server> {
+        let config = Config {
+            data_dir: data.to_path_buf(),
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            regulator_key: Some(regulator_key),
+            manufacturer_roots: vec![root],
+            checkpoint_interval_ms: 50,
+            ..Config::default()
+        };
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .context("starting the server runtime")?;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let (shared, addr) = rt.block_on(async move {
+            let shared = tokio::task::spawn_blocking(move || Shared::open(config))
+                .await
+                .context("opening the server data")??;
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+                .await
+                .context("binding a loopback port")?;
+            let addr = listener.local_addr()?;
+            armsledger_server::spawn_workers(shared.clone());
+            shared.grew.notify_one();
+            let app = armsledger_server::app(shared.clone());
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = rx.await;
+                    })
+                    .await;
+            });
+            anyhow::Ok((shared, addr))
+        })?;
+        Ok(Server {
+            url: format!("http://{addr}"),
+            shared,
+            data: data.to_path_buf(),
+            rt: Some(rt),
+            stop: Some(tx),
+        })
+    }
+
+    /// Waits for Ctrl-C (for `--serve`).
+    pub fn wait_for_ctrl_c(&self) {
+        if let Some(rt) = &self.rt {
+            let _ = rt.block_on(tokio::signal::ctrl_c());
+        }
+    }
+
+    /// The log's C2SP verifier key file (written at first start).
+    pub fn vkey_path(&self) -> PathBuf {
+        self.data.join("log.vkey")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_timeout(Duration::from_secs(2));
+        }
+    }
+}

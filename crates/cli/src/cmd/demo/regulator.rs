@@ -1,0 +1,128 @@
+//! The regulator's part: license the companies, register the sites, enrol
+//! each site's device (attestation checked), then license the guards.
+
+use armsledger_core::event::RegulatorEvent;
+use armsledger_core::hash::Hash;
+use armsledger_core::ids::{PersonId, Text, Timestamp};
+use armsledger_core::model::{FirearmType, OfficerLicence, Permit, Qualification, Validity};
+use armsledger_device::host::{DeviceClient, Transport};
+use armsledger_site::RegulatorAgent;
+
+use super::world::{LOCATIONS, Plan, p};
+
+/// The regulator official who records.
+pub fn official() -> anyhow::Result<PersonId> {
+    p("reg-official-1")
+}
+
+/// Companies and sites, then one enrolment per site device; returns entries recorded.
+pub fn register<T: Transport, U: Transport>(
+    reg: &mut RegulatorAgent<T>,
+    plan: &Plan,
+    devices: &mut [DeviceClient<U>],
+) -> anyhow::Result<u64> {
+    let official = official()?;
+    let valid = Validity {
+        from: plan.start.minus(365 * Timestamp::DAY),
+        until: plan.start.plus((plan.days + 730) * Timestamp::DAY),
+    };
+    let mut n = 0;
+    for c in &plan.companies {
+        reg.license_company(
+            &official,
+            c.id.clone(),
+            p(&c.name)?,
+            p(&c.licence)?,
+            valid,
+            vec![p("B")?],
+        )?;
+        n += 1;
+    }
+    for s in &plan.sites {
+        reg.register_site(
+            &official,
+            s.id.clone(),
+            s.company.clone(),
+            p(&s.name)?,
+            p(&format!("ARM-{:04}", s.index + 1))?,
+            LOCATIONS
+                .iter()
+                .map(|l| p(l))
+                .collect::<anyhow::Result<Vec<_>>>()?,
+        )?;
+        n += 1;
+    }
+    for (s, dev) in plan.sites.iter().zip(devices.iter_mut()) {
+        reg.enrol_device(&official, &s.id, dev)?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Licences, permits and pistol qualifications for every guard; returns entries recorded.
+pub fn license_guards<T: Transport>(
+    reg: &mut RegulatorAgent<T>,
+    plan: &Plan,
+    mut progress: impl FnMut(),
+) -> anyhow::Result<u64> {
+    let official = official()?;
+    let long = Validity {
+        from: plan.start.minus(180 * Timestamp::DAY),
+        until: plan.start.plus((plan.days + 700) * Timestamp::DAY),
+    };
+    let mut n = 0;
+    for s in &plan.sites {
+        for (i, g) in s.guards.iter().enumerate() {
+            let identity: Text = p(&format!(
+                "national id {:013}",
+                u64::from_le_bytes(
+                    *Hash::of(&[g.id.as_str().as_bytes()])
+                        .0
+                        .first_chunk::<8>()
+                        .unwrap_or(&[0; 8])
+                ) % 10_000_000_000_000
+            ))?;
+            reg.license_person(
+                &official,
+                g.id.clone(),
+                s.company.clone(),
+                &identity,
+                OfficerLicence {
+                    number: p(&format!("SOL-{}-{:03}", s.index + 1, i + 1))?,
+                    grade: p("C")?,
+                    valid: long,
+                },
+            )?;
+            reg.record(
+                &official,
+                RegulatorEvent::PermitRecorded {
+                    person: g.id.clone(),
+                    permit: Permit {
+                        number: p(&format!("FP-{}-{:03}", s.index + 1, i + 1))?,
+                        categories: vec![p("B")?],
+                        calibres: vec![p("9x19mm")?, p("12/70")?],
+                        valid: long,
+                    },
+                },
+            )?;
+            reg.record(
+                &official,
+                RegulatorEvent::QualificationRecorded {
+                    person: g.id.clone(),
+                    qualification: Qualification {
+                        id: p(&format!("Q-HG-{}-{:03}", s.index + 1, i + 1))?,
+                        weapon: FirearmType::Pistol,
+                        provider: p("national-range-academy")?,
+                        valid: Validity {
+                            from: plan.start.minus(300 * Timestamp::DAY),
+                            until: g.qual_until,
+                        },
+                    },
+                },
+            )?;
+            n += 3;
+            progress();
+        }
+    }
+    Ok(n)
+}

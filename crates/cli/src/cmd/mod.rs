@@ -1,0 +1,57 @@
+//! Command implementations, one module per group.
+
+pub mod demo;
+pub mod fsck;
+pub mod officer;
+pub mod query;
+pub mod regulator;
+pub mod serve;
+pub mod site;
+pub mod sync;
+pub mod token;
+pub mod verify;
+
+use clap::CommandFactory;
+
+use crate::cli::{Cli, Command};
+
+/// Runs a parsed command; returns the exit code.
+pub fn run(cli: Cli) -> anyhow::Result<u8> {
+    match cli.command {
+        Command::Serve(a) => serve::run(a),
+        Command::Token { action } => token::run(action),
+        Command::Verify(a) => verify::run(a),
+        Command::Fsck(a) => fsck::run(a),
+        Command::Trace(a) => query::trace(a),
+        Command::Inventory(a) => query::inventory(a),
+        Command::Alerts(a) => query::alerts(a),
+        Command::Export(a) => query::export(a),
+        Command::Officer(c) => officer::run(c),
+        Command::Site { action } => site::run(action),
+        Command::Sync(a) => sync::run(a),
+        Command::Status(a) => site::status(a),
+        Command::Regulator { action } => regulator::run(action),
+        Command::Device { action } => match armsledger_device::cli::run(action) {
+            Ok(()) => Ok(0),
+            Err(e) => anyhow::bail!("device: {e}"),
+        },
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "armsledger",
+                &mut std::io::stdout(),
+            );
+            Ok(0)
+        }
+    }
+}
+
+/// Now, in ledger time.
+pub fn now() -> armsledger_core::ids::Timestamp {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    armsledger_core::ids::Timestamp(u64::try_from(ms).unwrap_or(u64::MAX))
+}

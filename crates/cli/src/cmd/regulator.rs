@@ -1,0 +1,498 @@
+//! `armsledger regulator …`: the regulator's own chain, signed by its own
+//! device — licences, site registrations, device enrolments (attestation
+//! checked), permits, qualifications, revocations — pushed to the server.
+
+use std::path::PathBuf;
+
+use anyhow::bail;
+use armsledger_core::event::{RegulatorEvent, Revocable};
+use armsledger_core::ids::{CompanyId, Ident, LocationId, Name, PersonId, SiteId, Text, Timestamp};
+use armsledger_core::model::{OfficerLicence, Permit, Qualification, Validity};
+use armsledger_device::host::Transport;
+use armsledger_site::{HttpServer, RegulatorAgent, RegulatorConfig};
+use clap::{Args, Subcommand};
+
+use crate::cmd::officer::WeaponKind;
+use crate::cmd::site::{explain, parse_time};
+
+/// Where the regulator directory is and who acts.
+#[derive(Debug, Clone, Args)]
+pub struct RegArgs {
+    /// The regulator directory (regulator.toml, regulator.redb, admin.key).
+    #[arg(
+        long,
+        env = "ARMSLEDGER_REGULATOR",
+        default_value = "./armsledger-regulator"
+    )]
+    pub dir: PathBuf,
+    /// The acting official's person id.
+    #[arg(long, env = "ARMSLEDGER_OFFICER", default_value = "reg-official")]
+    pub officer: PersonId,
+}
+
+/// A validity period.
+#[derive(Debug, Clone, Args)]
+pub struct ValidArgs {
+    /// Valid from [default: now].
+    #[arg(long = "valid-from", value_parser = parse_time)]
+    pub from: Option<Timestamp>,
+    /// Valid until (exclusive).
+    #[arg(long = "valid-until", value_parser = parse_time)]
+    pub until: Timestamp,
+}
+
+impl ValidArgs {
+    fn validity(&self) -> Validity {
+        Validity {
+            from: self.from.unwrap_or_else(super::now),
+            until: self.until,
+        }
+    }
+}
+
+/// Regulator commands.
+#[derive(Debug, Subcommand)]
+pub enum RegulatorCommand {
+    /// Take a factory-fresh device as the regulator's own and create the directory.
+    #[command(
+        after_help = "Example:\n  armsledger regulator init --device unix:/run/regulator/device.sock --manufacturer-root 9c1f… --server http://127.0.0.1:8640 --token $REG_TOKEN\n  (prints the regulator key: give it to the server (--regulator-key) and every site)"
+    )]
+    Init(InitArgs),
+    /// License a company.
+    #[command(
+        after_help = "Example:\n  armsledger regulator license-company --company acme --name 'Acme Security Ltd' --licence PSC-001 --category B --valid-until 2029-01-01"
+    )]
+    LicenseCompany(CompanyArgs),
+    /// Register an armoury site for a company.
+    #[command(
+        after_help = "Example:\n  armsledger regulator register-site --site acme-north --company acme --name 'North armoury' --approval ARM-7 --location vault --location rack-1"
+    )]
+    RegisterSite(SiteArgs),
+    /// Enrol a site's device: provision, authorise key generation, check attestation, record.
+    #[command(
+        after_help = "Example:\n  armsledger regulator enrol-device --site acme-north --device unix:/run/acme-north/device.sock"
+    )]
+    EnrolDevice(EnrolArgs),
+    /// License a person as a security officer (identity kept off-ledger as a salted hash).
+    #[command(
+        after_help = "Example:\n  armsledger regulator license-person --person guard-17 --company acme --identity 'ID 8001015009087' --licence SO-17 --valid-until 2027-11-28"
+    )]
+    LicensePerson(PersonArgs),
+    /// Record a firearm permit for a person.
+    #[command(
+        after_help = "Example:\n  armsledger regulator record-permit --person guard-17 --permit FP-17 --category B --calibre 9x19mm --valid-until 2027-11-28"
+    )]
+    RecordPermit(PermitArgs),
+    /// Record a qualification for a person.
+    #[command(
+        after_help = "Example:\n  armsledger regulator record-qualification --person guard-17 --id Q-17-2026 --weapon pistol --provider range-academy --valid-until 2027-11-28"
+    )]
+    RecordQualification(QualArgs),
+    /// Revoke a person's licence, a permit or a qualification.
+    #[command(
+        after_help = "Example:\n  armsledger regulator revoke --person guard-17 --permit FP-17 --reason 'court order 12/2026'"
+    )]
+    Revoke(RevokeArgs),
+    /// Bar a person from being issued firearms.
+    #[command(
+        after_help = "Example:\n  armsledger regulator bar-person --person guard-17 --reason misconduct --until 2027-01-01"
+    )]
+    BarPerson(BarArgs),
+    /// Push regulator entries the server has not acknowledged.
+    #[command(
+        after_help = "Example:\n  armsledger regulator push --server http://127.0.0.1:8640 --token $REG_TOKEN"
+    )]
+    Push(PushArgs),
+}
+
+/// `regulator init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub reg: RegArgs,
+    /// The regulator's device: unix:PATH or tcp:HOST:PORT.
+    #[arg(long)]
+    pub device: String,
+    /// Manufacturer root public keys (hex) that enrolled devices must chain to.
+    #[arg(long = "manufacturer-root", required = true)]
+    pub roots: Vec<String>,
+    /// Server to push to.
+    #[arg(long, env = "ARMSLEDGER_SERVER")]
+    pub server: Option<String>,
+    /// The regulator's bearer token.
+    #[arg(long, env = "ARMSLEDGER_TOKEN")]
+    pub token: Option<String>,
+}
+
+/// `license-company`.
+#[derive(Debug, Args)]
+pub struct CompanyArgs {
+    #[command(flatten)]
+    pub reg: RegArgs,
+    /// Company id.
+    #[arg(long)]
+    pub company: CompanyId,
+    /// Legal name.
+    #[arg(long)]
+    pub name: Name,
+    /// Licence number.
+    #[arg(long)]
+    pub licence: Name,
+    /// Firearm categories it may hold (repeatable).
+    #[arg(long = "category", required = true)]
+    pub categories: Vec<Ident>,
+    #[command(flatten)]
+    pub valid: ValidArgs,
+}
+
+/// `register-site`.
+#[derive(Debug, Args)]
+pub struct SiteArgs {
+    #[command(flatten)]
+    pub reg: RegArgs,
+    /// Site id.
+    #[arg(long)]
+    pub site: SiteId,
+    /// Company id.
+    #[arg(long)]
+    pub company: CompanyId,
+    /// Site name.
+    #[arg(long)]
+    pub name: Name,
+    /// Armoury approval number.
+    #[arg(long)]
+    pub approval: Name,
+    /// Approved storage locations (repeatable).
+    #[arg(long = "location", required = true)]
+    pub locations: Vec<LocationId>,
+}
+
+/// `enrol-device`.
+#[derive(Debug, Args)]
+pub struct EnrolArgs {
+    #[command(flatten)]
+    pub reg: RegArgs,
+    /// Site id.
+    #[arg(long)]
+    pub site: SiteId,
+    /// The site's device: unix:PATH or tcp:HOST:PORT.
+    #[arg(long)]
+    pub device: String,
+}
+
+/// `license-person`.
+#[derive(Debug, Args)]
+pub struct PersonArgs {
+    #[command(flatten)]
+    pub reg: RegArgs,
+    /// Person id.
+    #[arg(long)]
+    pub person: PersonId,
+    /// Employer.
+    #[arg(long)]
+    pub company: CompanyId,
+    /// Identifying data (name, national id); only a salted hash enters the ledger.
+    #[arg(long)]
+    pub identity: Text,
+    /// Licence number.
+    #[arg(long)]
+    pub licence: Name,
+    /// Grade.
+    #[arg(long, default_value = "A")]
+    pub grade: Ident,
+    #[command(flatten)]
+    pub valid: ValidArgs,
+}
+
+/// `record-permit`.
+#[derive(Debug, Args)]
+pub struct PermitArgs {
+    #[command(flatten)]
+    pub reg: RegArgs,
+    /// Person id.
+    #[arg(long)]
+    pub person: PersonId,
+    /// Permit number.
+    #[arg(long)]
+    pub permit: Name,
+    /// Categories covered (repeatable).
+    #[arg(long = "category", required = true)]
+    pub categories: Vec<Ident>,
+    /// Calibres covered (repeatable).
+    #[arg(long = "calibre")]
+    pub calibres: Vec<Name>,
+    #[command(flatten)]
+    pub valid: ValidArgs,
+}
+
+/// `record-qualification`.
+#[derive(Debug, Args)]
+pub struct QualArgs {
+    #[command(flatten)]
+    pub reg: RegArgs,
+    /// Person id.
+    #[arg(long)]
+    pub person: PersonId,
+    /// Qualification id.
+    #[arg(long)]
+    pub id: Ident,
+    /// Weapon type.
+    #[arg(long, value_enum, default_value = "pistol")]
+    pub weapon: WeaponKind,
+    /// Training provider id.
+    #[arg(long)]
+    pub provider: Ident,
+    #[command(flatten)]
+    pub valid: ValidArgs,
+}
+
+/// `revoke`.
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    #[command(flatten)]
+    pub reg: RegArgs,
+    /// Person id.
+    #[arg(long)]
+    pub person: PersonId,
+    /// Revoke the officer licence.
+    #[arg(long, group = "what")]
+    pub licence: bool,
+    /// Revoke this permit.
+    #[arg(long, group = "what")]
+    pub permit: Option<Name>,
+    /// Revoke this qualification.
+    #[arg(long, group = "what")]
+    pub qualification: Option<Ident>,
+    /// Why.
+    #[arg(long)]
+    pub reason: Text,
+}
+
+/// `bar-person`.
+#[derive(Debug, Args)]
+pub struct BarArgs {
+    #[command(flatten)]
+    pub reg: RegArgs,
+    /// Person id.
+    #[arg(long)]
+    pub person: PersonId,
+    /// Why.
+    #[arg(long)]
+    pub reason: Text,
+    /// Until when [default: for good].
+    #[arg(long, value_parser = parse_time)]
+    pub until: Option<Timestamp>,
+}
+
+/// `regulator push`.
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    #[command(flatten)]
+    pub reg: RegArgs,
+    /// Server [default: regulator.toml's]; saved for next time.
+    #[arg(long, env = "ARMSLEDGER_SERVER")]
+    pub server: Option<String>,
+    /// Bearer token [default: regulator.toml's]; saved for next time.
+    #[arg(long, env = "ARMSLEDGER_TOKEN")]
+    pub token: Option<String>,
+}
+
+type Agent = RegulatorAgent<Box<dyn Transport>>;
+
+fn open(reg: &RegArgs) -> anyhow::Result<Agent> {
+    if !reg.dir.join("regulator.toml").exists() {
+        bail!(
+            "{} is not a regulator directory\nhint: create one with `armsledger regulator init`, or pass --dir (or set ARMSLEDGER_REGULATOR)",
+            reg.dir.display()
+        );
+    }
+    RegulatorAgent::open_dir(&reg.dir).map_err(explain)
+}
+
+/// Signs one event, then pushes if a server is configured (offline is fine).
+fn record(reg: &RegArgs, event: RegulatorEvent) -> anyhow::Result<u8> {
+    let mut agent = open(reg)?;
+    let kind = event.kind();
+    let e = agent.record(&reg.officer, event).map_err(explain)?;
+    println!(
+        "recorded {kind} as regulator #{} ({})",
+        e.counter(),
+        e.hash().short()
+    );
+    push_if_configured(&mut agent);
+    Ok(0)
+}
+
+fn push_if_configured(agent: &mut Agent) {
+    if let Some(server) = agent.config().server.clone() {
+        let client = HttpServer::new(&server, agent.config().token.clone());
+        match agent.push(&client) {
+            Ok(n) => println!("pushed {n} entries to {server}"),
+            Err(e) => {
+                eprintln!("warning: not pushed yet ({e}); run `armsledger regulator push` later")
+            }
+        }
+    }
+}
+
+/// Runs a regulator command.
+pub fn run(cmd: RegulatorCommand) -> anyhow::Result<u8> {
+    use RegulatorCommand as C;
+    match cmd {
+        C::Init(a) => {
+            let device = armsledger_site::config::connect(&a.device).map_err(explain)?;
+            let agent =
+                RegulatorAgent::init(&a.reg.dir, &a.device, a.roots, device).map_err(explain)?;
+            let path = a.reg.dir.join("regulator.toml");
+            if a.server.is_some() || a.token.is_some() {
+                let mut cfg: RegulatorConfig =
+                    armsledger_site::config::load(&path).map_err(explain)?;
+                cfg.server = a.server;
+                cfg.token = a.token;
+                armsledger_site::config::save(&path, &cfg).map_err(explain)?;
+            }
+            println!("regulator created in {}", a.reg.dir.display());
+            println!("regulator key {}", hex::encode(agent.regulator_key()));
+            println!(
+                "keep {} offline: it authorises every device key",
+                a.reg.dir.join("admin.key").display()
+            );
+            Ok(0)
+        }
+        C::LicenseCompany(a) => record(
+            &a.reg,
+            RegulatorEvent::CompanyLicensed {
+                company: a.company,
+                name: a.name,
+                licence: a.licence,
+                valid: a.valid.validity(),
+                categories: a.categories,
+            },
+        ),
+        C::RegisterSite(a) => record(
+            &a.reg,
+            RegulatorEvent::SiteRegistered {
+                site: a.site,
+                company: a.company,
+                name: a.name,
+                approval: a.approval,
+                locations: a.locations,
+            },
+        ),
+        C::EnrolDevice(a) => {
+            let mut agent = open(&a.reg)?;
+            let mut device = armsledger_site::config::connect(&a.device).map_err(explain)?;
+            let e = agent
+                .enrol_device(&a.reg.officer, &a.site, &mut device)
+                .map_err(explain)?;
+            println!(
+                "attestation checked; recorded device-key-enrolled for {} as regulator #{} ({})",
+                a.site,
+                e.counter(),
+                e.hash().short()
+            );
+            push_if_configured(&mut agent);
+            Ok(0)
+        }
+        C::LicensePerson(a) => {
+            let mut agent = open(&a.reg)?;
+            let (e, salt) = agent
+                .license_person(
+                    &a.reg.officer,
+                    a.person,
+                    a.company,
+                    &a.identity,
+                    OfficerLicence {
+                        number: a.licence,
+                        grade: a.grade,
+                        valid: a.valid.validity(),
+                    },
+                )
+                .map_err(explain)?;
+            println!(
+                "recorded person-licensed as regulator #{} ({})",
+                e.counter(),
+                e.hash().short()
+            );
+            println!(
+                "identity salt {} (keep it with the off-ledger record; only the salted hash is on the ledger)",
+                hex::encode(salt)
+            );
+            push_if_configured(&mut agent);
+            Ok(0)
+        }
+        C::RecordPermit(a) => record(
+            &a.reg,
+            RegulatorEvent::PermitRecorded {
+                person: a.person,
+                permit: Permit {
+                    number: a.permit,
+                    categories: a.categories,
+                    calibres: a.calibres,
+                    valid: a.valid.validity(),
+                },
+            },
+        ),
+        C::RecordQualification(a) => record(
+            &a.reg,
+            RegulatorEvent::QualificationRecorded {
+                person: a.person,
+                qualification: Qualification {
+                    id: a.id,
+                    weapon: a.weapon.into(),
+                    provider: a.provider,
+                    valid: a.valid.validity(),
+                },
+            },
+        ),
+        C::Revoke(a) => {
+            let what = match (a.licence, a.permit, a.qualification) {
+                (true, _, _) => Revocable::Licence,
+                (_, Some(p), _) => Revocable::Permit(p),
+                (_, _, Some(q)) => Revocable::Qualification(q),
+                _ => bail!("revoke what? give --licence, --permit NUMBER or --qualification ID"),
+            };
+            record(
+                &a.reg,
+                RegulatorEvent::PersonRevoked {
+                    person: a.person,
+                    what,
+                    reason: a.reason,
+                },
+            )
+        }
+        C::BarPerson(a) => record(
+            &a.reg,
+            RegulatorEvent::PersonBarred {
+                person: a.person,
+                reason: a.reason,
+                until: a.until,
+            },
+        ),
+        C::Push(a) => {
+            let path = a.reg.dir.join("regulator.toml");
+            if path.exists() && (a.server.is_some() || a.token.is_some()) {
+                let mut cfg: RegulatorConfig =
+                    armsledger_site::config::load(&path).map_err(explain)?;
+                if a.server.is_some() {
+                    cfg.server = a.server;
+                }
+                if a.token.is_some() {
+                    cfg.token = a.token;
+                }
+                armsledger_site::config::save(&path, &cfg).map_err(explain)?;
+            }
+            let mut agent = open(&a.reg)?;
+            let Some(server) = agent.config().server.clone() else {
+                bail!(
+                    "no server to push to\nhint: did you forget --server? e.g. `armsledger regulator push --server http://HOST:8640 --token TOKEN`"
+                );
+            };
+            let n = agent
+                .push(&HttpServer::new(&server, agent.config().token.clone()))
+                .map_err(explain)?;
+            println!("pushed {n} entries to {server}");
+            Ok(0)
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! `armsledger serve`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use armsledger_server::Config;
+use clap::Args;
+
+/// Options of `serve`; anything not given comes from `--config`, then
+/// `ARMSLEDGER_*` environment variables, then defaults.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  armsledger serve --data ./regulator --listen 127.0.0.1:8640 --regulator-key 3f1c…\n\nFirst start creates the log database and the log's checkpoint key in --data,\nand pins the regulator key. See docs/operations.md."
+)]
+pub struct ServeArgs {
+    /// Data directory (log database, log key, tokens).
+    #[arg(long, env = "ARMSLEDGER_DATA")]
+    pub data: Option<PathBuf>,
+    /// Address to listen on (loopback by default).
+    #[arg(long, env = "ARMSLEDGER_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// A TOML configuration file.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// The regulator chain's public key, hex (needed on first start).
+    #[arg(long)]
+    pub regulator_key: Option<String>,
+    /// A device manufacturer root, hex (repeatable); enrolments must chain to one.
+    #[arg(long = "manufacturer-root")]
+    pub manufacturer_roots: Vec<String>,
+    /// The log's origin name (first start only).
+    #[arg(long)]
+    pub origin: Option<String>,
+}
+
+/// Builds the server configuration from the arguments.
+pub fn config(a: &ServeArgs) -> anyhow::Result<Config> {
+    let mut c = Config::load(a.config.as_deref())?;
+    if let Some(d) = &a.data {
+        c.data_dir = d.clone();
+    }
+    if let Some(l) = a.listen {
+        c.listen = l;
+    }
+    if let Some(k) = &a.regulator_key {
+        c.regulator_key = Some(k.clone());
+    }
+    if !a.manufacturer_roots.is_empty() {
+        c.manufacturer_roots = a.manufacturer_roots.clone();
+    }
+    if let Some(o) = &a.origin {
+        c.origin = o.clone();
+    }
+    Ok(c)
+}
+
+/// Runs the server until Ctrl-C.
+pub fn run(a: ServeArgs) -> anyhow::Result<u8> {
+    let c = config(&a)?;
+    let data = c.data_dir.clone();
+    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    rt.block_on(armsledger_server::serve(c, |addr, vkey| {
+        println!("armsledger server listening on http://{addr}");
+        println!("data directory: {}", data.display());
+        println!("log verifier key: {vkey}");
+        println!(
+            "create a token: armsledger token create --data {} --role auditor",
+            data.display()
+        );
+    }))?;
+    Ok(0)
+}

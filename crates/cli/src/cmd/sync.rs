@@ -1,0 +1,57 @@
+//! `armsledger sync`: push what the server has not acknowledged, pull the
+//! regulator chain and transfers addressed to this site.
+
+use anyhow::bail;
+use armsledger_site::{HttpServer, SiteConfig};
+use clap::Args;
+
+use crate::cmd::site::{SiteDir, explain, open};
+
+/// `sync`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  armsledger sync --server http://127.0.0.1:8640 --token $SITE_TOKEN   (saved in site.toml)\n  armsledger sync                                                      (later, after days offline)"
+)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub site: SiteDir,
+    /// The server [default: the one in site.toml]; saved for next time.
+    #[arg(long, env = "ARMSLEDGER_SERVER")]
+    pub server: Option<String>,
+    /// The site's bearer token [default: the one in site.toml]; saved for next time.
+    #[arg(long, env = "ARMSLEDGER_TOKEN")]
+    pub token: Option<String>,
+}
+
+/// Runs `sync`.
+pub fn run(a: SyncArgs) -> anyhow::Result<u8> {
+    let path = a.site.dir.join("site.toml");
+    if path.exists() && (a.server.is_some() || a.token.is_some()) {
+        let mut cfg: SiteConfig = armsledger_site::config::load(&path).map_err(explain)?;
+        if a.server.is_some() {
+            cfg.server = a.server.clone();
+        }
+        if a.token.is_some() {
+            cfg.token = a.token.clone();
+        }
+        armsledger_site::config::save(&path, &cfg).map_err(explain)?;
+    }
+    let mut agent = open(&a.site)?;
+    let Some(server) = agent.config().server.clone() else {
+        bail!(
+            "no server to sync with\nhint: did you forget --server? e.g. `armsledger sync --server http://HOST:8640 --token TOKEN` (it is saved in site.toml)"
+        );
+    };
+    let client = HttpServer::new(&server, agent.config().token.clone());
+    let r = agent.sync(&client).map_err(explain)?;
+    println!(
+        "pushed {} entries in {} batches; checkpoint {}; {} new regulator entries; {} new transfers in the inbox",
+        r.pushed,
+        r.batches,
+        r.checkpoint_size
+            .map_or("unchanged".into(), |s| format!("size {s}")),
+        r.regulator_entries,
+        r.inbox_new
+    );
+    Ok(0)
+}

@@ -1,0 +1,986 @@
+//! Golden tests of the officer and regulator commands against real parts:
+//! signing devices on UNIX sockets and `armsledger serve` on a loopback port.
+//!
+//! Devices: each device is its own process, `armsledger device serve` (or
+//! the `armsledger-device` binary when it was built next to `armsledger` in
+//! target/debug and this build lacks `device`). Otherwise the same firmware
+//! runs in this test process behind a real UNIX socket
+//! (force that with `ARMSLEDGER_TEST_INPROCESS_DEVICE=1`).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as StdCommand, Stdio};
+use std::time::Duration;
+
+use armsledger_core::hash::Hash;
+use assert_cmd::Command;
+
+/// Kills the child processes it owns when the test ends.
+struct Procs(Vec<Child>);
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn bin_dir() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("armsledger")
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+const ROOT_SEED: [u8; 32] = [42; 32];
+
+fn root_public() -> String {
+    let k = ed25519_dalek::SigningKey::from_bytes(&ROOT_SEED);
+    hex::encode(k.verifying_key().to_bytes())
+}
+
+/// How to run a device process: `armsledger device …` when this build has
+/// that command, else `armsledger-device …` when it was built next to
+/// `armsledger`; `None` runs devices in this process.
+fn device_command() -> Option<fn() -> StdCommand> {
+    if std::env::var_os("ARMSLEDGER_TEST_INPROCESS_DEVICE").is_some() {
+        return None;
+    }
+    fn via_cli() -> StdCommand {
+        let mut c = StdCommand::new(assert_cmd::cargo::cargo_bin("armsledger"));
+        c.arg("device");
+        c
+    }
+    fn via_device_bin() -> StdCommand {
+        StdCommand::new(bin_dir().join("armsledger-device"))
+    }
+    let cli_has_it = via_cli()
+        .arg("--help")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if cli_has_it {
+        Some(via_cli)
+    } else if bin_dir().join("armsledger-device").exists() {
+        Some(via_device_bin)
+    } else {
+        None
+    }
+}
+
+/// Starts a device with serial `serial` serving at `dir/serial.sock`; returns its address.
+fn device(dir: &Path, serial: &str, procs: &mut Procs) -> String {
+    let sock = dir.join(format!("{serial}.sock"));
+    if let Some(base) = device_command() {
+        let root = dir.join("root.key");
+        std::fs::write(&root, hex::encode(ROOT_SEED)).unwrap();
+        let flash = dir.join(format!("{serial}.flash"));
+        let seed = hex::encode(Hash::of(&[serial.as_bytes()]).0);
+        let st = base()
+            .args(["manufacture", "--root"])
+            .arg(&root)
+            .args(["--device", serial, "--seed", &seed, "--flash"])
+            .arg(&flash)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let mut child = base()
+            .args(["serve", "--flash"])
+            .arg(&flash)
+            .arg("--listen")
+            .arg(format!("unix:{}", sock.display()))
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        first_line(&mut child);
+        procs.0.push(child);
+    } else {
+        use armsledger_device::server::{Listen, serve};
+        let spec = armsledger_device::DeviceSpec {
+            device: serial.parse().unwrap(),
+            model: "SIM".parse().unwrap(),
+            seed: Hash::of(&[serial.as_bytes()]).0,
+        };
+        let root = ed25519_dalek::SigningKey::from_bytes(&ROOT_SEED);
+        let dev = armsledger_device::memory_device(
+            &root,
+            &spec,
+            Box::new(armsledger_device::storage::SystemClock),
+        )
+        .unwrap();
+        let listen = Listen::Unix(sock.clone());
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = serve(&dev, &listen, |_| {
+                let _ = tx.send(());
+            });
+        });
+        rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    }
+    format!("unix:{}", sock.display())
+}
+
+/// Starts `armsledger serve`; returns its URL.
+fn server(dir: &Path, regulator_key: &str, procs: &mut Procs) -> String {
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("armsledger"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.join("srv"))
+        .args([
+            "--regulator-key",
+            regulator_key,
+            "--manufacturer-root",
+            &root_public(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let line = first_line(&mut child);
+    procs.0.push(child);
+    line.split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_string()
+}
+
+/// The child's first line of output; the rest is drained so it never blocks
+/// or fails writing.
+fn first_line(child: &mut Child) -> String {
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        if let Some(Ok(l)) = lines.next() {
+            let _ = tx.send(l);
+        }
+        for _ in lines {}
+    });
+    rx.recv_timeout(Duration::from_secs(30)).unwrap()
+}
+
+fn cli(dir: &Path) -> Command {
+    let mut c = Command::cargo_bin("armsledger").unwrap();
+    c.env("ARMSLEDGER_REGULATOR", dir.join("reg"))
+        .env("ARMSLEDGER_SITE", dir.join("north"))
+        .env("ARMSLEDGER_OFFICER", "armourer-1")
+        .env_remove("ARMSLEDGER_SERVER")
+        .env_remove("ARMSLEDGER_TOKEN")
+        .timeout(Duration::from_secs(60));
+    c
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = cli(dir).args(args).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "armsledger {args:?} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+fn fails(dir: &Path, args: &[&str]) -> String {
+    let out = cli(dir).args(args).output().unwrap();
+    assert!(!out.status.success(), "armsledger {args:?} should fail");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The regulator licenses `acme`, registers `north`, enrols its device and
+/// licenses people; `guard-2`'s qualification expired in 2025.
+fn regulator(dir: &Path, procs: &mut Procs) -> (String, String) {
+    let reg_dev = device(dir, "reg-dev-1", procs);
+    let site_dev = device(dir, "site-dev-1", procs);
+    let out = ok(
+        dir,
+        &[
+            "regulator",
+            "init",
+            "--device",
+            &reg_dev,
+            "--manufacturer-root",
+            &root_public(),
+        ],
+    );
+    let key = out
+        .lines()
+        .find_map(|l| l.strip_prefix("regulator key "))
+        .unwrap()
+        .to_string();
+    ok(
+        dir,
+        &[
+            "regulator",
+            "license-company",
+            "--company",
+            "acme",
+            "--name",
+            "Acme Ltd",
+            "--licence",
+            "PSC-1",
+            "--category",
+            "B",
+            "--valid-from",
+            "2025-01-01",
+            "--valid-until",
+            "2099-01-01",
+        ],
+    );
+    ok(
+        dir,
+        &[
+            "regulator",
+            "register-site",
+            "--site",
+            "north",
+            "--company",
+            "acme",
+            "--name",
+            "North",
+            "--approval",
+            "ARM-1",
+            "--location",
+            "vault",
+            "--location",
+            "rack-1",
+        ],
+    );
+    let enrol = ok(
+        dir,
+        &[
+            "regulator",
+            "enrol-device",
+            "--site",
+            "north",
+            "--device",
+            &site_dev,
+        ],
+    );
+    assert!(enrol.contains("attestation checked"), "{enrol}");
+    for p in ["armourer-1", "guard-1", "guard-2", "sup-2"] {
+        ok(
+            dir,
+            &[
+                "regulator",
+                "license-person",
+                "--person",
+                p,
+                "--company",
+                "acme",
+                "--identity",
+                &format!("ID of {p}"),
+                "--licence",
+                &format!("LIC-{p}"),
+                "--valid-from",
+                "2025-01-01",
+                "--valid-until",
+                "2099-01-01",
+            ],
+        );
+        ok(
+            dir,
+            &[
+                "regulator",
+                "record-permit",
+                "--person",
+                p,
+                "--permit",
+                &format!("PER-{p}"),
+                "--category",
+                "B",
+                "--calibre",
+                "9x19mm",
+                "--valid-from",
+                "2025-01-01",
+                "--valid-until",
+                "2099-01-01",
+            ],
+        );
+    }
+    ok(
+        dir,
+        &[
+            "regulator",
+            "record-qualification",
+            "--person",
+            "guard-1",
+            "--id",
+            "Q-g1",
+            "--provider",
+            "range",
+            "--valid-from",
+            "2025-01-01",
+            "--valid-until",
+            "2099-01-01",
+        ],
+    );
+    ok(
+        dir,
+        &[
+            "regulator",
+            "record-qualification",
+            "--person",
+            "guard-2",
+            "--id",
+            "Q-g2",
+            "--provider",
+            "range",
+            "--valid-from",
+            "2024-01-01",
+            "--valid-until",
+            "2025-01-01",
+        ],
+    );
+    (key, site_dev)
+}
+
+fn token(dir: &Path, role: &str) -> String {
+    ok(
+        dir,
+        &[
+            "token",
+            "create",
+            "--data",
+            dir.join("srv").to_str().unwrap(),
+            "--role",
+            role,
+        ],
+    )
+    .trim()
+    .to_string()
+}
+
+#[test]
+fn officer_day_refusal_override_and_sync() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut procs = Procs(Vec::new());
+    let (key, site_dev) = regulator(dir, &mut procs);
+
+    // The site is set up before the server exists: it works offline.
+    ok(
+        dir,
+        &[
+            "site",
+            "init",
+            "--site",
+            "north",
+            "--device",
+            &site_dev,
+            "--regulator-key",
+            &key,
+            "--manufacturer-root",
+            &root_public(),
+        ],
+    );
+    let err = fails(dir, &["sync"]);
+    assert!(err.contains("did you forget --server?"), "{err}");
+    let err = fails(
+        dir,
+        &[
+            "acquire",
+            "--serial",
+            "GLK-1",
+            "--manufacturer",
+            "Glock",
+            "--model",
+            "17",
+            "--category",
+            "B",
+            "--calibre",
+            "9x19mm",
+            "--country",
+            "AT",
+            "--from",
+            "Dealer",
+            "--permit",
+            "AP-1",
+            "--location",
+            "vault",
+        ],
+    );
+    assert!(
+        err.contains("not enrolled") && err.contains("armsledger sync"),
+        "{err}"
+    );
+
+    let url = server(dir, &key, &mut procs);
+    let rt = token(dir, "regulator");
+    let pushed = ok(
+        dir,
+        &["regulator", "push", "--server", &url, "--token", &rt],
+    );
+    assert!(pushed.contains("pushed 13 entries"), "{pushed}");
+    let st = token(dir, "site:north");
+    let s = ok(dir, &["sync", "--server", &url, "--token", &st]);
+    assert!(s.contains("13 new regulator entries"), "{s}");
+
+    let out = ok(
+        dir,
+        &[
+            "acquire",
+            "--serial",
+            "GLK-1",
+            "--manufacturer",
+            "Glock",
+            "--model",
+            "17",
+            "--category",
+            "B",
+            "--calibre",
+            "9x19mm",
+            "--country",
+            "AT",
+            "--from",
+            "Dealer",
+            "--permit",
+            "AP-1",
+            "--location",
+            "vault",
+        ],
+    );
+    assert!(
+        out.contains("recorded firearm-acquired as north #1"),
+        "{out}"
+    );
+    ok(
+        dir,
+        &[
+            "ammo",
+            "receive",
+            "--lot",
+            "L1",
+            "--manufacturer",
+            "PMP",
+            "--calibre",
+            "9x19mm",
+            "--rounds",
+            "500",
+            "--from",
+            "PMP",
+            "--location",
+            "vault",
+        ],
+    );
+
+    // Expired qualification: refused with the rule and the evidence.
+    let issue = [
+        "issue",
+        "--serial",
+        "GLK-1",
+        "--to",
+        "guard-2",
+        "--post",
+        "gate",
+        "--rounds",
+        "L1=15",
+        "--rounds-from",
+        "vault",
+    ];
+    let err = fails(dir, &issue);
+    assert!(err.contains("rule qualification-current"), "{err}");
+    assert!(err.contains("Q-g2 expired"), "{err}");
+    assert!(err.contains("--override --reason"), "{err}");
+
+    // With a supervised exception both entries are on the chain.
+    let mut with = issue.to_vec();
+    with.extend([
+        "--override",
+        "--reason",
+        "night cover, requalification booked",
+        "--authoriser",
+        "sup-2",
+    ]);
+    let out = ok(dir, &with);
+    assert!(out.contains("recorded override as north #3"), "{out}");
+    assert!(out.contains("recorded issued as north #4"), "{out}");
+    assert!(
+        out.contains("finding: rule qualification-current")
+            && out.contains("covered by the exception"),
+        "{out}"
+    );
+
+    let status: serde_json::Value = serde_json::from_str(&ok(dir, &["status", "--json"])).unwrap();
+    assert_eq!(status["head"], 4);
+    assert_eq!(status["unsynced"], 4);
+    assert_eq!(status["open_issues"][0]["to"], "guard-2");
+
+    ok(
+        dir,
+        &[
+            "return",
+            "--serial",
+            "glk 1",
+            "--location",
+            "vault",
+            "--rounds-back",
+            "L1=15:0",
+        ],
+    );
+    let s = ok(dir, &["sync"]);
+    assert!(s.contains("pushed 5 entries in 1 batches"), "{s}");
+    let status: serde_json::Value = serde_json::from_str(&ok(dir, &["status", "--json"])).unwrap();
+    assert_eq!(status["unsynced"], 0);
+    assert!(status["checkpoint"].as_u64().unwrap() >= 18);
+    let human = ok(dir, &["status"]);
+    assert!(human.contains("unsynced    0"), "{human}");
+    assert!(
+        human.contains("finding     #4 qualification-current") && human.contains("(overridden)"),
+        "{human}"
+    );
+
+    // Mistakes.
+    let err = fails(dir, &["issue", "--serial", "NO-SUCH-1", "--to", "guard-1"]);
+    assert!(
+        err.contains("no firearm with serial \"NO-SUCH-1\""),
+        "{err}"
+    );
+    let err = fails(dir, &["return", "--serial", "GLK-1", "--location", "vault"]);
+    assert!(err.contains("not issued"), "{err}");
+}
+
+#[test]
+fn mistakes_are_explained() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let err = fails(
+        dir,
+        &["status", "--dir", dir.join("nowhere").to_str().unwrap()],
+    );
+    assert!(
+        err.contains("is not a site directory") && err.contains("armsledger site init"),
+        "{err}"
+    );
+    let err = fails(
+        dir,
+        &[
+            "regulator",
+            "bar-person",
+            "--person",
+            "g-1",
+            "--reason",
+            "x",
+        ],
+    );
+    assert!(
+        err.contains("not a regulator directory") && err.contains("regulator init"),
+        "{err}"
+    );
+    let err = fails(
+        dir,
+        &["issue", "--serial", "X", "--to", "g-1", "--override"],
+    );
+    assert!(err.contains("--reason"), "{err}");
+    let err = fails(dir, &["issue", "--serial", "X", "--to", "Guard 1"]);
+    assert!(err.contains("--to"), "{err}");
+    let err = fails(
+        dir,
+        &[
+            "site",
+            "init",
+            "--site",
+            "north",
+            "--device",
+            "bogus",
+            "--regulator-key",
+            "00",
+        ],
+    );
+    assert!(err.contains("unix:PATH"), "{err}");
+}
+
+#[test]
+fn every_officer_command_has_an_example() {
+    let tmp = tempfile::tempdir().unwrap();
+    for cmd in [
+        vec!["acquire"],
+        vec!["issue"],
+        vec!["return"],
+        vec!["move"],
+        vec!["transfer-out"],
+        vec!["transfer-in"],
+        vec!["report-loss"],
+        vec!["recover"],
+        vec!["count"],
+        vec!["dispose"],
+        vec!["ammo", "receive"],
+        vec!["ammo", "issue"],
+        vec!["ammo", "return"],
+        vec!["ammo", "expend"],
+        vec!["correct"],
+        vec!["annotate"],
+        vec!["site", "init"],
+        vec!["sync"],
+        vec!["status"],
+        vec!["regulator", "init"],
+        vec!["regulator", "license-company"],
+        vec!["regulator", "register-site"],
+        vec!["regulator", "enrol-device"],
+        vec!["regulator", "license-person"],
+        vec!["regulator", "record-permit"],
+        vec!["regulator", "record-qualification"],
+        vec!["regulator", "revoke"],
+        vec!["regulator", "bar-person"],
+    ] {
+        let mut args = cmd.clone();
+        args.push("--help");
+        let out = ok(tmp.path(), &args);
+        assert!(
+            out.contains("Example"),
+            "{cmd:?} --help has no example:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn every_officer_act_and_a_transfer_between_companies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut procs = Procs(Vec::new());
+    let (key, north_dev) = regulator(dir, &mut procs);
+    let south_dev = device(dir, "site-dev-2", &mut procs);
+    ok(
+        dir,
+        &[
+            "regulator",
+            "license-company",
+            "--company",
+            "beta",
+            "--name",
+            "Beta Ltd",
+            "--licence",
+            "PSC-2",
+            "--category",
+            "B",
+            "--valid-from",
+            "2025-01-01",
+            "--valid-until",
+            "2099-01-01",
+        ],
+    );
+    ok(
+        dir,
+        &[
+            "regulator",
+            "register-site",
+            "--site",
+            "south",
+            "--company",
+            "beta",
+            "--name",
+            "South",
+            "--approval",
+            "ARM-2",
+            "--location",
+            "vault",
+        ],
+    );
+    ok(
+        dir,
+        &[
+            "regulator",
+            "enrol-device",
+            "--site",
+            "south",
+            "--device",
+            &south_dev,
+        ],
+    );
+    ok(
+        dir,
+        &[
+            "regulator",
+            "license-person",
+            "--person",
+            "armourer-s",
+            "--company",
+            "beta",
+            "--identity",
+            "ID s",
+            "--licence",
+            "LIC-s",
+            "--valid-from",
+            "2025-01-01",
+            "--valid-until",
+            "2099-01-01",
+        ],
+    );
+    let url = server(dir, &key, &mut procs);
+    let rt = token(dir, "regulator");
+    ok(
+        dir,
+        &["regulator", "push", "--server", &url, "--token", &rt],
+    );
+    let nt = token(dir, "site:north");
+    let out = ok(
+        dir,
+        &[
+            "site",
+            "init",
+            "--site",
+            "north",
+            "--device",
+            &north_dev,
+            "--regulator-key",
+            &key,
+            "--manufacturer-root",
+            &root_public(),
+            "--server",
+            &url,
+            "--token",
+            &nt,
+        ],
+    );
+    assert!(out.contains("first sync"), "{out}");
+    let south = dir.join("south");
+    let south = south.to_str().unwrap();
+    let stok = token(dir, "site:south");
+    ok(
+        dir,
+        &[
+            "site",
+            "init",
+            "--dir",
+            south,
+            "--site",
+            "south",
+            "--device",
+            &south_dev,
+            "--regulator-key",
+            &key,
+            "--server",
+            &url,
+            "--token",
+            &stok,
+        ],
+    );
+
+    for serial in ["GLK-1", "GLK-2", "GLK-3"] {
+        ok(
+            dir,
+            &[
+                "acquire",
+                "--serial",
+                serial,
+                "--manufacturer",
+                "Glock",
+                "--model",
+                "17",
+                "--category",
+                "B",
+                "--calibre",
+                "9x19mm",
+                "--country",
+                "AT",
+                "--from",
+                "Dealer",
+                "--permit",
+                "AP-1",
+                "--location",
+                "vault",
+            ],
+        );
+    }
+    ok(
+        dir,
+        &[
+            "ammo",
+            "receive",
+            "--lot",
+            "L1",
+            "--manufacturer",
+            "PMP",
+            "--calibre",
+            "9x19mm",
+            "--rounds",
+            "500",
+            "--from",
+            "PMP",
+            "--location",
+            "vault",
+        ],
+    );
+    ok(
+        dir,
+        &[
+            "count",
+            "--session",
+            "C-2026-01",
+            "--counter",
+            "guard-1",
+            "--counter",
+            "sup-2",
+            "--seen",
+            "GLK-1",
+            "--seen",
+            "GLK-2",
+            "--seen",
+            "GLK-3",
+            "--rounds",
+            "L1=500",
+        ],
+    );
+    ok(
+        dir,
+        &[
+            "move", "--serial", "GLK-1", "--from", "vault", "--to", "rack-1",
+        ],
+    );
+    ok(
+        dir,
+        &[
+            "ammo", "issue", "--to", "guard-1", "--rounds", "L1=100", "--from", "vault",
+        ],
+    );
+    ok(
+        dir,
+        &[
+            "ammo",
+            "return",
+            "--holder",
+            "guard-1",
+            "--rounds-back",
+            "L1=80:20",
+            "--to",
+            "vault",
+        ],
+    );
+    ok(
+        dir,
+        &[
+            "ammo",
+            "expend",
+            "--lot",
+            "L1",
+            "--rounds",
+            "2",
+            "--store",
+            "vault",
+            "--cause",
+            "test-fire",
+        ],
+    );
+    ok(
+        dir,
+        &[
+            "report-loss",
+            "--serial",
+            "GLK-2",
+            "--kind",
+            "theft",
+            "--circumstances",
+            "vehicle break-in",
+            "--police-ref",
+            "CAS-1",
+            "--regulator-ref",
+            "INC-1",
+        ],
+    );
+    ok(
+        dir,
+        &["recover", "--serial", "GLK-2", "--location", "vault"],
+    );
+    ok(
+        dir,
+        &[
+            "dispose",
+            "--serial",
+            "GLK-3",
+            "--method",
+            "destroyed",
+            "--place",
+            "smelter",
+            "--witness",
+            "guard-1",
+            "--witness",
+            "sup-2",
+            "--order",
+            "DO-1",
+        ],
+    );
+    ok(
+        dir,
+        &[
+            "correct",
+            "--entry",
+            "1",
+            "--serial",
+            "GLK-0001",
+            "--correction-reason",
+            "serial mistyped",
+            "--approver",
+            "sup-2",
+        ],
+    );
+    ok(
+        dir,
+        &[
+            "annotate",
+            "--entry",
+            "1",
+            "--text",
+            "checked against the invoice",
+        ],
+    );
+    let out = ok(
+        dir,
+        &[
+            "transfer-out",
+            "--to-site",
+            "south",
+            "--to-company",
+            "beta",
+            "--serial",
+            "GLK-0001",
+            "--permit",
+            "TP-1",
+        ],
+    );
+    assert!(out.contains("recorded transferred-out"), "{out}");
+    ok(dir, &["sync"]);
+
+    let err = fails(
+        dir,
+        &[
+            "transfer-in",
+            "--dir",
+            south,
+            "--officer",
+            "armourer-s",
+            "--location",
+            "vault",
+        ],
+    );
+    assert!(err.contains("armsledger sync"), "{err}");
+    let s = ok(dir, &["sync", "--dir", south]);
+    assert!(s.contains("1 new transfers"), "{s}");
+    let out = ok(
+        dir,
+        &[
+            "transfer-in",
+            "--dir",
+            south,
+            "--officer",
+            "armourer-s",
+            "--location",
+            "vault",
+        ],
+    );
+    assert!(out.contains("recorded transferred-in as south #1"), "{out}");
+    ok(dir, &["sync", "--dir", south]);
+    let status: serde_json::Value =
+        serde_json::from_str(&ok(dir, &["status", "--dir", south, "--json"])).unwrap();
+    assert_eq!(status["head"], 1);
+    assert_eq!(status["unsynced"], 0);
+}

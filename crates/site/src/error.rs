@@ -1,0 +1,98 @@
+//! The one error type of this crate. Each variant names what failed; its
+//! [`AgentError::hint`] says what the user should do next (the CLI prints it).
+
+use armsledger_core::rules::Violation;
+use armsledger_device::DeviceError;
+use armsledger_store::StoreError;
+
+/// Why an agent operation was refused or failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AgentError {
+    /// The rules engine refused the act; nothing was signed.
+    #[error("refused: {}", describe(.violations))]
+    Refused {
+        /// Every rule the act breaks, with the ledger's evidence.
+        violations: Vec<Violation>,
+    },
+    /// The signing device refused or could not be reached.
+    #[error("device: {0}")]
+    Device(#[from] DeviceError),
+    /// The local ledger failed or refused.
+    #[error("ledger: {0}")]
+    Store(#[from] StoreError),
+    /// The regulator's chain store (regulator.redb) failed.
+    #[error("regulator store: {0}")]
+    RegulatorStore(String),
+    /// The server refused or could not be reached.
+    #[error("server: {0}")]
+    Server(String),
+    /// The site or regulator directory or its configuration is unusable.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The device's key is not enrolled on the regulator chain this site holds.
+    #[error(
+        "device key {device} epoch {key_epoch} is not enrolled in the regulator chain held here"
+    )]
+    NotEnrolled {
+        /// The device.
+        device: String,
+        /// The key epoch.
+        key_epoch: u32,
+    },
+    /// A device's attestation does not hold (manufacturer root, nonce, key).
+    #[error("attestation refused: {0}")]
+    Attestation(String),
+    /// An entry failed verification against the ledger held here.
+    #[error("verification: {0}")]
+    Verify(String),
+    /// An input (id, serial, time) is not valid.
+    #[error("invalid input: {0}")]
+    Input(String),
+}
+
+fn describe(violations: &[Violation]) -> String {
+    violations
+        .iter()
+        .map(|v| format!("{} ({})", v.rule.name(), v.evidence))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl AgentError {
+    /// What to do next, for a person.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            AgentError::Refused { .. } => {
+                "fix the cause, or record a supervised exception with --override --reason TEXT --authoriser PERSON"
+            }
+            AgentError::Device(DeviceError::Transport(_)) => {
+                "is the device running? check the device address in site.toml (unix:PATH or tcp:HOST:PORT)"
+            }
+            AgentError::Device(DeviceError::ChainMismatch { .. }) => {
+                "the device and the ledger disagree; run the command again (the ledger recovers at open), then `armsledger status`"
+            }
+            AgentError::Device(_) => "check the device with `armsledger status`",
+            AgentError::Store(_) => {
+                "check the site directory (--dir); another armsledger may hold it open"
+            }
+            AgentError::RegulatorStore(_) => {
+                "check the regulator directory (--dir); another armsledger may hold it open"
+            }
+            AgentError::Server(_) => {
+                "check --server and --token (or site.toml), and that the server is running"
+            }
+            AgentError::Config(_) => {
+                "create the directory with `armsledger site init`, or point --dir (ARMSLEDGER_SITE) at it"
+            }
+            AgentError::NotEnrolled { .. } => {
+                "the regulator must enrol this device; then run `armsledger sync` to fetch the enrolment"
+            }
+            AgentError::Attestation(_) => {
+                "the device is not genuine or not the one expected; do not enrol it"
+            }
+            AgentError::Verify(_) => "run `armsledger fsck --data DIR` and report it",
+            AgentError::Input(_) => "see --help for the expected form",
+        }
+    }
+}

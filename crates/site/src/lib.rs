@@ -1,0 +1,51 @@
+//! armsledger agents: the armoury's [`SiteAgent`] and the regulator's
+//! [`RegulatorAgent`]. Both put every act through the same steps:
+//!
+//! ```text
+//! rules check (sites) → write-ahead intent → device SignEntry → commit → fold
+//! ```
+//!
+//! and recover after a crash between the device signature and the commit
+//! by asking the device for its last receipt. [`SiteAgent::sync`] pushes
+//! what the server has not acknowledged and pulls the regulator chain.
+//!
+//! A site directory holds `site.toml` ([`SiteConfig`]) and `site.redb`
+//! (an [`armsledger_store::SiteLedger`]); a regulator directory holds
+//! `regulator.toml` ([`RegulatorConfig`]), `regulator.redb` and `admin.key`.
+//!
+//! ```no_run
+//! use armsledger_core::ids::Timestamp;
+//! use armsledger_site::{AgentError, HttpServer, OverrideSpec, SiteAgent};
+//! # fn act() -> armsledger_core::event::SiteEvent { unimplemented!() }
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut site = SiteAgent::open_dir("/srv/armoury".as_ref())?; // connects to the device in site.toml
+//! let officer = "armourer-1".parse()?;
+//! match site.record(&officer, act(), Timestamp(1_767_225_600_000), None) {
+//!     Ok(r) => println!("signed #{}", r.act.counter()),
+//!     Err(AgentError::Refused { violations }) => {
+//!         // Show the rules and evidence; a supervisor may authorise an exception.
+//!         let spec = OverrideSpec { reason: "night cover".parse()?, authoriser: "supervisor-2".parse()? };
+//!         let _ = violations;
+//!         site.record(&officer, act(), Timestamp(1_767_225_600_000), Some(&spec))?;
+//!     }
+//!     Err(e) => return Err(e.into()),
+//! }
+//! let report = site.sync(&HttpServer::new("http://127.0.0.1:8640", Some("TOKEN".into())))?;
+//! println!("pushed {} in {} batches", report.pushed, report.batches);
+//! # Ok(()) }
+//! ```
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod config;
+mod error;
+mod regulator;
+pub mod server;
+mod site;
+
+pub use config::{RegulatorConfig, SiteConfig};
+pub use error::AgentError;
+pub use regulator::{RegulatorAgent, random32};
+pub use server::{HttpServer, LedgerServer};
+pub use site::{IssueLine, OverrideSpec, Recorded, SiteAgent, SiteStatus, SyncReport};

@@ -1,0 +1,165 @@
+//! The server as agents see it: push a batch, pull the regulator chain and
+//! the inbox, fetch the log key. [`HttpServer`] speaks HTTP; tests may put
+//! any other implementation behind [`LedgerServer`].
+
+use serde::Deserialize;
+
+use crate::error::AgentError;
+
+/// Most entries pushed in one request.
+pub const MAX_PUSH_BATCH: usize = 512;
+
+/// One entry's place in the log, as the server acknowledged it.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Logged {
+    /// Log index.
+    pub index: u64,
+    /// `logged` or `duplicate`.
+    pub status: String,
+}
+
+/// An inclusion proof against the receipt's checkpoint.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Inclusion {
+    /// Log index.
+    pub index: u64,
+    /// Tree size.
+    pub size: u64,
+    /// Proof hashes, hex.
+    pub proof: Vec<String>,
+}
+
+/// The answer to a push with `wait=true`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct PushReceipt {
+    /// Per entry, in batch order.
+    pub entries: Vec<Logged>,
+    /// Signed checkpoint note covering the batch.
+    pub checkpoint: Option<String>,
+    /// Inclusion proofs, in batch order.
+    #[serde(default)]
+    pub proofs: Vec<Inclusion>,
+}
+
+/// An entry with its log index.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ProvenEntry {
+    /// Log index.
+    pub index: u64,
+    /// Entry bytes, hex.
+    pub entry: String,
+    /// Inclusion proof (hex) against the pull's checkpoint; empty when the
+    /// entry is newer than it.
+    #[serde(default)]
+    pub proof: Vec<String>,
+}
+
+/// What a pull returns.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Pull {
+    /// Checkpoint note.
+    pub checkpoint: Option<String>,
+    /// Regulator entries.
+    pub regulator: Vec<ProvenEntry>,
+    /// Transfers out addressed to the site.
+    pub inbox: Vec<ProvenEntry>,
+}
+
+/// The server operations agents need.
+pub trait LedgerServer {
+    /// Pushes encoded entries (at most [`MAX_PUSH_BATCH`]) and waits for a checkpoint.
+    fn push(&self, entries: &[Vec<u8>]) -> Result<PushReceipt, AgentError>;
+    /// Pulls regulator entries from `regulator_from` and the site's inbox from `inbox_from`.
+    fn pull(&self, site: &str, regulator_from: u64, inbox_from: u64) -> Result<Pull, AgentError>;
+    /// The log's C2SP verifier key.
+    fn log_key(&self) -> Result<String, AgentError>;
+}
+
+/// A blocking HTTP client for the server.
+#[derive(Clone, Debug)]
+pub struct HttpServer {
+    base: String,
+    token: Option<String>,
+    agent: ureq::Agent,
+}
+
+impl HttpServer {
+    /// A client for `base` (e.g. `http://127.0.0.1:8640`) with an optional bearer token.
+    pub fn new(base: &str, token: Option<String>) -> Self {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(std::time::Duration::from_secs(120)))
+            .build()
+            .into();
+        HttpServer {
+            base: base.trim_end_matches('/').to_string(),
+            token,
+            agent,
+        }
+    }
+
+    fn finish(
+        &self,
+        path: &str,
+        resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<ureq::http::Response<ureq::Body>, AgentError> {
+        let mut resp =
+            resp.map_err(|e| AgentError::Server(format!("cannot reach {}: {e}", self.base)))?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
+        let body = resp.body_mut().read_to_string().unwrap_or_default();
+        let title = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.get("title").and_then(|t| t.as_str()).map(String::from))
+            .unwrap_or(body);
+        Err(AgentError::Server(format!(
+            "{} {path}: {title}",
+            status.as_u16()
+        )))
+    }
+
+    fn auth<B>(&self, req: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        match &self.token {
+            Some(t) => req.header("authorization", format!("Bearer {t}")),
+            None => req,
+        }
+    }
+}
+
+impl LedgerServer for HttpServer {
+    fn push(&self, entries: &[Vec<u8>]) -> Result<PushReceipt, AgentError> {
+        let path = "/v1/entries?wait=true";
+        let body = postcard::to_allocvec(&entries.to_vec())
+            .map_err(|e| AgentError::Server(format!("encoding the batch: {e}")))?;
+        let req = self
+            .auth(self.agent.post(format!("{}{path}", self.base)))
+            .header("content-type", "application/octet-stream");
+        let mut resp = self.finish(path, req.send(&body[..]))?;
+        resp.body_mut()
+            .read_json()
+            .map_err(|e| AgentError::Server(format!("decoding the receipt: {e}")))
+    }
+
+    fn pull(&self, site: &str, regulator_from: u64, inbox_from: u64) -> Result<Pull, AgentError> {
+        let path =
+            format!("/v1/pull/{site}?regulator_from={regulator_from}&inbox_from={inbox_from}");
+        let req = self.auth(self.agent.get(format!("{}{path}", self.base)));
+        let mut resp = self.finish(&path, req.call())?;
+        resp.body_mut()
+            .read_json()
+            .map_err(|e| AgentError::Server(format!("decoding the pull: {e}")))
+    }
+
+    fn log_key(&self) -> Result<String, AgentError> {
+        let path = "/v1/log/key";
+        let req = self.agent.get(format!("{}{path}", self.base));
+        let mut resp = self.finish(path, req.call())?;
+        let text = resp
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| AgentError::Server(format!("reading the log key: {e}")))?;
+        Ok(text.trim().to_string())
+    }
+}

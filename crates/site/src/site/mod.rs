@@ -1,0 +1,405 @@
+//! The armoury's agent: one site directory, one device, one ledger. Every act
+//! is checked by the rules engine before the device signs it, written ahead
+//! of the signature, and committed with it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use armsledger_core::LedgerVerifier;
+use armsledger_core::entry::{ChainId, EntryBody, Link, SignedEntry};
+use armsledger_core::event::{Event, SiteEvent};
+use armsledger_core::ids::{Ident, Name, PersonId, SiteId, Text, Timestamp};
+use armsledger_core::model::{FirearmId, LotId, Reliance, normalise};
+use armsledger_core::rules::state::FirearmRecord;
+use armsledger_core::rules::{Finding, RuleId, View, Violation};
+use armsledger_device::host::{DeviceClient, Transport};
+use armsledger_store::{DeviceKey, Recovery, SiteLedger};
+
+use crate::config::{self, SiteConfig, files};
+use crate::error::AgentError;
+
+mod status;
+mod sync;
+
+pub use status::{IssueLine, SiteStatus};
+pub use sync::SyncReport;
+
+/// A supervised exception to a hard rule: why, and who authorised it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OverrideSpec {
+    /// Why the rule is set aside.
+    pub reason: Text,
+    /// The second person authorising it (not the acting officer).
+    pub authoriser: PersonId,
+}
+
+/// What [`SiteAgent::record`] wrote, in chain order: any override entries,
+/// then the act.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    /// Override entries (one per rule set aside).
+    pub overrides: Vec<SignedEntry>,
+    /// The act.
+    pub act: SignedEntry,
+    /// The violations the overrides cover.
+    pub overridden: Vec<Violation>,
+    /// Findings the verifier raised when folding the act (evidence, not
+    /// refusal: e.g. the device's clock puts it past a validity the
+    /// officer's `time` was within).
+    pub findings: Vec<Finding>,
+}
+
+/// An armoury's agent over a device reached through `T`.
+pub struct SiteAgent<T> {
+    dir: PathBuf,
+    config: SiteConfig,
+    site: SiteId,
+    regulator_key: [u8; 32],
+    roots: Vec<[u8; 32]>,
+    ledger: SiteLedger,
+    device: DeviceClient<T>,
+    verifier: LedgerVerifier,
+    key: DeviceKey,
+    enrolled: bool,
+    recovery: Recovery,
+}
+
+impl SiteAgent<Box<dyn Transport>> {
+    /// Opens `dir`, connecting to the device its `site.toml` names.
+    pub fn open_dir(dir: &Path) -> Result<Self, AgentError> {
+        let cfg: SiteConfig = load_site_config(dir)?;
+        let device = config::connect(&cfg.device)?;
+        SiteAgent::open(dir, device)
+    }
+}
+
+fn load_site_config(dir: &Path) -> Result<SiteConfig, AgentError> {
+    let path = dir.join(files::SITE_TOML);
+    if !path.exists() {
+        return Err(AgentError::Config(format!(
+            "{} is not a site directory (no {})",
+            dir.display(),
+            files::SITE_TOML
+        )));
+    }
+    config::load(&path)
+}
+
+impl<T: Transport> SiteAgent<T> {
+    /// Creates a site directory for an enrolled device and opens it.
+    pub fn init(
+        dir: &Path,
+        config: SiteConfig,
+        mut device: DeviceClient<T>,
+    ) -> Result<Self, AgentError> {
+        let site: SiteId = config
+            .site
+            .parse()
+            .map_err(|e| AgentError::Input(format!("site id: {e}")))?;
+        config::parse_key(&config.regulator_key, "regulator key")?;
+        if dir.join(files::SITE_TOML).exists() {
+            return Err(AgentError::Config(format!(
+                "{} already holds a site; open it instead",
+                dir.display()
+            )));
+        }
+        let info = device.info()?;
+        if info.chain != Some(ChainId::Site(site.clone())) {
+            return Err(AgentError::Config(format!(
+                "device {} serves {}, not site:{site}; the regulator enrols it for this site first",
+                info.device,
+                info.chain.map_or("no chain".to_string(), |c| c.to_string())
+            )));
+        }
+        let key = info.key.ok_or_else(|| AgentError::NotEnrolled {
+            device: info.device.to_string(),
+            key_epoch: 0,
+        })?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| AgentError::Config(format!("cannot create {}: {e}", dir.display())))?;
+        let dk = DeviceKey {
+            device: info.device,
+            key_epoch: key.key_epoch,
+            public_key: key.public_key,
+        };
+        SiteLedger::create(dir.join(files::SITE_REDB), &site, &config.device, &dk)?;
+        config::save(&dir.join(files::SITE_TOML), &config)?;
+        SiteAgent::open(dir, device)
+    }
+
+    /// Opens a site directory: reads the ledger, brings it in line with the
+    /// device after a crash, and rebuilds the verifier.
+    pub fn open(dir: &Path, mut device: DeviceClient<T>) -> Result<Self, AgentError> {
+        let config = load_site_config(dir)?;
+        let regulator_key = config::parse_key(&config.regulator_key, "regulator key")?;
+        let roots = config
+            .manufacturer_roots
+            .iter()
+            .map(|r| config::parse_key(r, "manufacturer root"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let ledger = SiteLedger::open(dir.join(files::SITE_REDB))?;
+        let site = ledger.site().clone();
+        let last = device.last_receipt()?;
+        let recovery = ledger.recover(last.receipt.map(|r| (r.header, r.signature)))?;
+        let key = ledger.device_key()?;
+        let mut agent = SiteAgent {
+            dir: dir.to_path_buf(),
+            config,
+            site,
+            regulator_key,
+            roots,
+            ledger,
+            device,
+            verifier: LedgerVerifier::new(regulator_key, Vec::new(), View::Corrected),
+            key,
+            enrolled: false,
+            recovery,
+        };
+        agent.rebuild()?;
+        Ok(agent)
+    }
+
+    /// Rebuilds the verifier from the ledger: regulator chain, inbox, own chain.
+    fn rebuild(&mut self) -> Result<(), AgentError> {
+        let verify = |e: armsledger_core::ChainError| AgentError::Verify(e.to_string());
+        let mut v = LedgerVerifier::new(self.regulator_key, self.roots.clone(), View::Corrected);
+        for e in self.ledger.regulator_entries_from(1, usize::MAX)? {
+            v.ingest(Arc::new(e), None).map_err(verify)?;
+        }
+        self.enrolled = v
+            .keys()
+            .record(&self.site, &self.key.device, self.key.key_epoch)
+            .is_some_and(|k| k.public_key == self.key.public_key);
+        for e in self.ledger.inbox()? {
+            v.ingest_foreign(Arc::new(e), None).map_err(verify)?;
+        }
+        if self.enrolled {
+            for e in self.ledger.entries_from(1, usize::MAX)? {
+                v.ingest(Arc::new(e), None).map_err(verify)?;
+            }
+        }
+        self.verifier = v;
+        Ok(())
+    }
+
+    /// The site id.
+    pub fn site(&self) -> &SiteId {
+        &self.site
+    }
+
+    /// The directory's settings.
+    pub fn config(&self) -> &SiteConfig {
+        &self.config
+    }
+
+    /// The ledger.
+    pub fn ledger(&self) -> &SiteLedger {
+        &self.ledger
+    }
+
+    /// The verifier folded from everything held here.
+    pub fn verifier(&self) -> &LedgerVerifier {
+        &self.verifier
+    }
+
+    /// What recovery did when the directory was opened.
+    pub fn recovery(&self) -> &Recovery {
+        &self.recovery
+    }
+
+    /// The device client.
+    pub fn device_mut(&mut self) -> &mut DeviceClient<T> {
+        &mut self.device
+    }
+
+    /// Adds regulator entries obtained another way (a file carried from the
+    /// regulator, a test) and refolds; the same checks as at sync apply.
+    pub fn import_regulator_entries(&mut self, entries: &[SignedEntry]) -> Result<u64, AgentError> {
+        let cursor = self
+            .ledger
+            .add_regulator_entries(entries, &self.regulator_key)?;
+        self.rebuild()?;
+        Ok(cursor)
+    }
+
+    /// What an issue to `person` of `firearm` relies on: the person's officer
+    /// licence, the permit covering the weapon's category (or any), and the
+    /// qualification for its type (or any), as the regulator chain held here
+    /// shows them. Missing parts are left blank for the rules to report.
+    pub fn reliance_for(
+        &self,
+        person: &PersonId,
+        firearm: &FirearmId,
+    ) -> Result<Reliance, AgentError> {
+        let state = self.verifier.engine().state();
+        let weapon = state.firearms.get(firearm).map(|f| &f.identity);
+        let p = state.persons.get(person);
+        let licence = p.and_then(|p| p.licence.as_ref()).map(|l| l.number.clone());
+        let permit = p.and_then(|p| {
+            p.permits
+                .iter()
+                .rev()
+                .find(|x| weapon.is_none_or(|w| x.categories.contains(&w.category)))
+                .or(p.permits.last())
+                .map(|x| x.number.clone())
+        });
+        let qualification = p.and_then(|p| {
+            p.qualifications
+                .iter()
+                .rev()
+                .find(|q| weapon.is_none_or(|w| q.weapon == w.kind))
+                .or(p.qualifications.last())
+                .map(|q| q.id.clone())
+        });
+        let missing = || AgentError::Input("placeholder".into());
+        Ok(Reliance {
+            licence: licence.map_or_else(|| "none".parse::<Name>().map_err(|_| missing()), Ok)?,
+            permit: permit.map_or_else(|| "none".parse::<Name>().map_err(|_| missing()), Ok)?,
+            qualification: qualification
+                .map_or_else(|| "none".parse::<Ident>().map_err(|_| missing()), Ok)?,
+        })
+    }
+
+    /// Firearms held on this site's ledger whose serial matches `serial`
+    /// (case, spaces, dashes, dots and slashes ignored).
+    pub fn firearms_by_serial(&self, serial: &str) -> Vec<&FirearmRecord> {
+        self.verifier
+            .engine()
+            .state()
+            .find_serial(serial)
+            .filter(|f| f.site == self.site)
+            .collect()
+    }
+
+    /// Ammunition lots known here whose lot number matches `number`.
+    pub fn lots_by_number(&self, number: &str) -> Vec<LotId> {
+        let key = normalise(number);
+        self.verifier
+            .engine()
+            .state()
+            .lots
+            .iter()
+            .filter(|(_, l)| normalise(l.lot_number.as_str()) == key)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Judges an act without recording it.
+    pub fn check(&self, officer: &PersonId, event: &SiteEvent, time: Timestamp) -> Vec<Violation> {
+        self.verifier
+            .engine()
+            .check(&self.site, officer, time, event)
+    }
+
+    /// The links `event` must carry now.
+    pub fn links(&self, event: &SiteEvent) -> Vec<Link> {
+        event
+            .subjects()
+            .into_iter()
+            .map(|s| Link {
+                subject: s,
+                prev: self.verifier.tracker().latest(&self.site, &s),
+            })
+            .collect()
+    }
+
+    /// Records an act by `officer` at `time` (the rules' time; the device
+    /// stamps its own). Refused with the violations unless `exception` is
+    /// given, in which case an `Overridden` entry per broken rule comes first.
+    pub fn record(
+        &mut self,
+        officer: &PersonId,
+        event: SiteEvent,
+        time: Timestamp,
+        exception: Option<&OverrideSpec>,
+    ) -> Result<Recorded, AgentError> {
+        if !self.enrolled {
+            return Err(AgentError::NotEnrolled {
+                device: self.key.device.to_string(),
+                key_epoch: self.key.key_epoch,
+            });
+        }
+        let violations = self.check(officer, &event, time);
+        let body = EntryBody {
+            officer: officer.clone(),
+            links: self.links(&event),
+            event: Event::Site(event),
+        };
+        let mut overrides = Vec::new();
+        if !violations.is_empty() {
+            let Some(spec) = exception else {
+                return Err(AgentError::Refused { violations });
+            };
+            let act = body
+                .hash()
+                .map_err(|e| AgentError::Input(format!("encoding the act: {e}")))?;
+            let mut rules: Vec<RuleId> = violations.iter().map(|v| v.rule).collect();
+            rules.sort();
+            rules.dedup();
+            let events: Vec<SiteEvent> = rules
+                .into_iter()
+                .map(|rule| SiteEvent::Overridden {
+                    rule,
+                    reason: spec.reason.clone(),
+                    authoriser: spec.authoriser.clone(),
+                    act,
+                })
+                .collect();
+            for ev in &events {
+                let v = self.check(officer, ev, time);
+                if !v.is_empty() {
+                    return Err(AgentError::Refused { violations: v });
+                }
+            }
+            for ev in events {
+                let (entry, _) = self.append(EntryBody {
+                    officer: officer.clone(),
+                    links: Vec::new(),
+                    event: Event::Site(ev),
+                })?;
+                overrides.push(entry);
+            }
+        }
+        let (act, findings) = self.append(body)?;
+        Ok(Recorded {
+            overrides,
+            act,
+            overridden: violations,
+            findings,
+        })
+    }
+
+    /// Write-ahead intent, device signature, commit, fold.
+    fn append(&mut self, body: EntryBody) -> Result<(SignedEntry, Vec<Finding>), AgentError> {
+        let req = self.ledger.prepare(&body)?;
+        let receipt = match self
+            .device
+            .sign_entry(req.chain, req.prev_hash, req.body_hash)
+        {
+            Ok(r) => r,
+            Err(e) => {
+                // Drop the intent the device never signed, or complete it
+                // if it did and only the reply was lost.
+                if let Ok(last) = self.device.last_receipt()
+                    && let Ok(Recovery::Completed(entry)) = self
+                        .ledger
+                        .recover(last.receipt.map(|r| (r.header, r.signature)))
+                {
+                    self.verifier
+                        .ingest(Arc::new(*entry), None)
+                        .map_err(|e| AgentError::Verify(e.to_string()))?;
+                }
+                return Err(e.into());
+            }
+        };
+        let entry = self
+            .ledger
+            .commit_signed(receipt.header, receipt.signature)?;
+        let findings = self
+            .verifier
+            .ingest(Arc::new(entry.clone()), None)
+            .map_err(|e| AgentError::Verify(e.to_string()))?
+            .to_vec();
+        Ok((entry, findings))
+    }
+}

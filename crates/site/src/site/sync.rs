@@ -1,0 +1,184 @@
+//! Sync: push what the server has not acknowledged in batches, store the
+//! receipts, then pull the regulator chain and the transfers addressed here,
+//! each checked before it is stored.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use armsledger_core::entry::SignedEntry;
+use armsledger_core::event::{Event, SiteEvent};
+use armsledger_core::hash::Hash;
+use armsledger_device::host::Transport;
+use armsledger_log::{LogVerifier, open_checkpoint};
+use armsledger_store::EntryReceipt;
+use serde::Serialize;
+
+use super::SiteAgent;
+use crate::config::{self, files};
+use crate::error::AgentError;
+use crate::server::{LedgerServer, MAX_PUSH_BATCH};
+
+/// What [`SiteAgent::sync`] did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SyncReport {
+    /// Own entries pushed.
+    pub pushed: usize,
+    /// Batches sent.
+    pub batches: usize,
+    /// Size of the last checkpoint received.
+    pub checkpoint_size: Option<u64>,
+    /// New regulator entries held after the pull.
+    pub regulator_entries: u64,
+    /// New transfers in the inbox.
+    pub inbox_new: usize,
+}
+
+impl<T: Transport> SiteAgent<T> {
+    /// Pushes unsynced entries in batches and stores the receipts, then pulls
+    /// the regulator chain and the transfers addressed to this site.
+    pub fn sync(&mut self, server: &impl LedgerServer) -> Result<SyncReport, AgentError> {
+        let mut report = SyncReport::default();
+        let vkey = match &self.config.log_vkey {
+            Some(k) => k.clone(),
+            None => {
+                let k = server.log_key()?;
+                self.config.log_vkey = Some(k.clone());
+                config::save(&self.dir.join(files::SITE_TOML), &self.config)?;
+                k
+            }
+        };
+        let log = LogVerifier::from_vkey(&vkey)
+            .map_err(|e| AgentError::Config(format!("log key: {e}")))?;
+        let unsynced = self.ledger.unsynced()?;
+        for batch in unsynced.chunks(MAX_PUSH_BATCH) {
+            let raw: Vec<Vec<u8>> = batch.iter().map(|e| e.bytes().to_vec()).collect();
+            let receipt = server.push(&raw)?;
+            let note = receipt
+                .checkpoint
+                .ok_or_else(|| AgentError::Server("the server sent no checkpoint".into()))?;
+            let cp = open_checkpoint(note.as_bytes(), &log, log.name())
+                .map_err(|e| AgentError::Server(format!("checkpoint: {e}")))?;
+            if receipt.proofs.len() != batch.len() {
+                return Err(AgentError::Server(format!(
+                    "{} proofs for {} entries",
+                    receipt.proofs.len(),
+                    batch.len()
+                )));
+            }
+            let mut receipts = Vec::with_capacity(batch.len());
+            for (e, p) in batch.iter().zip(&receipt.proofs) {
+                let proof = p
+                    .proof
+                    .iter()
+                    .map(|h| h.parse::<armsledger_log::Hash>())
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| AgentError::Server(format!("proof hash: {e:?}")))?;
+                receipts.push(EntryReceipt {
+                    counter: e.counter(),
+                    log_index: p.index,
+                    tree_size: p.size,
+                    proof,
+                });
+            }
+            let last = batch.last().map_or(0, SignedEntry::counter);
+            self.ledger.mark_synced(last, &cp, &receipts)?;
+            report.pushed += batch.len();
+            report.batches += 1;
+            report.checkpoint_size = Some(cp.checkpoint().size());
+        }
+        let before = self.ledger.regulator_cursor()?;
+        let pull = server.pull(self.site.as_str(), before.saturating_add(1), 0)?;
+        let checkpoint = pull
+            .checkpoint
+            .as_deref()
+            .map(|note| open_checkpoint(note.as_bytes(), &log, log.name()))
+            .transpose()
+            .map_err(|e| AgentError::Server(format!("pull checkpoint: {e}")))?;
+        let decode = |p: &crate::server::ProvenEntry| -> Result<SignedEntry, AgentError> {
+            let bytes = hex::decode(&p.entry)
+                .map_err(|e| AgentError::Server(format!("pulled entry is not hex: {e}")))?;
+            if let (Some(cp), false) = (&checkpoint, p.proof.is_empty()) {
+                let proof = p
+                    .proof
+                    .iter()
+                    .map(|h| h.parse::<armsledger_log::Hash>())
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| AgentError::Server(format!("proof hash: {e:?}")))?;
+                let c = cp.checkpoint();
+                armsledger_log::verify_inclusion(
+                    &armsledger_log::leaf_hash(&bytes),
+                    p.index,
+                    c.size(),
+                    &proof,
+                    c.root(),
+                )
+                .map_err(|e| {
+                    AgentError::Server(format!(
+                        "log entry {} is not in the checkpoint: {e}",
+                        p.index
+                    ))
+                })?;
+            }
+            SignedEntry::decode(&bytes)
+                .map_err(|e| AgentError::Server(format!("pulled entry: {e}")))
+        };
+        let regulator = pull
+            .regulator
+            .iter()
+            .map(decode)
+            .collect::<Result<Vec<_>, _>>()?;
+        // Everything is checked as the rebuild at the next open will check
+        // it, before it is stored: a bad entry must never lock the site out.
+        let mut probe = self.verifier.clone();
+        let refuse = |what: &str, e: armsledger_core::ChainError| {
+            AgentError::Verify(format!("pulled {what} refused: {e}"))
+        };
+        for e in regulator.iter().filter(|e| e.counter() > before) {
+            probe
+                .ingest(Arc::new(e.clone()), None)
+                .map_err(|err| refuse("regulator entry", err))?;
+        }
+        let held: HashSet<Hash> = self.ledger.inbox()?.iter().map(SignedEntry::hash).collect();
+        let mut transfers = Vec::new();
+        for p in &pull.inbox {
+            let e = decode(p)?;
+            let addressed = matches!(
+                &e.body().event,
+                Event::Site(SiteEvent::TransferredOut { to_site, .. }) if to_site == &self.site
+            );
+            if !addressed {
+                return Err(AgentError::Server(format!(
+                    "log entry {} in the inbox is not a transfer to {}",
+                    p.index, self.site
+                )));
+            }
+            if held.contains(&e.hash())
+                || transfers.iter().any(|t: &SignedEntry| t.hash() == e.hash())
+            {
+                continue;
+            }
+            probe
+                .ingest_foreign(Arc::new(e.clone()), None)
+                .map_err(|err| refuse("transfer", err))?;
+            transfers.push(e);
+        }
+        // Everything checked: store, then fold. A site that was waiting for
+        // its enrolment folds its own chain from scratch; otherwise the
+        // checked verifier is the new one (no replay of the whole ledger).
+        let after = self
+            .ledger
+            .add_regulator_entries(&regulator, &self.regulator_key)?;
+        report.regulator_entries = after.saturating_sub(before);
+        for e in &transfers {
+            if self.ledger.add_to_inbox(e)? {
+                report.inbox_new += 1;
+            }
+        }
+        if self.enrolled {
+            self.verifier = probe;
+        } else {
+            self.rebuild()?;
+        }
+        Ok(report)
+    }
+}

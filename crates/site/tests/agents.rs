@@ -1,0 +1,641 @@
+//! Site and regulator agents over in-process devices (real firmware, memory
+//! flash), and sync against a real server on a loopback port.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::path::Path;
+
+use armsledger_core::event::{RegulatorEvent, SiteEvent};
+use armsledger_core::hash::Hash;
+use armsledger_core::ids::{PersonId, Timestamp};
+use armsledger_core::model::{
+    Counterparty, DocKind, FirearmId, FirearmType, OfficerLicence, Permit, Qualification, Validity,
+};
+use armsledger_core::rules::RuleId;
+use armsledger_core::testkit::{T0, doc, key, pistol, text, v};
+use armsledger_device::host::{DeviceClient, InProcess};
+use armsledger_device::storage::ManualClock;
+use armsledger_device::{DeviceSpec, SharedDevice, memory_device};
+use armsledger_site::{AgentError, OverrideSpec, RegulatorAgent, SiteAgent, SiteConfig};
+use armsledger_store::{Recovery, SiteLedger};
+
+struct World {
+    dir: tempfile::TempDir,
+    reg: RegulatorAgent<InProcess>,
+    reg_device: SharedDevice,
+    site_device: SharedDevice,
+    clock: ManualClock,
+}
+
+fn device(serial: &str, clock: &ManualClock) -> SharedDevice {
+    let spec = DeviceSpec {
+        device: v(serial),
+        model: v("SIM"),
+        seed: Hash::of(&[serial.as_bytes()]).0,
+    };
+    memory_device(&key("manufacturer-root"), &spec, Box::new(clock.clone())).unwrap()
+}
+
+fn client(d: &SharedDevice) -> DeviceClient<InProcess> {
+    DeviceClient::new(InProcess::new(d.clone()))
+}
+
+fn valid(days: u64, now: Timestamp) -> Validity {
+    Validity {
+        from: now.minus(Timestamp::DAY),
+        until: now.plus(days * Timestamp::DAY),
+    }
+}
+
+/// Regulator with its own device; company `acme`, site `north` enrolled;
+/// `armourer-1`, `guard-1` (qualified) and `guard-2` (qualification expired).
+fn world() -> World {
+    let clock = ManualClock::new(T0);
+    let dir = tempfile::tempdir().unwrap();
+    let root = hex::encode(key("manufacturer-root").verifying_key().to_bytes());
+    let reg_dev = device("reg-dev-1", &clock);
+    let mut reg = RegulatorAgent::init(
+        &dir.path().join("reg"),
+        "inproc",
+        vec![root],
+        client(&reg_dev),
+    )
+    .unwrap();
+    let official: PersonId = v("reg-official");
+    reg.record(
+        &official,
+        RegulatorEvent::CompanyLicensed {
+            company: v("acme"),
+            name: v("Acme Ltd"),
+            licence: v("PSC-1"),
+            valid: valid(1000, T0),
+            categories: vec![v("B")],
+        },
+    )
+    .unwrap();
+    reg.record(
+        &official,
+        RegulatorEvent::SiteRegistered {
+            site: v("north"),
+            company: v("acme"),
+            name: v("North armoury"),
+            approval: v("ARM-1"),
+            locations: vec![v("vault"), v("rack-1")],
+        },
+    )
+    .unwrap();
+    let site_device = device("site-dev-1", &clock);
+    reg.enrol_device(&official, &v("north"), &mut client(&site_device))
+        .unwrap();
+    for (p, qual_days) in [("armourer-1", 365), ("guard-1", 365), ("guard-2", 0)] {
+        let person: PersonId = v(p);
+        reg.record(
+            &official,
+            RegulatorEvent::PersonLicensed {
+                person: person.clone(),
+                company: v("acme"),
+                identity_hash: Hash::of(&[p.as_bytes()]),
+                licence: OfficerLicence {
+                    number: v(&format!("LIC-{p}")),
+                    grade: v("A"),
+                    valid: valid(365, T0),
+                },
+            },
+        )
+        .unwrap();
+        reg.record(
+            &official,
+            RegulatorEvent::PermitRecorded {
+                person: person.clone(),
+                permit: Permit {
+                    number: v(&format!("PER-{p}")),
+                    categories: vec![v("B")],
+                    calibres: vec![v("9x19mm")],
+                    valid: valid(365, T0),
+                },
+            },
+        )
+        .unwrap();
+        reg.record(
+            &official,
+            RegulatorEvent::QualificationRecorded {
+                person,
+                qualification: Qualification {
+                    id: v(&format!("Q-{p}")),
+                    weapon: FirearmType::Pistol,
+                    provider: v("range"),
+                    valid: Validity {
+                        from: T0.minus(400 * Timestamp::DAY),
+                        until: T0.plus(qual_days * Timestamp::DAY),
+                    },
+                },
+            },
+        )
+        .unwrap();
+    }
+    World {
+        dir,
+        reg,
+        reg_device: reg_dev,
+        site_device,
+        clock,
+    }
+}
+
+fn site_config(w: &World) -> SiteConfig {
+    SiteConfig {
+        site: "north".into(),
+        device: "inproc".into(),
+        server: None,
+        token: None,
+        regulator_key: hex::encode(w.reg.regulator_key()),
+        manufacturer_roots: w.reg.config().manufacturer_roots.clone(),
+        log_vkey: None,
+    }
+}
+
+fn site_dir(w: &World) -> std::path::PathBuf {
+    w.dir.path().join("north")
+}
+
+fn open_site(w: &World) -> SiteAgent<InProcess> {
+    SiteAgent::open(&site_dir(w), client(&w.site_device)).unwrap()
+}
+
+fn init_site(w: &World) -> SiteAgent<InProcess> {
+    let mut s = SiteAgent::init(&site_dir(w), site_config(w), client(&w.site_device)).unwrap();
+    s.import_regulator_entries(&w.reg.entries_from(1).unwrap())
+        .unwrap();
+    s
+}
+
+fn acquire(s: &mut SiteAgent<InProcess>, serial: &str) -> FirearmId {
+    let identity = pistol(serial);
+    let id = identity.id();
+    s.record(
+        &v("armourer-1"),
+        SiteEvent::FirearmAcquired {
+            firearm: id,
+            identity,
+            source: Counterparty {
+                name: v("Dealer"),
+                licence: Some(v("DL-1")),
+            },
+            authorisation: doc(DocKind::AcquisitionPermit, "AP-1"),
+            location: v("vault"),
+        },
+        T0.plus(Timestamp::HOUR),
+        None,
+    )
+    .unwrap();
+    id
+}
+
+fn issue(s: &SiteAgent<InProcess>, firearm: FirearmId, to: &str) -> SiteEvent {
+    SiteEvent::Issued {
+        firearm,
+        to: v(to),
+        purpose: text("patrol"),
+        post: v("gate"),
+        due_back: T0.plus(Timestamp::DAY),
+        reliance: s.reliance_for(&v(to), &firearm).unwrap(),
+        ammunition: vec![],
+        ammunition_from: None,
+    }
+}
+
+#[test]
+fn enrolment_checks_attestation_and_site_records() {
+    let w = world();
+    let mut s = init_site(&w);
+    assert_eq!(s.recovery(), &Recovery::Clean);
+    let f = acquire(&mut s, "GLK-1");
+    let ev = issue(&s, f, "guard-1");
+    let r = s
+        .record(&v("armourer-1"), ev, T0.plus(2 * Timestamp::HOUR), None)
+        .unwrap();
+    assert!(r.overrides.is_empty());
+    assert_eq!(r.act.counter(), 2);
+    let status = s.status(T0.plus(2 * Timestamp::DAY)).unwrap();
+    assert_eq!(status.head, 2);
+    assert_eq!(status.unsynced, 2);
+    assert_eq!(status.open_issues.len(), 1);
+    assert!(status.open_issues[0].overdue);
+}
+
+#[test]
+fn expired_qualification_is_refused_then_overridden() {
+    let w = world();
+    let mut s = init_site(&w);
+    let f = acquire(&mut s, "GLK-2");
+    let officer: PersonId = v("armourer-1");
+    let t = T0.plus(2 * Timestamp::HOUR);
+    let err = s
+        .record(&officer, issue(&s, f, "guard-2"), t, None)
+        .unwrap_err();
+    let AgentError::Refused { violations } = &err else {
+        panic!("expected a refusal, got {err}");
+    };
+    assert!(
+        violations
+            .iter()
+            .any(|v| v.rule == RuleId::QualificationCurrent),
+        "{violations:?}"
+    );
+    assert!(!err.hint().is_empty());
+    assert_eq!(
+        s.ledger().head().unwrap().unwrap().counter,
+        1,
+        "nothing signed"
+    );
+
+    let spec = OverrideSpec {
+        reason: text("night shift cover, requalification booked"),
+        authoriser: v("guard-1"),
+    };
+    let r = s
+        .record(&officer, issue(&s, f, "guard-2"), t, Some(&spec))
+        .unwrap();
+    assert_eq!(r.overrides.len(), 1);
+    assert!(
+        r.findings
+            .iter()
+            .any(|f| f.rule == RuleId::QualificationCurrent && f.overridden_by.is_some()),
+        "{:?}",
+        r.findings
+    );
+    let head = s.ledger().head().unwrap().unwrap().counter;
+    assert_eq!(head, 3);
+    let o = s.ledger().entry(2).unwrap().unwrap();
+    assert_eq!(o.body().event.kind(), "overridden");
+    assert_eq!(
+        s.ledger().entry(3).unwrap().unwrap().body().event.kind(),
+        "issued"
+    );
+    // The finding is on record, marked as overridden.
+    let findings = s.verifier().engine().findings();
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.rule == RuleId::QualificationCurrent && f.overridden_by.is_some())
+    );
+    // Reopening rebuilds the same state from the ledger.
+    drop(s);
+    let s = open_site(&w);
+    assert_eq!(s.ledger().head().unwrap().unwrap().counter, 3);
+}
+
+#[test]
+fn crash_between_device_signature_and_commit_is_recovered() {
+    let w = world();
+    let mut s = init_site(&w);
+    let f = acquire(&mut s, "GLK-3");
+    let body = armsledger_core::entry::EntryBody {
+        officer: v("armourer-1"),
+        links: s.links(&issue(&s, f, "guard-1")),
+        event: armsledger_core::event::Event::Site(issue(&s, f, "guard-1")),
+    };
+    drop(s);
+    // Simulate the crash: intent written, device signed, commit never ran.
+    {
+        let ledger = SiteLedger::open(site_dir(&w).join("site.redb")).unwrap();
+        let req = ledger.prepare(&body).unwrap();
+        let mut dev = client(&w.site_device);
+        dev.sign_entry(req.chain, req.prev_hash, req.body_hash)
+            .unwrap();
+    }
+    let s = open_site(&w);
+    assert!(matches!(s.recovery(), Recovery::Completed(e) if e.counter() == 2));
+    assert_eq!(s.ledger().head().unwrap().unwrap().counter, 2);
+    assert_eq!(s.status(T0).unwrap().open_issues.len(), 1);
+
+    // An intent the device never signed is dropped.
+    drop(s);
+    {
+        let ledger = SiteLedger::open(site_dir(&w).join("site.redb")).unwrap();
+        ledger.prepare(&body).unwrap();
+    }
+    let s = open_site(&w);
+    assert!(matches!(s.recovery(), Recovery::Dropped(_)));
+    assert_eq!(s.ledger().head().unwrap().unwrap().counter, 2);
+}
+
+#[test]
+fn unenrolled_site_is_told_to_sync() {
+    let w = world();
+    let mut s = SiteAgent::init(&site_dir(&w), site_config(&w), client(&w.site_device)).unwrap();
+    let identity = pistol("GLK-9");
+    let err = s
+        .record(
+            &v("armourer-1"),
+            SiteEvent::FirearmAcquired {
+                firearm: identity.id(),
+                identity,
+                source: Counterparty {
+                    name: v("Dealer"),
+                    licence: None,
+                },
+                authorisation: doc(DocKind::AcquisitionPermit, "AP-1"),
+                location: v("vault"),
+            },
+            T0,
+            None,
+        )
+        .unwrap_err();
+    assert!(matches!(err, AgentError::NotEnrolled { .. }), "{err}");
+    assert!(err.hint().contains("sync"));
+}
+
+#[test]
+fn enrolment_refuses_an_uncertified_device() {
+    let mut w = world();
+    let spec = DeviceSpec {
+        device: v("rogue-1"),
+        model: v("SIM"),
+        seed: [7; 32],
+    };
+    let rogue = memory_device(&key("someone-else"), &spec, Box::new(w.clock.clone())).unwrap();
+    let err = w
+        .reg
+        .enrol_device(&v("reg-official"), &v("north"), &mut client(&rogue))
+        .unwrap_err();
+    assert!(matches!(err, AgentError::Attestation(_)), "{err}");
+}
+
+#[test]
+fn sync_pushes_to_a_real_server_and_pulls_the_regulator_chain() {
+    let mut w = world();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let data = w.dir.path().join("server");
+    let (base, site_token) = rt.block_on(start_server(&data, &w));
+    let server_reg = armsledger_site::HttpServer::new(&base, None);
+    assert!(w.reg.push(&server_reg).unwrap() > 5);
+    let mut s = SiteAgent::init(&site_dir(&w), site_config(&w), client(&w.site_device)).unwrap();
+    let server = armsledger_site::HttpServer::new(&base, Some(site_token));
+    let first = s.sync(&server).unwrap();
+    assert!(first.regulator_entries > 5, "{first:?}");
+    let f = acquire(&mut s, "GLK-4");
+    let t = T0.plus(3 * Timestamp::HOUR);
+    s.record(&v("armourer-1"), issue(&s, f, "guard-1"), t, None)
+        .unwrap();
+    // A push that reached the server but whose answer was lost: the next
+    // sync sends the same entries again and gets receipts for them.
+    {
+        use armsledger_site::LedgerServer;
+        let raw: Vec<Vec<u8>> = s
+            .ledger()
+            .unsynced()
+            .unwrap()
+            .iter()
+            .map(|e| e.bytes().to_vec())
+            .collect();
+        server.push(&raw).unwrap();
+    }
+    let second = s.sync(&server).unwrap();
+    assert_eq!(second.pushed, 2);
+    assert!(second.checkpoint_size.is_some());
+    assert!(s.ledger().receipt(2).unwrap().is_some());
+    assert_eq!(s.ledger().unsynced().unwrap().len(), 0);
+    // Later regulator entries arrive at the next sync.
+    w.reg
+        .record(
+            &v("reg-official"),
+            RegulatorEvent::PersonBarred {
+                person: v("guard-2"),
+                reason: text("misconduct"),
+                until: None,
+            },
+        )
+        .unwrap();
+    w.reg.push(&server_reg).unwrap();
+    let third = s.sync(&server).unwrap();
+    assert_eq!(third.regulator_entries, 1);
+    assert_eq!(third.pushed, 0);
+}
+
+async fn start_server(data: &Path, w: &World) -> (String, String) {
+    use armsledger_server::{Config, Shared, spawn_workers};
+    let config = Config {
+        data_dir: data.to_path_buf(),
+        regulator_key: Some(hex::encode(w.reg.regulator_key())),
+        manufacturer_roots: w.reg.config().manufacturer_roots.clone(),
+        checkpoint_interval_ms: 10,
+        ..Config::default()
+    };
+    let shared = tokio::task::spawn_blocking(move || Shared::open(config))
+        .await
+        .unwrap()
+        .unwrap();
+    let token = shared
+        .tokens
+        .create("site:north".parse().unwrap(), "north", T0)
+        .unwrap()
+        .0;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    spawn_workers(shared.clone());
+    tokio::spawn(async move {
+        axum_serve(listener, shared).await;
+    });
+    (format!("http://{addr}"), token)
+}
+
+async fn axum_serve(
+    listener: tokio::net::TcpListener,
+    shared: std::sync::Arc<armsledger_server::Shared>,
+) {
+    let _ = axum::serve(listener, armsledger_server::app(shared)).await;
+}
+
+#[test]
+fn sync_after_days_offline_sends_batches_of_at_most_512() {
+    let mut w = world();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (base, site_token) = rt.block_on(start_server(&w.dir.path().join("server"), &w));
+    w.reg
+        .push(&armsledger_site::HttpServer::new(&base, None))
+        .unwrap();
+    let mut s = SiteAgent::init(&site_dir(&w), site_config(&w), client(&w.site_device)).unwrap();
+    let server = armsledger_site::HttpServer::new(&base, Some(site_token));
+    s.sync(&server).unwrap();
+    let f = acquire(&mut s, "GLK-5");
+    let about = s.ledger().entry(1).unwrap().unwrap().hash();
+    for day in 0..600u64 {
+        w.clock.advance(Timestamp::HOUR);
+        s.record(
+            &v("armourer-1"),
+            SiteEvent::Annotated {
+                about,
+                text: text(&format!("daily check {day}")),
+            },
+            T0.plus(day * Timestamp::HOUR),
+            None,
+        )
+        .unwrap();
+    }
+    assert!(s.verifier().engine().state().firearms.contains_key(&f));
+    assert_eq!(s.ledger().unsynced().unwrap().len(), 601);
+    let r = s.sync(&server).unwrap();
+    assert_eq!((r.pushed, r.batches), (601, 2));
+    assert!(s.ledger().receipt(601).unwrap().is_some());
+    assert_eq!(s.ledger().unsynced().unwrap().len(), 0);
+}
+
+#[test]
+fn regulator_crash_after_device_signature_is_recovered() {
+    let w = world();
+    let reg_dir = w.dir.path().join("reg");
+    let head = w.reg.entries_from(1).unwrap().last().unwrap().clone();
+    let World {
+        reg, reg_device, ..
+    } = w;
+    drop(reg);
+    // The act was written ahead and signed; the commit never ran.
+    let body = armsledger_core::entry::EntryBody {
+        officer: v("reg-official"),
+        links: vec![],
+        event: armsledger_core::event::Event::Regulator(RegulatorEvent::PersonBarred {
+            person: v("guard-2"),
+            reason: text("misconduct"),
+            until: None,
+        }),
+    };
+    let bytes = armsledger_core::codec::encode(&body).unwrap();
+    {
+        let db = redb::Database::create(reg_dir.join("regulator.redb")).unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.open_table(redb::TableDefinition::<u8, &[u8]>::new("pending"))
+            .unwrap()
+            .insert(0, bytes.as_slice())
+            .unwrap();
+        txn.commit().unwrap();
+    }
+    client(&reg_device)
+        .sign_entry(
+            armsledger_core::entry::ChainId::Regulator,
+            head.hash(),
+            armsledger_core::entry::body_hash_of(&bytes),
+        )
+        .unwrap();
+    let reg = RegulatorAgent::open(&reg_dir, client(&reg_device)).unwrap();
+    let entries = reg.entries_from(1).unwrap();
+    assert_eq!(entries.last().unwrap().counter(), head.counter() + 1);
+    assert_eq!(entries.last().unwrap().body(), &body);
+}
+
+#[test]
+fn enrolling_twice_is_refused_and_an_unrecorded_key_is_picked_up() {
+    let mut w = world();
+    let err = w
+        .reg
+        .enrol_device(&v("reg-official"), &v("north"), &mut client(&w.site_device))
+        .unwrap_err();
+    assert!(err.to_string().contains("already enrolled"), "{err}");
+    // A device whose key was generated but whose enrolment was never
+    // recorded (a crash in between) is enrolled without a second key.
+    let d = device("site-dev-9", &w.clock);
+    let mut c = client(&d);
+    let admin = ed25519_dalek::SigningKey::from_bytes(
+        &<[u8; 32]>::try_from(
+            hex::decode(std::fs::read_to_string(w.dir.path().join("reg/admin.key")).unwrap())
+                .unwrap()
+                .as_slice(),
+        )
+        .unwrap(),
+    );
+    let chain = armsledger_core::entry::ChainId::Site(v("south"));
+    c.provision(admin.verifying_key().to_bytes(), chain.clone())
+        .unwrap();
+    let nonce = c.nonce().unwrap();
+    let auth = armsledger_device::host::authorise(
+        &admin,
+        v("site-dev-9"),
+        nonce,
+        armsledger_core::statements::AuthorisedAction::GenerateSiteKey { chain },
+    )
+    .unwrap();
+    let key = c.generate_site_key(Some(auth)).unwrap();
+    let e = w
+        .reg
+        .enrol_device(&v("reg-official"), &v("south"), &mut c)
+        .unwrap();
+    let armsledger_core::event::Event::Regulator(RegulatorEvent::DeviceKeyEnrolled {
+        public_key,
+        ..
+    }) = &e.body().event
+    else {
+        panic!("not an enrolment");
+    };
+    assert_eq!(public_key, &key.public_key);
+}
+
+/// Forwards to the device but loses the reply of the next call when armed:
+/// the device acted, the host never heard.
+struct LosesReply {
+    inner: InProcess,
+    armed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl armsledger_device::Transport for LosesReply {
+    fn transact(
+        &mut self,
+        frame: &[u8],
+    ) -> Result<Vec<u8>, armsledger_device::host::TransportError> {
+        let reply = self.inner.transact(frame)?;
+        if self.armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            return Err(armsledger_device::host::TransportError::Closed);
+        }
+        Ok(reply)
+    }
+}
+
+#[test]
+fn a_lost_device_reply_is_completed_from_the_last_receipt() {
+    let w = world();
+    init_site(&w);
+    let armed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let transport = LosesReply {
+        inner: InProcess::new(w.site_device.clone()),
+        armed: armed.clone(),
+    };
+    let mut s = SiteAgent::open(&site_dir(&w), DeviceClient::new(transport)).unwrap();
+    let identity = pistol("GLK-7");
+    let f = identity.id();
+    let acquired = SiteEvent::FirearmAcquired {
+        firearm: f,
+        identity,
+        source: Counterparty {
+            name: v("Dealer"),
+            licence: None,
+        },
+        authorisation: doc(DocKind::AcquisitionPermit, "AP-1"),
+        location: v("vault"),
+    };
+    armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    let err = s
+        .record(&v("armourer-1"), acquired, T0.plus(Timestamp::HOUR), None)
+        .unwrap_err();
+    assert!(matches!(err, AgentError::Device(_)), "{err}");
+    // The device had signed: the entry is on the chain and folded in.
+    assert_eq!(s.ledger().head().unwrap().unwrap().counter, 1);
+    assert!(s.ledger().pending().unwrap().is_none());
+    let ev = SiteEvent::Issued {
+        firearm: f,
+        to: v("guard-1"),
+        purpose: text("patrol"),
+        post: v("gate"),
+        due_back: T0.plus(Timestamp::DAY),
+        reliance: s.reliance_for(&v("guard-1"), &f).unwrap(),
+        ammunition: vec![],
+        ammunition_from: None,
+    };
+    let r = s
+        .record(&v("armourer-1"), ev, T0.plus(2 * Timestamp::HOUR), None)
+        .unwrap();
+    assert_eq!(r.act.counter(), 2);
+}
