@@ -72,11 +72,18 @@ fn worked_example_matches_docs() {
     );
     assert_eq!(SignedEntry::decode(e.bytes()).unwrap(), e);
     // The same entry is a committed vector.
-    let vector = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/vectors/core/worked-example.hex");
+    let vector = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/vectors/core/worked-example.hex"
+    );
     if std::env::var_os("ARMSLEDGER_BLESS").is_some() {
         std::fs::write(vector, format!("{}\n", hex::encode(e.bytes()))).unwrap();
     }
     let committed = std::fs::read_to_string(vector).unwrap();
-    assert_eq!(committed.trim(), hex::encode(e.bytes()), "tests/vectors/core/worked-example.hex");
+    assert_eq!(
+        committed.trim(),
+        hex::encode(e.bytes()),
+        "tests/vectors/core/worked-example.hex"
+    );
     assert_eq!(hex_entry.len(), e.bytes().len() * 2);
 }
