@@ -76,14 +76,6 @@ pub fn spawn(
         })
 }
 
-fn now() -> Timestamp {
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0);
-    Timestamp(u64::try_from(ms).unwrap_or(u64::MAX))
-}
-
 /// What became of one job before the commit.
 enum Outcome {
     Done(Result<Vec<Logged>, ApiError>),
@@ -98,7 +90,7 @@ enum Slot {
 
 fn run_group(shared: &Shared, group: Vec<Job>) {
     let started = Instant::now();
-    let received_at = now();
+    let received_at = crate::routes::query::now();
     // 1. Signatures, in parallel, with the keys known now.
     let checked: Vec<Vec<bool>> = match shared.verifier.read() {
         Ok(v) => group

@@ -33,14 +33,6 @@ pub struct CreatedToken {
     pub record: TokenRecord,
 }
 
-fn now() -> armsledger_core::ids::Timestamp {
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0);
-    armsledger_core::ids::Timestamp(u64::try_from(ms).unwrap_or(u64::MAX))
-}
-
 /// Creates a token (regulator only).
 #[utoipa::path(post, path = "/v1/tokens", tag = "admin", request_body = NewToken,
     responses((status = 200, body = CreatedToken), (status = 403, description = "regulator only")),
@@ -53,7 +45,7 @@ pub async fn create_token(
     caller.need_regulator("create tokens")?;
     let (token, record) = shared
         .tokens
-        .create(req.role, &req.label, now())
+        .create(req.role, &req.label, crate::routes::query::now())
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Json(CreatedToken { token, record }))
 }
@@ -85,7 +77,7 @@ pub async fn revoke_token(
     caller.need_regulator("revoke tokens")?;
     shared
         .tokens
-        .revoke(&id, now())
+        .revoke(&id, crate::routes::query::now())
         .map(Json)
         .map_err(|e| match e {
             crate::tokens::TokenError::NotFound(id) => ApiError::NotFound(format!("no token {id}")),
