@@ -131,6 +131,31 @@ fn device(dir: &Path, serial: &str, procs: &mut Procs) -> String {
     format!("unix:{}", sock.display())
 }
 
+/// The server's published log key (public, no token).
+fn public_vkey(url: &str) -> String {
+    ureq::get(format!("{url}/v1/log/key"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap()
+}
+
+/// The latest checkpoint, opened with nothing but the published key.
+fn public_checkpoint(url: &str) -> armsledger_log::Checkpoint {
+    let verifier = armsledger_log::LogVerifier::from_vkey(public_vkey(url).trim()).unwrap();
+    let note = ureq::get(format!("{url}/checkpoint"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    armsledger_log::open_checkpoint(note.as_bytes(), &verifier, verifier.name())
+        .unwrap()
+        .checkpoint()
+        .clone()
+}
+
 /// Starts `armsledger serve`; returns its URL.
 fn server(dir: &Path, regulator_key: &str, procs: &mut Procs) -> String {
     let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("armsledger"))
@@ -425,6 +450,7 @@ fn officer_day_refusal_override_and_sync() {
     let st = token(dir, "site:north");
     let s = ok(dir, &["sync", "--server", &url, "--token", &st]);
     assert!(s.contains("13 new regulator entries"), "{s}");
+    let first = public_checkpoint(&url);
 
     let out = ok(
         dir,
@@ -535,6 +561,65 @@ fn officer_day_refusal_override_and_sync() {
     assert!(status["checkpoint"].as_u64().unwrap() >= 18);
     let human = ok(dir, &["status"]);
     assert!(human.contains("unsynced    0"), "{human}");
+
+    // Anyone holding only the published key can check that the log grew
+    // consistently, and an auditor's export verifies offline against it.
+    let last = public_checkpoint(&url);
+    assert!(last.size() > first.size());
+    let proof: serde_json::Value = ureq::get(format!(
+        "{url}/v1/proof/consistency?old={}&new={}",
+        first.size(),
+        last.size()
+    ))
+    .header("authorization", format!("Bearer {rt}"))
+    .call()
+    .unwrap()
+    .body_mut()
+    .read_json()
+    .unwrap();
+    let hashes: Vec<armsledger_log::Hash> = proof["proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap().parse().unwrap())
+        .collect();
+    armsledger_log::verify_consistency(
+        first.size(),
+        last.size(),
+        first.root(),
+        last.root(),
+        &hashes,
+    )
+    .unwrap();
+    let vkey_file = dir.join("log.vkey.pub");
+    std::fs::write(&vkey_file, public_vkey(&url)).unwrap();
+    let bundle = dir.join("export.bundle");
+    ok(
+        dir,
+        &[
+            "export",
+            "--server",
+            &url,
+            "--token",
+            &rt,
+            "--out",
+            bundle.to_str().unwrap(),
+        ],
+    );
+    let report = ok(
+        dir,
+        &[
+            "verify",
+            bundle.to_str().unwrap(),
+            "--trusted-key",
+            vkey_file.to_str().unwrap(),
+            "--no-state",
+            "--json",
+        ],
+    );
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(report["authentic"], true, "{report:#}");
+    assert_eq!(report["checkpoint"]["size"].as_u64(), Some(last.size()));
     assert!(
         human.contains("finding     #4 qualification-current") && human.contains("(overridden)"),
         "{human}"
