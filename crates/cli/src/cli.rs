@@ -42,6 +42,8 @@ pub enum Command {
     Alerts(cmd::query::AlertsArgs),
     /// Download a bundle for offline verification.
     Export(cmd::query::ExportArgs),
+    /// A site's acquisition and disposition book (csv or html), with the corrections report.
+    Book(cmd::book::BookArgs),
     /// Armoury officer commands (site mode, work offline).
     #[command(flatten)]
     Officer(cmd::officer::OfficerCommand),

@@ -17,7 +17,9 @@ fn small_demo_summary_matches_the_ledger() {
     let dir = tmp.path().join("demo");
     Command::cargo_bin("armsledger")
         .unwrap()
-        .args(["demo", "--days", "10", "--sites", "2", "--seed", "7", "--json", "--dir"])
+        .args([
+            "demo", "--days", "10", "--sites", "2", "--seed", "7", "--json", "--dir",
+        ])
         .arg(&dir)
         .assert()
         .success();
@@ -33,9 +35,15 @@ fn small_demo_summary_matches_the_ledger() {
         s["sample_trace_events"].as_u64().unwrap(),
         s["sample_chain_entries"].as_u64().unwrap()
     );
-    assert!(s["alerts"]["return-overdue"].as_u64().unwrap_or(0) >= 1, "{s:#}");
+    assert!(
+        s["alerts"]["return-overdue"].as_u64().unwrap_or(0) >= 1,
+        "{s:#}"
+    );
     assert_eq!(s["refusals"].as_array().unwrap().len(), 1, "{s:#}");
-    assert!(s["kinds"]["loss-reported"].as_u64().unwrap_or(0) >= 1, "{s:#}");
+    assert!(
+        s["kinds"]["loss-reported"].as_u64().unwrap_or(0) >= 1,
+        "{s:#}"
+    );
     // The bundle verifies with the command line too, against the log key file.
     Command::cargo_bin("armsledger")
         .unwrap()

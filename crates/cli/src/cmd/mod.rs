@@ -1,7 +1,9 @@
 //! Command implementations, one module per group.
 
+pub mod book;
 pub mod demo;
 pub mod fsck;
+pub mod local;
 pub mod officer;
 pub mod query;
 pub mod regulator;
@@ -26,6 +28,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Inventory(a) => query::inventory(a),
         Command::Alerts(a) => query::alerts(a),
         Command::Export(a) => query::export(a),
+        Command::Book(a) => book::run(a),
         Command::Officer(c) => officer::run(c),
         Command::Site { action } => site::run(action),
         Command::Sync(a) => sync::run(a),

@@ -58,23 +58,98 @@ pub struct TraceArgs {
     /// corrected (default), original or both.
     #[arg(long, default_value = "corrected")]
     pub view: String,
+    /// Read a verified bundle or dossier instead of the server (offline).
+    #[arg(long, conflicts_with = "dossier")]
+    pub bundle: Option<PathBuf>,
+    /// Also download the weapon's dossier here (it verifies offline).
+    #[arg(long)]
+    pub dossier: Option<PathBuf>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
 }
 
+/// The timeline of `serial` from a verified bundle.
+fn trace_bundle(path: &std::path::Path, serial: &str, view: &str) -> anyhow::Result<Value> {
+    use armsledger_core::rules::View;
+    let view = if view == "original" {
+        View::Original
+    } else {
+        View::Corrected
+    };
+    let loaded = crate::cmd::local::load(path, view)?;
+    let key = armsledger_core::model::normalise(serial);
+    let state = loaded.verifier.engine().state();
+    let corrections: std::collections::BTreeMap<_, _> = loaded
+        .verifier
+        .engine()
+        .corrections()
+        .map(|(a, b)| (*a, *b))
+        .collect();
+    let mut firearms = Vec::new();
+    for f in state
+        .firearms
+        .values()
+        .filter(|f| f.identity.serial_key() == key)
+    {
+        let subject = armsledger_core::event::Subject::Firearm(f.id);
+        let timeline = armsledger_core::report::timeline(
+            f.id,
+            loaded
+                .entries
+                .iter()
+                .filter(|(_, _, e)| e.body().link_for(&subject).is_some())
+                .map(|(i, r, e)| (Some(*i), *r, e.as_ref())),
+            &corrections,
+        );
+        firearms.push(serde_json::json!({
+            "id": f.id.to_string(), "identity": f.identity, "site": f.site, "state": f.state.word(),
+            "timeline": timeline, "proofs": timeline.events.iter().map(|_| Value::Null).collect::<Vec<_>>(),
+        }));
+    }
+    anyhow::ensure!(
+        !firearms.is_empty(),
+        "no firearm with serial {serial} in {}",
+        path.display()
+    );
+    Ok(
+        serde_json::json!({"serial": serial, "firearms": firearms, "source": path.display().to_string()}),
+    )
+}
+
 /// Prints a weapon's timeline.
 pub fn trace(a: TraceArgs) -> anyhow::Result<u8> {
-    let path = format!(
-        "/v1/firearms/{}/trace?view={}",
-        enc(&a.serial),
-        enc(&a.view)
-    );
-    let t: Value = a.server.client().get_json(&path)?;
+    if let Some(out) = &a.dossier {
+        let path = format!("/v1/firearms/{}/dossier", enc(&a.serial));
+        let mut f =
+            std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
+        let n = a.server.client().get_to(&path, &mut f)?;
+        eprintln!(
+            "dossier written to {} ({n} bytes); check it offline: armsledger verify {}",
+            out.display(),
+            out.display()
+        );
+    }
+    let t: Value = match &a.bundle {
+        Some(b) => trace_bundle(b, &a.serial, &a.view)?,
+        None => {
+            let path = format!(
+                "/v1/firearms/{}/trace?view={}",
+                enc(&a.serial),
+                enc(&a.view)
+            );
+            a.server.client().get_json(&path)?
+        }
+    };
     if a.json {
         out::json(&t)?;
         return Ok(0);
     }
+    print_trace(&t);
+    Ok(0)
+}
+
+fn print_trace(t: &Value) {
     for f in t["firearms"].as_array().into_iter().flatten() {
         let id = &f["identity"];
         println!(
@@ -122,7 +197,6 @@ pub fn trace(a: TraceArgs) -> anyhow::Result<u8> {
             f["proofs"].as_array().map_or(0, Vec::len)
         );
     }
-    Ok(0)
 }
 
 /// Options of `inventory`.
@@ -137,6 +211,9 @@ pub struct InventoryArgs {
     pub at: Option<String>,
     #[command(flatten)]
     pub server: ServerArgs,
+    /// Read a verified bundle instead of the server (offline; as of the bundle's end).
+    #[arg(long, conflicts_with = "at")]
+    pub bundle: Option<PathBuf>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -144,11 +221,24 @@ pub struct InventoryArgs {
 
 /// Prints a site's inventory.
 pub fn inventory(a: InventoryArgs) -> anyhow::Result<u8> {
-    let mut path = format!("/v1/sites/{}/inventory", enc(&a.site));
-    if let Some(t) = &a.at {
-        path.push_str(&format!("?at={}", enc(t)));
-    }
-    let inv: Value = a.server.client().get_json(&path)?;
+    let inv: Value = match &a.bundle {
+        Some(b) => {
+            let loaded = crate::cmd::local::load(b, armsledger_core::rules::View::Corrected)?;
+            let site: armsledger_core::ids::SiteId = a.site.parse()?;
+            serde_json::to_value(armsledger_core::report::inventory(
+                loaded.verifier.engine().state(),
+                &site,
+                None,
+            ))?
+        }
+        None => {
+            let mut path = format!("/v1/sites/{}/inventory", enc(&a.site));
+            if let Some(t) = &a.at {
+                path.push_str(&format!("?at={}", enc(t)));
+            }
+            a.server.client().get_json(&path)?
+        }
+    };
     if a.json {
         out::json(&inv)?;
         return Ok(0);
@@ -210,6 +300,9 @@ pub struct AlertsArgs {
     pub at: Option<String>,
     #[command(flatten)]
     pub server: ServerArgs,
+    /// Read a verified bundle instead of the server (offline).
+    #[arg(long)]
+    pub bundle: Option<PathBuf>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -217,14 +310,48 @@ pub struct AlertsArgs {
 
 /// Prints alerts.
 pub fn alerts(a: AlertsArgs) -> anyhow::Result<u8> {
-    let mut q = Vec::new();
-    for (k, v) in [("site", &a.site), ("company", &a.company), ("at", &a.at)] {
-        if let Some(v) = v {
-            q.push(format!("{k}={}", enc(v)));
+    let list: Value = match &a.bundle {
+        Some(b) => {
+            use armsledger_core::ids::Timestamp;
+            let loaded = crate::cmd::local::load(b, armsledger_core::rules::View::Corrected)?;
+            let at = match &a.at {
+                Some(t) => Timestamp::parse(t)
+                    .with_context(|| format!("--at {t}: not an RFC 3339 time or date"))?,
+                None => crate::cmd::now(),
+            };
+            let state = loaded.verifier.engine().state();
+            let all = armsledger_core::rules::alerts(
+                state,
+                at,
+                &armsledger_core::rules::AlertPolicy::default(),
+            );
+            let keep: Vec<_> = all
+                .into_iter()
+                .filter(|x| {
+                    a.site
+                        .as_deref()
+                        .is_none_or(|s| x.site.as_ref().is_some_and(|y| y.as_str() == s))
+                })
+                .filter(|x| {
+                    a.company
+                        .as_deref()
+                        .is_none_or(|c| x.company.as_ref().is_some_and(|y| y.as_str() == c))
+                })
+                .collect();
+            serde_json::to_value(keep)?
         }
-    }
-    let path = format!("/v1/alerts?{}", q.join("&"));
-    let list: Value = a.server.client().get_json(&path)?;
+        None => {
+            let mut q = Vec::new();
+            for (k, v) in [("site", &a.site), ("company", &a.company), ("at", &a.at)] {
+                if let Some(v) = v {
+                    q.push(format!("{k}={}", enc(v)));
+                }
+            }
+            a.server
+                .client()
+                .get_json(&format!("/v1/alerts?{}", q.join("&")))?
+        }
+    };
     if a.json {
         out::json(&list)?;
         return Ok(0);

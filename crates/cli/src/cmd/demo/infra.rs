@@ -64,6 +64,14 @@ pub fn make_device(
         seed: entropy.0,
     };
     let (_, image) = manufacture(root, &spec).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let socket = dir.join(format!("{serial}.sock"));
+    // sockaddr_un holds 108 bytes, terminator included.
+    if socket.as_os_str().len() > 100 {
+        bail!(
+            "{} is too long for a UNIX socket path; pick a shorter --dir",
+            socket.display()
+        );
+    }
     let flash = dir.join(format!("{serial}.flash"));
     FileFlash::create(&flash, &image).map_err(|e| anyhow::anyhow!("{}: {e}", flash.display()))?;
     let mono = default_monotonic_path(&flash);
@@ -71,7 +79,7 @@ pub fn make_device(
     Ok(DeviceFiles {
         serial: serial.to_string(),
         flash,
-        socket: dir.join(format!("{serial}.sock")),
+        socket,
     })
 }
 

@@ -27,7 +27,7 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Barrier;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
@@ -72,10 +72,22 @@ pub struct DemoArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Serve devices on threads of this process instead of as processes
-    /// (the unit test, whose executable is not `armsledger`).
+    /// How device processes are started (tests change it: their executable
+    /// is the test harness, not `armsledger`).
     #[arg(skip)]
-    pub device_threads: bool,
+    pub device_host: DeviceHost,
+}
+
+/// Where the simulated devices run.
+#[derive(Clone, Debug, Default)]
+pub enum DeviceHost {
+    /// `armsledger device serve` processes of the running executable.
+    #[default]
+    CurrentExe,
+    /// `device serve` processes of the given `armsledger` executable.
+    Exe(PathBuf),
+    /// Threads of this process (same firmware and socket protocol).
+    Threads,
 }
 
 /// What `summary.json` holds.
@@ -140,6 +152,8 @@ pub struct Summary {
     pub entries_per_second: f64,
     /// Device process ids (empty when devices ran in process).
     pub device_pids: Vec<u32>,
+    /// How to read the figures.
+    pub notes: Vec<String>,
 }
 
 /// Runs the demo; returns the exit code.
@@ -180,12 +194,16 @@ pub fn run(a: DemoArgs) -> anyhow::Result<u8> {
         )?);
     }
     let mut devices = Devices::default();
-    let exe = std::env::current_exe().context("locating the armsledger executable")?;
     for f in &files {
-        if a.device_threads {
-            devices.spawn_thread(f)?;
-        } else {
-            devices.spawn_process(&exe, f)?;
+        match &a.device_host {
+            DeviceHost::Threads => devices.spawn_thread(f)?,
+            DeviceHost::Exe(exe) => {
+                devices.spawn_process(exe, f)?;
+            }
+            DeviceHost::CurrentExe => {
+                let exe = std::env::current_exe().context("locating the armsledger executable")?;
+                devices.spawn_process(&exe, f)?;
+            }
         }
     }
     say(&format!(
@@ -232,7 +250,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<u8> {
     let mut reg_entries = regulator::register(&mut reg, &plan, &mut clients)?;
     reg.push(&reg_http)?;
     say(&format!(
-        "regulator: {} companies licensed, {} sites registered, {} devices enrolled (attestation checked)",
+        "regulator: companies licensed {}, sites registered {}, devices enrolled {} (attestation checked)",
         plan.companies.len(),
         plan.sites.len(),
         plan.sites.len()
@@ -339,7 +357,6 @@ pub fn run(a: DemoArgs) -> anyhow::Result<u8> {
     let signing_secs = started.elapsed().as_secs_f64();
 
     let summary = conclude(
-        &a,
         &dir,
         &plan,
         &server,
@@ -375,7 +392,6 @@ pub fn run(a: DemoArgs) -> anyhow::Result<u8> {
 /// Export, offline verification, trace, and the figures.
 #[allow(clippy::too_many_arguments)]
 fn conclude(
-    a: &DemoArgs,
     dir: &Path,
     plan: &Plan,
     server: &Server,
@@ -430,12 +446,20 @@ fn conclude(
         .and_then(|l| l.trim().parse().ok())
         .context("the server's checkpoint has no size line")?;
 
-    // A weapon that changed company: the first transferred, else any.
-    let sample = common
+    // A weapon that changed company (with one site: the corrected one).
+    let transferred = common
         .transferred
         .lock()
         .ok()
         .and_then(|v| v.first().copied());
+    let sample = transferred.or_else(|| {
+        let v = server.shared.verifier.read().ok()?;
+        v.engine()
+            .state()
+            .find_serial(world::MISTYPED.0)
+            .next()
+            .map(|r| r.id)
+    });
     let mut sample_serial = None;
     let mut sample_trace_events = 0;
     let mut sample_trace_complete = false;
@@ -478,7 +502,6 @@ fn conclude(
         }
     }
     let wall = started.elapsed().as_secs_f64();
-    let _ = a;
     Ok(Summary {
         entries,
         recorded,
@@ -517,6 +540,11 @@ fn conclude(
             0.0
         },
         device_pids: devices.pids(),
+        notes: vec![
+            "devices stamp entries with their real clocks; the scenario's time (from today) is what each act was checked against before signing".into(),
+            "alerts are computed at the scenario's end, so count-overdue reflects counts stamped by real clocks a scenario-run earlier".into(),
+            "refusals were never signed; they appear here, not in the ledger".into(),
+        ],
     })
 }
 
@@ -564,6 +592,8 @@ struct Progress {
     bar: Option<indicatif::ProgressBar>,
     plain: bool,
     days: u64,
+    /// The last day a plain line was printed for.
+    printed: AtomicU64,
 }
 
 impl Progress {
@@ -583,6 +613,7 @@ impl Progress {
             bar,
             plain: !term && !a.json,
             days,
+            printed: AtomicU64::new(0),
         }
     }
 
@@ -592,9 +623,8 @@ impl Progress {
             b.inc(1);
             b.set_message(format!("{entries} entries"));
         } else if self.plain && self.days >= 10 && (d + 1).is_multiple_of(self.days / 10) {
-            // Printed by whichever site reaches the day first; a little noise is fine.
-            static LAST: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-            if LAST.fetch_max(d + 1, Ordering::Relaxed) < d + 1 {
+            // Printed by whichever site reaches the day first.
+            if self.printed.fetch_max(d + 1, Ordering::Relaxed) < d + 1 {
                 eprintln!("day {}/{}: {entries} entries signed", d + 1, self.days);
             }
         }
@@ -656,7 +686,10 @@ fn print_summary(s: &Summary, dir: &Path) {
         kv(&s.findings),
         s.findings_overridden
     );
-    println!("  alerts       {} (at the scenario's end)", kv(&s.alerts));
+    println!(
+        "  alerts       {} (at the scenario's end; see notes in summary.json)",
+        kv(&s.alerts)
+    );
     for r in &s.refusals {
         println!(
             "  refused      {} at {}: issue to {} ({}) — not recorded",
@@ -674,7 +707,7 @@ fn print_summary(s: &Summary, dir: &Path) {
 }
 
 fn print_serve_hints(s: &Summary) {
-    let serial = s.sample_serial.as_deref().unwrap_or("GLK-1001");
+    let serial = s.sample_serial.as_deref().unwrap_or(world::MISTYPED.0);
     let site = s.sites.last().map_or("acme-north", String::as_str);
     println!();
     println!("server running at {} (Ctrl-C to stop)", s.server_url);
@@ -716,7 +749,7 @@ mod tests {
             days: 10,
             serve: false,
             json: true,
-            device_threads: true,
+            device_host: DeviceHost::Threads,
         })
         .unwrap();
         assert_eq!(code, 0);
@@ -776,25 +809,5 @@ mod tests {
         ] {
             assert!(s["kinds"][kind].as_u64().unwrap_or(0) >= 1, "{kind}: {s:#}");
         }
-    }
-}
-
-#[cfg(test)]
-mod measure_tmp {
-    #[test]
-    #[ignore]
-    fn default_size() {
-        let dir = std::path::PathBuf::from("/tmp/demo-measure");
-        let code = super::run(super::DemoArgs {
-            dir,
-            seed: 1,
-            sites: 3,
-            days: 365,
-            serve: false,
-            json: false,
-            device_threads: true,
-        })
-        .unwrap();
-        assert_eq!(code, 0);
     }
 }

@@ -375,8 +375,7 @@ impl<'a, T: Transport> SiteRun<'a, T> {
         }
         if last && self.is_rules_site() {
             // Issued on the last morning and never brought back.
-            let i = self.issue(plan.at(d, 6, 30), plan.at(d, 16, 0))?;
-            let _ = i;
+            self.issue(plan.at(d, 6, 30), plan.at(d, 16, 0))?;
         }
         if d % 7 == 3 {
             self.range_training(d)?;
