@@ -619,6 +619,16 @@ fn officer_day_refusal_override_and_sync() {
     );
     let report: serde_json::Value = serde_json::from_str(&report).unwrap();
     assert_eq!(report["authentic"], true, "{report:#}");
+
+    // The site's own store re-verifies: chains, transfers, receipts against checkpoints.
+    let site_dir = dir.join("north");
+    let f: serde_json::Value = serde_json::from_str(&ok(
+        dir,
+        &["fsck", "--data", site_dir.to_str().unwrap(), "--json"],
+    ))
+    .unwrap();
+    assert_eq!(f["clean"], true, "{f:#}");
+    assert!(f["entries"].as_u64().unwrap() >= 18, "{f:#}");
     assert_eq!(report["checkpoint"]["size"].as_u64(), Some(last.size()));
     assert!(
         human.contains("finding     #4 qualification-current") && human.contains("(overridden)"),

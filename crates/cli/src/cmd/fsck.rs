@@ -15,10 +15,10 @@ use crate::{EXIT_NOT_AUTHENTIC, out};
 /// Options of `fsck`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Example:\n  armsledger fsck --data ./regulator --json\n\nChecks every stored entry's signature, chain link, counter and key window\n(against the regulator key pinned in the data directory), every index, every\ntile, the root, and that every signed checkpoint is consistent with the tree.\nExit 0 clean, 1 a disagreement, 2 usage or I/O error. Stop the server first."
+    after_help = "Example:\n  armsledger fsck --data ./regulator --json\n\nFor a server: checks every stored entry's signature, chain link, counter and key window\n(against the regulator key pinned in the data directory), every index, every\ntile, the root, and that every signed checkpoint is consistent with the tree.\nFor a site: re-verifies the regulator chain, received transfers and the site's own\nchain, and every receipt's inclusion proof against its checkpoint (pinned log key).\nExit 0 clean, 1 a disagreement, 2 usage or I/O error. Stop the server first."
 )]
 pub struct FsckArgs {
-    /// Server data directory (holds log.redb and regulator.pub).
+    /// A server's data directory (log.redb, regulator.pub) or a site directory (site.redb, site.toml).
     #[arg(long, env = "ARMSLEDGER_DATA")]
     pub data: PathBuf,
     /// Print JSON.
@@ -34,8 +34,108 @@ struct Report {
     problems: Vec<String>,
 }
 
+/// Checks a site directory: every regulator entry, transfer received and own
+/// entry re-verified in order, and every receipt's inclusion proof against the
+/// checkpoint it was given with, opened with the pinned log key.
+fn site(a: &FsckArgs) -> anyhow::Result<Report> {
+    use armsledger_log::{LogVerifier, leaf_hash, open_checkpoint, verify_inclusion};
+    let config: armsledger_site::SiteConfig =
+        armsledger_site::config::load(&a.data.join("site.toml"))?;
+    let key = armsledger_server::config::parse_key(
+        &config.regulator_key,
+        "the regulator key in site.toml",
+    )?;
+    let roots = config
+        .manufacturer_roots
+        .iter()
+        .map(|r| armsledger_server::config::parse_key(r, "a manufacturer root in site.toml"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let ledger = armsledger_store::SiteLedger::open(a.data.join("site.redb"))?;
+    let mut v = LedgerVerifier::new(key, roots, View::Corrected);
+    let mut problems = Vec::new();
+    let mut entries = 0u64;
+    for e in ledger.regulator_entries_from(1, usize::MAX)? {
+        entries += 1;
+        let (c, h) = (e.counter(), e.hash());
+        if let Err(err) = v.ingest(Arc::new(e), None) {
+            problems.push(format!("regulator #{c} ({h}): {err}"));
+        }
+    }
+    for e in ledger.inbox()? {
+        entries += 1;
+        let (chain, c, h) = (e.chain().to_string(), e.counter(), e.hash());
+        if let Err(err) = v.ingest_foreign(Arc::new(e), None) {
+            problems.push(format!("inbox {chain} #{c} ({h}): {err}"));
+        }
+    }
+    let own = ledger.entries_from(1, usize::MAX)?;
+    for e in &own {
+        entries += 1;
+        if let Err(err) = v.ingest(Arc::new(e.clone()), None) {
+            problems.push(format!(
+                "{} #{} ({}): {err}",
+                e.chain(),
+                e.counter(),
+                e.hash()
+            ));
+        }
+    }
+    let checkpoints = ledger.checkpoints()?;
+    let verifier = config
+        .log_vkey
+        .as_deref()
+        .map(LogVerifier::from_vkey)
+        .transpose()?;
+    let mut opened = std::collections::BTreeMap::new();
+    for (size, note) in &checkpoints {
+        match &verifier {
+            Some(vk) => match open_checkpoint(note.as_bytes(), vk, vk.name()) {
+                Ok(c) => {
+                    opened.insert(*size, c.checkpoint().clone());
+                }
+                Err(err) => problems.push(format!("checkpoint of size {size}: {err}")),
+            },
+            None => problems.push(format!(
+                "checkpoint of size {size}: no log key pinned in site.toml to check it"
+            )),
+        }
+    }
+    for e in &own {
+        let Some(r) = ledger.receipt(e.counter())? else {
+            continue;
+        };
+        let Some(cp) = opened.get(&r.tree_size) else {
+            problems.push(format!(
+                "receipt of #{}: no checkpoint of size {} kept",
+                e.counter(),
+                r.tree_size
+            ));
+            continue;
+        };
+        if let Err(err) = verify_inclusion(
+            &leaf_hash(e.bytes()),
+            r.log_index,
+            r.tree_size,
+            &r.proof,
+            cp.root(),
+        ) {
+            problems.push(format!("receipt of #{}: {err}", e.counter()));
+        }
+    }
+    Ok(Report {
+        entries,
+        checkpoints: checkpoints.len() as u64,
+        clean: problems.is_empty(),
+        problems,
+    })
+}
+
 /// Runs fsck.
 pub fn run(a: FsckArgs) -> anyhow::Result<u8> {
+    if a.data.join("site.redb").exists() {
+        let report = site(&a)?;
+        return finish(&a, report);
+    }
     let db = a.data.join("log.redb");
     anyhow::ensure!(
         db.exists(),
@@ -85,6 +185,10 @@ pub fn run(a: FsckArgs) -> anyhow::Result<u8> {
         clean: problems.is_empty(),
         problems,
     };
+    finish(&a, report)
+}
+
+fn finish(a: &FsckArgs, report: Report) -> anyhow::Result<u8> {
     if a.json {
         out::json(&report)?;
     } else {
