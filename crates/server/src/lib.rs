@@ -106,6 +106,13 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .route("/metrics", get(admin::metrics))
         .route("/openapi.json", get(openapi))
         .layer(DefaultBodyLimit::max(limit))
+        // A slow client holds only its own connection: a body that trickles
+        // in is cut off, and no request may occupy a handler for long.
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(Duration::from_secs(30)))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(120),
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(shared)
 }
