@@ -108,7 +108,9 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .layer(DefaultBodyLimit::max(limit))
         // A slow client holds only its own connection: a body that trickles
         // in is cut off, and no request may occupy a handler for long.
-        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(Duration::from_secs(30)))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            Duration::from_secs(30),
+        ))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(120),

@@ -477,6 +477,15 @@ async fn refusals_store_nothing() {
     .await;
     let eq: Vec<serde_json::Value> = serde_json::from_slice(&b).unwrap();
     assert_eq!(eq.len(), 1);
+    let (_, b) = call(&env.app, "GET", "/v1/alerts", Some(&env.acme), vec![]).await;
+    let alerts: Vec<serde_json::Value> = serde_json::from_slice(&b).unwrap();
+    assert_eq!(alerts[0]["rule"], "KeyEquivocated", "{alerts:?}");
+    let (_, b) = call(&env.app, "GET", "/v1/alerts", Some(&env.other), vec![]).await;
+    let alerts: Vec<serde_json::Value> = serde_json::from_slice(&b).unwrap();
+    assert!(
+        alerts.iter().all(|a| a["rule"] != "KeyEquivocated"),
+        "another company does not see it"
+    );
 
     // An unknown site: a chain whose key was never enrolled.
     let mut rogue = Scenario::standard();

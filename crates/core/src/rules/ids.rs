@@ -69,6 +69,9 @@ pub enum RuleId {
     /// An entry was signed by a key past the counter at which the regulator
     /// chain later revoked or retired it: it no longer counts as the site's record.
     SignedAfterKeyEnd,
+    /// Critical alert: one device key signed two different entries at one
+    /// counter (a cloned or broken device); the proof is kept.
+    KeyEquivocated,
 }
 
 impl RuleId {
@@ -104,6 +107,7 @@ impl RuleId {
         RuleId::ExpiringSoon,
         RuleId::CountOverdue,
         RuleId::SignedAfterKeyEnd,
+        RuleId::KeyEquivocated,
     ];
 
     /// Stable kebab-case name (CLI flags, JSON, reports).
@@ -140,6 +144,7 @@ impl RuleId {
             ExpiringSoon => "expiring-soon",
             CountOverdue => "count-overdue",
             SignedAfterKeyEnd => "signed-after-key-end",
+            KeyEquivocated => "key-equivocated",
         }
     }
 
@@ -152,6 +157,7 @@ impl RuleId {
                 | RuleId::LossReferencesMissing
                 | RuleId::ExpiringSoon
                 | RuleId::CountOverdue
+                | RuleId::KeyEquivocated
         )
     }
 

@@ -378,11 +378,41 @@ pub async fn get_alerts(
             .map(parse_time)
             .transpose()?
             .unwrap_or_else(now);
+    let equivocations = shared
+        .store
+        .read()
+        .map_err(internal)?
+        .equivocations()
+        .map_err(internal)?;
     let v = shared.verifier.read().map_err(internal)?;
     let state = v.engine().state();
+    // Equivocations first: a cloned or broken device is the most urgent thing there is.
+    let mut out: Vec<Alert> = equivocations
+        .iter()
+        .map(|e| {
+            let site = match &e.a.header.chain {
+                ChainId::Site(s) => Some(s.clone()),
+                ChainId::Regulator => None,
+            };
+            Alert {
+                rule: armsledger_core::rules::RuleId::KeyEquivocated,
+                company: site.as_ref().and_then(|s| state.company_of(s).cloned()),
+                site,
+                entry: e.b.header.entry_hash().ok(),
+                at: e.b.header.device_time,
+                detail: format!(
+                    "CRITICAL: device {} key {} signed two entries at counter {} of {}",
+                    e.a.header.device,
+                    e.a.header.key_epoch,
+                    e.counter(),
+                    e.a.header.chain
+                ),
+            }
+        })
+        .collect();
+    out.extend(alerts(state, at, &AlertPolicy::default()));
     Ok(Json(
-        alerts(state, at, &AlertPolicy::default())
-            .into_iter()
+        out.into_iter()
             .filter(|a| {
                 in_scope(
                     &caller,
