@@ -223,6 +223,8 @@ pub enum AuthorisedAction {
         counter: u64,
         /// Head hash to resume from.
         head: Hash,
+        /// Device time of that head entry, so the next entry's time follows it.
+        time: Timestamp,
     },
 }
 

@@ -322,8 +322,12 @@ impl Device {
     /// if it is the newest generated and not retired.
     pub(super) fn recover(&mut self, a: &Authorisation) -> Result<Response, Fail> {
         self.require(Lifecycle::Locked)?;
-        let (counter, hash) = match self.authorise(a)? {
-            AuthorisedAction::Recover { counter, head } => (*counter, *head),
+        let (counter, hash, time) = match self.authorise(a)? {
+            AuthorisedAction::Recover {
+                counter,
+                head,
+                time,
+            } => (*counter, *head, *time),
             _ => return Err(Fail::Refused(Status::Unauthorised)),
         };
         if counter > self.cells.issued {
@@ -337,7 +341,7 @@ impl Device {
         let head = Head {
             counter,
             hash,
-            time: next.head.time,
+            time: time.max(next.head.time),
         };
         next.head = head.clone();
         next.mark = self.cells.committed;

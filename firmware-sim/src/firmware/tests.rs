@@ -213,6 +213,7 @@ fn rolled_back_flash_locks_until_the_regulator_recovers_it() {
         AuthorisedAction::Recover {
             counter: 2,
             head: hash_of(&r2),
+            time: Timestamp(0),
         },
     )
     .unwrap();
@@ -222,6 +223,7 @@ fn rolled_back_flash_locks_until_the_regulator_recovers_it() {
         AuthorisedAction::Recover {
             counter: 2,
             head: hash_of(&r2),
+            time: Timestamp(0),
         },
     );
     let head = c.recover(a).unwrap();
@@ -369,6 +371,7 @@ fn rollback_cannot_resurrect_a_retired_key() {
         AuthorisedAction::Recover {
             counter: 1,
             head: hash_of(&r1),
+            time: Timestamp(0),
         },
     );
     c.recover(a).unwrap();

@@ -257,6 +257,7 @@ fn flash_file_rolled_back_between_runs_locks_the_device() {
         AuthorisedAction::Recover {
             counter: head.counter,
             head: head.hash,
+            time: armsledger_core::ids::Timestamp(0),
         },
     );
     c.recover(a).unwrap();

@@ -149,6 +149,7 @@ fn suite<T: Transport>(c: &mut DeviceClient<T>) {
         AuthorisedAction::Recover {
             counter: 1,
             head: Hash::ZERO,
+            time: armsledger_core::ids::Timestamp(0),
         },
     );
     assert_eq!(c.recover(a), Err(DeviceError::WrongState));

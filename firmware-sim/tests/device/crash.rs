@@ -203,6 +203,7 @@ impl World {
             AuthorisedAction::Recover {
                 counter,
                 head: hash,
+                time: armsledger_core::ids::Timestamp(0),
             },
         );
         let h = c.recover(a).unwrap();
