@@ -185,26 +185,38 @@ fn process(
     let mut fresh = Vec::new();
     let mut fresh_sig = Vec::new();
     for (i, e) in job.entries.iter().enumerate() {
-        if let Some(p) = in_group.get(&e.hash()) {
-            slots.push(Some(Slot::New(*p)));
+        let known = match in_group.get(&e.hash()) {
+            Some(p) => Some(Slot::New(*p)),
+            None => match reader.index_of_hash(&e.hash()) {
+                Ok(i) => i.map(Slot::Existing),
+                Err(err) => return Outcome::Done(Err(ApiError::Unavailable(err.to_string()))),
+            },
+        };
+        if let Some(slot) = known {
+            // The entry hash covers the header only: a copy of a logged entry
+            // with another signature must still verify to count as a retry.
+            if !sig_ok.get(i).copied().unwrap_or(false) {
+                return Outcome::Done(Err(ApiError::Rejected {
+                    index: i,
+                    chain: e.chain().to_string(),
+                    counter: e.counter(),
+                    hash: e.hash().to_string(),
+                    reason: "signature does not verify (a copy of a logged entry with another signature)".into(),
+                }));
+            }
+            slots.push(Some(slot));
             continue;
         }
-        match reader.index_of_hash(&e.hash()) {
-            Ok(Some(idx)) => slots.push(Some(Slot::Existing(idx))),
-            Ok(None) => {
-                match reader.entry_by_slot(e.chain(), e.counter()) {
-                    Ok(Some(existing)) => {
-                        return Outcome::Done(Err(equivocation(shared, i, e, &existing.entry)));
-                    }
-                    Ok(None) => {}
-                    Err(err) => return Outcome::Done(Err(ApiError::Unavailable(err.to_string()))),
-                }
-                slots.push(None);
-                fresh.push(e.clone());
-                fresh_sig.push(sig_ok.get(i).copied().unwrap_or(false));
+        match reader.entry_by_slot(e.chain(), e.counter()) {
+            Ok(Some(existing)) => {
+                return Outcome::Done(Err(equivocation(shared, i, e, &existing.entry)));
             }
+            Ok(None) => {}
             Err(err) => return Outcome::Done(Err(ApiError::Unavailable(err.to_string()))),
         }
+        slots.push(None);
+        fresh.push(e.clone());
+        fresh_sig.push(sig_ok.get(i).copied().unwrap_or(false));
     }
     drop(reader);
     let Ok(mut verifier) = shared.verifier.write() else {
@@ -225,6 +237,14 @@ fn process(
             hash: e.map(|e| e.hash().to_string()).unwrap_or_default(),
             reason: err.to_string(),
         }));
+    }
+    // The rate limit is charged only once every entry of the batch verified
+    // (retries included): forged copies of a site's entries cannot spend its
+    // allowance, and a site replaying its own batches is still limited.
+    if let Some(first) = job.entries.first()
+        && !shared.take_rate(first.chain(), job.entries.len())
+    {
+        return Outcome::Done(Err(ApiError::RateLimited(first.chain().to_string())));
     }
     let mut items = Vec::with_capacity(job.entries.len());
     let mut next_fresh = fresh.into_iter();

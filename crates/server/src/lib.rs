@@ -106,6 +106,8 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .route("/metrics", get(admin::metrics))
         .route("/openapi.json", get(openapi))
         .layer(DefaultBodyLimit::max(limit))
+        // A body declared larger than the limit is refused before it is read.
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
         // A slow client holds only its own connection: a body that trickles
         // in is cut off, and no request may occupy a handler for long.
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
@@ -178,13 +180,50 @@ pub async fn serve(
     spawn_workers(shared.clone());
     shared.grew.notify_one();
     ready(bound, &shared.vkey);
-    axum::serve(listener, app(shared))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|source| StartError::Listen {
-            addr: bound.to_string(),
-            source,
-        })
+    accept_loop(listener, app(shared)).await;
+    Ok(())
+}
+
+/// Serves connections until Ctrl-C or SIGTERM, then lets in-flight requests
+/// finish (for at most 30 s). A connection must send its request headers
+/// within 10 s: a client that stalls inside them is dropped, so slow clients
+/// hold nothing but their own connection.
+async fn accept_loop(listener: tokio::net::TcpListener, app: Router) {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::server::graceful::GracefulShutdown;
+    use hyper_util::service::TowerToHyperService;
+
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(10));
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let service = TowerToHyperService::new(app.clone());
+                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                let conn = graceful.watch(conn.into_owned());
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await;
 }
 
 async fn shutdown_signal() {

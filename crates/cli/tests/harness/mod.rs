@@ -216,6 +216,14 @@ pub fn get(url: &str, path: &str, token: Option<&str>) -> (u16, Vec<u8>) {
     (st, body)
 }
 
+/// GET without a token; the status and body, or the transport error.
+pub fn try_get(url: &str, path: &str) -> Result<(u16, Vec<u8>), ureq::Error> {
+    let mut resp = agent().get(format!("{url}{path}")).call()?;
+    let st = resp.status().as_u16();
+    let body = resp.body_mut().read_to_vec()?;
+    Ok((st, body))
+}
+
 /// POST raw bytes; the status and body, or the transport error.
 pub fn try_post(
     url: &str,
@@ -268,6 +276,11 @@ pub fn hashes(v: &serde_json::Value) -> Vec<armsledger_log::Hash> {
 pub struct Rng(u64);
 
 impl Rng {
+    /// From a seed.
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
     /// From `ARMSLEDGER_SEED`, else from the clock.
     pub fn from_env(what: &str) -> Rng {
         let seed = std::env::var("ARMSLEDGER_SEED")

@@ -121,11 +121,6 @@ pub async fn post_entries(
             SignedEntry::decode(b).map_err(|e| ApiError::BadRequest(format!("entry {i}: {e}")))?;
         entries.push(Arc::new(e));
     }
-    if let Some(first) = entries.first()
-        && !shared.take_rate(first.chain(), entries.len())
-    {
-        return Err(ApiError::RateLimited(first.chain().to_string()));
-    }
     let (reply, rx) = oneshot::channel();
     shared
         .ingest

@@ -810,4 +810,32 @@ mod tests {
             assert!(s["kinds"][kind].as_u64().unwrap_or(0) >= 1, "{kind}: {s:#}");
         }
     }
+
+    #[test]
+    fn arguments_and_defaults() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            demo: DemoArgs,
+        }
+        let d = Cli::try_parse_from(["demo"]).unwrap().demo;
+        assert_eq!(d.dir, PathBuf::from("./armsledger-demo"));
+        assert_eq!(
+            (d.seed, d.sites, d.days, d.serve, d.json),
+            (1, 3, 365, false, false)
+        );
+        assert!(matches!(d.device_host, DeviceHost::CurrentExe));
+        let d = Cli::try_parse_from([
+            "demo", "--dir", "x", "--seed", "9", "--sites", "2", "--days", "30", "--serve",
+            "--json",
+        ])
+        .unwrap()
+        .demo;
+        assert_eq!(
+            (d.seed, d.sites, d.days, d.serve, d.json),
+            (9, 2, 30, true, true)
+        );
+        assert!(run(DemoArgs { sites: 0, ..d }).is_err());
+    }
 }
