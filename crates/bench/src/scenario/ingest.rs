@@ -1,0 +1,175 @@
+//! Scenario 1: signed entries pushed over loopback HTTP by concurrent
+//! clients to a real server (the server crate's `app` and workers, durable
+//! group commit, full verification, rules, Merkle integration). The same
+//! approach as `crates/server/benches/ingest.rs`.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use armsledger_core::SignedEntry;
+use armsledger_core::event::SiteEvent;
+use armsledger_core::model::Item;
+use armsledger_core::testkit::{Scenario, v};
+use armsledger_server::{Config, Shared, app, spawn_workers};
+
+use crate::limits::Limits;
+use crate::report::Figure;
+
+const CLIENTS: usize = 4;
+const BATCH: usize = 256;
+
+/// Percentile `p` of sorted durations.
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(i).copied().unwrap_or_default()
+}
+
+/// One site's chain of `n` entries: acquisitions then storage moves.
+fn site_chain(s: &mut Scenario, site: &str, n: usize) -> Vec<Arc<SignedEntry>> {
+    let start = s.log.len();
+    let guns: Vec<_> = (0..(n / 20).max(1))
+        .map(|i| s.acquire(site, &format!("{site}-{i:05}")).0)
+        .collect();
+    let mut at = vec![true; guns.len()];
+    let mut i = 0;
+    while s.log.len() - start < n {
+        let k = i % guns.len();
+        let (from, to) = if at[k] {
+            ("vault", "rack-1")
+        } else {
+            ("rack-1", "vault")
+        };
+        at[k] = !at[k];
+        s.site(
+            site,
+            "armourer-1",
+            SiteEvent::StorageMoved {
+                item: Item::Firearm(guns[k]),
+                from: v(from),
+                to: v(to),
+            },
+        );
+        i += 1;
+    }
+    s.log[start..].to_vec()
+}
+
+/// Runs the scenario with `total` entries.
+pub fn run(total: usize, dir: &Path, limits: &Limits) -> anyhow::Result<Vec<Figure>> {
+    let mut s = Scenario::standard();
+    let sites: Vec<String> = (0..CLIENTS).map(|i| format!("site-{i}")).collect();
+    for site in &sites {
+        s.company_with_site("acme", site);
+    }
+    let setup = s.log.clone();
+    let chains: Vec<Vec<Arc<SignedEntry>>> = sites
+        .iter()
+        .map(|site| site_chain(&mut s, site, total / CLIENTS))
+        .collect();
+
+    let data = tempfile::tempdir_in(dir)?;
+    let rt = tokio::runtime::Runtime::new()?;
+    let config = Config {
+        data_dir: data.path().to_path_buf(),
+        regulator_key: Some(hex::encode(s.regulator_key())),
+        manufacturer_roots: vec![hex::encode(s.root_key())],
+        chain_rate_per_second: 1_000_000,
+        ..Config::default()
+    };
+    let shared = Shared::open(config)?;
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let addr = listener.local_addr()?;
+    {
+        let shared = shared.clone();
+        rt.spawn(async move {
+            spawn_workers(shared.clone());
+            let _ = axum::serve(listener, app(shared)).await;
+        });
+    }
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let post = |entries: &[Arc<SignedEntry>], wait: bool| -> anyhow::Result<Duration> {
+        let raw: Vec<Vec<u8>> = entries.iter().map(|e| e.bytes().to_vec()).collect();
+        let body = postcard::to_allocvec(&raw)?;
+        let url = format!(
+            "http://{addr}/v1/entries{}",
+            if wait { "?wait=true" } else { "" }
+        );
+        let t = Instant::now();
+        let resp = agent
+            .post(&url)
+            .header("content-type", "application/octet-stream")
+            .send(&body[..])?;
+        anyhow::ensure!(resp.status() == 200, "server answered {}", resp.status());
+        Ok(t.elapsed())
+    };
+    post(&setup, true)?;
+
+    let t = Instant::now();
+    let lat: anyhow::Result<Vec<Vec<Duration>>> = std::thread::scope(|sc| {
+        let hs: Vec<_> = chains
+            .iter()
+            .map(|c| {
+                sc.spawn(|| {
+                    c.chunks(BATCH)
+                        .map(|b| post(b, false))
+                        .collect::<anyhow::Result<Vec<_>>>()
+                })
+            })
+            .collect();
+        hs.into_iter()
+            .map(|h| {
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("client thread panicked"))?
+            })
+            .collect()
+    });
+    let wall = t.elapsed();
+    let mut lat: Vec<Duration> = lat?.into_iter().flatten().collect();
+    lat.sort();
+    let pushed: usize = chains.iter().map(Vec::len).sum();
+    let want = setup.len() + pushed;
+    let t = Instant::now();
+    loop {
+        let size = shared.checkpoint.borrow().as_ref().map_or(0, |p| p.size);
+        if size as usize >= want || t.elapsed() > Duration::from_secs(30) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let cp = t.elapsed();
+    let rate = pushed as f64 / wall.as_secs_f64();
+    rt.shutdown_timeout(Duration::from_secs(2));
+    let sc = "1 ingest";
+    Ok(vec![
+        Figure::new(
+            sc,
+            &format!("entries/s, {CLIENTS} clients × batches of {BATCH}, {pushed} entries"),
+            rate,
+            "entries/s",
+        )
+        .against("batch verify, all cores", limits.batch_all)
+        .goal("≥ 0.5× batch verify", rate >= 0.5 * limits.batch_all),
+        Figure::new(
+            sc,
+            "ack latency p50 (per batch)",
+            ms(percentile(&lat, 0.5)),
+            "ms",
+        ),
+        Figure::new(
+            sc,
+            "ack latency p99 (per batch)",
+            ms(percentile(&lat, 0.99)),
+            "ms",
+        ),
+        Figure::new(sc, "checkpoint latency after the last ack", ms(cp), "ms"),
+    ])
+}
+
+/// Milliseconds.
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
