@@ -22,6 +22,8 @@ pub struct Cli {
 /// Every command.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the whole system on this machine: devices, the regulator, armouries, the server, a year of operations.
+    Demo(cmd::demo::DemoArgs),
     /// Run the regulator's verification server.
     Serve(cmd::serve::ServeArgs),
     /// Create, list and revoke the server's bearer tokens.

@@ -20,6 +20,7 @@ use crate::cli::{Cli, Command};
 /// Runs a parsed command; returns the exit code.
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
+        Command::Demo(a) => demo::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Token { action } => token::run(action),
         Command::Verify(a) => verify::run(a),
