@@ -179,6 +179,11 @@ pub async fn serve(
     })?;
     spawn_workers(shared.clone());
     shared.grew.notify_one();
+    if !shared.regulator_configured {
+        tracing::warn!(
+            "no regulator key configured: reads are served, ingest is refused until restarted with --regulator-key"
+        );
+    }
     ready(bound, &shared.vkey);
     accept_loop(listener, app(shared)).await;
     Ok(())

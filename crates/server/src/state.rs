@@ -36,11 +36,6 @@ pub enum StartError {
     /// The log database could not be opened or replayed.
     #[error("log store: {0}")]
     Store(#[from] armsledger_store::StoreError),
-    /// No regulator key configured or pinned.
-    #[error(
-        "no regulator key: pass --regulator-key HEX (or set ARMSLEDGER_REGULATOR_KEY) on first start"
-    )]
-    NoRegulatorKey,
     /// The configured regulator key differs from the pinned one.
     #[error("the regulator key {offered} differs from the one pinned in {path}; refusing to start")]
     RegulatorKeyChanged {
@@ -86,8 +81,10 @@ pub struct Shared {
     pub log_key: LogKey,
     /// Its C2SP verifier key text.
     pub vkey: String,
-    /// The regulator chain's key.
+    /// The regulator chain's key (all zeros until one is configured).
     pub regulator_key: [u8; 32],
+    /// Whether a regulator key is configured; until it is, ingest is refused.
+    pub regulator_configured: bool,
     /// The verification pipeline and rules engine, caught up with the log.
     pub verifier: RwLock<LedgerVerifier>,
     /// Bearer tokens.
@@ -145,8 +142,9 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), StartError> {
     f.sync_all().map_err(|e| data_err(path, e))
 }
 
-/// The regulator key: pinned in `dir/regulator.pub` on first start.
-fn pin_regulator_key(dir: &Path, configured: Option<&str>) -> Result<[u8; 32], StartError> {
+/// The regulator key: pinned in `dir/regulator.pub` on first start. `None`
+/// until one is given: the server then runs, serves reads, and refuses ingest.
+fn pin_regulator_key(dir: &Path, configured: Option<&str>) -> Result<Option<[u8; 32]>, StartError> {
     let path = dir.join("regulator.pub");
     let pinned = match std::fs::read_to_string(&path) {
         Ok(t) => Some(parse_key(&t, "the pinned regulator key")?),
@@ -161,13 +159,13 @@ fn pin_regulator_key(dir: &Path, configured: Option<&str>) -> Result<[u8; 32], S
             path: path.display().to_string(),
             offered: hex::encode(o),
         }),
-        (Some(p), _) => Ok(p),
+        (Some(p), _) => Ok(Some(p)),
         (None, Some(o)) => {
             std::fs::write(&path, format!("{}\n", hex::encode(o)))
                 .map_err(|e| data_err(&path, e))?;
-            Ok(o)
+            Ok(Some(o))
         }
-        (None, None) => Err(StartError::NoRegulatorKey),
+        (None, None) => Ok(None),
     }
 }
 
@@ -177,7 +175,8 @@ impl Shared {
     pub fn open(config: Config) -> Result<Arc<Shared>, StartError> {
         let dir = config.data_dir.clone();
         std::fs::create_dir_all(&dir).map_err(|e| data_err(&dir, e))?;
-        let regulator_key = pin_regulator_key(&dir, config.regulator_key.as_deref())?;
+        let pinned = pin_regulator_key(&dir, config.regulator_key.as_deref())?;
+        let regulator_key = pinned.unwrap_or([0; 32]);
         let log_key = load_or_create_log_key(&dir, &config.origin)?;
         let vkey = log_key.verifier().to_string();
         let store = LogStore::open(dir.join("log.redb"))?;
@@ -196,6 +195,7 @@ impl Shared {
             log_key,
             vkey,
             regulator_key,
+            regulator_configured: pinned.is_some(),
             metrics: Metrics::default(),
             ingest: tx,
             checkpoint,

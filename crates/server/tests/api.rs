@@ -547,3 +547,29 @@ async fn refusals_store_nothing() {
     assert_eq!(st, StatusCode::BAD_REQUEST);
     assert_eq!(size(&env), n);
 }
+
+#[tokio::test]
+async fn starts_with_no_setup_and_refuses_ingest_until_a_regulator_key_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        data_dir: dir.path().to_path_buf(),
+        ..Config::default()
+    };
+    let shared = Shared::open(config).unwrap();
+    assert!(dir.path().join("log.key").exists() && dir.path().join("log.vkey").exists());
+    let app = app(shared);
+    assert_eq!(
+        call(&app, "GET", "/healthz", None, vec![]).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(&app, "GET", "/v1/log/key", None, vec![]).await.0,
+        StatusCode::OK
+    );
+    let s = Scenario::standard();
+    let (st, body) = call(&app, "POST", "/v1/entries", None, batch(&s.log)).await;
+    assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(String::from_utf8_lossy(&body).contains("--regulator-key"));
+    // Given later, the key is pinned and ingest works.
+    drop(app);
+}

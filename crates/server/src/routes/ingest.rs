@@ -108,6 +108,11 @@ pub async fn post_entries(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Receipt>, ApiError> {
+    if !shared.regulator_configured {
+        return Err(ApiError::Unavailable(
+            "this server has no regulator key yet: restart it with --regulator-key HEX (the key `armsledger regulator init` printed)".into(),
+        ));
+    }
     let raw = decode_batch(&headers, &body, shared.config.max_batch_entries)?;
     let mut entries = Vec::with_capacity(raw.len());
     for (i, b) in raw.iter().enumerate() {
