@@ -273,6 +273,13 @@ impl Shared {
             note: signed.note().to_string(),
         };
         self.checkpoint.send_replace(Some(p.clone()));
+        // The first checkpoint is also the first stable one; later ones move
+        // it on the slower cadence (`spawn_workers`).
+        if let Ok(mut st) = self.stable.write()
+            && st.is_none()
+        {
+            *st = Some(p.clone());
+        }
         Ok(Some(p))
     }
 }

@@ -321,6 +321,37 @@ async fn every_endpoint_with_every_role() {
                 S::FORBIDDEN,
             ],
         ),
+        (
+            "/v1/export".into(),
+            [
+                S::UNAUTHORIZED,
+                S::OK,
+                S::OK,
+                S::FORBIDDEN,
+                S::FORBIDDEN,
+                S::FORBIDDEN,
+            ],
+        ),
+        (
+            "/v1/export?company=acme".into(),
+            [
+                S::UNAUTHORIZED,
+                S::OK,
+                S::OK,
+                S::OK,
+                S::FORBIDDEN,
+                S::FORBIDDEN,
+            ],
+        ),
+        (
+            "/v1/export?site=north".into(),
+            [S::UNAUTHORIZED, S::OK, S::OK, S::OK, S::FORBIDDEN, S::OK],
+        ),
+        (
+            "/v1/firearms/glk100/dossier".into(),
+            [S::UNAUTHORIZED, S::OK, S::OK, S::OK, S::FORBIDDEN, S::OK],
+        ),
+        ("/v1/checkpoint/stable".into(), [S::OK; 6]),
         ("/healthz".into(), [S::OK; 6]),
         ("/metrics".into(), [S::OK; 6]),
         ("/openapi.json".into(), [S::OK; 6]),
