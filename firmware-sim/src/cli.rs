@@ -13,7 +13,7 @@ use crate::factory::{DeviceSpec, manufacture};
 use crate::file::{FileFlash, FileMonotonic, default_monotonic_path};
 use crate::firmware::{Device, Platform};
 use crate::server::{self, Listen, SharedDevice};
-use crate::storage::SystemClock;
+use crate::storage::{FileClock, SystemClock};
 use crate::{bench, protocol};
 use armsledger_core::ids::{DeviceId, Name};
 use clap::{Parser, Subcommand};
@@ -67,6 +67,10 @@ pub enum Command {
         /// Its monotonic cell file [default: FLASH.mono].
         #[arg(long)]
         monotonic: Option<PathBuf>,
+        /// Simulation only: read the device clock (ms since the epoch) from
+        /// this file instead of the system clock.
+        #[arg(long)]
+        clock_file: Option<PathBuf>,
     },
     /// Measure signatures per second in process and over UNIX and TCP sockets.
     Bench {
@@ -124,6 +128,7 @@ pub fn run(command: Command) -> Result<(), String> {
             flash,
             listen,
             monotonic,
+            clock_file,
         } => {
             let mono = monotonic.unwrap_or_else(|| default_monotonic_path(&flash));
             let device = Device::boot(Platform {
@@ -136,7 +141,10 @@ pub fn run(command: Command) -> Result<(), String> {
                         mono.display()
                     )
                 })?),
-                clock: Box::new(SystemClock),
+                clock: match clock_file {
+                    Some(p) => Box::new(FileClock(p)),
+                    None => Box::new(SystemClock),
+                },
             })
             .map_err(|e| e.to_string())?;
             let lifecycle = device.lifecycle();

@@ -281,6 +281,24 @@ impl Clock for SystemClock {
     }
 }
 
+/// A simulated clock read from a file holding milliseconds since the epoch
+/// (`armsledger device serve --clock-file`), so a simulation can run a year of
+/// device time in seconds. Falls back to the system clock when the file is
+/// missing or unreadable. A real device has its own clock; this exists only in
+/// the simulator, and the device still never lets time go back (it clamps to
+/// its head).
+#[derive(Clone, Debug)]
+pub struct FileClock(pub std::path::PathBuf);
+
+impl Clock for FileClock {
+    fn now(&self) -> Timestamp {
+        std::fs::read_to_string(&self.0)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .map_or_else(|| SystemClock.now(), Timestamp)
+    }
+}
+
 /// A clock the caller sets (tests, golden vectors, simulations). Clones share
 /// the same time.
 #[derive(Clone, Debug, Default)]
@@ -361,5 +379,26 @@ mod tests {
         assert_eq!(d.now(), Timestamp(15));
         d.set(Timestamp(1));
         assert_eq!(c.now(), Timestamp(1));
+    }
+}
+
+#[cfg(test)]
+mod file_clock_tests {
+    use super::*;
+
+    #[test]
+    fn file_clock_reads_the_file_and_falls_back_to_the_system() {
+        let dir = std::env::temp_dir().join(format!("armsledger-clock-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("clock");
+        let clock = FileClock(path.clone());
+        std::fs::write(&path, "1767225600000\n").unwrap();
+        assert_eq!(clock.now(), Timestamp(1_767_225_600_000));
+        std::fs::write(&path, "not a time").unwrap();
+        assert!(
+            clock.now() > Timestamp(1_700_000_000_000),
+            "falls back to the system clock"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
