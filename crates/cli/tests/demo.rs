@@ -1,8 +1,7 @@
 //! `armsledger demo` as a user runs it: device processes, the server, a
 //! small scenario, then the summary checked against what it points at.
-//!
-//! Ignored until `cli.rs` has the `demo` variant; the same checks run now as
-//! the unit test in `src/cmd/demo/mod.rs` (devices on threads there).
+//! The unit test in `src/cmd/demo/mod.rs` runs the same story with devices
+//! on threads.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -11,7 +10,6 @@ use std::path::Path;
 use assert_cmd::Command;
 
 #[test]
-#[ignore = "enable once cli.rs wires `Command::Demo(cmd::demo::DemoArgs)`"]
 fn small_demo_summary_matches_the_ledger() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("demo");

@@ -139,6 +139,7 @@ impl Devices {
                 flash,
                 listen,
                 monotonic: None,
+                clock_file: None,
             });
         });
         let deadline = Instant::now() + Duration::from_secs(10);

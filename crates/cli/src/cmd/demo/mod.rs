@@ -14,10 +14,6 @@
 //! before signing. The scenario is built so both agree (licences and
 //! qualifications are valid "now" and lapse only in scenario time).
 
-// Until the lead wires the `demo` variant into cli.rs, nothing outside the
-// unit test calls `run`.
-#![allow(dead_code)]
-
 mod infra;
 mod regulator;
 mod site;
@@ -84,9 +80,8 @@ pub enum DeviceHost {
     /// `armsledger device serve` processes of the running executable.
     #[default]
     CurrentExe,
-    /// `device serve` processes of the given `armsledger` executable.
-    Exe(PathBuf),
     /// Threads of this process (same firmware and socket protocol).
+    #[cfg_attr(not(test), allow(dead_code))]
     Threads,
 }
 
@@ -197,9 +192,6 @@ pub fn run(a: DemoArgs) -> anyhow::Result<u8> {
     for f in &files {
         match &a.device_host {
             DeviceHost::Threads => devices.spawn_thread(f)?,
-            DeviceHost::Exe(exe) => {
-                devices.spawn_process(exe, f)?;
-            }
             DeviceHost::CurrentExe => {
                 let exe = std::env::current_exe().context("locating the armsledger executable")?;
                 devices.spawn_process(&exe, f)?;
