@@ -169,7 +169,10 @@ fn print_trace(t: &Value) {
             .map(|e| {
                 vec![
                     e["time"].as_str().unwrap_or("").to_string(),
-                    e["chain"].to_string().trim_matches('"').to_string(),
+                    e["chain"]["Site"]
+                        .as_str()
+                        .unwrap_or("regulator")
+                        .to_string(),
                     e["officer"].as_str().unwrap_or("").to_string(),
                     format!(
                         "{}{}",
