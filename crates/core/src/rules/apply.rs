@@ -142,26 +142,14 @@ pub fn apply_site(state: &mut State, ctx: &SiteCtx<'_>, event: &SiteEvent) {
                     due_back: *due_back,
                 },
             );
-            let mut outstanding = BTreeMap::new();
-            for l in ammunition {
-                if let Some(from) = ammunition_from {
-                    state.add(site, l.lot, Holder::Store(from.clone()), -i(l.rounds));
-                }
-                state.add(site, l.lot, Holder::Person(to.clone()), i(l.rounds));
-                let o = outstanding.entry(l.lot).or_insert(0u64);
-                *o = o.saturating_add(l.rounds);
-            }
-            state.open_issues.insert(
-                ctx.hash,
-                OpenIssue {
-                    site: site.clone(),
-                    firearm: Some(*firearm),
-                    to: to.clone(),
-                    by: ctx.officer.clone(),
-                    issued_at: ctx.time,
-                    due_back: *due_back,
-                    outstanding,
-                },
+            open_issue(
+                state,
+                ctx,
+                Some(*firearm),
+                to,
+                *due_back,
+                ammunition,
+                ammunition_from.as_ref(),
             );
         }
         Returned {
@@ -189,25 +177,7 @@ pub fn apply_site(state: &mut State, ctx: &SiteCtx<'_>, event: &SiteEvent) {
             due_back,
             ..
         } => {
-            let mut outstanding = BTreeMap::new();
-            for l in lines {
-                state.add(site, l.lot, Holder::Store(from.clone()), -i(l.rounds));
-                state.add(site, l.lot, Holder::Person(to.clone()), i(l.rounds));
-                let o = outstanding.entry(l.lot).or_insert(0u64);
-                *o = o.saturating_add(l.rounds);
-            }
-            state.open_issues.insert(
-                ctx.hash,
-                OpenIssue {
-                    site: site.clone(),
-                    firearm: None,
-                    to: to.clone(),
-                    by: ctx.officer.clone(),
-                    issued_at: ctx.time,
-                    due_back: *due_back,
-                    outstanding,
-                },
-            );
+            open_issue(state, ctx, None, to, *due_back, lines, Some(from));
         }
         AmmunitionReturned { issue, lines, to } => close_issue(state, site, issue, lines, to),
         AmmunitionExpended {
@@ -501,6 +471,41 @@ pub fn apply_site(state: &mut State, ctx: &SiteCtx<'_>, event: &SiteEvent) {
         },
         Corrected { .. } | Annotated { .. } | Overridden { .. } => {}
     }
+}
+
+/// Opens an issue: rounds move from the store location (if named) to the
+/// recipient and are owed back per lot.
+fn open_issue(
+    state: &mut State,
+    ctx: &SiteCtx<'_>,
+    firearm: Option<FirearmId>,
+    to: &crate::ids::PersonId,
+    due_back: Timestamp,
+    lines: &[crate::model::AmmoLine],
+    from: Option<&crate::ids::LocationId>,
+) {
+    let site = ctx.site;
+    let mut outstanding = BTreeMap::new();
+    for l in lines {
+        if let Some(from) = from {
+            state.add(site, l.lot, Holder::Store(from.clone()), -i(l.rounds));
+        }
+        state.add(site, l.lot, Holder::Person(to.clone()), i(l.rounds));
+        let o = outstanding.entry(l.lot).or_insert(0u64);
+        *o = o.saturating_add(l.rounds);
+    }
+    state.open_issues.insert(
+        ctx.hash,
+        OpenIssue {
+            site: site.clone(),
+            firearm,
+            to: to.clone(),
+            by: ctx.officer.clone(),
+            issued_at: ctx.time,
+            due_back,
+            outstanding,
+        },
+    );
 }
 
 fn close_issue(
