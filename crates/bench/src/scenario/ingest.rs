@@ -1,7 +1,7 @@
 //! Scenario 1: signed entries pushed over loopback HTTP by concurrent
 //! clients to a real server (the server crate's `app` and workers, durable
-//! group commit, full verification, rules, Merkle integration). The same
-//! approach as `crates/server/benches/ingest.rs`.
+//! group commit, full verification, rules, Merkle integration): the
+//! server's load test.
 
 use std::path::Path;
 use std::sync::Arc;
