@@ -2,7 +2,7 @@
 //! device's chain logic, and a scenario builder with a licensed company, a
 //! registered site and licensed people. Not for production: real entries are
 //! signed by a device (firmware-sim), whose key never leaves it.
-#![allow(clippy::expect_used)]
+#![allow(clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,8 +17,9 @@ use crate::ids::{
     CompanyId, Country, DeviceId, Ident, LocationId, Name, PersonId, SiteId, Text, Timestamp,
 };
 use crate::model::{
-    AmmoType, Counterparty, DocKind, DocRef, FirearmId, FirearmIdentity, FirearmType, LotId,
-    LotIdentity, OfficerLicence, Permit, Qualification, Validity,
+    AmmoLine, AmmoType, Condition, Counterparty, DocKind, DocRef, FirearmId, FirearmIdentity,
+    FirearmType, LotId, LotIdentity, OfficerLicence, Permit, Qualification, Reliance, RoundsBack,
+    Validity,
 };
 use crate::sig::{Sig, Statement};
 use crate::statements::{
@@ -388,6 +389,66 @@ impl Scenario {
             },
         );
         id
+    }
+
+    /// `armourer-1` issues `gun` at `site` to `to` (a guard licensed with
+    /// [`Scenario::guard`]) with `rounds` of `lot` from `vault`, due back in 8 hours.
+    pub fn issue(
+        &mut self,
+        site: &str,
+        gun: FirearmId,
+        to: &str,
+        lot: LotId,
+        rounds: u64,
+    ) -> Arc<SignedEntry> {
+        let due_back = self.now.plus(8 * Timestamp::HOUR);
+        self.site(
+            site,
+            "armourer-1",
+            SiteEvent::Issued {
+                firearm: gun,
+                to: v(to),
+                purpose: v("patrol"),
+                post: v("gate-3"),
+                due_back,
+                reliance: Reliance {
+                    licence: v(&format!("LIC-{to}")),
+                    permit: v(&format!("PER-{to}")),
+                    qualification: v(&format!("Q-{to}")),
+                },
+                ammunition: vec![AmmoLine { lot, rounds }],
+                ammunition_from: Some(v("vault")),
+            },
+        )
+    }
+
+    /// `armourer-2` takes back the firearm and every round of `issue` (an
+    /// entry made by [`Scenario::issue`]) into `vault`.
+    pub fn return_all(&mut self, site: &str, issue: &SignedEntry) -> Arc<SignedEntry> {
+        let Event::Site(SiteEvent::Issued {
+            firearm,
+            ammunition,
+            ..
+        }) = &issue.body().event
+        else {
+            panic!("return_all takes an issue entry");
+        };
+        let back = ammunition
+            .iter()
+            .map(|l| RoundsBack {
+                lot: l.lot,
+                returned: l.rounds,
+                expended: 0,
+            })
+            .collect();
+        let event = SiteEvent::Returned {
+            issue: issue.hash(),
+            firearm: *firearm,
+            condition: Condition::Serviceable,
+            ammunition: back,
+            location: v("vault"),
+        };
+        self.site(site, "armourer-2", event)
     }
 
     /// A standard world: company `acme` with site `north`, armourers and two

@@ -27,7 +27,6 @@ use std::time::{Duration, Instant};
 use armsledger_core::entry::SignedEntry;
 use armsledger_core::event::SiteEvent;
 use armsledger_core::ids::Timestamp;
-use armsledger_core::model::{AmmoLine, Condition, Reliance, RoundsBack};
 use armsledger_core::testkit::{Scenario, v};
 use armsledger_log::{leaf_hash, verify_consistency, verify_inclusion};
 use armsledger_store::{Accepted, LogStore};
@@ -316,39 +315,8 @@ fn workload(n: usize) -> Vec<Arc<SignedEntry>> {
         } else {
             "guard-2"
         };
-        let issue = s.site(
-            "north",
-            "armourer-1",
-            SiteEvent::Issued {
-                firearm: gun,
-                to: v(guard),
-                purpose: v("patrol"),
-                post: v("gate-3"),
-                due_back: s.now.plus(8 * Timestamp::HOUR),
-                reliance: Reliance {
-                    licence: v(&format!("LIC-{guard}")),
-                    permit: v(&format!("PER-{guard}")),
-                    qualification: v(&format!("Q-{guard}")),
-                },
-                ammunition: vec![AmmoLine { lot, rounds: 30 }],
-                ammunition_from: Some(v("vault")),
-            },
-        );
-        s.site(
-            "north",
-            "armourer-2",
-            SiteEvent::Returned {
-                issue: issue.hash(),
-                firearm: gun,
-                condition: Condition::Serviceable,
-                ammunition: vec![RoundsBack {
-                    lot,
-                    returned: 30,
-                    expended: 0,
-                }],
-                location: v("vault"),
-            },
-        );
+        let issue = s.issue("north", gun, guard, lot, 30);
+        s.return_all("north", &issue);
         k += 1;
     }
     s.log.truncate(n);

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use armsledger_core::SignedEntry;
 use armsledger_core::event::SiteEvent;
 use armsledger_core::ids::Timestamp;
-use armsledger_core::model::{AmmoLine, Condition, CountKind, Item, Reliance, RoundsBack};
+use armsledger_core::model::{CountKind, Item};
 use armsledger_core::testkit::{Scenario, v};
 use armsledger_store::{Accepted, LogStore};
 
@@ -29,39 +29,8 @@ fn workload(n: usize) -> Vec<Arc<SignedEntry>> {
         for i in 0..40 {
             let gun = guns[(day * 40 + i) % guns.len()];
             let guard = if i % 2 == 0 { "guard-1" } else { "guard-2" };
-            let issue = s.site(
-                "north",
-                "armourer-1",
-                SiteEvent::Issued {
-                    firearm: gun,
-                    to: v(guard),
-                    purpose: v("patrol"),
-                    post: v("gate-3"),
-                    due_back: s.now.plus(8 * Timestamp::HOUR),
-                    reliance: Reliance {
-                        licence: v(&format!("LIC-{guard}")),
-                        permit: v(&format!("PER-{guard}")),
-                        qualification: v(&format!("Q-{guard}")),
-                    },
-                    ammunition: vec![AmmoLine { lot, rounds: 30 }],
-                    ammunition_from: Some(v("vault")),
-                },
-            );
-            s.site(
-                "north",
-                "armourer-2",
-                SiteEvent::Returned {
-                    issue: issue.hash(),
-                    firearm: gun,
-                    condition: Condition::Serviceable,
-                    ammunition: vec![RoundsBack {
-                        lot,
-                        returned: 30,
-                        expended: 0,
-                    }],
-                    location: v("vault"),
-                },
-            );
+            let issue = s.issue("north", gun, guard, lot, 30);
+            s.return_all("north", &issue);
         }
         for i in 0..20 {
             let k = (day * 20 + i * 7) % guns.len();
