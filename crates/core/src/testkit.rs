@@ -203,6 +203,9 @@ pub struct Scenario {
     pub log: Vec<Arc<SignedEntry>>,
     /// The clock used for the next entry.
     pub now: Timestamp,
+    /// Server receipt times, for entries that have one (the others are
+    /// verified as if received when signed).
+    pub received: BTreeMap<Hash, Timestamp>,
 }
 
 impl Default for Scenario {
@@ -221,6 +224,7 @@ impl Scenario {
             tracker: SubjectTracker::default(),
             log: Vec::new(),
             now: T0,
+            received: BTreeMap::new(),
         }
     }
 

@@ -902,6 +902,27 @@ fn site_registered_quiet() -> Scenario {
     s
 }
 
+/// A storage move signed `ahead` ms after the receipt time the server gives it.
+fn move_signed_ahead(ahead: u64) -> (Scenario, Arc<SignedEntry>) {
+    let mut s = Scenario::standard();
+    let (gun, acq) = s.acquire("north", "AB-123");
+    let received = s.now;
+    s.now = s.now.plus(ahead);
+    let e = move_with_link(&mut s, gun, "vault", "rack-1", Some(acq.hash()));
+    s.received.insert(e.hash(), received);
+    (s, e)
+}
+
+fn device_clock_ahead_fires() -> Fires {
+    // The device's clock jumped a day ahead.
+    let (s, e) = move_signed_ahead(Timestamp::DAY);
+    fires(s, e, &[RuleId::DeviceClockAhead])
+}
+fn device_clock_ahead_quiet() -> Scenario {
+    // Four minutes of drift is within the tolerance.
+    move_signed_ahead(4 * 60 * 1000).0
+}
+
 macro_rules! hard_rule_cases {
     ($($rule:ident => $fire:ident, $quiet:ident;)*) => {
         mod fires_on_the_offending_entry {
@@ -961,6 +982,7 @@ hard_rule_cases! {
     HistoryContinues => history_continues_fires, history_continues_quiet;
     SiteRegistered => site_registered_fires, site_registered_quiet;
     SignedAfterKeyEnd => signed_after_key_end_fires, signed_after_key_end_quiet;
+    DeviceClockAhead => device_clock_ahead_fires, device_clock_ahead_quiet;
 }
 
 // ---------------------------------------------------------------------------

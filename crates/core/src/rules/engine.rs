@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::chain::LinkVerdict;
+use crate::chain::{CLOCK_TOLERANCE_MS, LinkVerdict};
 use crate::entry::{ChainId, SignedEntry};
 use crate::event::{Event, SiteEvent};
 use crate::hash::Hash;
@@ -150,6 +150,21 @@ impl Engine {
                 },
                 ev,
             );
+        }
+        if let Some(r) = received_at
+            && h.device_time > r.plus(CLOCK_TOLERANCE_MS)
+        {
+            violations.push(Violation {
+                rule: RuleId::DeviceClockAhead,
+                evidence: format!(
+                    "device time {} is {} s ahead of the receipt time {} (tolerance {} s): \
+                     the device clock runs ahead, or the server's behind",
+                    h.device_time,
+                    h.device_time.0.saturating_sub(r.0) / 1000,
+                    r,
+                    CLOCK_TOLERANCE_MS / 1000
+                ),
+            });
         }
         for l in links {
             let evidence = match l {

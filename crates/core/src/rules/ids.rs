@@ -72,6 +72,10 @@ pub enum RuleId {
     /// Critical alert: one device key signed two different entries at one
     /// counter (a cloned or broken device); the proof is kept.
     KeyEquivocated,
+    /// An entry's device time is ahead of the server's receipt time by more
+    /// than the clock tolerance: the device clock ran ahead (or the server's
+    /// ran behind). Deadlines already run from the receipt time.
+    DeviceClockAhead,
 }
 
 impl RuleId {
@@ -108,6 +112,7 @@ impl RuleId {
         RuleId::CountOverdue,
         RuleId::SignedAfterKeyEnd,
         RuleId::KeyEquivocated,
+        RuleId::DeviceClockAhead,
     ];
 
     /// Stable kebab-case name (CLI flags, JSON, reports).
@@ -145,6 +150,7 @@ impl RuleId {
             CountOverdue => "count-overdue",
             SignedAfterKeyEnd => "signed-after-key-end",
             KeyEquivocated => "key-equivocated",
+            DeviceClockAhead => "device-clock-ahead",
         }
     }
 

@@ -18,7 +18,7 @@ use armsledger_core::testkit::{Scenario, doc, v};
 pub fn verify(s: &Scenario, view: View) -> LedgerVerifier {
     let mut ver = LedgerVerifier::new(s.regulator_key(), vec![s.root_key()], view);
     for (i, e) in s.log.iter().enumerate() {
-        if let Err(err) = ver.ingest(e.clone(), None) {
+        if let Err(err) = ver.ingest(e.clone(), s.received.get(&e.hash()).copied()) {
             panic!("entry {i} ({} #{}) refused: {err}", e.chain(), e.counter());
         }
     }
