@@ -639,3 +639,131 @@ fn a_lost_device_reply_is_completed_from_the_last_receipt() {
         .unwrap();
     assert_eq!(r.act.counter(), 2);
 }
+
+// ---------------------------------------------------------------------------
+// Clock faults (issue 9): the device's clock jumps back or far ahead.
+// ---------------------------------------------------------------------------
+
+/// The server's findings for `entry`, read from its store.
+fn server_findings(shared: &armsledger_server::Shared, entry: Hash) -> Vec<RuleId> {
+    let reader = shared.store.read().unwrap();
+    reader
+        .findings_from(0, usize::MAX)
+        .unwrap()
+        .into_iter()
+        .filter(|(_, f)| f.entry == entry)
+        .map(|(_, f)| f.rule)
+        .collect()
+}
+
+async fn start_server_shared(
+    data: &Path,
+    w: &World,
+) -> (String, String, std::sync::Arc<armsledger_server::Shared>) {
+    use armsledger_server::{Config, Shared, spawn_workers};
+    let config = Config {
+        data_dir: data.to_path_buf(),
+        regulator_key: Some(hex::encode(w.reg.regulator_key())),
+        manufacturer_roots: w.reg.config().manufacturer_roots.clone(),
+        checkpoint_interval_ms: 10,
+        ..Config::default()
+    };
+    let shared = tokio::task::spawn_blocking(move || Shared::open(config))
+        .await
+        .unwrap()
+        .unwrap();
+    let token = shared
+        .tokens
+        .create("site:north".parse().unwrap(), "north", T0)
+        .unwrap()
+        .0;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    spawn_workers(shared.clone());
+    let app = shared.clone();
+    tokio::spawn(async move {
+        axum_serve(listener, app).await;
+    });
+    (format!("http://{addr}"), token, shared)
+}
+
+fn wall_clock() -> Timestamp {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    Timestamp(u64::try_from(ms).unwrap())
+}
+
+#[test]
+fn device_clock_jumps_are_clamped_by_the_device_and_flagged_by_the_server() {
+    let mut w = world();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (base, site_token, shared) =
+        rt.block_on(start_server_shared(&w.dir.path().join("server"), &w));
+    w.reg
+        .push(&armsledger_site::HttpServer::new(&base, None))
+        .unwrap();
+    let mut s = SiteAgent::init(&site_dir(&w), site_config(&w), client(&w.site_device)).unwrap();
+    let server = armsledger_site::HttpServer::new(&base, Some(site_token));
+    s.sync(&server).unwrap();
+    // Licences in `world()` run from T0 for 1000 days: the acts below are
+    // valid at any of the clocks used here.
+    let now = wall_clock();
+    w.clock.set(now);
+    let f = acquire(&mut s, "GLK-9");
+    let head = s.ledger().entry(1).unwrap().unwrap();
+    let about = head.hash();
+    let note = |s: &mut SiteAgent<InProcess>, n: &str| {
+        s.record(
+            &v("armourer-1"),
+            SiteEvent::Annotated {
+                about,
+                text: text(n),
+            },
+            T0.plus(Timestamp::HOUR),
+            None,
+        )
+        .unwrap()
+        .act
+    };
+
+    // 1. The clock jumps a week back: the device signs at its head's time,
+    //    so the chain's time never goes back and the server takes it as is.
+    w.clock.set(now.minus(7 * Timestamp::DAY));
+    let back = note(&mut s, "clock jumped back");
+    assert_eq!(back.header().device_time, head.header().device_time);
+    assert_eq!(s.sync(&server).unwrap().pushed, 2);
+    assert!(server_findings(&shared, head.hash()).is_empty());
+    assert!(server_findings(&shared, back.hash()).is_empty());
+
+    // 2. A few minutes of drift ahead is tolerated.
+    w.clock.set(wall_clock().plus(2 * 60 * 1000));
+    let drift = note(&mut s, "small drift");
+    s.sync(&server).unwrap();
+    assert!(server_findings(&shared, drift.hash()).is_empty());
+
+    // 3. The clock jumps two days ahead: the entry is logged (it is the
+    //    armoury's signed record) with a device-clock-ahead finding.
+    w.clock.set(wall_clock().plus(2 * Timestamp::DAY));
+    let ahead = note(&mut s, "clock jumped ahead");
+    assert_eq!(s.sync(&server).unwrap().pushed, 1);
+    assert_eq!(
+        server_findings(&shared, ahead.hash()),
+        vec![RuleId::DeviceClockAhead]
+    );
+
+    // 4. The clock is put right: the device still signs at its head's
+    //    (future) time until real time passes it, and each such entry is
+    //    flagged; the chain stays valid throughout.
+    w.clock.set(wall_clock());
+    let after = note(&mut s, "clock put right");
+    assert_eq!(after.header().device_time, ahead.header().device_time);
+    s.sync(&server).unwrap();
+    assert_eq!(
+        server_findings(&shared, after.hash()),
+        vec![RuleId::DeviceClockAhead]
+    );
+    assert!(s.verifier().engine().state().firearms.contains_key(&f));
+    assert_eq!(s.ledger().unsynced().unwrap().len(), 0);
+}
