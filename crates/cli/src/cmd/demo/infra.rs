@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use armsledger_core::hash::Hash;
-use armsledger_core::ids::{DeviceId, Name};
+use armsledger_core::ids::{DeviceId, Name, Timestamp};
 use armsledger_device::factory::{DeviceSpec, manufacture};
 use armsledger_device::file::{FileFlash, FileMonotonic, default_monotonic_path};
 use armsledger_server::{Config, Shared};
@@ -31,6 +31,8 @@ pub struct DeviceFiles {
     pub flash: PathBuf,
     /// UNIX socket path.
     pub socket: PathBuf,
+    /// The device's clock (`--clock-file`): the demo sets it to scenario time.
+    pub clock: PathBuf,
 }
 
 impl DeviceFiles {
@@ -38,14 +40,26 @@ impl DeviceFiles {
     pub fn address(&self) -> String {
         format!("unix:{}", self.socket.display())
     }
+
+    /// Sets the device's clock (written whole, then renamed into place, so
+    /// the device never reads half a number).
+    pub fn set_time(&self, t: Timestamp) -> anyhow::Result<()> {
+        let tmp = self.clock.with_extension("clock.new");
+        std::fs::write(&tmp, t.0.to_string())
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, &self.clock)
+            .with_context(|| format!("setting {}", self.clock.display()))
+    }
 }
 
-/// Manufactures a device with reproducible entropy into `dir`.
+/// Manufactures a device with reproducible entropy into `dir`, its clock
+/// set to `time`.
 pub fn make_device(
     root: &SigningKey,
     dir: &Path,
     serial: &str,
     seed: u64,
+    time: Timestamp,
 ) -> anyhow::Result<DeviceFiles> {
     let device: DeviceId = serial
         .parse()
@@ -76,11 +90,14 @@ pub fn make_device(
     FileFlash::create(&flash, &image).map_err(|e| anyhow::anyhow!("{}: {e}", flash.display()))?;
     let mono = default_monotonic_path(&flash);
     FileMonotonic::create(&mono).map_err(|e| anyhow::anyhow!("{}: {e}", mono.display()))?;
-    Ok(DeviceFiles {
+    let d = DeviceFiles {
         serial: serial.to_string(),
         flash,
         socket,
-    })
+        clock: dir.join(format!("{serial}.clock")),
+    };
+    d.set_time(time)?;
+    Ok(d)
 }
 
 /// Device processes (or, in unit tests, device threads) this demo started.
@@ -100,6 +117,8 @@ impl Devices {
             .arg(&d.flash)
             .arg("--listen")
             .arg(d.address())
+            .arg("--clock-file")
+            .arg(&d.clock)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -134,12 +153,13 @@ impl Devices {
             .parse()
             .map_err(|e| anyhow::anyhow!("listen address: {e}"))?;
         let flash = d.flash.clone();
+        let clock = d.clock.clone();
         std::thread::spawn(move || {
             let _ = armsledger_device::cli::run(armsledger_device::cli::Command::Serve {
                 flash,
                 listen,
                 monotonic: None,
-                clock_file: None,
+                clock_file: Some(clock),
             });
         });
         let deadline = Instant::now() + Duration::from_secs(10);

@@ -8,11 +8,12 @@
 //! sync every few days; the end exports a bundle, verifies it offline,
 //! traces a weapon that changed company and writes `DIR/summary.json`.
 //!
-//! Device clocks are real: a device stamps each entry with its own time,
-//! which the server's rules use, while the scenario's time (a year in a
-//! minute, starting today) is what the site agent checks each act against
-//! before signing. The scenario is built so both agree (licences and
-//! qualifications are valid "now" and lapse only in scenario time).
+//! Time: the scenario runs the year that ended yesterday, a year in a few
+//! seconds. Each device serves with `--clock-file`, a simulation-only
+//! setting, and the demo sets a device's clock to each act's scenario time
+//! just before the device signs it, so every entry carries the time the act
+//! happened; the server's receipt times are real (now), and alerts are
+//! computed at the scenario's end.
 
 mod infra;
 mod regulator;
@@ -168,9 +169,11 @@ pub fn run(a: DemoArgs) -> anyhow::Result<u8> {
             eprintln!("{s}");
         }
     };
-    // Scenario day 0 is today (UTC); device clocks are real.
+    // The scenario ends yesterday (UTC), so every act is signed before the
+    // server receives it; each device's clock is set to the act's time.
     let now = crate::cmd::now();
-    let start = Timestamp(now.0 - now.0 % Timestamp::DAY);
+    let today = Timestamp(now.0 - now.0 % Timestamp::DAY);
+    let start = today.minus((a.days + 1) * Timestamp::DAY);
     let plan = Plan::new(a.seed, a.sites, a.days, start)?;
 
     // Devices: the regulator's and one per site, each its own process.
@@ -179,13 +182,16 @@ pub fn run(a: DemoArgs) -> anyhow::Result<u8> {
     let dev_dir = dir.join("devices");
     std::fs::create_dir_all(&dev_dir)?;
     let mut files: Vec<DeviceFiles> = Vec::new();
-    files.push(infra::make_device(&root, &dev_dir, "REG-0001", a.seed)?);
+    files.push(infra::make_device(
+        &root, &dev_dir, "REG-0001", a.seed, start,
+    )?);
     for s in &plan.sites {
         files.push(infra::make_device(
             &root,
             &dev_dir,
             &format!("SITE-{:04}", s.index + 1),
             a.seed,
+            start,
         )?);
     }
     let mut devices = Devices::default();
@@ -264,7 +270,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<u8> {
         };
         let agent = SiteAgent::init(&dir.join("sites").join(s.id.as_str()), cfg, client)?;
         let http = HttpServer::new(&server.url, token);
-        let mut run = SiteRun::new(&plan, s, agent, http, &common);
+        let mut run = SiteRun::new(&plan, s, agent, http, d.clone(), &common);
         run.sync()?;
         agents.push(run);
     }
@@ -533,8 +539,8 @@ fn conclude(
         },
         device_pids: devices.pids(),
         notes: vec![
-            "devices stamp entries with their real clocks; the scenario's time (from today) is what each act was checked against before signing".into(),
-            "alerts are computed at the scenario's end, so count-overdue reflects counts stamped by real clocks a scenario-run earlier".into(),
+            "each device's clock (--clock-file, simulation only) was set to the scenario time of each act before it signed; the server's receipt times are real".into(),
+            "alerts are computed at the scenario's end (yesterday); deadlines that run from the server's receipt time have not passed then".into(),
             "refusals were never signed; they appear here, not in the ledger".into(),
         ],
     })

@@ -19,6 +19,7 @@ use armsledger_device::host::Transport;
 use armsledger_site::{AgentError, HttpServer, OverrideSpec, Recorded, SiteAgent};
 use serde::Serialize;
 
+use super::infra::DeviceFiles;
 use super::world::{
     FIREARMS_PER_SITE, LOTS_PER_SITE, MISTYPED, Plan, ROUNDS_PER_LOT, Rng, SitePlan, dealer, doc,
     firearm_identity, lot_identity, p, pistol_with_serial,
@@ -80,6 +81,7 @@ pub struct SiteRun<'a, T> {
     sp: &'a SitePlan,
     agent: SiteAgent<T>,
     server: HttpServer,
+    device: DeviceFiles,
     common: &'a Common,
     rng: Rng,
     lots: Vec<LotId>,
@@ -97,6 +99,7 @@ impl<'a, T: Transport> SiteRun<'a, T> {
         sp: &'a SitePlan,
         agent: SiteAgent<T>,
         server: HttpServer,
+        device: DeviceFiles,
         common: &'a Common,
     ) -> Self {
         SiteRun {
@@ -104,6 +107,7 @@ impl<'a, T: Transport> SiteRun<'a, T> {
             sp,
             agent,
             server,
+            device,
             common,
             rng: Rng::new(plan.seed, sp.id.as_str()),
             lots: Vec::new(),
@@ -140,6 +144,8 @@ impl<'a, T: Transport> SiteRun<'a, T> {
     ) -> anyhow::Result<Recorded> {
         let officer = self.sp.armourer.clone();
         let kind = event.kind().to_string();
+        // The device stamps the act with its own clock: the act's time.
+        self.device.set_time(time)?;
         let r = self
             .agent
             .record(&officer, event, time, exception)
