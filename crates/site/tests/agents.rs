@@ -372,7 +372,7 @@ fn sync_pushes_to_a_real_server_and_pulls_the_regulator_chain() {
     let mut w = world();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let data = w.dir.path().join("server");
-    let (base, site_token) = rt.block_on(start_server(&data, &w));
+    let (base, site_token, _) = rt.block_on(start_server(&data, &w));
     let server_reg = armsledger_site::HttpServer::new(&base, None);
     assert!(w.reg.push(&server_reg).unwrap() > 5);
     let mut s = SiteAgent::init(&site_dir(&w), site_config(&w), client(&w.site_device)).unwrap();
@@ -418,33 +418,6 @@ fn sync_pushes_to_a_real_server_and_pulls_the_regulator_chain() {
     assert_eq!(third.pushed, 0);
 }
 
-async fn start_server(data: &Path, w: &World) -> (String, String) {
-    use armsledger_server::{Config, Shared, spawn_workers};
-    let config = Config {
-        data_dir: data.to_path_buf(),
-        regulator_key: Some(hex::encode(w.reg.regulator_key())),
-        manufacturer_roots: w.reg.config().manufacturer_roots.clone(),
-        checkpoint_interval_ms: 10,
-        ..Config::default()
-    };
-    let shared = tokio::task::spawn_blocking(move || Shared::open(config))
-        .await
-        .unwrap()
-        .unwrap();
-    let token = shared
-        .tokens
-        .create("site:north".parse().unwrap(), "north", T0)
-        .unwrap()
-        .0;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    spawn_workers(shared.clone());
-    tokio::spawn(async move {
-        axum_serve(listener, shared).await;
-    });
-    (format!("http://{addr}"), token)
-}
-
 async fn axum_serve(
     listener: tokio::net::TcpListener,
     shared: std::sync::Arc<armsledger_server::Shared>,
@@ -456,7 +429,7 @@ async fn axum_serve(
 fn sync_after_days_offline_sends_batches_of_at_most_512() {
     let mut w = world();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (base, site_token) = rt.block_on(start_server(&w.dir.path().join("server"), &w));
+    let (base, site_token, _) = rt.block_on(start_server(&w.dir.path().join("server"), &w));
     w.reg
         .push(&armsledger_site::HttpServer::new(&base, None))
         .unwrap();
@@ -656,7 +629,7 @@ fn server_findings(shared: &armsledger_server::Shared, entry: Hash) -> Vec<RuleI
         .collect()
 }
 
-async fn start_server_shared(
+async fn start_server(
     data: &Path,
     w: &World,
 ) -> (String, String, std::sync::Arc<armsledger_server::Shared>) {
@@ -699,8 +672,7 @@ fn wall_clock() -> Timestamp {
 fn device_clock_jumps_are_clamped_by_the_device_and_flagged_by_the_server() {
     let mut w = world();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (base, site_token, shared) =
-        rt.block_on(start_server_shared(&w.dir.path().join("server"), &w));
+    let (base, site_token, shared) = rt.block_on(start_server(&w.dir.path().join("server"), &w));
     w.reg
         .push(&armsledger_site::HttpServer::new(&base, None))
         .unwrap();
