@@ -6,6 +6,7 @@
     clippy::panic
 )]
 
+mod batch;
 mod doc;
 mod malicious;
 mod roundtrip;
