@@ -107,7 +107,7 @@ fn main() {
     assert!(verdicts.iter().all(|v| *v));
 
     let mut by_batch = Vec::new();
-    for batch in [64, 128, 256, 512] {
+    for batch in [64, 128, 256, 512, 1024, 2048] {
         let t = Instant::now();
         let (verdicts, _) = verify_all_in_batches(&items, batch);
         by_batch.push((batch, t.elapsed().as_secs_f64()));

@@ -69,7 +69,7 @@ use sha2::{Digest as _, Sha512};
 use armsledger_core::sig::{Sig, verify_strict};
 
 /// Signatures per batch equation (one multiscalar multiplication).
-pub const BATCH: usize = 256;
+pub const BATCH: usize = 512;
 /// Subset sums in the torsion test: the false-accept bound is 2^-ROUNDS.
 const ROUNDS: usize = 128;
 /// Subset sums found per bucket pass of the torsion test (2^BITS buckets).
