@@ -7,6 +7,7 @@
 )]
 
 mod batch;
+mod chunks;
 mod doc;
 mod malicious;
 mod roundtrip;

@@ -22,7 +22,7 @@ use crate::*;
 /// The prime-order equation holds, so only the torsion differs from a valid
 /// signature: `verify_strict` rejects it, dalek's batch accepts it whenever its
 /// coefficient is even. Grinds the nonce until the single-item batch accepts.
-fn mixed_order_signature(key: &SigningKey, msg: &[u8]) -> [u8; 64] {
+pub(crate) fn mixed_order_signature(key: &SigningKey, msg: &[u8]) -> [u8; 64] {
     let a = key.to_scalar();
     let a_bytes = key.verifying_key().to_bytes();
     for attempt in 0u32..200 {
