@@ -313,6 +313,13 @@ fn a_full_disk_refuses_new_entries_keeps_acknowledged_ones_and_recovers() {
         )
     });
 
+    eprintln!(
+        "refused after {} entries: log {} bytes, limit {} bytes",
+        acked.len(),
+        std::fs::metadata(&file).unwrap().len(),
+        len + (64 << 10)
+    );
+
     // A clear refusal.
     assert_eq!(r.status, 507, "{}", r.text());
     assert!(r.content_type.starts_with("application/problem+json"));
@@ -359,7 +366,8 @@ fn a_full_disk_refuses_new_entries_keeps_acknowledged_ones_and_recovers() {
     loop {
         let r = push(&srv.url, &refused);
         if r.status == 200 {
-            let statuses: Vec<&str> = r.json()["entries"]
+            let receipt = r.json();
+            let statuses: Vec<&str> = receipt["entries"]
                 .as_array()
                 .unwrap()
                 .iter()
