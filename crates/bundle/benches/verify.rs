@@ -19,7 +19,7 @@ use std::time::Instant;
 use ed25519_dalek::{Signature, VerifyingKey};
 use rayon::prelude::*;
 
-use armsledger_bundle::signatures::{SigItem, verify_all};
+use armsledger_bundle::signatures::{BATCH, SigItem, verify_all, verify_all_in_batches};
 use armsledger_bundle::{VerifyOptions, full_bundle, verify_bundle};
 use armsledger_core::entry::{EntryBody, EntryHeader, Link};
 use armsledger_core::event::{Event, SiteEvent};
@@ -106,6 +106,14 @@ fn main() {
     let exact_s = t.elapsed().as_secs_f64();
     assert!(verdicts.iter().all(|v| *v));
 
+    let mut by_batch = Vec::new();
+    for batch in [64, 128, 256, 512, 1024, 2048] {
+        let t = Instant::now();
+        let (verdicts, _) = verify_all_in_batches(&items, batch);
+        by_batch.push((batch, t.elapsed().as_secs_f64()));
+        assert!(verdicts.iter().all(|v| *v));
+    }
+
     let sample = items.len().min(20_000);
     let t = Instant::now();
     assert!(
@@ -137,9 +145,16 @@ fn main() {
     );
     println!(
         "{:<58} {:>12.0}",
-        format!("verify_strict-exact batch path, {threads} cores"),
+        format!("verify_strict-exact batch path ({BATCH}/batch), {threads} cores"),
         rate(items.len(), exact_s)
     );
+    for (batch, secs) in by_batch {
+        println!(
+            "{:<58} {:>12.0}",
+            format!("  the same with {batch}/batch"),
+            rate(items.len(), secs)
+        );
+    }
     println!(
         "{:<58} {:>12.0}",
         format!("verify_strict, {threads} cores"),

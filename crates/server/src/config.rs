@@ -32,6 +32,9 @@ pub struct Config {
     pub chain_rate_per_second: u32,
     /// Most entries committed in one group commit.
     pub group_commit_max_entries: usize,
+    /// After a disk fault, ingest resumes once a file as large as the log
+    /// plus this many bytes could be written beside it.
+    pub disk_probe_bytes: u64,
 }
 
 impl Default for Config {
@@ -48,6 +51,7 @@ impl Default for Config {
             stable_checkpoint_interval_ms: 60_000,
             chain_rate_per_second: 2_000,
             group_commit_max_entries: 4096,
+            disk_probe_bytes: 64 << 20,
         }
     }
 }

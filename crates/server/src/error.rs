@@ -61,9 +61,26 @@ pub enum ApiError {
     /// The store refuses writes (disk full or failing); acknowledged data is safe.
     #[error("the log cannot accept entries right now: {0}")]
     Unavailable(String),
+    /// The disk is full or a write failed: new entries are refused until the
+    /// recovery thread sees writes work again; nothing of the request was
+    /// acknowledged, everything acknowledged before is durable.
+    #[error("{}", .0.message())]
+    DiskFault(crate::disk::DiskFault),
     /// A bug or an I/O failure; details are in the server log.
     #[error("internal error")]
     Internal(String),
+}
+
+/// Seconds a client is told to wait before retrying after a disk fault.
+pub const DISK_RETRY_AFTER_SECS: u32 = 5;
+
+impl From<crate::disk::WriteError> for ApiError {
+    fn from(e: crate::disk::WriteError) -> Self {
+        match e {
+            crate::disk::WriteError::Fault(f) => ApiError::DiskFault(f),
+            crate::disk::WriteError::Store(e) => ApiError::Unavailable(e.to_string()),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -98,6 +115,7 @@ impl ApiError {
             ApiError::Equivocation { .. } => StatusCode::CONFLICT,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::DiskFault(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -113,6 +131,10 @@ impl ApiError {
             ApiError::Equivocation { .. } => "equivocation",
             ApiError::RateLimited(_) => "rate-limited",
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::DiskFault(f) => match f.kind {
+                crate::disk::FaultKind::Full => "disk-full",
+                crate::disk::FaultKind::WriteFailed => "disk-write-failed",
+            },
             ApiError::Internal(_) => "internal",
         }
     }
@@ -122,6 +144,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let ApiError::Internal(detail) | ApiError::Unavailable(detail) = &self {
             tracing::error!(%detail, "request failed");
+        }
+        if let ApiError::DiskFault(f) = &self {
+            tracing::warn!(detail = %f.detail, "ingest refused: disk fault");
         }
         let status = self.status();
         let entry = match &self {
@@ -159,6 +184,12 @@ impl IntoResponse for ApiError {
         if let Ok(v) = "application/problem+json".parse() {
             resp.headers_mut()
                 .insert(axum::http::header::CONTENT_TYPE, v);
+        }
+        if matches!(self, ApiError::DiskFault(_)) {
+            resp.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(DISK_RETRY_AFTER_SECS),
+            );
         }
         resp
     }

@@ -16,6 +16,7 @@
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod disk;
 pub mod error;
 pub mod ingest;
 pub mod metrics;
@@ -161,6 +162,7 @@ pub async fn serve(
     ready: impl FnOnce(std::net::SocketAddr, &str),
 ) -> Result<(), StartError> {
     let addr = config.listen;
+    catch_file_size_signal();
     let shared = tokio::task::spawn_blocking(move || Shared::open(config))
         .await
         .map_err(|e| StartError::Data {
@@ -187,6 +189,30 @@ pub async fn serve(
     ready(bound, &shared.vkey);
     accept_loop(listener, app(shared)).await;
     Ok(())
+}
+
+/// A write past the file size limit (`RLIMIT_FSIZE`) raises SIGXFSZ, whose
+/// default action kills the process. With a handler installed the write fails
+/// with `EFBIG` instead, which the disk-fault handling turns into a refusal
+/// (see [`disk`]).
+fn catch_file_size_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let xfsz = SignalKind::from_raw(rustix::process::Signal::XFSZ.as_raw());
+        match signal(xfsz) {
+            Ok(mut s) => {
+                tokio::spawn(async move {
+                    while s.recv().await.is_some() {
+                        tracing::debug!("SIGXFSZ: a write went past the file size limit");
+                    }
+                });
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot catch SIGXFSZ; a file size limit would kill the server")
+            }
+        }
+    }
 }
 
 /// Serves connections until Ctrl-C or SIGTERM, then lets in-flight requests

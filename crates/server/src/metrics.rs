@@ -26,6 +26,12 @@ pub struct Metrics {
     pub commit_seconds: Histogram,
     /// Seconds to sign and persist a checkpoint.
     pub checkpoint_seconds: Histogram,
+    /// 1 while a disk fault stops ingest, else 0.
+    pub disk_fault: Gauge,
+    /// Disk faults raised (each stops ingest until space or writes return).
+    pub disk_faults: Counter,
+    /// Times the log was closed and opened again after a disk fault.
+    pub store_reopens: Counter,
 }
 
 impl Default for Metrics {
@@ -40,6 +46,9 @@ impl Default for Metrics {
             tree_size: Gauge::default(),
             commit_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 14)),
             checkpoint_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 14)),
+            disk_fault: Gauge::default(),
+            disk_faults: Counter::default(),
+            store_reopens: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -77,6 +86,17 @@ impl Default for Metrics {
             "checkpoint_seconds",
             "Checkpoint signing latency",
             m.checkpoint_seconds.clone(),
+        );
+        registry.register(
+            "disk_fault",
+            "1 while a full or failing disk stops ingest",
+            m.disk_fault.clone(),
+        );
+        registry.register("disk_faults", "Disk faults raised", m.disk_faults.clone());
+        registry.register(
+            "store_reopens",
+            "Log re-opened after a disk fault",
+            m.store_reopens.clone(),
         );
         Metrics { registry, ..m }
     }

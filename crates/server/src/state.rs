@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
@@ -10,10 +11,10 @@ use armsledger_core::LedgerVerifier;
 use armsledger_core::entry::ChainId;
 use armsledger_core::rules::View;
 use armsledger_log::{LogKey, SignedCheckpoint};
-use armsledger_store::LogStore;
 use tokio::sync::{Notify, mpsc, watch};
 
 use crate::config::{Config, parse_key};
+use crate::disk::{LiveStore, WriteError};
 use crate::ingest::{self, Job};
 use crate::metrics::Metrics;
 use crate::tokens::TokenStore;
@@ -75,8 +76,8 @@ pub struct Bucket {
 pub struct Shared {
     /// Configuration.
     pub config: Config,
-    /// The global log.
-    pub store: LogStore,
+    /// The global log (re-opened after a disk fault).
+    pub store: LiveStore,
     /// The checkpoint signing key.
     pub log_key: LogKey,
     /// Its C2SP verifier key text.
@@ -87,6 +88,9 @@ pub struct Shared {
     pub regulator_configured: bool,
     /// The verification pipeline and rules engine, caught up with the log.
     pub verifier: RwLock<LedgerVerifier>,
+    /// The verifier holds entries a failed commit did not keep: the
+    /// sequencer rebuilds it from the log before its next group.
+    pub verifier_stale: AtomicBool,
     /// Bearer tokens.
     pub tokens: TokenStore,
     /// Metrics.
@@ -179,7 +183,8 @@ impl Shared {
         let regulator_key = pinned.unwrap_or([0; 32]);
         let log_key = load_or_create_log_key(&dir, &config.origin)?;
         let vkey = log_key.verifier().to_string();
-        let store = LogStore::open(dir.join("log.redb"))?;
+        let metrics = Metrics::default();
+        let store = LiveStore::open(dir.join("log.redb"), config.disk_probe_bytes, &metrics)?;
         let latest = store.read()?.latest_checkpoint()?.map(|note| Published {
             size: checkpoint_size(&note),
             note,
@@ -190,13 +195,14 @@ impl Shared {
         let shared = Arc::new(Shared {
             tokens: TokenStore::new(dir.join("tokens.json")),
             verifier: RwLock::new(LedgerVerifier::new(regulator_key, roots, View::Corrected)),
+            verifier_stale: AtomicBool::new(false),
             config,
             store,
             log_key,
             vkey,
             regulator_key,
             regulator_configured: pinned.is_some(),
-            metrics: Metrics::default(),
+            metrics,
             ingest: tx,
             checkpoint,
             stable: RwLock::new(latest),
@@ -205,20 +211,47 @@ impl Shared {
         });
         shared.rebuild_verifier()?;
         ingest::spawn(shared.clone(), rx).map_err(|e| data_err(&dir, e))?;
+        let s = shared.clone();
+        std::thread::Builder::new()
+            .name("disk-recovery".into())
+            .spawn(move || s.store.recover_forever(|| s.grew.notify_one()))
+            .map_err(|e| data_err(&dir, e))?;
         Ok(shared)
     }
 
-    /// Replays the whole log into a fresh verifier (start-up, or after a failed commit).
+    /// Replays the whole log into a fresh verifier (start-up, or after a
+    /// failed commit). Signatures are checked a chunk at a time with batch
+    /// verification, with the keys known at the chunk's start; an entry
+    /// whose key the chunk itself enrols is checked on its own.
     pub fn rebuild_verifier(&self) -> Result<(), armsledger_store::StoreError> {
+        const CHUNK: u64 = 4096;
         let roots = self.config.roots().unwrap_or_default();
         let mut v = LedgerVerifier::new(self.regulator_key, roots, View::Corrected);
         let reader = self.store.read()?;
         let size = reader.size();
-        for i in 0..size {
-            let Some(s) = reader.entry(i)? else { continue };
-            if let Err(e) = v.ingest(Arc::new(s.entry), Some(s.received_at)) {
-                tracing::error!(index = i, error = %e, "logged entry no longer verifies");
+        let mut from = 0;
+        while from < size {
+            let to = size.min(from.saturating_add(CHUNK));
+            let mut chunk = Vec::new();
+            for i in from..to {
+                if let Some(s) = reader.entry(i)? {
+                    chunk.push((i, Arc::new(s.entry), s.received_at));
+                }
             }
+            let refs: Vec<&armsledger_core::SignedEntry> =
+                chunk.iter().map(|(_, e, _)| &**e).collect();
+            let verified = ingest::verify_entries(v.keys(), &refs);
+            for ((i, e, at), pre) in chunk.into_iter().zip(verified) {
+                let r = if ingest::still_valid(v.keys(), &e, pre) {
+                    v.ingest_checked(e, Some(at)).map(|_| ())
+                } else {
+                    v.ingest(e, Some(at)).map(|_| ())
+                };
+                if let Err(e) = r {
+                    tracing::error!(index = i, error = %e, "logged entry no longer verifies");
+                }
+            }
+            from = to;
         }
         self.metrics
             .tree_size
@@ -226,6 +259,7 @@ impl Shared {
         if let Ok(mut w) = self.verifier.write() {
             *w = v;
         }
+        self.verifier_stale.store(false, Ordering::Release);
         Ok(())
     }
 
@@ -253,9 +287,13 @@ impl Shared {
         }
     }
 
-    /// Signs a checkpoint if the log grew since the last one, and publishes it.
-    pub fn checkpoint_now(&self) -> Result<Option<Published>, armsledger_store::StoreError> {
-        let size = self.store.read()?.size();
+    /// Signs a checkpoint if the log grew since the last one, and publishes
+    /// it. Signs nothing while a disk fault stands.
+    pub fn checkpoint_now(&self) -> Result<Option<Published>, WriteError> {
+        if self.store.fault().is_some() {
+            return Ok(None);
+        }
+        let size = self.store.read().map_err(WriteError::Store)?.size();
         let last = self.checkpoint.borrow().as_ref().map(|p| p.size);
         if last == Some(size) || (size == 0 && last.is_some()) {
             return Ok(None);

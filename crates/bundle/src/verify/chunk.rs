@@ -1,5 +1,5 @@
-//! One chunk of entries: parallel decoding, hashing and signatures, then the
-//! sequential, log-ordered checks.
+//! One chunk of entries: parallel decoding, hashing and signatures
+//! ([`prepare`]), then the sequential, log-ordered checks ([`Run::apply`]).
 
 use std::sync::Arc;
 
@@ -8,12 +8,12 @@ use rayon::prelude::*;
 use armsledger_core::entry::EntryError;
 use armsledger_core::event::Event;
 use armsledger_core::ids::Timestamp;
-use armsledger_core::{ChainId, SignedEntry};
+use armsledger_core::{ChainId, KeyRegistry, SignedEntry};
 use armsledger_log::{Hash as LogHash, leaf_hash, verify_inclusion};
 
 use crate::format::{EntryRecord, Scope};
 use crate::report::{ChainSummary, Problem, ProblemKind};
-use crate::signatures::{self, SigItem};
+use crate::signatures::{self, SigItem, SignatureStats};
 
 use super::Run;
 
@@ -53,65 +53,95 @@ struct Decoded {
     leaf: LogHash,
 }
 
-impl Run<'_> {
-    pub(super) fn process(&mut self, pending: Vec<Pending>) {
-        let decoded: Vec<Decoded> = pending
-            .par_iter()
-            .map(|p| Decoded {
-                entry: SignedEntry::decode(&p.bytes),
-                leaf: leaf_hash(&p.bytes),
-            })
-            .collect();
-        // The key each entry needs depends on regulator entries before it,
-        // possibly in this chunk: resolve speculatively, assuming those verify;
-        // the sequential pass re-checks each key against the real registry.
-        let mut spec = self
-            .ledger
-            .as_ref()
-            .map(|l| l.keys().clone())
-            .unwrap_or_default();
-        let mut keys: Vec<Option<[u8; 32]>> = Vec::with_capacity(decoded.len());
-        let mut messages: Vec<Vec<u8>> = Vec::with_capacity(decoded.len());
-        for d in &decoded {
-            match &d.entry {
-                Ok(e) => {
-                    keys.push(spec.key_for(e.header()).ok());
-                    messages.push(e.signed_message());
-                    if let (ChainId::Regulator, Event::Regulator(ev)) = (e.chain(), &e.body().event)
-                    {
-                        spec.apply(ev);
-                    }
-                }
-                Err(_) => {
-                    keys.push(None);
-                    messages.push(Vec::new());
-                }
-            }
-        }
-        let mut item_of: Vec<Option<usize>> = Vec::with_capacity(decoded.len());
-        let mut items: Vec<SigItem<'_>> = Vec::with_capacity(decoded.len());
-        for ((d, key), message) in decoded.iter().zip(&keys).zip(&messages) {
-            match (&d.entry, key) {
-                (Ok(e), Some(k)) => {
-                    item_of.push(Some(items.len()));
-                    items.push(SigItem {
-                        key: *k,
-                        message,
-                        signature: e.signature().0,
-                    });
-                }
-                _ => item_of.push(None),
-            }
-        }
-        let (verdicts, stats) = signatures::verify_all(&items);
-        let s = &mut self.report.signatures;
-        s.checked += stats.checked;
-        s.batched += stats.batched;
-        s.batch_failures += stats.batch_failures;
-        s.strict += stats.strict;
+/// One chunk after its parallel stage, ready for the sequential pass.
+pub(crate) struct Prepared {
+    pending: Vec<Pending>,
+    decoded: Vec<Decoded>,
+    /// The key each entry was checked with, resolved speculatively.
+    keys: Vec<Option<[u8; 32]>>,
+    /// Each entry's signature verdict, if it was checked.
+    verdicts: Vec<Option<bool>>,
+    stats: SignatureStats,
+}
 
-        for (((p, d), spec_key), item) in pending.into_iter().zip(decoded).zip(keys).zip(item_of) {
-            let verdict = item.and_then(|i| verdicts.get(i).copied());
+/// The parallel stage of one chunk: decoding, leaf hashes and signatures, on
+/// all cores.
+///
+/// The key each entry needs depends on the regulator entries before it,
+/// possibly in this chunk: `spec` resolves them speculatively, assuming those
+/// entries verify, and is advanced past this chunk's regulator entries. The
+/// sequential pass re-checks each key against the real registry and decides
+/// with `verify_strict` wherever the speculation was wrong.
+pub(crate) fn prepare(pending: Vec<Pending>, spec: &mut KeyRegistry) -> Prepared {
+    let decoded: Vec<Decoded> = pending
+        .par_iter()
+        .map(|p| Decoded {
+            entry: SignedEntry::decode(&p.bytes),
+            leaf: leaf_hash(&p.bytes),
+        })
+        .collect();
+    let mut keys: Vec<Option<[u8; 32]>> = Vec::with_capacity(decoded.len());
+    let mut messages: Vec<Vec<u8>> = Vec::with_capacity(decoded.len());
+    for d in &decoded {
+        match &d.entry {
+            Ok(e) => {
+                keys.push(spec.key_for(e.header()).ok());
+                messages.push(e.signed_message());
+                if let (ChainId::Regulator, Event::Regulator(ev)) = (e.chain(), &e.body().event) {
+                    spec.apply(ev);
+                }
+            }
+            Err(_) => {
+                keys.push(None);
+                messages.push(Vec::new());
+            }
+        }
+    }
+    let mut item_of: Vec<Option<usize>> = Vec::with_capacity(decoded.len());
+    let mut items: Vec<SigItem<'_>> = Vec::with_capacity(decoded.len());
+    for ((d, key), message) in decoded.iter().zip(&keys).zip(&messages) {
+        match (&d.entry, key) {
+            (Ok(e), Some(k)) => {
+                item_of.push(Some(items.len()));
+                items.push(SigItem {
+                    key: *k,
+                    message,
+                    signature: e.signature().0,
+                });
+            }
+            _ => item_of.push(None),
+        }
+    }
+    let (checked, stats) = signatures::verify_all(&items);
+    let verdicts = item_of
+        .into_iter()
+        .map(|i| i.and_then(|i| checked.get(i).copied()))
+        .collect();
+    Prepared {
+        pending,
+        decoded,
+        keys,
+        verdicts,
+        stats,
+    }
+}
+
+impl Run<'_> {
+    /// The sequential pass of a prepared chunk, in log order.
+    pub(super) fn apply(&mut self, chunk: Prepared) {
+        let s = &mut self.report.signatures;
+        s.checked += chunk.stats.checked;
+        s.batched += chunk.stats.batched;
+        s.batch_failures += chunk.stats.batch_failures;
+        s.strict += chunk.stats.strict;
+
+        let entries = chunk
+            .pending
+            .into_iter()
+            .zip(chunk.decoded)
+            .zip(chunk.keys)
+            .zip(chunk.verdicts);
+        for (((p, d), spec_key), verdict) in entries {
             self.one(p, d, spec_key, verdict);
         }
         if let Some(cb) = &self.opts.progress {

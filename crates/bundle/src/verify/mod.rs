@@ -5,7 +5,9 @@
 //! all cores ([`crate::signatures`]); then, sequentially and in log order,
 //! the Merkle tree (or each inclusion proof), the exact key for each entry
 //! from the regulator chain, and the chains, subject links and rules through
-//! core's `LedgerVerifier`.
+//! core's `LedgerVerifier`. The two stages overlap: while the sequential pass
+//! runs on one chunk, the next chunk's parallel stage runs on the pool, so a
+//! chunk's problems are listed once the chunk after it has been read.
 
 mod chunk;
 mod dossier;
@@ -17,7 +19,7 @@ use std::sync::Arc;
 
 use armsledger_core::ids::Timestamp;
 use armsledger_core::rules::{AlertPolicy, View, alerts};
-use armsledger_core::{ChainId, Equivocation, Hash, LedgerVerifier};
+use armsledger_core::{ChainId, Equivocation, Hash, KeyRegistry, LedgerVerifier};
 use armsledger_log::{
     Checkpoint, EMPTY_ROOT, Frontier, Hash as LogHash, LogVerifier, open_checkpoint,
     verify_consistency,
@@ -31,7 +33,7 @@ use crate::report::{
 };
 use crate::state::{TrustedLog, TrustedState};
 
-use chunk::Pending;
+use chunk::{Pending, Prepared};
 use dossier::Dossier;
 
 /// Entries verified per parallel step.
@@ -165,6 +167,10 @@ struct Run<'o> {
     frontier: Frontier,
     last_index: Option<u64>,
     pending: Vec<Pending>,
+    /// The last chunk read, prepared but not yet through the sequential pass.
+    prepared: Option<Prepared>,
+    /// The speculative key registry after every chunk prepared so far.
+    spec: Option<KeyRegistry>,
     chains: BTreeMap<ChainId, ChainSummary>,
     dossier: Option<Dossier>,
     consistency: Vec<(u64, ConsistencyRecord)>,
@@ -190,6 +196,8 @@ impl<'o> Run<'o> {
             frontier: Frontier::new(),
             last_index: None,
             pending: Vec::new(),
+            prepared: None,
+            spec: None,
             chains: BTreeMap::new(),
             dossier: None,
             consistency: Vec::new(),
@@ -429,14 +437,36 @@ impl<'o> Run<'o> {
         }
     }
 
+    /// Starts the parallel stage of the chunk just read on the pool and,
+    /// meanwhile, runs the sequential pass of the chunk before it on this
+    /// thread; returns when both are done.
     fn flush(&mut self) {
         let pending = std::mem::take(&mut self.pending);
-        if !pending.is_empty() {
-            self.process(pending);
-        }
+        let before = self.prepared.take();
+        let mut spec = match self.spec.take() {
+            Some(spec) => spec,
+            None => self
+                .ledger
+                .as_ref()
+                .map(|l| l.keys().clone())
+                .unwrap_or_default(),
+        };
+        let mut next = None;
+        rayon::in_place_scope(|scope| {
+            if !pending.is_empty() {
+                scope.spawn(|_| next = Some(chunk::prepare(pending, &mut spec)));
+            }
+            if let Some(chunk) = before {
+                self.apply(chunk);
+            }
+        });
+        self.prepared = next;
+        self.spec = Some(spec);
     }
 
     fn finish(mut self) -> Result<Report, BundleError> {
+        // The chunk read last, then the one that leaves prepared.
+        self.flush();
         self.flush();
         if !self.end_seen && self.report.problems.is_empty() {
             self.problem(Problem::new(

@@ -6,6 +6,8 @@
     clippy::panic
 )]
 
+mod batch;
+mod chunks;
 mod doc;
 mod malicious;
 mod roundtrip;

@@ -22,7 +22,7 @@ use crate::*;
 /// The prime-order equation holds, so only the torsion differs from a valid
 /// signature: `verify_strict` rejects it, dalek's batch accepts it whenever its
 /// coefficient is even. Grinds the nonce until the single-item batch accepts.
-fn mixed_order_signature(key: &SigningKey, msg: &[u8]) -> [u8; 64] {
+pub(crate) fn mixed_order_signature(key: &SigningKey, msg: &[u8]) -> [u8; 64] {
     let a = key.to_scalar();
     let a_bytes = key.verifying_key().to_bytes();
     for attempt in 0u32..200 {
@@ -167,7 +167,7 @@ fn a_small_order_key_and_a_non_canonical_s_are_refused() {
 }
 
 /// `s + ℓ` as 32 little-endian bytes.
-fn add_l(s: &[u8; 32]) -> [u8; 32] {
+pub(crate) fn add_l(s: &[u8; 32]) -> [u8; 32] {
     const L: [u8; 32] = [
         0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde,
         0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,

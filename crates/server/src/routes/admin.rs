@@ -85,20 +85,31 @@ pub async fn revoke_token(
         })
 }
 
-/// Liveness and the log size.
+/// Liveness, the log size, and whether ingest is open: `"status":
+/// "degraded"` with the fault while a full or failing disk stops ingest
+/// (reads are still served).
 #[utoipa::path(get, path = "/healthz", tag = "admin", responses((status = 200, body = Object)))]
 pub async fn healthz(
     State(shared): State<Arc<Shared>>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let size = shared
-        .store
-        .read()
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?
-        .size();
+    let fault = shared.store.fault();
+    let size = match shared.store.read() {
+        Ok(r) => Some(r.size()),
+        // Between a disk fault and the re-open, the store answers nothing.
+        Err(_) if fault.is_some() => None,
+        Err(e) => return Err(ApiError::Unavailable(e.to_string())),
+    };
     let checkpoint = shared.checkpoint.borrow().as_ref().map(|p| p.size);
-    Ok(Json(
-        serde_json::json!({"status": "ok", "size": size, "checkpoint_size": checkpoint}),
-    ))
+    let disk = fault.map(
+        |f| serde_json::json!({"fault": f.kind, "since_ms": f.since_ms, "message": f.message()}),
+    );
+    Ok(Json(serde_json::json!({
+        "status": if disk.is_some() { "degraded" } else { "ok" },
+        "ingest": if disk.is_some() { "refused" } else { "open" },
+        "size": size,
+        "checkpoint_size": checkpoint,
+        "disk": disk,
+    })))
 }
 
 /// Prometheus metrics.

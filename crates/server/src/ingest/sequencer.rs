@@ -1,79 +1,32 @@
-//! The sequencer: the one thread that verifies, applies and logs entries.
-//!
-//! Requests queue batches; the sequencer takes every batch waiting (up to a
-//! limit) as one group. Signatures of the whole group are checked in
-//! parallel first; then each batch is checked as a whole against the chain
-//! state (nothing of a batch is kept if one entry fails), applied to the
-//! rules engine, and the whole group is written in one durable redb
-//! transaction. Each request is answered only after that commit.
+//! The sequencer: the one thread that applies and logs entries, one group
+//! at a time, after the signature stage checked the group's signatures.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use armsledger_core::chain::{Equivocation, check_key_and_signature};
+use armsledger_core::chain::Equivocation;
 use armsledger_core::entry::{SignedEntry, SignedHeader};
 use armsledger_core::hash::Hash;
 use armsledger_core::ids::Timestamp;
 use armsledger_core::rules::Finding;
 use armsledger_store::Accepted;
-use rayon::prelude::*;
-use serde::Serialize;
-use tokio::sync::{mpsc, oneshot};
 
+use super::signatures::{Verified, still_valid};
+use super::{Job, Logged};
 use crate::error::ApiError;
 use crate::state::Shared;
 
-/// One logged entry in a receipt.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct Logged {
-    /// Its log index (Merkle leaf index).
-    pub index: u64,
-    /// Its entry hash (hex).
-    #[schema(value_type = String)]
-    pub hash: Hash,
-    /// `logged` if new, `duplicate` if it was already in the log.
-    pub status: &'static str,
-    /// Compliance findings raised against it (evidence, not refusal).
-    #[schema(value_type = Vec<Object>)]
-    pub findings: Vec<Finding>,
-}
-
-/// A batch waiting for the sequencer.
-pub struct Job {
-    /// Decoded entries, in chain order.
-    pub entries: Vec<Arc<SignedEntry>>,
-    /// Where the answer goes.
-    pub reply: oneshot::Sender<Result<Vec<Logged>, ApiError>>,
-}
-
-/// Starts the sequencer thread.
-pub fn spawn(
-    shared: Arc<Shared>,
-    mut rx: mpsc::Receiver<Job>,
-) -> std::io::Result<std::thread::JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("sequencer".into())
-        .spawn(move || {
-            while let Some(first) = rx.blocking_recv() {
-                let mut group = vec![first];
-                let mut n = group.first().map_or(0, |j| j.entries.len());
-                while n < shared.config.group_commit_max_entries {
-                    match rx.try_recv() {
-                        Ok(j) => {
-                            n += j.entries.len();
-                            group.push(j);
-                        }
-                        Err(_) => break,
-                    }
-                }
-                shared
-                    .metrics
-                    .queue_depth
-                    .set(i64::try_from(rx.len()).unwrap_or(i64::MAX));
-                run_group(&shared, group);
-            }
-        })
+/// While a disk fault stands, answers every job of `group` with it (nothing
+/// is verified or applied) and returns `None`; otherwise gives the group back.
+pub(crate) fn refuse_while_faulty(shared: &Shared, group: Vec<Job>) -> Option<Vec<Job>> {
+    let Some(fault) = shared.store.fault() else {
+        return Some(group);
+    };
+    for job in group {
+        let _ = job.reply.send(Err(ApiError::DiskFault(fault.clone())));
+    }
+    None
 }
 
 /// What became of one job before the commit.
@@ -88,17 +41,35 @@ enum Slot {
     New(usize),
 }
 
-fn run_group(shared: &Shared, group: Vec<Job>) {
+pub(crate) fn run_group(shared: &Shared, verified: Verified) {
+    let Verified { jobs: group, keys } = verified;
+    let Some(group) = refuse_while_faulty(shared, group) else {
+        return;
+    };
+    if shared.verifier_stale.load(Ordering::Acquire)
+        && let Err(e) = shared.rebuild_verifier()
+    {
+        tracing::error!(error = %e, "rebuilding the verifier from the log");
+        for job in group {
+            let _ = job
+                .reply
+                .send(Err(ApiError::Unavailable(format!("rebuilding state: {e}"))));
+        }
+        return;
+    }
     let started = Instant::now();
     let received_at = crate::routes::query::now();
-    // 1. Signatures, in parallel, with the keys known now.
+    // The signature stage's verdicts, kept only where the key it used is
+    // still the one the registry assigns (group N may have changed keys).
     let checked: Vec<Vec<bool>> = match shared.verifier.read() {
         Ok(v) => group
             .iter()
-            .map(|j| {
+            .zip(&keys)
+            .map(|(j, pre)| {
                 j.entries
-                    .par_iter()
-                    .map(|e| check_key_and_signature(e, v.keys()).is_ok())
+                    .iter()
+                    .zip(pre)
+                    .map(|(e, k)| still_valid(v.keys(), e, *k))
                     .collect()
             })
             .collect(),
@@ -122,19 +93,19 @@ fn run_group(shared: &Shared, group: Vec<Job>) {
         }
         outcomes.push(out);
     }
-    // 2. One durable commit for the whole group.
+    // One durable commit for the whole group.
     let indexes = if accepted.is_empty() {
         Ok(Vec::new())
     } else {
-        shared.store.append_batch(&accepted)
+        shared.store.append_batch(&accepted).map_err(ApiError::from)
     };
-    let commit_ok = indexes.is_ok();
-    if !commit_ok && dirty {
-        // The engine saw entries the disk did not take: rebuild it from the log.
-        if let Err(e) = shared.rebuild_verifier() {
-            tracing::error!(error = %e, "rebuilding the verifier after a failed commit");
-        }
+    if indexes.is_err() && dirty {
+        // The engine saw entries the disk did not take: rebuild it from the
+        // log before the next group (after a disk fault, once the store is
+        // open again).
+        shared.verifier_stale.store(true, Ordering::Release);
     }
+    let commit_ok = indexes.is_ok();
     for (job, out) in group.into_iter().zip(outcomes) {
         let answer = match (out, &indexes) {
             (Outcome::Done(r), _) => r,
@@ -151,7 +122,7 @@ fn run_group(shared: &Shared, group: Vec<Job>) {
                     findings,
                 })
                 .collect()),
-            (Outcome::Pending(_), Err(e)) => Err(ApiError::Unavailable(e.to_string())),
+            (Outcome::Pending(_), Err(e)) => Err(again(e)),
         };
         let _ = job.reply.send(answer);
     }
@@ -278,6 +249,14 @@ fn process(
     Outcome::Pending(items)
 }
 
+/// The commit's failure, for each job of the group.
+fn again(e: &ApiError) -> ApiError {
+    match e {
+        ApiError::DiskFault(f) => ApiError::DiskFault(f.clone()),
+        other => ApiError::Unavailable(other.to_string()),
+    }
+}
+
 /// A new entry for a slot the log already holds: if both are validly signed
 /// by one key, keep the proof and refuse the entry.
 fn equivocation(
@@ -321,6 +300,6 @@ fn equivocation(
                 counter: new.counter(),
             }
         }
-        Err(e) => ApiError::Unavailable(e.to_string()),
+        Err(e) => e.into(),
     }
 }

@@ -1,0 +1,382 @@
+//! The log store as the server holds it, and what a full or failing disk does.
+//!
+//! redb latches the first failed write or fsync: every later operation on
+//! that database, reads included, answers `PreviousIo` until it is closed and
+//! opened again, which repairs the file to its last durable commit. So a write
+//! that fails for a disk reason (no space, the file size limit, an I/O error):
+//!
+//! 1. records a [`DiskFault`]. While it stands, ingest refuses new entries
+//!    with `507 Insufficient Storage` before verifying them, the checkpointer
+//!    signs nothing, and nothing unacknowledged was acknowledged: the failed
+//!    group's requests get the same 507;
+//! 2. wakes the recovery thread, which re-opens the store at once so reads
+//!    are served again, then probes once a second whether a file the size of
+//!    the log plus [`Config::disk_probe_bytes`](crate::Config) could be
+//!    written (`fallocate` of a scratch file: real free blocks *and* the file
+//!    size limit);
+//! 3. when the probe passes, the fault clears; the sequencer re-derives its
+//!    state from the log before the next group, and the checkpointer resumes.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex, PoisonError, RwLock};
+use std::time::{Duration, SystemTime};
+
+use armsledger_log::LogKey;
+use armsledger_log::SignedCheckpoint;
+use armsledger_store::{Accepted, LogReader, LogStore, StoreError};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use serde::Serialize;
+
+use crate::metrics::Metrics;
+
+/// How often the recovery thread probes for room, and retries a re-open.
+const PROBE_EVERY: Duration = Duration::from_secs(1);
+
+/// Why the log cannot take writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    /// No space left, the quota or the file size limit reached.
+    Full,
+    /// Any other failed write or fsync (an I/O error).
+    WriteFailed,
+}
+
+/// A disk fault that stops ingest until the recovery thread clears it.
+#[derive(Clone, Debug, Serialize)]
+pub struct DiskFault {
+    /// What kind of fault.
+    pub kind: FaultKind,
+    /// When it began, in milliseconds since the Unix epoch.
+    pub since_ms: u64,
+    /// The error as the operating system gave it (logged; never sent to clients).
+    #[serde(skip)]
+    pub detail: String,
+}
+
+impl DiskFault {
+    /// The sentence clients and operators see.
+    pub fn message(&self) -> &'static str {
+        match self.kind {
+            FaultKind::Full => {
+                "the server's disk is full (or its file size limit is reached): new entries are refused until space returns; every entry already acknowledged is safe"
+            }
+            FaultKind::WriteFailed => {
+                "a write to the server's disk failed: new entries are refused until writes work again; every entry already acknowledged is safe"
+            }
+        }
+    }
+}
+
+/// Why a write through [`LiveStore`] did not happen.
+#[derive(Debug)]
+pub enum WriteError {
+    /// A disk fault stands (or this write raised one): nothing was written.
+    Fault(DiskFault),
+    /// The store refused for another reason.
+    Store(StoreError),
+}
+
+impl std::fmt::Display for WriteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WriteError::Fault(d) => write!(f, "{}: {}", d.message(), d.detail),
+            WriteError::Store(e) => e.fmt(f),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct FaultState {
+    fault: Option<DiskFault>,
+    /// The database latched the failure: it must be closed and opened again.
+    needs_reopen: bool,
+}
+
+/// The global log, re-opened after a disk fault.
+#[derive(Debug)]
+pub struct LiveStore {
+    path: PathBuf,
+    db: RwLock<Option<LogStore>>,
+    state: Mutex<FaultState>,
+    wake: Condvar,
+    probe_bytes: u64,
+    faulty: Gauge,
+    faults: Counter,
+    reopens: Counter,
+}
+
+impl LiveStore {
+    /// Opens the log at `path`.
+    pub fn open(path: PathBuf, probe_bytes: u64, metrics: &Metrics) -> Result<Self, StoreError> {
+        let store = LogStore::open(&path)?;
+        Ok(LiveStore {
+            path,
+            db: RwLock::new(Some(store)),
+            state: Mutex::new(FaultState::default()),
+            wake: Condvar::new(),
+            probe_bytes,
+            faulty: metrics.disk_fault.clone(),
+            faults: metrics.disk_faults.clone(),
+            reopens: metrics.store_reopens.clone(),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A consistent read snapshot.
+    pub fn read(&self) -> Result<LogReader, StoreError> {
+        let g = self.db.read().unwrap_or_else(PoisonError::into_inner);
+        match g.as_ref() {
+            Some(s) => s.read(),
+            None => Err(StoreError::StorageFailed(redb::Error::DatabaseClosed)),
+        }
+    }
+
+    /// The standing fault, if any.
+    pub fn fault(&self) -> Option<DiskFault> {
+        self.lock().fault.clone()
+    }
+
+    /// Appends a group in one durable transaction (see [`LogStore::append_batch`]).
+    pub fn append_batch(&self, batch: &[Accepted]) -> Result<Vec<u64>, WriteError> {
+        self.write(|s| s.append_batch(batch))
+    }
+
+    /// Keeps an equivocation proof (see [`LogStore::record_equivocation`]).
+    pub fn record_equivocation(
+        &self,
+        proof: &armsledger_core::chain::Equivocation,
+    ) -> Result<bool, WriteError> {
+        self.write(|s| s.record_equivocation(proof))
+    }
+
+    /// Signs and stores a checkpoint of the whole log.
+    pub fn sign_checkpoint(&self, key: &LogKey) -> Result<SignedCheckpoint, WriteError> {
+        self.write(|s| s.sign_checkpoint(key))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, FaultState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs a write unless a fault stands; a disk error raises one.
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&LogStore) -> Result<T, StoreError>,
+    ) -> Result<T, WriteError> {
+        if let Some(fault) = self.fault() {
+            return Err(WriteError::Fault(fault));
+        }
+        let g = self.db.read().unwrap_or_else(PoisonError::into_inner);
+        let Some(store) = g.as_ref() else {
+            drop(g);
+            return Err(WriteError::Fault(
+                self.raise(FaultKind::WriteFailed, "the log is closed"),
+            ));
+        };
+        match f(store) {
+            Ok(v) => Ok(v),
+            Err(e) => match disk_fault(&e) {
+                Some(kind) => {
+                    drop(g);
+                    Err(WriteError::Fault(self.raise(kind, &e.to_string())))
+                }
+                None => Err(WriteError::Store(e)),
+            },
+        }
+    }
+
+    /// Records a fault (the first one stands) and wakes the recovery thread.
+    fn raise(&self, kind: FaultKind, detail: &str) -> DiskFault {
+        let mut st = self.lock();
+        st.needs_reopen = true;
+        let fault = match &st.fault {
+            Some(f) => f.clone(),
+            None => {
+                let f = DiskFault {
+                    kind,
+                    since_ms: SystemTime::now()
+                        .duration_since(SystemTime::UNIX_EPOCH)
+                        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+                    detail: detail.to_string(),
+                };
+                tracing::error!(?kind, %detail, "DISK FAULT: the log refuses new entries until writes work again");
+                self.faults.inc();
+                self.faulty.set(1);
+                st.fault = Some(f.clone());
+                f
+            }
+        };
+        self.wake.notify_all();
+        fault
+    }
+
+    /// Closes the database and opens it again: redb repairs it to its last
+    /// durable commit. Readers holding a snapshot of the old one get errors.
+    fn reopen(&self) -> Result<(), StoreError> {
+        let mut g = self.db.write().unwrap_or_else(PoisonError::into_inner);
+        *g = None;
+        *g = Some(LogStore::open(&self.path)?);
+        self.reopens.inc();
+        Ok(())
+    }
+
+    /// The recovery thread's loop: waits for a fault, re-opens the store,
+    /// probes for room, clears the fault and calls `resumed`. Never returns.
+    pub(crate) fn recover_forever(&self, resumed: impl Fn()) {
+        loop {
+            let needs_reopen = {
+                let mut st = self.lock();
+                while st.fault.is_none() {
+                    st = self.wake.wait(st).unwrap_or_else(PoisonError::into_inner);
+                }
+                st.needs_reopen
+            };
+            if needs_reopen {
+                match self.reopen() {
+                    Ok(()) => {
+                        tracing::warn!("log re-opened after a disk fault; reads are served");
+                        self.lock().needs_reopen = false;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "re-opening the log after a disk fault");
+                        std::thread::sleep(PROBE_EVERY);
+                        continue;
+                    }
+                }
+            }
+            match self.probe() {
+                Ok(()) => {
+                    let mut st = self.lock();
+                    if !st.needs_reopen {
+                        st.fault = None;
+                        self.faulty.set(0);
+                        drop(st);
+                        tracing::warn!("the disk takes writes again: ingest resumes");
+                        resumed();
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "disk still refuses writes");
+                    std::thread::sleep(PROBE_EVERY);
+                }
+            }
+        }
+    }
+
+    /// Whether a file as large as the log plus `probe_bytes` could be written
+    /// next to it, with that many bytes really allocated.
+    fn probe(&self) -> std::io::Result<()> {
+        let len = std::fs::metadata(&self.path)?.len();
+        let dir = self.path.parent().unwrap_or_else(|| Path::new("."));
+        let probe = dir.join(".armsledger-space-probe");
+        let result = probe_file(&probe, len, self.probe_bytes);
+        let _ = std::fs::remove_file(&probe);
+        result
+    }
+}
+
+fn probe_file(path: &Path, offset: u64, len: u64) -> std::io::Result<()> {
+    let f = std::fs::File::create(path)?;
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{FallocateFlags, fallocate};
+        match fallocate(&f, FallocateFlags::empty(), offset, len) {
+            Err(e) if e == rustix::io::Errno::OPNOTSUPP => {}
+            other => return other.map_err(std::io::Error::from),
+        }
+    }
+    f.set_len(offset.saturating_add(len))
+}
+
+/// Whether a store error is the disk's doing, and which kind.
+pub fn disk_fault(e: &StoreError) -> Option<FaultKind> {
+    let StoreError::StorageFailed(e) = e else {
+        return None;
+    };
+    match e {
+        redb::Error::Io(io) => Some(io_kind(io)),
+        redb::Error::PreviousIo | redb::Error::DatabaseClosed => Some(FaultKind::WriteFailed),
+        _ => None,
+    }
+}
+
+fn io_kind(e: &std::io::Error) -> FaultKind {
+    use std::io::ErrorKind;
+    const ENOSPC: i32 = 28;
+    const EFBIG: i32 = 27;
+    const EDQUOT: i32 = 122;
+    let full_kind = matches!(
+        e.kind(),
+        ErrorKind::StorageFull | ErrorKind::FileTooLarge | ErrorKind::QuotaExceeded
+    );
+    if full_kind || matches!(e.raw_os_error(), Some(ENOSPC | EFBIG | EDQUOT)) {
+        FaultKind::Full
+    } else {
+        FaultKind::WriteFailed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disk_errors_are_classified() {
+        let io = |kind| StoreError::StorageFailed(redb::Error::Io(std::io::Error::from(kind)));
+        use std::io::ErrorKind;
+        assert_eq!(
+            disk_fault(&io(ErrorKind::StorageFull)),
+            Some(FaultKind::Full)
+        );
+        assert_eq!(
+            disk_fault(&io(ErrorKind::FileTooLarge)),
+            Some(FaultKind::Full)
+        );
+        assert_eq!(
+            disk_fault(&io(ErrorKind::Other)),
+            Some(FaultKind::WriteFailed)
+        );
+        assert_eq!(
+            disk_fault(&StoreError::StorageFailed(redb::Error::PreviousIo)),
+            Some(FaultKind::WriteFailed)
+        );
+        // Not the disk: a logic refusal stays what it is.
+        assert_eq!(disk_fault(&StoreError::TreeInconsistent("x".into())), None);
+    }
+
+    #[test]
+    fn a_fault_refuses_writes_until_the_probe_passes() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = Metrics::default();
+        let s = LiveStore::open(dir.path().join("log.redb"), 1 << 20, &m).unwrap();
+        assert!(s.fault().is_none());
+        assert!(s.append_batch(&[]).is_ok());
+        let f = s.raise(FaultKind::Full, "test");
+        assert_eq!(f.kind, FaultKind::Full);
+        assert!(matches!(s.append_batch(&[]), Err(WriteError::Fault(_))));
+        // Reads still work while the fault stands.
+        assert_eq!(s.read().unwrap().size(), 0);
+        assert!(m.render().contains("armsledger_disk_fault 1"));
+        // The recovery thread re-opens, probes (there is room), clears.
+        let s = std::sync::Arc::new(s);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let s2 = s.clone();
+        std::thread::spawn(move || {
+            s2.recover_forever(move || {
+                let _ = tx.send(());
+            })
+        });
+        rx.recv().unwrap();
+        assert!(s.fault().is_none());
+        assert!(s.append_batch(&[]).is_ok());
+        assert!(m.render().contains("armsledger_disk_fault 0"));
+        assert!(m.render().contains("armsledger_store_reopens_total 1"));
+        assert!(!dir.path().join(".armsledger-space-probe").exists());
+    }
+}

@@ -1,0 +1,101 @@
+//! Ingest: two threads in a pipeline.
+//!
+//! Requests queue batches. The **signature stage** takes every batch waiting
+//! (up to a limit) as one group and checks all its signatures at once with
+//! batch verification on the rayon pool (`armsledger_bundle::signatures`,
+//! whose verdict is exactly `verify_strict`'s). The **sequencer** then checks
+//! each batch as a whole against the chain state (nothing of a batch is kept
+//! if one entry fails), applies it to the rules engine, and writes the whole
+//! group in one durable redb transaction. Each request is answered only after
+//! that commit.
+//!
+//! While the sequencer processes and commits group N, the signature stage
+//! verifies group N+1. Keys are looked up for that ahead of time, so a
+//! verdict is only a claim "this signature holds under key K"; the sequencer
+//! uses it only if K is still the key its registry assigns to the entry when
+//! the entry's turn comes (enrolments, retirements and revocations in group N
+//! apply to group N+1). Every other entry is checked in full then.
+
+mod sequencer;
+mod signatures;
+
+pub(crate) use signatures::{still_valid, verify_entries};
+
+use std::sync::Arc;
+use std::sync::mpsc as std_mpsc;
+
+use armsledger_core::entry::SignedEntry;
+use armsledger_core::hash::Hash;
+use armsledger_core::rules::Finding;
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::ApiError;
+use crate::state::Shared;
+
+/// One logged entry in a receipt.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct Logged {
+    /// Its log index (Merkle leaf index).
+    pub index: u64,
+    /// Its entry hash (hex).
+    #[schema(value_type = String)]
+    pub hash: Hash,
+    /// `logged` if new, `duplicate` if it was already in the log.
+    pub status: &'static str,
+    /// Compliance findings raised against it (evidence, not refusal).
+    #[schema(value_type = Vec<Object>)]
+    pub findings: Vec<Finding>,
+}
+
+/// A batch waiting for the sequencer.
+pub struct Job {
+    /// Decoded entries, in chain order.
+    pub entries: Vec<Arc<SignedEntry>>,
+    /// Where the answer goes.
+    pub reply: oneshot::Sender<Result<Vec<Logged>, ApiError>>,
+}
+
+/// Starts the signature stage and the sequencer.
+pub fn spawn(
+    shared: Arc<Shared>,
+    mut rx: mpsc::Receiver<Job>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    // A rendezvous channel: the signature stage runs at most one group ahead.
+    let (tx, verified) = std_mpsc::sync_channel::<signatures::Verified>(0);
+    let seq = shared.clone();
+    std::thread::Builder::new()
+        .name("sequencer".into())
+        .spawn(move || {
+            while let Ok(group) = verified.recv() {
+                sequencer::run_group(&seq, group);
+            }
+        })?;
+    std::thread::Builder::new()
+        .name("signatures".into())
+        .spawn(move || {
+            while let Some(first) = rx.blocking_recv() {
+                let mut group = vec![first];
+                let mut n = group.first().map_or(0, |j| j.entries.len());
+                while n < shared.config.group_commit_max_entries {
+                    match rx.try_recv() {
+                        Ok(j) => {
+                            n += j.entries.len();
+                            group.push(j);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                shared
+                    .metrics
+                    .queue_depth
+                    .set(i64::try_from(rx.len()).unwrap_or(i64::MAX));
+                let Some(group) = sequencer::refuse_while_faulty(&shared, group) else {
+                    continue;
+                };
+                if tx.send(signatures::verify(&shared, group)).is_err() {
+                    break;
+                }
+            }
+        })
+}
