@@ -3,7 +3,7 @@
 #   * crash suite: ARMSLEDGER_CRASH_ROUNDS SIGKILLs of a real server under ingest (default 50)
 #   * site crash suite: ARMSLEDGER_SITE_CRASH_ROUNDS SIGKILLs of a real officer process at random
 #     moments of a sign (default 50), besides the three held kill points, and half as many kills
-#     of the device process while it signs
+#     of the device process while it signs and of `armsledger sync` pushing a backlog
 #   * device process crash suite: every storage I/O of every state-changing command (deterministic,
 #     the same as in `cargo test`)
 #   * tamper suite: ARMSLEDGER_TAMPER_MUTATIONS random mutations of an exported bundle (default 5000)

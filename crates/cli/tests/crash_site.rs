@@ -15,7 +15,8 @@
 //! then `ARMSLEDGER_SITE_CRASH_ROUNDS` kills at random moments of a command
 //! (default 5; `scripts/long-suites.sh` runs 50), and half as many kills of
 //! the device process itself while it signs (restarted on its files; it may
-//! burn a counter, which the next entry declares). After every kill:
+//! burn a counter, which the next entry declares), and as many kills of
+//! `armsledger sync` pushing a backlog. After every kill:
 //!
 //! * the next command recovers: nothing stays pending, the device's last
 //!   receipt is on the ledger exactly once, the ledger's head is the device's;
@@ -461,6 +462,35 @@ impl Site {
         self.recover_and_check();
     }
 
+    /// Records three acts, then runs `sync` and kills it after `delay`;
+    /// returns false if it finished first. Then the checks, and a sync that
+    /// must finish the job.
+    fn kill_sync(&mut self, delay: Duration) -> bool {
+        for _ in 0..3 {
+            self.run_act();
+        }
+        let mut child = self.spawn(&self.sync_args());
+        std::thread::sleep(delay);
+        if let Ok(Some(status)) = child.try_wait() {
+            assert!(status.success(), "sync failed");
+            return false;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        *self.landed.entry("sync killed").or_default() += 1;
+        self.check_ledger();
+        self.fsck();
+        self.sync_and_compare();
+        true
+    }
+
+    fn sync_args(&self) -> Vec<String> {
+        ["sync", "--server", &self.url, "--token", &self.token]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    }
+
     fn device_client(&self) -> DeviceClient<UnixSocket> {
         DeviceClient::new(UnixSocket::connect(&self.device).unwrap())
     }
@@ -865,7 +895,34 @@ fn an_officer_killed_mid_sign_loses_nothing_and_doubles_nothing() {
         let delay = Duration::from_micros(if i == 0 { 0 } else { 10f64.powf(exp) as u64 });
         site.kill_device(delay);
     }
-    let total = 3 + kills + device_rounds;
+    // `sync` killed at random moments of a push of three entries.
+    for _ in 0..3 {
+        site.run_act();
+    }
+    let t0 = Instant::now();
+    ok(
+        &site.dir,
+        &site
+            .sync_args()
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    let sync_span = t0.elapsed().as_micros().max(1) as u64;
+    let sync_rounds = rounds.div_ceil(2);
+    let mut sync_kills = 0;
+    let mut attempts = 0;
+    while sync_kills < sync_rounds {
+        attempts += 1;
+        assert!(
+            attempts < sync_rounds * 20 + 50,
+            "syncs keep finishing first"
+        );
+        if site.kill_sync(Duration::from_micros(rng.next() % sync_span)) {
+            sync_kills += 1;
+        }
+    }
+    let total = 3 + kills + device_rounds + sync_kills;
     let entries = SiteLedger::open(site.site.join("site.redb"))
         .unwrap()
         .head()
@@ -876,7 +933,7 @@ fn an_officer_killed_mid_sign_loses_nothing_and_doubles_nothing() {
     landed.sort();
     eprintln!(
         "kills survived: {total} (officer: {kills} at random moments, 3 held; device process mid-sign: \
-         {device_rounds}); landed: {landed:?}; \
+         {device_rounds}; sync: {sync_kills}); landed: {landed:?}; \
          {} acts acknowledged, {} entries on the ledger and the server, fsck clean and sync \
          consistent after every kill; {:.1} s",
         site.acked.len(),
