@@ -111,11 +111,24 @@ struct World {
 }
 
 impl World {
+    /// A provisioned device with a key, its process stopped.
     fn new() -> World {
+        let mut w = World::manufactured();
+        let p = w.serve(None).unwrap();
+        let mut c = w.client();
+        let key = common::activate(&mut c, &common::site_chain());
+        w.keys.insert(1, key);
+        w.epoch = Some(1);
+        p.stop();
+        w
+    }
+
+    /// A device fresh from the factory, its process not started.
+    fn manufactured() -> World {
         let dir = tempfile::tempdir().unwrap();
         let flash = common::manufacture_files(dir.path(), "proc-dev");
         let sock = dir.path().join("dev.sock");
-        let mut w = World {
+        World {
             flash,
             sock,
             _dir: dir,
@@ -132,14 +145,7 @@ impl World {
             points: Vec::new(),
             recovered_receipts: 0,
             burned: 0,
-        };
-        let p = w.serve(None).unwrap();
-        let mut c = w.client();
-        let key = common::activate(&mut c, &common::site_chain());
-        w.keys.insert(1, key);
-        w.epoch = Some(1);
-        p.stop();
-        w
+        }
     }
 
     /// Starts the device with a kill plan; `Err(kill point)` if it died
@@ -651,6 +657,25 @@ fn a_device_process_killed_at_every_storage_io_keeps_its_promises() {
         w.roll_back(&genesis);
         w.recover(Some(plan))
     });
+    every_io(&mut w, "recover keeping the key", true, |w, plan| {
+        // An image as new as the key, rolled back over one more entry.
+        let image = std::fs::read(&w.flash).unwrap();
+        let epoch = w.epoch;
+        {
+            let p = w.boot_and_check(false);
+            let mut c = w.client();
+            let r = w.request();
+            w.sign(&mut c, &r);
+            p.stop();
+        }
+        w.roll_back(&image);
+        let reached = w.recover(Some(plan));
+        assert_eq!(
+            w.epoch, epoch,
+            "the newest key did not survive the recovery"
+        );
+        reached
+    });
     every_io(&mut w, "boot of a rolled-back image", true, |w, plan| {
         std::fs::write(&w.flash, &genesis).unwrap();
         let reached = match plan.strip_suffix(":torn") {
@@ -682,5 +707,71 @@ fn a_device_process_killed_at_every_storage_io_keeps_its_promises() {
         w.recovered_receipts,
         w.burned,
         w.keys.len()
+    );
+}
+
+/// Provision killed at each of its I/Os: the device comes back Factory (a
+/// torn first slot is ignored) or Provisioned for the chain asked, and then
+/// takes a key and signs.
+#[test]
+fn a_device_process_killed_while_provisioning_comes_back_whole() {
+    let mut points = Vec::new();
+    let mut torn = Vec::new();
+    let mut n = 1u64;
+    let mut plans = Vec::new();
+    loop {
+        let plan = plans.pop().unwrap_or_else(|| n.to_string());
+        let mut w = World::manufactured();
+        let regulator = common::regulator().verifying_key().to_bytes();
+        let run = w.with_kill(&plan, |_, c| c.provision(regulator, common::site_chain()));
+        let reached = match run {
+            Run::Killed(at) => {
+                if plan.ends_with(":torn") {
+                    torn.push(at);
+                } else {
+                    if at.starts_with("flash write") {
+                        plans.push(format!("{n}:torn"));
+                    }
+                    points.push(at);
+                }
+                true
+            }
+            Run::Done(()) => false,
+        };
+        let p = w.boot_and_check(false);
+        let mut c = w.client();
+        let info = c.info().unwrap();
+        match info.lifecycle {
+            Lifecycle::Factory => c.provision(regulator, common::site_chain()).unwrap(),
+            Lifecycle::Provisioned => assert_eq!(info.chain, Some(common::site_chain())),
+            other => panic!("after a killed provisioning: {other:?}"),
+        }
+        let a = w.authorisation(
+            &mut c,
+            AuthorisedAction::GenerateSiteKey {
+                chain: common::site_chain(),
+            },
+        );
+        let k = c.generate_site_key(Some(a)).unwrap();
+        w.adopt_key(&k);
+        let r = w.request();
+        w.sign(&mut c, &r);
+        p.stop();
+        if !plan.ends_with(":torn") {
+            if !reached {
+                break;
+            }
+            n += 1;
+        }
+    }
+    assert!(
+        points.iter().any(|p| p.starts_with("flash write")) && !torn.is_empty(),
+        "{points:?}"
+    );
+    eprintln!(
+        "provision: {} storage I/Os, each killed: {}; and {} torn",
+        points.len(),
+        points.join(", "),
+        torn.len()
     );
 }
