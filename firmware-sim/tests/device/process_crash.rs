@@ -573,7 +573,8 @@ fn every_io(
     assert_eq!(
         !writes.is_empty(),
         writes_flash,
-        "{what}: flash writes among {ios} I/Os: {writes:?}"
+        "{what}: flash writes among {ios} I/Os: {writes:?} (no I/O at all: was the \
+         binary built without the fault-injection feature?)"
     );
     for n in writes {
         assert!(
