@@ -23,7 +23,8 @@
 //! * every act acknowledged (exit 0) is on the ledger exactly once, a killed
 //!   act at most once; counters only go up, with no duplicate and no gap but
 //!   one the device declared after a device kill (none from officer kills);
-//! * `armsledger fsck` of the site directory is clean;
+//! * `armsledger fsck` of the site directory is clean, right after the kill
+//!   and after the recovery;
 //! * `armsledger sync` to the server is accepted and the server's view of the
 //!   chain (head, entries, gaps, equivocations) is the ledger's.
 
@@ -514,6 +515,8 @@ impl Site {
     fn after_kill(&mut self) {
         let at = self.landed();
         *self.landed.entry(at).or_default() += 1;
+        // What an operator runs first: clean before anything recovered.
+        self.fsck();
         self.recover_and_check();
     }
 
