@@ -23,8 +23,8 @@
 //! * every act acknowledged (exit 0) is on the ledger exactly once, a killed
 //!   act at most once; counters only go up, with no duplicate and no gap but
 //!   one the device declared after a device kill (none from officer kills);
-//! * `armsledger fsck` of the site directory is clean, right after the kill
-//!   and after the recovery;
+//! * `armsledger fsck` of the site directory is clean, right after an
+//!   officer or sync kill, and after every recovery;
 //! * `armsledger sync` to the server is accepted and the server's view of the
 //!   chain (head, entries, gaps, equivocations) is the ledger's.
 
@@ -234,7 +234,7 @@ impl Proxy {
 
     fn set(&self, hold: Hold) {
         *self.hold.lock().unwrap() = hold;
-        // Forget any stale release.
+        // Forget any stale report.
         while self.held.try_recv().is_ok() {}
     }
 }
@@ -829,7 +829,7 @@ impl Rng {
 }
 
 #[test]
-fn an_officer_killed_mid_sign_loses_nothing_and_doubles_nothing() {
+fn kills_mid_sign_and_mid_sync_lose_nothing_and_double_nothing() {
     let started = Instant::now();
     let rounds: u64 = std::env::var("ARMSLEDGER_SITE_CRASH_ROUNDS")
         .ok()
