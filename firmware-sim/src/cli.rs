@@ -13,7 +13,7 @@ use crate::factory::{DeviceSpec, manufacture};
 use crate::file::{FileFlash, FileMonotonic, default_monotonic_path};
 use crate::firmware::{Device, Platform};
 use crate::server::{self, Listen, SharedDevice};
-use crate::storage::{FileClock, SystemClock};
+use crate::storage::{FileClock, Flash, MonotonicStore, SystemClock};
 use crate::{bench, protocol};
 use armsledger_core::ids::{DeviceId, Name};
 use clap::{Parser, Subcommand};
@@ -131,22 +131,36 @@ pub fn run(command: Command) -> Result<(), String> {
             clock_file,
         } => {
             let mono = monotonic.unwrap_or_else(|| default_monotonic_path(&flash));
-            let device = Device::boot(Platform {
-                flash: Box::new(
-                    FileFlash::open(&flash).map_err(|e| format!("{}: {e}", flash.display()))?,
-                ),
-                monotonic: Box::new(FileMonotonic::open(&mono).map_err(|e| {
+            let flash: Box<dyn Flash> =
+                Box::new(FileFlash::open(&flash).map_err(|e| format!("{}: {e}", flash.display()))?);
+            let monotonic: Box<dyn MonotonicStore> =
+                Box::new(FileMonotonic::open(&mono).map_err(|e| {
                     format!(
                         "{}: {e} (was the device made with `manufacture`?)",
                         mono.display()
                     )
-                })?),
+                })?);
+            // Test builds only: stop dead at a planned storage I/O.
+            #[cfg(feature = "fault-injection")]
+            let switch = crate::kill::KillPlan::from_env()?.map(crate::kill::KillSwitch::new);
+            #[cfg(feature = "fault-injection")]
+            let (flash, monotonic) = match &switch {
+                Some(s) => (s.flash(flash), s.monotonic(monotonic)),
+                None => (flash, monotonic),
+            };
+            let device = Device::boot(Platform {
+                flash,
+                monotonic,
                 clock: match clock_file {
                     Some(p) => Box::new(FileClock(p)),
                     None => Box::new(SystemClock),
                 },
             })
             .map_err(|e| e.to_string())?;
+            #[cfg(feature = "fault-injection")]
+            if let Some(s) = &switch {
+                s.arm();
+            }
             let lifecycle = device.lifecycle();
             let shared = SharedDevice::new(device);
             server::serve(&shared, &listen, |addr| {

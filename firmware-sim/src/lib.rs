@@ -27,7 +27,8 @@
 //! * [`server`] and [`file`](mod@file): a device served as its own process with its
 //!   flash and monotonic cells in files (`armsledger-device serve`).
 //! * `fault` (feature `fault-injection`, test builds only): power cuts, torn
-//!   writes, bit flips, rollback, failing I/O, reboots.
+//!   writes, bit flips, rollback, failing I/O, reboots; `kill`: a served
+//!   device process that stops dead at the N-th storage I/O.
 //!
 //! docs/device-protocol.md specifies the protocol and flash layout byte by
 //! byte; docs/threat-model.md says what the device guarantees and what not.
@@ -49,6 +50,8 @@ pub mod fault;
 pub mod file;
 pub mod firmware;
 pub mod host;
+#[cfg(feature = "fault-injection")]
+pub mod kill;
 pub mod layout;
 pub mod memory;
 pub mod protocol;

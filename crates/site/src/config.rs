@@ -78,12 +78,40 @@ pub fn load<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, AgentError> 
     toml::from_str(&text).map_err(|e| AgentError::Config(format!("{}: {e}", path.display())))
 }
 
-/// Writes a TOML settings file.
+/// Writes a TOML settings file atomically: a temporary file beside it,
+/// synced, renamed over it, the directory synced. A crash leaves the old
+/// file or the new one, never an empty or partial one (`sync --server`
+/// rewrites site.toml every time). The old file's permissions are kept.
 pub fn save<T: Serialize>(path: &Path, value: &T) -> Result<(), AgentError> {
+    use std::io::Write;
     let text = toml::to_string_pretty(value)
         .map_err(|e| AgentError::Config(format!("{}: {e}", path.display())))?;
-    std::fs::write(path, text)
-        .map_err(|e| AgentError::Config(format!("cannot write {}: {e}", path.display())))
+    let fail =
+        |e: std::io::Error| AgentError::Config(format!("cannot write {}: {e}", path.display()));
+    // One temporary name per process, so two savers never share one.
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".{}.tmp", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    let written = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        if let Ok(old) = std::fs::metadata(path) {
+            f.set_permissions(old.permissions())?;
+        }
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(fail(e));
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(fail)
 }
 
 /// Parses a 64-digit hex public key.
@@ -134,6 +162,59 @@ mod tests {
         assert!(cfg.manufacturer_roots.is_empty());
         save(&path, &cfg).unwrap();
         assert_eq!(load::<SiteConfig>(&path).unwrap(), cfg);
+    }
+
+    /// A process that opens the directory while another rewrites site.toml
+    /// (a `sync --server` killed mid-save, as the next command sees it) must
+    /// find the old file or the new one, never an empty or partial one.
+    #[test]
+    fn a_reader_never_sees_a_half_saved_file() {
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(files::SITE_TOML);
+        let config = |server: &str| SiteConfig {
+            site: "north".into(),
+            device: "unix:/tmp/d.sock".into(),
+            server: Some(server.into()),
+            token: Some("t".repeat(64)),
+            regulator_key: "ab".repeat(32),
+            manufacturer_roots: vec!["cd".repeat(32)],
+            log_vkey: Some("v".repeat(80)),
+        };
+        save(&path, &config("http://a")).unwrap();
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let reads = std::sync::Arc::new(AtomicU64::new(0));
+        let reader = {
+            let (path, stop, reads) = (path.clone(), stop.clone(), reads.clone());
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let got: SiteConfig = load(&path).unwrap_or_else(|e| {
+                        panic!(
+                            "read {}: a half-saved file: {e}",
+                            reads.load(Ordering::Relaxed)
+                        )
+                    });
+                    assert_eq!(got.site, "north");
+                    reads.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        };
+        // Saves until the reader has read through many of them (or failed).
+        let mut saves = 0u64;
+        while (saves < 50 || reads.load(Ordering::Relaxed) < 500) && !reader.is_finished() {
+            let server = ["http://a", "http://b"][usize::from(saves & 1 == 0)];
+            save(&path, &config(server)).unwrap();
+            saves += 1;
+        }
+        stop.store(true, Ordering::Relaxed);
+        reader.join().unwrap();
+        // Nothing is left beside it.
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from(files::SITE_TOML)]);
     }
 
     #[test]
