@@ -323,6 +323,8 @@ struct Site {
     regulator_token: String,
     /// Acts acknowledged (exit 0): each must be on the ledger once.
     acked: Vec<String>,
+    /// What the last uninterrupted act printed on stderr (recovery notes).
+    last_stderr: String,
     /// Acts whose process was killed: each at most once.
     killed: Vec<String>,
     next: u64,
@@ -384,6 +386,7 @@ impl Site {
             "{args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        self.last_stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         self.acked.push(label);
     }
 
@@ -792,6 +795,7 @@ fn set_up(dir: &Path, procs: &mut Procs) -> Site {
         token: site_token,
         regulator_token,
         acked: Vec::new(),
+        last_stderr: String::new(),
         killed: Vec::new(),
         next: 0,
         landed: HashMap::new(),
@@ -849,6 +853,15 @@ fn kills_mid_sign_and_mid_sync_lose_nothing_and_double_nothing() {
             Hold::SignReply => Some("device signed, host not committed"),
             _ => None,
         };
+        // The command after the kill tells the officer what became of it.
+        let note = match point {
+            Hold::SignRequest => Some("was never signed and is not recorded"),
+            Hold::SignReply => Some("is now recorded as entry"),
+            _ => None,
+        };
+        if let Some(note) = note {
+            assert!(site.last_stderr.contains(note), "{}", site.last_stderr);
+        }
         if let Some(at) = expected {
             assert_eq!(
                 site.landed.get(at).copied().unwrap_or(0),

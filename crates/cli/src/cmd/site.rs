@@ -7,6 +7,7 @@ use anyhow::{Context, bail};
 use armsledger_core::ids::{PersonId, Text, Timestamp};
 use armsledger_device::host::Transport;
 use armsledger_site::{AgentError, HttpServer, OverrideSpec, SiteAgent, SiteConfig};
+use armsledger_store::Recovery;
 use clap::{Args, Subcommand};
 
 use crate::out;
@@ -91,7 +92,29 @@ pub fn open(dir: &SiteDir) -> anyhow::Result<SiteAgent<Box<dyn Transport>>> {
             dir.dir.display()
         );
     }
-    SiteAgent::open_dir(&dir.dir).map_err(explain)
+    let agent = SiteAgent::open_dir(&dir.dir).map_err(explain)?;
+    if let Some(note) = recovery_note(agent.recovery()) {
+        eprintln!("{note}");
+    }
+    Ok(agent)
+}
+
+/// What the officer must know when the last command was interrupted
+/// mid-sign: whether that act is on the ledger or has to be recorded again.
+fn recovery_note(r: &Recovery) -> Option<String> {
+    match r {
+        Recovery::Clean => None,
+        Recovery::Completed(e) => Some(format!(
+            "note: the act interrupted last time ({}) had been signed by the device and is now recorded as entry #{} ({}); do not record it again",
+            e.body().event.kind(),
+            e.counter(),
+            e.hash().short()
+        )),
+        Recovery::Dropped(body) => Some(format!(
+            "note: the act interrupted last time ({}) was never signed and is not recorded; record it again if it happened",
+            body.event.kind()
+        )),
+    }
 }
 
 /// Site set-up.
