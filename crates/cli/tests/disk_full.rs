@@ -390,11 +390,10 @@ fn a_full_disk_refuses_new_entries_keeps_acknowledged_ones_and_recovers() {
     let h = health(&srv.url);
     assert_eq!(h["status"], "ok", "{h}");
     assert_eq!(h["size"].as_u64(), Some(acked.len() as u64), "{h}");
-    assert!(
-        get(&srv.url, "/metrics", None)
-            .text()
-            .contains("armsledger_disk_fault 0")
-    );
+    let m = get(&srv.url, "/metrics", None).text();
+    assert!(m.contains("armsledger_disk_fault 0"), "{m}");
+    // redb refuses everything after a failed write until it is re-opened.
+    assert!(m.contains("armsledger_store_reopens_total 1"), "{m}");
 
     // The checkpointer resumed, and the log only grew.
     let after = settled_checkpoint(&srv.url);

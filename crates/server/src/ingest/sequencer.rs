@@ -303,3 +303,94 @@ fn equivocation(
         Err(e) => e.into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use armsledger_core::entry::SignedEntry;
+    use armsledger_core::testkit::Scenario;
+    use tokio::sync::oneshot;
+
+    use super::*;
+    use crate::Config;
+    use crate::ingest::signatures;
+
+    type Reply = oneshot::Receiver<Result<Vec<Logged>, ApiError>>;
+
+    fn job(entries: &[Arc<SignedEntry>]) -> (Job, Reply) {
+        let (reply, rx) = oneshot::channel();
+        let entries = entries.to_vec();
+        (Job { entries, reply }, rx)
+    }
+
+    fn shared(s: &Scenario, dir: &std::path::Path) -> Arc<Shared> {
+        Shared::open(Config {
+            data_dir: dir.to_path_buf(),
+            regulator_key: Some(hex::encode(s.regulator_key())),
+            manufacturer_roots: vec![hex::encode(s.root_key())],
+            ..Config::default()
+        })
+        .unwrap()
+    }
+
+    /// The same entry with one bit of its signature flipped.
+    fn forged(e: &SignedEntry) -> Arc<SignedEntry> {
+        let mut b = e.bytes().to_vec();
+        b[e.header_bytes().len() + 1] ^= 1;
+        Arc::new(SignedEntry::decode(&b).unwrap())
+    }
+
+    #[test]
+    fn a_key_enrolled_by_group_n_applies_to_group_n_plus_1() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Scenario::standard();
+        let regulator = s.log.clone();
+        let site: Vec<_> = (0..3)
+            .map(|i| s.acquire("north", &format!("P-{i}")).1)
+            .collect();
+        let sh = shared(&s, dir.path());
+        let (a, ra) = job(&regulator);
+        let (b, rb) = job(&site);
+        // Both groups are verified before either is processed: group 2's
+        // keys are not enrolled yet, so it has no verdicts.
+        let g1 = signatures::verify(&sh, vec![a]);
+        let g2 = signatures::verify(&sh, vec![b]);
+        assert!(g2.keys.iter().flatten().all(Option::is_none));
+        run_group(&sh, g1);
+        run_group(&sh, g2);
+        assert!(ra.blocking_recv().unwrap().is_ok());
+        let logged = rb.blocking_recv().unwrap().unwrap();
+        assert!(logged.iter().all(|l| l.status == "logged"));
+    }
+
+    #[test]
+    fn a_verdict_under_another_key_is_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Scenario::standard();
+        let regulator = s.log.clone();
+        let e = s.acquire("north", "P-1").1;
+        let sh = shared(&s, dir.path());
+        let (a, ra) = job(&regulator);
+        run_group(&sh, signatures::verify(&sh, vec![a]));
+        assert!(ra.blocking_recv().unwrap().is_ok());
+        // A forged signature with a verdict reached under some other key
+        // (as if the registry had changed since): checked again, refused.
+        let bad = forged(&e);
+        let (b, rb) = job(std::slice::from_ref(&bad));
+        let g = Verified {
+            jobs: vec![b],
+            keys: vec![vec![Some([9; 32])]],
+        };
+        run_group(&sh, g);
+        assert!(matches!(
+            rb.blocking_recv().unwrap(),
+            Err(ApiError::Rejected { index: 0, .. })
+        ));
+        // The genuine entry with its own verdict goes in.
+        let (c, rc) = job(std::slice::from_ref(&e));
+        run_group(&sh, signatures::verify(&sh, vec![c]));
+        let logged = rc.blocking_recv().unwrap().unwrap();
+        assert_eq!(logged[0].status, "logged");
+    }
+}
