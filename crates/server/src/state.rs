@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
@@ -91,6 +91,10 @@ pub struct Shared {
     /// The verifier holds entries a failed commit did not keep: the
     /// sequencer rebuilds it from the log before its next group.
     pub verifier_stale: AtomicBool,
+    /// The latest receipt time logged (ms). Receipt times never go back in
+    /// log order, even if the server's clock does: as-of queries replay the
+    /// log by receipt time.
+    pub last_received: AtomicU64,
     /// Bearer tokens.
     pub tokens: TokenStore,
     /// Metrics.
@@ -196,6 +200,7 @@ impl Shared {
             tokens: TokenStore::new(dir.join("tokens.json")),
             verifier: RwLock::new(LedgerVerifier::new(regulator_key, roots, View::Corrected)),
             verifier_stale: AtomicBool::new(false),
+            last_received: AtomicU64::new(0),
             config,
             store,
             log_key,
@@ -235,6 +240,8 @@ impl Shared {
             let mut chunk = Vec::new();
             for i in from..to {
                 if let Some(s) = reader.entry(i)? {
+                    self.last_received
+                        .fetch_max(s.received_at.0, Ordering::AcqRel);
                     chunk.push((i, Arc::new(s.entry), s.received_at));
                 }
             }

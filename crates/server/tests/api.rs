@@ -604,3 +604,48 @@ async fn starts_with_no_setup_and_refuses_ingest_until_a_regulator_key_is_given(
     // Given later, the key is pinned and ingest works.
     drop(app);
 }
+
+#[tokio::test]
+async fn receipt_times_never_go_back_when_the_server_clock_does() {
+    let mut env = env().await;
+    activity(&mut env.s);
+    let log = env.s.log.clone();
+    let (first, rest) = log.split_at(log.len() - 2);
+    let wall = || {
+        Timestamp(
+            u64::try_from(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_millis(),
+            )
+            .unwrap(),
+        )
+    };
+    // Quiet: receipt times are the server's clock.
+    let (st, body) = post(&env, first, true).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let received = |i: u64| {
+        env.shared
+            .store
+            .read()
+            .unwrap()
+            .entry(i)
+            .unwrap()
+            .unwrap()
+            .received_at
+    };
+    let last = received(size(&env) - 1);
+    assert!(last <= wall());
+    // The clock steps back an hour: the last receipt is now an hour ahead
+    // of it, and new entries are stamped with that receipt time, not earlier.
+    let ahead = wall().plus(Timestamp::HOUR);
+    env.shared
+        .last_received
+        .store(ahead.0, std::sync::atomic::Ordering::Release);
+    let (st, body) = post(&env, rest, true).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let n = size(&env);
+    assert_eq!(received(n - 1), ahead);
+    assert_eq!(received(n - 2), ahead);
+}

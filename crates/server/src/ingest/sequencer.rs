@@ -58,7 +58,13 @@ pub(crate) fn run_group(shared: &Shared, verified: Verified) {
         return;
     }
     let started = Instant::now();
-    let received_at = crate::routes::query::now();
+    // The server's clock, but never before the last receipt: a clock that
+    // steps back must not reorder receipt times.
+    let received_at = Timestamp(
+        crate::routes::query::now()
+            .0
+            .max(shared.last_received.load(Ordering::Acquire)),
+    );
     // The signature stage's verdicts, kept only where the key it used is
     // still the one the registry assigns (group N may have changed keys).
     let checked: Vec<Vec<bool>> = match shared.verifier.read() {
@@ -127,6 +133,9 @@ pub(crate) fn run_group(shared: &Shared, verified: Verified) {
         let _ = job.reply.send(answer);
     }
     if commit_ok && !accepted.is_empty() {
+        shared
+            .last_received
+            .fetch_max(received_at.0, Ordering::AcqRel);
         shared
             .metrics
             .entries_ingested
