@@ -42,10 +42,12 @@
 //!    random subset sums `Qⱼ = Σ_{i∈Sⱼ} Rᵢ` (secret subsets from the OS RNG),
 //!    each checked with `is_torsion_free`. If some `Rᵢ` has a torsion part, each
 //!    subset sum misses it with probability at most ½, so all 128 do with
-//!    probability at most 2⁻¹²⁸. Any failure sends the whole group to
-//!    `verify_strict`. (The batch equation cannot stand in for this test: its
-//!    torsion part is `Σ (zᵢ mod 8)·Tᵢ`, which misses a torsion point with
-//!    probability ½ whatever the `zᵢ`, so it is worth one subset sum, not 128.)
+//!    probability at most 2⁻¹²⁸ (per test; a group takes at most a few dozen).
+//!    A failing group is halved and retested until the `R` with a torsion part
+//!    are found; their items go to `verify_strict`, the rest still batch. (The
+//!    batch equation cannot stand in for this test: its torsion part is
+//!    `Σ (zᵢ mod 8)·Tᵢ`, which misses an order-2 `Tᵢ` whenever `zᵢ` is even,
+//!    so it is worth one subset sum, not 128.)
 //!
 //! Under 1–4 every `Dᵢ` lies in the prime-order subgroup (`B`, every `A` and
 //! every `R` do), which is why the equation needs no cofactor: there a non-zero
@@ -238,12 +240,18 @@ fn verify_group(items: &[SigItem<'_>], keys: &Keys, batch: usize) -> (Vec<bool>,
         }
     }
     let points: Vec<EdwardsPoint> = eligible.iter().map(|e| e.r).collect();
-    if !all_torsion_free(&points) {
+    let torsion_free = torsion_free_mask(&points);
+    if torsion_free.iter().any(|ok| !ok) {
         stats.batch_failures += 1;
-        for e in &eligible {
-            strict(&mut verdicts, &mut stats, e.item);
+        let mut clean = Vec::with_capacity(eligible.len());
+        for (e, ok) in eligible.into_iter().zip(&torsion_free) {
+            if *ok {
+                clean.push(e);
+            } else {
+                strict(&mut verdicts, &mut stats, e.item);
+            }
         }
-        return (verdicts, stats);
+        eligible = clean;
     }
     for b in eligible.chunks(batch) {
         if batch_holds(b, items, &keys.points) {
@@ -317,6 +325,23 @@ fn challenge(signature: &[u8; 64], key: &[u8; 32], message: &[u8]) -> Scalar {
         .finalize()
         .into();
     Scalar::from_bytes_mod_order_wide(&h)
+}
+
+/// For each point, whether it is in the prime-order subgroup (false on any
+/// doubt). A group that fails the subset-sum test is halved until the points
+/// with a torsion part are found one by one, so one bad `R` sends one item,
+/// not the whole group, to `verify_strict`.
+fn torsion_free_mask(points: &[EdwardsPoint]) -> Vec<bool> {
+    if points.len() < SUBSET_MIN {
+        return points.iter().map(EdwardsPoint::is_torsion_free).collect();
+    }
+    if all_torsion_free(points) {
+        return vec![true; points.len()];
+    }
+    let (low, high) = points.split_at(points.len() / 2);
+    let mut mask = torsion_free_mask(low);
+    mask.extend(torsion_free_mask(high));
+    mask
 }
 
 /// Whether every point is in the prime-order subgroup (false on any doubt).

@@ -12,7 +12,7 @@ use proptest::prelude::*;
 use sha2::{Digest as _, Sha512};
 
 use armsledger_bundle::signatures::{
-    BATCH, SigItem, verify_all, verify_all_in_batches, verify_one,
+    BATCH, SigItem, SignatureStats, verify_all, verify_all_in_batches, verify_one,
 };
 
 use crate::sigs::add_l;
@@ -95,15 +95,15 @@ fn messages(n: usize, tag: &str) -> Vec<Vec<u8>> {
     (0..n).map(|i| format!("{tag}-{i}").into_bytes()).collect()
 }
 
-/// Asserts every verdict is `verify_strict`'s and returns the verdicts.
-fn agrees(items: &[SigItem<'_>], batch: usize) -> Vec<bool> {
+/// Asserts every verdict is `verify_strict`'s and returns the verdicts and stats.
+fn agrees(items: &[SigItem<'_>], batch: usize) -> (Vec<bool>, SignatureStats) {
     let (verdicts, stats) = verify_all_in_batches(items, batch);
     assert_eq!(verdicts.len(), items.len());
     assert_eq!(stats.checked, items.len() as u64);
     for (i, (v, it)) in verdicts.iter().zip(items).enumerate() {
         assert_eq!(*v, verify_one(it), "item {i} of {}", items.len());
     }
-    verdicts
+    (verdicts, stats)
 }
 
 #[test]
@@ -191,7 +191,7 @@ fn many_distinct_keys_in_one_batch() {
     // A signature valid under another key of the same batch is still refused.
     items[150].key = items[151].key;
     items[400].signature = items[401].signature;
-    let verdicts = agrees(&items, BATCH);
+    let (verdicts, _) = agrees(&items, BATCH);
     let refused: Vec<usize> = (0..items.len()).filter(|i| !verdicts[*i]).collect();
     assert_eq!(refused, [150, 400]);
 }
@@ -312,10 +312,17 @@ fn every_odd_kind_gets_verify_stricts_verdict_alone_and_in_a_crowd() {
         for n in [0, 20, 400] {
             let mut items = crowd[..n].to_vec();
             items.insert(n / 2, *item);
-            let verdicts = agrees(&items, BATCH);
+            let (verdicts, stats) = agrees(&items, BATCH);
             assert_eq!(
                 verdicts.iter().filter(|v| !**v).count(),
                 usize::from(!verify_one(item)),
+                "{name}, n = {n}"
+            );
+            // Only the odd one is left to verify_strict: a torsion part in
+            // one R does not take its honest neighbours out of the batch.
+            assert_eq!(
+                (stats.strict, stats.batched),
+                (1, n as u64),
                 "{name}, n = {n}"
             );
         }
