@@ -78,8 +78,12 @@ const ROUNDS: usize = 128;
 const BITS: usize = 8;
 /// Below this many points, checking each `R` on its own is cheaper than the subset sums.
 const SUBSET_MIN: usize = 192;
-/// Largest group one task handles.
+/// Largest group one torsion test covers.
 const MAX_GROUP: usize = 4096;
+/// Smallest share of a call worth a torsion test of its own: the test costs
+/// about `ROUNDS` scalar multiplications whatever the group's size, so small
+/// calls are one group whose stages run in parallel instead.
+const MIN_SPLIT: usize = 2048;
 
 /// One signature to check, as `verify_strict(key, message, signature)` would.
 #[derive(Clone, Copy, Debug)]
@@ -137,7 +141,7 @@ pub fn verify_all(items: &[SigItem<'_>]) -> (Vec<bool>, SignatureStats) {
 pub fn verify_all_in_batches(items: &[SigItem<'_>], batch: usize) -> (Vec<bool>, SignatureStats) {
     let keys = Keys::of(items);
     let threads = rayon::current_num_threads().max(1);
-    let group = items.len().div_ceil(threads).clamp(SUBSET_MIN, MAX_GROUP);
+    let group = items.len().div_ceil(threads).clamp(MIN_SPLIT, MAX_GROUP);
     let parts: Vec<(Vec<bool>, SignatureStats)> = items
         .par_chunks(group)
         .map(|g| verify_group(g, &keys, batch.max(1)))
@@ -231,12 +235,22 @@ fn verify_group(items: &[SigItem<'_>], keys: &Keys, batch: usize) -> (Vec<bool>,
             stats.strict += 1;
         }
     };
+    let decoded: Vec<Result<Eligible, usize>> = items
+        .par_iter()
+        .enumerate()
+        .map(|(i, it)| {
+            let key = keys.index.get(&it.key).copied().flatten();
+            match (key, decode_signature(&it.signature, true)) {
+                (Some(key), Some((r, s))) => Ok(Eligible { item: i, key, r, s }),
+                _ => Err(i),
+            }
+        })
+        .collect();
     let mut eligible: Vec<Eligible> = Vec::with_capacity(items.len());
-    for (i, it) in items.iter().enumerate() {
-        let key = keys.index.get(&it.key).copied().flatten();
-        match (key, decode_signature(&it.signature, true)) {
-            (Some(key), Some((r, s))) => eligible.push(Eligible { item: i, key, r, s }),
-            _ => strict(&mut verdicts, &mut stats, i),
+    for d in decoded {
+        match d {
+            Ok(e) => eligible.push(e),
+            Err(i) => strict(&mut verdicts, &mut stats, i),
         }
     }
     let points: Vec<EdwardsPoint> = eligible.iter().map(|e| e.r).collect();
@@ -253,8 +267,15 @@ fn verify_group(items: &[SigItem<'_>], keys: &Keys, batch: usize) -> (Vec<bool>,
         }
         eligible = clean;
     }
-    for b in eligible.chunks(batch) {
-        if batch_holds(b, items, &keys.points) {
+    // Batches spread over the pool, never smaller than a core's share.
+    let threads = rayon::current_num_threads().max(1);
+    let size = batch.min(eligible.len().div_ceil(threads)).max(1);
+    let held: Vec<bool> = eligible
+        .par_chunks(size)
+        .map(|b| batch_holds(b, items, &keys.points))
+        .collect();
+    for (b, ok) in eligible.chunks(size).zip(held) {
+        if ok {
             stats.batched += b.len() as u64;
             for e in b {
                 set(&mut verdicts, e.item, true);
@@ -333,7 +354,10 @@ fn challenge(signature: &[u8; 64], key: &[u8; 32], message: &[u8]) -> Scalar {
 /// not the whole group, to `verify_strict`.
 fn torsion_free_mask(points: &[EdwardsPoint]) -> Vec<bool> {
     if points.len() < SUBSET_MIN {
-        return points.iter().map(EdwardsPoint::is_torsion_free).collect();
+        return points
+            .par_iter()
+            .map(EdwardsPoint::is_torsion_free)
+            .collect();
     }
     if all_torsion_free(points) {
         return vec![true; points.len()];
@@ -362,7 +386,8 @@ fn all_torsion_free(points: &[EdwardsPoint]) -> bool {
         return false;
     }
     let (masks, _) = random.as_chunks::<PASSES>();
-    for pass in 0..PASSES {
+    // The passes are independent: they run in parallel.
+    (0..PASSES).into_par_iter().all(|pass| {
         let mut buckets = vec![EdwardsPoint::default(); 1 << BITS];
         for (p, mask) in points.iter().zip(masks) {
             let bucket = mask.get(pass).map_or(0, |m| usize::from(*m));
@@ -385,8 +410,8 @@ fn all_torsion_free(points: &[EdwardsPoint]) -> bool {
             }
             buckets.truncate(1 << r);
         }
-    }
-    true
+        true
+    })
 }
 
 #[cfg(test)]

@@ -44,11 +44,13 @@ pub(crate) fn verify(shared: &Shared, jobs: Vec<Job>) -> Verified {
         .iter()
         .flat_map(|j| j.entries.iter().map(|e| &**e))
         .collect();
-    let mut flat = match shared.verifier.read() {
-        Ok(v) => verify_entries(v.keys(), &entries),
+    // The lock is held for the lookups only: the sequencer needs it to
+    // apply the previous group while this one's signatures are checked.
+    let looked_up = match shared.verifier.read() {
+        Ok(v) => lookup_keys(v.keys(), &entries),
         Err(_) => vec![None; entries.len()],
-    }
-    .into_iter();
+    };
+    let mut flat = verify_under(looked_up, &entries).into_iter();
     let keys = jobs
         .iter()
         .map(|j| flat.by_ref().take(j.entries.len()).collect())
@@ -62,10 +64,22 @@ pub(crate) fn verify_entries(
     keys: &KeyRegistry,
     entries: &[&SignedEntry],
 ) -> Vec<Option<[u8; 32]>> {
-    let looked_up: Vec<Option<[u8; 32]>> = entries
+    verify_under(lookup_keys(keys, entries), entries)
+}
+
+/// Each entry's registered key, if any.
+fn lookup_keys(keys: &KeyRegistry, entries: &[&SignedEntry]) -> Vec<Option<[u8; 32]>> {
+    entries
         .iter()
         .map(|e| registered_key(keys, e.header()))
-        .collect();
+        .collect()
+}
+
+/// Checks each entry's signature under its looked-up key; the key where it verifies.
+fn verify_under(
+    looked_up: Vec<Option<[u8; 32]>>,
+    entries: &[&SignedEntry],
+) -> Vec<Option<[u8; 32]>> {
     let messages: Vec<Vec<u8>> = entries.iter().map(|e| e.signed_message()).collect();
     let mut items = Vec::with_capacity(entries.len());
     // Position in `items` of each entry that has a key.
