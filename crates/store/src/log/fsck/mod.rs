@@ -16,11 +16,12 @@ use armsledger_log::{Frontier, Hash, leaf_hash};
 use redb::{ReadOnlyDatabase, ReadTransaction, ReadableDatabase, ReadableTable};
 
 use super::tables::*;
-use super::tree::StoredTree;
+use super::tree::{GROUP_LEVEL, NodeCache, StoredTree};
 use crate::error::StoreError;
 use crate::terms::{IndexKey, Terms};
 use rows::{
-    check_findings_and_equivocations, check_received, check_tiles, diff, read_postings, read_slots,
+    check_findings_and_equivocations, check_level4, check_received, check_tiles, diff,
+    read_postings, read_slots,
 };
 
 mod checkpoints;
@@ -112,8 +113,8 @@ impl fmt::Display for FsckReport {
 
 /// Opens the log at `path` read-only and checks it (see [`FsckReport`]).
 ///
-/// A file that needs crash repair is refused; open it with
-/// [`super::LogStore::open`] first, which repairs it.
+/// A file that needs crash repair, or of the previous format, is refused;
+/// open it with [`super::LogStore::open`] first, which repairs and upgrades it.
 pub fn fsck(path: impl AsRef<Path>) -> Result<FsckReport, StoreError> {
     let path = path.as_ref();
     let db = ReadOnlyDatabase::open(path)?;
@@ -123,9 +124,14 @@ pub fn fsck(path: impl AsRef<Path>) -> Result<FsckReport, StoreError> {
         Err(_) => None,
     };
     if format.as_deref() != Some(FORMAT.as_bytes()) {
+        let v1 = format.as_deref() == Some(FORMAT_V1.as_bytes());
         return Err(StoreError::FormatUnknown {
             path: path.display().to_string(),
-            expected: "global log",
+            expected: if v1 {
+                "current global log (a v1 log is upgraded by opening it with LogStore::open first)"
+            } else {
+                "global log"
+            },
             found: format.map(|f| String::from_utf8_lossy(&f).into_owned()),
         });
     }
@@ -139,6 +145,7 @@ struct Expected {
     by_slot: Vec<(Vec<u8>, u64, u64)>,
     postings: [Vec<(Vec<u8>, u64)>; 4],
     tiles: BTreeMap<(u8, u64), Vec<u8>>,
+    level4: BTreeMap<u64, Vec<u8>>,
     roots: BTreeMap<u64, Hash>,
 }
 
@@ -147,6 +154,7 @@ pub(crate) fn check(txn: &ReadTransaction) -> Result<FsckReport, StoreError> {
     let meta = txn.open_table(META)?;
     let entries = txn.open_table(ENTRIES)?;
     let tiles = txn.open_table(TILES)?;
+    let level4 = txn.open_table(LEVEL4)?;
     let cp_table = txn.open_table(CHECKPOINTS)?;
 
     // Walk the entries once: leaves, tree, checkpoint roots, index rows.
@@ -175,6 +183,12 @@ pub(crate) fn check(txn: &ReadTransaction) -> Result<FsckReport, StoreError> {
         r.entries += 1;
         let leaf = frontier.size();
         let appended = frontier.append(leaf_hash(bytes))?;
+        if let Some(h) = appended.hashes.get(GROUP_LEVEL) {
+            x.level4
+                .entry(leaf >> 8)
+                .or_default()
+                .extend_from_slice(&h.0);
+        }
         for (level, h) in appended
             .hashes
             .iter()
@@ -229,6 +243,7 @@ pub(crate) fn check(txn: &ReadTransaction) -> Result<FsckReport, StoreError> {
         Err(e) => r.push("meta", meta::FRONTIER, "a frontier", e),
     }
     check_tiles(&mut r, &tiles, &x.tiles)?;
+    check_level4(&mut r, &level4, &x.level4)?;
 
     // Index tables, both directions.
     x.by_hash.sort_unstable();
@@ -263,7 +278,7 @@ pub(crate) fn check(txn: &ReadTransaction) -> Result<FsckReport, StoreError> {
         &mut r,
         &meta,
         &cp_table,
-        &tree_view(&entries, &tiles, size),
+        &StoredTree::new(&entries, &tiles, &level4, &NodeCache::default(), size),
         &x.roots,
         size,
     )?;
@@ -280,13 +295,4 @@ fn record_roots(
         roots.insert(f.size(), f.root());
         want.next();
     }
-}
-
-/// The stored tree of a snapshot, for proofs between checkpoints.
-fn tree_view<'a, E, T>(entries: &'a E, tiles: &'a T, size: u64) -> StoredTree<'a, E, T>
-where
-    E: ReadableTable<u64, &'static [u8]>,
-    T: ReadableTable<(u8, u64), &'static [u8]>,
-{
-    StoredTree::new(entries, tiles, size)
 }
