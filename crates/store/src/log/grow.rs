@@ -1,67 +1,73 @@
-//! Growing the stored tree: the hashes an append completes go to their
-//! `level4` row or hash tile, each changed row written once per batch; and
-//! the `level4` table derived afresh from the entries, for a log written
+//! Growing the stored tree: the hashes an append completes go to their hash
+//! tile or half tile, each changed row written once per batch; and the
+//! `half_tiles` table derived afresh from the entries, for a log written
 //! before the table existed.
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 
-use armsledger_log::{AppendedHashes, Hash, leaf_hash};
+use armsledger_log::{AppendedHashes, Frontier, Hash, leaf_hash};
 use redb::{ReadableTable, Table};
 
-use super::tree::{GROUP_LEVEL, GROUP_WIDTH, TILE_HEIGHT, TILE_WIDTH, perfect_root};
+use super::tree::{HALF_HEIGHT, HALF_WIDTH, TILE_HEIGHT, TILE_WIDTH};
 use crate::error::StoreError;
 
-/// Collects the stored hashes an append batch creates (level-4 nodes and
-/// tile hashes) and writes each changed row once.
+/// Where a completed node of tree level `level` (≥ 1) is stored, if it is:
+/// `(true, t)` for tile level `t` (level `8t`), `(false, t)` for half tile
+/// level `t` (level `8t + 4`).
+fn stored_at(level: u32) -> Option<(bool, u8)> {
+    let t = u8::try_from(level / TILE_HEIGHT).ok()?;
+    match level % TILE_HEIGHT {
+        0 if level > 0 => Some((true, t)),
+        HALF_HEIGHT => Some((false, t)),
+        _ => None,
+    }
+}
+
+/// The key of node `n` of tree level `level` in its row, and its position.
+fn place(level: u32, leaf_index: u64, width: u64) -> (u64, u64) {
+    let n = leaf_index.checked_shr(level).unwrap_or(0);
+    (n / width, n % width)
+}
+
+/// Collects the stored hashes an append batch creates (tile and half-tile
+/// hashes) and writes each changed row once.
 #[derive(Default)]
 pub(crate) struct TileWriter {
     tiles: BTreeMap<(u8, u64), Vec<u8>>,
-    groups: BTreeMap<u64, Vec<u8>>,
+    halves: BTreeMap<(u8, u64), Vec<u8>>,
 }
 
 impl TileWriter {
-    /// Records the level-4 node and the level-8t nodes (t ≥ 1) that
-    /// appending leaf `leaf_index` completed.
-    pub(crate) fn record<T, G>(
+    /// Records the level-`8t` and level-`8t + 4` nodes that appending leaf
+    /// `leaf_index` completed.
+    pub(crate) fn record<T, H>(
         &mut self,
         tiles: &T,
-        groups: &G,
+        halves: &H,
         leaf_index: u64,
         appended: &AppendedHashes,
     ) -> Result<(), StoreError>
     where
         T: ReadableTable<(u8, u64), &'static [u8]>,
-        G: ReadableTable<u64, &'static [u8]>,
+        H: ReadableTable<(u8, u64), &'static [u8]>,
     {
-        if let Some(hash) = appended.hashes.get(GROUP_LEVEL) {
-            let n = leaf_index >> GROUP_LEVEL;
-            let (k, pos) = (n / GROUP_WIDTH, n % GROUP_WIDTH);
-            let buf = match self.groups.entry(k) {
-                Entry::Occupied(o) => o.into_mut(),
-                Entry::Vacant(v) => {
-                    let stored = groups.get(k)?.map(|g| g.value().to_vec());
-                    v.insert(stored.unwrap_or_default())
-                }
-            };
-            extend(buf, pos, hash, || format!("level4 row {k}"))?;
-        }
-        for (level, hash) in appended.hashes.iter().enumerate().skip(1) {
+        for (level, hash) in appended.hashes.iter().enumerate() {
             let level = u32::try_from(level).unwrap_or(u32::MAX);
-            if level % TILE_HEIGHT != 0 {
+            let Some((whole, t)) = stored_at(level) else {
                 continue;
-            }
-            let t = u8::try_from(level / TILE_HEIGHT).unwrap_or(u8::MAX);
-            let n = leaf_index.checked_shr(level).unwrap_or(0);
-            let (k, pos) = (n / TILE_WIDTH, n % TILE_WIDTH);
-            let buf = match self.tiles.entry((t, k)) {
-                Entry::Occupied(o) => o.into_mut(),
-                Entry::Vacant(v) => {
-                    let stored = tiles.get((t, k))?.map(|g| g.value().to_vec());
-                    v.insert(stored.unwrap_or_default())
-                }
             };
-            extend(buf, pos, hash, || format!("tile ({t}, {k})"))?;
+            let (rows, table, width, name): (_, &dyn Get, _, _) = if whole {
+                (&mut self.tiles, tiles, TILE_WIDTH, "tile")
+            } else {
+                (&mut self.halves, halves, HALF_WIDTH, "half tile")
+            };
+            let (k, pos) = place(level, leaf_index, width);
+            let buf = match rows.entry((t, k)) {
+                Entry::Occupied(o) => o.into_mut(),
+                Entry::Vacant(v) => v.insert(table.row((t, k))?.unwrap_or_default()),
+            };
+            extend(buf, pos, hash, || format!("{name} ({t}, {k})"))?;
         }
         Ok(())
     }
@@ -70,15 +76,26 @@ impl TileWriter {
     pub(crate) fn flush(
         self,
         tiles: &mut Table<'_, (u8, u64), &'static [u8]>,
-        groups: &mut Table<'_, u64, &'static [u8]>,
+        halves: &mut Table<'_, (u8, u64), &'static [u8]>,
     ) -> Result<(), StoreError> {
         for (key, data) in self.tiles {
             tiles.insert(key, data.as_slice())?;
         }
-        for (key, data) in self.groups {
-            groups.insert(key, data.as_slice())?;
+        for (key, data) in self.halves {
+            halves.insert(key, data.as_slice())?;
         }
         Ok(())
+    }
+}
+
+/// A table of rows keyed by (level, index), read as owned bytes.
+trait Get {
+    fn row(&self, key: (u8, u64)) -> Result<Option<Vec<u8>>, StoreError>;
+}
+
+impl<T: ReadableTable<(u8, u64), &'static [u8]>> Get for T {
+    fn row(&self, key: (u8, u64)) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.get(key)?.map(|g| g.value().to_vec()))
     }
 }
 
@@ -101,39 +118,69 @@ fn extend(
     Ok(())
 }
 
-/// Writes the `level4` rows of `entries` into `groups` (which must be empty),
-/// for a log written before that table existed. Stops at the first gap in
-/// the entries: fsck reports the gap and the rows it leaves missing.
-/// Returns the number of level-4 nodes written.
-pub(crate) fn derive_groups<E>(
+/// Writes the `half_tiles` rows of `entries` into `halves` (which must be
+/// empty), for a log written before that table existed: the tree is
+/// recomputed from the entries, and each row is written once it is whole
+/// (memory stays one row per level). Stops at the first gap in the entries:
+/// fsck reports the gap and the rows it leaves missing.
+pub(crate) fn derive_half_tiles<E>(
     entries: &E,
-    groups: &mut Table<'_, u64, &'static [u8]>,
-) -> Result<u64, StoreError>
+    halves: &mut Table<'_, (u8, u64), &'static [u8]>,
+) -> Result<(), StoreError>
 where
     E: ReadableTable<u64, &'static [u8]>,
 {
-    let mut leaves: Vec<Hash> = Vec::with_capacity(16);
-    let mut row: Vec<u8> = Vec::with_capacity(512);
-    let (mut expect, mut nodes) = (0u64, 0u64);
-    for item in entries.iter()? {
+    let mut frontier = Frontier::new();
+    let mut open: BTreeMap<(u8, u64), Vec<u8>> = BTreeMap::new();
+    for (expect, item) in (0u64..).zip(entries.iter()?) {
         let (k, v) = item?;
         if k.value() != expect {
             break;
         }
-        expect += 1;
-        leaves.push(leaf_hash(v.value()));
-        if leaves.len() as u64 == GROUP_WIDTH {
-            row.extend_from_slice(&perfect_root(&leaves).0);
-            leaves.clear();
-            nodes += 1;
-            if row.len() as u64 == GROUP_WIDTH * 32 {
-                groups.insert((nodes - 1) / GROUP_WIDTH, row.as_slice())?;
-                row.clear();
+        let appended = frontier.append(leaf_hash(v.value()))?;
+        for (level, hash) in appended.hashes.iter().enumerate() {
+            let level = u32::try_from(level).unwrap_or(u32::MAX);
+            let Some((false, t)) = stored_at(level) else {
+                continue;
+            };
+            let (k, pos) = place(level, expect, HALF_WIDTH);
+            let buf = open.entry((t, k)).or_default();
+            extend(buf, pos, hash, || format!("half tile ({t}, {k})"))?;
+            if pos + 1 == HALF_WIDTH {
+                halves.insert((t, k), buf.as_slice())?;
+                open.remove(&(t, k));
             }
         }
     }
-    if !row.is_empty() {
-        groups.insert((nodes - 1) / GROUP_WIDTH, row.as_slice())?;
+    for (key, data) in open {
+        halves.insert(key, data.as_slice())?;
     }
-    Ok(nodes)
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_fourth_level_is_stored() {
+        let got: Vec<(u32, Option<(bool, u8)>)> = (0..21)
+            .map(|l| (l, stored_at(l)))
+            .filter(|x| x.1.is_some())
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (4, Some((false, 0))),
+                (8, Some((true, 1))),
+                (12, Some((false, 1))),
+                (16, Some((true, 2))),
+                (20, Some((false, 2))),
+            ]
+        );
+        // Leaf 4095 completes node 0 of level 12: half tile (1, 0), hash 0.
+        assert_eq!(place(12, 4095, HALF_WIDTH), (0, 0));
+        // Leaf 300 is in group 18, hash 2 of half tile (0, 1).
+        assert_eq!(place(4, 303, HALF_WIDTH), (1, 2));
+    }
 }

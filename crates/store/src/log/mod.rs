@@ -68,8 +68,8 @@ impl LogStore {
     /// exist. After a crash redb repairs the file to its last durable commit.
     ///
     /// A log of the previous format (`armsledger/store/log/v1`) is upgraded
-    /// in place, in one transaction: its `level4` table is derived from the
-    /// entries (about one pass over the file).
+    /// in place, in one transaction: its `half_tiles` table is derived from
+    /// the entries (one pass over them).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
         let db = Database::create(&path)?;
@@ -152,13 +152,13 @@ fn init(db: &Database, path: &Path) -> Result<(), StoreError> {
                 return Ok(());
             }
             Some(f) if f == FORMAT_V1.as_bytes() => {
-                // v2 adds the level4 table, a function of the entries.
-                txn.delete_table(LEVEL4)?;
+                // v2 adds the half_tiles table, a function of the entries.
+                txn.delete_table(HALF_TILES)?;
                 let entries = txn.open_table(ENTRIES)?;
-                let mut level4 = txn.open_table(LEVEL4)?;
-                grow::derive_groups(&entries, &mut level4)?;
+                let mut halves = txn.open_table(HALF_TILES)?;
+                grow::derive_half_tiles(&entries, &mut halves)?;
                 meta.insert(meta::FORMAT, FORMAT.as_bytes())?;
-                drop((meta, entries, level4));
+                drop((meta, entries, halves));
                 txn.commit()?;
                 return Ok(());
             }
@@ -176,7 +176,7 @@ fn init(db: &Database, path: &Path) -> Result<(), StoreError> {
         txn.open_table(ENTRIES)?;
         txn.open_table(RECEIVED_AT)?;
         txn.open_table(TILES)?;
-        txn.open_table(LEVEL4)?;
+        txn.open_table(HALF_TILES)?;
         txn.open_table(BY_HASH)?;
         txn.open_table(BY_SLOT)?;
         for t in POSTINGS {
@@ -220,7 +220,7 @@ struct Writer<'t> {
     entries: Table<'t, u64, &'static [u8]>,
     received: Table<'t, u64, &'static [u8]>,
     tiles: Table<'t, (u8, u64), &'static [u8]>,
-    level4: Table<'t, u64, &'static [u8]>,
+    halves: Table<'t, (u8, u64), &'static [u8]>,
     by_hash: Table<'t, (u32, u64), ()>,
     by_slot: blocks::BlockTable<'t>,
     postings: [blocks::BlockTable<'t>; 4],
@@ -243,7 +243,7 @@ impl<'t> Writer<'t> {
             entries,
             received: txn.open_table(RECEIVED_AT)?,
             tiles: txn.open_table(TILES)?,
-            level4: txn.open_table(LEVEL4)?,
+            halves: txn.open_table(HALF_TILES)?,
             by_hash: txn.open_table(BY_HASH)?,
             by_slot: txn.open_table(BY_SLOT)?,
             postings: [
@@ -295,7 +295,7 @@ impl<'t> Writer<'t> {
         let index = self.frontier.size();
         let appended = self.frontier.append(leaf_hash(e.bytes()))?;
         self.tile_writer
-            .record(&self.tiles, &self.level4, index, &appended)?;
+            .record(&self.tiles, &self.halves, index, &appended)?;
         self.entries.insert(index, e.bytes())?;
         self.received_writer
             .push(&self.received, index, a.received_at.millis())?;
@@ -328,7 +328,7 @@ impl<'t> Writer<'t> {
     }
 
     fn finish(mut self) -> Result<(), StoreError> {
-        self.tile_writer.flush(&mut self.tiles, &mut self.level4)?;
+        self.tile_writer.flush(&mut self.tiles, &mut self.halves)?;
         self.received_writer.flush(&mut self.received)?;
         self.slot_writer.flush(&mut self.by_slot)?;
         for (w, table) in self

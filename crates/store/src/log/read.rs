@@ -24,7 +24,7 @@ pub(crate) type SnapshotTree<'a> = StoredTree<
     'a,
     ReadOnlyTable<u64, &'static [u8]>,
     ReadOnlyTable<(u8, u64), &'static [u8]>,
-    ReadOnlyTable<u64, &'static [u8]>,
+    ReadOnlyTable<(u8, u64), &'static [u8]>,
 >;
 
 /// A table of index blocks, see `blocks`.
@@ -41,7 +41,7 @@ pub struct LogReader {
     entries: ReadOnlyTable<u64, &'static [u8]>,
     received: ReadOnlyTable<u64, &'static [u8]>,
     tiles: ReadOnlyTable<(u8, u64), &'static [u8]>,
-    level4: ReadOnlyTable<u64, &'static [u8]>,
+    halves: ReadOnlyTable<(u8, u64), &'static [u8]>,
     cache: NodeCache,
     by_hash: ReadOnlyTable<(u32, u64), ()>,
     by_slot: BlockTable,
@@ -69,7 +69,7 @@ impl LogReader {
             entries: txn.open_table(ENTRIES)?,
             received: txn.open_table(RECEIVED_AT)?,
             tiles: txn.open_table(TILES)?,
-            level4: txn.open_table(LEVEL4)?,
+            halves: txn.open_table(HALF_TILES)?,
             cache: NodeCache::default(),
             by_hash: txn.open_table(BY_HASH)?,
             by_slot: txn.open_table(BY_SLOT)?,
@@ -101,7 +101,7 @@ impl LogReader {
         StoredTree::new(
             &self.entries,
             &self.tiles,
-            &self.level4,
+            &self.halves,
             &self.cache,
             self.size(),
         )

@@ -33,7 +33,7 @@ impl LogStore {
             let mut checkpoints = txn.open_table(CHECKPOINTS)?;
             let entries = txn.open_table(ENTRIES)?;
             let tiles = txn.open_table(TILES)?;
-            let level4 = txn.open_table(LEVEL4)?;
+            let halves = txn.open_table(HALF_TILES)?;
             let cache = NodeCache::default();
             let verifier = key.verifier();
             let vkey = verifier.to_string();
@@ -49,7 +49,7 @@ impl LogStore {
             let frontier = load_frontier(&meta)?;
             let size = frontier.size();
             super::check_entry_count(&entries, size)?;
-            let tree = StoredTree::new(&entries, &tiles, &level4, &cache, size);
+            let tree = StoredTree::new(&entries, &tiles, &halves, &cache, size);
             let root = tree_root(&tree, size).map_err(store_error)?;
             if root != frontier.root() {
                 return Err(StoreError::TreeInconsistent(format!(

@@ -1,17 +1,19 @@
 //! The Merkle tree as stored: hash tiles of level 1 and above in the `tiles`
-//! table, the level-4 nodes (roots of 16-leaf groups) in the `level4` table,
-//! and the leaf hashes derived from the `entries` table.
+//! table, the middle level of every tile (tree levels 4, 12, 20, …) in the
+//! `half_tiles` table, and the leaf hashes derived from the `entries` table.
 //!
 //! A leaf hash is `SHA-256(0x00 || entry)`, a pure function of bytes the
 //! store keeps anyway, so storing it again would cost 32 bytes per entry.
-//! Storing one level in four of the bottom tile costs 2 bytes per entry and
-//! bounds what a proof hashes from entries to one group of 16. Tile level
-//! `t ≥ 1` holds the tree level `8t` nodes, 256 per tile; the right-edge tile
-//! of each level (and the right-edge `level4` row) is partial and grows in
-//! place. [`StoredTree`] answers `armsledger_log::HashReader` for any node:
-//! a node of tree level `b + r` is the root of the `2^r` level-`b` nodes
-//! under it, where `b` is the highest stored level at or below it
-//! (0, 4, 8, 16, …).
+//! Tile level `t ≥ 1` holds the tree level `8t` nodes, 256 per tile. Half
+//! tile `(t, k)` holds the 16 tree level `8t + 4` nodes inside tile `(t, k)`
+//! (for `t = 0` a leaf tile, itself not stored): 2 bytes per entry in all,
+//! and every node is the root of at most 8 nodes of a stored level (or 8
+//! entries), so a proof hashes at most 15 entries and folds at most 15
+//! stored hashes per level of tiles. The right-edge row of each level is
+//! partial and grows in place. [`StoredTree`] answers
+//! `armsledger_log::HashReader` for any node: a node of tree level `b + r`
+//! is the root of the `2^r` level-`b` nodes under it, where `b` is the
+//! highest stored level at or below it (0, 4, 8, 12, 16, …).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -25,10 +27,10 @@ use crate::error::StoreError;
 pub(crate) const TILE_HEIGHT: u32 = 8;
 /// Hashes per full tile.
 pub(crate) const TILE_WIDTH: u64 = 256;
-/// The tree level stored in `level4`: roots of 16-leaf groups.
-pub(crate) const GROUP_LEVEL: usize = 4;
-/// Leaves per group, and groups per leaf tile (one `level4` row).
-pub(crate) const GROUP_WIDTH: u64 = 16;
+/// Tree levels per half tile.
+pub(crate) const HALF_HEIGHT: u32 = 4;
+/// Hashes per full half tile, and leaves per group.
+pub(crate) const HALF_WIDTH: u64 = 16;
 /// Most hashes one [`NodeCache`] keeps (4 MiB) before it starts over.
 const CACHE_MAX_HASHES: usize = 1 << 17;
 
@@ -37,8 +39,8 @@ const CACHE_MAX_HASHES: usize = 1 << 17;
 enum Source {
     /// The leaf hashes of entries `16g .. 16g + 16` (group `g`).
     Leaves(u64),
-    /// `level4[k]`: the roots of the groups of leaf tile `k`.
-    Groups(u64),
+    /// `half_tiles[(t, k)]`: tree level `8t + 4`, nodes `16k ..`.
+    Half(u8, u64),
     /// `tiles[(t, k)]`, `t ≥ 1`: tree level `8t`, nodes `256k ..`.
     Tile(u8, u64),
 }
@@ -47,10 +49,10 @@ impl Source {
     /// The source of the node at stored level `base` whose run starts at
     /// `lo`, and the run's offset in it.
     fn of(base: u8, lo: u64) -> (Source, u64) {
-        match base {
-            0 => (Source::Leaves(lo / GROUP_WIDTH), lo % GROUP_WIDTH),
-            4 => (Source::Groups(lo / GROUP_WIDTH), lo % GROUP_WIDTH),
-            _ => (Source::Tile(base / 8, lo / TILE_WIDTH), lo % TILE_WIDTH),
+        match (base / 8, base % 8) {
+            (0, 0) => (Source::Leaves(lo / HALF_WIDTH), lo % HALF_WIDTH),
+            (t, 0) => (Source::Tile(t, lo / TILE_WIDTH), lo % TILE_WIDTH),
+            (t, _) => (Source::Half(t, lo / HALF_WIDTH), lo % HALF_WIDTH),
         }
     }
 }
@@ -89,32 +91,32 @@ impl NodeCache {
 }
 
 /// Read access to the stored tree of `size` leaves.
-pub(crate) struct StoredTree<'a, E, T, G> {
+pub(crate) struct StoredTree<'a, E, T, H> {
     entries: &'a E,
     tiles: &'a T,
-    groups: &'a G,
+    halves: &'a H,
     cache: &'a NodeCache,
     size: u64,
 }
 
-impl<'a, E, T, G> StoredTree<'a, E, T, G>
+impl<'a, E, T, H> StoredTree<'a, E, T, H>
 where
     E: ReadableTable<u64, &'static [u8]>,
     T: ReadableTable<(u8, u64), &'static [u8]>,
-    G: ReadableTable<u64, &'static [u8]>,
+    H: ReadableTable<(u8, u64), &'static [u8]>,
 {
     /// A view of the tree whose leaves are `entries[0..size]`.
     pub(crate) fn new(
         entries: &'a E,
         tiles: &'a T,
-        groups: &'a G,
+        halves: &'a H,
         cache: &'a NodeCache,
         size: u64,
     ) -> Self {
         StoredTree {
             entries,
             tiles,
-            groups,
+            halves,
             cache,
             size,
         }
@@ -127,11 +129,16 @@ where
         }
         let run: Arc<[Hash]> = match source {
             Source::Leaves(g) => self.leaf_group(g)?.into(),
-            Source::Groups(k) => {
-                let row = self.groups.get(k).map_err(LogError::hash_read)?;
+            Source::Half(t, k) => {
+                let row = self.halves.get((t, k)).map_err(LogError::hash_read)?;
                 match row {
-                    Some(v) => split_hashes(v.value(), GROUP_WIDTH)
-                        .map_err(|e| LogError::hash_read(StoreError::malformed("level4", k, e)))?,
+                    Some(v) => split_hashes(v.value(), HALF_WIDTH).map_err(|e| {
+                        LogError::hash_read(StoreError::malformed(
+                            "half_tiles",
+                            format!("({t}, {k})"),
+                            e,
+                        ))
+                    })?,
                     None => Vec::new(),
                 }
                 .into()
@@ -158,8 +165,8 @@ where
     /// Leaf hashes of group `g`: entries `16g ..`, up to 16 of them, as far
     /// as they run without a gap.
     fn leaf_group(&self, g: u64) -> Result<Vec<Hash>, LogError> {
-        let lo = g.saturating_mul(GROUP_WIDTH);
-        let hi = lo.saturating_add(GROUP_WIDTH);
+        let lo = g.saturating_mul(HALF_WIDTH);
+        let hi = lo.saturating_add(HALF_WIDTH);
         let mut out = Vec::with_capacity(16);
         let rows = self.entries.range(lo..hi).map_err(LogError::hash_read)?;
         for (expect, row) in (lo..).zip(rows) {
@@ -173,14 +180,14 @@ where
     }
 }
 
-impl<E, T, G> HashReader for StoredTree<'_, E, T, G>
+impl<E, T, H> HashReader for StoredTree<'_, E, T, H>
 where
     E: ReadableTable<u64, &'static [u8]>,
     T: ReadableTable<(u8, u64), &'static [u8]>,
-    G: ReadableTable<u64, &'static [u8]>,
+    H: ReadableTable<(u8, u64), &'static [u8]>,
 {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, LogError> {
-        // Each node is the root of a run of at most 128 nodes of the stored
+        // Each node is the root of a run of at most 8 nodes of the stored
         // level below it, inside one source; each source is read once.
         let mut loaded: HashMap<Source, Arc<[Hash]>> = HashMap::new();
         indexes
@@ -234,13 +241,9 @@ pub(crate) fn store_error(e: LogError) -> StoreError {
 }
 
 /// The highest stored level at or below tree level `level`: 0 (leaves,
-/// derived), 4 (`level4`) or a multiple of 8 (`tiles`).
+/// derived), `8t` (`tiles`) or `8t + 4` (`half_tiles`).
 fn stored_level_below(level: u8) -> u8 {
-    match level {
-        0..4 => 0,
-        4..8 => 4,
-        _ => level - level % 8,
-    }
+    level - level % 4
 }
 
 /// A stored row of hashes: whole 32-byte hashes, at most `max` of them.
@@ -334,16 +337,19 @@ mod tests {
             (4, 4),
             (7, 4),
             (8, 8),
-            (15, 8),
+            (11, 8),
+            (12, 12),
+            (15, 12),
             (16, 16),
-            (63, 56),
+            (63, 60),
         ];
         for (level, base) in want {
             assert_eq!(stored_level_below(level), base, "level {level}");
         }
         assert_eq!(Source::of(0, 37), (Source::Leaves(2), 5));
-        assert_eq!(Source::of(4, 37), (Source::Groups(2), 5));
+        assert_eq!(Source::of(4, 37), (Source::Half(0, 2), 5));
         assert_eq!(Source::of(8, 600), (Source::Tile(1, 2), 88));
+        assert_eq!(Source::of(12, 37), (Source::Half(1, 2), 5));
         assert_eq!(Source::of(16, 3), (Source::Tile(2, 0), 3));
     }
 

@@ -1,4 +1,4 @@
-//! The stored tree's `level4` table: the previous format (v1, without it) is
+//! The stored tree's `half_tiles` table: the previous format (v1, without it) is
 //! upgraded on open, and every writer (group commit, the bulk path) keeps it
 //! equal to the tree the entries imply.
 
@@ -6,24 +6,28 @@ use std::path::Path;
 
 use armsledger_log::{Hash, open_checkpoint, verify_consistency, verify_inclusion};
 use armsledger_store::{LogStore, StoreError};
-use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::common::{accepted, leaf, log_key, mth, path, workload};
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
-const LEVEL4: TableDefinition<u64, &[u8]> = TableDefinition::new("level4");
+const HALF_TILES: TableDefinition<(u8, u64), &[u8]> = TableDefinition::new("half_tiles");
 
 /// A log of 300 entries and one checkpoint at 300, written by the v1 code
-/// (before `level4` existed) and compacted; `log-v1.checkpoint` is its note.
+/// (before `half_tiles` existed) and compacted; `log-v1.checkpoint` is its note.
 const V1_FIXTURE: &[u8] = include_bytes!("../fixtures/log-v1.redb");
 const V1_NOTE: &str = include_str!("../fixtures/log-v1.checkpoint");
 
-fn format_and_level4(path: &Path) -> (String, Vec<(u64, usize)>) {
+/// Half tiles as ((level, index), hashes in it).
+type Rows = Vec<((u8, u64), usize)>;
+
+/// The format tag and the half tiles.
+fn format_and_halves(path: &Path) -> (String, Rows) {
     let db = redb::ReadOnlyDatabase::open(path).unwrap();
     let txn = db.begin_read().unwrap();
     let meta = txn.open_table(META).unwrap();
     let format = String::from_utf8(meta.get("format").unwrap().unwrap().value().to_vec()).unwrap();
-    let rows = match txn.open_table(LEVEL4) {
+    let rows = match txn.open_table(HALF_TILES) {
         Ok(t) => t
             .iter()
             .unwrap()
@@ -43,7 +47,7 @@ fn a_v1_log_is_upgraded_on_open() {
     let file = dir.path().join("log.redb");
     std::fs::write(&file, V1_FIXTURE).unwrap();
     assert_eq!(
-        format_and_level4(&file),
+        format_and_halves(&file),
         ("armsledger/store/log/v1".to_owned(), vec![])
     );
     // Offline fsck does not write: it refuses and says what to do.
@@ -52,11 +56,14 @@ fn a_v1_log_is_upgraded_on_open() {
     assert!(err.to_string().contains("LogStore::open"), "{err}");
 
     drop(LogStore::open(&file).unwrap());
-    // 300 entries: row 0 holds all 16 groups of entries 0..256, row 1 the
-    // two complete groups of 256..300.
+    // 300 entries: half tile (0, 0) holds the roots of all 16 groups of
+    // entries 0..256, (0, 1) the two complete groups of 256..300.
     assert_eq!(
-        format_and_level4(&file),
-        ("armsledger/store/log/v2".to_owned(), vec![(0, 16), (1, 2)])
+        format_and_halves(&file),
+        (
+            "armsledger/store/log/v2".to_owned(),
+            vec![((0, 0), 16), ((0, 1), 2)]
+        )
     );
     let store = LogStore::open(&file).unwrap();
     assert!(store.fsck().unwrap().is_clean());
@@ -88,22 +95,22 @@ fn a_v1_log_is_upgraded_on_open() {
     drop(r);
     drop(store);
     // Opening again changes nothing.
-    let before = format_and_level4(&file);
+    let before = format_and_halves(&file);
     drop(LogStore::open(&file).unwrap());
-    assert_eq!(format_and_level4(&file), before);
-    assert_eq!(before.1, vec![(0, 16), (1, 5)]);
+    assert_eq!(format_and_halves(&file), before);
+    assert_eq!(before.1, vec![((0, 0), 16), ((0, 1), 5)]);
 }
 
-/// The `level4` rows a tree of `size` leaves has: (row, hashes).
-fn level4_rows(size: u64) -> Vec<(u64, usize)> {
+/// The half tiles of level 0 a tree of `size` leaves has: ((0, k), hashes).
+fn half_tiles(size: u64) -> Rows {
     let groups = size / 16;
     (0..groups.div_ceil(16))
-        .map(|k| (k, (groups - 16 * k).min(16) as usize))
+        .map(|k| ((0, k), (groups - 16 * k).min(16) as usize))
         .collect()
 }
 
 #[test]
-fn group_commit_keeps_level4_rows_partial_then_whole() {
+fn group_commit_keeps_half_tiles_partial_then_whole() {
     let log = workload(300);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("log.redb");
@@ -116,8 +123,8 @@ fn group_commit_keeps_level4_rows_partial_then_whole() {
         assert!(store.fsck().unwrap().is_clean(), "after {at}");
         drop(store);
         assert_eq!(
-            format_and_level4(&file).1,
-            level4_rows(at as u64),
+            format_and_halves(&file).1,
+            half_tiles(at as u64),
             "after {at}"
         );
     }
@@ -125,28 +132,31 @@ fn group_commit_keeps_level4_rows_partial_then_whole() {
 }
 
 #[test]
-fn the_bulk_path_writes_the_same_tree() {
-    let leaves: Vec<Vec<u8>> = (0..1000u32)
+fn the_bulk_path_writes_the_same_tree_up_to_level_12() {
+    // 9000 leaves: half tiles of level 0 and one of level 1 (tree level 12:
+    // roots of entries 0..4096 and 4096..8192).
+    let leaves: Vec<Vec<u8>> = (0..9000u32)
         .map(|i| format!("leaf {i}").into_bytes())
         .collect();
     let hashes: Vec<Hash> = leaves.iter().map(|l| leaf(l)).collect();
     let dir = tempfile::tempdir().unwrap();
-    let store = LogStore::open(dir.path().join("log.redb")).unwrap();
+    let file = dir.path().join("log.redb");
+    let store = LogStore::open(&file).unwrap();
     let size = store
-        .bulk_append_leaves(leaves, 37, armsledger_core::ids::Timestamp(0))
+        .bulk_append_leaves(leaves, 997, armsledger_core::ids::Timestamp(0))
         .unwrap();
-    assert_eq!(size, 1000);
+    assert_eq!(size, 9000);
     let r = store.read().unwrap();
-    for n in [1u64, 15, 16, 17, 255, 256, 257, 271, 272, 999, 1000] {
-        assert_eq!(
-            r.root_at(n).unwrap(),
-            mth(&hashes[..n as usize]),
-            "size {n}"
-        );
-        for i in [0, n / 2, n - 1] {
+    for n in [
+        1u64, 15, 16, 17, 255, 256, 257, 271, 272, 4095, 4096, 4097, 4111, 4112, 8191, 8192, 8193,
+        8999, 9000,
+    ] {
+        let d = &hashes[..n as usize];
+        assert_eq!(r.root_at(n).unwrap(), mth(d), "size {n}");
+        for i in [0, 4095.min(n - 1), n / 2, n - 1] {
             assert_eq!(
                 r.inclusion_proof(i, n).unwrap(),
-                path(i as usize, &hashes[..n as usize]),
+                path(i as usize, d),
                 "PATH({i}, D[{n}])"
             );
         }
@@ -157,15 +167,14 @@ fn the_bulk_path_writes_the_same_tree() {
         report
             .problems
             .iter()
-            .all(|p| p.table != "level4" && p.table != "tiles" && p.table != "meta"),
+            .all(|p| p.table != "half_tiles" && p.table != "tiles" && p.table != "meta"),
         "{report}"
     );
-    let db_len = {
-        drop(r);
-        drop(store);
-        let db = redb::ReadOnlyDatabase::open(dir.path().join("log.redb")).unwrap();
-        let txn = db.begin_read().unwrap();
-        txn.open_table(LEVEL4).unwrap().len().unwrap()
-    };
-    assert_eq!(db_len, 4, "1000 entries: four leaf tiles");
+    drop(r);
+    drop(store);
+    let rows = format_and_halves(&file).1;
+    // 562 groups of 16 in 36 level-0 half tiles, then level 1.
+    assert_eq!(rows.len(), 37);
+    assert_eq!(rows[35], ((0, 35), 2));
+    assert_eq!(rows[36], ((1, 0), 2));
 }

@@ -13,7 +13,7 @@ use crate::common::{leaf, log_key, store_with, workload};
 
 const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
 const TILES: TableDefinition<(u8, u64), &[u8]> = TableDefinition::new("tiles");
-const LEVEL4: TableDefinition<u64, &[u8]> = TableDefinition::new("level4");
+const HALF_TILES: TableDefinition<(u8, u64), &[u8]> = TableDefinition::new("half_tiles");
 const CHECKPOINTS: TableDefinition<u64, &str> = TableDefinition::new("checkpoints");
 
 const N: usize = 600;
@@ -176,7 +176,7 @@ fn two_entries_swapped() {
     );
     assert!(
         p.iter()
-            .any(|p| p.starts_with("level4[0[2] over entries 32..48]")),
+            .any(|p| p.starts_with("half_tiles[(0, 0)[2] over entries 32..48]")),
         "{p:?}"
     );
     assert!(
@@ -220,21 +220,22 @@ fn a_changed_tree_hash() {
 }
 
 #[test]
-fn a_changed_level4_hash() {
+fn a_changed_half_tile_hash() {
     let (dir, cp) = signed_log();
-    // Row 1 covers entries 256..512; its hash 2 is the root of entries 288..304.
+    // Half tile (0, 1) covers entries 256..512; its hash 2 is the root of
+    // entries 288..304.
     tamper(&path(&dir), |txn| {
-        let mut t = txn.open_table(LEVEL4).unwrap();
-        let mut row = t.get(1).unwrap().unwrap().value().to_vec();
+        let mut t = txn.open_table(HALF_TILES).unwrap();
+        let mut row = t.get((0, 1)).unwrap().unwrap().value().to_vec();
         assert_eq!(row.len(), 16 * 32);
         row[2 * 32 + 7] ^= 1;
-        t.insert(1, row.as_slice()).unwrap();
+        t.insert((0, 1), row.as_slice()).unwrap();
     });
     let store = LogStore::open(path(&dir)).unwrap();
     let p = problems(&store);
     assert_eq!(p.len(), 1, "{p:?}");
     assert!(
-        p[0].starts_with("level4[1[2] over entries 288..304]: expected "),
+        p[0].starts_with("half_tiles[(0, 1)[2] over entries 288..304]: expected "),
         "{p:?}"
     );
     assert!(
@@ -246,21 +247,21 @@ fn a_changed_level4_hash() {
         "a proof hashes its own group from the entries"
     );
     assert!(proves(&store, &cp, 10), "other tiles are untouched");
-    // The right-edge row (entries 512..592 in five groups) is what a root
-    // of the current size reads: changed, signing refuses.
+    // The right-edge half tile (entries 512..592 in five groups) is what a
+    // root of the current size reads: changed, signing refuses.
     drop(store);
     tamper(&path(&dir), |txn| {
-        let mut t = txn.open_table(LEVEL4).unwrap();
-        let mut row = t.get(2).unwrap().unwrap().value().to_vec();
+        let mut t = txn.open_table(HALF_TILES).unwrap();
+        let mut row = t.get((0, 2)).unwrap().unwrap().value().to_vec();
         assert_eq!(row.len(), 5 * 32);
         row[0] ^= 1;
-        t.insert(2, row.as_slice()).unwrap();
+        t.insert((0, 2), row.as_slice()).unwrap();
     });
     let store = LogStore::open(path(&dir)).unwrap();
     assert!(
         problems(&store)
             .iter()
-            .any(|p| p.starts_with("level4[2[0] over entries 512..528]")),
+            .any(|p| p.starts_with("half_tiles[(0, 2)[0] over entries 512..528]")),
     );
     assert!(matches!(
         store.sign_checkpoint(&log_key()),
@@ -269,18 +270,18 @@ fn a_changed_level4_hash() {
 }
 
 #[test]
-fn a_truncated_level4_row_is_an_error_naming_it() {
+fn a_truncated_half_tile_is_an_error_naming_it() {
     let (dir, cp) = signed_log();
     tamper(&path(&dir), |txn| {
-        let mut t = txn.open_table(LEVEL4).unwrap();
-        let row = t.get(1).unwrap().unwrap().value().to_vec();
-        t.insert(1, &row[..100]).unwrap();
+        let mut t = txn.open_table(HALF_TILES).unwrap();
+        let row = t.get((0, 1)).unwrap().unwrap().value().to_vec();
+        t.insert((0, 1), &row[..100]).unwrap();
     });
     let store = LogStore::open(path(&dir)).unwrap();
     let p = problems(&store);
     assert!(
         p.iter()
-            .any(|p| p.starts_with("level4[1]: expected whole hashes, found 100 bytes")),
+            .any(|p| p.starts_with("half_tiles[(0, 1)]: expected whole hashes, found 100 bytes")),
         "{p:?}"
     );
     let err = store
@@ -288,17 +289,20 @@ fn a_truncated_level4_row_is_an_error_naming_it() {
         .unwrap()
         .inclusion_proof(260, cp.checkpoint().size())
         .unwrap_err();
-    assert!(err.to_string().contains("level4[1] is malformed"), "{err}");
+    assert!(
+        err.to_string().contains("half_tiles[(0, 1)] is malformed"),
+        "{err}"
+    );
     // A removed row: the hashes are missing, an error, not a panic.
     drop(store);
     tamper(&path(&dir), |txn| {
-        txn.open_table(LEVEL4).unwrap().remove(1).unwrap();
+        txn.open_table(HALF_TILES).unwrap().remove((0, 1)).unwrap();
     });
     let store = LogStore::open(path(&dir)).unwrap();
     assert!(
         problems(&store)
             .iter()
-            .any(|p| p.starts_with("level4[1[0] over entries 256..272]: expected ")),
+            .any(|p| p.starts_with("half_tiles[(0, 1)[0] over entries 256..272]: expected ")),
     );
     assert!(!proves(&store, &cp, 260));
 }

@@ -16,11 +16,11 @@ use armsledger_log::{Frontier, Hash, leaf_hash};
 use redb::{ReadOnlyDatabase, ReadTransaction, ReadableDatabase, ReadableTable};
 
 use super::tables::*;
-use super::tree::{GROUP_LEVEL, NodeCache, StoredTree};
+use super::tree::{NodeCache, StoredTree};
 use crate::error::StoreError;
 use crate::terms::{IndexKey, Terms};
 use rows::{
-    check_findings_and_equivocations, check_level4, check_received, check_tiles, diff,
+    check_findings_and_equivocations, check_half_tiles, check_received, check_tiles, diff,
     read_postings, read_slots,
 };
 
@@ -145,7 +145,7 @@ struct Expected {
     by_slot: Vec<(Vec<u8>, u64, u64)>,
     postings: [Vec<(Vec<u8>, u64)>; 4],
     tiles: BTreeMap<(u8, u64), Vec<u8>>,
-    level4: BTreeMap<u64, Vec<u8>>,
+    halves: BTreeMap<(u8, u64), Vec<u8>>,
     roots: BTreeMap<u64, Hash>,
 }
 
@@ -154,7 +154,7 @@ pub(crate) fn check(txn: &ReadTransaction) -> Result<FsckReport, StoreError> {
     let meta = txn.open_table(META)?;
     let entries = txn.open_table(ENTRIES)?;
     let tiles = txn.open_table(TILES)?;
-    let level4 = txn.open_table(LEVEL4)?;
+    let halves = txn.open_table(HALF_TILES)?;
     let cp_table = txn.open_table(CHECKPOINTS)?;
 
     // Walk the entries once: leaves, tree, checkpoint roots, index rows.
@@ -183,23 +183,16 @@ pub(crate) fn check(txn: &ReadTransaction) -> Result<FsckReport, StoreError> {
         r.entries += 1;
         let leaf = frontier.size();
         let appended = frontier.append(leaf_hash(bytes))?;
-        if let Some(h) = appended.hashes.get(GROUP_LEVEL) {
-            x.level4
-                .entry(leaf >> 8)
-                .or_default()
-                .extend_from_slice(&h.0);
-        }
-        for (level, h) in appended
-            .hashes
-            .iter()
-            .enumerate()
-            .skip(1)
-            .filter(|(l, _)| l % 8 == 0)
-        {
+        for (level, h) in appended.hashes.iter().enumerate().skip(1) {
+            // Tile level t holds tree level 8t, half tile level t 8t + 4.
+            let (rows, width) = match level % 8 {
+                0 => (&mut x.tiles, 256),
+                4 => (&mut x.halves, 16),
+                _ => continue,
+            };
             let t = u8::try_from(level / 8).unwrap_or(u8::MAX);
             let n = leaf >> level;
-            x.tiles
-                .entry((t, n / 256))
+            rows.entry((t, n / width))
                 .or_default()
                 .extend_from_slice(&h.0);
         }
@@ -243,7 +236,7 @@ pub(crate) fn check(txn: &ReadTransaction) -> Result<FsckReport, StoreError> {
         Err(e) => r.push("meta", meta::FRONTIER, "a frontier", e),
     }
     check_tiles(&mut r, &tiles, &x.tiles)?;
-    check_level4(&mut r, &level4, &x.level4)?;
+    check_half_tiles(&mut r, &halves, &x.halves)?;
 
     // Index tables, both directions.
     x.by_hash.sort_unstable();
@@ -278,7 +271,7 @@ pub(crate) fn check(txn: &ReadTransaction) -> Result<FsckReport, StoreError> {
         &mut r,
         &meta,
         &cp_table,
-        &StoredTree::new(&entries, &tiles, &level4, &NodeCache::default(), size),
+        &StoredTree::new(&entries, &tiles, &halves, &NodeCache::default(), size),
         &x.roots,
         size,
     )?;

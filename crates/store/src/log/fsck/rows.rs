@@ -141,25 +141,29 @@ pub(super) fn check_tiles<T: ReadableTable<(u8, u64), &'static [u8]>>(
     Ok(())
 }
 
-/// Compares the stored `level4` rows with those recomputed from the entries.
-pub(super) fn check_level4<T: ReadableTable<u64, &'static [u8]>>(
+/// Compares the stored half tiles with those recomputed from the entries.
+pub(super) fn check_half_tiles<T: ReadableTable<(u8, u64), &'static [u8]>>(
     r: &mut FsckReport,
     table: &T,
-    expected: &BTreeMap<u64, Vec<u8>>,
+    expected: &BTreeMap<(u8, u64), Vec<u8>>,
 ) -> Result<(), StoreError> {
-    let mut stored: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
+    let mut stored: BTreeMap<(u8, u64), Vec<u8>> = BTreeMap::new();
     for row in table.iter()? {
         let (k, v) = row?;
         stored.insert(k.value(), v.value().to_vec());
     }
-    let covers = |&k: &u64, pos: u64| -> String {
-        let first = (k * 16 + pos).saturating_mul(16);
+    // Hash `pos` of half tile (t, k) is node 16k + pos of tree level 8t + 4.
+    let covers = |&(t, k): &(u8, u64), pos: u64| -> String {
+        let span = 1u64.checked_shl(8 * u32::from(t) + 4).unwrap_or(u64::MAX);
+        let first = (k * 16 + pos).saturating_mul(span);
         format!(
-            "{k}[{pos}] over entries {first}..{}",
-            first.saturating_add(16)
+            "({t}, {k})[{pos}] over entries {first}..{}",
+            first.saturating_add(span)
         )
     };
-    compare_hash_rows(r, "level4", stored, expected, covers, u64::to_string);
+    compare_hash_rows(r, "half_tiles", stored, expected, covers, |(t, k)| {
+        format!("({t}, {k})")
+    });
     Ok(())
 }
 
