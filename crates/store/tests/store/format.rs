@@ -178,3 +178,38 @@ fn the_bulk_path_writes_the_same_tree_up_to_level_12() {
     assert_eq!(rows[35], ((0, 35), 2));
     assert_eq!(rows[36], ((1, 0), 2));
 }
+
+#[test]
+fn a_damaged_v1_log_is_upgraded_up_to_the_damage_and_fsck_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("log.redb");
+    std::fs::write(&file, V1_FIXTURE).unwrap();
+    {
+        const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
+        let db = redb::Database::open(&file).unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.open_table(ENTRIES).unwrap().remove(100).unwrap();
+        txn.commit().unwrap();
+    }
+    let store = LogStore::open(&file).unwrap();
+    let problems: Vec<String> = store
+        .fsck()
+        .unwrap()
+        .problems
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+    assert!(
+        problems.iter().any(|p| p.starts_with("entries[100..101]")),
+        "{problems:?}"
+    );
+    // Derived up to the gap: groups 0..6 (entries 0..96) only.
+    assert!(
+        problems.iter().any(|p| p
+            .starts_with("half_tiles[(0, 0)[6] over entries 96..112]: expected ")
+            && p.ends_with("found absent")),
+        "{problems:?}"
+    );
+    drop(store);
+    assert_eq!(format_and_halves(&file).1, vec![((0, 0), 6)]);
+}
