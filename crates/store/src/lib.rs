@@ -2,15 +2,16 @@
 //! ledger, each one redb file.
 //!
 //! The global log ([`LogStore`]) keeps every accepted entry as the exact
-//! bytes of its Merkle leaf, the RFC 6962 tree over them as C2SP hash tiles,
-//! indexes by hash, slot, firearm, lot, person and site, findings,
-//! equivocations and every checkpoint it ever signed:
+//! bytes of its Merkle leaf, the RFC 6962 tree over them as C2SP hash tiles
+//! and half tiles, indexes by hash, slot, firearm, lot, person and site,
+//! findings, equivocations and every checkpoint it ever signed:
 //!
 //! ```text
 //! entries      0 → 292 bytes 01 05 6e 6f 72 74 68 …  (header ‖ signature ‖ body: the Merkle leaf)
 //! by_hash      (99f5476e, 0) → ()
 //! by_slot      (site:north, first counter 1) → block [(1, 0), (2, 1), (3, 2)]
 //! by_firearm   (ccdc855c…, first index 0) → block [0, 2]
+//! half_tiles   (0, 0) → the roots of each full 16-entry group of entries 0..256, 32 bytes each
 //! tiles        (1, 0) → the roots of each full 256-entry subtree, 32 bytes each
 //! checkpoints  3 → "ledger.example/armsledger/v1\n3\n+N0MTy+W8…=\n\n— ledger.example/armsledger/v1 D7Uay1/s…\n"
 //! ```

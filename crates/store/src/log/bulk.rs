@@ -1,7 +1,7 @@
 //! Benchmark support (feature `bench-support`): fills the log with raw
 //! leaves fast, to measure proofs on trees of millions of entries.
 //!
-//! It writes only `entries`, the tree (`tiles`, frontier) and `received_at`:
+//! It writes only `entries`, the tree (`tiles`, `half_tiles`, frontier) and `received_at`:
 //! no decoding, no signatures, no indexes. fsck on such a log reports every
 //! leaf as undecodable. Never use it for a real log.
 
@@ -9,8 +9,8 @@ use armsledger_core::ids::Timestamp;
 use armsledger_log::leaf_hash;
 
 use super::blocks::TimeBlocks;
+use super::grow::TileWriter;
 use super::tables::*;
-use super::tree::TileWriter;
 use super::{LogStore, load_frontier};
 use crate::error::StoreError;
 
@@ -33,17 +33,18 @@ impl LogStore {
                 let mut entries = txn.open_table(ENTRIES)?;
                 let mut received = txn.open_table(RECEIVED_AT)?;
                 let mut tiles = txn.open_table(TILES)?;
+                let mut halves = txn.open_table(HALF_TILES)?;
                 let mut frontier = load_frontier(&meta)?;
                 let mut writer = TileWriter::default();
                 let mut times = TimeBlocks::default();
                 for leaf in leaves.by_ref().take(per_txn.max(1)) {
                     let index = frontier.size();
                     let appended = frontier.append(leaf_hash(&leaf))?;
-                    writer.record(&tiles, index, &appended)?;
+                    writer.record(&tiles, &halves, index, &appended)?;
                     entries.insert(index, leaf.as_slice())?;
                     times.push(&received, index, received_at.millis())?;
                 }
-                writer.flush(&mut tiles)?;
+                writer.flush(&mut tiles, &mut halves)?;
                 times.flush(&mut received)?;
                 meta.insert(meta::FRONTIER, frontier.to_bytes().as_slice())?;
                 size = frontier.size();

@@ -10,6 +10,7 @@ pub(crate) mod blocks;
 #[cfg(feature = "bench-support")]
 mod bulk;
 mod fsck;
+mod grow;
 mod read;
 mod sign;
 pub(crate) mod tables;
@@ -65,6 +66,10 @@ pub struct LogStore {
 impl LogStore {
     /// Opens the log at `path`, creating an empty one if the file does not
     /// exist. After a crash redb repairs the file to its last durable commit.
+    ///
+    /// A log of the previous format (`armsledger/store/log/v1`) is upgraded
+    /// in place, in one transaction: its `half_tiles` table is derived from
+    /// the entries (one pass over them).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
         let db = Database::create(&path)?;
@@ -133,7 +138,8 @@ impl LogStore {
     }
 }
 
-/// Creates the tables of a new log, or checks the format of an existing one.
+/// Creates the tables of a new log, upgrades a v1 log, or checks the format
+/// of an existing one.
 fn init(db: &Database, path: &Path) -> Result<(), StoreError> {
     let txn = db.begin_write()?;
     let had_tables = txn.list_tables()?.count() > 0;
@@ -143,6 +149,17 @@ fn init(db: &Database, path: &Path) -> Result<(), StoreError> {
             Some(f) if f == FORMAT.as_bytes() => {
                 drop(meta);
                 txn.abort()?;
+                return Ok(());
+            }
+            Some(f) if f == FORMAT_V1.as_bytes() => {
+                // v2 adds the half_tiles table, a function of the entries.
+                txn.delete_table(HALF_TILES)?;
+                let entries = txn.open_table(ENTRIES)?;
+                let mut halves = txn.open_table(HALF_TILES)?;
+                grow::derive_half_tiles(&entries, &mut halves)?;
+                meta.insert(meta::FORMAT, FORMAT.as_bytes())?;
+                drop((meta, entries, halves));
+                txn.commit()?;
                 return Ok(());
             }
             None if !had_tables => {}
@@ -159,6 +176,7 @@ fn init(db: &Database, path: &Path) -> Result<(), StoreError> {
         txn.open_table(ENTRIES)?;
         txn.open_table(RECEIVED_AT)?;
         txn.open_table(TILES)?;
+        txn.open_table(HALF_TILES)?;
         txn.open_table(BY_HASH)?;
         txn.open_table(BY_SLOT)?;
         for t in POSTINGS {
@@ -202,12 +220,13 @@ struct Writer<'t> {
     entries: Table<'t, u64, &'static [u8]>,
     received: Table<'t, u64, &'static [u8]>,
     tiles: Table<'t, (u8, u64), &'static [u8]>,
+    halves: Table<'t, (u8, u64), &'static [u8]>,
     by_hash: Table<'t, (u32, u64), ()>,
     by_slot: blocks::BlockTable<'t>,
     postings: [blocks::BlockTable<'t>; 4],
     findings: Table<'t, (u64, u32), &'static [u8]>,
     frontier: Frontier,
-    tile_writer: tree::TileWriter,
+    tile_writer: grow::TileWriter,
     received_writer: blocks::TimeBlocks,
     slot_writer: blocks::SlotWriter,
     posting_writers: [blocks::PostingWriter; 4],
@@ -224,6 +243,7 @@ impl<'t> Writer<'t> {
             entries,
             received: txn.open_table(RECEIVED_AT)?,
             tiles: txn.open_table(TILES)?,
+            halves: txn.open_table(HALF_TILES)?,
             by_hash: txn.open_table(BY_HASH)?,
             by_slot: txn.open_table(BY_SLOT)?,
             postings: [
@@ -235,7 +255,7 @@ impl<'t> Writer<'t> {
             findings: txn.open_table(FINDINGS)?,
             meta,
             frontier,
-            tile_writer: tree::TileWriter::default(),
+            tile_writer: grow::TileWriter::default(),
             received_writer: blocks::TimeBlocks::default(),
             slot_writer: blocks::SlotWriter::default(),
             posting_writers: Default::default(),
@@ -274,7 +294,8 @@ impl<'t> Writer<'t> {
         }
         let index = self.frontier.size();
         let appended = self.frontier.append(leaf_hash(e.bytes()))?;
-        self.tile_writer.record(&self.tiles, index, &appended)?;
+        self.tile_writer
+            .record(&self.tiles, &self.halves, index, &appended)?;
         self.entries.insert(index, e.bytes())?;
         self.received_writer
             .push(&self.received, index, a.received_at.millis())?;
@@ -307,7 +328,7 @@ impl<'t> Writer<'t> {
     }
 
     fn finish(mut self) -> Result<(), StoreError> {
-        self.tile_writer.flush(&mut self.tiles)?;
+        self.tile_writer.flush(&mut self.tiles, &mut self.halves)?;
         self.received_writer.flush(&mut self.received)?;
         self.slot_writer.flush(&mut self.by_slot)?;
         for (w, table) in self

@@ -13,15 +13,19 @@ use redb::{ReadOnlyTable, ReadTransaction, ReadableTable};
 
 use super::blocks::{TIMES_PER_BLOCK, block_at, decode_postings, decode_slots, decode_times};
 use super::tables::*;
-use super::tree::StoredTree;
+use super::tree::{NodeCache, StoredTree, store_error};
 use super::{StoredEntry, load_frontier};
 use crate::error::StoreError;
 use crate::finding::StoredFinding;
 use crate::terms::IndexKey;
 
 /// The stored tree as a snapshot sees it.
-pub(crate) type SnapshotTree<'a> =
-    StoredTree<'a, ReadOnlyTable<u64, &'static [u8]>, ReadOnlyTable<(u8, u64), &'static [u8]>>;
+pub(crate) type SnapshotTree<'a> = StoredTree<
+    'a,
+    ReadOnlyTable<u64, &'static [u8]>,
+    ReadOnlyTable<(u8, u64), &'static [u8]>,
+    ReadOnlyTable<(u8, u64), &'static [u8]>,
+>;
 
 /// A table of index blocks, see `blocks`.
 type BlockTable = ReadOnlyTable<(&'static [u8], u64), &'static [u8]>;
@@ -30,10 +34,15 @@ type BlockTable = ReadOnlyTable<(&'static [u8], u64), &'static [u8]>;
 type Postings = [BlockTable; 4];
 
 /// A consistent snapshot of the log.
+///
+/// Proofs built from one reader share the tree rows they read (bounded to a
+/// few MiB): build the many proofs of one answer from one reader.
 pub struct LogReader {
     entries: ReadOnlyTable<u64, &'static [u8]>,
     received: ReadOnlyTable<u64, &'static [u8]>,
     tiles: ReadOnlyTable<(u8, u64), &'static [u8]>,
+    halves: ReadOnlyTable<(u8, u64), &'static [u8]>,
+    cache: NodeCache,
     by_hash: ReadOnlyTable<(u32, u64), ()>,
     by_slot: BlockTable,
     postings: Postings,
@@ -60,6 +69,8 @@ impl LogReader {
             entries: txn.open_table(ENTRIES)?,
             received: txn.open_table(RECEIVED_AT)?,
             tiles: txn.open_table(TILES)?,
+            halves: txn.open_table(HALF_TILES)?,
+            cache: NodeCache::default(),
             by_hash: txn.open_table(BY_HASH)?,
             by_slot: txn.open_table(BY_SLOT)?,
             postings: [
@@ -87,7 +98,13 @@ impl LogReader {
     }
 
     pub(crate) fn tree(&self) -> SnapshotTree<'_> {
-        StoredTree::new(&self.entries, &self.tiles, self.size())
+        StoredTree::new(
+            &self.entries,
+            &self.tiles,
+            &self.halves,
+            &self.cache,
+            self.size(),
+        )
     }
 
     fn check_size(&self, asked: u64) -> Result<(), StoreError> {
@@ -103,19 +120,19 @@ impl LogReader {
     /// The root of the tree of the first `size` entries, from the stored tree.
     pub fn root_at(&self, size: u64) -> Result<Hash, StoreError> {
         self.check_size(size)?;
-        Ok(tree_root(&self.tree(), size)?)
+        tree_root(&self.tree(), size).map_err(store_error)
     }
 
     /// The inclusion proof of entry `index` in the tree of exactly `size` entries.
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, StoreError> {
         self.check_size(size)?;
-        Ok(prove_inclusion(&self.tree(), index, size)?)
+        prove_inclusion(&self.tree(), index, size).map_err(store_error)
     }
 
     /// The consistency proof from the tree of `old` entries to that of `new`.
     pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, StoreError> {
         self.check_size(new)?;
-        Ok(prove_consistency(&self.tree(), old, new)?)
+        prove_consistency(&self.tree(), old, new).map_err(store_error)
     }
 
     /// The exact bytes of entry `index` (its Merkle leaf).
@@ -311,7 +328,9 @@ impl LogReader {
     /// A C2SP tile of the current tree: hash tile bytes or an entry bundle.
     pub fn tile(&self, tile: &Tile) -> Result<Vec<u8>, StoreError> {
         match tile.kind() {
-            TileKind::Hashes(_) => Ok(hash_tile_data(&self.tree(), self.size(), tile)?),
+            TileKind::Hashes(_) => {
+                hash_tile_data(&self.tree(), self.size(), tile).map_err(store_error)
+            }
             TileKind::Entries => {
                 let beyond = || LogError::TileBeyondTree { size: self.size() };
                 let lo = tile.index().checked_mul(256).ok_or_else(beyond)?;

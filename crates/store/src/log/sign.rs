@@ -13,7 +13,7 @@ use armsledger_log::{
 use redb::ReadableTable;
 
 use super::tables::*;
-use super::tree::StoredTree;
+use super::tree::{NodeCache, StoredTree, store_error};
 use super::{LogStore, load_frontier};
 use crate::error::StoreError;
 
@@ -33,6 +33,8 @@ impl LogStore {
             let mut checkpoints = txn.open_table(CHECKPOINTS)?;
             let entries = txn.open_table(ENTRIES)?;
             let tiles = txn.open_table(TILES)?;
+            let halves = txn.open_table(HALF_TILES)?;
+            let cache = NodeCache::default();
             let verifier = key.verifier();
             let vkey = verifier.to_string();
             if let Some(stored) = get_meta(&meta, meta::LOG_VKEY)? {
@@ -47,8 +49,8 @@ impl LogStore {
             let frontier = load_frontier(&meta)?;
             let size = frontier.size();
             super::check_entry_count(&entries, size)?;
-            let tree = StoredTree::new(&entries, &tiles, size);
-            let root = tree_root(&tree, size)?;
+            let tree = StoredTree::new(&entries, &tiles, &halves, &cache, size);
+            let root = tree_root(&tree, size).map_err(store_error)?;
             if root != frontier.root() {
                 return Err(StoreError::TreeInconsistent(format!(
                     "stored tree root {root} at size {size} differs from the frontier's {}",

@@ -11,7 +11,10 @@ use crate::error::StoreError;
 use crate::terms::IndexKey;
 
 /// Format tag in `meta["format"]`; a new layout gets a new tag.
-pub(crate) const FORMAT: &str = "armsledger/store/log/v1";
+pub(crate) const FORMAT: &str = "armsledger/store/log/v2";
+/// The previous format: no `half_tiles` table. [`super::LogStore::open`]
+/// upgrades it in place (the table is derived from the entries).
+pub(crate) const FORMAT_V1: &str = "armsledger/store/log/v1";
 
 /// A table of index blocks keyed by (key bytes, first item), see `blocks`.
 pub(crate) type BlockDef = TableDefinition<'static, (&'static [u8], u64), &'static [u8]>;
@@ -22,6 +25,9 @@ pub(crate) const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("en
 pub(crate) const RECEIVED_AT: TableDefinition<u64, &[u8]> = TableDefinition::new("received_at");
 /// (tile level ≥ 1, tile index) → the tile's hashes, 32 bytes each.
 pub(crate) const TILES: TableDefinition<(u8, u64), &[u8]> = TableDefinition::new("tiles");
+/// (tile level ≥ 0, tile index) → the tree level `8t + 4` nodes inside that
+/// tile (level 0: a leaf tile), 32 bytes each, at most 16.
+pub(crate) const HALF_TILES: TableDefinition<(u8, u64), &[u8]> = TableDefinition::new("half_tiles");
 /// (first 4 bytes of the entry hash, big-endian; log index) → ().
 ///
 /// A prefix, not the whole hash: lookups check the full hash of each

@@ -77,6 +77,7 @@ fn dump(path: &std::path::Path) -> String {
     const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
     const RECEIVED: TableDefinition<u64, &[u8]> = TableDefinition::new("received_at");
     const TILES: TableDefinition<(u8, u64), &[u8]> = TableDefinition::new("tiles");
+    const HALF_TILES: TableDefinition<(u8, u64), &[u8]> = TableDefinition::new("half_tiles");
     const BY_HASH: TableDefinition<(u32, u64), ()> = TableDefinition::new("by_hash");
     const BLOCKS: [&str; 5] = ["by_slot", "by_firearm", "by_lot", "by_person", "by_site"];
     const CHECKPOINTS: TableDefinition<u64, &str> = TableDefinition::new("checkpoints");
@@ -110,6 +111,16 @@ fn dump(path: &std::path::Path) -> String {
         writeln!(
             out,
             "tiles        {:?} → {} bytes",
+            k.value(),
+            v.value().len()
+        )
+        .unwrap();
+    }
+    for row in txn.open_table(HALF_TILES).unwrap().iter().unwrap() {
+        let (k, v) = row.unwrap();
+        writeln!(
+            out,
+            "half_tiles   {:?} → {} bytes",
             k.value(),
             v.value().len()
         )

@@ -15,6 +15,7 @@ mod checkpoint;
 mod common;
 mod crash;
 mod docs;
+mod format;
 mod log_basic;
 mod proofs;
 mod site;

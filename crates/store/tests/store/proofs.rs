@@ -168,3 +168,69 @@ fn proofs_stay_valid_while_the_log_grows_in_random_batches() {
     }
     assert!(store.fsck().unwrap().is_clean());
 }
+
+/// Sizes at and around the stored levels' boundaries: inside a partial
+/// group of 16, on a group end, across a tile end.
+fn boundary_sizes() -> Vec<u64> {
+    let mut sizes: Vec<u64> = (1..=70).collect();
+    for edge in [256u64, 512, 1024, 1536, 2000] {
+        for d in [0u64, 1, 2, 7, 15, 16, 17, 31, 33] {
+            sizes.push(edge - d.min(edge - 1));
+            if edge + d <= 2000 {
+                sizes.push(edge + d);
+            }
+        }
+    }
+    sizes.extend([271, 272, 273, 287, 1009, 1999]);
+    sizes.sort_unstable();
+    sizes.dedup();
+    sizes
+}
+
+#[test]
+fn every_proof_near_group_and_tile_ends_matches_naive_tree() {
+    let f = fixture();
+    for size in boundary_sizes() {
+        // Every leaf of a small tree; the last two groups and a few others
+        // of a large one.
+        let indexes: Vec<u64> = if size <= 70 {
+            (0..size).collect()
+        } else {
+            (size.saturating_sub(32)..size)
+                .chain([0, 15, 16, size / 2, size / 2 + 15])
+                .collect()
+        };
+        for i in indexes {
+            check_inclusion(f, i, size);
+        }
+        for old in [0, 1, size / 3, size.saturating_sub(17), size - 1, size] {
+            check_consistency(f, old.min(size), size);
+        }
+    }
+}
+
+#[test]
+fn one_reader_serves_many_sizes_in_any_order() {
+    // A reader shares the tree rows it reads between proofs; proofs at
+    // other sizes must not see each other's right edges.
+    let f = fixture();
+    let r = f.store.read().unwrap();
+    let mut rng = Rng(seed("one reader"));
+    for _ in 0..600 {
+        let size = 1 + rng.below(2000);
+        let i = rng.below(size);
+        let d = &f.leaves[..size as usize];
+        assert_eq!(
+            r.inclusion_proof(i, size).unwrap(),
+            path(i as usize, d),
+            "PATH({i}, D[{size}])"
+        );
+        let old = rng.below(size + 1);
+        assert_eq!(
+            r.consistency_proof(old, size).unwrap(),
+            consistency(old as usize, d),
+            "PROOF({old}, D[{size}])"
+        );
+        assert_eq!(r.root_at(size).unwrap(), mth(d), "MTH(D[{size}])");
+    }
+}

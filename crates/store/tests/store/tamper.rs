@@ -13,6 +13,7 @@ use crate::common::{leaf, log_key, store_with, workload};
 
 const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
 const TILES: TableDefinition<(u8, u64), &[u8]> = TableDefinition::new("tiles");
+const HALF_TILES: TableDefinition<(u8, u64), &[u8]> = TableDefinition::new("half_tiles");
 const CHECKPOINTS: TableDefinition<u64, &str> = TableDefinition::new("checkpoints");
 
 const N: usize = 600;
@@ -101,23 +102,24 @@ fn a_changed_entry_signature_byte() {
 fn a_changed_entry_body_byte() {
     let (dir, cp) = signed_log();
     tamper(&path(&dir), |txn| {
-        let mut bytes = entry_bytes(txn, 590);
+        let mut bytes = entry_bytes(txn, 596);
         let last = bytes.len() - 1;
         bytes[last] ^= 0x40;
         txn.open_table(ENTRIES)
             .unwrap()
-            .insert(590, bytes.as_slice())
+            .insert(596, bytes.as_slice())
             .unwrap();
     });
     let store = LogStore::open(path(&dir)).unwrap();
     let p = problems(&store);
     assert!(
         p.iter()
-            .any(|p| p.starts_with("entries[590]: expected a canonical signed entry")),
+            .any(|p| p.starts_with("entries[596]: expected a canonical signed entry")),
         "{p:?}"
     );
-    assert!(!proves(&store, &cp, 590));
-    // Entry 590 is in the right-edge tile: signing recomputes it and refuses.
+    assert!(!proves(&store, &cp, 596));
+    // Entry 596 is in the right-edge group of 16 (592..600), whose leaves no
+    // stored hash covers yet: signing recomputes it and refuses.
     assert!(matches!(
         store.sign_checkpoint(&log_key()),
         Err(StoreError::TreeInconsistent(_))
@@ -174,6 +176,11 @@ fn two_entries_swapped() {
     );
     assert!(
         p.iter()
+            .any(|p| p.starts_with("half_tiles[(0, 0)[2] over entries 32..48]")),
+        "{p:?}"
+    );
+    assert!(
+        p.iter()
             .any(|p| p.starts_with("by_hash[") && p.contains(", 40)")),
         "{p:?}"
     );
@@ -210,6 +217,94 @@ fn a_changed_tree_hash() {
         store.sign_checkpoint(&log_key()),
         Err(StoreError::TreeInconsistent(_))
     ));
+}
+
+#[test]
+fn a_changed_half_tile_hash() {
+    let (dir, cp) = signed_log();
+    // Half tile (0, 1) covers entries 256..512; its hash 2 is the root of
+    // entries 288..304.
+    tamper(&path(&dir), |txn| {
+        let mut t = txn.open_table(HALF_TILES).unwrap();
+        let mut row = t.get((0, 1)).unwrap().unwrap().value().to_vec();
+        assert_eq!(row.len(), 16 * 32);
+        row[2 * 32 + 7] ^= 1;
+        t.insert((0, 1), row.as_slice()).unwrap();
+    });
+    let store = LogStore::open(path(&dir)).unwrap();
+    let p = problems(&store);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].starts_with("half_tiles[(0, 1)[2] over entries 288..304]: expected "),
+        "{p:?}"
+    );
+    assert!(
+        !proves(&store, &cp, 260),
+        "entries of the tile prove through it"
+    );
+    assert!(
+        proves(&store, &cp, 300),
+        "a proof hashes its own group from the entries"
+    );
+    assert!(proves(&store, &cp, 10), "other tiles are untouched");
+    // The right-edge half tile (entries 512..592 in five groups) is what a
+    // root of the current size reads: changed, signing refuses.
+    drop(store);
+    tamper(&path(&dir), |txn| {
+        let mut t = txn.open_table(HALF_TILES).unwrap();
+        let mut row = t.get((0, 2)).unwrap().unwrap().value().to_vec();
+        assert_eq!(row.len(), 5 * 32);
+        row[0] ^= 1;
+        t.insert((0, 2), row.as_slice()).unwrap();
+    });
+    let store = LogStore::open(path(&dir)).unwrap();
+    assert!(
+        problems(&store)
+            .iter()
+            .any(|p| p.starts_with("half_tiles[(0, 2)[0] over entries 512..528]")),
+    );
+    assert!(matches!(
+        store.sign_checkpoint(&log_key()),
+        Err(StoreError::TreeInconsistent(_))
+    ));
+}
+
+#[test]
+fn a_truncated_half_tile_is_an_error_naming_it() {
+    let (dir, cp) = signed_log();
+    tamper(&path(&dir), |txn| {
+        let mut t = txn.open_table(HALF_TILES).unwrap();
+        let row = t.get((0, 1)).unwrap().unwrap().value().to_vec();
+        t.insert((0, 1), &row[..100]).unwrap();
+    });
+    let store = LogStore::open(path(&dir)).unwrap();
+    let p = problems(&store);
+    assert!(
+        p.iter()
+            .any(|p| p.starts_with("half_tiles[(0, 1)]: expected whole hashes, found 100 bytes")),
+        "{p:?}"
+    );
+    let err = store
+        .read()
+        .unwrap()
+        .inclusion_proof(260, cp.checkpoint().size())
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("half_tiles[(0, 1)] is malformed"),
+        "{err}"
+    );
+    // A removed row: the hashes are missing, an error, not a panic.
+    drop(store);
+    tamper(&path(&dir), |txn| {
+        txn.open_table(HALF_TILES).unwrap().remove((0, 1)).unwrap();
+    });
+    let store = LogStore::open(path(&dir)).unwrap();
+    assert!(
+        problems(&store)
+            .iter()
+            .any(|p| p.starts_with("half_tiles[(0, 1)[0] over entries 256..272]: expected ")),
+    );
+    assert!(!proves(&store, &cp, 260));
 }
 
 #[test]

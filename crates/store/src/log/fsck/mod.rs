@@ -16,11 +16,12 @@ use armsledger_log::{Frontier, Hash, leaf_hash};
 use redb::{ReadOnlyDatabase, ReadTransaction, ReadableDatabase, ReadableTable};
 
 use super::tables::*;
-use super::tree::StoredTree;
+use super::tree::{NodeCache, StoredTree};
 use crate::error::StoreError;
 use crate::terms::{IndexKey, Terms};
 use rows::{
-    check_findings_and_equivocations, check_received, check_tiles, diff, read_postings, read_slots,
+    check_findings_and_equivocations, check_half_tiles, check_received, check_tiles, diff,
+    read_postings, read_slots,
 };
 
 mod checkpoints;
@@ -112,8 +113,8 @@ impl fmt::Display for FsckReport {
 
 /// Opens the log at `path` read-only and checks it (see [`FsckReport`]).
 ///
-/// A file that needs crash repair is refused; open it with
-/// [`super::LogStore::open`] first, which repairs it.
+/// A file that needs crash repair, or of the previous format, is refused;
+/// open it with [`super::LogStore::open`] first, which repairs and upgrades it.
 pub fn fsck(path: impl AsRef<Path>) -> Result<FsckReport, StoreError> {
     let path = path.as_ref();
     let db = ReadOnlyDatabase::open(path)?;
@@ -123,9 +124,14 @@ pub fn fsck(path: impl AsRef<Path>) -> Result<FsckReport, StoreError> {
         Err(_) => None,
     };
     if format.as_deref() != Some(FORMAT.as_bytes()) {
+        let v1 = format.as_deref() == Some(FORMAT_V1.as_bytes());
         return Err(StoreError::FormatUnknown {
             path: path.display().to_string(),
-            expected: "global log",
+            expected: if v1 {
+                "current global log (a v1 log is upgraded by opening it with LogStore::open first)"
+            } else {
+                "global log"
+            },
             found: format.map(|f| String::from_utf8_lossy(&f).into_owned()),
         });
     }
@@ -139,6 +145,7 @@ struct Expected {
     by_slot: Vec<(Vec<u8>, u64, u64)>,
     postings: [Vec<(Vec<u8>, u64)>; 4],
     tiles: BTreeMap<(u8, u64), Vec<u8>>,
+    halves: BTreeMap<(u8, u64), Vec<u8>>,
     roots: BTreeMap<u64, Hash>,
 }
 
@@ -147,6 +154,7 @@ pub(crate) fn check(txn: &ReadTransaction) -> Result<FsckReport, StoreError> {
     let meta = txn.open_table(META)?;
     let entries = txn.open_table(ENTRIES)?;
     let tiles = txn.open_table(TILES)?;
+    let halves = txn.open_table(HALF_TILES)?;
     let cp_table = txn.open_table(CHECKPOINTS)?;
 
     // Walk the entries once: leaves, tree, checkpoint roots, index rows.
@@ -175,17 +183,16 @@ pub(crate) fn check(txn: &ReadTransaction) -> Result<FsckReport, StoreError> {
         r.entries += 1;
         let leaf = frontier.size();
         let appended = frontier.append(leaf_hash(bytes))?;
-        for (level, h) in appended
-            .hashes
-            .iter()
-            .enumerate()
-            .skip(1)
-            .filter(|(l, _)| l % 8 == 0)
-        {
+        for (level, h) in appended.hashes.iter().enumerate().skip(1) {
+            // Tile level t holds tree level 8t, half tile level t 8t + 4.
+            let (rows, width) = match level % 8 {
+                0 => (&mut x.tiles, 256),
+                4 => (&mut x.halves, 16),
+                _ => continue,
+            };
             let t = u8::try_from(level / 8).unwrap_or(u8::MAX);
             let n = leaf >> level;
-            x.tiles
-                .entry((t, n / 256))
+            rows.entry((t, n / width))
                 .or_default()
                 .extend_from_slice(&h.0);
         }
@@ -229,6 +236,7 @@ pub(crate) fn check(txn: &ReadTransaction) -> Result<FsckReport, StoreError> {
         Err(e) => r.push("meta", meta::FRONTIER, "a frontier", e),
     }
     check_tiles(&mut r, &tiles, &x.tiles)?;
+    check_half_tiles(&mut r, &halves, &x.halves)?;
 
     // Index tables, both directions.
     x.by_hash.sort_unstable();
@@ -263,7 +271,7 @@ pub(crate) fn check(txn: &ReadTransaction) -> Result<FsckReport, StoreError> {
         &mut r,
         &meta,
         &cp_table,
-        &tree_view(&entries, &tiles, size),
+        &StoredTree::new(&entries, &tiles, &halves, &NodeCache::default(), size),
         &x.roots,
         size,
     )?;
@@ -280,13 +288,4 @@ fn record_roots(
         roots.insert(f.size(), f.root());
         want.next();
     }
-}
-
-/// The stored tree of a snapshot, for proofs between checkpoints.
-fn tree_view<'a, E, T>(entries: &'a E, tiles: &'a T, size: u64) -> StoredTree<'a, E, T>
-where
-    E: ReadableTable<u64, &'static [u8]>,
-    T: ReadableTable<(u8, u64), &'static [u8]>,
-{
-    StoredTree::new(entries, tiles, size)
 }

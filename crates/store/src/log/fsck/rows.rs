@@ -127,7 +127,7 @@ pub(super) fn check_tiles<T: ReadableTable<(u8, u64), &'static [u8]>>(
         let (k, v) = row?;
         stored.insert(k.value(), v.value().to_vec());
     }
-    let covers = |t: u8, k: u64, pos: u64| -> String {
+    let covers = |&(t, k): &(u8, u64), pos: u64| -> String {
         let span = 1u64.checked_shl(8 * u32::from(t)).unwrap_or(u64::MAX);
         let first = (k * 256 + pos).saturating_mul(span);
         format!(
@@ -135,17 +135,62 @@ pub(super) fn check_tiles<T: ReadableTable<(u8, u64), &'static [u8]>>(
             first.saturating_add(span)
         )
     };
-    for (&(t, k), want) in expected {
-        let got = stored.remove(&(t, k)).unwrap_or_default();
-        let (w, g) = (want.chunks(32), got.chunks(32));
+    compare_hash_rows(r, "tiles", stored, expected, covers, |(t, k)| {
+        format!("({t}, {k})")
+    });
+    Ok(())
+}
+
+/// Compares the stored half tiles with those recomputed from the entries.
+pub(super) fn check_half_tiles<T: ReadableTable<(u8, u64), &'static [u8]>>(
+    r: &mut FsckReport,
+    table: &T,
+    expected: &BTreeMap<(u8, u64), Vec<u8>>,
+) -> Result<(), StoreError> {
+    let mut stored: BTreeMap<(u8, u64), Vec<u8>> = BTreeMap::new();
+    for row in table.iter()? {
+        let (k, v) = row?;
+        stored.insert(k.value(), v.value().to_vec());
+    }
+    // Hash `pos` of half tile (t, k) is node 16k + pos of tree level 8t + 4.
+    let covers = |&(t, k): &(u8, u64), pos: u64| -> String {
+        let span = 1u64.checked_shl(8 * u32::from(t) + 4).unwrap_or(u64::MAX);
+        let first = (k * 16 + pos).saturating_mul(span);
+        format!(
+            "({t}, {k})[{pos}] over entries {first}..{}",
+            first.saturating_add(span)
+        )
+    };
+    compare_hash_rows(r, "half_tiles", stored, expected, covers, |(t, k)| {
+        format!("({t}, {k})")
+    });
+    Ok(())
+}
+
+/// Reports every hash that differs between stored and expected rows of
+/// concatenated 32-byte hashes, rows that are not whole hashes, and rows
+/// that should not exist.
+fn compare_hash_rows<K: Ord>(
+    r: &mut FsckReport,
+    table: &'static str,
+    mut stored: BTreeMap<K, Vec<u8>>,
+    expected: &BTreeMap<K, Vec<u8>>,
+    covers: impl Fn(&K, u64) -> String,
+    show: impl Fn(&K) -> String,
+) {
+    for (key, want) in expected {
+        let got = stored.remove(key).unwrap_or_default();
         let n = want.len().max(got.len()) / 32;
-        let (mut w, mut g) = (w.map(hex::encode), g.map(hex::encode));
+        let (mut w, mut g) = (
+            want.chunks(32).map(hex::encode),
+            got.chunks(32).map(hex::encode),
+        );
         for pos in 0..n as u64 {
             let (a, b) = (w.next(), g.next());
             if a != b {
                 r.push(
-                    "tiles",
-                    covers(t, k, pos),
+                    table,
+                    covers(key, pos),
                     a.unwrap_or_else(|| "absent".into()),
                     b.unwrap_or_else(|| "absent".into()),
                 );
@@ -153,22 +198,21 @@ pub(super) fn check_tiles<T: ReadableTable<(u8, u64), &'static [u8]>>(
         }
         if !got.len().is_multiple_of(32) {
             r.push(
-                "tiles",
-                format!("({t}, {k})"),
+                table,
+                show(key),
                 "whole hashes",
                 format!("{} bytes", got.len()),
             );
         }
     }
-    for ((t, k), got) in stored {
+    for (key, got) in stored {
         r.push(
-            "tiles",
-            format!("({t}, {k})"),
+            table,
+            show(&key),
             "absent",
             format!("{} hashes", got.len() / 32),
         );
     }
-    Ok(())
 }
 
 pub(super) fn check_findings_and_equivocations(
