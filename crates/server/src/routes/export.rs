@@ -8,6 +8,7 @@ use armsledger_bundle::{BundleWriter, Meta, Scope};
 use armsledger_core::entry::{ChainId, SignedEntry};
 use armsledger_core::event::Subject;
 use armsledger_core::ids::{CompanyId, SiteId};
+use armsledger_store::IndexKey;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
@@ -142,7 +143,43 @@ fn write(
             en.body().link_for(&Subject::Firearm(*id)).is_some()
         }
     };
-    for i in 0..size {
+    // A scoped bundle reads only the entries its scope can hold, from the
+    // indexes (the filter above still decides); a full one reads them all.
+    let chain_indexes = |chain: ChainId| -> Result<Vec<u64>, String> {
+        Ok(reader
+            .chain_slots(&chain, 0, usize::MAX)
+            .map_err(|x| e(&x))?
+            .into_iter()
+            .map(|(_, i)| i)
+            .collect())
+    };
+    let candidates: Option<Vec<u64>> = match scope {
+        Scope::All => None,
+        _ => {
+            let mut v = chain_indexes(ChainId::Regulator)?;
+            match scope {
+                Scope::Site(site) => v.extend(chain_indexes(ChainId::Site(site.clone()))?),
+                Scope::Company(c) => {
+                    for (site, _) in companies.iter().filter(|(_, co)| *co == c) {
+                        v.extend(chain_indexes(ChainId::Site(site.clone()))?);
+                    }
+                }
+                Scope::Firearm(id) => {
+                    v.extend(reader.indexes(&IndexKey::Firearm(*id)).map_err(|x| e(&x))?)
+                }
+                Scope::All => {}
+            }
+            v.retain(|i| *i < size);
+            v.sort_unstable();
+            v.dedup();
+            Some(v)
+        }
+    };
+    let indexes: Box<dyn Iterator<Item = u64>> = match candidates {
+        Some(v) => Box::new(v.into_iter()),
+        None => Box::new(0..size),
+    };
+    for i in indexes {
         let Some(s) = reader.entry(i).map_err(|x| e(&x))? else {
             return Err(format!("entry {i} missing"));
         };
