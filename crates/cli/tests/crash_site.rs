@@ -35,145 +35,23 @@
     clippy::indexing_slicing
 )]
 
+mod sites;
+
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use armsledger_core::entry::SignedEntry;
 use armsledger_core::event::{Event, SiteEvent};
-use armsledger_core::hash::Hash;
 use armsledger_device::host::{DeviceClient, UnixSocket};
 use armsledger_device::protocol::{self, Request};
 use armsledger_store::SiteLedger;
-
-const ROOT_SEED: [u8; 32] = [42; 32];
-
-/// Generous bound for one step, so a hang fails the test instead of
-/// blocking it; nothing is asserted about time.
-const HANG: Duration = Duration::from_secs(120);
-
-fn bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_armsledger"))
-}
-
-/// Child processes killed when the test ends.
-#[derive(Default)]
-struct Procs(Vec<Child>);
-
-impl Drop for Procs {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// The first line of a child's output; the rest is drained.
-fn first_line(child: &mut Child) -> String {
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = channel();
-    std::thread::spawn(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        if let Some(Ok(l)) = lines.next() {
-            let _ = tx.send(l);
-        }
-        for _ in lines {}
-    });
-    rx.recv_timeout(HANG).unwrap()
-}
-
-fn root_public() -> String {
-    let k = ed25519_dalek::SigningKey::from_bytes(&ROOT_SEED);
-    hex::encode(k.verifying_key().to_bytes())
-}
-
-/// Manufactures a device and serves it (`armsledger device serve`) at
-/// `dir/serial.sock`; returns the socket, the flash file and the process.
-fn device(dir: &Path, serial: &str) -> (PathBuf, PathBuf, Child) {
-    let root = dir.join("root.key");
-    std::fs::write(&root, hex::encode(ROOT_SEED)).unwrap();
-    let flash = dir.join(format!("{serial}.flash"));
-    let seed = hex::encode(Hash::of(&[serial.as_bytes()]).0);
-    let out = Command::new(bin())
-        .args(["device", "manufacture", "--root"])
-        .arg(&root)
-        .args(["--device", serial, "--seed", &seed, "--flash"])
-        .arg(&flash)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let sock = dir.join(format!("{serial}.sock"));
-    let child = serve_device(&flash, &sock);
-    (sock, flash, child)
-}
-
-/// Serves the device in `flash` at `sock` (again, after a kill).
-fn serve_device(flash: &Path, sock: &Path) -> Child {
-    let mut child = Command::new(bin())
-        .args(["device", "serve", "--flash"])
-        .arg(flash)
-        .arg("--listen")
-        .arg(format!("unix:{}", sock.display()))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    first_line(&mut child);
-    child
-}
-
-/// Starts `armsledger serve`; returns its URL.
-fn server(dir: &Path, regulator_key: &str, procs: &mut Procs) -> String {
-    let mut child = Command::new(bin())
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(dir.join("srv"))
-        .args([
-            "--regulator-key",
-            regulator_key,
-            "--manufacturer-root",
-            &root_public(),
-        ])
-        .env_remove("ARMSLEDGER_DATA")
-        .env_remove("ARMSLEDGER_LISTEN")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let line = first_line(&mut child);
-    procs.0.push(child);
-    line.split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .to_string()
-}
-
-fn cli(dir: &Path) -> Command {
-    let mut c = Command::new(bin());
-    c.env("ARMSLEDGER_REGULATOR", dir.join("reg"))
-        .env("ARMSLEDGER_SITE", dir.join("north"))
-        .env("ARMSLEDGER_OFFICER", "armourer-1")
-        .env_remove("ARMSLEDGER_SERVER")
-        .env_remove("ARMSLEDGER_TOKEN")
-        .stdin(Stdio::null());
-    c
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = cli(dir).args(args).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "armsledger {args:?} failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
+use sites::{HANG, Procs, cli, device, ok, root_public, serve_device, server, token};
 
 /// Where the proxy holds the officer's conversation with its device.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -638,22 +516,6 @@ fn ledger_entries(site: &Path) -> Vec<SignedEntry> {
         .unwrap()
         .entries_from(1, usize::MAX)
         .unwrap()
-}
-
-fn token(dir: &Path, role: &str) -> String {
-    ok(
-        dir,
-        &[
-            "token",
-            "create",
-            "--data",
-            dir.join("srv").to_str().unwrap(),
-            "--role",
-            role,
-        ],
-    )
-    .trim()
-    .to_string()
 }
 
 /// The regulator licenses `acme`, registers `north`, enrols its device

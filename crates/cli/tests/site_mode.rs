@@ -1,11 +1,7 @@
 //! Golden tests of the officer and regulator commands against real parts:
 //! signing devices on UNIX sockets and `armsledger serve` on a loopback port.
 //!
-//! Devices: each device is its own process, `armsledger device serve` (or
-//! the `armsledger-device` binary when it was built next to `armsledger` in
-//! target/debug and this build lacks `device`). Otherwise the same firmware
-//! runs in this test process behind a real UNIX socket
-//! (force that with `ARMSLEDGER_TEST_INPROCESS_DEVICE=1`).
+//! Each device is its own process, `armsledger device serve`.
 
 #![allow(
     clippy::unwrap_used,
@@ -14,120 +10,16 @@
     clippy::indexing_slicing
 )]
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command as StdCommand, Stdio};
-use std::time::Duration;
+mod sites;
 
-use armsledger_core::hash::Hash;
-use assert_cmd::Command;
+use std::path::Path;
 
-/// Kills the child processes it owns when the test ends.
-struct Procs(Vec<Child>);
+use sites::{Procs, cli, ok, root_public, server, token};
 
-impl Drop for Procs {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn bin_dir() -> PathBuf {
-    assert_cmd::cargo::cargo_bin("armsledger")
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-const ROOT_SEED: [u8; 32] = [42; 32];
-
-fn root_public() -> String {
-    let k = ed25519_dalek::SigningKey::from_bytes(&ROOT_SEED);
-    hex::encode(k.verifying_key().to_bytes())
-}
-
-/// How to run a device process: `armsledger device …` when this build has
-/// that command, else `armsledger-device …` when it was built next to
-/// `armsledger`; `None` runs devices in this process.
-fn device_command() -> Option<fn() -> StdCommand> {
-    if std::env::var_os("ARMSLEDGER_TEST_INPROCESS_DEVICE").is_some() {
-        return None;
-    }
-    fn via_cli() -> StdCommand {
-        let mut c = StdCommand::new(assert_cmd::cargo::cargo_bin("armsledger"));
-        c.arg("device");
-        c
-    }
-    fn via_device_bin() -> StdCommand {
-        StdCommand::new(bin_dir().join("armsledger-device"))
-    }
-    let cli_has_it = via_cli()
-        .arg("--help")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if cli_has_it {
-        Some(via_cli)
-    } else if bin_dir().join("armsledger-device").exists() {
-        Some(via_device_bin)
-    } else {
-        None
-    }
-}
-
-/// Starts a device with serial `serial` serving at `dir/serial.sock`; returns its address.
+/// Starts a device process serving at `dir/serial.sock`; its address.
 fn device(dir: &Path, serial: &str, procs: &mut Procs) -> String {
-    let sock = dir.join(format!("{serial}.sock"));
-    if let Some(base) = device_command() {
-        let root = dir.join("root.key");
-        std::fs::write(&root, hex::encode(ROOT_SEED)).unwrap();
-        let flash = dir.join(format!("{serial}.flash"));
-        let seed = hex::encode(Hash::of(&[serial.as_bytes()]).0);
-        let st = base()
-            .args(["manufacture", "--root"])
-            .arg(&root)
-            .args(["--device", serial, "--seed", &seed, "--flash"])
-            .arg(&flash)
-            .stdout(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(st.success());
-        let mut child = base()
-            .args(["serve", "--flash"])
-            .arg(&flash)
-            .arg("--listen")
-            .arg(format!("unix:{}", sock.display()))
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        first_line(&mut child);
-        procs.0.push(child);
-    } else {
-        use armsledger_device::server::{Listen, serve};
-        let spec = armsledger_device::DeviceSpec {
-            device: serial.parse().unwrap(),
-            model: "SIM".parse().unwrap(),
-            seed: Hash::of(&[serial.as_bytes()]).0,
-        };
-        let root = ed25519_dalek::SigningKey::from_bytes(&ROOT_SEED);
-        let dev = armsledger_device::memory_device(
-            &root,
-            &spec,
-            Box::new(armsledger_device::storage::SystemClock),
-        )
-        .unwrap();
-        let listen = Listen::Unix(sock.clone());
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = serve(&dev, &listen, |_| {
-                let _ = tx.send(());
-            });
-        });
-        rx.recv_timeout(Duration::from_secs(10)).unwrap();
-    }
+    let (sock, _, child) = sites::device(dir, serial);
+    procs.0.push(child);
     format!("unix:{}", sock.display())
 }
 
@@ -154,66 +46,6 @@ fn public_checkpoint(url: &str) -> armsledger_log::Checkpoint {
         .unwrap()
         .checkpoint()
         .clone()
-}
-
-/// Starts `armsledger serve`; returns its URL.
-fn server(dir: &Path, regulator_key: &str, procs: &mut Procs) -> String {
-    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("armsledger"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-        .arg(dir.join("srv"))
-        .args([
-            "--regulator-key",
-            regulator_key,
-            "--manufacturer-root",
-            &root_public(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let line = first_line(&mut child);
-    procs.0.push(child);
-    line.split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {line:?}"))
-        .to_string()
-}
-
-/// The child's first line of output; the rest is drained so it never blocks
-/// or fails writing.
-fn first_line(child: &mut Child) -> String {
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        if let Some(Ok(l)) = lines.next() {
-            let _ = tx.send(l);
-        }
-        for _ in lines {}
-    });
-    rx.recv_timeout(Duration::from_secs(30)).unwrap()
-}
-
-fn cli(dir: &Path) -> Command {
-    let mut c = Command::cargo_bin("armsledger").unwrap();
-    c.env("ARMSLEDGER_REGULATOR", dir.join("reg"))
-        .env("ARMSLEDGER_SITE", dir.join("north"))
-        .env("ARMSLEDGER_OFFICER", "armourer-1")
-        .env_remove("ARMSLEDGER_SERVER")
-        .env_remove("ARMSLEDGER_TOKEN")
-        .timeout(Duration::from_secs(60));
-    c
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = cli(dir).args(args).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "armsledger {args:?} failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
 }
 
 fn fails(dir: &Path, args: &[&str]) -> String {
@@ -368,22 +200,6 @@ fn regulator(dir: &Path, procs: &mut Procs) -> (String, String) {
         ],
     );
     (key, site_dev)
-}
-
-fn token(dir: &Path, role: &str) -> String {
-    ok(
-        dir,
-        &[
-            "token",
-            "create",
-            "--data",
-            dir.join("srv").to_str().unwrap(),
-            "--role",
-            role,
-        ],
-    )
-    .trim()
-    .to_string()
 }
 
 #[test]
