@@ -38,6 +38,8 @@ mod terms;
 pub use error::StoreError;
 pub use finding::StoredFinding;
 pub use log::{Accepted, FsckReport, LogReader, LogStore, Problem, StoredEntry, fsck};
+#[cfg(feature = "bench-support")]
+pub use log::{leaf_of_row, stored_row, training_sample};
 pub use site::{DeviceKey, EntryReceipt, Pending, Recovery, SignRequest, SiteLedger, Source};
 pub use terms::{IndexKey, Terms};
 

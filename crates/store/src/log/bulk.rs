@@ -41,7 +41,7 @@ impl LogStore {
                     let index = frontier.size();
                     let appended = frontier.append(leaf_hash(&leaf))?;
                     writer.record(&tiles, &halves, index, &appended)?;
-                    entries.insert(index, leaf.as_slice())?;
+                    entries.insert(index, super::stored::encode_raw(&leaf)?.as_slice())?;
                     times.push(&received, index, received_at.millis())?;
                 }
                 writer.flush(&mut tiles, &mut halves)?;

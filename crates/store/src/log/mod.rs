@@ -13,6 +13,7 @@ mod fsck;
 mod grow;
 mod read;
 mod sign;
+mod stored;
 pub(crate) mod tables;
 pub(crate) mod tree;
 
@@ -67,9 +68,10 @@ impl LogStore {
     /// Opens the log at `path`, creating an empty one if the file does not
     /// exist. After a crash redb repairs the file to its last durable commit.
     ///
-    /// A log of the previous format (`armsledger/store/log/v1`) is upgraded
-    /// in place, in one transaction: its `half_tiles` table is derived from
-    /// the entries (one pass over them).
+    /// A log of an earlier format is upgraded in place, in one transaction:
+    /// a v1 log gets its `half_tiles` table derived from the entries, and the
+    /// entries of a v1 or v2 log are rewritten in their v3 stored form (one
+    /// pass over them).
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
         let db = Database::create(&path)?;
@@ -138,27 +140,34 @@ impl LogStore {
     }
 }
 
-/// Creates the tables of a new log, upgrades a v1 log, or checks the format
-/// of an existing one.
+/// Creates the tables of a new log, upgrades a v1 or v2 log, or checks the
+/// format of an existing one.
 fn init(db: &Database, path: &Path) -> Result<(), StoreError> {
     let txn = db.begin_write()?;
     let had_tables = txn.list_tables()?.count() > 0;
+    let dictionary = stored::dictionary_id();
     {
         let mut meta = txn.open_table(META)?;
         match get_meta(&meta, meta::FORMAT)? {
             Some(f) if f == FORMAT.as_bytes() => {
+                check_dictionary(&meta, path)?;
                 drop(meta);
                 txn.abort()?;
                 return Ok(());
             }
-            Some(f) if f == FORMAT_V1.as_bytes() => {
-                // v2 adds the half_tiles table, a function of the entries.
-                txn.delete_table(HALF_TILES)?;
-                let entries = txn.open_table(ENTRIES)?;
-                let mut halves = txn.open_table(HALF_TILES)?;
-                grow::derive_half_tiles(&entries, &mut halves)?;
+            Some(f) if f == FORMAT_V1.as_bytes() || f == FORMAT_V2.as_bytes() => {
+                let mut entries = txn.open_table(ENTRIES)?;
+                if f == FORMAT_V1.as_bytes() {
+                    // v2 added the half_tiles table, a function of the entries.
+                    txn.delete_table(HALF_TILES)?;
+                    let mut halves = txn.open_table(HALF_TILES)?;
+                    grow::derive_half_tiles(&entries, &mut halves)?;
+                }
+                // v3 stores each entry compressed, without its body hash.
+                rewrite_entries(&mut entries)?;
                 meta.insert(meta::FORMAT, FORMAT.as_bytes())?;
-                drop((meta, entries, halves));
+                meta.insert(meta::DICTIONARY, dictionary.0.as_slice())?;
+                drop((meta, entries));
                 txn.commit()?;
                 return Ok(());
             }
@@ -172,6 +181,7 @@ fn init(db: &Database, path: &Path) -> Result<(), StoreError> {
             }
         }
         meta.insert(meta::FORMAT, FORMAT.as_bytes())?;
+        meta.insert(meta::DICTIONARY, dictionary.0.as_slice())?;
         meta.insert(meta::FRONTIER, Frontier::new().to_bytes().as_slice())?;
         txn.open_table(ENTRIES)?;
         txn.open_table(RECEIVED_AT)?;
@@ -188,6 +198,75 @@ fn init(db: &Database, path: &Path) -> Result<(), StoreError> {
     }
     txn.commit()?;
     Ok(())
+}
+
+/// A v3 file must name the dictionary this build has: rows compressed with
+/// another one would not decode.
+pub(crate) fn check_dictionary<T: ReadableTable<&'static str, &'static [u8]>>(
+    meta: &T,
+    path: &Path,
+) -> Result<(), StoreError> {
+    let found = get_meta(meta, meta::DICTIONARY)?;
+    if found.as_deref() == Some(stored::dictionary_id().0.as_slice()) {
+        return Ok(());
+    }
+    Err(StoreError::FormatUnknown {
+        path: path.display().to_string(),
+        expected: "global log compressed with this build's dictionary (dict/v3.dict)",
+        found: Some(format!(
+            "{FORMAT} with dictionary {}",
+            found.map_or_else(|| "none".to_owned(), hex::encode)
+        )),
+    })
+}
+
+/// Rewrites every row of a v1 or v2 `entries` table (exact bytes) in its v3
+/// stored form, a chunk at a time. A row that is not an entry keeps its
+/// bytes in the raw form, so fsck still names it.
+fn rewrite_entries(entries: &mut Table<'_, u64, &'static [u8]>) -> Result<(), StoreError> {
+    const CHUNK: usize = 4096;
+    let mut from = 0u64;
+    loop {
+        let mut rows = Vec::with_capacity(CHUNK);
+        for row in entries.range(from..)?.take(CHUNK) {
+            let (k, v) = row?;
+            rows.push((k.value(), stored::encode_leaf(v.value())?));
+        }
+        let Some(&(last, _)) = rows.last() else {
+            return Ok(());
+        };
+        for (k, v) in &rows {
+            entries.insert(*k, v.as_slice())?;
+        }
+        match last.checked_add(1) {
+            Some(next) => from = next,
+            None => return Ok(()),
+        }
+    }
+}
+
+/// The exact bytes of a stored entry row (see `stored`).
+pub(crate) fn entry_bytes(index: u64, row: &[u8]) -> Result<Vec<u8>, StoreError> {
+    stored::decode(index, row)
+}
+
+/// The uncompressed stored form of an entry, the input the format's
+/// dictionary is trained on (see docs/log.md, "Format versions").
+#[cfg(feature = "bench-support")]
+pub fn training_sample(entry: &SignedEntry) -> Vec<u8> {
+    stored::entry_form(entry)
+}
+
+/// The `entries` row of a leaf (tests that rewrite the file through redb).
+#[cfg(feature = "bench-support")]
+pub fn stored_row(leaf: &[u8]) -> Result<Vec<u8>, StoreError> {
+    stored::encode_leaf(leaf)
+}
+
+/// The leaf an `entries` row holds (tests that rewrite the file through redb).
+#[cfg(feature = "bench-support")]
+pub fn leaf_of_row(index: u64, row: &[u8]) -> Result<Vec<u8>, StoreError> {
+    stored::decode(index, row)
 }
 
 /// Reads and decodes `meta["frontier"]`.
@@ -274,7 +353,7 @@ impl<'t> Writer<'t> {
                 .entries
                 .get(existing)?
                 .ok_or_else(|| StoreError::missing("entries", existing))?;
-            let stored = SignedEntry::decode(bytes.value())
+            let stored = SignedEntry::decode(&entry_bytes(existing, bytes.value())?)
                 .map_err(|err| StoreError::malformed("entries", existing, err))?;
             if stored.hash() == e.hash() {
                 return Ok(existing);
@@ -296,7 +375,8 @@ impl<'t> Writer<'t> {
         let appended = self.frontier.append(leaf_hash(e.bytes()))?;
         self.tile_writer
             .record(&self.tiles, &self.halves, index, &appended)?;
-        self.entries.insert(index, e.bytes())?;
+        self.entries
+            .insert(index, stored::encode_entry(e)?.as_slice())?;
         self.received_writer
             .push(&self.received, index, a.received_at.millis())?;
         self.by_hash.insert((hash_prefix(&e.hash()), index), ())?;

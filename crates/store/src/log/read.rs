@@ -137,6 +137,15 @@ impl LogReader {
 
     /// The exact bytes of entry `index` (its Merkle leaf).
     pub fn entry_bytes(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.entries
+            .get(index)?
+            .map(|v| super::entry_bytes(index, v.value()))
+            .transpose()
+    }
+
+    /// Entry `index`'s row as the file holds it (compressed, see docs/log.md
+    /// "Format versions"), for tools that inspect the file itself.
+    pub fn stored_row(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.entries.get(index)?.map(|v| v.value().to_vec()))
     }
 
@@ -145,7 +154,7 @@ impl LogReader {
         let Some(bytes) = self.entries.get(index)? else {
             return Ok(None);
         };
-        let entry = SignedEntry::decode(bytes.value())
+        let entry = SignedEntry::decode(&super::entry_bytes(index, bytes.value())?)
             .map_err(|e| StoreError::malformed("entries", index, e))?;
         let block = index / TIMES_PER_BLOCK;
         let at = usize::try_from(index % TIMES_PER_BLOCK).unwrap_or(usize::MAX);
@@ -345,7 +354,7 @@ impl LogReader {
                     if k.value() != want {
                         return Err(StoreError::missing("entries", want));
                     }
-                    bundle.push(v.value().to_vec());
+                    bundle.push(super::entry_bytes(want, v.value())?);
                 }
                 if (bundle.len() as u64) < hi - lo {
                     return Err(StoreError::missing("entries", lo + bundle.len() as u64));

@@ -11,15 +11,20 @@ use crate::error::StoreError;
 use crate::terms::IndexKey;
 
 /// Format tag in `meta["format"]`; a new layout gets a new tag.
-pub(crate) const FORMAT: &str = "armsledger/store/log/v2";
-/// The previous format: no `half_tiles` table. [`super::LogStore::open`]
-/// upgrades it in place (the table is derived from the entries).
+pub(crate) const FORMAT: &str = "armsledger/store/log/v3";
+/// The previous format: entries stored as their exact bytes.
+/// [`super::LogStore::open`] upgrades it in place (rewrites the entries).
+pub(crate) const FORMAT_V2: &str = "armsledger/store/log/v2";
+/// The first format: v2 without the `half_tiles` table.
+/// [`super::LogStore::open`] upgrades it in place (derives the table, then
+/// rewrites the entries).
 pub(crate) const FORMAT_V1: &str = "armsledger/store/log/v1";
 
 /// A table of index blocks keyed by (key bytes, first item), see `blocks`.
 pub(crate) type BlockDef = TableDefinition<'static, (&'static [u8], u64), &'static [u8]>;
 
-/// Log index → the entry's exact bytes (the Merkle leaf).
+/// Log index → the entry's stored form (see `stored`): compressed, without
+/// the header's body hash; it decodes to the exact bytes (the Merkle leaf).
 pub(crate) const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
 /// `index / 256` → reception times (ms) of those entries, see `blocks::encode_times`.
 pub(crate) const RECEIVED_AT: TableDefinition<u64, &[u8]> = TableDefinition::new("received_at");
@@ -73,6 +78,8 @@ pub(crate) mod meta {
     pub const LAST_CHECKPOINT: &str = "last_checkpoint";
     /// The log's verifier key (`name+id+base64`), fixed at the first signature.
     pub const LOG_VKEY: &str = "log_vkey";
+    /// SHA-256 of the zstd dictionary the `entries` rows are compressed with.
+    pub const DICTIONARY: &str = "dictionary";
 }
 
 /// Which posting table an index key lives in, and its key bytes there.

@@ -174,7 +174,8 @@ where
             if k.value() != expect {
                 break;
             }
-            out.push(leaf_hash(v.value()));
+            let bytes = super::entry_bytes(expect, v.value()).map_err(LogError::hash_read)?;
+            out.push(leaf_hash(&bytes));
         }
         Ok(out)
     }

@@ -1,6 +1,6 @@
-//! The stored tree's `half_tiles` table: the previous format (v1, without it) is
-//! upgraded on open, and every writer (group commit, the bulk path) keeps it
-//! equal to the tree the entries imply.
+//! Format versions: v1 (no `half_tiles`) and v2 (entries stored as their
+//! exact bytes) files are upgraded to v3 on open; every writer (group commit,
+//! the bulk path) keeps `half_tiles` equal to the tree the entries imply.
 
 use std::path::Path;
 
@@ -17,6 +17,11 @@ const HALF_TILES: TableDefinition<(u8, u64), &[u8]> = TableDefinition::new("half
 /// (before `half_tiles` existed) and compacted; `log-v1.checkpoint` is its note.
 const V1_FIXTURE: &[u8] = include_bytes!("../fixtures/log-v1.redb");
 const V1_NOTE: &str = include_str!("../fixtures/log-v1.checkpoint");
+/// The same log written by the v2 code (entries as their exact bytes) and
+/// compacted; `log-v2.checkpoint` is its note.
+const V2_FIXTURE: &[u8] = include_bytes!("../fixtures/log-v2.redb");
+const V2_NOTE: &str = include_str!("../fixtures/log-v2.checkpoint");
+const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
 
 /// Half tiles as ((level, index), hashes in it).
 type Rows = Vec<((u8, u64), usize)>;
@@ -41,14 +46,41 @@ fn format_and_halves(path: &Path) -> (String, Rows) {
     (format, rows)
 }
 
+/// Bytes of all `entries` rows.
+fn entry_row_bytes(path: &Path) -> usize {
+    let db = redb::ReadOnlyDatabase::open(path).unwrap();
+    let txn = db.begin_read().unwrap();
+    let t = txn.open_table(ENTRIES).unwrap();
+    t.iter().unwrap().map(|r| r.unwrap().1.value().len()).sum()
+}
+
 #[test]
 fn a_v1_log_is_upgraded_on_open() {
+    upgrades(V1_FIXTURE, V1_NOTE, "armsledger/store/log/v1", vec![]);
+}
+
+#[test]
+fn a_v2_log_is_upgraded_on_open() {
+    upgrades(
+        V2_FIXTURE,
+        V2_NOTE,
+        "armsledger/store/log/v2",
+        vec![((0, 0), 16), ((0, 1), 2)],
+    );
+}
+
+/// Opens a fixture of an earlier format (workload(300), checkpoint at 300)
+/// and checks that it reads, proves, grows and signs on as v3.
+fn upgrades(fixture: &[u8], note: &str, format: &str, halves: Rows) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("log.redb");
-    std::fs::write(&file, V1_FIXTURE).unwrap();
+    std::fs::write(&file, fixture).unwrap();
+    assert_eq!(format_and_halves(&file), (format.to_owned(), halves));
+    let raw = entry_row_bytes(&file);
     assert_eq!(
-        format_and_halves(&file),
-        ("armsledger/store/log/v1".to_owned(), vec![])
+        raw,
+        workload(300).iter().map(|e| e.bytes().len()).sum::<usize>(),
+        "an earlier format stores the exact bytes"
     );
     // Offline fsck does not write: it refuses and says what to do.
     let err = armsledger_store::fsck(&file).unwrap_err();
@@ -61,17 +93,26 @@ fn a_v1_log_is_upgraded_on_open() {
     assert_eq!(
         format_and_halves(&file),
         (
-            "armsledger/store/log/v2".to_owned(),
+            "armsledger/store/log/v3".to_owned(),
             vec![((0, 0), 16), ((0, 1), 2)]
         )
     );
+    let packed = entry_row_bytes(&file);
+    assert!(
+        packed * 10 < raw * 6,
+        "entries compressed: {raw} → {packed} bytes"
+    );
+    armsledger_store::fsck(&file).unwrap();
     let store = LogStore::open(&file).unwrap();
     assert!(store.fsck().unwrap().is_clean());
-    let cp = open_checkpoint(V1_NOTE.as_bytes(), &log_key().verifier(), log_key().name()).unwrap();
+    let cp = open_checkpoint(note.as_bytes(), &log_key().verifier(), log_key().name()).unwrap();
     let cp = cp.checkpoint();
     let r = store.read().unwrap();
     assert_eq!(r.size(), 300);
-    assert_eq!(r.latest_checkpoint().unwrap().as_deref(), Some(V1_NOTE));
+    assert_eq!(r.latest_checkpoint().unwrap().as_deref(), Some(note));
+    for (i, e) in workload(300).iter().enumerate() {
+        assert_eq!(r.entry(i as u64).unwrap().unwrap().entry, **e);
+    }
     assert_eq!(r.root_at(300).unwrap(), *cp.root());
     let log = workload(300);
     let leaves: Vec<Hash> = log.iter().map(|e| leaf(e.bytes())).collect();
@@ -83,7 +124,7 @@ fn a_v1_log_is_upgraded_on_open() {
     }
     drop(r);
 
-    // It grows and signs on as a v2 log, consistent with the v1 checkpoint.
+    // It grows and signs on as a v3 log, consistent with the old checkpoint.
     let more = workload(340);
     store.append_batch(&accepted(&more[300..])).unwrap();
     let new = store.sign_checkpoint(&log_key()).unwrap();
@@ -185,7 +226,6 @@ fn a_damaged_v1_log_is_upgraded_up_to_the_damage_and_fsck_names_it() {
     let file = dir.path().join("log.redb");
     std::fs::write(&file, V1_FIXTURE).unwrap();
     {
-        const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
         let db = redb::Database::open(&file).unwrap();
         let txn = db.begin_write().unwrap();
         txn.open_table(ENTRIES).unwrap().remove(100).unwrap();
@@ -212,4 +252,29 @@ fn a_damaged_v1_log_is_upgraded_up_to_the_damage_and_fsck_names_it() {
     );
     drop(store);
     assert_eq!(format_and_halves(&file).1, vec![((0, 0), 6)]);
+}
+
+#[test]
+fn a_v3_log_of_another_dictionary_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("log.redb");
+    let store = LogStore::open(&file).unwrap();
+    store.append_batch(&accepted(&workload(20))).unwrap();
+    drop(store);
+    {
+        let db = redb::Database::open(&file).unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.open_table(META)
+            .unwrap()
+            .insert("dictionary", [7u8; 32].as_slice())
+            .unwrap();
+        txn.commit().unwrap();
+    }
+    for err in [
+        LogStore::open(&file).unwrap_err(),
+        armsledger_store::fsck(&file).unwrap_err(),
+    ] {
+        assert!(matches!(err, StoreError::FormatUnknown { .. }), "{err}");
+        assert!(err.to_string().contains("0707"), "{err}");
+    }
 }

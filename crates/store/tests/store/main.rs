@@ -14,6 +14,7 @@
 mod checkpoint;
 mod common;
 mod crash;
+mod dictionary;
 mod docs;
 mod format;
 mod log_basic;

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use armsledger_core::entry::SignedEntry;
 use armsledger_log::{SignedCheckpoint, verify_inclusion};
-use armsledger_store::{LogStore, StoreError};
+use armsledger_store::{LogStore, StoreError, leaf_of_row, stored_row};
 use redb::{Database, ReadableTable, TableDefinition};
 
 use crate::common::{leaf, log_key, store_with, workload};
@@ -39,7 +39,8 @@ fn tamper(path: &Path, f: impl FnOnce(&redb::WriteTransaction)) {
     txn.commit().unwrap();
 }
 
-fn entry_bytes(txn: &redb::WriteTransaction, i: u64) -> Vec<u8> {
+/// The row of entry `i` as stored (compressed).
+fn row(txn: &redb::WriteTransaction, i: u64) -> Vec<u8> {
     txn.open_table(ENTRIES)
         .unwrap()
         .get(i)
@@ -49,11 +50,25 @@ fn entry_bytes(txn: &redb::WriteTransaction, i: u64) -> Vec<u8> {
         .to_vec()
 }
 
+/// The exact bytes of entry `i`.
+fn entry_bytes(txn: &redb::WriteTransaction, i: u64) -> Vec<u8> {
+    leaf_of_row(i, &row(txn, i)).unwrap()
+}
+
+/// Stores `bytes` as entry `i`, compressed as the store would.
+fn put_entry(txn: &redb::WriteTransaction, i: u64, bytes: &[u8]) {
+    put_row(txn, i, &stored_row(bytes).unwrap());
+}
+
+fn put_row(txn: &redb::WriteTransaction, i: u64, row: &[u8]) {
+    txn.open_table(ENTRIES).unwrap().insert(i, row).unwrap();
+}
+
 /// Whether entry `i` as stored still proves against the checkpoint.
 fn proves(store: &LogStore, cp: &SignedCheckpoint, i: u64) -> bool {
     let c = cp.checkpoint();
     let r = store.read().unwrap();
-    let Some(bytes) = r.entry_bytes(i).unwrap() else {
+    let Ok(Some(bytes)) = r.entry_bytes(i) else {
         return false;
     };
     match r.inclusion_proof(i, c.size()) {
@@ -76,10 +91,7 @@ fn a_changed_entry_signature_byte() {
         let mut bytes = entry_bytes(txn, 300);
         let sig_at = SignedEntry::decode(&bytes).unwrap().header_bytes().len();
         bytes[sig_at] ^= 1; // still decodes: only the tree can tell
-        txn.open_table(ENTRIES)
-            .unwrap()
-            .insert(300, bytes.as_slice())
-            .unwrap();
+        put_entry(txn, 300, &bytes);
     });
     let store = LogStore::open(path(&dir)).unwrap();
     let p = problems(&store);
@@ -105,10 +117,7 @@ fn a_changed_entry_body_byte() {
         let mut bytes = entry_bytes(txn, 596);
         let last = bytes.len() - 1;
         bytes[last] ^= 0x40;
-        txn.open_table(ENTRIES)
-            .unwrap()
-            .insert(596, bytes.as_slice())
-            .unwrap();
+        put_entry(txn, 596, &bytes);
     });
     let store = LogStore::open(path(&dir)).unwrap();
     let p = problems(&store);
@@ -124,6 +133,71 @@ fn a_changed_entry_body_byte() {
         store.sign_checkpoint(&log_key()),
         Err(StoreError::TreeInconsistent(_))
     ));
+}
+
+#[test]
+fn a_flipped_byte_in_a_compressed_row() {
+    let (dir, cp) = signed_log();
+    let stored = {
+        let store = LogStore::open(path(&dir)).unwrap();
+        store.read().unwrap().stored_row(300).unwrap().unwrap()
+    };
+    let original = leaf_of_row(300, &stored).unwrap();
+    // Every byte of the frame: header, dictionary id, blocks, checksum.
+    let mut unchanged = 0;
+    for at in 0..stored.len() {
+        let mut bad = stored.clone();
+        bad[at] ^= 0x10;
+        tamper(&path(&dir), |txn| put_row(txn, 300, &bad));
+        let store = LogStore::open(path(&dir)).unwrap();
+        if leaf_of_row(300, &bad).ok().as_ref() == Some(&original) {
+            // zstd's frame header has one bit decoders ignore (byte 4, 0x10).
+            assert!(store.fsck().unwrap().is_clean(), "byte {at}");
+            unchanged += 1;
+            continue;
+        }
+        let p = problems(&store);
+        assert!(
+            p.iter().any(|p| p.starts_with("entries[300]")),
+            "byte {at}: {p:?}"
+        );
+        let r = store.read().unwrap();
+        let err = r.entry(300).unwrap_err().to_string();
+        assert!(err.contains("entries[300]"), "byte {at}: {err}");
+        assert!(!proves(&store, &cp, 300));
+        assert!(proves(&store, &cp, 10), "other rows read on");
+    }
+    assert!(unchanged <= 1, "{unchanged} flips left the entry as it was");
+}
+
+#[test]
+fn a_row_that_expands_beyond_the_entry_limit() {
+    let (dir, _) = signed_log();
+    // A frame that declares 16 MiB, and one that hides its size.
+    let declared = zstd::bulk::compress(&vec![0u8; 16 << 20], 3).unwrap();
+    let mut hidden = Vec::new();
+    {
+        let mut enc = zstd::stream::Encoder::new(&mut hidden, 3).unwrap();
+        std::io::Write::write_all(&mut enc, &vec![1u8; 1 << 20]).unwrap();
+        enc.finish().unwrap();
+    }
+    for (i, bomb) in [(5u64, declared), (6, hidden)] {
+        tamper(&path(&dir), |txn| put_row(txn, i, &bomb));
+    }
+    let store = LogStore::open(path(&dir)).unwrap();
+    let p = problems(&store);
+    for i in [5, 6] {
+        assert!(
+            p.iter().any(|p| p.starts_with(&format!("entries[{i}]"))),
+            "{p:?}"
+        );
+        let err = store.read().unwrap().entry(i).unwrap_err();
+        assert!(
+            matches!(err, StoreError::StoredValueMalformed { .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains(&format!("entries[{i}]")), "{err}");
+    }
 }
 
 #[test]
@@ -162,10 +236,9 @@ fn a_removed_entry() {
 fn two_entries_swapped() {
     let (dir, cp) = signed_log();
     tamper(&path(&dir), |txn| {
-        let (a, b) = (entry_bytes(txn, 40), entry_bytes(txn, 41));
-        let mut t = txn.open_table(ENTRIES).unwrap();
-        t.insert(40, b.as_slice()).unwrap();
-        t.insert(41, a.as_slice()).unwrap();
+        let (a, b) = (row(txn, 40), row(txn, 41));
+        put_row(txn, 40, &b);
+        put_row(txn, 41, &a);
     });
     let store = LogStore::open(path(&dir)).unwrap();
     let p = problems(&store);
