@@ -44,6 +44,10 @@ struct Args {
     /// Where temporary databases go (default: the system temp directory).
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Concurrent clients (sites) in the ingest scenario, each with one
+    /// 256-entry batch in flight.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    clients: u16,
 }
 
 const ALL: [&str; 6] = ["ingest", "verify", "trace", "storage", "device", "demo"];
@@ -81,6 +85,7 @@ fn main() -> anyhow::Result<()> {
         step("1 ingest");
         figures.extend(scenario::ingest::run(
             if q { 4_000 } else { 40_000 },
+            usize::from(args.clients),
             dir.path(),
             &limits,
         )?);

@@ -16,7 +16,6 @@ use armsledger_server::{Config, Shared, app, spawn_workers};
 use crate::limits::Limits;
 use crate::report::Figure;
 
-const CLIENTS: usize = 4;
 const BATCH: usize = 256;
 
 /// Percentile `p` of sorted durations.
@@ -56,16 +55,21 @@ fn site_chain(s: &mut Scenario, site: &str, n: usize) -> Vec<Arc<SignedEntry>> {
 }
 
 /// Runs the scenario with `total` entries.
-pub fn run(total: usize, dir: &Path, limits: &Limits) -> anyhow::Result<Vec<Figure>> {
+pub fn run(
+    total: usize,
+    clients: usize,
+    dir: &Path,
+    limits: &Limits,
+) -> anyhow::Result<Vec<Figure>> {
     let mut s = Scenario::standard();
-    let sites: Vec<String> = (0..CLIENTS).map(|i| format!("site-{i}")).collect();
+    let sites: Vec<String> = (0..clients).map(|i| format!("site-{i}")).collect();
     for site in &sites {
         s.company_with_site("acme", site);
     }
     let setup = s.log.clone();
     let chains: Vec<Vec<Arc<SignedEntry>>> = sites
         .iter()
-        .map(|site| site_chain(&mut s, site, total / CLIENTS))
+        .map(|site| site_chain(&mut s, site, total / clients))
         .collect();
 
     let data = tempfile::tempdir_in(dir)?;
@@ -147,7 +151,7 @@ pub fn run(total: usize, dir: &Path, limits: &Limits) -> anyhow::Result<Vec<Figu
     Ok(vec![
         Figure::new(
             sc,
-            &format!("entries/s, {CLIENTS} clients × batches of {BATCH}, {pushed} entries"),
+            &format!("entries/s, {clients} clients × batches of {BATCH}, {pushed} entries"),
             rate,
             "entries/s",
         )
