@@ -496,3 +496,71 @@ pub fn loc(s: &str) -> LocationId {
 
 /// A signature of all zeros (for forgery tests).
 pub const ZERO_SIG: Sig = Sig([0; 64]);
+
+/// `n` entries of a busy armoury's mix, as the storage benchmark and the
+/// store's compression dictionary use it: each day 40 issue/return cycles
+/// with rounds, 20 storage moves, and every seventh day a serial-number
+/// count in parts of 60 firearms, at site `north` of [`Scenario::standard`].
+pub fn storage_mix(n: usize) -> Vec<Arc<SignedEntry>> {
+    let mut s = Scenario::standard();
+    let lot = s.receive("north", "L-1", 1_000_000_000);
+    let guns: Vec<FirearmId> = (0..500)
+        .map(|k| s.acquire("north", &format!("SN-{k:07}")).0)
+        .collect();
+    let mut rack = vec![false; guns.len()];
+    let mut day = 0usize;
+    while s.log.len() < n {
+        for i in 0..40 {
+            let Some(&gun) = guns.get((day * 40 + i) % guns.len()) else {
+                continue;
+            };
+            let guard = if i % 2 == 0 { "guard-1" } else { "guard-2" };
+            let issue = s.issue("north", gun, guard, lot, 30);
+            s.return_all("north", &issue);
+        }
+        for i in 0..20 {
+            let k = (day * 20 + i * 7) % guns.len();
+            let (Some(&gun), Some(in_rack)) = (guns.get(k), rack.get_mut(k)) else {
+                continue;
+            };
+            let (from, to) = if *in_rack {
+                ("rack-1", "vault")
+            } else {
+                ("vault", "rack-1")
+            };
+            *in_rack = !*in_rack;
+            s.site(
+                "north",
+                "armourer-1",
+                SiteEvent::StorageMoved {
+                    item: crate::model::Item::Firearm(gun),
+                    from: v(from),
+                    to: v(to),
+                },
+            );
+        }
+        if day % 7 == 6 {
+            let parts: Vec<&[FirearmId]> = guns.chunks(60).collect();
+            let total = u16::try_from(parts.len()).unwrap_or(u16::MAX);
+            for (part, seen) in (1u16..).zip(&parts) {
+                s.site(
+                    "north",
+                    "armourer-1",
+                    SiteEvent::CountPerformed {
+                        session: v(&format!("count-{day}")),
+                        kind: crate::model::CountKind::SerialNumber,
+                        part,
+                        parts: total,
+                        counters: vec![v("witness-1"), v("witness-2")],
+                        firearms_seen: seen.to_vec(),
+                        rounds_seen: vec![],
+                    },
+                );
+            }
+        }
+        s.tick(Timestamp::DAY);
+        day += 1;
+    }
+    s.log.truncate(n);
+    s.log
+}

@@ -5,79 +5,16 @@
 //! after redb's `compact()`.
 
 use std::path::Path;
-use std::sync::Arc;
 
-use armsledger_core::SignedEntry;
-use armsledger_core::event::SiteEvent;
 use armsledger_core::ids::Timestamp;
-use armsledger_core::model::{CountKind, Item};
-use armsledger_core::testkit::{Scenario, v};
+use armsledger_core::testkit::storage_mix;
 use armsledger_store::{Accepted, LogStore};
 
 use crate::report::Figure;
 
-/// The demo-like mix, `n` entries.
-fn workload(n: usize) -> Vec<Arc<SignedEntry>> {
-    let mut s = Scenario::standard();
-    let lot = s.receive("north", "L-1", 1_000_000_000);
-    let guns: Vec<_> = (0..500)
-        .map(|k| s.acquire("north", &format!("SN-{k:07}")).0)
-        .collect();
-    let mut day = 0usize;
-    let mut rack = vec![false; guns.len()];
-    while s.log.len() < n {
-        for i in 0..40 {
-            let gun = guns[(day * 40 + i) % guns.len()];
-            let guard = if i % 2 == 0 { "guard-1" } else { "guard-2" };
-            let issue = s.issue("north", gun, guard, lot, 30);
-            s.return_all("north", &issue);
-        }
-        for i in 0..20 {
-            let k = (day * 20 + i * 7) % guns.len();
-            let (from, to) = if rack[k] {
-                ("rack-1", "vault")
-            } else {
-                ("vault", "rack-1")
-            };
-            rack[k] = !rack[k];
-            s.site(
-                "north",
-                "armourer-1",
-                SiteEvent::StorageMoved {
-                    item: Item::Firearm(guns[k]),
-                    from: v(from),
-                    to: v(to),
-                },
-            );
-        }
-        if day % 7 == 6 {
-            let parts: Vec<_> = guns.chunks(60).collect();
-            for (p, seen) in parts.iter().enumerate() {
-                s.site(
-                    "north",
-                    "armourer-1",
-                    SiteEvent::CountPerformed {
-                        session: v(&format!("count-{day}")),
-                        kind: CountKind::SerialNumber,
-                        part: (p + 1) as u16,
-                        parts: parts.len() as u16,
-                        counters: vec![v("witness-1"), v("witness-2")],
-                        firearms_seen: seen.to_vec(),
-                        rounds_seen: vec![],
-                    },
-                );
-            }
-        }
-        s.tick(Timestamp::HOUR * 24);
-        day += 1;
-    }
-    s.log.truncate(n);
-    s.log
-}
-
 /// Runs the scenario with `n` entries.
 pub fn run(n: usize, dir: &Path) -> anyhow::Result<Vec<Figure>> {
-    let log = workload(n);
+    let log = storage_mix(n);
     let path = dir.join("storage.redb");
     let store = LogStore::open(&path)?;
     let accepted: Vec<Accepted> = log
