@@ -51,7 +51,9 @@ use armsledger_core::event::{Event, SiteEvent};
 use armsledger_device::host::{DeviceClient, UnixSocket};
 use armsledger_device::protocol::{self, Request};
 use armsledger_store::SiteLedger;
-use sites::{HANG, Procs, cli, device, ok, root_public, serve_device, server, token};
+use sites::{
+    HANG, Procs, acquire_glock, cli, device, ok, root_public, serve_device, server, token,
+};
 
 /// Where the proxy holds the officer's conversation with its device.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -217,28 +219,7 @@ impl Site {
         let n = self.next;
         if n % 2 == 1 {
             let serial = format!("CS-{n}");
-            let args = [
-                "acquire",
-                "--serial",
-                &serial,
-                "--manufacturer",
-                "Glock",
-                "--model",
-                "17",
-                "--category",
-                "B",
-                "--calibre",
-                "9x19mm",
-                "--country",
-                "AT",
-                "--from",
-                "Dealer",
-                "--permit",
-                "AP-1",
-                "--location",
-                "vault",
-            ];
-            (serial.clone(), args.iter().map(|s| s.to_string()).collect())
+            (serial.clone(), acquire_glock(&serial))
         } else {
             let text = format!("note-{n}");
             let args = ["annotate", "--entry", "1", "--text", &text];

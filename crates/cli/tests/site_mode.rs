@@ -14,7 +14,7 @@ mod sites;
 
 use std::path::Path;
 
-use sites::{Procs, cli, ok, root_public, server, token};
+use sites::{Procs, RECEIVE_L1, acquire_glock, cli, ok, root_public, server, token};
 
 /// Starts a device process serving at `dir/serial.sock`; its address.
 fn device(dir: &Path, serial: &str, procs: &mut Procs) -> String {
@@ -48,7 +48,7 @@ fn public_checkpoint(url: &str) -> armsledger_log::Checkpoint {
         .clone()
 }
 
-fn fails(dir: &Path, args: &[&str]) -> String {
+fn fails<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(dir: &Path, args: &[S]) -> String {
     let out = cli(dir).args(args).output().unwrap();
     assert!(!out.status.success(), "armsledger {args:?} should fail");
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -227,30 +227,7 @@ fn officer_day_refusal_override_and_sync() {
     );
     let err = fails(dir, &["sync"]);
     assert!(err.contains("did you forget --server?"), "{err}");
-    let err = fails(
-        dir,
-        &[
-            "acquire",
-            "--serial",
-            "GLK-1",
-            "--manufacturer",
-            "Glock",
-            "--model",
-            "17",
-            "--category",
-            "B",
-            "--calibre",
-            "9x19mm",
-            "--country",
-            "AT",
-            "--from",
-            "Dealer",
-            "--permit",
-            "AP-1",
-            "--location",
-            "vault",
-        ],
-    );
+    let err = fails(dir, &acquire_glock("GLK-1"));
     assert!(
         err.contains("not enrolled") && err.contains("armsledger sync"),
         "{err}"
@@ -268,53 +245,12 @@ fn officer_day_refusal_override_and_sync() {
     assert!(s.contains("13 new regulator entries"), "{s}");
     let first = public_checkpoint(&url);
 
-    let out = ok(
-        dir,
-        &[
-            "acquire",
-            "--serial",
-            "GLK-1",
-            "--manufacturer",
-            "Glock",
-            "--model",
-            "17",
-            "--category",
-            "B",
-            "--calibre",
-            "9x19mm",
-            "--country",
-            "AT",
-            "--from",
-            "Dealer",
-            "--permit",
-            "AP-1",
-            "--location",
-            "vault",
-        ],
-    );
+    let out = ok(dir, &acquire_glock("GLK-1"));
     assert!(
         out.contains("recorded firearm-acquired as north #1"),
         "{out}"
     );
-    ok(
-        dir,
-        &[
-            "ammo",
-            "receive",
-            "--lot",
-            "L1",
-            "--manufacturer",
-            "PMP",
-            "--calibre",
-            "9x19mm",
-            "--rounds",
-            "500",
-            "--from",
-            "PMP",
-            "--location",
-            "vault",
-        ],
-    );
+    ok(dir, &RECEIVE_L1);
 
     // Expired qualification: refused with the rule and the evidence.
     let issue = [
@@ -678,50 +614,9 @@ fn every_officer_act_and_a_transfer_between_companies() {
     );
 
     for serial in ["GLK-1", "GLK-2", "GLK-3"] {
-        ok(
-            dir,
-            &[
-                "acquire",
-                "--serial",
-                serial,
-                "--manufacturer",
-                "Glock",
-                "--model",
-                "17",
-                "--category",
-                "B",
-                "--calibre",
-                "9x19mm",
-                "--country",
-                "AT",
-                "--from",
-                "Dealer",
-                "--permit",
-                "AP-1",
-                "--location",
-                "vault",
-            ],
-        );
+        ok(dir, &acquire_glock(serial));
     }
-    ok(
-        dir,
-        &[
-            "ammo",
-            "receive",
-            "--lot",
-            "L1",
-            "--manufacturer",
-            "PMP",
-            "--calibre",
-            "9x19mm",
-            "--rounds",
-            "500",
-            "--from",
-            "PMP",
-            "--location",
-            "vault",
-        ],
-    );
+    ok(dir, &RECEIVE_L1);
     ok(
         dir,
         &[

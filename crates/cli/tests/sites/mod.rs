@@ -139,7 +139,7 @@ pub fn cli(dir: &Path) -> Command {
 }
 
 /// Runs a command that must succeed; its stdout.
-pub fn ok(dir: &Path, args: &[&str]) -> String {
+pub fn ok<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(dir: &Path, args: &[S]) -> String {
     let out = cli(dir).args(args).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
@@ -166,3 +166,49 @@ pub fn token(dir: &Path, role: &str) -> String {
     .trim()
     .to_string()
 }
+
+/// `acquire` of a Glock 17 (category B, 9x19mm, made in AT) with serial
+/// `serial`, bought from a dealer under permit AP-1, into the vault.
+pub fn acquire_glock(serial: &str) -> Vec<String> {
+    [
+        "acquire",
+        "--serial",
+        serial,
+        "--manufacturer",
+        "Glock",
+        "--model",
+        "17",
+        "--category",
+        "B",
+        "--calibre",
+        "9x19mm",
+        "--country",
+        "AT",
+        "--from",
+        "Dealer",
+        "--permit",
+        "AP-1",
+        "--location",
+        "vault",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// `ammo receive` of 500 rounds of 9x19mm lot L1 from PMP into the vault.
+pub const RECEIVE_L1: [&str; 14] = [
+    "ammo",
+    "receive",
+    "--lot",
+    "L1",
+    "--manufacturer",
+    "PMP",
+    "--calibre",
+    "9x19mm",
+    "--rounds",
+    "500",
+    "--from",
+    "PMP",
+    "--location",
+    "vault",
+];
