@@ -78,6 +78,24 @@ pub fn load<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, AgentError> 
     toml::from_str(&text).map_err(|e| AgentError::Config(format!("{}: {e}", path.display())))
 }
 
+/// Reads `dir/file`, or says that `dir` is not a `what` directory (with
+/// `hint`, what to run to make one).
+pub fn load_dir<T: for<'de> Deserialize<'de>>(
+    dir: &Path,
+    file: &str,
+    what: &str,
+    hint: &str,
+) -> Result<T, AgentError> {
+    let path = dir.join(file);
+    if !path.exists() {
+        return Err(AgentError::Config(format!(
+            "{} is not a {what} directory (no {file}){hint}",
+            dir.display()
+        )));
+    }
+    load(&path)
+}
+
 /// Writes a TOML settings file atomically: a temporary file beside it,
 /// synced, renamed over it, the directory synced. A crash leaves the old
 /// file or the new one, never an empty or partial one (`sync --server`

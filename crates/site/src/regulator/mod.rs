@@ -70,15 +70,12 @@ impl RegulatorAgent<Box<dyn Transport>> {
 }
 
 fn load_config(dir: &Path) -> Result<RegulatorConfig, AgentError> {
-    let path = dir.join(files::REGULATOR_TOML);
-    if !path.exists() {
-        return Err(AgentError::Config(format!(
-            "{} is not a regulator directory (no {}); run `armsledger regulator init`",
-            dir.display(),
-            files::REGULATOR_TOML
-        )));
-    }
-    config::load(&path)
+    config::load_dir(
+        dir,
+        files::REGULATOR_TOML,
+        "regulator",
+        "; run `armsledger regulator init`",
+    )
 }
 
 impl<T: Transport> RegulatorAgent<T> {

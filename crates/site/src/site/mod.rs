@@ -74,15 +74,7 @@ impl SiteAgent<Box<dyn Transport>> {
 }
 
 fn load_site_config(dir: &Path) -> Result<SiteConfig, AgentError> {
-    let path = dir.join(files::SITE_TOML);
-    if !path.exists() {
-        return Err(AgentError::Config(format!(
-            "{} is not a site directory (no {})",
-            dir.display(),
-            files::SITE_TOML
-        )));
-    }
-    config::load(&path)
+    config::load_dir(dir, files::SITE_TOML, "site", "")
 }
 
 impl<T: Transport> SiteAgent<T> {
