@@ -13,8 +13,8 @@ use armsledger::core::ids::Timestamp;
 use armsledger::core::model::Validity;
 use armsledger_device::factory::DeviceSpec;
 use armsledger_device::host::{DeviceClient, UnixSocket};
+use armsledger_device::listener::{Listen, serve};
 use armsledger_device::memory_device;
-use armsledger_device::server::{Listen, serve};
 use armsledger_device::storage::SystemClock;
 use ed25519_dalek::SigningKey;
 

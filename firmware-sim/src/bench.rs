@@ -17,8 +17,8 @@ use crate::factory::{DeviceSpec, manufacture};
 use crate::file::{FileFlash, FileMonotonic};
 use crate::firmware::{Device, Platform};
 use crate::host::{self, DeviceClient, DeviceError, InProcess, LoopbackTcp, Transport, UnixSocket};
+use crate::listener::{self, Listen, SharedDevice};
 use crate::memory::{MemoryDeviceError, memory_device};
-use crate::server::{self, Listen, SharedDevice};
 use crate::storage::SystemClock;
 
 /// Why the benchmark stopped.
@@ -165,7 +165,7 @@ fn serve_in_background(device: SharedDevice, listen: Listen) -> Result<String, B
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let tx2 = tx.clone();
-        if let Err(e) = server::serve(&device, &listen, move |addr| {
+        if let Err(e) = listener::serve(&device, &listen, move |addr| {
             let _ = tx2.send(Ok(addr.to_string()));
         }) {
             let _ = tx.send(Err(e.to_string()));

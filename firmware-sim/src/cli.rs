@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::factory::{DeviceSpec, manufacture};
 use crate::file::{FileFlash, FileMonotonic, default_monotonic_path};
 use crate::firmware::{Device, Platform};
-use crate::server::{self, Listen, SharedDevice};
+use crate::listener::{self, Listen, SharedDevice};
 use crate::storage::{FileClock, Flash, MonotonicStore, SystemClock};
 use crate::{bench, protocol};
 use armsledger_core::ids::{DeviceId, Name};
@@ -163,7 +163,7 @@ pub fn run(command: Command) -> Result<(), String> {
             }
             let lifecycle = device.lifecycle();
             let shared = SharedDevice::new(device);
-            server::serve(&shared, &listen, |addr| {
+            listener::serve(&shared, &listen, |addr| {
                 if addr != "stdio" {
                     // Tests and scripts read this line to learn a picked port.
                     println!("listening {addr}");

@@ -11,7 +11,7 @@ use ed25519_dalek::SigningKey;
 use crate::factory::{DeviceSpec, ManufactureError, manufacture};
 use crate::firmware::{BootError, Device, Platform};
 use crate::host::{DeviceClient, InProcess};
-use crate::server::SharedDevice;
+use crate::listener::SharedDevice;
 use crate::storage::{
     self, Cell, Flash, ManualClock, MonotonicStore, PowerPoint, StorageError, flash_range,
 };

@@ -24,7 +24,7 @@
 //! * [`protocol`]: postcard messages in COBS frames, version, request id, size cap.
 //! * [`host`]: the [`host::Transport`] trait (in-process, stdio child, UNIX
 //!   socket, loopback TCP) and the typed [`host::DeviceClient`].
-//! * [`server`] and [`file`](mod@file): a device served as its own process with its
+//! * [`listener`] and [`file`](mod@file): a device served as its own process with its
 //!   flash and monotonic cells in files (`armsledger-device serve`).
 //! * `fault` (feature `fault-injection`, test builds only): power cuts, torn
 //!   writes, bit flips, rollback, failing I/O, reboots; `kill`: a served
@@ -53,17 +53,17 @@ pub mod host;
 #[cfg(feature = "fault-injection")]
 pub mod kill;
 pub mod layout;
+pub mod listener;
 pub mod memory;
 pub mod protocol;
 pub mod rng;
-pub mod server;
 pub mod state;
 pub mod storage;
 
 pub use factory::{DeviceSpec, manufacture};
 pub use firmware::{BootError, Device, Platform};
 pub use host::{DeviceClient, DeviceError, Transport};
+pub use listener::SharedDevice;
 pub use memory::memory_device;
 pub use protocol::Status;
-pub use server::SharedDevice;
 pub use state::{Lifecycle, LockReason, Receipt};

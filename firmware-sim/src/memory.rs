@@ -6,7 +6,7 @@ use ed25519_dalek::SigningKey;
 
 use crate::factory::{DeviceSpec, ManufactureError, manufacture};
 use crate::firmware::{BootError, Device, Platform};
-use crate::server::SharedDevice;
+use crate::listener::SharedDevice;
 use crate::storage::{Clock, MemFlash, MemMonotonic};
 
 /// Why an in-memory device could not be made.

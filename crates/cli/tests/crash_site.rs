@@ -50,7 +50,7 @@ use armsledger_core::entry::SignedEntry;
 use armsledger_core::event::{Event, SiteEvent};
 use armsledger_device::host::{DeviceClient, UnixSocket};
 use armsledger_device::protocol::{self, Request};
-use armsledger_store::SiteLedger;
+use armsledger_store::ArmouryLedger;
 use sites::{
     HANG, Procs, acquire_glock, cli, device, ok, root_public, serve_device, server, token,
 };
@@ -360,7 +360,7 @@ impl Site {
 
     /// Looks at what the kill left, before any command recovers it.
     fn landed(&mut self) -> &'static str {
-        let ledger = SiteLedger::open(self.site.join("site.redb")).unwrap();
+        let ledger = ArmouryLedger::open(self.site.join("site.redb")).unwrap();
         let head = ledger.head().unwrap().map_or(0, |h| h.counter);
         let pending = ledger.pending().unwrap();
         drop(ledger);
@@ -394,7 +394,7 @@ impl Site {
     /// receipt on the ledger once, every acknowledged act once, every killed
     /// act at most once.
     fn check_ledger(&self) {
-        let ledger = SiteLedger::open(self.site.join("site.redb")).unwrap();
+        let ledger = ArmouryLedger::open(self.site.join("site.redb")).unwrap();
         assert_eq!(ledger.pending().unwrap(), None, "an intent survived");
         let entries = ledger.entries_from(1, usize::MAX).unwrap();
         drop(ledger);
@@ -464,7 +464,7 @@ impl Site {
             &self.dir,
             &["sync", "--server", &self.url, "--token", &self.token],
         );
-        let ledger = SiteLedger::open(self.site.join("site.redb")).unwrap();
+        let ledger = ArmouryLedger::open(self.site.join("site.redb")).unwrap();
         let head = ledger.head().unwrap().unwrap();
         assert_eq!(
             ledger.sync_cursor().unwrap(),
@@ -493,7 +493,7 @@ impl Site {
 }
 
 fn ledger_entries(site: &Path) -> Vec<SignedEntry> {
-    SiteLedger::open(site.join("site.redb"))
+    ArmouryLedger::open(site.join("site.redb"))
         .unwrap()
         .entries_from(1, usize::MAX)
         .unwrap()
@@ -716,7 +716,7 @@ fn kills_mid_sign_and_mid_sync_lose_nothing_and_double_nothing() {
     let dropped = site.killed[0].clone();
     let completed = site.killed[1].clone();
     {
-        let ledger = SiteLedger::open(site.site.join("site.redb")).unwrap();
+        let ledger = ArmouryLedger::open(site.site.join("site.redb")).unwrap();
         let labels: Vec<String> = ledger
             .entries_from(1, usize::MAX)
             .unwrap()
@@ -782,7 +782,7 @@ fn kills_mid_sign_and_mid_sync_lose_nothing_and_double_nothing() {
         }
     }
     let total = 3 + kills + device_rounds + sync_kills;
-    let entries = SiteLedger::open(site.site.join("site.redb"))
+    let entries = ArmouryLedger::open(site.site.join("site.redb"))
         .unwrap()
         .head()
         .unwrap()

@@ -21,7 +21,7 @@
 //!   checkpoint and persists the new one before returning it.
 //! * [`LogReader`]: proofs bound to a stated size, tiles, entry bundles, scans.
 //! * [`fsck`]: re-derives every tile, index and root from the entries.
-//! * [`SiteLedger`]: an armoury's own chain with write-ahead intents around
+//! * [`ArmouryLedger`]: an armoury's own chain with write-ahead intents around
 //!   the device signature, the regulator entries it holds, sync receipts.
 //!
 //! docs/log.md ("Storage tables") describes every table byte by byte.
@@ -29,18 +29,18 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod armoury;
 mod error;
 mod finding;
 mod log;
-mod site;
 mod terms;
 
+pub use armoury::{ArmouryLedger, DeviceKey, EntryReceipt, Pending, Recovery, SignRequest, Source};
 pub use error::StoreError;
 pub use finding::StoredFinding;
 pub use log::{Accepted, FsckReport, LogReader, LogStore, Problem, StoredEntry, fsck};
 #[cfg(feature = "bench-support")]
 pub use log::{leaf_of_row, stored_row, training_sample};
-pub use site::{DeviceKey, EntryReceipt, Pending, Recovery, SignRequest, SiteLedger, Source};
 pub use terms::{IndexKey, Terms};
 
 #[cfg(test)]
@@ -52,7 +52,7 @@ mod tests {
         fn check<T: Send + Sync>() {}
         check::<super::LogStore>();
         check::<super::LogReader>();
-        check::<super::SiteLedger>();
+        check::<super::ArmouryLedger>();
         check::<super::StoreError>();
     }
 }

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
+use crate::listener::{FrameReader, ReadFrame, SharedDevice};
 use crate::protocol::DELIMITER;
-use crate::server::{FrameReader, ReadFrame, SharedDevice};
 
 /// How long a socket transport waits for a reply.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(60);

@@ -14,11 +14,11 @@ use armsledger_core::ids::SiteId;
 use armsledger_core::statements::AuthorisedAction;
 use armsledger_device::cobs;
 use armsledger_device::host;
+use armsledger_device::listener::SharedDevice;
 use armsledger_device::protocol::{
     self, MAX_FRAME, PROTOCOL_VERSION, Request, RequestFrame, Response, SignRequest, Status,
     decode_request, decode_response,
 };
-use armsledger_device::server::SharedDevice;
 use armsledger_device::storage::ManualClock;
 
 use crate::common;

@@ -39,8 +39,8 @@ struct Report {
 /// checkpoint it was given with, opened with the pinned log key.
 fn site(a: &FsckArgs) -> anyhow::Result<Report> {
     use armsledger_log::{LogVerifier, leaf_hash, open_checkpoint, verify_inclusion};
-    let config: armsledger_site::SiteConfig =
-        armsledger_site::config::load(&a.data.join("site.toml"))?;
+    let config: armsledger_agents::ArmouryConfig =
+        armsledger_agents::config::load(&a.data.join("site.toml"))?;
     let key = armsledger_server::config::parse_key(
         &config.regulator_key,
         "the regulator key in site.toml",
@@ -50,7 +50,7 @@ fn site(a: &FsckArgs) -> anyhow::Result<Report> {
         .iter()
         .map(|r| armsledger_server::config::parse_key(r, "a manufacturer root in site.toml"))
         .collect::<Result<Vec<_>, _>>()?;
-    let ledger = armsledger_store::SiteLedger::open(a.data.join("site.redb"))?;
+    let ledger = armsledger_store::ArmouryLedger::open(a.data.join("site.redb"))?;
     let mut v = LedgerVerifier::new(key, roots, View::Corrected);
     let mut problems = Vec::new();
     let mut entries = 0u64;

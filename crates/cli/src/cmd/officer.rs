@@ -3,6 +3,7 @@
 //! it. Firearms are named by serial, lots by lot number, people by person id.
 
 use anyhow::{Context, bail};
+use armsledger_agents::ArmouryAgent;
 use armsledger_core::event::{EntryRef, SiteEvent};
 use armsledger_core::hash::Hash;
 use armsledger_core::ids::{
@@ -14,12 +15,11 @@ use armsledger_core::model::{
 };
 use armsledger_core::rules::state::{FirearmState, TransferStatus};
 use armsledger_device::host::Transport;
-use armsledger_site::SiteAgent;
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::cmd::site::{ActArgs, explain, open, parse_time};
 
-type Agent = SiteAgent<Box<dyn Transport>>;
+type Agent = ArmouryAgent<Box<dyn Transport>>;
 
 macro_rules! mirror {
     ($(#[$m:meta])* $local:ident => $core:ident { $($v:ident),* $(,)? }) => {

@@ -5,11 +5,11 @@
 use std::path::PathBuf;
 
 use anyhow::bail;
+use armsledger_agents::{RegulatorAgent, RegulatorConfig, ServerClient};
 use armsledger_core::event::{RegulatorEvent, Revocable};
 use armsledger_core::ids::{CompanyId, Ident, LocationId, Name, PersonId, SiteId, Text, Timestamp};
 use armsledger_core::model::{OfficerLicence, Permit, Qualification, Validity};
 use armsledger_device::host::Transport;
-use armsledger_site::{HttpServer, RegulatorAgent, RegulatorConfig};
 use clap::{Args, Subcommand};
 
 use crate::cmd::officer::WeaponKind;
@@ -325,7 +325,7 @@ fn record(reg: &RegArgs, event: RegulatorEvent) -> anyhow::Result<u8> {
 
 fn push_if_configured(agent: &mut Agent) {
     if let Some(server) = agent.config().server.clone() {
-        let client = HttpServer::new(&server, agent.config().token.clone());
+        let client = ServerClient::new(&server, agent.config().token.clone());
         match agent.push(&client) {
             Ok(n) => println!("pushed {n} entries to {server}"),
             Err(e) => {
@@ -340,16 +340,16 @@ pub fn run(cmd: RegulatorCommand) -> anyhow::Result<u8> {
     use RegulatorCommand as C;
     match cmd {
         C::Init(a) => {
-            let device = armsledger_site::config::connect(&a.device).map_err(explain)?;
+            let device = armsledger_agents::config::connect(&a.device).map_err(explain)?;
             let agent =
                 RegulatorAgent::init(&a.reg.dir, &a.device, a.roots, device).map_err(explain)?;
             let path = a.reg.dir.join("regulator.toml");
             if a.server.is_some() || a.token.is_some() {
                 let mut cfg: RegulatorConfig =
-                    armsledger_site::config::load(&path).map_err(explain)?;
+                    armsledger_agents::config::load(&path).map_err(explain)?;
                 cfg.server = a.server;
                 cfg.token = a.token;
-                armsledger_site::config::save(&path, &cfg).map_err(explain)?;
+                armsledger_agents::config::save(&path, &cfg).map_err(explain)?;
             }
             println!("regulator created in {}", a.reg.dir.display());
             println!("regulator key {}", hex::encode(agent.regulator_key()));
@@ -381,7 +381,7 @@ pub fn run(cmd: RegulatorCommand) -> anyhow::Result<u8> {
         ),
         C::EnrolDevice(a) => {
             let mut agent = open(&a.reg)?;
-            let mut device = armsledger_site::config::connect(&a.device).map_err(explain)?;
+            let mut device = armsledger_agents::config::connect(&a.device).map_err(explain)?;
             let e = agent
                 .enrol_device(&a.reg.officer, &a.site, &mut device)
                 .map_err(explain)?;
@@ -473,14 +473,14 @@ pub fn run(cmd: RegulatorCommand) -> anyhow::Result<u8> {
             let path = a.reg.dir.join("regulator.toml");
             if path.exists() && (a.server.is_some() || a.token.is_some()) {
                 let mut cfg: RegulatorConfig =
-                    armsledger_site::config::load(&path).map_err(explain)?;
+                    armsledger_agents::config::load(&path).map_err(explain)?;
                 if a.server.is_some() {
                     cfg.server = a.server;
                 }
                 if a.token.is_some() {
                     cfg.token = a.token;
                 }
-                armsledger_site::config::save(&path, &cfg).map_err(explain)?;
+                armsledger_agents::config::save(&path, &cfg).map_err(explain)?;
             }
             let mut agent = open(&a.reg)?;
             let Some(server) = agent.config().server.clone() else {
@@ -489,7 +489,7 @@ pub fn run(cmd: RegulatorCommand) -> anyhow::Result<u8> {
                 );
             };
             let n = agent
-                .push(&HttpServer::new(&server, agent.config().token.clone()))
+                .push(&ServerClient::new(&server, agent.config().token.clone()))
                 .map_err(explain)?;
             println!("pushed {n} entries to {server}");
             Ok(0)

@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
+use armsledger_agents::{AgentError, ArmouryAgent, ArmouryConfig, OverrideSpec, ServerClient};
 use armsledger_core::ids::{PersonId, Text, Timestamp};
 use armsledger_device::host::Transport;
-use armsledger_site::{AgentError, HttpServer, OverrideSpec, SiteAgent, SiteConfig};
 use armsledger_store::Recovery;
 use clap::{Args, Subcommand};
 
@@ -16,7 +16,7 @@ use crate::out;
 #[derive(Debug, Clone, Args)]
 pub struct SiteDir {
     /// The site directory (site.toml and site.redb).
-    #[arg(long, env = "ARMSLEDGER_SITE", default_value = "./armsledger-site")]
+    #[arg(long, env = "ARMSLEDGER_SITE", default_value = "./armsledger-agents")]
     pub dir: PathBuf,
 }
 
@@ -85,14 +85,14 @@ pub fn explain(e: AgentError) -> anyhow::Error {
 }
 
 /// Opens the site directory and its device.
-pub fn open(dir: &SiteDir) -> anyhow::Result<SiteAgent<Box<dyn Transport>>> {
+pub fn open(dir: &SiteDir) -> anyhow::Result<ArmouryAgent<Box<dyn Transport>>> {
     if !dir.dir.join("site.toml").exists() {
         bail!(
             "{} is not a site directory\nhint: create one with `armsledger site init`, or pass --dir (or set ARMSLEDGER_SITE)",
             dir.dir.display()
         );
     }
-    let agent = SiteAgent::open_dir(&dir.dir).map_err(explain)?;
+    let agent = ArmouryAgent::open_dir(&dir.dir).map_err(explain)?;
     if let Some(note) = recovery_note(agent.recovery()) {
         eprintln!("{note}");
     }
@@ -160,7 +160,7 @@ pub fn run(cmd: SiteCommand) -> anyhow::Result<u8> {
 }
 
 fn init(a: InitArgs) -> anyhow::Result<u8> {
-    let cfg = SiteConfig {
+    let cfg = ArmouryConfig {
         site: a.site.clone(),
         device: a.device.clone(),
         server: a.server.clone(),
@@ -169,12 +169,12 @@ fn init(a: InitArgs) -> anyhow::Result<u8> {
         manufacturer_roots: a.manufacturer_roots.clone(),
         log_vkey: None,
     };
-    let device = armsledger_site::config::connect(&a.device).map_err(explain)?;
-    let mut agent = SiteAgent::init(&a.site_dir.dir, cfg, device).map_err(explain)?;
+    let device = armsledger_agents::config::connect(&a.device).map_err(explain)?;
+    let mut agent = ArmouryAgent::init(&a.site_dir.dir, cfg, device).map_err(explain)?;
     println!("site {} created in {}", a.site, a.site_dir.dir.display());
     if let Some(server) = &a.server {
         let report = agent
-            .sync(&HttpServer::new(server, a.token.clone()))
+            .sync(&ServerClient::new(server, a.token.clone()))
             .map_err(explain)?;
         println!(
             "first sync: {} regulator entries held",

@@ -2,7 +2,7 @@
 //! regulator chain and transfers addressed to this site.
 
 use anyhow::bail;
-use armsledger_site::{HttpServer, SiteConfig};
+use armsledger_agents::{ArmouryConfig, ServerClient};
 use clap::Args;
 
 use crate::cmd::site::{SiteDir, explain, open};
@@ -27,14 +27,14 @@ pub struct SyncArgs {
 pub fn run(a: SyncArgs) -> anyhow::Result<u8> {
     let path = a.site.dir.join("site.toml");
     if path.exists() && (a.server.is_some() || a.token.is_some()) {
-        let mut cfg: SiteConfig = armsledger_site::config::load(&path).map_err(explain)?;
+        let mut cfg: ArmouryConfig = armsledger_agents::config::load(&path).map_err(explain)?;
         if a.server.is_some() {
             cfg.server = a.server.clone();
         }
         if a.token.is_some() {
             cfg.token = a.token.clone();
         }
-        armsledger_site::config::save(&path, &cfg).map_err(explain)?;
+        armsledger_agents::config::save(&path, &cfg).map_err(explain)?;
     }
     let mut agent = open(&a.site)?;
     let Some(server) = agent.config().server.clone() else {
@@ -42,7 +42,7 @@ pub fn run(a: SyncArgs) -> anyhow::Result<u8> {
             "no server to sync with\nhint: did you forget --server? e.g. `armsledger sync --server http://HOST:8640 --token TOKEN` (it is saved in site.toml)"
         );
     };
-    let client = HttpServer::new(&server, agent.config().token.clone());
+    let client = ServerClient::new(&server, agent.config().token.clone());
     let r = agent.sync(&client).map_err(explain)?;
     println!(
         "pushed {} entries in {} batches; checkpoint {}; {} new regulator entries; {} new transfers in the inbox",

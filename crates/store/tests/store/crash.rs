@@ -18,7 +18,7 @@ use armsledger_core::entry::{ChainId, SignedEntry};
 use armsledger_core::ids::Timestamp;
 use armsledger_core::testkit::{SoftSigner, v};
 use armsledger_log::{Hash, verify_consistency};
-use armsledger_store::{Accepted, LogStore, Recovery, SiteLedger};
+use armsledger_store::{Accepted, ArmouryLedger, LogStore, Recovery};
 
 use crate::common::{Rng, TestDevice, acquisition, log_key, seed};
 
@@ -266,8 +266,8 @@ fn save_device(dir: &Path, d: &TestDevice) {
     std::fs::File::open(dir).unwrap().sync_all().unwrap();
 }
 
-fn open_site(dir: &Path) -> SiteLedger {
-    SiteLedger::create(
+fn open_site(dir: &Path) -> ArmouryLedger {
+    ArmouryLedger::create(
         dir.join("site.redb"),
         &v("north"),
         "unix:/run/dev.sock",

@@ -232,7 +232,7 @@ fn empty_log_and_foreign_files() {
         public_key: [1; 32],
     };
     drop(
-        armsledger_store::SiteLedger::create(&site_path, &v("north"), "unix:/dev/null", &key)
+        armsledger_store::ArmouryLedger::create(&site_path, &v("north"), "unix:/dev/null", &key)
             .unwrap(),
     );
     assert!(matches!(
@@ -240,7 +240,7 @@ fn empty_log_and_foreign_files() {
         Err(StoreError::FormatUnknown { .. })
     ));
     assert!(matches!(
-        armsledger_store::SiteLedger::open(store.path()),
+        armsledger_store::ArmouryLedger::open(store.path()),
         Err(StoreError::FormatUnknown { .. }) | Err(StoreError::StorageFailed(_))
     ));
 }

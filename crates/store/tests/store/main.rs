@@ -11,6 +11,7 @@
     clippy::indexing_slicing
 )]
 
+mod armoury;
 mod checkpoint;
 mod common;
 mod crash;
@@ -19,5 +20,4 @@ mod docs;
 mod format;
 mod log_basic;
 mod proofs;
-mod site;
 mod tamper;

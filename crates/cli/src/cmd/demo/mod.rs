@@ -28,12 +28,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
+use armsledger_agents::{
+    ArmouryAgent, ArmouryConfig, RegulatorAgent, ServerClient, config::connect,
+};
 use armsledger_bundle::{VerifyOptions, verify_bundle};
 use armsledger_core::ids::Timestamp;
 use armsledger_core::model::FirearmId;
 use armsledger_log::LogVerifier;
 use armsledger_server::tokens::Role;
-use armsledger_site::{HttpServer, RegulatorAgent, SiteAgent, SiteConfig, config::connect};
 use clap::Args;
 use serde::Serialize;
 
@@ -239,7 +241,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<u8> {
         server.url,
         server.data.display()
     ));
-    let reg_http = HttpServer::new(&server.url, Some(reg_token.clone()));
+    let reg_http = ServerClient::new(&server.url, Some(reg_token.clone()));
 
     let mut clients = site_devs
         .iter()
@@ -259,7 +261,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<u8> {
     let mut agents = Vec::new();
     for ((s, d), client) in plan.sites.iter().zip(site_devs).zip(clients) {
         let token = site_tokens.get(s.id.as_str()).cloned();
-        let cfg = SiteConfig {
+        let cfg = ArmouryConfig {
             site: s.id.to_string(),
             device: d.address(),
             server: Some(server.url.clone()),
@@ -268,8 +270,8 @@ pub fn run(a: DemoArgs) -> anyhow::Result<u8> {
             manufacturer_roots: vec![root_hex.clone()],
             log_vkey: None,
         };
-        let agent = SiteAgent::init(&dir.join("sites").join(s.id.as_str()), cfg, client)?;
-        let http = HttpServer::new(&server.url, token);
+        let agent = ArmouryAgent::init(&dir.join("sites").join(s.id.as_str()), cfg, client)?;
+        let http = ServerClient::new(&server.url, token);
         let mut run = SiteRun::new(&plan, s, agent, http, d.clone(), &common);
         run.sync()?;
         agents.push(run);

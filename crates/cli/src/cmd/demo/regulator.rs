@@ -1,12 +1,12 @@
 //! The regulator's part: license the companies, register the sites, enrol
 //! each site's device (attestation checked), then license the guards.
 
+use armsledger_agents::RegulatorAgent;
 use armsledger_core::event::RegulatorEvent;
 use armsledger_core::hash::Hash;
 use armsledger_core::ids::{PersonId, Text, Timestamp};
 use armsledger_core::model::{FirearmType, OfficerLicence, Permit, Qualification, Validity};
 use armsledger_device::host::{DeviceClient, Transport};
-use armsledger_site::RegulatorAgent;
 
 use super::world::{LOCATIONS, Plan, p};
 

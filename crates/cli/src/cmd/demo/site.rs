@@ -1,4 +1,4 @@
-//! One armoury's year, day by day, through its own [`SiteAgent`]: every act
+//! One armoury's year, day by day, through its own [`ArmouryAgent`]: every act
 //! is checked by the rules before the site's device signs it.
 
 use std::collections::BTreeMap;
@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use anyhow::{Context, bail};
+use armsledger_agents::{AgentError, ArmouryAgent, OverrideSpec, Recorded, ServerClient};
 use armsledger_core::entry::ChainId;
 use armsledger_core::event::{EntryRef, SiteEvent, Subject};
 use armsledger_core::hash::Hash;
@@ -16,7 +17,6 @@ use armsledger_core::model::{
 };
 use armsledger_core::rules::state::FirearmState;
 use armsledger_device::host::Transport;
-use armsledger_site::{AgentError, HttpServer, OverrideSpec, Recorded, SiteAgent};
 use serde::Serialize;
 
 use super::infra::DeviceFiles;
@@ -79,8 +79,8 @@ struct OpenIssue {
 pub struct SiteRun<'a, T> {
     plan: &'a Plan,
     sp: &'a SitePlan,
-    agent: SiteAgent<T>,
-    server: HttpServer,
+    agent: ArmouryAgent<T>,
+    server: ServerClient,
     device: DeviceFiles,
     common: &'a Common,
     rng: Rng,
@@ -97,8 +97,8 @@ impl<'a, T: Transport> SiteRun<'a, T> {
     pub fn new(
         plan: &'a Plan,
         sp: &'a SitePlan,
-        agent: SiteAgent<T>,
-        server: HttpServer,
+        agent: ArmouryAgent<T>,
+        server: ServerClient,
         device: DeviceFiles,
         common: &'a Common,
     ) -> Self {

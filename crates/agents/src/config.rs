@@ -18,7 +18,7 @@ use crate::error::AgentError;
 
 /// A site directory's settings.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SiteConfig {
+pub struct ArmouryConfig {
     /// The site id.
     pub site: String,
     /// Device address: `unix:PATH` or `tcp:HOST:PORT`.
@@ -175,11 +175,11 @@ mod tests {
             "site = \"north\"\ndevice = \"unix:/tmp/d.sock\"\nregulator_key = \"00\"\n",
         )
         .unwrap();
-        let cfg: SiteConfig = load(&path).unwrap();
+        let cfg: ArmouryConfig = load(&path).unwrap();
         assert_eq!(cfg.server, None);
         assert!(cfg.manufacturer_roots.is_empty());
         save(&path, &cfg).unwrap();
-        assert_eq!(load::<SiteConfig>(&path).unwrap(), cfg);
+        assert_eq!(load::<ArmouryConfig>(&path).unwrap(), cfg);
     }
 
     /// A process that opens the directory while another rewrites site.toml
@@ -191,7 +191,7 @@ mod tests {
 
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(files::SITE_TOML);
-        let config = |server: &str| SiteConfig {
+        let config = |server: &str| ArmouryConfig {
             site: "north".into(),
             device: "unix:/tmp/d.sock".into(),
             server: Some(server.into()),
@@ -207,7 +207,7 @@ mod tests {
             let (path, stop, reads) = (path.clone(), stop.clone(), reads.clone());
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
-                    let got: SiteConfig = load(&path).unwrap_or_else(|e| {
+                    let got: ArmouryConfig = load(&path).unwrap_or_else(|e| {
                         panic!(
                             "read {}: a half-saved file: {e}",
                             reads.load(Ordering::Relaxed)

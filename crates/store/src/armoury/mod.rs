@@ -85,17 +85,17 @@ impl Source {
 
 /// One armoury's ledger.
 #[derive(Debug)]
-pub struct SiteLedger {
+pub struct ArmouryLedger {
     db: Database,
     path: PathBuf,
     site: SiteId,
 }
 
-impl SiteLedger {
+impl ArmouryLedger {
     /// Creates the ledger of `site` at `path`, or opens it if it already is
     /// that site's ledger (keeping its stored device key and address; change
-    /// them with [`SiteLedger::set_device_key`] and
-    /// [`SiteLedger::set_device_address`]).
+    /// them with [`ArmouryLedger::set_device_key`] and
+    /// [`ArmouryLedger::set_device_address`]).
     pub fn create(
         path: impl AsRef<Path>,
         site: &SiteId,
@@ -144,7 +144,7 @@ impl SiteLedger {
     }
 
     /// Opens an existing site ledger. After a crash redb repairs the file to
-    /// its last durable commit; call [`SiteLedger::recover`] next.
+    /// its last durable commit; call [`ArmouryLedger::recover`] next.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
         let db = Database::open(&path)?;
@@ -168,7 +168,7 @@ impl SiteLedger {
             let text = String::from_utf8_lossy(site.value()).into_owned();
             SiteId::new(text).map_err(|e| StoreError::malformed("meta", meta::SITE, e))?
         };
-        Ok(SiteLedger { db, path, site })
+        Ok(ArmouryLedger { db, path, site })
     }
 
     /// The file.

@@ -1,5 +1,5 @@
 //! The server as agents see it: push a batch, pull the regulator chain and
-//! the inbox, fetch the log key. [`HttpServer`] speaks HTTP; tests may put
+//! the inbox, fetch the log key. [`ServerClient`] speaks HTTP; tests may put
 //! any other implementation behind [`LedgerServer`].
 
 use serde::Deserialize;
@@ -77,13 +77,13 @@ pub trait LedgerServer {
 
 /// A blocking HTTP client for the server.
 #[derive(Clone, Debug)]
-pub struct HttpServer {
+pub struct ServerClient {
     base: String,
     token: Option<String>,
     agent: ureq::Agent,
 }
 
-impl HttpServer {
+impl ServerClient {
     /// A client for `base` (e.g. `http://127.0.0.1:8640`) with an optional bearer token.
     pub fn new(base: &str, token: Option<String>) -> Self {
         let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -91,7 +91,7 @@ impl HttpServer {
             .timeout_global(Some(std::time::Duration::from_secs(120)))
             .build()
             .into();
-        HttpServer {
+        ServerClient {
             base: base.trim_end_matches('/').to_string(),
             token,
             agent,
@@ -128,7 +128,7 @@ impl HttpServer {
     }
 }
 
-impl LedgerServer for HttpServer {
+impl LedgerServer for ServerClient {
     fn push(&self, entries: &[Vec<u8>]) -> Result<PushReceipt, AgentError> {
         let path = "/v1/entries?wait=true";
         let body = postcard::to_allocvec(&entries.to_vec())

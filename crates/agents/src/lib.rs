@@ -1,4 +1,4 @@
-//! armsledger agents: the armoury's [`SiteAgent`] and the regulator's
+//! armsledger agents: the armoury's [`ArmouryAgent`] and the regulator's
 //! [`RegulatorAgent`]. Both put every act through the same steps:
 //!
 //! ```text
@@ -6,19 +6,19 @@
 //! ```
 //!
 //! and recover after a crash between the device signature and the commit
-//! by asking the device for its last receipt. [`SiteAgent::sync`] pushes
+//! by asking the device for its last receipt. [`ArmouryAgent::sync`] pushes
 //! what the server has not acknowledged and pulls the regulator chain.
 //!
-//! A site directory holds `site.toml` ([`SiteConfig`]) and `site.redb`
-//! (an [`armsledger_store::SiteLedger`]); a regulator directory holds
+//! A site directory holds `site.toml` ([`ArmouryConfig`]) and `site.redb`
+//! (an [`armsledger_store::ArmouryLedger`]); a regulator directory holds
 //! `regulator.toml` ([`RegulatorConfig`]), `regulator.redb` and `admin.key`.
 //!
 //! ```no_run
 //! use armsledger_core::ids::Timestamp;
-//! use armsledger_site::{AgentError, HttpServer, OverrideSpec, SiteAgent};
+//! use armsledger_agents::{AgentError, ServerClient, OverrideSpec, ArmouryAgent};
 //! # fn act() -> armsledger_core::event::SiteEvent { unimplemented!() }
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let mut site = SiteAgent::open_dir("/srv/armoury".as_ref())?; // connects to the device in site.toml
+//! let mut site = ArmouryAgent::open_dir("/srv/armoury".as_ref())?; // connects to the device in site.toml
 //! let officer = "armourer-1".parse()?;
 //! match site.record(&officer, act(), Timestamp(1_767_225_600_000), None) {
 //!     Ok(r) => println!("signed #{}", r.act.counter()),
@@ -30,7 +30,7 @@
 //!     }
 //!     Err(e) => return Err(e.into()),
 //! }
-//! let report = site.sync(&HttpServer::new("http://127.0.0.1:8640", Some("TOKEN".into())))?;
+//! let report = site.sync(&ServerClient::new("http://127.0.0.1:8640", Some("TOKEN".into())))?;
 //! println!("pushed {} in {} batches", report.pushed, report.batches);
 //! # Ok(()) }
 //! ```
@@ -38,14 +38,14 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod armoury;
+pub mod client;
 pub mod config;
 mod error;
 mod regulator;
-pub mod server;
-mod site;
 
-pub use config::{RegulatorConfig, SiteConfig};
+pub use armoury::{ArmouryAgent, ArmouryStatus, IssueLine, OverrideSpec, Recorded, SyncReport};
+pub use client::{LedgerServer, ServerClient};
+pub use config::{ArmouryConfig, RegulatorConfig};
 pub use error::AgentError;
 pub use regulator::{RegulatorAgent, random32};
-pub use server::{HttpServer, LedgerServer};
-pub use site::{IssueLine, OverrideSpec, Recorded, SiteAgent, SiteStatus, SyncReport};

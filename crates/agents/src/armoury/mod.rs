@@ -13,15 +13,15 @@ use armsledger_core::model::{FirearmId, LotId, Reliance, normalise};
 use armsledger_core::rules::state::FirearmRecord;
 use armsledger_core::rules::{Finding, RuleId, View, Violation};
 use armsledger_device::host::{DeviceClient, Transport};
-use armsledger_store::{DeviceKey, Recovery, SiteLedger};
+use armsledger_store::{ArmouryLedger, DeviceKey, Recovery};
 
-use crate::config::{self, SiteConfig, files};
+use crate::config::{self, ArmouryConfig, files};
 use crate::error::AgentError;
 
 mod status;
 mod sync;
 
-pub use status::{IssueLine, SiteStatus};
+pub use status::{ArmouryStatus, IssueLine};
 pub use sync::SyncReport;
 
 /// A supervised exception to a hard rule: why, and who authorised it.
@@ -33,7 +33,7 @@ pub struct OverrideSpec {
     pub authoriser: PersonId,
 }
 
-/// What [`SiteAgent::record`] wrote, in chain order: any override entries,
+/// What [`ArmouryAgent::record`] wrote, in chain order: any override entries,
 /// then the act.
 #[derive(Clone, Debug)]
 pub struct Recorded {
@@ -50,13 +50,13 @@ pub struct Recorded {
 }
 
 /// An armoury's agent over a device reached through `T`.
-pub struct SiteAgent<T> {
+pub struct ArmouryAgent<T> {
     dir: PathBuf,
-    config: SiteConfig,
+    config: ArmouryConfig,
     site: SiteId,
     regulator_key: [u8; 32],
     roots: Vec<[u8; 32]>,
-    ledger: SiteLedger,
+    ledger: ArmouryLedger,
     device: DeviceClient<T>,
     verifier: LedgerVerifier,
     key: DeviceKey,
@@ -64,24 +64,24 @@ pub struct SiteAgent<T> {
     recovery: Recovery,
 }
 
-impl SiteAgent<Box<dyn Transport>> {
+impl ArmouryAgent<Box<dyn Transport>> {
     /// Opens `dir`, connecting to the device its `site.toml` names.
     pub fn open_dir(dir: &Path) -> Result<Self, AgentError> {
-        let cfg: SiteConfig = load_site_config(dir)?;
+        let cfg: ArmouryConfig = load_site_config(dir)?;
         let device = config::connect(&cfg.device)?;
-        SiteAgent::open(dir, device)
+        ArmouryAgent::open(dir, device)
     }
 }
 
-fn load_site_config(dir: &Path) -> Result<SiteConfig, AgentError> {
+fn load_site_config(dir: &Path) -> Result<ArmouryConfig, AgentError> {
     config::load_dir(dir, files::SITE_TOML, "site", "")
 }
 
-impl<T: Transport> SiteAgent<T> {
+impl<T: Transport> ArmouryAgent<T> {
     /// Creates a site directory for an enrolled device and opens it.
     pub fn init(
         dir: &Path,
-        config: SiteConfig,
+        config: ArmouryConfig,
         mut device: DeviceClient<T>,
     ) -> Result<Self, AgentError> {
         let site: SiteId = config
@@ -114,9 +114,9 @@ impl<T: Transport> SiteAgent<T> {
             key_epoch: key.key_epoch,
             public_key: key.public_key,
         };
-        SiteLedger::create(dir.join(files::SITE_REDB), &site, &config.device, &dk)?;
+        ArmouryLedger::create(dir.join(files::SITE_REDB), &site, &config.device, &dk)?;
         config::save(&dir.join(files::SITE_TOML), &config)?;
-        SiteAgent::open(dir, device)
+        ArmouryAgent::open(dir, device)
     }
 
     /// Opens a site directory: reads the ledger, brings it in line with the
@@ -129,12 +129,12 @@ impl<T: Transport> SiteAgent<T> {
             .iter()
             .map(|r| config::parse_key(r, "manufacturer root"))
             .collect::<Result<Vec<_>, _>>()?;
-        let ledger = SiteLedger::open(dir.join(files::SITE_REDB))?;
+        let ledger = ArmouryLedger::open(dir.join(files::SITE_REDB))?;
         let site = ledger.site().clone();
         let last = device.last_receipt()?;
         let recovery = ledger.recover(last.receipt.map(|r| (r.header, r.signature)))?;
         let key = ledger.device_key()?;
-        let mut agent = SiteAgent {
+        let mut agent = ArmouryAgent {
             dir: dir.to_path_buf(),
             config,
             site,
@@ -180,12 +180,12 @@ impl<T: Transport> SiteAgent<T> {
     }
 
     /// The directory's settings.
-    pub fn config(&self) -> &SiteConfig {
+    pub fn config(&self) -> &ArmouryConfig {
         &self.config
     }
 
     /// The ledger.
-    pub fn ledger(&self) -> &SiteLedger {
+    pub fn ledger(&self) -> &ArmouryLedger {
         &self.ledger
     }
 

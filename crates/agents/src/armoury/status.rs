@@ -8,7 +8,7 @@ use armsledger_device::host::Transport;
 use armsledger_store::Recovery;
 use serde::Serialize;
 
-use super::SiteAgent;
+use super::ArmouryAgent;
 use crate::error::AgentError;
 
 /// An open issue, for `status`.
@@ -28,7 +28,7 @@ pub struct IssueLine {
 
 /// A site's state at a glance.
 #[derive(Clone, Debug, Serialize)]
-pub struct SiteStatus {
+pub struct ArmouryStatus {
     /// Site id.
     pub site: String,
     /// Own chain head counter (0 for none).
@@ -53,9 +53,9 @@ pub struct SiteStatus {
     pub recovery: String,
 }
 
-impl<T: Transport> SiteAgent<T> {
+impl<T: Transport> ArmouryAgent<T> {
     /// Head, sync state, open issues and alerts at `now`.
-    pub fn status(&self, now: Timestamp) -> Result<SiteStatus, AgentError> {
+    pub fn status(&self, now: Timestamp) -> Result<ArmouryStatus, AgentError> {
         let head = self.ledger.head()?;
         let state = self.verifier.engine().state();
         let open_issues = state
@@ -103,7 +103,7 @@ impl<T: Transport> SiteAgent<T> {
                 )
             })
             .collect();
-        Ok(SiteStatus {
+        Ok(ArmouryStatus {
             site: self.site.to_string(),
             findings,
             head: head.as_ref().map_or(0, |h| h.counter),

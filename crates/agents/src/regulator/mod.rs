@@ -25,9 +25,9 @@ use armsledger_device::host::{DeviceClient, Transport};
 use ed25519_dalek::SigningKey;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
+use crate::client::{LedgerServer, MAX_PUSH_BATCH};
 use crate::config::{self, RegulatorConfig, files};
 use crate::error::AgentError;
-use crate::server::{LedgerServer, MAX_PUSH_BATCH};
 
 mod enrol;
 mod licensing;

@@ -45,7 +45,7 @@ pub struct Pending {
     pub request: SignRequest,
 }
 
-/// What [`SiteLedger::recover`] did.
+/// What [`ArmouryLedger::recover`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Recovery {
     /// Nothing was pending and the device agrees with the stored head.
@@ -87,7 +87,7 @@ impl PendingRecord {
 /// Room left for the header and signature under the entry size limit.
 const HEADER_ALLOWANCE: usize = 64 + 256;
 
-impl SiteLedger {
+impl ArmouryLedger {
     fn chain(&self) -> ChainId {
         ChainId::Site(self.site.clone())
     }

@@ -5,12 +5,12 @@ use armsledger_core::entry::{ChainId, SignedEntry};
 use armsledger_core::event::SiteEvent;
 use armsledger_core::sig::Sig;
 use armsledger_core::testkit::{Scenario, v};
-use armsledger_store::{EntryReceipt, LogStore, Recovery, SiteLedger, Source, StoreError};
+use armsledger_store::{ArmouryLedger, EntryReceipt, LogStore, Recovery, Source, StoreError};
 
 use crate::common::{TestDevice, accepted, acquisition, log_key};
 
-fn ledger(dir: &tempfile::TempDir) -> SiteLedger {
-    SiteLedger::create(
+fn ledger(dir: &tempfile::TempDir) -> ArmouryLedger {
+    ArmouryLedger::create(
         dir.path().join("site.redb"),
         &v("north"),
         "unix:/run/dev.sock",
@@ -19,7 +19,7 @@ fn ledger(dir: &tempfile::TempDir) -> SiteLedger {
     .unwrap()
 }
 
-fn append(l: &SiteLedger, d: &mut TestDevice, serial: &str) -> SignedEntry {
+fn append(l: &ArmouryLedger, d: &mut TestDevice, serial: &str) -> SignedEntry {
     let req = l.prepare(&acquisition(serial, "armourer-1")).unwrap();
     let (h, s) = d.sign(&req);
     l.commit_signed(h, s).unwrap()
@@ -41,14 +41,14 @@ fn append_index_and_reopen() {
     assert_eq!(l.person_counters(&v("armourer-1")).unwrap().len(), 5);
     assert_eq!(l.device_address().unwrap(), "unix:/run/dev.sock");
     drop(l);
-    let l = SiteLedger::open(dir.path().join("site.redb")).unwrap();
+    let l = ArmouryLedger::open(dir.path().join("site.redb")).unwrap();
     assert_eq!(l.entries_from(0, 100).unwrap(), entries);
     assert_eq!(l.unsynced().unwrap().len(), 5);
     // Creating again for the same site opens it; for another site refuses.
     drop(l);
     let l = ledger(&dir);
     drop(l);
-    let other = SiteLedger::create(
+    let other = ArmouryLedger::create(
         dir.path().join("site.redb"),
         &v("south"),
         "x",
@@ -115,7 +115,7 @@ fn recover_completes_what_the_device_signed_and_drops_what_it_did_not() {
         let req = l.prepare(&acquisition("S-1", "armourer-1")).unwrap();
         d.sign(&req);
     }
-    let l = SiteLedger::open(&path).unwrap();
+    let l = ArmouryLedger::open(&path).unwrap();
     let Recovery::Completed(e) = l.recover(d.last.clone()).unwrap() else {
         panic!("expected Completed");
     };
@@ -125,7 +125,7 @@ fn recover_completes_what_the_device_signed_and_drops_what_it_did_not() {
     // Host died before the device signed.
     l.prepare(&acquisition("S-2", "armourer-1")).unwrap();
     drop(l);
-    let l = SiteLedger::open(&path).unwrap();
+    let l = ArmouryLedger::open(&path).unwrap();
     assert!(matches!(
         l.recover(d.last.clone()).unwrap(),
         Recovery::Dropped(_)

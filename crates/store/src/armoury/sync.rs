@@ -33,7 +33,7 @@ struct ReceiptRecord {
     proof: Vec<[u8; 32]>,
 }
 
-impl SiteLedger {
+impl ArmouryLedger {
     /// Own entries the server has not acknowledged, in chain order.
     pub fn unsynced(&self) -> Result<Vec<SignedEntry>, StoreError> {
         let from = self.sync_cursor()?.saturating_add(1);

@@ -10,6 +10,7 @@
 
 use std::path::Path;
 
+use armsledger_agents::{AgentError, ArmouryAgent, ArmouryConfig, OverrideSpec, RegulatorAgent};
 use armsledger_core::event::{RegulatorEvent, SiteEvent};
 use armsledger_core::hash::Hash;
 use armsledger_core::ids::{PersonId, Timestamp};
@@ -21,8 +22,7 @@ use armsledger_core::testkit::{T0, doc, key, pistol, text, v};
 use armsledger_device::host::{DeviceClient, InProcess};
 use armsledger_device::storage::ManualClock;
 use armsledger_device::{DeviceSpec, SharedDevice, memory_device};
-use armsledger_site::{AgentError, OverrideSpec, RegulatorAgent, SiteAgent, SiteConfig};
-use armsledger_store::{Recovery, SiteLedger};
+use armsledger_store::{ArmouryLedger, Recovery};
 
 struct World {
     dir: tempfile::TempDir,
@@ -147,8 +147,8 @@ fn world() -> World {
     }
 }
 
-fn site_config(w: &World) -> SiteConfig {
-    SiteConfig {
+fn site_config(w: &World) -> ArmouryConfig {
+    ArmouryConfig {
         site: "north".into(),
         device: "inproc".into(),
         server: None,
@@ -163,18 +163,18 @@ fn site_dir(w: &World) -> std::path::PathBuf {
     w.dir.path().join("north")
 }
 
-fn open_site(w: &World) -> SiteAgent<InProcess> {
-    SiteAgent::open(&site_dir(w), client(&w.site_device)).unwrap()
+fn open_site(w: &World) -> ArmouryAgent<InProcess> {
+    ArmouryAgent::open(&site_dir(w), client(&w.site_device)).unwrap()
 }
 
-fn init_site(w: &World) -> SiteAgent<InProcess> {
-    let mut s = SiteAgent::init(&site_dir(w), site_config(w), client(&w.site_device)).unwrap();
+fn init_site(w: &World) -> ArmouryAgent<InProcess> {
+    let mut s = ArmouryAgent::init(&site_dir(w), site_config(w), client(&w.site_device)).unwrap();
     s.import_regulator_entries(&w.reg.entries_from(1).unwrap())
         .unwrap();
     s
 }
 
-fn acquire(s: &mut SiteAgent<InProcess>, serial: &str) -> FirearmId {
+fn acquire(s: &mut ArmouryAgent<InProcess>, serial: &str) -> FirearmId {
     let identity = pistol(serial);
     let id = identity.id();
     s.record(
@@ -196,7 +196,7 @@ fn acquire(s: &mut SiteAgent<InProcess>, serial: &str) -> FirearmId {
     id
 }
 
-fn issue(s: &SiteAgent<InProcess>, firearm: FirearmId, to: &str) -> SiteEvent {
+fn issue(s: &ArmouryAgent<InProcess>, firearm: FirearmId, to: &str) -> SiteEvent {
     SiteEvent::Issued {
         firearm,
         to: v(to),
@@ -303,7 +303,7 @@ fn crash_between_device_signature_and_commit_is_recovered() {
     drop(s);
     // Simulate the crash: intent written, device signed, commit never ran.
     {
-        let ledger = SiteLedger::open(site_dir(&w).join("site.redb")).unwrap();
+        let ledger = ArmouryLedger::open(site_dir(&w).join("site.redb")).unwrap();
         let req = ledger.prepare(&body).unwrap();
         let mut dev = client(&w.site_device);
         dev.sign_entry(req.chain, req.prev_hash, req.body_hash)
@@ -317,7 +317,7 @@ fn crash_between_device_signature_and_commit_is_recovered() {
     // An intent the device never signed is dropped.
     drop(s);
     {
-        let ledger = SiteLedger::open(site_dir(&w).join("site.redb")).unwrap();
+        let ledger = ArmouryLedger::open(site_dir(&w).join("site.redb")).unwrap();
         ledger.prepare(&body).unwrap();
     }
     let s = open_site(&w);
@@ -328,7 +328,7 @@ fn crash_between_device_signature_and_commit_is_recovered() {
 #[test]
 fn unenrolled_site_is_told_to_sync() {
     let w = world();
-    let mut s = SiteAgent::init(&site_dir(&w), site_config(&w), client(&w.site_device)).unwrap();
+    let mut s = ArmouryAgent::init(&site_dir(&w), site_config(&w), client(&w.site_device)).unwrap();
     let identity = pistol("GLK-9");
     let err = s
         .record(
@@ -373,10 +373,10 @@ fn sync_pushes_to_a_real_server_and_pulls_the_regulator_chain() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let data = w.dir.path().join("server");
     let (base, site_token, _) = rt.block_on(start_server(&data, &w));
-    let server_reg = armsledger_site::HttpServer::new(&base, None);
+    let server_reg = armsledger_agents::ServerClient::new(&base, None);
     assert!(w.reg.push(&server_reg).unwrap() > 5);
-    let mut s = SiteAgent::init(&site_dir(&w), site_config(&w), client(&w.site_device)).unwrap();
-    let server = armsledger_site::HttpServer::new(&base, Some(site_token));
+    let mut s = ArmouryAgent::init(&site_dir(&w), site_config(&w), client(&w.site_device)).unwrap();
+    let server = armsledger_agents::ServerClient::new(&base, Some(site_token));
     let first = s.sync(&server).unwrap();
     assert!(first.regulator_entries > 5, "{first:?}");
     let f = acquire(&mut s, "GLK-4");
@@ -386,7 +386,7 @@ fn sync_pushes_to_a_real_server_and_pulls_the_regulator_chain() {
     // A push that reached the server but whose answer was lost: the next
     // sync sends the same entries again and gets receipts for them.
     {
-        use armsledger_site::LedgerServer;
+        use armsledger_agents::LedgerServer;
         let raw: Vec<Vec<u8>> = s
             .ledger()
             .unsynced()
@@ -431,10 +431,10 @@ fn sync_after_days_offline_sends_batches_of_at_most_512() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (base, site_token, _) = rt.block_on(start_server(&w.dir.path().join("server"), &w));
     w.reg
-        .push(&armsledger_site::HttpServer::new(&base, None))
+        .push(&armsledger_agents::ServerClient::new(&base, None))
         .unwrap();
-    let mut s = SiteAgent::init(&site_dir(&w), site_config(&w), client(&w.site_device)).unwrap();
-    let server = armsledger_site::HttpServer::new(&base, Some(site_token));
+    let mut s = ArmouryAgent::init(&site_dir(&w), site_config(&w), client(&w.site_device)).unwrap();
+    let server = armsledger_agents::ServerClient::new(&base, Some(site_token));
     s.sync(&server).unwrap();
     let f = acquire(&mut s, "GLK-5");
     let about = s.ledger().entry(1).unwrap().unwrap().hash();
@@ -576,7 +576,7 @@ fn a_lost_device_reply_is_completed_from_the_last_receipt() {
         inner: InProcess::new(w.site_device.clone()),
         armed: armed.clone(),
     };
-    let mut s = SiteAgent::open(&site_dir(&w), DeviceClient::new(transport)).unwrap();
+    let mut s = ArmouryAgent::open(&site_dir(&w), DeviceClient::new(transport)).unwrap();
     let identity = pistol("GLK-7");
     let f = identity.id();
     let acquired = SiteEvent::FirearmAcquired {
@@ -674,10 +674,10 @@ fn device_clock_jumps_are_clamped_by_the_device_and_flagged_by_the_server() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (base, site_token, shared) = rt.block_on(start_server(&w.dir.path().join("server"), &w));
     w.reg
-        .push(&armsledger_site::HttpServer::new(&base, None))
+        .push(&armsledger_agents::ServerClient::new(&base, None))
         .unwrap();
-    let mut s = SiteAgent::init(&site_dir(&w), site_config(&w), client(&w.site_device)).unwrap();
-    let server = armsledger_site::HttpServer::new(&base, Some(site_token));
+    let mut s = ArmouryAgent::init(&site_dir(&w), site_config(&w), client(&w.site_device)).unwrap();
+    let server = armsledger_agents::ServerClient::new(&base, Some(site_token));
     s.sync(&server).unwrap();
     // Licences in `world()` run from T0 for 1000 days: the acts below are
     // valid at any of the clocks used here.
@@ -686,7 +686,7 @@ fn device_clock_jumps_are_clamped_by_the_device_and_flagged_by_the_server() {
     let f = acquire(&mut s, "GLK-9");
     let head = s.ledger().entry(1).unwrap().unwrap();
     let about = head.hash();
-    let note = |s: &mut SiteAgent<InProcess>, n: &str| {
+    let note = |s: &mut ArmouryAgent<InProcess>, n: &str| {
         s.record(
             &v("armourer-1"),
             SiteEvent::Annotated {

@@ -13,12 +13,12 @@ use armsledger_log::{LogVerifier, open_checkpoint};
 use armsledger_store::EntryReceipt;
 use serde::Serialize;
 
-use super::SiteAgent;
+use super::ArmouryAgent;
+use crate::client::{LedgerServer, MAX_PUSH_BATCH};
 use crate::config::{self, files};
 use crate::error::AgentError;
-use crate::server::{LedgerServer, MAX_PUSH_BATCH};
 
-/// What [`SiteAgent::sync`] did.
+/// What [`ArmouryAgent::sync`] did.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct SyncReport {
     /// Own entries pushed.
@@ -33,7 +33,7 @@ pub struct SyncReport {
     pub inbox_new: usize,
 }
 
-impl<T: Transport> SiteAgent<T> {
+impl<T: Transport> ArmouryAgent<T> {
     /// Pushes unsynced entries in batches and stores the receipts, then pulls
     /// the regulator chain and the transfers addressed to this site.
     pub fn sync(&mut self, server: &impl LedgerServer) -> Result<SyncReport, AgentError> {
@@ -94,7 +94,7 @@ impl<T: Transport> SiteAgent<T> {
             .map(|note| open_checkpoint(note.as_bytes(), &log, log.name()))
             .transpose()
             .map_err(|e| AgentError::Server(format!("pull checkpoint: {e}")))?;
-        let decode = |p: &crate::server::ProvenEntry| -> Result<SignedEntry, AgentError> {
+        let decode = |p: &crate::client::ProvenEntry| -> Result<SignedEntry, AgentError> {
             let bytes = hex::decode(&p.entry)
                 .map_err(|e| AgentError::Server(format!("pulled entry is not hex: {e}")))?;
             if let (Some(cp), false) = (&checkpoint, p.proof.is_empty()) {
