@@ -1,11 +1,13 @@
-//! The server as agents see it: push a batch, pull the regulator chain and
-//! the inbox, fetch the log key. [`ServerClient`] speaks HTTP; tests may put
-//! any other implementation behind [`LedgerServer`].
+//! The regulator's server as its clients see it. [`ServerClient`] is the one
+//! HTTP client of the server's API: the agents push and pull through it (the
+//! [`LedgerServer`] operations; tests may put any other implementation behind
+//! that trait), and the `armsledger` command reads traces, inventories,
+//! alerts and exports with its `get_*` methods.
 
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use crate::error::AgentError;
-
 /// Most entries pushed in one request.
 pub const MAX_PUSH_BATCH: usize = 512;
 
@@ -75,7 +77,7 @@ pub trait LedgerServer {
     fn log_key(&self) -> Result<String, AgentError>;
 }
 
-/// A blocking HTTP client for the server.
+/// A blocking HTTP client for the server, with an optional bearer token.
 #[derive(Clone, Debug)]
 pub struct ServerClient {
     base: String,
@@ -98,13 +100,55 @@ impl ServerClient {
         }
     }
 
+    /// The server's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// GET `path` and decode its JSON.
+    pub fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, AgentError> {
+        let mut resp = self.get(path, true)?;
+        resp.body_mut()
+            .read_json()
+            .map_err(|e| AgentError::Server(format!("decoding {path}: {e}")))
+    }
+
+    /// GET `path` and copy its body, of any length, into `out`; returns the bytes copied.
+    pub fn get_to(&self, path: &str, out: &mut impl std::io::Write) -> Result<u64, AgentError> {
+        let mut resp = self.get(path, true)?;
+        let mut reader = resp.body_mut().with_config().limit(u64::MAX).reader();
+        std::io::copy(&mut reader, out)
+            .map_err(|e| AgentError::Server(format!("reading {path}: {e}")))
+    }
+
+    /// GET `path` as text.
+    pub fn get_text(&self, path: &str) -> Result<String, AgentError> {
+        let mut buf = Vec::new();
+        self.get_to(path, &mut buf)?;
+        String::from_utf8(buf).map_err(|e| AgentError::Server(format!("reading {path}: {e}")))
+    }
+
+    /// GET `path`, with the token when `auth` (public routes go without it,
+    /// so a revoked token cannot keep a client from the log's key).
+    fn get(&self, path: &str, auth: bool) -> Result<ureq::http::Response<ureq::Body>, AgentError> {
+        let req = self.agent.get(format!("{}{path}", self.base));
+        let req = if auth { self.auth(req) } else { req };
+        self.finish(path, req.call())
+    }
+
+    /// A response with a success status, or an error that says what the
+    /// server said (its problem title) and what to check.
     fn finish(
         &self,
         path: &str,
         resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     ) -> Result<ureq::http::Response<ureq::Body>, AgentError> {
-        let mut resp =
-            resp.map_err(|e| AgentError::Server(format!("cannot reach {}: {e}", self.base)))?;
+        let mut resp = resp.map_err(|e| {
+            AgentError::Server(format!(
+                "cannot reach {} (is the server running? check --server): {e}",
+                self.base
+            ))
+        })?;
         let status = resp.status();
         if status.is_success() {
             return Ok(resp);
@@ -114,8 +158,13 @@ impl ServerClient {
             .ok()
             .and_then(|v| v.get("title").and_then(|t| t.as_str()).map(String::from))
             .unwrap_or(body);
+        let hint = match status.as_u16() {
+            401 => " (pass --token, or set ARMSLEDGER_TOKEN)",
+            403 => " (this token's role may not do that)",
+            _ => "",
+        };
         Err(AgentError::Server(format!(
-            "{} {path}: {title}",
+            "{} {path}: {title}{hint}",
             status.as_u16()
         )))
     }
@@ -143,19 +192,14 @@ impl LedgerServer for ServerClient {
     }
 
     fn pull(&self, site: &str, regulator_from: u64, inbox_from: u64) -> Result<Pull, AgentError> {
-        let path =
-            format!("/v1/pull/{site}?regulator_from={regulator_from}&inbox_from={inbox_from}");
-        let req = self.auth(self.agent.get(format!("{}{path}", self.base)));
-        let mut resp = self.finish(&path, req.call())?;
-        resp.body_mut()
-            .read_json()
-            .map_err(|e| AgentError::Server(format!("decoding the pull: {e}")))
+        self.get_json(&format!(
+            "/v1/pull/{site}?regulator_from={regulator_from}&inbox_from={inbox_from}"
+        ))
     }
 
     fn log_key(&self) -> Result<String, AgentError> {
         let path = "/v1/log/key";
-        let req = self.agent.get(format!("{}{path}", self.base));
-        let mut resp = self.finish(path, req.call())?;
+        let mut resp = self.get(path, false)?;
         let text = resp
             .body_mut()
             .read_to_string()

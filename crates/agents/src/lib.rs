@@ -1,5 +1,16 @@
-//! armsledger agents: the armoury's [`ArmouryAgent`] and the regulator's
-//! [`RegulatorAgent`]. Both put every act through the same steps:
+//! armsledger agents: the two programs that hold a signing device and
+//! write a chain. This crate holds both of them:
+//!
+//! * the armoury's agent, [`ArmouryAgent`] (module `armoury`): one site
+//!   directory, one device, one local ledger; and
+//! * the regulator's agent, [`RegulatorAgent`] (module `regulator`): the
+//!   regulator chain, licensing and device enrolment;
+//!
+//! with what both share: their settings directories ([`config`]) and the
+//! one HTTP client of the regulator's server ([`client::ServerClient`]),
+//! which the `armsledger` command uses too.
+//!
+//! Both agents put every act through the same steps:
 //!
 //! ```text
 //! rules check (sites) → write-ahead intent → device SignEntry → commit → fold

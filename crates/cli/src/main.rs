@@ -5,7 +5,6 @@
 
 mod cli;
 mod cmd;
-mod http;
 mod out;
 
 use std::process::ExitCode;

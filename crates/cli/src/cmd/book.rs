@@ -327,7 +327,7 @@ pub fn run(a: BookArgs) -> anyhow::Result<u8> {
             tmp = tempfile::NamedTempFile::new()?;
             let mut f = tmp.reopen()?;
             let path = format!("/v1/export?site={}", a.site);
-            crate::http::Client::new(&a.server.server, a.server.token.clone())
+            armsledger_agents::ServerClient::new(&a.server.server, a.server.token.clone())
                 .get_to(&path, &mut f)?;
             tmp.path().to_path_buf()
         }

@@ -10,7 +10,7 @@ use anyhow::Context;
 use clap::Args;
 use serde_json::Value;
 
-use crate::http::Client;
+use armsledger_agents::ServerClient;
 use crate::out;
 
 /// Where the server is and who is asking.
@@ -29,8 +29,8 @@ pub struct ServerArgs {
 }
 
 impl ServerArgs {
-    fn client(&self) -> Client {
-        Client::new(&self.server, self.token.clone())
+    fn client(&self) -> ServerClient {
+        ServerClient::new(&self.server, self.token.clone())
     }
 }
 

@@ -39,7 +39,6 @@ use armsledger_server::tokens::Role;
 use clap::Args;
 use serde::Serialize;
 
-use crate::http::Client;
 use infra::{DeviceFiles, Devices, Server};
 use site::{Common, Outcome, Refusal, SiteRun};
 use world::Plan;
@@ -405,7 +404,7 @@ fn conclude(
     started: Instant,
     signing_secs: f64,
 ) -> anyhow::Result<Summary> {
-    let client = Client::new(&server.url, Some(reg_token.to_string()));
+    let client = ServerClient::new(&server.url, Some(reg_token.to_string()));
     let bundle = dir.join("ledger.bundle");
     {
         let mut f = std::fs::File::create(&bundle)
