@@ -16,7 +16,7 @@ use crate::out;
 #[derive(Debug, Clone, Args)]
 pub struct SiteDir {
     /// The site directory (site.toml and site.redb).
-    #[arg(long, env = "ARMSLEDGER_SITE", default_value = "./armsledger-agents")]
+    #[arg(long, env = "ARMSLEDGER_SITE", default_value = "./armsledger-site")]
     pub dir: PathBuf,
 }
 
