@@ -78,22 +78,88 @@ pub fn load<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, AgentError> 
     toml::from_str(&text).map_err(|e| AgentError::Config(format!("{}: {e}", path.display())))
 }
 
-/// Reads `dir/file`, or says that `dir` is not a `what` directory (with
-/// `hint`, what to run to make one).
-pub fn load_dir<T: for<'de> Deserialize<'de>>(
-    dir: &Path,
-    file: &str,
-    what: &str,
-    hint: &str,
-) -> Result<T, AgentError> {
-    let path = dir.join(file);
+/// What both agents' settings files have in common, so that both
+/// directories are opened the same way: the file's name, the device it
+/// names, and the keys it pins as trust roots.
+pub trait AgentSettings: Serialize + for<'de> Deserialize<'de> {
+    /// The settings file inside the directory.
+    const FILE: &'static str;
+    /// What such a directory is called in errors ("site", "regulator").
+    const KIND: &'static str;
+    /// Appended to the error when the directory is not one: what to run.
+    const HINT: &'static str;
+    /// The device address: `unix:PATH` or `tcp:HOST:PORT`.
+    fn device(&self) -> &str;
+    /// The regulator chain's public key, hex.
+    fn regulator_key(&self) -> &str;
+    /// Manufacturer roots, hex.
+    fn manufacturer_roots(&self) -> &[String];
+}
+
+impl AgentSettings for ArmouryConfig {
+    const FILE: &'static str = files::SITE_TOML;
+    const KIND: &'static str = "site";
+    const HINT: &'static str = "";
+    fn device(&self) -> &str {
+        &self.device
+    }
+    fn regulator_key(&self) -> &str {
+        &self.regulator_key
+    }
+    fn manufacturer_roots(&self) -> &[String] {
+        &self.manufacturer_roots
+    }
+}
+
+impl AgentSettings for RegulatorConfig {
+    const FILE: &'static str = files::REGULATOR_TOML;
+    const KIND: &'static str = "regulator";
+    const HINT: &'static str = "; run `armsledger regulator init`";
+    fn device(&self) -> &str {
+        &self.device
+    }
+    fn regulator_key(&self) -> &str {
+        &self.regulator_key
+    }
+    fn manufacturer_roots(&self) -> &[String] {
+        &self.manufacturer_roots
+    }
+}
+
+/// Reads `dir`'s settings file, or says that `dir` is not such a directory
+/// (and what to run to make one).
+pub fn load_settings<S: AgentSettings>(dir: &Path) -> Result<S, AgentError> {
+    let path = dir.join(S::FILE);
     if !path.exists() {
         return Err(AgentError::Config(format!(
-            "{} is not a {what} directory (no {file}){hint}",
-            dir.display()
+            "{} is not a {} directory (no {}){}",
+            dir.display(),
+            S::KIND,
+            S::FILE,
+            S::HINT
         )));
     }
     load(&path)
+}
+
+/// The keys settings pin: the regulator chain's key and the manufacturer roots.
+pub fn trust_roots<S: AgentSettings>(
+    settings: &S,
+) -> Result<([u8; 32], Vec<[u8; 32]>), AgentError> {
+    let regulator_key = parse_key(settings.regulator_key(), "regulator key")?;
+    let roots = settings
+        .manufacturer_roots()
+        .iter()
+        .map(|r| parse_key(r, "manufacturer root"))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((regulator_key, roots))
+}
+
+/// Connects to the device `dir`'s settings name.
+pub fn connect_dir<S: AgentSettings>(
+    dir: &Path,
+) -> Result<DeviceClient<Box<dyn Transport>>, AgentError> {
+    connect(load_settings::<S>(dir)?.device())
 }
 
 /// Writes a TOML settings file atomically: a temporary file beside it,
@@ -132,12 +198,10 @@ pub fn save<T: Serialize>(path: &Path, value: &T) -> Result<(), AgentError> {
         .map_err(fail)
 }
 
-/// Parses a 64-digit hex public key.
+/// Parses a 64-digit hex key (with core's one parser), naming `what` in the error.
 pub fn parse_key(hex_key: &str, what: &str) -> Result<[u8; 32], AgentError> {
-    let bytes = hex::decode(hex_key.trim())
-        .map_err(|_| AgentError::Config(format!("{what} is not hex")))?;
-    <[u8; 32]>::try_from(bytes.as_slice())
-        .map_err(|_| AgentError::Config(format!("{what} is not 32 bytes")))
+    armsledger_core::keys::parse_key_hex(hex_key)
+        .map_err(|e| AgentError::Config(format!("{what} {e}")))
 }
 
 /// Connects to a device at `unix:PATH` or `tcp:HOST:PORT`.

@@ -53,12 +53,12 @@ pub enum Command {
     Site {
         /// Site action.
         #[command(subcommand)]
-        action: cmd::site::SiteCommand,
+        action: cmd::setup::SiteCommand,
     },
     /// Push unsent entries to the server and pull regulator entries and transfers.
     Sync(cmd::sync::SyncArgs),
     /// Site head, unsynced entries, open issues, overdue returns, expiring licences.
-    Status(cmd::site::StatusArgs),
+    Status(cmd::setup::StatusArgs),
     /// The regulator's chain: licences, registrations, enrolments, revocations.
     Regulator {
         /// Regulator action.

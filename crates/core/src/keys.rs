@@ -147,3 +147,47 @@ impl KeyRegistry {
         }
     }
 }
+
+/// Why a key written in hex did not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyHexError {
+    /// Not an even number of hex digits.
+    #[error("is not hex")]
+    NotHex,
+    /// Hex, but not of 32 bytes.
+    #[error("is not 32 bytes")]
+    NotThirtyTwoBytes,
+}
+
+/// Parses a 32-byte key written as 64 hex digits, white space around it
+/// ignored: a public key (the regulator chain's, a manufacturer root) or a
+/// seed, as settings files and command lines carry them. The one hex key
+/// parser of the workspace; the caller says which key it was in its error.
+pub fn parse_key_hex(text: &str) -> Result<[u8; 32], KeyHexError> {
+    let bytes = hex::decode(text.trim()).map_err(|_| KeyHexError::NotHex)?;
+    <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| KeyHexError::NotThirtyTwoBytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_keys_parse_and_bad_ones_say_why() {
+        let k = "ab".repeat(32);
+        assert_eq!(parse_key_hex(&k), Ok([0xab; 32]));
+        assert_eq!(
+            parse_key_hex(&format!("  {}\n", k.to_uppercase())),
+            Ok([0xab; 32])
+        );
+        assert_eq!(parse_key_hex("abcd"), Err(KeyHexError::NotThirtyTwoBytes));
+        assert_eq!(
+            parse_key_hex(&"ab".repeat(33)),
+            Err(KeyHexError::NotThirtyTwoBytes)
+        );
+        assert_eq!(parse_key_hex("zz"), Err(KeyHexError::NotHex));
+        assert_eq!(parse_key_hex("abc"), Err(KeyHexError::NotHex));
+        assert_eq!(parse_key_hex(""), Err(KeyHexError::NotThirtyTwoBytes));
+    }
+}

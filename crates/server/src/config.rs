@@ -160,11 +160,24 @@ impl Config {
     }
 }
 
-/// Parses a 64-digit hex public key.
+/// File names inside the server's data directory.
+pub mod files {
+    /// The global log's redb file.
+    pub const LOG_REDB: &str = "log.redb";
+    /// The checkpoint signing key (C2SP signer key text; keep it private).
+    pub const LOG_KEY: &str = "log.key";
+    /// The log's C2SP verifier key, for auditors and sites.
+    pub const LOG_VKEY: &str = "log.vkey";
+    /// The regulator chain's key, pinned at first start (hex).
+    pub const REGULATOR_PUB: &str = "regulator.pub";
+    /// Bearer tokens (hashes, roles, labels).
+    pub const TOKENS_JSON: &str = "tokens.json";
+}
+
+/// Parses a 64-digit hex public key (with core's one parser), naming `what`
+/// in the error.
 pub fn parse_key(hex_key: &str, what: &'static str) -> Result<[u8; 32], ConfigError> {
-    let mut k = [0u8; 32];
-    hex::decode_to_slice(hex_key.trim(), &mut k).map_err(|_| ConfigError::BadKey { what })?;
-    Ok(k)
+    armsledger_core::keys::parse_key_hex(hex_key).map_err(|_| ConfigError::BadKey { what })
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post};
 use utoipa::OpenApi;
 
-pub use config::Config;
+pub use config::{Config, files};
 pub use error::ApiError;
 pub use state::{Shared, StartError};
 

@@ -13,7 +13,7 @@ use armsledger_core::rules::View;
 use armsledger_log::{LogKey, SignedCheckpoint};
 use tokio::sync::{Notify, mpsc, watch};
 
-use crate::config::{Config, parse_key};
+use crate::config::{Config, files, parse_key};
 use crate::disk::{LiveStore, WriteError};
 use crate::ingest::{self, Job};
 use crate::metrics::Metrics;
@@ -120,7 +120,7 @@ fn data_err(path: &Path, e: impl std::fmt::Display) -> StartError {
 
 /// Loads the log key from `dir/log.key`, creating it (and `log.vkey`) on first start.
 pub fn load_or_create_log_key(dir: &Path, origin: &str) -> Result<LogKey, StartError> {
-    let path = dir.join("log.key");
+    let path = dir.join(files::LOG_KEY);
     match std::fs::read_to_string(&path) {
         Ok(text) => LogKey::from_signer_key(text.trim()).map_err(|e| data_err(&path, e)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -128,7 +128,7 @@ pub fn load_or_create_log_key(dir: &Path, origin: &str) -> Result<LogKey, StartE
             getrandom::fill(&mut seed).map_err(|e| data_err(&path, e))?;
             let key = LogKey::from_seed(origin, &seed).map_err(|e| data_err(&path, e))?;
             write_private(&path, key.to_signer_key().as_bytes())?;
-            let vpath = dir.join("log.vkey");
+            let vpath = dir.join(files::LOG_VKEY);
             std::fs::write(&vpath, format!("{}\n", key.verifier()))
                 .map_err(|e| data_err(&vpath, e))?;
             Ok(key)
@@ -153,7 +153,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), StartError> {
 /// The regulator key: pinned in `dir/regulator.pub` on first start. `None`
 /// until one is given: the server then runs, serves reads, and refuses ingest.
 fn pin_regulator_key(dir: &Path, configured: Option<&str>) -> Result<Option<[u8; 32]>, StartError> {
-    let path = dir.join("regulator.pub");
+    let path = dir.join(files::REGULATOR_PUB);
     let pinned = match std::fs::read_to_string(&path) {
         Ok(t) => Some(parse_key(&t, "the pinned regulator key")?),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -188,7 +188,7 @@ impl Shared {
         let log_key = load_or_create_log_key(&dir, &config.origin)?;
         let vkey = log_key.verifier().to_string();
         let metrics = Metrics::default();
-        let store = LiveStore::open(dir.join("log.redb"), config.disk_probe_bytes, &metrics)?;
+        let store = LiveStore::open(dir.join(files::LOG_REDB), config.disk_probe_bytes, &metrics)?;
         let latest = store.read()?.latest_checkpoint()?.map(|note| Published {
             size: checkpoint_size(&note),
             note,
@@ -197,7 +197,7 @@ impl Shared {
         let (checkpoint, _) = watch::channel(latest.clone());
         let roots = config.roots()?;
         let shared = Arc::new(Shared {
-            tokens: TokenStore::new(dir.join("tokens.json")),
+            tokens: TokenStore::in_data_dir(&dir),
             verifier: RwLock::new(LedgerVerifier::new(regulator_key, roots, View::Corrected)),
             verifier_stale: AtomicBool::new(false),
             last_received: AtomicU64::new(0),

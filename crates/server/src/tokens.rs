@@ -161,6 +161,11 @@ impl TokenStore {
         }
     }
 
+    /// The token store of the server whose data directory is `data`.
+    pub fn in_data_dir(data: &Path) -> Self {
+        TokenStore::new(data.join(crate::files::TOKENS_JSON))
+    }
+
     /// The file path.
     pub fn path(&self) -> &Path {
         &self.path

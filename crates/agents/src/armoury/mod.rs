@@ -67,14 +67,8 @@ pub struct ArmouryAgent<T> {
 impl ArmouryAgent<Box<dyn Transport>> {
     /// Opens `dir`, connecting to the device its `site.toml` names.
     pub fn open_dir(dir: &Path) -> Result<Self, AgentError> {
-        let cfg: ArmouryConfig = load_site_config(dir)?;
-        let device = config::connect(&cfg.device)?;
-        ArmouryAgent::open(dir, device)
+        ArmouryAgent::open(dir, config::connect_dir::<ArmouryConfig>(dir)?)
     }
-}
-
-fn load_site_config(dir: &Path) -> Result<ArmouryConfig, AgentError> {
-    config::load_dir(dir, files::SITE_TOML, "site", "")
 }
 
 impl<T: Transport> ArmouryAgent<T> {
@@ -122,13 +116,8 @@ impl<T: Transport> ArmouryAgent<T> {
     /// Opens a site directory: reads the ledger, brings it in line with the
     /// device after a crash, and rebuilds the verifier.
     pub fn open(dir: &Path, mut device: DeviceClient<T>) -> Result<Self, AgentError> {
-        let config = load_site_config(dir)?;
-        let regulator_key = config::parse_key(&config.regulator_key, "regulator key")?;
-        let roots = config
-            .manufacturer_roots
-            .iter()
-            .map(|r| config::parse_key(r, "manufacturer root"))
-            .collect::<Result<Vec<_>, _>>()?;
+        let config: ArmouryConfig = config::load_settings(dir)?;
+        let (regulator_key, roots) = config::trust_roots(&config)?;
         let ledger = ArmouryLedger::open(dir.join(files::SITE_REDB))?;
         let site = ledger.site().clone();
         let last = device.last_receipt()?;

@@ -63,19 +63,8 @@ pub struct RegulatorAgent<T> {
 impl RegulatorAgent<Box<dyn Transport>> {
     /// Opens `dir`, connecting to the device its `regulator.toml` names.
     pub fn open_dir(dir: &Path) -> Result<Self, AgentError> {
-        let cfg: RegulatorConfig = load_config(dir)?;
-        let device = config::connect(&cfg.device)?;
-        RegulatorAgent::open(dir, device)
+        RegulatorAgent::open(dir, config::connect_dir::<RegulatorConfig>(dir)?)
     }
-}
-
-fn load_config(dir: &Path) -> Result<RegulatorConfig, AgentError> {
-    config::load_dir(
-        dir,
-        files::REGULATOR_TOML,
-        "regulator",
-        "; run `armsledger regulator init`",
-    )
 }
 
 impl<T: Transport> RegulatorAgent<T> {
@@ -125,13 +114,8 @@ impl<T: Transport> RegulatorAgent<T> {
     /// Opens a regulator directory, completing or dropping an act left
     /// pending by a crash, and rebuilds the verifier.
     pub fn open(dir: &Path, mut device: DeviceClient<T>) -> Result<Self, AgentError> {
-        let config = load_config(dir)?;
-        let regulator_key = config::parse_key(&config.regulator_key, "regulator key")?;
-        let roots = config
-            .manufacturer_roots
-            .iter()
-            .map(|r| config::parse_key(r, "manufacturer root"))
-            .collect::<Result<Vec<_>, _>>()?;
+        let config: RegulatorConfig = config::load_settings(dir)?;
+        let (regulator_key, roots) = config::trust_roots(&config)?;
         let admin_hex = std::fs::read_to_string(dir.join(files::ADMIN_KEY))
             .map_err(|e| AgentError::Config(format!("cannot read the admin key: {e}")))?;
         let admin = SigningKey::from_bytes(&config::parse_key(&admin_hex, "admin key")?);

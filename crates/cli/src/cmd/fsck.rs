@@ -4,8 +4,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
+use armsledger_agents::ArmouryConfig;
+use armsledger_agents::config::{self, files};
 use armsledger_core::LedgerVerifier;
+use armsledger_core::keys::parse_key_hex;
 use armsledger_core::rules::View;
+use armsledger_server::files as data_files;
 use armsledger_store::LogStore;
 use clap::Args;
 use serde::Serialize;
@@ -39,18 +43,9 @@ struct Report {
 /// checkpoint it was given with, opened with the pinned log key.
 fn site(a: &FsckArgs) -> anyhow::Result<Report> {
     use armsledger_log::{LogVerifier, leaf_hash, open_checkpoint, verify_inclusion};
-    let config: armsledger_agents::ArmouryConfig =
-        armsledger_agents::config::load(&a.data.join("site.toml"))?;
-    let key = armsledger_server::config::parse_key(
-        &config.regulator_key,
-        "the regulator key in site.toml",
-    )?;
-    let roots = config
-        .manufacturer_roots
-        .iter()
-        .map(|r| armsledger_server::config::parse_key(r, "a manufacturer root in site.toml"))
-        .collect::<Result<Vec<_>, _>>()?;
-    let ledger = armsledger_store::ArmouryLedger::open(a.data.join("site.redb"))?;
+    let config: ArmouryConfig = config::load(&a.data.join(files::SITE_TOML))?;
+    let (key, roots) = config::trust_roots(&config)?;
+    let ledger = armsledger_store::ArmouryLedger::open(a.data.join(files::SITE_REDB))?;
     let mut v = LedgerVerifier::new(key, roots, View::Corrected);
     let mut problems = Vec::new();
     let mut entries = 0u64;
@@ -133,7 +128,7 @@ fn site(a: &FsckArgs) -> anyhow::Result<Report> {
 /// Runs fsck. A corrupt page can make redb panic while reading: that is
 /// reported as what it is, a damaged file (exit 1), not a crash of fsck.
 pub fn run(a: FsckArgs) -> anyhow::Result<u8> {
-    let site_dir = a.data.join("site.redb").exists();
+    let site_dir = a.data.join(files::SITE_REDB).exists();
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let checked = std::panic::catch_unwind(|| if site_dir { site(&a) } else { server(&a) });
@@ -155,7 +150,7 @@ pub fn run(a: FsckArgs) -> anyhow::Result<u8> {
 
 /// Checks a server's data directory.
 fn server(a: &FsckArgs) -> anyhow::Result<Report> {
-    let db = a.data.join("log.redb");
+    let db = a.data.join(data_files::LOG_REDB);
     anyhow::ensure!(
         db.exists(),
         "no log database at {} (is --data the server's data directory?)",
@@ -185,10 +180,11 @@ fn server(a: &FsckArgs) -> anyhow::Result<Report> {
         ));
     }
     // Every signature and link, as the server verified them on ingest.
-    let key_file = a.data.join("regulator.pub");
+    let key_file = a.data.join(data_files::REGULATOR_PUB);
     let key = std::fs::read_to_string(&key_file)
         .with_context(|| format!("reading {}", key_file.display()))?;
-    let key = armsledger_server::config::parse_key(&key, "the pinned regulator key")?;
+    let key = parse_key_hex(&key)
+        .map_err(|e| anyhow::anyhow!("the pinned regulator key in {} {e}", key_file.display()))?;
     let store = LogStore::open(&db)?;
     let reader = store.read()?;
     let mut v = LedgerVerifier::new(key, Vec::new(), View::Corrected);

@@ -1,5 +1,6 @@
 //! Command implementations, one module per group.
 
+pub mod act;
 pub mod book;
 pub mod demo;
 pub mod fsck;
@@ -8,7 +9,7 @@ pub mod officer;
 pub mod query;
 pub mod regulator;
 pub mod serve;
-pub mod site;
+pub mod setup;
 pub mod sync;
 pub mod token;
 pub mod verify;
@@ -31,9 +32,9 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Export(a) => query::export(a),
         Command::Book(a) => book::run(a),
         Command::Officer(c) => officer::run(c),
-        Command::Site { action } => site::run(action),
+        Command::Site { action } => setup::run(action),
         Command::Sync(a) => sync::run(a),
-        Command::Status(a) => site::status(a),
+        Command::Status(a) => setup::status(a),
         Command::Regulator { action } => regulator::run(action),
         Command::Device { action } => match armsledger_device::cli::run(action) {
             Ok(()) => Ok(0),

@@ -17,7 +17,7 @@ use armsledger_core::rules::state::{FirearmState, TransferStatus};
 use armsledger_device::host::Transport;
 use clap::{Args, Subcommand, ValueEnum};
 
-use crate::cmd::site::{ActArgs, explain, open, parse_time};
+use crate::cmd::act::{ActArgs, explain, open, parse_time};
 
 type Agent = ArmouryAgent<Box<dyn Transport>>;
 

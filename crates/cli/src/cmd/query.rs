@@ -10,8 +10,8 @@ use anyhow::Context;
 use clap::Args;
 use serde_json::Value;
 
-use armsledger_agents::ServerClient;
 use crate::out;
+use armsledger_agents::ServerClient;
 
 /// Where the server is and who is asking.
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use anyhow::bail;
+use armsledger_agents::config::{self, files};
 use armsledger_agents::{RegulatorAgent, RegulatorConfig, ServerClient};
 use armsledger_core::event::{RegulatorEvent, Revocable};
 use armsledger_core::ids::{CompanyId, Ident, LocationId, Name, PersonId, SiteId, Text, Timestamp};
@@ -12,8 +13,8 @@ use armsledger_core::model::{OfficerLicence, Permit, Qualification, Validity};
 use armsledger_device::host::Transport;
 use clap::{Args, Subcommand};
 
+use crate::cmd::act::{explain, parse_time};
 use crate::cmd::officer::WeaponKind;
-use crate::cmd::site::{explain, parse_time};
 
 /// Where the regulator directory is and who acts.
 #[derive(Debug, Clone, Args)]
@@ -300,7 +301,7 @@ pub struct PushArgs {
 type Agent = RegulatorAgent<Box<dyn Transport>>;
 
 fn open(reg: &RegArgs) -> anyhow::Result<Agent> {
-    if !reg.dir.join("regulator.toml").exists() {
+    if !reg.dir.join(files::REGULATOR_TOML).exists() {
         bail!(
             "{} is not a regulator directory\nhint: create one with `armsledger regulator init`, or pass --dir (or set ARMSLEDGER_REGULATOR)",
             reg.dir.display()
@@ -340,22 +341,21 @@ pub fn run(cmd: RegulatorCommand) -> anyhow::Result<u8> {
     use RegulatorCommand as C;
     match cmd {
         C::Init(a) => {
-            let device = armsledger_agents::config::connect(&a.device).map_err(explain)?;
+            let device = config::connect(&a.device).map_err(explain)?;
             let agent =
                 RegulatorAgent::init(&a.reg.dir, &a.device, a.roots, device).map_err(explain)?;
-            let path = a.reg.dir.join("regulator.toml");
+            let path = a.reg.dir.join(files::REGULATOR_TOML);
             if a.server.is_some() || a.token.is_some() {
-                let mut cfg: RegulatorConfig =
-                    armsledger_agents::config::load(&path).map_err(explain)?;
+                let mut cfg: RegulatorConfig = config::load(&path).map_err(explain)?;
                 cfg.server = a.server;
                 cfg.token = a.token;
-                armsledger_agents::config::save(&path, &cfg).map_err(explain)?;
+                config::save(&path, &cfg).map_err(explain)?;
             }
             println!("regulator created in {}", a.reg.dir.display());
             println!("regulator key {}", hex::encode(agent.regulator_key()));
             println!(
                 "keep {} offline: it authorises every device key",
-                a.reg.dir.join("admin.key").display()
+                a.reg.dir.join(files::ADMIN_KEY).display()
             );
             Ok(0)
         }
@@ -381,7 +381,7 @@ pub fn run(cmd: RegulatorCommand) -> anyhow::Result<u8> {
         ),
         C::EnrolDevice(a) => {
             let mut agent = open(&a.reg)?;
-            let mut device = armsledger_agents::config::connect(&a.device).map_err(explain)?;
+            let mut device = config::connect(&a.device).map_err(explain)?;
             let e = agent
                 .enrol_device(&a.reg.officer, &a.site, &mut device)
                 .map_err(explain)?;
@@ -470,17 +470,16 @@ pub fn run(cmd: RegulatorCommand) -> anyhow::Result<u8> {
             },
         ),
         C::Push(a) => {
-            let path = a.reg.dir.join("regulator.toml");
+            let path = a.reg.dir.join(files::REGULATOR_TOML);
             if path.exists() && (a.server.is_some() || a.token.is_some()) {
-                let mut cfg: RegulatorConfig =
-                    armsledger_agents::config::load(&path).map_err(explain)?;
+                let mut cfg: RegulatorConfig = config::load(&path).map_err(explain)?;
                 if a.server.is_some() {
                     cfg.server = a.server;
                 }
                 if a.token.is_some() {
                     cfg.token = a.token;
                 }
-                armsledger_agents::config::save(&path, &cfg).map_err(explain)?;
+                config::save(&path, &cfg).map_err(explain)?;
             }
             let mut agent = open(&a.reg)?;
             let Some(server) = agent.config().server.clone() else {

@@ -2,10 +2,11 @@
 //! regulator chain and transfers addressed to this site.
 
 use anyhow::bail;
+use armsledger_agents::config::{self, files};
 use armsledger_agents::{ArmouryConfig, ServerClient};
 use clap::Args;
 
-use crate::cmd::site::{SiteDir, explain, open};
+use crate::cmd::act::{SiteDir, explain, open};
 
 /// `sync`.
 #[derive(Debug, Args)]
@@ -25,16 +26,16 @@ pub struct SyncArgs {
 
 /// Runs `sync`.
 pub fn run(a: SyncArgs) -> anyhow::Result<u8> {
-    let path = a.site.dir.join("site.toml");
+    let path = a.site.dir.join(files::SITE_TOML);
     if path.exists() && (a.server.is_some() || a.token.is_some()) {
-        let mut cfg: ArmouryConfig = armsledger_agents::config::load(&path).map_err(explain)?;
+        let mut cfg: ArmouryConfig = config::load(&path).map_err(explain)?;
         if a.server.is_some() {
             cfg.server = a.server.clone();
         }
         if a.token.is_some() {
             cfg.token = a.token.clone();
         }
-        armsledger_agents::config::save(&path, &cfg).map_err(explain)?;
+        config::save(&path, &cfg).map_err(explain)?;
     }
     let mut agent = open(&a.site)?;
     let Some(server) = agent.config().server.clone() else {

@@ -57,7 +57,7 @@ pub fn run(c: TokenCommand) -> anyhow::Result<u8> {
             label,
             json,
         } => {
-            let store = TokenStore::new(data.join("tokens.json"));
+            let store = TokenStore::in_data_dir(&data);
             let (token, rec) = store.create(role, &label, super::now())?;
             if json {
                 out::json(&serde_json::json!({"token": token, "record": rec}))?;
@@ -70,7 +70,7 @@ pub fn run(c: TokenCommand) -> anyhow::Result<u8> {
             }
         }
         TokenCommand::List { data, json } => {
-            let list = TokenStore::new(data.join("tokens.json")).list()?;
+            let list = TokenStore::in_data_dir(&data).list()?;
             if json {
                 out::json(&list)?;
             } else {
@@ -91,7 +91,7 @@ pub fn run(c: TokenCommand) -> anyhow::Result<u8> {
             }
         }
         TokenCommand::Revoke { id, data } => {
-            let r = TokenStore::new(data.join("tokens.json")).revoke(&id, super::now())?;
+            let r = TokenStore::in_data_dir(&data).revoke(&id, super::now())?;
             println!("revoked {} ({})", r.id, r.role);
         }
     }

@@ -254,7 +254,7 @@ impl Server {
 
     /// The log's C2SP verifier key file (written at first start).
     pub fn vkey_path(&self) -> PathBuf {
-        self.data.join("log.vkey")
+        self.data.join(armsledger_server::files::LOG_VKEY)
     }
 }
 

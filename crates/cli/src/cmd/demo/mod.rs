@@ -15,9 +15,9 @@
 //! happened; the server's receipt times are real (now), and alerts are
 //! computed at the scenario's end.
 
+mod armouries;
 mod infra;
 mod regulator;
-mod site;
 mod world;
 
 use std::collections::BTreeMap;
@@ -39,8 +39,8 @@ use armsledger_server::tokens::Role;
 use clap::Args;
 use serde::Serialize;
 
+use armouries::{ArmouryRun, Common, Outcome, Refusal};
 use infra::{DeviceFiles, Devices, Server};
-use site::{Common, Outcome, Refusal, SiteRun};
 use world::Plan;
 
 /// A file that marks a directory as the demo's own, so a rerun may clear it.
@@ -271,7 +271,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<u8> {
         };
         let agent = ArmouryAgent::init(&dir.join("sites").join(s.id.as_str()), cfg, client)?;
         let http = ServerClient::new(&server.url, token);
-        let mut run = SiteRun::new(&plan, s, agent, http, d.clone(), &common);
+        let mut run = ArmouryRun::new(&plan, s, agent, http, d.clone(), &common);
         run.sync()?;
         agents.push(run);
     }

@@ -76,7 +76,7 @@ struct OpenIssue {
 }
 
 /// One site's agent and its plan for the run.
-pub struct SiteRun<'a, T> {
+pub struct ArmouryRun<'a, T> {
     plan: &'a Plan,
     sp: &'a SitePlan,
     agent: ArmouryAgent<T>,
@@ -92,7 +92,7 @@ pub struct SiteRun<'a, T> {
     transfer_acknowledged: bool,
 }
 
-impl<'a, T: Transport> SiteRun<'a, T> {
+impl<'a, T: Transport> ArmouryRun<'a, T> {
     /// Wraps an enrolled site agent.
     pub fn new(
         plan: &'a Plan,
@@ -102,7 +102,7 @@ impl<'a, T: Transport> SiteRun<'a, T> {
         device: DeviceFiles,
         common: &'a Common,
     ) -> Self {
-        SiteRun {
+        ArmouryRun {
             plan,
             sp,
             agent,
