@@ -94,6 +94,8 @@ pub trait AgentSettings: Serialize + for<'de> Deserialize<'de> {
     fn regulator_key(&self) -> &str;
     /// Manufacturer roots, hex.
     fn manufacturer_roots(&self) -> &[String];
+    /// The server URL and bearer token, to change them.
+    fn server_mut(&mut self) -> (&mut Option<String>, &mut Option<String>);
 }
 
 impl AgentSettings for ArmouryConfig {
@@ -109,6 +111,9 @@ impl AgentSettings for ArmouryConfig {
     fn manufacturer_roots(&self) -> &[String] {
         &self.manufacturer_roots
     }
+    fn server_mut(&mut self) -> (&mut Option<String>, &mut Option<String>) {
+        (&mut self.server, &mut self.token)
+    }
 }
 
 impl AgentSettings for RegulatorConfig {
@@ -123,6 +128,9 @@ impl AgentSettings for RegulatorConfig {
     }
     fn manufacturer_roots(&self) -> &[String] {
         &self.manufacturer_roots
+    }
+    fn server_mut(&mut self) -> (&mut Option<String>, &mut Option<String>) {
+        (&mut self.server, &mut self.token)
     }
 }
 
@@ -140,6 +148,29 @@ pub fn load_settings<S: AgentSettings>(dir: &Path) -> Result<S, AgentError> {
         )));
     }
     load(&path)
+}
+
+/// Saves the server URL and the token, those given, in `dir`'s settings for
+/// next time. Does nothing if neither is given or `dir` has no settings yet
+/// (opening it then says what it is missing).
+pub fn remember_server<S: AgentSettings>(
+    dir: &Path,
+    server: Option<String>,
+    token: Option<String>,
+) -> Result<(), AgentError> {
+    let path = dir.join(S::FILE);
+    if !path.exists() || (server.is_none() && token.is_none()) {
+        return Ok(());
+    }
+    let mut settings: S = load(&path)?;
+    let (s, t) = settings.server_mut();
+    if server.is_some() {
+        *s = server;
+    }
+    if token.is_some() {
+        *t = token;
+    }
+    save(&path, &settings)
 }
 
 /// The keys settings pin: the regulator chain's key and the manufacturer roots.

@@ -31,6 +31,15 @@ pub struct RegArgs {
     pub officer: PersonId,
 }
 
+/// The person a regulator act is about (one `#[command(flatten)]` group for
+/// every command that names one).
+#[derive(Debug, Clone, Args)]
+pub struct PersonArg {
+    /// Person id.
+    #[arg(long)]
+    pub person: PersonId,
+}
+
 /// A validity period.
 #[derive(Debug, Clone, Args)]
 pub struct ValidArgs {
@@ -186,9 +195,8 @@ pub struct EnrolArgs {
 pub struct PersonArgs {
     #[command(flatten)]
     pub reg: RegArgs,
-    /// Person id.
-    #[arg(long)]
-    pub person: PersonId,
+    #[command(flatten)]
+    pub person: PersonArg,
     /// Employer.
     #[arg(long)]
     pub company: CompanyId,
@@ -210,9 +218,8 @@ pub struct PersonArgs {
 pub struct PermitArgs {
     #[command(flatten)]
     pub reg: RegArgs,
-    /// Person id.
-    #[arg(long)]
-    pub person: PersonId,
+    #[command(flatten)]
+    pub person: PersonArg,
     /// Permit number.
     #[arg(long)]
     pub permit: Name,
@@ -231,9 +238,8 @@ pub struct PermitArgs {
 pub struct QualArgs {
     #[command(flatten)]
     pub reg: RegArgs,
-    /// Person id.
-    #[arg(long)]
-    pub person: PersonId,
+    #[command(flatten)]
+    pub person: PersonArg,
     /// Qualification id.
     #[arg(long)]
     pub id: Ident,
@@ -252,9 +258,8 @@ pub struct QualArgs {
 pub struct RevokeArgs {
     #[command(flatten)]
     pub reg: RegArgs,
-    /// Person id.
-    #[arg(long)]
-    pub person: PersonId,
+    #[command(flatten)]
+    pub person: PersonArg,
     /// Revoke the officer licence.
     #[arg(long, group = "what")]
     pub licence: bool,
@@ -274,9 +279,8 @@ pub struct RevokeArgs {
 pub struct BarArgs {
     #[command(flatten)]
     pub reg: RegArgs,
-    /// Person id.
-    #[arg(long)]
-    pub person: PersonId,
+    #[command(flatten)]
+    pub person: PersonArg,
     /// Why.
     #[arg(long)]
     pub reason: Text,
@@ -344,13 +348,8 @@ pub fn run(cmd: RegulatorCommand) -> anyhow::Result<u8> {
             let device = config::connect(&a.device).map_err(explain)?;
             let agent =
                 RegulatorAgent::init(&a.reg.dir, &a.device, a.roots, device).map_err(explain)?;
-            let path = a.reg.dir.join(files::REGULATOR_TOML);
-            if a.server.is_some() || a.token.is_some() {
-                let mut cfg: RegulatorConfig = config::load(&path).map_err(explain)?;
-                cfg.server = a.server;
-                cfg.token = a.token;
-                config::save(&path, &cfg).map_err(explain)?;
-            }
+            config::remember_server::<RegulatorConfig>(&a.reg.dir, a.server, a.token)
+                .map_err(explain)?;
             println!("regulator created in {}", a.reg.dir.display());
             println!("regulator key {}", hex::encode(agent.regulator_key()));
             println!(
@@ -399,7 +398,7 @@ pub fn run(cmd: RegulatorCommand) -> anyhow::Result<u8> {
             let (e, salt) = agent
                 .license_person(
                     &a.reg.officer,
-                    a.person,
+                    a.person.person,
                     a.company,
                     &a.identity,
                     OfficerLicence {
@@ -424,7 +423,7 @@ pub fn run(cmd: RegulatorCommand) -> anyhow::Result<u8> {
         C::RecordPermit(a) => record(
             &a.reg,
             RegulatorEvent::PermitRecorded {
-                person: a.person,
+                person: a.person.person,
                 permit: Permit {
                     number: a.permit,
                     categories: a.categories,
@@ -436,7 +435,7 @@ pub fn run(cmd: RegulatorCommand) -> anyhow::Result<u8> {
         C::RecordQualification(a) => record(
             &a.reg,
             RegulatorEvent::QualificationRecorded {
-                person: a.person,
+                person: a.person.person,
                 qualification: Qualification {
                     id: a.id,
                     weapon: a.weapon.into(),
@@ -455,7 +454,7 @@ pub fn run(cmd: RegulatorCommand) -> anyhow::Result<u8> {
             record(
                 &a.reg,
                 RegulatorEvent::PersonRevoked {
-                    person: a.person,
+                    person: a.person.person,
                     what,
                     reason: a.reason,
                 },
@@ -464,23 +463,14 @@ pub fn run(cmd: RegulatorCommand) -> anyhow::Result<u8> {
         C::BarPerson(a) => record(
             &a.reg,
             RegulatorEvent::PersonBarred {
-                person: a.person,
+                person: a.person.person,
                 reason: a.reason,
                 until: a.until,
             },
         ),
         C::Push(a) => {
-            let path = a.reg.dir.join(files::REGULATOR_TOML);
-            if path.exists() && (a.server.is_some() || a.token.is_some()) {
-                let mut cfg: RegulatorConfig = config::load(&path).map_err(explain)?;
-                if a.server.is_some() {
-                    cfg.server = a.server;
-                }
-                if a.token.is_some() {
-                    cfg.token = a.token;
-                }
-                config::save(&path, &cfg).map_err(explain)?;
-            }
+            config::remember_server::<RegulatorConfig>(&a.reg.dir, a.server, a.token)
+                .map_err(explain)?;
             let mut agent = open(&a.reg)?;
             let Some(server) = agent.config().server.clone() else {
                 bail!(

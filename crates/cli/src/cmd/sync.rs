@@ -2,7 +2,7 @@
 //! regulator chain and transfers addressed to this site.
 
 use anyhow::bail;
-use armsledger_agents::config::{self, files};
+use armsledger_agents::config;
 use armsledger_agents::{ArmouryConfig, ServerClient};
 use clap::Args;
 
@@ -26,17 +26,7 @@ pub struct SyncArgs {
 
 /// Runs `sync`.
 pub fn run(a: SyncArgs) -> anyhow::Result<u8> {
-    let path = a.site.dir.join(files::SITE_TOML);
-    if path.exists() && (a.server.is_some() || a.token.is_some()) {
-        let mut cfg: ArmouryConfig = config::load(&path).map_err(explain)?;
-        if a.server.is_some() {
-            cfg.server = a.server.clone();
-        }
-        if a.token.is_some() {
-            cfg.token = a.token.clone();
-        }
-        config::save(&path, &cfg).map_err(explain)?;
-    }
+    config::remember_server::<ArmouryConfig>(&a.site.dir, a.server, a.token).map_err(explain)?;
     let mut agent = open(&a.site)?;
     let Some(server) = agent.config().server.clone() else {
         bail!(

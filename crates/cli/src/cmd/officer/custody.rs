@@ -1,0 +1,216 @@
+//! Custody inside the armoury: a firearm acquired, issued, returned, moved between storage locations.
+
+use anyhow::bail;
+use armsledger_core::event::SiteEvent;
+use armsledger_core::ids::{Country, Ident, LocationId, Name, PersonId, Text, Timestamp};
+use armsledger_core::model::{AmmoLine, Counterparty, DocKind, FirearmIdentity, Item};
+use armsledger_core::rules::state::FirearmState;
+use clap::Args;
+
+use super::lookup::{doc, firearm, lines, lot, parse_lot_count, parse_rounds_back, rounds_back};
+use super::{ConditionArg, FirearmArg, WeaponKind, record};
+use crate::cmd::act::{ActArgs, explain, open, parse_time};
+
+/// `acquire`.
+#[derive(Debug, Args)]
+pub struct AcquireArgs {
+    #[command(flatten)]
+    pub act: ActArgs,
+    /// Serial exactly as marked.
+    #[arg(long)]
+    pub serial: Name,
+    /// Manufacturer.
+    #[arg(long)]
+    pub manufacturer: Name,
+    /// Model.
+    #[arg(long)]
+    pub model: Name,
+    /// Type.
+    #[arg(long, value_enum, default_value = "pistol")]
+    pub kind: WeaponKind,
+    /// Licensing category.
+    #[arg(long)]
+    pub category: Ident,
+    /// Calibre, e.g. 9x19mm.
+    #[arg(long)]
+    pub calibre: Name,
+    /// Country of manufacture (ISO 3166 alpha-2).
+    #[arg(long)]
+    pub country: String,
+    /// Year of manufacture.
+    #[arg(long)]
+    pub year: Option<u16>,
+    /// Importer, if imported.
+    #[arg(long)]
+    pub importer: Option<Name>,
+    /// Supplier.
+    #[arg(long = "from")]
+    pub source: Name,
+    /// Supplier's dealer licence.
+    #[arg(long)]
+    pub source_licence: Option<Name>,
+    /// Acquisition permit number.
+    #[arg(long)]
+    pub permit: Name,
+    /// Storage location.
+    #[arg(long)]
+    pub location: LocationId,
+}
+
+/// `issue`.
+#[derive(Debug, Args)]
+pub struct IssueArgs {
+    #[command(flatten)]
+    pub act: ActArgs,
+    #[command(flatten)]
+    pub firearm: FirearmArg,
+    /// Recipient's person id.
+    #[arg(long)]
+    pub to: PersonId,
+    /// Purpose or service.
+    #[arg(long, default_value = "duty")]
+    pub purpose: Text,
+    /// Post or duty point.
+    #[arg(long, default_value = "duty")]
+    pub post: Name,
+    /// When it is due back [default: 12 hours after the act].
+    #[arg(long, value_parser = parse_time)]
+    pub due: Option<Timestamp>,
+    /// Rounds issued with it, LOT=N (repeatable).
+    #[arg(long = "rounds", value_parser = parse_lot_count)]
+    pub rounds: Vec<(String, u64)>,
+    /// Store location the rounds come from.
+    #[arg(long)]
+    pub rounds_from: Option<LocationId>,
+}
+
+/// `return`.
+#[derive(Debug, Args)]
+pub struct ReturnArgs {
+    #[command(flatten)]
+    pub act: ActArgs,
+    #[command(flatten)]
+    pub firearm: FirearmArg,
+    /// Condition on return.
+    #[arg(long, value_enum, default_value = "serviceable")]
+    pub condition: ConditionArg,
+    /// Location it goes back to.
+    #[arg(long)]
+    pub location: LocationId,
+    /// Rounds back, LOT=RETURNED:EXPENDED (repeatable).
+    #[arg(long = "rounds-back", value_parser = parse_rounds_back)]
+    pub rounds_back: Vec<(String, u64, u64)>,
+}
+
+/// `move`.
+#[derive(Debug, Args)]
+pub struct MoveArgs {
+    #[command(flatten)]
+    pub act: ActArgs,
+    /// Serial of the firearm (or --lot and --rounds).
+    #[arg(long, conflicts_with = "lot")]
+    pub serial: Option<String>,
+    /// Lot number.
+    #[arg(long, requires = "rounds")]
+    pub lot: Option<String>,
+    /// Rounds moved.
+    #[arg(long)]
+    pub rounds: Option<u64>,
+    /// From location.
+    #[arg(long)]
+    pub from: LocationId,
+    /// To location.
+    #[arg(long)]
+    pub to: LocationId,
+}
+
+pub(super) fn acquire(a: AcquireArgs) -> anyhow::Result<u8> {
+    let mut agent = open(&a.act.site)?;
+    let identity = FirearmIdentity {
+        manufacturer: a.manufacturer,
+        importer: a.importer,
+        model: a.model,
+        kind: a.kind.into(),
+        category: a.category,
+        calibre: a.calibre,
+        serial: a.serial,
+        markings: vec![],
+        country_of_manufacture: Country::new(&a.country)
+            .map_err(|e| anyhow::anyhow!("--country: {e}"))?,
+        year_of_manufacture: a.year,
+        country_of_import: None,
+        year_of_import: None,
+        components: vec![],
+    };
+    let event = SiteEvent::FirearmAcquired {
+        firearm: identity.id(),
+        identity,
+        source: Counterparty {
+            name: a.source,
+            licence: a.source_licence,
+        },
+        authorisation: doc(DocKind::AcquisitionPermit, a.permit)?,
+        location: a.location,
+    };
+    record(&mut agent, &a.act, event)
+}
+
+pub(super) fn issue(a: IssueArgs) -> anyhow::Result<u8> {
+    let mut agent = open(&a.act.site)?;
+    let (id, _) = a.firearm.resolve(&agent)?;
+    let reliance = agent.reliance_for(&a.to, &id).map_err(explain)?;
+    let event = SiteEvent::Issued {
+        firearm: id,
+        to: a.to,
+        purpose: a.purpose,
+        post: a.post,
+        due_back: a
+            .due
+            .unwrap_or_else(|| a.act.time().plus(12 * Timestamp::HOUR)),
+        reliance,
+        ammunition: lines(&agent, &a.rounds)?,
+        ammunition_from: a.rounds_from,
+    };
+    record(&mut agent, &a.act, event)
+}
+
+pub(super) fn record_return(a: ReturnArgs) -> anyhow::Result<u8> {
+    let mut agent = open(&a.act.site)?;
+    let (id, state) = a.firearm.resolve(&agent)?;
+    let FirearmState::Issued { issue, .. } = state else {
+        bail!(
+            "firearm {} is {}, not issued; nothing to return",
+            a.firearm.serial,
+            state.word()
+        );
+    };
+    let event = SiteEvent::Returned {
+        issue,
+        firearm: id,
+        condition: a.condition.into(),
+        ammunition: rounds_back(&agent, &a.rounds_back)?,
+        location: a.location,
+    };
+    record(&mut agent, &a.act, event)
+}
+
+pub(super) fn record_move(a: MoveArgs) -> anyhow::Result<u8> {
+    let mut agent = open(&a.act.site)?;
+    let item = match (&a.serial, &a.lot, a.rounds) {
+        (Some(s), _, _) => Item::Firearm(firearm(&agent, s)?.0),
+        (None, Some(l), Some(n)) => Item::Rounds(AmmoLine {
+            lot: lot(&agent, l)?,
+            rounds: n,
+        }),
+        _ => bail!("name what moves: --serial SERIAL, or --lot LOT --rounds N"),
+    };
+    record(
+        &mut agent,
+        &a.act,
+        SiteEvent::StorageMoved {
+            item,
+            from: a.from,
+            to: a.to,
+        },
+    )
+}

@@ -1,0 +1,238 @@
+//! Armoury officer commands (site mode, offline): each writes one
+//! device-signed entry to the site ledger after the rules engine has judged
+//! it. Firearms are named by serial, lots by lot number, people by person id.
+//!
+//! One module per family of acts: [`custody`] (acquire, issue, return,
+//! move), [`transfers`], [`loss`] (report-loss, recover), [`counts`],
+//! [`disposal`], [`ammunition`], [`corrections`] (correct, annotate). Each
+//! holds its commands' arguments and handlers; every handler turns its
+//! arguments into one [`SiteEvent`] and hands it to [`record`].
+
+mod ammunition;
+mod corrections;
+mod counts;
+mod custody;
+mod disposal;
+mod lookup;
+mod loss;
+mod transfers;
+
+use armsledger_agents::ArmouryAgent;
+use armsledger_core::event::SiteEvent;
+use armsledger_device::host::Transport;
+use clap::{Subcommand, ValueEnum};
+
+use crate::cmd::act::{ActArgs, explain};
+use ammunition::{AmmoExpendArgs, AmmoIssueArgs, AmmoReceiveArgs, AmmoReturnArgs};
+use corrections::{AnnotateArgs, CorrectArgs};
+use counts::CountArgs;
+use custody::{AcquireArgs, IssueArgs, MoveArgs, ReturnArgs};
+use disposal::DisposeArgs;
+use loss::{RecoverArgs, ReportLossArgs};
+use transfers::{TransferInArgs, TransferOutArgs};
+
+pub(super) type Agent = ArmouryAgent<Box<dyn Transport>>;
+
+macro_rules! mirror {
+    ($(#[$m:meta])* $local:ident => $core:ident { $($v:ident),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, ValueEnum)]
+        pub enum $local { $(#[allow(missing_docs)] $v),* }
+        impl From<$local> for armsledger_core::model::$core {
+            fn from(x: $local) -> Self {
+                match x { $($local::$v => armsledger_core::model::$core::$v),* }
+            }
+        }
+    };
+}
+
+mirror!(/// Firearm type.
+    WeaponKind => FirearmType { Pistol, Revolver, Rifle, Carbine, Shotgun, SubmachineGun, Other });
+mirror!(/// Condition.
+    ConditionArg => Condition { Serviceable, NeedsCleaning, Damaged, Unserviceable });
+mirror!(/// Loss category.
+    LossArg => LossKind { Theft, Robbery, Burglary, Loss, MissingInventory });
+mirror!(/// Disposal method.
+    DisposalArg => DisposalMethod { Destroyed, Deactivated });
+mirror!(/// Count kind.
+    CountArg => CountKind { Full, SerialNumber, Cyclic, KeyHandover, Opening, Closing });
+mirror!(/// Why rounds were used.
+    ReasonArg => ExpenditureReason { Training, Qualification, DutyDischarge, TestFire, Malfunction, Other });
+mirror!(/// Ammunition type.
+    AmmoKind => AmmoType { FullMetalJacket, HollowPoint, Frangible, Buckshot, Slug, Blank, Training, Other });
+
+/// The firearm an act is about, by serial (one `#[command(flatten)]` group
+/// for every command that names one firearm).
+#[derive(Debug, Clone, clap::Args)]
+pub struct FirearmArg {
+    /// Serial of the firearm.
+    #[arg(long)]
+    pub serial: String,
+}
+
+impl FirearmArg {
+    /// The one firearm with this serial on the site's ledger, and its state.
+    fn resolve(
+        &self,
+        agent: &Agent,
+    ) -> anyhow::Result<(
+        armsledger_core::model::FirearmId,
+        armsledger_core::rules::state::FirearmState,
+    )> {
+        lookup::firearm(agent, &self.serial)
+    }
+}
+
+/// Every officer command (flattened into the top level).
+#[derive(Debug, Subcommand)]
+pub enum OfficerCommand {
+    /// Record a firearm entering the armoury from outside the ledger.
+    #[command(
+        after_help = "Example:\n  armsledger acquire --officer armourer-1 --serial GLK-0001 --manufacturer Glock --model '17 Gen5' \\\n      --kind pistol --category B --calibre 9x19mm --country AT --from 'Dealer Ltd' --permit AP-2026-1 --location vault"
+    )]
+    Acquire(AcquireArgs),
+    /// Issue a firearm (and rounds) to a licensed, permitted, qualified person.
+    #[command(
+        after_help = "Example:\n  armsledger issue --officer armourer-1 --serial GLK-0001 --to guard-17 --post gate-2 --rounds L2026-01=15 --rounds-from vault\n  (refused? add --override --reason '...' --authoriser supervisor-2 for a supervised exception)"
+    )]
+    Issue(IssueArgs),
+    /// Record an issued firearm coming back.
+    #[command(
+        after_help = "Example:\n  armsledger return --officer armourer-1 --serial GLK-0001 --location vault --rounds-back L2026-01=15:0"
+    )]
+    Return(ReturnArgs),
+    /// Move a firearm or rounds between storage locations.
+    #[command(
+        name = "move",
+        after_help = "Example:\n  armsledger move --officer armourer-1 --serial GLK-0001 --from vault --to rack-1"
+    )]
+    Move(MoveArgs),
+    /// Send firearms or rounds to another site (in transit until acknowledged).
+    #[command(
+        after_help = "Example:\n  armsledger transfer-out --officer armourer-1 --to-site beta-east --to-company beta --serial GLK-0001 --permit TP-77"
+    )]
+    TransferOut(TransferOutArgs),
+    /// Acknowledge a transfer addressed to this site (after `sync` fetched it).
+    #[command(
+        after_help = "Example:\n  armsledger transfer-in --officer armourer-2 --location vault"
+    )]
+    TransferIn(TransferInArgs),
+    /// Report firearms lost or stolen.
+    #[command(
+        after_help = "Example:\n  armsledger report-loss --officer armourer-1 --serial GLK-0001 --kind theft --circumstances 'vehicle break-in' --police-ref CAS-12/2026"
+    )]
+    ReportLoss(ReportLossArgs),
+    /// Record a lost, stolen or seized firearm coming back.
+    #[command(
+        after_help = "Example:\n  armsledger recover --officer armourer-1 --serial GLK-0001 --location vault"
+    )]
+    Recover(RecoverArgs),
+    /// Record a stock count (two counters, neither the custodian).
+    #[command(
+        after_help = "Example:\n  armsledger count --officer armourer-1 --session 2026-11 --counter auditor-1 --counter auditor-2 --seen GLK-0001 --seen GLK-0002"
+    )]
+    Count(CountArgs),
+    /// Record a firearm destroyed or deactivated, with two witnesses.
+    #[command(
+        after_help = "Example:\n  armsledger dispose --officer armourer-1 --serial GLK-0001 --method destroyed --place 'SAPS smelter' --witness w-1 --witness w-2 --order DO-9"
+    )]
+    Dispose(DisposeArgs),
+    /// Ammunition: receive, issue, return, expend.
+    #[command(subcommand)]
+    Ammo(AmmoCommand),
+    /// Supersede an earlier entry (the original stays on the chain).
+    #[command(
+        after_help = "Example:\n  armsledger correct --officer armourer-1 --entry 12 --serial GLK-0012 --reason 'serial mistyped' --approver supervisor-2"
+    )]
+    Correct(CorrectArgs),
+    /// Add a note to an earlier entry.
+    #[command(
+        after_help = "Example:\n  armsledger annotate --officer armourer-1 --entry 12 --text 'holster replaced'"
+    )]
+    Annotate(AnnotateArgs),
+}
+
+/// Ammunition commands.
+#[derive(Debug, Subcommand)]
+pub enum AmmoCommand {
+    /// Receive rounds of a lot from outside the ledger.
+    #[command(
+        after_help = "Example:\n  armsledger ammo receive --officer armourer-1 --lot L2026-01 --manufacturer PMP --calibre 9x19mm --rounds 1000 --from 'PMP' --location vault"
+    )]
+    Receive(AmmoReceiveArgs),
+    /// Issue rounds without a firearm (e.g. to a range session).
+    #[command(
+        after_help = "Example:\n  armsledger ammo issue --officer armourer-1 --to range-officer-1 --rounds L2026-01=200 --from vault --purpose 'range day'"
+    )]
+    Issue(AmmoIssueArgs),
+    /// Record rounds of an ammunition-only issue coming back.
+    #[command(
+        after_help = "Example:\n  armsledger ammo return --officer armourer-1 --holder range-officer-1 --rounds-back L2026-01=20:180 --to vault"
+    )]
+    Return(AmmoReturnArgs),
+    /// Record rounds used outside a return (discharge on duty, test fire).
+    #[command(
+        after_help = "Example:\n  armsledger ammo expend --officer armourer-1 --lot L2026-01 --rounds 2 --holder guard-17 --cause duty-discharge --incident INC-4"
+    )]
+    Expend(AmmoExpendArgs),
+}
+
+pub fn run(cmd: OfficerCommand) -> anyhow::Result<u8> {
+    use OfficerCommand as C;
+    match cmd {
+        C::Acquire(a) => custody::acquire(a),
+        C::Issue(a) => custody::issue(a),
+        C::Return(a) => custody::record_return(a),
+        C::Move(a) => custody::record_move(a),
+        C::TransferOut(a) => transfers::transfer_out(a),
+        C::TransferIn(a) => transfers::transfer_in(a),
+        C::ReportLoss(a) => loss::report_loss(a),
+        C::Recover(a) => loss::recover(a),
+        C::Count(a) => counts::count(a),
+        C::Dispose(a) => disposal::dispose(a),
+        C::Ammo(AmmoCommand::Receive(a)) => ammunition::receive(a),
+        C::Ammo(AmmoCommand::Issue(a)) => ammunition::issue(a),
+        C::Ammo(AmmoCommand::Return(a)) => ammunition::record_return(a),
+        C::Ammo(AmmoCommand::Expend(a)) => ammunition::expend(a),
+        C::Correct(a) => corrections::correct(a),
+        C::Annotate(a) => corrections::annotate(a),
+    }
+}
+
+/// Records `event` and reports what was written.
+pub(super) fn record(agent: &mut Agent, act: &ActArgs, event: SiteEvent) -> anyhow::Result<u8> {
+    let kind = event.kind();
+    let r = agent
+        .record(&act.officer, event, act.time(), act.exception().as_ref())
+        .map_err(explain)?;
+    for v in &r.overridden {
+        println!(
+            "exception: rule {} set aside ({})",
+            v.rule.name(),
+            v.evidence
+        );
+    }
+    for o in &r.overrides {
+        println!(
+            "recorded override as {} #{} ({})",
+            agent.site(),
+            o.counter(),
+            o.hash().short()
+        );
+    }
+    println!(
+        "recorded {kind} as {} #{} ({})",
+        agent.site(),
+        r.act.counter(),
+        r.act.hash().short()
+    );
+    for f in &r.findings {
+        let how = if f.overridden_by.is_some() {
+            "covered by the exception"
+        } else {
+            "on record for the inspector"
+        };
+        println!("finding: rule {} ({}); {how}", f.rule.name(), f.evidence);
+    }
+    Ok(0)
+}
