@@ -78,7 +78,6 @@ fn trace_bundle(path: &std::path::Path, serial: &str, view: &str) -> anyhow::Res
         View::Corrected
     };
     let loaded = crate::cmd::local::load(path, view)?;
-    let key = armsledger_core::model::normalise(serial);
     let state = loaded.verifier.engine().state();
     let corrections: std::collections::BTreeMap<_, _> = loaded
         .verifier
@@ -87,11 +86,7 @@ fn trace_bundle(path: &std::path::Path, serial: &str, view: &str) -> anyhow::Res
         .map(|(a, b)| (*a, *b))
         .collect();
     let mut firearms = Vec::new();
-    for f in state
-        .firearms
-        .values()
-        .filter(|f| f.identity.serial_key() == key)
-    {
+    for f in state.find_serial(serial) {
         let subject = armsledger_core::event::Subject::Firearm(f.id);
         let timeline = armsledger_core::report::timeline(
             f.id,

@@ -260,13 +260,11 @@ pub async fn dossier(
             .verifier
             .read()
             .map_err(|_| ApiError::Internal("verifier lock".into()))?;
-        let key = armsledger_core::model::normalise(&serial);
         let rec = v
             .engine()
             .state()
-            .firearms
-            .values()
-            .find(|f| f.identity.serial_key() == key)
+            .find_serial(&serial)
+            .next()
             .ok_or_else(|| ApiError::NotFound(format!("no firearm with serial {serial}")))?;
         let company = v.engine().state().company_of(&rec.site).cloned();
         if !caller.0.may_read(Some(&rec.site), company.as_ref()) {

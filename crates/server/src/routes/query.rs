@@ -8,7 +8,7 @@ use std::sync::Arc;
 use armsledger_core::LedgerVerifier;
 use armsledger_core::entry::ChainId;
 use armsledger_core::ids::{CompanyId, SiteId, Timestamp};
-use armsledger_core::model::{FirearmId, normalise};
+use armsledger_core::model::FirearmId;
 use armsledger_core::report::{self, Inventory, Reconciliation, Timeline};
 use armsledger_core::rules::state::TransferStatus;
 use armsledger_core::rules::{Alert, AlertPolicy, View, alerts};
@@ -121,18 +121,6 @@ pub struct Custody {
     pub until: Option<Timestamp>,
 }
 
-/// Finds the firearms with a serial: the engine's live ones first, then history.
-fn firearms_by_serial(v: &LedgerVerifier, serial: &str) -> Vec<FirearmId> {
-    let key = normalise(serial);
-    v.engine()
-        .state()
-        .firearms
-        .values()
-        .filter(|f| f.identity.serial_key() == key)
-        .map(|f| f.id)
-        .collect()
-}
-
 /// A weapon's whole history across sites and companies, with proofs.
 #[utoipa::path(get, path = "/v1/firearms/{serial}/trace", tag = "query",
     params(("serial" = String, Path, description = "serial as marked (any spacing or case)"), TraceQuery),
@@ -167,7 +155,12 @@ fn build_trace(
     view: View,
 ) -> Result<Trace, ApiError> {
     let v = shared.verifier.read().map_err(internal)?;
-    let ids = firearms_by_serial(&v, serial);
+    let ids: Vec<FirearmId> = v
+        .engine()
+        .state()
+        .find_serial(serial)
+        .map(|f| f.id)
+        .collect();
     if ids.is_empty() {
         return Err(ApiError::NotFound(format!(
             "no firearm with serial {serial}"
