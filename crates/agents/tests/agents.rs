@@ -619,7 +619,7 @@ fn a_lost_device_reply_is_completed_from_the_last_receipt() {
 
 /// The server's findings for `entry`, read from its store.
 fn server_findings(shared: &armsledger_server::Shared, entry: Hash) -> Vec<RuleId> {
-    let reader = shared.store.read().unwrap();
+    let reader = shared.store().read().unwrap();
     reader
         .findings_from(0, usize::MAX)
         .unwrap()
@@ -646,7 +646,7 @@ async fn start_server(
         .unwrap()
         .unwrap();
     let token = shared
-        .tokens
+        .tokens()
         .create("site:north".parse().unwrap(), "north", T0)
         .unwrap()
         .0;

@@ -19,7 +19,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, PoisonError, RwLock};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use armsledger_log::LogKey;
 use armsledger_log::SignedCheckpoint;
@@ -200,9 +200,7 @@ impl LiveStore {
             None => {
                 let f = DiskFault {
                     kind,
-                    since_ms: SystemTime::now()
-                        .duration_since(SystemTime::UNIX_EPOCH)
-                        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+                    since_ms: crate::clock::system_now().0,
                     detail: detail.to_string(),
                 };
                 tracing::error!(?kind, %detail, "DISK FAULT: the log refuses new entries until writes work again");

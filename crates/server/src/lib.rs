@@ -15,12 +15,15 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod clock;
 pub mod config;
 pub mod disk;
 pub mod error;
 pub mod ingest;
 pub mod metrics;
+pub mod queue;
 pub mod routes;
+pub mod start;
 pub mod state;
 pub mod tokens;
 
@@ -32,9 +35,11 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post};
 use utoipa::OpenApi;
 
+pub use clock::Clock;
 pub use config::{Config, files};
 pub use error::ApiError;
-pub use state::{Shared, StartError};
+pub use start::StartError;
+pub use state::{Published, Shared};
 
 /// The OpenAPI document, generated from the handlers.
 #[derive(OpenApi)]
@@ -75,7 +80,7 @@ async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {
 /// The router over shared state.
 pub fn app(shared: Arc<Shared>) -> Router {
     use routes::*;
-    let limit = shared.config.max_body_bytes;
+    let limit = shared.config().max_body_bytes;
     Router::new()
         .route("/v1/entries", post(ingest::post_entries))
         .route("/checkpoint", get(log::checkpoint))
@@ -128,9 +133,9 @@ pub fn app(shared: Arc<Shared>) -> Router {
 pub fn spawn_workers(shared: Arc<Shared>) {
     let s = shared.clone();
     tokio::spawn(async move {
-        let interval = Duration::from_millis(s.config.checkpoint_interval_ms.max(10));
+        let interval = Duration::from_millis(s.config().checkpoint_interval_ms.max(10));
         loop {
-            let _ = tokio::time::timeout(Duration::from_secs(5), s.grew.notified()).await;
+            let _ = tokio::time::timeout(Duration::from_secs(5), s.wait_for_growth()).await;
             let s2 = s.clone();
             match tokio::task::spawn_blocking(move || s2.checkpoint_now()).await {
                 Ok(Err(e)) => tracing::error!(error = %e, "checkpoint refused"),
@@ -141,14 +146,9 @@ pub fn spawn_workers(shared: Arc<Shared>) {
         }
     });
     tokio::spawn(async move {
-        let every = Duration::from_millis(shared.config.stable_checkpoint_interval_ms.max(100));
+        let every = Duration::from_millis(shared.config().stable_checkpoint_interval_ms.max(100));
         loop {
-            let latest = shared.checkpoint.borrow().clone();
-            if latest.is_some()
-                && let Ok(mut st) = shared.stable.write()
-            {
-                *st = latest;
-            }
+            shared.advance_stable();
             tokio::time::sleep(every).await;
         }
     });
@@ -161,9 +161,21 @@ pub async fn serve(
     config: Config,
     ready: impl FnOnce(std::net::SocketAddr, &str),
 ) -> Result<(), StartError> {
+    serve_until(config, Clock::System, ready, shutdown_signal()).await
+}
+
+/// [`serve`] on `clock`, until `shutdown` completes (it does not listen for
+/// signals itself): how a program that runs the server in process, such as
+/// the demo, starts and stops it.
+pub async fn serve_until(
+    config: Config,
+    clock: Clock,
+    ready: impl FnOnce(std::net::SocketAddr, &str),
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), StartError> {
     let addr = config.listen;
     catch_file_size_signal();
-    let shared = tokio::task::spawn_blocking(move || Shared::open(config))
+    let shared = tokio::task::spawn_blocking(move || Shared::open_with_clock(config, clock))
         .await
         .map_err(|e| StartError::Data {
             path: "data directory".into(),
@@ -180,14 +192,14 @@ pub async fn serve(
         source,
     })?;
     spawn_workers(shared.clone());
-    shared.grew.notify_one();
-    if !shared.regulator_configured {
+    shared.log_grew();
+    if !shared.regulator_configured() {
         tracing::warn!(
             "no regulator key configured: reads are served, ingest is refused until restarted with --regulator-key"
         );
     }
-    ready(bound, &shared.vkey);
-    accept_loop(listener, app(shared)).await;
+    ready(bound, shared.log_vkey());
+    accept_loop(listener, app(shared), shutdown).await;
     Ok(())
 }
 
@@ -215,18 +227,22 @@ fn catch_file_size_signal() {
     }
 }
 
-/// Serves connections until Ctrl-C or SIGTERM, then lets in-flight requests
+/// Serves connections until `shutdown` completes, then lets in-flight requests
 /// finish (for at most 30 s). A connection must send its request headers
 /// within 10 s: a client that stalls inside them is dropped, so slow clients
 /// hold nothing but their own connection.
-async fn accept_loop(listener: tokio::net::TcpListener, app: Router) {
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
     use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
     use hyper_util::server::conn::auto::Builder;
     use hyper_util::server::graceful::GracefulShutdown;
     use hyper_util::service::TowerToHyperService;
 
     let graceful = GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown_signal());
+    let mut shutdown = std::pin::pin!(shutdown);
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()

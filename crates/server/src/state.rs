@@ -1,59 +1,29 @@
-//! The server's shared state and its start-up: the log store, the log key,
-//! the verifier rebuilt from the log, tokens, and the background workers.
+//! Everything the handlers and workers share ([`Shared`]): the log store,
+//! the log key, the verifier caught up with the log, the latest checkpoints,
+//! tokens, metrics, the ingest queue and the clock. Its fields are private:
+//! the routes and the pipeline use the methods below. Opening it from a
+//! data directory is [`crate::start`]'s; keeping the verifier in step with
+//! the log is [`crate::ingest`]'s.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{LockResult, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Instant;
 
 use armsledger_core::LedgerVerifier;
 use armsledger_core::entry::ChainId;
+use armsledger_core::ids::Timestamp;
 use armsledger_core::rules::View;
 use armsledger_log::{LogKey, SignedCheckpoint};
 use tokio::sync::{Notify, mpsc, watch};
 
-use crate::config::{Config, files, parse_key};
+use crate::clock::Clock;
+use crate::config::Config;
 use crate::disk::{LiveStore, WriteError};
-use crate::ingest::{self, Job};
+use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::queue::Job;
 use crate::tokens::TokenStore;
-
-/// Why the server could not start.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StartError {
-    /// Configuration problem.
-    #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
-    /// A file in the data directory could not be used.
-    #[error("{path}: {msg}")]
-    Data {
-        /// The file.
-        path: String,
-        /// What went wrong.
-        msg: String,
-    },
-    /// The log database could not be opened or replayed.
-    #[error("log store: {0}")]
-    Store(#[from] armsledger_store::StoreError),
-    /// The configured regulator key differs from the pinned one.
-    #[error("the regulator key {offered} differs from the one pinned in {path}; refusing to start")]
-    RegulatorKeyChanged {
-        /// The pinned key file.
-        path: String,
-        /// The offered key.
-        offered: String,
-    },
-    /// The listener could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        /// The address.
-        addr: String,
-        /// The cause.
-        source: std::io::Error,
-    },
-}
 
 /// The latest signed checkpoint.
 #[derive(Clone, Debug)]
@@ -66,7 +36,7 @@ pub struct Published {
 
 /// Per-chain token bucket.
 #[derive(Debug)]
-pub struct Bucket {
+struct Bucket {
     tokens: f64,
     at: Instant,
 }
@@ -74,200 +44,220 @@ pub struct Bucket {
 /// Everything the handlers and workers share.
 #[derive(Debug)]
 pub struct Shared {
-    /// Configuration.
-    pub config: Config,
+    config: Config,
     /// The global log (re-opened after a disk fault).
-    pub store: LiveStore,
+    store: LiveStore,
     /// The checkpoint signing key.
-    pub log_key: LogKey,
+    log_key: LogKey,
     /// Its C2SP verifier key text.
-    pub vkey: String,
+    vkey: String,
     /// The regulator chain's key (all zeros until one is configured).
-    pub regulator_key: [u8; 32],
+    regulator_key: [u8; 32],
     /// Whether a regulator key is configured; until it is, ingest is refused.
-    pub regulator_configured: bool,
+    regulator_configured: bool,
     /// The verification pipeline and rules engine, caught up with the log.
-    pub verifier: RwLock<LedgerVerifier>,
+    verifier: RwLock<LedgerVerifier>,
     /// The verifier holds entries a failed commit did not keep: the
     /// sequencer rebuilds it from the log before its next group.
-    pub verifier_stale: AtomicBool,
+    verifier_stale: AtomicBool,
     /// The latest receipt time logged (ms). Receipt times never go back in
     /// log order, even if the server's clock does: as-of queries replay the
     /// log by receipt time.
-    pub last_received: AtomicU64,
-    /// Bearer tokens.
-    pub tokens: TokenStore,
-    /// Metrics.
-    pub metrics: Metrics,
+    last_received: AtomicU64,
+    tokens: TokenStore,
+    metrics: Metrics,
     /// The sequencer's queue.
-    pub ingest: mpsc::Sender<Job>,
+    ingest: mpsc::Sender<Job>,
     /// The latest signed checkpoint.
-    pub checkpoint: watch::Sender<Option<Published>>,
+    checkpoint: watch::Sender<Option<Published>>,
     /// The checkpoint offered to witnesses (moves on a slower cadence).
-    pub stable: RwLock<Option<Published>>,
+    stable: RwLock<Option<Published>>,
     /// Wakes the checkpointer when the log grew.
-    pub grew: Notify,
+    grew: Notify,
     /// Rate limit buckets per chain.
-    pub buckets: Mutex<HashMap<ChainId, Bucket>>,
+    buckets: Mutex<HashMap<ChainId, Bucket>>,
+    clock: Clock,
 }
 
-fn data_err(path: &Path, e: impl std::fmt::Display) -> StartError {
-    StartError::Data {
-        path: path.display().to_string(),
-        msg: e.to_string(),
-    }
-}
-
-/// Loads the log key from `dir/log.key`, creating it (and `log.vkey`) on first start.
-pub fn load_or_create_log_key(dir: &Path, origin: &str) -> Result<LogKey, StartError> {
-    let path = dir.join(files::LOG_KEY);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => LogKey::from_signer_key(text.trim()).map_err(|e| data_err(&path, e)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mut seed = [0u8; 32];
-            getrandom::fill(&mut seed).map_err(|e| data_err(&path, e))?;
-            let key = LogKey::from_seed(origin, &seed).map_err(|e| data_err(&path, e))?;
-            write_private(&path, key.to_signer_key().as_bytes())?;
-            let vpath = dir.join(files::LOG_VKEY);
-            std::fs::write(&vpath, format!("{}\n", key.verifier()))
-                .map_err(|e| data_err(&vpath, e))?;
-            Ok(key)
-        }
-        Err(e) => Err(data_err(&path, e)),
-    }
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), StartError> {
-    use std::io::Write;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    opts.mode(0o600);
-    let mut f = opts.open(path).map_err(|e| data_err(path, e))?;
-    f.write_all(bytes).map_err(|e| data_err(path, e))?;
-    f.sync_all().map_err(|e| data_err(path, e))
-}
-
-/// The regulator key: pinned in `dir/regulator.pub` on first start. `None`
-/// until one is given: the server then runs, serves reads, and refuses ingest.
-fn pin_regulator_key(dir: &Path, configured: Option<&str>) -> Result<Option<[u8; 32]>, StartError> {
-    let path = dir.join(files::REGULATOR_PUB);
-    let pinned = match std::fs::read_to_string(&path) {
-        Ok(t) => Some(parse_key(&t, "the pinned regulator key")?),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(data_err(&path, e)),
-    };
-    let offered = configured
-        .map(|k| parse_key(k, "the regulator key"))
-        .transpose()?;
-    match (pinned, offered) {
-        (Some(p), Some(o)) if p != o => Err(StartError::RegulatorKeyChanged {
-            path: path.display().to_string(),
-            offered: hex::encode(o),
-        }),
-        (Some(p), _) => Ok(Some(p)),
-        (None, Some(o)) => {
-            std::fs::write(&path, format!("{}\n", hex::encode(o)))
-                .map_err(|e| data_err(&path, e))?;
-            Ok(Some(o))
-        }
-        (None, None) => Ok(None),
-    }
+/// What [`Shared::new`] is made of: the data directory's contents, opened.
+pub(crate) struct Parts {
+    pub config: Config,
+    pub store: LiveStore,
+    pub log_key: LogKey,
+    /// The pinned regulator key, if one is configured.
+    pub regulator_key: Option<[u8; 32]>,
+    pub roots: Vec<[u8; 32]>,
+    pub tokens: TokenStore,
+    pub metrics: Metrics,
+    pub ingest: mpsc::Sender<Job>,
+    pub latest: Option<Published>,
+    pub clock: Clock,
 }
 
 impl Shared {
-    /// Opens (or creates) everything in the data directory and starts the
-    /// sequencer thread. The checkpointer is started by [`crate::spawn_workers`].
-    pub fn open(config: Config) -> Result<Arc<Shared>, StartError> {
-        let dir = config.data_dir.clone();
-        std::fs::create_dir_all(&dir).map_err(|e| data_err(&dir, e))?;
-        let pinned = pin_regulator_key(&dir, config.regulator_key.as_deref())?;
-        let regulator_key = pinned.unwrap_or([0; 32]);
-        let log_key = load_or_create_log_key(&dir, &config.origin)?;
-        let vkey = log_key.verifier().to_string();
-        let metrics = Metrics::default();
-        let store = LiveStore::open(dir.join(files::LOG_REDB), config.disk_probe_bytes, &metrics)?;
-        let latest = store.read()?.latest_checkpoint()?.map(|note| Published {
-            size: checkpoint_size(&note),
-            note,
-        });
-        let (tx, rx) = mpsc::channel(1024);
-        let (checkpoint, _) = watch::channel(latest.clone());
-        let roots = config.roots()?;
-        let shared = Arc::new(Shared {
-            tokens: TokenStore::in_data_dir(&dir),
-            verifier: RwLock::new(LedgerVerifier::new(regulator_key, roots, View::Corrected)),
+    /// Shared state over opened parts, with an empty verifier (the caller
+    /// replays the log into it).
+    pub(crate) fn new(p: Parts) -> Shared {
+        let regulator_key = p.regulator_key.unwrap_or([0; 32]);
+        let (checkpoint, _) = watch::channel(p.latest.clone());
+        Shared {
+            vkey: p.log_key.verifier().to_string(),
+            verifier: RwLock::new(LedgerVerifier::new(regulator_key, p.roots, View::Corrected)),
             verifier_stale: AtomicBool::new(false),
             last_received: AtomicU64::new(0),
-            config,
-            store,
-            log_key,
-            vkey,
+            config: p.config,
+            store: p.store,
+            log_key: p.log_key,
             regulator_key,
-            regulator_configured: pinned.is_some(),
-            metrics,
-            ingest: tx,
+            regulator_configured: p.regulator_key.is_some(),
+            tokens: p.tokens,
+            metrics: p.metrics,
+            ingest: p.ingest,
             checkpoint,
-            stable: RwLock::new(latest),
+            stable: RwLock::new(p.latest),
             grew: Notify::new(),
             buckets: Mutex::new(HashMap::new()),
-        });
-        shared.rebuild_verifier()?;
-        ingest::spawn(shared.clone(), rx).map_err(|e| data_err(&dir, e))?;
-        let s = shared.clone();
-        std::thread::Builder::new()
-            .name("disk-recovery".into())
-            .spawn(move || s.store.recover_forever(|| s.grew.notify_one()))
-            .map_err(|e| data_err(&dir, e))?;
-        Ok(shared)
+            clock: p.clock,
+        }
     }
 
-    /// Replays the whole log into a fresh verifier (start-up, or after a
-    /// failed commit). Signatures are checked a chunk at a time with batch
-    /// verification, with the keys known at the chunk's start; an entry
-    /// whose key the chunk itself enrols is checked on its own.
-    pub fn rebuild_verifier(&self) -> Result<(), armsledger_store::StoreError> {
-        const CHUNK: u64 = 4096;
-        let roots = self.config.roots().unwrap_or_default();
-        let mut v = LedgerVerifier::new(self.regulator_key, roots, View::Corrected);
-        let reader = self.store.read()?;
-        let size = reader.size();
-        let mut from = 0;
-        while from < size {
-            let to = size.min(from.saturating_add(CHUNK));
-            let mut chunk = Vec::new();
-            for i in from..to {
-                if let Some(s) = reader.entry(i)? {
-                    self.last_received
-                        .fetch_max(s.received_at.0, Ordering::AcqRel);
-                    chunk.push((i, Arc::new(s.entry), s.received_at));
-                }
-            }
-            let refs: Vec<&armsledger_core::SignedEntry> =
-                chunk.iter().map(|(_, e, _)| &**e).collect();
-            let verified = ingest::verify_entries(v.keys(), &refs);
-            for ((i, e, at), pre) in chunk.into_iter().zip(verified) {
-                let r = if ingest::still_valid(v.keys(), &e, pre) {
-                    v.ingest_checked(e, Some(at)).map(|_| ())
-                } else {
-                    v.ingest(e, Some(at)).map(|_| ())
-                };
-                if let Err(e) = r {
-                    tracing::error!(index = i, error = %e, "logged entry no longer verifies");
-                }
-            }
-            from = to;
+    /// The configuration it was started with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The global log (re-opened after a disk fault).
+    pub fn store(&self) -> &LiveStore {
+        &self.store
+    }
+
+    /// The log's origin line (also its key's name).
+    pub fn origin(&self) -> &str {
+        self.log_key.name()
+    }
+
+    /// The log's C2SP verifier key text.
+    pub fn log_vkey(&self) -> &str {
+        &self.vkey
+    }
+
+    /// The regulator chain's key (all zeros until one is configured).
+    pub fn regulator_key(&self) -> [u8; 32] {
+        self.regulator_key
+    }
+
+    /// Whether a regulator key is configured; until it is, ingest is refused.
+    pub fn regulator_configured(&self) -> bool {
+        self.regulator_configured
+    }
+
+    /// The server's clock, now.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// The latest signed checkpoint.
+    pub fn latest_checkpoint(&self) -> Option<Published> {
+        self.checkpoint.borrow().clone()
+    }
+
+    /// Every checkpoint published from now on.
+    pub(crate) fn subscribe_checkpoints(&self) -> watch::Receiver<Option<Published>> {
+        self.checkpoint.subscribe()
+    }
+
+    /// The checkpoint offered to witnesses.
+    pub fn stable_checkpoint(&self) -> Option<Published> {
+        self.stable.read().ok().and_then(|s| s.clone())
+    }
+
+    /// Moves the stable checkpoint to the latest one, if there is one.
+    pub(crate) fn advance_stable(&self) {
+        let latest = self.latest_checkpoint();
+        if latest.is_some()
+            && let Ok(mut st) = self.stable.write()
+        {
+            *st = latest;
         }
-        self.metrics
-            .tree_size
-            .set(i64::try_from(size).unwrap_or(i64::MAX));
+    }
+
+    /// The verifier and rules engine, caught up with the log.
+    pub(crate) fn verifier(&self) -> LockResult<RwLockReadGuard<'_, LedgerVerifier>> {
+        self.verifier.read()
+    }
+
+    /// The verifier, for the sequencer to apply a group to.
+    pub(crate) fn verifier_mut(&self) -> LockResult<RwLockWriteGuard<'_, LedgerVerifier>> {
+        self.verifier.write()
+    }
+
+    /// The verifier for a read, or an internal error.
+    pub(crate) fn read_verifier(&self) -> Result<RwLockReadGuard<'_, LedgerVerifier>, ApiError> {
+        self.verifier
+            .read()
+            .map_err(|_| ApiError::Internal("verifier lock".into()))
+    }
+
+    /// Puts a verifier rebuilt from the log in place.
+    pub(crate) fn replace_verifier(&self, v: LedgerVerifier) {
         if let Ok(mut w) = self.verifier.write() {
             *w = v;
         }
         self.verifier_stale.store(false, Ordering::Release);
-        Ok(())
+    }
+
+    /// Marks the verifier as holding entries the log did not keep.
+    pub(crate) fn mark_verifier_stale(&self) {
+        self.verifier_stale.store(true, Ordering::Release);
+    }
+
+    /// Whether the verifier must be rebuilt before the next group.
+    pub(crate) fn verifier_is_stale(&self) -> bool {
+        self.verifier_stale.load(Ordering::Acquire)
+    }
+
+    /// The receipt time for the next group: the clock, but never before the
+    /// last receipt (a clock that steps back must not reorder receipt times).
+    pub(crate) fn receipt_time(&self) -> Timestamp {
+        Timestamp(
+            self.clock
+                .now()
+                .0
+                .max(self.last_received.load(Ordering::Acquire)),
+        )
+    }
+
+    /// Records that entries received at `t` are in the log.
+    pub(crate) fn note_received(&self, t: Timestamp) {
+        self.last_received.fetch_max(t.0, Ordering::AcqRel);
+    }
+
+    /// The bearer tokens (the same file `armsledger token` manages).
+    pub fn tokens(&self) -> &TokenStore {
+        &self.tokens
+    }
+
+    /// The metrics.
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Queues a batch for the sequencer.
+    pub(crate) async fn submit(&self, job: Job) -> Result<(), ApiError> {
+        self.ingest
+            .send(job)
+            .await
+            .map_err(|_| ApiError::Unavailable("the sequencer has stopped".into()))
+    }
+
+    /// Wakes the checkpointer: the log grew (or may sign now).
+    pub(crate) fn log_grew(&self) {
+        self.grew.notify_one();
+    }
+
+    /// Waits until the log grew.
+    pub(crate) async fn wait_for_growth(&self) {
+        self.grew.notified().await;
     }
 
     /// Takes `n` entries from `chain`'s rate bucket; false when over the limit.

@@ -12,7 +12,7 @@ use armsledger_core::ids::Timestamp;
 use armsledger_core::model::{Item, Reliance};
 use armsledger_core::testkit::{Scenario, T0, text, v};
 use armsledger_log::{LogVerifier, open_checkpoint, verify_consistency, verify_inclusion};
-use armsledger_server::{Config, Shared, app, spawn_workers};
+use armsledger_server::{Clock, Config, Shared, app, spawn_workers};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -32,6 +32,11 @@ struct Env {
 }
 
 async fn env() -> Env {
+    env_on(Clock::System).await
+}
+
+/// An environment whose server reads the time from `clock`.
+async fn env_on(clock: Clock) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Scenario::standard();
     s.company_with_site("other-co", "south");
@@ -44,11 +49,11 @@ async fn env() -> Env {
         max_batch_entries: 64,
         ..Config::default()
     };
-    let shared = Shared::open(config).unwrap();
+    let shared = Shared::open_with_clock(config, clock).unwrap();
     spawn_workers(shared.clone());
     let tok = |role: &str| {
         shared
-            .tokens
+            .tokens()
             .create(role.parse().unwrap(), role, T0)
             .unwrap()
             .0
@@ -124,7 +129,7 @@ async fn post(
 }
 
 fn size(env: &Env) -> u64 {
-    env.shared.store.read().unwrap().size()
+    env.shared.store().read().unwrap().size()
 }
 
 /// Acquires and issues a pistol at north so queries have something to show.
@@ -607,27 +612,26 @@ async fn starts_with_no_setup_and_refuses_ingest_until_a_regulator_key_is_given(
 
 #[tokio::test]
 async fn receipt_times_never_go_back_when_the_server_clock_does() {
-    let mut env = env().await;
+    let wall = Timestamp(
+        u64::try_from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis(),
+        )
+        .unwrap(),
+    );
+    let clock = Clock::manual(wall);
+    let mut env = env_on(clock.clone()).await;
     activity(&mut env.s);
     let log = env.s.log.clone();
     let (first, rest) = log.split_at(log.len() - 2);
-    let wall = || {
-        Timestamp(
-            u64::try_from(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .as_millis(),
-            )
-            .unwrap(),
-        )
-    };
     // Quiet: receipt times are the server's clock.
     let (st, body) = post(&env, first, true).await;
     assert_eq!(st, StatusCode::OK, "{body}");
     let received = |i: u64| {
         env.shared
-            .store
+            .store()
             .read()
             .unwrap()
             .entry(i)
@@ -636,16 +640,13 @@ async fn receipt_times_never_go_back_when_the_server_clock_does() {
             .received_at
     };
     let last = received(size(&env) - 1);
-    assert!(last <= wall());
+    assert_eq!(last, wall);
     // The clock steps back an hour: the last receipt is now an hour ahead
     // of it, and new entries are stamped with that receipt time, not earlier.
-    let ahead = wall().plus(Timestamp::HOUR);
-    env.shared
-        .last_received
-        .store(ahead.0, std::sync::atomic::Ordering::Release);
+    clock.set(wall.minus(Timestamp::HOUR));
     let (st, body) = post(&env, rest, true).await;
     assert_eq!(st, StatusCode::OK, "{body}");
     let n = size(&env);
-    assert_eq!(received(n - 1), ahead);
-    assert_eq!(received(n - 2), ahead);
+    assert_eq!(received(n - 1), last);
+    assert_eq!(received(n - 2), last);
 }

@@ -138,7 +138,7 @@ pub fn run(
     let want = setup.len() + pushed;
     let t = Instant::now();
     loop {
-        let size = shared.checkpoint.borrow().as_ref().map_or(0, |p| p.size);
+        let size = shared.latest_checkpoint().map_or(0, |p| p.size);
         if size as usize >= want || t.elapsed() > Duration::from_secs(30) {
             break;
         }

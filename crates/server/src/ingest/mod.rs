@@ -16,45 +16,19 @@
 //! the entry's turn comes (enrolments, retirements and revocations in group N
 //! apply to group N+1). Every other entry is checked in full then.
 
+mod replay;
 mod sequencer;
 mod signatures;
 
-pub(crate) use signatures::{still_valid, verify_entries};
+pub use replay::rebuild_verifier;
 
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 
-use armsledger_core::entry::SignedEntry;
-use armsledger_core::hash::Hash;
-use armsledger_core::rules::Finding;
-use serde::Serialize;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
-use crate::error::ApiError;
+use crate::queue::Job;
 use crate::state::Shared;
-
-/// One logged entry in a receipt.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
-pub struct Logged {
-    /// Its log index (Merkle leaf index).
-    pub index: u64,
-    /// Its entry hash (hex).
-    #[schema(value_type = String)]
-    pub hash: Hash,
-    /// `logged` if new, `duplicate` if it was already in the log.
-    pub status: &'static str,
-    /// Compliance findings raised against it (evidence, not refusal).
-    #[schema(value_type = Vec<Object>)]
-    pub findings: Vec<Finding>,
-}
-
-/// A batch waiting for the sequencer.
-pub struct Job {
-    /// Decoded entries, in chain order.
-    pub entries: Vec<Arc<SignedEntry>>,
-    /// Where the answer goes.
-    pub reply: oneshot::Sender<Result<Vec<Logged>, ApiError>>,
-}
 
 /// Starts the signature stage and the sequencer.
 pub fn spawn(
@@ -77,7 +51,7 @@ pub fn spawn(
             while let Some(first) = rx.blocking_recv() {
                 let mut group = vec![first];
                 let mut n = group.first().map_or(0, |j| j.entries.len());
-                while n < shared.config.group_commit_max_entries {
+                while n < shared.config().group_commit_max_entries {
                     match rx.try_recv() {
                         Ok(j) => {
                             n += j.entries.len();
@@ -87,7 +61,7 @@ pub fn spawn(
                     }
                 }
                 shared
-                    .metrics
+                    .metrics()
                     .queue_depth
                     .set(i64::try_from(rx.len()).unwrap_or(i64::MAX));
                 let Some(group) = sequencer::refuse_while_faulty(&shared, group) else {

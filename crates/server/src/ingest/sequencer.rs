@@ -2,7 +2,6 @@
 //! at a time, after the signature stage checked the group's signatures.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use armsledger_core::chain::Equivocation;
@@ -13,14 +12,14 @@ use armsledger_core::rules::Finding;
 use armsledger_store::Accepted;
 
 use super::signatures::{Verified, still_valid};
-use super::{Job, Logged};
 use crate::error::ApiError;
+use crate::queue::{Job, Logged};
 use crate::state::Shared;
 
 /// While a disk fault stands, answers every job of `group` with it (nothing
 /// is verified or applied) and returns `None`; otherwise gives the group back.
 pub(crate) fn refuse_while_faulty(shared: &Shared, group: Vec<Job>) -> Option<Vec<Job>> {
-    let Some(fault) = shared.store.fault() else {
+    let Some(fault) = shared.store().fault() else {
         return Some(group);
     };
     for job in group {
@@ -46,8 +45,8 @@ pub(crate) fn run_group(shared: &Shared, verified: Verified) {
     let Some(group) = refuse_while_faulty(shared, group) else {
         return;
     };
-    if shared.verifier_stale.load(Ordering::Acquire)
-        && let Err(e) = shared.rebuild_verifier()
+    if shared.verifier_is_stale()
+        && let Err(e) = super::rebuild_verifier(shared)
     {
         tracing::error!(error = %e, "rebuilding the verifier from the log");
         for job in group {
@@ -60,14 +59,10 @@ pub(crate) fn run_group(shared: &Shared, verified: Verified) {
     let started = Instant::now();
     // The server's clock, but never before the last receipt: a clock that
     // steps back must not reorder receipt times.
-    let received_at = Timestamp(
-        crate::routes::query::now()
-            .0
-            .max(shared.last_received.load(Ordering::Acquire)),
-    );
+    let received_at = shared.receipt_time();
     // The signature stage's verdicts, kept only where the key it used is
     // still the one the registry assigns (group N may have changed keys).
-    let checked: Vec<Vec<bool>> = match shared.verifier.read() {
+    let checked: Vec<Vec<bool>> = match shared.verifier() {
         Ok(v) => group
             .iter()
             .zip(&keys)
@@ -103,13 +98,16 @@ pub(crate) fn run_group(shared: &Shared, verified: Verified) {
     let indexes = if accepted.is_empty() {
         Ok(Vec::new())
     } else {
-        shared.store.append_batch(&accepted).map_err(ApiError::from)
+        shared
+            .store()
+            .append_batch(&accepted)
+            .map_err(ApiError::from)
     };
     if indexes.is_err() && dirty {
         // The engine saw entries the disk did not take: rebuild it from the
         // log before the next group (after a disk fault, once the store is
         // open again).
-        shared.verifier_stale.store(true, Ordering::Release);
+        shared.mark_verifier_stale();
     }
     let commit_ok = indexes.is_ok();
     for (job, out) in group.into_iter().zip(outcomes) {
@@ -133,18 +131,16 @@ pub(crate) fn run_group(shared: &Shared, verified: Verified) {
         let _ = job.reply.send(answer);
     }
     if commit_ok && !accepted.is_empty() {
+        shared.note_received(received_at);
         shared
-            .last_received
-            .fetch_max(received_at.0, Ordering::AcqRel);
-        shared
-            .metrics
+            .metrics()
             .entries_ingested
             .inc_by(accepted.len() as u64);
         shared
-            .metrics
+            .metrics()
             .commit_seconds
             .observe(started.elapsed().as_secs_f64());
-        shared.grew.notify_one();
+        shared.log_grew();
     }
 }
 
@@ -156,7 +152,7 @@ fn process(
     accepted: &mut Vec<Accepted>,
     in_group: &mut HashMap<Hash, usize>,
 ) -> Outcome {
-    let reader = match shared.store.read() {
+    let reader = match shared.store().read() {
         Ok(r) => r,
         Err(e) => return Outcome::Done(Err(ApiError::Unavailable(e.to_string()))),
     };
@@ -199,7 +195,7 @@ fn process(
         fresh_sig.push(sig_ok.get(i).copied().unwrap_or(false));
     }
     drop(reader);
-    let Ok(mut verifier) = shared.verifier.write() else {
+    let Ok(mut verifier) = shared.verifier_mut() else {
         return Outcome::Done(Err(ApiError::Internal("verifier lock poisoned".into())));
     };
     if let Err((k, err)) = verifier.check_batch(&fresh, &fresh_sig) {
@@ -209,7 +205,7 @@ fn process(
             .position(|e| fresh.get(k).is_some_and(|f| f.hash() == e.hash()))
             .unwrap_or(k);
         let e = fresh.get(k);
-        shared.metrics.entries_rejected.inc();
+        shared.metrics().entries_rejected.inc();
         return Outcome::Done(Err(ApiError::Rejected {
             index: pos,
             chain: e.map(|e| e.chain().to_string()).unwrap_or_default(),
@@ -244,7 +240,10 @@ fn process(
                         ))));
                     }
                 };
-                shared.metrics.findings_raised.inc_by(findings.len() as u64);
+                shared
+                    .metrics()
+                    .findings_raised
+                    .inc_by(findings.len() as u64);
                 in_group.insert(e.hash(), accepted.len());
                 items.push((Slot::New(accepted.len()), "logged", findings.clone()));
                 accepted.push(Accepted {
@@ -284,8 +283,7 @@ fn equivocation(
     let same_key = new.header().device == logged.header().device
         && new.header().key_epoch == logged.header().key_epoch;
     let key = shared
-        .verifier
-        .read()
+        .verifier()
         .ok()
         .and_then(|v| v.keys().key_for(logged.header()).ok());
     let Some(key) = key.filter(|_| same_key) else {
@@ -299,9 +297,9 @@ fn equivocation(
         a: SignedHeader::from(logged),
         b: SignedHeader::from(new),
     };
-    match shared.store.record_equivocation(&proof) {
+    match shared.store().record_equivocation(&proof) {
         Ok(_) => {
-            shared.metrics.equivocations.inc();
+            shared.metrics().equivocations.inc();
             tracing::error!(chain = %new.chain(), counter = new.counter(), "EQUIVOCATION: one key signed two entries at one counter");
             ApiError::Equivocation {
                 index,

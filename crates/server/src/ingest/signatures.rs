@@ -5,7 +5,7 @@ use armsledger_bundle::signatures::{SigItem, verify_all};
 use armsledger_core::entry::{ChainId, EntryHeader, SignedEntry};
 use armsledger_core::keys::KeyRegistry;
 
-use super::Job;
+use crate::queue::Job;
 use crate::state::Shared;
 
 /// A group whose signatures were checked.
@@ -46,7 +46,7 @@ pub(crate) fn verify(shared: &Shared, jobs: Vec<Job>) -> Verified {
         .collect();
     // The lock is held for the lookups only: the sequencer needs it to
     // apply the previous group while this one's signatures are checked.
-    let looked_up = match shared.verifier.read() {
+    let looked_up = match shared.verifier() {
         Ok(v) => lookup_keys(v.keys(), &entries),
         Err(_) => vec![None; entries.len()],
     };

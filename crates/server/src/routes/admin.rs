@@ -44,8 +44,8 @@ pub async fn create_token(
 ) -> Result<Json<CreatedToken>, ApiError> {
     caller.need_regulator("create tokens")?;
     let (token, record) = shared
-        .tokens
-        .create(req.role, &req.label, crate::routes::query::now())
+        .tokens()
+        .create(req.role, &req.label, shared.now())
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Json(CreatedToken { token, record }))
 }
@@ -59,7 +59,7 @@ pub async fn list_tokens(
 ) -> Result<Json<Vec<TokenRecord>>, ApiError> {
     caller.need_regulator("list tokens")?;
     shared
-        .tokens
+        .tokens()
         .list()
         .map(Json)
         .map_err(|e| ApiError::Internal(e.to_string()))
@@ -76,8 +76,8 @@ pub async fn revoke_token(
 ) -> Result<Json<TokenRecord>, ApiError> {
     caller.need_regulator("revoke tokens")?;
     shared
-        .tokens
-        .revoke(&id, crate::routes::query::now())
+        .tokens()
+        .revoke(&id, shared.now())
         .map(Json)
         .map_err(|e| match e {
             crate::tokens::TokenError::NotFound(id) => ApiError::NotFound(format!("no token {id}")),
@@ -92,14 +92,14 @@ pub async fn revoke_token(
 pub async fn healthz(
     State(shared): State<Arc<Shared>>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let fault = shared.store.fault();
-    let size = match shared.store.read() {
+    let fault = shared.store().fault();
+    let size = match shared.store().read() {
         Ok(r) => Some(r.size()),
         // Between a disk fault and the re-open, the store answers nothing.
         Err(_) if fault.is_some() => None,
         Err(e) => return Err(ApiError::Unavailable(e.to_string())),
     };
-    let checkpoint = shared.checkpoint.borrow().as_ref().map(|p| p.size);
+    let checkpoint = shared.latest_checkpoint().as_ref().map(|p| p.size);
     let disk = fault.map(
         |f| serde_json::json!({"fault": f.kind, "since_ms": f.since_ms, "message": f.message()}),
     );
@@ -115,7 +115,7 @@ pub async fn healthz(
 /// Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", tag = "admin", responses((status = 200, content_type = "text/plain")))]
 pub async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
-    let mut r = shared.metrics.render().into_response();
+    let mut r = shared.metrics().render().into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),

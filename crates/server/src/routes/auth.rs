@@ -23,7 +23,7 @@ impl FromRequestParts<Arc<Shared>> for Caller {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or(ApiError::Unauthenticated)?;
-        match state.tokens.check(token.trim()) {
+        match state.tokens().check(token.trim()) {
             Ok(Some(role)) => Ok(Caller(role)),
             Ok(None) => Err(ApiError::Unauthenticated),
             Err(e) => Err(ApiError::Internal(e.to_string())),

@@ -64,9 +64,7 @@ fn stream(
     filename: String,
 ) -> Result<Response, ApiError> {
     let published = shared
-        .checkpoint
-        .borrow()
-        .clone()
+        .latest_checkpoint()
         .ok_or_else(|| ApiError::NotFound("no checkpoint has been signed yet".into()))?;
     let (tx, mut rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(8);
     tokio::task::spawn_blocking(move || {
@@ -110,10 +108,9 @@ fn write(
 ) -> Result<(), String> {
     let e = |x: &dyn std::fmt::Display| x.to_string();
     let size = published.size;
-    let reader = shared.store.read().map_err(|x| e(&x))?;
+    let reader = shared.store().read().map_err(|x| e(&x))?;
     let companies: std::collections::HashMap<SiteId, CompanyId> = shared
-        .verifier
-        .read()
+        .verifier()
         .map_err(|_| "verifier lock".to_string())?
         .engine()
         .state()
@@ -122,12 +119,12 @@ fn write(
         .map(|(s, r)| (s.clone(), r.company.clone()))
         .collect();
     let meta = Meta {
-        origin: shared.log_key.name().to_owned(),
-        log_key: shared.vkey.clone(),
-        regulator_key: shared.regulator_key,
-        manufacturer_roots: shared.config.roots().unwrap_or_default(),
+        origin: shared.origin().to_owned(),
+        log_key: shared.log_vkey().to_string(),
+        regulator_key: shared.regulator_key(),
+        manufacturer_roots: shared.config().roots().unwrap_or_default(),
         scope: scope.clone(),
-        created_at: crate::routes::query::now(),
+        created_at: shared.now(),
     };
     let mut w = BundleWriter::new(&mut *out, &meta).map_err(|x| e(&x))?;
     w.checkpoint(&published.note).map_err(|x| e(&x))?;
@@ -227,8 +224,7 @@ pub async fn export(
                 .parse()
                 .map_err(|e| ApiError::BadRequest(format!("site: {e}")))?;
             let company = shared
-                .verifier
-                .read()
+                .verifier()
                 .ok()
                 .and_then(|v| v.engine().state().company_of(&s).cloned());
             if !caller.0.may_read(Some(&s), company.as_ref()) {
@@ -256,10 +252,7 @@ pub async fn dossier(
     Path(serial): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = {
-        let v = shared
-            .verifier
-            .read()
-            .map_err(|_| ApiError::Internal("verifier lock".into()))?;
+        let v = shared.read_verifier()?;
         let rec = v
             .engine()
             .state()

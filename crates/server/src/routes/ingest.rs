@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 use crate::error::ApiError;
-use crate::ingest::{Job, Logged};
+use crate::queue::{Job, Logged};
 use crate::state::Shared;
 
 /// The JSON form of a batch: entries as hex.
@@ -108,12 +108,12 @@ pub async fn post_entries(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Receipt>, ApiError> {
-    if !shared.regulator_configured {
+    if !shared.regulator_configured() {
         return Err(ApiError::Unavailable(
             "this server has no regulator key yet: restart it with --regulator-key HEX (the key `armsledger regulator init` printed)".into(),
         ));
     }
-    let raw = decode_batch(&headers, &body, shared.config.max_batch_entries)?;
+    let raw = decode_batch(&headers, &body, shared.config().max_batch_entries)?;
     let mut entries = Vec::with_capacity(raw.len());
     for (i, b) in raw.iter().enumerate() {
         if b.len() > MAX_ENTRY_BYTES {
@@ -127,11 +127,7 @@ pub async fn post_entries(
         entries.push(Arc::new(e));
     }
     let (reply, rx) = oneshot::channel();
-    shared
-        .ingest
-        .send(Job { entries, reply })
-        .await
-        .map_err(|_| ApiError::Unavailable("the sequencer has stopped".into()))?;
+    shared.submit(Job { entries, reply }).await?;
     let logged = rx
         .await
         .map_err(|_| ApiError::Unavailable("the sequencer dropped the batch".into()))??;
@@ -147,8 +143,8 @@ pub async fn post_entries(
             .map(|l| l.index)
             .max()
             .map_or(0, |m| m + 1);
-        let mut rx = shared.checkpoint.subscribe();
-        shared.grew.notify_one();
+        let mut rx = shared.subscribe_checkpoints();
+        shared.log_grew();
         let published = tokio::time::timeout(
             Duration::from_secs(10),
             rx.wait_for(|p| p.as_ref().is_some_and(|p| p.size >= need)),
@@ -159,7 +155,7 @@ pub async fn post_entries(
         .clone();
         if let Some(p) = published {
             let reader = shared
-                .store
+                .store()
                 .read()
                 .map_err(|e| ApiError::Internal(e.to_string()))?;
             for l in &receipt.entries {

@@ -34,7 +34,7 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 #[utoipa::path(get, path = "/checkpoint", tag = "log",
     responses((status = 200, description = "signed note", content_type = "text/plain"), (status = 404, description = "no checkpoint yet")))]
 pub async fn checkpoint(State(shared): State<Arc<Shared>>) -> Result<Response, ApiError> {
-    let latest = shared.checkpoint.borrow().clone();
+    let latest = shared.latest_checkpoint();
     match latest {
         Some(p) => Ok(text(p.note, "no-cache, max-age=1")),
         None => Err(ApiError::NotFound(
@@ -47,7 +47,7 @@ pub async fn checkpoint(State(shared): State<Arc<Shared>>) -> Result<Response, A
 #[utoipa::path(get, path = "/v1/checkpoint/stable", tag = "log",
     responses((status = 200, description = "signed note", content_type = "text/plain"), (status = 404, description = "none yet")))]
 pub async fn stable_checkpoint(State(shared): State<Arc<Shared>>) -> Result<Response, ApiError> {
-    let stable = shared.stable.read().ok().and_then(|s| s.clone());
+    let stable = shared.stable_checkpoint();
     match stable {
         Some(p) => Ok(text(p.note, "no-cache, max-age=10")),
         None => Err(ApiError::NotFound("no stable checkpoint yet".into())),
@@ -58,7 +58,7 @@ pub async fn stable_checkpoint(State(shared): State<Arc<Shared>>) -> Result<Resp
 #[utoipa::path(get, path = "/v1/log/key", tag = "log",
     responses((status = 200, description = "vkey text", content_type = "text/plain")))]
 pub async fn log_key(State(shared): State<Arc<Shared>>) -> Response {
-    text(format!("{}\n", shared.vkey), "public, max-age=3600")
+    text(format!("{}\n", shared.log_vkey()), "public, max-age=3600")
 }
 
 /// A C2SP tile: `tile/<L>/<N>[.p/<W>]` (public) or `tile/entries/<N>[.p/<W>]` (token).
@@ -79,7 +79,7 @@ pub async fn tile(
             .ok_or(ApiError::Unauthenticated)?
             .need_all("read entry bundles")?;
     }
-    let reader = shared.store.read().map_err(internal)?;
+    let reader = shared.store().read().map_err(internal)?;
     let bytes = reader.tile(&t).map_err(|e| match e {
         armsledger_store::StoreError::SizeBeyondLog { .. } => {
             ApiError::NotFound(format!("{full} is beyond the tree"))
@@ -136,7 +136,7 @@ pub async fn inclusion(
         .hash
         .parse()
         .map_err(|_| ApiError::BadRequest("hash must be 64 hex digits".into()))?;
-    let reader = shared.store.read().map_err(internal)?;
+    let reader = shared.store().read().map_err(internal)?;
     let index = reader
         .index_of_hash(&h)
         .map_err(internal)?
@@ -190,7 +190,7 @@ pub async fn consistency(
     _caller: Caller,
     Query(q): Query<ConsistencyQuery>,
 ) -> Result<Json<ConsistencyProof>, ApiError> {
-    let reader = shared.store.read().map_err(internal)?;
+    let reader = shared.store().read().map_err(internal)?;
     if q.old > q.new || q.new > reader.size() {
         return Err(ApiError::BadRequest(format!(
             "need old <= new <= {} (the log size); got old={} new={}",

@@ -26,15 +26,6 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(e.to_string())
 }
 
-/// The server clock.
-pub fn now() -> Timestamp {
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0);
-    Timestamp(u64::try_from(ms).unwrap_or(u64::MAX))
-}
-
 fn parse_time(s: &str) -> Result<Timestamp, ApiError> {
     Timestamp::parse(s)
         .ok_or_else(|| ApiError::BadRequest(format!("{s:?} is not an RFC 3339 time or a date")))
@@ -43,8 +34,7 @@ fn parse_time(s: &str) -> Result<Timestamp, ApiError> {
 /// Refuses unless the caller may read `site`.
 fn may_read_site(shared: &Shared, caller: &Caller, site: &SiteId) -> Result<(), ApiError> {
     let company = shared
-        .verifier
-        .read()
+        .verifier()
         .ok()
         .and_then(|v| v.engine().state().company_of(site).cloned());
     if caller.0.may_read(Some(site), company.as_ref()) {
@@ -56,9 +46,9 @@ fn may_read_site(shared: &Shared, caller: &Caller, site: &SiteId) -> Result<(), 
 
 /// Replays the log up to `at` (by server receipt time) into a fresh verifier.
 fn replay_until(shared: &Shared, at: Timestamp, view: View) -> Result<LedgerVerifier, ApiError> {
-    let roots = shared.config.roots().unwrap_or_default();
-    let mut v = LedgerVerifier::new(shared.regulator_key, roots, view);
-    let reader = shared.store.read().map_err(internal)?;
+    let roots = shared.config().roots().unwrap_or_default();
+    let mut v = LedgerVerifier::new(shared.regulator_key(), roots, view);
+    let reader = shared.store().read().map_err(internal)?;
     for i in 0..reader.size() {
         let Some(s) = reader.entry(i).map_err(internal)? else {
             continue;
@@ -154,7 +144,7 @@ fn build_trace(
     serial: &str,
     view: View,
 ) -> Result<Trace, ApiError> {
-    let v = shared.verifier.read().map_err(internal)?;
+    let v = shared.read_verifier()?;
     let ids: Vec<FirearmId> = v
         .engine()
         .state()
@@ -166,9 +156,9 @@ fn build_trace(
             "no firearm with serial {serial}"
         )));
     }
-    let checkpoint = shared.checkpoint.borrow().clone();
+    let checkpoint = shared.latest_checkpoint();
     let size = checkpoint.as_ref().map_or(0, |p| p.size);
-    let reader = shared.store.read().map_err(internal)?;
+    let reader = shared.store().read().map_err(internal)?;
     let corrections: BTreeMap<_, _> = v.engine().corrections().map(|(a, b)| (*a, *b)).collect();
     let mut out = Vec::new();
     for id in ids {
@@ -280,7 +270,7 @@ pub async fn inventory(
             Ok(report::inventory(v.engine().state(), &site, Some(t)))
         }
         None => {
-            let v = shared.verifier.read().map_err(internal)?;
+            let v = shared.read_verifier()?;
             Ok(report::inventory(v.engine().state(), &site, None))
         }
     })
@@ -302,11 +292,11 @@ pub async fn reconciliation(
         .map_err(|e| ApiError::BadRequest(format!("site: {e}")))?;
     may_read_site(&shared, &caller, &site)?;
     tokio::task::spawn_blocking(move || {
-        let reader = shared.store.read().map_err(internal)?;
+        let reader = shared.store().read().map_err(internal)?;
         let entries = reader
             .scan(&IndexKey::Site(site.clone()), 0, usize::MAX)
             .map_err(internal)?;
-        let v = shared.verifier.read().map_err(internal)?;
+        let v = shared.read_verifier()?;
         Ok(report::reconciliation(
             v.engine().state(),
             &site,
@@ -370,14 +360,14 @@ pub async fn get_alerts(
         q.at.as_deref()
             .map(parse_time)
             .transpose()?
-            .unwrap_or_else(now);
+            .unwrap_or_else(|| shared.now());
     let equivocations = shared
-        .store
+        .store()
         .read()
         .map_err(internal)?
         .equivocations()
         .map_err(internal)?;
-    let v = shared.verifier.read().map_err(internal)?;
+    let v = shared.read_verifier()?;
     let state = v.engine().state();
     // Equivocations first: a cloned or broken device is the most urgent thing there is.
     let mut out: Vec<Alert> = equivocations
@@ -438,9 +428,9 @@ pub async fn findings(
     Query(q): Query<ScopeQuery>,
 ) -> Result<Json<Vec<IndexedFinding>>, ApiError> {
     let (s, c) = scope(&q)?;
-    let reader = shared.store.read().map_err(internal)?;
+    let reader = shared.store().read().map_err(internal)?;
     let all = reader.findings_from(0, usize::MAX).map_err(internal)?;
-    let v = shared.verifier.read().map_err(internal)?;
+    let v = shared.read_verifier()?;
     let state = v.engine().state();
     Ok(Json(
         all.into_iter()
@@ -481,7 +471,7 @@ pub async fn transfers(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
 ) -> Result<Json<Vec<TransferView>>, ApiError> {
-    let v = shared.verifier.read().map_err(internal)?;
+    let v = shared.read_verifier()?;
     let state = v.engine().state();
     let mut out: Vec<TransferView> = state
         .transfers
@@ -543,7 +533,7 @@ pub async fn integrity(
         .map_err(|e| ApiError::BadRequest(format!("site: {e}")))?;
     may_read_site(&shared, &caller, &site)?;
     let chain = ChainId::Site(site.clone());
-    let reader = shared.store.read().map_err(internal)?;
+    let reader = shared.store().read().map_err(internal)?;
     let slots = reader
         .chain_slots(&chain, 0, usize::MAX)
         .map_err(internal)?;
@@ -561,7 +551,7 @@ pub async fn integrity(
         .iter()
         .filter(|e| e.a.header.chain == chain)
         .count();
-    let v = shared.verifier.read().map_err(internal)?;
+    let v = shared.read_verifier()?;
     let head = v.head(&chain).cloned();
     Ok(Json(Integrity {
         chain: chain.to_string(),
@@ -575,7 +565,7 @@ pub async fn integrity(
             .filter(|k| k.site == site)
             .cloned()
             .collect(),
-        checkpoint_size: shared.checkpoint.borrow().as_ref().map(|p| p.size),
+        checkpoint_size: shared.latest_checkpoint().as_ref().map(|p| p.size),
         equivocations,
     }))
 }
@@ -588,6 +578,6 @@ pub async fn equivocations(
     caller: Caller,
 ) -> Result<Json<Vec<armsledger_core::chain::Equivocation>>, ApiError> {
     caller.need_all("read equivocation proofs")?;
-    let reader = shared.store.read().map_err(internal)?;
+    let reader = shared.store().read().map_err(internal)?;
     Ok(Json(reader.equivocations().map_err(internal)?))
 }

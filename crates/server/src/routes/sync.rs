@@ -74,9 +74,9 @@ pub async fn pull(
 
 fn build(shared: &Shared, site: &SiteId, q: &PullQuery) -> Result<Pull, ApiError> {
     let internal = |e: armsledger_store::StoreError| ApiError::Internal(e.to_string());
-    let checkpoint = shared.checkpoint.borrow().clone();
+    let checkpoint = shared.latest_checkpoint();
     let size = checkpoint.as_ref().map_or(0, |p| p.size);
-    let reader = shared.store.read().map_err(internal)?;
+    let reader = shared.store().read().map_err(internal)?;
     let prove = |index: u64, bytes: Vec<u8>| -> Result<ProvenEntry, ApiError> {
         let proof = if index < size {
             reader

@@ -52,12 +52,27 @@ pub struct Common {
     pub abort: AtomicBool,
     /// Refused acts.
     pub refusals: Mutex<Vec<Refusal>>,
-    /// Firearms that changed company.
-    pub transferred: Mutex<Vec<FirearmId>>,
+    /// Firearms that changed company, with their serials.
+    pub transferred: Mutex<Vec<(FirearmId, String)>>,
+    /// The firearm whose mistyped serial was corrected, with the right serial.
+    pub corrected: Mutex<Option<(FirearmId, String)>>,
     /// Recorded acts by kind.
     pub kinds: Mutex<BTreeMap<String, u64>>,
     /// Overrides recorded.
     pub overrides: AtomicU64,
+}
+
+impl Common {
+    /// The weapon the summary traces: the first that changed company, or
+    /// (with one site, where nothing is transferred) the corrected one.
+    pub fn sample(&self) -> Option<(FirearmId, String)> {
+        let transferred = self
+            .transferred
+            .lock()
+            .ok()
+            .and_then(|v| v.first().cloned());
+        transferred.or_else(|| self.corrected.lock().ok().and_then(|c| c.clone()))
+    }
 }
 
 /// What one site left behind.
@@ -225,6 +240,18 @@ impl<'a, T: Transport> ArmouryRun<'a, T> {
             self.mistyped = Some((r.act.hash(), event));
         }
         Ok(())
+    }
+
+    /// A firearm's serial as this site's ledger holds it.
+    fn serial_of(&self, f: FirearmId) -> anyhow::Result<String> {
+        self.agent
+            .verifier()
+            .engine()
+            .state()
+            .firearms
+            .get(&f)
+            .map(|r| r.identity.serial.to_string())
+            .with_context(|| format!("{}: no firearm {f}", self.sp.id))
     }
 
     fn in_store(&self, kind: Option<FirearmType>) -> Vec<(FirearmId, LocationId)> {
@@ -578,6 +605,9 @@ impl<'a, T: Transport> ArmouryRun<'a, T> {
             t,
             None,
         )?;
+        if let Ok(mut c) = self.common.corrected.lock() {
+            *c = Some((firearm, MISTYPED.0.to_string()));
+        }
         Ok(())
     }
 
@@ -674,8 +704,9 @@ impl<'a, T: Transport> ArmouryRun<'a, T> {
         )?;
         // The receiving site can only acknowledge what the server holds.
         self.sync()?;
+        let serials = [self.serial_of(a)?, self.serial_of(b)?];
         if let Ok(mut v) = self.common.transferred.lock() {
-            v.extend([a, b]);
+            v.extend([a, b].into_iter().zip(serials));
         }
         Ok(())
     }

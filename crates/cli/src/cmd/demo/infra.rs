@@ -5,7 +5,6 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -13,7 +12,8 @@ use armsledger_core::hash::Hash;
 use armsledger_core::ids::{DeviceId, Name, Timestamp};
 use armsledger_device::factory::{DeviceSpec, manufacture};
 use armsledger_device::file::{FileFlash, FileMonotonic, default_monotonic_path};
-use armsledger_server::{Config, Shared};
+use armsledger_server::tokens::{Role, TokenStore};
+use armsledger_server::{Clock, Config};
 use ed25519_dalek::SigningKey;
 
 /// The simulated manufacturer's root, derived from the demo seed.
@@ -187,12 +187,12 @@ impl Drop for Devices {
     }
 }
 
-/// The server running on a background runtime.
+/// The regulator's server, run in process on a background runtime through
+/// the server crate's public entry point ([`armsledger_server::serve_until`],
+/// what `armsledger serve` runs), on a loopback port.
 pub struct Server {
     /// `http://127.0.0.1:PORT`.
     pub url: String,
-    /// Shared state (tokens, the log).
-    pub shared: Arc<Shared>,
     /// Its data directory.
     pub data: PathBuf,
     rt: Option<tokio::runtime::Runtime>,
@@ -215,34 +215,41 @@ impl Server {
             .enable_all()
             .build()
             .context("starting the server runtime")?;
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let (shared, addr) = rt.block_on(async move {
-            let shared = tokio::task::spawn_blocking(move || Shared::open(config))
-                .await
-                .context("opening the server data")??;
-            let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-                .await
-                .context("binding a loopback port")?;
-            let addr = listener.local_addr()?;
-            armsledger_server::spawn_workers(shared.clone());
-            shared.grew.notify_one();
-            let app = armsledger_server::app(shared.clone());
-            tokio::spawn(async move {
-                let _ = axum::serve(listener, app)
-                    .with_graceful_shutdown(async move {
-                        let _ = rx.await;
-                    })
-                    .await;
-            });
-            anyhow::Ok((shared, addr))
-        })?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (bound, listening) = std::sync::mpsc::channel();
+        let serving = rt.spawn(armsledger_server::serve_until(
+            config,
+            Clock::System,
+            move |addr, _vkey| {
+                let _ = bound.send(addr);
+            },
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        let addr = match listening.recv_timeout(Duration::from_secs(60)) {
+            Ok(addr) => addr,
+            Err(_) => {
+                // It stopped before listening: say why.
+                let why = rt
+                    .block_on(serving)
+                    .map_or_else(|e| e.to_string(), |r| format!("{r:?}"));
+                bail!("the server did not start: {why}");
+            }
+        };
         Ok(Server {
             url: format!("http://{addr}"),
-            shared,
             data: data.to_path_buf(),
             rt: Some(rt),
-            stop: Some(tx),
+            stop: Some(stop),
         })
+    }
+
+    /// Creates a bearer token for `role`, as `armsledger token create --data`
+    /// does (the running server picks it up).
+    pub fn create_token(&self, role: Role, label: &str, now: Timestamp) -> anyhow::Result<String> {
+        let (token, _) = TokenStore::in_data_dir(&self.data).create(role, label, now)?;
+        Ok(token)
     }
 
     /// Waits for Ctrl-C (for `--serve`).

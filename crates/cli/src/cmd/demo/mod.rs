@@ -222,17 +222,10 @@ pub fn run(a: DemoArgs) -> anyhow::Result<u8> {
     )?;
     let reg_key = hex::encode(reg.regulator_key());
     let server = Server::start(&dir.join("server"), reg_key.clone(), root_hex.clone())?;
-    let (reg_token, _) = server
-        .shared
-        .tokens
-        .create(Role::Regulator, "demo regulator", now)?;
+    let reg_token = server.create_token(Role::Regulator, "demo regulator", now)?;
     let mut site_tokens = BTreeMap::new();
     for s in &plan.sites {
-        let (t, _) = server.shared.tokens.create(
-            Role::Site(s.id.clone()),
-            &format!("demo {}", s.id),
-            now,
-        )?;
+        let t = server.create_token(Role::Site(s.id.clone()), &format!("demo {}", s.id), now)?;
         site_tokens.insert(s.id.to_string(), t);
     }
     say(&format!(
@@ -445,60 +438,40 @@ fn conclude(
         .and_then(|l| l.trim().parse().ok())
         .context("the server's checkpoint has no size line")?;
 
-    // A weapon that changed company (with one site: the corrected one).
-    let transferred = common
-        .transferred
-        .lock()
-        .ok()
-        .and_then(|v| v.first().copied());
-    let sample = transferred.or_else(|| {
-        let v = server.shared.verifier.read().ok()?;
-        v.engine()
-            .state()
-            .find_serial(world::MISTYPED.0)
-            .next()
-            .map(|r| r.id)
-    });
+    // A weapon that changed company (with one site: the corrected one), as
+    // the sites that sent or corrected it know it.
+    let sample = common.sample();
     let mut sample_serial = None;
     let mut sample_trace_events = 0;
     let mut sample_trace_complete = false;
     let mut sample_custody = Vec::new();
     let mut sample_chain_entries = 0;
-    if let Some(id) = sample {
-        let serial = server.shared.verifier.read().ok().and_then(|v| {
-            v.engine()
-                .state()
-                .firearms
-                .get(&id)
-                .map(|r| r.identity.serial.to_string())
-        });
-        if let Some(serial) = serial {
-            let t: serde_json::Value = client.get_json(&format!("/v1/firearms/{serial}/trace"))?;
-            sample_trace_complete = true;
-            let firearms = t.get("firearms").and_then(|v| v.as_array());
-            for f in firearms.into_iter().flatten() {
-                let timeline = f.get("timeline");
-                let events = timeline.map_or(0, timeline_len);
-                sample_trace_events += events;
-                let proofs = f
-                    .get("proofs")
-                    .and_then(|v| v.as_array())
-                    .map_or(0, Vec::len);
-                sample_trace_complete &= timeline
-                    .and_then(|t| t.get("complete"))
-                    .and_then(|c| c.as_bool())
-                    .unwrap_or(false)
-                    && u64::try_from(proofs).unwrap_or(0) == events;
-                let custody = f.get("custody").and_then(|v| v.as_array());
-                for c in custody.into_iter().flatten() {
-                    if let Some(s) = c.get("site").and_then(|s| s.as_str()) {
-                        sample_custody.push(s.to_string());
-                    }
+    if let Some((id, serial)) = sample {
+        let t: serde_json::Value = client.get_json(&format!("/v1/firearms/{serial}/trace"))?;
+        sample_trace_complete = true;
+        let firearms = t.get("firearms").and_then(|v| v.as_array());
+        for f in firearms.into_iter().flatten() {
+            let timeline = f.get("timeline");
+            let events = timeline.map_or(0, timeline_len);
+            sample_trace_events += events;
+            let proofs = f
+                .get("proofs")
+                .and_then(|v| v.as_array())
+                .map_or(0, Vec::len);
+            sample_trace_complete &= timeline
+                .and_then(|t| t.get("complete"))
+                .and_then(|c| c.as_bool())
+                .unwrap_or(false)
+                && u64::try_from(proofs).unwrap_or(0) == events;
+            let custody = f.get("custody").and_then(|v| v.as_array());
+            for c in custody.into_iter().flatten() {
+                if let Some(s) = c.get("site").and_then(|s| s.as_str()) {
+                    sample_custody.push(s.to_string());
                 }
             }
-            sample_chain_entries = per_firearm.get(&id).copied().unwrap_or(0);
-            sample_serial = Some(serial);
         }
+        sample_chain_entries = per_firearm.get(&id).copied().unwrap_or(0);
+        sample_serial = Some(serial);
     }
     let wall = started.elapsed().as_secs_f64();
     Ok(Summary {

@@ -1,0 +1,164 @@
+//! Start-up: open (or create) everything in the data directory, pin the
+//! regulator key, load or create the log key, replay the log into the
+//! verifier, and start the ingest pipeline and the disk-recovery thread.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use armsledger_log::LogKey;
+use tokio::sync::mpsc;
+
+use crate::clock::Clock;
+use crate::config::{Config, files, parse_key};
+use crate::disk::LiveStore;
+use crate::ingest;
+use crate::metrics::Metrics;
+use crate::state::{Parts, Published, Shared, checkpoint_size};
+use crate::tokens::TokenStore;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// Configuration problem.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// A file in the data directory could not be used.
+    #[error("{path}: {msg}")]
+    Data {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        msg: String,
+    },
+    /// The log database could not be opened or replayed.
+    #[error("log store: {0}")]
+    Store(#[from] armsledger_store::StoreError),
+    /// The configured regulator key differs from the pinned one.
+    #[error("the regulator key {offered} differs from the one pinned in {path}; refusing to start")]
+    RegulatorKeyChanged {
+        /// The pinned key file.
+        path: String,
+        /// The offered key.
+        offered: String,
+    },
+    /// The listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+impl Shared {
+    /// Opens (or creates) everything in the data directory and starts the
+    /// sequencer thread, on the system clock. The checkpointer is started by
+    /// [`crate::spawn_workers`].
+    pub fn open(config: Config) -> Result<Arc<Shared>, StartError> {
+        Shared::open_with_clock(config, Clock::System)
+    }
+
+    /// [`Shared::open`] with the clock the server reads the time from.
+    pub fn open_with_clock(config: Config, clock: Clock) -> Result<Arc<Shared>, StartError> {
+        let dir = config.data_dir.clone();
+        std::fs::create_dir_all(&dir).map_err(|e| data_err(&dir, e))?;
+        let regulator_key = pin_regulator_key(&dir, config.regulator_key.as_deref())?;
+        let log_key = load_or_create_log_key(&dir, &config.origin)?;
+        let metrics = Metrics::default();
+        let store = LiveStore::open(dir.join(files::LOG_REDB), config.disk_probe_bytes, &metrics)?;
+        let latest = store.read()?.latest_checkpoint()?.map(|note| Published {
+            size: checkpoint_size(&note),
+            note,
+        });
+        let (tx, rx) = mpsc::channel(1024);
+        let roots = config.roots()?;
+        let shared = Arc::new(Shared::new(Parts {
+            tokens: TokenStore::in_data_dir(&dir),
+            config,
+            store,
+            log_key,
+            regulator_key,
+            roots,
+            metrics,
+            ingest: tx,
+            latest,
+            clock,
+        }));
+        ingest::rebuild_verifier(&shared)?;
+        ingest::spawn(shared.clone(), rx).map_err(|e| data_err(&dir, e))?;
+        let s = shared.clone();
+        std::thread::Builder::new()
+            .name("disk-recovery".into())
+            .spawn(move || s.store().recover_forever(|| s.log_grew()))
+            .map_err(|e| data_err(&dir, e))?;
+        Ok(shared)
+    }
+}
+
+fn data_err(path: &Path, e: impl std::fmt::Display) -> StartError {
+    StartError::Data {
+        path: path.display().to_string(),
+        msg: e.to_string(),
+    }
+}
+
+/// Loads the log key from `dir/log.key`, creating it (and `log.vkey`) on first start.
+pub fn load_or_create_log_key(dir: &Path, origin: &str) -> Result<LogKey, StartError> {
+    let path = dir.join(files::LOG_KEY);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => LogKey::from_signer_key(text.trim()).map_err(|e| data_err(&path, e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut seed = [0u8; 32];
+            getrandom::fill(&mut seed).map_err(|e| data_err(&path, e))?;
+            let key = LogKey::from_seed(origin, &seed).map_err(|e| data_err(&path, e))?;
+            write_private(&path, key.to_signer_key().as_bytes())?;
+            let vpath = dir.join(files::LOG_VKEY);
+            std::fs::write(&vpath, format!("{}\n", key.verifier()))
+                .map_err(|e| data_err(&vpath, e))?;
+            Ok(key)
+        }
+        Err(e) => Err(data_err(&path, e)),
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), StartError> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    opts.mode(0o600);
+    let mut f = opts.open(path).map_err(|e| data_err(path, e))?;
+    f.write_all(bytes).map_err(|e| data_err(path, e))?;
+    f.sync_all().map_err(|e| data_err(path, e))
+}
+
+/// The regulator key: pinned in `dir/regulator.pub` on first start. `None`
+/// until one is given: the server then runs, serves reads, and refuses ingest.
+fn pin_regulator_key(dir: &Path, configured: Option<&str>) -> Result<Option<[u8; 32]>, StartError> {
+    let path = dir.join(files::REGULATOR_PUB);
+    let pinned = match std::fs::read_to_string(&path) {
+        Ok(t) => Some(parse_key(&t, "the pinned regulator key")?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(data_err(&path, e)),
+    };
+    let offered = configured
+        .map(|k| parse_key(k, "the regulator key"))
+        .transpose()?;
+    match (pinned, offered) {
+        (Some(p), Some(o)) if p != o => Err(StartError::RegulatorKeyChanged {
+            path: path.display().to_string(),
+            offered: hex::encode(o),
+        }),
+        (Some(p), _) => Ok(Some(p)),
+        (None, Some(o)) => {
+            std::fs::write(&path, format!("{}\n", hex::encode(o)))
+                .map_err(|e| data_err(&path, e))?;
+            Ok(Some(o))
+        }
+        (None, None) => Ok(None),
+    }
+}
