@@ -19,13 +19,13 @@ use std::time::Instant;
 use ed25519_dalek::{Signature, VerifyingKey};
 use rayon::prelude::*;
 
-use armsledger_bundle::signatures::{BATCH, SigItem, verify_all, verify_all_in_batches};
 use armsledger_bundle::{VerifyOptions, full_bundle, verify_bundle};
 use armsledger_core::entry::{EntryBody, EntryHeader, Link};
 use armsledger_core::event::{Event, SiteEvent};
 use armsledger_core::ids::SiteId;
 use armsledger_core::model::{FirearmId, Item};
 use armsledger_core::sig::Statement as _;
+use armsledger_core::sig::batch::{BATCH, SigItem, verify_all, verify_all_in_batches};
 use armsledger_core::testkit::{Scenario, T0, loc, v};
 use armsledger_core::{Hash, SignedEntry, Subject};
 use armsledger_log::LogKey;
@@ -119,14 +119,14 @@ fn main() {
     assert!(
         items[..sample]
             .iter()
-            .all(armsledger_bundle::signatures::verify_one)
+            .all(armsledger_core::sig::batch::verify_one)
     );
     let single_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
     assert!(
         items[..sample]
             .par_iter()
-            .all(armsledger_bundle::signatures::verify_one)
+            .all(armsledger_core::sig::batch::verify_one)
     );
     let strict_all_s = t.elapsed().as_secs_f64();
 

@@ -17,8 +17,8 @@
 //! worked example that `tests/bundle/doc.rs` checks against the code.
 //!
 //! * [`BundleWriter`] and [`BundleReader`]: streaming, neither side holds the file.
-//! * [`verify_bundle`]: the offline verifier; returns a [`Report`].
-//! * [`signatures`]: `verify_strict`-exact signature checking with batch verification as the fast path.
+//! * [`verify_bundle`]: the offline verifier; returns a [`Report`]. Its
+//!   signatures are checked with `armsledger_core::sig::batch`.
 //! * [`TrustedState`]: the last checkpoint trusted per log, to refuse rollbacks and forks.
 //! * [`MemoryLog`], [`write_bundle`], [`full_bundle`]: bundles from a log in memory.
 
@@ -30,7 +30,6 @@ mod error;
 mod format;
 mod reader;
 mod report;
-pub mod signatures;
 mod state;
 mod verify;
 mod writer;

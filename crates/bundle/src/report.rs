@@ -5,7 +5,7 @@ use serde::Serialize;
 use armsledger_core::Hash;
 use armsledger_core::rules::{Alert, Finding};
 
-use crate::signatures::SignatureStats;
+use armsledger_core::sig::batch::SignatureStats;
 
 /// What kind of authenticity check failed. Stable names (snake_case in JSON).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

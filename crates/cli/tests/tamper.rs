@@ -360,7 +360,7 @@ fn write_fuzz_seeds() {
     use armsledger_device::protocol::{
         Request, RequestFrame, SignRequest, Status, encode_request, refusal,
     };
-    let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds");
+    let seeds = armsledger_testsupport::repo::path("fuzz/seeds");
     let write = |target: &str, name: &str, bytes: &[u8]| {
         let dir = seeds.join(target);
         std::fs::create_dir_all(&dir).unwrap();

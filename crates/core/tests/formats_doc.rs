@@ -30,11 +30,7 @@ pub fn worked_example() -> SignedEntry {
 }
 
 fn doc() -> String {
-    std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../docs/formats.md"
-    ))
-    .unwrap_or_default()
+    armsledger_testsupport::repo::doc("formats.md")
 }
 
 #[test]
@@ -72,14 +68,11 @@ fn worked_example_matches_docs() {
     );
     assert_eq!(SignedEntry::decode(e.bytes()).unwrap(), e);
     // The same entry is a committed vector.
-    let vector = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../tests/vectors/core/worked-example.hex"
-    );
+    let vector = armsledger_testsupport::repo::vectors("core").join("worked-example.hex");
     if std::env::var_os("ARMSLEDGER_BLESS").is_some() {
-        std::fs::write(vector, format!("{}\n", hex::encode(e.bytes()))).unwrap();
+        std::fs::write(&vector, format!("{}\n", hex::encode(e.bytes()))).unwrap();
     }
-    let committed = std::fs::read_to_string(vector).unwrap();
+    let committed = std::fs::read_to_string(&vector).unwrap();
     assert_eq!(
         committed.trim(),
         hex::encode(e.bytes()),

@@ -24,7 +24,7 @@ use armsledger_device::storage::ManualClock;
 use crate::common;
 
 fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors/device")
+    armsledger_testsupport::repo::vectors("device")
 }
 
 fn regenerate() -> bool {
@@ -316,8 +316,7 @@ fn committed_fail_vectors_are_refused_and_harmless() {
 /// exactly the bytes of that committed vector.
 #[test]
 fn protocol_document_examples_match_the_vectors() {
-    let doc_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/device-protocol.md");
-    let doc = fs::read_to_string(doc_path).unwrap();
+    let doc = armsledger_testsupport::repo::doc("device-protocol.md");
     let mut checked = 0;
     let mut rest = doc.as_str();
     while let Some(at) = rest.find("<!-- vector: ") {

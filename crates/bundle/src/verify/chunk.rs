@@ -13,7 +13,7 @@ use armsledger_log::{Hash as LogHash, leaf_hash, verify_inclusion};
 
 use crate::format::{EntryRecord, Scope};
 use crate::report::{ChainSummary, Problem, ProblemKind};
-use crate::signatures::{self, SigItem, SignatureStats};
+use armsledger_core::sig::batch::{self as signatures, SigItem, SignatureStats};
 
 use super::Run;
 

@@ -2,7 +2,7 @@
 //! auditor needs without any network, reporting each failure precisely.
 //!
 //! Per chunk of entries: decoding, leaf hashing and signature checks run on
-//! all cores ([`crate::signatures`]); then, sequentially and in log order,
+//! all cores ([`armsledger_core::sig::batch`]); then, sequentially and in log order,
 //! the Merkle tree (or each inclusion proof), the exact key for each entry
 //! from the regulator chain, and the chains, subject links and rules through
 //! core's `LedgerVerifier`. The two stages overlap: while the sequential pass

@@ -11,8 +11,8 @@ use armsledger_core::model::Item;
 use armsledger_core::sig::Sig;
 use armsledger_core::testkit::loc;
 
-use crate::sigs::mixed_order_signature;
 use crate::*;
+use armsledger_testsupport::ed25519::mixed_order_signature;
 
 #[test]
 fn a_bundle_of_three_chunks_verifies_and_a_late_bad_signature_is_named() {

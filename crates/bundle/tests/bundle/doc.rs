@@ -108,11 +108,7 @@ fn the_worked_example_matches_the_doc() {
     if std::env::var_os("ARMSLEDGER_PRINT_EXAMPLE").is_some() {
         println!("{want}");
     }
-    let doc = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../docs/formats.md"
-    ))
-    .unwrap();
+    let doc = armsledger_testsupport::repo::doc("formats.md");
     let section = doc
         .split("\n## Bundles\n")
         .nth(1)

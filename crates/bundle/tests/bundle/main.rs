@@ -6,7 +6,6 @@
     clippy::panic
 )]
 
-mod batch;
 mod chunks;
 mod doc;
 mod malicious;

@@ -85,7 +85,7 @@ fn worked_example_is_exact() {
 
 #[test]
 fn docs_show_the_worked_example_verbatim() {
-    let doc = include_str!("../../../../docs/log.md");
+    let doc = armsledger_testsupport::repo::doc("log.md");
     assert!(
         doc.contains(EXAMPLE_NOTE),
         "docs/log.md checkpoint example drifted"

@@ -6,7 +6,7 @@ use armsledger_log::{
     tree_root, verify_consistency, verify_inclusion,
 };
 
-use crate::reference::{mth, path, proof, tree};
+use crate::reference::{consistency, mth, path, tree};
 
 fn tl(h: &Hash) -> tlog_tiles::Hash {
     tlog_tiles::Hash(h.0)
@@ -55,7 +55,7 @@ fn consistency_all_pairs() {
             if old < new {
                 assert_eq!(
                     p,
-                    proof(old as usize, &leaves[..new as usize]),
+                    consistency(old as usize, &leaves[..new as usize]),
                     "{old} -> {new}"
                 );
             } else {

@@ -47,7 +47,7 @@ fn worked_example_is_exact_and_documented() {
     let path = prove_inclusion(&stored, 3, 7).unwrap();
     let proof = TlogProof::new(3, path, &signed, None).unwrap();
     assert_eq!(proof.encode(), EXAMPLE_PROOF);
-    let doc = include_str!("../../../../docs/log.md");
+    let doc = armsledger_testsupport::repo::doc("log.md");
     assert!(
         doc.contains(EXAMPLE_PROOF),
         "docs/log.md tlog-proof example drifted"

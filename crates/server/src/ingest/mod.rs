@@ -2,7 +2,7 @@
 //!
 //! Requests queue batches. The **signature stage** takes every batch waiting
 //! (up to a limit) as one group and checks all its signatures at once with
-//! batch verification on the rayon pool (`armsledger_bundle::signatures`,
+//! batch verification on the rayon pool (`armsledger_core::sig::batch`,
 //! whose verdict is exactly `verify_strict`'s). The **sequencer** then checks
 //! each batch as a whole against the chain state (nothing of a batch is kept
 //! if one entry fails), applies it to the rules engine, and writes the whole

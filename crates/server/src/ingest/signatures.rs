@@ -1,9 +1,9 @@
 //! The signature stage: a whole group's signatures checked at once, ahead of
 //! the sequencer, with the keys the registry held when the group was taken.
 
-use armsledger_bundle::signatures::{SigItem, verify_all};
 use armsledger_core::entry::{ChainId, EntryHeader, SignedEntry};
 use armsledger_core::keys::KeyRegistry;
+use armsledger_core::sig::batch::{SigItem, verify_all};
 
 use crate::queue::Job;
 use crate::state::Shared;

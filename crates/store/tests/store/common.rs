@@ -1,5 +1,5 @@
-//! Shared helpers: realistic signed workloads, stores in temp dirs, a naive
-//! RFC 6962 tree.
+//! Shared helpers: realistic signed workloads, stores in temp dirs, and the
+//! reference RFC 6962 tree (from armsledger-testsupport).
 
 use std::sync::Arc;
 
@@ -7,9 +7,8 @@ use armsledger_core::entry::SignedEntry;
 use armsledger_core::event::SiteEvent;
 use armsledger_core::ids::Timestamp;
 use armsledger_core::testkit::{Scenario, v};
-use armsledger_log::{Hash, LogKey};
+use armsledger_log::LogKey;
 use armsledger_store::{Accepted, LogStore};
-use sha2::{Digest as _, Sha256};
 
 /// The log key used throughout the tests.
 pub fn log_key() -> LogKey {
@@ -60,89 +59,7 @@ pub fn store_with(entries: &[Arc<SignedEntry>]) -> (tempfile::TempDir, LogStore)
     (dir, store)
 }
 
-/// RFC 6962 leaf hash, independent of the crates under test.
-pub fn leaf(data: &[u8]) -> Hash {
-    Hash(
-        Sha256::new()
-            .chain_update([0u8])
-            .chain_update(data)
-            .finalize()
-            .into(),
-    )
-}
-
-fn node(l: &Hash, r: &Hash) -> Hash {
-    Hash(
-        Sha256::new()
-            .chain_update([1u8])
-            .chain_update(l.0)
-            .chain_update(r.0)
-            .finalize()
-            .into(),
-    )
-}
-
-fn split(n: usize) -> usize {
-    let mut k = 1;
-    while k * 2 < n {
-        k *= 2;
-    }
-    k
-}
-
-/// MTH(D[n]), RFC 6962 §2.1.
-pub fn mth(d: &[Hash]) -> Hash {
-    match d.len() {
-        0 => Hash(Sha256::digest(b"").into()),
-        1 => d[0],
-        n => {
-            let k = split(n);
-            node(&mth(&d[..k]), &mth(&d[k..]))
-        }
-    }
-}
-
-/// PATH(m, D[n]), RFC 6962 §2.1.1.
-pub fn path(m: usize, d: &[Hash]) -> Vec<Hash> {
-    let n = d.len();
-    if n <= 1 {
-        return vec![];
-    }
-    let k = split(n);
-    if m < k {
-        let mut p = path(m, &d[..k]);
-        p.push(mth(&d[k..]));
-        p
-    } else {
-        let mut p = path(m - k, &d[k..]);
-        p.push(mth(&d[..k]));
-        p
-    }
-}
-
-/// PROOF(m, D[n]), RFC 6962 §2.1.2 (empty for m = 0 and m = n).
-pub fn consistency(m: usize, d: &[Hash]) -> Vec<Hash> {
-    fn sub(m: usize, d: &[Hash], b: bool) -> Vec<Hash> {
-        let n = d.len();
-        if m == n {
-            return if b { vec![] } else { vec![mth(d)] };
-        }
-        let k = split(n);
-        if m <= k {
-            let mut p = sub(m, &d[..k], b);
-            p.push(mth(&d[k..]));
-            p
-        } else {
-            let mut p = sub(m - k, &d[k..], false);
-            p.push(mth(&d[..k]));
-            p
-        }
-    }
-    if m == 0 || m == d.len() {
-        return vec![];
-    }
-    sub(m, d, true)
-}
+pub use armsledger_testsupport::rfc6962::{consistency, leaf, mth, path};
 
 /// A small deterministic PRNG (splitmix64) for test choices.
 pub struct Rng(pub u64);

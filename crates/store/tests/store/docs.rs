@@ -177,7 +177,7 @@ fn storage_example_matches_docs() {
     if std::env::var_os("ARMSLEDGER_PRINT").is_some() {
         println!("{text}");
     }
-    let doc = include_str!("../../../../docs/log.md");
+    let doc = armsledger_testsupport::repo::doc("log.md");
     assert!(
         doc.contains(&text),
         "docs/log.md storage example drifted:\n{text}"

@@ -1,5 +1,7 @@
 //! Ed25519 signatures and keys as they appear inside signed structures, and
-//! the one place where statements are signed and checked.
+//! the one place where statements are signed and checked: one at a time with
+//! [`verify_strict`], or many at once with [`batch`], whose verdict is exactly
+//! `verify_strict`'s (the server's ingest and the offline verifier use it).
 
 use core::fmt;
 
@@ -9,6 +11,8 @@ use serde::ser::SerializeTuple;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::codec;
+
+pub mod batch;
 
 /// A 64-byte Ed25519 signature. Postcard encodes it as 64 raw bytes; JSON as hex.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]

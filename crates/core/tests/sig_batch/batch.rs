@@ -11,11 +11,11 @@ use ed25519_dalek::{Signer as _, SigningKey};
 use proptest::prelude::*;
 use sha2::{Digest as _, Sha512};
 
-use armsledger_bundle::signatures::{
+use armsledger_core::sig::batch::{
     BATCH, SigItem, SignatureStats, verify_all, verify_all_in_batches, verify_one,
 };
 
-use crate::sigs::add_l;
+use armsledger_testsupport::ed25519::add_l;
 
 /// A signer whose secret scalar we use directly, so we can build any `(R, s)`.
 struct Signer {

@@ -68,7 +68,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use sha2::{Digest as _, Sha512};
 
-use armsledger_core::sig::{Sig, verify_strict};
+use super::{Sig, verify_strict};
 
 /// Signatures per batch equation (one multiscalar multiplication).
 pub const BATCH: usize = 512;
