@@ -2,6 +2,7 @@
 //! served as their own processes, and the regulator's server in process on a
 //! loopback port.
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -10,11 +11,14 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use armsledger_core::hash::Hash;
 use armsledger_core::ids::{DeviceId, Name, Timestamp};
-use armsledger_device::factory::{DeviceSpec, manufacture};
+use armsledger_device::factory::{self, DeviceSpec};
 use armsledger_device::file::{FileFlash, FileMonotonic, default_monotonic_path};
 use armsledger_server::tokens::{Role, TokenStore};
 use armsledger_server::{Clock, Config};
 use ed25519_dalek::SigningKey;
+
+use super::DeviceHost;
+use super::world::Plan;
 
 /// The simulated manufacturer's root, derived from the demo seed.
 pub fn manufacturer_root(seed: u64) -> SigningKey {
@@ -77,7 +81,7 @@ pub fn make_device(
         model,
         seed: entropy.0,
     };
-    let (_, image) = manufacture(root, &spec).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (_, image) = factory::manufacture(root, &spec).map_err(|e| anyhow::anyhow!("{e}"))?;
     let socket = dir.join(format!("{serial}.sock"));
     // sockaddr_un holds 108 bytes, terminator included.
     if socket.as_os_str().len() > 100 {
@@ -100,6 +104,23 @@ pub fn make_device(
     Ok(d)
 }
 
+/// Manufactures the regulator's device (`REG-0001`) and one per armoury
+/// (`SITE-0001`, ...) into `dir`, their clocks set to the plan's start.
+pub fn manufacture(root: &SigningKey, dir: &Path, plan: &Plan) -> anyhow::Result<Vec<DeviceFiles>> {
+    std::fs::create_dir_all(dir)?;
+    let mut made = vec![make_device(root, dir, "REG-0001", plan.seed, plan.start)?];
+    for s in &plan.sites {
+        made.push(make_device(
+            root,
+            dir,
+            &format!("SITE-{:04}", s.index + 1),
+            plan.seed,
+            plan.start,
+        )?);
+    }
+    Ok(made)
+}
+
 /// Device processes (or, in unit tests, device threads) this demo started.
 #[derive(Default)]
 pub struct Devices {
@@ -107,9 +128,25 @@ pub struct Devices {
 }
 
 impl Devices {
+    /// Serves every device in `made`, each as `host` says.
+    pub fn serve(host: &DeviceHost, made: &[DeviceFiles]) -> anyhow::Result<Devices> {
+        let mut devices = Devices::default();
+        for f in made {
+            match host {
+                DeviceHost::Threads => devices.spawn_thread(f)?,
+                DeviceHost::CurrentExe => {
+                    let exe =
+                        std::env::current_exe().context("locating the armsledger executable")?;
+                    devices.spawn_process(&exe, f)?;
+                }
+            }
+        }
+        Ok(devices)
+    }
+
     /// Serves `d` as its own process (`armsledger device serve`) and waits
     /// for its `listening` line.
-    pub fn spawn_process(&mut self, exe: &Path, d: &DeviceFiles) -> anyhow::Result<u32> {
+    fn spawn_process(&mut self, exe: &Path, d: &DeviceFiles) -> anyhow::Result<u32> {
         let mut child = Command::new(exe)
             .arg("device")
             .arg("serve")
@@ -147,7 +184,7 @@ impl Devices {
 
     /// Serves `d` on a thread of this process (unit tests, where the current
     /// executable is the test harness, not `armsledger`).
-    pub fn spawn_thread(&mut self, d: &DeviceFiles) -> anyhow::Result<()> {
+    fn spawn_thread(&mut self, d: &DeviceFiles) -> anyhow::Result<()> {
         let listen = d
             .address()
             .parse()
@@ -262,6 +299,28 @@ impl Server {
     /// The log's C2SP verifier key file (written at first start).
     pub fn vkey_path(&self) -> PathBuf {
         self.data.join(armsledger_server::files::LOG_VKEY)
+    }
+}
+
+/// The bearer tokens the demo hands out.
+pub struct Tokens {
+    /// The regulator's.
+    pub regulator: String,
+    /// Each armoury's, by site id.
+    pub sites: BTreeMap<String, String>,
+}
+
+impl Tokens {
+    /// A regulator token and one token per armoury, made on `server`.
+    pub fn create(server: &Server, plan: &Plan, now: Timestamp) -> anyhow::Result<Tokens> {
+        let regulator = server.create_token(Role::Regulator, "demo regulator", now)?;
+        let mut sites = BTreeMap::new();
+        for s in &plan.sites {
+            let t =
+                server.create_token(Role::Site(s.id.clone()), &format!("demo {}", s.id), now)?;
+            sites.insert(s.id.to_string(), t);
+        }
+        Ok(Tokens { regulator, sites })
     }
 }
 

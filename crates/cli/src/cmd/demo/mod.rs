@@ -3,10 +3,18 @@
 //! A simulated manufacturer root; one signing device per site plus the
 //! regulator's, each served as its own `armsledger device serve` process on a
 //! UNIX socket; the regulator's server in process on a loopback port with its
-//! own redb; a site agent per armoury. The regulator licenses, registers and
+//! own redb; an armoury's agent per armoury. The regulator licenses, registers and
 //! enrols (attestation checked); the sites run their days in parallel and
 //! sync every few days; the end exports a bundle, verifies it offline,
 //! traces a weapon that changed company and writes `DIR/summary.json`.
+//!
+//! [`run`] reads as the script of the year; each step is a module:
+//! `world` (who and what, from the seed), `infra` (devices, the server, its
+//! tokens), `regulator` (the regulator's acts), `armouries` (one armoury's
+//! days), `year` (the armouries in step, on threads), `summary` (export,
+//! offline verification, trace, figures), `progress`. The demo uses the
+//! system only as its users can: the agents, the server's public entry point
+//! and HTTP API, the bundle verifier; never a crate's internals.
 //!
 //! Time: the scenario runs the year that ended yesterday, a year in a few
 //! seconds. Each device serves with `--clock-file`, a simulation-only
@@ -17,30 +25,27 @@
 
 mod armouries;
 mod infra;
+mod progress;
 mod regulator;
+mod summary;
 mod world;
+mod year;
 
-use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::Barrier;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
 use armsledger_agents::{
     ArmouryAgent, ArmouryConfig, RegulatorAgent, ServerClient, config::connect,
 };
-use armsledger_bundle::{VerifyOptions, verify_bundle};
 use armsledger_core::ids::Timestamp;
-use armsledger_core::model::FirearmId;
-use armsledger_log::LogVerifier;
-use armsledger_server::tokens::Role;
 use clap::Args;
-use serde::Serialize;
 
-use armouries::{ArmouryRun, Common, Outcome, Refusal};
-use infra::{DeviceFiles, Devices, Server};
+use armouries::{ArmouryRun, Common};
+use infra::{Devices, Server, Tokens};
+use progress::Progress;
+use summary::Tally;
 use world::Plan;
 
 /// A file that marks a directory as the demo's own, so a rerun may clear it.
@@ -87,72 +92,6 @@ pub enum DeviceHost {
     Threads,
 }
 
-/// What `summary.json` holds.
-#[derive(Debug, Serialize)]
-pub struct Summary {
-    /// Entries in the server's log (all chains).
-    pub entries: u64,
-    /// Entries the demo signed (regulator and sites).
-    pub recorded: u64,
-    /// Entries per site chain, and the regulator's.
-    pub chains: BTreeMap<String, u64>,
-    /// Sites.
-    pub sites: Vec<String>,
-    /// Scenario days.
-    pub days: u64,
-    /// Seed.
-    pub seed: u64,
-    /// Scenario start and end (alerts are computed at the end).
-    pub scenario: (String, String),
-    /// A weapon that changed company.
-    pub sample_serial: Option<String>,
-    /// Events in its trace.
-    pub sample_trace_events: u64,
-    /// Whether its per-weapon link chain is unbroken and every event has an
-    /// inclusion proof.
-    pub sample_trace_complete: bool,
-    /// Entries naming it on the site chains.
-    pub sample_chain_entries: u64,
-    /// Sites that held it, in order.
-    pub sample_custody: Vec<String>,
-    /// The exported bundle.
-    pub bundle: PathBuf,
-    /// Whether it verified offline against the log key.
-    pub bundle_authentic: bool,
-    /// Entries the verifier read from it.
-    pub bundle_entries: u64,
-    /// The server's data directory.
-    pub server_data: PathBuf,
-    /// The server's URL.
-    pub server_url: String,
-    /// The log's C2SP verifier key file.
-    pub log_vkey: PathBuf,
-    /// A regulator bearer token.
-    pub regulator_token: String,
-    /// Site tokens.
-    pub site_tokens: BTreeMap<String, String>,
-    /// Rule findings by rule (from the offline verification).
-    pub findings: BTreeMap<String, u64>,
-    /// Findings covered by a recorded override.
-    pub findings_overridden: u64,
-    /// Alerts at the scenario's end, by rule.
-    pub alerts: BTreeMap<String, u64>,
-    /// Acts refused before signing (not recorded).
-    pub refusals: Vec<Refusal>,
-    /// Overrides recorded.
-    pub overrides: u64,
-    /// Acts recorded by kind (site chains).
-    pub kinds: BTreeMap<String, u64>,
-    /// Wall time, seconds.
-    pub wall_seconds: f64,
-    /// Entries signed per second of wall time.
-    pub entries_per_second: f64,
-    /// Device process ids (empty when devices ran in process).
-    pub device_pids: Vec<u32>,
-    /// How to read the figures.
-    pub notes: Vec<String>,
-}
-
 /// Runs the demo; returns the exit code.
 pub fn run(a: DemoArgs) -> anyhow::Result<u8> {
     let started = Instant::now();
@@ -170,48 +109,26 @@ pub fn run(a: DemoArgs) -> anyhow::Result<u8> {
             eprintln!("{s}");
         }
     };
-    // The scenario ends yesterday (UTC), so every act is signed before the
+    // The year that ended yesterday (UTC), so every act is signed before the
     // server receives it; each device's clock is set to the act's time.
     let now = crate::cmd::now();
     let today = Timestamp(now.0 - now.0 % Timestamp::DAY);
     let start = today.minus((a.days + 1) * Timestamp::DAY);
     let plan = Plan::new(a.seed, a.sites, a.days, start)?;
 
-    // Devices: the regulator's and one per site, each its own process.
+    // A manufacturer makes a signing device for the regulator and one per
+    // armoury; each serves on its own UNIX socket.
     let root = infra::manufacturer_root(a.seed);
     let root_hex = hex::encode(root.verifying_key().to_bytes());
-    let dev_dir = dir.join("devices");
-    std::fs::create_dir_all(&dev_dir)?;
-    let mut files: Vec<DeviceFiles> = Vec::new();
-    files.push(infra::make_device(
-        &root, &dev_dir, "REG-0001", a.seed, start,
-    )?);
-    for s in &plan.sites {
-        files.push(infra::make_device(
-            &root,
-            &dev_dir,
-            &format!("SITE-{:04}", s.index + 1),
-            a.seed,
-            start,
-        )?);
-    }
-    let mut devices = Devices::default();
-    for f in &files {
-        match &a.device_host {
-            DeviceHost::Threads => devices.spawn_thread(f)?,
-            DeviceHost::CurrentExe => {
-                let exe = std::env::current_exe().context("locating the armsledger executable")?;
-                devices.spawn_process(&exe, f)?;
-            }
-        }
-    }
+    let made = infra::manufacture(&root, &dir.join("devices"), &plan)?;
+    let devices = Devices::serve(&a.device_host, &made)?;
     say(&format!(
         "devices: {} manufactured under root {}…, serving on UNIX sockets in {}",
-        files.len(),
+        made.len(),
         root_hex.get(..12).unwrap_or(""),
-        dev_dir.display()
+        dir.join("devices").display()
     ));
-    let (reg_dev, site_devs) = files.split_first().context("no devices")?;
+    let (reg_dev, site_devs) = made.split_first().context("no devices")?;
 
     // The regulator takes its own device; its key is the server's trust root.
     let mut reg = RegulatorAgent::init(
@@ -221,25 +138,25 @@ pub fn run(a: DemoArgs) -> anyhow::Result<u8> {
         connect(&reg_dev.address())?,
     )?;
     let reg_key = hex::encode(reg.regulator_key());
+
+    // The regulator's server starts, with a token for the regulator and one
+    // for each armoury.
     let server = Server::start(&dir.join("server"), reg_key.clone(), root_hex.clone())?;
-    let reg_token = server.create_token(Role::Regulator, "demo regulator", now)?;
-    let mut site_tokens = BTreeMap::new();
-    for s in &plan.sites {
-        let t = server.create_token(Role::Site(s.id.clone()), &format!("demo {}", s.id), now)?;
-        site_tokens.insert(s.id.to_string(), t);
-    }
+    let tokens = Tokens::create(&server, &plan, now)?;
     say(&format!(
         "server: {} (data {})",
         server.url,
         server.data.display()
     ));
-    let reg_http = ServerClient::new(&server.url, Some(reg_token.clone()));
+    let reg_http = ServerClient::new(&server.url, Some(tokens.regulator.clone()));
 
+    // The regulator licenses the companies, registers their armouries and
+    // enrols each armoury's device, its attestation checked.
     let mut clients = site_devs
         .iter()
         .map(|d| connect(&d.address()))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut reg_entries = regulator::register(&mut reg, &plan, &mut clients)?;
+    let registered = regulator::register(&mut reg, &plan, &mut clients)?;
     reg.push(&reg_http)?;
     say(&format!(
         "regulator: companies licensed {}, sites registered {}, devices enrolled {} (attestation checked)",
@@ -248,11 +165,12 @@ pub fn run(a: DemoArgs) -> anyhow::Result<u8> {
         plan.sites.len()
     ));
 
+    // Each armoury sets up its directory for its enrolled device and syncs.
     let common = Common::default();
-    common.entries.store(reg_entries, Ordering::Relaxed);
-    let mut agents = Vec::new();
+    common.entries.store(registered, Ordering::Relaxed);
+    let mut armouries = Vec::new();
     for ((s, d), client) in plan.sites.iter().zip(site_devs).zip(clients) {
-        let token = site_tokens.get(s.id.as_str()).cloned();
+        let token = tokens.sites.get(s.id.as_str()).cloned();
         let cfg = ArmouryConfig {
             site: s.id.to_string(),
             device: d.address(),
@@ -266,111 +184,28 @@ pub fn run(a: DemoArgs) -> anyhow::Result<u8> {
         let http = ServerClient::new(&server.url, token);
         let mut run = ArmouryRun::new(&plan, s, agent, http, d.clone(), &common);
         run.sync()?;
-        agents.push(run);
+        armouries.push(run);
     }
 
-    // The regulator licenses the guards while the sites stock their armouries.
+    // The year: the guards are licensed while the armouries stock up, then
+    // every armoury lives it day by day.
     let progress = Progress::new(&a, plan.sites.len(), plan.days);
-    let n = plan.sites.len();
-    let stocked = Barrier::new(n + 1);
-    let daily = Barrier::new(n);
-    let (reg_result, outcomes) = std::thread::scope(|scope| {
-        let reg_thread = scope.spawn(|| {
-            let r = regulator::license_guards(&mut reg, &plan, || {
-                common.entries.fetch_add(3, Ordering::Relaxed);
-            })
-            .and_then(|k| {
-                reg.push(&reg_http)?;
-                Ok(k)
-            });
-            if r.is_err() {
-                common.abort.store(true, Ordering::Relaxed);
-            }
-            stocked.wait();
-            r
-        });
-        let handles: Vec<_> = agents
-            .into_iter()
-            .map(|mut run| {
-                let (stocked, daily, common, progress, plan) =
-                    (&stocked, &daily, &common, &progress, &plan);
-                scope.spawn(move || -> anyhow::Result<Outcome> {
-                    let mut failed = run.acquire().err();
-                    stocked.wait();
-                    if failed.is_none() && !common.abort.load(Ordering::Relaxed) {
-                        failed = run.sync().err();
-                    }
-                    for d in 0..plan.days {
-                        if failed.is_none() && !common.abort.load(Ordering::Relaxed) {
-                            failed = run.day(d).err();
-                            if failed.is_some() {
-                                common.abort.store(true, Ordering::Relaxed);
-                            }
-                        }
-                        progress.day_done(d, common);
-                        daily.wait();
-                    }
-                    match failed {
-                        Some(e) => Err(e),
-                        None if common.abort.load(Ordering::Relaxed) => {
-                            bail!("stopped: another part of the demo failed")
-                        }
-                        None => run.finish(),
-                    }
-                })
-            })
-            .collect();
-        let reg_result = reg_thread
-            .join()
-            .map_err(|_| anyhow::anyhow!("the regulator thread panicked"));
-        let outcomes: Vec<anyhow::Result<Outcome>> = handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .map_err(|_| anyhow::anyhow!("a site thread panicked"))
-                    .and_then(|r| r)
-            })
-            .collect();
-        (reg_result, outcomes)
-    });
-    progress.finish();
-    reg_entries += reg_result??;
-    let mut chains = BTreeMap::new();
-    chains.insert("regulator".to_string(), reg_entries);
-    let mut per_firearm: BTreeMap<FirearmId, u64> = BTreeMap::new();
-    for (s, o) in plan.sites.iter().zip(outcomes) {
-        let o = o?;
-        chains.insert(s.id.to_string(), o.entries);
-        for (f, k) in o.per_firearm {
-            *per_firearm.entry(f).or_default() += k;
-        }
-    }
-    let recorded: u64 = chains.values().sum();
-    let signing_secs = started.elapsed().as_secs_f64();
+    let (licensed, outcomes) =
+        year::run(&mut reg, &reg_http, armouries, &plan, &common, &progress)?;
+    let tally = Tally::new(started, registered + licensed, &plan, outcomes);
 
-    let summary = conclude(
-        &dir,
-        &plan,
-        &server,
-        &reg_token,
-        site_tokens,
-        chains,
-        recorded,
-        &per_firearm,
-        &common,
-        &devices,
-        started,
-        signing_secs,
-    )?;
+    // The year's end: the ledger exported and verified offline, a weapon
+    // that changed company traced, the figures written down.
+    let summary = summary::conclude(&dir, &plan, &server, tokens, tally, &common, &devices)?;
     let json = serde_json::to_string_pretty(&summary)?;
     std::fs::write(dir.join("summary.json"), format!("{json}\n"))?;
     if a.json {
         println!("{json}");
     } else {
-        print_summary(&summary, &dir);
+        summary::print_summary(&summary, &dir);
     }
     if a.serve {
-        print_serve_hints(&summary);
+        summary::print_serve_hints(&summary);
         server.wait_for_ctrl_c();
     }
     drop(devices);
@@ -379,159 +214,6 @@ pub fn run(a: DemoArgs) -> anyhow::Result<u8> {
     } else {
         crate::EXIT_NOT_AUTHENTIC
     })
-}
-
-/// Export, offline verification, trace, and the figures.
-#[allow(clippy::too_many_arguments)]
-fn conclude(
-    dir: &Path,
-    plan: &Plan,
-    server: &Server,
-    reg_token: &str,
-    site_tokens: BTreeMap<String, String>,
-    chains: BTreeMap<String, u64>,
-    recorded: u64,
-    per_firearm: &BTreeMap<FirearmId, u64>,
-    common: &Common,
-    devices: &Devices,
-    started: Instant,
-    signing_secs: f64,
-) -> anyhow::Result<Summary> {
-    let client = ServerClient::new(&server.url, Some(reg_token.to_string()));
-    let bundle = dir.join("ledger.bundle");
-    {
-        let mut f = std::fs::File::create(&bundle)
-            .with_context(|| format!("creating {}", bundle.display()))?;
-        client.get_to("/v1/export", &mut f)?;
-        f.sync_all()?;
-    }
-    let vkey_path = server.vkey_path();
-    let vkey = std::fs::read_to_string(&vkey_path)
-        .with_context(|| format!("reading {}", vkey_path.display()))?;
-    let trusted =
-        LogVerifier::from_vkey(vkey.trim()).map_err(|e| anyhow::anyhow!("log key: {e}"))?;
-    let options = VerifyOptions {
-        trusted_key: Some(trusted),
-        now: Some(plan.end()),
-        ..VerifyOptions::default()
-    };
-    let report = verify_bundle(
-        std::fs::File::open(&bundle).with_context(|| format!("opening {}", bundle.display()))?,
-        &options,
-    )?;
-    let mut findings = BTreeMap::new();
-    let mut findings_overridden = 0;
-    for f in &report.findings {
-        *findings.entry(f.rule.name().to_string()).or_default() += 1;
-        if f.overridden_by.is_some() {
-            findings_overridden += 1;
-        }
-    }
-    let mut alerts = BTreeMap::new();
-    for al in &report.alerts {
-        *alerts.entry(al.rule.name().to_string()).or_default() += 1;
-    }
-    let checkpoint = client.get_text("/checkpoint")?;
-    let entries: u64 = checkpoint
-        .lines()
-        .nth(1)
-        .and_then(|l| l.trim().parse().ok())
-        .context("the server's checkpoint has no size line")?;
-
-    // A weapon that changed company (with one site: the corrected one), as
-    // the sites that sent or corrected it know it.
-    let sample = common.sample();
-    let mut sample_serial = None;
-    let mut sample_trace_events = 0;
-    let mut sample_trace_complete = false;
-    let mut sample_custody = Vec::new();
-    let mut sample_chain_entries = 0;
-    if let Some((id, serial)) = sample {
-        let t: serde_json::Value = client.get_json(&format!("/v1/firearms/{serial}/trace"))?;
-        sample_trace_complete = true;
-        let firearms = t.get("firearms").and_then(|v| v.as_array());
-        for f in firearms.into_iter().flatten() {
-            let timeline = f.get("timeline");
-            let events = timeline.map_or(0, timeline_len);
-            sample_trace_events += events;
-            let proofs = f
-                .get("proofs")
-                .and_then(|v| v.as_array())
-                .map_or(0, Vec::len);
-            sample_trace_complete &= timeline
-                .and_then(|t| t.get("complete"))
-                .and_then(|c| c.as_bool())
-                .unwrap_or(false)
-                && u64::try_from(proofs).unwrap_or(0) == events;
-            let custody = f.get("custody").and_then(|v| v.as_array());
-            for c in custody.into_iter().flatten() {
-                if let Some(s) = c.get("site").and_then(|s| s.as_str()) {
-                    sample_custody.push(s.to_string());
-                }
-            }
-        }
-        sample_chain_entries = per_firearm.get(&id).copied().unwrap_or(0);
-        sample_serial = Some(serial);
-    }
-    let wall = started.elapsed().as_secs_f64();
-    Ok(Summary {
-        entries,
-        recorded,
-        chains,
-        sites: plan.sites.iter().map(|s| s.id.to_string()).collect(),
-        days: plan.days,
-        seed: plan.seed,
-        scenario: (plan.start.to_string(), plan.end().to_string()),
-        sample_serial,
-        sample_trace_events,
-        sample_trace_complete,
-        sample_chain_entries,
-        sample_custody,
-        bundle,
-        bundle_authentic: report.authentic(),
-        bundle_entries: report.entries,
-        server_data: server.data.clone(),
-        server_url: server.url.clone(),
-        log_vkey: vkey_path,
-        regulator_token: reg_token.to_string(),
-        site_tokens,
-        findings,
-        findings_overridden,
-        alerts,
-        refusals: common
-            .refusals
-            .lock()
-            .map(|v| v.clone())
-            .unwrap_or_default(),
-        overrides: common.overrides.load(Ordering::Relaxed),
-        kinds: common.kinds.lock().map(|k| k.clone()).unwrap_or_default(),
-        wall_seconds: wall,
-        entries_per_second: if signing_secs > 0.0 {
-            recorded as f64 / signing_secs
-        } else {
-            0.0
-        },
-        device_pids: devices.pids(),
-        notes: vec![
-            "each device's clock (--clock-file, simulation only) was set to the scenario time of each act before it signed; the server's receipt times are real".into(),
-            "alerts are computed at the scenario's end (yesterday); deadlines that run from the server's receipt time have not passed then".into(),
-            "refusals were never signed; they appear here, not in the ledger".into(),
-        ],
-    })
-}
-
-/// Events in a timeline, whatever its JSON shape (a list, or an object with one).
-fn timeline_len(t: &serde_json::Value) -> u64 {
-    let n = match t {
-        serde_json::Value::Array(v) => v.len(),
-        serde_json::Value::Object(o) => o
-            .get("events")
-            .or_else(|| o.get("entries"))
-            .and_then(|v| v.as_array())
-            .map_or(0, Vec::len),
-        _ => 0,
-    };
-    u64::try_from(n).unwrap_or(0)
 }
 
 /// Refuses to clear a directory that is not an earlier demo's.
@@ -557,147 +239,6 @@ fn prepare_dir(dir: &Path) -> anyhow::Result<()> {
         "armsledger demo directory; `armsledger demo` may clear it\n",
     )?;
     Ok(())
-}
-
-/// A bar on a terminal, a line per tenth of the run otherwise.
-struct Progress {
-    bar: Option<indicatif::ProgressBar>,
-    plain: bool,
-    days: u64,
-    /// The last day a plain line was printed for.
-    printed: AtomicU64,
-}
-
-impl Progress {
-    fn new(a: &DemoArgs, sites: usize, days: u64) -> Progress {
-        let total = days * u64::try_from(sites).unwrap_or(1);
-        let term = std::io::stderr().is_terminal() && !a.json;
-        let bar = term.then(|| {
-            let b = indicatif::ProgressBar::new(total);
-            if let Ok(style) = indicatif::ProgressStyle::with_template(
-                "{spinner} site-days {pos}/{len} {wide_bar} {msg} [{elapsed}]",
-            ) {
-                b.set_style(style);
-            }
-            b
-        });
-        Progress {
-            bar,
-            plain: !term && !a.json,
-            days,
-            printed: AtomicU64::new(0),
-        }
-    }
-
-    fn day_done(&self, d: u64, common: &Common) {
-        let entries = common.entries.load(Ordering::Relaxed);
-        if let Some(b) = &self.bar {
-            b.inc(1);
-            b.set_message(format!("{entries} entries"));
-        } else if self.plain && self.days >= 10 && (d + 1).is_multiple_of(self.days / 10) {
-            // Printed by whichever site reaches the day first.
-            if self.printed.fetch_max(d + 1, Ordering::Relaxed) < d + 1 {
-                eprintln!("day {}/{}: {entries} entries signed", d + 1, self.days);
-            }
-        }
-    }
-
-    fn finish(&self) {
-        if let Some(b) = &self.bar {
-            b.finish_and_clear();
-        }
-    }
-}
-
-fn print_summary(s: &Summary, dir: &Path) {
-    println!();
-    println!(
-        "armsledger demo: {} days at {} sites",
-        s.days,
-        s.sites.len()
-    );
-    println!(
-        "  entries      {} in the log ({} signed by devices: {})",
-        s.entries,
-        s.recorded,
-        s.chains
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    println!(
-        "  bundle       {} — {} ({} entries verified offline)",
-        s.bundle.display(),
-        if s.bundle_authentic {
-            "AUTHENTIC"
-        } else {
-            "NOT AUTHENTIC"
-        },
-        s.bundle_entries
-    );
-    if let Some(serial) = &s.sample_serial {
-        println!(
-            "  trace        {serial}: {} events, custody {}",
-            s.sample_trace_events,
-            s.sample_custody.join(" → ")
-        );
-    }
-    let kv = |m: &BTreeMap<String, u64>| {
-        if m.is_empty() {
-            "none".to_string()
-        } else {
-            m.iter()
-                .map(|(k, v)| format!("{k} {v}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        }
-    };
-    println!(
-        "  findings     {} ({} covered by an override)",
-        kv(&s.findings),
-        s.findings_overridden
-    );
-    println!(
-        "  alerts       {} (at the scenario's end; see notes in summary.json)",
-        kv(&s.alerts)
-    );
-    for r in &s.refusals {
-        println!(
-            "  refused      {} at {}: issue to {} ({}) — not recorded",
-            r.site,
-            r.at,
-            r.person,
-            r.rules.join(", ")
-        );
-    }
-    println!(
-        "  time         {:.1} s wall, {:.0} entries/s signed",
-        s.wall_seconds, s.entries_per_second
-    );
-    println!("  summary      {}", dir.join("summary.json").display());
-}
-
-fn print_serve_hints(s: &Summary) {
-    let serial = s.sample_serial.as_deref().unwrap_or(world::MISTYPED.0);
-    let site = s.sites.last().map_or("acme-north", String::as_str);
-    println!();
-    println!("server running at {} (Ctrl-C to stop)", s.server_url);
-    println!("regulator token: {}", s.regulator_token);
-    println!("try:");
-    println!(
-        "  armsledger trace {serial} --server {} --token {}",
-        s.server_url, s.regulator_token
-    );
-    println!(
-        "  armsledger inventory --site {site} --server {} --token {}",
-        s.server_url, s.regulator_token
-    );
-    println!(
-        "  armsledger verify {} --trusted-key {}",
-        s.bundle.display(),
-        s.log_vkey.display()
-    );
 }
 
 #[cfg(test)]
