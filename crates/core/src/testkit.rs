@@ -455,6 +455,41 @@ impl Scenario {
         self.site(site, "armourer-2", event)
     }
 
+    /// `armourer-1` takes back the firearm of `issue` (an entry made by
+    /// [`Scenario::issue`]) into `vault`, serviceable, with `expended` rounds
+    /// of each lot used and the rest returned.
+    pub fn return_spent(
+        &mut self,
+        site: &str,
+        issue: &SignedEntry,
+        expended: u64,
+    ) -> Arc<SignedEntry> {
+        let Event::Site(SiteEvent::Issued {
+            firearm,
+            ammunition,
+            ..
+        }) = &issue.body().event
+        else {
+            panic!("return_spent takes an issue entry");
+        };
+        let back = ammunition
+            .iter()
+            .map(|l| RoundsBack {
+                lot: l.lot,
+                returned: l.rounds.saturating_sub(expended),
+                expended,
+            })
+            .collect();
+        let event = SiteEvent::Returned {
+            issue: issue.hash(),
+            firearm: *firearm,
+            condition: Condition::Serviceable,
+            ammunition: back,
+            location: v("vault"),
+        };
+        self.site(site, "armourer-1", event)
+    }
+
     /// A standard world: company `acme` with site `north`, armourers and two
     /// guards licensed for a year.
     pub fn standard() -> Self {

@@ -22,8 +22,6 @@ use armsledger_core::codec::{self, CodecError};
 use armsledger_core::entry::{EntryBody, EntryError, EntryHeader, MAX_ENTRY_BYTES, SignedEntry};
 use armsledger_core::event::{Event, SiteEvent};
 use armsledger_core::hash::tag;
-use armsledger_core::ids::Timestamp;
-use armsledger_core::model::{AmmoLine, Condition, Reliance, RoundsBack};
 use armsledger_core::rules::View;
 use armsledger_core::testkit::{self, Scenario, v};
 use ed25519_dalek::{Signature, VerifyingKey};
@@ -48,39 +46,8 @@ fn golden() -> Scenario {
     s.guard("guard-1", "acme", 365);
     let (gun, _) = s.acquire("north", "AB-123");
     let lot = s.receive("north", "L-1", 500);
-    let issue = s.site(
-        "north",
-        "armourer-1",
-        SiteEvent::Issued {
-            firearm: gun,
-            to: v("guard-1"),
-            purpose: v("patrol"),
-            post: v("gate-3"),
-            due_back: s.now.plus(8 * Timestamp::HOUR),
-            reliance: Reliance {
-                licence: v("LIC-guard-1"),
-                permit: v("PER-guard-1"),
-                qualification: v("Q-guard-1"),
-            },
-            ammunition: vec![AmmoLine { lot, rounds: 30 }],
-            ammunition_from: Some(v("vault")),
-        },
-    );
-    s.site(
-        "north",
-        "armourer-1",
-        SiteEvent::Returned {
-            issue: issue.hash(),
-            firearm: gun,
-            condition: Condition::Serviceable,
-            ammunition: vec![RoundsBack {
-                lot,
-                returned: 28,
-                expended: 2,
-            }],
-            location: v("vault"),
-        },
-    );
+    let issue = s.issue("north", gun, "guard-1", lot, 30);
+    s.return_spent("north", &issue, 2);
     s
 }
 

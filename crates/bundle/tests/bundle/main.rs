@@ -22,7 +22,7 @@ use armsledger_bundle::{
     VerifyOptions, verify_bundle, write_bundle,
 };
 use armsledger_core::event::SiteEvent;
-use armsledger_core::model::{AmmoLine, Condition, FirearmId, Item, Reliance, RoundsBack};
+use armsledger_core::model::{FirearmId, Item, Reliance};
 use armsledger_core::testkit::{Scenario, T0, loc, v};
 use armsledger_core::{Hash, SignedEntry};
 use armsledger_log::LogKey;
@@ -49,40 +49,9 @@ pub fn world() -> (Scenario, FirearmId) {
     let (gun, _) = s.acquire("north", "AB-1");
     let (gun2, _) = s.acquire("north", "AB-2");
     let lot = s.receive("north", "L-1", 500);
-    let issue = s.site(
-        "north",
-        "armourer-1",
-        SiteEvent::Issued {
-            firearm: gun,
-            to: v("guard-1"),
-            purpose: v("patrol"),
-            post: v("gate-3"),
-            due_back: s.now.plus(8 * 3_600_000),
-            reliance: Reliance {
-                licence: v("LIC-guard-1"),
-                permit: v("PER-guard-1"),
-                qualification: v("Q-guard-1"),
-            },
-            ammunition: vec![AmmoLine { lot, rounds: 30 }],
-            ammunition_from: Some(v("vault")),
-        },
-    );
+    let issue = s.issue("north", gun, "guard-1", lot, 30);
     s.acquire("south", "ZZ-9");
-    s.site(
-        "north",
-        "armourer-1",
-        SiteEvent::Returned {
-            issue: issue.hash(),
-            firearm: gun,
-            condition: Condition::Serviceable,
-            ammunition: vec![RoundsBack {
-                lot,
-                returned: 28,
-                expended: 2,
-            }],
-            location: v("vault"),
-        },
-    );
+    s.return_spent("north", &issue, 2);
     for (from, to) in [
         ("vault", "rack-1"),
         ("rack-1", "vault"),

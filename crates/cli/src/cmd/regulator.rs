@@ -64,59 +64,32 @@ impl ValidArgs {
 #[derive(Debug, Subcommand)]
 pub enum RegulatorCommand {
     /// Take a factory-fresh device as the regulator's own and create the directory.
-    #[command(
-        after_help = "Example:\n  armsledger regulator init --device unix:/run/regulator/device.sock --manufacturer-root 9c1f… --server http://127.0.0.1:8640 --token $REG_TOKEN\n  (prints the regulator key: give it to the server (--regulator-key) and every site)"
-    )]
     Init(InitArgs),
     /// License a company.
-    #[command(
-        after_help = "Example:\n  armsledger regulator license-company --company acme --name 'Acme Security Ltd' --licence PSC-001 --category B --valid-until 2029-01-01"
-    )]
     LicenseCompany(CompanyArgs),
     /// Register an armoury site for a company.
-    #[command(
-        after_help = "Example:\n  armsledger regulator register-site --site acme-north --company acme --name 'North armoury' --approval ARM-7 --location vault --location rack-1"
-    )]
     RegisterSite(SiteArgs),
     /// Enrol a site's device: provision, authorise key generation, check attestation, record.
-    #[command(
-        after_help = "Example:\n  armsledger regulator enrol-device --site acme-north --device unix:/run/acme-north/device.sock"
-    )]
     EnrolDevice(EnrolArgs),
     /// License a person as a security officer (identity kept off-ledger as a salted hash).
-    #[command(
-        after_help = "Example:\n  armsledger regulator license-person --person guard-17 --company acme --identity 'ID 8001015009087' --licence SO-17 --valid-until 2027-11-28"
-    )]
     LicensePerson(PersonArgs),
     /// Record a firearm permit for a person.
-    #[command(
-        after_help = "Example:\n  armsledger regulator record-permit --person guard-17 --permit FP-17 --category B --calibre 9x19mm --valid-until 2027-11-28"
-    )]
     RecordPermit(PermitArgs),
     /// Record a qualification for a person.
-    #[command(
-        after_help = "Example:\n  armsledger regulator record-qualification --person guard-17 --id Q-17-2026 --weapon pistol --provider range-academy --valid-until 2027-11-28"
-    )]
     RecordQualification(QualArgs),
     /// Revoke a person's licence, a permit or a qualification.
-    #[command(
-        after_help = "Example:\n  armsledger regulator revoke --person guard-17 --permit FP-17 --reason 'court order 12/2026'"
-    )]
     Revoke(RevokeArgs),
     /// Bar a person from being issued firearms.
-    #[command(
-        after_help = "Example:\n  armsledger regulator bar-person --person guard-17 --reason misconduct --until 2027-01-01"
-    )]
     BarPerson(BarArgs),
     /// Push regulator entries the server has not acknowledged.
-    #[command(
-        after_help = "Example:\n  armsledger regulator push --server http://127.0.0.1:8640 --token $REG_TOKEN"
-    )]
     Push(PushArgs),
 }
 
 /// `regulator init`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  armsledger regulator init --device unix:/run/regulator/device.sock --manufacturer-root 9c1f… --server http://127.0.0.1:8640 --token $REG_TOKEN\n  (prints the regulator key: give it to the server (--regulator-key) and every site)"
+)]
 pub struct InitArgs {
     #[command(flatten)]
     pub reg: RegArgs,
@@ -136,6 +109,9 @@ pub struct InitArgs {
 
 /// `license-company`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  armsledger regulator license-company --company acme --name 'Acme Security Ltd' --licence PSC-001 --category B --valid-until 2029-01-01"
+)]
 pub struct CompanyArgs {
     #[command(flatten)]
     pub reg: RegArgs,
@@ -157,6 +133,9 @@ pub struct CompanyArgs {
 
 /// `register-site`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  armsledger regulator register-site --site acme-north --company acme --name 'North armoury' --approval ARM-7 --location vault --location rack-1"
+)]
 pub struct SiteArgs {
     #[command(flatten)]
     pub reg: RegArgs,
@@ -179,6 +158,9 @@ pub struct SiteArgs {
 
 /// `enrol-device`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  armsledger regulator enrol-device --site acme-north --device unix:/run/acme-north/device.sock"
+)]
 pub struct EnrolArgs {
     #[command(flatten)]
     pub reg: RegArgs,
@@ -192,6 +174,9 @@ pub struct EnrolArgs {
 
 /// `license-person`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  armsledger regulator license-person --person guard-17 --company acme --identity 'ID 8001015009087' --licence SO-17 --valid-until 2027-11-28"
+)]
 pub struct PersonArgs {
     #[command(flatten)]
     pub reg: RegArgs,
@@ -215,6 +200,9 @@ pub struct PersonArgs {
 
 /// `record-permit`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  armsledger regulator record-permit --person guard-17 --permit FP-17 --category B --calibre 9x19mm --valid-until 2027-11-28"
+)]
 pub struct PermitArgs {
     #[command(flatten)]
     pub reg: RegArgs,
@@ -235,6 +223,9 @@ pub struct PermitArgs {
 
 /// `record-qualification`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  armsledger regulator record-qualification --person guard-17 --id Q-17-2026 --weapon pistol --provider range-academy --valid-until 2027-11-28"
+)]
 pub struct QualArgs {
     #[command(flatten)]
     pub reg: RegArgs,
@@ -255,6 +246,9 @@ pub struct QualArgs {
 
 /// `revoke`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  armsledger regulator revoke --person guard-17 --permit FP-17 --reason 'court order 12/2026'"
+)]
 pub struct RevokeArgs {
     #[command(flatten)]
     pub reg: RegArgs,
@@ -276,6 +270,9 @@ pub struct RevokeArgs {
 
 /// `bar-person`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  armsledger regulator bar-person --person guard-17 --reason misconduct --until 2027-01-01"
+)]
 pub struct BarArgs {
     #[command(flatten)]
     pub reg: RegArgs,
@@ -291,6 +288,9 @@ pub struct BarArgs {
 
 /// `regulator push`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  armsledger regulator push --server http://127.0.0.1:8640 --token $REG_TOKEN"
+)]
 pub struct PushArgs {
     #[command(flatten)]
     pub reg: RegArgs,

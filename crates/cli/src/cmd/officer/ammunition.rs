@@ -13,6 +13,9 @@ use crate::cmd::act::{ActArgs, open, parse_time};
 
 /// `ammo receive`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  armsledger ammo receive --officer armourer-1 --lot L2026-01 --manufacturer PMP --calibre 9x19mm --rounds 1000 --from 'PMP' --location vault"
+)]
 pub struct AmmoReceiveArgs {
     #[command(flatten)]
     pub act: ActArgs,
@@ -44,6 +47,9 @@ pub struct AmmoReceiveArgs {
 
 /// `ammo issue`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  armsledger ammo issue --officer armourer-1 --to range-officer-1 --rounds L2026-01=200 --from vault --purpose 'range day'"
+)]
 pub struct AmmoIssueArgs {
     #[command(flatten)]
     pub act: ActArgs,
@@ -66,6 +72,9 @@ pub struct AmmoIssueArgs {
 
 /// `ammo return`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  armsledger ammo return --officer armourer-1 --holder range-officer-1 --rounds-back L2026-01=20:180 --to vault"
+)]
 pub struct AmmoReturnArgs {
     #[command(flatten)]
     pub act: ActArgs,
@@ -82,6 +91,9 @@ pub struct AmmoReturnArgs {
 
 /// `ammo expend`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  armsledger ammo expend --officer armourer-1 --lot L2026-01 --rounds 2 --holder guard-17 --cause duty-discharge --incident INC-4"
+)]
 pub struct AmmoExpendArgs {
     #[command(flatten)]
     pub act: ActArgs,

@@ -11,6 +11,9 @@ use crate::cmd::act::{ActArgs, explain, open};
 
 /// `correct`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  armsledger correct --officer armourer-1 --entry 12 --serial GLK-0012 --reason 'serial mistyped' --approver supervisor-2"
+)]
 pub struct CorrectArgs {
     #[command(flatten)]
     pub act: ActArgs,
@@ -33,6 +36,9 @@ pub struct CorrectArgs {
 
 /// `annotate`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  armsledger annotate --officer armourer-1 --entry 12 --text 'holster replaced'"
+)]
 pub struct AnnotateArgs {
     #[command(flatten)]
     pub act: ActArgs,

@@ -10,6 +10,9 @@ use crate::cmd::act::{ActArgs, open};
 
 /// `count`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  armsledger count --officer armourer-1 --session 2026-11 --counter auditor-1 --counter auditor-2 --seen GLK-0001 --seen GLK-0002"
+)]
 pub struct CountArgs {
     #[command(flatten)]
     pub act: ActArgs,

@@ -13,6 +13,9 @@ use crate::cmd::act::{ActArgs, explain, open, parse_time};
 
 /// `acquire`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  armsledger acquire --officer armourer-1 --serial GLK-0001 --manufacturer Glock --model '17 Gen5' \\\n      --kind pistol --category B --calibre 9x19mm --country AT --from 'Dealer Ltd' --permit AP-2026-1 --location vault"
+)]
 pub struct AcquireArgs {
     #[command(flatten)]
     pub act: ActArgs,
@@ -59,6 +62,9 @@ pub struct AcquireArgs {
 
 /// `issue`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  armsledger issue --officer armourer-1 --serial GLK-0001 --to guard-17 --post gate-2 --rounds L2026-01=15 --rounds-from vault\n  (refused? add --override --reason '...' --authoriser supervisor-2 for a supervised exception)"
+)]
 pub struct IssueArgs {
     #[command(flatten)]
     pub act: ActArgs,
@@ -86,6 +92,9 @@ pub struct IssueArgs {
 
 /// `return`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  armsledger return --officer armourer-1 --serial GLK-0001 --location vault --rounds-back L2026-01=15:0"
+)]
 pub struct ReturnArgs {
     #[command(flatten)]
     pub act: ActArgs,
@@ -104,6 +113,9 @@ pub struct ReturnArgs {
 
 /// `move`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  armsledger move --officer armourer-1 --serial GLK-0001 --from vault --to rack-1"
+)]
 pub struct MoveArgs {
     #[command(flatten)]
     pub act: ActArgs,

@@ -11,6 +11,9 @@ use crate::cmd::act::{ActArgs, open};
 
 /// `dispose`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  armsledger dispose --officer armourer-1 --serial GLK-0001 --method destroyed --place 'SAPS smelter' --witness w-1 --witness w-2 --order DO-9"
+)]
 pub struct DisposeArgs {
     #[command(flatten)]
     pub act: ActArgs,

@@ -13,6 +13,9 @@ use crate::cmd::act::{ActArgs, open, parse_time};
 
 /// `report-loss`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  armsledger report-loss --officer armourer-1 --serial GLK-0001 --kind theft --circumstances 'vehicle break-in' --police-ref CAS-12/2026"
+)]
 pub struct ReportLossArgs {
     #[command(flatten)]
     pub act: ActArgs,
@@ -38,6 +41,9 @@ pub struct ReportLossArgs {
 
 /// `recover`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  armsledger recover --officer armourer-1 --serial GLK-0001 --location vault"
+)]
 pub struct RecoverArgs {
     #[command(flatten)]
     pub act: ActArgs,

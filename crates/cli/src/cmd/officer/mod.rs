@@ -87,68 +87,32 @@ impl FirearmArg {
 #[derive(Debug, Subcommand)]
 pub enum OfficerCommand {
     /// Record a firearm entering the armoury from outside the ledger.
-    #[command(
-        after_help = "Example:\n  armsledger acquire --officer armourer-1 --serial GLK-0001 --manufacturer Glock --model '17 Gen5' \\\n      --kind pistol --category B --calibre 9x19mm --country AT --from 'Dealer Ltd' --permit AP-2026-1 --location vault"
-    )]
     Acquire(AcquireArgs),
     /// Issue a firearm (and rounds) to a licensed, permitted, qualified person.
-    #[command(
-        after_help = "Example:\n  armsledger issue --officer armourer-1 --serial GLK-0001 --to guard-17 --post gate-2 --rounds L2026-01=15 --rounds-from vault\n  (refused? add --override --reason '...' --authoriser supervisor-2 for a supervised exception)"
-    )]
     Issue(IssueArgs),
     /// Record an issued firearm coming back.
-    #[command(
-        after_help = "Example:\n  armsledger return --officer armourer-1 --serial GLK-0001 --location vault --rounds-back L2026-01=15:0"
-    )]
     Return(ReturnArgs),
     /// Move a firearm or rounds between storage locations.
-    #[command(
-        name = "move",
-        after_help = "Example:\n  armsledger move --officer armourer-1 --serial GLK-0001 --from vault --to rack-1"
-    )]
+    #[command(name = "move")]
     Move(MoveArgs),
     /// Send firearms or rounds to another site (in transit until acknowledged).
-    #[command(
-        after_help = "Example:\n  armsledger transfer-out --officer armourer-1 --to-site beta-east --to-company beta --serial GLK-0001 --permit TP-77"
-    )]
     TransferOut(TransferOutArgs),
     /// Acknowledge a transfer addressed to this site (after `sync` fetched it).
-    #[command(
-        after_help = "Example:\n  armsledger transfer-in --officer armourer-2 --location vault"
-    )]
     TransferIn(TransferInArgs),
     /// Report firearms lost or stolen.
-    #[command(
-        after_help = "Example:\n  armsledger report-loss --officer armourer-1 --serial GLK-0001 --kind theft --circumstances 'vehicle break-in' --police-ref CAS-12/2026"
-    )]
     ReportLoss(ReportLossArgs),
     /// Record a lost, stolen or seized firearm coming back.
-    #[command(
-        after_help = "Example:\n  armsledger recover --officer armourer-1 --serial GLK-0001 --location vault"
-    )]
     Recover(RecoverArgs),
     /// Record a stock count (two counters, neither the custodian).
-    #[command(
-        after_help = "Example:\n  armsledger count --officer armourer-1 --session 2026-11 --counter auditor-1 --counter auditor-2 --seen GLK-0001 --seen GLK-0002"
-    )]
     Count(CountArgs),
     /// Record a firearm destroyed or deactivated, with two witnesses.
-    #[command(
-        after_help = "Example:\n  armsledger dispose --officer armourer-1 --serial GLK-0001 --method destroyed --place 'SAPS smelter' --witness w-1 --witness w-2 --order DO-9"
-    )]
     Dispose(DisposeArgs),
     /// Ammunition: receive, issue, return, expend.
     #[command(subcommand)]
     Ammo(AmmoCommand),
     /// Supersede an earlier entry (the original stays on the chain).
-    #[command(
-        after_help = "Example:\n  armsledger correct --officer armourer-1 --entry 12 --serial GLK-0012 --reason 'serial mistyped' --approver supervisor-2"
-    )]
     Correct(CorrectArgs),
     /// Add a note to an earlier entry.
-    #[command(
-        after_help = "Example:\n  armsledger annotate --officer armourer-1 --entry 12 --text 'holster replaced'"
-    )]
     Annotate(AnnotateArgs),
 }
 
@@ -156,24 +120,12 @@ pub enum OfficerCommand {
 #[derive(Debug, Subcommand)]
 pub enum AmmoCommand {
     /// Receive rounds of a lot from outside the ledger.
-    #[command(
-        after_help = "Example:\n  armsledger ammo receive --officer armourer-1 --lot L2026-01 --manufacturer PMP --calibre 9x19mm --rounds 1000 --from 'PMP' --location vault"
-    )]
     Receive(AmmoReceiveArgs),
     /// Issue rounds without a firearm (e.g. to a range session).
-    #[command(
-        after_help = "Example:\n  armsledger ammo issue --officer armourer-1 --to range-officer-1 --rounds L2026-01=200 --from vault --purpose 'range day'"
-    )]
     Issue(AmmoIssueArgs),
     /// Record rounds of an ammunition-only issue coming back.
-    #[command(
-        after_help = "Example:\n  armsledger ammo return --officer armourer-1 --holder range-officer-1 --rounds-back L2026-01=20:180 --to vault"
-    )]
     Return(AmmoReturnArgs),
     /// Record rounds used outside a return (discharge on duty, test fire).
-    #[command(
-        after_help = "Example:\n  armsledger ammo expend --officer armourer-1 --lot L2026-01 --rounds 2 --holder guard-17 --cause duty-discharge --incident INC-4"
-    )]
     Expend(AmmoExpendArgs),
 }
 

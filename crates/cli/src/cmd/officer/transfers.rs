@@ -14,6 +14,9 @@ use crate::cmd::act::{ActArgs, explain, open};
 
 /// `transfer-out`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  armsledger transfer-out --officer armourer-1 --to-site beta-east --to-company beta --serial GLK-0001 --permit TP-77"
+)]
 pub struct TransferOutArgs {
     #[command(flatten)]
     pub act: ActArgs,
@@ -42,6 +45,7 @@ pub struct TransferOutArgs {
 
 /// `transfer-in`.
 #[derive(Debug, Args)]
+#[command(after_help = "Example:\n  armsledger transfer-in --officer armourer-2 --location vault")]
 pub struct TransferInArgs {
     #[command(flatten)]
     pub act: ActArgs,
