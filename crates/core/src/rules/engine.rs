@@ -13,8 +13,8 @@ use crate::event::{Event, SiteEvent};
 use crate::hash::Hash;
 use crate::ids::{PersonId, Timestamp};
 use crate::rules::RuleId;
-use crate::rules::apply::{SiteCtx, apply_regulator, apply_site};
 use crate::rules::check::{Act, Violation, evaluate};
+use crate::rules::events::{SiteCtx, apply_regulator, apply_site};
 use crate::rules::state::{EntryMeta, State};
 
 /// A hard-rule violation recorded against a validly signed entry.
