@@ -410,6 +410,10 @@ fn cases() -> Vec<Case> {
         case("authorised by its recorder", &[OverrideSecondPerson], world)
             .fires(|w| north(w, override_for_nothing(QualificationCurrent, "armourer-1")))
             .quiet(|w| north(w, override_for_nothing(QualificationCurrent, "armourer-2"))),
+        // A destroyed firearm stays destroyed; a qualification is a judgement call.
+        case("an override of a fact", &[OverrideNotAllowed], world)
+            .fires(|w| north(w, override_for_nothing(DisposedIsFinal, "armourer-2")))
+            .quiet(|w| north(w, override_for_nothing(QualificationCurrent, "armourer-2"))),
         // --- the ledger itself -----------------------------------------------
         // The third event of the pistol links to the first, skipping the second.
         case("a fork of one history", &[HistoryContinues], gun_only)

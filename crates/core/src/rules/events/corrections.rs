@@ -90,18 +90,28 @@ impl EventRules for Annotated {
 }
 
 /// `SiteEvent::Overridden`: a second person authorises an act that breaks a
-/// hard rule.
+/// hard rule. Only an overridable rule ([`RuleId::is_overridable`]) can be
+/// authorised; the engine credits nothing else.
 pub(super) struct Overridden;
 
 impl EventRules for Overridden {
     fn check(&self, _state: &State, act: &Act<'_>, event: &SiteEvent, out: &mut Out) {
-        let SiteEvent::Overridden { authoriser, .. } = event else {
+        let SiteEvent::Overridden {
+            rule, authoriser, ..
+        } = event
+        else {
             return;
         };
         if authoriser == act.officer {
             out.push(
                 RuleId::OverrideSecondPerson,
                 format!("{authoriser} cannot authorise their own override"),
+            );
+        }
+        if let Some(why) = rule.why_not_overridable() {
+            out.push(
+                RuleId::OverrideNotAllowed,
+                format!("{rule} cannot be overridden: {why}"),
             );
         }
     }
