@@ -41,6 +41,13 @@ pub trait Transport: Send + Sync {
     fn post(&self, url: &str, body: &[u8]) -> Result<Reply, String>;
 }
 
+/// A shared transport (one agent for many witness clients).
+impl<T: Transport + ?Sized> Transport for std::sync::Arc<T> {
+    fn post(&self, url: &str, body: &[u8]) -> Result<Reply, String> {
+        (**self).post(url, body)
+    }
+}
+
 /// HTTP through `ureq`, with a timeout per request.
 pub struct HttpTransport {
     agent: ureq::Agent,
