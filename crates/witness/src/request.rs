@@ -118,6 +118,11 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_limit_is_the_one_docs_log_md_states() {
+        assert_eq!(MAX_REQUEST_BYTES, 68_397);
+    }
+
+    #[test]
     fn round_trip() {
         let h = Hash([7; 32]);
         let body = AddCheckpoint::encode(5, &[h, h], "note\n");
