@@ -123,6 +123,39 @@ pub enum LogError {
     /// A `c2sp.org/tlog-proof@v1` text does not decode (HTTP 400).
     #[error("malformed tlog-proof: {0}")]
     ProofBundleMalformed(&'static str),
+    /// A cosignature/v1 line does not decode, or is by another key (HTTP 400).
+    #[error("malformed cosignature: {0}")]
+    CosignatureMalformed(&'static str),
+    /// A witness's cosignature does not verify over the checkpoint (HTTP 403).
+    #[error(
+        "the cosignature of witness {witness:?} does not verify: checkpoint or cosignature altered"
+    )]
+    CosignatureInvalid {
+        /// The witness key's name.
+        witness: String,
+    },
+    /// A C2SP tlog-policy file does not parse (HTTP 400).
+    #[error("policy line {line}: {reason}")]
+    PolicyMalformed {
+        /// The line number, from 1.
+        line: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// No log of the policy has the checkpoint's origin (HTTP 404).
+    #[error("no log in the policy has origin {0:?} (add its `log` line to the policy)")]
+    LogNotInPolicy(String),
+    /// The checkpoint lacks the policy's quorum of valid cosignatures (HTTP 403).
+    #[error(
+        "checkpoint is not cosigned by the policy's quorum {quorum:?}: valid cosignatures from {} ({cosigned:?})",
+        cosigned.len()
+    )]
+    QuorumNotMet {
+        /// The name of the policy's quorum.
+        quorum: String,
+        /// The policy witnesses whose cosignatures verified.
+        cosigned: Vec<String>,
+    },
 }
 
 impl LogError {

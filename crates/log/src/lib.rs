@@ -20,6 +20,9 @@
 //! * [`LogKey`], [`LogVerifier`], [`open_checkpoint`]: C2SP checkpoints as signed notes.
 //! * [`Tile`], [`changed_tiles`], [`hash_tile_data`], entry bundles: C2SP tlog-tiles.
 //! * [`TlogProof`]: C2SP tlog-proof offline bundles.
+//! * [`CheckpointNote`]: other logs' checkpoints (extension lines, several signatures).
+//! * [`CosignerKey`], [`CosignatureVerifier`], [`Cosignature`]: C2SP tlog-cosignature/v1.
+//! * [`Policy`]: C2SP tlog-policy files and quorum checks over cosigned checkpoints.
 //!
 //! Every proof is bound to an explicit tree size. `docs/log.md` specifies the
 //! formats byte by byte and the edge cases.
@@ -28,14 +31,20 @@
 #![deny(missing_docs)]
 
 mod checkpoint;
+mod cosignature;
 mod error;
 mod merkle;
+mod policy;
 mod tiles;
 mod tlog_proof;
 
 pub use checkpoint::{
-    Checkpoint, LogKey, LogVerifier, MAX_NOTE_BYTES, MAX_ORIGIN_BYTES, SignedCheckpoint, key_id,
-    open_checkpoint,
+    Checkpoint, CheckpointNote, LogKey, LogVerifier, MAX_NOTE_BYTES, MAX_ORIGIN_BYTES,
+    NoteSignature, SignedCheckpoint, key_id, open_checkpoint,
+};
+pub use cosignature::{
+    COSIGNATURE_ALG, Cosignature, CosignatureVerifier, CosignerKey, MAX_COSIGNATURE_TIME,
+    cosignature_key_id, cosignature_message,
 };
 pub use error::LogError;
 pub use merkle::{
@@ -43,6 +52,7 @@ pub use merkle::{
     prove_consistency, prove_inclusion, root_of, stored_hash_count, stored_hash_index, tree_root,
     verify_consistency, verify_inclusion,
 };
+pub use policy::{CosignedCheckpoint, MAX_POLICY_BYTES, Policy, PolicyLog, PolicyWitness};
 pub use tiles::{
     HASH_TILE_BYTES, MAX_BUNDLE_BYTES, MAX_ENTRY_BYTES, TILE_HEIGHT, TILE_WIDTH, Tile, TileKind,
     changed_tiles, decode_entry_bundle, encode_entry_bundle, hash_tile_data,

@@ -13,8 +13,8 @@ use crate::event::{Event, SiteEvent};
 use crate::hash::Hash;
 use crate::ids::{PersonId, Timestamp};
 use crate::rules::RuleId;
-use crate::rules::apply::{SiteCtx, apply_regulator, apply_site};
 use crate::rules::check::{Act, Violation, evaluate};
+use crate::rules::events::{SiteCtx, apply_regulator, apply_site};
 use crate::rules::state::{EntryMeta, State};
 
 /// A hard-rule violation recorded against a validly signed entry.
@@ -192,10 +192,15 @@ impl Engine {
             .remove(&(h.chain.clone(), h.body_hash))
             .unwrap_or_default();
         for v in violations {
+            // An override counts for its rule and act only, if a second
+            // person authorised it and the rule is a judgement call.
             let by = overrides
                 .iter()
                 .find(|o| {
-                    o.rule == v.rule && o.authoriser != body.officer && o.authoriser != o.recorder
+                    o.rule == v.rule
+                        && o.rule.is_overridable()
+                        && o.authoriser != body.officer
+                        && o.authoriser != o.recorder
                 })
                 .map(|o| o.entry);
             self.findings.push(Finding {

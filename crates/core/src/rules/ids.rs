@@ -1,6 +1,7 @@
 //! Rule identifiers. Each names the invariant it protects; docs/rules.md lists
 //! every rule with the standard it comes from. The variant order is part of
-//! the signed format (override entries name a rule).
+//! the signed format (override entries name a rule): add new rules at the
+//! end only.
 
 use serde::{Deserialize, Serialize};
 
@@ -76,6 +77,9 @@ pub enum RuleId {
     /// than the clock tolerance: the device clock ran ahead (or the server's
     /// ran behind). Deadlines already run from the receipt time.
     DeviceClockAhead,
+    /// An override names a rule that cannot be overridden (see
+    /// [`RuleId::why_not_overridable`]); it authorises nothing.
+    OverrideNotAllowed,
 }
 
 impl RuleId {
@@ -113,6 +117,7 @@ impl RuleId {
         RuleId::SignedAfterKeyEnd,
         RuleId::KeyEquivocated,
         RuleId::DeviceClockAhead,
+        RuleId::OverrideNotAllowed,
     ];
 
     /// Stable kebab-case name (CLI flags, JSON, reports).
@@ -151,6 +156,7 @@ impl RuleId {
             SignedAfterKeyEnd => "signed-after-key-end",
             KeyEquivocated => "key-equivocated",
             DeviceClockAhead => "device-clock-ahead",
+            OverrideNotAllowed => "override-not-allowed",
         }
     }
 
@@ -165,6 +171,68 @@ impl RuleId {
                 | RuleId::CountOverdue
                 | RuleId::KeyEquivocated
         )
+    }
+
+    /// Whether a second person's override can make a finding of this rule an
+    /// authorised exception. Only judgement calls can: not facts of the
+    /// record, nor the regulator's decisions. docs/rules.md gives the list.
+    pub fn is_overridable(self) -> bool {
+        self.why_not_overridable().is_none()
+    }
+
+    /// Why an override of this rule is refused, for rules that cannot be
+    /// overridden (`None` for those that can). The officer's tool shows it.
+    pub fn why_not_overridable(self) -> Option<&'static str> {
+        use RuleId::*;
+        let why = match self {
+            DisposedIsFinal => {
+                "the firearm was destroyed or deactivated and nothing more can happen to it \
+                 (if the disposal was recorded in error, correct that entry)"
+            }
+            RecipientNotBarred => {
+                "a bar is the regulator's decision about this person; only the regulator lifts it"
+            }
+            SiteRegistered => {
+                "the regulator has not registered the site for that company; register it first"
+            }
+            ReferenceExists => {
+                "the entry it names is not in the ledger (or cannot be corrected that way); \
+                 an override does not make it exist"
+            }
+            HistoryContinues => "a fork of a firearm's history is a fact of the record",
+            SignedAfterKeyEnd => "the regulator revoked or retired the key that signed it",
+            DeviceClockAhead => "the device clock ran ahead of the server's: a fact of the record",
+            KeyEquivocated => {
+                "one key signed two entries at one counter: a cloned or broken device"
+            }
+            OverrideSecondPerson | OverrideNotAllowed => {
+                "an override is itself the exception; it cannot be overridden"
+            }
+            ReturnOverdue
+            | TransferUnacknowledged
+            | LossReferencesMissing
+            | ExpiringSoon
+            | CountOverdue => "an alert refuses nothing, so there is nothing to override",
+            RecipientLicensed
+            | PermitCoversWeapon
+            | QualificationCurrent
+            | CompanyActive
+            | FirearmInStore
+            | IssuerNotRecipient
+            | CalibreMatches
+            | ReturnMatchesIssue
+            | RoundsReconcile
+            | BalanceNonNegative
+            | TransferMatches
+            | CountTwoCounters
+            | DisposalAuthorised
+            | IdentityCorrectionApproved
+            | AcquisitionValid
+            | DischargeHasIncident
+            | LocationRegistered
+            | RecoveryMatchesReport => return None,
+        };
+        Some(why)
     }
 
     /// Looks a rule up by its name.

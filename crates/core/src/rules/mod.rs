@@ -1,11 +1,17 @@
 //! The rules engine: folds verified entries into state and judges each act
 //! against the hard rules of the trade; computes soft alerts for a given time.
 //! docs/rules.md lists every rule with the standard it comes from.
+//!
+//! * `check`: [`evaluate`], the checks every site act shares, in order;
+//! * `events`: one module per family of site events, each event's checks
+//!   beside its effect on the state, and the one dispatch (`rules_of`);
+//! * `engine`: [`Engine`], which folds entries, credits overrides and
+//!   replays corrections; `state`: what is folded; `alerts`: the soft rules.
 
 mod alerts;
-mod apply;
 mod check;
 mod engine;
+mod events;
 mod ids;
 pub mod state;
 

@@ -22,7 +22,7 @@ const ALG_ED25519: u8 = 0x01;
 pub const MAX_ORIGIN_BYTES: usize = 255;
 
 /// Longest key string accepted, checked before parsing.
-const MAX_KEY_STRING: usize = MAX_ORIGIN_BYTES + 80;
+pub(crate) const MAX_KEY_STRING: usize = MAX_ORIGIN_BYTES + 80;
 
 /// The log's signing key. Its name is the checkpoint origin.
 pub struct LogKey {
@@ -254,7 +254,7 @@ fn tagged(key: &[u8; 32]) -> [u8; 33] {
 }
 
 /// Splits `name+id+base64` (base64 may itself contain `+`).
-fn split_key_string(s: &str) -> Result<(&str, u32, &str), LogError> {
+pub(crate) fn split_key_string(s: &str) -> Result<(&str, u32, &str), LogError> {
     let (name, rest) = s
         .split_once('+')
         .ok_or(LogError::KeyMalformed("expected name+id+key"))?;
@@ -274,6 +274,16 @@ fn split_key_string(s: &str) -> Result<(&str, u32, &str), LogError> {
 
 /// Decodes `base64(0x01 || 32 bytes)`, canonical encoding only.
 fn decode_key_bytes(b64: &str) -> Result<[u8; 32], LogError> {
+    decode_typed_key(b64, ALG_ED25519, "key type is not Ed25519 (0x01)")
+}
+
+/// Decodes `base64(alg || 32 bytes)`, canonical encoding only; `wrong_type`
+/// is the error when the type byte is not `alg`.
+pub(crate) fn decode_typed_key(
+    b64: &str,
+    alg: u8,
+    wrong_type: &'static str,
+) -> Result<[u8; 32], LogError> {
     if b64.len() != 44 {
         return Err(LogError::KeyMalformed("key must be base64 of 33 bytes"));
     }
@@ -282,11 +292,11 @@ fn decode_key_bytes(b64: &str) -> Result<[u8; 32], LogError> {
             .decode(b64)
             .map_err(|_| LogError::KeyMalformed("key is not base64"))?,
     );
-    let Some((&alg, key)) = decoded.split_first() else {
+    let Some((first, key)) = decoded.split_first() else {
         return Err(LogError::KeyMalformed("key must be base64 of 33 bytes"));
     };
-    if alg != ALG_ED25519 {
-        return Err(LogError::KeyMalformed("key type is not Ed25519 (0x01)"));
+    if *first != alg {
+        return Err(LogError::KeyMalformed(wrong_type));
     }
     key.try_into()
         .map_err(|_| LogError::KeyMalformed("key must be base64 of 33 bytes"))

@@ -12,12 +12,16 @@
 //! log signing this format is ours, and extension lines are not auditable.
 
 mod key;
+mod note;
 
 use signed_note::{Note, NoteError, VerifierList};
 
 use crate::{Hash, LogError, check_tree_size};
 
 pub use key::{LogKey, LogVerifier, MAX_ORIGIN_BYTES, key_id};
+pub use note::{CheckpointNote, NoteSignature};
+
+pub(crate) use key::{MAX_KEY_STRING, check_origin, decode_typed_key, split_key_string};
 
 /// Largest signed note [`open_checkpoint`] reads, checked before parsing.
 ///
@@ -72,6 +76,15 @@ impl Checkpoint {
 
     /// Parses a note text of exactly origin, size and root lines.
     fn parse_body(text: &str) -> Result<Self, LogError> {
+        Self::parse_body_lines(text, false).map(|(checkpoint, _)| checkpoint)
+    }
+
+    /// Parses origin, size and root lines, then the extension lines if
+    /// `allow_extensions` (each non-empty), else none.
+    pub(crate) fn parse_body_lines(
+        text: &str,
+        allow_extensions: bool,
+    ) -> Result<(Self, Vec<String>), LogError> {
         let body = text
             .strip_suffix('\n')
             .ok_or(LogError::CheckpointMalformed(
@@ -84,17 +97,21 @@ impl Checkpoint {
                 "needs origin, size and root lines",
             ));
         };
-        if lines.next().is_some() {
+        let extensions: Vec<String> = lines.map(str::to_owned).collect();
+        if !allow_extensions && !extensions.is_empty() {
             return Err(LogError::CheckpointMalformed(
                 "extension lines are not accepted",
             ));
+        }
+        if extensions.iter().any(String::is_empty) {
+            return Err(LogError::CheckpointMalformed("an extension line is empty"));
         }
         let size = parse_decimal(size).ok_or(LogError::CheckpointMalformed(
             "size is not a canonical decimal",
         ))?;
         let root = Hash::from_base64(root)
             .map_err(|_| LogError::CheckpointMalformed("root is not base64 of 32 bytes"))?;
-        Self::new(origin, size, root)
+        Ok((Self::new(origin, size, root)?, extensions))
     }
 }
 

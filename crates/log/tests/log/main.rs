@@ -12,6 +12,7 @@
 )]
 
 mod checkpoint;
+mod cosignature;
 mod cross;
 mod kat;
 mod props;

@@ -1,0 +1,92 @@
+//! Acquisition: a firearm enters the ledger from outside it.
+
+use crate::event::SiteEvent;
+use crate::rules::RuleId;
+use crate::rules::check::{Act, Out};
+use crate::rules::events::shared::location;
+use crate::rules::events::{EventRules, SiteCtx};
+use crate::rules::state::{FirearmRecord, FirearmState, State};
+
+/// `SiteEvent::FirearmAcquired`.
+pub(super) struct FirearmAcquired;
+
+impl EventRules for FirearmAcquired {
+    fn check(&self, state: &State, act: &Act<'_>, event: &SiteEvent, out: &mut Out) {
+        let SiteEvent::FirearmAcquired {
+            firearm,
+            identity,
+            location: loc,
+            ..
+        } = event
+        else {
+            return;
+        };
+        if *firearm != identity.id() {
+            out.push(
+                RuleId::AcquisitionValid,
+                "firearm id is not derived from maker and serial",
+            );
+        }
+        let imported = identity
+            .country_of_import
+            .is_some_and(|c| c != identity.country_of_manufacture);
+        if imported && identity.importer.is_none() {
+            out.push(
+                RuleId::AcquisitionValid,
+                "imported firearm without importer",
+            );
+        }
+        if let Some(r) = state
+            .firearms
+            .get(firearm)
+            .filter(|r| !matches!(r.state, FirearmState::Disposed { .. }))
+        {
+            out.push(
+                RuleId::AcquisitionValid,
+                format!(
+                    "{} {} is already live at site {} ({})",
+                    r.identity.manufacturer,
+                    r.identity.serial,
+                    r.site,
+                    r.state.word()
+                ),
+            );
+        }
+        location(state, act, loc, out);
+    }
+
+    fn apply(&self, state: &mut State, ctx: &SiteCtx<'_>, event: &SiteEvent) {
+        let SiteEvent::FirearmAcquired {
+            firearm,
+            identity,
+            location,
+            ..
+        } = event
+        else {
+            return;
+        };
+        // Another site's live firearm stays theirs (the finding records the act).
+        let live_elsewhere = state.firearms.get(firearm).is_some_and(|r| {
+            &r.site != ctx.site && !matches!(r.state, FirearmState::Disposed { .. })
+        });
+        if live_elsewhere {
+            return;
+        }
+        state.firearms.insert(
+            *firearm,
+            FirearmRecord {
+                id: *firearm,
+                identity: identity.clone(),
+                site: ctx.site.clone(),
+                state: FirearmState::InStore {
+                    location: location.clone(),
+                },
+                acquired: ctx.hash,
+            },
+        );
+    }
+
+    fn needs_active_company(&self) -> bool {
+        true
+    }
+}

@@ -1,0 +1,271 @@
+//! Custody inside a site: a firearm issued to a person and returned, moved
+//! between storage locations, sent out for maintenance and back.
+
+use crate::event::SiteEvent;
+use crate::model::{Holder, Item, normalise};
+use crate::rules::RuleId;
+use crate::rules::check::{Act, Out};
+use crate::rules::events::shared::{
+    back_in_store, close_issue, delta, in_store_here, location, open_issue, recipient, reconcile,
+    set_state, take_rounds,
+};
+use crate::rules::events::{EventRules, SiteCtx};
+use crate::rules::state::{FirearmState, State};
+
+/// `SiteEvent::Issued`: a firearm, with rounds, to a person.
+pub(super) struct Issued;
+
+impl EventRules for Issued {
+    fn check(&self, state: &State, act: &Act<'_>, event: &SiteEvent, out: &mut Out) {
+        let SiteEvent::Issued {
+            firearm,
+            to,
+            ammunition,
+            ammunition_from,
+            ..
+        } = event
+        else {
+            return;
+        };
+        in_store_here(state, act, firearm, out);
+        recipient(state, act, to, Some(firearm), out);
+        let cal = state
+            .firearms
+            .get(firearm)
+            .map(|f| normalise(f.identity.calibre.as_str()));
+        for l in ammunition {
+            let lot_cal = state
+                .lots
+                .get(&l.lot)
+                .map(|x| normalise(x.calibre.as_str()));
+            if lot_cal.is_none() || lot_cal != cal {
+                out.push(
+                    RuleId::CalibreMatches,
+                    format!(
+                        "lot {} is {:?}, the firearm is {:?}",
+                        l.lot,
+                        lot_cal.unwrap_or_else(|| "unknown".into()),
+                        cal.clone().unwrap_or_default()
+                    ),
+                );
+            }
+            match ammunition_from {
+                Some(from) => take_rounds(
+                    state,
+                    act,
+                    &l.lot,
+                    &Holder::Store(from.clone()),
+                    l.rounds,
+                    out,
+                ),
+                None => out.push(
+                    RuleId::LocationRegistered,
+                    "rounds issued without a store location",
+                ),
+            }
+        }
+    }
+
+    fn apply(&self, state: &mut State, ctx: &SiteCtx<'_>, event: &SiteEvent) {
+        let SiteEvent::Issued {
+            firearm,
+            to,
+            due_back,
+            ammunition,
+            ammunition_from,
+            ..
+        } = event
+        else {
+            return;
+        };
+        set_state(
+            state,
+            firearm,
+            ctx.site,
+            false,
+            FirearmState::Issued {
+                to: to.clone(),
+                issue: ctx.hash,
+                due_back: *due_back,
+            },
+        );
+        open_issue(
+            state,
+            ctx,
+            Some(*firearm),
+            to,
+            *due_back,
+            ammunition,
+            ammunition_from.as_ref(),
+        );
+    }
+
+    fn needs_active_company(&self) -> bool {
+        true
+    }
+}
+
+/// `SiteEvent::Returned`: an issued firearm, and its rounds, back.
+pub(super) struct Returned;
+
+impl EventRules for Returned {
+    fn check(&self, state: &State, act: &Act<'_>, event: &SiteEvent, out: &mut Out) {
+        let SiteEvent::Returned {
+            issue,
+            firearm,
+            ammunition,
+            location: loc,
+            ..
+        } = event
+        else {
+            return;
+        };
+        match state.open_issues.get(issue) {
+            Some(i) if &i.site == act.site && i.firearm.as_ref() == Some(firearm) => {
+                reconcile(&i.outstanding, ammunition, out);
+            }
+            Some(i) => out.push(
+                RuleId::ReturnMatchesIssue,
+                format!(
+                    "issue {} was of {:?} at site {}",
+                    issue.short(),
+                    i.firearm,
+                    i.site
+                ),
+            ),
+            None => out.push(
+                RuleId::ReturnMatchesIssue,
+                format!("no open issue {} of firearm {firearm}", issue.short()),
+            ),
+        }
+        location(state, act, loc, out);
+    }
+
+    fn apply(&self, state: &mut State, ctx: &SiteCtx<'_>, event: &SiteEvent) {
+        let SiteEvent::Returned {
+            issue,
+            firearm,
+            ammunition,
+            location,
+            ..
+        } = event
+        else {
+            return;
+        };
+        back_in_store(state, firearm, ctx.site, location);
+        close_issue(state, ctx.site, issue, ammunition, location);
+    }
+}
+
+/// `SiteEvent::StorageMoved`: a firearm or rounds between locations of the site.
+pub(super) struct StorageMoved;
+
+impl EventRules for StorageMoved {
+    fn check(&self, state: &State, act: &Act<'_>, event: &SiteEvent, out: &mut Out) {
+        let SiteEvent::StorageMoved { item, from, to } = event else {
+            return;
+        };
+        match item {
+            Item::Firearm(f) => {
+                if in_store_here(state, act, f, out) {
+                    let at = state.firearms.get(f).map(|r| &r.state);
+                    if !matches!(at, Some(FirearmState::InStore { location }) if location == from) {
+                        out.push(
+                            RuleId::FirearmInStore,
+                            format!("firearm {f} is not at {from}"),
+                        );
+                    }
+                }
+            }
+            Item::Rounds(l) => take_rounds(
+                state,
+                act,
+                &l.lot,
+                &Holder::Store(from.clone()),
+                l.rounds,
+                out,
+            ),
+        }
+        location(state, act, to, out);
+    }
+
+    fn apply(&self, state: &mut State, ctx: &SiteCtx<'_>, event: &SiteEvent) {
+        let SiteEvent::StorageMoved { item, from, to } = event else {
+            return;
+        };
+        match item {
+            Item::Firearm(f) => back_in_store(state, f, ctx.site, to),
+            Item::Rounds(l) => {
+                let n = delta(l.rounds);
+                state.add(ctx.site, l.lot, Holder::Store(from.clone()), -n);
+                state.add(ctx.site, l.lot, Holder::Store(to.clone()), n);
+            }
+        }
+    }
+}
+
+/// `SiteEvent::MaintenanceOut`: a firearm leaves for a gunsmith or armourer.
+pub(super) struct MaintenanceOut;
+
+impl EventRules for MaintenanceOut {
+    fn check(&self, state: &State, act: &Act<'_>, event: &SiteEvent, out: &mut Out) {
+        let SiteEvent::MaintenanceOut { firearm, .. } = event else {
+            return;
+        };
+        in_store_here(state, act, firearm, out);
+    }
+
+    fn apply(&self, state: &mut State, ctx: &SiteCtx<'_>, event: &SiteEvent) {
+        let SiteEvent::MaintenanceOut {
+            firearm, provider, ..
+        } = event
+        else {
+            return;
+        };
+        set_state(
+            state,
+            firearm,
+            ctx.site,
+            false,
+            FirearmState::InMaintenance {
+                provider: provider.clone(),
+            },
+        );
+    }
+}
+
+/// `SiteEvent::MaintenanceIn`: a firearm back from maintenance.
+pub(super) struct MaintenanceIn;
+
+impl EventRules for MaintenanceIn {
+    fn check(&self, state: &State, act: &Act<'_>, event: &SiteEvent, out: &mut Out) {
+        let SiteEvent::MaintenanceIn {
+            firearm,
+            location: loc,
+            ..
+        } = event
+        else {
+            return;
+        };
+        let ok = state.firearms.get(firearm).is_some_and(|r| {
+            &r.site == act.site && matches!(r.state, FirearmState::InMaintenance { .. })
+        });
+        if !ok {
+            out.push(
+                RuleId::FirearmInStore,
+                format!("firearm {firearm} is not out for maintenance from this site"),
+            );
+        }
+        location(state, act, loc, out);
+    }
+
+    fn apply(&self, state: &mut State, ctx: &SiteCtx<'_>, event: &SiteEvent) {
+        let SiteEvent::MaintenanceIn {
+            firearm, location, ..
+        } = event
+        else {
+            return;
+        };
+        back_in_store(state, firearm, ctx.site, location);
+    }
+}

@@ -1,0 +1,228 @@
+//! Loss and recovery: items reported lost or stolen (and the report's
+//! references added later), a firearm seized by an authority, and a lost or
+//! seized firearm recovered.
+
+use crate::event::SiteEvent;
+use crate::hash::Hash;
+use crate::model::{FirearmId, Item};
+use crate::rules::RuleId;
+use crate::rules::check::{Act, Out};
+use crate::rules::events::shared::{location, set_state, store_holds, take_from_store};
+use crate::rules::events::{EventRules, SiteCtx};
+use crate::rules::state::{FirearmState, LossRecord, State};
+
+/// `SiteEvent::LossReported`.
+pub(super) struct LossReported;
+
+impl EventRules for LossReported {
+    fn check(&self, state: &State, act: &Act<'_>, event: &SiteEvent, out: &mut Out) {
+        let SiteEvent::LossReported { items, .. } = event else {
+            return;
+        };
+        for i in items {
+            match i {
+                Item::Firearm(f) => match state.firearms.get(f) {
+                    Some(r) if &r.site == act.site => {
+                        if matches!(r.state, FirearmState::Lost { .. }) {
+                            out.push(
+                                RuleId::FirearmInStore,
+                                format!("firearm {} is already reported lost", r.identity.serial),
+                            );
+                        }
+                    }
+                    _ => out.push(
+                        RuleId::FirearmInStore,
+                        format!("firearm {f} is not held by this site"),
+                    ),
+                },
+                Item::Rounds(l) => store_holds(state, act, l, "reported lost", out),
+            }
+        }
+    }
+
+    fn apply(&self, state: &mut State, ctx: &SiteCtx<'_>, event: &SiteEvent) {
+        let SiteEvent::LossReported {
+            items,
+            kind,
+            police_ref,
+            regulator_ref,
+            ..
+        } = event
+        else {
+            return;
+        };
+        let site = ctx.site;
+        for it in items {
+            match it {
+                Item::Firearm(f) => {
+                    // A firearm lost while issued: the issue stays open for
+                    // the rounds still owed, as an ammunition-only issue.
+                    let issued = state
+                        .firearms
+                        .get(f)
+                        .filter(|r| &r.site == site)
+                        .and_then(|r| match &r.state {
+                            FirearmState::Issued { issue, .. } => Some(*issue),
+                            _ => None,
+                        });
+                    if let Some(open) = issued.and_then(|i| state.open_issues.get_mut(&i)) {
+                        open.firearm = None;
+                        if open.outstanding.values().all(|n| *n == 0) {
+                            let _ = issued.map(|i| state.open_issues.remove(&i));
+                        }
+                    }
+                    set_state(
+                        state,
+                        f,
+                        site,
+                        false,
+                        FirearmState::Lost { report: ctx.hash },
+                    );
+                }
+                Item::Rounds(l) => take_from_store(state, site, l.lot, l.rounds),
+            }
+        }
+        state.losses.insert(
+            ctx.hash,
+            LossRecord {
+                site: site.clone(),
+                items: items.clone(),
+                kind: *kind,
+                reported_at: ctx.official_time(),
+                police_ref: police_ref.clone(),
+                regulator_ref: regulator_ref.clone(),
+            },
+        );
+    }
+}
+
+/// `SiteEvent::LossReportUpdated`: police or regulator references added.
+pub(super) struct LossReportUpdated;
+
+impl EventRules for LossReportUpdated {
+    fn check(&self, state: &State, act: &Act<'_>, event: &SiteEvent, out: &mut Out) {
+        let SiteEvent::LossReportUpdated { report, .. } = event else {
+            return;
+        };
+        if state.losses.get(report).is_none_or(|l| &l.site != act.site) {
+            out.push(
+                RuleId::ReferenceExists,
+                format!("no loss report {} of this site", report.short()),
+            );
+        }
+    }
+
+    fn apply(&self, state: &mut State, ctx: &SiteCtx<'_>, event: &SiteEvent) {
+        let SiteEvent::LossReportUpdated {
+            report,
+            police_ref,
+            regulator_ref,
+        } = event
+        else {
+            return;
+        };
+        if let Some(l) = state.losses.get_mut(report).filter(|l| &l.site == ctx.site) {
+            if police_ref.is_some() {
+                l.police_ref = police_ref.clone();
+            }
+            if regulator_ref.is_some() {
+                l.regulator_ref = regulator_ref.clone();
+            }
+        }
+    }
+}
+
+/// `SiteEvent::Seized`: a firearm taken by an authority.
+pub(super) struct Seized;
+
+impl EventRules for Seized {
+    fn check(&self, state: &State, act: &Act<'_>, event: &SiteEvent, out: &mut Out) {
+        let SiteEvent::Seized { firearm, .. } = event else {
+            return;
+        };
+        match state.firearms.get(firearm) {
+            Some(r) if &r.site == act.site => {}
+            _ => out.push(
+                RuleId::FirearmInStore,
+                format!("firearm {firearm} is not held by this site"),
+            ),
+        }
+    }
+
+    fn apply(&self, state: &mut State, ctx: &SiteCtx<'_>, event: &SiteEvent) {
+        let SiteEvent::Seized { firearm, .. } = event else {
+            return;
+        };
+        state.seizures.insert(ctx.hash, *firearm);
+        set_state(
+            state,
+            firearm,
+            ctx.site,
+            false,
+            FirearmState::Seized { entry: ctx.hash },
+        );
+    }
+}
+
+/// `SiteEvent::Recovered`: a lost, stolen or seized firearm is back.
+pub(super) struct Recovered;
+
+impl EventRules for Recovered {
+    fn check(&self, state: &State, act: &Act<'_>, event: &SiteEvent, out: &mut Out) {
+        let SiteEvent::Recovered {
+            firearm,
+            report,
+            location: loc,
+            ..
+        } = event
+        else {
+            return;
+        };
+        let missing = matches!(
+            state.firearms.get(firearm).map(|r| &r.state),
+            Some(FirearmState::Lost { .. } | FirearmState::Seized { .. })
+        );
+        if !closes_report(state, firearm, report) || !missing {
+            out.push(
+                RuleId::RecoveryMatchesReport,
+                format!(
+                    "firearm {firearm} is not missing under report {}",
+                    report.short()
+                ),
+            );
+        }
+        location(state, act, loc, out);
+    }
+
+    fn apply(&self, state: &mut State, ctx: &SiteCtx<'_>, event: &SiteEvent) {
+        let SiteEvent::Recovered {
+            firearm,
+            report,
+            location,
+            ..
+        } = event
+        else {
+            return;
+        };
+        // The recovery moves custody here only if it closes the firearm's report.
+        let matches = closes_report(state, firearm, report);
+        set_state(
+            state,
+            firearm,
+            ctx.site,
+            matches,
+            FirearmState::InStore {
+                location: location.clone(),
+            },
+        );
+    }
+}
+
+/// Whether `report` is a loss report or seizure of `firearm`.
+fn closes_report(state: &State, firearm: &FirearmId, report: &Hash) -> bool {
+    state
+        .losses
+        .get(report)
+        .is_some_and(|l| l.items.contains(&Item::Firearm(*firearm)))
+        || state.seizures.get(report) == Some(firearm)
+}

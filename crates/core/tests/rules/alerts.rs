@@ -1,0 +1,244 @@
+//! The soft rules: each alert is quiet up to its deadline, fires just after
+//! it, and stops once the cause is settled.
+
+use armsledger_core::event::{Event, SiteEvent};
+use armsledger_core::ids::Timestamp;
+use armsledger_core::model::{AmmoLine, Item, Resolution};
+use armsledger_core::rules::{Alert, AlertPolicy, RuleId, View, alerts};
+use armsledger_core::testkit::{Scenario, v};
+
+use crate::common::verify;
+use crate::fixtures::*;
+
+/// The alerts of `rule` at `now`.
+pub fn alerts_at(s: &Scenario, now: Timestamp, rule: RuleId) -> Vec<Alert> {
+    let ver = verify(s, View::Corrected);
+    alerts(ver.engine().state(), now, &AlertPolicy::default())
+        .into_iter()
+        .filter(|a| a.rule == rule)
+        .collect()
+}
+
+#[test]
+fn return_overdue_fires_after_the_due_time_only() {
+    let mut w = world();
+    let i = issue(&mut w, "guard-1", 10);
+    let Event::Site(SiteEvent::Issued { due_back, .. }) = i.body().event.clone() else {
+        unreachable!()
+    };
+    assert!(alerts_at(&w.s, due_back, RuleId::ReturnOverdue).is_empty());
+    let a = alerts_at(&w.s, due_back.plus(1), RuleId::ReturnOverdue);
+    assert_eq!(a.len(), 1, "{a:#?}");
+    assert_eq!(a[0].entry, Some(i.hash()));
+    assert_eq!(a[0].site, Some(v("north")));
+    assert_eq!(a[0].company, Some(v("acme")));
+    assert_eq!(a[0].at, due_back);
+    // Once returned, nothing is overdue.
+    returned(&mut w, &i, 10, 0);
+    assert!(alerts_at(&w.s, due_back.plus(Timestamp::DAY), RuleId::ReturnOverdue).is_empty());
+}
+
+#[test]
+fn an_unacknowledged_transfer_alerts_after_the_window() {
+    let mut w = two_sites();
+    let out = transfer_out(&mut w, 0);
+    let sent = out.header().device_time;
+    let window = AlertPolicy::default().transfer_window_ms;
+    assert!(alerts_at(&w.s, sent.plus(window), RuleId::TransferUnacknowledged).is_empty());
+    let a = alerts_at(&w.s, sent.plus(window + 1), RuleId::TransferUnacknowledged);
+    assert_eq!(a.len(), 1, "{a:#?}");
+    assert_eq!(a[0].entry, Some(out.hash()));
+    assert_eq!(a[0].site, Some(v("north")));
+    assert_eq!(a[0].at, sent);
+    let gun = w.gun;
+    transfer_in(&mut w, &out, vec![gun], 0);
+    assert!(alerts_at(&w.s, sent.plus(window + 1), RuleId::TransferUnacknowledged).is_empty());
+}
+
+#[test]
+fn a_loss_without_references_alerts_after_48_hours() {
+    let mut w = world();
+    let ev = loss(w.gun, None, None, w.s.now);
+    let report = north(&mut w, ev);
+    let at = report.header().device_time;
+    let window = 48 * Timestamp::HOUR;
+    assert_eq!(AlertPolicy::default().loss_reference_window_ms, window);
+    assert!(alerts_at(&w.s, at.plus(window), RuleId::LossReferencesMissing).is_empty());
+    let a = alerts_at(&w.s, at.plus(window + 1), RuleId::LossReferencesMissing);
+    assert_eq!(a.len(), 1, "{a:#?}");
+    assert_eq!(a[0].entry, Some(report.hash()));
+
+    // With only the police reference it still alerts; with both it does not.
+    let police = SiteEvent::LossReportUpdated {
+        report: report.hash(),
+        police_ref: Some(v("CAS-12/2026")),
+        regulator_ref: None,
+    };
+    north(&mut w, police);
+    assert_eq!(
+        alerts_at(&w.s, at.plus(window + 1), RuleId::LossReferencesMissing).len(),
+        1
+    );
+    let regulator = SiteEvent::LossReportUpdated {
+        report: report.hash(),
+        police_ref: None,
+        regulator_ref: Some(v("REG-77")),
+    };
+    north(&mut w, regulator);
+    check_quiet(&w.s);
+    assert!(alerts_at(&w.s, at.plus(window + 1), RuleId::LossReferencesMissing).is_empty());
+
+    // A report made with both references never alerts.
+    let mut w = world();
+    let gun = w.gun;
+    report_theft(&mut w, gun);
+    assert!(
+        alerts_at(
+            &w.s,
+            at.plus(10 * Timestamp::DAY),
+            RuleId::LossReferencesMissing
+        )
+        .is_empty()
+    );
+}
+
+/// A world with only `guard-9`, licensed for a year, and when that ends.
+fn guard_9() -> (Scenario, Timestamp) {
+    let mut s = Scenario::new();
+    s.company_with_site("acme", "north");
+    s.guard("guard-9", "acme", 365);
+    let ver = verify(&s, View::Corrected);
+    let until = ver.engine().state().persons[&v("guard-9")]
+        .licence
+        .as_ref()
+        .unwrap()
+        .valid
+        .until;
+    (s, until)
+}
+
+#[test]
+fn expiries_alert_within_30_60_and_90_days() {
+    let (s, until) = guard_9();
+    let ver = verify(&s, View::Corrected);
+    let mine = |now: Timestamp| -> Vec<Alert> {
+        alerts(ver.engine().state(), now, &AlertPolicy::default())
+            .into_iter()
+            .filter(|a| a.rule == RuleId::ExpiringSoon && a.detail.starts_with("guard-9"))
+            .collect()
+    };
+    let day = Timestamp::DAY;
+    // More than 90 days ahead: quiet.
+    assert!(mine(until.minus(90 * day + 1)).is_empty());
+    // Licence, permit and qualification each alert, in the right bucket.
+    for (left, bucket) in [
+        (90 * day, 90),
+        (89 * day, 90),
+        (59 * day, 60),
+        (29 * day, 30),
+        (1, 30),
+    ] {
+        let a = mine(until.minus(left));
+        assert_eq!(a.len(), 3, "{left} ms left: {a:#?}");
+        for x in &a {
+            assert_eq!(x.at, until);
+            assert_eq!(x.company, Some(v("acme")));
+            assert!(
+                x.detail.ends_with(&format!("(within {bucket} days)")),
+                "{left} ms left: {}",
+                x.detail
+            );
+        }
+    }
+    // Expired: no longer "expiring".
+    assert!(mine(until).is_empty());
+}
+
+#[test]
+fn expiry_buckets_are_inclusive_like_the_horizon() {
+    let (s, until) = guard_9();
+    let ver = verify(&s, View::Corrected);
+    for (days, bucket) in [(30, 30), (60, 60), (90, 90)] {
+        let a: Vec<Alert> = alerts(
+            ver.engine().state(),
+            until.minus(days * Timestamp::DAY),
+            &AlertPolicy::default(),
+        )
+        .into_iter()
+        .filter(|a| a.rule == RuleId::ExpiringSoon)
+        .collect();
+        assert!(!a.is_empty());
+        for x in a {
+            assert!(
+                x.detail.ends_with(&format!("(within {bucket} days)")),
+                "{days} days left: {}",
+                x.detail
+            );
+        }
+    }
+}
+
+#[test]
+fn a_serial_number_count_is_due_every_31_days() {
+    let mut w = world();
+    // Holding firearms with no count on record: overdue at once.
+    let a = alerts_at(&w.s, w.s.now, RuleId::CountOverdue);
+    assert_eq!(a.len(), 1, "{a:#?}");
+    assert_eq!(a[0].site, Some(v("north")));
+
+    let ev = full_count(&w, &["witness-1", "witness-2"]);
+    let c = north(&mut w, ev);
+    check_quiet(&w.s);
+    let counted = c.header().device_time;
+    let interval = AlertPolicy::default().count_interval_ms;
+    assert_eq!(interval, 31 * Timestamp::DAY);
+    assert!(alerts_at(&w.s, counted.plus(interval), RuleId::CountOverdue).is_empty());
+    let a = alerts_at(&w.s, counted.plus(interval + 1), RuleId::CountOverdue);
+    assert_eq!(a.len(), 1, "{a:#?}");
+    assert_eq!(a[0].at, counted.plus(interval));
+    // The count matched the ledger: no discrepancy.
+    let ver = verify(&w.s, View::Corrected);
+    assert!(ver.engine().state().discrepancies.is_empty());
+
+    // A site holding nothing is never overdue.
+    let s = Scenario::standard();
+    assert!(alerts_at(&s, s.now.plus(365 * Timestamp::DAY), RuleId::CountOverdue).is_empty());
+}
+
+#[test]
+fn a_count_that_misses_a_firearm_records_a_discrepancy() {
+    let mut w = world();
+    let ev = count(
+        &["witness-1", "witness-2"],
+        vec![],
+        vec![AmmoLine {
+            lot: w.lot,
+            rounds: 499,
+        }],
+    );
+    let c = north(&mut w, ev);
+    let ver = verify(&w.s, View::Corrected);
+    let d = &ver.engine().state().discrepancies;
+    assert_eq!(d.len(), 2, "{d:#?}");
+    assert!(d.iter().all(|x| x.count == c.hash() && !x.resolved));
+    assert!(
+        d.iter()
+            .any(|x| x.item == Item::Firearm(w.gun) && x.expected == 1 && x.found == 0)
+    );
+    assert!(
+        d.iter()
+            .any(|x| matches!(x.item, Item::Rounds(l) if l.lot == w.lot)
+                && x.expected == 500
+                && x.found == 499)
+    );
+    let resolved = SiteEvent::DiscrepancyResolved {
+        count: c.hash(),
+        item: Item::Firearm(w.gun),
+        resolution: Resolution::Found,
+    };
+    north(&mut w, resolved);
+    check_quiet(&w.s);
+    let ver = verify(&w.s, View::Corrected);
+    let d = &ver.engine().state().discrepancies;
+    assert_eq!(d.iter().filter(|x| x.resolved).count(), 1);
+}
