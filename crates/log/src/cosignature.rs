@@ -19,11 +19,10 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
-use sha2::{Digest as _, Sha256};
+use ed25519_dalek::Signature;
 use zeroize::Zeroizing;
 
-use crate::checkpoint::{MAX_KEY_STRING, check_origin, decode_typed_key, split_key_string};
+use crate::checkpoint::{KeyType, MAX_KEY_STRING, NamedKey, NamedVerifier, check_origin};
 use crate::{LogError, NoteSignature};
 
 /// Signature type byte of a timestamped Ed25519 cosignature/v1 key.
@@ -37,15 +36,15 @@ const COSIGNATURE_BYTES: usize = 8 + 64;
 
 const WRONG_TYPE: &str = "key type is not a cosignature/v1 Ed25519 key (0x04)";
 
+/// The cosignature/v1 key type.
+const COSIGNATURE: KeyType = KeyType {
+    alg: COSIGNATURE_ALG,
+    wrong_type: WRONG_TYPE,
+};
+
 /// The C2SP key id of a cosignature/v1 key: `SHA-256(name || 0x0A || 0x04 || key)[:4]`.
 pub fn cosignature_key_id(name: &str, public_key: &[u8; 32]) -> u32 {
-    let digest = Sha256::new()
-        .chain_update(name.as_bytes())
-        .chain_update([b'\n', COSIGNATURE_ALG])
-        .chain_update(public_key)
-        .finalize();
-    let (first, _) = digest.split_first_chunk::<4>().unwrap_or((&[0; 4], &[]));
-    u32::from_be_bytes(*first)
+    COSIGNATURE.key_id(name, public_key)
 }
 
 /// The bytes a cosignature signs: `cosignature/v1\ntime <t>\n` then `body`.
@@ -55,74 +54,39 @@ pub fn cosignature_message(body: &str, timestamp: u64) -> Vec<u8> {
 
 /// A witness's cosigning key. Its name appears on every cosignature line.
 pub struct CosignerKey {
-    name: String,
-    key_id: u32,
-    signing: SigningKey,
+    key: NamedKey,
 }
 
 impl CosignerKey {
     /// Derives the key from a 32-byte Ed25519 seed; `name` is the witness's name.
     pub fn from_seed(name: &str, seed: &[u8; 32]) -> Result<Self, LogError> {
-        check_origin(name)?;
-        let signing = SigningKey::from_bytes(seed);
-        let key_id = cosignature_key_id(name, signing.verifying_key().as_bytes());
-        Ok(Self {
-            name: name.to_owned(),
-            key_id,
-            signing,
-        })
+        NamedKey::from_seed(COSIGNATURE, name, seed).map(|key| Self { key })
     }
 
     /// Parses a `PRIVATE+KEY+name+id+base64(0x04 || seed)` signer key; the id must match.
     pub fn from_signer_key(skey: &str) -> Result<Self, LogError> {
-        if skey.len() > MAX_KEY_STRING {
-            return Err(LogError::KeyMalformed("signer key string too long"));
-        }
-        let rest = skey
-            .strip_prefix("PRIVATE+KEY+")
-            .ok_or(LogError::KeyMalformed(
-                "signer key must start with PRIVATE+KEY+",
-            ))?;
-        let (name, id, key) = split_key_string(rest)?;
-        let seed = Zeroizing::new(decode_typed_key(key, COSIGNATURE_ALG, WRONG_TYPE)?);
-        let cosigner = Self::from_seed(name, &seed)?;
-        if cosigner.key_id != id {
-            return Err(LogError::KeyMalformed("key id does not match name and key"));
-        }
-        Ok(cosigner)
+        NamedKey::from_signer_key(COSIGNATURE, skey).map(|key| Self { key })
     }
 
     /// The `PRIVATE+KEY+...` signer key string. Secret: store it like a password.
     pub fn to_signer_key(&self) -> Zeroizing<String> {
-        let mut bytes = Zeroizing::new([COSIGNATURE_ALG; 33]);
-        for (dst, src) in bytes.iter_mut().skip(1).zip(self.signing.as_bytes()) {
-            *dst = *src;
-        }
-        let encoded = Zeroizing::new(BASE64.encode(bytes.as_slice()));
-        Zeroizing::new(format!(
-            "PRIVATE+KEY+{}+{:08x}+{}",
-            self.name,
-            self.key_id,
-            encoded.as_str()
-        ))
+        self.key.to_signer_key(COSIGNATURE)
     }
 
     /// The witness name.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.key.name
     }
 
     /// The C2SP key id.
     pub fn key_id(&self) -> u32 {
-        self.key_id
+        self.key.key_id
     }
 
     /// The matching verifier, to hand to logs and clients.
     pub fn verifier(&self) -> CosignatureVerifier {
         CosignatureVerifier {
-            name: self.name.clone(),
-            key_id: self.key_id,
-            key: self.signing.verifying_key(),
+            key: self.key.verifier(),
         }
     }
 
@@ -135,12 +99,13 @@ impl CosignerKey {
         check_timestamp(timestamp)?;
         use ed25519_dalek::Signer as _;
         let signature = self
+            .key
             .signing
             .sign(&cosignature_message(body, timestamp))
             .to_bytes();
         Ok(Cosignature {
-            name: self.name.clone(),
-            key_id: self.key_id,
+            name: self.key.name.clone(),
+            key_id: self.key.key_id,
             timestamp,
             signature,
         })
@@ -149,64 +114,41 @@ impl CosignerKey {
 
 impl fmt::Debug for CosignerKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CosignerKey")
-            .field("name", &self.name)
-            .field("key_id", &format_args!("{:08x}", self.key_id))
-            .finish_non_exhaustive()
+        self.key.debug(f, "CosignerKey")
     }
 }
 
 /// A witness's public cosignature/v1 key, as logs and clients configure it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct CosignatureVerifier {
-    name: String,
-    key_id: u32,
-    key: VerifyingKey,
+    key: NamedVerifier,
 }
 
 impl CosignatureVerifier {
     /// Parses a `name+id+base64(0x04 || key)` verifier key; the id must
     /// match, weak keys are refused.
     pub fn from_vkey(vkey: &str) -> Result<Self, LogError> {
-        if vkey.len() > MAX_KEY_STRING {
-            return Err(LogError::KeyMalformed("verifier key string too long"));
-        }
-        let (name, id, key) = split_key_string(vkey)?;
-        check_origin(name)?;
-        let key_bytes = decode_typed_key(key, COSIGNATURE_ALG, WRONG_TYPE)?;
-        if cosignature_key_id(name, &key_bytes) != id {
-            return Err(LogError::KeyMalformed("key id does not match name and key"));
-        }
-        let key = VerifyingKey::from_bytes(&key_bytes)
-            .map_err(|_| LogError::KeyMalformed("not an Ed25519 public key"))?;
-        if key.is_weak() {
-            return Err(LogError::KeyMalformed("weak (small-order) Ed25519 key"));
-        }
-        Ok(Self {
-            name: name.to_owned(),
-            key_id: id,
-            key,
-        })
+        NamedVerifier::from_vkey(COSIGNATURE, vkey).map(|key| Self { key })
     }
 
     /// The witness name (the name on its cosignature lines).
     pub fn name(&self) -> &str {
-        &self.name
+        &self.key.name
     }
 
     /// The C2SP key id.
     pub fn key_id(&self) -> u32 {
-        self.key_id
+        self.key.key_id
     }
 
     /// The raw Ed25519 public key.
     pub fn public_key(&self) -> &[u8; 32] {
-        self.key.as_bytes()
+        self.key.key.as_bytes()
     }
 
     /// Whether a signature line is by this key (name and key id match).
     pub fn is_signer_of(&self, line: &NoteSignature) -> bool {
-        line.name() == self.name && line.key_id() == self.key_id
+        line.name() == self.key.name && line.key_id() == self.key.key_id
     }
 
     /// Checks `cosignature` over the checkpoint `body` (the whole note text).
@@ -214,7 +156,7 @@ impl CosignatureVerifier {
     /// A cosignature by another key is `CosignatureMalformed`; one that does
     /// not verify (Ed25519 `verify_strict`) is `CosignatureInvalid`.
     pub fn verify(&self, body: &str, cosignature: &Cosignature) -> Result<(), LogError> {
-        if cosignature.name != self.name || cosignature.key_id != self.key_id {
+        if cosignature.name != self.key.name || cosignature.key_id != self.key.key_id {
             return Err(LogError::CosignatureMalformed(
                 "cosignature is by another key (name or key id differ)",
             ));
@@ -222,9 +164,10 @@ impl CosignatureVerifier {
         check_timestamp(cosignature.timestamp)?;
         let sig = Signature::from_bytes(&cosignature.signature);
         self.key
+            .key
             .verify_strict(&cosignature_message(body, cosignature.timestamp), &sig)
             .map_err(|_| LogError::CosignatureInvalid {
-                witness: self.name.clone(),
+                witness: self.key.name.clone(),
             })
     }
 }
@@ -232,17 +175,7 @@ impl CosignatureVerifier {
 impl fmt::Display for CosignatureVerifier {
     /// The `name+id+base64` verifier key string.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut bytes = [COSIGNATURE_ALG; 33];
-        for (dst, src) in bytes.iter_mut().skip(1).zip(self.key.as_bytes()) {
-            *dst = *src;
-        }
-        write!(
-            f,
-            "{}+{:08x}+{}",
-            self.name,
-            self.key_id,
-            BASE64.encode(bytes)
-        )
+        self.key.write(COSIGNATURE, f)
     }
 }
 

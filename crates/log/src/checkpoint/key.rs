@@ -9,14 +9,20 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use ed25519_dalek::{Signature, SignatureError, SigningKey, VerifyingKey};
-use sha2::{Digest as _, Sha256};
+use ed25519_dalek::{Signature, SignatureError};
 use zeroize::Zeroizing;
 
+use super::named::{KeyType, NamedKey, NamedVerifier};
 use crate::LogError;
 
 /// Signature type byte for Ed25519 in C2SP signed-note.
 const ALG_ED25519: u8 = 0x01;
+
+/// The log's key type: plain Ed25519 signed-note keys.
+const ED25519: KeyType = KeyType {
+    alg: ALG_ED25519,
+    wrong_type: "key type is not Ed25519 (0x01)",
+};
 
 /// Longest origin (and key name) accepted, in bytes.
 pub const MAX_ORIGIN_BYTES: usize = 255;
@@ -26,71 +32,39 @@ pub(crate) const MAX_KEY_STRING: usize = MAX_ORIGIN_BYTES + 80;
 
 /// The log's signing key. Its name is the checkpoint origin.
 pub struct LogKey {
-    name: String,
-    key_id: u32,
-    signing: SigningKey,
+    key: NamedKey,
 }
 
 impl LogKey {
     /// Derives the key from a 32-byte Ed25519 seed; `name` is the log's origin.
     pub fn from_seed(name: &str, seed: &[u8; 32]) -> Result<Self, LogError> {
-        check_origin(name)?;
-        let signing = SigningKey::from_bytes(seed);
-        let key_id = key_id(name, signing.verifying_key().as_bytes());
-        Ok(Self {
-            name: name.to_owned(),
-            key_id,
-            signing,
-        })
+        NamedKey::from_seed(ED25519, name, seed).map(|key| Self { key })
     }
 
     /// Parses a `PRIVATE+KEY+name+id+base64` signer key; the id must match.
     pub fn from_signer_key(skey: &str) -> Result<Self, LogError> {
-        if skey.len() > MAX_KEY_STRING {
-            return Err(LogError::KeyMalformed("signer key string too long"));
-        }
-        let rest = skey
-            .strip_prefix("PRIVATE+KEY+")
-            .ok_or(LogError::KeyMalformed(
-                "signer key must start with PRIVATE+KEY+",
-            ))?;
-        let (name, id, key) = split_key_string(rest)?;
-        let seed: Zeroizing<[u8; 32]> = Zeroizing::new(decode_key_bytes(key)?);
-        let log_key = Self::from_seed(name, &seed)?;
-        if log_key.key_id != id {
-            return Err(LogError::KeyMalformed("key id does not match name and key"));
-        }
-        Ok(log_key)
+        NamedKey::from_signer_key(ED25519, skey).map(|key| Self { key })
     }
 
     /// The `PRIVATE+KEY+...` signer key string. Secret: store it like a password.
     pub fn to_signer_key(&self) -> Zeroizing<String> {
-        let bytes = Zeroizing::new(tagged(self.signing.as_bytes()));
-        let encoded = Zeroizing::new(BASE64.encode(bytes.as_slice()));
-        Zeroizing::new(format!(
-            "PRIVATE+KEY+{}+{:08x}+{}",
-            self.name,
-            self.key_id,
-            encoded.as_str()
-        ))
+        self.key.to_signer_key(ED25519)
     }
 
     /// The key name, which is also the origin of the checkpoints it signs.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.key.name
     }
 
     /// The C2SP key id.
     pub fn key_id(&self) -> u32 {
-        self.key_id
+        self.key.key_id
     }
 
     /// The matching verifier, to hand to clients.
     pub fn verifier(&self) -> LogVerifier {
         LogVerifier {
-            name: self.name.clone(),
-            key_id: self.key_id,
-            key: self.signing.verifying_key(),
+            key: self.key.verifier(),
         }
     }
 
@@ -101,72 +75,42 @@ impl LogKey {
 
 impl fmt::Debug for LogKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LogKey")
-            .field("name", &self.name)
-            .field("key_id", &format_args!("{:08x}", self.key_id))
-            .finish_non_exhaustive()
+        self.key.debug(f, "LogKey")
     }
 }
 
 /// A log's public key, as clients configure it; checks with `verify_strict`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct LogVerifier {
-    name: String,
-    key_id: u32,
-    key: VerifyingKey,
+    key: NamedVerifier,
 }
 
 impl LogVerifier {
     /// Parses a `name+id+base64` verifier key; the id must match, weak keys are refused.
     pub fn from_vkey(vkey: &str) -> Result<Self, LogError> {
-        if vkey.len() > MAX_KEY_STRING {
-            return Err(LogError::KeyMalformed("verifier key string too long"));
-        }
-        let (name, id, key) = split_key_string(vkey)?;
-        check_origin(name)?;
-        let key_bytes = decode_key_bytes(key)?;
-        if key_id(name, &key_bytes) != id {
-            return Err(LogError::KeyMalformed("key id does not match name and key"));
-        }
-        let key = VerifyingKey::from_bytes(&key_bytes)
-            .map_err(|_| LogError::KeyMalformed("not an Ed25519 public key"))?;
-        if key.is_weak() {
-            return Err(LogError::KeyMalformed("weak (small-order) Ed25519 key"));
-        }
-        Ok(Self {
-            name: name.to_owned(),
-            key_id: id,
-            key,
-        })
+        NamedVerifier::from_vkey(ED25519, vkey).map(|key| Self { key })
     }
 
     /// The key name (the log's origin).
     pub fn name(&self) -> &str {
-        &self.name
+        &self.key.name
     }
 
     /// The C2SP key id.
     pub fn key_id(&self) -> u32 {
-        self.key_id
+        self.key.key_id
     }
 
     /// The raw Ed25519 public key.
     pub fn public_key(&self) -> &[u8; 32] {
-        self.key.as_bytes()
+        self.key.key.as_bytes()
     }
 }
 
 impl fmt::Display for LogVerifier {
     /// The `name+id+base64` verifier key string.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let bytes = tagged(self.key.as_bytes());
-        write!(
-            f,
-            "{}+{:08x}+{}",
-            self.name,
-            self.key_id,
-            BASE64.encode(bytes)
-        )
+        self.key.write(ED25519, f)
     }
 }
 
@@ -178,17 +122,17 @@ impl fmt::Debug for LogVerifier {
 
 impl signed_note::Verifier for LogVerifier {
     fn name(&self) -> &str {
-        &self.name
+        &self.key.name
     }
 
     fn key_id(&self) -> u32 {
-        self.key_id
+        self.key.key_id
     }
 
     fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
         // verify_strict rejects non-canonical and small-order encodings that
         // plain `verify` lets through (signature malleability).
-        Signature::from_slice(sig).is_ok_and(|sig| self.key.verify_strict(msg, &sig).is_ok())
+        Signature::from_slice(sig).is_ok_and(|sig| self.key.key.verify_strict(msg, &sig).is_ok())
     }
 }
 
@@ -197,28 +141,22 @@ pub(crate) struct NoteSigner<'a>(&'a LogKey);
 
 impl signed_note::Signer for NoteSigner<'_> {
     fn name(&self) -> &str {
-        &self.0.name
+        &self.0.key.name
     }
 
     fn key_id(&self) -> u32 {
-        self.0.key_id
+        self.0.key.key_id
     }
 
     fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, SignatureError> {
         use ed25519_dalek::Signer as _;
-        Ok(self.0.signing.sign(msg).to_bytes().to_vec())
+        Ok(self.0.key.signing.sign(msg).to_bytes().to_vec())
     }
 }
 
 /// The C2SP key id of an Ed25519 key: `SHA-256(name || 0x0A || 0x01 || key)[:4]`.
 pub fn key_id(name: &str, public_key: &[u8; 32]) -> u32 {
-    let digest = Sha256::new()
-        .chain_update(name.as_bytes())
-        .chain_update([b'\n', ALG_ED25519])
-        .chain_update(public_key)
-        .finalize();
-    let (first, _) = digest.split_first_chunk::<4>().unwrap_or((&[0; 4], &[]));
-    u32::from_be_bytes(*first)
+    ED25519.key_id(name, public_key)
 }
 
 /// Checks an origin (also used as key name): non-empty, at most
@@ -244,15 +182,6 @@ pub(crate) fn check_origin(origin: &str) -> Result<(), LogError> {
     Ok(())
 }
 
-/// `0x01 || key`, the signed-note encoding of an Ed25519 key.
-fn tagged(key: &[u8; 32]) -> [u8; 33] {
-    let mut out = [ALG_ED25519; 33];
-    for (dst, src) in out.iter_mut().skip(1).zip(key) {
-        *dst = *src;
-    }
-    out
-}
-
 /// Splits `name+id+base64` (base64 may itself contain `+`).
 pub(crate) fn split_key_string(s: &str) -> Result<(&str, u32, &str), LogError> {
     let (name, rest) = s
@@ -270,11 +199,6 @@ pub(crate) fn split_key_string(s: &str) -> Result<(&str, u32, &str), LogError> {
     let id = u32::from_str_radix(id_hex, 16)
         .map_err(|_| LogError::KeyMalformed("key id must be 8 lowercase hex digits"))?;
     Ok((name, id, key))
-}
-
-/// Decodes `base64(0x01 || 32 bytes)`, canonical encoding only.
-fn decode_key_bytes(b64: &str) -> Result<[u8; 32], LogError> {
-    decode_typed_key(b64, ALG_ED25519, "key type is not Ed25519 (0x01)")
 }
 
 /// Decodes `base64(alg || 32 bytes)`, canonical encoding only; `wrong_type`
@@ -315,7 +239,7 @@ mod tests {
     #[test]
     fn key_id_matches_signed_note() {
         let k = key();
-        let pubkey = [&[ALG_ED25519][..], k.signing.verifying_key().as_bytes()].concat();
+        let pubkey = [&[ALG_ED25519][..], k.key.signing.verifying_key().as_bytes()].concat();
         assert_eq!(k.key_id(), signed_note::key_id(ORIGIN, &pubkey));
     }
 
@@ -335,7 +259,7 @@ mod tests {
         assert_eq!(signed_note::Verifier::key_id(&sn_verifier), k.key_id());
         assert_eq!(
             vkey,
-            signed_note::new_ed25519_verifier_key(ORIGIN, &k.signing.verifying_key())
+            signed_note::new_ed25519_verifier_key(ORIGIN, &k.key.signing.verifying_key())
         );
         assert!(!format!("{k:?}").contains(&skey[20..]));
     }

@@ -12,6 +12,7 @@
 //! log signing this format is ours, and extension lines are not auditable.
 
 mod key;
+mod named;
 mod note;
 
 use signed_note::{Note, NoteError, VerifierList};
@@ -21,7 +22,8 @@ use crate::{Hash, LogError, check_tree_size};
 pub use key::{LogKey, LogVerifier, MAX_ORIGIN_BYTES, key_id};
 pub use note::{CheckpointNote, NoteSignature};
 
-pub(crate) use key::{MAX_KEY_STRING, check_origin, decode_typed_key, split_key_string};
+pub(crate) use key::{MAX_KEY_STRING, check_origin};
+pub(crate) use named::{KeyType, NamedKey, NamedVerifier};
 
 /// Largest signed note [`open_checkpoint`] reads, checked before parsing.
 ///
