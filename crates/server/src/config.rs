@@ -18,7 +18,8 @@ pub struct Config {
     pub origin: String,
     /// The regulator chain's public key (hex). Pinned in the data directory on first use.
     pub regulator_key: Option<String>,
-    /// Manufacturer roots (hex) that device enrolments must chain to. Empty: not checked.
+    /// Manufacturer roots (hex) that device enrolments must chain to, pinned
+    /// in the data directory on first use. Empty (and none pinned): not checked.
     pub manufacturer_roots: Vec<String>,
     /// Largest request body, in bytes; refused before it is read.
     pub max_body_bytes: usize,
@@ -28,13 +29,36 @@ pub struct Config {
     pub checkpoint_interval_ms: u64,
     /// How often the checkpoint offered to witnesses as "stable" moves, in milliseconds.
     pub stable_checkpoint_interval_ms: u64,
-    /// Most entries per second one chain may push (burst: ten seconds' worth).
-    pub chain_rate_per_second: u32,
+    /// Most entries per second one bearer token may push (burst: ten
+    /// seconds' worth). Charged once the token is known and before any
+    /// signature is checked. (`chain_rate_per_second` is read as this.)
+    #[serde(alias = "chain_rate_per_second")]
+    pub token_rate_per_second: u32,
     /// Most entries committed in one group commit.
     pub group_commit_max_entries: usize,
     /// After a disk fault, ingest resumes once a file as large as the log
     /// plus this many bytes could be written beside it.
     pub disk_probe_bytes: u64,
+    /// Seconds a connection has to send a request's headers, from its
+    /// accept and from each response it is kept alive after; a silent or
+    /// idle connection is closed then.
+    pub header_timeout_secs: u64,
+    /// Seconds a request body has to arrive in full, from the request's start.
+    pub body_timeout_secs: u64,
+    /// Seconds a request may take before it is answered 408 (a streamed
+    /// export's body is bounded by `export_stall_secs` instead).
+    pub request_timeout_secs: u64,
+    /// Most connections open at once (lowered to fit `ulimit -n`); further
+    /// clients wait in the listen backlog.
+    pub max_connections: usize,
+    /// Most exports and dossiers written at once; more are answered 503.
+    pub max_concurrent_exports: usize,
+    /// Seconds an export waits for its reader to take the next chunk before
+    /// it gives up on it.
+    pub export_stall_secs: u64,
+    /// Most point-in-time (`?at=`) replays at once, over all tokens; one
+    /// token runs one at a time.
+    pub max_concurrent_replays: usize,
 }
 
 impl Default for Config {
@@ -49,9 +73,16 @@ impl Default for Config {
             max_batch_entries: 1024,
             checkpoint_interval_ms: 250,
             stable_checkpoint_interval_ms: 60_000,
-            chain_rate_per_second: 2_000,
+            token_rate_per_second: 2_000,
             group_commit_max_entries: 4096,
             disk_probe_bytes: 64 << 20,
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
+            request_timeout_secs: 120,
+            max_connections: 512,
+            max_concurrent_exports: 8,
+            export_stall_secs: 30,
+            max_concurrent_replays: 2,
         }
     }
 }
@@ -170,8 +201,10 @@ pub mod files {
     pub const LOG_VKEY: &str = "log.vkey";
     /// The regulator chain's key, pinned at first start (hex).
     pub const REGULATOR_PUB: &str = "regulator.pub";
-    /// Bearer tokens (hashes, roles, labels).
+    /// Bearer tokens (hashes, roles, labels; keep it private).
     pub const TOKENS_JSON: &str = "tokens.json";
+    /// The manufacturer roots, pinned at the first start that gives any (hex, one a line).
+    pub const MANUFACTURER_ROOTS: &str = "manufacturer-roots.pub";
 }
 
 /// Parses a 64-digit hex public key (with core's one parser), naming `what`
@@ -211,5 +244,8 @@ mod tests {
     fn toml_refuses_unknown_fields() {
         assert!(toml::from_str::<Config>("listen = \"127.0.0.1:1\"\n").is_ok());
         assert!(toml::from_str::<Config>("lisen = \"127.0.0.1:1\"\n").is_err());
+        // The rate's old name still reads.
+        let c: Config = toml::from_str("chain_rate_per_second = 7\n").unwrap();
+        assert_eq!(c.token_rate_per_second, 7);
     }
 }

@@ -55,9 +55,16 @@ pub enum ApiError {
         /// Counter.
         counter: u64,
     },
-    /// Too many requests from this site; try later.
+    /// Too many requests with this token; try later.
     #[error("rate limit exceeded for {0}; retry later")]
     RateLimited(String),
+    /// The server is already doing as much of this as it allows at once
+    /// (exports, point-in-time replays); try again shortly.
+    #[error("{0}")]
+    Busy(String),
+    /// The request took longer than its deadline; its work was stopped.
+    #[error("{0}")]
+    TimedOut(String),
     /// The store refuses writes (disk full or failing); acknowledged data is safe.
     #[error("the log cannot accept entries right now: {0}")]
     Unavailable(String),
@@ -114,6 +121,8 @@ impl ApiError {
             ApiError::Rejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Equivocation { .. } => StatusCode::CONFLICT,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TimedOut(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::DiskFault(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -130,6 +139,8 @@ impl ApiError {
             ApiError::Rejected { .. } => "entry-rejected",
             ApiError::Equivocation { .. } => "equivocation",
             ApiError::RateLimited(_) => "rate-limited",
+            ApiError::Busy(_) => "busy",
+            ApiError::TimedOut(_) => "timed-out",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::DiskFault(f) => match f.kind {
                 crate::disk::FaultKind::Full => "disk-full",
@@ -185,10 +196,15 @@ impl IntoResponse for ApiError {
             resp.headers_mut()
                 .insert(axum::http::header::CONTENT_TYPE, v);
         }
-        if matches!(self, ApiError::DiskFault(_)) {
+        let retry_after = match self {
+            ApiError::DiskFault(_) => Some(DISK_RETRY_AFTER_SECS),
+            ApiError::Busy(_) | ApiError::RateLimited(_) => Some(1),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
             resp.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from(DISK_RETRY_AFTER_SECS),
+                axum::http::HeaderValue::from(secs),
             );
         }
         resp

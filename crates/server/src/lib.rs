@@ -15,14 +15,17 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod accept;
 pub mod clock;
 pub mod config;
 pub mod disk;
 pub mod error;
 pub mod ingest;
+pub mod limits;
 pub mod metrics;
 pub mod queue;
 pub mod routes;
+pub mod secret;
 pub mod start;
 pub mod state;
 pub mod tokens;
@@ -81,6 +84,7 @@ async fn openapi() -> axum::Json<utoipa::openapi::OpenApi> {
 pub fn app(shared: Arc<Shared>) -> Router {
     use routes::*;
     let limit = shared.config().max_body_bytes;
+    let request_timeout = Duration::from_secs(shared.config().request_timeout_secs);
     Router::new()
         .route("/v1/entries", post(ingest::post_entries))
         .route("/checkpoint", get(log::checkpoint))
@@ -114,14 +118,17 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .layer(DefaultBodyLimit::max(limit))
         // A body declared larger than the limit is refused before it is read.
         .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
-        // A slow client holds only its own connection: a body that trickles
-        // in is cut off, and no request may occupy a handler for long.
-        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
-            Duration::from_secs(30),
+        // A slow client holds only its own connection: a body must arrive
+        // whole within body_timeout_secs of the request's start however it
+        // trickles, and no request may occupy a handler for longer than
+        // request_timeout_secs.
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            limits::body_deadline,
         ))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(120),
+            request_timeout,
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(shared)
@@ -198,8 +205,15 @@ pub async fn serve_until(
             "no regulator key configured: reads are served, ingest is refused until restarted with --regulator-key"
         );
     }
+    if shared.manufacturer_roots().is_empty() {
+        tracing::warn!(
+            "no manufacturer root configured: device enrolments' attestations are not checked until one is given with --manufacturer-root (it is then pinned)"
+        );
+    }
     ready(bound, shared.log_vkey());
-    accept_loop(listener, app(shared), shutdown).await;
+    let header_timeout = Duration::from_secs(shared.config().header_timeout_secs);
+    let cap = accept::connection_cap(shared.config().max_connections);
+    accept::accept_loop(listener, app(shared), header_timeout, cap, shutdown).await;
     Ok(())
 }
 
@@ -225,52 +239,6 @@ fn catch_file_size_signal() {
             }
         }
     }
-}
-
-/// Serves connections until `shutdown` completes, then lets in-flight requests
-/// finish (for at most 30 s). A connection must send its request headers
-/// within 10 s: a client that stalls inside them is dropped, so slow clients
-/// hold nothing but their own connection.
-async fn accept_loop(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    shutdown: impl std::future::Future<Output = ()>,
-) {
-    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-    use hyper_util::server::conn::auto::Builder;
-    use hyper_util::server::graceful::GracefulShutdown;
-    use hyper_util::service::TowerToHyperService;
-
-    let graceful = GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown);
-    let mut builder = Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(10));
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let service = TowerToHyperService::new(app.clone());
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn.into_owned());
-                tokio::spawn(async move {
-                    let _ = conn.await;
-                });
-            }
-            () = &mut shutdown => break,
-        }
-    }
-    drop(listener);
-    let _ = tokio::time::timeout(Duration::from_secs(30), graceful.shutdown()).await;
 }
 
 async fn shutdown_signal() {

@@ -32,6 +32,19 @@ pub struct Metrics {
     pub disk_faults: Counter,
     /// Times the log was closed and opened again after a disk fault.
     pub store_reopens: Counter,
+    /// Entry signatures the signature stage checked (callers refused on
+    /// their token never reach it).
+    pub signatures_checked: Counter,
+    /// Exports and dossiers being written now.
+    pub exports_running: Gauge,
+    /// Exports given up because the reader stopped taking data or left.
+    pub exports_abandoned: Counter,
+    /// Point-in-time (`?at=`) replays running now.
+    pub replays_running: Gauge,
+    /// Entries replayed for point-in-time queries.
+    pub replay_entries: Counter,
+    /// Point-in-time replays stopped because their request ended or ran out of time.
+    pub replays_cancelled: Counter,
 }
 
 impl Default for Metrics {
@@ -49,6 +62,12 @@ impl Default for Metrics {
             disk_fault: Gauge::default(),
             disk_faults: Counter::default(),
             store_reopens: Counter::default(),
+            signatures_checked: Counter::default(),
+            exports_running: Gauge::default(),
+            exports_abandoned: Counter::default(),
+            replays_running: Gauge::default(),
+            replay_entries: Counter::default(),
+            replays_cancelled: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -97,6 +116,36 @@ impl Default for Metrics {
             "store_reopens",
             "Log re-opened after a disk fault",
             m.store_reopens.clone(),
+        );
+        registry.register(
+            "signatures_checked",
+            "Entry signatures checked by the signature stage",
+            m.signatures_checked.clone(),
+        );
+        registry.register(
+            "exports_running",
+            "Exports and dossiers being written",
+            m.exports_running.clone(),
+        );
+        registry.register(
+            "exports_abandoned",
+            "Exports given up on a reader that stopped taking data",
+            m.exports_abandoned.clone(),
+        );
+        registry.register(
+            "replays_running",
+            "Point-in-time replays running",
+            m.replays_running.clone(),
+        );
+        registry.register(
+            "replay_entries",
+            "Entries replayed for point-in-time queries",
+            m.replay_entries.clone(),
+        );
+        registry.register(
+            "replays_cancelled",
+            "Point-in-time replays stopped when their request ended",
+            m.replays_cancelled.clone(),
         );
         Metrics { registry, ..m }
     }

@@ -1,6 +1,7 @@
-//! Start-up: open (or create) everything in the data directory, pin the
-//! regulator key, load or create the log key, replay the log into the
-//! verifier, and start the ingest pipeline and the disk-recovery thread.
+//! Start-up: open (or create) everything in the data directory, refuse
+//! secrets others may read, pin the regulator key and the manufacturer
+//! roots, load or create the log key, replay the log into the verifier, and
+//! start the ingest pipeline and the disk-recovery thread.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -42,6 +43,34 @@ pub enum StartError {
         /// The offered key.
         offered: String,
     },
+    /// The manufacturer roots were pinned at an earlier start and this
+    /// start gives none: device attestation would silently go unchecked.
+    #[error(
+        "the manufacturer roots {pinned} are pinned in {path}, and this start gives none; \
+         refusing to start without attestation checks: pass --manufacturer-root {pinned} \
+         (or set ARMSLEDGER_MANUFACTURER_ROOTS)"
+    )]
+    ManufacturerRootsMissing {
+        /// The pinned roots file.
+        path: String,
+        /// The pinned roots, hex, comma-separated.
+        pinned: String,
+    },
+    /// The configured manufacturer roots differ from the pinned ones.
+    #[error(
+        "the manufacturer roots {offered} differ from {pinned}, pinned in {path}; refusing to start"
+    )]
+    ManufacturerRootsChanged {
+        /// The pinned roots file.
+        path: String,
+        /// The pinned roots, hex, comma-separated.
+        pinned: String,
+        /// The offered roots, hex, comma-separated.
+        offered: String,
+    },
+    /// A file holding a secret may be read by group or others.
+    #[error(transparent)]
+    ExposedSecret(#[from] crate::secret::ExposedSecret),
     /// The listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -64,7 +93,11 @@ impl Shared {
     pub fn open_with_clock(config: Config, clock: Clock) -> Result<Arc<Shared>, StartError> {
         let dir = config.data_dir.clone();
         std::fs::create_dir_all(&dir).map_err(|e| data_err(&dir, e))?;
+        for secret in [files::LOG_KEY, files::TOKENS_JSON] {
+            crate::secret::check_private(&dir.join(secret))?;
+        }
         let regulator_key = pin_regulator_key(&dir, config.regulator_key.as_deref())?;
+        let roots = pin_manufacturer_roots(&dir, &config.roots()?)?;
         let log_key = load_or_create_log_key(&dir, &config.origin)?;
         let metrics = Metrics::default();
         let store = LiveStore::open(dir.join(files::LOG_REDB), config.disk_probe_bytes, &metrics)?;
@@ -73,7 +106,6 @@ impl Shared {
             note,
         });
         let (tx, rx) = mpsc::channel(1024);
-        let roots = config.roots()?;
         let shared = Arc::new(Shared::new(Parts {
             tokens: TokenStore::in_data_dir(&dir),
             config,
@@ -113,7 +145,8 @@ pub fn load_or_create_log_key(dir: &Path, origin: &str) -> Result<LogKey, StartE
             let mut seed = [0u8; 32];
             getrandom::fill(&mut seed).map_err(|e| data_err(&path, e))?;
             let key = LogKey::from_seed(origin, &seed).map_err(|e| data_err(&path, e))?;
-            write_private(&path, key.to_signer_key().as_bytes())?;
+            crate::secret::create_private(&path, key.to_signer_key().as_bytes())
+                .map_err(|e| data_err(&path, e))?;
             let vpath = dir.join(files::LOG_VKEY);
             std::fs::write(&vpath, format!("{}\n", key.verifier()))
                 .map_err(|e| data_err(&vpath, e))?;
@@ -121,19 +154,6 @@ pub fn load_or_create_log_key(dir: &Path, origin: &str) -> Result<LogKey, StartE
         }
         Err(e) => Err(data_err(&path, e)),
     }
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), StartError> {
-    use std::io::Write;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    opts.mode(0o600);
-    let mut f = opts.open(path).map_err(|e| data_err(path, e))?;
-    f.write_all(bytes).map_err(|e| data_err(path, e))?;
-    f.sync_all().map_err(|e| data_err(path, e))
 }
 
 /// The regulator key: pinned in `dir/regulator.pub` on first start. `None`
@@ -160,5 +180,94 @@ fn pin_regulator_key(dir: &Path, configured: Option<&str>) -> Result<Option<[u8;
             Ok(Some(o))
         }
         (None, None) => Ok(None),
+    }
+}
+
+/// The manufacturer roots device enrolments must chain to: pinned in
+/// `dir/manufacturer-roots.pub` by the first start that gives any. Once
+/// pinned, a start that gives none or another set is refused: attestation
+/// checks never turn off by omission, and exports always carry the roots.
+pub fn pin_manufacturer_roots(
+    dir: &Path,
+    configured: &[[u8; 32]],
+) -> Result<Vec<[u8; 32]>, StartError> {
+    let path = dir.join(files::MANUFACTURER_ROOTS);
+    let pinned = match std::fs::read_to_string(&path) {
+        Ok(t) => Some(
+            t.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(|l| parse_key(l, "a pinned manufacturer root"))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(data_err(&path, e)),
+    };
+    let set = |keys: &[[u8; 32]]| -> Vec<[u8; 32]> {
+        let mut v = keys.to_vec();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let list = |keys: &[[u8; 32]]| -> String {
+        keys.iter().map(hex::encode).collect::<Vec<_>>().join(",")
+    };
+    let offered = set(configured);
+    match pinned.map(|p| set(&p)) {
+        Some(p) if offered.is_empty() && !p.is_empty() => {
+            Err(StartError::ManufacturerRootsMissing {
+                path: path.display().to_string(),
+                pinned: list(&p),
+            })
+        }
+        Some(p) if p != offered => Err(StartError::ManufacturerRootsChanged {
+            path: path.display().to_string(),
+            pinned: list(&p),
+            offered: list(&offered),
+        }),
+        Some(p) => Ok(p),
+        None if offered.is_empty() => Ok(offered),
+        None => {
+            let text: String = offered
+                .iter()
+                .map(|k| format!("{}\n", hex::encode(k)))
+                .collect();
+            std::fs::write(&path, text).map_err(|e| data_err(&path, e))?;
+            Ok(offered)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manufacturer_roots_are_pinned_by_the_first_start_that_gives_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = ([1u8; 32], [2u8; 32]);
+        // None given, none pinned: nothing to check, nothing written.
+        assert!(pin_manufacturer_roots(dir.path(), &[]).unwrap().is_empty());
+        assert!(!dir.path().join(files::MANUFACTURER_ROOTS).exists());
+        // The first roots given are pinned, as a set (order and repeats do not matter).
+        assert_eq!(
+            pin_manufacturer_roots(dir.path(), &[b, a, b]).unwrap(),
+            vec![a, b]
+        );
+        assert_eq!(
+            pin_manufacturer_roots(dir.path(), &[a, b]).unwrap(),
+            vec![a, b]
+        );
+        // Firing: none, fewer, another.
+        assert!(matches!(
+            pin_manufacturer_roots(dir.path(), &[]),
+            Err(StartError::ManufacturerRootsMissing { .. })
+        ));
+        for other in [vec![a], vec![a, b, [3; 32]], vec![[3; 32]]] {
+            assert!(matches!(
+                pin_manufacturer_roots(dir.path(), &other),
+                Err(StartError::ManufacturerRootsChanged { .. })
+            ));
+        }
     }
 }

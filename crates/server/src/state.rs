@@ -7,20 +7,20 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{LockResult, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, LockResult, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Instant;
 
 use armsledger_core::LedgerVerifier;
-use armsledger_core::entry::ChainId;
 use armsledger_core::ids::Timestamp;
 use armsledger_core::rules::View;
 use armsledger_log::{LogKey, SignedCheckpoint};
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::disk::{LiveStore, WriteError};
 use crate::error::ApiError;
+use crate::limits::{Slot, TokenSlots};
 use crate::metrics::Metrics;
 use crate::queue::Job;
 use crate::tokens::TokenStore;
@@ -34,7 +34,7 @@ pub struct Published {
     pub note: String,
 }
 
-/// Per-chain token bucket.
+/// Per-token rate bucket.
 #[derive(Debug)]
 struct Bucket {
     tokens: f64,
@@ -55,6 +55,8 @@ pub struct Shared {
     regulator_key: [u8; 32],
     /// Whether a regulator key is configured; until it is, ingest is refused.
     regulator_configured: bool,
+    /// The pinned manufacturer roots device enrolments must chain to.
+    roots: Vec<[u8; 32]>,
     /// The verification pipeline and rules engine, caught up with the log.
     verifier: RwLock<LedgerVerifier>,
     /// The verifier holds entries a failed commit did not keep: the
@@ -74,8 +76,14 @@ pub struct Shared {
     stable: RwLock<Option<Published>>,
     /// Wakes the checkpointer when the log grew.
     grew: Notify,
-    /// Rate limit buckets per chain.
-    buckets: Mutex<HashMap<ChainId, Bucket>>,
+    /// Rate limit buckets per bearer token (by id).
+    buckets: Mutex<HashMap<String, Bucket>>,
+    /// Exports and dossiers being written (each holds a blocking thread).
+    exports: Arc<Semaphore>,
+    /// Point-in-time replays running, over all tokens.
+    replays: Arc<Semaphore>,
+    /// Tokens running a point-in-time replay (one each).
+    replay_tokens: TokenSlots,
     clock: Clock,
 }
 
@@ -102,10 +110,14 @@ impl Shared {
         let (checkpoint, _) = watch::channel(p.latest.clone());
         Shared {
             vkey: p.log_key.verifier().to_string(),
-            verifier: RwLock::new(LedgerVerifier::new(regulator_key, p.roots, View::Corrected)),
+            verifier: RwLock::new(LedgerVerifier::new(
+                regulator_key,
+                p.roots.clone(),
+                View::Corrected,
+            )),
+            roots: p.roots,
             verifier_stale: AtomicBool::new(false),
             last_received: AtomicU64::new(0),
-            config: p.config,
             store: p.store,
             log_key: p.log_key,
             regulator_key,
@@ -117,7 +129,11 @@ impl Shared {
             stable: RwLock::new(p.latest),
             grew: Notify::new(),
             buckets: Mutex::new(HashMap::new()),
+            exports: Arc::new(Semaphore::new(p.config.max_concurrent_exports.max(1))),
+            replays: Arc::new(Semaphore::new(p.config.max_concurrent_replays.max(1))),
+            replay_tokens: TokenSlots::default(),
             clock: p.clock,
+            config: p.config,
         }
     }
 
@@ -149,6 +165,12 @@ impl Shared {
     /// Whether a regulator key is configured; until it is, ingest is refused.
     pub fn regulator_configured(&self) -> bool {
         self.regulator_configured
+    }
+
+    /// The manufacturer roots pinned in the data directory (empty: none
+    /// was ever given, and enrolments' attestations are not checked).
+    pub fn manufacturer_roots(&self) -> &[[u8; 32]] {
+        &self.roots
     }
 
     /// The server's clock, now.
@@ -260,15 +282,34 @@ impl Shared {
         self.grew.notified().await;
     }
 
-    /// Takes `n` entries from `chain`'s rate bucket; false when over the limit.
-    pub fn take_rate(&self, chain: &ChainId, n: usize) -> bool {
-        let rate = f64::from(self.config.chain_rate_per_second);
+    /// A slot to write an export in, or `None` while
+    /// `max_concurrent_exports` are being written.
+    pub(crate) fn export_slot(&self) -> Option<OwnedSemaphorePermit> {
+        self.exports.clone().try_acquire_owned().ok()
+    }
+
+    /// A slot for a point-in-time replay by token `id`: `Err(true)` while
+    /// that token runs one already, `Err(false)` while
+    /// `max_concurrent_replays` run.
+    pub(crate) fn replay_slot(&self, id: &str) -> Result<(OwnedSemaphorePermit, Slot<'_>), bool> {
+        let mine = self.replay_tokens.try_take(id).ok_or(true)?;
+        let any = self
+            .replays
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| false)?;
+        Ok((any, mine))
+    }
+
+    /// Takes `n` entries from token `id`'s rate bucket; false when over the limit.
+    pub fn take_rate(&self, id: &str, n: usize) -> bool {
+        let rate = f64::from(self.config.token_rate_per_second);
         let cap = rate * 10.0;
         let Ok(mut b) = self.buckets.lock() else {
             return true;
         };
         let now = Instant::now();
-        let bucket = b.entry(chain.clone()).or_insert(Bucket {
+        let bucket = b.entry(id.to_string()).or_insert(Bucket {
             tokens: cap,
             at: now,
         });

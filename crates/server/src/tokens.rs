@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 use std::time::SystemTime;
 
+use armsledger_core::entry::ChainId;
 use armsledger_core::ids::{CompanyId, SiteId, Timestamp};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -38,6 +39,18 @@ impl Role {
     /// Whether this role may read everything.
     pub fn reads_all(&self) -> bool {
         matches!(self, Role::Regulator | Role::Auditor)
+    }
+
+    /// Whether this role may push entries of `chain`: a site its own chain,
+    /// the regulator any chain (it issues every token, so it could act as
+    /// any site anyway). Auditors and companies only read. The entries'
+    /// device signatures are checked whoever pushes them.
+    pub fn may_write(&self, chain: &ChainId) -> bool {
+        match (self, chain) {
+            (Role::Regulator, _) => true,
+            (Role::Site(s), ChainId::Site(c)) => s == c,
+            _ => false,
+        }
     }
 }
 
@@ -195,13 +208,9 @@ impl TokenStore {
             path: self.path.clone(),
             msg: e.to_string(),
         })?;
-        {
-            use std::io::Write;
-            let mut f = std::fs::File::create(&tmp).map_err(io)?;
-            f.write_all(&body).map_err(io)?;
-            f.sync_all().map_err(io)?;
-        }
-        std::fs::rename(&tmp, &self.path).map_err(io)?;
+        // Written 0600 like every secret of the data directory: only the
+        // tokens' hashes are kept, but they and the roles are nobody's business.
+        crate::secret::replace_private(&self.path, &tmp, &body).map_err(io)?;
         if let Ok(mut c) = self.cache.write() {
             c.valid = false;
         }
@@ -253,6 +262,11 @@ impl TokenStore {
 
     /// The role of a presented token, if it is known and not revoked.
     pub fn check(&self, token: &str) -> Result<Option<Role>, TokenError> {
+        Ok(self.authenticate(token)?.map(|(_, role)| role))
+    }
+
+    /// The id and role of a presented token, if it is known and not revoked.
+    pub fn authenticate(&self, token: &str) -> Result<Option<(String, Role)>, TokenError> {
         let seen = std::fs::metadata(&self.path)
             .ok()
             .and_then(|m| Some((m.modified().ok()?, m.len())));
@@ -279,7 +293,7 @@ impl TokenStore {
             .records
             .iter()
             .find(|r| r.hash == hash && r.revoked_at.is_none())
-            .map(|r| r.role.clone()))
+            .map(|r| (r.id.clone(), r.role.clone())))
     }
 }
 
@@ -293,6 +307,15 @@ mod tests {
         assert!(c.may_read(None, Some(&"acme".parse().unwrap())));
         assert!(!c.may_read(None, Some(&"other".parse().unwrap())));
         assert!("regulator".parse::<Role>().unwrap().reads_all());
+        let north = ChainId::Site("north".parse().unwrap());
+        let south = ChainId::Site("south".parse().unwrap());
+        let site: Role = "site:north".parse().unwrap();
+        assert!(site.may_write(&north));
+        assert!(!site.may_write(&south) && !site.may_write(&ChainId::Regulator));
+        assert!(!c.may_write(&north) && !Role::Auditor.may_write(&north));
+        assert!(
+            Role::Regulator.may_write(&ChainId::Regulator) && Role::Regulator.may_write(&south)
+        );
         assert!("boss".parse::<Role>().is_err());
         assert!("site:".parse::<Role>().is_err());
         assert_eq!(

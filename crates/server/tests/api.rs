@@ -121,7 +121,7 @@ async fn post(
     } else {
         "/v1/entries"
     };
-    let (st, b) = call(&env.app, "POST", uri, None, batch(entries)).await;
+    let (st, b) = call(&env.app, "POST", uri, Some(&env.regulator), batch(entries)).await;
     (
         st,
         serde_json::from_slice(&b).unwrap_or(serde_json::Value::Null),
@@ -266,8 +266,9 @@ async fn every_endpoint_with_every_role() {
             [S::UNAUTHORIZED, S::OK, S::OK, S::OK, S::OK, S::OK],
         ),
         (
+            // Another company cannot tell the serial exists.
             "/v1/firearms/glk100/trace".into(),
-            [S::UNAUTHORIZED, S::OK, S::OK, S::OK, S::FORBIDDEN, S::OK],
+            [S::UNAUTHORIZED, S::OK, S::OK, S::OK, S::NOT_FOUND, S::OK],
         ),
         (
             "/v1/sites/north/inventory".into(),
@@ -354,7 +355,7 @@ async fn every_endpoint_with_every_role() {
         ),
         (
             "/v1/firearms/glk100/dossier".into(),
-            [S::UNAUTHORIZED, S::OK, S::OK, S::OK, S::FORBIDDEN, S::OK],
+            [S::UNAUTHORIZED, S::OK, S::OK, S::OK, S::NOT_FOUND, S::OK],
         ),
         ("/v1/checkpoint/stable".into(), [S::OK; 6]),
         ("/healthz".into(), [S::OK; 6]),
@@ -558,16 +559,17 @@ async fn refusals_store_nothing() {
     assert_eq!(size(&env), n);
 
     // Malformed and oversize bodies.
-    let (st, _) = call(&env.app, "POST", "/v1/entries", None, vec![0xff; 10]).await;
+    let writer = Some(env.regulator.as_str());
+    let (st, _) = call(&env.app, "POST", "/v1/entries", writer, vec![0xff; 10]).await;
     assert_eq!(st, StatusCode::BAD_REQUEST);
-    let (st, _) = call(&env.app, "POST", "/v1/entries", None, vec![0; 2 << 20]).await;
+    let (st, _) = call(&env.app, "POST", "/v1/entries", writer, vec![0; 2 << 20]).await;
     assert_eq!(st, StatusCode::PAYLOAD_TOO_LARGE);
     let many: Vec<Vec<u8>> = vec![vec![1, 2, 3]; 65];
     let (st, _) = call(
         &env.app,
         "POST",
         "/v1/entries",
-        None,
+        writer,
         postcard::to_allocvec(&many).unwrap(),
     )
     .await;
@@ -576,7 +578,7 @@ async fn refusals_store_nothing() {
         &env.app,
         "POST",
         "/v1/entries",
-        None,
+        writer,
         postcard::to_allocvec(&vec![vec![0u8; 5]]).unwrap(),
     )
     .await;
@@ -593,6 +595,10 @@ async fn starts_with_no_setup_and_refuses_ingest_until_a_regulator_key_is_given(
     };
     let shared = Shared::open(config).unwrap();
     assert!(dir.path().join("log.key").exists() && dir.path().join("log.vkey").exists());
+    let (token, _) = shared
+        .tokens()
+        .create("regulator".parse().unwrap(), "regulator", T0)
+        .unwrap();
     let app = app(shared);
     assert_eq!(
         call(&app, "GET", "/healthz", None, vec![]).await.0,
@@ -603,7 +609,7 @@ async fn starts_with_no_setup_and_refuses_ingest_until_a_regulator_key_is_given(
         StatusCode::OK
     );
     let s = Scenario::standard();
-    let (st, body) = call(&app, "POST", "/v1/entries", None, batch(&s.log)).await;
+    let (st, body) = call(&app, "POST", "/v1/entries", Some(&token), batch(&s.log)).await;
     assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE);
     assert!(String::from_utf8_lossy(&body).contains("--regulator-key"));
     // Given later, the key is pinned and ingest works.

@@ -78,10 +78,25 @@ pub fn run(
         data_dir: data.path().to_path_buf(),
         regulator_key: Some(hex::encode(s.regulator_key())),
         manufacturer_roots: vec![hex::encode(s.root_key())],
-        chain_rate_per_second: 1_000_000,
+        token_rate_per_second: 1_000_000,
         ..Config::default()
     };
     let shared = Shared::open(config)?;
+    // The server takes a chain's entries only with a token that may write
+    // it: the regulator's for the setup, each site's own for its chain.
+    let now = armsledger_core::ids::Timestamp(0);
+    let (regulator, _) = shared.tokens().create(
+        armsledger_server::tokens::Role::Regulator,
+        "bench regulator",
+        now,
+    )?;
+    let site_tokens: Vec<String> = sites
+        .iter()
+        .map(|site| -> anyhow::Result<String> {
+            let role = armsledger_server::tokens::Role::Site(site.parse()?);
+            Ok(shared.tokens().create(role, site, now)?.0)
+        })
+        .collect::<anyhow::Result<_>>()?;
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
     let addr = listener.local_addr()?;
     {
@@ -95,31 +110,34 @@ pub fn run(
         .http_status_as_error(false)
         .build()
         .into();
-    let post = |entries: &[Arc<SignedEntry>], wait: bool| -> anyhow::Result<Duration> {
-        let raw: Vec<Vec<u8>> = entries.iter().map(|e| e.bytes().to_vec()).collect();
-        let body = postcard::to_allocvec(&raw)?;
-        let url = format!(
-            "http://{addr}/v1/entries{}",
-            if wait { "?wait=true" } else { "" }
-        );
-        let t = Instant::now();
-        let resp = agent
-            .post(&url)
-            .header("content-type", "application/octet-stream")
-            .send(&body[..])?;
-        anyhow::ensure!(resp.status() == 200, "server answered {}", resp.status());
-        Ok(t.elapsed())
-    };
-    post(&setup, true)?;
+    let post =
+        |token: &str, entries: &[Arc<SignedEntry>], wait: bool| -> anyhow::Result<Duration> {
+            let raw: Vec<Vec<u8>> = entries.iter().map(|e| e.bytes().to_vec()).collect();
+            let body = postcard::to_allocvec(&raw)?;
+            let url = format!(
+                "http://{addr}/v1/entries{}",
+                if wait { "?wait=true" } else { "" }
+            );
+            let t = Instant::now();
+            let resp = agent
+                .post(&url)
+                .header("content-type", "application/octet-stream")
+                .header("authorization", format!("Bearer {token}"))
+                .send(&body[..])?;
+            anyhow::ensure!(resp.status() == 200, "server answered {}", resp.status());
+            Ok(t.elapsed())
+        };
+    post(&regulator, &setup, true)?;
 
     let t = Instant::now();
     let lat: anyhow::Result<Vec<Vec<Duration>>> = std::thread::scope(|sc| {
         let hs: Vec<_> = chains
             .iter()
-            .map(|c| {
+            .zip(&site_tokens)
+            .map(|(c, token)| {
                 sc.spawn(|| {
                     c.chunks(BATCH)
-                        .map(|b| post(b, false))
+                        .map(|b| post(token, b, false))
                         .collect::<anyhow::Result<Vec<_>>>()
                 })
             })

@@ -15,8 +15,11 @@ use crate::state::Shared;
 /// enrols is checked on its own.
 pub fn rebuild_verifier(shared: &Shared) -> Result<(), armsledger_store::StoreError> {
     const CHUNK: u64 = 4096;
-    let roots = shared.config().roots().unwrap_or_default();
-    let mut v = LedgerVerifier::new(shared.regulator_key(), roots, View::Corrected);
+    let mut v = LedgerVerifier::new(
+        shared.regulator_key(),
+        shared.manufacturer_roots().to_vec(),
+        View::Corrected,
+    );
     let reader = shared.store().read()?;
     let size = reader.size();
     let mut from = 0;

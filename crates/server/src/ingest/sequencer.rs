@@ -214,14 +214,6 @@ fn process(
             reason: err.to_string(),
         }));
     }
-    // The rate limit is charged only once every entry of the batch verified
-    // (retries included): forged copies of a site's entries cannot spend its
-    // allowance, and a site replaying its own batches is still limited.
-    if let Some(first) = job.entries.first()
-        && !shared.take_rate(first.chain(), job.entries.len())
-    {
-        return Outcome::Done(Err(ApiError::RateLimited(first.chain().to_string())));
-    }
     let mut items = Vec::with_capacity(job.entries.len());
     let mut next_fresh = fresh.into_iter();
     for slot in slots {

@@ -50,6 +50,10 @@ pub(crate) fn verify(shared: &Shared, jobs: Vec<Job>) -> Verified {
         Ok(v) => lookup_keys(v.keys(), &entries),
         Err(_) => vec![None; entries.len()],
     };
+    shared
+        .metrics()
+        .signatures_checked
+        .inc_by(looked_up.iter().flatten().count() as u64);
     let mut flat = verify_under(looked_up, &entries).into_iter();
     let keys = jobs
         .iter()

@@ -9,9 +9,10 @@ use crate::error::ApiError;
 use crate::state::Shared;
 use crate::tokens::Role;
 
-/// The caller's role, from `Authorization: Bearer <token>`.
+/// The caller's role, from `Authorization: Bearer <token>`, and the id of
+/// the token (what rate limits and per-token bounds are charged to).
 #[derive(Clone, Debug)]
-pub struct Caller(pub Role);
+pub struct Caller(pub Role, String);
 
 impl FromRequestParts<Arc<Shared>> for Caller {
     type Rejection = ApiError;
@@ -23,8 +24,8 @@ impl FromRequestParts<Arc<Shared>> for Caller {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or(ApiError::Unauthenticated)?;
-        match state.tokens().check(token.trim()) {
-            Ok(Some(role)) => Ok(Caller(role)),
+        match state.tokens().authenticate(token.trim()) {
+            Ok(Some((id, role))) => Ok(Caller(role, id)),
             Ok(None) => Err(ApiError::Unauthenticated),
             Err(e) => Err(ApiError::Internal(e.to_string())),
         }
@@ -32,6 +33,11 @@ impl FromRequestParts<Arc<Shared>> for Caller {
 }
 
 impl Caller {
+    /// The token's id (as `armsledger token list` shows it).
+    pub fn token_id(&self) -> &str {
+        &self.1
+    }
+
     /// Refuses unless the role may read everything.
     pub fn need_all(&self, what: &str) -> Result<(), ApiError> {
         if self.0.reads_all() {

@@ -3,6 +3,7 @@
 
 use std::io::Write;
 use std::sync::Arc;
+use std::time::Duration;
 
 use armsledger_bundle::{BundleWriter, Meta, Scope};
 use armsledger_core::entry::{ChainId, SignedEntry};
@@ -18,12 +19,41 @@ use tokio::sync::mpsc;
 
 use crate::error::ApiError;
 use crate::routes::auth::Caller;
+use crate::routes::visibility::{no_such_serial, visible_events};
 use crate::state::Shared;
 
-/// A `Write` that hands chunks to the HTTP body as they fill.
+/// A `Write` that hands chunks to the HTTP body as they fill. A reader
+/// that takes no chunk for `stall` is given up on: the blocking thread
+/// writing the export is never held by a client that stopped reading.
 struct ChannelWriter {
     tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
     buf: Vec<u8>,
+    stall: Duration,
+    rt: tokio::runtime::Handle,
+    /// The reader stopped taking data, or went away.
+    abandoned: bool,
+}
+
+impl ChannelWriter {
+    /// Hands `item` to the reader, waiting at most `stall` for room.
+    fn send(&mut self, item: Result<Bytes, std::io::Error>) -> std::io::Result<()> {
+        let sent = self
+            .rt
+            .block_on(tokio::time::timeout(self.stall, self.tx.send(item)));
+        let (kind, why) = match sent {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(_)) => (
+                std::io::ErrorKind::BrokenPipe,
+                "the reader went away".into(),
+            ),
+            Err(_) => (
+                std::io::ErrorKind::TimedOut,
+                format!("the reader took nothing for {} s", self.stall.as_secs()),
+            ),
+        };
+        self.abandoned = true;
+        Err(std::io::Error::new(kind, why))
+    }
 }
 
 impl Write for ChannelWriter {
@@ -38,9 +68,7 @@ impl Write for ChannelWriter {
     fn flush(&mut self) -> std::io::Result<()> {
         if !self.buf.is_empty() {
             let chunk = Bytes::from(std::mem::take(&mut self.buf));
-            self.tx.blocking_send(Ok(chunk)).map_err(|_| {
-                std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away")
-            })?;
+            self.send(Ok(chunk))?;
         }
         Ok(())
     }
@@ -61,24 +89,47 @@ fn stream(
     shared: Arc<Shared>,
     scope: Scope,
     since: Option<u64>,
+    until: Option<u64>,
     filename: String,
 ) -> Result<Response, ApiError> {
     let published = shared
         .latest_checkpoint()
         .ok_or_else(|| ApiError::NotFound("no checkpoint has been signed yet".into()))?;
+    // Each export holds a blocking thread while it is read: a few at a time.
+    let slot = shared.export_slot().ok_or_else(|| {
+        ApiError::Busy(format!(
+            "{} exports are being written; retry shortly",
+            shared.config().max_concurrent_exports
+        ))
+    })?;
     let (tx, mut rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(8);
+    let rt = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
-        let err_tx = tx.clone();
+        let _slot = slot;
+        let metrics = shared.metrics();
+        metrics.exports_running.inc();
         let mut w = ChannelWriter {
             tx,
             buf: Vec::new(),
+            stall: Duration::from_secs(shared.config().export_stall_secs),
+            rt,
+            abandoned: false,
         };
-        if let Err(e) = write(&shared, &scope, since, &published, &mut w) {
-            tracing::error!(error = %e, "export failed midway");
-            let _ = err_tx.blocking_send(Err(std::io::Error::other(e)));
-        } else {
-            let _ = w.flush();
+        let done = write(&shared, &scope, since, until, &published, &mut w)
+            .and_then(|()| w.flush().map_err(|e| e.to_string()));
+        match done {
+            Ok(()) => {}
+            Err(e) if w.abandoned => {
+                metrics.exports_abandoned.inc();
+                tracing::warn!(error = %e, "export abandoned");
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "export failed midway");
+                // The reader sees the stream fail (and no End record).
+                let _ = w.send(Err(std::io::Error::other(e)));
+            }
         }
+        metrics.exports_running.dec();
     });
     let body = Body::from_stream(async_stream(&mut rx));
     let mut r = body.into_response();
@@ -99,10 +150,13 @@ fn async_stream(
     tokio_stream::wrappers::ReceiverStream::new(rx)
 }
 
+/// Writes the bundle of `scope` at the published checkpoint; a dossier's
+/// weapon events only up to log index `until` (what the caller may see).
 fn write(
     shared: &Shared,
     scope: &Scope,
     since: Option<u64>,
+    until: Option<u64>,
     published: &crate::state::Published,
     out: &mut ChannelWriter,
 ) -> Result<(), String> {
@@ -122,7 +176,7 @@ fn write(
         origin: shared.origin().to_owned(),
         log_key: shared.log_vkey().to_string(),
         regulator_key: shared.regulator_key(),
-        manufacturer_roots: shared.config().roots().unwrap_or_default(),
+        manufacturer_roots: shared.manufacturer_roots().to_vec(),
         scope: scope.clone(),
         created_at: shared.now(),
     };
@@ -161,9 +215,13 @@ fn write(
                         v.extend(chain_indexes(ChainId::Site(site.clone()))?);
                     }
                 }
-                Scope::Firearm(id) => {
-                    v.extend(reader.indexes(&IndexKey::Firearm(*id)).map_err(|x| e(&x))?)
-                }
+                Scope::Firearm(id) => v.extend(
+                    reader
+                        .indexes(&IndexKey::Firearm(*id))
+                        .map_err(|x| e(&x))?
+                        .into_iter()
+                        .filter(|i| until.is_none_or(|u| *i <= u)),
+                ),
                 Scope::All => {}
             }
             v.retain(|i| *i < size);
@@ -237,34 +295,47 @@ pub async fn export(
             Scope::All
         }
     };
-    stream(shared, scope, q.since, "armsledger.bundle".into())
+    stream(shared, scope, q.since, None, "armsledger.bundle".into())
 }
 
-/// A single-weapon dossier that verifies offline.
+/// A single-weapon dossier that verifies offline: the same events the
+/// trace shows the caller (all for the regulator and auditors, up to the
+/// end of its own custody for a company or site).
 #[utoipa::path(get, path = "/v1/firearms/{serial}/dossier", tag = "query",
     params(("serial" = String, Path)),
     responses((status = 200, description = "dossier bundle", content_type = "application/vnd.armsledger.bundle"),
-        (status = 404, description = "no such firearm")),
+        (status = 404, description = "no firearm with that serial that the caller ever held (the same answer whether it exists or not)"),
+        (status = 503, description = "max_concurrent_exports are being written")),
     security(("bearer" = [])))]
 pub async fn dossier(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
     Path(serial): Path<String>,
 ) -> Result<Response, ApiError> {
-    let id = {
+    let (id, until) = {
         let v = shared.read_verifier()?;
-        let rec = v
-            .engine()
-            .state()
-            .find_serial(&serial)
-            .next()
-            .ok_or_else(|| ApiError::NotFound(format!("no firearm with serial {serial}")))?;
-        let company = v.engine().state().company_of(&rec.site).cloned();
-        if !caller.0.may_read(Some(&rec.site), company.as_ref()) {
-            return Err(caller.forbidden(&format!("dossier of {serial}")));
+        let reader = shared
+            .store()
+            .read()
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let mut found = None;
+        for rec in v.engine().state().find_serial(&serial) {
+            let events = reader
+                .scan(&IndexKey::Firearm(rec.id), 0, usize::MAX)
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            let n = visible_events(
+                &caller.0,
+                v.engine().state(),
+                events.iter().map(|s| s.entry.chain()),
+            );
+            if let Some(last) = n.checked_sub(1).and_then(|i| events.get(i)) {
+                let partial = n < events.len();
+                found = Some((rec.id, partial.then_some(last.index)));
+                break;
+            }
         }
-        rec.id
+        found.ok_or_else(|| no_such_serial(&serial))?
     };
     let name = format!("{}.dossier", armsledger_core::model::normalise(&serial));
-    stream(shared, Scope::Firearm(id), None, name)
+    stream(shared, Scope::Firearm(id), None, until, name)
 }

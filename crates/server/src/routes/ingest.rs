@@ -1,4 +1,10 @@
 //! `POST /v1/entries`: armouries and the regulator push signed entries.
+//!
+//! Who may push what is decided before any signature is checked: the
+//! bearer token must belong to a role that may write every entry's chain
+//! (a site its own, the regulator any), and the batch is charged to that
+//! token's rate limit. The device signatures then authenticate every entry
+//! as before: a token lets a caller in, it vouches for no entry.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -6,13 +12,16 @@ use std::time::Duration;
 use armsledger_core::entry::{MAX_ENTRY_BYTES, SignedEntry};
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 use crate::error::ApiError;
+use crate::limits::BodyTimedOut;
 use crate::queue::{Job, Logged};
+use crate::routes::auth::Caller;
 use crate::state::Shared;
 
 /// The JSON form of a batch: entries as hex.
@@ -89,6 +98,20 @@ fn decode_batch(headers: &HeaderMap, body: &[u8], max: usize) -> Result<Vec<Vec<
     Ok(raw)
 }
 
+/// The body, or why it could not be read: over the size limit (413), not
+/// in full by the body deadline (408), or cut off (400).
+fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|r| {
+        if let Some(t) = BodyTimedOut::caused(&r) {
+            ApiError::TimedOut(t.to_string())
+        } else if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge(r.body_text())
+        } else {
+            ApiError::BadRequest(r.body_text())
+        }
+    })
+}
+
 /// Verifies, applies and logs a batch; answers once it is durable.
 #[utoipa::path(post, path = "/v1/entries", tag = "ingest",
     params(IngestParams),
@@ -96,23 +119,29 @@ fn decode_batch(headers: &HeaderMap, body: &[u8], max: usize) -> Result<Vec<Vec<
     responses(
         (status = 200, description = "logged (or already logged)", body = Receipt),
         (status = 400, description = "malformed batch or entry"),
+        (status = 401, description = "no token, or an unknown or revoked one; nothing was read past the headers"),
+        (status = 403, description = "the token's role may not write an entry's chain (a site writes its own, the regulator any; auditors and companies none)"),
+        (status = 408, description = "the body did not arrive in full within body_timeout_secs"),
         (status = 409, description = "equivocation: another entry holds that counter; proof recorded"),
         (status = 413, description = "body or batch too large"),
         (status = 422, description = "an entry failed an authenticity check; nothing stored"),
-        (status = 429, description = "chain over its rate limit"),
+        (status = 429, description = "the token is over its rate limit"),
         (status = 503, description = "the log cannot take writes now; nothing acknowledged was lost"),
-    ))]
+    ),
+    security(("bearer" = [])))]
 pub async fn post_entries(
     State(shared): State<Arc<Shared>>,
+    caller: Caller,
     Query(params): Query<IngestParams>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Receipt>, ApiError> {
     if !shared.regulator_configured() {
         return Err(ApiError::Unavailable(
             "this server has no regulator key yet: restart it with --regulator-key HEX (the key `armsledger regulator init` printed)".into(),
         ));
     }
+    let body = read_body(body)?;
     let raw = decode_batch(&headers, &body, shared.config().max_batch_entries)?;
     let mut entries = Vec::with_capacity(raw.len());
     for (i, b) in raw.iter().enumerate() {
@@ -124,7 +153,20 @@ pub async fn post_entries(
         }
         let e =
             SignedEntry::decode(b).map_err(|e| ApiError::BadRequest(format!("entry {i}: {e}")))?;
+        if !caller.0.may_write(e.chain()) {
+            return Err(caller.forbidden(&format!("write {} (entry {i})", e.chain())));
+        }
         entries.push(Arc::new(e));
+    }
+    // Charged to the token, before any signature work: a flood costs its
+    // sender's allowance only, and a token that may not write a chain
+    // never reaches it.
+    if !shared.take_rate(caller.token_id(), entries.len()) {
+        return Err(ApiError::RateLimited(format!(
+            "token {} ({})",
+            caller.token_id(),
+            caller.0
+        )));
     }
     let (reply, rx) = oneshot::channel();
     shared.submit(Job { entries, reply }).await?;

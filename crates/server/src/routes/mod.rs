@@ -7,3 +7,4 @@ pub mod ingest;
 pub mod log;
 pub mod query;
 pub mod sync;
+pub(crate) mod visibility;

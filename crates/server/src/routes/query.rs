@@ -2,8 +2,10 @@
 //! reconciliation, alerts, findings, transfers, chain integrity. Each needs a
 //! token, and company and site roles see only their own.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use armsledger_core::LedgerVerifier;
 use armsledger_core::entry::ChainId;
@@ -19,7 +21,9 @@ use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
+use crate::limits::CancelOnDrop;
 use crate::routes::auth::Caller;
+use crate::routes::visibility::{no_such_serial, visible_events};
 use crate::state::Shared;
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
@@ -44,18 +48,38 @@ fn may_read_site(shared: &Shared, caller: &Caller, site: &SiteId) -> Result<(), 
     }
 }
 
-/// Replays the log up to `at` (by server receipt time) into a fresh verifier.
-fn replay_until(shared: &Shared, at: Timestamp, view: View) -> Result<LedgerVerifier, ApiError> {
-    let roots = shared.config().roots().unwrap_or_default();
-    let mut v = LedgerVerifier::new(shared.regulator_key(), roots, view);
+/// Replays the log up to `at` (by server receipt time) into a fresh
+/// verifier, stopping as soon as `stop` is set (the request ended) or the
+/// request's deadline passes.
+fn replay_until(
+    shared: &Shared,
+    at: Timestamp,
+    view: View,
+    stop: &AtomicBool,
+    deadline: Instant,
+) -> Result<LedgerVerifier, ApiError> {
+    let mut v = LedgerVerifier::new(
+        shared.regulator_key(),
+        shared.manufacturer_roots().to_vec(),
+        view,
+    );
     let reader = shared.store().read().map_err(internal)?;
+    let metrics = shared.metrics();
     for i in 0..reader.size() {
+        if i % 256 == 0 && (stop.load(Ordering::Acquire) || Instant::now() >= deadline) {
+            metrics.replays_cancelled.inc();
+            return Err(ApiError::TimedOut(format!(
+                "the point-in-time replay stopped after {i} entries: its request ended or ran past {} s",
+                shared.config().request_timeout_secs
+            )));
+        }
         let Some(s) = reader.entry(i).map_err(internal)? else {
             continue;
         };
         if s.received_at > at {
             break;
         }
+        metrics.replay_entries.inc();
         v.ingest(Arc::new(s.entry), Some(s.received_at))
             .map_err(internal)?;
     }
@@ -88,9 +112,9 @@ pub struct TracedFirearm {
     pub id: FirearmId,
     /// Current identity (corrections folded in).
     pub identity: armsledger_core::model::FirearmIdentity,
-    /// Site answerable now, and its state.
+    /// Site answerable now (for a former holder: its own last site).
     pub site: SiteId,
-    /// State word now.
+    /// State word now (for a former holder: `left-custody`).
     pub state: &'static str,
     /// Custody periods: (site, from, to) from the events.
     pub custody: Vec<Custody>,
@@ -111,10 +135,12 @@ pub struct Custody {
     pub until: Option<Timestamp>,
 }
 
-/// A weapon's whole history across sites and companies, with proofs.
+/// A weapon's history across sites and companies, with proofs: all of it
+/// for the regulator and auditors, up to the end of the caller's own
+/// custody for a company or site (never a later holder's events).
 #[utoipa::path(get, path = "/v1/firearms/{serial}/trace", tag = "query",
     params(("serial" = String, Path, description = "serial as marked (any spacing or case)"), TraceQuery),
-    responses((status = 200, body = Trace), (status = 404, description = "no firearm with that serial")),
+    responses((status = 200, body = Trace), (status = 404, description = "no firearm with that serial that the caller ever held (the same answer whether it exists or not)")),
     security(("bearer" = [])))]
 pub async fn trace(
     State(shared): State<Arc<Shared>>,
@@ -151,11 +177,6 @@ fn build_trace(
         .find_serial(serial)
         .map(|f| f.id)
         .collect();
-    if ids.is_empty() {
-        return Err(ApiError::NotFound(format!(
-            "no firearm with serial {serial}"
-        )));
-    }
     let checkpoint = shared.latest_checkpoint();
     let size = checkpoint.as_ref().map_or(0, |p| p.size);
     let reader = shared.store().read().map_err(internal)?;
@@ -165,23 +186,20 @@ fn build_trace(
         let Some(rec) = v.engine().state().firearms.get(&id) else {
             continue;
         };
-        let stored = reader
+        let mut stored = reader
             .scan(&IndexKey::Firearm(id), 0, usize::MAX)
             .map_err(internal)?;
-        let sites: Vec<SiteId> = stored
-            .iter()
-            .filter_map(|s| match s.entry.chain() {
-                ChainId::Site(site) => Some(site.clone()),
-                ChainId::Regulator => None,
-            })
-            .collect();
-        let allowed = sites.iter().any(|s| {
-            let c = v.engine().state().company_of(s).cloned();
-            caller.0.may_read(Some(s), c.as_ref())
-        });
-        if !allowed {
+        // Only what the caller may see: up to the end of its own custody.
+        let total = stored.len();
+        stored.truncate(visible_events(
+            &caller.0,
+            v.engine().state(),
+            stored.iter().map(|s| s.entry.chain()),
+        ));
+        if stored.is_empty() {
             continue;
         }
+        let partial = stored.len() < total;
         let mut timeline = report::timeline(
             id,
             stored
@@ -189,8 +207,10 @@ fn build_trace(
                 .map(|s| (Some(s.index), Some(s.received_at), &s.entry)),
             &corrections,
         );
-        if view == View::Original {
-            for e in &mut timeline.events {
+        let shown: HashSet<_> = stored.iter().map(|s| s.entry.hash()).collect();
+        for e in &mut timeline.events {
+            // A later holder's correction is not the caller's to see.
+            if view == View::Original || e.corrected_by.is_some_and(|c| !shown.contains(&c)) {
                 e.corrected_by = None;
             }
         }
@@ -221,18 +241,24 @@ fn build_trace(
                 None => Ok(Vec::new()),
             })
             .collect::<Result<Vec<_>, _>>()?;
+        // A former holder's view ends when the weapon left it: where it is
+        // and what became of it since are a later holder's.
+        let (site, state) = match custody.last() {
+            Some(last) if partial => (last.site.clone(), LEFT_CUSTODY),
+            _ => (rec.site.clone(), rec.state.word()),
+        };
         out.push(TracedFirearm {
             id,
             identity: rec.identity.clone(),
-            site: rec.site.clone(),
-            state: rec.state.word(),
+            site,
+            state,
             custody,
             timeline,
             proofs,
         });
     }
     if out.is_empty() {
-        return Err(caller.forbidden(&format!("trace {serial}")));
+        return Err(no_such_serial(serial));
     }
     Ok(Trace {
         serial: serial.to_string(),
@@ -240,6 +266,10 @@ fn build_trace(
         checkpoint: checkpoint.map(|p| p.note),
     })
 }
+
+/// The state word of a weapon as a former holder sees it: it left the
+/// caller's custody, and what became of it since is not the caller's.
+pub const LEFT_CUSTODY: &str = "left-custody";
 
 /// `?at=` for point-in-time views.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -264,19 +294,43 @@ pub async fn inventory(
         .map_err(|e| ApiError::BadRequest(format!("site: {e}")))?;
     may_read_site(&shared, &caller, &site)?;
     let at = q.at.as_deref().map(parse_time).transpose()?;
-    tokio::task::spawn_blocking(move || match at {
-        Some(t) => {
-            let v = replay_until(&shared, t, View::Corrected)?;
-            Ok(report::inventory(v.engine().state(), &site, Some(t)))
-        }
-        None => {
+    let Some(t) = at else {
+        return tokio::task::spawn_blocking(move || {
             let v = shared.read_verifier()?;
             Ok(report::inventory(v.engine().state(), &site, None))
+        })
+        .await
+        .map_err(internal)?
+        .map(Json);
+    };
+    // As of a time, the whole log is replayed (until issue 23's snapshots):
+    // one replay per token at a time, a few over all, stopped when the
+    // request ends (answered, timed out, or the client gone) or its
+    // deadline passes.
+    let (_all, _mine) = shared.replay_slot(caller.token_id()).map_err(|mine| {
+        if mine {
+            ApiError::RateLimited(format!(
+                "token {}: one point-in-time query at a time; retry when the last one is answered",
+                caller.token_id()
+            ))
+        } else {
+            ApiError::Busy(
+                "as many point-in-time queries as allowed are running; retry shortly".into(),
+            )
         }
+    })?;
+    let (_cancel, stop) = CancelOnDrop::new();
+    let deadline = Instant::now() + Duration::from_secs(shared.config().request_timeout_secs);
+    shared.metrics().replays_running.inc();
+    let worker = shared.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        let v = replay_until(&worker, t, View::Corrected, &stop, deadline);
+        worker.metrics().replays_running.dec();
+        v.map(|v| report::inventory(v.engine().state(), &site, Some(t)))
     })
     .await
-    .map_err(internal)?
-    .map(Json)
+    .map_err(internal)?;
+    out.map(Json)
 }
 
 /// Ammunition reconciliation per lot and per person at a site.

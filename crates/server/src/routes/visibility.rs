@@ -1,0 +1,79 @@
+//! What of one weapon's history a caller may see. The trace and the dossier
+//! both ask here, so they always show the same events.
+//!
+//! The regulator and auditors see everything. A company or a site sees the
+//! history up to its own last event for the weapon: its custody periods and
+//! the provenance before them (the per-weapon hash chain verifies only from
+//! the acquisition on), never what later holders did with it. A caller that
+//! never held the weapon sees nothing, and the serial then answers exactly
+//! as one that does not exist.
+
+use armsledger_core::entry::ChainId;
+use armsledger_core::rules::state::State;
+
+use crate::tokens::Role;
+
+/// How many of a weapon's events, in log order (given by their chains), the
+/// caller with `role` may see: a prefix of the history. 0 means none.
+pub(crate) fn visible_events<'a>(
+    role: &Role,
+    state: &State,
+    chains: impl IntoIterator<Item = &'a ChainId>,
+) -> usize {
+    let mut seen = 0;
+    let mut visible = 0;
+    for chain in chains {
+        seen += 1;
+        let own = match chain {
+            ChainId::Site(site) => role.may_read(Some(site), state.company_of(site)),
+            ChainId::Regulator => false,
+        };
+        if role.reads_all() || own {
+            visible = seen;
+        }
+    }
+    visible
+}
+
+/// The error for a serial the caller may not see, or that does not exist:
+/// the same 404 and the same body either way.
+pub(crate) fn no_such_serial(serial: &str) -> crate::error::ApiError {
+    crate::error::ApiError::NotFound(format!("no firearm with serial {serial}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use armsledger_core::testkit::{Scenario, v};
+
+    use super::*;
+
+    #[test]
+    fn a_holder_sees_up_to_its_own_last_event() {
+        let mut s = Scenario::standard();
+        s.company_with_site("other-co", "south");
+        let mut engine = armsledger_core::LedgerVerifier::new(
+            s.regulator_key(),
+            vec![],
+            armsledger_core::rules::View::Corrected,
+        );
+        for e in &s.log {
+            engine.ingest(e.clone(), None).unwrap();
+        }
+        let state = engine.engine().state();
+        let north = ChainId::Site(v("north"));
+        let south = ChainId::Site(v("south"));
+        let history = [&north, &north, &south, &south, &north, &south];
+        let role = |r: &str| -> Role { r.parse().unwrap() };
+        assert_eq!(visible_events(&role("regulator"), state, history), 6);
+        assert_eq!(visible_events(&role("auditor"), state, history), 6);
+        assert_eq!(visible_events(&role("site:south"), state, history), 6);
+        // North held it twice: it sees up to its second custody, not after.
+        assert_eq!(visible_events(&role("site:north"), state, history), 5);
+        assert_eq!(visible_events(&role("company:acme"), state, history), 5);
+        assert_eq!(visible_events(&role("company:other-co"), state, history), 6);
+        // Never held: nothing.
+        assert_eq!(visible_events(&role("site:east"), state, history), 0);
+        assert_eq!(visible_events(&role("company:nobody"), state, history), 0);
+        assert_eq!(visible_events(&role("site:north"), state, [&south]), 0);
+    }
+}

@@ -1,0 +1,12 @@
+//! Regression tests for issue 13's server and access-control findings,
+//! driven in process: who may write which chain and what that costs, what
+//! a trace or dossier shows to whom, the pinned manufacturer root, the
+//! permissions of secret files, and the bounds on slow or stalled clients.
+
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::expect_used)]
+
+mod access;
+mod common;
+mod files;
+mod limits;
+mod scope;
