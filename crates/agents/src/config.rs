@@ -96,6 +96,8 @@ pub trait AgentSettings: Serialize + for<'de> Deserialize<'de> {
     fn manufacturer_roots(&self) -> &[String];
     /// The server URL and bearer token, to change them.
     fn server_mut(&mut self) -> (&mut Option<String>, &mut Option<String>);
+    /// The bearer token, if the settings hold one (then the file is a secret).
+    fn token(&self) -> Option<&str>;
 }
 
 impl AgentSettings for ArmouryConfig {
@@ -113,6 +115,9 @@ impl AgentSettings for ArmouryConfig {
     }
     fn server_mut(&mut self) -> (&mut Option<String>, &mut Option<String>) {
         (&mut self.server, &mut self.token)
+    }
+    fn token(&self) -> Option<&str> {
+        self.token.as_deref()
     }
 }
 
@@ -132,10 +137,14 @@ impl AgentSettings for RegulatorConfig {
     fn server_mut(&mut self) -> (&mut Option<String>, &mut Option<String>) {
         (&mut self.server, &mut self.token)
     }
+    fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
 }
 
 /// Reads `dir`'s settings file, or says that `dir` is not such a directory
-/// (and what to run to make one).
+/// (and what to run to make one). Settings that hold a bearer token are a
+/// secret: refused if group or others may read them.
 pub fn load_settings<S: AgentSettings>(dir: &Path) -> Result<S, AgentError> {
     let path = dir.join(S::FILE);
     if !path.exists() {
@@ -147,7 +156,49 @@ pub fn load_settings<S: AgentSettings>(dir: &Path) -> Result<S, AgentError> {
             S::HINT
         )));
     }
-    load(&path)
+    let settings: S = load(&path)?;
+    if settings.token().is_some() {
+        check_private(&path)?;
+    }
+    Ok(settings)
+}
+
+/// Creates `path` holding `bytes`, readable by its owner only (0600),
+/// synced; refuses to replace an existing file. For keys and other secrets.
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), AgentError> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    opts.open(path)
+        .and_then(|mut f| {
+            f.write_all(bytes)?;
+            f.sync_all()
+        })
+        .map_err(|e| AgentError::Config(format!("cannot write {}: {e}", path.display())))
+}
+
+/// Refuses a secret file that group or others may read or write, saying
+/// how to fix it. An absent file passes (opening it then says so).
+pub fn check_private(path: &Path) -> Result<(), AgentError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(m) = std::fs::metadata(path) {
+            let mode = m.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(AgentError::Config(format!(
+                    "{} holds a secret but group or others may read it (mode {mode:04o}); run `chmod 600 {}`",
+                    path.display(),
+                    path.display()
+                )));
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
 }
 
 /// Saves the server URL and the token, those given, in `dir`'s settings for
@@ -196,7 +247,8 @@ pub fn connect_dir<S: AgentSettings>(
 /// Writes a TOML settings file atomically: a temporary file beside it,
 /// synced, renamed over it, the directory synced. A crash leaves the old
 /// file or the new one, never an empty or partial one (`sync --server`
-/// rewrites site.toml every time). The old file's permissions are kept.
+/// rewrites site.toml every time). Settings may hold a bearer token, so the
+/// file is readable by its owner only (0600).
 pub fn save<T: Serialize>(path: &Path, value: &T) -> Result<(), AgentError> {
     use std::io::Write;
     let text = toml::to_string_pretty(value)
@@ -208,10 +260,13 @@ pub fn save<T: Serialize>(path: &Path, value: &T) -> Result<(), AgentError> {
     tmp.push(format!(".{}.tmp", std::process::id()));
     let tmp = PathBuf::from(tmp);
     let written = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        if let Ok(old) = std::fs::metadata(path) {
-            f.set_permissions(old.permissions())?;
-        }
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let mut f = opts.open(&tmp)?;
+        #[cfg(unix)]
+        f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
         f.write_all(text.as_bytes())?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
@@ -328,6 +383,46 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from(files::SITE_TOML)]);
+    }
+
+    #[test]
+    fn settings_with_a_token_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(files::SITE_TOML);
+        let mut cfg = ArmouryConfig {
+            site: "north".into(),
+            device: "unix:/tmp/d.sock".into(),
+            server: None,
+            token: None,
+            regulator_key: "ab".repeat(32),
+            manufacturer_roots: vec![],
+            log_vkey: None,
+        };
+        save(&path, &cfg).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        // Quiet: settings without a token may be readable by others.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(load_settings::<ArmouryConfig>(dir.path()).is_ok());
+        // Saving again (e.g. `sync --token`) makes it private again.
+        cfg.token = Some("als_secret".into());
+        save(&path, &cfg).unwrap();
+        assert_eq!(mode(&path), 0o600);
+        assert!(load_settings::<ArmouryConfig>(dir.path()).is_ok());
+        // Firing: a token others may read.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let err = load_settings::<ArmouryConfig>(dir.path()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains(&format!("chmod 600 {}", path.display())),
+            "{err}"
+        );
+        // Keys are written 0600 and never replaced.
+        let key = dir.path().join("admin.key");
+        write_private(&key, b"00").unwrap();
+        assert_eq!(mode(&key), 0o600);
+        assert!(write_private(&key, b"11").is_err());
     }
 
     #[test]

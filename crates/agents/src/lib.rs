@@ -59,4 +59,4 @@ pub use armoury::{ArmouryAgent, ArmouryStatus, IssueLine, OverrideSpec, Recorded
 pub use client::{LedgerServer, ServerClient};
 pub use config::{ArmouryConfig, RegulatorConfig};
 pub use error::AgentError;
-pub use regulator::{RegulatorAgent, random32};
+pub use regulator::{DeviceKey, RegulatorAgent, random32};

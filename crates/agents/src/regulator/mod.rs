@@ -29,8 +29,11 @@ use crate::client::{LedgerServer, MAX_PUSH_BATCH};
 use crate::config::{self, RegulatorConfig, files};
 use crate::error::AgentError;
 
+mod device_keys;
 mod enrol;
 mod licensing;
+
+pub use device_keys::DeviceKey;
 
 const CHAIN: TableDefinition<u64, &[u8]> = TableDefinition::new("chain");
 const PENDING: TableDefinition<u8, &[u8]> = TableDefinition::new("pending");
@@ -98,8 +101,12 @@ impl<T: Transport> RegulatorAgent<T> {
         let key = device.generate_site_key(None)?;
         std::fs::create_dir_all(dir)
             .map_err(|e| AgentError::Config(format!("cannot create {}: {e}", dir.display())))?;
-        std::fs::write(dir.join(files::ADMIN_KEY), hex::encode(admin.to_bytes()))
-            .map_err(|e| AgentError::Config(format!("cannot write the admin key: {e}")))?;
+        // The admin key authorises key generation, retirement and recovery
+        // on every device the regulator provisions: readable by its owner only.
+        config::write_private(
+            &dir.join(files::ADMIN_KEY),
+            hex::encode(admin.to_bytes()).as_bytes(),
+        )?;
         let cfg = RegulatorConfig {
             device: device_address.to_string(),
             server: None,
@@ -116,6 +123,7 @@ impl<T: Transport> RegulatorAgent<T> {
     pub fn open(dir: &Path, mut device: DeviceClient<T>) -> Result<Self, AgentError> {
         let config: RegulatorConfig = config::load_settings(dir)?;
         let (regulator_key, roots) = config::trust_roots(&config)?;
+        config::check_private(&dir.join(files::ADMIN_KEY))?;
         let admin_hex = std::fs::read_to_string(dir.join(files::ADMIN_KEY))
             .map_err(|e| AgentError::Config(format!("cannot read the admin key: {e}")))?;
         let admin = SigningKey::from_bytes(&config::parse_key(&admin_hex, "admin key")?);
