@@ -37,12 +37,13 @@ pub struct FileFlash {
 
 impl FileFlash {
     /// Creates a new flash file holding `image`; refuses to overwrite one.
+    /// It holds the device's secret keys: readable by its owner only.
     pub fn create(path: &Path, image: &[u8]) -> Result<(), StorageError> {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(path)
-            .map_err(io)?;
+        let mut opts = OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let mut f = opts.open(path).map_err(io)?;
         f.write_all(image).map_err(io)?;
         f.sync_all().map_err(io)?;
         sync_dir(path)

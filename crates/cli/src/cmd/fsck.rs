@@ -19,7 +19,7 @@ use crate::{EXIT_NOT_AUTHENTIC, out};
 /// Options of `fsck`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Example:\n  armsledger fsck --data ./regulator --json\n\nFor a server: checks every stored entry's signature, chain link, counter and key window\n(against the regulator key pinned in the data directory), every index, every\ntile, the root, and that every signed checkpoint is consistent with the tree.\nFor a site: re-verifies the regulator chain, received transfers and the site's own\nchain, and every receipt's inclusion proof against its checkpoint (pinned log key).\nExit 0 clean, 1 a disagreement, 2 usage or I/O error. Stop the server first."
+    after_help = "Example:\n  armsledger fsck --data ./regulator --json\n\nFor a server: checks every stored entry's signature, chain link, counter and key window\n(against the regulator key and manufacturer roots pinned in the data directory), every index, every\ntile, the root, and that every signed checkpoint is consistent with the tree.\nFor a site: re-verifies the regulator chain, received transfers and the site's own\nchain, and every receipt's inclusion proof against its checkpoint (pinned log key).\nExit 0 clean, 1 a disagreement, 2 usage or I/O error. Stop the server first."
 )]
 pub struct FsckArgs {
     /// A server's data directory (log.redb, regulator.pub) or a site directory (site.redb, site.toml).
@@ -185,9 +185,26 @@ fn server(a: &FsckArgs) -> anyhow::Result<Report> {
         .with_context(|| format!("reading {}", key_file.display()))?;
     let key = parse_key_hex(&key)
         .map_err(|e| anyhow::anyhow!("the pinned regulator key in {} {e}", key_file.display()))?;
+    // Enrolments are checked against the pinned manufacturer roots, as the
+    // server checked them.
+    let roots_file = a.data.join(data_files::MANUFACTURER_ROOTS);
+    let roots = match std::fs::read_to_string(&roots_file) {
+        Ok(text) => text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                parse_key_hex(l).map_err(|e| {
+                    anyhow::anyhow!("a manufacturer root in {} {e}", roots_file.display())
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", roots_file.display())),
+    };
     let store = LogStore::open(&db)?;
     let reader = store.read()?;
-    let mut v = LedgerVerifier::new(key, Vec::new(), View::Corrected);
+    let mut v = LedgerVerifier::new(key, roots, View::Corrected);
     for i in 0..reader.size() {
         match reader.entry(i) {
             Ok(Some(s)) => {

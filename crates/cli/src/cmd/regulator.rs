@@ -6,9 +6,11 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 use armsledger_agents::config::{self, files};
-use armsledger_agents::{RegulatorAgent, RegulatorConfig, ServerClient};
-use armsledger_core::event::{RegulatorEvent, Revocable};
-use armsledger_core::ids::{CompanyId, Ident, LocationId, Name, PersonId, SiteId, Text, Timestamp};
+use armsledger_agents::{DeviceKey, RegulatorAgent, RegulatorConfig, ServerClient};
+use armsledger_core::event::{Event, RegulatorEvent, Revocable};
+use armsledger_core::ids::{
+    CompanyId, DeviceId, Ident, LocationId, Name, PersonId, SiteId, Text, Timestamp,
+};
 use armsledger_core::model::{OfficerLicence, Permit, Qualification, Validity};
 use armsledger_device::host::Transport;
 use clap::{Args, Subcommand};
@@ -81,6 +83,10 @@ pub enum RegulatorCommand {
     Revoke(RevokeArgs),
     /// Bar a person from being issued firearms.
     BarPerson(BarArgs),
+    /// Revoke a site device's key: entries it signs after a counter are refused (stolen, lost or broken device).
+    RevokeDevice(RevokeDeviceArgs),
+    /// Retire a site device's key: the device signs its final counter and head, then destroys the key.
+    RetireDevice(RetireDeviceArgs),
     /// Push regulator entries the server has not acknowledged.
     Push(PushArgs),
 }
@@ -286,6 +292,54 @@ pub struct BarArgs {
     pub until: Option<Timestamp>,
 }
 
+/// `revoke-device`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  armsledger regulator revoke-device --site acme-north --device-id dev-0042 --key-epoch 1 \\\n      --after-counter 1841 --reason 'device stolen, police report 77/2026'\n  armsledger regulator revoke-device --site acme-north --key 5f0c… --after-counter 0 --reason 'never trusted'\n\nEntries the key signed up to --after-counter stay valid; every later one is\nrefused by the server as soon as this revocation is pushed, and by offline\nverification. Take the last counter you trust from the server\n(GET /v1/sites/SITE/integrity: head_counter) or the site's last receipt.\nThe revocation is pushed at once when a server is configured."
+)]
+pub struct RevokeDeviceArgs {
+    #[command(flatten)]
+    pub reg: RegArgs,
+    /// Site id.
+    #[arg(long)]
+    pub site: SiteId,
+    /// The key, as its public key (64 hex digits).
+    #[arg(long, value_parser = parse_public_key, required_unless_present = "device_id", conflicts_with_all = ["device_id", "key_epoch"])]
+    pub key: Option<[u8; 32]>,
+    /// The key, by its device id (with --key-epoch).
+    #[arg(long, requires = "key_epoch")]
+    pub device_id: Option<DeviceId>,
+    /// The key's epoch on that device.
+    #[arg(long, requires = "device_id")]
+    pub key_epoch: Option<u32>,
+    /// The last counter that stays valid; later entries are refused.
+    #[arg(long)]
+    pub after_counter: u64,
+    /// Why.
+    #[arg(long)]
+    pub reason: Text,
+}
+
+/// `retire-device`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  armsledger regulator retire-device --site acme-north --device unix:/run/acme-north/device.sock\n\nFor a device taken out of service in good order: sync the site first, so the\nserver holds every entry up to the device's head. The device signs a retire\nstatement (its final counter and head) under the regulator's authorisation\n(admin.key) and destroys the key; the statement is recorded as\ndevice-key-retired, and entries after the final counter are refused. A locked\ndevice cannot vouch for its head: revoke its key instead (revoke-device)."
+)]
+pub struct RetireDeviceArgs {
+    #[command(flatten)]
+    pub reg: RegArgs,
+    /// Site id.
+    #[arg(long)]
+    pub site: SiteId,
+    /// The site's device: unix:PATH or tcp:HOST:PORT.
+    #[arg(long)]
+    pub device: String,
+}
+
+fn parse_public_key(s: &str) -> Result<[u8; 32], String> {
+    armsledger_core::keys::parse_key_hex(s).map_err(|e| format!("a public key {e}"))
+}
+
 /// `regulator push`.
 #[derive(Debug, Args)]
 #[command(
@@ -330,7 +384,11 @@ fn record(reg: &RegArgs, event: RegulatorEvent) -> anyhow::Result<u8> {
 
 fn push_if_configured(agent: &mut Agent) {
     if let Some(server) = agent.config().server.clone() {
-        let client = ServerClient::new(&server, agent.config().token.clone());
+        let Some(token) = agent.config().token.clone() else {
+            eprintln!("warning: not pushed yet: no token for {server}; {NO_TOKEN_HINT}");
+            return;
+        };
+        let client = ServerClient::new(&server, Some(token));
         match agent.push(&client) {
             Ok(n) => println!("pushed {n} entries to {server}"),
             Err(e) => {
@@ -339,6 +397,10 @@ fn push_if_configured(agent: &mut Agent) {
         }
     }
 }
+
+const NO_TOKEN_HINT: &str = "the server takes regulator entries only with the regulator's token: \
+     `armsledger regulator push --token TOKEN` (or ARMSLEDGER_TOKEN; it is saved in regulator.toml); \
+     make one with `armsledger token create --data DATA --role regulator`";
 
 /// Runs a regulator command.
 pub fn run(cmd: RegulatorCommand) -> anyhow::Result<u8> {
@@ -468,6 +530,48 @@ pub fn run(cmd: RegulatorCommand) -> anyhow::Result<u8> {
                 until: a.until,
             },
         ),
+        C::RevokeDevice(a) => {
+            let key = match (a.key, a.device_id, a.key_epoch) {
+                (Some(k), _, _) => DeviceKey::Public(k),
+                (None, Some(d), Some(e)) => DeviceKey::Epoch(d, e),
+                _ => bail!("which key? give --key HEX, or --device-id ID --key-epoch N"),
+            };
+            let mut agent = open(&a.reg)?;
+            let e = agent
+                .revoke_device_key(&a.reg.officer, &a.site, &key, a.after_counter, a.reason)
+                .map_err(explain)?;
+            println!(
+                "recorded device-key-revoked for {} ({key}): entries after counter {} are refused; regulator #{} ({})",
+                a.site,
+                a.after_counter,
+                e.counter(),
+                e.hash().short()
+            );
+            push_if_configured(&mut agent);
+            Ok(0)
+        }
+        C::RetireDevice(a) => {
+            let mut agent = open(&a.reg)?;
+            let mut device = config::connect(&a.device).map_err(explain)?;
+            let e = agent
+                .retire_device_key(&a.reg.officer, &a.site, &mut device)
+                .map_err(explain)?;
+            if let Event::Regulator(RegulatorEvent::DeviceKeyRetired { statement, .. }) =
+                &e.body().event
+            {
+                println!(
+                    "device {} retired key epoch {} at counter {}; recorded device-key-retired for {} as regulator #{} ({})",
+                    statement.body.device,
+                    statement.body.key_epoch,
+                    statement.body.final_counter,
+                    a.site,
+                    e.counter(),
+                    e.hash().short()
+                );
+            }
+            push_if_configured(&mut agent);
+            Ok(0)
+        }
         C::Push(a) => {
             config::remember_server::<RegulatorConfig>(&a.reg.dir, a.server, a.token)
                 .map_err(explain)?;
@@ -477,6 +581,9 @@ pub fn run(cmd: RegulatorCommand) -> anyhow::Result<u8> {
                     "no server to push to\nhint: did you forget --server? e.g. `armsledger regulator push --server http://HOST:8640 --token TOKEN`"
                 );
             };
+            if agent.config().token.is_none() {
+                bail!("no token to push to {server} with\nhint: {NO_TOKEN_HINT}");
+            }
             let n = agent
                 .push(&ServerClient::new(&server, agent.config().token.clone()))
                 .map_err(explain)?;

@@ -39,7 +39,7 @@ pub struct InitArgs {
     /// The server to sync with; when given, the first sync runs now.
     #[arg(long, env = "ARMSLEDGER_SERVER")]
     pub server: Option<String>,
-    /// The site's bearer token.
+    /// The site's bearer token (role site:SITE); needed with --server.
     #[arg(long, env = "ARMSLEDGER_TOKEN")]
     pub token: Option<String>,
 }
@@ -52,6 +52,12 @@ pub fn run(cmd: SiteCommand) -> anyhow::Result<u8> {
 }
 
 fn init(a: InitArgs) -> anyhow::Result<u8> {
+    if let (Some(server), None) = (&a.server, &a.token) {
+        anyhow::bail!(
+            "no token to sync with {server}\nhint: {}",
+            crate::cmd::sync::NO_TOKEN_HINT
+        );
+    }
     let cfg = ArmouryConfig {
         site: a.site.clone(),
         device: a.device.clone(),

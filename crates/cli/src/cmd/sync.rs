@@ -24,6 +24,11 @@ pub struct SyncArgs {
     pub token: Option<String>,
 }
 
+/// What to do without a site token (sync and `site init --server`).
+pub const NO_TOKEN_HINT: &str = "the server takes a site's entries only with that site's token: \
+     pass --token TOKEN (or set ARMSLEDGER_TOKEN; it is saved in site.toml); the regulator makes it \
+     with `armsledger token create --data DATA --role site:SITE`";
+
 /// Runs `sync`.
 pub fn run(a: SyncArgs) -> anyhow::Result<u8> {
     config::remember_server::<ArmouryConfig>(&a.site.dir, a.server, a.token).map_err(explain)?;
@@ -33,7 +38,10 @@ pub fn run(a: SyncArgs) -> anyhow::Result<u8> {
             "no server to sync with\nhint: did you forget --server? e.g. `armsledger sync --server http://HOST:8640 --token TOKEN` (it is saved in site.toml)"
         );
     };
-    let client = ServerClient::new(&server, agent.config().token.clone());
+    let Some(token) = agent.config().token.clone() else {
+        bail!("no token to sync with {server}\nhint: {NO_TOKEN_HINT}");
+    };
+    let client = ServerClient::new(&server, Some(token));
     let r = agent.sync(&client).map_err(explain)?;
     println!(
         "pushed {} entries in {} batches; checkpoint {}; {} new regulator entries; {} new transfers in the inbox",

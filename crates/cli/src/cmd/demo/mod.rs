@@ -198,7 +198,11 @@ pub fn run(a: DemoArgs) -> anyhow::Result<u8> {
     // that changed company traced, the figures written down.
     let summary = summary::conclude(&dir, &plan, &server, tokens, tally, &common, &devices)?;
     let json = serde_json::to_string_pretty(&summary)?;
-    std::fs::write(dir.join("summary.json"), format!("{json}\n"))?;
+    // The summary holds the demo's bearer tokens: readable by its owner only.
+    armsledger_agents::config::write_private(
+        &dir.join("summary.json"),
+        format!("{json}\n").as_bytes(),
+    )?;
     if a.json {
         println!("{json}");
     } else {
