@@ -372,8 +372,8 @@ fn sync_pushes_to_a_real_server_and_pulls_the_regulator_chain() {
     let mut w = world();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let data = w.dir.path().join("server");
-    let (base, site_token, _) = rt.block_on(start_server(&data, &w));
-    let server_reg = armsledger_agents::ServerClient::new(&base, None);
+    let (base, site_token, reg_token, _) = rt.block_on(start_server(&data, &w));
+    let server_reg = armsledger_agents::ServerClient::new(&base, Some(reg_token));
     assert!(w.reg.push(&server_reg).unwrap() > 5);
     let mut s = ArmouryAgent::init(&site_dir(&w), site_config(&w), client(&w.site_device)).unwrap();
     let server = armsledger_agents::ServerClient::new(&base, Some(site_token));
@@ -429,9 +429,13 @@ async fn axum_serve(
 fn sync_after_days_offline_sends_batches_of_at_most_512() {
     let mut w = world();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (base, site_token, _) = rt.block_on(start_server(&w.dir.path().join("server"), &w));
+    let (base, site_token, reg_token, _) =
+        rt.block_on(start_server(&w.dir.path().join("server"), &w));
     w.reg
-        .push(&armsledger_agents::ServerClient::new(&base, None))
+        .push(&armsledger_agents::ServerClient::new(
+            &base,
+            Some(reg_token),
+        ))
         .unwrap();
     let mut s = ArmouryAgent::init(&site_dir(&w), site_config(&w), client(&w.site_device)).unwrap();
     let server = armsledger_agents::ServerClient::new(&base, Some(site_token));
@@ -629,10 +633,16 @@ fn server_findings(shared: &armsledger_server::Shared, entry: Hash) -> Vec<RuleI
         .collect()
 }
 
+/// A server over `data`; its URL, north's token, the regulator's token.
 async fn start_server(
     data: &Path,
     w: &World,
-) -> (String, String, std::sync::Arc<armsledger_server::Shared>) {
+) -> (
+    String,
+    String,
+    String,
+    std::sync::Arc<armsledger_server::Shared>,
+) {
     use armsledger_server::{Config, Shared, spawn_workers};
     let config = Config {
         data_dir: data.to_path_buf(),
@@ -650,6 +660,11 @@ async fn start_server(
         .create("site:north".parse().unwrap(), "north", T0)
         .unwrap()
         .0;
+    let regulator = shared
+        .tokens()
+        .create("regulator".parse().unwrap(), "regulator", T0)
+        .unwrap()
+        .0;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     spawn_workers(shared.clone());
@@ -657,7 +672,7 @@ async fn start_server(
     tokio::spawn(async move {
         axum_serve(listener, app).await;
     });
-    (format!("http://{addr}"), token, shared)
+    (format!("http://{addr}"), token, regulator, shared)
 }
 
 fn wall_clock() -> Timestamp {
@@ -672,9 +687,13 @@ fn wall_clock() -> Timestamp {
 fn device_clock_jumps_are_clamped_by_the_device_and_flagged_by_the_server() {
     let mut w = world();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (base, site_token, shared) = rt.block_on(start_server(&w.dir.path().join("server"), &w));
+    let (base, site_token, reg_token, shared) =
+        rt.block_on(start_server(&w.dir.path().join("server"), &w));
     w.reg
-        .push(&armsledger_agents::ServerClient::new(&base, None))
+        .push(&armsledger_agents::ServerClient::new(
+            &base,
+            Some(reg_token),
+        ))
         .unwrap();
     let mut s = ArmouryAgent::init(&site_dir(&w), site_config(&w), client(&w.site_device)).unwrap();
     let server = armsledger_agents::ServerClient::new(&base, Some(site_token));

@@ -25,7 +25,7 @@ use armsledger_core::model::Item;
 use armsledger_core::sig::Statement;
 use armsledger_core::statements::{RetireBody, RetireStatement};
 use armsledger_core::testkit::{Scenario, SoftSigner, pistol, text, v};
-use harness::{Server, batch, get, json, post, post_raw, try_post};
+use harness::{Server, batch, get, json, post_as, try_post_as};
 
 /// Small limits so the oversize cases are cheap.
 const CONFIG: &str =
@@ -38,7 +38,7 @@ fn world(dir: &std::path::Path, config: &str) -> (Scenario, Server) {
     s.company_with_site("third-co", "east");
     s.guard("guard-s", "other-co", 365);
     let srv = Server::start(&dir.join("srv"), &s, config);
-    let (st, body) = post(&srv.url, &s.log);
+    let (st, body) = srv.post(&s.log);
     assert_eq!(st, 200, "{body}");
     (s, srv)
 }
@@ -67,7 +67,7 @@ fn refused(
 fn still_served(srv: &Server, s: &mut Scenario, serial: &str) {
     let n = srv.size();
     let (_, e) = s.acquire("south", serial);
-    let (st, body) = post(&srv.url, &[e]);
+    let (st, body) = srv.post(&[e]);
     assert_eq!(st, 200, "legitimate ingest after an attack: {body}");
     assert_eq!(body["entries"][0]["status"], "logged", "{body}");
     assert_eq!(srv.size(), n + 1);
@@ -89,7 +89,7 @@ fn forged_replayed_forked_and_misattributed_entries_are_refused() {
     // Legitimate north activity, logged once.
     let (_, g1) = s.acquire("north", "GLK 100");
     let (_, g2) = s.acquire("north", "GLK 101");
-    let (st, first) = post(&srv.url, &[g1.clone(), g2.clone()]);
+    let (st, first) = srv.post(&[g1.clone(), g2.clone()]);
     assert_eq!(st, 200, "{first}");
 
     // 1. Forged signature: one bit flipped; also an all-zero signature.
@@ -97,7 +97,7 @@ fn forged_replayed_forked_and_misattributed_entries_are_refused() {
     let body = refused(
         &srv,
         "flipped signature bit",
-        post(&srv.url, &[flip_signature(&good)]),
+        srv.post(&[flip_signature(&good)]),
         422,
     );
     assert!(
@@ -109,22 +109,22 @@ fn forged_replayed_forked_and_misattributed_entries_are_refused() {
     let at = good.header_bytes().len();
     zero[at..at + 64].fill(0);
     let zero = Arc::new(SignedEntry::decode(&zero).unwrap());
-    refused(&srv, "all-zero signature", post(&srv.url, &[zero]), 422);
+    refused(&srv, "all-zero signature", srv.post(&[zero]), 422);
     // A forged entry hidden behind a good one: the whole batch is refused.
     let (_, after) = s.acquire("north", "GLK 103");
     refused(
         &srv,
         "good entry followed by a forged one",
-        post(&srv.url, &[good.clone(), flip_signature(&after)]),
+        srv.post(&[good.clone(), flip_signature(&after)]),
         422,
     );
     cases += 3;
-    assert_eq!(post(&srv.url, &[good.clone(), after.clone()]).0, 200);
+    assert_eq!(srv.post(&[good.clone(), after.clone()]).0, 200);
 
     // 2. Replays: the same batch again is idempotent, same indexes, nothing new.
     let n = srv.size();
     for _ in 0..3 {
-        let (st, again) = post(&srv.url, &[g1.clone(), g2.clone()]);
+        let (st, again) = srv.post(&[g1.clone(), g2.clone()]);
         assert_eq!(st, 200);
         for (a, b) in first["entries"]
             .as_array()
@@ -136,10 +136,25 @@ fn forged_replayed_forked_and_misattributed_entries_are_refused() {
             assert_eq!(b["status"], "duplicate");
         }
     }
-    let (st, _) = post(&srv.url, &s.log[..5]);
+    let (st, _) = srv.post(&s.log[..5]);
     assert_eq!(st, 200, "replayed regulator entries");
     assert_eq!(srv.size(), n, "replays stored something");
-    cases += 2;
+    // Only the regulator's token may push the regulator chain, replays
+    // included; a site's token may push only its own chain.
+    let north_token = srv.token("site:north");
+    refused(
+        &srv,
+        "regulator entries replayed with a site's token",
+        post_as(&srv.url, Some(&north_token), &s.log[..5]),
+        403,
+    );
+    refused(
+        &srv,
+        "north's entries replayed without a token",
+        post_as(&srv.url, None, &[g1.clone(), g2.clone()]),
+        401,
+    );
+    cases += 4;
 
     // 3. A fork from a cloned device: the same key signs another entry for
     // the last counter. 409, the proof is recorded, nothing stored.
@@ -161,7 +176,7 @@ fn forged_replayed_forked_and_misattributed_entries_are_refused() {
     refused(
         &srv,
         "fork from a cloned device",
-        post(&srv.url, std::slice::from_ref(&forked)),
+        srv.post(std::slice::from_ref(&forked)),
         409,
     );
     let rt = srv.token("regulator");
@@ -184,7 +199,7 @@ fn forged_replayed_forked_and_misattributed_entries_are_refused() {
     refused(
         &srv,
         "clone continuing its branch",
-        post(&srv.url, &[onward]),
+        srv.post(&[onward]),
         422,
     );
     cases += 2;
@@ -206,8 +221,15 @@ fn forged_replayed_forked_and_misattributed_entries_are_refused() {
     refused(
         &srv,
         "south's key on north's chain",
-        post(&srv.url, &[cross]),
+        srv.post(std::slice::from_ref(&cross)),
         422,
+    );
+    let south_token = srv.token("site:south");
+    refused(
+        &srv,
+        "south's token pushing north's chain",
+        post_as(&srv.url, Some(&south_token), &[cross]),
+        403,
     );
     // ... and claiming north's device id as well.
     impostor.device = north.device.clone();
@@ -215,14 +237,14 @@ fn forged_replayed_forked_and_misattributed_entries_are_refused() {
     refused(
         &srv,
         "south's key claiming north's device",
-        post(&srv.url, &[cross]),
+        srv.post(&[cross]),
         422,
     );
     // An unenrolled key (a rogue world with its own "regulator").
     let mut rogue = Scenario::standard();
     rogue.company_with_site("acme", "ghost");
     let ghost = rogue.acquire("ghost", "G-1").1;
-    refused(&srv, "unenrolled site key", post(&srv.url, &[ghost]), 422);
+    refused(&srv, "unenrolled site key", srv.post(&[ghost]), 422);
     // Regulator entries signed by a rogue regulator key, linked to the real head.
     let mut fake = s.clone();
     let mut rogue_reg = SoftSigner::new("rogue-regulator", ChainId::Regulator);
@@ -231,17 +253,12 @@ fn forged_replayed_forked_and_misattributed_entries_are_refused() {
     fake.regulator = rogue_reg;
     fake.company_with_site("evil-co", "evil");
     let forged_reg = fake.log[s.log.len()..].to_vec();
-    refused(
-        &srv,
-        "rogue regulator key",
-        post(&srv.url, &forged_reg),
-        422,
-    );
-    cases += 4;
+    refused(&srv, "rogue regulator key", srv.post(&forged_reg), 422);
+    cases += 5;
 
     // 5. A retired key (east) and a revoked key (north) sign on.
     let (_, e1) = s.acquire("east", "E-1");
-    assert_eq!(post(&srv.url, std::slice::from_ref(&e1)).0, 200);
+    assert_eq!(srv.post(std::slice::from_ref(&e1)).0, 200);
     let east = s.sites.get(&v("east")).unwrap().clone();
     let rb = RetireBody {
         chain: east.chain.clone(),
@@ -265,7 +282,7 @@ fn forged_replayed_forked_and_misattributed_entries_are_refused() {
         after_counter: after.counter(),
         reason: text("device stolen"),
     });
-    assert_eq!(post(&srv.url, &[retire, revoke]).0, 200);
+    assert_eq!(srv.post(&[retire, revoke]).0, 200);
     let late_east = s.site(
         "east",
         "armourer-1",
@@ -275,12 +292,7 @@ fn forged_replayed_forked_and_misattributed_entries_are_refused() {
             to: v("rack-1"),
         },
     );
-    let body = refused(
-        &srv,
-        "retired key signs on",
-        post(&srv.url, &[late_east]),
-        422,
-    );
+    let body = refused(&srv, "retired key signs on", srv.post(&[late_east]), 422);
     assert!(
         body["title"].as_str().unwrap().contains("retired"),
         "{body}"
@@ -294,12 +306,7 @@ fn forged_replayed_forked_and_misattributed_entries_are_refused() {
             to: v("rack-1"),
         },
     );
-    let body = refused(
-        &srv,
-        "revoked key signs on",
-        post(&srv.url, &[late_north]),
-        422,
-    );
+    let body = refused(&srv, "revoked key signs on", srv.post(&[late_north]), 422);
     assert!(
         body["title"].as_str().unwrap().contains("revoked"),
         "{body}"
@@ -315,7 +322,7 @@ fn a_company_reads_only_its_own_data() {
     let tmp = tempfile::tempdir().unwrap();
     let (mut s, srv) = world(tmp.path(), CONFIG);
     let (_, g) = s.acquire("north", "GLK 100");
-    assert_eq!(post(&srv.url, std::slice::from_ref(&g)).0, 200);
+    assert_eq!(srv.post(std::slice::from_ref(&g)).0, 200);
     let size = srv.settled_checkpoint().size();
     let other = srv.token("company:other-co");
     let south = srv.token("site:south");
@@ -385,14 +392,15 @@ fn oversized_and_malformed_bodies_are_refused_before_anything_is_stored() {
     let (mut s, srv) = world(tmp.path(), CONFIG);
     let (_, g) = s.acquire("north", "GLK 100");
     let mut cases = 0;
-    let raw = |body: Vec<u8>| post_raw(&srv.url, &body);
+    let raw = |body: Vec<u8>| srv.post_raw(&body);
 
     // The server answers 413 as soon as it sees the declared length and closes
     // the connection; a client still writing may see the close first.
     let n = srv.size();
-    match try_post(
+    match try_post_as(
         &srv.url,
         "/v1/entries",
+        Some(&srv.writer),
         "application/octet-stream",
         &vec![0; 2 << 20],
     ) {
@@ -460,7 +468,14 @@ fn oversized_and_malformed_bodies_are_refused_before_anything_is_stored() {
     cases += 7;
 
     let json_post = |body: &[u8]| {
-        let (st, b) = try_post(&srv.url, "/v1/entries", "application/json", body).unwrap();
+        let (st, b) = try_post_as(
+            &srv.url,
+            "/v1/entries",
+            Some(&srv.writer),
+            "application/json",
+            body,
+        )
+        .unwrap();
         (st, json(&b))
     };
     refused(&srv, "JSON not an object", json_post(b"[1,2,3]"), 400);
@@ -485,7 +500,8 @@ fn oversized_and_malformed_bodies_are_refused_before_anything_is_stored() {
     c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     write!(
         c,
-        "POST /v1/entries HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "POST /v1/entries HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n",
+        srv.writer
     )
     .unwrap();
     let chunk = vec![b'a'; 64 * 1024];
@@ -553,8 +569,9 @@ fn slow_clients_do_not_starve_others() {
     let tmp = tempfile::tempdir().unwrap();
     let (mut s, srv) = world(tmp.path(), CONFIG);
     let budget = Duration::from_secs(3);
-    // Slow headers, slow bodies, and a crowd of idle half-open connections.
-    let head = b"POST /v1/entries HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 4000\r\n\r\n".to_vec();
+    // Slow headers, slow bodies, and a crowd of idle half-open connections
+    // (with a token that may write, so that the bodies are read).
+    let head = format!("POST /v1/entries HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/octet-stream\r\nContent-Length: 4000\r\n\r\n", srv.writer).into_bytes();
     let mut slow = Vec::new();
     for _ in 0..8 {
         slow.push(dribble(
@@ -584,7 +601,7 @@ fn slow_clients_do_not_starve_others() {
         let t = Instant::now();
         assert_eq!(get(&srv.url, "/healthz", None).0, 200);
         let (_, e) = s.acquire("south", &format!("S-{served}"));
-        assert_eq!(post(&srv.url, &[e]).0, 200);
+        assert_eq!(srv.post(&[e]).0, 200);
         worst = worst.max(t.elapsed());
         served += 1;
     }
@@ -617,22 +634,57 @@ fn a_stalled_connection_is_dropped_in_bounded_time() {
     }
 }
 
+/// Before: a connection that never sent a byte was never closed, so with
+/// the open-file limit at 256, 300 silent sockets left no descriptor for
+/// anyone else and `/healthz` timed out. Now silent connections are closed
+/// after `header_timeout_secs` and the connection cap keeps descriptors
+/// free; the health check is answered once a slot frees.
+#[test]
+fn silent_sockets_past_the_descriptor_limit_do_not_starve_healthz() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Scenario::standard();
+    let srv = Server::start_limited(
+        &tmp.path().join("srv"),
+        &s,
+        &format!("{CONFIG}header_timeout_secs = 2\n"),
+        Some(256),
+    );
+    let silent: Vec<TcpStream> = (0..300)
+        .map(|_| TcpStream::connect(srv.addr()).unwrap())
+        .collect();
+    let (st, body) = get(&srv.url, "/healthz", None);
+    assert_eq!(st, 200, "{}", String::from_utf8_lossy(&body));
+    // The silent ones were closed by the server.
+    let mut closed = 0;
+    for mut c in silent {
+        c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        match c.read(&mut [0u8; 16]) {
+            Ok(0) => closed += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => closed += 1,
+            other => eprintln!("a silent socket: {other:?}"),
+        }
+    }
+    assert_eq!(closed, 300);
+}
+
 #[test]
 fn a_flood_from_one_site_is_rate_limited_and_others_are_served() {
     let tmp = tempfile::tempdir().unwrap();
-    let config = format!("{CONFIG}chain_rate_per_second = 20\n");
+    let config = format!("{CONFIG}token_rate_per_second = 20\n");
     let (mut s, srv) = world(tmp.path(), &config);
+    let north = srv.token("site:north");
+    let post = |entries: &[Arc<SignedEntry>]| post_as(&srv.url, Some(&north), entries);
     let mut flood = Vec::new();
     for i in 0..10 {
         flood.push(s.acquire("north", &format!("F-{i}")).1);
     }
-    assert_eq!(post(&srv.url, &flood).0, 200);
+    assert_eq!(post(&flood).0, 200);
     let n = srv.size();
     // North replays its batch as fast as it can: 429 within a bounded number
     // of requests (burst = 10 s of rate = 200 entries).
     let mut limited_after = None;
     for i in 0..100 {
-        let (st, body) = post(&srv.url, &flood);
+        let (st, body) = post(&flood);
         if st == 429 {
             assert_eq!(body["type"], "rate-limited", "{body}");
             limited_after = Some(i);
@@ -645,46 +697,49 @@ fn a_flood_from_one_site_is_rate_limited_and_others_are_served() {
         limited_after <= 21,
         "rate limit let {limited_after} batches through"
     );
-    let body = refused(
-        &srv,
-        "flooding site over its rate",
-        post(&srv.url, &flood),
-        429,
-    );
+    let body = refused(&srv, "flooding site over its rate", post(&flood), 429);
     assert!(
         body["title"].as_str().unwrap().contains("site:north"),
         "{body}"
     );
     assert_eq!(srv.size(), n);
-    // Others are served while north is limited.
+    // Others are served while north is limited: south with its own token,
+    // and the regulator.
+    let (_, e) = s.acquire("south", "S-0");
+    let south = srv.token("site:south");
+    assert_eq!(post_as(&srv.url, Some(&south), &[e]).0, 200);
     still_served(&srv, &mut s, "S-1");
     assert_eq!(get(&srv.url, "/checkpoint", None).0, 200);
     // North recovers after a pause.
     std::thread::sleep(Duration::from_millis(1100));
-    assert_eq!(post(&srv.url, &flood).0, 200);
+    assert_eq!(post(&flood).0, 200);
     eprintln!("flood: 429 after {limited_after} batches; others served");
 }
 
 #[test]
 fn forged_entries_cannot_spend_another_sites_rate_limit() {
     let tmp = tempfile::tempdir().unwrap();
-    let config = format!("{CONFIG}chain_rate_per_second = 20\n");
+    let config = format!("{CONFIG}token_rate_per_second = 20\n");
     let (mut s, srv) = world(tmp.path(), &config);
     let (_, g) = s.acquire("north", "GLK 100");
     // The attacker forges (bit-flipped signature) an entry north never sends.
     let (_, h) = s.acquire("north", "GLK 101");
     let forged = flip_signature(&h);
-    // An attacker without north's key keeps posting forged entries that
-    // claim north's chain, while north tries to sync its real entry.
+    // An attacker without north's key or token keeps posting forged entries
+    // that claim north's chain, with no token or another site's, while
+    // north tries to sync its real entry with its own token.
+    let south = srv.token("site:south");
+    let north = srv.token("site:north");
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let attacker = {
         let (url, stop) = (srv.url.clone(), stop.clone());
         std::thread::spawn(move || {
             let mut sent = 0;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) && sent < 20_000 {
-                let (st, _) = post(&url, std::slice::from_ref(&forged));
-                // 200 once north's real entry is in: the copy is a duplicate by hash.
-                assert!(st == 422 || st == 429 || st == 200, "{st}");
+                let token = (sent % 2 == 0).then_some(south.as_str());
+                let (st, _) = post_as(&url, token, std::slice::from_ref(&forged));
+                // Refused on the token, before any signature work.
+                assert!(st == 401 || st == 403, "{st}");
                 sent += 1;
             }
         })
@@ -692,7 +747,7 @@ fn forged_entries_cannot_spend_another_sites_rate_limit() {
     std::thread::sleep(Duration::from_millis(300));
     let mut refused_north = 0;
     for _ in 0..10 {
-        let (st, _) = post(&srv.url, std::slice::from_ref(&g));
+        let (st, _) = post_as(&srv.url, Some(&north), std::slice::from_ref(&g));
         if st == 429 {
             refused_north += 1;
         }

@@ -33,13 +33,15 @@ use std::time::{Duration, Instant};
 use armsledger_core::entry::SignedEntry;
 use armsledger_core::testkit::Scenario;
 use armsledger_log::{Checkpoint, LogVerifier, open_checkpoint, verify_consistency};
-use harness::{Rng, Server, env_count, get, hashes, json, try_get, try_post};
+use harness::{Rng, Server, env_count, get, hashes, json, try_get, try_post_as};
 
 /// One ingesting site: its own copy of the scenario (it signs only its own
 /// chain), what the server acknowledged, and what it sent without an answer.
 struct Client {
     s: Scenario,
     site: &'static str,
+    /// The site's bearer token.
+    token: String,
     next_serial: u64,
     unacked: Vec<Arc<SignedEntry>>,
     acked: Vec<Arc<SignedEntry>>,
@@ -68,7 +70,13 @@ fn ingest(
             }
         }
         let body = harness::batch(&c.unacked);
-        match try_post(&url, "/v1/entries", "application/octet-stream", &body) {
+        match try_post_as(
+            &url,
+            "/v1/entries",
+            Some(&c.token),
+            "application/octet-stream",
+            &body,
+        ) {
             Ok((200, _)) => c.acked.append(&mut c.unacked),
             Ok((st, b)) => panic!(
                 "{}: ingest answered {st}: {}",
@@ -146,7 +154,7 @@ fn acknowledged_entries_survive_sigkill() {
     let mut s = Scenario::standard();
     s.company_with_site("other-co", "south");
     let mut srv = Server::start(&data, &s, "checkpoint_interval_ms = 20\n");
-    let (st, b) = harness::post(&srv.url, &s.log);
+    let (st, b) = srv.post(&s.log);
     assert_eq!(st, 200, "{b}");
     let token = srv.token("regulator");
     let vkey = srv.vkey();
@@ -163,6 +171,7 @@ fn acknowledged_entries_survive_sigkill() {
         .map(|site| Client {
             s: s.clone(),
             site,
+            token: srv.token(&format!("site:{site}")),
             next_serial: 0,
             unacked: Vec::new(),
             acked: Vec::new(),
@@ -233,7 +242,7 @@ fn acknowledged_entries_survive_sigkill() {
     // The clients finish what was in flight; everything is logged once.
     for c in &mut clients {
         if !c.unacked.is_empty() {
-            let (st, b) = harness::post(&srv.url, &c.unacked);
+            let (st, b) = srv.post(&c.unacked);
             assert_eq!(st, 200, "{b}");
             c.acked.append(&mut c.unacked);
         }
@@ -260,7 +269,7 @@ fn fsck_right_after_a_crash() {
     let data = tmp.path().join("srv");
     let s = Scenario::standard();
     let mut srv = Server::start(&data, &s, "checkpoint_interval_ms = 20\n");
-    assert_eq!(harness::post(&srv.url, &s.log).0, 200);
+    assert_eq!(srv.post(&s.log).0, 200);
     srv.kill();
     fsck(&data);
 }

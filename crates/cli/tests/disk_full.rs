@@ -54,7 +54,7 @@ impl Server {
         // test's own file size limit allows.
         std::fs::write(
             &cfg,
-            "checkpoint_interval_ms = 20\nchain_rate_per_second = 100000\ndisk_probe_bytes = 1048576\n",
+            "checkpoint_interval_ms = 20\ntoken_rate_per_second = 100000\ndisk_probe_bytes = 1048576\n",
         )
         .unwrap();
         let mut child = Command::new(bin())
@@ -206,13 +206,15 @@ fn get(url: &str, path: &str, token: Option<&str>) -> Resp {
     finish(req.call().unwrap())
 }
 
-fn push(url: &str, entries: &[Arc<SignedEntry>]) -> Resp {
+/// POSTs entries with the regulator's `token` (it may push every chain).
+fn push(url: &str, token: &str, entries: &[Arc<SignedEntry>]) -> Resp {
     let raw: Vec<Vec<u8>> = entries.iter().map(|e| e.bytes().to_vec()).collect();
     let body = postcard::to_allocvec(&raw).unwrap();
     finish(
         agent()
             .post(format!("{url}/v1/entries"))
             .header("content-type", "application/octet-stream")
+            .header("authorization", format!("Bearer {token}"))
             .send(&body[..])
             .unwrap(),
     )
@@ -272,9 +274,9 @@ fn a_full_disk_refuses_new_entries_keeps_acknowledged_ones_and_recovers() {
     let data = tmp.path().join("srv");
     let mut s = Scenario::standard();
     let mut srv = Server::start(&data, &s);
-    let r = push(&srv.url, &s.log);
-    assert_eq!(r.status, 200, "{}", r.text());
     let tok = token(&data, &srv.url);
+    let r = push(&srv.url, &tok, &s.log);
+    assert_eq!(r.status, 200, "{}", r.text());
     let before = settled_checkpoint(&srv.url);
     let mut acked: Vec<Arc<SignedEntry>> = s.log.clone();
 
@@ -295,7 +297,7 @@ fn a_full_disk_refuses_new_entries_keeps_acknowledged_ones_and_recovers() {
     let mut refused = None;
     for _ in 0..400 {
         let batch = next_batch(&mut s);
-        let r = push(&srv.url, &batch);
+        let r = push(&srv.url, &tok, &batch);
         match r.status {
             200 => acked.extend(batch),
             _ => {
@@ -337,7 +339,7 @@ fn a_full_disk_refuses_new_entries_keeps_acknowledged_ones_and_recovers() {
 
     // Still refused while the limit stands (the probe runs every second).
     std::thread::sleep(Duration::from_millis(2500));
-    let again = push(&srv.url, &refused);
+    let again = push(&srv.url, &tok, &refused);
     assert_eq!(again.status, 507, "{}", again.text());
 
     // Reads are served, the fault shows, and the log holds exactly what was
@@ -364,7 +366,7 @@ fn a_full_disk_refuses_new_entries_keeps_acknowledged_ones_and_recovers() {
     srv.file_size_limit(None);
     let until = Instant::now() + Duration::from_secs(20);
     loop {
-        let r = push(&srv.url, &refused);
+        let r = push(&srv.url, &tok, &refused);
         if r.status == 200 {
             let receipt = r.json();
             let statuses: Vec<&str> = receipt["entries"]
@@ -383,7 +385,7 @@ fn a_full_disk_refuses_new_entries_keeps_acknowledged_ones_and_recovers() {
     acked.extend(refused);
     for _ in 0..3 {
         let batch = next_batch(&mut s);
-        let r = push(&srv.url, &batch);
+        let r = push(&srv.url, &tok, &batch);
         assert_eq!(r.status, 200, "{}", r.text());
         acked.extend(batch);
     }

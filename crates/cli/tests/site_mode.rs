@@ -479,6 +479,8 @@ fn every_officer_command_has_an_example() {
         vec!["regulator", "record-qualification"],
         vec!["regulator", "revoke"],
         vec!["regulator", "bar-person"],
+        vec!["regulator", "revoke-device"],
+        vec!["regulator", "retire-device"],
     ] {
         let mut args = cmd.clone();
         args.push("--help");

@@ -36,7 +36,7 @@ use armsledger_core::event::SiteEvent;
 use armsledger_core::model::Item;
 use armsledger_core::testkit::{Scenario, loc, v};
 use armsledger_log::LogVerifier;
-use harness::{Rng, Server, env_count, post};
+use harness::{Rng, Server, env_count};
 
 /// One framed record: kind byte, payload.
 #[derive(Clone)]
@@ -267,11 +267,11 @@ fn every_mutation_of_an_exported_bundle_is_caught_and_located() {
     let srv = Server::start(&tmp.path().join("srv"), &s, "checkpoint_interval_ms = 20\n");
     // Two exports at different sizes, so splices come from a real other bundle.
     let cut = s.log.len() - 4;
-    assert_eq!(post(&srv.url, &s.log[..cut]).0, 200);
+    assert_eq!(srv.post(&s.log[..cut]).0, 200);
     srv.settled_checkpoint();
     let token = srv.token("regulator");
     let older = export(&srv, &token, &tmp.path().join("older.bundle"), &[]);
-    assert_eq!(post(&srv.url, &s.log[cut..]).0, 200);
+    assert_eq!(srv.post(&s.log[cut..]).0, 200);
     srv.settled_checkpoint();
     let bundle = export(&srv, &token, &tmp.path().join("all.bundle"), &[]);
     let north = export(
@@ -438,7 +438,7 @@ fn write_fuzz_seeds() {
     activity(&mut s);
     let tmp = tempfile::tempdir().unwrap();
     let srv = Server::start(&tmp.path().join("srv"), &s, "checkpoint_interval_ms = 20\n");
-    assert_eq!(post(&srv.url, &s.log).0, 200);
+    assert_eq!(srv.post(&s.log).0, 200);
     srv.settled_checkpoint();
     let token = srv.token("regulator");
     let north = export(
@@ -502,7 +502,7 @@ fn fsck_catches_changed_entries_in_the_server_store() {
     activity(&mut s);
     let data = tmp.path().join("srv");
     let mut srv = Server::start(&data, &s, "checkpoint_interval_ms = 20\n");
-    assert_eq!(post(&srv.url, &s.log).0, 200);
+    assert_eq!(srv.post(&s.log).0, 200);
     srv.settled_checkpoint();
     srv.kill();
     // SIGKILL leaves the file needing redb's crash repair, which fsck (read
@@ -621,7 +621,7 @@ fn fsck_never_crashes_on_a_corrupt_store() {
     activity(&mut s);
     let data = tmp.path().join("srv");
     let mut srv = Server::start(&data, &s, "checkpoint_interval_ms = 20\n");
-    assert_eq!(post(&srv.url, &s.log).0, 200);
+    assert_eq!(srv.post(&s.log).0, 200);
     srv.settled_checkpoint();
     srv.kill();
     drop(armsledger_store::LogStore::open(data.join("log.redb")).unwrap());

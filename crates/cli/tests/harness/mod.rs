@@ -20,7 +20,11 @@ pub struct Server {
     pub url: String,
     /// The data directory.
     pub data: PathBuf,
+    /// The regulator's bearer token, which may push entries of every chain.
+    pub writer: String,
     args: Vec<String>,
+    /// The open-file limit (`ulimit -n`) the process runs under, if set.
+    nofile: Option<u64>,
 }
 
 /// The `armsledger` binary under test.
@@ -32,6 +36,11 @@ impl Server {
     /// Starts a server on a fresh port over `data`, trusting the scenario's
     /// regulator and manufacturer root; `config` is extra TOML.
     pub fn start(data: &Path, s: &Scenario, config: &str) -> Server {
+        Server::start_limited(data, s, config, None)
+    }
+
+    /// [`Server::start`] under an open-file limit (`ulimit -n nofile`).
+    pub fn start_limited(data: &Path, s: &Scenario, config: &str, nofile: Option<u64>) -> Server {
         std::fs::create_dir_all(data).unwrap();
         let cfg = data.with_extension("toml");
         std::fs::write(&cfg, config).unwrap();
@@ -52,16 +61,29 @@ impl Server {
             child: None,
             url: String::new(),
             data: data.to_path_buf(),
+            writer: String::new(),
             args,
+            nofile,
         };
         srv.restart();
+        srv.writer = srv.token("regulator");
         srv
     }
 
     /// Starts the process again (after a kill) on a new port.
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "already running");
-        let mut child = Command::new(bin())
+        let mut cmd = match self.nofile {
+            None => Command::new(bin()),
+            Some(n) => {
+                let mut c = Command::new("sh");
+                c.arg("-c")
+                    .arg(format!("ulimit -n {n} && exec \"$0\" \"$@\""))
+                    .arg(bin());
+                c
+            }
+        };
+        let mut child = cmd
             .args(&self.args)
             .env_remove("ARMSLEDGER_DATA")
             .env_remove("ARMSLEDGER_LISTEN")
@@ -138,6 +160,16 @@ impl Server {
             std::thread::sleep(Duration::from_millis(50));
         }
         t
+    }
+
+    /// POSTs a batch of entries with the regulator's token; the status and JSON body.
+    pub fn post(&self, entries: &[Arc<SignedEntry>]) -> (u16, serde_json::Value) {
+        post_as(&self.url, Some(&self.writer), entries)
+    }
+
+    /// POSTs a raw body to `/v1/entries` with the regulator's token.
+    pub fn post_raw(&self, body: &[u8]) -> (u16, serde_json::Value) {
+        post_raw_as(&self.url, Some(&self.writer), body)
     }
 
     /// The log size from `/healthz`.
@@ -224,25 +256,39 @@ pub fn try_get(url: &str, path: &str) -> Result<(u16, Vec<u8>), ureq::Error> {
     Ok((st, body))
 }
 
-/// POST raw bytes; the status and body, or the transport error.
+/// POST raw bytes without a token; the status and body, or the transport error.
 pub fn try_post(
     url: &str,
     path: &str,
     content_type: &str,
     body: &[u8],
 ) -> Result<(u16, Vec<u8>), ureq::Error> {
-    let mut resp = agent()
+    try_post_as(url, path, None, content_type, body)
+}
+
+/// POST raw bytes with `token`; the status and body, or the transport error.
+pub fn try_post_as(
+    url: &str,
+    path: &str,
+    token: Option<&str>,
+    content_type: &str,
+    body: &[u8],
+) -> Result<(u16, Vec<u8>), ureq::Error> {
+    let mut req = agent()
         .post(format!("{url}{path}"))
-        .header("content-type", content_type)
-        .send(body)?;
+        .header("content-type", content_type);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let mut resp = req.send(body)?;
     let st = resp.status().as_u16();
     let body = resp.body_mut().read_to_vec().unwrap_or_default();
     Ok((st, body))
 }
 
-/// POST raw bytes; the status and JSON body.
-pub fn post_raw(url: &str, body: &[u8]) -> (u16, serde_json::Value) {
-    let (st, b) = try_post(url, "/v1/entries", "application/octet-stream", body).unwrap();
+/// POST raw bytes to `/v1/entries` with `token`; the status and JSON body.
+pub fn post_raw_as(url: &str, token: Option<&str>, body: &[u8]) -> (u16, serde_json::Value) {
+    let (st, b) = try_post_as(url, "/v1/entries", token, "application/octet-stream", body).unwrap();
     (st, json(&b))
 }
 
@@ -252,9 +298,13 @@ pub fn batch(entries: &[Arc<SignedEntry>]) -> Vec<u8> {
     postcard::to_allocvec(&raw).unwrap()
 }
 
-/// POSTs a batch of entries; the status and JSON body.
-pub fn post(url: &str, entries: &[Arc<SignedEntry>]) -> (u16, serde_json::Value) {
-    post_raw(url, &batch(entries))
+/// POSTs a batch of entries with `token`; the status and JSON body.
+pub fn post_as(
+    url: &str,
+    token: Option<&str>,
+    entries: &[Arc<SignedEntry>],
+) -> (u16, serde_json::Value) {
+    post_raw_as(url, token, &batch(entries))
 }
 
 /// A JSON body, or `Null`.
