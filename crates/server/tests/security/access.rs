@@ -71,13 +71,15 @@ async fn an_unauthenticated_forged_flood_is_refused_before_any_signature_work() 
     let checked = env.metric("armsledger_signatures_checked_total").await;
     let rejected = env.metric("armsledger_batches_rejected_total").await;
     for _ in 0..64 {
-        let (st, body) = env.post_as(None, &[fake.clone()]).await;
+        let (st, body) = env.post_as(None, std::slice::from_ref(&fake)).await;
         assert_eq!(st, StatusCode::UNAUTHORIZED, "{body}");
         assert_eq!(body["type"], "unauthenticated", "{body}");
     }
     // A token that may not write north's chain is refused just as early.
     for role in ["auditor", "site:south", "company:acme"] {
-        let (st, body) = env.post_as(Some(env.token(role)), &[fake.clone()]).await;
+        let (st, body) = env
+            .post_as(Some(env.token(role)), std::slice::from_ref(&fake))
+            .await;
         assert_eq!(st, StatusCode::FORBIDDEN, "{role}: {body}");
     }
     assert_eq!(

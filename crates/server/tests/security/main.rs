@@ -3,7 +3,12 @@
 //! a trace or dossier shows to whom, the pinned manufacturer root, the
 //! permissions of secret files, and the bounds on slow or stalled clients.
 
-#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 mod access;
 mod common;
