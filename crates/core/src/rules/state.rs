@@ -332,6 +332,24 @@ impl State {
             .filter(move |f| f.identity.serial_key() == key)
     }
 
+    /// A firearm in the words an officer uses: `firearm GLK-0001` (its
+    /// serial), or its ledger id when the ledger has never seen it.
+    pub fn firearm_words(&self, f: &FirearmId) -> String {
+        match self.firearms.get(f) {
+            Some(r) => format!("firearm {}", r.identity.serial),
+            None => format!("a firearm the ledger has never seen (ledger id {f})"),
+        }
+    }
+
+    /// A lot in the words an officer uses: `lot 24-0917 (9x19mm)`, or its
+    /// ledger id when the ledger has never seen it.
+    pub fn lot_words(&self, l: &LotId) -> String {
+        match self.lots.get(l) {
+            Some(i) => format!("lot {} ({})", i.lot_number, i.calibre),
+            None => format!("a lot the ledger has never seen (ledger id {l})"),
+        }
+    }
+
     /// The company a site belongs to.
     pub fn company_of(&self, site: &SiteId) -> Option<&CompanyId> {
         self.sites.get(site).map(|s| &s.company)

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use armsledger_bundle::{BundleWriter, Meta, Scope};
 use armsledger_core::entry::{ChainId, SignedEntry};
-use armsledger_core::event::Subject;
 use armsledger_core::ids::{CompanyId, SiteId};
 use armsledger_store::IndexKey;
 use axum::body::{Body, Bytes};
@@ -136,8 +135,10 @@ fn write(
         (Scope::All, _) | (_, ChainId::Regulator) => true,
         (Scope::Site(s), ChainId::Site(site)) => s == site,
         (Scope::Company(c), ChainId::Site(site)) => companies.get(site) == Some(c),
+        // The weapon's own history and the counts that saw it: the entries
+        // its trace lists (`report::concerns_firearm`).
         (Scope::Firearm(id), ChainId::Site(_)) => {
-            en.body().link_for(&Subject::Firearm(*id)).is_some()
+            armsledger_core::report::concerns_firearm(en, id)
         }
     };
     // A scoped bundle reads only the entries its scope can hold, from the
@@ -253,11 +254,12 @@ pub async fn dossier(
 ) -> Result<Response, ApiError> {
     let id = {
         let v = shared.read_verifier()?;
+        // By its serial now or one a correction replaced, as the trace finds it.
         let rec = v
             .engine()
-            .state()
             .find_serial(&serial)
-            .next()
+            .first()
+            .and_then(|id| v.engine().state().firearms.get(id))
             .ok_or_else(|| ApiError::NotFound(format!("no firearm with serial {serial}")))?;
         let company = v.engine().state().company_of(&rec.site).cloned();
         if !caller.0.may_read(Some(&rec.site), company.as_ref()) {
