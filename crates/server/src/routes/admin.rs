@@ -3,12 +3,13 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
+use crate::routes::extract::{JsonBody, Path};
 use crate::routes::auth::Caller;
 use crate::state::Shared;
 use crate::tokens::{Role, TokenRecord};
@@ -40,7 +41,7 @@ pub struct CreatedToken {
 pub async fn create_token(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
-    Json(req): Json<NewToken>,
+    JsonBody(req): JsonBody<NewToken>,
 ) -> Result<Json<CreatedToken>, ApiError> {
     caller.need_regulator("create tokens")?;
     let (token, record) = shared

@@ -9,13 +9,14 @@ use armsledger_core::entry::{ChainId, SignedEntry};
 use armsledger_core::ids::{CompanyId, SiteId};
 use armsledger_store::IndexKey;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use crate::error::ApiError;
+use crate::routes::extract::{Path, Query};
 use crate::routes::auth::Caller;
 use crate::state::Shared;
 

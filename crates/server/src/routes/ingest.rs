@@ -6,12 +6,13 @@ use std::time::Duration;
 use armsledger_core::entry::{MAX_ENTRY_BYTES, SignedEntry};
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 use crate::error::ApiError;
+use crate::routes::extract::Query;
 use crate::queue::{Job, Logged};
 use crate::state::Shared;
 

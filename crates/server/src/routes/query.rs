@@ -13,10 +13,11 @@ use armsledger_core::rules::{Alert, AlertPolicy, View, alerts};
 use armsledger_store::IndexKey;
 use armsledger_store::StoredFinding;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
+use crate::routes::extract::{Path, Query};
 use crate::routes::auth::Caller;
 use crate::state::Shared;
 
