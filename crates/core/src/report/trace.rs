@@ -229,3 +229,127 @@ where
         firearms,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use super::*;
+    use crate::rules::View;
+    use crate::testkit::Showcase;
+    use crate::verify::LedgerVerifier;
+
+    fn folded(show: &Showcase) -> LedgerVerifier {
+        let s = &show.scenario;
+        let mut v = LedgerVerifier::new(s.regulator_key(), vec![s.root_key()], View::Corrected);
+        for e in show.log() {
+            v.ingest(e.clone(), None).unwrap();
+        }
+        v
+    }
+
+    fn traced(show: &Showcase, serial: &str, view: TraceView) -> Trace {
+        let v = folded(show);
+        trace(v.engine(), serial, view, || {
+            show.log().iter().map(|e| (None, None, e.as_ref()))
+        })
+    }
+
+    #[test]
+    fn a_corrected_weapon_is_found_by_either_serial_and_says_which_became_which() {
+        let show = Showcase::new();
+        for (asked, current) in [
+            (Showcase::SERIAL, true),
+            (Showcase::MISTYPED, false),
+            ("glk 0o1", false),
+        ] {
+            for view in [TraceView::Corrected, TraceView::Original, TraceView::Both] {
+                let t = traced(&show, asked, view);
+                assert_eq!(t.firearms.len(), 1, "{asked} {view}");
+                let f = &t.firearms[0];
+                assert_eq!(f.id, show.corrected);
+                assert_eq!(f.matched_current_serial, current, "{asked}");
+                assert_eq!(f.serial_changes.len(), 1);
+                let c = &f.serial_changes[0];
+                assert_eq!(
+                    (c.from.as_str(), c.to.as_str()),
+                    (Showcase::MISTYPED, Showcase::SERIAL)
+                );
+                assert_eq!(c.approver.as_ref().unwrap().as_str(), "armourer-2");
+                let shown = match view {
+                    TraceView::Original => Showcase::MISTYPED,
+                    _ => Showcase::SERIAL,
+                };
+                assert_eq!(f.identity.serial.as_str(), shown, "{view}");
+            }
+        }
+        // Quiet: a serial nobody recorded finds nothing.
+        assert!(traced(&show, "GLK-999", TraceView::Both).firearms.is_empty());
+        // The other weapon has no serial change.
+        let t = traced(&show, "GLK-002", TraceView::Corrected);
+        assert!(t.firearms[0].serial_changes.is_empty());
+        assert!(t.firearms[0].matched_current_serial);
+    }
+
+    #[test]
+    fn the_timeline_lists_counts_in_words_and_views_differ() {
+        let show = Showcase::new();
+        let t = traced(&show, Showcase::SERIAL, TraceView::Corrected);
+        let f = &t.firearms[0];
+        let kinds: Vec<&str> = f.timeline.events.iter().map(|e| e.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                "firearm-acquired",
+                "corrected",
+                "count-performed",
+                "issued",
+                "returned",
+                "transferred-out",
+                "transferred-in"
+            ]
+        );
+        assert!(f.timeline.complete);
+        let count = &f.timeline.events[2];
+        assert!(!count.linked && count.link_ok);
+        assert_eq!(
+            count.summary,
+            "seen at north in a serial-number count (session C-2026-01, part 1 of 1), \
+             counted by witness-1 and witness-2"
+        );
+        assert_eq!(
+            f.custody.iter().map(|c| c.site.as_str()).collect::<Vec<_>>(),
+            ["north", "south"]
+        );
+        assert_eq!(f.site.as_str(), "south");
+        // Corrected: the acquisition reads as corrected, marked.
+        let acq = &f.timeline.events[0];
+        assert!(acq.summary.contains("serial GLK-001"), "{}", acq.summary);
+        assert!(acq.corrected_by.is_some() && acq.corrected_summary.is_none());
+        // Original: as recorded, no mark.
+        let t = traced(&show, Showcase::SERIAL, TraceView::Original);
+        let acq = &t.firearms[0].timeline.events[0];
+        assert!(acq.summary.contains("serial GLK-0O1"), "{}", acq.summary);
+        assert!(acq.corrected_by.is_none() && acq.corrected_summary.is_none());
+        // Both: as recorded, with the correction beside it.
+        let t = traced(&show, Showcase::SERIAL, TraceView::Both);
+        let acq = &t.firearms[0].timeline.events[0];
+        assert!(acq.summary.contains("serial GLK-0O1"), "{}", acq.summary);
+        assert!(
+            acq.corrected_summary
+                .as_deref()
+                .unwrap()
+                .contains("serial GLK-001")
+        );
+        // An event without a correction reads the same in every view.
+        assert!(t.firearms[0].timeline.events[3].corrected_by.is_none());
+    }
+
+    #[test]
+    fn views_parse_and_print() {
+        for v in [TraceView::Corrected, TraceView::Original, TraceView::Both] {
+            assert_eq!(v.to_string().parse::<TraceView>().unwrap(), v);
+        }
+        assert!("sideways".parse::<TraceView>().is_err());
+    }
+}

@@ -102,7 +102,7 @@ pub async fn healthz(
     };
     let checkpoint = shared.latest_checkpoint().as_ref().map(|p| p.size);
     let disk = fault.map(
-        |f| serde_json::json!({"fault": f.kind, "since_ms": f.since_ms, "message": f.message()}),
+        |f| serde_json::json!({"fault": f.kind, "since": armsledger_core::ids::Timestamp(f.since_ms), "message": f.message()}),
     );
     Ok(Json(serde_json::json!({
         "status": if disk.is_some() { "degraded" } else { "ok" },
