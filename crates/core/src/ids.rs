@@ -306,7 +306,8 @@ impl<'de> Deserialize<'de> for Timestamp {
                 Ok(Timestamp(v))
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Timestamp, E> {
-                Timestamp::parse(v).ok_or_else(|| E::custom(format!("{v:?} is not an RFC 3339 time")))
+                Timestamp::parse(v)
+                    .ok_or_else(|| E::custom(format!("{v:?} is not an RFC 3339 time")))
             }
         }
         if d.is_human_readable() {
@@ -407,10 +408,7 @@ mod tests {
             serde_json::to_string(&ms).unwrap(),
             "\"2026-11-28T09:00:00.007Z\""
         );
-        for json in [
-            "\"2026-11-28T09:00:00.007Z\"".to_string(),
-            ms.0.to_string(),
-        ] {
+        for json in ["\"2026-11-28T09:00:00.007Z\"".to_string(), ms.0.to_string()] {
             assert_eq!(serde_json::from_str::<Timestamp>(&json).unwrap(), ms);
         }
         assert!(serde_json::from_str::<Timestamp>("\"junk\"").is_err());

@@ -67,7 +67,13 @@ async fn call(app: &Router, method: &str, uri: &str, token: Option<&str>, body: 
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let body = resp.into_body().collect().await.unwrap().to_bytes().to_vec();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
     Answer {
         status,
         content_type,
@@ -98,7 +104,10 @@ async fn env() -> Env {
         .unwrap();
     let app = app(shared.clone());
     for chunk in show.log().chunks(64) {
-        let raw: Vec<Vec<u8>> = chunk.iter().map(|e: &Arc<SignedEntry>| e.bytes().to_vec()).collect();
+        let raw: Vec<Vec<u8>> = chunk
+            .iter()
+            .map(|e: &Arc<SignedEntry>| e.bytes().to_vec())
+            .collect();
         let a = call(
             &app,
             "POST",
@@ -107,7 +116,12 @@ async fn env() -> Env {
             postcard::to_allocvec(&raw).unwrap(),
         )
         .await;
-        assert_eq!(a.status, StatusCode::OK, "{}", String::from_utf8_lossy(&a.body));
+        assert_eq!(
+            a.status,
+            StatusCode::OK,
+            "{}",
+            String::from_utf8_lossy(&a.body)
+        );
     }
     Env {
         _dir: dir,
@@ -145,7 +159,10 @@ fn conventions(route: &str, v: &Value, path: &str) {
                     // `from` of a serial change is a serial, `at` of alerts a time.
                     if let Some(s) = x.as_str() {
                         if k != "from" && k != "to" {
-                            assert!(Timestamp::parse(s).is_some(), "{route} {here}: {s:?} is not RFC 3339");
+                            assert!(
+                                Timestamp::parse(s).is_some(),
+                                "{route} {here}: {s:?} is not RFC 3339"
+                            );
                         }
                     } else {
                         assert!(!x.is_number(), "{route} {here}: a time as a number: {x}");
@@ -189,7 +206,9 @@ fn value(env: &Env, name: &str) -> Option<String> {
 #[tokio::test]
 async fn every_json_route_answers_json_on_a_realistic_ledger() {
     let env = env().await;
-    let doc = call(&env.app, "GET", "/openapi.json", None, vec![]).await.json("openapi");
+    let doc = call(&env.app, "GET", "/openapi.json", None, vec![])
+        .await
+        .json("openapi");
     let mut read = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         let Some(op) = item.get("get") else { continue };
@@ -206,11 +225,13 @@ async fn every_json_route_answers_json_on_a_realistic_ledger() {
             let name = p["name"].as_str().unwrap();
             match p["in"].as_str() {
                 Some("path") => {
-                    let v = value(&env, name).unwrap_or_else(|| panic!("{path}: no value for {name}"));
+                    let v =
+                        value(&env, name).unwrap_or_else(|| panic!("{path}: no value for {name}"));
                     uri = uri.replace(&format!("{{{name}}}"), &v.replace(' ', "%20"));
                 }
                 Some("query") if p["required"] == true => {
-                    let v = value(&env, name).unwrap_or_else(|| panic!("{path}: no value for {name}"));
+                    let v =
+                        value(&env, name).unwrap_or_else(|| panic!("{path}: no value for {name}"));
                     query.push(format!("{name}={v}"));
                 }
                 _ => {}
@@ -226,7 +247,11 @@ async fn every_json_route_answers_json_on_a_realistic_ledger() {
             "{uri}: {}",
             String::from_utf8_lossy(&a.body)
         );
-        assert!(a.content_type.starts_with("application/json"), "{uri}: {}", a.content_type);
+        assert!(
+            a.content_type.starts_with("application/json"),
+            "{uri}: {}",
+            a.content_type
+        );
         conventions(&uri, &a.json(&uri), "");
         read.push(path.clone());
     }
@@ -249,13 +274,29 @@ async fn every_json_route_answers_json_on_a_realistic_ledger() {
 #[tokio::test]
 async fn reconciliation_of_a_site_holding_a_lot_is_keyed_by_lot_id() {
     let env = env().await;
-    let r = call(&env.app, "GET", "/v1/sites/north/reconciliation", Some(&env.regulator), vec![]).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
+    let r = call(
+        &env.app,
+        "GET",
+        "/v1/sites/north/reconciliation",
+        Some(&env.regulator),
+        vec![],
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
     let r = r.json("reconciliation");
     let lot = env.show.lot.to_string();
     assert_eq!(r["lots"][&lot]["received"], 500, "{r:#}");
     assert_eq!(r["lots"][&lot]["transferred_out"], 100, "{r:#}");
-    assert_eq!(r["persons"]["guard-1"][&lot], serde_json::json!([30, 25, 5]), "{r:#}");
+    assert_eq!(
+        r["persons"]["guard-1"][&lot],
+        serde_json::json!([30, 25, 5]),
+        "{r:#}"
+    );
 }
 
 #[tokio::test]
@@ -266,7 +307,12 @@ async fn the_trace_finds_either_serial_counts_included_and_honours_every_view() 
         let t = env.regulator.clone();
         async move {
             let a = call(&app, "GET", &uri, Some(&t), vec![]).await;
-            assert_eq!(a.status, StatusCode::OK, "{uri}: {}", String::from_utf8_lossy(&a.body));
+            assert_eq!(
+                a.status,
+                StatusCode::OK,
+                "{uri}: {}",
+                String::from_utf8_lossy(&a.body)
+            );
             a.json(&uri)
         }
     };
@@ -277,7 +323,13 @@ async fn the_trace_finds_either_serial_counts_included_and_honours_every_view() 
     assert_eq!(events.len(), 7, "{f:#}");
     assert!(events.iter().any(|e| e["kind"] == "count-performed"));
     assert_eq!(f["proofs"].as_array().unwrap().len(), 7);
-    assert!(f["proofs"].as_array().unwrap().iter().all(|p| !p.as_array().unwrap().is_empty()));
+    assert!(
+        f["proofs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| !p.as_array().unwrap().is_empty())
+    );
     // By the mistyped serial, in the original view: found, and it says so.
     let original = get(format!(
         "/v1/firearms/{}/trace?view=original",
@@ -294,17 +346,44 @@ async fn the_trace_finds_either_serial_counts_included_and_honours_every_view() 
     let both = get(format!("/v1/firearms/{}/trace?view=both", Showcase::SERIAL)).await;
     assert_eq!(both["view"], "both");
     let acq = &both["firearms"][0]["timeline"]["events"][0];
-    assert!(acq["summary"].as_str().unwrap().contains(Showcase::MISTYPED), "{acq:#}");
-    assert!(acq["corrected_summary"].as_str().unwrap().contains(Showcase::SERIAL), "{acq:#}");
-    assert_ne!(both["firearms"][0]["timeline"], corrected["firearms"][0]["timeline"]);
+    assert!(
+        acq["summary"]
+            .as_str()
+            .unwrap()
+            .contains(Showcase::MISTYPED),
+        "{acq:#}"
+    );
+    assert!(
+        acq["corrected_summary"]
+            .as_str()
+            .unwrap()
+            .contains(Showcase::SERIAL),
+        "{acq:#}"
+    );
+    assert_ne!(
+        both["firearms"][0]["timeline"],
+        corrected["firearms"][0]["timeline"]
+    );
 }
 
 #[tokio::test]
 async fn findings_filter_by_rule_time_and_override_with_kebab_case_rules() {
     let env = env().await;
-    let all = call(&env.app, "GET", "/v1/findings", Some(&env.regulator), vec![]).await.json("findings");
+    let all = call(
+        &env.app,
+        "GET",
+        "/v1/findings",
+        Some(&env.regulator),
+        vec![],
+    )
+    .await
+    .json("findings");
     let all = all.as_array().unwrap();
-    assert!(all.iter().any(|f| f["finding"]["rule"] == "qualification-current"), "{all:#?}");
+    assert!(
+        all.iter()
+            .any(|f| f["finding"]["rule"] == "qualification-current"),
+        "{all:#?}"
+    );
     let q = call(
         &env.app,
         "GET",
@@ -315,7 +394,11 @@ async fn findings_filter_by_rule_time_and_override_with_kebab_case_rules() {
     .await
     .json("filtered");
     let q = q.as_array().unwrap();
-    assert!(!q.is_empty() && q.iter().all(|f| f["finding"]["rule"] == "qualification-current"));
+    assert!(
+        !q.is_empty()
+            && q.iter()
+                .all(|f| f["finding"]["rule"] == "qualification-current")
+    );
     let none = call(
         &env.app,
         "GET",
@@ -336,8 +419,18 @@ async fn every_error_is_a_problem_document() {
         ("GET", "/v1/proof/inclusion?hash=zz&size=x", vec![], 400),
         ("GET", "/v1/proof/inclusion", vec![], 400),
         ("GET", "/v1/proof/consistency?old=a&new=2", vec![], 400),
-        ("GET", "/v1/pull/north?regulator_from=minus-one", vec![], 400),
-        ("GET", "/v1/firearms/GLK-001/trace?view=sideways", vec![], 400),
+        (
+            "GET",
+            "/v1/pull/north?regulator_from=minus-one",
+            vec![],
+            400,
+        ),
+        (
+            "GET",
+            "/v1/firearms/GLK-001/trace?view=sideways",
+            vec![],
+            400,
+        ),
         ("GET", "/v1/findings?rule=QualificationCurrent", vec![], 400),
         ("GET", "/v1/findings?overridden=perhaps", vec![], 400),
         ("GET", "/v1/firearms/NOPE-1/trace", vec![], 404),
@@ -346,7 +439,12 @@ async fn every_error_is_a_problem_document() {
         ("POST", "/v1/tokens", b"{not json".to_vec(), 400),
     ] {
         let a = call(&env.app, method, uri, t, body).await;
-        assert_eq!(a.status.as_u16(), status, "{method} {uri}: {}", String::from_utf8_lossy(&a.body));
+        assert_eq!(
+            a.status.as_u16(),
+            status,
+            "{method} {uri}: {}",
+            String::from_utf8_lossy(&a.body)
+        );
         assert_eq!(a.content_type, "application/problem+json", "{method} {uri}");
         let p = a.json(uri);
         assert_eq!(p["status"], status, "{p}");

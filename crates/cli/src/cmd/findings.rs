@@ -84,16 +84,13 @@ fn from_bundle(a: &FindingsArgs, path: &std::path::Path) -> anyhow::Result<Value
             .site
             .as_deref()
             .is_none_or(|s| site.is_some_and(|x| x.as_str() == s))
-            && a
-                .company
+            && a.company
                 .as_deref()
                 .is_none_or(|c| company.is_some_and(|x| x.as_str() == c))
             && a.rule.is_none_or(|r| f.rule == r)
             && a.since.is_none_or(|t| f.time >= t)
             && a.until.is_none_or(|t| f.time < t)
-            && a
-                .overridden
-                .is_none_or(|o| f.overridden_by.is_some() == o);
+            && a.overridden.is_none_or(|o| f.overridden_by.is_some() == o);
         if keep {
             out.push(serde_json::json!({
                 "index": index.get(&f.entry),
@@ -161,10 +158,17 @@ pub fn findings(a: FindingsArgs) -> anyhow::Result<u8> {
     println!(
         "{}",
         out::table(
-            &["time (device)", "site", "rule", "act", "override", "what the ledger shows"],
+            &[
+                "time (device)",
+                "site",
+                "rule",
+                "act",
+                "override",
+                "what the ledger shows"
+            ],
             rows
         )
     );
-    println!("{n} findings");
+    println!("{n} {}", if n == 1 { "finding" } else { "findings" });
     Ok(0)
 }

@@ -32,7 +32,10 @@ impl Loaded {
         let key = match self.key_source {
             Some(KeySource::Argument) => "the log key you passed",
             Some(KeySource::State) => "the log key pinned in your trusted state",
-            _ => "the log key inside the file itself (nothing checked it: pass --trusted-key to verify)",
+            _ => {
+                "the log key inside the file itself: nothing checked that key \
+                 (`armsledger verify FILE --trusted-key KEY` checks it against the log's published key)"
+            }
         };
         let size = self
             .checkpoint_size

@@ -79,11 +79,7 @@ pub fn trace(a: TraceArgs) -> anyhow::Result<u8> {
     } else if let Some(b) = &a.bundle {
         trace_file(b, &a.serial, a.view)?
     } else {
-        let path = format!(
-            "/v1/firearms/{}/trace?view={}",
-            enc(&a.serial),
-            a.view
-        );
+        let path = format!("/v1/firearms/{}/trace?view={}", enc(&a.serial), a.view);
         let mut t: Value = a.server.client().get_json(&path)?;
         let size = t["checkpoint"]
             .as_str()
@@ -135,7 +131,7 @@ fn render(t: &Value) -> String {
         for c in f["serial_changes"].as_array().into_iter().flatten() {
             let _ = writeln!(
                 o,
-                "serial corrected: {} → {} on {} by {}, approved by {} ({}); entry {}",
+                "serial corrected: {} → {} on {} by {}, approved by {} (\"{}\", entry {})",
                 s(&c["from"]),
                 s(&c["to"]),
                 s(&c["time"]),
@@ -146,9 +142,13 @@ fn render(t: &Value) -> String {
             );
         }
         if f["matched_current_serial"] == Value::Bool(false) {
+            let now = f["serial_changes"]
+                .as_array()
+                .and_then(|c| c.last())
+                .map_or("?", |c| s(&c["to"]));
             let _ = writeln!(
                 o,
-                "found by {}, a serial a correction replaced",
+                "you asked for {}: a serial since corrected; the weapon's serial now is {now}",
                 s(&t["serial"])
             );
         }
@@ -170,11 +170,8 @@ fn render(t: &Value) -> String {
             if let Some(by) = e["corrected_by"].as_str() {
                 match e["corrected_summary"].as_str() {
                     Some(c) => {
-                        let _ = write!(
-                            what,
-                            "\n  corrected by {}: {c}",
-                            by.get(..16).unwrap_or(by)
-                        );
+                        let _ =
+                            write!(what, "\n  corrected by {}: {c}", by.get(..16).unwrap_or(by));
                     }
                     None => {
                         let _ = write!(what, "  [corrected by {}]", by.get(..16).unwrap_or(by));
@@ -184,7 +181,10 @@ fn render(t: &Value) -> String {
             if e["link_ok"] == Value::Bool(false) {
                 what.push_str("  [LINK BROKEN: does not continue the event before]");
             }
-            let site = e["chain"]["Site"].as_str().unwrap_or("regulator").to_string();
+            let site = e["chain"]["Site"]
+                .as_str()
+                .unwrap_or("regulator")
+                .to_string();
             vec![
                 s(&e["time"]).to_string(),
                 site,
@@ -204,10 +204,11 @@ fn render(t: &Value) -> String {
             .filter(|e| e["linked"] == Value::Bool(true))
             .count();
         let complete = f["timeline"]["complete"].as_bool().unwrap_or(false);
+        let counts = all.saturating_sub(linked);
         let _ = writeln!(
             o,
-            "{all} events ({linked} of the weapon's own history, {} counts that saw it); history {}",
-            all.saturating_sub(linked),
+            "{all} events ({linked} of the weapon's own history, {counts} {} that saw it); history {}",
+            if counts == 1 { "count" } else { "counts" },
             if complete {
                 "complete: every event links to the one before"
             } else {

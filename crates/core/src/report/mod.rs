@@ -99,7 +99,9 @@ pub fn inventory(state: &State, site: &SiteId, at: Option<Timestamp>) -> Invento
                 rounds: *n,
             })
         })
-        .collect();
+        .collect::<Vec<InventoryRounds>>();
+    let mut rounds = rounds;
+    rounds.sort_by(|a, b| (&a.lot_number, &a.holder).cmp(&(&b.lot_number, &b.holder)));
     Inventory {
         site: site.clone(),
         at,

@@ -9,7 +9,7 @@ use crate::entry::{ChainId, SignedEntry};
 use crate::event::{Event, SiteEvent, Subject};
 use crate::hash::Hash;
 use crate::ids::{PersonId, Timestamp};
-use crate::model::{CountKind, FirearmId};
+use crate::model::{Condition, CountKind, FirearmId};
 use crate::rules::Engine;
 
 use super::trace::TraceView;
@@ -85,6 +85,16 @@ fn count_kind(k: CountKind) -> &'static str {
     }
 }
 
+/// A condition in words.
+fn condition_words(c: Condition) -> &'static str {
+    match c {
+        Condition::Serviceable => "serviceable",
+        Condition::NeedsCleaning => "needs cleaning",
+        Condition::Damaged => "damaged",
+        Condition::Unserviceable => "unserviceable",
+    }
+}
+
 /// `a`, `a and b`, `a, b and c`.
 fn and_list(items: &[PersonId]) -> String {
     match items {
@@ -127,7 +137,7 @@ pub fn summarise(ev: &SiteEvent) -> String {
             condition,
             location,
             ..
-        } => format!("returned {condition:?} to {location}"),
+        } => format!("returned to {location}, {}", condition_words(*condition)),
         StorageMoved { from, to, .. } => format!("moved {from} → {to}"),
         TransferredOut {
             to_site,
@@ -149,7 +159,8 @@ pub fn summarise(ev: &SiteEvent) -> String {
             regulator_ref,
             ..
         } => format!(
-            "reported {kind:?} (police {}, regulator {})",
+            "reported {} (police {}, regulator {})",
+            format!("{kind:?}").to_lowercase(),
             police_ref
                 .as_ref()
                 .map_or("—".to_string(), |r| r.to_string()),
@@ -164,7 +175,7 @@ pub fn summarise(ev: &SiteEvent) -> String {
             condition,
             location,
             ..
-        } => format!("recovered {condition:?} into {location}"),
+        } => format!("recovered into {location}, {}", condition_words(*condition)),
         MaintenanceOut {
             provider, reason, ..
         } => format!("to maintenance at {provider}: {reason}"),
@@ -197,11 +208,18 @@ pub fn summarise(ev: &SiteEvent) -> String {
             parts,
             counters,
             ..
-        } => format!(
-            "seen in a {} count (session {session}, part {part} of {parts}), counted by {}",
-            count_kind(*kind),
-            and_list(counters)
-        ),
+        } => {
+            let part = if *parts > 1 {
+                format!(" (part {part} of {parts})")
+            } else {
+                String::new()
+            };
+            format!(
+                "counted in {} count {session}{part} by {}",
+                count_kind(*kind),
+                and_list(counters)
+            )
+        }
         DiscrepancyResolved { resolution, .. } => {
             format!("count discrepancy settled: {resolution:?}")
         }
@@ -214,7 +232,7 @@ pub fn summarise(ev: &SiteEvent) -> String {
 fn summarise_at(chain: &ChainId, ev: &SiteEvent) -> String {
     match (ev, chain) {
         (SiteEvent::CountPerformed { .. }, ChainId::Site(site)) => {
-            summarise(ev).replacen("seen in a", &format!("seen at {site} in a"), 1)
+            summarise(ev).replacen("counted in", &format!("counted at {site} in"), 1)
         }
         _ => summarise(ev),
     }

@@ -284,7 +284,11 @@ mod tests {
             }
         }
         // Quiet: a serial nobody recorded finds nothing.
-        assert!(traced(&show, "GLK-999", TraceView::Both).firearms.is_empty());
+        assert!(
+            traced(&show, "GLK-999", TraceView::Both)
+                .firearms
+                .is_empty()
+        );
         // The other weapon has no serial change.
         let t = traced(&show, "GLK-002", TraceView::Corrected);
         assert!(t.firearms[0].serial_changes.is_empty());
@@ -314,11 +318,13 @@ mod tests {
         assert!(!count.linked && count.link_ok);
         assert_eq!(
             count.summary,
-            "seen at north in a serial-number count (session C-2026-01, part 1 of 1), \
-             counted by witness-1 and witness-2"
+            "counted at north in serial-number count C-2026-01 by witness-1 and witness-2"
         );
         assert_eq!(
-            f.custody.iter().map(|c| c.site.as_str()).collect::<Vec<_>>(),
+            f.custody
+                .iter()
+                .map(|c| c.site.as_str())
+                .collect::<Vec<_>>(),
             ["north", "south"]
         );
         assert_eq!(f.site.as_str(), "south");

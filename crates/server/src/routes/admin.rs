@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
-use crate::routes::extract::{JsonBody, Path};
 use crate::routes::auth::Caller;
+use crate::routes::extract::{JsonBody, Path};
 use crate::state::Shared;
 use crate::tokens::{Role, TokenRecord};
 

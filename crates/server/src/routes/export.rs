@@ -16,8 +16,8 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use crate::error::ApiError;
-use crate::routes::extract::{Path, Query};
 use crate::routes::auth::Caller;
+use crate::routes::extract::{Path, Query};
 use crate::state::Shared;
 
 /// A `Write` that hands chunks to the HTTP body as they fill.
@@ -138,9 +138,7 @@ fn write(
         (Scope::Company(c), ChainId::Site(site)) => companies.get(site) == Some(c),
         // The weapon's own history and the counts that saw it: the entries
         // its trace lists (`report::concerns_firearm`).
-        (Scope::Firearm(id), ChainId::Site(_)) => {
-            armsledger_core::report::concerns_firearm(en, id)
-        }
+        (Scope::Firearm(id), ChainId::Site(_)) => armsledger_core::report::concerns_firearm(en, id),
     };
     // A scoped bundle reads only the entries its scope can hold, from the
     // indexes (the filter above still decides); a full one reads them all.

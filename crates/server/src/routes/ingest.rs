@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 use crate::error::ApiError;
-use crate::routes::extract::Query;
 use crate::queue::{Job, Logged};
+use crate::routes::extract::Query;
 use crate::state::Shared;
 
 /// The JSON form of a batch: entries as hex.

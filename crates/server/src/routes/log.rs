@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
-use crate::routes::extract::{Path, Query};
 use crate::routes::auth::Caller;
+use crate::routes::extract::{Path, Query};
 use crate::state::Shared;
 
 fn text(body: String, cache: &'static str) -> Response {

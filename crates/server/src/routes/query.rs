@@ -17,8 +17,8 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
-use crate::routes::extract::{Path, Query};
 use crate::routes::auth::Caller;
+use crate::routes::extract::{Path, Query};
 use crate::state::Shared;
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
@@ -406,8 +406,9 @@ pub async fn findings(
         .rule
         .as_deref()
         .map(|r| {
-            armsledger_core::rules::RuleId::from_name(r)
-                .ok_or_else(|| ApiError::BadRequest(format!("rule: no rule named {r:?} (see docs/rules.md)")))
+            armsledger_core::rules::RuleId::from_name(r).ok_or_else(|| {
+                ApiError::BadRequest(format!("rule: no rule named {r:?} (see docs/rules.md)"))
+            })
         })
         .transpose()?;
     let since = q.since.as_deref().map(parse_time).transpose()?;

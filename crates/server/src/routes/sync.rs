@@ -13,8 +13,8 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
-use crate::routes::extract::{Path, Query};
 use crate::routes::auth::Caller;
+use crate::routes::extract::{Path, Query};
 use crate::state::Shared;
 use crate::tokens::Role;
 
