@@ -23,6 +23,21 @@ fn bundle(dir: &Path) -> PathBuf {
     path
 }
 
+/// A dossier of the corrected weapon (its history and the count that saw it).
+fn dossier(dir: &Path) -> PathBuf {
+    use armsledger_bundle::{BundleSpec, MemoryLog, Scope, write_bundle};
+    let show = Showcase::new();
+    let s = &show.scenario;
+    let key = armsledger_log::LogKey::from_seed("test.example/log", &[9; 32]).unwrap();
+    let log = MemoryLog::from_entries(s.log.iter().cloned()).unwrap();
+    let mut spec = BundleSpec::new(&key, s.regulator_key(), s.now);
+    spec.manufacturer_roots = vec![s.root_key()];
+    let bytes = write_bundle(&log, &spec, Scope::Firearm(show.corrected), Vec::new()).unwrap();
+    let path = dir.join("GLK001.dossier");
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
 /// Runs the command and compares its stdout with `tests/golden/{name}.txt`.
 fn golden(name: &str, dir: &Path, args: &[&str]) {
     let out = Command::cargo_bin("armsledger")
@@ -89,6 +104,18 @@ fn trace_inventory_and_findings_read_as_committed() {
         "inventory",
         d,
         &["inventory", "--site", "north", "--bundle", b],
+    );
+    // A dossier: the same events, and each entry's proof checked offline.
+    let dos = dossier(d);
+    golden(
+        "trace-dossier",
+        d,
+        &[
+            "trace",
+            Showcase::MISTYPED,
+            "--bundle",
+            dos.to_str().unwrap(),
+        ],
     );
     golden("findings", d, &["findings", "--bundle", b]);
     golden(

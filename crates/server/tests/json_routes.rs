@@ -6,7 +6,12 @@
 //! conventions (RFC 3339 times, kebab-case rule ids, hex ids); every error
 //! must be a problem document.
 
-#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use std::sync::Arc;
 
