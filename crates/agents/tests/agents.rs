@@ -803,8 +803,7 @@ fn an_equivocation_on_push_says_the_device_signed_two_entries_at_one_counter() {
     );
     let err = ServerClient::new(&url, None)
         .push(&[vec![1, 2, 3]])
-        .err()
-        .expect("a 409 is an error");
+        .expect_err("a 409 is an error");
     assert!(matches!(err, AgentError::Equivocation(_)), "{err:?}");
     let msg = err.to_string();
     assert!(
@@ -823,7 +822,6 @@ fn an_equivocation_on_push_says_the_device_signed_two_entries_at_one_counter() {
     );
     let err = ServerClient::new(&url, None)
         .push(&[vec![1, 2, 3]])
-        .err()
-        .unwrap();
+        .expect_err("a 422 is an error");
     assert!(matches!(err, AgentError::Server(_)), "{err:?}");
 }

@@ -328,6 +328,34 @@ async fn the_trace_finds_either_serial_counts_included_and_honours_every_view() 
     assert_eq!(events.len(), 7, "{f:#}");
     assert!(events.iter().any(|e| e["kind"] == "count-performed"));
     assert_eq!(f["proofs"].as_array().unwrap().len(), 7);
+    // One trace: the server lists exactly the events core's trace lists from
+    // all the entries, as the offline `trace --bundle` does.
+    let s = &env.show.scenario;
+    let mut ver = armsledger_core::LedgerVerifier::new(
+        s.regulator_key(),
+        vec![s.root_key()],
+        armsledger_core::rules::View::Corrected,
+    );
+    for e in env.show.log() {
+        ver.ingest(e.clone(), None).unwrap();
+    }
+    let offline = armsledger_core::report::trace(
+        ver.engine(),
+        Showcase::SERIAL,
+        armsledger_core::report::TraceView::Corrected,
+        || env.show.log().iter().map(|e| (None, None, e.as_ref())),
+    );
+    let offline: Vec<String> = offline.firearms[0]
+        .timeline
+        .events
+        .iter()
+        .map(|e| e.hash.to_string())
+        .collect();
+    let served: Vec<String> = events
+        .iter()
+        .map(|e| e["hash"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(served, offline);
     assert!(
         f["proofs"]
             .as_array()
