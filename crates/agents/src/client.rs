@@ -154,10 +154,17 @@ impl ServerClient {
             return Ok(resp);
         }
         let body = resp.body_mut().read_to_string().unwrap_or_default();
-        let title = serde_json::from_str::<serde_json::Value>(&body)
-            .ok()
+        let problem = serde_json::from_str::<serde_json::Value>(&body).ok();
+        let title = problem
+            .as_ref()
             .and_then(|v| v.get("title").and_then(|t| t.as_str()).map(String::from))
             .unwrap_or(body);
+        let kind = problem
+            .as_ref()
+            .and_then(|v| v.get("type").and_then(|t| t.as_str()));
+        if status.as_u16() == 409 && kind == Some("equivocation") {
+            return Err(AgentError::Equivocation(title));
+        }
         let hint = match status.as_u16() {
             401 => " (pass --token, or set ARMSLEDGER_TOKEN)",
             403 => " (this token's role may not do that)",

@@ -27,6 +27,13 @@ pub enum AgentError {
     /// The server refused or could not be reached.
     #[error("server: {0}")]
     Server(String),
+    /// The server holds another entry, validly signed by this site's device,
+    /// at a counter this push uses (HTTP 409): the device signed two
+    /// different entries at one counter. The server kept both as proof.
+    #[error(
+        "the server refused the push: this site's device has signed two different entries at one counter ({0})"
+    )]
+    Equivocation(String),
     /// The site or regulator directory or its configuration is unusable.
     #[error("configuration: {0}")]
     Config(String),
@@ -73,6 +80,13 @@ impl AgentError {
                 "the device and the ledger disagree; run the command again (the ledger recovers at open), then `armsledger status`"
             }
             AgentError::Device(_) => "check the device with `armsledger status`",
+            AgentError::Store(StoreError::LedgerBehindDevice { .. }) => {
+                "this site.redb is older than the device's history: it was restored from a backup \
+                 or copied. Record nothing on it (the device never signs a counter twice). Put back \
+                 the newest copy of site.redb (keep this one aside); entries synced before are also \
+                 on the regulator's server, which can export them (`armsledger export --site SITE`) \
+                 for the regulator to rebuild the site's ledger with you"
+            }
             AgentError::Store(_) => {
                 "check the site directory (--dir); another armsledger may hold it open"
             }
@@ -81,6 +95,13 @@ impl AgentError {
             }
             AgentError::Server(_) => {
                 "check --server and --token (or site.toml), and that the server is running"
+            }
+            AgentError::Equivocation(_) => {
+                "a cloned, restored or faulty signing device (or a site directory restored from a \
+                 backup and signed again). Stop recording with this device and keep it and the \
+                 site directory as they are: they are evidence. Call the regulator: they see the \
+                 proof under `armsledger alerts` (key-equivocated), revoke the device key and enrol \
+                 a new device; entries the server already logged stay valid"
             }
             AgentError::Config(_) => {
                 "create the directory with `armsledger site init`, or point --dir (ARMSLEDGER_SITE) at it"

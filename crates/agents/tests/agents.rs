@@ -758,3 +758,89 @@ fn device_clock_jumps_are_clamped_by_the_device_and_flagged_by_the_server() {
     assert!(s.verifier().engine().state().firearms.contains_key(&f));
     assert_eq!(s.ledger().unsynced().unwrap().len(), 0);
 }
+
+#[test]
+fn a_restored_older_ledger_says_it_is_behind_the_device_and_how_to_recover() {
+    let w = world();
+    let mut s = init_site(&w);
+    acquire(&mut s, "GLK-10");
+    drop(s);
+    let redb = site_dir(&w).join("site.redb");
+    let backup = w.dir.path().join("site.redb.backup");
+    std::fs::copy(&redb, &backup).unwrap();
+    let mut s = open_site(&w);
+    acquire(&mut s, "GLK-11");
+    acquire(&mut s, "GLK-12");
+    drop(s);
+    let newest = w.dir.path().join("site.redb.newest");
+    std::fs::copy(&redb, &newest).unwrap();
+    std::fs::copy(&backup, &redb).unwrap();
+    let err = ArmouryAgent::open(&site_dir(&w), client(&w.site_device))
+        .err()
+        .expect("an older ledger must not open");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("behind the device by 2 entries")
+            && msg.contains("signed up to counter 3")
+            && msg.contains("ends at 1"),
+        "{msg}"
+    );
+    let hint = err.hint();
+    assert!(hint.contains("newest copy of site.redb"), "{hint}");
+    assert!(!hint.contains("hold it open"), "{hint}");
+    // Quiet: with the newest copy put back, the site opens.
+    std::fs::copy(&newest, &redb).unwrap();
+    assert_eq!(open_site(&w).ledger().head().unwrap().unwrap().counter, 3);
+}
+
+/// A one-shot HTTP server answering every request with `status` and a problem body.
+fn canned_server(status: u16, problem: &'static str) -> String {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for conn in listener.incoming().take(1) {
+            let mut conn = conn.unwrap();
+            let mut buf = [0u8; 65536];
+            let _ = conn.read(&mut buf);
+            let resp = format!(
+                "HTTP/1.1 {status} X\r\ncontent-type: application/problem+json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{problem}",
+                problem.len()
+            );
+            conn.write_all(resp.as_bytes()).unwrap();
+        }
+    });
+    url
+}
+
+#[test]
+fn an_equivocation_on_push_says_the_device_signed_two_entries_at_one_counter() {
+    use armsledger_agents::client::{LedgerServer, ServerClient};
+    let url = canned_server(
+        409,
+        r#"{"type":"equivocation","title":"entry 0 (site:north #7) conflicts with the logged entry for that counter","status":409,"entry":{"index":0,"chain":"site:north","counter":7}}"#,
+    );
+    let err = ServerClient::new(&url, None)
+        .push(&[vec![1, 2, 3]])
+        .expect_err("a 409 is an error");
+    assert!(matches!(err, AgentError::Equivocation(_)), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("signed two different entries at one counter") && msg.contains("#7"),
+        "{msg}"
+    );
+    let hint = err.hint();
+    assert!(
+        hint.contains("Stop recording with this device") && !hint.contains("--server"),
+        "{hint}"
+    );
+    // Quiet: another refusal is still a plain server error with its own hint.
+    let url = canned_server(
+        422,
+        r#"{"type":"entry-rejected","title":"entry 0: bad signature","status":422}"#,
+    );
+    let err = ServerClient::new(&url, None)
+        .push(&[vec![1, 2, 3]])
+        .expect_err("a 422 is an error");
+    assert!(matches!(err, AgentError::Server(_)), "{err:?}");
+}

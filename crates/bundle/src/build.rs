@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use armsledger_core::event::{Event, RegulatorEvent};
 use armsledger_core::ids::{CompanyId, SiteId, Timestamp};
-use armsledger_core::{ChainId, SignedEntry, Subject};
+use armsledger_core::{ChainId, SignedEntry};
 use armsledger_log::{
     Frontier, Hash as LogHash, LogKey, SignedCheckpoint, leaf_hash, prove_consistency,
     prove_inclusion, tree_root,
@@ -165,9 +165,8 @@ pub fn write_bundle<W: Write>(
         (Scope::All, _) | (_, ChainId::Regulator) => true,
         (Scope::Site(s), ChainId::Site(site)) => s == site,
         (Scope::Company(c), ChainId::Site(site)) => companies.get(site) == Some(c),
-        (Scope::Firearm(id), ChainId::Site(_)) => {
-            e.body().link_for(&Subject::Firearm(*id)).is_some()
-        }
+        // The weapon's history and the counts that saw it, as the server writes a dossier.
+        (Scope::Firearm(id), ChainId::Site(_)) => armsledger_core::report::concerns_firearm(e, id),
     };
     let upto = usize::try_from(size).unwrap_or(usize::MAX);
     for (i, (e, received)) in log.entries.iter().zip(&log.received).take(upto).enumerate() {

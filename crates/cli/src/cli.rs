@@ -37,11 +37,13 @@ pub enum Command {
     /// Re-derive and check a server's log store without starting anything.
     Fsck(cmd::fsck::FsckArgs),
     /// Trace one weapon cradle to grave.
-    Trace(cmd::query::TraceArgs),
+    Trace(cmd::trace::TraceArgs),
     /// A site's inventory, now or as of a time.
     Inventory(cmd::query::InventoryArgs),
     /// Alerts: overdue returns, transfers in transit, missing loss references, expiries, counts.
     Alerts(cmd::query::AlertsArgs),
+    /// Hard-rule findings: site, company, rule, time, overridden or not.
+    Findings(cmd::findings::FindingsArgs),
     /// Download a bundle for offline verification.
     Export(cmd::query::ExportArgs),
     /// A site's acquisition and disposition book (csv or html), with the corrections report.

@@ -134,7 +134,7 @@ fn trace_inventory_and_alerts_from_a_bundle() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|a| a["rule"] == "CountOverdue"),
+            .any(|a| a["rule"] == "count-overdue"),
         "{alerts:#}"
     );
     // A tampered bundle is refused before anything is shown.

@@ -5,7 +5,7 @@
 use core::fmt;
 use core::str::FromStr;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Why a string was refused as an identifier or bounded text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -220,7 +220,13 @@ impl fmt::Debug for Country {
 
 /// A point in time: milliseconds since the Unix epoch, UTC. Every clock is
 /// passed in by the caller; nothing in this crate reads the system time.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+///
+/// Postcard (every signed and stored structure) encodes it as a varint of
+/// the milliseconds; human-readable formats (JSON: the API, every `--json`
+/// output) as an RFC 3339 UTC string, `2026-11-28T09:00:00Z`, with
+/// milliseconds only when they are not zero. JSON input also takes the
+/// milliseconds as a number (files written before that convention).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Timestamp(pub u64);
 
 impl Timestamp {
@@ -259,6 +265,56 @@ impl Timestamp {
         };
         let ms = t.unix_timestamp_nanos() / 1_000_000;
         u64::try_from(ms).ok().map(Timestamp)
+    }
+}
+
+impl Timestamp {
+    /// RFC 3339 in UTC, with milliseconds when they are not zero: the JSON form.
+    pub fn rfc3339(self) -> String {
+        match self.0 % 1000 {
+            0 => self.to_string(),
+            ms => {
+                let s = self.to_string();
+                match s.strip_suffix('Z') {
+                    Some(head) => format!("{head}.{ms:03}Z"),
+                    None => s,
+                }
+            }
+        }
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.serialize_str(&self.rfc3339())
+        } else {
+            s.serialize_u64(self.0)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl serde::de::Visitor<'_> for Visit {
+            type Value = Timestamp;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an RFC 3339 time or milliseconds since the epoch")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Timestamp, E> {
+                Ok(Timestamp(v))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Timestamp, E> {
+                Timestamp::parse(v)
+                    .ok_or_else(|| E::custom(format!("{v:?} is not an RFC 3339 time")))
+            }
+        }
+        if d.is_human_readable() {
+            d.deserialize_any(Visit)
+        } else {
+            u64::deserialize(d).map(Timestamp)
+        }
     }
 }
 
@@ -338,5 +394,30 @@ mod tests {
         assert_eq!(Timestamp::parse("2026-13-01"), None);
         assert_eq!(Timestamp::parse("2026-01-01T25:00:00Z"), None);
         assert_eq!(Timestamp::parse("junk"), None);
+    }
+
+    #[test]
+    fn time_is_rfc3339_in_json_and_millis_in_postcard() {
+        let t = Timestamp::parse("2026-11-28T09:00:00Z").unwrap();
+        assert_eq!(
+            serde_json::to_string(&t).unwrap(),
+            "\"2026-11-28T09:00:00Z\""
+        );
+        let ms = t.plus(7);
+        assert_eq!(
+            serde_json::to_string(&ms).unwrap(),
+            "\"2026-11-28T09:00:00.007Z\""
+        );
+        for json in ["\"2026-11-28T09:00:00.007Z\"".to_string(), ms.0.to_string()] {
+            assert_eq!(serde_json::from_str::<Timestamp>(&json).unwrap(), ms);
+        }
+        assert!(serde_json::from_str::<Timestamp>("\"junk\"").is_err());
+        // The signed and stored form is unchanged: a varint of the milliseconds.
+        assert_eq!(
+            postcard::to_allocvec(&ms).unwrap(),
+            postcard::to_allocvec(&ms.0).unwrap()
+        );
+        let back: Timestamp = postcard::from_bytes(&postcard::to_allocvec(&ms).unwrap()).unwrap();
+        assert_eq!(back, ms);
     }
 }

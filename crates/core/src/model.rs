@@ -10,7 +10,8 @@ use crate::ids::{Country, Ident, LocationId, Name, PersonId, Text, Timestamp};
 /// A firearm's ledger id: 16 bytes derived from its manufacturer and the
 /// normalised serial at first acquisition. It never changes afterwards, even
 /// when a mistyped serial is corrected, so one weapon keeps one history.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// Postcard encodes it as 16 raw bytes; JSON as 32 lowercase hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FirearmId(pub [u8; 16]);
 
 impl FirearmId {
@@ -42,7 +43,9 @@ impl core::fmt::Debug for FirearmId {
 
 /// An ammunition lot's ledger id, derived from manufacturer, lot number and
 /// calibre. One lot may be held at several sites; balances are per site.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// Postcard encodes it as 16 raw bytes; JSON as 32 lowercase hex digits (so
+/// it can key a JSON object).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct LotId(pub [u8; 16]);
 
 impl LotId {
@@ -73,6 +76,50 @@ impl core::fmt::Debug for LotId {
         write!(f, "LotId({self})")
     }
 }
+
+/// Serde for a 16-byte id: raw bytes in postcard (the signed form), hex in
+/// JSON.
+macro_rules! id16_serde {
+    ($name:ident) => {
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                if s.is_human_readable() {
+                    s.serialize_str(&hex::encode(self.0))
+                } else {
+                    self.0.serialize(s)
+                }
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                if d.is_human_readable() {
+                    let s = String::deserialize(d)?;
+                    s.parse().map_err(serde::de::Error::custom)
+                } else {
+                    <[u8; 16]>::deserialize(d).map($name)
+                }
+            }
+        }
+
+        impl core::str::FromStr for $name {
+            type Err = BadId;
+            fn from_str(s: &str) -> Result<Self, BadId> {
+                let mut out = [0u8; 16];
+                hex::decode_to_slice(s, &mut out).map_err(|_| BadId)?;
+                Ok($name(out))
+            }
+        }
+    };
+}
+
+/// Why a string is not a firearm or lot id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a firearm or lot id is 32 hex digits")]
+pub struct BadId;
+
+id16_serde!(FirearmId);
+id16_serde!(LotId);
 
 /// The search key for a serial or maker: upper case, with spaces, hyphens,
 /// dots and slashes removed, so `ab-12 345` and `AB12345` meet.
@@ -378,6 +425,16 @@ pub enum Holder {
     Person(PersonId),
 }
 
+impl core::fmt::Display for Holder {
+    /// In words: `in store at vault-1`, `with g-0012`.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Holder::Store(l) => write!(f, "in store at {l}"),
+            Holder::Person(p) => write!(f, "with {p}"),
+        }
+    }
+}
+
 /// A loss or theft category.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[allow(missing_docs)]
@@ -448,4 +505,36 @@ impl Witnesses {
 /// ever holding it.
 pub fn person_hash(salt: &[u8; 16], identifying_data: &Text) -> Hash {
     Hash::of(&[tag::PERSON, salt, identifying_data.as_str().as_bytes()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_hex_in_json_and_raw_bytes_in_postcard() {
+        let f = FirearmId([0xab; 16]);
+        let json = serde_json::to_string(&f).unwrap();
+        assert_eq!(json, format!("\"{}\"", "ab".repeat(16)));
+        assert_eq!(serde_json::from_str::<FirearmId>(&json).unwrap(), f);
+        assert_eq!(postcard::to_allocvec(&f).unwrap(), vec![0xab; 16]);
+        let l = LotId([1; 16]);
+        assert_eq!(postcard::to_allocvec(&l).unwrap(), vec![1; 16]);
+        let back: LotId = postcard::from_bytes(&[1; 16]).unwrap();
+        assert_eq!(back, l);
+        // A lot id keys a JSON object (reconciliation maps are keyed by lot).
+        let mut m = std::collections::BTreeMap::new();
+        m.insert(l, 3u64);
+        let json = serde_json::to_string(&m).unwrap();
+        assert_eq!(json, format!("{{\"{}\":3}}", "01".repeat(16)));
+        assert!(serde_json::from_str::<LotId>("\"zz\"").is_err());
+    }
+
+    #[test]
+    fn holders_read_as_words() {
+        let store = Holder::Store("vault".parse().unwrap());
+        let person = Holder::Person("g-12".parse().unwrap());
+        assert_eq!(store.to_string(), "in store at vault");
+        assert_eq!(person.to_string(), "with g-12");
+    }
 }

@@ -28,6 +28,9 @@ pub enum ApiError {
     /// The request is malformed (bad JSON, bad parameter, undecodable entry).
     #[error("{0}")]
     BadRequest(String),
+    /// The route exists but not for this method.
+    #[error("{0}")]
+    MethodNotAllowed(String),
     /// The body or batch is over a limit; nothing was read past it.
     #[error("{0}")]
     TooLarge(String),
@@ -117,6 +120,7 @@ impl ApiError {
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Rejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Equivocation { .. } => StatusCode::CONFLICT,
@@ -135,6 +139,7 @@ impl ApiError {
             ApiError::Forbidden { .. } => "forbidden",
             ApiError::NotFound(_) => "not-found",
             ApiError::BadRequest(_) => "bad-request",
+            ApiError::MethodNotAllowed(_) => "method-not-allowed",
             ApiError::TooLarge(_) => "too-large",
             ApiError::Rejected { .. } => "entry-rejected",
             ApiError::Equivocation { .. } => "equivocation",

@@ -115,6 +115,8 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .route("/healthz", get(admin::healthz))
         .route("/metrics", get(admin::metrics))
         .route("/openapi.json", get(openapi))
+        .fallback(extract::no_route)
+        .method_not_allowed_fallback(extract::no_method)
         .layer(DefaultBodyLimit::max(limit))
         // A body declared larger than the limit is refused before it is read.
         .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))

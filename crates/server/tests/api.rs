@@ -402,7 +402,7 @@ async fn every_endpoint_with_every_role() {
     .await;
     let alerts: Vec<serde_json::Value> = serde_json::from_slice(&b).unwrap();
     assert!(
-        alerts.iter().any(|a| a["rule"] == "ReturnOverdue"),
+        alerts.iter().any(|a| a["rule"] == "return-overdue"),
         "{alerts:?}"
     );
 
@@ -516,11 +516,11 @@ async fn refusals_store_nothing() {
     assert_eq!(eq.len(), 1);
     let (_, b) = call(&env.app, "GET", "/v1/alerts", Some(&env.acme), vec![]).await;
     let alerts: Vec<serde_json::Value> = serde_json::from_slice(&b).unwrap();
-    assert_eq!(alerts[0]["rule"], "KeyEquivocated", "{alerts:?}");
+    assert_eq!(alerts[0]["rule"], "key-equivocated", "{alerts:?}");
     let (_, b) = call(&env.app, "GET", "/v1/alerts", Some(&env.other), vec![]).await;
     let alerts: Vec<serde_json::Value> = serde_json::from_slice(&b).unwrap();
     assert!(
-        alerts.iter().all(|a| a["rule"] != "KeyEquivocated"),
+        alerts.iter().all(|a| a["rule"] != "key-equivocated"),
         "another company does not see it"
     );
 

@@ -122,6 +122,19 @@ pub enum StoreError {
     /// or does not extend the stored head (HTTP 502).
     #[error("device statement does not match: {0}")]
     DeviceMismatch(String),
+    /// The device has signed past the ledger's last entry with nothing
+    /// pending: the ledger file is older than the device's history (restored
+    /// from a backup, or copied from another machine) (HTTP 409).
+    #[error(
+        "the ledger is behind the device by {}: the device has signed up to counter {device}, this ledger ends at {ledger}",
+        entries(device.saturating_sub(*ledger))
+    )]
+    LedgerBehindDevice {
+        /// The device's last signed counter.
+        device: u64,
+        /// The ledger's last counter.
+        ledger: u64,
+    },
     /// The device signature does not verify with the enrolled key (HTTP 502).
     #[error("device signature does not verify with the enrolled key")]
     DeviceSignatureInvalid,
@@ -171,3 +184,12 @@ from_redb!(
     redb::CommitError,
     redb::DatabaseError
 );
+
+/// `1 entry`, `3 entries`.
+fn entries(n: u64) -> String {
+    if n == 1 {
+        "1 entry".to_string()
+    } else {
+        format!("{n} entries")
+    }
+}

@@ -3,7 +3,9 @@
 //! so a dossier must be one unbroken chain from the first event to the last.
 //! An event dropped from the middle leaves a link pointing at nothing, which
 //! is reported with the entries on either side of the gap. A dropped *last*
-//! event cannot be seen here: only a full audit of the log shows it.
+//! event cannot be seen here: only a full audit of the log shows it. Stock
+//! counts that saw the weapon travel with it (its trace lists them) but sit
+//! outside the link chain, so dropping one cannot be seen either.
 
 use std::collections::HashMap;
 
@@ -78,10 +80,16 @@ impl Dossier {
                 h.counter
             ));
         }
-        let prev = entry
-            .body()
-            .link_for(&Subject::Firearm(self.firearm))
-            .ok_or_else(|| format!("does not touch firearm {}", self.firearm))?;
+        let Some(prev) = entry.body().link_for(&Subject::Firearm(self.firearm)) else {
+            // A stock count that saw the weapon is part of its trace but not
+            // of its link chain: it is checked like any entry and changes
+            // nothing here.
+            if armsledger_core::report::concerns_firearm(entry, &self.firearm) {
+                self.counters.insert(h.chain.clone(), h.counter);
+                return Ok(None);
+            }
+            return Err(format!("does not touch firearm {}", self.firearm));
+        };
         let this = Event1 {
             chain: h.chain.clone(),
             counter: h.counter,

@@ -60,7 +60,8 @@ pub struct BookArgs {
     /// Write the book here instead of stdout.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Write the corrections report here (same format).
+    /// Write the corrections report here (same format; default with --out:
+    /// beside the book, e.g. book.corrections.html).
     #[arg(long)]
     pub corrections: Option<PathBuf>,
 }
@@ -409,8 +410,19 @@ pub fn run(a: BookArgs) -> anyhow::Result<u8> {
         &corr_header,
         &corrections(&corrected, &a.site),
     )?;
+    let rows = table.len();
+    let corrections_out = a.corrections.clone().or_else(|| {
+        // With --out, the corrections report goes beside the book.
+        a.out.as_ref().map(|p| {
+            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("txt");
+            p.with_extension(format!("corrections.{ext}"))
+        })
+    });
     match &a.out {
-        Some(p) => std::fs::write(p, &book).with_context(|| format!("writing {}", p.display()))?,
+        Some(p) => {
+            std::fs::write(p, &book).with_context(|| format!("writing {}", p.display()))?;
+            eprintln!("wrote {} ({rows} firearms, {view})", p.display());
+        }
         None => {
             use std::io::Write;
             let mut o = std::io::stdout().lock();
@@ -421,8 +433,9 @@ pub fn run(a: BookArgs) -> anyhow::Result<u8> {
             }
         }
     }
-    if let Some(p) = &a.corrections {
+    if let Some(p) = &corrections_out {
         std::fs::write(p, &corr).with_context(|| format!("writing {}", p.display()))?;
+        eprintln!("wrote the corrections report to {}", p.display());
     }
     Ok(0)
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use armsledger_bundle::{BundleReader, Record, VerifyOptions, verify_bundle};
+use armsledger_bundle::{BundleReader, KeySource, Record, Scope, VerifyOptions, verify_bundle};
 use armsledger_core::LedgerVerifier;
 use armsledger_core::entry::SignedEntry;
 use armsledger_core::ids::Timestamp;
@@ -17,6 +17,41 @@ pub struct Loaded {
     pub entries: Vec<(u64, Option<Timestamp>, Arc<SignedEntry>)>,
     /// The rules engine after every entry.
     pub verifier: LedgerVerifier,
+    /// What the file holds: everything (the root was recomputed) or a scope
+    /// whose every entry carried an inclusion proof.
+    pub scope: Scope,
+    /// Where the log key that opened the checkpoint came from.
+    pub key_source: Option<KeySource>,
+    /// The checkpoint's tree size.
+    pub checkpoint_size: Option<u64>,
+}
+
+impl Loaded {
+    /// What the verification of the file showed, in one sentence.
+    pub fn evidence(&self) -> String {
+        let key = match self.key_source {
+            Some(KeySource::Argument) => "the log key you passed",
+            Some(KeySource::State) => "the log key pinned in your trusted state",
+            _ => {
+                "the log key inside the file itself: nothing checked that key \
+                 (`armsledger verify FILE --trusted-key KEY` checks it against the log's published key)"
+            }
+        };
+        let size = self
+            .checkpoint_size
+            .map_or(String::new(), |n| format!(" (tree size {n})"));
+        if self.scope.is_scoped() {
+            format!(
+                "verified offline: every entry's signature, and each entry's inclusion proof \
+                 against the signed checkpoint{size}, opened with {key}"
+            )
+        } else {
+            format!(
+                "verified offline: every entry's signature, and the Merkle root recomputed from \
+                 all entries equals the signed checkpoint's{size}, opened with {key}"
+            )
+        }
+    }
 }
 
 /// Verifies `path` offline, then folds it in `view`. Refuses a bundle that is not authentic.
@@ -69,5 +104,11 @@ pub fn load(path: &Path, view: View) -> anyhow::Result<Loaded> {
         };
         r.with_context(|| format!("folding entry {index}"))?;
     }
-    Ok(Loaded { entries, verifier })
+    Ok(Loaded {
+        entries,
+        verifier,
+        scope: meta.scope,
+        key_source: report.trusted_key_source,
+        checkpoint_size: report.checkpoint.as_ref().map(|c| c.size),
+    })
 }

@@ -3,6 +3,7 @@
 pub mod act;
 pub mod book;
 pub mod demo;
+pub mod findings;
 pub mod fsck;
 pub mod local;
 pub mod officer;
@@ -12,6 +13,7 @@ pub mod serve;
 pub mod setup;
 pub mod sync;
 pub mod token;
+pub mod trace;
 pub mod verify;
 
 use clap::CommandFactory;
@@ -26,10 +28,11 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Token { action } => token::run(action),
         Command::Verify(a) => verify::run(a),
         Command::Fsck(a) => fsck::run(a),
-        Command::Trace(a) => query::trace(a),
+        Command::Trace(a) => trace::trace(a),
         Command::Inventory(a) => query::inventory(a),
         Command::Alerts(a) => query::alerts(a),
         Command::Export(a) => query::export(a),
+        Command::Findings(a) => findings::findings(a),
         Command::Book(a) => book::run(a),
         Command::Officer(c) => officer::run(c),
         Command::Site { action } => setup::run(action),

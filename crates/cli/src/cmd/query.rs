@@ -1,4 +1,5 @@
-//! Reading the regulator's server: trace, inventory, alerts, export.
+//! Reading the regulator's server: inventory, alerts, export (trace and
+//! findings have modules of their own).
 
 // `serde_json::Value`'s `Index` yields `Null` for a missing key or a
 // non-object; it never panics, which is what this lint guards against.
@@ -29,12 +30,14 @@ pub struct ServerArgs {
 }
 
 impl ServerArgs {
-    fn client(&self) -> ServerClient {
+    /// The server's client with this token.
+    pub fn client(&self) -> ServerClient {
         ServerClient::new(&self.server, self.token.clone())
     }
 }
 
-fn enc(s: &str) -> String {
+/// Percent-encodes a path segment or query value.
+pub fn enc(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
@@ -43,158 +46,6 @@ fn enc(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-/// Options of `trace`.
-#[derive(Debug, Args)]
-#[command(
-    after_help = "Example:\n  armsledger trace \"GLK 0001\" --server http://127.0.0.1:8640 --token $TOKEN\n  armsledger trace GLK-0001 --json --view both"
-)]
-pub struct TraceArgs {
-    /// Serial as marked (spacing and case do not matter).
-    pub serial: String,
-    #[command(flatten)]
-    pub server: ServerArgs,
-    /// corrected (default), original or both.
-    #[arg(long, default_value = "corrected")]
-    pub view: String,
-    /// Read a verified bundle or dossier instead of the server (offline).
-    #[arg(long, conflicts_with = "dossier")]
-    pub bundle: Option<PathBuf>,
-    /// Also download the weapon's dossier here (it verifies offline).
-    #[arg(long)]
-    pub dossier: Option<PathBuf>,
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
-}
-
-/// The timeline of `serial` from a verified bundle.
-fn trace_bundle(path: &std::path::Path, serial: &str, view: &str) -> anyhow::Result<Value> {
-    use armsledger_core::rules::View;
-    let view = if view == "original" {
-        View::Original
-    } else {
-        View::Corrected
-    };
-    let loaded = crate::cmd::local::load(path, view)?;
-    let state = loaded.verifier.engine().state();
-    let corrections: std::collections::BTreeMap<_, _> = loaded
-        .verifier
-        .engine()
-        .corrections()
-        .map(|(a, b)| (*a, *b))
-        .collect();
-    let mut firearms = Vec::new();
-    for f in state.find_serial(serial) {
-        let subject = armsledger_core::event::Subject::Firearm(f.id);
-        let timeline = armsledger_core::report::timeline(
-            f.id,
-            loaded
-                .entries
-                .iter()
-                .filter(|(_, _, e)| e.body().link_for(&subject).is_some())
-                .map(|(i, r, e)| (Some(*i), *r, e.as_ref())),
-            &corrections,
-        );
-        firearms.push(serde_json::json!({
-            "id": f.id.to_string(), "identity": f.identity, "site": f.site, "state": f.state.word(),
-            "timeline": timeline, "proofs": timeline.events.iter().map(|_| Value::Null).collect::<Vec<_>>(),
-        }));
-    }
-    anyhow::ensure!(
-        !firearms.is_empty(),
-        "no firearm with serial {serial} in {}",
-        path.display()
-    );
-    Ok(
-        serde_json::json!({"serial": serial, "firearms": firearms, "source": path.display().to_string()}),
-    )
-}
-
-/// Prints a weapon's timeline.
-pub fn trace(a: TraceArgs) -> anyhow::Result<u8> {
-    if let Some(out) = &a.dossier {
-        let path = format!("/v1/firearms/{}/dossier", enc(&a.serial));
-        let mut f =
-            std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
-        let n = a.server.client().get_to(&path, &mut f)?;
-        eprintln!(
-            "dossier written to {} ({n} bytes); check it offline: armsledger verify {}",
-            out.display(),
-            out.display()
-        );
-    }
-    let t: Value = match &a.bundle {
-        Some(b) => trace_bundle(b, &a.serial, &a.view)?,
-        None => {
-            let path = format!(
-                "/v1/firearms/{}/trace?view={}",
-                enc(&a.serial),
-                enc(&a.view)
-            );
-            a.server.client().get_json(&path)?
-        }
-    };
-    if a.json {
-        out::json(&t)?;
-        return Ok(0);
-    }
-    print_trace(&t);
-    Ok(0)
-}
-
-fn print_trace(t: &Value) {
-    for f in t["firearms"].as_array().into_iter().flatten() {
-        let id = &f["identity"];
-        println!(
-            "{} {} {} serial {} ({}), now {} at {}",
-            id["manufacturer"].as_str().unwrap_or("?"),
-            id["model"].as_str().unwrap_or("?"),
-            id["calibre"].as_str().unwrap_or("?"),
-            id["serial"].as_str().unwrap_or("?"),
-            f["id"].as_str().unwrap_or("?"),
-            f["state"].as_str().unwrap_or("?"),
-            f["site"].as_str().unwrap_or("?"),
-        );
-        let rows = f["timeline"]["events"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|e| {
-                vec![
-                    e["time"].as_str().unwrap_or("").to_string(),
-                    e["chain"]["Site"]
-                        .as_str()
-                        .unwrap_or("regulator")
-                        .to_string(),
-                    e["officer"].as_str().unwrap_or("").to_string(),
-                    format!(
-                        "{}{}",
-                        e["summary"].as_str().unwrap_or(""),
-                        if e["corrected_by"].is_null() {
-                            ""
-                        } else {
-                            "  [corrected]"
-                        }
-                    ),
-                ]
-            });
-        println!(
-            "{}",
-            out::table(&["time", "chain", "officer", "event"], rows)
-        );
-        let complete = f["timeline"]["complete"].as_bool().unwrap_or(false);
-        println!(
-            "history {}; {} events, each with an inclusion proof against the checkpoint",
-            if complete {
-                "complete (every link continues the one before)"
-            } else {
-                "BROKEN: a link does not continue"
-            },
-            f["proofs"].as_array().map_or(0, Vec::len)
-        );
-    }
 }
 
 /// Options of `inventory`.
@@ -247,12 +98,7 @@ pub fn inventory(a: InventoryArgs) -> anyhow::Result<u8> {
             f["make_model"].as_str().unwrap_or("").to_string(),
             f["calibre"].as_str().unwrap_or("").to_string(),
             f["state"].as_str().unwrap_or("").to_string(),
-            f["detail"]
-                .get("location")
-                .or_else(|| f["detail"].get("to"))
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string(),
+            state_words(&f["detail"]),
         ]
     });
     println!(
@@ -272,7 +118,7 @@ pub fn inventory(a: InventoryArgs) -> anyhow::Result<u8> {
         vec![
             r["lot_number"].as_str().unwrap_or("").to_string(),
             r["calibre"].as_str().unwrap_or("").to_string(),
-            r["holder"].to_string(),
+            holder_words(&r["holder"]),
             r["rounds"].to_string(),
         ]
     });
@@ -281,6 +127,28 @@ pub fn inventory(a: InventoryArgs) -> anyhow::Result<u8> {
         out::table(&["lot", "calibre", "holder", "rounds"], rows)
     );
     Ok(0)
+}
+
+/// Who holds rounds, in words: `in store at vault`, `with g-0012`.
+fn holder_words(h: &Value) -> String {
+    match (h["Store"].as_str(), h["Person"].as_str()) {
+        (Some(l), _) => format!("in store at {l}"),
+        (_, Some(p)) => format!("with {p}"),
+        _ => h.to_string(),
+    }
+}
+
+/// Where a firearm is or who holds it, in words, from its state details.
+fn state_words(d: &Value) -> String {
+    let w = |k: &str| d[k].as_str().unwrap_or("?").to_string();
+    match d["state"].as_str().unwrap_or("") {
+        "in-store" => w("location"),
+        "issued" => format!("{} (due back {})", w("to"), w("due_back")),
+        "in-transit" => format!("to {}", w("to_site")),
+        "in-maintenance" => w("provider"),
+        "disposed" => w("method").to_lowercase(),
+        _ => String::new(),
+    }
 }
 
 /// Options of `alerts`.

@@ -58,7 +58,7 @@ pub fn evaluate(state: &State, act: &Act<'_>, event: &SiteEvent) -> Vec<Violatio
             {
                 out.push(
                     RuleId::DisposedIsFinal,
-                    format!("firearm {f} was {method:?} earlier"),
+                    format!("{} was {method:?} earlier", state.firearm_words(&f)),
                 );
             }
         }

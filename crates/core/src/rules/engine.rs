@@ -2,7 +2,7 @@
 //! overrides), and folds corrections in by replaying history with each
 //! superseded event replaced by its correction.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -12,6 +12,7 @@ use crate::entry::{ChainId, SignedEntry};
 use crate::event::{Event, SiteEvent};
 use crate::hash::Hash;
 use crate::ids::{PersonId, Timestamp};
+use crate::model::{FirearmId, normalise};
 use crate::rules::RuleId;
 use crate::rules::check::{Act, Violation, evaluate};
 use crate::rules::events::{SiteCtx, apply_regulator, apply_site};
@@ -65,6 +66,9 @@ pub struct Engine {
     /// Latest correction per superseded entry: (correction hash, corrected event).
     corrections: HashMap<Hash, (Hash, SiteEvent)>,
     overrides: HashMap<(ChainId, Hash), Vec<PendingOverride>>,
+    /// Every serial a firearm was ever recorded under (normalised), in any
+    /// view: a mistyped serial stays findable after its correction.
+    serials: BTreeMap<String, BTreeSet<FirearmId>>,
 }
 
 impl Default for Engine {
@@ -83,6 +87,7 @@ impl Engine {
             history: Vec::new(),
             corrections: HashMap::new(),
             overrides: HashMap::new(),
+            serials: BTreeMap::new(),
         }
     }
 
@@ -99,6 +104,23 @@ impl Engine {
     /// The corrections in force: superseded entry → correcting entry.
     pub fn corrections(&self) -> impl Iterator<Item = (&Hash, &Hash)> {
         self.corrections.iter().map(|(k, (c, _))| (k, c))
+    }
+
+    /// The correction in force for entry `superseded`, if any: the
+    /// correcting entry and the event it puts in its place.
+    pub fn correction_of(&self, superseded: &Hash) -> Option<(&Hash, &SiteEvent)> {
+        self.corrections.get(superseded).map(|(h, e)| (h, e))
+    }
+
+    /// Firearms recorded under `serial` (spacing and case do not matter):
+    /// under their serial now, or under one a correction replaced. In
+    /// ledger-id order.
+    pub fn find_serial(&self, serial: &str) -> Vec<FirearmId> {
+        let mut out: BTreeSet<FirearmId> = self.state.find_serial(serial).map(|f| f.id).collect();
+        if let Some(former) = self.serials.get(&normalise(serial)) {
+            out.extend(former.iter().copied());
+        }
+        out.into_iter().collect()
     }
 
     /// Judges a proposed site act without applying it (the officer's pre-sign check).
@@ -262,6 +284,31 @@ impl Engine {
                     .get(t)
                     .is_some_and(|m| m.chain == h.chain && m.kind == c.kind())
         };
+        let acquired = match &body.event {
+            Event::Site(SiteEvent::FirearmAcquired {
+                firearm, identity, ..
+            }) => Some((*firearm, identity.serial_key())),
+            _ => None,
+        };
+        if let Some((f, key)) = acquired {
+            self.serials.entry(key).or_default().insert(f);
+        }
+        // A corrected serial is findable in every view, the original included.
+        if let Event::Site(SiteEvent::Corrected {
+            supersedes,
+            corrected,
+            ..
+        }) = &body.event
+            && let SiteEvent::FirearmAcquired {
+                firearm, identity, ..
+            } = corrected.as_ref()
+            && valid_target(supersedes, corrected)
+        {
+            self.serials
+                .entry(identity.serial_key())
+                .or_default()
+                .insert(*firearm);
+        }
         match correction {
             Some((target, c)) if valid_target(&target, &c.1) => {
                 self.corrections.insert(target, c);

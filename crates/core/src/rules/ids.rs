@@ -3,10 +3,12 @@
 //! the signed format (override entries name a rule): add new rules at the
 //! end only.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// A hard or soft rule.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// A hard or soft rule. Postcard (the signed override entry, stored
+/// findings) encodes it as its variant index; JSON as its kebab-case
+/// [`RuleId::name`], the spelling the docs, the CLI and the API use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum RuleId {
     /// Recipient holds an active security-officer licence.
@@ -241,8 +243,79 @@ impl RuleId {
     }
 }
 
+impl Serialize for RuleId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.serialize_str(self.name())
+        } else {
+            let index = RuleId::ALL
+                .iter()
+                .position(|r| r == self)
+                .and_then(|i| u32::try_from(i).ok())
+                .unwrap_or(u32::MAX);
+            s.serialize_unit_variant("RuleId", index, self.name())
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for RuleId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{EnumAccess, Error, VariantAccess, Visitor};
+        struct Index;
+        impl<'de> Visitor<'de> for Index {
+            type Value = RuleId;
+            fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+                f.write_str("a rule")
+            }
+            fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<RuleId, A::Error> {
+                let (index, variant): (u32, _) = data.variant()?;
+                variant.unit_variant()?;
+                usize::try_from(index)
+                    .ok()
+                    .and_then(|i| RuleId::ALL.get(i))
+                    .copied()
+                    .ok_or_else(|| A::Error::custom(format!("no rule number {index}")))
+            }
+        }
+        if d.is_human_readable() {
+            let s = String::deserialize(d)?;
+            // Kebab-case; the CamelCase variant name of older JSON is read too.
+            RuleId::from_name(&s)
+                .or_else(|| RuleId::ALL.iter().copied().find(|r| format!("{r:?}") == s))
+                .ok_or_else(|| D::Error::custom(format!("no rule named {s:?}")))
+        } else {
+            d.deserialize_enum("RuleId", &[], Index)
+        }
+    }
+}
+
 impl core::fmt::Display for RuleId {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.pad(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_spells_rules_in_kebab_case_and_postcard_by_index() {
+        for (i, r) in RuleId::ALL.iter().enumerate() {
+            let json = serde_json::to_string(r).unwrap();
+            assert_eq!(json, format!("\"{}\"", r.name()));
+            assert_eq!(serde_json::from_str::<RuleId>(&json).unwrap(), *r);
+            // The signed form is the variant index, as the derive wrote it.
+            let bytes = postcard::to_allocvec(r).unwrap();
+            assert_eq!(bytes, postcard::to_allocvec(&(i as u32)).unwrap(), "{r}");
+            assert_eq!(postcard::from_bytes::<RuleId>(&bytes).unwrap(), *r);
+        }
+        assert_eq!(
+            serde_json::from_str::<RuleId>("\"QualificationCurrent\"").unwrap(),
+            RuleId::QualificationCurrent,
+            "older JSON still reads"
+        );
+        assert!(serde_json::from_str::<RuleId>("\"no-such-rule\"").is_err());
+        assert!(postcard::from_bytes::<RuleId>(&[200, 1]).is_err());
     }
 }

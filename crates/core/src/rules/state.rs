@@ -332,8 +332,106 @@ impl State {
             .filter(move |f| f.identity.serial_key() == key)
     }
 
+    /// A firearm in the words an officer uses: `firearm GLK-0001` (its
+    /// serial), or its ledger id when the ledger has never seen it.
+    pub fn firearm_words(&self, f: &FirearmId) -> String {
+        match self.firearms.get(f) {
+            Some(r) => format!("firearm {}", r.identity.serial),
+            None => format!("a firearm the ledger has never seen (ledger id {f})"),
+        }
+    }
+
+    /// A lot in the words an officer uses: `lot 24-0917 (9x19mm)`, or its
+    /// ledger id when the ledger has never seen it.
+    pub fn lot_words(&self, l: &LotId) -> String {
+        match self.lots.get(l) {
+            Some(i) => format!("lot {} ({})", i.lot_number, i.calibre),
+            None => format!("a lot the ledger has never seen (ledger id {l})"),
+        }
+    }
+
     /// The company a site belongs to.
     pub fn company_of(&self, site: &SiteId) -> Option<&CompanyId> {
         self.sites.get(site).map(|s| &s.company)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use crate::event::SiteEvent;
+    use crate::ids::{PersonId, SiteId, Timestamp};
+    use crate::model::{AmmoLine, FirearmId, Item, LotId};
+    use crate::rules::View;
+    use crate::testkit::{Showcase, text, v};
+    use crate::verify::LedgerVerifier;
+
+    /// What the rules say about `event` at north after the showcase.
+    fn refusal(event: SiteEvent) -> String {
+        let show = Showcase::new();
+        let s = &show.scenario;
+        let mut ver = LedgerVerifier::new(s.regulator_key(), vec![s.root_key()], View::Corrected);
+        for e in show.log() {
+            ver.ingest(e.clone(), None).unwrap();
+        }
+        let site: SiteId = v("north");
+        let officer: PersonId = v("armourer-1");
+        ver.engine()
+            .check(&site, &officer, s.now.plus(Timestamp::HOUR), &event)
+            .iter()
+            .map(|x| format!("{}: {}", x.rule, x.evidence))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn refusals_name_lots_and_firearms_as_the_officer_typed_them() {
+        let show = Showcase::new();
+        let hex = |id: &dyn core::fmt::Display| id.to_string();
+        let r = refusal(SiteEvent::AmmunitionIssued {
+            to: v("guard-1"),
+            lines: vec![AmmoLine {
+                lot: show.lot,
+                rounds: 1000,
+            }],
+            from: v("vault"),
+            purpose: text("range"),
+            due_back: show.scenario.now.plus(Timestamp::DAY),
+        });
+        assert!(
+            r.contains("1000 rounds of lot L-24-0917 (9x19mm) taken from the holder in store at vault, which holds 395"),
+            "{r}"
+        );
+        assert!(!r.contains(&hex(&show.lot)), "{r}");
+        let r = refusal(SiteEvent::StorageMoved {
+            item: Item::Firearm(show.corrected),
+            from: v("vault"),
+            to: v("rack-1"),
+        });
+        assert!(r.contains("firearm GLK-001 is held by site south"), "{r}");
+        assert!(!r.contains(&hex(&show.corrected)), "{r}");
+        // Only an id the ledger has never seen is shown as an id, and says so.
+        let stranger = FirearmId([7; 16]);
+        let r = refusal(SiteEvent::StorageMoved {
+            item: Item::Firearm(stranger),
+            from: v("vault"),
+            to: v("rack-1"),
+        });
+        assert!(
+            r.contains(&format!(
+                "a firearm the ledger has never seen (ledger id {stranger})"
+            )),
+            "{r}"
+        );
+        let r = refusal(SiteEvent::StorageMoved {
+            item: Item::Rounds(AmmoLine {
+                lot: LotId([8; 16]),
+                rounds: 1,
+            }),
+            from: v("vault"),
+            to: v("rack-1"),
+        });
+        assert!(r.contains("a lot the ledger has never seen"), "{r}");
     }
 }

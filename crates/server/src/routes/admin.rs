@@ -3,13 +3,14 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::routes::auth::Caller;
+use crate::routes::extract::{JsonBody, Path};
 use crate::state::Shared;
 use crate::tokens::{Role, TokenRecord};
 
@@ -40,7 +41,7 @@ pub struct CreatedToken {
 pub async fn create_token(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
-    Json(req): Json<NewToken>,
+    JsonBody(req): JsonBody<NewToken>,
 ) -> Result<Json<CreatedToken>, ApiError> {
     caller.need_regulator("create tokens")?;
     let (token, record) = shared
@@ -101,7 +102,7 @@ pub async fn healthz(
     };
     let checkpoint = shared.latest_checkpoint().as_ref().map(|p| p.size);
     let disk = fault.map(
-        |f| serde_json::json!({"fault": f.kind, "since_ms": f.since_ms, "message": f.message()}),
+        |f| serde_json::json!({"fault": f.kind, "since": armsledger_core::ids::Timestamp(f.since_ms), "message": f.message()}),
     );
     Ok(Json(serde_json::json!({
         "status": if disk.is_some() { "degraded" } else { "ok" },

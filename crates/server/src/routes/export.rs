@@ -7,11 +7,10 @@ use std::time::Duration;
 
 use armsledger_bundle::{BundleWriter, Meta, Scope};
 use armsledger_core::entry::{ChainId, SignedEntry};
-use armsledger_core::event::Subject;
 use armsledger_core::ids::{CompanyId, SiteId};
 use armsledger_store::IndexKey;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -19,6 +18,7 @@ use tokio::sync::mpsc;
 
 use crate::error::ApiError;
 use crate::routes::auth::Caller;
+use crate::routes::extract::{Path, Query};
 use crate::routes::visibility::{no_such_serial, visible_events};
 use crate::state::Shared;
 
@@ -190,9 +190,9 @@ fn write(
         (Scope::All, _) | (_, ChainId::Regulator) => true,
         (Scope::Site(s), ChainId::Site(site)) => s == site,
         (Scope::Company(c), ChainId::Site(site)) => companies.get(site) == Some(c),
-        (Scope::Firearm(id), ChainId::Site(_)) => {
-            en.body().link_for(&Subject::Firearm(*id)).is_some()
-        }
+        // The weapon's own history and the counts that saw it: the entries
+        // its trace lists (`report::concerns_firearm`).
+        (Scope::Firearm(id), ChainId::Site(_)) => armsledger_core::report::concerns_firearm(en, id),
     };
     // A scoped bundle reads only the entries its scope can hold, from the
     // indexes (the filter above still decides); a full one reads them all.
@@ -319,9 +319,10 @@ pub async fn dossier(
             .read()
             .map_err(|e| ApiError::Internal(e.to_string()))?;
         let mut found = None;
-        for rec in v.engine().state().find_serial(&serial) {
+        // By its serial now or one a correction replaced, as the trace finds it.
+        for id in v.engine().find_serial(&serial) {
             let events = reader
-                .scan(&IndexKey::Firearm(rec.id), 0, usize::MAX)
+                .scan(&IndexKey::Firearm(id), 0, usize::MAX)
                 .map_err(|e| ApiError::Internal(e.to_string()))?;
             let n = visible_events(
                 &caller.0,
@@ -330,7 +331,7 @@ pub async fn dossier(
             );
             if let Some(last) = n.checked_sub(1).and_then(|i| events.get(i)) {
                 let partial = n < events.len();
-                found = Some((rec.id, partial.then_some(last.index)));
+                found = Some((id, partial.then_some(last.index)));
                 break;
             }
         }

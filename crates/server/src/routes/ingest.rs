@@ -12,8 +12,8 @@ use std::time::Duration;
 use armsledger_core::entry::{MAX_ENTRY_BYTES, SignedEntry};
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
@@ -22,6 +22,7 @@ use crate::error::ApiError;
 use crate::limits::BodyTimedOut;
 use crate::queue::{Job, Logged};
 use crate::routes::auth::Caller;
+use crate::routes::extract::Query;
 use crate::state::Shared;
 
 /// The JSON form of a batch: entries as hex.

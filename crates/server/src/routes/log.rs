@@ -6,13 +6,14 @@ use std::sync::Arc;
 use armsledger_core::hash::Hash;
 use armsledger_log::{Tile, TileKind};
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::routes::auth::Caller;
+use crate::routes::extract::{Path, Query};
 use crate::state::Shared;
 
 fn text(body: String, cache: &'static str) -> Response {

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod auth;
 pub mod export;
+pub mod extract;
 pub mod ingest;
 pub mod log;
 pub mod query;

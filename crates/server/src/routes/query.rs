@@ -2,7 +2,7 @@
 //! reconciliation, alerts, findings, transfers, chain integrity. Each needs a
 //! token, and company and site roles see only their own.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -10,19 +10,19 @@ use std::time::{Duration, Instant};
 use armsledger_core::LedgerVerifier;
 use armsledger_core::entry::ChainId;
 use armsledger_core::ids::{CompanyId, SiteId, Timestamp};
-use armsledger_core::model::FirearmId;
-use armsledger_core::report::{self, Inventory, Reconciliation, Timeline};
+use armsledger_core::report::{self, Inventory, Reconciliation, TraceView, TracedFirearm};
 use armsledger_core::rules::state::TransferStatus;
 use armsledger_core::rules::{Alert, AlertPolicy, View, alerts};
 use armsledger_store::IndexKey;
 use armsledger_store::StoredFinding;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::limits::CancelOnDrop;
 use crate::routes::auth::Caller;
+use crate::routes::extract::{Path, Query};
 use crate::routes::visibility::{no_such_serial, visible_events};
 use crate::state::Shared;
 
@@ -93,53 +93,40 @@ pub struct TraceQuery {
     pub view: Option<String>,
 }
 
-/// One weapon's trace.
+/// One weapon's trace: core's trace (`armsledger_core::report::Trace`, the
+/// same the offline `trace --bundle` prints), with an inclusion proof of
+/// every event against `checkpoint`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Trace {
     /// The serial asked for.
     pub serial: String,
-    /// Every firearm with that serial (normalised), each with its timeline.
+    /// `corrected`, `original` or `both`.
+    #[schema(value_type = String)]
+    pub view: TraceView,
+    /// Every firearm recorded under that serial, now or before a correction.
     #[schema(value_type = Vec<Object>)]
-    pub firearms: Vec<TracedFirearm>,
-    /// The checkpoint the proofs are against.
+    pub firearms: Vec<ProvenFirearm>,
+    /// The signed checkpoint the proofs are against.
     pub checkpoint: Option<String>,
 }
 
-/// One firearm in a trace.
+/// One firearm of a trace with its proofs.
 #[derive(Debug, Serialize)]
-pub struct TracedFirearm {
-    /// Ledger id.
-    pub id: FirearmId,
-    /// Current identity (corrections folded in).
-    pub identity: armsledger_core::model::FirearmIdentity,
-    /// Site answerable now (for a former holder: its own last site).
-    pub site: SiteId,
-    /// State word now (for a former holder: `left-custody`).
-    pub state: &'static str,
-    /// Custody periods: (site, from, to) from the events.
-    pub custody: Vec<Custody>,
-    /// The timeline.
-    pub timeline: Timeline,
-    /// Inclusion proofs of each event against `checkpoint` (hex hashes).
+pub struct ProvenFirearm {
+    /// The firearm's trace.
+    #[serde(flatten)]
+    pub trace: TracedFirearm,
+    /// Inclusion proof of each timeline event against the checkpoint (hex
+    /// hashes, leaf to root), in timeline order; empty for an event logged
+    /// after the checkpoint.
     pub proofs: Vec<Vec<String>>,
-}
-
-/// A period a site held the weapon.
-#[derive(Debug, Serialize)]
-pub struct Custody {
-    /// Site.
-    pub site: SiteId,
-    /// From (device time of the first event there).
-    pub from: Timestamp,
-    /// Until (the next site's first event), if it moved on.
-    pub until: Option<Timestamp>,
 }
 
 /// A weapon's history across sites and companies, with proofs: all of it
 /// for the regulator and auditors, up to the end of the caller's own
 /// custody for a company or site (never a later holder's events).
 #[utoipa::path(get, path = "/v1/firearms/{serial}/trace", tag = "query",
-    params(("serial" = String, Path, description = "serial as marked (any spacing or case)"), TraceQuery),
+    params(("serial" = String, Path, description = "serial as marked (any spacing or case), now or before a correction"), TraceQuery),
     responses((status = 200, body = Trace), (status = 404, description = "no firearm with that serial that the caller ever held (the same answer whether it exists or not)")),
     security(("bearer" = [])))]
 pub async fn trace(
@@ -148,15 +135,13 @@ pub async fn trace(
     Path(serial): Path<String>,
     Query(q): Query<TraceQuery>,
 ) -> Result<Json<Trace>, ApiError> {
-    let view = match q.view.as_deref() {
-        None | Some("corrected") | Some("both") => View::Corrected,
-        Some("original") => View::Original,
-        Some(other) => {
-            return Err(ApiError::BadRequest(format!(
-                "view is corrected, original or both; got {other}"
-            )));
-        }
-    };
+    let view: TraceView = q
+        .view
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(ApiError::BadRequest)?
+        .unwrap_or_default();
     let shared2 = shared.clone();
     tokio::task::spawn_blocking(move || build_trace(&shared2, &caller, &serial, view))
         .await
@@ -168,24 +153,16 @@ fn build_trace(
     shared: &Shared,
     caller: &Caller,
     serial: &str,
-    view: View,
+    view: TraceView,
 ) -> Result<Trace, ApiError> {
     let v = shared.read_verifier()?;
-    let ids: Vec<FirearmId> = v
-        .engine()
-        .state()
-        .find_serial(serial)
-        .map(|f| f.id)
-        .collect();
+    // By its serial now or one a correction replaced.
+    let ids = v.engine().find_serial(serial);
     let checkpoint = shared.latest_checkpoint();
     let size = checkpoint.as_ref().map_or(0, |p| p.size);
     let reader = shared.store().read().map_err(internal)?;
-    let corrections: BTreeMap<_, _> = v.engine().corrections().map(|(a, b)| (*a, *b)).collect();
     let mut out = Vec::new();
     for id in ids {
-        let Some(rec) = v.engine().state().firearms.get(&id) else {
-            continue;
-        };
         let mut stored = reader
             .scan(&IndexKey::Firearm(id), 0, usize::MAX)
             .map_err(internal)?;
@@ -200,37 +177,33 @@ fn build_trace(
             continue;
         }
         let partial = stored.len() < total;
-        let mut timeline = report::timeline(
+        let Some(mut traced) = report::trace_firearm(
+            v.engine(),
             id,
+            serial,
+            view,
             stored
                 .iter()
                 .map(|s| (Some(s.index), Some(s.received_at), &s.entry)),
-            &corrections,
-        );
+        ) else {
+            continue;
+        };
+        // A later holder's corrections are not the caller's to see.
         let shown: HashSet<_> = stored.iter().map(|s| s.entry.hash()).collect();
-        for e in &mut timeline.events {
-            // A later holder's correction is not the caller's to see.
-            if view == View::Original || e.corrected_by.is_some_and(|c| !shown.contains(&c)) {
+        for e in &mut traced.timeline.events {
+            if e.corrected_by.is_some_and(|c| !shown.contains(&c)) {
                 e.corrected_by = None;
             }
         }
-        let mut custody: Vec<Custody> = Vec::new();
-        for e in &timeline.events {
-            let ChainId::Site(site) = &e.chain else {
-                continue;
-            };
-            if custody.last().is_none_or(|c| &c.site != site) {
-                if let Some(last) = custody.last_mut() {
-                    last.until = Some(e.time);
-                }
-                custody.push(Custody {
-                    site: site.clone(),
-                    from: e.time,
-                    until: None,
-                });
-            }
+        traced.serial_changes.retain(|c| shown.contains(&c.entry));
+        // A former holder's view ends when the weapon left it: where it is
+        // and what became of it since are a later holder's.
+        if partial && let Some(last) = traced.custody.last() {
+            traced.site = last.site.clone();
+            traced.state = LEFT_CUSTODY;
         }
-        let proofs = timeline
+        let proofs = traced
+            .timeline
             .events
             .iter()
             .map(|e| match e.index.filter(|i| *i < size) {
@@ -241,19 +214,8 @@ fn build_trace(
                 None => Ok(Vec::new()),
             })
             .collect::<Result<Vec<_>, _>>()?;
-        // A former holder's view ends when the weapon left it: where it is
-        // and what became of it since are a later holder's.
-        let (site, state) = match custody.last() {
-            Some(last) if partial => (last.site.clone(), LEFT_CUSTODY),
-            _ => (rec.site.clone(), rec.state.word()),
-        };
-        out.push(TracedFirearm {
-            id,
-            identity: rec.identity.clone(),
-            site,
-            state,
-            custody,
-            timeline,
+        out.push(ProvenFirearm {
+            trace: traced,
             proofs,
         });
     }
@@ -262,6 +224,7 @@ fn build_trace(
     }
     Ok(Trace {
         serial: serial.to_string(),
+        view,
         firearms: out,
         checkpoint: checkpoint.map(|p| p.note),
     })
@@ -362,7 +325,7 @@ pub async fn reconciliation(
     .map(Json)
 }
 
-/// Scope filters for alerts and findings.
+/// Scope filters for alerts.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 pub struct ScopeQuery {
     /// Only this site.
@@ -473,15 +436,49 @@ pub struct IndexedFinding {
     pub finding: StoredFinding,
 }
 
-/// Hard-rule findings recorded against logged entries.
-#[utoipa::path(get, path = "/v1/findings", tag = "query", params(ScopeQuery),
-    responses((status = 200, body = Vec<IndexedFinding>)), security(("bearer" = [])))]
+/// Filters of `GET /v1/findings`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct FindingsQuery {
+    /// Only this site.
+    pub site: Option<String>,
+    /// Only this company.
+    pub company: Option<String>,
+    /// Only this rule (kebab-case, e.g. `qualification-current`).
+    pub rule: Option<String>,
+    /// Only acts at or after this device time (RFC 3339 time or date).
+    pub since: Option<String>,
+    /// Only acts before this device time (RFC 3339 time or date).
+    pub until: Option<String>,
+    /// `true`: only findings a second person's override authorised;
+    /// `false`: only those not overridden.
+    pub overridden: Option<bool>,
+}
+
+/// Hard-rule findings recorded against logged entries, oldest first.
+#[utoipa::path(get, path = "/v1/findings", tag = "query", params(FindingsQuery),
+    responses((status = 200, body = Vec<IndexedFinding>), (status = 400, description = "bad filter")),
+    security(("bearer" = [])))]
 pub async fn findings(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
-    Query(q): Query<ScopeQuery>,
+    Query(q): Query<FindingsQuery>,
 ) -> Result<Json<Vec<IndexedFinding>>, ApiError> {
-    let (s, c) = scope(&q)?;
+    let (s, c) = scope(&ScopeQuery {
+        site: q.site.clone(),
+        company: q.company.clone(),
+        at: None,
+    })?;
+    let rule = q
+        .rule
+        .as_deref()
+        .map(|r| {
+            armsledger_core::rules::RuleId::from_name(r).ok_or_else(|| {
+                ApiError::BadRequest(format!("rule: no rule named {r:?} (see docs/rules.md)"))
+            })
+        })
+        .transpose()?;
+    let since = q.since.as_deref().map(parse_time).transpose()?;
+    let until = q.until.as_deref().map(parse_time).transpose()?;
     let reader = shared.store().read().map_err(internal)?;
     let all = reader.findings_from(0, usize::MAX).map_err(internal)?;
     let v = shared.read_verifier()?;
@@ -495,6 +492,10 @@ pub async fn findings(
                 };
                 let company = site.and_then(|s| state.company_of(s));
                 in_scope(&caller, s.as_ref(), c.as_ref(), site, company)
+                    && rule.is_none_or(|r| f.rule == r)
+                    && since.is_none_or(|t| f.time >= t)
+                    && until.is_none_or(|t| f.time < t)
+                    && q.overridden.is_none_or(|o| f.overridden_by.is_some() == o)
             })
             .map(|(index, finding)| IndexedFinding { index, finding })
             .collect(),

@@ -9,11 +9,12 @@ use armsledger_core::event::{Event, SiteEvent};
 use armsledger_core::ids::SiteId;
 use armsledger_store::IndexKey;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::routes::auth::Caller;
+use crate::routes::extract::{Path, Query};
 use crate::state::Shared;
 use crate::tokens::Role;
 

@@ -264,10 +264,10 @@ impl ArmouryLedger {
     ) -> Result<(), StoreError> {
         let head_counter = head.map_or(0, |h| h.counter);
         if h.counter > head_counter {
-            return Err(StoreError::DeviceMismatch(format!(
-                "device signed counter {} but the ledger ends at {head_counter} with nothing pending",
-                h.counter
-            )));
+            return Err(StoreError::LedgerBehindDevice {
+                device: h.counter,
+                ledger: head_counter,
+            });
         }
         let own = txn.open_table(OWN)?;
         let stored = own

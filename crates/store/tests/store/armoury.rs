@@ -138,10 +138,25 @@ fn recover_completes_what_the_device_signed_and_drops_what_it_did_not() {
     let req = l.prepare(&acquisition("S-4", "armourer-1")).unwrap();
     let (h, s) = rogue.sign(&req);
     assert!(matches!(l.recover(None).unwrap(), Recovery::Dropped(_)));
-    assert!(matches!(
-        l.recover(Some((h, s))),
-        Err(StoreError::DeviceMismatch(_))
-    ));
+    // The device is one entry ahead of the ledger with nothing pending: the
+    // ledger is behind (a restored backup), and says by how much.
+    let behind = l.recover(Some((h, s)));
+    assert!(
+        matches!(
+            behind,
+            Err(StoreError::LedgerBehindDevice {
+                device: 4,
+                ledger: 3
+            })
+        ),
+        "{behind:?}"
+    );
+    assert!(
+        behind
+            .unwrap_err()
+            .to_string()
+            .contains("behind the device by 1 entry:"),
+    );
 }
 
 #[test]

@@ -376,7 +376,17 @@ pub fn print_serve_hints(s: &Summary) {
         s.server_url, s.regulator_token
     );
     println!(
+        "  armsledger trace {} --view both --server {} --token {}",
+        world::MISTYPED.1,
+        s.server_url,
+        s.regulator_token
+    );
+    println!(
         "  armsledger inventory --site {site} --server {} --token {}",
+        s.server_url, s.regulator_token
+    );
+    println!(
+        "  armsledger findings --server {} --token {}",
         s.server_url, s.regulator_token
     );
     println!(

@@ -112,7 +112,7 @@ impl EventRules for AmmunitionReturned {
         };
         match state.open_issues.get(issue) {
             Some(i) if &i.site == act.site && i.firearm.is_none() => {
-                reconcile(&i.outstanding, lines, out);
+                reconcile(state, &i.outstanding, lines, out);
             }
             _ => out.push(
                 RuleId::ReturnMatchesIssue,
@@ -163,9 +163,9 @@ impl EventRules for AmmunitionExpended {
                 out.push(
                     RuleId::RoundsReconcile,
                     format!(
-                        "issue {} has {owes} rounds of lot {} outstanding, {} expended",
+                        "issue {} has {owes} rounds of {} outstanding, {} expended",
                         i.short(),
-                        line.lot,
+                        state.lot_words(&line.lot),
                         line.rounds
                     ),
                 );

@@ -42,8 +42,8 @@ impl EventRules for Issued {
                 out.push(
                     RuleId::CalibreMatches,
                     format!(
-                        "lot {} is {:?}, the firearm is {:?}",
-                        l.lot,
+                        "{} is {:?}, the firearm is {:?}",
+                        state.lot_words(&l.lot),
                         lot_cal.unwrap_or_else(|| "unknown".into()),
                         cal.clone().unwrap_or_default()
                     ),
@@ -122,20 +122,25 @@ impl EventRules for Returned {
         };
         match state.open_issues.get(issue) {
             Some(i) if &i.site == act.site && i.firearm.as_ref() == Some(firearm) => {
-                reconcile(&i.outstanding, ammunition, out);
+                reconcile(state, &i.outstanding, ammunition, out);
             }
             Some(i) => out.push(
                 RuleId::ReturnMatchesIssue,
                 format!(
-                    "issue {} was of {:?} at site {}",
+                    "issue {} was of {} at site {}",
                     issue.short(),
-                    i.firearm,
+                    i.firearm
+                        .map_or("no firearm".to_string(), |f| state.firearm_words(&f)),
                     i.site
                 ),
             ),
             None => out.push(
                 RuleId::ReturnMatchesIssue,
-                format!("no open issue {} of firearm {firearm}", issue.short()),
+                format!(
+                    "no open issue {} of {}",
+                    issue.short(),
+                    state.firearm_words(firearm)
+                ),
             ),
         }
         location(state, act, loc, out);
@@ -172,7 +177,7 @@ impl EventRules for StorageMoved {
                     if !matches!(at, Some(FirearmState::InStore { location }) if location == from) {
                         out.push(
                             RuleId::FirearmInStore,
-                            format!("firearm {f} is not at {from}"),
+                            format!("{} is not at {from}", state.firearm_words(f)),
                         );
                     }
                 }
@@ -253,7 +258,10 @@ impl EventRules for MaintenanceIn {
         if !ok {
             out.push(
                 RuleId::FirearmInStore,
-                format!("firearm {firearm} is not out for maintenance from this site"),
+                format!(
+                    "{} is not out for maintenance from this site",
+                    state.firearm_words(firearm)
+                ),
             );
         }
         location(state, act, loc, out);

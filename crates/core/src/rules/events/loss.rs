@@ -32,7 +32,7 @@ impl EventRules for LossReported {
                     }
                     _ => out.push(
                         RuleId::FirearmInStore,
-                        format!("firearm {f} is not held by this site"),
+                        format!("{} is not held by this site", state.firearm_words(f)),
                     ),
                 },
                 Item::Rounds(l) => store_holds(state, act, l, "reported lost", out),
@@ -144,7 +144,7 @@ impl EventRules for Seized {
             Some(r) if &r.site == act.site => {}
             _ => out.push(
                 RuleId::FirearmInStore,
-                format!("firearm {firearm} is not held by this site"),
+                format!("{} is not held by this site", state.firearm_words(firearm)),
             ),
         }
     }
@@ -186,7 +186,8 @@ impl EventRules for Recovered {
             out.push(
                 RuleId::RecoveryMatchesReport,
                 format!(
-                    "firearm {firearm} is not missing under report {}",
+                    "{} is not missing under report {}",
+                    state.firearm_words(firearm),
                     report.short()
                 ),
             );

@@ -37,7 +37,7 @@ pub(super) fn in_store_here(state: &State, act: &Act<'_>, f: &FirearmId, out: &m
         None => {
             out.push(
                 RuleId::FirearmInStore,
-                format!("firearm {f} was never acquired"),
+                format!("{} was never acquired", state.firearm_words(f)),
             );
             false
         }
@@ -75,7 +75,10 @@ pub(super) fn take_rounds(
     if i128::from(have) < i128::from(rounds) {
         out.push(
             RuleId::BalanceNonNegative,
-            format!("{rounds} rounds of lot {lot} taken from {holder:?}, which holds {have}"),
+            format!(
+                "{rounds} rounds of {} taken from the holder {holder}, which holds {have}",
+                state.lot_words(lot)
+            ),
         );
     }
 }
@@ -87,8 +90,9 @@ pub(super) fn store_holds(state: &State, act: &Act<'_>, l: &AmmoLine, verb: &str
         out.push(
             RuleId::BalanceNonNegative,
             format!(
-                "{} rounds of lot {} {verb}, fewer in store",
-                l.rounds, l.lot
+                "{} rounds of {} {verb}, fewer in store",
+                l.rounds,
+                state.lot_words(&l.lot)
             ),
         );
     }
@@ -200,7 +204,12 @@ pub(super) fn reference(state: &State, hash: &Hash, what: &str, out: &mut Out) -
 }
 
 /// `rounds-reconcile`: per lot, returned + expended equals what is outstanding.
-pub(super) fn reconcile(outstanding: &BTreeMap<LotId, u64>, back: &[RoundsBack], out: &mut Out) {
+pub(super) fn reconcile(
+    state: &State,
+    outstanding: &BTreeMap<LotId, u64>,
+    back: &[RoundsBack],
+    out: &mut Out,
+) {
     for (lot, owed) in outstanding {
         let (r, e) = back
             .iter()
@@ -211,14 +220,17 @@ pub(super) fn reconcile(outstanding: &BTreeMap<LotId, u64>, back: &[RoundsBack],
         if r.saturating_add(e) != *owed {
             out.push(
                 RuleId::RoundsReconcile,
-                format!("lot {lot}: {owed} outstanding, {r} returned + {e} expended"),
+                format!(
+                    "{}: {owed} outstanding, {r} returned + {e} expended",
+                    state.lot_words(lot)
+                ),
             );
         }
     }
     for b in back.iter().filter(|b| !outstanding.contains_key(&b.lot)) {
         out.push(
             RuleId::RoundsReconcile,
-            format!("lot {} was not issued", b.lot),
+            format!("{} was not issued", state.lot_words(&b.lot)),
         );
     }
 }

@@ -157,13 +157,16 @@ impl EventRules for TransferredIn {
                 for f in firearms.iter().filter(|f| !x.firearms.contains(f)) {
                     out.push(
                         RuleId::TransferMatches,
-                        format!("firearm {f} was not in the transfer"),
+                        format!("{} was not in the transfer", state.firearm_words(f)),
                     );
                 }
                 for f in x.firearms.iter().filter(|f| !firearms.contains(f)) {
                     out.push(
                         RuleId::TransferMatches,
-                        format!("firearm {f} was sent but is not acknowledged as received"),
+                        format!(
+                            "{} was sent but is not acknowledged as received",
+                            state.firearm_words(f)
+                        ),
                     );
                 }
                 let mut got: BTreeMap<LotId, u64> = BTreeMap::new();
@@ -178,7 +181,10 @@ impl EventRules for TransferredIn {
                     if received != sent {
                         out.push(
                             RuleId::TransferMatches,
-                            format!("{received} rounds of lot {lot} received, {sent} sent"),
+                            format!(
+                                "{received} rounds of {} received, {sent} sent",
+                                state.lot_words(lot)
+                            ),
                         );
                     }
                 }

@@ -1,6 +1,13 @@
 //! Reports computed from the folded state and from entries: a site's
-//! inventory, ammunition reconciliation, one weapon's timeline. Shared by the
-//! server's API and the CLI's offline commands, so both say the same thing.
+//! inventory, ammunition reconciliation, one weapon's timeline and trace.
+//! Shared by the server's API and the CLI's offline commands, so both say the
+//! same thing.
+
+mod timeline;
+mod trace;
+
+pub use timeline::{Timeline, TimelineEvent, concerns_firearm, summarise, timeline};
+pub use trace::{Custody, SerialChange, Trace, TraceView, TracedFirearm, trace, trace_firearm};
 
 use std::collections::BTreeMap;
 
@@ -92,7 +99,9 @@ pub fn inventory(state: &State, site: &SiteId, at: Option<Timestamp>) -> Invento
                 rounds: *n,
             })
         })
-        .collect();
+        .collect::<Vec<InventoryRounds>>();
+    let mut rounds = rounds;
+    rounds.sort_by(|a, b| (&a.lot_number, &a.holder).cmp(&(&b.lot_number, &b.holder)));
     Inventory {
         site: site.clone(),
         at,
@@ -273,187 +282,6 @@ pub fn reconciliation<'a>(
         lr.balanced = plus - minus == i128::from(lr.in_store) + i128::from(lr.with_people);
     }
     r
-}
-
-/// One event in a weapon's history.
-#[derive(Clone, Debug, Serialize)]
-pub struct TimelineEvent {
-    /// Log index, when known.
-    pub index: Option<u64>,
-    /// Chain (site) that recorded it.
-    pub chain: ChainId,
-    /// Counter on that chain.
-    pub counter: u64,
-    /// Entry hash.
-    pub hash: Hash,
-    /// Device time.
-    pub time: Timestamp,
-    /// Server receipt time, when known.
-    pub received_at: Option<Timestamp>,
-    /// Event kind.
-    pub kind: &'static str,
-    /// Acting officer.
-    pub officer: PersonId,
-    /// One line for humans.
-    pub summary: String,
-    /// The entry that corrects this one, if any.
-    pub corrected_by: Option<Hash>,
-    /// Whether its link continues the previous event of this weapon.
-    pub link_ok: bool,
-}
-
-/// A weapon's history in order, with its custody periods.
-#[derive(Clone, Debug, Serialize)]
-pub struct Timeline {
-    /// The firearm.
-    pub firearm: FirearmId,
-    /// Events in log order.
-    pub events: Vec<TimelineEvent>,
-    /// Whether every link continues the one before (no gap, no fork).
-    pub complete: bool,
-}
-
-/// One line describing an event for a weapon's timeline.
-pub fn summarise(ev: &SiteEvent) -> String {
-    use SiteEvent::*;
-    match ev {
-        FirearmAcquired {
-            identity,
-            source,
-            location,
-            ..
-        } => format!(
-            "acquired {} {} serial {} from {} into {location}",
-            identity.manufacturer, identity.model, identity.serial, source.name
-        ),
-        Issued {
-            to,
-            post,
-            due_back,
-            reliance,
-            ..
-        } => format!(
-            "issued to {to} for {post}, due back {due_back} (licence {}, permit {}, qualification {})",
-            reliance.licence, reliance.permit, reliance.qualification
-        ),
-        Returned {
-            condition,
-            location,
-            ..
-        } => format!("returned {condition:?} to {location}"),
-        StorageMoved { from, to, .. } => format!("moved {from} → {to}"),
-        TransferredOut {
-            to_site,
-            to_company,
-            permit,
-            ..
-        } => {
-            format!("sent to {to_site} ({to_company}) under {}", permit.number)
-        }
-        TransferredIn {
-            transfer, location, ..
-        } => {
-            format!("received from {} into {location}", transfer.site)
-        }
-        TransferCancelled { reason, .. } => format!("transfer cancelled: {reason}"),
-        LossReported {
-            kind,
-            police_ref,
-            regulator_ref,
-            ..
-        } => format!(
-            "reported {kind:?} (police {}, regulator {})",
-            police_ref
-                .as_ref()
-                .map_or("—".to_string(), |r| r.to_string()),
-            regulator_ref
-                .as_ref()
-                .map_or("—".to_string(), |r| r.to_string())
-        ),
-        Seized {
-            authority, order, ..
-        } => format!("seized by {authority} ({order})"),
-        Recovered {
-            condition,
-            location,
-            ..
-        } => format!("recovered {condition:?} into {location}"),
-        MaintenanceOut {
-            provider, reason, ..
-        } => format!("to maintenance at {provider}: {reason}"),
-        MaintenanceIn { work, .. } => format!("back from maintenance: {work}"),
-        Disposed {
-            method,
-            place,
-            witnesses,
-            authorisation,
-            ..
-        } => format!(
-            "{method:?} at {place}, witnesses {}, under {}",
-            witnesses
-                .iter()
-                .map(|w| w.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            authorisation.number
-        ),
-        Corrected {
-            reason,
-            approver,
-            corrected,
-            ..
-        } => format!(
-            "correction ({reason}; approved by {}): {}",
-            approver.as_ref().map_or("—", |a| a.as_str()),
-            summarise(corrected)
-        ),
-        other => other.kind().to_string(),
-    }
-}
-
-/// Builds one weapon's timeline from entries in log order (with their log
-/// index and receipt time), checking the weapon's own link chain.
-pub fn timeline<'a>(
-    firearm: FirearmId,
-    entries: impl IntoIterator<Item = (Option<u64>, Option<Timestamp>, &'a SignedEntry)>,
-    corrections: &BTreeMap<Hash, Hash>,
-) -> Timeline {
-    let subject = crate::event::Subject::Firearm(firearm);
-    let mut events = Vec::new();
-    let mut last: Option<Hash> = None;
-    let mut complete = true;
-    for (index, received_at, e) in entries {
-        let Event::Site(ev) = &e.body().event else {
-            continue;
-        };
-        let link = e.body().link_for(&subject);
-        let link_ok = match link {
-            Some(prev) => prev == last,
-            None => true,
-        };
-        complete &= link_ok;
-        if link.is_some() {
-            last = Some(e.hash());
-        }
-        events.push(TimelineEvent {
-            index,
-            chain: e.chain().clone(),
-            counter: e.counter(),
-            hash: e.hash(),
-            time: e.header().device_time,
-            received_at,
-            kind: ev.kind(),
-            officer: e.body().officer.clone(),
-            summary: summarise(ev),
-            corrected_by: corrections.get(&e.hash()).copied(),
-            link_ok,
-        });
-    }
-    Timeline {
-        firearm,
-        events,
-        complete,
-    }
 }
 
 /// The location of a firearm in store, if it is.

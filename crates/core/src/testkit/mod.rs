@@ -4,6 +4,10 @@
 //! signed by a device (firmware-sim), whose key never leaves it.
 #![allow(clippy::expect_used, clippy::panic)]
 
+mod showcase;
+
+pub use showcase::Showcase;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

@@ -1,0 +1,302 @@
+//! One weapon's timeline: every entry that concerns it, in log order, each
+//! summarised in one line, with the weapon's own link chain checked. The
+//! server's trace, the offline `trace --bundle` and a dossier all build it
+//! here, so they list the same events.
+
+use serde::Serialize;
+
+use crate::entry::{ChainId, SignedEntry};
+use crate::event::{Event, SiteEvent, Subject};
+use crate::hash::Hash;
+use crate::ids::{PersonId, Timestamp};
+use crate::model::{Condition, CountKind, FirearmId};
+use crate::rules::Engine;
+
+use super::trace::TraceView;
+
+/// One event in a weapon's history.
+#[derive(Clone, Debug, Serialize)]
+pub struct TimelineEvent {
+    /// Log index, when known.
+    pub index: Option<u64>,
+    /// Chain (site) that recorded it.
+    pub chain: ChainId,
+    /// Counter on that chain.
+    pub counter: u64,
+    /// Entry hash.
+    pub hash: Hash,
+    /// Device time.
+    pub time: Timestamp,
+    /// Server receipt time, when known.
+    pub received_at: Option<Timestamp>,
+    /// Event kind.
+    pub kind: &'static str,
+    /// Acting officer.
+    pub officer: PersonId,
+    /// One line for humans, in the view asked for: the corrected event in
+    /// the corrected view, the event as first recorded in the original and
+    /// both views.
+    pub summary: String,
+    /// The entry that corrects this one, if any (corrected and both views).
+    pub corrected_by: Option<Hash>,
+    /// What the correction says instead (both view only).
+    pub corrected_summary: Option<String>,
+    /// Whether the entry is part of the weapon's own link chain (custody
+    /// events); a count that saw the weapon is not.
+    pub linked: bool,
+    /// Whether its link continues the previous event of this weapon (always
+    /// true for an event outside the link chain).
+    pub link_ok: bool,
+}
+
+/// A weapon's history in order.
+#[derive(Clone, Debug, Serialize)]
+pub struct Timeline {
+    /// The firearm.
+    pub firearm: FirearmId,
+    /// Events in log order.
+    pub events: Vec<TimelineEvent>,
+    /// Whether every link continues the one before (no gap, no fork).
+    pub complete: bool,
+}
+
+/// Whether `entry` concerns `firearm`: it is an event of the weapon's own
+/// history (its links name the firearm), or a stock count that saw it. This
+/// is the rule the store's firearm index (`Terms`) and dossiers follow.
+pub fn concerns_firearm(entry: &SignedEntry, firearm: &FirearmId) -> bool {
+    let body = entry.body();
+    body.link_for(&Subject::Firearm(*firearm)).is_some()
+        || matches!(
+            &body.event,
+            Event::Site(SiteEvent::CountPerformed { firearms_seen, .. })
+                if firearms_seen.contains(firearm)
+        )
+}
+
+/// A count kind in words.
+fn count_kind(k: CountKind) -> &'static str {
+    match k {
+        CountKind::Full => "full",
+        CountKind::SerialNumber => "serial-number",
+        CountKind::Cyclic => "cyclic",
+        CountKind::KeyHandover => "key-handover",
+        CountKind::Opening => "opening",
+        CountKind::Closing => "closing",
+    }
+}
+
+/// A condition in words.
+fn condition_words(c: Condition) -> &'static str {
+    match c {
+        Condition::Serviceable => "serviceable",
+        Condition::NeedsCleaning => "needs cleaning",
+        Condition::Damaged => "damaged",
+        Condition::Unserviceable => "unserviceable",
+    }
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn and_list(items: &[PersonId]) -> String {
+    match items {
+        [] => "nobody".to_string(),
+        [one] => one.to_string(),
+        [init @ .., last] => format!(
+            "{} and {last}",
+            init.iter()
+                .map(PersonId::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// One line describing an event for a weapon's timeline.
+pub fn summarise(ev: &SiteEvent) -> String {
+    use SiteEvent::*;
+    match ev {
+        FirearmAcquired {
+            identity,
+            source,
+            location,
+            ..
+        } => format!(
+            "acquired {} {} serial {} from {} into {location}",
+            identity.manufacturer, identity.model, identity.serial, source.name
+        ),
+        Issued {
+            to,
+            post,
+            due_back,
+            reliance,
+            ..
+        } => format!(
+            "issued to {to} for {post}, due back {due_back} (licence {}, permit {}, qualification {})",
+            reliance.licence, reliance.permit, reliance.qualification
+        ),
+        Returned {
+            condition,
+            location,
+            ..
+        } => format!("returned to {location}, {}", condition_words(*condition)),
+        StorageMoved { from, to, .. } => format!("moved {from} → {to}"),
+        TransferredOut {
+            to_site,
+            to_company,
+            permit,
+            ..
+        } => {
+            format!("sent to {to_site} ({to_company}) under {}", permit.number)
+        }
+        TransferredIn {
+            transfer, location, ..
+        } => {
+            format!("received from {} into {location}", transfer.site)
+        }
+        TransferCancelled { reason, .. } => format!("transfer cancelled: {reason}"),
+        LossReported {
+            kind,
+            police_ref,
+            regulator_ref,
+            ..
+        } => format!(
+            "reported {} (police {}, regulator {})",
+            format!("{kind:?}").to_lowercase(),
+            police_ref
+                .as_ref()
+                .map_or("—".to_string(), |r| r.to_string()),
+            regulator_ref
+                .as_ref()
+                .map_or("—".to_string(), |r| r.to_string())
+        ),
+        Seized {
+            authority, order, ..
+        } => format!("seized by {authority} ({order})"),
+        Recovered {
+            condition,
+            location,
+            ..
+        } => format!("recovered into {location}, {}", condition_words(*condition)),
+        MaintenanceOut {
+            provider, reason, ..
+        } => format!("to maintenance at {provider}: {reason}"),
+        MaintenanceIn { work, .. } => format!("back from maintenance: {work}"),
+        Disposed {
+            method,
+            place,
+            witnesses,
+            authorisation,
+            ..
+        } => format!(
+            "{method:?} at {place}, witnesses {}, under {}",
+            and_list(witnesses),
+            authorisation.number
+        ),
+        Corrected {
+            reason,
+            approver,
+            corrected,
+            ..
+        } => format!(
+            "correction ({reason}; approved by {}): {}",
+            approver.as_ref().map_or("—", |a| a.as_str()),
+            summarise(corrected)
+        ),
+        CountPerformed {
+            session,
+            kind,
+            part,
+            parts,
+            counters,
+            ..
+        } => {
+            let part = if *parts > 1 {
+                format!(" (part {part} of {parts})")
+            } else {
+                String::new()
+            };
+            format!(
+                "counted in {} count {session}{part} by {}",
+                count_kind(*kind),
+                and_list(counters)
+            )
+        }
+        DiscrepancyResolved { resolution, .. } => {
+            format!("count discrepancy settled: {resolution:?}")
+        }
+        other => other.kind().replace('-', " "),
+    }
+}
+
+/// One line for an event of `chain`: the summary, with the site named for a
+/// count (where the weapon was seen).
+fn summarise_at(chain: &ChainId, ev: &SiteEvent) -> String {
+    match (ev, chain) {
+        (SiteEvent::CountPerformed { .. }, ChainId::Site(site)) => {
+            summarise(ev).replacen("counted in", &format!("counted at {site} in"), 1)
+        }
+        _ => summarise(ev),
+    }
+}
+
+/// Builds one weapon's timeline from entries in log order (with their log
+/// index and receipt time), keeping those that concern it
+/// ([`concerns_firearm`]) and checking the weapon's own link chain.
+/// `engine` says which corrections are in force; `view` how to show them.
+pub fn timeline<'a>(
+    firearm: FirearmId,
+    entries: impl IntoIterator<Item = (Option<u64>, Option<Timestamp>, &'a SignedEntry)>,
+    engine: &Engine,
+    view: TraceView,
+) -> Timeline {
+    let subject = Subject::Firearm(firearm);
+    let mut events = Vec::new();
+    let mut last: Option<Hash> = None;
+    let mut complete = true;
+    for (index, received_at, e) in entries {
+        let Event::Site(ev) = &e.body().event else {
+            continue;
+        };
+        if !concerns_firearm(e, &firearm) {
+            continue;
+        }
+        let link = e.body().link_for(&subject);
+        let link_ok = match link {
+            Some(prev) => prev == last,
+            None => true,
+        };
+        complete &= link_ok;
+        if link.is_some() {
+            last = Some(e.hash());
+        }
+        let correction = match view {
+            TraceView::Original => None,
+            TraceView::Corrected | TraceView::Both => engine.correction_of(&e.hash()),
+        };
+        let recorded = summarise_at(e.chain(), ev);
+        let (summary, corrected_summary) = match (correction, view) {
+            (Some((_, c)), TraceView::Corrected) => (summarise_at(e.chain(), c), None),
+            (Some((_, c)), TraceView::Both) => (recorded, Some(summarise_at(e.chain(), c))),
+            _ => (recorded, None),
+        };
+        events.push(TimelineEvent {
+            index,
+            chain: e.chain().clone(),
+            counter: e.counter(),
+            hash: e.hash(),
+            time: e.header().device_time,
+            received_at,
+            kind: ev.kind(),
+            officer: e.body().officer.clone(),
+            summary,
+            corrected_by: correction.map(|(h, _)| *h),
+            corrected_summary,
+            linked: link.is_some(),
+            link_ok,
+        });
+    }
+    Timeline {
+        firearm,
+        events,
+        complete,
+    }
+}
