@@ -117,7 +117,7 @@ async fn env() -> Env {
             &app,
             "POST",
             "/v1/entries?wait=true",
-            None,
+            Some(&regulator),
             postcard::to_allocvec(&raw).unwrap(),
         )
         .await;
