@@ -146,7 +146,7 @@ impl KeySource {
         match (self, pinned_at) {
             (KeySource::Argument, _) => "trusted because you passed --trusted-key".into(),
             (KeySource::State, Some(at)) => format!(
-                "pinned on {} (the trusted state)",
+                "pinned on {} in the trusted state",
                 at.get(..10).unwrap_or(at)
             ),
             (KeySource::State, None) => "pinned in the trusted state (date not recorded)".into(),

@@ -451,6 +451,13 @@ impl<'o> Run<'o> {
             && self.report.problems_omitted == 0
             && self.end_seen
             && self.opened.is_some();
+        if !self.report.authentic {
+            // What an authentic bundle leaves unproven says nothing about one
+            // that is not: the problems are what a reader must see.
+            self.report
+                .warnings
+                .retain(|w| w.kind != crate::report::WarningKind::EndUnproven);
+        }
         if self.report.authentic {
             self.remember()?;
         }

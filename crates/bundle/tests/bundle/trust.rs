@@ -75,7 +75,7 @@ fn a_pinned_key_carries_its_date_and_old_state_files_still_read() {
     assert_eq!(
         KeySource::State.describe(r.trusted_key_pinned_at.as_deref()),
         format!(
-            "pinned on {} (the trusted state)",
+            "pinned on {} in the trusted state",
             &PIN_TIME.to_string()[..10]
         )
     );

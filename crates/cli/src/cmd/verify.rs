@@ -113,7 +113,7 @@ fn wall_clock() -> Timestamp {
 fn scope_words(scope: &str) -> String {
     match scope.split_once(':') {
         None if scope == "all" => {
-            "every entry of the log, in order (the Merkle root is recomputed)".into()
+            "every entry of the log, in order; the Merkle root is recomputed".into()
         }
         Some(("site", s)) => {
             format!("the regulator chain and site {s}'s chain, each entry with an inclusion proof")
