@@ -5,7 +5,8 @@
 //!   last entry, naming that entry (kept as claims, listed up to 1,000);
 //! * `stray findings`: the same records naming no entry (each a problem);
 //! * `equivocations`: 100,000 entries, each followed by a valid proof that
-//!   its (cloned) device key signed another entry at its counter;
+//!   its (cloned) device key signed another entry at its counter, and the
+//!   same entries without the proofs (what the proofs add);
 //! * `equivocation flood`: 100,000 copies of one proof after one entry.
 //!
 //! Each bundle is written to a file, then verified in a child process of
@@ -58,7 +59,8 @@ fn main() {
     for (name, bytes) in [
         ("findings", findings(200_000 / scale, true)),
         ("stray findings", findings(200_000 / scale, false)),
-        ("equivocations", equivocations(100_000 / scale)),
+        ("equivocations", equivocations(100_000 / scale, true)),
+        ("same, no proofs", equivocations(100_000 / scale, false)),
         ("equivocation flood", flood(100_000 / scale)),
     ] {
         let file = dir.join(name.replace(' ', "-"));
@@ -127,25 +129,31 @@ fn findings(n: usize, named: bool) -> Vec<u8> {
             .unwrap();
     }
     let last = s.log.last().unwrap();
-    let index = log.size() - 1;
     let entry = if named { last.hash() } else { Hash([9; 32]) };
-    for k in 0..n {
-        log.add_finding(
-            index,
-            ServerFinding {
-                rule: format!("crafted-{k}"),
-                chain: last.chain().clone(),
-                counter: last.counter(),
-                entry,
-                evidence: "x".repeat(1000),
-            },
-        );
-    }
-    write(&s, &log)
+    // Framed by hand: a writer leaves out findings naming no entry it wrote.
+    let mut recs = records(&write(&s, &log));
+    let end = recs.pop().unwrap();
+    recs.extend((0..n).map(|k| {
+        Record::Finding(ServerFinding {
+            rule: format!("crafted-{k}"),
+            chain: last.chain().clone(),
+            counter: last.counter(),
+            entry,
+            evidence: "x".repeat(1000),
+        })
+    }));
+    recs.push(end);
+    frame(&recs)
 }
 
-/// `n` entries of north, each followed by a valid equivocation proof.
-fn equivocations(n: usize) -> Vec<u8> {
+fn records(bytes: &[u8]) -> Vec<Record> {
+    armsledger_bundle::BundleReader::new(bytes)
+        .map(|r| r.unwrap().item)
+        .collect()
+}
+
+/// `n` entries of north, each followed by a valid equivocation proof (or not).
+fn equivocations(n: usize, with_proofs: bool) -> Vec<u8> {
     let mut s = Scenario::standard();
     let (gun, _) = s.acquire("north", "EQ");
     let mut pairs: Vec<(std::sync::Arc<SignedEntry>, Equivocation)> = Vec::with_capacity(n);
@@ -188,7 +196,9 @@ fn equivocations(n: usize) -> Vec<u8> {
             .unwrap();
         if pairs.peek().is_some_and(|(l, _)| l.hash() == e.hash()) {
             let (_, q) = pairs.next().unwrap();
-            log.add_equivocation(index, q);
+            if with_proofs {
+                log.add_equivocation(index, q);
+            }
         }
     }
     write(&s, &log)
@@ -217,11 +227,8 @@ fn flood(n: usize) -> Vec<u8> {
         log.push(e.clone(), Some(e.header().device_time.plus(1000)))
             .unwrap();
     }
-    let bytes = write(&s, &log);
-    // Frame the flood by hand: a MemoryLog keeps one proof per entry.
-    let mut recs: Vec<Record> = armsledger_bundle::BundleReader::new(bytes.as_slice())
-        .map(|r| r.unwrap().item)
-        .collect();
+    // Framed by hand: a MemoryLog keeps one proof per entry.
+    let mut recs = records(&write(&s, &log));
     let end = recs.pop().unwrap();
     recs.extend(std::iter::repeat_n(Record::Equivocation(proof), n));
     recs.push(end);

@@ -172,9 +172,11 @@ impl Run<'_> {
     ) {
         let annotations = std::mem::take(&mut p.annotations);
         let last_read = self.last_entry == Some(p.record);
-        let applied = self.entry(p, d, spec_key, verdict);
-        match applied {
-            Some(mut ctx) => {
+        // What server records need of the entry is kept only when some
+        // follow it, or may still (it is the last entry read).
+        let need = !annotations.is_empty() || last_read;
+        match self.entry(p, d, spec_key, verdict, need) {
+            Ok(Some(mut ctx)) => {
                 for a in annotations {
                     self.check_annotation(a, &mut ctx);
                 }
@@ -182,18 +184,21 @@ impl Run<'_> {
                     self.applied = Some(ctx);
                 }
             }
-            None => self.report.server.unchecked += annotations.len() as u64,
+            Ok(None) => {}
+            Err(()) => self.report.server.unchecked += annotations.len() as u64,
         }
     }
 
-    /// Checks and applies one entry; what its server records need, if it held.
+    /// Checks and applies one entry. `Err` if it failed (a problem is
+    /// listed); else what its server records need, if `need`.
     fn entry(
         &mut self,
         p: Pending,
         d: Decoded,
         spec_key: Option<[u8; 32]>,
         verdict: Option<bool>,
-    ) -> Option<Applied> {
+        need: bool,
+    ) -> Result<Option<Applied>, ()> {
         self.report.entries += 1;
         let ident = d
             .entry
@@ -212,19 +217,19 @@ impl Run<'_> {
             Ok(e) => e,
             Err(e) => {
                 self.problem(about(ProblemKind::Entry, format!("not a valid entry: {e}")));
-                return None;
+                return Err(());
             }
         };
         if let Some(reason) = self.outside_scope(&entry) {
             self.problem(about(ProblemKind::Index, reason));
-            return None;
+            return Err(());
         }
-        let ledger = self.ledger.as_mut()?;
+        let ledger = self.ledger.as_mut().ok_or(())?;
         let key = match ledger.keys().key_for(entry.header()) {
             Ok(k) => k,
             Err(e) => {
                 self.problem(about(ProblemKind::Chain, e.to_string()));
-                return None;
+                return Err(());
             }
         };
         let sig_ok = match verdict {
@@ -240,7 +245,7 @@ impl Run<'_> {
                 ProblemKind::Signature,
                 "the signature does not verify (verify_strict) with the key the regulator chain gives for this counter".into(),
             ));
-            return None;
+            return Err(());
         }
         let entry = Arc::new(entry);
         let dossier_entry = self.dossier.is_some() && matches!(entry.chain(), ChainId::Site(_));
@@ -276,18 +281,20 @@ impl Run<'_> {
                 c.entries += 1;
                 c.head_counter = Some(entry.counter());
                 c.head = Some(entry.hash());
-                Some(Applied::new(
-                    p.record,
-                    entry.header(),
-                    entry.hash(),
-                    key,
-                    &raised,
-                    !dossier_entry,
-                ))
+                Ok(need.then(|| {
+                    Applied::new(
+                        p.record,
+                        entry.header(),
+                        entry.hash(),
+                        key,
+                        &raised,
+                        !dossier_entry,
+                    )
+                }))
             }
             Err((kind, reason)) => {
                 self.problem(about(kind, reason));
-                None
+                Err(())
             }
         }
     }
