@@ -8,7 +8,7 @@
 
 use armsledger::core::testkit::Scenario;
 use armsledger_log::{
-    Frontier, Hash, LogKey, LogVerifier, leaf_hash, open_checkpoint, verify_inclusion,
+    EntryLeaf, Frontier, Hash, LogKey, LogVerifier, open_checkpoint, verify_inclusion,
 };
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -39,7 +39,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .iter()
             .filter_map(|h| h.as_str()?.parse().ok())
             .collect();
-        // The leaf must come from the entry bytes you hold; the server's `leaf` is shown for reference.
+        // The leaf should come from the entry bytes you hold and the receipt
+        // time (`received_at_ms`): SHA-256(00 ‖ time (u64 BE) ‖ entry). The
+        // server's `leaf` is used here for brevity.
         let leaf: Hash = proof
             .get("leaf")
             .unwrap_or(&serde_json::Value::Null)
@@ -61,7 +63,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut s = Scenario::standard();
     s.acquire("north", "GLK-0001");
     let key = LogKey::from_seed("example.org/log", &[7; 32])?;
-    let leaves: Vec<Hash> = s.log.iter().map(|e| leaf_hash(e.bytes())).collect();
+    // Each leaf is the receipt time (here one second apart) and the entry.
+    let leaves: Vec<Hash> = s
+        .log
+        .iter()
+        .zip(0u64..)
+        .map(|(e, i)| EntryLeaf::new(1_767_225_600_000 + 1000 * i, e.bytes()).hash())
+        .collect();
     // The frontier gives, per leaf, the stored hashes (Go tlog numbering) a
     // store would persist; proofs are built from them.
     let mut frontier = Frontier::new();

@@ -25,6 +25,8 @@ pub struct Logged {
 pub struct Inclusion {
     /// Log index.
     pub index: u64,
+    /// When the log received the entry (ms): the first 8 bytes of its leaf.
+    pub received_at_ms: u64,
     /// Tree size.
     pub size: u64,
     /// Proof hashes, hex.
@@ -48,6 +50,8 @@ pub struct PushReceipt {
 pub struct ProvenEntry {
     /// Log index.
     pub index: u64,
+    /// When the log received the entry (ms): the first 8 bytes of its leaf.
+    pub received_at_ms: u64,
     /// Entry bytes, hex.
     pub entry: String,
     /// Inclusion proof (hex) against the pull's checkpoint; empty when the

@@ -1,30 +1,35 @@
 //! Building bundles from a log held in memory (tests, benchmarks, examples).
 //! The server writes bundles from its store with the same [`BundleWriter`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::sync::Arc;
 
 use armsledger_core::event::{Event, RegulatorEvent};
 use armsledger_core::ids::{CompanyId, SiteId, Timestamp};
-use armsledger_core::{ChainId, SignedEntry};
+use armsledger_core::{ChainId, Equivocation, Hash, SignedEntry};
 use armsledger_log::{
-    Frontier, Hash as LogHash, LogKey, SignedCheckpoint, leaf_hash, prove_consistency,
+    EntryLeaf, Frontier, Hash as LogHash, LogKey, SignedCheckpoint, prove_consistency,
     prove_inclusion, tree_root,
 };
 
 use crate::error::BundleError;
-use crate::format::{Meta, Scope};
+use crate::format::{Meta, Scope, ServerFinding};
 use crate::writer::BundleWriter;
 
 /// A global log in memory: entries in log order, their receipt times, and
-/// every stored hash of the tree (so any proof at any size can be made).
+/// every stored hash of the tree (so any proof at any size can be made);
+/// with the findings and equivocation proofs a server would keep.
 #[derive(Clone, Debug, Default)]
 pub struct MemoryLog {
     entries: Vec<Arc<SignedEntry>>,
     received: Vec<Option<Timestamp>>,
     stored: Vec<LogHash>,
     frontier: Frontier,
+    /// Log index of the entry whose acceptance raised them → findings.
+    findings: BTreeMap<u64, Vec<ServerFinding>>,
+    /// Log index of the entry holding the counter → its equivocation proof.
+    equivocations: BTreeMap<u64, Equivocation>,
 }
 
 impl MemoryLog {
@@ -51,11 +56,24 @@ impl MemoryLog {
         received_at: Option<Timestamp>,
     ) -> Result<u64, BundleError> {
         let index = self.frontier.size();
-        let appended = self.frontier.append(leaf_hash(entry.bytes()))?;
+        let leaf = EntryLeaf::new(received_at.map_or(0, Timestamp::millis), entry.bytes());
+        let appended = self.frontier.append(leaf.hash())?;
         self.stored.extend(appended.hashes);
         self.entries.push(entry);
         self.received.push(received_at);
         Ok(index)
+    }
+
+    /// Keeps a finding the server raised when it accepted entry `index`
+    /// (written after that entry, when the entry it names is in the bundle).
+    pub fn add_finding(&mut self, index: u64, finding: ServerFinding) {
+        self.findings.entry(index).or_default().push(finding);
+    }
+
+    /// Keeps the proof that the key of entry `index` signed another entry
+    /// at its counter (written after that entry).
+    pub fn add_equivocation(&mut self, index: u64, proof: Equivocation) {
+        self.equivocations.insert(index, proof);
     }
 
     /// Number of entries.
@@ -146,7 +164,8 @@ impl<'a> BundleSpec<'a> {
 
 /// Writes a bundle of `log` for `scope` to `out`: every entry for
 /// [`Scope::All`]; otherwise the regulator chain and the entries in scope,
-/// each with its inclusion proof.
+/// each with its inclusion proof. After each entry come the findings its
+/// acceptance raised about entries of the bundle, and its equivocation proof.
 pub fn write_bundle<W: Write>(
     log: &MemoryLog,
     spec: &BundleSpec<'_>,
@@ -169,6 +188,13 @@ pub fn write_bundle<W: Write>(
         (Scope::Firearm(id), ChainId::Site(_)) => armsledger_core::report::concerns_firearm(e, id),
     };
     let upto = usize::try_from(size).unwrap_or(usize::MAX);
+    let included: HashSet<Hash> = log
+        .entries
+        .iter()
+        .take(upto)
+        .filter(|e| wanted(e))
+        .map(|e| e.hash())
+        .collect();
     for (i, (e, received)) in log.entries.iter().zip(&log.received).take(upto).enumerate() {
         if !wanted(e) {
             continue;
@@ -177,6 +203,14 @@ pub fn write_bundle<W: Write>(
         w.entry(index, *received, e.bytes())?;
         if scope.is_scoped() {
             w.inclusion(index, &log.inclusion(index, size)?)?;
+        }
+        for f in log.findings.get(&index).into_iter().flatten() {
+            if included.contains(&f.entry) {
+                w.finding(f)?;
+            }
+        }
+        if let Some(q) = log.equivocations.get(&index) {
+            w.equivocation(q)?;
         }
     }
     w.finish()

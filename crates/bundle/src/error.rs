@@ -18,8 +18,19 @@ pub enum BundleError {
     #[error("I/O error: {0}")]
     Io(#[from] io::Error),
     /// The file does not start with the bundle magic line.
-    #[error("not an armsledger bundle: the file does not start with \"armsledger-bundle/v1\\n\"")]
+    #[error("not an armsledger bundle: the file does not start with \"armsledger-bundle/v2\\n\"")]
     BadMagic,
+    /// A bundle of a format this release no longer verifies (format epoch
+    /// 1: leaves without receipt times, entries of format v1).
+    #[error(
+        "a bundle of format v{version} (format epoch 1): this release verifies v2 only; verify it \
+         with {release}",
+        release = crate::EPOCH_1_RELEASE
+    )]
+    FormatRetired {
+        /// The bundle format version found in the magic line.
+        version: u8,
+    },
     /// A record kind byte this version does not know.
     #[error("record {record} at byte {offset}: unknown record kind 0x{kind:02x}")]
     UnknownKind {
@@ -139,7 +150,7 @@ impl BundleError {
             | BundleError::EndCountMismatch { record, offset, .. } => {
                 (Some(*record), Some(*offset))
             }
-            BundleError::BadMagic => (None, Some(0)),
+            BundleError::BadMagic | BundleError::FormatRetired { .. } => (None, Some(0)),
             BundleError::TrailingBytes { offset } => (None, Some(*offset)),
             _ => (None, None),
         }

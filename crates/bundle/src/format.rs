@@ -1,9 +1,13 @@
 //! The bundle file format: magic line, record kinds, size caps and payloads.
 //!
 //! ```text
-//! bundle = "armsledger-bundle/v1\n" record*
+//! bundle = "armsledger-bundle/v2\n" record*
 //! record = kind (u8) || len (u32, big-endian) || payload (len bytes)
+//! order  = Meta Checkpoint Consistency* ( Entry Inclusion? ( Finding | Equivocation )* )* End
 //! ```
+//!
+//! An Entry payload after its index is the entry's log leaf:
+//! `received_at ‖ entry` (leaf format v2), so the checkpoint covers the time.
 //!
 //! docs/formats.md, section "Bundles", specifies every payload byte by byte.
 
@@ -13,10 +17,12 @@ use armsledger_core::codec;
 use armsledger_core::ids::{CompanyId, SiteId, Timestamp};
 use armsledger_core::model::FirearmId;
 use armsledger_core::{ChainId, Equivocation, Hash};
-use armsledger_log::Hash as LogHash;
+use armsledger_log::{EntryLeaf, Hash as LogHash};
 
-/// The first bytes of every bundle (version 1).
-pub const MAGIC: &[u8] = b"armsledger-bundle/v1\n";
+/// The first bytes of every bundle (version 2, format epoch 2).
+pub const MAGIC: &[u8] = b"armsledger-bundle/v2\n";
+/// The first bytes of a bundle of format epoch 1, refused by name.
+pub const MAGIC_V1: &[u8] = b"armsledger-bundle/v1\n";
 
 /// Bytes of a record header: kind (1) and length (4).
 pub const RECORD_HEADER_BYTES: usize = 5;
@@ -55,9 +61,11 @@ pub enum Kind {
     Entry = 0x04,
     /// The inclusion proof of the entry just before it (scoped bundles).
     Inclusion = 0x05,
-    /// Proof that a device key signed two entries at one counter.
+    /// Proof that a device key signed two entries at one counter; follows
+    /// the entry of that counter (the one the log holds).
     Equivocation = 0x06,
-    /// A finding the server raised (informational).
+    /// A finding the server raised when it accepted the entry just before
+    /// (checked against the verifier's own findings).
     Finding = 0x07,
     /// Entry count and digest of everything before; always the last.
     End = 0xff,
@@ -163,10 +171,18 @@ pub struct Meta {
 pub struct EntryRecord {
     /// Its index in the global log.
     pub index: u64,
-    /// When the server received it (the server's claim; not signed).
+    /// When the log received it: the first 8 bytes of its leaf, so the
+    /// checkpoint covers it (`None` is written as 0, "not recorded").
     pub received_at: Option<Timestamp>,
-    /// The exact entry bytes (the log leaf). Decoded by the verifier, in parallel.
+    /// The exact entry bytes. Decoded by the verifier, in parallel.
     pub bytes: Vec<u8>,
+}
+
+impl EntryRecord {
+    /// The entry's log leaf, `received_at ‖ entry` (leaf format v2).
+    pub fn leaf(&self) -> EntryLeaf<'_> {
+        EntryLeaf::new(self.received_at.map_or(0, Timestamp::millis), &self.bytes)
+    }
 }
 
 /// An inclusion proof of one entry in the bundle checkpoint's tree.
@@ -187,8 +203,10 @@ pub struct ConsistencyRecord {
     pub proof: Vec<LogHash>,
 }
 
-/// A finding the server raised, as it reported it (the verifier recomputes
-/// findings itself and only compares).
+/// A finding the server raised when it accepted the entry the record follows,
+/// as it reported it. `entry` names the entry the finding is about: that
+/// entry, or (for a finding raised later, such as a key's end) an earlier
+/// one. The verifier recomputes findings itself and compares.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerFinding {
     /// Rule name (`RuleId::name`).

@@ -5,11 +5,13 @@
 //! `kind (u8) || length (u32, big-endian) || payload`:
 //!
 //! ```text
-//! 61726d736c65646765722d62756e646c652f76310a   "armsledger-bundle/v1\n"
+//! 61726d736c65646765722d62756e646c652f76320a   "armsledger-bundle/v2\n"
 //! 01 00000098 1c6c65646765722e...80d0eab6b733   Meta: origin, log key, regulator key, roots, scope, created_at
 //! 02 000000cb 6c65646765722e6578...             the signed checkpoint note everything is checked against
-//! 04 000000e3 0000000000000000 0000...  <entry> index, received_at, the entry's exact bytes (repeated)
+//! 04 000000e3 0000000000000000 0000...  <entry> index, then the log leaf: received_at ‖ entry bytes
 //! 05 ........ <index><n><n hashes>              its inclusion proof (scoped bundles only)
+//! 07 ........ <postcard ServerFinding>          a finding the server raised on accepting it (any number)
+//! 06 ........ <postcard Equivocation>           the proof its device key signed another entry at its counter
 //! ff 00000028 0000000000000001 a86076eb...      End: entry count, SHA-256 of every byte before it
 //! ```
 //!
@@ -38,15 +40,20 @@ pub use build::{BundleSpec, MemoryLog, full_bundle, write_bundle};
 pub use error::BundleError;
 pub use format::{
     ConsistencyRecord, END_BYTES, EndRecord, EntryRecord, InclusionRecord, Kind, Located, MAGIC,
-    MAX_CHECKPOINT_BYTES, MAX_ENTRY_BYTES, MAX_ENTRY_PAYLOAD_BYTES, MAX_EQUIVOCATION_BYTES,
-    MAX_FINDING_BYTES, MAX_META_BYTES, MAX_PROOF_BYTES, MAX_PROOF_HASHES, Meta,
-    RECORD_HEADER_BYTES, Record, Scope, ServerFinding,
+    MAGIC_V1, MAX_CHECKPOINT_BYTES, MAX_ENTRY_BYTES, MAX_ENTRY_PAYLOAD_BYTES,
+    MAX_EQUIVOCATION_BYTES, MAX_FINDING_BYTES, MAX_META_BYTES, MAX_PROOF_BYTES, MAX_PROOF_HASHES,
+    Meta, RECORD_HEADER_BYTES, Record, Scope, ServerFinding,
 };
 pub use reader::BundleReader;
 pub use report::{
-    ChainSummary, CheckpointSummary, DossierSummary, EquivocationSummary, KeySource, Problem,
-    ProblemKind, Report, StateSummary,
+    ChainSummary, CheckpointSummary, Completeness, DossierSummary, EquivocationSummary, KeySource,
+    MAX_LISTED, Problem, ProblemKind, ProofBasis, Report, ServerRecords, StateSummary, Warning,
+    WarningKind,
 };
 pub use state::{STATE_FORMAT, TrustedLog, TrustedState, default_state_path};
 pub use verify::{ProgressFn, VerifyOptions, verify_bundle};
 pub use writer::BundleWriter;
+
+/// The releases that verify bundles of format epoch 1 (`armsledger-bundle/v1`),
+/// named in [`BundleError::FormatRetired`].
+pub const EPOCH_1_RELEASE: &str = "an armsledger release of format epoch 1 (git tag `epoch-1`, the last commit before leaf format v2)";

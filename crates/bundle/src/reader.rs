@@ -7,7 +7,7 @@ use std::io::{ErrorKind, Read};
 use sha2::{Digest as _, Sha256};
 
 use crate::error::BundleError;
-use crate::format::{Kind, Located, MAGIC, Record, decode_payload};
+use crate::format::{Kind, Located, MAGIC, MAGIC_V1, Record, decode_payload};
 
 /// Reads records from a bundle. Yields `Err` once, at the first framing
 /// problem, and then stops; yields `None` after a valid End.
@@ -45,6 +45,9 @@ impl<R: Read> BundleReader<R> {
         let mut magic = [0u8; MAGIC.len()];
         match read_full(&mut self.inner, &mut magic)? {
             n if n == MAGIC.len() && magic.as_slice() == MAGIC => {}
+            n if n == MAGIC.len() && magic.as_slice() == MAGIC_V1 => {
+                return Err(BundleError::FormatRetired { version: 1 });
+            }
             _ => return Err(BundleError::BadMagic),
         }
         self.hasher.update(magic);

@@ -4,8 +4,13 @@ use serde::Serialize;
 
 use armsledger_core::Hash;
 use armsledger_core::rules::{Alert, Finding};
-
 use armsledger_core::sig::batch::SignatureStats;
+
+use crate::format::ServerFinding;
+
+/// Most items of one kind a report lists (equivocations, unreproduced
+/// server findings); the rest are counted.
+pub const MAX_LISTED: usize = 1000;
 
 /// What kind of authenticity check failed. Stable names (snake_case in JSON).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -40,8 +45,15 @@ pub enum ProblemKind {
     RolledBack,
     /// The checkpoint is not consistent with the one trusted before: the log forked.
     Forked,
-    /// An equivocation record does not verify.
+    /// An equivocation record does not verify, or does not belong to the
+    /// entry it follows (another counter, another key).
     Equivocation,
+    /// A server record (a finding) that does not belong to the bundle: it
+    /// follows no entry, or names an entry the bundle does not hold.
+    ServerRecord,
+    /// The trusted state pinned another log key for this origin: another log
+    /// (or a new key) under a known name. `--trust-new-log` trusts it on purpose.
+    LogKeyChanged,
 }
 
 /// One authenticity failure, located as precisely as the bundle allows.
@@ -118,15 +130,71 @@ impl core::fmt::Display for Problem {
 pub enum KeySource {
     /// Given by the caller (`--trusted-key`).
     Argument,
-    /// Pinned in the trusted-state file when this log was first trusted.
+    /// Pinned in the trusted-state file when this log was first trusted
+    /// (the date is [`Report::trusted_key_pinned_at`]).
     State,
-    /// Taken from the bundle's own Meta record (trust on first use).
+    /// Taken from the bundle's own Meta record: nothing checked it (trust on
+    /// first use; a warning says so).
     Bundle,
     /// No usable key.
     None,
 }
 
-/// One chain seen in the bundle.
+impl KeySource {
+    /// Why the key is trusted, in words (`pinned_at`: the pin date, if known).
+    pub fn describe(self, pinned_at: Option<&str>) -> String {
+        match (self, pinned_at) {
+            (KeySource::Argument, _) => "trusted because you passed --trusted-key".into(),
+            (KeySource::State, Some(at)) => format!(
+                "pinned on {} in the trusted state",
+                at.get(..10).unwrap_or(at)
+            ),
+            (KeySource::State, None) => "pinned in the trusted state (date not recorded)".into(),
+            (KeySource::Bundle, _) => "taken from the bundle itself: nothing checked it".into(),
+            (KeySource::None, _) => "no usable key".into(),
+        }
+    }
+}
+
+/// What a bundle proves about one chain (or one dossier weapon) being
+/// complete up to the checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Completeness {
+    /// Every entry up to the checkpoint is in the bundle, and it is proven.
+    Proven {
+        /// What proves it.
+        basis: ProofBasis,
+    },
+    /// No entry is missing between the first (counter 1, or the weapon's
+    /// acquisition) and the last present, but nothing proves that the last
+    /// present is the newest up to the checkpoint: newer entries may have
+    /// been left out. A warning says so.
+    NoGapsEndUnproven,
+    /// In a dossier: only this chain's entries about the weapon, by design;
+    /// the weapon's own history is judged in [`DossierSummary::completeness`].
+    Excerpt,
+}
+
+/// What proves a chain complete up to the checkpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ProofBasis {
+    /// A full bundle: every leaf up to the checkpoint was hashed to its root,
+    /// so no entry of any chain can be missing.
+    FullLog,
+}
+
+impl Completeness {
+    /// Whether it is proven.
+    pub fn is_proven(&self) -> bool {
+        matches!(self, Completeness::Proven { .. })
+    }
+}
+
+/// One chain of the bundle's scope.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ChainSummary {
     /// `regulator` or `site:<id>`.
@@ -137,6 +205,50 @@ pub struct ChainSummary {
     pub head_counter: Option<u64>,
     /// Hash of the last verified entry.
     pub head: Option<Hash>,
+    /// Whether the chain is complete up to the checkpoint, or only has no gap.
+    pub completeness: Completeness,
+}
+
+/// What a warning is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum WarningKind {
+    /// A chain or dossier weapon whose newest entries may have been left out.
+    EndUnproven,
+    /// The log key came from the bundle itself.
+    LogKeyUnchecked,
+}
+
+/// Something an authentic bundle does not prove, which a reader must see.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    /// What it is about.
+    pub kind: WarningKind,
+    /// The chain (`regulator`, `site:<id>`) or `firearm:<id>`, if one.
+    pub subject: Option<String>,
+    /// In words, with what to do.
+    pub message: String,
+}
+
+/// The findings and equivocation proofs the server wrote into the bundle,
+/// and what the verifier made of them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ServerRecords {
+    /// Finding records read.
+    pub findings: u64,
+    /// Findings the verifier raised too, on the same entry with the same rule.
+    pub reproduced: u64,
+    /// Findings naming an entry of the bundle that the verifier did not raise.
+    pub not_reproduced: u64,
+    /// Findings of a dossier, where the rules are not re-run (no chain neighbours).
+    pub not_rechecked: u64,
+    /// The findings not reproduced, at most [`MAX_LISTED`].
+    pub not_reproduced_listed: Vec<ServerFinding>,
+    /// Equivocation records read.
+    pub equivocations: u64,
+    /// Records following an entry that failed its own checks (not examined).
+    pub unchecked: u64,
 }
 
 /// The checkpoint the bundle was checked against.
@@ -163,7 +275,9 @@ pub struct StateSummary {
     pub updated: bool,
 }
 
-/// A verified equivocation proof found in the bundle.
+/// A verified equivocation proof found in the bundle: the key the regulator
+/// chain enrolled for an entry of the bundle signed another statement for
+/// the same counter (a cloned or broken device).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct EquivocationSummary {
     /// Record number.
@@ -172,10 +286,16 @@ pub struct EquivocationSummary {
     pub chain: String,
     /// Device.
     pub device: String,
+    /// Key epoch on the device.
+    pub key_epoch: u32,
     /// Counter both statements claim.
     pub counter: u64,
-    /// Whether the key is the one the regulator chain enrolled for that device.
-    pub key_enrolled: bool,
+    /// The entry the log holds at that counter (in the bundle).
+    pub entry: Hash,
+    /// The hash of the other statement's header.
+    pub other: Hash,
+    /// The enrolled key that signed both, hex.
+    pub public_key: String,
 }
 
 /// A single-weapon dossier's history.
@@ -189,6 +309,8 @@ pub struct DossierSummary {
     pub first: Option<Hash>,
     /// The last event in the dossier.
     pub last: Option<Hash>,
+    /// Whether the weapon's history is complete up to the checkpoint.
+    pub completeness: Completeness,
 }
 
 /// The outcome of verifying one bundle.
@@ -208,18 +330,24 @@ pub struct Report {
     pub trusted_key: Option<String>,
     /// Where that key came from.
     pub trusted_key_source: Option<KeySource>,
+    /// When the trusted state pinned that key (RFC 3339), if it did and
+    /// recorded the date.
+    pub trusted_key_pinned_at: Option<String>,
     /// Trusted-state outcome.
     pub state: StateSummary,
-    /// Chains seen, sorted.
+    /// The chains of the bundle's scope (those seen, and those the scope
+    /// must hold even when none of their entries is present), sorted.
     pub chains: Vec<ChainSummary>,
     /// Rule findings, recomputed by the verifier (not authenticity failures).
     pub findings: Vec<Finding>,
     /// Soft-rule alerts as of the bundle's creation time (or the time asked for).
     pub alerts: Vec<Alert>,
-    /// Verified equivocation proofs.
+    /// Verified equivocation proofs, at most [`MAX_LISTED`].
     pub equivocations: Vec<EquivocationSummary>,
-    /// Findings the server listed in the bundle.
-    pub server_findings: u64,
+    /// Verified equivocation proofs beyond those listed.
+    pub equivocations_omitted: u64,
+    /// The server's findings and equivocation records, as checked.
+    pub server: ServerRecords,
     /// The single-weapon history, for a dossier.
     pub dossier: Option<DossierSummary>,
     /// How signatures were checked.
@@ -228,7 +356,10 @@ pub struct Report {
     pub problems: Vec<Problem>,
     /// Problems beyond the report's cap, counted but not listed.
     pub problems_omitted: u64,
-    /// Remarks that are not failures (key source mismatch, unreproduced server findings).
+    /// What an authentic bundle does not prove (unproven chain ends, a log
+    /// key nothing checked). Printed as WARNING lines.
+    pub warnings: Vec<Warning>,
+    /// Remarks that are neither failures nor warnings.
     pub notes: Vec<String>,
 }
 

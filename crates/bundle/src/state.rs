@@ -6,8 +6,12 @@
 //!
 //! ```json
 //! {"format":"armsledger-trusted-state/v1","logs":{"ledger.example/armsledger/v1":
-//!   {"size":7,"root":"ddb8…4c8c","log_key":"ledger.example/armsledger/v1+0fb51acb+AQOh…","checkpoint":"ledger.example/…"}}}
+//!   {"size":7,"root":"ddb8…4c8c","log_key":"ledger.example/armsledger/v1+0fb51acb+AQOh…","checkpoint":"ledger.example/…",
+//!    "pinned_at":"2026-12-02T09:30:00Z"}}}
 //! ```
+//!
+//! `pinned_at` (when the key was first trusted) is optional: files written
+//! before it existed are read as they are.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -34,6 +38,9 @@ pub struct TrustedLog {
     pub log_key: String,
     /// The signed checkpoint note, verbatim.
     pub checkpoint: String,
+    /// When `log_key` was first trusted (RFC 3339 UTC), if recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned_at: Option<String>,
 }
 
 /// Every log the verifier has trusted, by origin.
@@ -127,10 +134,18 @@ mod tests {
                 root: "00".repeat(32),
                 log_key: "k".into(),
                 checkpoint: "c".into(),
+                pinned_at: Some("2026-12-02T09:30:00Z".into()),
             },
         );
         s.save(&path).unwrap();
         assert_eq!(TrustedState::load(&path).unwrap(), s);
+        // A file written before `pinned_at` existed still reads.
+        std::fs::write(
+            &path,
+            br#"{"format":"armsledger-trusted-state/v1","logs":{"o":{"size":1,"root":"00","log_key":"k","checkpoint":"c"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(TrustedState::load(&path).unwrap().logs["o"].pinned_at, None);
         std::fs::write(&path, b"{").unwrap();
         assert!(matches!(
             TrustedState::load(&path),

@@ -19,16 +19,21 @@ use crate::format::{
 enum Stage {
     /// Meta written; the checkpoint comes next.
     AwaitCheckpoint,
-    /// Checkpoint written; any body record may follow.
+    /// Checkpoint written, no entry yet: consistency proofs and entries may follow.
     Body,
     /// Last record was an entry (an inclusion proof may follow).
     AfterEntry(u64),
+    /// After an entry's inclusion proof or one of its findings or
+    /// equivocations: more of those, or the next entry, may follow.
+    Annotating,
 }
 
 /// Writes a bundle record by record, in the order the format requires:
 /// Meta (in [`BundleWriter::new`]), the checkpoint, then consistency proofs,
-/// entries (each followed by its inclusion proof in a scoped bundle),
-/// equivocations and findings, and End (in [`BundleWriter::finish`]).
+/// entries (each followed by its inclusion proof in a scoped bundle, then the
+/// findings the server raised when it accepted the entry and the
+/// equivocation proof of its counter, if any), and End (in
+/// [`BundleWriter::finish`]).
 #[derive(Debug)]
 pub struct BundleWriter<W: Write> {
     out: W,
@@ -64,9 +69,14 @@ impl<W: Write> BundleWriter<W> {
         Ok(())
     }
 
-    /// Writes a consistency proof from `old_size` to the checkpoint's size.
+    /// Writes a consistency proof from `old_size` to the checkpoint's size
+    /// (before the first entry).
     pub fn consistency(&mut self, old_size: u64, proof: &[LogHash]) -> Result<(), BundleError> {
-        self.body()?;
+        if self.stage != Stage::Body || self.entries > 0 {
+            return Err(BundleError::OutOfOrder(
+                "consistency proofs come after the checkpoint, before the first entry",
+            ));
+        }
         self.record(&Record::Consistency(ConsistencyRecord {
             old_size,
             proof: proof.to_vec(),
@@ -104,23 +114,25 @@ impl<W: Write> BundleWriter<W> {
             index,
             proof: proof.to_vec(),
         }))?;
-        self.stage = Stage::Body;
+        self.stage = Stage::Annotating;
         Ok(())
     }
 
-    /// Writes an equivocation proof.
+    /// Writes the equivocation proof of the counter of the entry just
+    /// written (after its inclusion proof, in a scoped bundle).
     pub fn equivocation(&mut self, proof: &Equivocation) -> Result<(), BundleError> {
-        self.body()?;
+        self.annotation()?;
         self.record(&Record::Equivocation(proof.clone()))?;
-        self.stage = Stage::Body;
+        self.stage = Stage::Annotating;
         Ok(())
     }
 
-    /// Writes a finding as the server raised it.
+    /// Writes a finding the server raised when it accepted the entry just
+    /// written (after its inclusion proof, in a scoped bundle).
     pub fn finding(&mut self, finding: &ServerFinding) -> Result<(), BundleError> {
-        self.body()?;
+        self.annotation()?;
         self.record(&Record::Finding(finding.clone()))?;
-        self.stage = Stage::Body;
+        self.stage = Stage::Annotating;
         Ok(())
     }
 
@@ -146,7 +158,16 @@ impl<W: Write> BundleWriter<W> {
             Stage::AwaitCheckpoint => Err(BundleError::OutOfOrder(
                 "write the checkpoint before any other record",
             )),
-            Stage::Body | Stage::AfterEntry(_) => Ok(()),
+            Stage::Body | Stage::AfterEntry(_) | Stage::Annotating => Ok(()),
+        }
+    }
+
+    fn annotation(&self) -> Result<(), BundleError> {
+        match self.stage {
+            Stage::AfterEntry(_) | Stage::Annotating => Ok(()),
+            Stage::AwaitCheckpoint | Stage::Body => Err(BundleError::OutOfOrder(
+                "findings and equivocations follow the entry they belong to",
+            )),
         }
     }
 

@@ -56,4 +56,39 @@ fn small_demo_summary_matches_the_ledger() {
         .assert()
         .success();
     assert!(Path::new(s["server_data"].as_str().unwrap()).is_dir());
+
+    // Issue 14: a second run is a new log with an origin of its own, so a
+    // newcomer verifying both bundles with one trusted state is told
+    // AUTHENTIC both times (before, the second was NOT AUTHENTIC: another
+    // key under the origin the first had pinned).
+    let second = tmp.path().join("demo-2");
+    Command::cargo_bin("armsledger")
+        .unwrap()
+        .args([
+            "demo", "--days", "5", "--sites", "1", "--seed", "8", "--json", "--dir",
+        ])
+        .arg(&second)
+        .assert()
+        .success();
+    let state = tmp.path().join("state.json");
+    for bundle in [dir.join("ledger.bundle"), second.join("ledger.bundle")] {
+        Command::cargo_bin("armsledger")
+            .unwrap()
+            .arg("verify")
+            .arg(&bundle)
+            .arg("--state")
+            .arg(&state)
+            .assert()
+            .success();
+    }
+    let pinned: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    let origins: Vec<&String> = pinned["logs"].as_object().unwrap().keys().collect();
+    assert_eq!(origins.len(), 2, "two logs, two origins: {origins:?}");
+    assert!(
+        origins
+            .iter()
+            .all(|o| o.starts_with("armsledger.local/log/")),
+        "{origins:?}"
+    );
 }

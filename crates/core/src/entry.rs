@@ -20,8 +20,9 @@ use crate::hash::{Hash, tag};
 use crate::ids::{DeviceId, PersonId, SiteId, Timestamp};
 use crate::sig::{Sig, SigError, Statement};
 
-/// Largest encoded entry: it must fit a C2SP entry bundle's u16 length prefix.
-pub const MAX_ENTRY_BYTES: usize = 65_535;
+/// Largest encoded entry: its log leaf, `received_at (8 bytes) ‖ entry`, must
+/// fit a C2SP entry bundle's u16 length prefix (65,535 − 8).
+pub const MAX_ENTRY_BYTES: usize = 65_527;
 
 /// Which chain an entry belongs to.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -117,6 +117,9 @@ pub enum LogError {
         /// The entry's length.
         len: usize,
     },
+    /// Leaf data is not `received_at (8 bytes) ‖ entry` (HTTP 502).
+    #[error("malformed log leaf: {0}")]
+    LeafMalformed(&'static str),
     /// Entry bundle bytes do not decode to the expected entries (HTTP 502).
     #[error("malformed entry bundle: {0}")]
     BundleMalformed(&'static str),

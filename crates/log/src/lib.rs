@@ -15,6 +15,8 @@
 //! ```
 //!
 //! * [`Frontier`], [`leaf_hash`], [`node_hash`], [`root_of`]: tree hashing and O(log n) append.
+//! * [`EntryLeaf`]: armsledger's leaf, `received_at (u64 BE ms) ‖ entry`, so a
+//!   checkpoint commits to every receipt time (leaf format v2).
 //! * [`prove_inclusion`], [`prove_consistency`] over a [`HashReader`] of stored
 //!   hashes ([`stored_hash_index`]); [`verify_inclusion`], [`verify_consistency`].
 //! * [`LogKey`], [`LogVerifier`], [`open_checkpoint`]: C2SP checkpoints as signed notes.
@@ -33,6 +35,7 @@
 mod checkpoint;
 mod cosignature;
 mod error;
+mod leaf;
 mod merkle;
 mod policy;
 mod tiles;
@@ -47,6 +50,7 @@ pub use cosignature::{
     cosignature_key_id, cosignature_message,
 };
 pub use error::LogError;
+pub use leaf::{EntryLeaf, LEAF_TIME_BYTES, MAX_LEAF_ENTRY_BYTES};
 pub use merkle::{
     AppendedHashes, EMPTY_ROOT, Frontier, Hash, HashReader, MAX_TREE_SIZE, leaf_hash, node_hash,
     prove_consistency, prove_inclusion, root_of, stored_hash_count, stored_hash_index, tree_root,

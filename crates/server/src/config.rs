@@ -14,8 +14,13 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Where to listen.
     pub listen: SocketAddr,
-    /// The log's origin line (also its key name), e.g. `regulator.example/armsledger`.
-    pub origin: String,
+    /// The log's origin line (also its key name), e.g.
+    /// `regulator.example/armsledger`, fixed at the first start. Unset: the
+    /// first start chooses `<origin_prefix>/<8 hex digits of the new log
+    /// key>`, so every new log has an origin of its own.
+    pub origin: Option<String>,
+    /// Where a chosen origin starts (see `origin`).
+    pub origin_prefix: String,
     /// The regulator chain's public key (hex). Pinned in the data directory on first use.
     pub regulator_key: Option<String>,
     /// Manufacturer roots (hex) that device enrolments must chain to, pinned
@@ -66,7 +71,8 @@ impl Default for Config {
         Config {
             data_dir: PathBuf::from("armsledger-data"),
             listen: SocketAddr::from(([127, 0, 0, 1], 8640)),
-            origin: "armsledger.local/log".to_string(),
+            origin: None,
+            origin_prefix: "armsledger.local/log".to_string(),
             regulator_key: None,
             manufacturer_roots: Vec::new(),
             max_body_bytes: 8 << 20,
@@ -161,7 +167,10 @@ impl Config {
             self.listen = parse("ARMSLEDGER_LISTEN", &v)?;
         }
         if let Some(v) = get("ARMSLEDGER_ORIGIN") {
-            self.origin = v;
+            self.origin = Some(v);
+        }
+        if let Some(v) = get("ARMSLEDGER_ORIGIN_PREFIX") {
+            self.origin_prefix = v;
         }
         if let Some(v) = get("ARMSLEDGER_REGULATOR_KEY") {
             self.regulator_key = Some(v);

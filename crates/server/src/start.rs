@@ -35,6 +35,19 @@ pub enum StartError {
     /// The log database could not be opened or replayed.
     #[error("log store: {0}")]
     Store(#[from] armsledger_store::StoreError),
+    /// The configured origin differs from the one the log was created with.
+    #[error(
+        "the log in {path} was created with origin {existing}; the configuration asks for {configured}. \
+         An origin is fixed at the first start: remove `origin` from the configuration, or use a new data directory"
+    )]
+    OriginChanged {
+        /// The log key file.
+        path: String,
+        /// The origin of the existing log.
+        existing: String,
+        /// The origin configured now.
+        configured: String,
+    },
     /// The configured regulator key differs from the pinned one.
     #[error("the regulator key {offered} differs from the one pinned in {path}; refusing to start")]
     RegulatorKeyChanged {
@@ -98,7 +111,7 @@ impl Shared {
         }
         let regulator_key = pin_regulator_key(&dir, config.regulator_key.as_deref())?;
         let roots = pin_manufacturer_roots(&dir, &config.roots()?)?;
-        let log_key = load_or_create_log_key(&dir, &config.origin)?;
+        let log_key = load_or_create_log_key(&dir, &config)?;
         let metrics = Metrics::default();
         let store = LiveStore::open(dir.join(files::LOG_REDB), config.disk_probe_bytes, &metrics)?;
         let latest = store.read()?.latest_checkpoint()?.map(|note| Published {
@@ -136,15 +149,34 @@ fn data_err(path: &Path, e: impl std::fmt::Display) -> StartError {
     }
 }
 
-/// Loads the log key from `dir/log.key`, creating it (and `log.vkey`) on first start.
-pub fn load_or_create_log_key(dir: &Path, origin: &str) -> Result<LogKey, StartError> {
+/// Loads the log key from `dir/log.key`, creating it (and `log.vkey`) on
+/// first start. Its name is the log's origin: `config.origin` if set, else
+/// [`chosen_origin`] of the configured prefix and the new key. A later start
+/// with another configured origin is refused.
+pub fn load_or_create_log_key(dir: &Path, config: &Config) -> Result<LogKey, StartError> {
     let path = dir.join(files::LOG_KEY);
     match std::fs::read_to_string(&path) {
-        Ok(text) => LogKey::from_signer_key(text.trim()).map_err(|e| data_err(&path, e)),
+        Ok(text) => {
+            let key = LogKey::from_signer_key(text.trim()).map_err(|e| data_err(&path, e))?;
+            match &config.origin {
+                Some(o) if o != key.name() => Err(StartError::OriginChanged {
+                    path: path.display().to_string(),
+                    existing: key.name().to_owned(),
+                    configured: o.clone(),
+                }),
+                _ => Ok(key),
+            }
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut seed = [0u8; 32];
             getrandom::fill(&mut seed).map_err(|e| data_err(&path, e))?;
-            let key = LogKey::from_seed(origin, &seed).map_err(|e| data_err(&path, e))?;
+            let origin = match &config.origin {
+                Some(o) => o.clone(),
+                None => {
+                    chosen_origin(&config.origin_prefix, &seed).map_err(|e| data_err(&path, e))?
+                }
+            };
+            let key = LogKey::from_seed(&origin, &seed).map_err(|e| data_err(&path, e))?;
             crate::secret::create_private(&path, key.to_signer_key().as_bytes())
                 .map_err(|e| data_err(&path, e))?;
             let vpath = dir.join(files::LOG_VKEY);
@@ -154,6 +186,15 @@ pub fn load_or_create_log_key(dir: &Path, origin: &str) -> Result<LogKey, StartE
         }
         Err(e) => Err(data_err(&path, e)),
     }
+}
+
+/// The origin a new log gets when none is configured:
+/// `<prefix>/<first 8 hex digits of the log's Ed25519 public key>`, so two
+/// logs (two demo runs, a test server) never share an origin by accident.
+pub fn chosen_origin(prefix: &str, seed: &[u8; 32]) -> Result<String, armsledger_log::LogError> {
+    let public = LogKey::from_seed(prefix, seed)?.verifier();
+    let id = hex::encode(public.public_key().get(..4).unwrap_or_default());
+    Ok(format!("{}/{id}", prefix.trim_end_matches('/')))
 }
 
 /// The regulator key: pinned in `dir/regulator.pub` on first start. `None`
@@ -269,5 +310,51 @@ mod tests {
                 Err(StartError::ManufacturerRootsChanged { .. })
             ));
         }
+    }
+
+    fn config(dir: &Path, origin: Option<&str>) -> Config {
+        Config {
+            data_dir: dir.to_path_buf(),
+            origin: origin.map(str::to_owned),
+            ..Config::default()
+        }
+    }
+
+    /// Issue 14: two logs started with no origin configured (two demo runs)
+    /// get origins of their own, each kept across restarts.
+    #[test]
+    fn each_new_log_chooses_an_origin_of_its_own_and_keeps_it() {
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let ka = load_or_create_log_key(a.path(), &config(a.path(), None)).unwrap();
+        let kb = load_or_create_log_key(b.path(), &config(b.path(), None)).unwrap();
+        assert_ne!(ka.name(), kb.name());
+        for k in [&ka, &kb] {
+            let (prefix, id) = k.name().rsplit_once('/').unwrap();
+            assert_eq!(prefix, "armsledger.local/log");
+            assert_eq!(id, hex::encode(&k.verifier().public_key()[..4]));
+        }
+        let again = load_or_create_log_key(a.path(), &config(a.path(), None)).unwrap();
+        assert_eq!(again.verifier().to_string(), ka.verifier().to_string());
+        // Naming the same origin is fine; another is refused.
+        assert!(load_or_create_log_key(a.path(), &config(a.path(), Some(ka.name()))).is_ok());
+        let err = load_or_create_log_key(a.path(), &config(a.path(), Some("other.example/log")))
+            .unwrap_err();
+        assert!(matches!(err, StartError::OriginChanged { .. }), "{err}");
+    }
+
+    #[test]
+    fn an_explicit_origin_is_used_as_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = config(dir.path(), Some("regulator.example/armsledger"));
+        let k = load_or_create_log_key(dir.path(), &c).unwrap();
+        assert_eq!(k.name(), "regulator.example/armsledger");
+        let prefixed = Config {
+            origin_prefix: "reg.example/log/".into(),
+            ..config(dir.path(), None)
+        };
+        let origin = chosen_origin(&prefixed.origin_prefix, &[5; 32]).unwrap();
+        assert!(
+            origin.starts_with("reg.example/log/") && origin.len() == "reg.example/log/".len() + 8
+        );
     }
 }

@@ -188,8 +188,10 @@ async fn ingest_is_idempotent_and_proofs_verify_with_the_published_key() {
             .iter()
             .map(|h| h.as_str().unwrap().parse().unwrap())
             .collect();
+        // The leaf is the receipt time and the entry: the proof covers both.
+        let leaf = armsledger_log::EntryLeaf::new(p["received_at_ms"].as_u64().unwrap(), e.bytes());
         verify_inclusion(
-            &armsledger_log::leaf_hash(e.bytes()),
+            &leaf.hash(),
             p["index"].as_u64().unwrap(),
             cp.checkpoint().size(),
             &proof,
@@ -655,4 +657,87 @@ async fn receipt_times_never_go_back_when_the_server_clock_does() {
     let n = size(&env);
     assert_eq!(received(n - 1), last);
     assert_eq!(received(n - 2), last);
+}
+
+/// Issue 13: an export carries what the server knows. After a device clone
+/// is caught (409, proof stored), the full export verifies offline with the
+/// equivocation in it, and with the findings the server raised, each one
+/// reproduced by the verifier; a site's export carries only its own.
+#[tokio::test]
+async fn exports_carry_the_equivocations_and_findings_the_server_knows() {
+    let mut env = env().await;
+    let (gun, acquired) = env.s.acquire("north", "EXP-1");
+    // A finding: an issue to someone holding no licence.
+    let issue = env.s.site(
+        "north",
+        "armourer-1",
+        SiteEvent::Issued {
+            firearm: gun,
+            to: v("stranger"),
+            purpose: v("patrol"),
+            post: v("gate"),
+            due_back: env.s.now.plus(Timestamp::HOUR),
+            reliance: Reliance {
+                licence: v("LIC-x"),
+                permit: v("PER-x"),
+                qualification: v("Q-x"),
+            },
+            ammunition: vec![],
+            ammunition_from: None,
+        },
+    );
+    let log = env.s.log.clone();
+    assert_eq!(post(&env, &log, true).await.0, StatusCode::OK);
+    // North's device is cloned: the clone signs another entry at the issue's counter.
+    let mut clone = env.s.sites.get(&v("north")).unwrap().clone();
+    clone.head = (acquired.counter(), acquired.hash());
+    let other = Arc::new(clone.sign(
+        EntryBody {
+            officer: v("armourer-2"),
+            links: vec![],
+            event: Event::Site(SiteEvent::Annotated {
+                about: acquired.hash(),
+                text: text("a different story"),
+            }),
+        },
+        env.s.now,
+    ));
+    assert_eq!(other.counter(), issue.counter());
+    assert_eq!(post(&env, &[other], false).await.0, StatusCode::CONFLICT);
+
+    let verifier = LogVerifier::from_vkey(env.shared.log_vkey()).unwrap();
+    let export = |uri: &'static str| {
+        let app = env.app.clone();
+        let token = env.regulator.clone();
+        let verifier = verifier.clone();
+        async move {
+            let (st, bytes) = call(&app, "GET", uri, Some(&token), vec![]).await;
+            assert_eq!(st, StatusCode::OK, "{uri}");
+            armsledger_bundle::verify_bundle(
+                bytes.as_slice(),
+                &armsledger_bundle::VerifyOptions {
+                    trusted_key: Some(verifier),
+                    ..armsledger_bundle::VerifyOptions::default()
+                },
+            )
+            .unwrap()
+        }
+    };
+    let full = export("/v1/export").await;
+    assert!(full.authentic(), "{:#?}", full.problems);
+    assert_eq!(full.equivocations.len(), 1, "the clone is in the export");
+    let q = &full.equivocations[0];
+    assert_eq!(
+        (q.chain.as_str(), q.counter, q.entry),
+        ("site:north", issue.counter(), issue.hash())
+    );
+    assert!(full.server.findings >= 1, "{:#?}", full.server);
+    assert_eq!(full.server.reproduced, full.server.findings);
+    let north = export("/v1/export?site=north").await;
+    assert!(north.authentic(), "{:#?}", north.problems);
+    assert_eq!(north.equivocations.len(), 1);
+    assert!(north.server.findings >= 1);
+    let south = export("/v1/export?site=south").await;
+    assert!(south.authentic(), "{:#?}", south.problems);
+    assert!(south.equivocations.is_empty());
 }

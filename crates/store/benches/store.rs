@@ -236,7 +236,7 @@ fn proofs(dir: &Path, leaves: u64, opts: &Opts) {
         let p = r.inclusion_proof(i, size).unwrap();
         inc += t.elapsed();
         inc_len = inc_len.max(p.len());
-        let leaf = leaf_hash(&r.entry_bytes(i).unwrap().unwrap());
+        let leaf = leaf_hash(&r.leaf_data(i).unwrap().unwrap());
         verify_inclusion(&leaf, i, size, &p, &root).unwrap();
     }
     let (mut con, mut con_len) = (Duration::ZERO, 0usize);

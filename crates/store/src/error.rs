@@ -26,6 +26,24 @@ pub enum StoreError {
         /// The format tag found, if any.
         found: Option<String>,
     },
+    /// The file is of a format this release no longer reads: it was written
+    /// before format epoch 2, whose log leaves commit to receipt times
+    /// (HTTP 500). Read it with the release named.
+    #[error(
+        "{path}: format {found} is retired; this release reads {current} only (log leaves now \
+         commit to each entry's receipt time). Read this file with {release}, or start a new \
+         data directory"
+    )]
+    FormatRetired {
+        /// The file.
+        path: String,
+        /// The format tag found.
+        found: String,
+        /// The format this release reads.
+        current: &'static str,
+        /// The release that reads the file.
+        release: &'static str,
+    },
     /// A value read back from a table does not decode (HTTP 500; run fsck).
     #[error("{table}[{key}] is malformed: {reason}")]
     StoredValueMalformed {

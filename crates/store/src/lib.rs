@@ -1,19 +1,19 @@
 //! armsledger storage: the regulator's global log and each armoury's site
 //! ledger, each one redb file.
 //!
-//! The global log ([`LogStore`]) keeps every accepted entry as the exact
-//! bytes of its Merkle leaf, the RFC 6962 tree over them as C2SP hash tiles
+//! The global log ([`LogStore`]) keeps every accepted entry (its Merkle leaf
+//! is its receipt time and its exact bytes), the RFC 6962 tree over them as C2SP hash tiles
 //! and half tiles, indexes by hash, slot, firearm, lot, person and site,
 //! findings, equivocations and every checkpoint it ever signed:
 //!
 //! ```text
-//! entries      0 → 292 bytes 01 05 6e 6f 72 74 68 …  (header ‖ signature ‖ body: the Merkle leaf)
+//! entries      0 → 150 bytes 28 b5 2f fd …  (header ‖ signature ‖ body, compressed; leaf = received_at ‖ entry)
 //! by_hash      (99f5476e, 0) → ()
 //! by_slot      (site:north, first counter 1) → block [(1, 0), (2, 1), (3, 2)]
 //! by_firearm   (ccdc855c…, first index 0) → block [0, 2]
 //! half_tiles   (0, 0) → the roots of each full 16-entry group of entries 0..256, 32 bytes each
 //! tiles        (1, 0) → the roots of each full 256-entry subtree, 32 bytes each
-//! checkpoints  3 → "ledger.example/armsledger/v1\n3\n+N0MTy+W8…=\n\n— ledger.example/armsledger/v1 D7Uay1/s…\n"
+//! checkpoints  3 → "ledger.example/armsledger/v1\n3\nGTPISfQS…=\n\n— ledger.example/armsledger/v1 D7Uay5n3…\n"
 //! ```
 //!
 //! * [`LogStore::append_batch`]: group commit, durable before it returns indexes.
@@ -40,8 +40,52 @@ pub use error::StoreError;
 pub use finding::StoredFinding;
 pub use log::{Accepted, FsckReport, LogReader, LogStore, Problem, StoredEntry, fsck};
 #[cfg(feature = "bench-support")]
-pub use log::{leaf_of_row, stored_row, training_sample};
+pub use log::{entry_of_row, stored_row, training_sample};
 pub use terms::{IndexKey, Terms};
+
+/// Refuses a file of a retired format before anything opens it for writing,
+/// so it is left byte for byte as it was for the release that reads it.
+/// (Opening a redb file read-write may write to it even when nothing is
+/// committed.) A file that cannot be opened read-only (missing, or needing
+/// crash repair) is left to the caller's normal open.
+pub(crate) fn refuse_retired(
+    path: &std::path::Path,
+    meta_table: &str,
+    retired: &[&str],
+    current: &'static str,
+) -> Result<(), StoreError> {
+    use redb::ReadableDatabase;
+    if !path.exists() {
+        return Ok(());
+    }
+    let Ok(db) = redb::ReadOnlyDatabase::open(path) else {
+        return Ok(());
+    };
+    let Ok(txn) = db.begin_read() else {
+        return Ok(());
+    };
+    let def: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new(meta_table);
+    let Ok(meta) = txn.open_table(def) else {
+        return Ok(());
+    };
+    let found = match meta.get("format") {
+        Ok(Some(v)) => v.value().to_vec(),
+        _ => return Ok(()),
+    };
+    if retired.iter().any(|r| r.as_bytes() == found) {
+        return Err(StoreError::FormatRetired {
+            path: path.display().to_string(),
+            found: String::from_utf8_lossy(&found).into_owned(),
+            current,
+            release: EPOCH_1_RELEASE,
+        });
+    }
+    Ok(())
+}
+
+/// The releases that read store files of format epoch 1 (before log leaves
+/// committed to receipt times), named in [`StoreError::FormatRetired`].
+pub const EPOCH_1_RELEASE: &str = "an armsledger release of format epoch 1 (git tag `epoch-1`, the last commit before leaf format v2)";
 
 #[cfg(test)]
 mod tests {

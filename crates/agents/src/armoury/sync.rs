@@ -8,6 +8,7 @@ use std::sync::Arc;
 use armsledger_core::entry::SignedEntry;
 use armsledger_core::event::{Event, SiteEvent};
 use armsledger_core::hash::Hash;
+use armsledger_core::ids::Timestamp;
 use armsledger_device::host::Transport;
 use armsledger_log::{LogVerifier, open_checkpoint};
 use armsledger_store::EntryReceipt;
@@ -76,6 +77,7 @@ impl<T: Transport> ArmouryAgent<T> {
                 receipts.push(EntryReceipt {
                     counter: e.counter(),
                     log_index: p.index,
+                    received_at: Timestamp(p.received_at_ms),
                     tree_size: p.size,
                     proof,
                 });
@@ -106,7 +108,7 @@ impl<T: Transport> ArmouryAgent<T> {
                     .map_err(|e| AgentError::Server(format!("proof hash: {e:?}")))?;
                 let c = cp.checkpoint();
                 armsledger_log::verify_inclusion(
-                    &armsledger_log::leaf_hash(&bytes),
+                    &armsledger_log::EntryLeaf::new(p.received_at_ms, &bytes).hash(),
                     p.index,
                     c.size(),
                     &proof,

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use armsledger_core::ids::Timestamp;
-use armsledger_log::{leaf_hash, verify_inclusion};
+use armsledger_log::{EntryLeaf, verify_inclusion};
 use armsledger_store::{Accepted, IndexKey, LogStore};
 
 use crate::generate::World;
@@ -82,7 +82,8 @@ pub fn run(n: usize, samples: usize, dir: &Path) -> anyhow::Result<Vec<Figure>> 
         if k == 0
             && let (Some(e), Some(p)) = (found.first(), proofs.first())
         {
-            verify_inclusion(&leaf_hash(e.entry.bytes()), e.index, size, p, &root)?;
+            let leaf = EntryLeaf::new(e.received_at.millis(), e.entry.bytes());
+            verify_inclusion(&leaf.hash(), e.index, size, p, &root)?;
         }
     }
     times.sort();

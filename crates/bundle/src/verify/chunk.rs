@@ -8,14 +8,16 @@ use rayon::prelude::*;
 use armsledger_core::entry::EntryError;
 use armsledger_core::event::Event;
 use armsledger_core::ids::Timestamp;
+use armsledger_core::rules::Finding;
+use armsledger_core::sig::batch::{self as signatures, SigItem, SignatureStats};
 use armsledger_core::{ChainId, KeyRegistry, SignedEntry};
-use armsledger_log::{Hash as LogHash, leaf_hash, verify_inclusion};
+use armsledger_log::{Hash as LogHash, verify_inclusion};
 
 use crate::format::{EntryRecord, Scope};
-use crate::report::{ChainSummary, Problem, ProblemKind};
-use armsledger_core::sig::batch::{self as signatures, SigItem, SignatureStats};
+use crate::report::{ChainSummary, Completeness, Problem, ProblemKind};
 
 use super::Run;
+use super::annotate::{Annotation, Applied};
 
 /// An entry record waiting for its chunk.
 #[derive(Debug)]
@@ -27,6 +29,8 @@ pub(crate) struct Pending {
     bytes: Vec<u8>,
     /// (record number, proof) of its inclusion proof.
     pub(crate) inclusion: Option<(u64, Vec<LogHash>)>,
+    /// The server's records that follow it.
+    pub(crate) annotations: Vec<Annotation>,
 }
 
 impl Pending {
@@ -38,7 +42,14 @@ impl Pending {
             received_at: e.received_at,
             bytes: e.bytes,
             inclusion: None,
+            annotations: Vec::new(),
         }
+    }
+
+    /// The entry's log leaf hash: `received_at ‖ entry` (leaf format v2).
+    fn leaf(&self) -> LogHash {
+        armsledger_log::EntryLeaf::new(self.received_at.map_or(0, Timestamp::millis), &self.bytes)
+            .hash()
     }
 
     /// Whether record number `r` comes right after this entry.
@@ -77,7 +88,7 @@ pub(crate) fn prepare(pending: Vec<Pending>, spec: &mut KeyRegistry) -> Prepared
         .par_iter()
         .map(|p| Decoded {
             entry: SignedEntry::decode(&p.bytes),
-            leaf: leaf_hash(&p.bytes),
+            leaf: p.leaf(),
         })
         .collect();
     let mut keys: Vec<Option<[u8; 32]>> = Vec::with_capacity(decoded.len());
@@ -152,7 +163,42 @@ impl Run<'_> {
         }
     }
 
-    fn one(&mut self, p: Pending, d: Decoded, spec_key: Option<[u8; 32]>, verdict: Option<bool>) {
+    fn one(
+        &mut self,
+        mut p: Pending,
+        d: Decoded,
+        spec_key: Option<[u8; 32]>,
+        verdict: Option<bool>,
+    ) {
+        let annotations = std::mem::take(&mut p.annotations);
+        let last_read = self.last_entry == Some(p.record);
+        // What server records need of the entry is kept only when some
+        // follow it, or may still (it is the last entry read).
+        let need = !annotations.is_empty() || last_read;
+        match self.entry(p, d, spec_key, verdict, need) {
+            Ok(Some(mut ctx)) => {
+                for a in annotations {
+                    self.check_annotation(a, &mut ctx);
+                }
+                if last_read {
+                    self.applied = Some(ctx);
+                }
+            }
+            Ok(None) => {}
+            Err(()) => self.report.server.unchecked += annotations.len() as u64,
+        }
+    }
+
+    /// Checks and applies one entry. `Err` if it failed (a problem is
+    /// listed); else what its server records need, if `need`.
+    fn entry(
+        &mut self,
+        p: Pending,
+        d: Decoded,
+        spec_key: Option<[u8; 32]>,
+        verdict: Option<bool>,
+        need: bool,
+    ) -> Result<Option<Applied>, ()> {
         self.report.entries += 1;
         let ident = d
             .entry
@@ -171,21 +217,19 @@ impl Run<'_> {
             Ok(e) => e,
             Err(e) => {
                 self.problem(about(ProblemKind::Entry, format!("not a valid entry: {e}")));
-                return;
+                return Err(());
             }
         };
         if let Some(reason) = self.outside_scope(&entry) {
             self.problem(about(ProblemKind::Index, reason));
-            return;
+            return Err(());
         }
-        let Some(ledger) = self.ledger.as_mut() else {
-            return;
-        };
+        let ledger = self.ledger.as_mut().ok_or(())?;
         let key = match ledger.keys().key_for(entry.header()) {
             Ok(k) => k,
             Err(e) => {
                 self.problem(about(ProblemKind::Chain, e.to_string()));
-                return;
+                return Err(());
             }
         };
         let sig_ok = match verdict {
@@ -201,42 +245,57 @@ impl Run<'_> {
                 ProblemKind::Signature,
                 "the signature does not verify (verify_strict) with the key the regulator chain gives for this counter".into(),
             ));
-            return;
+            return Err(());
         }
         let entry = Arc::new(entry);
         let dossier_entry = self.dossier.is_some() && matches!(entry.chain(), ChainId::Site(_));
-        let outcome = if dossier_entry {
+        let outcome: Result<Vec<Finding>, (ProblemKind, String)> = if dossier_entry {
             match self.dossier.as_mut().map(|d| d.check(&entry, p.record)) {
                 Some(Ok(Some(f))) => {
-                    self.report.findings.push(f);
-                    Ok(())
+                    self.report.findings.push(f.clone());
+                    Ok(vec![f])
                 }
                 Some(Err(reason)) => Err((ProblemKind::Dossier, reason)),
-                _ => Ok(()),
+                _ => Ok(Vec::new()),
             }
         } else {
             ledger
                 .ingest_checked(entry.clone(), p.received_at)
-                .map(|_| ())
+                .map(<[Finding]>::to_vec)
                 .map_err(|e| (ProblemKind::Chain, e.to_string()))
         };
         match outcome {
-            Ok(()) => {
+            Ok(raised) => {
                 self.report.entries_checked += 1;
+                self.entry_hashes.insert(entry.hash());
                 let c = self
                     .chains
-                    .entry(entry.chain().clone())
+                    .entry(entry.chain().to_string())
                     .or_insert_with(|| ChainSummary {
                         chain: entry.chain().to_string(),
                         entries: 0,
                         head_counter: None,
                         head: None,
+                        completeness: Completeness::NoGapsEndUnproven,
                     });
                 c.entries += 1;
                 c.head_counter = Some(entry.counter());
                 c.head = Some(entry.hash());
+                Ok(need.then(|| {
+                    Applied::new(
+                        p.record,
+                        entry.header(),
+                        entry.hash(),
+                        key,
+                        &raised,
+                        !dossier_entry,
+                    )
+                }))
             }
-            Err((kind, reason)) => self.problem(about(kind, reason)),
+            Err((kind, reason)) => {
+                self.problem(about(kind, reason));
+                Err(())
+            }
         }
     }
 

@@ -3,9 +3,10 @@
 //! so a dossier must be one unbroken chain from the first event to the last.
 //! An event dropped from the middle leaves a link pointing at nothing, which
 //! is reported with the entries on either side of the gap. A dropped *last*
-//! event cannot be seen here: only a full audit of the log shows it. Stock
-//! counts that saw the weapon travel with it (its trace lists them) but sit
-//! outside the link chain, so dropping one cannot be seen either.
+//! event cannot be seen here: the report says the history's end is not
+//! proven (a warning), until the verifiable index proves it. Stock counts
+//! that saw the weapon travel with it (its trace lists them) but sit outside
+//! the link chain, so dropping one cannot be seen either.
 
 use std::collections::HashMap;
 
@@ -15,7 +16,7 @@ use armsledger_core::model::FirearmId;
 use armsledger_core::rules::{Finding, RuleId};
 use armsledger_core::{ChainCursor, ChainId, Hash, SignedEntry, Subject};
 
-use crate::report::DossierSummary;
+use crate::report::{Completeness, DossierSummary};
 
 /// Where an event of the weapon sits.
 #[derive(Clone, Debug)]
@@ -157,12 +158,18 @@ impl Dossier {
         }
     }
 
+    /// Whether an event of the weapon with this entry hash is in the dossier.
+    pub(crate) fn holds(&self, entry: &Hash) -> bool {
+        self.present.contains_key(entry)
+    }
+
     pub(crate) fn summary(&self) -> DossierSummary {
         DossierSummary {
             firearm: self.firearm.to_string(),
             events: self.events,
             first: self.first,
             last: self.last.as_ref().map(|(h, _)| *h),
+            completeness: Completeness::NoGapsEndUnproven,
         }
     }
 }

@@ -8,36 +8,46 @@
 //! core's `LedgerVerifier`. The two stages overlap: while the sequential pass
 //! runs on one chunk, the next chunk's parallel stage runs on the pool, so a
 //! chunk's problems are listed once the chunk after it has been read.
+//!
+//! The server's findings and equivocation proofs follow the entry they
+//! belong to and are checked when that entry is ([`annotate`]): memory
+//! stays bounded whatever a bundle holds (a chunk of entries, a capped
+//! budget of records waiting for their entry, one consistency proof, capped
+//! lists in the report), and every comparison is a hash lookup.
 
+mod annotate;
 mod chunk;
 mod dossier;
+mod open;
+mod summary;
 
-use std::collections::BTreeMap;
+use std::collections::HashSet;
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use armsledger_core::Hash;
 use armsledger_core::ids::Timestamp;
-use armsledger_core::rules::{AlertPolicy, View, alerts};
-use armsledger_core::{ChainId, Equivocation, Hash, KeyRegistry, LedgerVerifier};
-use armsledger_log::{
-    Checkpoint, EMPTY_ROOT, Frontier, Hash as LogHash, LogVerifier, open_checkpoint,
-    verify_consistency,
-};
+use armsledger_core::rules::View;
+use armsledger_core::{KeyRegistry, LedgerVerifier};
+use armsledger_log::{Checkpoint, Frontier, Hash as LogHash, LogVerifier};
 
 use crate::error::BundleError;
-use crate::format::{ConsistencyRecord, Located, Meta, Record, Scope, ServerFinding};
+use crate::format::{ConsistencyRecord, Located, Meta, Record, Scope};
 use crate::reader::BundleReader;
-use crate::report::{
-    ChainSummary, CheckpointSummary, EquivocationSummary, KeySource, Problem, ProblemKind, Report,
-};
-use crate::state::{TrustedLog, TrustedState};
+use crate::report::{ChainSummary, Problem, ProblemKind, Report};
+use crate::state::TrustedState;
 
+use annotate::{Annotation, Applied, EquivocationBatch};
 use chunk::{Pending, Prepared};
 use dossier::Dossier;
 
 /// Entries verified per parallel step.
 const CHUNK: usize = 8192;
+
+/// Most bytes of server records held while they wait for their entry's
+/// sequential pass; beyond it the pipeline is drained first.
+const MAX_WAITING_BYTES: usize = 16 << 20;
 
 /// A progress callback: entries read so far, and the total when known.
 pub type ProgressFn = Arc<dyn Fn(u64, Option<u64>) + Send + Sync>;
@@ -50,6 +60,13 @@ pub struct VerifyOptions {
     pub trusted_key: Option<LogVerifier>,
     /// The trusted-state file; `None` checks no history and remembers nothing.
     pub state_path: Option<PathBuf>,
+    /// Trust this bundle's log even though the trusted state pinned another
+    /// key for its origin (`--trust-new-log`): what was trusted for that
+    /// origin is forgotten once the bundle verifies.
+    pub trust_new_log: bool,
+    /// The current time, recorded as the pin date of a log trusted for the
+    /// first time (`None`: no date recorded).
+    pub wall_clock: Option<Timestamp>,
     /// Which view of corrected history the rules fold.
     pub view: View,
     /// The time alerts are computed at (default: the bundle's creation time).
@@ -65,6 +82,8 @@ impl Default for VerifyOptions {
         VerifyOptions {
             trusted_key: None,
             state_path: None,
+            trust_new_log: false,
+            wall_clock: None,
             view: View::Corrected,
             now: None,
             progress: None,
@@ -78,6 +97,8 @@ impl core::fmt::Debug for VerifyOptions {
         f.debug_struct("VerifyOptions")
             .field("trusted_key", &self.trusted_key)
             .field("state_path", &self.state_path)
+            .field("trust_new_log", &self.trust_new_log)
+            .field("wall_clock", &self.wall_clock)
             .field("view", &self.view)
             .field("now", &self.now)
             .field("progress", &self.progress.is_some())
@@ -163,19 +184,34 @@ struct Run<'o> {
     trusted: Option<(u64, LogHash)>,
     /// Whether the bundle was shown consistent with `trusted`.
     consistent: Option<String>,
+    /// A full bundle whose leaves hashed to the checkpoint's root.
+    full_tree_matches: bool,
     ledger: Option<LedgerVerifier>,
     frontier: Frontier,
     last_index: Option<u64>,
     pending: Vec<Pending>,
+    /// Bytes of server records attached to `pending`.
+    waiting_bytes: usize,
     /// The last chunk read, prepared but not yet through the sequential pass.
     prepared: Option<Prepared>,
     /// The speculative key registry after every chunk prepared so far.
     spec: Option<KeyRegistry>,
-    chains: BTreeMap<ChainId, ChainSummary>,
+    chains: std::collections::BTreeMap<String, ChainSummary>,
     dossier: Option<Dossier>,
-    consistency: Vec<(u64, ConsistencyRecord)>,
-    equivocations: Vec<(u64, Equivocation)>,
-    server_findings: Vec<ServerFinding>,
+    /// The one consistency proof that can matter: from the trusted size.
+    consistency: Option<(u64, ConsistencyRecord)>,
+    /// Consistency records read (the others are not kept).
+    consistency_records: u64,
+    /// Record number of the last Entry read (what a server record follows).
+    last_entry: Option<u64>,
+    /// The last entry through the sequential pass, while it is also the last
+    /// read: server records that arrive after it left `pending` use it.
+    applied: Option<Applied>,
+    /// Hashes of the entries that verified (a server finding may name an
+    /// earlier entry than the one it follows).
+    entry_hashes: HashSet<Hash>,
+    /// Equivocation proofs waiting for their batched signature check.
+    equivocations: EquivocationBatch,
     end_seen: bool,
 }
 
@@ -192,17 +228,22 @@ impl<'o> Run<'o> {
             opened: None,
             trusted: None,
             consistent: None,
+            full_tree_matches: false,
             ledger: None,
             frontier: Frontier::new(),
             last_index: None,
             pending: Vec::new(),
+            waiting_bytes: 0,
             prepared: None,
             spec: None,
-            chains: BTreeMap::new(),
+            chains: std::collections::BTreeMap::new(),
             dossier: None,
-            consistency: Vec::new(),
-            equivocations: Vec::new(),
-            server_findings: Vec::new(),
+            consistency: None,
+            consistency_records: 0,
+            last_entry: None,
+            applied: None,
+            entry_hashes: HashSet::new(),
+            equivocations: EquivocationBatch::default(),
             end_seen: false,
         }
     }
@@ -258,6 +299,8 @@ impl<'o> Run<'o> {
                 if self.pending.len() >= CHUNK {
                     self.flush();
                 }
+                self.last_entry = Some(record);
+                self.applied = None;
                 self.pending.push(Pending::new(record, offset, e));
                 true
             }
@@ -281,15 +324,21 @@ impl<'o> Run<'o> {
                 true
             }
             (Stage::Body, Record::Consistency(c)) => {
-                self.consistency.push((record, c));
+                self.consistency_records += 1;
+                let wanted = self.trusted.is_some_and(|(size, _)| size == c.old_size);
+                if wanted && self.consistency.is_none() {
+                    self.consistency = Some((record, c));
+                }
                 true
             }
             (Stage::Body, Record::Equivocation(q)) => {
-                self.equivocations.push((record, q));
+                self.report.server.equivocations += 1;
+                self.annotation(Annotation::equivocation(record, offset, q));
                 true
             }
             (Stage::Body, Record::Finding(f)) => {
-                self.server_findings.push(f);
+                self.report.server.findings += 1;
+                self.annotation(Annotation::finding(record, offset, f));
                 true
             }
             (Stage::Body, Record::End(_)) => {
@@ -317,123 +366,41 @@ impl<'o> Run<'o> {
         self.stage = Stage::Checkpoint;
     }
 
-    /// Picks the log key, opens the checkpoint and checks it against the trusted state.
-    fn open(&mut self, note: &str, record: u64, offset: u64) {
-        let Some(meta) = self.meta.clone() else {
-            return;
-        };
-        let pinned = self
-            .state
-            .as_ref()
-            .and_then(|s| s.logs.get(&meta.origin))
-            .cloned();
-        let (key, source) = match (&self.opts.trusted_key, &pinned) {
-            (Some(k), _) => (Some(k.clone()), KeySource::Argument),
-            (None, Some(p)) => (LogVerifier::from_vkey(&p.log_key).ok(), KeySource::State),
-            (None, None) => match LogVerifier::from_vkey(&meta.log_key) {
-                Ok(k) => (Some(k), KeySource::Bundle),
-                Err(e) => {
-                    self.problem(Problem::new(
-                        ProblemKind::Meta,
-                        Some(0),
-                        None,
-                        format!("the bundle's log key is unusable ({e}); pass --trusted-key"),
-                    ));
-                    (None, KeySource::None)
-                }
-            },
-        };
-        self.report.trusted_key_source = Some(source);
-        let Some(key) = key else {
-            return;
-        };
-        self.report.trusted_key = Some(key.to_string());
-        if meta.log_key != key.to_string() {
-            self.report.notes.push(format!(
-                "the bundle names log key {}, but it was checked with {key}",
-                meta.log_key
-            ));
-        }
-        let cp = match open_checkpoint(note.as_bytes(), &key, key.name()) {
-            Ok(sc) => sc,
-            Err(e) => {
-                self.problem(Problem::new(
-                    ProblemKind::Checkpoint,
-                    Some(record),
-                    Some(offset),
-                    format!("the checkpoint does not open with log key {key}: {e}"),
-                ));
-                return;
-            }
-        };
-        let checkpoint = cp.checkpoint().clone();
-        self.report.checkpoint = Some(CheckpointSummary {
-            origin: checkpoint.origin().to_owned(),
-            size: checkpoint.size(),
-            root: checkpoint.root().to_string(),
-        });
-        let trusted = self
-            .state
-            .as_ref()
-            .and_then(|s| s.logs.get(checkpoint.origin()))
-            .map(|t: &TrustedLog| (t.size, t.root.parse::<LogHash>()));
-        match trusted {
-            Some((size, Ok(root))) => {
-                self.report.state.previous_size = Some(size);
-                self.trusted = Some((size, root));
-                self.check_trusted_now(&checkpoint, size, root, record, offset);
-            }
-            Some((_, Err(_))) => self.problem(Problem::new(
-                ProblemKind::Forked,
-                Some(record),
-                Some(offset),
-                "the trusted state holds a malformed root for this log; move the state file aside to start over",
-            )),
-            None => {}
-        }
-        self.opened = Some(Opened {
-            checkpoint,
-            note: cp.into_note(),
-            key,
-            record,
-        });
-    }
-
-    /// The checks that need only the two checkpoints.
-    fn check_trusted_now(
-        &mut self,
-        cp: &Checkpoint,
-        size: u64,
-        root: LogHash,
-        record: u64,
-        offset: u64,
-    ) {
-        if cp.size() < size {
+    /// A server record: attached to the entry it follows, checked in that
+    /// entry's sequential pass (or now, if the entry has been through it).
+    fn annotation(&mut self, a: Annotation) {
+        let Some(about) = self.last_entry else {
+            let kind = a.problem_kind();
             self.problem(Problem::new(
-                ProblemKind::RolledBack,
-                Some(record),
-                Some(offset),
-                format!(
-                    "the checkpoint covers {} entries but a checkpoint of {size} entries was trusted before: the log was rolled back",
-                    cp.size()
-                ),
+                kind,
+                Some(a.record),
+                Some(a.offset),
+                "a finding or equivocation record must follow the entry it belongs to; this one follows none",
             ));
-        } else if cp.size() == size {
-            if *cp.root() == root {
-                self.consistent = Some("same checkpoint as trusted".into());
-            } else {
-                self.problem(Problem::new(
-                    ProblemKind::Forked,
-                    Some(record),
-                    Some(offset),
-                    format!(
-                        "the checkpoint has the trusted size {size} but root {}, not the trusted {root}: the log forked",
-                        cp.root()
-                    ),
-                ));
+            return;
+        };
+        match self.pending.last_mut() {
+            Some(p) if p.record == about => {
+                self.waiting_bytes = self.waiting_bytes.saturating_add(a.size());
+                p.annotations.push(a);
+                if self.waiting_bytes > MAX_WAITING_BYTES {
+                    self.flush();
+                }
             }
-        } else if size == 0 && root == EMPTY_ROOT {
-            self.consistent = Some("the trusted tree was empty".into());
+            _ => {
+                // Its entry already left `pending` (the budget above): finish
+                // that entry's sequential pass, then check the record against it.
+                while self.prepared.is_some() {
+                    self.flush();
+                }
+                match self.applied.take() {
+                    Some(mut ctx) if ctx.record == about => {
+                        self.check_annotation(a, &mut ctx);
+                        self.applied = Some(ctx);
+                    }
+                    _ => self.report.server.unchecked += 1,
+                }
+            }
         }
     }
 
@@ -442,6 +409,7 @@ impl<'o> Run<'o> {
     /// thread; returns when both are done.
     fn flush(&mut self) {
         let pending = std::mem::take(&mut self.pending);
+        self.waiting_bytes = 0;
         let before = self.prepared.take();
         let mut spec = match self.spec.take() {
             Some(spec) => spec,
@@ -468,6 +436,7 @@ impl<'o> Run<'o> {
         // The chunk read last, then the one that leaves prepared.
         self.flush();
         self.flush();
+        self.check_equivocations();
         if !self.end_seen && self.report.problems.is_empty() {
             self.problem(Problem::new(
                 ProblemKind::Framing,
@@ -477,181 +446,21 @@ impl<'o> Run<'o> {
             ));
         }
         self.check_tree();
-        self.check_equivocations();
         self.summarise();
         self.report.authentic = self.report.problems.is_empty()
             && self.report.problems_omitted == 0
             && self.end_seen
             && self.opened.is_some();
+        if !self.report.authentic {
+            // What an authentic bundle leaves unproven says nothing about one
+            // that is not: the problems are what a reader must see.
+            self.report
+                .warnings
+                .retain(|w| w.kind != crate::report::WarningKind::EndUnproven);
+        }
         if self.report.authentic {
             self.remember()?;
         }
         Ok(self.report)
-    }
-
-    /// Root (full bundles) and consistency with the trusted checkpoint.
-    fn check_tree(&mut self) {
-        let Some(o) = &self.opened else {
-            return;
-        };
-        let (cp, record) = (o.checkpoint.clone(), o.record);
-        if !self.scope().is_scoped() && self.end_seen {
-            if self.frontier.size() != cp.size() {
-                self.problem(Problem::new(
-                    ProblemKind::Index,
-                    Some(record),
-                    None,
-                    format!(
-                        "the bundle holds {} entries but its checkpoint covers {}",
-                        self.frontier.size(),
-                        cp.size()
-                    ),
-                ));
-            } else if self.frontier.root() != *cp.root() {
-                self.problem(Problem::new(
-                    ProblemKind::MerkleRoot,
-                    Some(record),
-                    None,
-                    format!(
-                        "the entries hash to root {}, the checkpoint states {}: an entry was altered, swapped, added or left out",
-                        self.frontier.root(),
-                        cp.root()
-                    ),
-                ));
-            }
-        }
-        let Some((size, root)) = self.trusted else {
-            if !self.consistency.is_empty() {
-                self.report.notes.push(
-                    "consistency proofs were not checked: no checkpoint was trusted before".into(),
-                );
-            }
-            return;
-        };
-        let already_refused = self
-            .report
-            .problems
-            .iter()
-            .any(|p| matches!(p.kind, ProblemKind::Forked | ProblemKind::RolledBack));
-        if cp.size() <= size || self.consistent.is_some() || already_refused {
-            return;
-        }
-        let proof = self
-            .consistency
-            .iter()
-            .find(|(_, c)| c.old_size == size)
-            .map(|(r, c)| (*r, c.proof.clone()));
-        match proof {
-            Some((r, p)) => match verify_consistency(size, cp.size(), &root, cp.root(), &p) {
-                Ok(()) => self.consistent = Some(format!("consistency proof in record {r}")),
-                Err(e) => self.problem(Problem::new(
-                    ProblemKind::Forked,
-                    Some(r),
-                    None,
-                    format!("the checkpoint is not consistent with the trusted checkpoint of size {size}: {e}: the log forked"),
-                )),
-            },
-            None => self.problem(Problem::new(
-                ProblemKind::Forked,
-                Some(record),
-                None,
-                format!(
-                    "nothing shows the checkpoint extends the trusted one of size {size}: \
-                     ask the server for a bundle with a consistency proof from size {size}"
-                ),
-            )),
-        }
-    }
-
-    fn check_equivocations(&mut self) {
-        for (record, q) in std::mem::take(&mut self.equivocations) {
-            match q.verify() {
-                Ok(()) => {
-                    let h = &q.a.header;
-                    let enrolled = self.ledger.as_ref().and_then(|l| match &h.chain {
-                        ChainId::Regulator => l.keys().regulator_key().copied(),
-                        ChainId::Site(s) => l
-                            .keys()
-                            .record(s, &h.device, h.key_epoch)
-                            .map(|k| k.public_key),
-                    });
-                    self.report.equivocations.push(EquivocationSummary {
-                        record,
-                        chain: h.chain.to_string(),
-                        device: h.device.to_string(),
-                        counter: q.counter(),
-                        key_enrolled: enrolled == Some(q.public_key),
-                    });
-                }
-                Err(e) => self.problem(Problem {
-                    chain: Some(q.a.header.chain.to_string()),
-                    counter: Some(q.counter()),
-                    ..Problem::new(
-                        ProblemKind::Equivocation,
-                        Some(record),
-                        None,
-                        format!("the equivocation proof does not hold: {e}"),
-                    )
-                }),
-            }
-        }
-    }
-
-    fn summarise(&mut self) {
-        self.report.chains = self.chains.values().cloned().collect();
-        self.report.server_findings = self.server_findings.len() as u64;
-        let Some(ledger) = &self.ledger else {
-            return;
-        };
-        let mut findings = ledger.engine().findings().to_vec();
-        if let Some(d) = &self.dossier {
-            self.report.dossier = Some(d.summary());
-        } else {
-            let now = self
-                .opts
-                .now
-                .or(self.meta.as_ref().map(|m| m.created_at))
-                .unwrap_or_default();
-            self.report.alerts = alerts(ledger.engine().state(), now, &AlertPolicy::default());
-        }
-        findings.append(&mut self.report.findings);
-        let ours: std::collections::HashSet<(Hash, &'static str)> =
-            findings.iter().map(|f| (f.entry, f.rule.name())).collect();
-        for f in &self.server_findings {
-            if !ours.iter().any(|(e, r)| *e == f.entry && *r == f.rule) {
-                self.report.notes.push(format!(
-                    "the server's finding {} on {} counter {} was not reproduced",
-                    f.rule, f.chain, f.counter
-                ));
-            }
-        }
-        self.report.findings = findings;
-    }
-
-    /// Records the checkpoint as trusted (only called for authentic bundles).
-    fn remember(&mut self) -> Result<(), BundleError> {
-        let (Some(path), Some(state), Some(o)) =
-            (&self.opts.state_path, self.state.as_mut(), &self.opened)
-        else {
-            return Ok(());
-        };
-        self.report.state.consistency = self.consistent.clone();
-        let newer = self
-            .trusted
-            .is_none_or(|(size, _)| o.checkpoint.size() >= size);
-        if newer {
-            state.logs.insert(
-                o.checkpoint.origin().to_owned(),
-                TrustedLog {
-                    size: o.checkpoint.size(),
-                    root: o.checkpoint.root().to_string(),
-                    log_key: o.key.to_string(),
-                    checkpoint: o.note.clone(),
-                },
-            );
-            state.save(path)?;
-            self.report.state.updated = true;
-        }
-        Ok(())
     }
 }

@@ -1,6 +1,6 @@
 //! The worked example of docs/formats.md ("Bundles") is what the code writes.
 
-use armsledger_bundle::{Record, Scope, full_bundle};
+use armsledger_bundle::{BundleSpec, MemoryLog, Record, Scope, write_bundle};
 use armsledger_core::event::RegulatorEvent;
 use armsledger_core::model::Validity;
 use armsledger_core::testkit::{Scenario, T0, v};
@@ -8,8 +8,9 @@ use armsledger_log::LogKey;
 
 use crate::*;
 
-/// The example: one regulator entry (a company licence), a log key from the
-/// seed 00 01 … 1f, written at 2026-01-01T00:00:00Z.
+/// The example: one regulator entry (a company licence) received by the log
+/// at 2026-01-01T00:00:01Z, a log key from the seed 00 01 … 1f, written at
+/// 2026-01-01T00:00:00Z.
 pub fn example() -> Vec<u8> {
     let mut s = Scenario::new();
     s.regulator(RegulatorEvent::CompanyLicensed {
@@ -24,7 +25,15 @@ pub fn example() -> Vec<u8> {
     });
     let seed: [u8; 32] = core::array::from_fn(|i| i as u8);
     let key = LogKey::from_seed(ORIGIN, &seed).unwrap();
-    full_bundle(&s.log, &key, s.regulator_key(), T0).unwrap()
+    let mut log = MemoryLog::new();
+    log.push(s.log[0].clone(), Some(T0.plus(1000))).unwrap();
+    write_bundle(
+        &log,
+        &BundleSpec::new(&key, s.regulator_key(), T0),
+        Scope::All,
+        Vec::new(),
+    )
+    .unwrap()
 }
 
 /// Annotated hex lines: one line per field, `hex  comment`.
@@ -32,7 +41,7 @@ pub fn annotated(bytes: &[u8]) -> String {
     let mut out = String::new();
     let magic = &bytes[..MAGIC.len()];
     out.push_str(&format!(
-        "{}  magic \"armsledger-bundle/v1\\n\"\n",
+        "{}  magic \"armsledger-bundle/v2\\n\"\n",
         hex::encode(magic)
     ));
     for (rec, off, len, item) in layout(bytes) {
@@ -69,7 +78,7 @@ pub fn annotated(bytes: &[u8]) -> String {
                 let h = e.header_bytes().len();
                 out.push_str(&format!("{}  index\n", hex::encode(&payload[..8])));
                 out.push_str(&format!(
-                    "{}  received_at (0: not recorded)\n",
+                    "{}  received_at 2026-01-01T00:00:01Z (the leaf: received_at ‖ entry)\n",
                     hex::encode(&payload[8..16])
                 ));
                 out.push_str(&format!(

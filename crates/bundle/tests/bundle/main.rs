@@ -7,11 +7,14 @@
 )]
 
 mod chunks;
+mod complete;
 mod doc;
 mod malicious;
 mod roundtrip;
+mod server;
 mod sigs;
 mod tamper;
+mod trust;
 
 use std::sync::Arc;
 
@@ -19,7 +22,7 @@ use sha2::{Digest as _, Sha256};
 
 use armsledger_bundle::{
     BundleReader, BundleSpec, MAGIC, MemoryLog, Problem, ProblemKind, Record, Report, Scope,
-    VerifyOptions, verify_bundle, write_bundle,
+    ServerFinding, VerifyOptions, verify_bundle, write_bundle,
 };
 use armsledger_core::event::SiteEvent;
 use armsledger_core::model::{FirearmId, Item, Reliance};
@@ -97,6 +100,36 @@ pub fn memory_log(s: &Scenario) -> MemoryLog {
             .unwrap();
     }
     log
+}
+
+/// [`memory_log`] with the findings a server keeps: each entry's findings as
+/// the server's verifier raised them when it accepted the entry.
+pub fn server_log(s: &Scenario) -> MemoryLog {
+    let mut log = MemoryLog::new();
+    let mut v = armsledger_core::LedgerVerifier::new(
+        s.regulator_key(),
+        vec![s.root_key()],
+        armsledger_core::rules::View::Corrected,
+    );
+    for e in &s.log {
+        let at = e.header().device_time.plus(1000);
+        let index = log.push(e.clone(), Some(at)).unwrap();
+        for f in v.ingest(e.clone(), Some(at)).unwrap() {
+            log.add_finding(index, server_finding(f));
+        }
+    }
+    log
+}
+
+/// A finding as the server's export writes it.
+pub fn server_finding(f: &armsledger_core::rules::Finding) -> ServerFinding {
+    ServerFinding {
+        rule: f.rule.name().to_owned(),
+        chain: f.chain.clone(),
+        counter: f.counter,
+        entry: f.entry,
+        evidence: f.evidence.clone(),
+    }
 }
 
 /// A bundle of `log` for `scope`, checkpoint at `size` (all when `None`).

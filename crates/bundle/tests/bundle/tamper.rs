@@ -146,3 +146,42 @@ fn truncation_and_splicing_are_caught() {
     assert!(!r.authentic());
     assert_eq!(of_kind(&r, ProblemKind::End).len(), 1, "{:#?}", r.problems);
 }
+
+/// Issue 13: a relay rewrites an entry's receipt time (and re-frames the
+/// bundle so its End digest holds). The time is part of the log leaf (leaf
+/// format v2), so the full bundle's root and the scoped bundle's inclusion
+/// proof no longer hold, and the entry is named. Before leaf v2 both verified
+/// and the deadline findings changed with the time.
+#[test]
+fn a_rewritten_receipt_time_is_refused() {
+    let (s, _) = world();
+    let log = memory_log(&s);
+    for (scope, kind) in [
+        (Scope::All, ProblemKind::MerkleRoot),
+        (Scope::Site(v("north")), ProblemKind::Inclusion),
+    ] {
+        let bytes = bundle_of(&s, &log, &log_key(), scope.clone(), None);
+        assert!(verify(&bytes).authentic());
+        let mut recs = records(&bytes);
+        let target = recs
+            .iter_mut()
+            .filter_map(|r| match r {
+                Record::Entry(e) => Some(e),
+                _ => None,
+            })
+            .last()
+            .unwrap();
+        let index = target.index;
+        target.received_at = target.received_at.map(|t| t.plus(86_400_000));
+        let r = verify(&frame(&recs));
+        assert!(
+            !r.authentic(),
+            "{scope}: a moved receipt time went unnoticed"
+        );
+        let p = of_kind(&r, kind);
+        assert_eq!(p.len(), 1, "{scope}: {:#?}", r.problems);
+        if kind == ProblemKind::Inclusion {
+            assert_eq!(p[0].log_index, Some(index));
+        }
+    }
+}

@@ -42,7 +42,7 @@ struct Report {
 /// entry re-verified in order, and every receipt's inclusion proof against the
 /// checkpoint it was given with, opened with the pinned log key.
 fn site(a: &FsckArgs) -> anyhow::Result<Report> {
-    use armsledger_log::{LogVerifier, leaf_hash, open_checkpoint, verify_inclusion};
+    use armsledger_log::{EntryLeaf, LogVerifier, open_checkpoint, verify_inclusion};
     let config: ArmouryConfig = config::load(&a.data.join(files::SITE_TOML))?;
     let (key, roots) = config::trust_roots(&config)?;
     let ledger = armsledger_store::ArmouryLedger::open(a.data.join(files::SITE_REDB))?;
@@ -108,7 +108,7 @@ fn site(a: &FsckArgs) -> anyhow::Result<Report> {
             continue;
         };
         if let Err(err) = verify_inclusion(
-            &leaf_hash(e.bytes()),
+            &EntryLeaf::new(r.received_at.millis(), e.bytes()).hash(),
             r.log_index,
             r.tree_size,
             &r.proof,

@@ -29,7 +29,8 @@ pub struct ServeArgs {
     /// A device manufacturer root, hex (repeatable); enrolments must chain to one.
     #[arg(long = "manufacturer-root")]
     pub manufacturer_roots: Vec<String>,
-    /// The log's origin name (first start only).
+    /// The log's origin name, fixed at the first start (default: chosen then,
+    /// `armsledger.local/log/<8 hex digits of the new log key>`).
     #[arg(long)]
     pub origin: Option<String>,
 }
@@ -50,7 +51,7 @@ pub fn config(a: &ServeArgs) -> anyhow::Result<Config> {
         c.manufacturer_roots = a.manufacturer_roots.clone();
     }
     if let Some(o) = &a.origin {
-        c.origin = o.clone();
+        c.origin = Some(o.clone());
     }
     Ok(c)
 }

@@ -3,7 +3,11 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use armsledger_bundle::{VerifyOptions, default_state_path, verify_bundle};
+use armsledger_bundle::{
+    ChainSummary, Completeness, ProofBasis, Report, VerifyOptions, default_state_path,
+    verify_bundle,
+};
+use armsledger_core::ids::Timestamp;
 use armsledger_log::LogVerifier;
 use clap::Args;
 
@@ -12,7 +16,7 @@ use crate::{EXIT_NOT_AUTHENTIC, out};
 /// Options of `verify`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  armsledger verify export.bundle --trusted-key regulator-log.vkey\n  armsledger verify weapon.dossier --json\n\nNo network is used. Every signature (verify_strict), chain link, counter, key\nwindow, per-weapon link and the Merkle root against the signed checkpoint are\nchecked; rule findings are reported, not fatal. The last checkpoint trusted for\nthe log is remembered (--state), and a bundle inconsistent with it is refused.\nExit 0 authentic, 1 not authentic, 2 usage or I/O error."
+    after_help = "Examples:\n  armsledger verify export.bundle --trusted-key regulator-log.vkey\n  armsledger verify weapon.dossier --json\n  armsledger verify second-run.bundle --trust-new-log\n\nNo network is used. Every signature (verify_strict), chain link, counter, key\nwindow, per-weapon link and the Merkle root against the signed checkpoint are\nchecked; rule findings are reported, not fatal. The output names the bundle's\nscope and, per chain and dossier weapon, whether it is proven complete up to the\ncheckpoint (a full bundle) or only that no entry is missing in between (a WARNING).\nThe last checkpoint trusted for the log is remembered (--state), and a bundle\ninconsistent with it is refused.\nExit 0 authentic, 1 not authentic, 2 usage or I/O error."
 )]
 pub struct VerifyArgs {
     /// The bundle or dossier file.
@@ -26,6 +30,11 @@ pub struct VerifyArgs {
     /// Do not read or update any trusted state.
     #[arg(long, conflicts_with = "state")]
     pub no_state: bool,
+    /// Trust this bundle's log although the trusted state pinned another key
+    /// for its origin (a new server or demo run under the same name); what
+    /// was trusted for that origin is forgotten.
+    #[arg(long, conflicts_with = "no_state")]
+    pub trust_new_log: bool,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -71,6 +80,8 @@ pub fn run(a: VerifyArgs) -> anyhow::Result<u8> {
     let options = VerifyOptions {
         trusted_key,
         state_path,
+        trust_new_log: a.trust_new_log,
+        wall_clock: Some(wall_clock()),
         ..VerifyOptions::default()
     };
     let report = verify_bundle(reader, &options)?;
@@ -80,7 +91,7 @@ pub fn run(a: VerifyArgs) -> anyhow::Result<u8> {
     if a.json {
         out::json(&report)?;
     } else {
-        print_report(&report);
+        print!("{}", text_report(&report));
     }
     Ok(if report.authentic {
         0
@@ -89,34 +100,159 @@ pub fn run(a: VerifyArgs) -> anyhow::Result<u8> {
     })
 }
 
-fn print_report(r: &armsledger_bundle::Report) {
+/// Now, from the system clock (the CLI is where the clock is read).
+fn wall_clock() -> Timestamp {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    Timestamp(u64::try_from(ms).unwrap_or(u64::MAX))
+}
+
+/// What a bundle of this scope holds, in words.
+fn scope_words(scope: &str) -> String {
+    match scope.split_once(':') {
+        None if scope == "all" => {
+            "every entry of the log, in order; the Merkle root is recomputed".into()
+        }
+        Some(("site", s)) => {
+            format!("the regulator chain and site {s}'s chain, each entry with an inclusion proof")
+        }
+        Some(("company", c)) => format!(
+            "the regulator chain and the chains of company {c}'s sites, each entry with an inclusion proof"
+        ),
+        Some(("firearm", f)) => format!(
+            "a dossier: the regulator chain and every event of firearm {f}, each with an inclusion proof"
+        ),
+        _ => scope.to_owned(),
+    }
+}
+
+/// One chain's line: entries, counters, and what is proven.
+fn chain_line(c: &ChainSummary) -> String {
+    let counters = match c.head_counter {
+        Some(n) => format!("{} entries up to counter {n}", c.entries),
+        None => "no entries".into(),
+    };
+    let proven = match &c.completeness {
+        Completeness::Proven {
+            basis: ProofBasis::FullLog,
+        } => "complete up to the checkpoint (every leaf rehashed to its root)",
+        Completeness::Proven { .. } => "complete up to the checkpoint",
+        Completeness::NoGapsEndUnproven => "no entry missing in between; newest entries unproven",
+        Completeness::Excerpt => "only the entries about the dossier's weapon",
+        _ => "completeness not stated",
+    };
+    format!("  {:<24} {counters}: {proven}", c.chain)
+}
+
+/// The human report, as printed.
+pub fn text_report(r: &Report) -> String {
+    use std::fmt::Write as _;
+    let mut o = String::new();
+    let mut line = |s: String| {
+        let _ = writeln!(o, "{s}");
+    };
     for p in &r.problems {
-        println!("NOT AUTHENTIC: {p}");
+        line(format!("NOT AUTHENTIC: {p}"));
+    }
+    if r.problems_omitted > 0 {
+        line(format!(
+            "NOT AUTHENTIC: … and {} more problems (use --json)",
+            r.problems_omitted
+        ));
+    }
+    if let Some(s) = &r.scope {
+        line(format!("scope: {s} ({})", scope_words(s)));
     }
     if let Some(c) = &r.checkpoint {
-        println!("checkpoint: size {} root {}", c.size, c.root);
+        line(format!(
+            "checkpoint: {} size {} root {}",
+            c.origin, c.size, c.root
+        ));
     }
-    if let (Some(k), Some(src)) = (&r.trusted_key, &r.trusted_key_source) {
-        println!("log key: {k} ({src:?})");
+    if let (Some(k), Some(src)) = (&r.trusted_key, r.trusted_key_source) {
+        line(format!(
+            "log key: {k} ({})",
+            src.describe(r.trusted_key_pinned_at.as_deref())
+        ));
     }
-    println!("chains: {}", r.chains.len());
-    println!(
+    line(format!("chains: {}", r.chains.len()));
+    for c in &r.chains {
+        line(chain_line(c));
+    }
+    if let Some(d) = &r.dossier {
+        let proven = if d.completeness.is_proven() {
+            "complete up to the checkpoint"
+        } else {
+            "no gap from its acquisition; newest events unproven"
+        };
+        line(format!(
+            "dossier: firearm {}, {} events: {proven}",
+            d.firearm, d.events
+        ));
+    }
+    for w in &r.warnings {
+        line(format!("WARNING: {}", w.message));
+    }
+    line(format!(
         "findings: {} (rule violations recorded as evidence)",
         r.findings.len()
-    );
+    ));
     for f in r.findings.iter().take(20) {
-        println!(
+        line(format!(
             "  {:<28} {} #{}: {}",
             f.rule, f.chain, f.counter, f.evidence
-        );
+        ));
     }
     if r.findings.len() > 20 {
-        println!("  … {} more (use --json)", r.findings.len() - 20);
+        line(format!("  … {} more (use --json)", r.findings.len() - 20));
+    }
+    let s = &r.server;
+    let mut server = format!(
+        "server findings: {} in the bundle, {} reproduced",
+        s.findings, s.reproduced
+    );
+    if s.not_reproduced > 0 {
+        let _ = write!(server, ", {} not reproduced", s.not_reproduced);
+    }
+    if s.not_rechecked > 0 {
+        let _ = write!(
+            server,
+            ", {} not rechecked (a dossier does not rerun the rules)",
+            s.not_rechecked
+        );
+    }
+    line(server);
+    for f in s.not_reproduced_listed.iter().take(20) {
+        line(format!(
+            "  not reproduced: {} on {} #{}: {}",
+            f.rule, f.chain, f.counter, f.evidence
+        ));
+    }
+    let eqs = r.equivocations.len() as u64 + r.equivocations_omitted;
+    if eqs == 0 {
+        line("equivocations: none".into());
+    } else {
+        line(format!(
+            "equivocations: {eqs} (a device key signed two entries at one counter: the device was cloned or broken)"
+        ));
+        for q in r.equivocations.iter().take(20) {
+            line(format!(
+                "  {} counter {}: device {} key epoch {} signed {} and {}",
+                q.chain,
+                q.counter,
+                q.device,
+                q.key_epoch,
+                q.entry.short(),
+                q.other.short()
+            ));
+        }
     }
     for n in &r.notes {
-        println!("note: {n}");
+        line(format!("note: {n}"));
     }
-    println!(
+    line(format!(
         "{} entries, {} verified: {}",
         r.entries,
         r.entries_checked,
@@ -125,5 +261,6 @@ fn print_report(r: &armsledger_bundle::Report) {
         } else {
             "NOT AUTHENTIC"
         }
-    );
+    ));
+    o
 }

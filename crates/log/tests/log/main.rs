@@ -15,6 +15,7 @@ mod checkpoint;
 mod cosignature;
 mod cross;
 mod kat;
+mod leaf;
 mod props;
 mod reference;
 mod tlog_proof;

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use armsledger_bundle::{BundleWriter, Meta, Scope};
+use armsledger_bundle::{BundleWriter, Meta, Scope, ServerFinding};
 use armsledger_core::entry::{ChainId, SignedEntry};
 use armsledger_core::ids::{CompanyId, SiteId};
 use armsledger_store::IndexKey;
@@ -234,6 +234,18 @@ fn write(
         Some(v) => Box::new(v.into_iter()),
         None => Box::new(0..size),
     };
+    // Equivocation proofs by the slot they are about (one per slot).
+    let equivocations: std::collections::HashMap<(ChainId, u64), armsledger_core::Equivocation> =
+        reader
+            .equivocations()
+            .map_err(|x| e(&x))?
+            .into_iter()
+            .map(|q| ((q.a.header.chain.clone(), q.counter()), q))
+            .collect();
+    // Entries written so far (scoped bundles): a finding goes in only when
+    // the entry it names is in the bundle.
+    let mut written: std::collections::HashSet<armsledger_core::Hash> =
+        std::collections::HashSet::new();
     for i in indexes {
         let Some(s) = reader.entry(i).map_err(|x| e(&x))? else {
             return Err(format!("entry {i} missing"));
@@ -246,6 +258,30 @@ fn write(
         if scope.is_scoped() {
             let proof = reader.inclusion_proof(i, size).map_err(|x| e(&x))?;
             w.inclusion(i, &proof).map_err(|x| e(&x))?;
+            written.insert(s.entry.hash());
+        }
+        // What the server knows about this entry: the findings its
+        // acceptance raised, and the proof its key signed another entry at
+        // its counter.
+        for f in reader.findings(i).map_err(|x| e(&x))? {
+            if scope.is_scoped() && !written.contains(&f.entry) {
+                continue;
+            }
+            w.finding(&ServerFinding {
+                rule: f.rule.name().to_owned(),
+                chain: f.chain,
+                counter: f.counter,
+                entry: f.entry,
+                evidence: f.evidence,
+            })
+            .map_err(|x| e(&x))?;
+        }
+        let slot = (s.entry.chain().clone(), s.entry.counter());
+        if let Some(q) = equivocations
+            .get(&slot)
+            .filter(|q| q.a.header == *s.entry.header() || q.b.header == *s.entry.header())
+        {
+            w.equivocation(q).map_err(|x| e(&x))?;
         }
     }
     w.finish().map_err(|x| e(&x))?;

@@ -45,6 +45,10 @@ pub struct IngestParams {
 pub struct Inclusion {
     /// Log index.
     pub index: u64,
+    /// When the log received the entry, milliseconds since the Unix epoch:
+    /// the first 8 bytes of its leaf (`received_at ‖ entry`), so the proof
+    /// covers it.
+    pub received_at_ms: u64,
     /// Tree size the proof is for.
     pub size: u64,
     /// Proof hashes, hex, leaf to root.
@@ -205,8 +209,12 @@ pub async fn post_entries(
                 let proof = reader
                     .inclusion_proof(l.index, p.size)
                     .map_err(|e| ApiError::Internal(e.to_string()))?;
+                let received = reader
+                    .received_at(l.index)
+                    .map_err(|e| ApiError::Internal(e.to_string()))?;
                 receipt.proofs.push(Inclusion {
                     index: l.index,
+                    received_at_ms: received.millis(),
                     size: p.size,
                     proof: proof.iter().map(|h| h.to_string()).collect(),
                 });

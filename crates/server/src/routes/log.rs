@@ -118,8 +118,11 @@ pub struct InclusionProof {
     pub index: u64,
     /// Tree size.
     pub size: u64,
-    /// Leaf hash (hex): SHA-256(0x00 || entry bytes).
+    /// Leaf hash (hex): SHA-256(0x00 || received_at (u64 BE ms) || entry bytes).
     pub leaf: String,
+    /// When the log received the entry, milliseconds since the Unix epoch
+    /// (the leaf's first 8 bytes).
+    pub received_at_ms: u64,
     /// Proof hashes (hex).
     pub proof: Vec<String>,
 }
@@ -150,14 +153,15 @@ pub async fn inclusion(
         )));
     }
     let proof = reader.inclusion_proof(index, q.size).map_err(internal)?;
-    let bytes = reader
-        .entry_bytes(index)
+    let leaf = reader
+        .leaf_data(index)
         .map_err(internal)?
         .unwrap_or_default();
     Ok(Json(InclusionProof {
         index,
         size: q.size,
-        leaf: armsledger_log::leaf_hash(&bytes).to_string(),
+        leaf: armsledger_log::leaf_hash(&leaf).to_string(),
+        received_at_ms: reader.received_at(index).map_err(internal)?.millis(),
         proof: proof.iter().map(|h| h.to_string()).collect(),
     }))
 }

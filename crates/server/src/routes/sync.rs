@@ -32,6 +32,9 @@ pub struct PullQuery {
 pub struct ProvenEntry {
     /// Log index.
     pub index: u64,
+    /// When the log received it, milliseconds since the Unix epoch: the
+    /// first 8 bytes of its leaf (`received_at ‖ entry`).
+    pub received_at_ms: u64,
     /// The entry bytes, hex.
     pub entry: String,
     /// Inclusion proof (hex hashes) against `checkpoint`; empty if the entry
@@ -91,6 +94,7 @@ fn build(shared: &Shared, site: &SiteId, q: &PullQuery) -> Result<Pull, ApiError
         };
         Ok(ProvenEntry {
             index,
+            received_at_ms: reader.received_at(index).map_err(internal)?.millis(),
             entry: hex::encode(bytes),
             proof,
         })

@@ -22,7 +22,12 @@ pub use append::{Pending, Recovery, SignRequest};
 pub use sync::EntryReceipt;
 
 /// Format tag in `meta["format"]`.
-const FORMAT: &str = "armsledger/store/site/v1";
+///
+/// v2 (format epoch 2): each receipt holds the entry's receipt time, since
+/// the log's leaf is `received_at ‖ entry`.
+const FORMAT: &str = "armsledger/store/site/v2";
+/// Formats of epoch 1: refused with [`StoreError::FormatRetired`].
+const RETIRED: [&str; 1] = ["armsledger/store/site/v1"];
 
 /// Own chain: counter → entry bytes.
 const OWN: TableDefinition<u64, &[u8]> = TableDefinition::new("own");
@@ -32,7 +37,7 @@ const REGULATOR: TableDefinition<u64, &[u8]> = TableDefinition::new("regulator")
 const INBOX: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("inbox");
 /// Checkpoint notes received at sync: tree size → note.
 const CHECKPOINTS: TableDefinition<u64, &str> = TableDefinition::new("checkpoints");
-/// Own counter → postcard receipt (log index, tree size, inclusion proof).
+/// Own counter → postcard receipt (log index, receipt time, tree size, inclusion proof).
 const RECEIPTS: TableDefinition<u64, &[u8]> = TableDefinition::new("receipts");
 /// (firearm id, own counter) → ().
 const BY_FIREARM: TableDefinition<([u8; 16], u64), ()> = TableDefinition::new("by_firearm");
@@ -103,6 +108,7 @@ impl ArmouryLedger {
         key: &DeviceKey,
     ) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
+        crate::refuse_retired(&path, "meta", &RETIRED, FORMAT)?;
         let db = Database::create(&path)?;
         let txn = db.begin_write()?;
         let had_tables = txn.list_tables()?.count() > 0;
@@ -147,6 +153,7 @@ impl ArmouryLedger {
     /// its last durable commit; call [`ArmouryLedger::recover`] next.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
+        crate::refuse_retired(&path, "meta", &RETIRED, FORMAT)?;
         let db = Database::open(&path)?;
         Self::load(db, path)
     }
@@ -360,6 +367,17 @@ fn decode_u64(v: &[u8], key: &str) -> Result<u64, StoreError> {
 }
 
 fn format_unknown(path: &Path, found: Option<Vec<u8>>) -> StoreError {
+    if let Some(f) = found
+        .as_deref()
+        .filter(|f| RETIRED.iter().any(|r| r.as_bytes() == *f))
+    {
+        return StoreError::FormatRetired {
+            path: path.display().to_string(),
+            found: String::from_utf8_lossy(f).into_owned(),
+            current: FORMAT,
+            release: crate::EPOCH_1_RELEASE,
+        };
+    }
     StoreError::FormatUnknown {
         path: path.display().to_string(),
         expected: "site ledger",

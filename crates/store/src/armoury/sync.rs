@@ -5,20 +5,24 @@
 use armsledger_core::chain::ChainCursor;
 use armsledger_core::entry::{ChainId, SignedEntry};
 use armsledger_core::event::{Event, SiteEvent};
-use armsledger_log::{Hash as TreeHash, SignedCheckpoint, leaf_hash, verify_inclusion};
+use armsledger_core::ids::Timestamp;
+use armsledger_log::{EntryLeaf, Hash as TreeHash, SignedCheckpoint, verify_inclusion};
 use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
 use super::*;
 
-/// The server's receipt for one own entry: where it sits in the global log
-/// and the inclusion proof against a checkpoint of `tree_size`.
+/// The server's receipt for one own entry: where it sits in the global log,
+/// the time the log received it (part of the leaf, so under the log's
+/// signature) and the inclusion proof against a checkpoint of `tree_size`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EntryReceipt {
     /// The entry's own counter.
     pub counter: u64,
     /// Its index in the global log.
     pub log_index: u64,
+    /// When the log received it: the first 8 bytes of its leaf.
+    pub received_at: Timestamp,
     /// The checkpoint size the proof is for.
     pub tree_size: u64,
     /// The inclusion proof, leaf side first.
@@ -29,6 +33,7 @@ pub struct EntryReceipt {
 #[derive(Serialize, Deserialize)]
 struct ReceiptRecord {
     log_index: u64,
+    received_at: u64,
     tree_size: u64,
     proof: Vec<[u8; 32]>,
 }
@@ -85,7 +90,7 @@ impl ArmouryLedger {
                     .get(r.counter)?
                     .ok_or_else(|| bad(format!("no own entry {}", r.counter)))?;
                 verify_inclusion(
-                    &leaf_hash(bytes.value()),
+                    &EntryLeaf::new(r.received_at.millis(), bytes.value()).hash(),
                     r.log_index,
                     cp.size(),
                     &r.proof,
@@ -94,6 +99,7 @@ impl ArmouryLedger {
                 .map_err(|e| bad(format!("entry {}: {e}", r.counter)))?;
                 let rec = ReceiptRecord {
                     log_index: r.log_index,
+                    received_at: r.received_at.millis(),
                     tree_size: r.tree_size,
                     proof: r.proof.iter().map(|h| h.0).collect(),
                 };
@@ -118,6 +124,7 @@ impl ArmouryLedger {
         Ok(Some(EntryReceipt {
             counter,
             log_index: rec.log_index,
+            received_at: Timestamp(rec.received_at),
             tree_size: rec.tree_size,
             proof: rec.proof.into_iter().map(TreeHash).collect(),
         }))

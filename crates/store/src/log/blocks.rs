@@ -370,6 +370,36 @@ pub(crate) fn decode_times(mut bytes: &[u8]) -> Result<Vec<u64>, &'static str> {
     Ok(out)
 }
 
+/// Reads reception times by log index, keeping the last block it decoded
+/// (readers go through indexes in order: a leaf group, a tile, the log).
+#[derive(Default)]
+pub(crate) struct TimeReader {
+    block: Option<(u64, Vec<u64>)>,
+}
+
+impl TimeReader {
+    /// The reception time of entry `index`, in ms.
+    pub(crate) fn get<T>(&mut self, table: &T, index: u64) -> Result<u64, StoreError>
+    where
+        T: ReadableTable<u64, &'static [u8]>,
+    {
+        let k = index / TIMES_PER_BLOCK;
+        if self.block.as_ref().is_none_or(|(have, _)| *have != k) {
+            let times = match table.get(k)? {
+                Some(g) => decode_times(g.value())
+                    .map_err(|e| StoreError::malformed("received_at", k, e))?,
+                None => Vec::new(),
+            };
+            self.block = Some((k, times));
+        }
+        let at = usize::try_from(index % TIMES_PER_BLOCK).unwrap_or(usize::MAX);
+        self.block
+            .as_ref()
+            .and_then(|(_, times)| times.get(at).copied())
+            .ok_or_else(|| StoreError::missing("received_at", index))
+    }
+}
+
 impl TimeBlocks {
     /// Sets the time of `index`, which must be the next one.
     pub(crate) fn push<T>(&mut self, table: &T, index: u64, time: u64) -> Result<(), StoreError>

@@ -6,7 +6,7 @@
 //! leaf as undecodable. Never use it for a real log.
 
 use armsledger_core::ids::Timestamp;
-use armsledger_log::leaf_hash;
+use armsledger_log::EntryLeaf;
 
 use super::blocks::TimeBlocks;
 use super::grow::TileWriter;
@@ -15,8 +15,9 @@ use super::{LogStore, load_frontier};
 use crate::error::StoreError;
 
 impl LogStore {
-    /// Appends `leaves` as raw entries, `per_txn` to a durable transaction,
-    /// without decoding or indexing them. Returns the new tree size.
+    /// Appends `leaves` as raw entries received at `received_at`, `per_txn`
+    /// to a durable transaction, without decoding or indexing them (each
+    /// leaf is `received_at ‖ bytes`). Returns the new tree size.
     /// Benchmarks and load tests only (see the module docs).
     pub fn bulk_append_leaves(
         &self,
@@ -39,7 +40,8 @@ impl LogStore {
                 let mut times = TimeBlocks::default();
                 for leaf in leaves.by_ref().take(per_txn.max(1)) {
                     let index = frontier.size();
-                    let appended = frontier.append(leaf_hash(&leaf))?;
+                    let leaf_hash = EntryLeaf::new(received_at.millis(), &leaf).hash();
+                    let appended = frontier.append(leaf_hash)?;
                     writer.record(&tiles, &halves, index, &appended)?;
                     entries.insert(index, super::stored::encode_raw(&leaf)?.as_slice())?;
                     times.push(&received, index, received_at.millis())?;

@@ -1,12 +1,10 @@
 //! Growing the stored tree: the hashes an append completes go to their hash
-//! tile or half tile, each changed row written once per batch; and the
-//! `half_tiles` table derived afresh from the entries, for a log written
-//! before the table existed.
+//! tile or half tile, each changed row written once per batch.
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 
-use armsledger_log::{AppendedHashes, Frontier, Hash, leaf_hash};
+use armsledger_log::{AppendedHashes, Hash};
 use redb::{ReadableTable, Table};
 
 use super::tree::{HALF_HEIGHT, HALF_WIDTH, TILE_HEIGHT, TILE_WIDTH};
@@ -115,46 +113,6 @@ fn extend(
         )));
     }
     buf.extend_from_slice(&hash.0);
-    Ok(())
-}
-
-/// Writes the `half_tiles` rows of `entries` into `halves` (which must be
-/// empty), for a log written before that table existed: the tree is
-/// recomputed from the entries, and each row is written once it is whole
-/// (memory stays one row per level). Stops at the first gap in the entries:
-/// fsck reports the gap and the rows it leaves missing.
-pub(crate) fn derive_half_tiles<E>(
-    entries: &E,
-    halves: &mut Table<'_, (u8, u64), &'static [u8]>,
-) -> Result<(), StoreError>
-where
-    E: ReadableTable<u64, &'static [u8]>,
-{
-    let mut frontier = Frontier::new();
-    let mut open: BTreeMap<(u8, u64), Vec<u8>> = BTreeMap::new();
-    for (expect, item) in (0u64..).zip(entries.iter()?) {
-        let (k, v) = item?;
-        if k.value() != expect {
-            break;
-        }
-        let appended = frontier.append(leaf_hash(v.value()))?;
-        for (level, hash) in appended.hashes.iter().enumerate() {
-            let level = u32::try_from(level).unwrap_or(u32::MAX);
-            let Some((false, t)) = stored_at(level) else {
-                continue;
-            };
-            let (k, pos) = place(level, expect, HALF_WIDTH);
-            let buf = open.entry((t, k)).or_default();
-            extend(buf, pos, hash, || format!("half tile ({t}, {k})"))?;
-            if pos + 1 == HALF_WIDTH {
-                halves.insert((t, k), buf.as_slice())?;
-                open.remove(&(t, k));
-            }
-        }
-    }
-    for (key, data) in open {
-        halves.insert(key, data.as_slice())?;
-    }
     Ok(())
 }
 

@@ -24,7 +24,7 @@ use armsledger_core::chain::Equivocation;
 use armsledger_core::entry::SignedEntry;
 use armsledger_core::ids::Timestamp;
 use armsledger_core::rules::Finding;
-use armsledger_log::{Frontier, leaf_hash};
+use armsledger_log::{EntryLeaf, Frontier};
 use redb::{Database, ReadableDatabase, ReadableTable, Table};
 
 use crate::error::StoreError;
@@ -68,12 +68,12 @@ impl LogStore {
     /// Opens the log at `path`, creating an empty one if the file does not
     /// exist. After a crash redb repairs the file to its last durable commit.
     ///
-    /// A log of an earlier format is upgraded in place, in one transaction:
-    /// a v1 log gets its `half_tiles` table derived from the entries, and the
-    /// entries of a v1 or v2 log are rewritten in their v3 stored form (one
-    /// pass over them).
+    /// A log of format epoch 1 (v1 to v3, whose leaves were the entry bytes
+    /// alone) is refused with [`StoreError::FormatRetired`]: its tree and
+    /// checkpoints cannot become those of leaf format v2.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
+        crate::refuse_retired(&path, "meta", &RETIRED, FORMAT)?;
         let db = Database::create(&path)?;
         init(&db, &path)?;
         Ok(LogStore { db, path })
@@ -140,8 +140,7 @@ impl LogStore {
     }
 }
 
-/// Creates the tables of a new log, upgrades a v1 or v2 log, or checks the
-/// format of an existing one.
+/// Creates the tables of a new log, or checks the format of an existing one.
 fn init(db: &Database, path: &Path) -> Result<(), StoreError> {
     let txn = db.begin_write()?;
     let had_tables = txn.list_tables()?.count() > 0;
@@ -155,21 +154,13 @@ fn init(db: &Database, path: &Path) -> Result<(), StoreError> {
                 txn.abort()?;
                 return Ok(());
             }
-            Some(f) if f == FORMAT_V1.as_bytes() || f == FORMAT_V2.as_bytes() => {
-                let mut entries = txn.open_table(ENTRIES)?;
-                if f == FORMAT_V1.as_bytes() {
-                    // v2 added the half_tiles table, a function of the entries.
-                    txn.delete_table(HALF_TILES)?;
-                    let mut halves = txn.open_table(HALF_TILES)?;
-                    grow::derive_half_tiles(&entries, &mut halves)?;
-                }
-                // v3 stores each entry compressed, without its body hash.
-                rewrite_entries(&mut entries)?;
-                meta.insert(meta::FORMAT, FORMAT.as_bytes())?;
-                meta.insert(meta::DICTIONARY, dictionary.0.as_slice())?;
-                drop((meta, entries));
-                txn.commit()?;
-                return Ok(());
+            Some(f) if RETIRED.iter().any(|r| f == r.as_bytes()) => {
+                return Err(StoreError::FormatRetired {
+                    path: path.display().to_string(),
+                    found: String::from_utf8_lossy(&f).into_owned(),
+                    current: FORMAT,
+                    release: EPOCH_1_RELEASE,
+                });
             }
             None if !had_tables => {}
             found => {
@@ -200,7 +191,7 @@ fn init(db: &Database, path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// A v3 file must name the dictionary this build has: rows compressed with
+/// A file must name the dictionary this build has: rows compressed with
 /// another one would not decode.
 pub(crate) fn check_dictionary<T: ReadableTable<&'static str, &'static [u8]>>(
     meta: &T,
@@ -220,31 +211,6 @@ pub(crate) fn check_dictionary<T: ReadableTable<&'static str, &'static [u8]>>(
     })
 }
 
-/// Rewrites every row of a v1 or v2 `entries` table (exact bytes) in its v3
-/// stored form, a chunk at a time. A row that is not an entry keeps its
-/// bytes in the raw form, so fsck still names it.
-fn rewrite_entries(entries: &mut Table<'_, u64, &'static [u8]>) -> Result<(), StoreError> {
-    const CHUNK: usize = 4096;
-    let mut from = 0u64;
-    loop {
-        let mut rows = Vec::with_capacity(CHUNK);
-        for row in entries.range(from..)?.take(CHUNK) {
-            let (k, v) = row?;
-            rows.push((k.value(), stored::encode_leaf(v.value())?));
-        }
-        let Some(&(last, _)) = rows.last() else {
-            return Ok(());
-        };
-        for (k, v) in &rows {
-            entries.insert(*k, v.as_slice())?;
-        }
-        match last.checked_add(1) {
-            Some(next) => from = next,
-            None => return Ok(()),
-        }
-    }
-}
-
 /// The exact bytes of a stored entry row (see `stored`).
 pub(crate) fn entry_bytes(index: u64, row: &[u8]) -> Result<Vec<u8>, StoreError> {
     stored::decode(index, row)
@@ -257,15 +223,15 @@ pub fn training_sample(entry: &SignedEntry) -> Vec<u8> {
     stored::entry_form(entry)
 }
 
-/// The `entries` row of a leaf (tests that rewrite the file through redb).
+/// The `entries` row of an entry's bytes (tests that rewrite the file through redb).
 #[cfg(feature = "bench-support")]
-pub fn stored_row(leaf: &[u8]) -> Result<Vec<u8>, StoreError> {
-    stored::encode_leaf(leaf)
+pub fn stored_row(entry: &[u8]) -> Result<Vec<u8>, StoreError> {
+    stored::encode_bytes(entry)
 }
 
-/// The leaf an `entries` row holds (tests that rewrite the file through redb).
+/// The entry bytes an `entries` row holds (tests that rewrite the file through redb).
 #[cfg(feature = "bench-support")]
-pub fn leaf_of_row(index: u64, row: &[u8]) -> Result<Vec<u8>, StoreError> {
+pub fn entry_of_row(index: u64, row: &[u8]) -> Result<Vec<u8>, StoreError> {
     stored::decode(index, row)
 }
 
@@ -372,7 +338,8 @@ impl<'t> Writer<'t> {
             )));
         }
         let index = self.frontier.size();
-        let appended = self.frontier.append(leaf_hash(e.bytes()))?;
+        let leaf = EntryLeaf::new(a.received_at.millis(), e.bytes());
+        let appended = self.frontier.append(leaf.hash())?;
         self.tile_writer
             .record(&self.tiles, &self.halves, index, &appended)?;
         self.entries

@@ -6,12 +6,12 @@ use armsledger_core::entry::{ChainId, SignedEntry};
 use armsledger_core::hash::Hash as EntryHash;
 use armsledger_core::ids::Timestamp;
 use armsledger_log::{
-    Frontier, Hash, LogError, Tile, TileKind, encode_entry_bundle, hash_tile_data,
+    EntryLeaf, Frontier, Hash, LogError, Tile, TileKind, encode_entry_bundle, hash_tile_data,
     prove_consistency, prove_inclusion, tree_root,
 };
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable};
 
-use super::blocks::{TIMES_PER_BLOCK, block_at, decode_postings, decode_slots, decode_times};
+use super::blocks::{TimeReader, block_at, decode_postings, decode_slots};
 use super::tables::*;
 use super::tree::{NodeCache, StoredTree, store_error};
 use super::{StoredEntry, load_frontier};
@@ -22,6 +22,7 @@ use crate::terms::IndexKey;
 /// The stored tree as a snapshot sees it.
 pub(crate) type SnapshotTree<'a> = StoredTree<
     'a,
+    ReadOnlyTable<u64, &'static [u8]>,
     ReadOnlyTable<u64, &'static [u8]>,
     ReadOnlyTable<(u8, u64), &'static [u8]>,
     ReadOnlyTable<(u8, u64), &'static [u8]>,
@@ -100,6 +101,7 @@ impl LogReader {
     pub(crate) fn tree(&self) -> SnapshotTree<'_> {
         StoredTree::new(
             &self.entries,
+            &self.received,
             &self.tiles,
             &self.halves,
             &self.cache,
@@ -135,7 +137,8 @@ impl LogReader {
         prove_consistency(&self.tree(), old, new).map_err(store_error)
     }
 
-    /// The exact bytes of entry `index` (its Merkle leaf).
+    /// The exact bytes of entry `index` (its Merkle leaf is
+    /// [`LogReader::leaf_data`]: these bytes after the receipt time).
     pub fn entry_bytes(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
         self.entries
             .get(index)?
@@ -149,6 +152,23 @@ impl LogReader {
         Ok(self.entries.get(index)?.map(|v| v.value().to_vec()))
     }
 
+    /// The reception time of entry `index`, in ms (the first 8 bytes of its leaf).
+    pub fn received_at(&self, index: u64) -> Result<Timestamp, StoreError> {
+        TimeReader::default()
+            .get(&self.received, index)
+            .map(Timestamp)
+    }
+
+    /// The Merkle leaf data of entry `index`: `received_at (u64 BE ms) ‖
+    /// entry` (leaf format v2, docs/log.md §1).
+    pub fn leaf_data(&self, index: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(bytes) = self.entry_bytes(index)? else {
+            return Ok(None);
+        };
+        let time = self.received_at(index)?;
+        Ok(Some(EntryLeaf::new(time.millis(), &bytes).to_bytes()))
+    }
+
     /// Entry `index`, decoded, with its reception time.
     pub fn entry(&self, index: u64) -> Result<Option<StoredEntry>, StoreError> {
         let Some(bytes) = self.entries.get(index)? else {
@@ -156,20 +176,10 @@ impl LogReader {
         };
         let entry = SignedEntry::decode(&super::entry_bytes(index, bytes.value())?)
             .map_err(|e| StoreError::malformed("entries", index, e))?;
-        let block = index / TIMES_PER_BLOCK;
-        let at = usize::try_from(index % TIMES_PER_BLOCK).unwrap_or(usize::MAX);
-        let times = match self.received.get(block)? {
-            Some(v) => decode_times(v.value())
-                .map_err(|e| StoreError::malformed("received_at", block, e))?,
-            None => Vec::new(),
-        };
-        let received_at = *times
-            .get(at)
-            .ok_or_else(|| StoreError::missing("received_at", index))?;
         Ok(Some(StoredEntry {
             index,
             entry,
-            received_at: Timestamp(received_at),
+            received_at: self.received_at(index)?,
         }))
     }
 
@@ -347,14 +357,18 @@ impl LogReader {
                     .checked_add(u64::from(tile.width()))
                     .filter(|hi| *hi <= self.size())
                     .ok_or_else(beyond)?;
+                // Entry bundles carry the leaf data: receipt time and entry.
                 let mut bundle = Vec::with_capacity(usize::from(tile.width()));
+                let mut times = TimeReader::default();
                 for row in self.entries.range(lo..hi)? {
                     let (k, v) = row?;
                     let want = lo + bundle.len() as u64;
                     if k.value() != want {
                         return Err(StoreError::missing("entries", want));
                     }
-                    bundle.push(super::entry_bytes(want, v.value())?);
+                    let bytes = super::entry_bytes(want, v.value())?;
+                    let time = times.get(&self.received, want)?;
+                    bundle.push(EntryLeaf::new(time, &bytes).to_bytes());
                 }
                 if (bundle.len() as u64) < hi - lo {
                     return Err(StoreError::missing("entries", lo + bundle.len() as u64));

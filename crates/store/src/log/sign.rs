@@ -32,6 +32,7 @@ impl LogStore {
             let mut meta = txn.open_table(META)?;
             let mut checkpoints = txn.open_table(CHECKPOINTS)?;
             let entries = txn.open_table(ENTRIES)?;
+            let received = txn.open_table(RECEIVED_AT)?;
             let tiles = txn.open_table(TILES)?;
             let halves = txn.open_table(HALF_TILES)?;
             let cache = NodeCache::default();
@@ -49,7 +50,7 @@ impl LogStore {
             let frontier = load_frontier(&meta)?;
             let size = frontier.size();
             super::check_entry_count(&entries, size)?;
-            let tree = StoredTree::new(&entries, &tiles, &halves, &cache, size);
+            let tree = StoredTree::new(&entries, &received, &tiles, &halves, &cache, size);
             let root = tree_root(&tree, size).map_err(store_error)?;
             if root != frontier.root() {
                 return Err(StoreError::TreeInconsistent(format!(

@@ -1,17 +1,19 @@
-//! The stored form of an entry in `entries` (format v3): the entry without
-//! its header's body hash (recomputed from the body on read), compressed by
-//! zstd at level 3 with the format's dictionary, one frame per row.
+//! The stored form of an entry in `entries` (formats v3 and v4): the entry
+//! without its header's body hash (recomputed from the body on read),
+//! compressed by zstd at level 3 with the format's dictionary, one frame per
+//! row. (The Merkle leaf is `received_at ‖ entry`; the time is in the
+//! `received_at` table.)
 //!
 //! ```text
 //! row   = zstd frame (content size and checksum, dictionary dict/v3.dict) of form
 //! form  = 0x01 ‖ u16 BE h ‖ header[..h] ‖ signature (64) ‖ body    an entry
-//!       | 0x00 ‖ leaf                                               any other leaf
+//!       | 0x00 ‖ bytes                                              any other bytes
 //! entry = header[..h] ‖ SHA-256("armsledger:entry-body:v1\0" ‖ body) ‖ signature ‖ body
 //! ```
 //!
 //! `h` is the encoded header's length less its last field, the 32-byte body
-//! hash. The raw form keeps leaves that are not entries (the bench-only bulk
-//! path, a damaged v1/v2 row being upgraded) byte for byte.
+//! hash. The raw form keeps bytes that are not an entry (the bench-only bulk
+//! path) byte for byte.
 
 use std::cell::RefCell;
 
@@ -21,7 +23,7 @@ use zstd::bulk::{Compressor, Decompressor};
 
 use crate::error::StoreError;
 
-/// The dictionary of format v3; changing it is a format change.
+/// The dictionary of formats v3 and v4; changing it is a format change.
 pub(crate) const DICTIONARY: &[u8] = include_bytes!("dict/v3.dict");
 /// zstd level of every row.
 const LEVEL: i32 = 3;
@@ -78,11 +80,12 @@ pub(crate) fn encode_entry(e: &SignedEntry) -> Result<Vec<u8>, StoreError> {
     compress(&entry_form(e))
 }
 
-/// The row of a leaf: the entry form if it decodes as an entry, else raw.
-pub(crate) fn encode_leaf(leaf: &[u8]) -> Result<Vec<u8>, StoreError> {
-    match SignedEntry::decode(leaf) {
-        Ok(e) if e.bytes() == leaf => encode_entry(&e),
-        _ => compress(&raw_form(leaf)),
+/// The row of some bytes: the entry form if they decode as an entry, else raw.
+#[cfg(any(test, feature = "bench-support"))]
+pub(crate) fn encode_bytes(bytes: &[u8]) -> Result<Vec<u8>, StoreError> {
+    match SignedEntry::decode(bytes) {
+        Ok(e) if e.bytes() == bytes => encode_entry(&e),
+        _ => compress(&raw_form(bytes)),
     }
 }
 
@@ -109,7 +112,7 @@ fn compress(form: &[u8]) -> Result<Vec<u8>, StoreError> {
     })
 }
 
-/// The exact entry bytes (the Merkle leaf) of row `index`. A row that is not
+/// The exact entry bytes of row `index`. A row that is not
 /// one whole frame of this dictionary, or that declares or expands beyond
 /// the entry size limit, is an error naming `entries[index]`.
 pub(crate) fn decode(index: u64, row: &[u8]) -> Result<Vec<u8>, StoreError> {
@@ -181,7 +184,7 @@ mod tests {
             assert_eq!(entry_form(e).first(), Some(&ENTRY));
         }
         for leaf in [&b""[..], b"not an entry", &[0u8; 300]] {
-            let row = encode_leaf(leaf).unwrap();
+            let row = encode_bytes(leaf).unwrap();
             assert_eq!(decode(7, &row).unwrap(), leaf);
         }
     }

@@ -11,20 +11,27 @@ use crate::error::StoreError;
 use crate::terms::IndexKey;
 
 /// Format tag in `meta["format"]`; a new layout gets a new tag.
-pub(crate) const FORMAT: &str = "armsledger/store/log/v3";
-/// The previous format: entries stored as their exact bytes.
-/// [`super::LogStore::open`] upgrades it in place (rewrites the entries).
-pub(crate) const FORMAT_V2: &str = "armsledger/store/log/v2";
-/// The first format: v2 without the `half_tiles` table.
-/// [`super::LogStore::open`] upgrades it in place (derives the table, then
-/// rewrites the entries).
-pub(crate) const FORMAT_V1: &str = "armsledger/store/log/v1";
+///
+/// v4 (format epoch 2): a leaf is `received_at ‖ entry` (leaf format v2), so
+/// the tree, the tiles and every checkpoint differ from v3's for the same
+/// entries.
+pub(crate) const FORMAT: &str = "armsledger/store/log/v4";
+/// Formats of epoch 1, whose leaves were the entry bytes alone: refused on
+/// open with [`crate::StoreError::FormatRetired`].
+pub(crate) const RETIRED: [&str; 3] = [
+    "armsledger/store/log/v1",
+    "armsledger/store/log/v2",
+    "armsledger/store/log/v3",
+];
+/// The release that reads a retired file.
+pub(crate) const EPOCH_1_RELEASE: &str = crate::EPOCH_1_RELEASE;
 
 /// A table of index blocks keyed by (key bytes, first item), see `blocks`.
 pub(crate) type BlockDef = TableDefinition<'static, (&'static [u8], u64), &'static [u8]>;
 
 /// Log index → the entry's stored form (see `stored`): compressed, without
-/// the header's body hash; it decodes to the exact bytes (the Merkle leaf).
+/// the header's body hash; it decodes to the entry's exact bytes. The
+/// Merkle leaf is `received_at ‖ those bytes` (the time from `received_at`).
 pub(crate) const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
 /// `index / 256` → reception times (ms) of those entries, see `blocks::encode_times`.
 pub(crate) const RECEIVED_AT: TableDefinition<u64, &[u8]> = TableDefinition::new("received_at");

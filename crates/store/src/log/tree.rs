@@ -2,8 +2,9 @@
 //! table, the middle level of every tile (tree levels 4, 12, 20, …) in the
 //! `half_tiles` table, and the leaf hashes derived from the `entries` table.
 //!
-//! A leaf hash is `SHA-256(0x00 || entry)`, a pure function of bytes the
-//! store keeps anyway, so storing it again would cost 32 bytes per entry.
+//! A leaf hash is `SHA-256(0x00 || received_at || entry)` (leaf format v2),
+//! a pure function of bytes the store keeps anyway (`entries` and
+//! `received_at`), so storing it again would cost 32 bytes per entry.
 //! Tile level `t ≥ 1` holds the tree level `8t` nodes, 256 per tile. Half
 //! tile `(t, k)` holds the 16 tree level `8t + 4` nodes inside tile `(t, k)`
 //! (for `t = 0` a leaf tile, itself not stored): 2 bytes per entry in all,
@@ -18,9 +19,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use armsledger_log::{Hash, HashReader, LogError, leaf_hash, node_hash};
+use armsledger_log::{EntryLeaf, Hash, HashReader, LogError, node_hash};
 use redb::ReadableTable;
 
+use super::blocks::TimeReader;
 use crate::error::StoreError;
 
 /// Tree levels per tile.
@@ -91,23 +93,27 @@ impl NodeCache {
 }
 
 /// Read access to the stored tree of `size` leaves.
-pub(crate) struct StoredTree<'a, E, T, H> {
+pub(crate) struct StoredTree<'a, E, R, T, H> {
     entries: &'a E,
+    received: &'a R,
     tiles: &'a T,
     halves: &'a H,
     cache: &'a NodeCache,
     size: u64,
 }
 
-impl<'a, E, T, H> StoredTree<'a, E, T, H>
+impl<'a, E, R, T, H> StoredTree<'a, E, R, T, H>
 where
     E: ReadableTable<u64, &'static [u8]>,
+    R: ReadableTable<u64, &'static [u8]>,
     T: ReadableTable<(u8, u64), &'static [u8]>,
     H: ReadableTable<(u8, u64), &'static [u8]>,
 {
-    /// A view of the tree whose leaves are `entries[0..size]`.
+    /// A view of the tree whose leaves are `entries[0..size]` with their
+    /// times in `received`.
     pub(crate) fn new(
         entries: &'a E,
+        received: &'a R,
         tiles: &'a T,
         halves: &'a H,
         cache: &'a NodeCache,
@@ -115,6 +121,7 @@ where
     ) -> Self {
         StoredTree {
             entries,
+            received,
             tiles,
             halves,
             cache,
@@ -169,21 +176,26 @@ where
         let hi = lo.saturating_add(HALF_WIDTH);
         let mut out = Vec::with_capacity(16);
         let rows = self.entries.range(lo..hi).map_err(LogError::hash_read)?;
+        let mut times = TimeReader::default();
         for (expect, row) in (lo..).zip(rows) {
             let (k, v) = row.map_err(LogError::hash_read)?;
             if k.value() != expect {
                 break;
             }
             let bytes = super::entry_bytes(expect, v.value()).map_err(LogError::hash_read)?;
-            out.push(leaf_hash(&bytes));
+            let time = times
+                .get(self.received, expect)
+                .map_err(LogError::hash_read)?;
+            out.push(EntryLeaf::new(time, &bytes).hash());
         }
         Ok(out)
     }
 }
 
-impl<E, T, H> HashReader for StoredTree<'_, E, T, H>
+impl<E, R, T, H> HashReader for StoredTree<'_, E, R, T, H>
 where
     E: ReadableTable<u64, &'static [u8]>,
+    R: ReadableTable<u64, &'static [u8]>,
     T: ReadableTable<(u8, u64), &'static [u8]>,
     H: ReadableTable<(u8, u64), &'static [u8]>,
 {
@@ -325,7 +337,7 @@ mod tests {
 
     #[test]
     fn perfect_root_matches_reference() {
-        let leaves: Vec<Hash> = (0..8u8).map(|i| leaf_hash(&[i])).collect();
+        let leaves: Vec<Hash> = (0..8u8).map(|i| armsledger_log::leaf_hash(&[i])).collect();
         assert_eq!(perfect_root(&leaves), armsledger_log::root_of(&leaves));
         assert_eq!(perfect_root(&leaves[..1]), leaves[0]);
     }

@@ -183,6 +183,7 @@ fn sync_receipts_are_checked_against_the_checkpoint() {
         .map(|(e, &i)| EntryReceipt {
             counter: e.counter(),
             log_index: i,
+            received_at: r.received_at(i).unwrap(),
             tree_size: 4,
             proof: r.inclusion_proof(i, 4).unwrap(),
         })
@@ -191,6 +192,13 @@ fn sync_receipts_are_checked_against_the_checkpoint() {
     bad[1].log_index = 2;
     assert!(matches!(
         l.mark_synced(4, &cp, &bad),
+        Err(StoreError::ReceiptInvalid(_))
+    ));
+    // The receipt time is under the log's signature: another time is refused.
+    let mut moved = receipts.clone();
+    moved[1].received_at = moved[1].received_at.plus(1);
+    assert!(matches!(
+        l.mark_synced(4, &cp, &moved),
         Err(StoreError::ReceiptInvalid(_))
     ));
     assert!(matches!(

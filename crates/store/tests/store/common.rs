@@ -36,6 +36,12 @@ pub fn workload(n: usize) -> Vec<Arc<SignedEntry>> {
     s.log
 }
 
+/// The receipt time [`accepted`] gives the `i`-th entry of a batch: one
+/// second apart from 2026-01-01T00:00:00Z.
+pub fn received(i: usize) -> Timestamp {
+    Timestamp(1_767_225_600_000 + 1000 * i as u64)
+}
+
 /// Wraps entries for `append_batch`, received one second apart.
 pub fn accepted(entries: &[Arc<SignedEntry>]) -> Vec<Accepted> {
     entries
@@ -43,8 +49,20 @@ pub fn accepted(entries: &[Arc<SignedEntry>]) -> Vec<Accepted> {
         .enumerate()
         .map(|(i, e)| Accepted {
             entry: e.clone(),
-            received_at: Timestamp(1_767_225_600_000 + 1000 * i as u64),
+            received_at: received(i),
             findings: vec![],
+        })
+        .collect()
+}
+
+/// The leaf hashes of `entries` appended in one batch by [`accepted`]:
+/// `SHA-256(00 ‖ received_at ‖ entry)` by the reference tree's leaf hash.
+pub fn leaves(entries: &[Arc<SignedEntry>]) -> Vec<armsledger_log::Hash> {
+    entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            leaf(&armsledger_log::EntryLeaf::new(received(i).millis(), e.bytes()).to_bytes())
         })
         .collect()
 }

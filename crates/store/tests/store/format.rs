@@ -1,11 +1,12 @@
-//! Format versions: v1 (no `half_tiles`) and v2 (entries stored as their
-//! exact bytes) files are upgraded to v3 on open; every writer (group commit,
-//! the bulk path) keeps `half_tiles` equal to the tree the entries imply.
+//! Format versions: files of format epoch 1 (log v1 to v3, site v1: leaves
+//! without receipt times) are refused by name and left untouched; every
+//! writer (group commit, the bulk path) keeps `half_tiles` equal to the tree
+//! the leaves imply.
 
 use std::path::Path;
 
-use armsledger_log::{Hash, open_checkpoint, verify_consistency, verify_inclusion};
-use armsledger_store::{LogStore, StoreError};
+use armsledger_log::{EntryLeaf, Hash, open_checkpoint};
+use armsledger_store::{ArmouryLedger, LogStore, StoreError};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::common::{accepted, leaf, log_key, mth, path, workload};
@@ -21,7 +22,10 @@ const V1_NOTE: &str = include_str!("../fixtures/log-v1.checkpoint");
 /// compacted; `log-v2.checkpoint` is its note.
 const V2_FIXTURE: &[u8] = include_bytes!("../fixtures/log-v2.redb");
 const V2_NOTE: &str = include_str!("../fixtures/log-v2.checkpoint");
-const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("entries");
+/// The same log written by the v3 code (entries compressed, leaves without
+/// receipt times), the last format of epoch 1; `log-v3.checkpoint` is its note.
+const V3_FIXTURE: &[u8] = include_bytes!("../fixtures/log-v3.redb");
+const V3_NOTE: &str = include_str!("../fixtures/log-v3.checkpoint");
 
 /// Half tiles as ((level, index), hashes in it).
 type Rows = Vec<((u8, u64), usize)>;
@@ -46,100 +50,82 @@ fn format_and_halves(path: &Path) -> (String, Rows) {
     (format, rows)
 }
 
-/// Bytes of all `entries` rows.
-fn entry_row_bytes(path: &Path) -> usize {
-    let db = redb::ReadOnlyDatabase::open(path).unwrap();
-    let txn = db.begin_read().unwrap();
-    let t = txn.open_table(ENTRIES).unwrap();
-    t.iter().unwrap().map(|r| r.unwrap().1.value().len()).sum()
-}
-
 #[test]
-fn a_v1_log_is_upgraded_on_open() {
-    upgrades(V1_FIXTURE, V1_NOTE, "armsledger/store/log/v1", vec![]);
+fn epoch_1_logs_are_refused_by_name_and_left_as_they_were() {
+    for (fixture, note, format) in [
+        (V1_FIXTURE, V1_NOTE, "armsledger/store/log/v1"),
+        (V2_FIXTURE, V2_NOTE, "armsledger/store/log/v2"),
+        (V3_FIXTURE, V3_NOTE, "armsledger/store/log/v3"),
+    ] {
+        refused(fixture, note, format);
+    }
 }
 
-#[test]
-fn a_v2_log_is_upgraded_on_open() {
-    upgrades(
-        V2_FIXTURE,
-        V2_NOTE,
-        "armsledger/store/log/v2",
-        vec![((0, 0), 16), ((0, 1), 2)],
-    );
-}
-
-/// Opens a fixture of an earlier format (workload(300), checkpoint at 300)
-/// and checks that it reads, proves, grows and signs on as v3.
-fn upgrades(fixture: &[u8], note: &str, format: &str, halves: Rows) {
+/// A fixture of epoch 1 (workload(300), checkpoint at 300, leaves = the
+/// entry bytes) is refused on open and by the read-only fsck, with an error
+/// naming its format and the release that reads it; the file is not touched.
+fn refused(fixture: &[u8], note: &str, format: &str) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("log.redb");
     std::fs::write(&file, fixture).unwrap();
-    assert_eq!(format_and_halves(&file), (format.to_owned(), halves));
-    let raw = entry_row_bytes(&file);
-    assert_eq!(
-        raw,
-        workload(300).iter().map(|e| e.bytes().len()).sum::<usize>(),
-        "an earlier format stores the exact bytes"
-    );
-    // Offline fsck does not write: it refuses and says what to do.
-    let err = armsledger_store::fsck(&file).unwrap_err();
-    assert!(matches!(err, StoreError::FormatUnknown { .. }));
-    assert!(err.to_string().contains("LogStore::open"), "{err}");
-
-    drop(LogStore::open(&file).unwrap());
-    // 300 entries: half tile (0, 0) holds the roots of all 16 groups of
-    // entries 0..256, (0, 1) the two complete groups of 256..300.
-    assert_eq!(
-        format_and_halves(&file),
-        (
-            "armsledger/store/log/v3".to_owned(),
-            vec![((0, 0), 16), ((0, 1), 2)]
-        )
-    );
-    let packed = entry_row_bytes(&file);
-    assert!(
-        packed * 10 < raw * 6,
-        "entries compressed: {raw} → {packed} bytes"
-    );
-    armsledger_store::fsck(&file).unwrap();
-    let store = LogStore::open(&file).unwrap();
-    assert!(store.fsck().unwrap().is_clean());
-    let cp = open_checkpoint(note.as_bytes(), &log_key().verifier(), log_key().name()).unwrap();
-    let cp = cp.checkpoint();
-    let r = store.read().unwrap();
-    assert_eq!(r.size(), 300);
-    assert_eq!(r.latest_checkpoint().unwrap().as_deref(), Some(note));
-    for (i, e) in workload(300).iter().enumerate() {
-        assert_eq!(r.entry(i as u64).unwrap().unwrap().entry, **e);
-    }
-    assert_eq!(r.root_at(300).unwrap(), *cp.root());
+    assert_eq!(format_and_halves(&file).0, format);
+    // What the fixture holds: epoch-1 leaves, the entry bytes alone.
     let log = workload(300);
-    let leaves: Vec<Hash> = log.iter().map(|e| leaf(e.bytes())).collect();
-    assert_eq!(mth(&leaves), *cp.root(), "the fixture holds workload(300)");
-    for i in [0, 15, 16, 100, 255, 256, 287, 288, 299] {
-        let p = r.inclusion_proof(i, 300).unwrap();
-        assert_eq!(p, path(i as usize, &leaves), "PATH({i}, D[300])");
-        verify_inclusion(&leaves[i as usize], i, 300, &p, cp.root()).unwrap();
+    let old_leaves: Vec<Hash> = log.iter().map(|e| leaf(e.bytes())).collect();
+    let cp = open_checkpoint(note.as_bytes(), &log_key().verifier(), log_key().name()).unwrap();
+    assert_eq!(mth(&old_leaves), *cp.checkpoint().root(), "{format}");
+    for err in [
+        LogStore::open(&file).unwrap_err(),
+        armsledger_store::fsck(&file).unwrap_err(),
+    ] {
+        match &err {
+            StoreError::FormatRetired { found, current, .. } => {
+                assert_eq!(found, format);
+                assert_eq!(*current, "armsledger/store/log/v4");
+            }
+            other => panic!("{format}: {other}"),
+        }
+        let text = err.to_string();
+        assert!(
+            text.contains(format) && text.contains("retired") && text.contains("epoch-1"),
+            "{text}"
+        );
     }
-    drop(r);
+    assert!(
+        std::fs::read(&file).unwrap() == fixture,
+        "{format}: the refused file is left as it was, for the release that reads it"
+    );
+}
 
-    // It grows and signs on as a v3 log, consistent with the old checkpoint.
-    let more = workload(340);
-    store.append_batch(&accepted(&more[300..])).unwrap();
-    let new = store.sign_checkpoint(&log_key()).unwrap();
-    let new = new.checkpoint();
-    let r = store.read().unwrap();
-    let proof = r.consistency_proof(300, 340).unwrap();
-    verify_consistency(300, 340, cp.root(), new.root(), &proof).unwrap();
-    assert!(store.fsck().unwrap().is_clean());
-    drop(r);
-    drop(store);
-    // Opening again changes nothing.
-    let before = format_and_halves(&file);
-    drop(LogStore::open(&file).unwrap());
-    assert_eq!(format_and_halves(&file), before);
-    assert_eq!(before.1, vec![((0, 0), 16), ((0, 1), 5)]);
+#[test]
+fn an_epoch_1_site_ledger_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("site.redb");
+    let key = armsledger_store::DeviceKey {
+        device: armsledger_core::testkit::v("dev-1"),
+        key_epoch: 1,
+        public_key: [7; 32],
+    };
+    let site = armsledger_core::testkit::v("north");
+    drop(ArmouryLedger::create(&file, &site, "unix:/x", &key).unwrap());
+    {
+        let db = redb::Database::open(&file).unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.open_table(META)
+            .unwrap()
+            .insert("format", "armsledger/store/site/v1".as_bytes())
+            .unwrap();
+        txn.commit().unwrap();
+    }
+    for err in [
+        ArmouryLedger::open(&file).unwrap_err(),
+        ArmouryLedger::create(&file, &site, "unix:/x", &key).unwrap_err(),
+    ] {
+        assert!(
+            matches!(&err, StoreError::FormatRetired { found, .. } if found == "armsledger/store/site/v1"),
+            "{err}"
+        );
+    }
 }
 
 /// The half tiles of level 0 a tree of `size` leaves has: ((0, k), hashes).
@@ -179,7 +165,10 @@ fn the_bulk_path_writes_the_same_tree_up_to_level_12() {
     let leaves: Vec<Vec<u8>> = (0..9000u32)
         .map(|i| format!("leaf {i}").into_bytes())
         .collect();
-    let hashes: Vec<Hash> = leaves.iter().map(|l| leaf(l)).collect();
+    let hashes: Vec<Hash> = leaves
+        .iter()
+        .map(|l| leaf(&EntryLeaf::new(0, l).to_bytes()))
+        .collect();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("log.redb");
     let store = LogStore::open(&file).unwrap();
@@ -202,7 +191,7 @@ fn the_bulk_path_writes_the_same_tree_up_to_level_12() {
             );
         }
     }
-    // fsck refuses the raw leaves as entries, but not the tree over them.
+    // fsck refuses the raw bytes as entries, but not the tree over them.
     let report = store.fsck().unwrap();
     assert!(
         report
@@ -221,41 +210,7 @@ fn the_bulk_path_writes_the_same_tree_up_to_level_12() {
 }
 
 #[test]
-fn a_damaged_v1_log_is_upgraded_up_to_the_damage_and_fsck_names_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("log.redb");
-    std::fs::write(&file, V1_FIXTURE).unwrap();
-    {
-        let db = redb::Database::open(&file).unwrap();
-        let txn = db.begin_write().unwrap();
-        txn.open_table(ENTRIES).unwrap().remove(100).unwrap();
-        txn.commit().unwrap();
-    }
-    let store = LogStore::open(&file).unwrap();
-    let problems: Vec<String> = store
-        .fsck()
-        .unwrap()
-        .problems
-        .iter()
-        .map(|p| p.to_string())
-        .collect();
-    assert!(
-        problems.iter().any(|p| p.starts_with("entries[100..101]")),
-        "{problems:?}"
-    );
-    // Derived up to the gap: groups 0..6 (entries 0..96) only.
-    assert!(
-        problems.iter().any(|p| p
-            .starts_with("half_tiles[(0, 0)[6] over entries 96..112]: expected ")
-            && p.ends_with("found absent")),
-        "{problems:?}"
-    );
-    drop(store);
-    assert_eq!(format_and_halves(&file).1, vec![((0, 0), 6)]);
-}
-
-#[test]
-fn a_v3_log_of_another_dictionary_is_refused() {
+fn a_log_of_another_dictionary_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("log.redb");
     let store = LogStore::open(&file).unwrap();

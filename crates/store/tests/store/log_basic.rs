@@ -8,10 +8,10 @@ use armsledger_core::event::SiteEvent;
 use armsledger_core::ids::Timestamp;
 use armsledger_core::rules::{Finding, RuleId};
 use armsledger_core::testkit::{Scenario, v};
-use armsledger_log::{Frontier, Tile, TileKind, decode_entry_bundle, hash_tile_data, leaf_hash};
+use armsledger_log::{EntryLeaf, Frontier, Tile, TileKind, decode_entry_bundle, hash_tile_data};
 use armsledger_store::{Accepted, IndexKey, LogStore, StoreError};
 
-use crate::common::{accepted, store_with, workload};
+use crate::common::{accepted, received, store_with, workload};
 
 #[test]
 fn append_read_back_and_reopen() {
@@ -36,7 +36,8 @@ fn append_read_back_and_reopen() {
     let store = LogStore::open(dir.path().join("log.redb")).unwrap();
     let r = store.read().unwrap();
     assert_eq!(r.size(), 40);
-    let leaves: Vec<_> = log.iter().map(|e| leaf_hash(e.bytes())).collect();
+    let mut leaves = crate::common::leaves(&log[..25]);
+    leaves.extend(crate::common::leaves(&log[25..]));
     assert_eq!(r.root(), armsledger_log::root_of(&leaves));
     assert!(store.fsck().unwrap().is_clean());
 }
@@ -176,8 +177,8 @@ fn tiles_and_entry_bundles_match_the_log_crate() {
     let r = store.read().unwrap();
     let mut f = Frontier::new();
     let mut stored = Vec::new();
-    for e in &log {
-        stored.extend(f.append(leaf_hash(e.bytes())).unwrap().hashes);
+    for leaf in crate::common::leaves(&log) {
+        stored.extend(f.append(leaf).unwrap().hashes);
     }
     for tile in armsledger_log::changed_tiles(0, 600).unwrap() {
         let got = r.tile(&tile).unwrap();
@@ -189,8 +190,11 @@ fn tiles_and_entry_bundles_match_the_log_crate() {
             TileKind::Entries => {
                 let entries = decode_entry_bundle(&got, tile.width()).unwrap();
                 let first = tile.index() as usize * 256;
+                // An entry bundle carries the leaf data: receipt time, entry.
                 for (i, e) in entries.iter().enumerate() {
-                    assert_eq!(*e, log[first + i].bytes());
+                    let leaf = EntryLeaf::parse(e).unwrap();
+                    assert_eq!(leaf.entry, log[first + i].bytes());
+                    assert_eq!(leaf.received_at, received(first + i).millis());
                 }
             }
         }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use armsledger_core::entry::SignedEntry;
 use armsledger_log::{SignedCheckpoint, verify_inclusion};
-use armsledger_store::{LogStore, StoreError, leaf_of_row, stored_row};
+use armsledger_store::{LogStore, StoreError, entry_of_row, stored_row};
 use redb::{Database, ReadableTable, TableDefinition};
 
 use crate::common::{leaf, log_key, store_with, workload};
@@ -52,7 +52,7 @@ fn row(txn: &redb::WriteTransaction, i: u64) -> Vec<u8> {
 
 /// The exact bytes of entry `i`.
 fn entry_bytes(txn: &redb::WriteTransaction, i: u64) -> Vec<u8> {
-    leaf_of_row(i, &row(txn, i)).unwrap()
+    entry_of_row(i, &row(txn, i)).unwrap()
 }
 
 /// Stores `bytes` as entry `i`, compressed as the store would.
@@ -68,7 +68,7 @@ fn put_row(txn: &redb::WriteTransaction, i: u64, row: &[u8]) {
 fn proves(store: &LogStore, cp: &SignedCheckpoint, i: u64) -> bool {
     let c = cp.checkpoint();
     let r = store.read().unwrap();
-    let Ok(Some(bytes)) = r.entry_bytes(i) else {
+    let Ok(Some(bytes)) = r.leaf_data(i) else {
         return false;
     };
     match r.inclusion_proof(i, c.size()) {
@@ -142,7 +142,7 @@ fn a_flipped_byte_in_a_compressed_row() {
         let store = LogStore::open(path(&dir)).unwrap();
         store.read().unwrap().stored_row(300).unwrap().unwrap()
     };
-    let original = leaf_of_row(300, &stored).unwrap();
+    let original = entry_of_row(300, &stored).unwrap();
     // Every byte of the frame: header, dictionary id, blocks, checksum.
     let mut unchanged = 0;
     for at in 0..stored.len() {
@@ -150,7 +150,7 @@ fn a_flipped_byte_in_a_compressed_row() {
         bad[at] ^= 0x10;
         tamper(&path(&dir), |txn| put_row(txn, 300, &bad));
         let store = LogStore::open(path(&dir)).unwrap();
-        if leaf_of_row(300, &bad).ok().as_ref() == Some(&original) {
+        if entry_of_row(300, &bad).ok().as_ref() == Some(&original) {
             // zstd's frame header has one bit decoders ignore (byte 4, 0x10).
             assert!(store.fsck().unwrap().is_clean(), "byte {at}");
             unchanged += 1;

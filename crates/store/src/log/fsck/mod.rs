@@ -1,7 +1,8 @@
 //! fsck: re-derive everything from the entries and report each disagreement
 //! with its location.
 //!
-//! From the entries alone it recomputes every leaf hash, every stored tile
+//! From the entries and their reception times alone it recomputes every
+//! leaf hash (`received_at ‖ entry`), every stored tile
 //! hash, the frontier, the root at every checkpointed size and every index
 //! key, then compares both ways (missing and unexpected rows). Checkpoints
 //! are also checked against the stored tree: signature, size, root, and a
@@ -12,9 +13,10 @@ use std::fmt;
 use std::path::Path;
 
 use armsledger_core::entry::SignedEntry;
-use armsledger_log::{Frontier, Hash, leaf_hash};
+use armsledger_log::{EntryLeaf, Frontier, Hash};
 use redb::{ReadOnlyDatabase, ReadTransaction, ReadableDatabase, ReadableTable};
 
+use super::blocks::TimeReader;
 use super::tables::*;
 use super::tree::{NodeCache, StoredTree};
 use crate::error::StoreError;
@@ -113,8 +115,9 @@ impl fmt::Display for FsckReport {
 
 /// Opens the log at `path` read-only and checks it (see [`FsckReport`]).
 ///
-/// A file that needs crash repair, or of the previous format, is refused;
-/// open it with [`super::LogStore::open`] first, which repairs and upgrades it.
+/// A file that needs crash repair is refused; open it with
+/// [`super::LogStore::open`] first, which repairs it. A file of format epoch
+/// 1 is refused with [`StoreError::FormatRetired`].
 pub fn fsck(path: impl AsRef<Path>) -> Result<FsckReport, StoreError> {
     let path = path.as_ref();
     let db = ReadOnlyDatabase::open(path)?;
@@ -123,15 +126,21 @@ pub fn fsck(path: impl AsRef<Path>) -> Result<FsckReport, StoreError> {
         Ok(meta) => get_meta(&meta, meta::FORMAT)?,
         Err(_) => None,
     };
+    if let Some(found) = format
+        .as_deref()
+        .filter(|f| RETIRED.iter().any(|r| r.as_bytes() == *f))
+    {
+        return Err(StoreError::FormatRetired {
+            path: path.display().to_string(),
+            found: String::from_utf8_lossy(found).into_owned(),
+            current: FORMAT,
+            release: EPOCH_1_RELEASE,
+        });
+    }
     if format.as_deref() != Some(FORMAT.as_bytes()) {
-        let old = [FORMAT_V1, FORMAT_V2].map(|f| Some(f.as_bytes()) == format.as_deref());
         return Err(StoreError::FormatUnknown {
             path: path.display().to_string(),
-            expected: if old.contains(&true) {
-                "current global log (a v1 or v2 log is upgraded by opening it with LogStore::open first)"
-            } else {
-                "global log"
-            },
+            expected: "global log",
             found: format.map(|f| String::from_utf8_lossy(&f).into_owned()),
         });
     }
@@ -156,9 +165,11 @@ pub(crate) fn check(txn: &ReadTransaction) -> Result<FsckReport, StoreError> {
     let mut r = FsckReport::default();
     let meta = txn.open_table(META)?;
     let entries = txn.open_table(ENTRIES)?;
+    let received = txn.open_table(RECEIVED_AT)?;
     let tiles = txn.open_table(TILES)?;
     let halves = txn.open_table(HALF_TILES)?;
     let cp_table = txn.open_table(CHECKPOINTS)?;
+    let mut times = TimeReader::default();
 
     // Walk the entries once: leaves, tree, checkpoint roots, index rows.
     let cp_sizes: Vec<u64> = cp_table
@@ -193,7 +204,10 @@ pub(crate) fn check(txn: &ReadTransaction) -> Result<FsckReport, StoreError> {
             }
         };
         let leaf = frontier.size();
-        let appended = frontier.append(leaf_hash(bytes.as_deref().unwrap_or(v.value())))?;
+        // A missing time is reported by the received_at check; 0 stands in.
+        let time = times.get(&received, index).unwrap_or(0);
+        let appended =
+            frontier.append(EntryLeaf::new(time, bytes.as_deref().unwrap_or(v.value())).hash())?;
         for (level, h) in appended.hashes.iter().enumerate().skip(1) {
             // Tile level t holds tree level 8t, half tile level t 8t + 4.
             let (rows, width) = match level % 8 {
@@ -275,7 +289,7 @@ pub(crate) fn check(txn: &ReadTransaction) -> Result<FsckReport, StoreError> {
             format!("({}, {i})", show_posting_key(t, k))
         });
     }
-    check_received(&mut r, &txn.open_table(RECEIVED_AT)?, size)?;
+    check_received(&mut r, &received, size)?;
     check_findings_and_equivocations(&mut r, txn, size)?;
 
     r.checkpoints = cp_sizes.len() as u64;
@@ -283,7 +297,14 @@ pub(crate) fn check(txn: &ReadTransaction) -> Result<FsckReport, StoreError> {
         &mut r,
         &meta,
         &cp_table,
-        &StoredTree::new(&entries, &tiles, &halves, &NodeCache::default(), size),
+        &StoredTree::new(
+            &entries,
+            &received,
+            &tiles,
+            &halves,
+            &NodeCache::default(),
+            size,
+        ),
         &x.roots,
         size,
     )?;
