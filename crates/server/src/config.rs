@@ -64,6 +64,18 @@ pub struct Config {
     /// Most point-in-time (`?at=`) replays at once, over all tokens; one
     /// token runs one at a time.
     pub max_concurrent_replays: usize,
+    /// A C2SP tlog-policy file naming the witnesses (with their submission
+    /// URLs) every checkpoint is offered to, and the quorum
+    /// `/v1/checkpoint/cosigned` needs. Unset: no witnessing.
+    pub witness_policy: Option<PathBuf>,
+    /// Milliseconds the log may have a checkpoint newer than the newest
+    /// quorum-cosigned one before the quorum alert rises (keep it above
+    /// `stable_checkpoint_interval_ms`: witnesses are offered the stable one).
+    pub witness_quorum_alert_ms: u64,
+    /// Longest wait between two submissions to a witness that fails.
+    pub witness_retry_max_ms: u64,
+    /// Milliseconds one request to a witness may take.
+    pub witness_timeout_ms: u64,
 }
 
 impl Default for Config {
@@ -89,6 +101,10 @@ impl Default for Config {
             max_concurrent_exports: 8,
             export_stall_secs: 30,
             max_concurrent_replays: 2,
+            witness_policy: None,
+            witness_quorum_alert_ms: 600_000,
+            witness_retry_max_ms: 30_000,
+            witness_timeout_ms: 10_000,
         }
     }
 }
@@ -184,6 +200,9 @@ impl Config {
         }
         if let Some(v) = get("ARMSLEDGER_MAX_BODY_BYTES") {
             self.max_body_bytes = parse("ARMSLEDGER_MAX_BODY_BYTES", &v)?;
+        }
+        if let Some(v) = get("ARMSLEDGER_WITNESS_POLICY") {
+            self.witness_policy = Some(v.into());
         }
         if let Some(v) = get("ARMSLEDGER_CHECKPOINT_INTERVAL_MS") {
             self.checkpoint_interval_ms = parse("ARMSLEDGER_CHECKPOINT_INTERVAL_MS", &v)?;

@@ -29,6 +29,7 @@ pub mod secret;
 pub mod start;
 pub mod state;
 pub mod tokens;
+pub mod witnessing;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,6 +58,7 @@ pub use state::{Published, Shared};
         routes::sync::pull, routes::export::export, routes::export::dossier,
         routes::admin::create_token, routes::admin::list_tokens, routes::admin::revoke_token,
         routes::admin::healthz, routes::admin::metrics,
+        witnessing::cosigned_checkpoint, witnessing::status,
     ),
     modifiers(&BearerAuth),
     tags((name = "ingest"), (name = "log"), (name = "query"), (name = "sync"), (name = "admin"))
@@ -89,6 +91,11 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .route("/v1/entries", post(ingest::post_entries))
         .route("/checkpoint", get(log::checkpoint))
         .route("/v1/checkpoint/stable", get(log::stable_checkpoint))
+        .route(
+            "/v1/checkpoint/cosigned",
+            get(witnessing::cosigned_checkpoint),
+        )
+        .route("/v1/witnesses", get(witnessing::status))
         .route("/v1/log/key", get(log::log_key))
         .route("/tile/{*path}", get(log::tile))
         .route("/v1/proof/inclusion", get(log::inclusion))
@@ -138,8 +145,10 @@ pub fn app(shared: Arc<Shared>) -> Router {
 
 /// Starts the checkpointer: signs a checkpoint at most every
 /// `checkpoint_interval_ms` while the log grows, and moves the stable
-/// checkpoint every `stable_checkpoint_interval_ms`.
+/// checkpoint every `stable_checkpoint_interval_ms`; and, with a witness
+/// policy, the tasks that gather cosignatures ([`witnessing::spawn`]).
 pub fn spawn_workers(shared: Arc<Shared>) {
+    witnessing::spawn(shared.clone());
     let s = shared.clone();
     tokio::spawn(async move {
         let interval = Duration::from_millis(s.config().checkpoint_interval_ms.max(10));

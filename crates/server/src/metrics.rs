@@ -45,6 +45,13 @@ pub struct Metrics {
     pub replay_entries: Counter,
     /// Point-in-time replays stopped because their request ended or ran out of time.
     pub replays_cancelled: Counter,
+    /// 1 while no new checkpoint has reached the witness quorum for
+    /// `witness_quorum_alert_ms`, else 0.
+    pub witness_quorum_alert: Gauge,
+    /// Size of the newest checkpoint that met the witness quorum.
+    pub witness_quorum_size: Gauge,
+    /// Submissions to witnesses that failed (each retried with backoff).
+    pub witness_failures: Counter,
 }
 
 impl Default for Metrics {
@@ -68,6 +75,9 @@ impl Default for Metrics {
             replays_running: Gauge::default(),
             replay_entries: Counter::default(),
             replays_cancelled: Counter::default(),
+            witness_quorum_alert: Gauge::default(),
+            witness_quorum_size: Gauge::default(),
+            witness_failures: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -146,6 +156,21 @@ impl Default for Metrics {
             "replays_cancelled",
             "Point-in-time replays stopped when their request ended",
             m.replays_cancelled.clone(),
+        );
+        registry.register(
+            "witness_quorum_alert",
+            "1 while no new checkpoint has reached the witness quorum in time",
+            m.witness_quorum_alert.clone(),
+        );
+        registry.register(
+            "witness_quorum_size",
+            "Size of the newest checkpoint that met the witness quorum",
+            m.witness_quorum_size.clone(),
+        );
+        registry.register(
+            "witness_failures",
+            "Submissions to witnesses that failed",
+            m.witness_failures.clone(),
         );
         Metrics { registry, ..m }
     }

@@ -112,6 +112,14 @@ impl Shared {
         let regulator_key = pin_regulator_key(&dir, config.regulator_key.as_deref())?;
         let roots = pin_manufacturer_roots(&dir, &config.roots()?)?;
         let log_key = load_or_create_log_key(&dir, &config)?;
+        let witnessing = crate::witnessing::Board::new(
+            config
+                .witness_policy
+                .as_deref()
+                .map(|p| crate::witnessing::load_policy(p).map_err(|e| data_err(p, e)))
+                .transpose()?,
+            std::time::Duration::from_millis(config.witness_quorum_alert_ms),
+        );
         let metrics = Metrics::default();
         let store = LiveStore::open(dir.join(files::LOG_REDB), config.disk_probe_bytes, &metrics)?;
         let latest = store.read()?.latest_checkpoint()?.map(|note| Published {
@@ -130,6 +138,7 @@ impl Shared {
             ingest: tx,
             latest,
             clock,
+            witnessing,
         }));
         ingest::rebuild_verifier(&shared)?;
         ingest::spawn(shared.clone(), rx).map_err(|e| data_err(&dir, e))?;

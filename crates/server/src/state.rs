@@ -85,6 +85,8 @@ pub struct Shared {
     /// Tokens running a point-in-time replay (one each).
     replay_tokens: TokenSlots,
     clock: Clock,
+    /// What the witnesses cosigned ([`crate::witnessing`]).
+    witnessing: crate::witnessing::Board,
 }
 
 /// What [`Shared::new`] is made of: the data directory's contents, opened.
@@ -100,6 +102,7 @@ pub(crate) struct Parts {
     pub ingest: mpsc::Sender<Job>,
     pub latest: Option<Published>,
     pub clock: Clock,
+    pub witnessing: crate::witnessing::Board,
 }
 
 impl Shared {
@@ -133,6 +136,7 @@ impl Shared {
             replays: Arc::new(Semaphore::new(p.config.max_concurrent_replays.max(1))),
             replay_tokens: TokenSlots::default(),
             clock: p.clock,
+            witnessing: p.witnessing,
             config: p.config,
         }
     }
@@ -176,6 +180,20 @@ impl Shared {
     /// The server's clock, now.
     pub fn now(&self) -> Timestamp {
         self.clock.now()
+    }
+
+    /// What the witnesses cosigned, and the quorum alert.
+    pub fn witnessing(&self) -> &crate::witnessing::Board {
+        &self.witnessing
+    }
+
+    /// The checkpoint exports and dossiers are written at: the newest
+    /// quorum-cosigned one when a witness policy is configured and one met
+    /// it, else the newest.
+    pub fn export_checkpoint(&self) -> Option<Published> {
+        self.witnessing
+            .quorum_checkpoint()
+            .or_else(|| self.latest_checkpoint())
     }
 
     /// The latest signed checkpoint.

@@ -17,6 +17,7 @@
 //!   [`serve`] opens the data directory and serves.
 //! * [`init_key`] makes the witness's cosignature/v1 key (mode 0600).
 //! * [`client`] is what a log uses to reach witnesses.
+//! * [`cli`] is the `init` and `serve` commands (`armsledger-witness`, `armsledger witness`).
 //!
 //! `docs/log.md` specifies the protocol, the cosignature and the policy
 //! format as implemented here.
@@ -29,6 +30,7 @@ compile_error!(
     "the `fault-injection` feature is for tests only and cannot be built into a release binary"
 );
 
+pub mod cli;
 pub mod client;
 mod config;
 mod error;

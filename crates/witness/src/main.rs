@@ -1,12 +1,10 @@
 //! `armsledger-witness`: a standalone C2SP witness (the `armsledger witness`
-//! commands do the same), and the process the crash suite kills.
+//! commands are the same, from [`armsledger_witness::cli`]), and the process
+//! the crash suite kills.
 
-use std::io::Write as _;
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 
 #[derive(Parser)]
 #[command(
@@ -15,35 +13,7 @@ use clap::{Parser, Subcommand};
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Creates the witness key (mode 0600) and prints its verifier key.
-    Init {
-        /// The key file to create.
-        #[arg(long)]
-        key: PathBuf,
-        /// The witness name (on every cosignature line), e.g. witness.regulator.example.
-        #[arg(long)]
-        name: String,
-    },
-    /// Serves POST /add-checkpoint and GET /<origin hash>/checkpoint.
-    Serve {
-        /// Data directory (holds witness.redb).
-        #[arg(long)]
-        data: PathBuf,
-        /// Key file [default: DATA/witness.key].
-        #[arg(long)]
-        key: Option<PathBuf>,
-        /// Known-logs file, `log <vkey>` lines [default: DATA/logs].
-        #[arg(long)]
-        logs: Option<PathBuf>,
-        /// Address to listen on (port 0 picks one).
-        #[arg(long, default_value = "127.0.0.1:7380")]
-        listen: SocketAddr,
-    },
+    command: armsledger_witness::cli::Command,
 }
 
 fn main() -> ExitCode {
@@ -54,49 +24,11 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    match run(Cli::parse()) {
+    match armsledger_witness::cli::run(Cli::parse().command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("armsledger-witness: {e}");
             ExitCode::FAILURE
-        }
-    }
-}
-
-fn run(cli: Cli) -> Result<(), armsledger_witness::WitnessError> {
-    match cli.command {
-        Command::Init { key, name } => {
-            let vkey = armsledger_witness::init_key(&key, &name, &mut rand_core::OsRng)?;
-            println!("{vkey}");
-            Ok(())
-        }
-        Command::Serve {
-            data,
-            key,
-            logs,
-            listen,
-        } => {
-            let mut config = armsledger_witness::Config::new(&data);
-            if let Some(key) = key {
-                config.key_file = key;
-            }
-            if let Some(logs) = logs {
-                config.logs_file = logs;
-            }
-            config.listen = listen;
-            let runtime = tokio::runtime::Runtime::new().map_err(|e| {
-                armsledger_witness::WitnessError::Serve {
-                    addr: listen.to_string(),
-                    reason: e.to_string(),
-                }
-            })?;
-            runtime.block_on(armsledger_witness::serve(config, |addr, vkey| {
-                // Tests and scripts read this line to learn a picked port.
-                println!("listening {addr}");
-                let _ = std::io::stdout().flush();
-                eprintln!("armsledger-witness: serving on {addr} as {vkey}");
-            }))?;
-            Ok(())
         }
     }
 }

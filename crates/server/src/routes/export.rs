@@ -93,7 +93,7 @@ fn stream(
     filename: String,
 ) -> Result<Response, ApiError> {
     let published = shared
-        .latest_checkpoint()
+        .export_checkpoint()
         .ok_or_else(|| ApiError::NotFound("no checkpoint has been signed yet".into()))?;
     // Each export holds a blocking thread while it is read: a few at a time.
     let slot = shared.export_slot().ok_or_else(|| {

@@ -31,26 +31,34 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(e.to_string())
 }
 
-/// The latest signed checkpoint (C2SP tlog-checkpoint signed note).
+/// The latest signed checkpoint (C2SP tlog-checkpoint signed note), with
+/// any witness cosignatures gathered for it.
 #[utoipa::path(get, path = "/checkpoint", tag = "log",
     responses((status = 200, description = "signed note", content_type = "text/plain"), (status = 404, description = "no checkpoint yet")))]
 pub async fn checkpoint(State(shared): State<Arc<Shared>>) -> Result<Response, ApiError> {
     let latest = shared.latest_checkpoint();
     match latest {
-        Some(p) => Ok(text(p.note, "no-cache, max-age=1")),
+        Some(p) => {
+            let cosigned = shared.witnessing().cosignatures_for(p.size, &p.note);
+            Ok(text(p.note + &cosigned, "no-cache, max-age=1"))
+        }
         None => Err(ApiError::NotFound(
             "no checkpoint has been signed yet".into(),
         )),
     }
 }
 
-/// The checkpoint offered to witnesses: it moves on a slower cadence.
+/// The checkpoint offered to witnesses (it moves on a slower cadence), with
+/// the cosignatures gathered for it so far.
 #[utoipa::path(get, path = "/v1/checkpoint/stable", tag = "log",
     responses((status = 200, description = "signed note", content_type = "text/plain"), (status = 404, description = "none yet")))]
 pub async fn stable_checkpoint(State(shared): State<Arc<Shared>>) -> Result<Response, ApiError> {
     let stable = shared.stable_checkpoint();
     match stable {
-        Some(p) => Ok(text(p.note, "no-cache, max-age=10")),
+        Some(p) => {
+            let cosigned = shared.witnessing().cosignatures_for(p.size, &p.note);
+            Ok(text(p.note + &cosigned, "no-cache, max-age=10"))
+        }
         None => Err(ApiError::NotFound("no stable checkpoint yet".into())),
     }
 }
