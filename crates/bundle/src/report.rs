@@ -54,6 +54,10 @@ pub enum ProblemKind {
     /// The trusted state pinned another log key for this origin: another log
     /// (or a new key) under a known name. `--trust-new-log` trusts it on purpose.
     LogKeyChanged,
+    /// The checkpoint does not carry the `--policy` quorum of valid witness
+    /// cosignatures (or its log is not in the policy): it may be one side of
+    /// a split view.
+    QuorumNotMet,
 }
 
 /// One authenticity failure, located as precisely as the bundle allows.
@@ -313,6 +317,40 @@ pub struct DossierSummary {
     pub completeness: Completeness,
 }
 
+/// The checkpoint's witness cosignatures, checked against a policy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WitnessSummary {
+    /// The policy's quorum (`None`: `quorum none`).
+    pub quorum: Option<String>,
+    /// Policy witnesses whose cosignature verified, with its timestamp (Unix seconds).
+    pub cosigned: Vec<Cosigner>,
+    /// Whether those cosigners meet the quorum.
+    pub quorum_met: bool,
+}
+
+/// One witness whose cosignature verified.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Cosigner {
+    /// Its name in the policy.
+    pub name: String,
+    /// The cosignature's timestamp, Unix seconds.
+    pub timestamp: u64,
+}
+
+/// Two checkpoints of one log and one size with different roots, each
+/// validly signed by the log: evidence that the log showed two histories.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SplitView {
+    /// The log's origin.
+    pub origin: String,
+    /// The size both claim.
+    pub size: u64,
+    /// The note trusted before (from the trusted state).
+    pub trusted_note: String,
+    /// This bundle's note.
+    pub offered_note: String,
+}
+
 /// The outcome of verifying one bundle.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Report {
@@ -350,6 +388,11 @@ pub struct Report {
     pub server: ServerRecords,
     /// The single-weapon history, for a dossier.
     pub dossier: Option<DossierSummary>,
+    /// The witness cosignatures, when checked against a `--policy`.
+    pub witnesses: Option<WitnessSummary>,
+    /// Two different checkpoints of one size: the one trusted before and
+    /// this bundle's. Both notes, as evidence of a split view.
+    pub split_view: Option<SplitView>,
     /// How signatures were checked.
     pub signatures: SignatureStats,
     /// Authenticity failures (empty when authentic).

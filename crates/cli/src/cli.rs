@@ -73,6 +73,12 @@ pub enum Command {
         #[command(subcommand)]
         action: armsledger_device::cli::Command,
     },
+    /// Run a C2SP witness that cosigns other logs' checkpoints (`init`, `serve`).
+    Witness {
+        /// Witness action.
+        #[command(subcommand)]
+        action: armsledger_witness::cli::Command,
+    },
     /// Print shell completions.
     Completions {
         /// The shell.

@@ -28,6 +28,61 @@ fn small_demo_summary_matches_the_ledger() {
     assert_eq!(entries, s["bundle_entries"].as_u64().unwrap(), "{s:#}");
     assert_eq!(s["bundle_authentic"], true);
     assert_eq!(s["device_pids"].as_array().unwrap().len(), 3, "{s:#}");
+    // Issue 20: a witness process cosigned the exported checkpoint, and the
+    // bundle verified under the demo's policy.
+    let w = &s["witness"];
+    assert!(w["pid"].as_u64().is_some(), "{s:#}");
+    assert_eq!(w["quorum_met"], true, "{s:#}");
+    assert_eq!(w["cosigned_size"].as_u64(), Some(entries), "{s:#}");
+    assert_eq!(w["cosignatures"][0]["name"], "demo-witness", "{s:#}");
+    let policy = w["policy"].as_str().unwrap();
+    let out = Command::cargo_bin("armsledger")
+        .unwrap()
+        .args(["verify", "--no-state", "--policy", policy])
+        .arg(dir.join("ledger.bundle"))
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(
+        stdout.contains("witnesses: quorum demo-witness met; cosigned by demo-witness"),
+        "{stdout}"
+    );
+    // Firing: a policy that demands another witness (made with `armsledger
+    // witness init`) refuses the same bundle for lack of its quorum.
+    let out = Command::cargo_bin("armsledger")
+        .unwrap()
+        .args([
+            "witness",
+            "init",
+            "--name",
+            "witness.other.example",
+            "--key",
+        ])
+        .arg(tmp.path().join("other.key"))
+        .assert()
+        .success();
+    let other = String::from_utf8_lossy(&out.get_output().stdout)
+        .trim()
+        .to_owned();
+    assert!(other.starts_with("witness.other.example+"), "{other}");
+    let text = std::fs::read_to_string(policy).unwrap();
+    let log_line = text.lines().find(|l| l.starts_with("log ")).unwrap();
+    let strict = tmp.path().join("strict.policy");
+    std::fs::write(
+        &strict,
+        format!("{log_line}\nwitness other {other}\nquorum other\n"),
+    )
+    .unwrap();
+    let out = Command::cargo_bin("armsledger")
+        .unwrap()
+        .args(["verify", "--no-state", "--json", "--policy"])
+        .arg(&strict)
+        .arg(dir.join("ledger.bundle"))
+        .assert()
+        .code(1);
+    let r: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(r["problems"][0]["kind"], "quorum_not_met", "{r:#}");
+    assert_eq!(r["witnesses"]["quorum_met"], false);
     assert_eq!(s["sample_trace_complete"], true, "{s:#}");
     assert_eq!(
         s["sample_trace_events"].as_u64().unwrap(),

@@ -75,6 +75,9 @@ pub struct VerifyOptions {
     pub progress: Option<ProgressFn>,
     /// Most problems listed; the rest are counted.
     pub max_problems: usize,
+    /// A C2SP tlog-policy (`--policy`): the checkpoint must carry its
+    /// quorum of valid witness cosignatures, and be signed by a log it lists.
+    pub policy: Option<armsledger_log::Policy>,
 }
 
 impl Default for VerifyOptions {
@@ -88,6 +91,7 @@ impl Default for VerifyOptions {
             now: None,
             progress: None,
             max_problems: 1000,
+            policy: None,
         }
     }
 }
@@ -103,6 +107,7 @@ impl core::fmt::Debug for VerifyOptions {
             .field("now", &self.now)
             .field("progress", &self.progress.is_some())
             .field("max_problems", &self.max_problems)
+            .field("policy", &self.policy.is_some())
             .finish()
     }
 }

@@ -8,7 +8,10 @@ use armsledger_log::{
 };
 
 use crate::error::BundleError;
-use crate::report::{CheckpointSummary, KeySource, Problem, ProblemKind, Warning, WarningKind};
+use crate::report::{
+    CheckpointSummary, Cosigner, KeySource, Problem, ProblemKind, SplitView, Warning, WarningKind,
+    WitnessSummary,
+};
 use crate::state::TrustedLog;
 
 use super::{Opened, Run};
@@ -118,6 +121,7 @@ impl Run<'_> {
             }
         };
         let checkpoint = cp.checkpoint().clone();
+        self.check_quorum(note, record, offset);
         self.report.checkpoint = Some(CheckpointSummary {
             origin: checkpoint.origin().to_owned(),
             size: checkpoint.size(),
@@ -138,6 +142,18 @@ impl Run<'_> {
                 self.report.state.previous_size = Some(size);
                 self.trusted = Some((size, root));
                 self.check_trusted_now(&checkpoint, size, root, record, offset);
+                if checkpoint.size() == size && *checkpoint.root() != root {
+                    self.report.split_view = self
+                        .state
+                        .as_ref()
+                        .and_then(|s| s.logs.get(checkpoint.origin()))
+                        .map(|t| SplitView {
+                            origin: checkpoint.origin().to_owned(),
+                            size,
+                            trusted_note: t.checkpoint.clone(),
+                            offered_note: note.to_owned(),
+                        });
+                }
             }
             Some((_, Err(_))) => self.problem(Problem::new(
                 ProblemKind::Forked,
@@ -153,6 +169,55 @@ impl Run<'_> {
             key,
             record,
         });
+    }
+
+    /// With a `--policy`: the checkpoint must be signed by a log the policy
+    /// lists and carry the quorum of valid witness cosignatures.
+    fn check_quorum(&mut self, note: &str, record: u64, offset: u64) {
+        let opts = self.opts;
+        let Some(policy) = &opts.policy else {
+            return;
+        };
+        match policy.check(note.as_bytes()) {
+            Ok(checked) => {
+                let cosigned: Vec<Cosigner> = checked
+                    .cosigned()
+                    .iter()
+                    .map(|(name, timestamp)| Cosigner {
+                        name: name.clone(),
+                        timestamp: *timestamp,
+                    })
+                    .collect();
+                let quorum = policy.quorum_name().map(str::to_owned);
+                let met = checked.quorum_met();
+                if !met {
+                    let names: Vec<&str> = cosigned.iter().map(|c| c.name.as_str()).collect();
+                    self.problem(Problem::new(
+                        ProblemKind::QuorumNotMet,
+                        Some(record),
+                        Some(offset),
+                        format!(
+                            "the checkpoint lacks the policy's quorum {}: valid cosignatures by [{}] only. \
+                             No quorum of witnesses vouches that this is the history everyone else sees \
+                             (it may be one side of a split view)",
+                            quorum.as_deref().unwrap_or("none"),
+                            names.join(", ")
+                        ),
+                    ));
+                }
+                self.report.witnesses = Some(WitnessSummary {
+                    quorum,
+                    cosigned,
+                    quorum_met: met,
+                });
+            }
+            Err(e) => self.problem(Problem::new(
+                ProblemKind::QuorumNotMet,
+                Some(record),
+                Some(offset),
+                format!("the checkpoint does not open under the policy: {e}"),
+            )),
+        }
     }
 
     /// The checks that need only the two checkpoints.

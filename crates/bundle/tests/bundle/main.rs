@@ -15,6 +15,7 @@ mod server;
 mod sigs;
 mod tamper;
 mod trust;
+mod witnessed;
 
 use std::sync::Arc;
 

@@ -56,8 +56,22 @@ impl Loaded {
 
 /// Verifies `path` offline, then folds it in `view`. Refuses a bundle that is not authentic.
 pub fn load(path: &Path, view: View) -> anyhow::Result<Loaded> {
+    load_with(path, view, None)
+}
+
+/// [`load`], also requiring `policy`'s quorum of witness cosignatures on the
+/// checkpoint when one is given (`--policy`).
+pub fn load_with(
+    path: &Path,
+    view: View,
+    policy: Option<&armsledger_log::Policy>,
+) -> anyhow::Result<Loaded> {
     let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let report = verify_bundle(std::io::BufReader::new(file), &VerifyOptions::default())?;
+    let options = VerifyOptions {
+        policy: policy.cloned(),
+        ..VerifyOptions::default()
+    };
+    let report = verify_bundle(std::io::BufReader::new(file), &options)?;
     if !report.authentic {
         let first = report
             .problems

@@ -15,6 +15,7 @@ pub mod sync;
 pub mod token;
 pub mod trace;
 pub mod verify;
+pub mod witnessed;
 
 use clap::CommandFactory;
 
@@ -39,6 +40,10 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Sync(a) => sync::run(a),
         Command::Status(a) => setup::status(a),
         Command::Regulator { action } => regulator::run(action),
+        Command::Witness { action } => match armsledger_witness::cli::run(action) {
+            Ok(()) => Ok(0),
+            Err(e) => anyhow::bail!("witness: {e}"),
+        },
         Command::Device { action } => match armsledger_device::cli::run(action) {
             Ok(()) => Ok(0),
             Err(e) => anyhow::bail!("device: {e}"),

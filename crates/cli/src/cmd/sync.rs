@@ -1,6 +1,8 @@
 //! `armsledger sync`: push what the server has not acknowledged, pull the
 //! regulator chain and transfers addressed to this site.
 
+use std::path::PathBuf;
+
 use anyhow::bail;
 use armsledger_agents::config;
 use armsledger_agents::{ArmouryConfig, ServerClient};
@@ -22,6 +24,12 @@ pub struct SyncArgs {
     /// The site's bearer token [default: the one in site.toml]; saved for next time.
     #[arg(long, env = "ARMSLEDGER_TOKEN")]
     pub token: Option<String>,
+    /// A C2SP tlog-policy file: after syncing, fetch the server's newest
+    /// quorum-cosigned checkpoint, require the policy's quorum on it, and
+    /// check that every checkpoint this site was given is in that history
+    /// (a split view's notes are kept in SITE/evidence/). Exit 1 if not.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
 }
 
 /// What to do without a site token (sync and `site init --server`).
@@ -52,5 +60,21 @@ pub fn run(a: SyncArgs) -> anyhow::Result<u8> {
         r.regulator_entries,
         r.inbox_new
     );
+    if let Some(p) = &a.policy {
+        let policy = armsledger_server::witnessing::load_policy(p)
+            .map_err(|e| anyhow::anyhow!("--policy {}: {e}", p.display()))?;
+        let receipts = agent.ledger().checkpoints()?;
+        let evidence = a.site.dir.join("evidence");
+        return match crate::cmd::witnessed::check_receipts(&client, &policy, &receipts, &evidence) {
+            Ok(line) => {
+                println!("{line}");
+                Ok(0)
+            }
+            Err(e) => {
+                eprintln!("NOT WITNESSED: {e:#}");
+                Ok(crate::EXIT_NOT_AUTHENTIC)
+            }
+        };
+    }
     Ok(0)
 }

@@ -38,14 +38,24 @@ pub struct TraceArgs {
     /// offline, and trace from it.
     #[arg(long)]
     pub dossier: Option<PathBuf>,
+    /// A C2SP tlog-policy file: the bundle's or dossier's checkpoint must
+    /// carry the policy's quorum of witness cosignatures (with --bundle or --dossier).
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
 }
 
 /// The trace of `serial` from a bundle or dossier, verified offline first.
-fn trace_file(path: &Path, serial: &str, view: TraceView) -> anyhow::Result<Value> {
-    let loaded = crate::cmd::local::load(path, armsledger_core::rules::View::Corrected)?;
+fn trace_file(
+    path: &Path,
+    serial: &str,
+    view: TraceView,
+    policy: Option<&armsledger_log::Policy>,
+) -> anyhow::Result<Value> {
+    let loaded =
+        crate::cmd::local::load_with(path, armsledger_core::rules::View::Corrected, policy)?;
     let t = report::trace(loaded.verifier.engine(), serial, view, || {
         loaded
             .entries
@@ -65,6 +75,17 @@ fn trace_file(path: &Path, serial: &str, view: TraceView) -> anyhow::Result<Valu
 
 /// Prints a weapon's trace.
 pub fn trace(a: TraceArgs) -> anyhow::Result<u8> {
+    let policy = match &a.policy {
+        None => None,
+        Some(_) if a.bundle.is_none() && a.dossier.is_none() => anyhow::bail!(
+            "--policy checks a file's checkpoint offline: add --dossier FILE (downloads the weapon's \
+             dossier, written at the server's newest quorum-cosigned checkpoint) or --bundle FILE"
+        ),
+        Some(p) => Some(
+            armsledger_server::witnessing::load_policy(p)
+                .map_err(|e| anyhow::anyhow!("--policy {}: {e}", p.display()))?,
+        ),
+    };
     let t: Value = if let Some(out) = &a.dossier {
         let path = format!("/v1/firearms/{}/dossier", enc(&a.serial));
         let mut f =
@@ -75,9 +96,9 @@ pub fn trace(a: TraceArgs) -> anyhow::Result<u8> {
             "dossier written to {} ({n} bytes); tracing from it after checking it offline",
             out.display()
         );
-        trace_file(out, &a.serial, a.view)?
+        trace_file(out, &a.serial, a.view, policy.as_ref())?
     } else if let Some(b) = &a.bundle {
-        trace_file(b, &a.serial, a.view)?
+        trace_file(b, &a.serial, a.view, policy.as_ref())?
     } else {
         let path = format!("/v1/firearms/{}/trace?view={}", enc(&a.serial), a.view);
         let mut t: Value = a.server.client().get_json(&path)?;

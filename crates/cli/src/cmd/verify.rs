@@ -35,6 +35,14 @@ pub struct VerifyArgs {
     /// was trusted for that origin is forgotten.
     #[arg(long, conflicts_with = "no_state")]
     pub trust_new_log: bool,
+    /// A C2SP tlog-policy file: accept the checkpoint only when it carries
+    /// the policy's quorum of valid witness cosignatures.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Where a split view's two checkpoint notes are kept
+    /// [default: `evidence/` beside the trusted-state file].
+    #[arg(long, value_name = "DIR")]
+    pub evidence: Option<PathBuf>,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -77,16 +85,39 @@ pub fn run(a: VerifyArgs) -> anyhow::Result<u8> {
         Some(b) => Box::new(b.wrap_read(file)),
         None => Box::new(file),
     };
+    let policy = a
+        .policy
+        .as_deref()
+        .map(|p| {
+            armsledger_server::witnessing::load_policy(p)
+                .map_err(|e| anyhow::anyhow!("--policy {}: {e}", p.display()))
+        })
+        .transpose()?;
+    let evidence_dir = a.evidence.clone().or_else(|| {
+        state_path
+            .as_deref()
+            .and_then(std::path::Path::parent)
+            .map(|d| d.join("evidence"))
+    });
     let options = VerifyOptions {
         trusted_key,
         state_path,
+        policy,
         trust_new_log: a.trust_new_log,
         wall_clock: Some(wall_clock()),
         ..VerifyOptions::default()
     };
-    let report = verify_bundle(reader, &options)?;
+    let mut report = verify_bundle(reader, &options)?;
     if let Some(b) = bar {
         b.finish_and_clear();
+    }
+    if let (Some(split), Some(dir)) = (&report.split_view, &evidence_dir) {
+        let path = keep_split_view(dir, split, wall_clock())?;
+        report.notes.push(format!(
+            "split view: the log signed two checkpoints of size {} with different roots; both notes are kept in {}",
+            split.size,
+            path.display()
+        ));
     }
     if a.json {
         out::json(&report)?;
@@ -100,8 +131,36 @@ pub fn run(a: VerifyArgs) -> anyhow::Result<u8> {
     })
 }
 
+/// Writes both notes of a split view to a new file in `dir`, named after
+/// the origin, the size and the time; returns its path.
+pub fn keep_split_view(
+    dir: &std::path::Path,
+    split: &armsledger_bundle::SplitView,
+    now: Timestamp,
+) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let origin: String = split
+        .origin
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let path = dir.join(format!("split-view-{origin}-{}-{}.txt", split.size, now.0));
+    let text = format!(
+        "armsledger split-view evidence\norigin: {}\nsize: {}\n\n# the checkpoint trusted before\n{}\n# the checkpoint offered now\n{}",
+        split.origin, split.size, split.trusted_note, split.offered_note
+    );
+    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
 /// Now, from the system clock (the CLI is where the clock is read).
-fn wall_clock() -> Timestamp {
+pub(crate) fn wall_clock() -> Timestamp {
     let ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis())
@@ -169,6 +228,23 @@ pub fn text_report(r: &Report) -> String {
         line(format!(
             "checkpoint: {} size {} root {}",
             c.origin, c.size, c.root
+        ));
+    }
+    if let Some(w) = &r.witnesses {
+        let names: Vec<String> = w
+            .cosigned
+            .iter()
+            .map(|c| format!("{} (at {})", c.name, c.timestamp))
+            .collect();
+        line(format!(
+            "witnesses: quorum {} {}; cosigned by {}",
+            w.quorum.as_deref().unwrap_or("none"),
+            if w.quorum_met { "met" } else { "NOT met" },
+            if names.is_empty() {
+                "none".into()
+            } else {
+                names.join(", ")
+            }
         ));
     }
     if let (Some(k), Some(src)) = (&r.trusted_key, r.trusted_key_source) {

@@ -1,6 +1,7 @@
 //! The demo's real parts: simulated devices manufactured into flash files and
-//! served as their own processes, and the regulator's server in process on a
-//! loopback port.
+//! served as their own processes, a C2SP witness process (`armsledger witness
+//! serve`) that cosigns the log's checkpoints, and the regulator's server in
+//! process on a loopback port.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -237,14 +238,37 @@ pub struct Server {
 }
 
 impl Server {
-    /// Opens `data` pinned to `regulator_key`, binds 127.0.0.1:0 and serves.
-    pub fn start(data: &Path, regulator_key: String, root: String) -> anyhow::Result<Server> {
+    /// The log's verifier key for a server about to start on `data`: the
+    /// log key is made now (as the first start would), so a witness can
+    /// know the log before the server runs.
+    pub fn prepare_log_key(data: &Path) -> anyhow::Result<String> {
+        std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+        let config = Config {
+            data_dir: data.to_path_buf(),
+            ..Config::default()
+        };
+        let key = armsledger_server::start::load_or_create_log_key(data, &config)?;
+        Ok(key.verifier().to_string())
+    }
+
+    /// Opens `data` pinned to `regulator_key`, binds 127.0.0.1:0 and serves;
+    /// with `witness_policy`, its stable checkpoint (every second) goes to
+    /// the policy's witnesses.
+    pub fn start(
+        data: &Path,
+        regulator_key: String,
+        root: String,
+        witness_policy: Option<PathBuf>,
+    ) -> anyhow::Result<Server> {
         let config = Config {
             data_dir: data.to_path_buf(),
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             regulator_key: Some(regulator_key),
             manufacturer_roots: vec![root],
             checkpoint_interval_ms: 50,
+            stable_checkpoint_interval_ms: 1_000,
+            witness_policy,
+            witness_retry_max_ms: 2_000,
             ..Config::default()
         };
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -331,6 +355,117 @@ impl Drop for Server {
         }
         if let Some(rt) = self.rt.take() {
             rt.shutdown_timeout(Duration::from_secs(2));
+        }
+    }
+}
+
+/// The witness the demo runs: `armsledger witness serve` as its own process
+/// (or, in unit tests, on a thread of this process), on a loopback port,
+/// knowing the demo's log; and the policy that names it.
+pub struct DemoWitness {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// Its cosignature/v1 verifier key.
+    pub vkey: String,
+    /// Its data directory (key, known-logs file, witness.redb).
+    pub data: PathBuf,
+    /// The C2SP tlog-policy naming the log and this witness (quorum: it).
+    pub policy: PathBuf,
+    child: Option<Child>,
+}
+
+/// The witness's name in the demo's policy.
+pub const WITNESS_LABEL: &str = "demo-witness";
+
+impl DemoWitness {
+    /// Makes the witness key (`armsledger witness init`), lists the log in
+    /// `DATA/logs`, serves, and writes the policy to `policy`.
+    pub fn start(
+        host: &DeviceHost,
+        data: &Path,
+        log_vkey: &str,
+        policy: &Path,
+    ) -> anyhow::Result<DemoWitness> {
+        std::fs::create_dir_all(data).with_context(|| format!("creating {}", data.display()))?;
+        let config = armsledger_witness::Config::new(data);
+        let vkey = armsledger_witness::init_key(
+            &config.key_file,
+            "witness.demo.armsledger.local",
+            &mut rand_core::OsRng,
+        )?;
+        std::fs::write(&config.logs_file, format!("log {log_vkey}\n"))
+            .with_context(|| format!("writing {}", config.logs_file.display()))?;
+        let (addr, child) = match host {
+            DeviceHost::CurrentExe => {
+                let exe = std::env::current_exe().context("locating the armsledger executable")?;
+                let mut child = Command::new(exe)
+                    .args(["witness", "serve", "--listen", "127.0.0.1:0", "--data"])
+                    .arg(data)
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .context("starting armsledger witness serve")?;
+                let mut line = String::new();
+                if let Some(out) = child.stdout.take() {
+                    BufReader::new(out)
+                        .read_line(&mut line)
+                        .context("reading the witness's first line")?;
+                }
+                let Some(addr) = line.trim().strip_prefix("listening ").map(str::to_owned) else {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    bail!("the witness did not start (said {:?})", line.trim());
+                };
+                (addr, Some(child))
+            }
+            DeviceHost::Threads => {
+                let (tx, rx) = std::sync::mpsc::channel();
+                let mut c = config.clone();
+                c.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+                std::thread::spawn(move || {
+                    let Ok(rt) = tokio::runtime::Runtime::new() else {
+                        return;
+                    };
+                    let _ = rt.block_on(armsledger_witness::serve(c, |addr, _| {
+                        let _ = tx.send(addr);
+                    }));
+                });
+                let addr = rx
+                    .recv_timeout(Duration::from_secs(30))
+                    .context("the witness did not start listening")?;
+                (addr.to_string(), None)
+            }
+        };
+        let url = format!("http://{addr}");
+        std::fs::write(
+            policy,
+            format!(
+                "# The demo's policy: its log, and one witness whose cosignature it demands.\n\
+                 log {log_vkey}\nwitness {WITNESS_LABEL} {vkey} {url}\nquorum {WITNESS_LABEL}\n"
+            ),
+        )
+        .with_context(|| format!("writing {}", policy.display()))?;
+        Ok(DemoWitness {
+            url,
+            vkey: vkey.to_string(),
+            data: data.to_path_buf(),
+            policy: policy.to_path_buf(),
+            child,
+        })
+    }
+
+    /// The witness process's id (`None` when it runs on a thread).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+}
+
+impl Drop for DemoWitness {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+            let _ = c.wait();
         }
     }
 }

@@ -43,7 +43,7 @@ use armsledger_core::ids::Timestamp;
 use clap::Args;
 
 use armouries::{ArmouryRun, Common};
-use infra::{Devices, Server, Tokens};
+use infra::{DemoWitness, Devices, Server, Tokens};
 use progress::Progress;
 use summary::Tally;
 use world::Plan;
@@ -141,7 +141,28 @@ pub fn run(a: DemoArgs) -> anyhow::Result<u8> {
 
     // The regulator's server starts, with a token for the regulator and one
     // for each armoury.
-    let server = Server::start(&dir.join("server"), reg_key.clone(), root_hex.clone())?;
+    // A witness (its own process, as another State's regulator would run
+    // it) knows the log before the server starts, and the server offers it
+    // every stable checkpoint.
+    let log_vkey = Server::prepare_log_key(&dir.join("server"))?;
+    let witness = DemoWitness::start(
+        &a.device_host,
+        &dir.join("witness"),
+        &log_vkey,
+        &dir.join("witnesses.policy"),
+    )?;
+    say(&format!(
+        "witness: {} ({}), policy {}",
+        witness.url,
+        witness.vkey,
+        witness.policy.display()
+    ));
+    let server = Server::start(
+        &dir.join("server"),
+        reg_key.clone(),
+        root_hex.clone(),
+        Some(witness.policy.clone()),
+    )?;
     let tokens = Tokens::create(&server, &plan, now)?;
     say(&format!(
         "server: {} (data {})",
@@ -196,7 +217,9 @@ pub fn run(a: DemoArgs) -> anyhow::Result<u8> {
 
     // The year's end: the ledger exported and verified offline, a weapon
     // that changed company traced, the figures written down.
-    let summary = summary::conclude(&dir, &plan, &server, tokens, tally, &common, &devices)?;
+    let summary = summary::conclude(
+        &dir, &plan, &server, &witness, tokens, tally, &common, &devices,
+    )?;
     let json = serde_json::to_string_pretty(&summary)?;
     // The summary holds the demo's bearer tokens: readable by its owner only.
     armsledger_agents::config::write_private(
@@ -213,6 +236,7 @@ pub fn run(a: DemoArgs) -> anyhow::Result<u8> {
         server.wait_for_ctrl_c();
     }
     drop(devices);
+    drop(witness);
     Ok(if summary.bundle_authentic {
         0
     } else {
@@ -277,6 +301,9 @@ mod tests {
         assert_eq!(entries, s["recorded"].as_u64().unwrap(), "{s:#}");
         assert_eq!(entries, s["bundle_entries"].as_u64().unwrap(), "{s:#}");
         assert_eq!(s["bundle_authentic"], true);
+        // The witness (on a thread here) cosigned the exported checkpoint.
+        assert_eq!(s["witness"]["quorum_met"], true, "{s:#}");
+        assert_eq!(s["witness"]["cosigned_size"].as_u64(), Some(entries));
         assert!(Path::new(s["bundle"].as_str().unwrap()).exists());
         assert!(Path::new(s["log_vkey"].as_str().unwrap()).exists());
         assert!(Path::new(s["server_data"].as_str().unwrap()).is_dir());

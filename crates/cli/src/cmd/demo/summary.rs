@@ -17,7 +17,7 @@ use armsledger_log::LogVerifier;
 use serde::Serialize;
 
 use super::armouries::{Common, Outcome, Refusal};
-use super::infra::{Devices, Server, Tokens};
+use super::infra::{DemoWitness, Devices, Server, Tokens};
 use super::world::{self, Plan};
 
 /// What `summary.json` holds.
@@ -82,6 +82,8 @@ pub struct Summary {
     pub entries_per_second: f64,
     /// Device process ids (empty when devices ran in process).
     pub device_pids: Vec<u32>,
+    /// The witness and what it cosigned.
+    pub witness: WitnessReport,
     /// How to read the figures.
     pub notes: Vec<String>,
 }
@@ -130,17 +132,35 @@ struct SampleTrace {
 }
 
 /// Export, offline verification, trace, and the figures.
+#[allow(clippy::too_many_arguments)]
 pub fn conclude(
     dir: &Path,
     plan: &Plan,
     server: &Server,
+    witness: &DemoWitness,
     tokens: Tokens,
     tally: Tally,
     common: &Common,
     devices: &Devices,
 ) -> anyhow::Result<Summary> {
     let client = ServerClient::new(&server.url, Some(tokens.regulator.clone()));
-    let (bundle, report) = export_and_verify(&client, dir, server, plan)?;
+    let caught_up = wait_for_quorum(&client)?;
+    let (bundle, report) = export_and_verify(&client, dir, server, plan, witness)?;
+    let witness_report = WitnessReport {
+        url: witness.url.clone(),
+        vkey: witness.vkey.clone(),
+        data: witness.data.clone(),
+        policy: witness.policy.clone(),
+        pid: witness.pid(),
+        caught_up,
+        quorum_met: report.witnesses.as_ref().is_some_and(|w| w.quorum_met),
+        cosigned_size: report.checkpoint.as_ref().map(|c| c.size),
+        cosignatures: report
+            .witnesses
+            .as_ref()
+            .map(|w| w.cosigned.clone())
+            .unwrap_or_default(),
+    };
     let mut findings = BTreeMap::new();
     let mut findings_overridden = 0;
     for f in &report.findings {
@@ -200,6 +220,7 @@ pub fn conclude(
             0.0
         },
         device_pids: devices.pids(),
+        witness: witness_report,
         notes: vec![
             "each device's clock (--clock-file, simulation only) was set to the scenario time of each act before it signed; the server's receipt times are real".into(),
             "alerts are computed at the scenario's end (yesterday); deadlines that run from the server's receipt time have not passed then".into(),
@@ -208,13 +229,55 @@ pub fn conclude(
     })
 }
 
+/// The witness, and the cosignatures the exported checkpoint carries.
+#[derive(Debug, Serialize)]
+pub struct WitnessReport {
+    /// The witness's URL.
+    pub url: String,
+    /// Its cosignature/v1 verifier key.
+    pub vkey: String,
+    /// Its data directory.
+    pub data: PathBuf,
+    /// The policy the bundle was verified with (`--policy`).
+    pub policy: PathBuf,
+    /// The witness process's id (`None`: it ran on a thread).
+    pub pid: Option<u32>,
+    /// Whether the quorum caught up with the log's newest checkpoint before the export.
+    pub caught_up: bool,
+    /// Whether the bundle's checkpoint met the policy's quorum.
+    pub quorum_met: bool,
+    /// The size of the bundle's (cosigned) checkpoint.
+    pub cosigned_size: Option<u64>,
+    /// The valid cosignatures on it: witness name and timestamp.
+    pub cosignatures: Vec<armsledger_bundle::Cosigner>,
+}
+
+/// Waits (at most a minute) until the newest checkpoint met the witness
+/// quorum, so the export is written at it; false if it did not in time.
+fn wait_for_quorum(client: &ServerClient) -> anyhow::Result<bool> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let st: serde_json::Value = client.get_json("/v1/witnesses")?;
+        let size = |k: &str| st.get(k).and_then(serde_json::Value::as_u64);
+        let latest = size("latest_size");
+        if latest.is_some() && size("quorum_size") == latest {
+            return Ok(true);
+        }
+        if std::time::Instant::now() > deadline {
+            return Ok(false);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 /// Downloads the whole ledger as a bundle and verifies it offline against
-/// the log's published key, as an auditor would.
+/// the log's published key and the witness policy, as an auditor would.
 fn export_and_verify(
     client: &ServerClient,
     dir: &Path,
     server: &Server,
     plan: &Plan,
+    witness: &DemoWitness,
 ) -> anyhow::Result<(PathBuf, Report)> {
     let bundle = dir.join("ledger.bundle");
     {
@@ -228,9 +291,12 @@ fn export_and_verify(
         .with_context(|| format!("reading {}", vkey_path.display()))?;
     let trusted =
         LogVerifier::from_vkey(vkey.trim()).map_err(|e| anyhow::anyhow!("log key: {e}"))?;
+    let policy = armsledger_server::witnessing::load_policy(&witness.policy)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", witness.policy.display()))?;
     let options = VerifyOptions {
         trusted_key: Some(trusted),
         now: Some(plan.end()),
+        policy: Some(policy),
         ..VerifyOptions::default()
     };
     let report = verify_bundle(
@@ -320,6 +386,23 @@ pub fn print_summary(s: &Summary, dir: &Path) {
             "NOT AUTHENTIC"
         },
         s.bundle_entries
+    );
+    let w = &s.witness;
+    println!(
+        "  witness      {} — checkpoint {} cosigned by {} (policy {}: quorum {})",
+        w.url,
+        w.cosigned_size.map_or("?".into(), |n| n.to_string()),
+        if w.cosignatures.is_empty() {
+            "nobody".to_string()
+        } else {
+            w.cosignatures
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
+        w.policy.display(),
+        if w.quorum_met { "met" } else { "NOT met" }
     );
     if let Some(serial) = &s.sample_serial {
         println!(
