@@ -792,3 +792,186 @@ fn every_officer_act_and_a_transfer_between_companies() {
     assert_eq!(status["head"], 1);
     assert_eq!(status["unsynced"], 0);
 }
+
+/// Issue 20: `sync --policy` accepts the server's checkpoint only with the
+/// witnesses' quorum, and checks the site's receipts lie in that history.
+/// A real witness process (`armsledger witness serve`) cosigns the server's
+/// checkpoints; the server is started with a `witness_policy`.
+#[test]
+fn sync_with_a_policy_demands_the_witnesses_quorum() {
+    use std::process::{Command, Stdio};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut procs = Procs(Vec::new());
+    let (key, site_dev) = regulator(dir, &mut procs);
+    ok(
+        dir,
+        &[
+            "site",
+            "init",
+            "--site",
+            "north",
+            "--device",
+            &site_dev,
+            "--regulator-key",
+            &key,
+            "--manufacturer-root",
+            &root_public(),
+        ],
+    );
+    // The witness's key, and a port for it.
+    let wdir = dir.join("witness");
+    let wdir_s = wdir.to_str().unwrap();
+    let wvkey = ok(
+        dir,
+        &[
+            "witness",
+            "init",
+            "--data",
+            wdir_s,
+            "--name",
+            "witness.b.example",
+        ],
+    )
+    .trim()
+    .to_owned();
+    assert!(wvkey.starts_with("witness.b.example+"), "{wvkey}");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let wurl = format!("http://127.0.0.1:{port}");
+    // The server offers its checkpoints to that witness.
+    let server_policy = dir.join("server.policy");
+    std::fs::write(
+        &server_policy,
+        format!("witness w {wvkey} {wurl}\nquorum w\n"),
+    )
+    .unwrap();
+    let config = dir.join("server.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "witness_policy = {:?}\nstable_checkpoint_interval_ms = 100\nwitness_retry_max_ms = 200\n",
+            server_policy.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(sites::bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.join("srv"))
+        .args([
+            "--regulator-key",
+            &key,
+            "--manufacturer-root",
+            &root_public(),
+        ])
+        .arg("--config")
+        .arg(&config)
+        .env_remove("ARMSLEDGER_DATA")
+        .env_remove("ARMSLEDGER_LISTEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let line = sites::first_line(&mut child);
+    procs.0.push(child);
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_string();
+    // The witness knows the log, and serves.
+    let vkey = public_vkey(&url).trim().to_owned();
+    std::fs::write(wdir.join("logs"), format!("log {vkey}\n")).unwrap();
+    let mut witness = Command::new(sites::bin())
+        .args(["witness", "serve", "--data", wdir_s, "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let line = sites::first_line(&mut witness);
+    procs.0.push(witness);
+    assert!(line.starts_with("listening "), "{line}");
+
+    let rt = token(dir, "regulator");
+    ok(
+        dir,
+        &["regulator", "push", "--server", &url, "--token", &rt],
+    );
+    let st = token(dir, "site:north");
+    ok(dir, &["sync", "--server", &url, "--token", &st]);
+    // An act pushed at sync leaves the site a receipt checkpoint.
+    ok(dir, &acquire_glock("GLK-W1"));
+    let out = ok(dir, &["sync"]);
+    assert!(out.contains("pushed 1 entries"), "{out}");
+    // Wait for the witness to cosign the log's newest checkpoint.
+    let mut caught_up = false;
+    for _ in 0..1200 {
+        let st: serde_json::Value = ureq::get(format!("{url}/v1/witnesses"))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_json()
+            .unwrap();
+        if st["latest_size"].as_u64().is_some() && st["quorum_size"] == st["latest_size"] {
+            caught_up = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(
+        caught_up,
+        "the witness never cosigned the newest checkpoint"
+    );
+
+    // Quiet: the policy names the log and that witness.
+    let policy = dir.join("client.policy");
+    std::fs::write(
+        &policy,
+        format!("log {vkey}\nwitness w {wvkey}\nquorum w\n"),
+    )
+    .unwrap();
+    let out = ok(dir, &["sync", "--policy", policy.to_str().unwrap()]);
+    assert!(
+        out.contains("witnessed: checkpoint size") && out.contains("cosigned by w (quorum w met)"),
+        "{out}"
+    );
+    assert!(
+        out.contains(" 1 receipt checkpoints lie in that history"),
+        "{out}"
+    );
+    // Firing: a policy demanding a witness that never cosigned.
+    let other = ok(
+        dir,
+        &[
+            "witness",
+            "init",
+            "--key",
+            dir.join("other.key").to_str().unwrap(),
+            "--name",
+            "witness.c.example",
+        ],
+    )
+    .trim()
+    .to_owned();
+    let strict = dir.join("strict.policy");
+    std::fs::write(
+        &strict,
+        format!("log {vkey}\nwitness c {other}\nquorum c\n"),
+    )
+    .unwrap();
+    let out = cli(dir)
+        .args(["sync", "--policy", strict.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("NOT WITNESSED") && err.contains("does not meet the policy"),
+        "{err}"
+    );
+}
