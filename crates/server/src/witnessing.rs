@@ -18,7 +18,7 @@
 //! again (a witness cosigns the checkpoint it already holds again).
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -38,20 +38,59 @@ use crate::state::{Published, Shared};
 /// How many recent offered checkpoints keep their cosignatures.
 const RECENT: usize = 16;
 
-/// Reads and parses the witness policy file (C2SP tlog-policy), size checked
-/// before it is read.
-pub fn load_policy(path: &Path) -> Result<Policy, String> {
-    let len = std::fs::metadata(path)
-        .map_err(|e| format!("cannot read the witness policy: {e}"))?
-        .len();
+/// Why the witness policy file could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyFileError {
+    /// The file could not be read.
+    #[error("cannot read the policy file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is larger than any policy may be; nothing was read.
+    #[error("the policy file {path} is {len} bytes, over the {max}-byte limit")]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its length.
+        len: u64,
+        /// The limit.
+        max: usize,
+    },
+    /// The file is not a C2SP tlog-policy (the line and reason are in `source`).
+    #[error("the policy file {path} is not a C2SP tlog-policy: {source}")]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, and where.
+        source: armsledger_log::LogError,
+    },
+}
+
+/// Reads and parses a policy file (C2SP tlog-policy), its size checked
+/// before it is read. The server's `witness_policy` and the clients'
+/// `--policy` both read it here.
+pub fn load_policy(path: &Path) -> Result<Policy, PolicyFileError> {
+    let read = |source| PolicyFileError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let len = std::fs::metadata(path).map_err(read)?.len();
     if len > MAX_POLICY_BYTES as u64 {
-        return Err(format!(
-            "the witness policy is {len} bytes, over the {MAX_POLICY_BYTES}-byte limit"
-        ));
+        return Err(PolicyFileError::TooLarge {
+            path: path.to_owned(),
+            len,
+            max: MAX_POLICY_BYTES,
+        });
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read the witness policy: {e}"))?;
-    Policy::parse(&text).map_err(|e| format!("the witness policy is not a C2SP tlog-policy: {e}"))
+    let text = std::fs::read_to_string(path).map_err(read)?;
+    Policy::parse(&text).map_err(|source| PolicyFileError::Malformed {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// A checkpoint offered to witnesses, and the cosignature lines each gave.
@@ -203,8 +242,16 @@ impl Board {
     }
 
     /// Records witness `name`'s cosignature `lines` over the checkpoint
-    /// `offered`, and moves the quorum checkpoint if the quorum is now met.
-    fn cosigned(&self, name: &str, offered: &Published, lines: String, metrics: &Metrics) {
+    /// `offered` at `now`, and moves the quorum checkpoint if the quorum is
+    /// now met (a larger quorum checkpoint restarts the alert's clock).
+    fn cosigned(
+        &self,
+        name: &str,
+        offered: &Published,
+        lines: String,
+        metrics: &Metrics,
+        now: Instant,
+    ) {
         let Some(policy) = &self.policy else {
             return;
         };
@@ -231,6 +278,10 @@ impl Board {
         let names: Vec<&str> = entry.lines.keys().map(String::as_str).collect();
         if policy.quorum_met(&names) && g.quorum.as_ref().is_none_or(|q| q.size <= offered.size) {
             let note = entry.cosigned_note();
+            if g.quorum.as_ref().is_none_or(|q| q.size < offered.size) {
+                // A new checkpoint reached the quorum: the clock restarts.
+                g.pending_since = None;
+            }
             g.quorum = Some(Published {
                 size: offered.size,
                 note,
@@ -243,7 +294,7 @@ impl Board {
             g.recent.pop_first();
         }
         drop(guard);
-        self.refresh(None, metrics);
+        self.refresh(None, metrics, now);
     }
 
     /// Records a failed submission to witness `name`.
@@ -258,8 +309,11 @@ impl Board {
         w.failures
     }
 
-    /// Re-evaluates the quorum alert, given the newest checkpoint's size if known.
-    fn refresh(&self, latest_size: Option<u64>, metrics: &Metrics) {
+    /// Re-evaluates the quorum alert at `now`, given the newest checkpoint's
+    /// size if known: it stands once the log has had a checkpoint newer
+    /// than the newest quorum one for `alert_after`, counted from when that
+    /// became so or from the last time the quorum moved, whichever is later.
+    fn refresh(&self, latest_size: Option<u64>, metrics: &Metrics, now: Instant) {
         if self.policy.is_none() {
             return;
         }
@@ -276,11 +330,11 @@ impl Board {
         if !behind {
             g.pending_since = None;
         } else if g.pending_since.is_none() {
-            g.pending_since = Some(Instant::now());
+            g.pending_since = Some(now);
         }
         let alert = g
             .pending_since
-            .is_some_and(|t| t.elapsed() >= self.alert_after);
+            .is_some_and(|t| now.saturating_duration_since(t) >= self.alert_after);
         if alert != g.alert {
             if alert {
                 tracing::warn!(
@@ -319,7 +373,9 @@ pub fn spawn(shared: Arc<Shared>) {
         let mut rx = shared.subscribe_checkpoints();
         loop {
             let latest = shared.latest_checkpoint().map(|p| p.size);
-            shared.witnessing().refresh(latest, shared.metrics());
+            shared
+                .witnessing()
+                .refresh(latest, shared.metrics(), Instant::now());
             let _ = tokio::time::timeout(tick, rx.changed()).await;
         }
     });
@@ -380,9 +436,13 @@ async fn submit_forever(shared: Arc<Shared>, witness: PolicyWitness) {
             Ok(Ok(cosigned)) => {
                 known_size = cosigned.witness_size;
                 tracing::debug!(witness = %name, size = target.size, "cosigned");
-                shared
-                    .witnessing()
-                    .cosigned(&name, &target, cosigned.lines(), shared.metrics());
+                shared.witnessing().cosigned(
+                    &name,
+                    &target,
+                    cosigned.lines(),
+                    shared.metrics(),
+                    Instant::now(),
+                );
                 done = Some(target);
             }
             Ok(Err(e)) => {
@@ -463,12 +523,13 @@ mod tests {
             log.verifier()
         ));
         let metrics = Metrics::default();
+        let t0 = Instant::now();
         let board = Board::new(Some(p), Duration::ZERO);
         // Quiet: nothing signed yet.
-        board.refresh(None, &metrics);
+        board.refresh(None, &metrics, t0);
         assert!(!board.status().alert);
         // Firing: a checkpoint and no quorum.
-        board.refresh(Some(3), &metrics);
+        board.refresh(Some(3), &metrics, t0);
         assert!(board.status().alert);
         assert_eq!(board.quorum_checkpoint().map(|q| q.size), None);
         // The witness cosigns it: quorum met, alert cleared.
@@ -482,7 +543,7 @@ mod tests {
         let cos = key
             .cosign(signed.checkpoint().body().as_str(), 1_750_000_000)
             .unwrap();
-        board.cosigned("one", &offered, cos.to_line(), &metrics);
+        board.cosigned("one", &offered, cos.to_line(), &metrics, t0);
         let st = board.status();
         assert!(!st.alert);
         assert_eq!(st.quorum_size, Some(3));
@@ -491,7 +552,7 @@ mod tests {
         assert_eq!(board.cosignatures_for(3, signed.note()), cos.to_line());
         assert_eq!(board.cosignatures_for(3, "another note"), "");
         // The log grows past it: the alert rises again.
-        board.refresh(Some(4), &metrics);
+        board.refresh(Some(4), &metrics, t0);
         assert!(board.status().alert);
     }
 
@@ -507,6 +568,7 @@ mod tests {
             k2.verifier()
         ));
         let metrics = Metrics::default();
+        let t0 = Instant::now();
         let board = Board::new(Some(p), Duration::from_secs(3600));
         let signed = log
             .sign_checkpoint(5, &armsledger_log::Hash::from([3; 32]))
@@ -521,19 +583,81 @@ mod tests {
             &offered,
             k1.cosign(&body, 1).unwrap().to_line(),
             &metrics,
+            t0,
         );
         assert!(board.quorum_checkpoint().is_none());
         // Not timed out yet: no alert though the quorum is not met.
-        board.refresh(Some(5), &metrics);
+        board.refresh(Some(5), &metrics, t0);
         assert!(!board.status().alert);
         board.cosigned(
             "b",
             &offered,
             k2.cosign(&body, 2).unwrap().to_line(),
             &metrics,
+            t0,
         );
         let q = board.quorum_checkpoint().unwrap();
         let checked = board.policy().unwrap().verify(q.note.as_bytes()).unwrap();
         assert_eq!(checked.cosigned().len(), 2);
+    }
+
+    /// Under steady ingest the newest checkpoint is always ahead of the
+    /// quorum one (witnesses get the slower stable checkpoint): the alert
+    /// must count from the last time the quorum moved, not from the first
+    /// time the log was ahead.
+    #[test]
+    fn the_alert_clock_restarts_each_time_the_quorum_moves() {
+        let key = armsledger_log::CosignerKey::from_seed("w.example", &[7; 32]).unwrap();
+        let log = armsledger_log::LogKey::from_seed("log.example", &[1; 32]).unwrap();
+        let p = policy(&format!(
+            "log {}\nwitness w {}\nquorum w\n",
+            log.verifier(),
+            key.verifier()
+        ));
+        let metrics = Metrics::default();
+        let hour = Duration::from_secs(3600);
+        let board = Board::new(Some(p), hour);
+        let t0 = Instant::now();
+        let cosign = |size: u64, at: Instant| {
+            let signed = log
+                .sign_checkpoint(size, &armsledger_log::Hash::from([size as u8; 32]))
+                .unwrap();
+            let line = key
+                .cosign(&signed.checkpoint().body(), 1_750_000_000)
+                .unwrap()
+                .to_line();
+            let offered = Published {
+                size,
+                note: signed.note().to_owned(),
+            };
+            board.cosigned("w", &offered, line, &metrics, at);
+        };
+        board.refresh(Some(10), &metrics, t0);
+        cosign(5, t0);
+        // Still ahead, but the quorum just moved: quiet for an hour.
+        board.refresh(Some(20), &metrics, t0 + hour / 2);
+        assert!(!board.status().alert);
+        cosign(15, t0 + hour / 2);
+        board.refresh(Some(30), &metrics, t0 + hour + hour / 4);
+        assert!(!board.status().alert, "the quorum moved 45 minutes ago");
+        // Firing: an hour with no new quorum checkpoint.
+        board.refresh(Some(30), &metrics, t0 + hour + hour / 2);
+        assert!(board.status().alert);
+        assert!(
+            metrics
+                .render()
+                .contains("armsledger_witness_quorum_alert 1")
+        );
+        // Cosigning the same size again is no new checkpoint: still firing.
+        cosign(15, t0 + hour + hour / 2);
+        assert!(board.status().alert);
+        // The quorum catches up: cleared.
+        cosign(30, t0 + 2 * hour);
+        assert!(!board.status().alert);
+        assert!(
+            metrics
+                .render()
+                .contains("armsledger_witness_quorum_alert 0")
+        );
     }
 }

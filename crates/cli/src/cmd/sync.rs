@@ -62,7 +62,7 @@ pub fn run(a: SyncArgs) -> anyhow::Result<u8> {
     );
     if let Some(p) = &a.policy {
         let policy = armsledger_server::witnessing::load_policy(p)
-            .map_err(|e| anyhow::anyhow!("--policy {}: {e}", p.display()))?;
+            .map_err(|e| anyhow::anyhow!("--policy: {e}"))?;
         let receipts = agent.ledger().checkpoints()?;
         let evidence = a.site.dir.join("evidence");
         return match crate::cmd::witnessed::check_receipts(&client, &policy, &receipts, &evidence) {

@@ -83,7 +83,7 @@ pub fn trace(a: TraceArgs) -> anyhow::Result<u8> {
         ),
         Some(p) => Some(
             armsledger_server::witnessing::load_policy(p)
-                .map_err(|e| anyhow::anyhow!("--policy {}: {e}", p.display()))?,
+                .map_err(|e| anyhow::anyhow!("--policy: {e}"))?,
         ),
     };
     let t: Value = if let Some(out) = &a.dossier {

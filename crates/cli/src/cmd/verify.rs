@@ -90,7 +90,7 @@ pub fn run(a: VerifyArgs) -> anyhow::Result<u8> {
         .as_deref()
         .map(|p| {
             armsledger_server::witnessing::load_policy(p)
-                .map_err(|e| anyhow::anyhow!("--policy {}: {e}", p.display()))
+                .map_err(|e| anyhow::anyhow!("--policy: {e}"))
         })
         .transpose()?;
     let evidence_dir = a.evidence.clone().or_else(|| {

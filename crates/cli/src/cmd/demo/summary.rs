@@ -291,8 +291,7 @@ fn export_and_verify(
         .with_context(|| format!("reading {}", vkey_path.display()))?;
     let trusted =
         LogVerifier::from_vkey(vkey.trim()).map_err(|e| anyhow::anyhow!("log key: {e}"))?;
-    let policy = armsledger_server::witnessing::load_policy(&witness.policy)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", witness.policy.display()))?;
+    let policy = armsledger_server::witnessing::load_policy(&witness.policy)?;
     let options = VerifyOptions {
         trusted_key: Some(trusted),
         now: Some(plan.end()),
