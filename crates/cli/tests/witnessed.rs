@@ -196,3 +196,58 @@ fn verify_demands_the_policys_quorum() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--policy"));
 }
+
+/// `trace --policy` checks the file's checkpoint before tracing from it.
+#[test]
+fn trace_from_a_file_demands_the_quorum_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = Scenario::standard();
+    s.acquire("north", "AB-1");
+    let plain = tmp.path().join("plain.bundle");
+    bundle(&s, s.log.clone(), &plain);
+    let w = CosignerKey::from_seed("witness.example", &[0x78; 32]).unwrap();
+    let cosigned = tmp.path().join("cosigned.bundle");
+    std::fs::write(
+        &cosigned,
+        with_cosignature(&std::fs::read(&plain).unwrap(), &w),
+    )
+    .unwrap();
+    let policy = tmp.path().join("p.policy");
+    std::fs::write(
+        &policy,
+        format!(
+            "log {}\nwitness w {}\nquorum w\n",
+            key().verifier(),
+            w.verifier()
+        ),
+    )
+    .unwrap();
+    let trace = |file: Option<&Path>| {
+        let mut c = Command::cargo_bin("armsledger").unwrap();
+        c.args(["trace", "AB-1", "--policy", policy.to_str().unwrap()]);
+        if let Some(f) = file {
+            c.arg("--bundle").arg(f);
+        }
+        c.env_remove("ARMSLEDGER_SERVER").output().unwrap()
+    };
+    // Quiet: the cosigned file traces.
+    let out = trace(Some(&cosigned));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("AB-1"));
+    // Firing: the same file without the cosignature is refused.
+    let out = trace(Some(&plain));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("is not authentic") && err.contains("quorum"),
+        "{err}"
+    );
+    // Without a file there is no checkpoint to check offline: refused, with the fix.
+    let out = trace(None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("add --dossier FILE"));
+}
