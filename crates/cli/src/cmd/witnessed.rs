@@ -115,3 +115,111 @@ pub fn check_receipts(
         policy.quorum_name().unwrap_or("none")
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+    use armsledger_agents::LedgerServer;
+    use armsledger_core::testkit::{Scenario, T0};
+    use armsledger_log::LogKey;
+    use armsledger_server::tokens::Role;
+
+    use super::*;
+    use crate::cmd::demo::DeviceHost;
+    use crate::cmd::demo::infra::{DemoWitness, Server};
+
+    /// A real server (in process, loopback) and a witness (on a thread,
+    /// loopback), as the demo runs them; receipts checked against the
+    /// cosigned history: quiet for the log's own, firing for a checkpoint
+    /// the log signed outside it (same size, and an older size).
+    #[test]
+    fn receipts_outside_the_cosigned_history_are_a_split_view_with_evidence() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("server");
+        let log_vkey = Server::prepare_log_key(&data).unwrap();
+        let witness = DemoWitness::start(
+            &DeviceHost::Threads,
+            &tmp.path().join("witness"),
+            &log_vkey,
+            &tmp.path().join("p.policy"),
+        )
+        .unwrap();
+        let s = Scenario::standard();
+        let server = Server::start(
+            &data,
+            hex::encode(s.regulator_key()),
+            hex::encode(s.root_key()),
+            Some(witness.policy.clone()),
+        )
+        .unwrap();
+        let token = server.create_token(Role::Regulator, "t", T0).unwrap();
+        let client = ServerClient::new(&server.url, Some(token));
+        let raw: Vec<Vec<u8>> = s.log.iter().map(|e| e.bytes().to_vec()).collect();
+        client.push(&raw).unwrap();
+        let n = raw.len() as u64;
+        let mut cosigned = false;
+        for _ in 0..600 {
+            let st: serde_json::Value = client.get_json("/v1/witnesses").unwrap();
+            if st["quorum_size"].as_u64() == Some(n) {
+                cosigned = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert!(cosigned, "the witness never cosigned size {n}");
+        let policy = armsledger_server::witnessing::load_policy(&witness.policy).unwrap();
+        let evidence = tmp.path().join("evidence");
+
+        // Quiet: the checkpoint the server gave.
+        let honest = client.get_text("/checkpoint").unwrap();
+        let line = check_receipts(&client, &policy, &[(n, honest)], &evidence).unwrap();
+        assert!(
+            line.contains("1 receipt checkpoints lie in that history"),
+            "{line}"
+        );
+        assert!(!evidence.exists());
+
+        // Firing: the log's key signed another root at that size.
+        let key = LogKey::from_signer_key(
+            std::fs::read_to_string(data.join(armsledger_server::files::LOG_KEY))
+                .unwrap()
+                .trim(),
+        )
+        .unwrap();
+        let forged = key.sign_checkpoint(n, &Hash::from([7; 32])).unwrap();
+        let err = check_receipts(
+            &client,
+            &policy,
+            &[(n, forged.note().to_owned())],
+            &evidence,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("split view: this site was given root"),
+            "{err}"
+        );
+        let kept: Vec<_> = std::fs::read_dir(&evidence).unwrap().collect();
+        assert_eq!(kept.len(), 1);
+        let text = std::fs::read_to_string(kept[0].as_ref().unwrap().path()).unwrap();
+        assert!(
+            text.contains(forged.note()) && text.contains("— witness.demo."),
+            "{text}"
+        );
+
+        // Firing: an older checkpoint that the cosigned one does not extend.
+        let older = key.sign_checkpoint(n - 1, &Hash::from([8; 32])).unwrap();
+        let err = check_receipts(
+            &client,
+            &policy,
+            &[(n - 1, older.note().to_owned())],
+            &evidence,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("is not in the cosigned history"), "{err}");
+        drop(server);
+        drop(witness);
+    }
+}

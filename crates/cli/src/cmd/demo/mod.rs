@@ -24,7 +24,7 @@
 //! computed at the scenario's end.
 
 mod armouries;
-mod infra;
+pub(crate) mod infra;
 mod progress;
 mod regulator;
 mod summary;
