@@ -21,13 +21,6 @@
     });
   }
 
-  const box = document.getElementById('proof-checks');
-  if (box) {
-    runChecks(box).catch(function (e) {
-      report(box, false, 'The checks could not run: ' + e.message);
-      summary(box, false, 0, 1);
-    });
-  }
 
   function hexToBytes(hex) {
     if (hex.length % 2 !== 0 || /[^0-9a-fA-F]/.test(hex)) throw new Error('not hex');
@@ -62,8 +55,10 @@
 
   // A C2SP verifier key: <name>+<key id hex>+<base64(0x01 || public key)>.
   function parseVkey(vkey) {
-    const parts = vkey.split('+');
-    if (parts.length !== 3) throw new Error('the pinned log key is not a verifier key');
+    // The name has no '+'; the base64 key may.
+    const a = vkey.indexOf('+'), b = vkey.indexOf('+', a + 1);
+    if (a < 1 || b < 0) throw new Error('the pinned log key is not a verifier key');
+    const parts = [vkey.slice(0, a), vkey.slice(a + 1, b), vkey.slice(b + 1)];
     const raw = b64ToBytes(parts[2]);
     if (raw.length !== 33 || raw[0] !== 1) throw new Error('the pinned log key is not an Ed25519 key');
     return { name: parts[0], id: hexToBytes(parts[1]), pub: raw.slice(1) };
@@ -177,5 +172,13 @@
       }
     }
     summary(box, passed === total, passed, total);
+  }
+
+  const box = document.getElementById('proof-checks');
+  if (box) {
+    runChecks(box).catch(function (e) {
+      report(box, false, 'The checks could not run: ' + e.message);
+      summary(box, false, 0, 1);
+    });
   }
 })();

@@ -87,7 +87,7 @@ pub async fn submit(
     let log_key = f.log_key.trim();
     let log_key = if log_key.is_empty() {
         c.shared.log_vkey().to_string()
-    } else if log_key.len() > MAX_LOG_KEY || log_key.split('+').count() != 3 {
+    } else if log_key.len() > MAX_LOG_KEY || log_key.splitn(3, '+').count() != 3 {
         return form_page(
             &c,
             &headers,
