@@ -22,7 +22,8 @@ pub fn bars(title: &str, data: &[(String, u64)], label_every: usize) -> String {
     const PAD: f64 = 28.0;
     let max = data.iter().map(|d| d.1).max().unwrap_or(0).max(1);
     let n = data.len().max(1);
-    let step = (W - 2.0 * PAD) / n as f64;
+    // At most 48 units a bar, so a few bars do not fill the width.
+    let step = ((W - 2.0 * PAD) / n as f64).min(48.0);
     let mut s = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"{}\" class=\"svg-chart\"><title>{}</title>",
         esc(title),
