@@ -360,6 +360,28 @@ async fn state_changing_forms_need_the_session_csrf_token() {
         assert!(r.body.contains("CSRF"));
     }
     assert_eq!(e.get("/console/", Some(&s)).await.status, StatusCode::OK);
+    // An auditor reads everything and changes nothing: with its own valid
+    // CSRF token, revoking is refused by the role.
+    let aud = e.sign_in("auditor").await;
+    let aud_csrf = csrf_of(&e.get("/console/", Some(&aud)).await.body);
+    let reg_id = e
+        .shared
+        .tokens()
+        .list()
+        .unwrap()
+        .into_iter()
+        .find(|t| t.label == "regulator")
+        .unwrap()
+        .id;
+    let r = e
+        .post(
+            &format!("/console/tokens/{reg_id}/revoke"),
+            &aud,
+            &format!("csrf={aud_csrf}"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert_eq!(e.get("/console/", Some(&s)).await.status, StatusCode::OK);
     // Revoking a token without the CSRF token: refused, the token still works.
     let auditor = e.sign_in("auditor").await;
     let id = e
@@ -392,7 +414,6 @@ async fn state_changing_forms_need_the_session_csrf_token() {
         e.get("/console/", Some(&auditor)).await.status,
         StatusCode::SEE_OTHER
     );
-    // An auditor's CSRF token is no use to revoke: the role is refused.
     // Sign-out with the right token ends the session.
     let r = e
         .post("/console/sign-out", &s, &format!("csrf={csrf}"))
