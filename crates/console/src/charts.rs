@@ -24,6 +24,8 @@ pub fn bars(title: &str, data: &[(String, u64)], label_every: usize) -> String {
     let n = data.len().max(1);
     // At most 48 units a bar, so a few bars do not fill the width.
     let step = ((W - 2.0 * PAD) / n as f64).min(48.0);
+    // Labels at least 64 units apart, so dates never overlap.
+    let label_every = label_every.max((64.0 / step).ceil() as usize);
     let mut s = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"{}\" class=\"svg-chart\"><title>{}</title>",
         esc(title),
@@ -59,7 +61,7 @@ pub fn bars(title: &str, data: &[(String, u64)], label_every: usize) -> String {
             (step * 0.8).max(1.0),
             esc(label)
         );
-        if i == 0 || i + 1 == data.len() || (label_every > 0 && i % label_every == 0) {
+        if i % label_every == 0 {
             let _ = write!(
                 s,
                 "<text x=\"{x:.1}\" y=\"{}\" class=\"lbl\">{}</text>",
