@@ -37,6 +37,21 @@ impl Drop for Proc {
     }
 }
 
+/// chromedriver in a process group of its own: dropping it ends the group,
+/// so the browser it started ends too even when a test fails before
+/// closing its session.
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{}", self.0.id())])
+            .status();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn require_browser() {
     for (p, pkg) in [(CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")] {
         assert!(
@@ -135,15 +150,17 @@ fn free_port() -> u16 {
 }
 
 /// chromedriver on a free loopback port, and a headless Chromium session.
-async fn browser(downloads: &Path) -> (Proc, Client) {
+async fn browser(downloads: &Path) -> (Driver, Client) {
+    use std::os::unix::process::CommandExt;
     require_browser();
     let port = free_port();
-    let driver = Proc(
+    let driver = Driver(
         Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .arg("--allowed-ips=127.0.0.1")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .spawn()
             .unwrap(),
     );
