@@ -191,6 +191,19 @@ pub async fn serve_until(
     ready: impl FnOnce(std::net::SocketAddr, &str),
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), StartError> {
+    serve_with(config, clock, |app, _| app, ready, shutdown).await
+}
+
+/// [`serve_until`] with `mount` adding routes to the API's router before it
+/// serves: how `armsledger serve` adds the console
+/// (`armsledger_console::mount`) without this crate depending on it.
+pub async fn serve_with(
+    config: Config,
+    clock: Clock,
+    mount: impl FnOnce(Router, Arc<Shared>) -> Router,
+    ready: impl FnOnce(std::net::SocketAddr, &str),
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), StartError> {
     let addr = config.listen;
     catch_file_size_signal();
     let shared = tokio::task::spawn_blocking(move || Shared::open_with_clock(config, clock))
@@ -224,7 +237,8 @@ pub async fn serve_until(
     ready(bound, shared.log_vkey());
     let header_timeout = Duration::from_secs(shared.config().header_timeout_secs);
     let cap = accept::connection_cap(shared.config().max_connections);
-    accept::accept_loop(listener, app(shared), header_timeout, cap, shutdown).await;
+    let router = mount(app(shared.clone()), shared);
+    accept::accept_loop(listener, router, header_timeout, cap, shutdown).await;
     Ok(())
 }
 
@@ -252,7 +266,8 @@ fn catch_file_size_signal() {
     }
 }
 
-async fn shutdown_signal() {
+/// Completes on Ctrl-C or SIGTERM: what [`serve`] stops on.
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -232,7 +232,7 @@ impl Shared {
     }
 
     /// The verifier for a read, or an internal error.
-    pub(crate) fn read_verifier(&self) -> Result<RwLockReadGuard<'_, LedgerVerifier>, ApiError> {
+    pub fn read_verifier(&self) -> Result<RwLockReadGuard<'_, LedgerVerifier>, ApiError> {
         self.verifier
             .read()
             .map_err(|_| ApiError::Internal("verifier lock".into()))

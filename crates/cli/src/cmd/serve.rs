@@ -61,14 +61,25 @@ pub fn run(a: ServeArgs) -> anyhow::Result<u8> {
     let c = config(&a)?;
     let data = c.data_dir.clone();
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    rt.block_on(armsledger_server::serve(c, |addr, vkey| {
-        println!("armsledger server listening on http://{addr}");
-        println!("data directory: {}", data.display());
-        println!("log verifier key: {vkey}");
-        println!(
-            "create a token: armsledger token create --data {} --role auditor",
-            data.display()
-        );
-    }))?;
+    let serving = armsledger_server::serve_with(
+        c,
+        armsledger_server::Clock::System,
+        armsledger_console::mount,
+        |addr, vkey| {
+            println!("armsledger server listening on http://{addr}");
+            println!(
+                "inspectors' console: http://{addr}{}/",
+                armsledger_console::BASE
+            );
+            println!("data directory: {}", data.display());
+            println!("log verifier key: {vkey}");
+            println!(
+                "create a token: armsledger token create --data {} --role auditor",
+                data.display()
+            );
+        },
+        armsledger_server::shutdown_signal(),
+    );
+    rt.block_on(serving)?;
     Ok(0)
 }

@@ -24,15 +24,22 @@ impl FromRequestParts<Arc<Shared>> for Caller {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or(ApiError::Unauthenticated)?;
+        Caller::authenticate(state, token)
+    }
+}
+
+impl Caller {
+    /// The caller a bearer token stands for, checked now (a revoked token
+    /// is refused): what the header extractor and the console's session
+    /// cookie both resolve to.
+    pub fn authenticate(state: &Shared, token: &str) -> Result<Caller, ApiError> {
         match state.tokens().authenticate(token.trim()) {
             Ok(Some((id, role))) => Ok(Caller(role, id)),
             Ok(None) => Err(ApiError::Unauthenticated),
             Err(e) => Err(ApiError::Internal(e.to_string())),
         }
     }
-}
 
-impl Caller {
     /// The token's id (as `armsledger token list` shows it).
     pub fn token_id(&self) -> &str {
         &self.1

@@ -226,8 +226,8 @@ impl Drop for Devices {
 }
 
 /// The regulator's server, run in process on a background runtime through
-/// the server crate's public entry point ([`armsledger_server::serve_until`],
-/// what `armsledger serve` runs), on a loopback port.
+/// the server crate's public entry point ([`armsledger_server::serve_with`]
+/// with the console mounted, what `armsledger serve` runs), on a loopback port.
 pub struct Server {
     /// `http://127.0.0.1:PORT`.
     pub url: String,
@@ -278,9 +278,10 @@ impl Server {
             .context("starting the server runtime")?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (bound, listening) = std::sync::mpsc::channel();
-        let serving = rt.spawn(armsledger_server::serve_until(
+        let serving = rt.spawn(armsledger_server::serve_with(
             config,
             Clock::System,
+            armsledger_console::mount,
             move |addr, _vkey| {
                 let _ = bound.send(addr);
             },

@@ -233,6 +233,11 @@ pub fn run(a: DemoArgs) -> anyhow::Result<u8> {
     }
     if a.serve {
         summary::print_serve_hints(&summary);
+        println!(
+            "inspectors' console: {}{}/ (sign in with the regulator token above)",
+            summary.server_url,
+            armsledger_console::BASE
+        );
         server.wait_for_ctrl_c();
     }
     drop(devices);

@@ -1,0 +1,512 @@
+//! The console in process: the router driven with `oneshot`, pages parsed
+//! with `scraper`. Every page × every role, allowed and refused; sign-in,
+//! cookies, CSRF refusals, headers, escaping, and no token in any URL.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use armsledger_core::testkit::Showcase;
+use armsledger_core::testkit::T0;
+use armsledger_server::{Config, Shared, app, spawn_workers};
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use scraper::{Html, Selector};
+use tower::ServiceExt;
+
+const ROLES: [&str; 7] = [
+    "regulator",
+    "auditor",
+    "company:acme",
+    "company:other-co",
+    "site:north",
+    "site:south",
+    "company:nobody",
+];
+
+struct Env {
+    _dir: tempfile::TempDir,
+    shared: Arc<Shared>,
+    app: Router,
+    tokens: HashMap<&'static str, String>,
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+async fn send(app: &Router, req: Request<Body>) -> Reply {
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+async fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let show = Showcase::new();
+    let s = &show.scenario;
+    let config = Config {
+        data_dir: dir.path().to_path_buf(),
+        regulator_key: Some(hex::encode(s.regulator_key())),
+        manufacturer_roots: vec![hex::encode(s.root_key())],
+        checkpoint_interval_ms: 10,
+        ..Config::default()
+    };
+    let shared = Shared::open(config).unwrap();
+    spawn_workers(shared.clone());
+    let tokens: HashMap<&'static str, String> = ROLES
+        .iter()
+        .map(|r| {
+            let t = shared.tokens().create(r.parse().unwrap(), r, T0).unwrap().0;
+            (*r, t)
+        })
+        .collect();
+    let app = armsledger_console::mount(app(shared.clone()), shared.clone());
+    let raw: Vec<Vec<u8>> = show.log().iter().map(|e| e.bytes().to_vec()).collect();
+    let r = send(
+        &app,
+        Request::post("/v1/entries?wait=true")
+            .header("authorization", format!("Bearer {}", tokens["regulator"]))
+            .body(Body::from(postcard::to_allocvec(&raw).unwrap()))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    Env {
+        _dir: dir,
+        shared,
+        app,
+        tokens,
+    }
+}
+
+/// The value of `name` in the reply's Set-Cookie headers, and the whole header.
+fn set_cookie(r: &Reply, name: &str) -> Option<(String, String)> {
+    r.headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| {
+            let val = v
+                .split(';')
+                .next()
+                .unwrap()
+                .split_once('=')
+                .unwrap()
+                .1
+                .to_string();
+            (val, v)
+        })
+}
+
+fn form_value(body: &str, sel: &str) -> String {
+    let doc = Html::parse_document(body);
+    let s = Selector::parse(sel).unwrap();
+    doc.select(&s)
+        .next()
+        .unwrap_or_else(|| panic!("no {sel} in {body}"))
+        .value()
+        .attr("value")
+        .unwrap()
+        .to_string()
+}
+
+impl Env {
+    /// Signs in as `role` through the form; the session cookie.
+    async fn sign_in(&self, role: &str) -> String {
+        let form = send(
+            &self.app,
+            Request::get("/console/sign-in")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(form.status, StatusCode::OK);
+        let (pre, _) = set_cookie(&form, "als_console_pre").unwrap();
+        let csrf = form_value(&form.body, "input[name=csrf]");
+        let r = send(
+            &self.app,
+            Request::post("/console/sign-in")
+                .header(header::COOKIE, format!("als_console_pre={pre}"))
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(format!(
+                    "csrf={csrf}&token={}&log_key=",
+                    self.tokens[role]
+                )))
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        set_cookie(&r, "als_console").unwrap().0
+    }
+
+    async fn get(&self, uri: &str, session: Option<&str>) -> Reply {
+        let mut req = Request::get(uri);
+        if let Some(s) = session {
+            req = req.header(header::COOKIE, format!("als_console={s}"));
+        }
+        send(&self.app, req.body(Body::empty()).unwrap()).await
+    }
+
+    async fn post(&self, uri: &str, session: &str, body: &str) -> Reply {
+        send(
+            &self.app,
+            Request::post(uri)
+                .header(header::COOKIE, format!("als_console={session}"))
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await
+    }
+}
+
+fn csrf_of(body: &str) -> String {
+    form_value(body, "form[action='/console/sign-out'] input[name=csrf]")
+}
+
+const PAGES: [&str; 11] = [
+    "/console/",
+    "/console/sites",
+    "/console/sites/north",
+    "/console/sites/south",
+    "/console/sites/north/inventory.csv",
+    "/console/search?serial=glk%20001",
+    "/console/firearms/GLK-001",
+    "/console/firearms/GLK-001/dossier",
+    "/console/findings",
+    "/console/findings.csv",
+    "/console/tokens",
+];
+
+/// What each role gets on each page of [`PAGES`].
+fn expected(role: &str, page: &str) -> StatusCode {
+    let ok = StatusCode::OK;
+    let no = StatusCode::FORBIDDEN;
+    match (role, page) {
+        ("regulator", _) => ok,
+        (_, "/console/tokens") => no,
+        ("auditor", _) => ok,
+        ("company:acme" | "site:north", p) if p.starts_with("/console/sites/south") => no,
+        ("company:other-co" | "site:south", p) if p.starts_with("/console/sites/north") => no,
+        ("company:nobody", p) if p.starts_with("/console/sites/") => no,
+        // GLK-001 was held at north (acme), then sent to south (other-co):
+        // a role that never held it gets the same 404 as for no such serial.
+        ("company:nobody", p) if p.starts_with("/console/firearms/") => StatusCode::NOT_FOUND,
+        _ => ok,
+    }
+}
+
+#[tokio::test]
+async fn every_page_for_every_role_allowed_and_refused() {
+    let e = env().await;
+    for page in PAGES {
+        // Signed out: every page sends to the sign-in form.
+        let r = e.get(page, None).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{page}");
+        assert_eq!(r.headers[header::LOCATION], "/console/sign-in", "{page}");
+    }
+    for role in ROLES {
+        let session = e.sign_in(role).await;
+        for page in PAGES {
+            let r = e.get(page, Some(&session)).await;
+            assert_eq!(r.status, expected(role, page), "{role} {page}: {}", r.body);
+        }
+    }
+}
+
+#[tokio::test]
+async fn pages_show_only_what_the_role_may_read() {
+    let e = env().await;
+    let rows = |body: &str| -> Vec<String> {
+        let doc = Html::parse_document(body);
+        let s = Selector::parse("#sites tbody tr td:first-child a").unwrap();
+        doc.select(&s).map(|a| a.text().collect()).collect()
+    };
+    let reg = e.sign_in("regulator").await;
+    let all = rows(&e.get("/console/sites", Some(&reg)).await.body);
+    assert!(all.len() >= 2, "{all:?}");
+    let north = e.sign_in("site:north").await;
+    let mine = rows(&e.get("/console/sites", Some(&north)).await.body);
+    assert_eq!(mine.len(), 1, "{mine:?}");
+    // The search finds the weapon however the serial is typed.
+    for typed in ["glk%20001", "GLK001", "g.l.k-0-0-1", "GLK-0O1"] {
+        let r = e
+            .get(&format!("/console/search?serial={typed}"), Some(&reg))
+            .await;
+        let doc = Html::parse_document(&r.body);
+        let s = Selector::parse("#hits a.trace-link").unwrap();
+        let hits: Vec<String> = doc.select(&s).map(|a| a.text().collect()).collect();
+        assert_eq!(hits, ["GLK-001"], "{typed}");
+    }
+    // The trace page carries each logged event's leaf and proof.
+    let r = e
+        .get("/console/firearms/GLK-001?view=both", Some(&reg))
+        .await;
+    let doc = Html::parse_document(&r.body);
+    let ev = Selector::parse("li.event").unwrap();
+    let events: Vec<_> = doc.select(&ev).collect();
+    assert!(events.len() >= 3);
+    for li in &events {
+        assert!(!li.value().attr("data-leaf").unwrap().is_empty());
+        assert!(!li.value().attr("data-index").unwrap().is_empty());
+    }
+    assert!(r.body.contains("data-checkpoint=\""));
+    // A former holder sees its own custody, not what came after.
+    let acme = e.sign_in("company:acme").await;
+    let mine = e.get("/console/firearms/GLK-001", Some(&acme)).await;
+    let n = Html::parse_document(&mine.body).select(&ev).count();
+    assert!(n < events.len(), "{n} of {}", events.len());
+}
+
+#[tokio::test]
+async fn sign_in_sets_a_strict_cookie_and_refuses_bad_tokens_and_forged_forms() {
+    let e = env().await;
+    let form = e.get("/console/sign-in", None).await;
+    let (pre, _) = set_cookie(&form, "als_console_pre").unwrap();
+    let csrf = form_value(&form.body, "input[name=csrf]");
+    let post = |cookie: String, body: String, https: bool| {
+        let mut req = Request::post("/console/sign-in")
+            .header(header::COOKIE, cookie)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if https {
+            req = req.header("x-forwarded-proto", "https");
+        }
+        send(&e.app, req.body(Body::from(body)).unwrap())
+    };
+    let good = &e.tokens["auditor"];
+    // A forged form (no or another CSRF token) is refused, valid token or not.
+    let r = post(
+        format!("als_console_pre={pre}"),
+        format!("csrf=00&token={good}"),
+        false,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(set_cookie(&r, "als_console").is_none());
+    let r = post(String::new(), format!("csrf={csrf}&token={good}"), false).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // A bad token is refused with the form again.
+    let r = post(
+        format!("als_console_pre={pre}"),
+        format!("csrf={csrf}&token=als_nope"),
+        false,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(r.body.contains("not valid here"));
+    assert!(set_cookie(&r, "als_console").is_none());
+    // A good one: HttpOnly, SameSite=Strict, an expiry; Secure over TLS only.
+    let r = post(
+        format!("als_console_pre={pre}"),
+        format!("csrf={csrf}&token={good}"),
+        false,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let (session, c) = set_cookie(&r, "als_console").unwrap();
+    assert!(
+        c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.contains("Max-Age=28800"),
+        "{c}"
+    );
+    assert!(!c.contains("Secure"), "{c}");
+    assert!(!r.headers[header::LOCATION].to_str().unwrap().contains(good));
+    let r = post(
+        format!("als_console_pre={pre}"),
+        format!("csrf={csrf}&token={good}"),
+        true,
+    )
+    .await;
+    let (_, c) = set_cookie(&r, "als_console").unwrap();
+    assert!(c.contains("; Secure"), "{c}");
+    // The session works; a made-up one does not.
+    assert_eq!(
+        e.get("/console/", Some(&session)).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        e.get("/console/", Some("f00d")).await.status,
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn state_changing_forms_need_the_session_csrf_token() {
+    let e = env().await;
+    let s = e.sign_in("regulator").await;
+    let page = e.get("/console/", Some(&s)).await;
+    let csrf = csrf_of(&page.body);
+    // Sign-out without or with a wrong CSRF token: refused, still signed in.
+    for body in ["", "csrf=", "csrf=0123"] {
+        let r = e.post("/console/sign-out", &s, body).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{body:?}");
+        assert!(r.body.contains("CSRF"));
+    }
+    assert_eq!(e.get("/console/", Some(&s)).await.status, StatusCode::OK);
+    // An auditor reads everything and changes nothing: with its own valid
+    // CSRF token, revoking is refused by the role.
+    let aud = e.sign_in("auditor").await;
+    let aud_csrf = csrf_of(&e.get("/console/", Some(&aud)).await.body);
+    let reg_id = e
+        .shared
+        .tokens()
+        .list()
+        .unwrap()
+        .into_iter()
+        .find(|t| t.label == "regulator")
+        .unwrap()
+        .id;
+    let r = e
+        .post(
+            &format!("/console/tokens/{reg_id}/revoke"),
+            &aud,
+            &format!("csrf={aud_csrf}"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert_eq!(e.get("/console/", Some(&s)).await.status, StatusCode::OK);
+    // Revoking a token without the CSRF token: refused, the token still works.
+    let auditor = e.sign_in("auditor").await;
+    let id = e
+        .shared
+        .tokens()
+        .list()
+        .unwrap()
+        .into_iter()
+        .find(|t| t.label == "auditor")
+        .unwrap()
+        .id;
+    let r = e
+        .post(&format!("/console/tokens/{id}/revoke"), &s, "csrf=bad")
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        e.get("/console/", Some(&auditor)).await.status,
+        StatusCode::OK
+    );
+    // With it: revoked, and the auditor's session ends with its token.
+    let r = e
+        .post(
+            &format!("/console/tokens/{id}/revoke"),
+            &s,
+            &format!("csrf={csrf}"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(
+        e.get("/console/", Some(&auditor)).await.status,
+        StatusCode::SEE_OTHER
+    );
+    // Sign-out with the right token ends the session.
+    let r = e
+        .post("/console/sign-out", &s, &format!("csrf={csrf}"))
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(
+        set_cookie(&r, "als_console")
+            .unwrap()
+            .1
+            .contains("Max-Age=0")
+    );
+    assert_eq!(
+        e.get("/console/", Some(&s)).await.status,
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn headers_escaping_and_no_token_in_any_url() {
+    let e = env().await;
+    let s = e.sign_in("regulator").await;
+    let token = e.tokens["regulator"].clone();
+    let links = Selector::parse("[href], [src], [action]").unwrap();
+    let scripts = Selector::parse("script").unwrap();
+    let styled = Selector::parse("[style]").unwrap();
+    let mut seen = 0;
+    for page in PAGES
+        .iter()
+        .copied()
+        .chain(["/console/sign-in", "/console/nowhere"])
+    {
+        let r = e.get(page, Some(&s)).await;
+        let csp = r.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(
+            csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+            "{page}"
+        );
+        assert!(!csp.contains("unsafe-inline"), "{page}");
+        assert_eq!(r.headers[header::X_FRAME_OPTIONS], "DENY", "{page}");
+        assert_eq!(
+            r.headers[header::X_CONTENT_TYPE_OPTIONS],
+            "nosniff",
+            "{page}"
+        );
+        assert!(!r.body.contains(&token), "{page} shows the token");
+        if !r.headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+        {
+            continue;
+        }
+        let doc = Html::parse_document(&r.body);
+        for el in doc.select(&links) {
+            for a in ["href", "src", "action"] {
+                if let Some(v) = el.value().attr(a) {
+                    seen += 1;
+                    assert!(
+                        !v.contains(&token) && !v.to_lowercase().contains("token="),
+                        "{page}: {v}"
+                    );
+                }
+            }
+        }
+        for sc in doc.select(&scripts) {
+            assert!(sc.value().attr("src").is_some(), "{page}: inline script");
+            assert!(
+                sc.text().collect::<String>().trim().is_empty(),
+                "{page}: inline script"
+            );
+        }
+        assert_eq!(doc.select(&styled).count(), 0, "{page}: inline style");
+    }
+    assert!(seen > 50, "{seen} URLs checked");
+    // Whatever is typed comes back escaped.
+    let r = e
+        .get(
+            "/console/search?serial=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+            Some(&s),
+        )
+        .await;
+    assert!(!r.body.contains("<script>alert(1)"));
+    assert!(
+        r.body.contains("&lt;script&gt;alert(1)") || r.body.contains("&#60;script&#62;alert(1)"),
+        "{}",
+        r.body
+    );
+    // The static files are the only script and style.
+    let js = e.get("/console/static/console.js", None).await;
+    assert_eq!(js.status, StatusCode::OK);
+    assert!(js.body.contains("crypto.subtle.verify"));
+    assert_eq!(
+        e.get("/console/static/nope.js", None).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
