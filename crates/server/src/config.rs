@@ -64,6 +64,9 @@ pub struct Config {
     /// Most point-in-time (`?at=`) replays at once, over all tokens; one
     /// token runs one at a time.
     pub max_concurrent_replays: usize,
+    /// Publishing the checkpoint and tiles to S3-compatible object storage
+    /// (`[publish]`); unset: not published.
+    pub publish: Option<crate::publish::PublishConfig>,
 }
 
 impl Default for Config {
@@ -89,6 +92,7 @@ impl Default for Config {
             max_concurrent_exports: 8,
             export_stall_secs: 30,
             max_concurrent_replays: 2,
+            publish: None,
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod error;
 pub mod ingest;
 pub mod limits;
 pub mod metrics;
+pub mod publish;
 pub mod queue;
 pub mod routes;
 pub mod secret;
@@ -201,6 +202,9 @@ pub async fn serve_until(
         source,
     })?;
     spawn_workers(shared.clone());
+    if let Some(p) = publish::from_config(&shared)? {
+        publish::spawn(shared.clone(), p);
+    }
     shared.log_grew();
     if !shared.regulator_configured() {
         tracing::warn!(

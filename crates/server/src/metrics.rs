@@ -45,6 +45,8 @@ pub struct Metrics {
     pub replay_entries: Counter,
     /// Point-in-time replays stopped because their request ended or ran out of time.
     pub replays_cancelled: Counter,
+    /// The object-storage publisher's.
+    pub publish: crate::publish::PublishMetrics,
 }
 
 impl Default for Metrics {
@@ -68,6 +70,7 @@ impl Default for Metrics {
             replays_running: Gauge::default(),
             replay_entries: Counter::default(),
             replays_cancelled: Counter::default(),
+            publish: crate::publish::PublishMetrics::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -147,6 +150,7 @@ impl Default for Metrics {
             "Point-in-time replays stopped when their request ended",
             m.replays_cancelled.clone(),
         );
+        m.publish.register(&mut registry);
         Metrics { registry, ..m }
     }
 }
