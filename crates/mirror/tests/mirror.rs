@@ -268,3 +268,74 @@ async fn a_mirror_refuses_an_origin_that_forks_and_keeps_the_evidence() {
     assert_eq!(r.unwrap(), Step::Advanced(300, 600));
     assert_eq!(m.size(), 600);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mirror_follows_the_object_store_the_server_publishes_to() {
+    use armsledger_server::publish::{PublishConfig, Publisher};
+    use armsledger_testsupport::s3::Moto;
+    let moto = Moto::start();
+    moto.create_bucket("log-public");
+    moto.public_read("log-public");
+    moto.create_bucket("log-private");
+    let o = origin(Clock::System, None).await;
+    let config = PublishConfig {
+        endpoint: Some(moto.endpoint()),
+        bucket: "log-public".into(),
+        prefix: "log".into(),
+        private_bucket: Some("log-private".into()),
+        allow_http: true,
+        ..PublishConfig::default()
+    };
+    let creds = |k: &str| {
+        matches!(k, "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY").then(|| "testing".to_string())
+    };
+    let (public, private) = config.locations(creds).unwrap();
+    let mut publisher = Publisher::new(
+        public,
+        private,
+        armsledger_log::LogVerifier::from_vkey(&o.vkey()).unwrap(),
+        8,
+    );
+    let source = Arc::new(armsledger_server::publish::LiveSource::new(
+        o.shared.clone(),
+    ));
+    let log = storage_mix(1_500);
+    let dir = tempfile::tempdir().unwrap();
+    // Hash tiles only, straight from the public bucket: no token, no server.
+    let mirror_config = MirrorConfig {
+        from: format!("{}/log-public/log", moto.endpoint()),
+        token: None,
+        regulator_key: None,
+        manufacturer_roots: vec![],
+        ..mirror_config(dir.path(), &o)
+    };
+    let mut m = Mirror::open(mirror_config).unwrap();
+    assert!(!m.follows_entries());
+    for (from, to) in [(0, 700), (700, 1_500)] {
+        o.ingest(&log[from..to]).await;
+        let cp = o.shared.latest_checkpoint().unwrap();
+        publisher
+            .publish(source.clone(), cp.size, &cp.note)
+            .await
+            .unwrap();
+        let (next, r) = step(m).await;
+        m = next;
+        assert_eq!(r.unwrap(), Step::Advanced(from as u64, to as u64));
+    }
+    assert_eq!(
+        m.checkpoint().unwrap(),
+        o.shared.latest_checkpoint().unwrap().note
+    );
+    // The higher tiles the mirror computed are the ones the server published.
+    for path in ["tile/0/005.p/220", "tile/1/000.p/5", "tile/0/002"] {
+        let ours = std::fs::read(dir.path().join(path)).unwrap();
+        let theirs = armsledger_testsupport::s3::http(
+            moto.addr(),
+            "GET",
+            &format!("/log-public/log/{path}"),
+            &[],
+        )
+        .unwrap();
+        assert_eq!((theirs.0, theirs.1), (200, ours), "{path}");
+    }
+}

@@ -22,7 +22,9 @@ use std::time::Duration;
 use armsledger_core::SignedEntry;
 use armsledger_core::testkit::{Scenario, T0, storage_mix};
 use armsledger_log::LogVerifier;
-use armsledger_server::publish::{self, Location, PublishConfig, PublishError, Publisher};
+use armsledger_server::publish::{
+    self, LiveSource, Location, PublishConfig, PublishError, Publisher,
+};
 use armsledger_server::{Config, Shared, app, spawn_workers};
 use armsledger_testsupport::c2sp::{http_fetch, read_log};
 use armsledger_testsupport::s3::{Moto, Proxy, http};
@@ -353,7 +355,7 @@ async fn a_publisher_killed_mid_step_restarts_without_rewriting_or_losing_a_tile
     let config = publish_config(&moto.endpoint());
     let env = server(None, 3_000).await;
     let (public, private) = config.locations(creds).unwrap();
-    let source = Arc::new(LiveReader(env.shared.clone()));
+    let source = Arc::new(LiveSource::new(env.shared.clone()));
 
     // A first checkpoint, published whole.
     env.ingest(0..1_000).await;
@@ -418,28 +420,6 @@ async fn a_publisher_killed_mid_step_restarts_without_rewriting_or_losing_a_tile
     outside_reader_verifies(&moto, &env, 3_000).await;
 }
 
-/// The server's log as a tile source, one read transaction per call.
-struct LiveReader(Arc<Shared>);
-
-impl publish::TileSource for LiveReader {
-    fn tile(&self, tile: &armsledger_log::Tile) -> Result<Vec<u8>, String> {
-        self.0
-            .store()
-            .read()
-            .unwrap()
-            .tile(tile)
-            .map_err(|e| e.to_string())
-    }
-    fn root_at(&self, size: u64) -> Result<armsledger_log::Hash, String> {
-        self.0
-            .store()
-            .read()
-            .unwrap()
-            .root_at(size)
-            .map_err(|e| e.to_string())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_store_down_ingest_goes_on_and_the_publisher_catches_up() {
     let moto = moto_with_buckets();
@@ -487,7 +467,7 @@ async fn a_full_tile_with_other_bytes_or_another_logs_checkpoint_is_an_alarm() {
     env.ingest(0..600).await;
     let cp = env.shared.latest_checkpoint().unwrap();
     let (public, private) = config.locations(creds).unwrap();
-    let source = Arc::new(LiveReader(env.shared.clone()));
+    let source = Arc::new(LiveSource::new(env.shared.clone()));
 
     // Someone wrote tile/0/001 with other bytes.
     let forged = public.path("tile/0/001");
@@ -524,7 +504,7 @@ async fn a_full_tile_with_other_bytes_or_another_logs_checkpoint_is_an_alarm() {
     let mut q = Publisher::new(public, private, other.verifier(), 4);
     let err = q
         .publish(
-            Arc::new(LiveReader(other.shared.clone())),
+            Arc::new(LiveSource::new(other.shared.clone())),
             ocp.size,
             &ocp.note,
         )

@@ -96,7 +96,15 @@ impl PublishError {
 
 /// Reads tiles through the server's live store, a fresh read transaction
 /// per tile (the store may be re-opened after a disk fault).
-struct LiveSource(Arc<Shared>);
+#[derive(Debug)]
+pub struct LiveSource(Arc<Shared>);
+
+impl LiveSource {
+    /// The tiles of `shared`'s log.
+    pub fn new(shared: Arc<Shared>) -> Self {
+        LiveSource(shared)
+    }
+}
 
 impl TileSource for LiveSource {
     fn tile(&self, tile: &armsledger_log::Tile) -> Result<Vec<u8>, String> {
