@@ -516,3 +516,54 @@ async fn a_full_tile_with_other_bytes_or_another_logs_checkpoint_is_an_alarm() {
     );
     assert_eq!(published_size(&moto), Some(cp.size));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alarm_turns_healthz_degraded_and_shows_in_metrics() {
+    let moto = moto_with_buckets();
+    let config = publish_config(&moto.endpoint());
+    // Someone wrote the first full tile before the log did.
+    let (public, _) = config.locations(creds).unwrap();
+    public
+        .store()
+        .put(
+            &public.path("tile/0/000"),
+            PutPayload::from(vec![1u8; 8192]),
+        )
+        .await
+        .unwrap();
+    let env = server(Some(config.clone()), 300).await;
+    let task = start_publisher(&env, &config);
+    env.ingest(0..300).await;
+    let mut health = env.healthz().await;
+    for _ in 0..600 {
+        if health["publish"]["state"] == "alarm" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        health = env.healthz().await;
+    }
+    assert_eq!(health["publish"]["state"], "alarm", "{health}");
+    assert_eq!(health["status"], "degraded", "{health}");
+    assert_eq!(health["ingest"], "open", "{health}");
+    assert_eq!(published_size(&moto), None);
+    let req = Request::builder()
+        .uri("/metrics")
+        .body(Body::empty())
+        .unwrap();
+    let resp = env.app.clone().oneshot(req).await.unwrap();
+    let text = String::from_utf8(
+        resp.into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(text.contains("armsledger_publish_alarm 1"), "{text}");
+    assert!(
+        text.contains("armsledger_publish_lag_entries 300"),
+        "{text}"
+    );
+    task.abort();
+}
