@@ -7,7 +7,8 @@
 //! ```
 //!
 //! Scenarios: `ingest`, `verify`, `trace`, `storage`, `device`, `demo`
-//! (default: all). `--quick` uses small sizes (under a minute in release
+//! (default: all), and `publish` (only when named: a 10M-entry log's tiles
+//! to an in-memory object store, `--publish-entries N`, `--bundles`). `--quick` uses small sizes (under a minute in release
 //! mode, for CI smoke runs); no figure is ever asserted.
 
 // A bench program: its setup panics are bugs in the bench, not input paths.
@@ -48,17 +49,29 @@ struct Args {
     /// 256-entry batch in flight.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
     clients: u16,
+    /// Entries of the log the `publish` scenario publishes (run only when
+    /// named with `--scenario publish`).
+    #[arg(long, default_value_t = 10_000_000)]
+    publish_entries: u64,
+    /// `publish` also writes the entry bundles (368-byte leaves: ≈ 3.7 GB
+    /// of memory at 10M entries).
+    #[arg(long)]
+    bundles: bool,
 }
 
 const ALL: [&str; 6] = ["ingest", "verify", "trace", "storage", "device", "demo"];
+
+/// Scenarios run only when named.
+const ON_REQUEST: [&str; 1] = ["publish"];
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     for s in &args.scenarios {
         anyhow::ensure!(
-            ALL.contains(&s.as_str()),
-            "unknown scenario {s:?}: expected one of {}",
-            ALL.join(", ")
+            ALL.contains(&s.as_str()) || ON_REQUEST.contains(&s.as_str()),
+            "unknown scenario {s:?}: expected one of {}, {}",
+            ALL.join(", "),
+            ON_REQUEST.join(", ")
         );
     }
     let want = |s: &str| args.scenarios.is_empty() || args.scenarios.iter().any(|a| a == s);
@@ -138,6 +151,13 @@ fn main() -> anyhow::Result<()> {
             Ok(f) => figures.extend(f),
             Err(note) => notes.push(format!("demo: {note}")),
         }
+    }
+    if args.scenarios.iter().any(|s| s == "publish") {
+        let n = if q { 100_000 } else { args.publish_entries };
+        step(&format!(
+            "7 publish {n} entries to an in-memory object store"
+        ));
+        figures.extend(scenario::publish::run(n, args.bundles)?);
     }
     step("done");
 

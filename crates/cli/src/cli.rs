@@ -26,6 +26,8 @@ pub enum Command {
     Demo(cmd::demo::DemoArgs),
     /// Run the regulator's verification server.
     Serve(cmd::serve::ServeArgs),
+    /// Follow a log's checkpoints and tiles, verify them, and serve a copy.
+    Mirror(cmd::mirror::MirrorArgs),
     /// Create, list and revoke the server's bearer tokens.
     Token {
         /// Token action.

@@ -76,6 +76,9 @@ pub struct Config {
     pub witness_retry_max_ms: u64,
     /// Milliseconds one request to a witness may take.
     pub witness_timeout_ms: u64,
+    /// Publishing the checkpoint and tiles to S3-compatible object storage
+    /// (`[publish]`); unset: not published.
+    pub publish: Option<crate::publish::PublishConfig>,
 }
 
 impl Default for Config {
@@ -105,6 +108,7 @@ impl Default for Config {
             witness_quorum_alert_ms: 600_000,
             witness_retry_max_ms: 30_000,
             witness_timeout_ms: 10_000,
+            publish: None,
         }
     }
 }

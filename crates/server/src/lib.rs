@@ -23,6 +23,7 @@ pub mod error;
 pub mod ingest;
 pub mod limits;
 pub mod metrics;
+pub mod publish;
 pub mod queue;
 pub mod routes;
 pub mod secret;
@@ -223,6 +224,9 @@ pub async fn serve_with(
         source,
     })?;
     spawn_workers(shared.clone());
+    if let Some(p) = publish::from_config(&shared)? {
+        publish::spawn(shared.clone(), p);
+    }
     shared.log_grew();
     if !shared.regulator_configured() {
         tracing::warn!(

@@ -52,6 +52,8 @@ pub struct Metrics {
     pub witness_quorum_size: Gauge,
     /// Submissions to witnesses that failed (each retried with backoff).
     pub witness_failures: Counter,
+    /// The object-storage publisher's.
+    pub publish: crate::publish::PublishMetrics,
 }
 
 impl Default for Metrics {
@@ -78,6 +80,7 @@ impl Default for Metrics {
             witness_quorum_alert: Gauge::default(),
             witness_quorum_size: Gauge::default(),
             witness_failures: Counter::default(),
+            publish: crate::publish::PublishMetrics::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -172,6 +175,7 @@ impl Default for Metrics {
             "Submissions to witnesses that failed",
             m.witness_failures.clone(),
         );
+        m.publish.register(&mut registry);
         Metrics { registry, ..m }
     }
 }

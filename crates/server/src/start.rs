@@ -84,6 +84,9 @@ pub enum StartError {
     /// A file holding a secret may be read by group or others.
     #[error(transparent)]
     ExposedSecret(#[from] crate::secret::ExposedSecret),
+    /// The object-storage publisher could not be set up.
+    #[error(transparent)]
+    Publish(#[from] crate::publish::PublishError),
     /// The listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Listen {

@@ -3,6 +3,7 @@
 pub mod demo;
 pub mod device;
 pub mod ingest;
+pub mod publish;
 pub mod storage;
 pub mod trace;
 pub mod verify;

@@ -6,6 +6,7 @@ pub mod demo;
 pub mod findings;
 pub mod fsck;
 pub mod local;
+pub mod mirror;
 pub mod officer;
 pub mod query;
 pub mod regulator;
@@ -26,6 +27,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Demo(a) => demo::run(a),
         Command::Serve(a) => serve::run(a),
+        Command::Mirror(a) => mirror::run(a),
         Command::Token { action } => token::run(action),
         Command::Verify(a) => verify::run(a),
         Command::Fsck(a) => fsck::run(a),

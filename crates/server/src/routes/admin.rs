@@ -88,7 +88,8 @@ pub async fn revoke_token(
 
 /// Liveness, the log size, and whether ingest is open: `"status":
 /// "degraded"` with the fault while a full or failing disk stops ingest
-/// (reads are still served).
+/// (reads are still served), or while the object-storage publisher is on
+/// an alarm or further behind than `publish.alert_lag_secs`.
 #[utoipa::path(get, path = "/healthz", tag = "admin", responses((status = 200, body = Object)))]
 pub async fn healthz(
     State(shared): State<Arc<Shared>>,
@@ -104,12 +105,15 @@ pub async fn healthz(
     let disk = fault.map(
         |f| serde_json::json!({"fault": f.kind, "since": armsledger_core::ids::Timestamp(f.since_ms), "message": f.message()}),
     );
+    let publish = crate::publish::health(&shared);
+    let publish_bad = publish.as_ref().is_some_and(|p| p["state"] != "ok");
     Ok(Json(serde_json::json!({
-        "status": if disk.is_some() { "degraded" } else { "ok" },
+        "status": if disk.is_some() || publish_bad { "degraded" } else { "ok" },
         "ingest": if disk.is_some() { "refused" } else { "open" },
         "size": size,
         "checkpoint_size": checkpoint,
         "disk": disk,
+        "publish": publish,
     })))
 }
 

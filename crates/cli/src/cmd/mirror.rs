@@ -1,0 +1,131 @@
+//! `armsledger mirror`: a verifying copy of a log (crates/mirror).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use armsledger_mirror::{Mirror, MirrorConfig, MirrorError, serve};
+use clap::Args;
+
+/// Options of `mirror`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+armsledger mirror --from http://regulator:8640 --log-key \"$(cat log.vkey)\" --data ./mirror --listen 127.0.0.1:8650\n  \
+armsledger mirror --from https://cdn.example/log --entries-from https://s3.example/entries/log \\\n      \
+--token $TOKEN --regulator-key HEX --log-key \"$(cat log.vkey)\" --data ./mirror\n\n\
+It checks every checkpoint's signature, its consistency with the one held, every tile against\n\
+the root and (with --regulator-key) every entry against its leaf, signature and chains.\n\
+A fork or rollback is refused: evidence in DATA/evidence, the mirror stops following (exit 1\n\
+with --once). See docs/operations.md (\"Mirrors\").")]
+pub struct MirrorArgs {
+    /// The origin: the server's URL, or the public bucket's HTTP URL with its prefix.
+    #[arg(long)]
+    pub from: String,
+    /// Where entry bundles come from (default: --from), e.g. the private bucket's URL.
+    #[arg(long)]
+    pub entries_from: Option<String>,
+    /// Bearer token for the entry bundles (the server's auditor or regulator token).
+    #[arg(long, env = "ARMSLEDGER_TOKEN")]
+    pub token: Option<String>,
+    /// The log's C2SP verifier key (the server's log.vkey).
+    #[arg(long)]
+    pub log_key: String,
+    /// The regulator chain's key, hex: follow the entry bundles and verify every entry.
+    #[arg(long)]
+    pub regulator_key: Option<String>,
+    /// A device manufacturer root, hex (repeatable).
+    #[arg(long = "manufacturer-root")]
+    pub manufacturer_roots: Vec<String>,
+    /// The mirror's directory.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Where to serve the copy (checkpoint, tiles, /healthz).
+    #[arg(long, default_value = "127.0.0.1:8650")]
+    pub listen: SocketAddr,
+    /// Token the mirror asks of readers of its entry bundles (none: not served).
+    #[arg(long, env = "ARMSLEDGER_MIRROR_TOKEN")]
+    pub serve_token: Option<String>,
+    /// Milliseconds between two looks at the origin.
+    #[arg(long, default_value_t = 2000)]
+    pub interval_ms: u64,
+    /// One step, then exit (0: followed, 1: refused, 2: error); --json prints the result.
+    #[arg(long)]
+    pub once: bool,
+    /// With --once: the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn key(hex_key: &str, what: &str) -> anyhow::Result<[u8; 32]> {
+    armsledger_core::keys::parse_key_hex(hex_key)
+        .map_err(|_| anyhow::anyhow!("{what} is not a 64-digit hex Ed25519 public key"))
+}
+
+/// Runs the mirror.
+pub fn run(a: MirrorArgs) -> anyhow::Result<u8> {
+    let config = MirrorConfig {
+        data: a.data.clone(),
+        from: a.from.clone(),
+        entries_from: a.entries_from.clone(),
+        token: a.token.clone(),
+        log_key: a.log_key.clone(),
+        regulator_key: a
+            .regulator_key
+            .as_deref()
+            .map(|k| key(k, "--regulator-key"))
+            .transpose()?,
+        manufacturer_roots: a
+            .manufacturer_roots
+            .iter()
+            .map(|k| key(k, "--manufacturer-root"))
+            .collect::<anyhow::Result<_>>()?,
+    };
+    let mut mirror = Mirror::open(config)?;
+    if a.once {
+        let r = mirror.step();
+        let code = match &r {
+            Ok(_) => 0,
+            Err(MirrorError::Refused { .. } | MirrorError::Stopped(_)) => 1,
+            Err(_) => 2,
+        };
+        if a.json {
+            let v = serde_json::json!({
+                "size": mirror.size(),
+                "result": match &r { Ok(s) => format!("{s:?}"), Err(e) => e.to_string() },
+                "refused": mirror.stopped(),
+            });
+            println!("{v}");
+        } else {
+            match &r {
+                Ok(s) => println!("mirror at size {} ({s:?})", mirror.size()),
+                Err(e) => eprintln!("error: {e}"),
+            }
+        }
+        return Ok(code);
+    }
+    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(a.listen)
+            .await
+            .with_context(|| format!("listening on {}", a.listen))?;
+        println!(
+            "armsledger mirror of {} serving on http://{}",
+            a.from,
+            listener.local_addr()?
+        );
+        let served = serve::Served::new(a.data.clone(), a.serve_token.clone());
+        serve::run(
+            mirror,
+            served,
+            listener,
+            Duration::from_millis(a.interval_ms.max(100)),
+            async {
+                let _ = tokio::signal::ctrl_c().await;
+            },
+        )
+        .await
+        .context("serving the mirror")?;
+        anyhow::Ok(0)
+    })
+}

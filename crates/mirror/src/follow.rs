@@ -1,0 +1,376 @@
+//! Following the origin: one [`Mirror::step`] reads the origin's checkpoint
+//! and, if it grew, the new level-0 tiles (and entry bundles), checks them
+//! all against the checkpoint and the copy held, and only then keeps them:
+//! tiles first, the checkpoint last.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use armsledger_core::LedgerVerifier;
+use armsledger_core::SignedEntry;
+use armsledger_core::ids::Timestamp;
+use armsledger_core::rules::View;
+use armsledger_log::{
+    EntryLeaf, Hash, LogVerifier, MAX_BUNDLE_BYTES, Tile, TileKind, decode_entry_bundle, leaf_hash,
+    open_checkpoint,
+};
+
+use crate::MirrorError;
+use crate::files::{disk, read, write};
+use crate::origin::Origin;
+use crate::tree::Tree;
+
+/// Longest checkpoint note read.
+const MAX_NOTE: u64 = 1 << 16;
+
+/// What a mirror follows and how it checks it.
+#[derive(Clone, Debug)]
+pub struct MirrorConfig {
+    /// The mirror's directory.
+    pub data: PathBuf,
+    /// The origin's base URL for the checkpoint and hash tiles: the server
+    /// (`http://regulator:8640`) or the public bucket (`https://cdn/log`).
+    pub from: String,
+    /// Base URL of the entry bundles (default: `from`).
+    pub entries_from: Option<String>,
+    /// Bearer token for the entry bundles.
+    pub token: Option<String>,
+    /// The log's C2SP verifier key.
+    pub log_key: String,
+    /// The regulator chain's key: with it the mirror follows the entry
+    /// bundles and verifies every entry; without it, hash tiles only.
+    pub regulator_key: Option<[u8; 32]>,
+    /// Manufacturer roots device enrolments must chain to.
+    pub manufacturer_roots: Vec<[u8; 32]>,
+}
+
+/// What one step did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// The origin's checkpoint is the one held.
+    Unchanged(u64),
+    /// The copy grew from the first size to the second.
+    Advanced(u64, u64),
+}
+
+/// A mirror: the copy held and how to extend it.
+#[derive(Debug)]
+pub struct Mirror {
+    config: MirrorConfig,
+    origin: Origin,
+    key: LogVerifier,
+    tree: Tree,
+    held: Option<String>,
+    entries: Option<LedgerVerifier>,
+    stopped: Option<String>,
+}
+
+impl Mirror {
+    /// Opens (or creates) the mirror's directory: pins the log key, and
+    /// rebuilds the tree (and the entry verifier) from the tiles held,
+    /// checking them against the held checkpoint.
+    pub fn open(config: MirrorConfig) -> Result<Mirror, MirrorError> {
+        let key = LogVerifier::from_vkey(config.log_key.trim())
+            .map_err(|e| MirrorError::Config(format!("--log-key: {e}")))?;
+        let dir = config.data.clone();
+        std::fs::create_dir_all(&dir).map_err(|e| disk(&dir, e))?;
+        match read(&dir, "log.vkey")? {
+            Some(pinned) if String::from_utf8_lossy(&pinned).trim() != config.log_key.trim() => {
+                return Err(MirrorError::Config(format!(
+                    "{} follows the log with key {}; this start names another: use another directory",
+                    dir.display(),
+                    String::from_utf8_lossy(&pinned).trim()
+                )));
+            }
+            Some(_) => {}
+            None => {
+                write(
+                    &dir,
+                    "log.vkey",
+                    format!("{}\n", config.log_key.trim()).as_bytes(),
+                )?;
+            }
+        }
+        let entries = config
+            .regulator_key
+            .map(|k| LedgerVerifier::new(k, config.manufacturer_roots.clone(), View::Corrected));
+        let origin = Origin::new(
+            &config.from,
+            config.entries_from.as_deref(),
+            config.token.clone(),
+        );
+        let stopped =
+            read(&dir, "REFUSED")?.map(|b| String::from_utf8_lossy(&b).trim().to_string());
+        let mut m = Mirror {
+            config,
+            origin,
+            key,
+            tree: Tree::new(),
+            held: None,
+            entries,
+            stopped,
+        };
+        m.replay()?;
+        Ok(m)
+    }
+
+    /// The size of the copy held.
+    pub fn size(&self) -> u64 {
+        self.tree.size()
+    }
+
+    /// The checkpoint held.
+    pub fn checkpoint(&self) -> Option<&str> {
+        self.held.as_deref()
+    }
+
+    /// Why the mirror stopped following, if it did.
+    pub fn stopped(&self) -> Option<&str> {
+        self.stopped.as_deref()
+    }
+
+    /// Whether entries are followed and verified.
+    pub fn follows_entries(&self) -> bool {
+        self.entries.is_some()
+    }
+
+    /// Rebuilds the tree from the tiles on disk up to the held checkpoint.
+    fn replay(&mut self) -> Result<(), MirrorError> {
+        let dir = self.config.data.clone();
+        let Some(note) = read(&dir, "checkpoint")? else {
+            return Ok(());
+        };
+        let cp = open_checkpoint(&note, &self.key, self.key.name())
+            .map_err(|e| disk(&dir.join("checkpoint"), e))?;
+        let size = cp.checkpoint().size();
+        let mut scratch = Vec::new();
+        for tile in level0_tiles(0, size) {
+            let bytes = read(&dir, &tile.path())?
+                .ok_or_else(|| disk(&dir.join(tile.path()), "missing from the copy"))?;
+            let leaves = hashes_of(&bytes, tile.width())
+                .ok_or_else(|| disk(&dir.join(tile.path()), "malformed"))?;
+            let data = self.read_bundle(&dir, tile)?;
+            for (k, leaf) in leaves.into_iter().enumerate() {
+                let d = data.as_ref().and_then(|d| d.get(k).cloned());
+                if let (Some(v), Some(d)) = (self.entries.as_mut(), &d) {
+                    verify_entry(v, d).map_err(|e| disk(&dir.join(tile.path()), e))?;
+                }
+                self.tree
+                    .push(leaf, d, &mut scratch)
+                    .map_err(|e| disk(&dir, e))?;
+                scratch.clear();
+            }
+        }
+        if self.tree.root() != *cp.checkpoint().root() {
+            return Err(disk(
+                &dir,
+                "the tiles held do not hash to the checkpoint held: the copy is damaged",
+            ));
+        }
+        self.held = Some(String::from_utf8_lossy(&note).into_owned());
+        Ok(())
+    }
+
+    fn read_bundle(
+        &self,
+        dir: &std::path::Path,
+        tile: Tile,
+    ) -> Result<Option<Vec<Vec<u8>>>, MirrorError> {
+        if self.entries.is_none() {
+            return Ok(None);
+        }
+        let Some(b) = tile.entry_bundle() else {
+            return Ok(None);
+        };
+        let bytes = read(dir, &b.path())?
+            .ok_or_else(|| disk(&dir.join(b.path()), "missing from the copy"))?;
+        let entries =
+            decode_entry_bundle(&bytes, b.width()).map_err(|e| disk(&dir.join(b.path()), e))?;
+        Ok(Some(entries.into_iter().map(<[u8]>::to_vec).collect()))
+    }
+
+    /// Reads the origin's checkpoint and follows it if it grew.
+    pub fn step(&mut self) -> Result<Step, MirrorError> {
+        if let Some(why) = &self.stopped {
+            return Err(MirrorError::Stopped(why.clone()));
+        }
+        let note = self.origin.public("checkpoint", MAX_NOTE)?;
+        let cp = open_checkpoint(&note, &self.key, self.key.name()).map_err(|e| {
+            MirrorError::Malformed {
+                what: "a checkpoint".into(),
+                reason: e.to_string(),
+            }
+        })?;
+        let note = String::from_utf8_lossy(&note).into_owned();
+        let (size, root) = (cp.checkpoint().size(), *cp.checkpoint().root());
+        let held = self.tree.size();
+        if size < held {
+            return Err(self.refuse(
+                "rollback",
+                format!("the origin's checkpoint is at size {size}, the one held at {held}"),
+                &note,
+            ));
+        }
+        if size == held {
+            if root == self.tree.root() {
+                return Ok(Step::Unchanged(size));
+            }
+            return Err(self.refuse(
+                "fork",
+                format!(
+                    "two checkpoints of size {size} with different roots: held {}, offered {root}",
+                    self.tree.root()
+                ),
+                &note,
+            ));
+        }
+        let mut scratch = self.tree.clone();
+        let mut verifier = self.entries.clone();
+        let mut out = Vec::new();
+        for tile in level0_tiles(held, size) {
+            let bytes = self.origin.public(&tile.path(), 8192)?;
+            let hashes = hashes_of(&bytes, tile.width()).ok_or_else(|| MirrorError::Malformed {
+                what: tile.path(),
+                reason: format!("{} bytes for a width of {}", bytes.len(), tile.width()),
+            })?;
+            // Leaves already held in this tile must be the ones the origin serves now.
+            let start = usize::try_from(held.saturating_sub(tile.index() * 256)).unwrap_or(0);
+            let known = scratch.partial_leaves();
+            if tile.index() * 256 < held && hashes.get(..start) != known.get(..start) {
+                return Err(self.refuse(
+                    "fork",
+                    format!("{} changes leaves the mirror already holds", tile.path()),
+                    &note,
+                ));
+            }
+            let data = match (verifier.is_some(), tile.entry_bundle()) {
+                (true, Some(b)) => {
+                    let bytes = self.origin.private(&b.path(), MAX_BUNDLE_BYTES as u64)?;
+                    let entries = decode_entry_bundle(&bytes, b.width()).map_err(|e| {
+                        MirrorError::Malformed {
+                            what: b.path(),
+                            reason: e.to_string(),
+                        }
+                    })?;
+                    Some(entries.into_iter().map(<[u8]>::to_vec).collect::<Vec<_>>())
+                }
+                _ => None,
+            };
+            for (k, leaf) in hashes.iter().enumerate().skip(start) {
+                let d = data.as_ref().and_then(|d| d.get(k).cloned());
+                if let (Some(v), Some(d)) = (verifier.as_mut(), &d) {
+                    let index = tile.index() * 256 + k as u64;
+                    if leaf_hash(d) != *leaf {
+                        return Err(self.refuse(
+                            "inconsistent",
+                            format!("entry {index} does not hash to its leaf in {}", tile.path()),
+                            &note,
+                        ));
+                    }
+                    if let Err(e) = verify_entry(v, d) {
+                        return Err(self.refuse(
+                            "bad-entry",
+                            format!("entry {index} does not verify: {e}"),
+                            &note,
+                        ));
+                    }
+                }
+                scratch
+                    .push(*leaf, d, &mut out)
+                    .map_err(|e| MirrorError::Malformed {
+                        what: tile.path(),
+                        reason: e.to_string(),
+                    })?;
+            }
+        }
+        if scratch.root() != root {
+            return Err(self.refuse(
+                "inconsistent",
+                format!(
+                    "the origin's tiles extend the tree held (size {held}) to root {} at size {size}, \
+                     its checkpoint says {root}: not consistent with the checkpoint held",
+                    scratch.root()
+                ),
+                &note,
+            ));
+        }
+        // Verified: keep tiles, then the checkpoint.
+        let dir = self.config.data.clone();
+        let partials = scratch.partials().map_err(|e| disk(&dir, e))?;
+        for (tile, bytes) in out.iter().chain(&partials) {
+            write(&dir, &tile.path(), bytes)?;
+        }
+        write(&dir, "checkpoint", note.as_bytes())?;
+        self.tree = scratch;
+        self.entries = verifier;
+        self.held = Some(note);
+        Ok(Step::Advanced(held, size))
+    }
+
+    /// Keeps the evidence, stops following, and returns the refusal.
+    fn refuse(&mut self, kind: &'static str, reason: String, offered: &str) -> MirrorError {
+        let dir = self.config.data.clone();
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let name = format!("evidence/{stamp}-{kind}");
+        let mut kept = dir.join(&name);
+        let held = self.held.clone().unwrap_or_default();
+        let saved = write(&dir, &format!("{name}/held.checkpoint"), held.as_bytes())
+            .and_then(|_| {
+                write(
+                    &dir,
+                    &format!("{name}/offered.checkpoint"),
+                    offered.as_bytes(),
+                )
+            })
+            .and_then(|_| {
+                write(
+                    &dir,
+                    &format!("{name}/reason.txt"),
+                    format!("{kind}: {reason}\norigin: {}\n", self.config.from).as_bytes(),
+                )
+            })
+            .and_then(|_| write(&dir, "REFUSED", format!("{kind}: {reason}\n").as_bytes()));
+        if let Err(e) = saved {
+            tracing::error!(error = %e, "could not keep the evidence");
+            kept = PathBuf::from("(not kept: see the log)");
+        }
+        tracing::error!(kind, %reason, evidence = %kept.display(), "mirror refused its origin");
+        self.stopped = Some(format!("{kind}: {reason}"));
+        MirrorError::Refused {
+            kind,
+            reason,
+            evidence: kept,
+        }
+    }
+}
+
+/// The level-0 tiles holding leaves `from..to`.
+fn level0_tiles(from: u64, to: u64) -> impl Iterator<Item = Tile> {
+    let first = from / 256;
+    let end = to.div_ceil(256);
+    (first..end).filter_map(move |i| {
+        let width = u16::try_from((to - i * 256).min(256)).ok()?;
+        Tile::new(TileKind::Hashes(0), i, width).ok()
+    })
+}
+
+fn hashes_of(bytes: &[u8], width: u16) -> Option<Vec<Hash>> {
+    if bytes.len() != usize::from(width) * 32 {
+        return None;
+    }
+    bytes
+        .chunks_exact(32)
+        .map(|c| <[u8; 32]>::try_from(c).ok().map(Hash))
+        .collect()
+}
+
+/// Decodes leaf data and runs its entry through the verification pipeline.
+fn verify_entry(v: &mut LedgerVerifier, data: &[u8]) -> Result<(), String> {
+    let leaf = EntryLeaf::parse(data).map_err(|e| e.to_string())?;
+    let entry = SignedEntry::decode(leaf.entry).map_err(|e| e.to_string())?;
+    v.ingest(Arc::new(entry), Some(Timestamp(leaf.received_at)))
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
