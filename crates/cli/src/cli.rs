@@ -50,7 +50,7 @@ pub enum Command {
     Book(cmd::book::BookArgs),
     /// Armoury officer commands (site mode, work offline).
     #[command(flatten)]
-    Officer(cmd::officer::OfficerCommand),
+    Officer(Box<cmd::officer::OfficerCommand>),
     /// Set up a site directory.
     Site {
         /// Site action.

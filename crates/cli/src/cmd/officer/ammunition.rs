@@ -7,7 +7,7 @@ use armsledger_core::ids::{LocationId, Name, PersonId, Text, Timestamp};
 use armsledger_core::model::{AmmoLine, Counterparty, DocKind, Holder, LotIdentity};
 use clap::Args;
 
-use super::lookup::{doc, lines, lot, parse_lot_count, parse_rounds_back, rounds_back};
+use super::lookup::{DocSpec, doc, lines, lot, parse_lot_count, parse_rounds_back, rounds_back};
 use super::{AmmoKind, ReasonArg, record};
 use crate::cmd::act::{ActArgs, open, parse_time};
 
@@ -37,9 +37,10 @@ pub struct AmmoReceiveArgs {
     /// Supplier.
     #[arg(long = "from")]
     pub source: Name,
-    /// Acquisition authorisation number, if required.
+    /// Acquisition authorisation, if required:
+    /// NUMBER[,issuer=NAME][,expires=DATE][,kind=KIND][,file=SCAN].
     #[arg(long)]
-    pub permit: Option<Name>,
+    pub permit: Option<DocSpec>,
     /// Storage location.
     #[arg(long)]
     pub location: LocationId,

@@ -1,10 +1,13 @@
-//! Stock counts: two counters, neither the custodian.
+//! Stock counts (two counters, neither the custodian) and the discrepancies
+//! they raise, settled.
 
+use anyhow::bail;
 use armsledger_core::event::SiteEvent;
-use armsledger_core::ids::{Ident, PersonId};
+use armsledger_core::ids::{Ident, PersonId, Text};
+use armsledger_core::model::{Item, Resolution};
 use clap::Args;
 
-use super::lookup::{firearm, lines, parse_lot_count};
+use super::lookup::{entry_hash, firearm, lines, lot, parse_lot_count};
 use super::{CountArg, record};
 use crate::cmd::act::{ActArgs, open};
 
@@ -33,6 +36,35 @@ pub struct CountArgs {
     pub rounds: Vec<(String, u64)>,
 }
 
+/// `resolve-discrepancy`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  armsledger resolve-discrepancy --officer armourer-1 --serial GLK-0001 --found\n  armsledger resolve-discrepancy --officer armourer-1 --lot L2026-01 --clerical 'count sheet added wrong'\n  armsledger resolve-discrepancy --officer armourer-1 --serial GLK-0002 --reported-lost 41"
+)]
+#[group(id = "how", required = true, multiple = false, args = ["found", "reported_lost", "clerical"])]
+pub struct ResolveArgs {
+    #[command(flatten)]
+    pub act: ActArgs,
+    /// The firearm the count disagreed about (or --lot).
+    #[arg(long, conflicts_with = "lot", required_unless_present = "lot")]
+    pub serial: Option<String>,
+    /// The lot the count disagreed about.
+    #[arg(long)]
+    pub lot: Option<String>,
+    /// The count's entry counter [default: the open discrepancy's count].
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// It was there after all.
+    #[arg(long)]
+    pub found: bool,
+    /// It is missing: the loss report's entry counter on this chain.
+    #[arg(long)]
+    pub reported_lost: Option<u64>,
+    /// A clerical error, explained.
+    #[arg(long)]
+    pub clerical: Option<Text>,
+}
+
 pub(super) fn count(a: CountArgs) -> anyhow::Result<u8> {
     let mut agent = open(&a.act.site)?;
     let firearms_seen = a
@@ -50,4 +82,59 @@ pub(super) fn count(a: CountArgs) -> anyhow::Result<u8> {
         rounds_seen: lines(&agent, &a.rounds)?,
     };
     record(&mut agent, &a.act, event)
+}
+
+pub(super) fn resolve(a: ResolveArgs) -> anyhow::Result<u8> {
+    let mut agent = open(&a.act.site)?;
+    let subject = match (&a.serial, &a.lot) {
+        (Some(s), _) => Subject::Firearm(firearm(&agent, s)?.0),
+        (None, Some(l)) => Subject::Lot(lot(&agent, l)?),
+        (None, None) => bail!("name what the count disagreed about: --serial SERIAL or --lot LOT"),
+    };
+    let count = a.count.map(|c| entry_hash(&agent, c)).transpose()?;
+    let state = agent.verifier().engine().state();
+    let open: Vec<_> = state
+        .discrepancies
+        .iter()
+        .filter(|d| &d.site == agent.site() && !d.resolved)
+        .filter(|d| count.is_none_or(|c| c == d.count))
+        .filter(|d| match (&d.item, subject) {
+            (Item::Firearm(f), Subject::Firearm(g)) => *f == g,
+            (Item::Rounds(l), Subject::Lot(g)) => l.lot == g,
+            _ => false,
+        })
+        .collect();
+    let (count, item) = match open.as_slice() {
+        [one] => (one.count, one.item),
+        [] => bail!(
+            "no open count discrepancy about {} at this site{}\nhint: `armsledger alerts` lists the open ones",
+            a.serial.as_deref().or(a.lot.as_deref()).unwrap_or_default(),
+            a.count
+                .map(|c| format!(" from count #{c}"))
+                .unwrap_or_default()
+        ),
+        _ => bail!(
+            "{} counts disagree about it; choose one with --count COUNTER",
+            open.len()
+        ),
+    };
+    let resolution = match (a.found, a.reported_lost, a.clerical) {
+        (true, _, _) => Resolution::Found,
+        (_, Some(report), _) => Resolution::ReportedLost(entry_hash(&agent, report)?),
+        (_, _, Some(why)) => Resolution::Clerical(why),
+        _ => bail!("say how it was settled: --found, --reported-lost COUNTER or --clerical TEXT"),
+    };
+    let event = SiteEvent::DiscrepancyResolved {
+        count,
+        item,
+        resolution,
+    };
+    record(&mut agent, &a.act, event)
+}
+
+/// What a discrepancy is about, as the officer named it.
+#[derive(Clone, Copy)]
+enum Subject {
+    Firearm(armsledger_core::model::FirearmId),
+    Lot(armsledger_core::model::LotId),
 }

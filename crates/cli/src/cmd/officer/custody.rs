@@ -3,18 +3,21 @@
 use anyhow::bail;
 use armsledger_core::event::SiteEvent;
 use armsledger_core::ids::{Country, Ident, LocationId, Name, PersonId, Text, Timestamp};
-use armsledger_core::model::{AmmoLine, Counterparty, DocKind, FirearmIdentity, Item};
+use armsledger_core::model::{Component, Counterparty, DocKind, FirearmIdentity, Marking};
 use armsledger_core::rules::state::FirearmState;
 use clap::Args;
 
-use super::lookup::{doc, firearm, lines, lot, parse_lot_count, parse_rounds_back, rounds_back};
+use super::lookup::{
+    DocSpec, doc, item, lines, parse_component, parse_lot_count, parse_marking, parse_rounds_back,
+    rounds_back,
+};
 use super::{ConditionArg, FirearmArg, WeaponKind, record};
 use crate::cmd::act::{ActArgs, explain, open, parse_time};
 
 /// `acquire`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Example:\n  armsledger acquire --officer armourer-1 --serial GLK-0001 --manufacturer Glock --model '17 Gen5' \\\n      --kind pistol --category B --calibre 9x19mm --country AT --from 'Dealer Ltd' --permit AP-2026-1 --location vault"
+    after_help = "Examples:\n  armsledger acquire --officer armourer-1 --serial GLK-0001 --manufacturer Glock --model '17 Gen5' \\\n      --kind pistol --category B --calibre 9x19mm --country AT --from 'Dealer Ltd' --permit AP-2026-1,issuer=CFR,expires=2027-06-30 --location vault\n  armsledger acquire --officer armourer-1 --serial CZ-77120 --manufacturer 'Ceska zbrojovka' --model 'P-10 C' \\\n      --category B --calibre 9x19mm --country CZ --year 2025 --importer 'Arms Import Ltd' --import-country ZA --import-year 2026 \\\n      --marking 'ZA-26-0113,on=frame right side,by=import' --component slide=CZ-77120 --component barrel=CZ-77120 \\\n      --from 'Arms Import Ltd' --permit IL-2026-4,kind=import-licence,issuer=CFR --location vault"
 )]
 pub struct AcquireArgs {
     #[command(flatten)]
@@ -46,15 +49,29 @@ pub struct AcquireArgs {
     /// Importer, if imported.
     #[arg(long)]
     pub importer: Option<Name>,
+    /// Country of import (ISO 3166 alpha-2), if imported.
+    #[arg(long, requires = "importer")]
+    pub import_country: Option<String>,
+    /// Year of import, if imported.
+    #[arg(long, requires = "importer")]
+    pub import_year: Option<u16>,
+    /// A marking, TEXT,on=WHERE[,by=manufacturer|import|state|secondary|deactivation] (repeatable).
+    #[arg(long = "marking", value_parser = parse_marking)]
+    pub markings: Vec<Marking>,
+    /// A regulated component and its marking, PART=MARKING (frame, receiver,
+    /// barrel, slide, cylinder, bolt; repeatable).
+    #[arg(long = "component", value_parser = parse_component)]
+    pub components: Vec<Component>,
     /// Supplier.
     #[arg(long = "from")]
     pub source: Name,
     /// Supplier's dealer licence.
     #[arg(long)]
     pub source_licence: Option<Name>,
-    /// Acquisition permit number.
+    /// Acquisition permit (or import licence, kind=import-licence):
+    /// NUMBER[,issuer=NAME][,expires=DATE][,kind=KIND][,file=SCAN].
     #[arg(long)]
-    pub permit: Name,
+    pub permit: DocSpec,
     /// Storage location.
     #[arg(long)]
     pub location: LocationId,
@@ -146,13 +163,18 @@ pub(super) fn acquire(a: AcquireArgs) -> anyhow::Result<u8> {
         category: a.category,
         calibre: a.calibre,
         serial: a.serial,
-        markings: vec![],
+        markings: a.markings,
         country_of_manufacture: Country::new(&a.country)
             .map_err(|e| anyhow::anyhow!("--country: {e}"))?,
         year_of_manufacture: a.year,
-        country_of_import: None,
-        year_of_import: None,
-        components: vec![],
+        country_of_import: a
+            .import_country
+            .as_deref()
+            .map(Country::new)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--import-country: {e}"))?,
+        year_of_import: a.import_year,
+        components: a.components,
     };
     let event = SiteEvent::FirearmAcquired {
         firearm: identity.id(),
@@ -208,14 +230,7 @@ pub(super) fn record_return(a: ReturnArgs) -> anyhow::Result<u8> {
 
 pub(super) fn record_move(a: MoveArgs) -> anyhow::Result<u8> {
     let mut agent = open(&a.act.site)?;
-    let item = match (&a.serial, &a.lot, a.rounds) {
-        (Some(s), _, _) => Item::Firearm(firearm(&agent, s)?.0),
-        (None, Some(l), Some(n)) => Item::Rounds(AmmoLine {
-            lot: lot(&agent, l)?,
-            rounds: n,
-        }),
-        _ => bail!("name what moves: --serial SERIAL, or --lot LOT --rounds N"),
-    };
+    let item = item(&agent, a.serial.as_deref(), a.lot.as_deref(), a.rounds)?;
     record(
         &mut agent,
         &a.act,

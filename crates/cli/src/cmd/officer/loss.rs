@@ -1,4 +1,6 @@
-//! Losses: firearms reported lost or stolen, and recovered.
+//! Loss and recovery: firearms reported lost or stolen (and the report's
+//! references added later), a firearm seized by an authority, and a lost or
+//! seized firearm recovered.
 
 use anyhow::bail;
 use armsledger_core::event::SiteEvent;
@@ -7,7 +9,7 @@ use armsledger_core::model::Item;
 use armsledger_core::rules::state::FirearmState;
 use clap::Args;
 
-use super::lookup::firearm;
+use super::lookup::{entry_hash, firearm};
 use super::{ConditionArg, FirearmArg, LossArg, record};
 use crate::cmd::act::{ActArgs, open, parse_time};
 
@@ -57,6 +59,46 @@ pub struct RecoverArgs {
     pub location: LocationId,
 }
 
+/// `update-loss`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  armsledger update-loss --officer armourer-1 --serial GLK-0001 --police-ref CAS-12/2026 --regulator-ref INC-2026-031"
+)]
+pub struct UpdateLossArgs {
+    #[command(flatten)]
+    pub act: ActArgs,
+    /// A firearm the report names, by serial (or --report).
+    #[arg(long, required_unless_present = "report", conflicts_with = "report")]
+    pub serial: Option<String>,
+    /// The loss report's entry counter on this site's chain.
+    #[arg(long)]
+    pub report: Option<u64>,
+    /// Police case number.
+    #[arg(long, required_unless_present = "regulator_ref")]
+    pub police_ref: Option<Name>,
+    /// Regulator incident number.
+    #[arg(long)]
+    pub regulator_ref: Option<Name>,
+}
+
+/// `seize`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  armsledger seize --officer armourer-1 --serial GLK-0001 --authority 'SAPS Durban Central' --order 'CAS-88/11/2026'"
+)]
+pub struct SeizeArgs {
+    #[command(flatten)]
+    pub act: ActArgs,
+    #[command(flatten)]
+    pub firearm: FirearmArg,
+    /// The authority that took it (police station, court).
+    #[arg(long)]
+    pub authority: Name,
+    /// Police case number, seizure receipt or court order.
+    #[arg(long)]
+    pub order: Name,
+}
+
 pub(super) fn report_loss(a: ReportLossArgs) -> anyhow::Result<u8> {
     let mut agent = open(&a.act.site)?;
     let items = a
@@ -92,6 +134,38 @@ pub(super) fn recover(a: RecoverArgs) -> anyhow::Result<u8> {
         report,
         condition: a.condition.into(),
         location: a.location,
+    };
+    record(&mut agent, &a.act, event)
+}
+
+pub(super) fn update_loss(a: UpdateLossArgs) -> anyhow::Result<u8> {
+    let mut agent = open(&a.act.site)?;
+    let report = match (&a.serial, a.report) {
+        (_, Some(counter)) => entry_hash(&agent, counter)?,
+        (Some(serial), None) => match firearm(&agent, serial)?.1 {
+            FirearmState::Lost { report } => report,
+            other => bail!(
+                "firearm {serial} is {}, not reported lost; name the report with --report COUNTER",
+                other.word()
+            ),
+        },
+        (None, None) => bail!("name the loss report: --serial SERIAL or --report COUNTER"),
+    };
+    let event = SiteEvent::LossReportUpdated {
+        report,
+        police_ref: a.police_ref,
+        regulator_ref: a.regulator_ref,
+    };
+    record(&mut agent, &a.act, event)
+}
+
+pub(super) fn seize(a: SeizeArgs) -> anyhow::Result<u8> {
+    let mut agent = open(&a.act.site)?;
+    let (id, _) = a.firearm.resolve(&agent)?;
+    let event = SiteEvent::Seized {
+        firearm: id,
+        authority: a.authority,
+        order: a.order,
     };
     record(&mut agent, &a.act, event)
 }

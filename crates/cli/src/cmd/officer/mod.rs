@@ -3,8 +3,10 @@
 //! it. Firearms are named by serial, lots by lot number, people by person id.
 //!
 //! One module per family of acts: [`custody`] (acquire, issue, return,
-//! move), [`transfers`], [`loss`] (report-loss, recover), [`counts`],
-//! [`disposal`], [`ammunition`], [`corrections`] (correct, annotate). Each
+//! move), [`maintenance`], [`transfers`] (out, in, cancel), [`loss`]
+//! (report-loss, update-loss, seize, recover), [`counts`] (count,
+//! resolve-discrepancy), [`disposal`], [`ammunition`], [`corrections`]
+//! (correct, annotate). Each
 //! holds its commands' arguments and handlers; every handler turns its
 //! arguments into one [`SiteEvent`] and hands it to [`record`].
 
@@ -15,6 +17,7 @@ mod custody;
 mod disposal;
 mod lookup;
 mod loss;
+mod maintenance;
 mod transfers;
 
 use armsledger_agents::ArmouryAgent;
@@ -25,11 +28,12 @@ use clap::{Subcommand, ValueEnum};
 use crate::cmd::act::{ActArgs, explain};
 use ammunition::{AmmoExpendArgs, AmmoIssueArgs, AmmoReceiveArgs, AmmoReturnArgs};
 use corrections::{AnnotateArgs, CorrectArgs};
-use counts::CountArgs;
+use counts::{CountArgs, ResolveArgs};
 use custody::{AcquireArgs, IssueArgs, MoveArgs, ReturnArgs};
 use disposal::DisposeArgs;
-use loss::{RecoverArgs, ReportLossArgs};
-use transfers::{TransferInArgs, TransferOutArgs};
+use loss::{RecoverArgs, ReportLossArgs, SeizeArgs, UpdateLossArgs};
+use maintenance::{MaintenanceInArgs, MaintenanceOutArgs};
+use transfers::{TransferCancelArgs, TransferInArgs, TransferOutArgs};
 
 pub(super) type Agent = ArmouryAgent<Box<dyn Transport>>;
 
@@ -58,6 +62,14 @@ mirror!(/// Count kind.
     CountArg => CountKind { Full, SerialNumber, Cyclic, KeyHandover, Opening, Closing });
 mirror!(/// Why rounds were used.
     ReasonArg => ExpenditureReason { Training, Qualification, DutyDischarge, TestFire, Malfunction, Other });
+mirror!(/// Regulated component.
+    ComponentArg => ComponentKind { Frame, Receiver, Barrel, Slide, Cylinder, Bolt });
+mirror!(/// Who applied a marking.
+    MarkingArg => MarkingKind { Manufacturer, Import, State, Secondary, Deactivation });
+mirror!(/// Document kind.
+    DocKindArg => DocKind { AcquisitionPermit, ImportLicence, ExportLicence, TransportPermit,
+        TransferAuthorisation, EndUserCertificate, DisposalOrder, DeactivationCertificate,
+        PoliceReport, RegulatorIncident, CourtOrder, Other });
 mirror!(/// Ammunition type.
     AmmoKind => AmmoType { FullMetalJacket, HollowPoint, Frangible, Buckshot, Slug, Blank, Training, Other });
 
@@ -99,13 +111,25 @@ pub enum OfficerCommand {
     TransferOut(TransferOutArgs),
     /// Acknowledge a transfer addressed to this site (after `sync` fetched it).
     TransferIn(TransferInArgs),
+    /// Take back a transfer this site sent, before the receiver acknowledged it.
+    TransferCancel(TransferCancelArgs),
+    /// Send a firearm to a gunsmith or armourer.
+    MaintenanceOut(MaintenanceOutArgs),
+    /// Record a firearm back from maintenance.
+    MaintenanceIn(MaintenanceInArgs),
     /// Report firearms lost or stolen.
     ReportLoss(ReportLossArgs),
+    /// Add the police case or regulator incident number to a loss report.
+    UpdateLoss(UpdateLossArgs),
+    /// Record a firearm seized by the police or a court.
+    Seize(SeizeArgs),
     /// Record a lost, stolen or seized firearm coming back.
     Recover(RecoverArgs),
     /// Record a stock count (two counters, neither the custodian).
     Count(CountArgs),
-    /// Record a firearm destroyed or deactivated, with two witnesses.
+    /// Settle a difference a count found: found, reported lost, or clerical.
+    ResolveDiscrepancy(ResolveArgs),
+    /// Record a firearm or rounds destroyed or deactivated, with two witnesses.
     Dispose(DisposeArgs),
     /// Ammunition: receive, issue, return, expend.
     #[command(subcommand)]
@@ -138,9 +162,15 @@ pub fn run(cmd: OfficerCommand) -> anyhow::Result<u8> {
         C::Move(a) => custody::record_move(a),
         C::TransferOut(a) => transfers::transfer_out(a),
         C::TransferIn(a) => transfers::transfer_in(a),
+        C::TransferCancel(a) => transfers::transfer_cancel(a),
+        C::MaintenanceOut(a) => maintenance::maintenance_out(a),
+        C::MaintenanceIn(a) => maintenance::maintenance_in(a),
         C::ReportLoss(a) => loss::report_loss(a),
+        C::UpdateLoss(a) => loss::update_loss(a),
+        C::Seize(a) => loss::seize(a),
         C::Recover(a) => loss::recover(a),
         C::Count(a) => counts::count(a),
+        C::ResolveDiscrepancy(a) => counts::resolve(a),
         C::Dispose(a) => disposal::dispose(a),
         C::Ammo(AmmoCommand::Receive(a)) => ammunition::receive(a),
         C::Ammo(AmmoCommand::Issue(a)) => ammunition::issue(a),
@@ -151,12 +181,73 @@ pub fn run(cmd: OfficerCommand) -> anyhow::Result<u8> {
     }
 }
 
-/// Records `event` and reports what was written.
+/// What an officer command recorded, as `--json` prints it.
+#[derive(serde::Serialize)]
+struct RecordedJson {
+    site: String,
+    kind: &'static str,
+    counter: u64,
+    hash: String,
+    overrides: Vec<OverrideJson>,
+    findings: Vec<FindingJson>,
+}
+
+/// An `Overridden` entry written before the act.
+#[derive(serde::Serialize)]
+struct OverrideJson {
+    counter: u64,
+    hash: String,
+    rule: &'static str,
+}
+
+/// A rule finding on the act.
+#[derive(serde::Serialize)]
+struct FindingJson {
+    rule: &'static str,
+    evidence: String,
+    overridden: bool,
+}
+
+/// Records `event` and reports what was written (as text, or JSON with `--json`).
 pub(super) fn record(agent: &mut Agent, act: &ActArgs, event: SiteEvent) -> anyhow::Result<u8> {
     let kind = event.kind();
     let r = agent
         .record(&act.officer, event, act.time(), act.exception().as_ref())
         .map_err(explain)?;
+    if act.json {
+        let overrides = r
+            .overrides
+            .iter()
+            .map(|o| OverrideJson {
+                counter: o.counter(),
+                hash: o.hash().to_string(),
+                rule: match &o.body().event {
+                    armsledger_core::event::Event::Site(SiteEvent::Overridden { rule, .. }) => {
+                        rule.name()
+                    }
+                    _ => "",
+                },
+            })
+            .collect();
+        let findings = r
+            .findings
+            .iter()
+            .map(|f| FindingJson {
+                rule: f.rule.name(),
+                evidence: f.evidence.clone(),
+                overridden: f.overridden_by.is_some(),
+            })
+            .collect();
+        crate::out::json(&RecordedJson {
+            site: agent.site().to_string(),
+            kind,
+            counter: r.act.counter(),
+            hash: r.act.hash().to_string(),
+            overrides,
+            findings,
+        })?;
+        return Ok(0);
+    }
     for v in &r.overridden {
         println!(
             "exception: rule {} set aside ({})",
