@@ -41,10 +41,24 @@ fn small_demo_summary_matches_the_ledger() {
     // Devices signed at scenario time, which is before the server received
     // anything: no entry is dated ahead of its receipt.
     assert!(s["findings"].get("device-clock-ahead").is_none(), "{s:#}");
-    assert!(
-        s["kinds"]["loss-reported"].as_u64().unwrap_or(0) >= 1,
-        "{s:#}"
-    );
+    // Every kind of act the year is meant to show was recorded at least once.
+    for kind in [
+        "loss-reported",
+        "loss-report-updated",
+        "recovered",
+        "seized",
+        "disposed",
+        "maintenance-out",
+        "maintenance-in",
+        "transferred-out",
+        "transferred-in",
+        "corrected",
+    ] {
+        assert!(
+            s["kinds"][kind].as_u64().unwrap_or(0) >= 1,
+            "the year recorded no {kind}: {s:#}"
+        );
+    }
     // The bundle verifies with the command line too, against the log key file.
     Command::cargo_bin("armsledger")
         .unwrap()

@@ -103,6 +103,7 @@ pub struct ArmouryRun<'a, T> {
     open: Vec<OpenIssue>,
     in_maintenance: Vec<(FirearmId, u64)>,
     stolen: Option<(FirearmId, Hash)>,
+    seized: Option<(FirearmId, Hash)>,
     mistyped: Option<(Hash, SiteEvent)>,
     transfer_acknowledged: bool,
 }
@@ -129,6 +130,7 @@ impl<'a, T: Transport> ArmouryRun<'a, T> {
             open: Vec::new(),
             in_maintenance: Vec::new(),
             stolen: None,
+            seized: None,
             mistyped: None,
             transfer_acknowledged: false,
         }
@@ -557,6 +559,12 @@ impl<'a, T: Transport> ArmouryRun<'a, T> {
             if d == plan.day_of(5) {
                 self.destroy(plan.at(d, 14, 0))?;
             }
+            if d == plan.day_of(7) {
+                self.seize(plan.at(d, 11, 0))?;
+            }
+            if d == plan.day_of(8) {
+                self.seizure_returned(plan.at(d, 16, 0))?;
+            }
             if self.n_sites() >= 2 && d == plan.day_of(4) {
                 self.transfer_out(plan.at(d, 8, 0))?;
             }
@@ -650,6 +658,40 @@ impl<'a, T: Transport> ArmouryRun<'a, T> {
                 firearm,
                 report,
                 condition: Condition::Damaged,
+                location: self.vault()?,
+            },
+            t,
+            None,
+        )?;
+        Ok(())
+    }
+
+    /// The police take a pistol as evidence in a criminal case.
+    fn seize(&mut self, t: Timestamp) -> anyhow::Result<()> {
+        let (f, _) = self.pick_firearm(FirearmType::Pistol)?;
+        let r = self.record(
+            SiteEvent::Seized {
+                firearm: f,
+                authority: p("SAPS Durban Central, detective branch")?,
+                order: p("CAS-0719-2026, seizure receipt SR-4471")?,
+            },
+            t,
+            None,
+        )?;
+        self.seized = Some((f, r.act.hash()));
+        Ok(())
+    }
+
+    /// The case closed, the police hand the pistol back.
+    fn seizure_returned(&mut self, t: Timestamp) -> anyhow::Result<()> {
+        let Some((firearm, report)) = self.seized.take() else {
+            return Ok(());
+        };
+        self.record(
+            SiteEvent::Recovered {
+                firearm,
+                report,
+                condition: Condition::Serviceable,
                 location: self.vault()?,
             },
             t,

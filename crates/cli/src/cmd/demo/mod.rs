@@ -320,6 +320,7 @@ mod tests {
             "loss-reported",
             "loss-report-updated",
             "recovered",
+            "seized",
             "disposed",
             "corrected",
             "transferred-in",
