@@ -370,6 +370,7 @@ impl<'a, T: Transport> ArmouryRun<'a, T> {
         };
         let expended = u64::try_from(expended).unwrap_or(0);
         let ev = SiteEvent::Returned {
+            incident: None,
             issue: i.entry,
             firearm: i.firearm,
             condition: if expended > 0 {
@@ -420,6 +421,7 @@ impl<'a, T: Transport> ArmouryRun<'a, T> {
             let (f, _) = self.pick_firearm(FirearmType::Pistol)?;
             self.record(
                 SiteEvent::MaintenanceOut {
+                    kind: armsledger_core::model::MaintenanceKind::Repair,
                     firearm: f,
                     provider: p("Gunsmith Services Ltd")?,
                     reason: p("annual inspection")?,
@@ -527,6 +529,7 @@ impl<'a, T: Transport> ArmouryRun<'a, T> {
             let part = u16::try_from(k + 1).unwrap_or(u16::MAX);
             self.record(
                 SiteEvent::CountPerformed {
+                    locations: vec![],
                     session: p(&format!("CNT-{}-{d:03}", self.sp.index + 1))?,
                     kind: CountKind::SerialNumber,
                     part,
@@ -615,6 +618,7 @@ impl<'a, T: Transport> ArmouryRun<'a, T> {
         let (f, _) = self.pick_firearm(FirearmType::Pistol)?;
         let r = self.record(
             SiteEvent::LossReported {
+                holder: None,
                 items: vec![Item::Firearm(f)],
                 kind: LossKind::Theft,
                 discovered_at: self.plan.at(d, 6, 45),
@@ -630,6 +634,7 @@ impl<'a, T: Transport> ArmouryRun<'a, T> {
         let report = r.act.hash();
         self.record(
             SiteEvent::LossReportUpdated {
+                circumstances: None,
                 report,
                 police_ref: None,
                 regulator_ref: Some(p("INC-2026-0091")?),

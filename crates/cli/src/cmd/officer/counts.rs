@@ -41,6 +41,7 @@ pub(super) fn count(a: CountArgs) -> anyhow::Result<u8> {
         .map(|s| firearm(&agent, s).map(|f| f.0))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let event = SiteEvent::CountPerformed {
+        locations: vec![],
         session: a.session,
         kind: a.kind.into(),
         part: 1,

@@ -197,6 +197,7 @@ pub(super) fn record_return(a: ReturnArgs) -> anyhow::Result<u8> {
         );
     };
     let event = SiteEvent::Returned {
+        incident: None,
         issue,
         firearm: id,
         condition: a.condition.into(),

@@ -65,6 +65,7 @@ pub(super) fn report_loss(a: ReportLossArgs) -> anyhow::Result<u8> {
         .map(|s| firearm(&agent, s).map(|f| Item::Firearm(f.0)))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let event = SiteEvent::LossReported {
+        holder: None,
         items,
         kind: a.kind.into(),
         discovered_at: a.discovered.unwrap_or_else(|| a.act.time()),
