@@ -296,6 +296,8 @@ fn crash_between_device_signature_and_commit_is_recovered() {
     let mut s = init_site(&w);
     let f = acquire(&mut s, "GLK-3");
     let body = armsledger_core::entry::EntryBody {
+        format: Default::default(),
+        occurred_at: T0.plus(Timestamp::HOUR),
         officer: v("armourer-1"),
         links: s.links(&issue(&s, f, "guard-1")),
         event: armsledger_core::event::Event::Site(issue(&s, f, "guard-1")),
@@ -474,6 +476,8 @@ fn regulator_crash_after_device_signature_is_recovered() {
     drop(reg);
     // The act was written ahead and signed; the commit never ran.
     let body = armsledger_core::entry::EntryBody {
+        format: Default::default(),
+        occurred_at: T0.plus(Timestamp::HOUR),
         officer: v("reg-official"),
         links: vec![],
         event: armsledger_core::event::Event::Regulator(RegulatorEvent::PersonBarred {

@@ -372,6 +372,7 @@ impl Sim {
                 let back = Self::split(&issue.out, d);
                 let ev = match issue.gun {
                     Some(gun) => SiteEvent::Returned {
+                        incident: None,
                         issue: h,
                         firearm: gun,
                         condition: Condition::Serviceable,
@@ -608,11 +609,13 @@ impl Sim {
                 let site = self.site_of(&gun);
                 let ev = match kind {
                     10 => SiteEvent::MaintenanceOut {
+                        kind: armsledger_core::model::MaintenanceKind::Repair,
                         firearm: gun,
                         provider: v("Gunsmith"),
                         reason: v("service"),
                     },
                     12 => SiteEvent::LossReported {
+                        holder: None,
                         items: vec![Item::Firearm(gun)],
                         kind: LossKind::Theft,
                         discovered_at: self.s.now,
@@ -730,6 +733,7 @@ impl Sim {
                     }
                 } else {
                     SiteEvent::LossReported {
+                        holder: None,
                         items: vec![Item::Rounds(line)],
                         kind: LossKind::MissingInventory,
                         discovered_at: self.s.now,
@@ -798,6 +802,7 @@ impl Sim {
                 self.act(
                     site,
                     SiteEvent::CountPerformed {
+                        locations: vec![],
                         session: v(&format!("count-{}", self.counts)),
                         kind: CountKind::SerialNumber,
                         part: 1,

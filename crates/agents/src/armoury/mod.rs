@@ -284,14 +284,29 @@ impl<T: Transport> ArmouryAgent<T> {
             .collect()
     }
 
-    /// Records an act by `officer` at `time` (the rules' time; the device
-    /// stamps its own). Refused with the violations unless `exception` is
-    /// given, in which case an `Overridden` entry per broken rule comes first.
+    /// Records an act by `officer` that occurred at `time`, now (the
+    /// rules' time; the device stamps its own). Refused with the violations
+    /// unless `exception` is given, in which case an `Overridden` entry per
+    /// broken rule comes first.
     pub fn record(
         &mut self,
         officer: &PersonId,
         event: SiteEvent,
         time: Timestamp,
+        exception: Option<&OverrideSpec>,
+    ) -> Result<Recorded, AgentError> {
+        self.record_at(officer, event, time, time, exception)
+    }
+
+    /// Records an act by `officer` that occurred at `occurred_at` (entered
+    /// by the officer, signed in the body) and is recorded at `now`: judged
+    /// at `occurred_at`, and late if `now` is past the regulator's window.
+    pub fn record_at(
+        &mut self,
+        officer: &PersonId,
+        event: SiteEvent,
+        occurred_at: Timestamp,
+        now: Timestamp,
         exception: Option<&OverrideSpec>,
     ) -> Result<Recorded, AgentError> {
         if !self.enrolled {
@@ -300,12 +315,16 @@ impl<T: Transport> ArmouryAgent<T> {
                 key_epoch: self.key.key_epoch,
             });
         }
-        let violations = self.check(officer, &event, time);
-        let body = EntryBody {
-            officer: officer.clone(),
-            links: self.links(&event),
-            event: Event::Site(event),
-        };
+        let violations =
+            self.verifier
+                .engine()
+                .check_at(&self.site, officer, occurred_at, now, &event);
+        let body = EntryBody::new(
+            officer.clone(),
+            occurred_at,
+            self.links(&event),
+            Event::Site(event),
+        );
         let mut overrides = Vec::new();
         if !violations.is_empty() {
             let Some(spec) = exception else {
@@ -327,17 +346,18 @@ impl<T: Transport> ArmouryAgent<T> {
                 })
                 .collect();
             for ev in &events {
-                let v = self.check(officer, ev, time);
+                let v = self.check(officer, ev, now);
                 if !v.is_empty() {
                     return Err(AgentError::Refused { violations: v });
                 }
             }
             for ev in events {
-                let (entry, _) = self.append(EntryBody {
-                    officer: officer.clone(),
-                    links: Vec::new(),
-                    event: Event::Site(ev),
-                })?;
+                let (entry, _) = self.append(EntryBody::new(
+                    officer.clone(),
+                    now,
+                    Vec::new(),
+                    Event::Site(ev),
+                ))?;
                 overrides.push(entry);
             }
         }

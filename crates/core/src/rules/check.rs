@@ -28,8 +28,11 @@ pub struct Act<'a> {
     pub site: &'a SiteId,
     /// The acting officer.
     pub officer: &'a PersonId,
-    /// Device time.
+    /// When the act occurred (the body's `occurred_at`, entered by the
+    /// officer): validity is judged at this time.
     pub time: Timestamp,
+    /// When it was recorded (the device time; for a pre-sign check, now).
+    pub recorded: Timestamp,
 }
 
 /// The violations found so far, in the order the rules were judged.

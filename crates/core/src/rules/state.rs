@@ -10,8 +10,8 @@ use crate::event::CompanyStatus;
 use crate::hash::Hash;
 use crate::ids::{CompanyId, Ident, LocationId, Name, PersonId, SiteId, Timestamp};
 use crate::model::{
-    DisposalMethod, FirearmId, FirearmIdentity, Holder, Item, LossKind, LotId, LotIdentity,
-    OfficerLicence, Permit, Qualification, Validity, normalise,
+    DisposalMethod, ExitKind, FirearmId, FirearmIdentity, Holder, Item, LossKind, LotId,
+    LotIdentity, LotStatus, OfficerLicence, Permit, Policy, Qualification, Validity, normalise,
 };
 
 /// Where a firearm is and who is answerable for it.
@@ -59,6 +59,14 @@ pub enum FirearmState {
         /// How.
         method: DisposalMethod,
     },
+    /// Left the ledger to someone outside it (sold, returned to a lessor,
+    /// surrendered, exported). It may come back by a new acquisition.
+    Left {
+        /// How.
+        exit: ExitKind,
+        /// The entry.
+        entry: Hash,
+    },
 }
 
 impl FirearmState {
@@ -72,6 +80,7 @@ impl FirearmState {
             FirearmState::Lost { .. } => "lost",
             FirearmState::Seized { .. } => "seized",
             FirearmState::Disposed { .. } => "disposed",
+            FirearmState::Left { .. } => "left-ledger",
         }
     }
 }
@@ -179,6 +188,9 @@ pub enum TransferStatus {
     Acknowledged(Hash),
     /// Cancelled by the named entry.
     Cancelled(Hash),
+    /// Refused by the receiver in the named entry; the sender takes the
+    /// items back with a cancellation.
+    Rejected(Hash),
 }
 
 /// A transfer between sites.
@@ -196,6 +208,17 @@ pub struct Transfer {
     pub sent_at: Timestamp,
     /// Status.
     pub status: TransferStatus,
+}
+
+impl Transfer {
+    /// Whether the sender may still take the items back: not acknowledged,
+    /// not cancelled (pending, or rejected by the receiver).
+    pub fn is_returnable(&self) -> bool {
+        matches!(
+            self.status,
+            TransferStatus::Pending | TransferStatus::Rejected(_)
+        )
+    }
 }
 
 /// A loss or theft report.
@@ -281,6 +304,26 @@ pub struct State {
     pub count_sessions: BTreeMap<(SiteId, Ident), CountSession>,
     /// Every applied entry's kind and place.
     pub entries: HashMap<Hash, EntryMeta>,
+    /// Lot status per site (absent: serviceable).
+    pub lot_status: BTreeMap<(SiteId, LotId), LotStatus>,
+    /// Armouries open now, with who opened them.
+    pub armoury_open: BTreeMap<SiteId, Vec<PersonId>>,
+    /// Key roster: who holds each armoury key.
+    pub keys: BTreeMap<(SiteId, Ident), PersonId>,
+    /// Regulator authorisations of a person for a site.
+    pub authorisations: BTreeMap<(PersonId, SiteId), Vec<Validity>>,
+    /// The regulator's numeric site rules in force.
+    pub policy: Policy,
+}
+
+impl State {
+    /// A lot's status at a site.
+    pub fn lot_status(&self, site: &SiteId, lot: &LotId) -> LotStatus {
+        self.lot_status
+            .get(&(site.clone(), *lot))
+            .copied()
+            .unwrap_or_default()
+    }
 }
 
 impl State {

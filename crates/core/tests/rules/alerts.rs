@@ -70,6 +70,7 @@ fn a_loss_without_references_alerts_after_48_hours() {
 
     // With only the police reference it still alerts; with both it does not.
     let police = SiteEvent::LossReportUpdated {
+        circumstances: None,
         report: report.hash(),
         police_ref: Some(v("CAS-12/2026")),
         regulator_ref: None,
@@ -80,6 +81,7 @@ fn a_loss_without_references_alerts_after_48_hours() {
         1
     );
     let regulator = SiteEvent::LossReportUpdated {
+        circumstances: None,
         report: report.hash(),
         police_ref: None,
         regulator_ref: Some(v("REG-77")),

@@ -245,7 +245,7 @@ fn cases() -> Vec<Case> {
         // --- acquisition -----------------------------------------------------
         // The same pistol acquired again while live (serial spelled differently).
         case("acquired twice", &[AcquisitionValid], world)
-            .fires(|w| w.s.acquire("north", "ab 123").1)
+            .fires(|w| w.s.acquire("north", "ab-123").1)
             .quiet(|w| w.s.acquire("north", "AB-124").1),
         case("an id not from the identity", &[AcquisitionValid], gun_only).fires(|w| {
             let ev = SiteEvent::FirearmAcquired {
@@ -383,6 +383,7 @@ fn cases() -> Vec<Case> {
             }),
         case("an update of no loss report", &[ReferenceExists], world).fires(|w| {
             let ev = SiteEvent::LossReportUpdated {
+                circumstances: None,
                 report: bogus_hash("loss"),
                 police_ref: Some(v("CAS-1")),
                 regulator_ref: None,
@@ -521,6 +522,7 @@ fn return_with_other_lot(w: &mut World, other: u64) -> Arc<SignedEntry> {
         });
     }
     let ev = SiteEvent::Returned {
+        incident: None,
         issue: i.hash(),
         firearm: w.gun,
         condition: Condition::Serviceable,

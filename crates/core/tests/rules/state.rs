@@ -84,6 +84,7 @@ fn another_sites_return_does_not_close_this_sites_issue() {
     let mut w = two_sites();
     let i = issue(&mut w, "guard-1", 0);
     let ev = SiteEvent::Returned {
+        incident: None,
         issue: i.hash(),
         firearm: w.gun,
         condition: Condition::Serviceable,
@@ -110,6 +111,7 @@ fn another_sites_loss_update_does_not_silence_this_sites_alert() {
     let ev = loss(w.gun, None, None, w.s.now);
     let report = north(&mut w, ev);
     let update = SiteEvent::LossReportUpdated {
+        circumstances: None,
         report: report.hash(),
         police_ref: Some(v("CAS-X")),
         regulator_ref: Some(v("REG-X")),

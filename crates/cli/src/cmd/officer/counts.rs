@@ -14,7 +14,7 @@ use crate::cmd::act::{ActArgs, open};
 /// `count`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Example:\n  armsledger count --officer armourer-1 --session 2026-11 --counter auditor-1 --counter auditor-2 --seen GLK-0001 --seen GLK-0002"
+    after_help = "Example:\n  armsledger count --officer armourer-1 --session 2026-11 --counter auditor-1 --counter auditor-2 --seen GLK-0001 --seen GLK-0002\n  armsledger count --officer armourer-1 --session 2026-11-28-rack --kind cyclic --location rack-1 --counter auditor-1 --counter auditor-2 --seen GLK-0001"
 )]
 pub struct CountArgs {
     #[command(flatten)]
@@ -25,6 +25,10 @@ pub struct CountArgs {
     /// Kind of count.
     #[arg(long, value_enum, default_value = "serial-number")]
     pub kind: CountArg,
+    /// A storage location the count covers (repeatable) [default: the whole
+    /// site]. A partial count is judged only on what it covers.
+    #[arg(long = "location")]
+    pub locations: Vec<armsledger_core::ids::LocationId>,
     /// Counters (at least two, repeatable).
     #[arg(long = "counter", required = true)]
     pub counters: Vec<PersonId>,
@@ -39,9 +43,9 @@ pub struct CountArgs {
 /// `resolve-discrepancy`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  armsledger resolve-discrepancy --officer armourer-1 --serial GLK-0001 --found\n  armsledger resolve-discrepancy --officer armourer-1 --lot L2026-01 --clerical 'count sheet added wrong'\n  armsledger resolve-discrepancy --officer armourer-1 --serial GLK-0002 --reported-lost 41"
+    after_help = "Examples:\n  armsledger resolve-discrepancy --officer armourer-1 --serial GLK-0001 --found\n  armsledger resolve-discrepancy --officer armourer-1 --lot L2026-01 --clerical 'count sheet added wrong'\n  armsledger resolve-discrepancy --officer armourer-1 --serial GLK-0002 --reported-lost 41\n  armsledger resolve-discrepancy --officer armourer-1 --lot L2026-01 --write-off 'rounds unaccounted for since 2025' --approver supervisor-2"
 )]
-#[group(id = "how", required = true, multiple = false, args = ["found", "reported_lost", "clerical"])]
+#[group(id = "how", required = true, multiple = false, args = ["found", "reported_lost", "clerical", "write_off"])]
 pub struct ResolveArgs {
     #[command(flatten)]
     pub act: ActArgs,
@@ -63,6 +67,12 @@ pub struct ResolveArgs {
     /// A clerical error, explained.
     #[arg(long)]
     pub clerical: Option<Text>,
+    /// Written off, with why (needs --approver, a second person).
+    #[arg(long, requires = "approver")]
+    pub write_off: Option<Text>,
+    /// The second person approving a write-off.
+    #[arg(long, requires = "write_off")]
+    pub approver: Option<PersonId>,
 }
 
 pub(super) fn count(a: CountArgs) -> anyhow::Result<u8> {
@@ -75,6 +85,7 @@ pub(super) fn count(a: CountArgs) -> anyhow::Result<u8> {
     let event = SiteEvent::CountPerformed {
         session: a.session,
         kind: a.kind.into(),
+        locations: a.locations,
         part: 1,
         parts: 1,
         counters: a.counters,
@@ -118,11 +129,20 @@ pub(super) fn resolve(a: ResolveArgs) -> anyhow::Result<u8> {
             open.len()
         ),
     };
-    let resolution = match (a.found, a.reported_lost, a.clerical) {
-        (true, _, _) => Resolution::Found,
-        (_, Some(report), _) => Resolution::ReportedLost(entry_hash(&agent, report)?),
-        (_, _, Some(why)) => Resolution::Clerical(why),
-        _ => bail!("say how it was settled: --found, --reported-lost COUNTER or --clerical TEXT"),
+    let resolution = match (
+        a.found,
+        a.reported_lost,
+        a.clerical,
+        a.write_off,
+        a.approver,
+    ) {
+        (true, ..) => Resolution::Found,
+        (_, Some(report), ..) => Resolution::ReportedLost(entry_hash(&agent, report)?),
+        (_, _, Some(why), ..) => Resolution::Clerical(why),
+        (.., Some(reason), Some(approver)) => Resolution::WrittenOff { reason, approver },
+        _ => bail!(
+            "say how it was settled: --found, --reported-lost COUNTER, --clerical TEXT, or --write-off TEXT --approver PERSON"
+        ),
     };
     let event = SiteEvent::DiscrepancyResolved {
         count,

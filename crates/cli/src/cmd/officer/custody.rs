@@ -126,6 +126,30 @@ pub struct ReturnArgs {
     /// Rounds back, LOT=RETURNED:EXPENDED (repeatable).
     #[arg(long = "rounds-back", value_parser = parse_rounds_back)]
     pub rounds_back: Vec<(String, u64, u64)>,
+    /// Incident reference, when rounds were expended on duty.
+    #[arg(long)]
+    pub incident: Option<Name>,
+}
+
+/// `assign`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  armsledger assign --officer armourer-1 --serial GLK-0001 --to guard-17 --contract 'Harbour Mall, night post' --until 2027-03-31\n  (ended by: armsledger return --serial GLK-0001 --location vault)"
+)]
+pub struct AssignArgs {
+    #[command(flatten)]
+    pub act: ActArgs,
+    #[command(flatten)]
+    pub firearm: FirearmArg,
+    /// The guard's person id.
+    #[arg(long)]
+    pub to: PersonId,
+    /// The contract (client and post).
+    #[arg(long)]
+    pub contract: Name,
+    /// When the assignment ends (RFC 3339 or a date).
+    #[arg(long, value_parser = parse_time)]
+    pub until: Timestamp,
 }
 
 /// `move`.
@@ -223,7 +247,22 @@ pub(super) fn record_return(a: ReturnArgs) -> anyhow::Result<u8> {
         firearm: id,
         condition: a.condition.into(),
         ammunition: rounds_back(&agent, &a.rounds_back)?,
+        incident: a.incident,
         location: a.location,
+    };
+    record(&mut agent, &a.act, event)
+}
+
+pub(super) fn assign(a: AssignArgs) -> anyhow::Result<u8> {
+    let mut agent = open(&a.act.site)?;
+    let (id, _) = a.firearm.resolve(&agent)?;
+    let reliance = agent.reliance_for(&a.to, &id).map_err(explain)?;
+    let event = SiteEvent::Assigned {
+        firearm: id,
+        to: a.to,
+        contract: a.contract,
+        until: a.until,
+        reliance,
     };
     record(&mut agent, &a.act, event)
 }

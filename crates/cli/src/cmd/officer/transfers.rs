@@ -71,6 +71,22 @@ pub struct TransferInArgs {
     pub note: Option<Text>,
 }
 
+/// `transfer-reject`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  armsledger transfer-reject --officer armourer-2 --why 'no transport permit with the consignment'\n  (the items go back to the sender, whose transfer-cancel returns them to its store)"
+)]
+pub struct TransferRejectArgs {
+    #[command(flatten)]
+    pub act: ActArgs,
+    /// The transfer-out entry hash [default: the only pending transfer to this site].
+    #[arg(long)]
+    pub transfer: Option<Hash>,
+    /// Why it is refused.
+    #[arg(long)]
+    pub why: Text,
+}
+
 /// `transfer-cancel`.
 #[derive(Debug, Args)]
 #[command(
@@ -145,9 +161,7 @@ pub(super) fn transfer_cancel(a: TransferCancelArgs) -> anyhow::Result<u8> {
             let pending: Vec<Hash> = state
                 .transfers
                 .iter()
-                .filter(|(_, t)| {
-                    &t.from_site == agent.site() && t.status == TransferStatus::Pending
-                })
+                .filter(|(_, t)| &t.from_site == agent.site() && t.is_returnable())
                 .map(|(h, _)| *h)
                 .collect();
             match pending.as_slice() {
@@ -207,6 +221,20 @@ fn arrived(
     }
     rounds.retain(|l| l.rounds > 0);
     Ok((firearms, rounds))
+}
+
+pub(super) fn transfer_reject(a: TransferRejectArgs) -> anyhow::Result<u8> {
+    let mut agent = open(&a.act.site)?;
+    let (entry, from) = pending_inbound(&agent, a.transfer)?;
+    let event = SiteEvent::TransferRejected {
+        transfer: EntryRef {
+            site: from,
+            counter: entry.counter(),
+            hash: entry.hash(),
+        },
+        reason: a.why,
+    };
+    record(&mut agent, &a.act, event)
 }
 
 /// The transfer addressed to this site that is still pending (the one with

@@ -192,3 +192,28 @@ impl EventRules for AmmunitionExpended {
         }
     }
 }
+
+/// `SiteEvent::LotStatusChanged`: a lot becomes serviceable, quarantined or
+/// unserviceable at this site.
+pub(super) struct LotStatusChanged;
+
+impl EventRules for LotStatusChanged {
+    fn check(&self, state: &State, _act: &Act<'_>, event: &SiteEvent, out: &mut Out) {
+        let SiteEvent::LotStatusChanged { lot, .. } = event else {
+            return;
+        };
+        if !state.lots.contains_key(lot) {
+            out.push(
+                RuleId::ReferenceExists,
+                format!("{} was never received", state.lot_words(lot)),
+            );
+        }
+    }
+
+    fn apply(&self, state: &mut State, ctx: &SiteCtx<'_>, event: &SiteEvent) {
+        let SiteEvent::LotStatusChanged { lot, status, .. } = event else {
+            return;
+        };
+        state.lot_status.insert((ctx.site.clone(), *lot), *status);
+    }
+}

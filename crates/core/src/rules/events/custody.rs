@@ -2,7 +2,7 @@
 //! between storage locations, sent out for maintenance and back.
 
 use crate::event::SiteEvent;
-use crate::model::{Holder, Item, normalise};
+use crate::model::{ComponentChange, Holder, Item, normalise};
 use crate::rules::RuleId;
 use crate::rules::check::{Act, Out};
 use crate::rules::events::shared::{
@@ -10,7 +10,7 @@ use crate::rules::events::shared::{
     set_state, take_rounds,
 };
 use crate::rules::events::{EventRules, SiteCtx};
-use crate::rules::state::{FirearmState, State};
+use crate::rules::state::{FirearmRecord, FirearmState, State};
 
 /// `SiteEvent::Issued`: a firearm, with rounds, to a person.
 pub(super) struct Issued;
@@ -275,5 +275,106 @@ impl EventRules for MaintenanceIn {
             return;
         };
         back_in_store(state, firearm, ctx.site, location);
+    }
+}
+
+/// `SiteEvent::Assigned`: a firearm to a guard for a contract, long-term.
+/// Judged like an issue without rounds; a `Returned` naming it ends it.
+pub(super) struct Assigned;
+
+impl EventRules for Assigned {
+    fn check(&self, state: &State, act: &Act<'_>, event: &SiteEvent, out: &mut Out) {
+        let SiteEvent::Assigned { firearm, to, .. } = event else {
+            return;
+        };
+        in_store_here(state, act, firearm, out);
+        recipient(state, act, to, Some(firearm), out);
+    }
+
+    fn apply(&self, state: &mut State, ctx: &SiteCtx<'_>, event: &SiteEvent) {
+        let SiteEvent::Assigned {
+            firearm, to, until, ..
+        } = event
+        else {
+            return;
+        };
+        set_state(
+            state,
+            firearm,
+            ctx.site,
+            false,
+            FirearmState::Issued {
+                to: to.clone(),
+                issue: ctx.hash,
+                due_back: *until,
+            },
+        );
+        open_issue(state, ctx, Some(*firearm), to, *until, &[], None);
+    }
+
+    fn needs_active_company(&self) -> bool {
+        true
+    }
+}
+
+/// `SiteEvent::ComponentChanged`: a regulated part fitted or removed. The
+/// firearm's identity keeps the components fitted now.
+pub(super) struct ComponentChanged;
+
+impl EventRules for ComponentChanged {
+    fn check(&self, state: &State, act: &Act<'_>, event: &SiteEvent, out: &mut Out) {
+        let SiteEvent::ComponentChanged { firearm, .. } = event else {
+            return;
+        };
+        match state.firearms.get(firearm) {
+            Some(r)
+                if &r.site == act.site
+                    && matches!(
+                        r.state,
+                        FirearmState::InStore { .. } | FirearmState::InMaintenance { .. }
+                    ) => {}
+            Some(FirearmRecord {
+                state: FirearmState::Disposed { .. },
+                ..
+            }) => {}
+            _ => out.push(
+                RuleId::FirearmInStore,
+                format!(
+                    "{} is not in store or in maintenance at this site",
+                    state.firearm_words(firearm)
+                ),
+            ),
+        }
+    }
+
+    fn apply(&self, state: &mut State, ctx: &SiteCtx<'_>, event: &SiteEvent) {
+        let SiteEvent::ComponentChanged {
+            firearm,
+            change,
+            component,
+            ..
+        } = event
+        else {
+            return;
+        };
+        let Some(r) = state
+            .firearms
+            .get_mut(firearm)
+            .filter(|r| &r.site == ctx.site)
+        else {
+            return;
+        };
+        let parts = &mut r.identity.components;
+        match change {
+            ComponentChange::Fitted => parts.push(component.clone()),
+            ComponentChange::Removed => {
+                if let Some(i) = parts.iter().position(|c| {
+                    c.kind == component.kind
+                        && normalise(c.marking.as_str()) == normalise(component.marking.as_str())
+                }) {
+                    parts.remove(i);
+                }
+            }
+        }
     }
 }

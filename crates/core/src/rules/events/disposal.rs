@@ -70,3 +70,41 @@ impl EventRules for Disposed {
         }
     }
 }
+
+/// `SiteEvent::LeftLedger`: a firearm or rounds handed to someone outside
+/// the ledger. Not blocked by a suspended company: handing stock to a
+/// licensed receiver or the police is what a suspended company must do.
+pub(super) struct LeftLedger;
+
+impl EventRules for LeftLedger {
+    fn check(&self, state: &State, act: &Act<'_>, event: &SiteEvent, out: &mut Out) {
+        let SiteEvent::LeftLedger { item, .. } = event else {
+            return;
+        };
+        match item {
+            Item::Firearm(f) => {
+                in_store_here(state, act, f, out);
+            }
+            Item::Rounds(l) => store_holds(state, act, l, "handed out of the ledger", out),
+        }
+    }
+
+    fn apply(&self, state: &mut State, ctx: &SiteCtx<'_>, event: &SiteEvent) {
+        let SiteEvent::LeftLedger { item, exit, .. } = event else {
+            return;
+        };
+        match item {
+            Item::Firearm(f) => set_state(
+                state,
+                f,
+                ctx.site,
+                false,
+                FirearmState::Left {
+                    exit: *exit,
+                    entry: ctx.hash,
+                },
+            ),
+            Item::Rounds(l) => take_from_store(state, ctx.site, l.lot, l.rounds),
+        }
+    }
+}

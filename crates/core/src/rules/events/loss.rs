@@ -117,6 +117,7 @@ impl EventRules for LossReportUpdated {
             report,
             police_ref,
             regulator_ref,
+            ..
         } = event
         else {
             return;

@@ -97,5 +97,17 @@ pub(in crate::rules) fn apply_regulator(state: &mut State, event: &RegulatorEven
         | FindingRecorded { .. }
         | SanctionRecorded { .. }
         | TrainingProviderAccredited { .. } => {}
+        PersonAuthorised {
+            person,
+            site,
+            valid,
+        } => {
+            state
+                .authorisations
+                .entry((person.clone(), site.clone()))
+                .or_default()
+                .push(*valid);
+        }
+        PolicySet { policy } => state.policy = *policy,
     }
 }

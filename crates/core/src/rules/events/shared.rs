@@ -337,7 +337,7 @@ pub(super) fn open_issue(
             firearm,
             to: to.clone(),
             by: ctx.officer.clone(),
-            issued_at: ctx.time,
+            issued_at: ctx.occurred_at,
             due_back,
             outstanding,
         },

@@ -271,10 +271,13 @@ impl EventRules for TransferCancelled {
             return;
         };
         match state.transfers.get(transfer) {
-            Some(x) if &x.from_site == act.site && x.status == TransferStatus::Pending => {}
+            Some(x) if &x.from_site == act.site && x.is_returnable() => {}
             _ => out.push(
                 RuleId::TransferMatches,
-                format!("no pending transfer {} from this site", transfer.short()),
+                format!(
+                    "no pending or rejected transfer {} from this site",
+                    transfer.short()
+                ),
             ),
         }
         location(state, act, loc, out);
@@ -291,7 +294,7 @@ impl EventRules for TransferCancelled {
         let Some(x) = state
             .transfers
             .get(transfer)
-            .filter(|x| &x.from_site == site && x.status == TransferStatus::Pending)
+            .filter(|x| &x.from_site == site && x.is_returnable())
             .cloned()
         else {
             return;
@@ -304,6 +307,44 @@ impl EventRules for TransferCancelled {
         }
         if let Some(x) = state.transfers.get_mut(transfer) {
             x.status = TransferStatus::Cancelled(ctx.hash);
+        }
+    }
+}
+
+/// `SiteEvent::TransferRejected`: the receiver refuses a pending transfer.
+pub(super) struct TransferRejected;
+
+impl EventRules for TransferRejected {
+    fn check(&self, state: &State, act: &Act<'_>, event: &SiteEvent, out: &mut Out) {
+        let SiteEvent::TransferRejected { transfer, .. } = event else {
+            return;
+        };
+        match state.transfers.get(&transfer.hash) {
+            Some(x)
+                if &x.to_site == act.site
+                    && x.from_site == transfer.site
+                    && x.status == TransferStatus::Pending => {}
+            _ => out.push(
+                RuleId::TransferMatches,
+                format!(
+                    "no pending transfer {} from {} to this site",
+                    transfer.hash.short(),
+                    transfer.site
+                ),
+            ),
+        }
+    }
+
+    fn apply(&self, state: &mut State, ctx: &SiteCtx<'_>, event: &SiteEvent) {
+        let SiteEvent::TransferRejected { transfer, .. } = event else {
+            return;
+        };
+        if let Some(x) = state
+            .transfers
+            .get_mut(&transfer.hash)
+            .filter(|x| &x.to_site == ctx.site && x.status == TransferStatus::Pending)
+        {
+            x.status = TransferStatus::Rejected(ctx.hash);
         }
     }
 }

@@ -375,6 +375,7 @@ impl<'a, T: Transport> ArmouryRun<'a, T> {
         };
         let expended = u64::try_from(expended).unwrap_or(0);
         let ev = SiteEvent::Returned {
+            incident: None,
             issue: i.entry,
             firearm: i.firearm,
             condition: if expended > 0 {
@@ -425,6 +426,7 @@ impl<'a, T: Transport> ArmouryRun<'a, T> {
             let (f, _) = self.pick_firearm(FirearmType::Pistol)?;
             self.record(
                 SiteEvent::MaintenanceOut {
+                    kind: armsledger_core::model::MaintenanceKind::Repair,
                     firearm: f,
                     provider: p("Gunsmith Services Ltd")?,
                     reason: p("annual inspection")?,
@@ -532,6 +534,7 @@ impl<'a, T: Transport> ArmouryRun<'a, T> {
             let part = u16::try_from(k + 1).unwrap_or(u16::MAX);
             self.record(
                 SiteEvent::CountPerformed {
+                    locations: vec![],
                     session: p(&format!("CNT-{}-{d:03}", self.sp.index + 1))?,
                     kind: CountKind::SerialNumber,
                     part,

@@ -93,6 +93,7 @@ impl<T: Transport> ArmouryRun<'_, T> {
         let (f, _) = self.pick_firearm(FirearmType::Pistol)?;
         let r = self.record(
             SiteEvent::LossReported {
+                holder: None,
                 items: vec![Item::Firearm(f)],
                 kind: LossKind::Theft,
                 discovered_at: self.plan.at(d, 6, 45),
@@ -108,6 +109,7 @@ impl<T: Transport> ArmouryRun<'_, T> {
         let report = r.act.hash();
         self.record(
             SiteEvent::LossReportUpdated {
+                circumstances: None,
                 report,
                 police_ref: None,
                 regulator_ref: Some(p("INC-2026-0091")?),
