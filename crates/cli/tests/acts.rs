@@ -17,16 +17,27 @@ use std::path::Path;
 
 use armsledger_core::event::{Event, SiteEvent};
 use armsledger_core::hash::Hash;
-use armsledger_core::model::DocKind;
+use armsledger_core::ids::Country;
+use armsledger_core::model::{
+    ComponentChange, ComponentKind, DocKind, ExitKind, FirearmId, LotStatus, MarkingKind,
+    Resolution,
+};
 use armsledger_store::ArmouryLedger;
 use sites::{
     Procs, RECEIVE_L1, acquire_glock, device_addr, fails, ok, regulator, root_public, server, token,
 };
 
+/// What `north` returns: the server, the regulator key and south's device.
+struct World {
+    url: String,
+    key: String,
+    south_dev: String,
+}
+
 /// The regulator (with a second site, `south`, of the same company), the
 /// server, and `north` set up and synced (it keeps the server's address and
-/// token for `sync`); the server's URL.
-fn north(dir: &Path, procs: &mut Procs) -> String {
+/// token for `sync`).
+fn north(dir: &Path, procs: &mut Procs) -> World {
     let (key, north_dev) = regulator(dir, procs);
     let south_dev = device_addr(dir, "site-dev-2", procs);
     ok(
@@ -83,7 +94,39 @@ fn north(dir: &Path, procs: &mut Procs) -> String {
             &nt,
         ],
     );
-    url
+    World {
+        url,
+        key,
+        south_dev,
+    }
+}
+
+/// `south` set up in `dir/south` and synced; its directory.
+fn south(dir: &Path, w: &World) -> String {
+    let south = dir.join("south").to_str().unwrap().to_string();
+    let st = token(dir, "site:south");
+    ok(
+        dir,
+        &[
+            "site",
+            "init",
+            "--dir",
+            &south,
+            "--site",
+            "south",
+            "--device",
+            &w.south_dev,
+            "--regulator-key",
+            &w.key,
+            "--manufacturer-root",
+            &root_public(),
+            "--server",
+            &w.url,
+            "--token",
+            &st,
+        ],
+    );
+    south
 }
 
 /// The site event signed as entry `counter` of north's chain.
@@ -317,7 +360,7 @@ fn documents_maintenance_seizure_loss_updates_discrepancies_cancel_and_lot_dispo
     drop(ledger);
     assert!(matches!(
         signed(dir, c),
-        SiteEvent::DiscrepancyResolved { count, resolution: armsledger_core::model::Resolution::Found, .. }
+        SiteEvent::DiscrepancyResolved { count, resolution: Resolution::Found, .. }
             if count == count_hash
     ));
     let err = fails(
@@ -431,4 +474,579 @@ fn documents_maintenance_seizure_loss_updates_discrepancies_cancel_and_lot_dispo
     assert!(out.contains("pushed"), "{out}");
     let status: serde_json::Value = serde_json::from_str(&ok(dir, &["status", "--json"])).unwrap();
     assert_eq!(status["unsynced"], 0, "{status:#}");
+}
+
+#[test]
+fn identity_parts_assignment_exits_access_lots_rounds_and_transfers_refused_or_short() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut procs = Procs(Vec::new());
+    let w = north(dir, &mut procs);
+
+    // The regulator's new acts: an authorisation for a site, the policy.
+    let out = ok(
+        dir,
+        &[
+            "regulator",
+            "authorise-person",
+            "--person",
+            "contractor-4",
+            "--site",
+            "north",
+            "--valid-until",
+            "2099-01-01",
+        ],
+    );
+    assert!(
+        out.contains("recorded person-authorised as regulator #"),
+        "{out}"
+    );
+    let out = ok(
+        dir,
+        &["regulator", "set-policy", "--record-within-hours", "48"],
+    );
+    assert!(out.contains("recorded policy-set as regulator #"), "{out}");
+    let err = fails(
+        dir,
+        &[
+            "regulator",
+            "set-policy",
+            "--max-firearms-per-holder",
+            "many",
+        ],
+    );
+    assert!(err.contains("--max-firearms-per-holder"), "{err}");
+    ok(dir, &["regulator", "push"]);
+    ok(dir, &["sync"]);
+
+    // Acquisition with full identity: import, markings, regulated parts.
+    let mut acquire = acquire_glock("CZ-77120");
+    acquire.extend(
+        [
+            "--importer",
+            "Arms Import Ltd",
+            "--import-country",
+            "ZA",
+            "--import-year",
+            "2026",
+            "--marking",
+            "ZA-26-0113,on=frame right side,by=import",
+            "--component",
+            "slide=CZ-77120",
+            "--component",
+            "barrel=BX-7731",
+        ]
+        .map(String::from),
+    );
+    let acquire: Vec<&str> = acquire.iter().map(String::as_str).collect();
+    let c = recorded(dir, &acquire, "firearm-acquired");
+    let SiteEvent::FirearmAcquired { identity, .. } = signed(dir, c) else {
+        panic!("entry {c} is not the acquisition");
+    };
+    assert_eq!(identity.importer.unwrap().as_str(), "Arms Import Ltd");
+    assert_eq!(
+        identity.country_of_import,
+        Some(Country::new("ZA").unwrap())
+    );
+    assert_eq!(identity.year_of_import, Some(2026));
+    assert_eq!(identity.markings.len(), 1);
+    assert_eq!(identity.markings[0].location.as_str(), "frame right side");
+    assert_eq!(identity.markings[0].kind, MarkingKind::Import);
+    assert_eq!(identity.components.len(), 2);
+    assert_eq!(identity.components[1].kind, ComponentKind::Barrel);
+    let mut bad = acquire_glock("CZ-9");
+    bad.extend(["--component".into(), "wheel=W-1".into()]);
+    let err = fails(dir, &bad);
+    assert!(err.contains("the part is one of frame, receiver"), "{err}");
+    let mut bad = acquire_glock("CZ-9");
+    bad.extend(["--import-year".into(), "2026".into()]);
+    let err = fails(dir, &bad);
+    assert!(err.contains("--importer"), "{err}");
+    for serial in [
+        "GLK-2", "GLK-3", "GLK-4", "GLK-5", "GLK-6", "GLK-7", "GLK-8",
+    ] {
+        ok(dir, &acquire_glock(serial));
+    }
+    ok(dir, &RECEIVE_L1);
+
+    // A barrel changed.
+    let err = fails(dir, &["component", "--serial", "CZ-77120", "--why", "x"]);
+    assert!(err.contains("--fit"), "{err}");
+    recorded(
+        dir,
+        &[
+            "component",
+            "--serial",
+            "CZ-77120",
+            "--remove",
+            "barrel=BX-7731",
+            "--why",
+            "bore pitted",
+        ],
+        "component-changed",
+    );
+    let c = recorded(
+        dir,
+        &[
+            "component",
+            "--serial",
+            "CZ-77120",
+            "--fit",
+            "barrel=BX-9102",
+            "--why",
+            "replacement barrel",
+        ],
+        "component-changed",
+    );
+    assert!(matches!(
+        signed(dir, c),
+        SiteEvent::ComponentChanged { change: ComponentChange::Fitted, component, .. }
+            if component.marking.as_str() == "BX-9102"
+    ));
+
+    // A long-term assignment, ended by a return; one to a guard whose
+    // qualification lapsed is refused.
+    let err = fails(
+        dir,
+        &[
+            "assign",
+            "--serial",
+            "GLK-2",
+            "--to",
+            "guard-2",
+            "--contract",
+            "Harbour Mall",
+            "--until",
+            "2099-01-01",
+        ],
+    );
+    assert!(err.contains("rule qualification-current"), "{err}");
+    let c = recorded(
+        dir,
+        &[
+            "assign",
+            "--serial",
+            "GLK-2",
+            "--to",
+            "guard-1",
+            "--contract",
+            "Harbour Mall",
+            "--until",
+            "2099-01-01",
+        ],
+        "assigned",
+    );
+    assert!(
+        matches!(signed(dir, c), SiteEvent::Assigned { contract, .. } if contract.as_str() == "Harbour Mall")
+    );
+    recorded(
+        dir,
+        &["return", "--serial", "GLK-2", "--location", "vault"],
+        "returned",
+    );
+
+    // Rounds expended on duty come back with the incident reference.
+    ok(
+        dir,
+        &[
+            "issue",
+            "--serial",
+            "GLK-5",
+            "--to",
+            "guard-1",
+            "--rounds",
+            "L1=15",
+            "--rounds-from",
+            "vault",
+        ],
+    );
+    let c = recorded(
+        dir,
+        &[
+            "return",
+            "--serial",
+            "GLK-5",
+            "--location",
+            "vault",
+            "--rounds-back",
+            "L1=13:2",
+            "--incident",
+            "INC-7",
+        ],
+        "returned",
+    );
+    assert!(
+        matches!(signed(dir, c), SiteEvent::Returned { incident: Some(i), .. } if i.as_str() == "INC-7")
+    );
+    let err = fails(dir, &["return", "--serial", "GLK-5", "--location", "vault"]);
+    assert!(err.contains("not issued"), "{err}");
+
+    // Rounds a guard lost come out of the guard's holding.
+    ok(
+        dir,
+        &[
+            "ammo", "issue", "--to", "guard-1", "--rounds", "L1=20", "--from", "vault",
+        ],
+    );
+    let err = fails(
+        dir,
+        &[
+            "report-loss",
+            "--kind",
+            "loss",
+            "--circumstances",
+            "nothing named",
+        ],
+    );
+    assert!(
+        err.contains("--serial") || err.contains("--rounds"),
+        "{err}"
+    );
+    let lost = recorded(
+        dir,
+        &[
+            "report-loss",
+            "--rounds",
+            "L1=5",
+            "--holder",
+            "guard-1",
+            "--kind",
+            "loss",
+            "--circumstances",
+            "magazine lost on patrol",
+        ],
+        "loss-reported",
+    );
+    assert!(
+        matches!(signed(dir, lost), SiteEvent::LossReported { holder: Some(h), .. } if h.as_str() == "guard-1")
+    );
+    let c = recorded(
+        dir,
+        &[
+            "update-loss",
+            "--report",
+            &lost.to_string(),
+            "--circumstances",
+            "patrol route searched, not found",
+        ],
+        "loss-report-updated",
+    );
+    assert!(matches!(
+        signed(dir, c),
+        SiteEvent::LossReportUpdated {
+            circumstances: Some(_),
+            ..
+        }
+    ));
+
+    // A lot quarantined; an unknown lot is named.
+    let err = fails(
+        dir,
+        &[
+            "ammo",
+            "lot-status",
+            "--lot",
+            "NOPE",
+            "--status",
+            "quarantined",
+            "--why",
+            "x",
+        ],
+    );
+    assert!(err.contains("no ammunition lot \"NOPE\""), "{err}");
+    let c = recorded(
+        dir,
+        &[
+            "ammo",
+            "lot-status",
+            "--lot",
+            "L1",
+            "--status",
+            "quarantined",
+            "--why",
+            "misfires at the range",
+        ],
+        "lot-status-changed",
+    );
+    assert!(matches!(
+        signed(dir, c),
+        SiteEvent::LotStatusChanged {
+            status: LotStatus::Quarantined,
+            ..
+        }
+    ));
+
+    // The armoury opened and closed by two persons, and a key handed over.
+    let err = fails(dir, &["armoury-open", "--with", "Sup Two"]);
+    assert!(err.contains("--with"), "{err}");
+    let c = recorded(dir, &["armoury-open", "--with", "sup-2"], "armoury-opened");
+    assert!(matches!(signed(dir, c), SiteEvent::ArmouryOpened { with } if with.len() == 1));
+    recorded(dir, &["armoury-close", "--with", "sup-2"], "armoury-closed");
+    let err = fails(
+        dir,
+        &["key-handover", "--key", "vault-1", "--from", "armourer-1"],
+    );
+    assert!(err.contains("--to"), "{err}");
+    recorded(
+        dir,
+        &[
+            "key-handover",
+            "--key",
+            "vault-1",
+            "--from",
+            "armourer-1",
+            "--to",
+            "sup-2",
+        ],
+        "key-handed-over",
+    );
+
+    // A partial count, and a difference written off with a second approver.
+    let c = recorded(
+        dir,
+        &[
+            "count",
+            "--session",
+            "C-R1",
+            "--kind",
+            "cyclic",
+            "--location",
+            "rack-1",
+            "--counter",
+            "guard-1",
+            "--counter",
+            "sup-2",
+        ],
+        "count-performed",
+    );
+    assert!(
+        matches!(signed(dir, c), SiteEvent::CountPerformed { locations, .. } if locations.len() == 1)
+    );
+    let full = recorded(
+        dir,
+        &[
+            "count",
+            "--session",
+            "C-2",
+            "--counter",
+            "guard-1",
+            "--counter",
+            "sup-2",
+            "--seen",
+            "GLK-2",
+        ],
+        "count-performed",
+    );
+    let err = fails(
+        dir,
+        &[
+            "resolve-discrepancy",
+            "--serial",
+            "GLK-3",
+            "--write-off",
+            "gone",
+        ],
+    );
+    assert!(err.contains("--approver"), "{err}");
+    let c = recorded(
+        dir,
+        &[
+            "resolve-discrepancy",
+            "--serial",
+            "GLK-3",
+            "--count",
+            &full.to_string(),
+            "--write-off",
+            "not found after search",
+            "--approver",
+            "sup-2",
+        ],
+        "discrepancy-resolved",
+    );
+    assert!(matches!(
+        signed(dir, c),
+        SiteEvent::DiscrepancyResolved { resolution: Resolution::WrittenOff { approver, .. }, .. }
+            if approver.as_str() == "sup-2"
+    ));
+
+    // Leaving the ledger: sold to a dealer, exported under a permit.
+    let c = recorded(
+        dir,
+        &[
+            "hand-over",
+            "--serial",
+            "GLK-3",
+            "--how",
+            "sold-to-dealer",
+            "--to",
+            "Gun Traders CC",
+            "--to-licence",
+            "DL-1",
+            "--document",
+            "TA-5,issuer=CFR",
+        ],
+        "left-ledger",
+    );
+    let SiteEvent::LeftLedger {
+        exit,
+        documents,
+        counterparty,
+        ..
+    } = signed(dir, c)
+    else {
+        panic!("entry {c} is not the sale");
+    };
+    assert_eq!(exit, ExitKind::SoldToDealer);
+    assert_eq!(counterparty.licence.unwrap().as_str(), "DL-1");
+    assert_eq!(documents[0].kind, DocKind::TransferAuthorisation);
+    let c = recorded(
+        dir,
+        &[
+            "hand-over",
+            "--serial",
+            "GLK-4",
+            "--how",
+            "exported",
+            "--to",
+            "Arms GmbH",
+            "--to-licence",
+            "DE-WBK-77",
+            "--document",
+            "EXP-1,issuer=NCACC,expires=2099-01-01",
+        ],
+        "left-ledger",
+    );
+    assert!(
+        matches!(signed(dir, c), SiteEvent::LeftLedger { documents, .. } if documents[0].kind == DocKind::ExportLicence)
+    );
+    let err = fails(
+        dir,
+        &[
+            "hand-over",
+            "--serial",
+            "GLK-3",
+            "--how",
+            "sold-to-dealer",
+            "--to",
+            "Gun Traders CC",
+        ],
+    );
+    assert!(err.contains("the rules refuse this act"), "{err}");
+
+    // A short delivery names what did not arrive; a refused transfer goes back.
+    let mut sent = Vec::new();
+    for serials in [&["GLK-6", "GLK-7"][..], &["GLK-8"][..]] {
+        let mut out = vec![
+            "transfer-out",
+            "--to-site",
+            "south",
+            "--to-company",
+            "acme",
+            "--permit",
+            "TP-1",
+        ];
+        for s in serials {
+            out.extend(["--serial", s]);
+        }
+        sent.push(recorded(dir, &out, "transferred-out"));
+    }
+    ok(dir, &["sync"]);
+    let south = south(dir, &w);
+    let at_south = |args: &[&str]| {
+        let mut a = args.to_vec();
+        a.extend(["--dir", &south]);
+        a.iter().map(|s| s.to_string()).collect::<Vec<String>>()
+    };
+    // The transfer of two pistols (the other carries one).
+    let transfers: Vec<String> = {
+        let mut inbox = ArmouryLedger::open(Path::new(&south).join("site.redb"))
+            .unwrap()
+            .inbox()
+            .unwrap();
+        inbox.sort_by_key(|e| match &e.body().event {
+            Event::Site(SiteEvent::TransferredOut { firearms, .. }) => usize::MAX - firearms.len(),
+            _ => usize::MAX,
+        });
+        inbox.iter().map(|e| e.hash().to_string()).collect()
+    };
+    assert_eq!(transfers.len(), 2);
+    let err = fails(
+        dir,
+        &at_south(&[
+            "transfer-in",
+            "--transfer",
+            &transfers[0],
+            "--location",
+            "vault",
+            "--missing",
+            "GLK-99",
+        ]),
+    );
+    assert!(
+        err.contains("no firearm with that serial or ledger id was sent"),
+        "{err}"
+    );
+    // South's ledger holds the transfer, not north's records: the pistol
+    // that did not arrive is named by the ledger id the transfer carries.
+    let glk7 = FirearmId::derive(
+        &"Glock".parse().unwrap(),
+        &"17".parse().unwrap(),
+        &"GLK-7".parse().unwrap(),
+    )
+    .to_string();
+    let short = at_south(&[
+        "transfer-in",
+        "--transfer",
+        &transfers[0],
+        "--location",
+        "vault",
+        "--missing",
+        &glk7,
+        "--note",
+        "seal broken, one pistol short",
+        "--json",
+        "--override",
+        "--reason",
+        "short delivery",
+        "--authoriser",
+        "sup-2",
+    ]);
+    let out: serde_json::Value = serde_json::from_str(&ok(dir, &short)).unwrap();
+    assert_eq!(out["kind"], "transferred-in", "{out:#}");
+    let ledger = ArmouryLedger::open(Path::new(&south).join("site.redb")).unwrap();
+    let entry = ledger
+        .entry(out["counter"].as_u64().unwrap())
+        .unwrap()
+        .unwrap();
+    let Event::Site(SiteEvent::TransferredIn { firearms, .. }) = &entry.body().event else {
+        panic!("not the transfer in");
+    };
+    assert_eq!(firearms.len(), 1);
+    drop(ledger);
+    let out = ok(
+        dir,
+        &at_south(&["transfer-reject", "--why", "no transport permit with it"]),
+    );
+    assert!(
+        out.contains("recorded transfer-rejected as south #"),
+        "{out}"
+    );
+    let err = fails(dir, &at_south(&["transfer-reject", "--why", "again"]));
+    assert!(err.contains("no pending transfer to this site"), "{err}");
+    let out = ok(
+        dir,
+        &[
+            "transfer-cancel",
+            "--transfer",
+            &sent[1].to_string(),
+            "--why",
+            "refused by south",
+            "--location",
+            "vault",
+        ],
+    );
+    assert!(
+        out.contains("recorded transfer-cancelled as north #"),
+        "{out}"
+    );
 }

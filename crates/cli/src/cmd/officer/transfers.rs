@@ -60,7 +60,8 @@ pub struct TransferInArgs {
     /// Where the items are stored.
     #[arg(long)]
     pub location: LocationId,
-    /// A firearm that was sent but did not arrive, by serial (repeatable).
+    /// A firearm that was sent but did not arrive, by serial or by the
+    /// ledger id the transfer names (repeatable).
     #[arg(long = "missing")]
     pub missing: Vec<String>,
     /// Rounds that actually arrived of a lot, LOT=N, when not what was sent (repeatable).
@@ -198,17 +199,30 @@ fn arrived(
 ) -> anyhow::Result<(Vec<FirearmId>, Vec<AmmoLine>)> {
     let state = agent.verifier().engine().state();
     let mut firearms = sent_firearms.to_vec();
-    for serial in missing {
-        let key = normalise(serial);
+    for named in missing {
+        let key = normalise(named);
         let before = firearms.len();
+        // By serial when this ledger knows the firearm, else by ledger id:
+        // a receiving site holds only the transfer, not the sender's records.
         firearms.retain(|f| {
-            state
+            let by_serial = state
                 .firearms
                 .get(f)
-                .is_none_or(|r| r.identity.serial_key() != key)
+                .is_some_and(|r| r.identity.serial_key() == key);
+            !(by_serial || f.to_string().eq_ignore_ascii_case(named))
         });
         if firearms.len() == before {
-            bail!("--missing {serial}: no firearm with that serial was sent in this transfer");
+            let ids: Vec<String> = sent_firearms
+                .iter()
+                .map(|f| match state.firearms.get(f) {
+                    Some(r) => format!("{} ({f})", r.identity.serial),
+                    None => f.to_string(),
+                })
+                .collect();
+            bail!(
+                "--missing {named}: no firearm with that serial or ledger id was sent in this transfer; it carries {}",
+                ids.join(", ")
+            );
         }
     }
     let mut rounds = sent_rounds.to_vec();
