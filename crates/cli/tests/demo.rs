@@ -53,10 +53,28 @@ fn small_demo_summary_matches_the_ledger() {
         "transferred-out",
         "transferred-in",
         "corrected",
+        "armoury-opened",
+        "armoury-closed",
+        "component-changed",
+        "left-ledger",
     ] {
         assert!(
             s["kinds"][kind].as_u64().unwrap_or(0) >= 1,
             "the year recorded no {kind}: {s:#}"
+        );
+    }
+    // The summary names the acts of the year's story, each recorded.
+    for act in [
+        "a two-person armoury opening",
+        "a component change",
+        "a sale to a dealer",
+        "a short delivery",
+        "a seizure",
+        "a renewal recorded in advance",
+    ] {
+        assert!(
+            s["story"][act].as_u64().unwrap_or(0) >= 1,
+            "the year's story lacks {act}: {s:#}"
         );
     }
     // The bundle verifies with the command line too, against the log key file.

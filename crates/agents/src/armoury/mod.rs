@@ -9,7 +9,9 @@ use armsledger_core::LedgerVerifier;
 use armsledger_core::entry::{ChainId, EntryBody, Link, SignedEntry};
 use armsledger_core::event::{Event, SiteEvent};
 use armsledger_core::ids::{Ident, Name, PersonId, SiteId, Text, Timestamp};
-use armsledger_core::model::{FirearmId, LotId, Reliance, normalise};
+use armsledger_core::model::{
+    FirearmId, LotId, Permit, Qualification, Reliance, Validity, normalise,
+};
 use armsledger_core::rules::state::FirearmRecord;
 use armsledger_core::rules::{Finding, RuleId, View, Violation};
 use armsledger_device::host::{DeviceClient, Transport};
@@ -206,29 +208,59 @@ impl<T: Transport> ArmouryAgent<T> {
     /// What an issue to `person` of `firearm` relies on: the person's officer
     /// licence, the permit covering the weapon's category (or any), and the
     /// qualification for its type (or any), as the regulator chain held here
-    /// shows them. Missing parts are left blank for the rules to report.
+    /// shows them; the latest recorded of each. Missing parts are left blank
+    /// for the rules to report.
     pub fn reliance_for(
         &self,
         person: &PersonId,
         firearm: &FirearmId,
     ) -> Result<Reliance, AgentError> {
+        self.reliance(person, firearm, None)
+    }
+
+    /// Like [`Self::reliance_for`], for an act at `at`: of a person's
+    /// permits and qualifications, the one valid at `at` is relied on, so a
+    /// renewal recorded in advance is not named before it starts, nor the
+    /// lapsed one after it.
+    pub fn reliance_at(
+        &self,
+        person: &PersonId,
+        firearm: &FirearmId,
+        at: Timestamp,
+    ) -> Result<Reliance, AgentError> {
+        self.reliance(person, firearm, Some(at))
+    }
+
+    fn reliance(
+        &self,
+        person: &PersonId,
+        firearm: &FirearmId,
+        at: Option<Timestamp>,
+    ) -> Result<Reliance, AgentError> {
         let state = self.verifier.engine().state();
         let weapon = state.firearms.get(firearm).map(|f| &f.identity);
         let p = state.persons.get(person);
+        let current = |v: &Validity| at.is_none_or(|t| v.covers(t));
         let licence = p.and_then(|p| p.licence.as_ref()).map(|l| l.number.clone());
         let permit = p.and_then(|p| {
-            p.permits
-                .iter()
-                .rev()
-                .find(|x| weapon.is_none_or(|w| x.categories.contains(&w.category)))
+            let fits = |x: &&Permit| weapon.is_none_or(|w| x.categories.contains(&w.category));
+            let by_time = p.permits.iter().rev().filter(|x| current(&x.valid));
+            by_time
+                .clone()
+                .find(fits)
+                .or(p.permits.iter().rev().find(fits))
+                .or(by_time.clone().next())
                 .or(p.permits.last())
                 .map(|x| x.number.clone())
         });
         let qualification = p.and_then(|p| {
-            p.qualifications
-                .iter()
-                .rev()
-                .find(|q| weapon.is_none_or(|w| q.weapon == w.kind))
+            let fits = |q: &&Qualification| weapon.is_none_or(|w| q.weapon == w.kind);
+            let by_time = p.qualifications.iter().rev().filter(|q| current(&q.valid));
+            by_time
+                .clone()
+                .find(fits)
+                .or(p.qualifications.iter().rev().find(fits))
+                .or(by_time.clone().next())
                 .or(p.qualifications.last())
                 .map(|q| q.id.clone())
         });

@@ -216,7 +216,9 @@ pub(super) fn acquire(a: AcquireArgs) -> anyhow::Result<u8> {
 pub(super) fn issue(a: IssueArgs) -> anyhow::Result<u8> {
     let mut agent = open(&a.act.site)?;
     let (id, _) = a.firearm.resolve(&agent)?;
-    let reliance = agent.reliance_for(&a.to, &id).map_err(explain)?;
+    let reliance = agent
+        .reliance_at(&a.to, &id, a.act.time())
+        .map_err(explain)?;
     let event = SiteEvent::Issued {
         firearm: id,
         to: a.to,
@@ -256,7 +258,9 @@ pub(super) fn record_return(a: ReturnArgs) -> anyhow::Result<u8> {
 pub(super) fn assign(a: AssignArgs) -> anyhow::Result<u8> {
     let mut agent = open(&a.act.site)?;
     let (id, _) = a.firearm.resolve(&agent)?;
-    let reliance = agent.reliance_for(&a.to, &id).map_err(explain)?;
+    let reliance = agent
+        .reliance_at(&a.to, &id, a.act.time())
+        .map_err(explain)?;
     let event = SiteEvent::Assigned {
         firearm: id,
         to: a.to,

@@ -4,6 +4,9 @@
 //! is in [`story`].
 
 mod story;
+mod trade;
+
+pub use trade::STORY;
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -63,6 +66,8 @@ pub struct Common {
     pub kinds: Mutex<BTreeMap<String, u64>>,
     /// Overrides recorded.
     pub overrides: AtomicU64,
+    /// The story's acts ([`STORY`]) recorded, by name.
+    pub story: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Common {
@@ -109,6 +114,7 @@ pub struct ArmouryRun<'a, T> {
     seized: Option<(FirearmId, Hash)>,
     mistyped: Option<(Hash, SiteEvent)>,
     transfer_acknowledged: bool,
+    barrel_changed: bool,
 }
 
 impl<'a, T: Transport> ArmouryRun<'a, T> {
@@ -136,6 +142,7 @@ impl<'a, T: Transport> ArmouryRun<'a, T> {
             seized: None,
             mistyped: None,
             transfer_acknowledged: false,
+            barrel_changed: false,
         }
     }
 
@@ -330,6 +337,7 @@ impl<'a, T: Transport> ArmouryRun<'a, T> {
         &mut self,
         firearm: FirearmId,
         to: &PersonId,
+        at: Timestamp,
         due_back: Timestamp,
         rounds: Option<LotId>,
     ) -> anyhow::Result<SiteEvent> {
@@ -339,7 +347,7 @@ impl<'a, T: Transport> ArmouryRun<'a, T> {
             purpose: p("armed guarding, day shift")?,
             post: p(&format!("post-{}", 1 + self.rng.below(6)))?,
             due_back,
-            reliance: self.agent.reliance_for(to, &firearm)?,
+            reliance: self.agent.reliance_at(to, &firearm, at)?,
             ammunition: rounds
                 .map(|lot| AmmoLine {
                     lot,
@@ -358,7 +366,7 @@ impl<'a, T: Transport> ArmouryRun<'a, T> {
         let (firearm, _) = self.pick_firearm(FirearmType::Pistol)?;
         let to = self.pick_guard()?;
         let lot = self.pick_lot(ROUNDS_PER_ISSUE)?;
-        let ev = self.issue_event(firearm, &to, due_back, Some(lot))?;
+        let ev = self.issue_event(firearm, &to, t, due_back, Some(lot))?;
         let r = self.record(ev, t, None)?;
         Ok(OpenIssue {
             entry: r.act.hash(),
@@ -443,6 +451,10 @@ impl<'a, T: Transport> ArmouryRun<'a, T> {
             .map(|(f, _)| *f)
             .collect();
         for f in back {
+            if !self.barrel_changed {
+                self.change_barrel(f, plan.at(d, 9, 10))?;
+                self.barrel_changed = true;
+            }
             self.record(
                 SiteEvent::MaintenanceIn {
                     firearm: f,
@@ -530,6 +542,7 @@ impl<'a, T: Transport> ArmouryRun<'a, T> {
         let chunks: Vec<&[FirearmId]> = seen.chunks(60).collect();
         let parts = u16::try_from(chunks.len().max(1)).unwrap_or(u16::MAX);
         let counters = vec![self.guard(4)?, self.guard(5)?];
+        self.open_armoury(self.plan.at(d, 19, 50))?;
         for (k, chunk) in chunks.iter().enumerate() {
             let part = u16::try_from(k + 1).unwrap_or(u16::MAX);
             self.record(
@@ -547,7 +560,7 @@ impl<'a, T: Transport> ArmouryRun<'a, T> {
                 None,
             )?;
         }
-        Ok(())
+        self.close_armoury(self.plan.at(d, 21, 0))
     }
 
     /// Final sync, and the chain's entries per firearm.

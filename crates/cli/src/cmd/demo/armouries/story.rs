@@ -30,7 +30,11 @@ impl<T: Transport> ArmouryRun<'_, T> {
                 self.destroy(plan.at(d, 14, 0))?;
             }
             if d == plan.day_of(7) {
+                self.issue_after_renewal(d)?;
                 self.seize(plan.at(d, 11, 0))?;
+            }
+            if d == plan.day_of(9) {
+                self.sell_to_dealer(plan.at(d, 12, 0))?;
             }
             if d == plan.day_of(8) {
                 self.seizure_returned(plan.at(d, 16, 0))?;
@@ -151,6 +155,7 @@ impl<T: Transport> ArmouryRun<'_, T> {
             None,
         )?;
         self.seized = Some((f, r.act.hash()));
+        self.told(super::STORY[4]);
         Ok(())
     }
 
@@ -228,7 +233,7 @@ impl<T: Transport> ArmouryRun<'_, T> {
     fn transfer_in(&mut self, t: Timestamp) -> anyhow::Result<()> {
         self.sync()?;
         let inbox = self.agent.ledger().inbox()?;
-        let Some((entry, firearms)) = inbox.iter().find_map(|e| match &e.body().event {
+        let Some((entry, sent)) = inbox.iter().find_map(|e| match &e.body().event {
             armsledger_core::event::Event::Site(SiteEvent::TransferredOut {
                 to_site,
                 firearms,
@@ -247,17 +252,32 @@ impl<T: Transport> ArmouryRun<'_, T> {
             counter: entry.counter(),
             hash: entry.hash(),
         };
+        // A short delivery: the second pistol is not in the van. What
+        // arrived is recorded; the other stays missing in transit.
+        let arrived: Vec<_> = sent.iter().take(1).copied().collect();
+        let short = arrived.len() < sent.len();
+        let spec = OverrideSpec {
+            reason: p(
+                "short delivery acknowledged as it arrived; the carrier is tracing the rest",
+            )?,
+            authoriser: self.sp.supervisor.clone(),
+        };
         self.record(
             SiteEvent::TransferredIn {
                 transfer,
-                firearms,
+                firearms: arrived,
                 rounds: vec![],
                 location: self.vault()?,
-                note: None,
+                note: short
+                    .then(|| p("one pistol of two arrived; seal intact, carrier informed"))
+                    .transpose()?,
             },
             t,
-            None,
+            short.then_some(&spec),
         )?;
+        if short {
+            self.told(super::STORY[3]);
+        }
         self.transfer_acknowledged = true;
         Ok(())
     }
@@ -266,7 +286,7 @@ impl<T: Transport> ArmouryRun<'_, T> {
         let to = self.guard(0)?;
         let (f, _) = self.pick_firearm(FirearmType::Pistol)?;
         let lot = self.pick_lot(ROUNDS_PER_ISSUE)?;
-        let ev = self.issue_event(f, &to, t.plus(10 * Timestamp::HOUR), Some(lot))?;
+        let ev = self.issue_event(f, &to, t, t.plus(10 * Timestamp::HOUR), Some(lot))?;
         let officer = self.sp.armourer.clone();
         match self.agent.record(&officer, ev, t, None) {
             Err(AgentError::Refused { violations }) => {
@@ -299,7 +319,7 @@ impl<T: Transport> ArmouryRun<'_, T> {
     fn override_issue(&mut self, t: Timestamp, due: Timestamp) -> anyhow::Result<()> {
         let to = self.guard(8)?;
         let (f, _) = self.pick_firearm(FirearmType::Shotgun)?;
-        let ev = self.issue_event(f, &to, due, None)?;
+        let ev = self.issue_event(f, &to, t, due, None)?;
         let spec = OverrideSpec {
             reason: p("armed-response callout; the only qualified shotgun holder is off sick")?,
             authoriser: self.sp.supervisor.clone(),
