@@ -646,7 +646,7 @@ fn identity_parts_assignment_exits_access_lots_rounds_and_transfers_refused_or_s
     );
 
     // Rounds expended on duty come back with the incident reference.
-    ok(
+    let issue = recorded(
         dir,
         &[
             "issue",
@@ -659,7 +659,14 @@ fn identity_parts_assignment_exits_access_lots_rounds_and_transfers_refused_or_s
             "--rounds-from",
             "vault",
         ],
+        "issued",
     );
+    // The renewal recorded in advance does not stand in for the one in
+    // force: the issue relies on Q-g1.
+    assert!(matches!(
+        signed(dir, issue),
+        SiteEvent::Issued { reliance, .. } if reliance.qualification.as_str() == "Q-g1"
+    ));
     let c = recorded(
         dir,
         &[
