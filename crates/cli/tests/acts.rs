@@ -955,6 +955,9 @@ fn identity_parts_assignment_exits_access_lots_rounds_and_transfers_refused_or_s
         for s in serials {
             out.extend(["--serial", s]);
         }
+        if serials.len() == 2 {
+            out.extend(["--rounds", "L1=100", "--rounds-from", "vault"]);
+        }
         sent.push(recorded(dir, &out, "transferred-out"));
     }
     ok(dir, &["sync"]);
@@ -1001,12 +1004,48 @@ fn identity_parts_assignment_exits_access_lots_rounds_and_transfers_refused_or_s
         &"GLK-7".parse().unwrap(),
     )
     .to_string();
+    // South does not know lot L1 either: the rounds are named by the lot
+    // id the transfer carries.
+    let l1 = {
+        let inbox = ArmouryLedger::open(Path::new(&south).join("site.redb"))
+            .unwrap()
+            .inbox()
+            .unwrap();
+        inbox
+            .iter()
+            .find_map(|e| match &e.body().event {
+                Event::Site(SiteEvent::TransferredOut { rounds, .. }) => {
+                    rounds.first().map(|l| l.lot.to_string())
+                }
+                _ => None,
+            })
+            .unwrap()
+    };
+    let err = fails(
+        dir,
+        &at_south(&[
+            "transfer-in",
+            "--transfer",
+            &transfers[0],
+            "--location",
+            "vault",
+            "--rounds",
+            "L9=1",
+        ]),
+    );
+    assert!(
+        err.contains("lot L9 was not sent in this transfer; it carries"),
+        "{err}"
+    );
+    let arrived = format!("{l1}=90");
     let short = at_south(&[
         "transfer-in",
         "--transfer",
         &transfers[0],
         "--location",
         "vault",
+        "--rounds",
+        &arrived,
         "--missing",
         &glk7,
         "--note",
@@ -1025,10 +1064,15 @@ fn identity_parts_assignment_exits_access_lots_rounds_and_transfers_refused_or_s
         .entry(out["counter"].as_u64().unwrap())
         .unwrap()
         .unwrap();
-    let Event::Site(SiteEvent::TransferredIn { firearms, .. }) = &entry.body().event else {
+    let Event::Site(SiteEvent::TransferredIn {
+        firearms, rounds, ..
+    }) = &entry.body().event
+    else {
         panic!("not the transfer in");
     };
     assert_eq!(firearms.len(), 1);
+    assert_eq!(rounds.len(), 1);
+    assert_eq!(rounds[0].rounds, 90);
     drop(ledger);
     let out = ok(
         dir,

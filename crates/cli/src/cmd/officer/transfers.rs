@@ -10,7 +10,7 @@ use armsledger_core::model::{AmmoLine, DocKind, FirearmId, normalise};
 use armsledger_core::rules::state::TransferStatus;
 use clap::Args;
 
-use super::lookup::{DocSpec, doc, entry_hash, firearm, lines, lot, parse_lot_count};
+use super::lookup::{DocSpec, doc, entry_hash, firearm, lines, parse_lot_count};
 use super::record;
 use crate::cmd::act::{ActArgs, explain, open};
 
@@ -64,7 +64,8 @@ pub struct TransferInArgs {
     /// ledger id the transfer names (repeatable).
     #[arg(long = "missing")]
     pub missing: Vec<String>,
-    /// Rounds that actually arrived of a lot, LOT=N, when not what was sent (repeatable).
+    /// Rounds that actually arrived of a lot, LOT=N (the lot number, or the
+    /// lot id the transfer carries), when not what was sent (repeatable).
     #[arg(long = "rounds", value_parser = parse_lot_count)]
     pub rounds: Vec<(String, u64)>,
     /// Note on any difference from what was sent.
@@ -227,10 +228,35 @@ fn arrived(
     }
     let mut rounds = sent_rounds.to_vec();
     for (number, n) in counted {
-        let lot = lot(agent, number)?;
-        match rounds.iter_mut().find(|l| l.lot == lot) {
+        // By lot number when this ledger knows the lot, else by the lot id
+        // the transfer carries.
+        let key = normalise(number);
+        let line = rounds.iter_mut().find(|l| {
+            state
+                .lots
+                .get(&l.lot)
+                .is_some_and(|i| normalise(i.lot_number.as_str()) == key)
+                || l.lot.to_string().eq_ignore_ascii_case(number)
+        });
+        match line {
             Some(line) => line.rounds = *n,
-            None => bail!("--rounds {number}={n}: lot {number} was not sent in this transfer"),
+            None => {
+                let sent: Vec<String> = sent_rounds
+                    .iter()
+                    .map(|l| match state.lots.get(&l.lot) {
+                        Some(i) => format!("{} ({}) x{}", i.lot_number, l.lot, l.rounds),
+                        None => format!("{} x{}", l.lot, l.rounds),
+                    })
+                    .collect();
+                bail!(
+                    "--rounds {number}={n}: lot {number} was not sent in this transfer; it carries {}",
+                    if sent.is_empty() {
+                        "no rounds".to_string()
+                    } else {
+                        sent.join(", ")
+                    }
+                )
+            }
         }
     }
     rounds.retain(|l| l.rounds > 0);
