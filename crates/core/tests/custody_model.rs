@@ -372,7 +372,7 @@ impl Sim {
                 let back = Self::split(&issue.out, d);
                 let ev = match issue.gun {
                     Some(gun) => SiteEvent::Returned {
-                        incident: None,
+                        incident: Some(v("INC-1")),
                         issue: h,
                         firearm: gun,
                         condition: Condition::Serviceable,

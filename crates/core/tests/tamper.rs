@@ -55,7 +55,7 @@ fn ledger(shift: u64) -> Scenario {
         "north",
         "armourer-1",
         SiteEvent::Returned {
-            incident: None,
+            incident: Some(v("INC-3")),
             issue: i.hash(),
             firearm: g1,
             condition: Condition::Serviceable,

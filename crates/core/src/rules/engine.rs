@@ -381,7 +381,7 @@ impl Engine {
                 };
                 apply_site(&mut self.state, &ctx, ev);
             }
-            (_, Event::Regulator(ev)) => apply_regulator(&mut self.state, ev),
+            (_, Event::Regulator(ev)) => apply_regulator(&mut self.state, ev, body.occurred_at),
             _ => {}
         }
     }

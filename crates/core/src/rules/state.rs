@@ -107,8 +107,11 @@ pub struct PersonRecord {
     pub company: Option<CompanyId>,
     /// Salted identity hash.
     pub identity_hash: Option<Hash>,
-    /// Officer licence, unless revoked.
+    /// The officer licence recorded last, unless revoked.
     pub licence: Option<OfficerLicence>,
+    /// Every officer licence recorded (renewals included), unless revoked:
+    /// the one valid at an act's time counts.
+    pub licences: Vec<OfficerLicence>,
     /// Permits in force (revoked ones removed).
     pub permits: Vec<Permit>,
     /// Qualifications in force.
@@ -157,6 +160,8 @@ pub struct SiteRecord {
     pub name: Name,
     /// Approved storage locations.
     pub locations: BTreeSet<LocationId>,
+    /// When the regulator registered it (its count grace runs from here).
+    pub registered_at: Timestamp,
 }
 
 /// An issue not yet fully returned.
@@ -230,6 +235,8 @@ pub struct LossRecord {
     pub items: Vec<Item>,
     /// Category.
     pub kind: LossKind,
+    /// When the loss was discovered.
+    pub discovered_at: Timestamp,
     /// When reported (server receipt if known, else device time).
     pub reported_at: Timestamp,
     /// Police reference.
@@ -253,6 +260,8 @@ pub struct Discrepancy {
     pub found: u64,
     /// Settled.
     pub resolved: bool,
+    /// The person answerable, for a rounds shortfall at a return.
+    pub person: Option<PersonId>,
 }
 
 /// What kind of entry a hash names, for reference checks.
@@ -314,6 +323,8 @@ pub struct State {
     pub authorisations: BTreeMap<(PersonId, SiteId), Vec<Validity>>,
     /// The regulator's numeric site rules in force.
     pub policy: Policy,
+    /// The lead counter (first named) of each site's last two counts.
+    pub count_leads: BTreeMap<SiteId, Vec<PersonId>>,
 }
 
 impl State {

@@ -490,7 +490,7 @@ impl Scenario {
             })
             .collect();
         let event = SiteEvent::Returned {
-            incident: None,
+            incident: (expended > 0).then(|| v("INC-1")),
             issue: issue.hash(),
             firearm: *firearm,
             condition: Condition::Serviceable,

@@ -183,10 +183,15 @@ fn expiry_buckets_are_inclusive_like_the_horizon() {
 #[test]
 fn a_serial_number_count_is_due_every_31_days() {
     let mut w = world();
-    // Holding firearms with no count on record: overdue at once.
-    let a = alerts_at(&w.s, w.s.now, RuleId::CountOverdue);
+    // A new site holding firearms with no count on record: quiet through its
+    // grace (from its registration), overdue after it.
+    let registered = w.s.log[1].body().occurred_at;
+    let grace = armsledger_core::model::Policy::default().count_grace_ms;
+    assert!(alerts_at(&w.s, registered.plus(grace), RuleId::CountOverdue).is_empty());
+    let a = alerts_at(&w.s, registered.plus(grace + 1), RuleId::CountOverdue);
     assert_eq!(a.len(), 1, "{a:#?}");
     assert_eq!(a[0].site, Some(v("north")));
+    assert_eq!(a[0].at, registered.plus(grace));
 
     let ev = full_count(&w, &["witness-1", "witness-2"]);
     let c = north(&mut w, ev);

@@ -213,7 +213,7 @@ pub fn returned(w: &mut World, issue: &SignedEntry, back: u64, spent: u64) -> Ar
         }]
     };
     let ev = SiteEvent::Returned {
-        incident: None,
+        incident: (spent > 0).then(|| v("INC-1")),
         issue: issue.hash(),
         firearm: w.gun,
         condition: Condition::Serviceable,

@@ -245,6 +245,10 @@ fn the_rules_that_cannot_be_overridden_are_the_documented_ones() {
             "key-equivocated",
             "device-clock-ahead",
             "override-not-allowed",
+            "loss-reported-late",
+            "missing-in-transit",
+            "holder-limit",
+            "counter-rotates",
         ]
     );
     // docs/rules.md names each of them in its list of rules that cannot be overridden.

@@ -6,7 +6,8 @@ use crate::model::{ExpenditureReason, Holder};
 use crate::rules::RuleId;
 use crate::rules::check::{Act, Out};
 use crate::rules::events::shared::{
-    close_issue, delta, location, open_issue, recipient, reconcile, take_rounds,
+    close_issue, delta, location, lots_serviceable, no_open_shortfall, open_issue, recipient,
+    reconcile, take_rounds,
 };
 use crate::rules::events::{EventRules, SiteCtx};
 use crate::rules::state::State;
@@ -70,6 +71,8 @@ impl EventRules for AmmunitionIssued {
             return;
         };
         recipient(state, act, to, None, out);
+        no_open_shortfall(state, act, to, out);
+        lots_serviceable(state, act, lines, out);
         for l in lines {
             take_rounds(
                 state,
@@ -126,7 +129,7 @@ impl EventRules for AmmunitionReturned {
         let SiteEvent::AmmunitionReturned { issue, lines, to } = event else {
             return;
         };
-        close_issue(state, ctx.site, issue, lines, to);
+        close_issue(state, ctx.site, ctx.hash, issue, lines, to);
     }
 }
 

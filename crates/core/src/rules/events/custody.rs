@@ -6,8 +6,8 @@ use crate::model::{ComponentChange, Holder, Item, normalise};
 use crate::rules::RuleId;
 use crate::rules::check::{Act, Out};
 use crate::rules::events::shared::{
-    back_in_store, close_issue, delta, in_store_here, location, open_issue, recipient, reconcile,
-    set_state, take_rounds,
+    back_in_store, close_issue, delta, in_store_here, location, lots_serviceable,
+    no_open_shortfall, open_issue, recipient, reconcile, set_state, take_rounds,
 };
 use crate::rules::events::{EventRules, SiteCtx};
 use crate::rules::state::{FirearmRecord, FirearmState, State};
@@ -29,6 +29,8 @@ impl EventRules for Issued {
         };
         in_store_here(state, act, firearm, out);
         recipient(state, act, to, Some(firearm), out);
+        no_open_shortfall(state, act, to, out);
+        lots_serviceable(state, act, ammunition, out);
         let cal = state
             .firearms
             .get(firearm)
@@ -114,12 +116,20 @@ impl EventRules for Returned {
             issue,
             firearm,
             ammunition,
+            incident,
             location: loc,
             ..
         } = event
         else {
             return;
         };
+        let expended: u64 = ammunition.iter().map(|b| b.expended).sum();
+        if expended > 0 && incident.is_none() {
+            out.push(
+                RuleId::DischargeHasIncident,
+                format!("{expended} rounds expended on duty without an incident reference"),
+            );
+        }
         match state.open_issues.get(issue) {
             Some(i) if &i.site == act.site && i.firearm.as_ref() == Some(firearm) => {
                 reconcile(state, &i.outstanding, ammunition, out);
@@ -158,7 +168,7 @@ impl EventRules for Returned {
             return;
         };
         back_in_store(state, firearm, ctx.site, location);
-        close_issue(state, ctx.site, issue, ammunition, location);
+        close_issue(state, ctx.site, ctx.hash, issue, ammunition, location);
     }
 }
 
@@ -289,6 +299,7 @@ impl EventRules for Assigned {
         };
         in_store_here(state, act, firearm, out);
         recipient(state, act, to, Some(firearm), out);
+        no_open_shortfall(state, act, to, out);
     }
 
     fn apply(&self, state: &mut State, ctx: &SiteCtx<'_>, event: &SiteEvent) {
