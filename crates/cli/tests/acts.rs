@@ -17,7 +17,7 @@ use std::path::Path;
 
 use armsledger_core::event::{Event, SiteEvent};
 use armsledger_core::hash::Hash;
-use armsledger_core::ids::Country;
+use armsledger_core::ids::{Country, Timestamp};
 use armsledger_core::model::{
     ComponentChange, ComponentKind, DocKind, ExitKind, FirearmId, LotStatus, MarkingKind,
     Resolution,
@@ -437,7 +437,8 @@ fn documents_maintenance_seizure_loss_updates_discrepancies_cancel_and_lot_dispo
         SiteEvent::Disposed { item: armsledger_core::model::Item::Rounds(l), .. } if l.rounds == 20
     ));
 
-    // When it happened: entered by the officer, refused when unreadable.
+    // When it happened: entered by the officer and signed; an entry made
+    // later than the regulator's window is refused; an unreadable time too.
     let err = fails(
         dir,
         &[
@@ -453,7 +454,7 @@ fn documents_maintenance_seizure_loss_updates_discrepancies_cancel_and_lot_dispo
         ],
     );
     assert!(err.contains("is not a time; use RFC 3339"), "{err}");
-    recorded(
+    let err = fails(
         dir,
         &[
             "move",
@@ -466,8 +467,33 @@ fn documents_maintenance_seizure_loss_updates_discrepancies_cancel_and_lot_dispo
             "--occurred-at",
             "2026-01-02T08:00:00Z",
         ],
+    );
+    assert!(err.contains("rule recorded-in-time"), "{err}");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let an_hour_ago = Timestamp((now - 3_600_000) / 1000 * 1000);
+    let c = recorded(
+        dir,
+        &[
+            "move",
+            "--serial",
+            "GLK-1",
+            "--from",
+            "rack-1",
+            "--to",
+            "vault",
+            "--occurred-at",
+            &an_hour_ago.to_string(),
+        ],
         "storage-moved",
     );
+    let ledger = ArmouryLedger::open(dir.join("north").join("site.redb")).unwrap();
+    let entry = ledger.entry(c).unwrap().unwrap();
+    assert_eq!(entry.body().occurred_at, an_hour_ago);
+    assert!(entry.header().device_time > an_hour_ago);
+    drop(ledger);
 
     // The server verifies and takes every one of them.
     let out = ok(dir, &["sync"]);
@@ -516,6 +542,26 @@ fn identity_parts_assignment_exits_access_lots_rounds_and_transfers_refused_or_s
         ],
     );
     assert!(err.contains("--max-firearms-per-holder"), "{err}");
+    // guard-1 requalified long before Q-g1 ends: the renewal is on record
+    // now, valid only from then. It blocks nothing, and the issue below
+    // relies on Q-g1, the one in force.
+    ok(
+        dir,
+        &[
+            "regulator",
+            "record-qualification",
+            "--person",
+            "guard-1",
+            "--id",
+            "Q-g1-R",
+            "--provider",
+            "range",
+            "--valid-from",
+            "2099-01-01",
+            "--valid-until",
+            "2100-01-01",
+        ],
+    );
     ok(dir, &["regulator", "push"]);
     ok(dir, &["sync"]);
 

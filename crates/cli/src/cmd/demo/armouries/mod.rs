@@ -382,8 +382,18 @@ impl<'a, T: Transport> ArmouryRun<'a, T> {
             0
         };
         let expended = u64::try_from(expended).unwrap_or(0);
+        // Rounds fired on duty come back with the incident report's number.
+        let incident = if expended > 0 {
+            Some(p(&format!(
+                "INC-{}-{}",
+                self.sp.index + 1,
+                t.0 / Timestamp::HOUR
+            ))?)
+        } else {
+            None
+        };
         let ev = SiteEvent::Returned {
-            incident: None,
+            incident,
             issue: i.entry,
             firearm: i.firearm,
             condition: if expended > 0 {
