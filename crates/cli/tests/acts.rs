@@ -832,6 +832,8 @@ fn identity_parts_assignment_exits_access_lots_rounds_and_transfers_refused_or_s
     // The armoury opened and closed by two persons, and a key handed over.
     let err = fails(dir, &["armoury-open", "--with", "Sup Two"]);
     assert!(err.contains("--with"), "{err}");
+    let err = fails(dir, &["armoury-open"]);
+    assert!(err.contains("rule armoury-two-persons"), "{err}");
     let c = recorded(dir, &["armoury-open", "--with", "sup-2"], "armoury-opened");
     assert!(matches!(signed(dir, c), SiteEvent::ArmouryOpened { with } if with.len() == 1));
     recorded(dir, &["armoury-close", "--with", "sup-2"], "armoury-closed");
@@ -853,6 +855,19 @@ fn identity_parts_assignment_exits_access_lots_rounds_and_transfers_refused_or_s
         ],
         "key-handed-over",
     );
+    let err = fails(
+        dir,
+        &[
+            "key-handover",
+            "--key",
+            "vault-1",
+            "--from",
+            "armourer-1",
+            "--to",
+            "guard-1",
+        ],
+    );
+    assert!(err.contains("rule key-roster"), "{err}");
 
     // A partial count, and a difference written off with a second approver.
     let c = recorded(
@@ -985,6 +1000,20 @@ fn identity_parts_assignment_exits_access_lots_rounds_and_transfers_refused_or_s
         ],
     );
     assert!(err.contains("the rules refuse this act"), "{err}");
+    // A dealer without a licence number is no licensed receiver.
+    let err = fails(
+        dir,
+        &[
+            "hand-over",
+            "--serial",
+            "GLK-2",
+            "--how",
+            "sold-to-dealer",
+            "--to",
+            "Bob",
+        ],
+    );
+    assert!(err.contains("rule exit-documented"), "{err}");
 
     // A short delivery names what did not arrive; a refused transfer goes back.
     let mut sent = Vec::new();
