@@ -551,7 +551,12 @@ impl<'a, T: Transport> ArmouryRun<'a, T> {
             .collect();
         let chunks: Vec<&[FirearmId]> = seen.chunks(60).collect();
         let parts = u16::try_from(chunks.len().max(1)).unwrap_or(u16::MAX);
-        let counters = vec![self.guard(4)?, self.guard(5)?];
+        // The two counters take turns leading the count.
+        let counters = if (d / 30) % 2 == 0 {
+            vec![self.guard(4)?, self.guard(5)?]
+        } else {
+            vec![self.guard(5)?, self.guard(4)?]
+        };
         self.open_armoury(self.plan.at(d, 19, 50))?;
         for (k, chunk) in chunks.iter().enumerate() {
             let part = u16::try_from(k + 1).unwrap_or(u16::MAX);
