@@ -175,6 +175,11 @@ fn init_site(w: &World) -> ArmouryAgent<InProcess> {
 }
 
 fn acquire(s: &mut ArmouryAgent<InProcess>, serial: &str) -> FirearmId {
+    acquire_at(s, serial, T0.plus(Timestamp::HOUR))
+}
+
+/// Acquires a pistol that came in at `t`.
+fn acquire_at(s: &mut ArmouryAgent<InProcess>, serial: &str, t: Timestamp) -> FirearmId {
     let identity = pistol(serial);
     let id = identity.id();
     s.record(
@@ -189,7 +194,7 @@ fn acquire(s: &mut ArmouryAgent<InProcess>, serial: &str) -> FirearmId {
             authorisation: doc(DocKind::AcquisitionPermit, "AP-1"),
             location: v("vault"),
         },
-        T0.plus(Timestamp::HOUR),
+        t,
         None,
     )
     .unwrap();
@@ -706,7 +711,8 @@ fn device_clock_jumps_are_clamped_by_the_device_and_flagged_by_the_server() {
     // valid at any of the clocks used here.
     let now = wall_clock();
     w.clock.set(now);
-    let f = acquire(&mut s, "GLK-9");
+    // The officer's host clock is right throughout: the acts occur now.
+    let f = acquire_at(&mut s, "GLK-9", now);
     let head = s.ledger().entry(1).unwrap().unwrap();
     let about = head.hash();
     let note = |s: &mut ArmouryAgent<InProcess>, n: &str| {
@@ -716,7 +722,7 @@ fn device_clock_jumps_are_clamped_by_the_device_and_flagged_by_the_server() {
                 about,
                 text: text(n),
             },
-            T0.plus(Timestamp::HOUR),
+            wall_clock(),
             None,
         )
         .unwrap()

@@ -183,7 +183,11 @@ impl Engine {
                     site,
                     officer: &body.officer,
                     time: body.occurred_at,
-                    recorded: h.device_time,
+                    // When it was recorded: the device's time, unless the
+                    // server received it earlier (a clock running ahead
+                    // makes no entry late; a site that syncs late does not
+                    // either).
+                    recorded: received_at.map_or(h.device_time, |r| h.device_time.min(r)),
                 },
                 ev,
             );

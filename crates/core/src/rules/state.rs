@@ -70,6 +70,15 @@ pub enum FirearmState {
 }
 
 impl FirearmState {
+    /// Whether the firearm is out of the ledger's custody for good or until
+    /// a new acquisition: destroyed or deactivated, or left the ledger.
+    pub fn is_gone(&self) -> bool {
+        matches!(
+            self,
+            FirearmState::Disposed { .. } | FirearmState::Left { .. }
+        )
+    }
+
     /// A short word for tables.
     pub fn word(&self) -> &'static str {
         match self {

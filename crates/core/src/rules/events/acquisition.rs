@@ -36,11 +36,7 @@ impl EventRules for FirearmAcquired {
                 "imported firearm without importer",
             );
         }
-        if let Some(r) = state
-            .firearms
-            .get(firearm)
-            .filter(|r| !matches!(r.state, FirearmState::Disposed { .. }))
-        {
+        if let Some(r) = state.firearms.get(firearm).filter(|r| !r.state.is_gone()) {
             out.push(
                 RuleId::AcquisitionValid,
                 format!(
@@ -66,9 +62,10 @@ impl EventRules for FirearmAcquired {
             return;
         };
         // Another site's live firearm stays theirs (the finding records the act).
-        let live_elsewhere = state.firearms.get(firearm).is_some_and(|r| {
-            &r.site != ctx.site && !matches!(r.state, FirearmState::Disposed { .. })
-        });
+        let live_elsewhere = state
+            .firearms
+            .get(firearm)
+            .is_some_and(|r| &r.site != ctx.site && !r.state.is_gone());
         if live_elsewhere {
             return;
         }
