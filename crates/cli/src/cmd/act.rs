@@ -30,8 +30,9 @@ pub struct ActArgs {
     #[arg(long, env = "ARMSLEDGER_OFFICER")]
     pub officer: PersonId,
     /// When the act happened, for an entry made after the fact (RFC 3339 or
-    /// YYYY-MM-DD) [default: now]. The rules judge the act at this time; the
-    /// device still stamps its own time beside it.
+    /// YYYY-MM-DD) [default: now]. Signed in the entry beside the device's
+    /// own time; the rules judge the act at this time, and an entry made
+    /// later than the regulator's window after it is refused (recorded-in-time).
     #[arg(long = "occurred-at", visible_alias = "at", value_parser = parse_time)]
     pub occurred_at: Option<Timestamp>,
     /// Print what was recorded as JSON (entry, findings, overrides) for scripts.
