@@ -552,7 +552,7 @@ impl<'a, T: Transport> ArmouryRun<'a, T> {
         let chunks: Vec<&[FirearmId]> = seen.chunks(60).collect();
         let parts = u16::try_from(chunks.len().max(1)).unwrap_or(u16::MAX);
         // The two counters take turns leading the count.
-        let counters = if (d / 30) % 2 == 0 {
+        let counters = if (d / 30).is_multiple_of(2) {
             vec![self.guard(4)?, self.guard(5)?]
         } else {
             vec![self.guard(5)?, self.guard(4)?]
