@@ -437,6 +437,61 @@ fn documents_maintenance_seizure_loss_updates_discrepancies_cancel_and_lot_dispo
         SiteEvent::Disposed { item: armsledger_core::model::Item::Rounds(l), .. } if l.rounds == 20
     ));
 
+    // A rounds shortfall at return opens a discrepancy that blocks the next
+    // issue to that guard until it is settled.
+    let issue = [
+        "issue",
+        "--serial",
+        "GLK-1",
+        "--to",
+        "guard-1",
+        "--rounds",
+        "L1=15",
+        "--rounds-from",
+        "vault",
+    ];
+    recorded(dir, &issue, "issued");
+    recorded(
+        dir,
+        &[
+            "return",
+            "--serial",
+            "GLK-1",
+            "--location",
+            "rack-1",
+            "--rounds-back",
+            "L1=10:0",
+        ],
+        "returned",
+    );
+    let err = fails(dir, &issue);
+    assert!(err.contains("rule shortfall-unresolved"), "{err}");
+    recorded(
+        dir,
+        &[
+            "resolve-discrepancy",
+            "--lot",
+            "L1",
+            "--clerical",
+            "five rounds found in the holster bag",
+        ],
+        "discrepancy-resolved",
+    );
+    recorded(dir, &issue, "issued");
+    recorded(
+        dir,
+        &[
+            "return",
+            "--serial",
+            "GLK-1",
+            "--location",
+            "rack-1",
+            "--rounds-back",
+            "L1=15:0",
+        ],
+        "returned",
+    );
+
     // When it happened: entered by the officer and signed; an entry made
     // later than the regulator's window is refused; an unreadable time too.
     let err = fails(
