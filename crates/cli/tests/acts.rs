@@ -155,7 +155,7 @@ fn recorded(dir: &Path, args: &[&str], kind: &str) -> u64 {
 }
 
 #[test]
-fn documents_maintenance_seizure_loss_updates_discrepancies_cancel_and_lot_disposal() {
+fn documents_maintenance_seizure_loss_updates_discrepancies_cancel_lot_disposal_shortfall_and_occurred_at() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let mut procs = Procs(Vec::new());
