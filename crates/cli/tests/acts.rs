@@ -19,7 +19,7 @@ use armsledger_core::event::{Event, SiteEvent};
 use armsledger_core::hash::Hash;
 use armsledger_core::ids::{Country, Timestamp};
 use armsledger_core::model::{
-    ComponentChange, ComponentKind, DocKind, ExitKind, FirearmId, LotStatus, MarkingKind,
+    ComponentChange, ComponentKind, DocKind, ExitKind, FirearmId, Item, LotStatus, MarkingKind,
     Resolution,
 };
 use armsledger_store::ArmouryLedger;
@@ -155,7 +155,8 @@ fn recorded(dir: &Path, args: &[&str], kind: &str) -> u64 {
 }
 
 #[test]
-fn documents_maintenance_seizure_loss_updates_discrepancies_cancel_lot_disposal_shortfall_and_occurred_at() {
+fn documents_maintenance_seizure_loss_updates_discrepancies_cancel_lot_disposal_shortfall_and_occurred_at()
+ {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let mut procs = Procs(Vec::new());
@@ -669,6 +670,41 @@ fn identity_parts_assignment_exits_access_lots_rounds_and_transfers_refused_or_s
         ok(dir, &acquire_glock(serial));
     }
     ok(dir, &RECEIVE_L1);
+
+    // Two firearms whose serials differ only where the dash falls: search
+    // finds both and lists them; the serial typed as marked picks one.
+    ok(dir, &acquire_glock("AB-12345"));
+    ok(dir, &acquire_glock("AB1-2345"));
+    let err = fails(
+        dir,
+        &[
+            "move", "--serial", "ab12345", "--from", "vault", "--to", "rack-1",
+        ],
+    );
+    assert!(
+        err.contains("matches 2 firearms here")
+            && err.contains("Glock 17 serial AB-12345")
+            && err.contains("Glock 17 serial AB1-2345"),
+        "{err}"
+    );
+    let c = recorded(
+        dir,
+        &[
+            "move", "--serial", "ab1-2345", "--from", "vault", "--to", "rack-1",
+        ],
+        "storage-moved",
+    );
+    let SiteEvent::StorageMoved { item, .. } = signed(dir, c) else {
+        panic!("entry {c} is not the move");
+    };
+    assert_eq!(
+        item,
+        Item::Firearm(FirearmId::derive(
+            &"Glock".parse().unwrap(),
+            &"17".parse().unwrap(),
+            &"AB1-2345".parse().unwrap(),
+        ))
+    );
 
     // A barrel changed.
     let err = fails(dir, &["component", "--serial", "CZ-77120", "--why", "x"]);

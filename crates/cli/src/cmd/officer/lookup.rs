@@ -12,6 +12,7 @@ use armsledger_core::hash::Hash;
 use armsledger_core::ids::{Name, Timestamp};
 use armsledger_core::model::{
     AmmoLine, Component, DocKind, DocRef, FirearmId, Item, LotId, Marking, RoundsBack,
+    serial_id_form,
 };
 use armsledger_core::rules::state::FirearmState;
 use clap::ValueEnum;
@@ -98,15 +99,41 @@ pub(super) fn parse_marking(s: &str) -> Result<Marking, String> {
     })
 }
 
+/// The one firearm on this site's ledger with this serial. Search ignores
+/// case, spaces and separators; when that finds several (two makers or
+/// models, or separators in other places), the one whose serial is typed
+/// exactly as marked (separators kept) is taken, else every match is listed.
 pub(super) fn firearm(agent: &Agent, serial: &str) -> anyhow::Result<(FirearmId, FirearmState)> {
-    match agent.firearms_by_serial(serial).as_slice() {
-        [one] => Ok((one.id, one.state.clone())),
-        [] => bail!(
+    let found = agent.firearms_by_serial(serial);
+    let exact: Vec<_> = found
+        .iter()
+        .copied()
+        .filter(|r| serial_id_form(r.identity.serial.as_str()) == serial_id_form(serial))
+        .collect();
+    match (found.as_slice(), exact.as_slice()) {
+        ([one], _) | (_, [one]) => Ok((one.id, one.state.clone())),
+        ([], _) => bail!(
             "no firearm with serial {serial:?} is on this site's ledger\nhint: check the serial as marked (case, dashes and spaces are ignored); `armsledger acquire` records a new one"
         ),
-        _ => bail!(
-            "serial {serial:?} matches several firearms here; name the manufacturer's exact serial"
-        ),
+        (all, _) => {
+            let list: Vec<String> = all
+                .iter()
+                .map(|r| {
+                    format!(
+                        "  {} {} serial {} ({})",
+                        r.identity.manufacturer,
+                        r.identity.model,
+                        r.identity.serial,
+                        r.state.word()
+                    )
+                })
+                .collect();
+            bail!(
+                "serial {serial:?} matches {} firearms here:\n{}\nhint: type the serial exactly as marked, with its dashes",
+                all.len(),
+                list.join("\n")
+            )
+        }
     }
 }
 
