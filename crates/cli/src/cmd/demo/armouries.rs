@@ -370,7 +370,12 @@ impl<'a, T: Transport> ArmouryRun<'a, T> {
         };
         let expended = u64::try_from(expended).unwrap_or(0);
         let ev = SiteEvent::Returned {
-            incident: None,
+            // Rounds expended on duty need an incident reference.
+            incident: if expended > 0 {
+                Some(p(&format!("INC-{}", i.entry.short()))?)
+            } else {
+                None
+            },
             issue: i.entry,
             firearm: i.firearm,
             condition: if expended > 0 {
