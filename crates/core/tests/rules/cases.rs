@@ -423,6 +423,13 @@ fn cases() -> Vec<Case> {
             p.importer = None;
             acquire_identity(&mut w.s, p, "vault").1
         }),
+        case(
+            "under an expired acquisition permit",
+            &[AcquisitionValid],
+            gun_only,
+        )
+        .fires(|w| acquire_under_permit(w, "AB-5", -1))
+        .quiet(|w| acquire_under_permit(w, "AB-5", 1)),
         case("zero rounds received", &[AcquisitionValid], gun_only)
             .fires(|w| receive_identity(&mut w.s, lot9("L-0"), 0)),
         // --- transfers -------------------------------------------------------
@@ -763,6 +770,30 @@ fn correct_serial(w: &mut World, approver: Option<&str>) -> Arc<SignedEntry> {
     north(w, correction_of_acquisition(&w.acq, "AB-128", approver))
 }
 
+/// Acquires pistol `serial` under a permit that expires `days` days from now
+/// (negative: already expired).
+fn acquire_under_permit(w: &mut World, serial: &str, days: i64) -> Arc<SignedEntry> {
+    let mut permit = doc(DocKind::AcquisitionPermit, "AP-9");
+    let span = days.unsigned_abs() * Timestamp::DAY;
+    permit.valid_until = Some(if days < 0 {
+        w.s.now.minus(span)
+    } else {
+        w.s.now.plus(span)
+    });
+    let identity = pistol(serial);
+    let ev = SiteEvent::FirearmAcquired {
+        firearm: identity.id(),
+        identity,
+        source: Counterparty {
+            name: v("Dealer"),
+            licence: Some(v("DL-1")),
+        },
+        authorisation: permit,
+        location: v("vault"),
+    };
+    north(w, ev)
+}
+
 /// The regulator authorises `person` for `site` for a year.
 fn authorise(s: &mut Scenario, person: &str, site: &str) {
     let now = s.now;
@@ -958,7 +989,16 @@ fn revoke_north_key(s: &mut Scenario, after: u64) {
 fn move_signed_ahead(w: &mut World, ahead: u64) -> Arc<SignedEntry> {
     let received = w.s.now;
     w.s.now = w.s.now.plus(ahead);
-    let e = move_with_link(&mut w.s, w.gun, "vault", "rack-1", Some(w.acq.hash()));
+    // The officer's clock is right: the act occurred when it was received.
+    let gun = w.gun;
+    let mut body = crate::common::body_for(
+        &w.s,
+        "north",
+        "armourer-1",
+        moved(Item::Firearm(gun), "vault", "rack-1"),
+    );
+    body.occurred_at = received;
+    let e = crate::common::sign_body(&mut w.s, "north", body);
     w.s.received.insert(e.hash(), received);
     e
 }

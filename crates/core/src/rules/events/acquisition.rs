@@ -15,16 +15,26 @@ impl EventRules for FirearmAcquired {
         let SiteEvent::FirearmAcquired {
             firearm,
             identity,
+            authorisation,
             location: loc,
             ..
         } = event
         else {
             return;
         };
+        if let Some(until) = authorisation.valid_until.filter(|u| *u <= act.time) {
+            out.push(
+                RuleId::AcquisitionValid,
+                format!(
+                    "{:?} {} (issued by {}) expired {until}",
+                    authorisation.kind, authorisation.number, authorisation.issuer
+                ),
+            );
+        }
         if *firearm != identity.id() {
             out.push(
                 RuleId::AcquisitionValid,
-                "firearm id is not derived from maker and serial",
+                "firearm id is not derived from maker, model and serial",
             );
         }
         let imported = identity
