@@ -52,6 +52,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // An entry: the host builds the body, the device signs the header on top of its own head.
     let body = EntryBody {
+        format: Default::default(),
+        occurred_at: Timestamp::parse("2026-01-01").ok_or("date")?,
         officer: "reg-official".parse()?,
         links: vec![],
         event: Event::Regulator(RegulatorEvent::CompanyLicensed {

@@ -54,6 +54,7 @@ fn main() {
         "north",
         "armourer-1",
         SiteEvent::Returned {
+            incident: None,
             issue: i1,
             firearm: gun,
             condition: Condition::Serviceable,

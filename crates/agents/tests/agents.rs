@@ -175,6 +175,11 @@ fn init_site(w: &World) -> ArmouryAgent<InProcess> {
 }
 
 fn acquire(s: &mut ArmouryAgent<InProcess>, serial: &str) -> FirearmId {
+    acquire_at(s, serial, T0.plus(Timestamp::HOUR))
+}
+
+/// Acquires a pistol that came in at `t`.
+fn acquire_at(s: &mut ArmouryAgent<InProcess>, serial: &str, t: Timestamp) -> FirearmId {
     let identity = pistol(serial);
     let id = identity.id();
     s.record(
@@ -189,7 +194,7 @@ fn acquire(s: &mut ArmouryAgent<InProcess>, serial: &str) -> FirearmId {
             authorisation: doc(DocKind::AcquisitionPermit, "AP-1"),
             location: v("vault"),
         },
-        T0.plus(Timestamp::HOUR),
+        t,
         None,
     )
     .unwrap();
@@ -296,6 +301,8 @@ fn crash_between_device_signature_and_commit_is_recovered() {
     let mut s = init_site(&w);
     let f = acquire(&mut s, "GLK-3");
     let body = armsledger_core::entry::EntryBody {
+        format: Default::default(),
+        occurred_at: T0.plus(Timestamp::HOUR),
         officer: v("armourer-1"),
         links: s.links(&issue(&s, f, "guard-1")),
         event: armsledger_core::event::Event::Site(issue(&s, f, "guard-1")),
@@ -474,6 +481,8 @@ fn regulator_crash_after_device_signature_is_recovered() {
     drop(reg);
     // The act was written ahead and signed; the commit never ran.
     let body = armsledger_core::entry::EntryBody {
+        format: Default::default(),
+        occurred_at: T0.plus(Timestamp::HOUR),
         officer: v("reg-official"),
         links: vec![],
         event: armsledger_core::event::Event::Regulator(RegulatorEvent::PersonBarred {
@@ -702,7 +711,8 @@ fn device_clock_jumps_are_clamped_by_the_device_and_flagged_by_the_server() {
     // valid at any of the clocks used here.
     let now = wall_clock();
     w.clock.set(now);
-    let f = acquire(&mut s, "GLK-9");
+    // The officer's host clock is right throughout: the acts occur now.
+    let f = acquire_at(&mut s, "GLK-9", now);
     let head = s.ledger().entry(1).unwrap().unwrap();
     let about = head.hash();
     let note = |s: &mut ArmouryAgent<InProcess>, n: &str| {
@@ -712,7 +722,7 @@ fn device_clock_jumps_are_clamped_by_the_device_and_flagged_by_the_server() {
                 about,
                 text: text(n),
             },
-            T0.plus(Timestamp::HOUR),
+            wall_clock(),
             None,
         )
         .unwrap()

@@ -89,6 +89,8 @@ impl World {
             };
             self.guns[slot].2 = !in_rack;
             let body = EntryBody {
+                format: Default::default(),
+                occurred_at: self.time,
                 officer: v("armourer-1"),
                 links: vec![Link {
                     subject: Subject::Firearm(gun),

@@ -176,6 +176,8 @@ fn equivocations(n: usize, with_proofs: bool) -> Vec<u8> {
         );
         let other = clone.sign(
             EntryBody {
+                format: Default::default(),
+                occurred_at: s.now,
                 officer: v("armourer-2"),
                 links: vec![],
                 event: Event::Site(SiteEvent::Annotated {
@@ -211,6 +213,8 @@ fn flood(n: usize) -> Vec<u8> {
     let (_, logged) = s.acquire("north", "FLOOD");
     let other = clone.sign(
         EntryBody {
+            format: Default::default(),
+            occurred_at: s.now,
             officer: v("armourer-2"),
             links: vec![],
             event: Event::Site(SiteEvent::Annotated {

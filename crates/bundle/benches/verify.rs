@@ -210,6 +210,8 @@ fn build(n: usize) -> (Vec<Arc<SignedEntry>>, [u8; 32]) {
         };
         guns[slot].2 = !in_rack;
         let body = EntryBody {
+            format: Default::default(),
+            occurred_at: time,
             officer: v("armourer-1"),
             links: vec![Link {
                 subject: Subject::Firearm(gun),

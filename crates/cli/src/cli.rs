@@ -42,7 +42,7 @@ pub enum Command {
     Trace(cmd::trace::TraceArgs),
     /// A site's inventory, now or as of a time.
     Inventory(cmd::query::InventoryArgs),
-    /// Alerts: overdue returns, transfers in transit, missing loss references, expiries, counts.
+    /// Alerts: overdue returns, transfers in transit, items missing in transit, late or incomplete loss reports, expiries, counts, holders over the limit.
     Alerts(cmd::query::AlertsArgs),
     /// Hard-rule findings: site, company, rule, time, overridden or not.
     Findings(cmd::findings::FindingsArgs),
@@ -52,7 +52,7 @@ pub enum Command {
     Book(cmd::book::BookArgs),
     /// Armoury officer commands (site mode, work offline).
     #[command(flatten)]
-    Officer(cmd::officer::OfficerCommand),
+    Officer(Box<cmd::officer::OfficerCommand>),
     /// Set up a site directory.
     Site {
         /// Site action.

@@ -163,6 +163,8 @@ fn forged_replayed_forked_and_misattributed_entries_are_refused() {
     clone.head = (good.counter(), good.hash());
     let forked = Arc::new(clone.sign(
         EntryBody {
+            format: Default::default(),
+            occurred_at: s.now,
             officer: v("armourer-2"),
             links: vec![],
             event: Event::Site(SiteEvent::Annotated {
@@ -187,6 +189,8 @@ fn forged_replayed_forked_and_misattributed_entries_are_refused() {
     // The clone going on from its own branch is refused too (does not link).
     let onward = Arc::new(clone.sign(
         EntryBody {
+            format: Default::default(),
+            occurred_at: s.now,
             officer: v("armourer-2"),
             links: vec![],
             event: Event::Site(SiteEvent::Annotated {
@@ -210,6 +214,8 @@ fn forged_replayed_forked_and_misattributed_entries_are_refused() {
     impostor.chain = ChainId::Site(v("north"));
     impostor.head = (after.counter(), after.hash());
     let body = EntryBody {
+        format: Default::default(),
+        occurred_at: s.now,
         officer: v("guard-s"),
         links: vec![],
         event: Event::Site(SiteEvent::Annotated {

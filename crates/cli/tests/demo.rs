@@ -96,10 +96,42 @@ fn small_demo_summary_matches_the_ledger() {
     // Devices signed at scenario time, which is before the server received
     // anything: no entry is dated ahead of its receipt.
     assert!(s["findings"].get("device-clock-ahead").is_none(), "{s:#}");
-    assert!(
-        s["kinds"]["loss-reported"].as_u64().unwrap_or(0) >= 1,
-        "{s:#}"
-    );
+    // Every kind of act the year is meant to show was recorded at least once.
+    for kind in [
+        "loss-reported",
+        "loss-report-updated",
+        "recovered",
+        "seized",
+        "disposed",
+        "maintenance-out",
+        "maintenance-in",
+        "transferred-out",
+        "transferred-in",
+        "corrected",
+        "armoury-opened",
+        "armoury-closed",
+        "component-changed",
+        "left-ledger",
+    ] {
+        assert!(
+            s["kinds"][kind].as_u64().unwrap_or(0) >= 1,
+            "the year recorded no {kind}: {s:#}"
+        );
+    }
+    // The summary names the acts of the year's story, each recorded.
+    for act in [
+        "a two-person armoury opening",
+        "a component change",
+        "a sale to a dealer",
+        "a short delivery",
+        "a seizure",
+        "a renewal recorded in advance",
+    ] {
+        assert!(
+            s["story"][act].as_u64().unwrap_or(0) >= 1,
+            "the year's story lacks {act}: {s:#}"
+        );
+    }
     // The bundle verifies with the command line too, against the log key file.
     Command::cargo_bin("armsledger")
         .unwrap()

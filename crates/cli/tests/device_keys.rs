@@ -18,20 +18,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use armsledger_core::entry::SignedEntry;
-use sites::{Procs, acquire_glock, cli, ok, root_public, server, token};
-
-/// Starts a device process serving at `dir/serial.sock`; its address.
-fn device(dir: &Path, serial: &str, procs: &mut Procs) -> String {
-    let (sock, _, child) = sites::device(dir, serial);
-    procs.0.push(child);
-    format!("unix:{}", sock.display())
-}
-
-fn fails<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(dir: &Path, args: &[S]) -> String {
-    let out = cli(dir).args(args).output().unwrap();
-    assert!(!out.status.success(), "armsledger {args:?} should fail");
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use sites::{Procs, acquire_glock, cli, device_addr, fails, ok, root_public, server, token};
 
 /// A regulator, a server, and site `north` of `acme` with its device
 /// enrolled, synced, and two firearms acquired and pushed. Returns the
@@ -44,8 +31,8 @@ struct World {
 }
 
 fn world(dir: &Path, procs: &mut Procs) -> World {
-    let reg_dev = device(dir, "reg-dev-1", procs);
-    let site_device = device(dir, "site-dev-1", procs);
+    let reg_dev = device_addr(dir, "reg-dev-1", procs);
+    let site_device = device_addr(dir, "site-dev-1", procs);
     let out = ok(
         dir,
         &[
@@ -464,8 +451,8 @@ fn sync_and_push_say_when_the_token_is_missing() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let mut procs = Procs(Vec::new());
-    let reg_dev = device(dir, "reg-dev-1", &mut procs);
-    let site_dev = device(dir, "site-dev-1", &mut procs);
+    let reg_dev = device_addr(dir, "reg-dev-1", &mut procs);
+    let site_dev = device_addr(dir, "site-dev-1", &mut procs);
     let out = ok(
         dir,
         &[

@@ -12,16 +12,9 @@
 
 mod sites;
 
-use std::path::Path;
-
-use sites::{Procs, RECEIVE_L1, acquire_glock, cli, ok, root_public, server, token};
-
-/// Starts a device process serving at `dir/serial.sock`; its address.
-fn device(dir: &Path, serial: &str, procs: &mut Procs) -> String {
-    let (sock, _, child) = sites::device(dir, serial);
-    procs.0.push(child);
-    format!("unix:{}", sock.display())
-}
+use sites::{
+    Procs, RECEIVE_L1, acquire_glock, device_addr, fails, ok, regulator, root_public, server, token,
+};
 
 /// The server's published log key (public, no token).
 fn public_vkey(url: &str) -> String {
@@ -46,160 +39,6 @@ fn public_checkpoint(url: &str) -> armsledger_log::Checkpoint {
         .unwrap()
         .checkpoint()
         .clone()
-}
-
-fn fails<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(dir: &Path, args: &[S]) -> String {
-    let out = cli(dir).args(args).output().unwrap();
-    assert!(!out.status.success(), "armsledger {args:?} should fail");
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// The regulator licenses `acme`, registers `north`, enrols its device and
-/// licenses people; `guard-2`'s qualification expired in 2025.
-fn regulator(dir: &Path, procs: &mut Procs) -> (String, String) {
-    let reg_dev = device(dir, "reg-dev-1", procs);
-    let site_dev = device(dir, "site-dev-1", procs);
-    let out = ok(
-        dir,
-        &[
-            "regulator",
-            "init",
-            "--device",
-            &reg_dev,
-            "--manufacturer-root",
-            &root_public(),
-        ],
-    );
-    let key = out
-        .lines()
-        .find_map(|l| l.strip_prefix("regulator key "))
-        .unwrap()
-        .to_string();
-    ok(
-        dir,
-        &[
-            "regulator",
-            "license-company",
-            "--company",
-            "acme",
-            "--name",
-            "Acme Ltd",
-            "--licence",
-            "PSC-1",
-            "--category",
-            "B",
-            "--valid-from",
-            "2025-01-01",
-            "--valid-until",
-            "2099-01-01",
-        ],
-    );
-    ok(
-        dir,
-        &[
-            "regulator",
-            "register-site",
-            "--site",
-            "north",
-            "--company",
-            "acme",
-            "--name",
-            "North",
-            "--approval",
-            "ARM-1",
-            "--location",
-            "vault",
-            "--location",
-            "rack-1",
-        ],
-    );
-    let enrol = ok(
-        dir,
-        &[
-            "regulator",
-            "enrol-device",
-            "--site",
-            "north",
-            "--device",
-            &site_dev,
-        ],
-    );
-    assert!(enrol.contains("attestation checked"), "{enrol}");
-    for p in ["armourer-1", "guard-1", "guard-2", "sup-2"] {
-        ok(
-            dir,
-            &[
-                "regulator",
-                "license-person",
-                "--person",
-                p,
-                "--company",
-                "acme",
-                "--identity",
-                &format!("ID of {p}"),
-                "--licence",
-                &format!("LIC-{p}"),
-                "--valid-from",
-                "2025-01-01",
-                "--valid-until",
-                "2099-01-01",
-            ],
-        );
-        ok(
-            dir,
-            &[
-                "regulator",
-                "record-permit",
-                "--person",
-                p,
-                "--permit",
-                &format!("PER-{p}"),
-                "--category",
-                "B",
-                "--calibre",
-                "9x19mm",
-                "--valid-from",
-                "2025-01-01",
-                "--valid-until",
-                "2099-01-01",
-            ],
-        );
-    }
-    ok(
-        dir,
-        &[
-            "regulator",
-            "record-qualification",
-            "--person",
-            "guard-1",
-            "--id",
-            "Q-g1",
-            "--provider",
-            "range",
-            "--valid-from",
-            "2025-01-01",
-            "--valid-until",
-            "2099-01-01",
-        ],
-    );
-    ok(
-        dir,
-        &[
-            "regulator",
-            "record-qualification",
-            "--person",
-            "guard-2",
-            "--id",
-            "Q-g2",
-            "--provider",
-            "range",
-            "--valid-from",
-            "2024-01-01",
-            "--valid-until",
-            "2025-01-01",
-        ],
-    );
-    (key, site_dev)
 }
 
 #[test]
@@ -457,9 +296,23 @@ fn every_officer_command_has_an_example() {
         vec!["move"],
         vec!["transfer-out"],
         vec!["transfer-in"],
+        vec!["transfer-reject"],
+        vec!["transfer-cancel"],
+        vec!["maintenance-out"],
+        vec!["maintenance-in"],
+        vec!["component"],
+        vec!["assign"],
+        vec!["hand-over"],
+        vec!["armoury-open"],
+        vec!["armoury-close"],
+        vec!["key-handover"],
+        vec!["ammo", "lot-status"],
         vec!["report-loss"],
+        vec!["update-loss"],
+        vec!["seize"],
         vec!["recover"],
         vec!["count"],
+        vec!["resolve-discrepancy"],
         vec!["dispose"],
         vec!["ammo", "receive"],
         vec!["ammo", "issue"],
@@ -479,6 +332,8 @@ fn every_officer_command_has_an_example() {
         vec!["regulator", "record-qualification"],
         vec!["regulator", "revoke"],
         vec!["regulator", "bar-person"],
+        vec!["regulator", "authorise-person"],
+        vec!["regulator", "set-policy"],
         vec!["regulator", "revoke-device"],
         vec!["regulator", "retire-device"],
     ] {
@@ -498,7 +353,7 @@ fn every_officer_act_and_a_transfer_between_companies() {
     let dir = tmp.path();
     let mut procs = Procs(Vec::new());
     let (key, north_dev) = regulator(dir, &mut procs);
-    let south_dev = device(dir, "site-dev-2", &mut procs);
+    let south_dev = device_addr(dir, "site-dev-2", &mut procs);
     ok(
         dir,
         &[

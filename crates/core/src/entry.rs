@@ -94,11 +94,56 @@ pub struct Link {
     pub prev: Option<Hash>,
 }
 
-/// What happened, who recorded it, and where it sits in each subject's history.
+/// The entry body format: the body's first byte. Format 2 added
+/// `occurred_at`, firearm id v2 and the events of issue 16; format 1 is
+/// retired (a format-1 body is refused with an error naming it, and its
+/// body hash used another domain tag, so it cannot pass as format 2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct BodyFormat(u8);
+
+impl BodyFormat {
+    /// The format this armsledger writes and reads.
+    pub const CURRENT: BodyFormat = BodyFormat(2);
+
+    /// The format number.
+    pub fn number(self) -> u8 {
+        self.0
+    }
+}
+
+impl Default for BodyFormat {
+    fn default() -> Self {
+        BodyFormat::CURRENT
+    }
+}
+
+impl<'de> Deserialize<'de> for BodyFormat {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = u8::deserialize(d)?;
+        if n == BodyFormat::CURRENT.0 {
+            Ok(BodyFormat(n))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "entry body format {n} is not format {}: format-1 entries are retired \
+                 (docs/formats.md, \"Entry body format 2\")",
+                BodyFormat::CURRENT.0
+            )))
+        }
+    }
+}
+
+/// What happened, when, who recorded it, and where it sits in each subject's
+/// history.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntryBody {
+    /// Body format, always [`BodyFormat::CURRENT`].
+    pub format: BodyFormat,
     /// The acting officer (the armourer; for the regulator, the official).
     pub officer: PersonId,
+    /// When the act happened, as the officer entered it (defaults to the
+    /// time of recording). The rules judge validity at this time; the
+    /// header's `device_time` says when it was signed.
+    pub occurred_at: Timestamp,
     /// One link per subject the event touches, sorted by subject.
     pub links: Vec<Link>,
     /// The event.
@@ -106,6 +151,17 @@ pub struct EntryBody {
 }
 
 impl EntryBody {
+    /// A body of the current format.
+    pub fn new(officer: PersonId, occurred_at: Timestamp, links: Vec<Link>, event: Event) -> Self {
+        EntryBody {
+            format: BodyFormat::CURRENT,
+            officer,
+            occurred_at,
+            links,
+            event,
+        }
+    }
+
     /// The body hash a header commits to.
     pub fn hash(&self) -> Result<Hash, CodecError> {
         Ok(body_hash_of(&codec::encode(self)?))
@@ -147,6 +203,12 @@ pub enum EntryError {
     /// Could not be encoded.
     #[error("encoding: {0}")]
     Encode(CodecError),
+    /// The body is not of the current format (its first byte).
+    #[error(
+        "entry body format byte {0:#04x} is not format 2: format-1 entries are retired \
+         and cannot be verified by this release (docs/formats.md, \"Entry body format 2\")"
+    )]
+    BodyFormat(u8),
 }
 
 /// A signed ledger entry, decoded once and kept with its exact bytes.
@@ -204,6 +266,10 @@ impl SignedEntry {
         let (sig, body_bytes) = rest
             .split_first_chunk::<64>()
             .ok_or(EntryError::Truncated)?;
+        match body_bytes.first() {
+            Some(&b) if b != BodyFormat::CURRENT.0 => return Err(EntryError::BodyFormat(b)),
+            _ => {}
+        }
         let body: EntryBody =
             codec::decode_strict(body_bytes, MAX_ENTRY_BYTES).map_err(EntryError::Body)?;
         if body_hash_of(body_bytes) != header.body_hash {

@@ -8,9 +8,10 @@ use serde::{Deserialize, Serialize};
 use crate::hash::Hash;
 use crate::ids::{CompanyId, DeviceId, Ident, LocationId, Name, PersonId, SiteId, Text, Timestamp};
 use crate::model::{
-    AmmoLine, Condition, CountKind, Counterparty, DisposalMethod, DocRef, ExpenditureReason,
-    FirearmId, FirearmIdentity, Holder, Item, LossKind, LotId, LotIdentity, OfficerLicence, Permit,
-    Qualification, Reliance, Resolution, RoundsBack, Validity,
+    AmmoLine, Component, ComponentChange, Condition, CountKind, Counterparty, DisposalMethod,
+    DocRef, ExitKind, ExpenditureReason, FirearmId, FirearmIdentity, Holder, Item, LossKind, LotId,
+    LotIdentity, LotStatus, MaintenanceKind, OfficerLicence, Permit, Policy, Qualification,
+    Reliance, Resolution, RoundsBack, Validity,
 };
 use crate::statements::{Attestation, DeviceCertificate, RetireStatement};
 
@@ -96,6 +97,8 @@ pub enum SiteEvent {
         condition: Condition,
         /// Rounds back and expended, per lot.
         ammunition: Vec<RoundsBack>,
+        /// Incident reference; required when rounds were expended on duty.
+        incident: Option<Name>,
         /// Store location it goes back to.
         location: LocationId,
     },
@@ -188,6 +191,9 @@ pub enum SiteEvent {
         items: Vec<Item>,
         /// Category.
         kind: LossKind,
+        /// Whose holding the items were lost from (rounds a guard lost come
+        /// out of the guard's holding); `None` for the store.
+        holder: Option<PersonId>,
         /// When the loss was discovered.
         discovered_at: Timestamp,
         /// Circumstances.
@@ -205,6 +211,8 @@ pub enum SiteEvent {
         police_ref: Option<Name>,
         /// Regulator incident number.
         regulator_ref: Option<Name>,
+        /// Circumstances learned since.
+        circumstances: Option<Text>,
     },
     /// A firearm was seized by an authority.
     Seized {
@@ -232,6 +240,9 @@ pub enum SiteEvent {
         session: Ident,
         /// Kind of count.
         kind: CountKind,
+        /// Storage locations the count covers; empty for the whole site. A
+        /// partial count is judged only on what it covers.
+        locations: Vec<LocationId>,
         /// This part's number, from 1.
         part: u16,
         /// Number of parts in the session.
@@ -252,10 +263,12 @@ pub enum SiteEvent {
         /// How it was settled.
         resolution: Resolution,
     },
-    /// A firearm left for maintenance.
+    /// A firearm left for maintenance, inspection or a test fire.
     MaintenanceOut {
         /// The firearm.
         firearm: FirearmId,
+        /// Repair, inspection or test fire.
+        kind: MaintenanceKind,
         /// Gunsmith or armourer.
         provider: Name,
         /// Why.
@@ -317,6 +330,81 @@ pub enum SiteEvent {
         authoriser: PersonId,
         /// Body hash of the act it authorises.
         act: Hash,
+    },
+    /// The receiving site refuses a transfer; the items go back to the
+    /// sender, whose `TransferCancelled` returns them to its store.
+    TransferRejected {
+        /// The transfer-out entry on the sender's chain.
+        transfer: EntryRef,
+        /// Why.
+        reason: Text,
+    },
+    /// A firearm or rounds left the ledger other than by destruction: sold
+    /// or handed to a dealer or licensee outside the ledger, returned to a
+    /// lessor, surrendered to the police, or exported.
+    LeftLedger {
+        /// What.
+        item: Item,
+        /// How.
+        exit: ExitKind,
+        /// Who received it, with its licence number.
+        counterparty: Counterparty,
+        /// The documents relied on (an export needs an export permit).
+        documents: Vec<DocRef>,
+    },
+    /// A regulated component was fitted to or removed from a firearm.
+    ComponentChanged {
+        /// The firearm.
+        firearm: FirearmId,
+        /// Fitted or removed.
+        change: ComponentChange,
+        /// The component and its marking.
+        component: Component,
+        /// Why.
+        reason: Text,
+    },
+    /// The armoury was opened; the acting officer and the other persons
+    /// present.
+    ArmouryOpened {
+        /// Persons present besides the acting officer.
+        with: Vec<PersonId>,
+    },
+    /// The armoury was closed and secured.
+    ArmouryClosed {
+        /// Persons present besides the acting officer.
+        with: Vec<PersonId>,
+    },
+    /// An armoury key changed hands.
+    KeyHandedOver {
+        /// Which key.
+        key: Ident,
+        /// Who handed it over.
+        from: PersonId,
+        /// Who took it.
+        to: PersonId,
+    },
+    /// An ammunition lot's status changed.
+    LotStatusChanged {
+        /// The lot.
+        lot: LotId,
+        /// New status.
+        status: LotStatus,
+        /// Why.
+        reason: Text,
+    },
+    /// A firearm was assigned to a guard for a contract, long-term; ended by
+    /// a `Returned` naming this entry.
+    Assigned {
+        /// The firearm.
+        firearm: FirearmId,
+        /// The guard.
+        to: PersonId,
+        /// The contract (client and post).
+        contract: Name,
+        /// When the assignment ends (its due-back time).
+        until: Timestamp,
+        /// Licence, permit and qualification relied on.
+        reliance: Reliance,
     },
 }
 
@@ -509,6 +597,21 @@ pub enum RegulatorEvent {
         /// Validity.
         valid: Validity,
     },
+    /// A person not employed by a site's company may receive firearms there
+    /// (a contractor, a client's guard) during `valid`.
+    PersonAuthorised {
+        /// The person.
+        person: PersonId,
+        /// The site.
+        site: SiteId,
+        /// Validity.
+        valid: Validity,
+    },
+    /// The regulator's numeric site rules, in force from this entry on.
+    PolicySet {
+        /// The policy.
+        policy: Policy,
+    },
 }
 
 /// What an event touches and so links into: a firearm's own history, or an
@@ -541,8 +644,12 @@ impl SiteEvent {
             | Seized { firearm, .. }
             | Recovered { firearm, .. }
             | MaintenanceOut { firearm, .. }
-            | MaintenanceIn { firearm, .. } => out.push(Subject::Firearm(*firearm)),
-            AmmunitionReceived { lot, .. } => out.push(Subject::Lot(*lot)),
+            | MaintenanceIn { firearm, .. }
+            | ComponentChanged { firearm, .. }
+            | Assigned { firearm, .. } => out.push(Subject::Firearm(*firearm)),
+            AmmunitionReceived { lot, .. } | LotStatusChanged { lot, .. } => {
+                out.push(Subject::Lot(*lot))
+            }
             Issued {
                 firearm,
                 ammunition,
@@ -564,7 +671,9 @@ impl SiteEvent {
                 out.extend(lines.iter().map(|l| Subject::Lot(l.lot)));
             }
             AmmunitionExpended { line, .. } => out.push(Subject::Lot(line.lot)),
-            StorageMoved { item: i, .. } | Disposed { item: i, .. } => item(i, &mut out),
+            StorageMoved { item: i, .. }
+            | Disposed { item: i, .. }
+            | LeftLedger { item: i, .. } => item(i, &mut out),
             TransferredOut {
                 firearms, rounds, ..
             }
@@ -581,7 +690,11 @@ impl SiteEvent {
             | LossReportUpdated { .. }
             | CountPerformed { .. }
             | Annotated { .. }
-            | Overridden { .. } => {}
+            | Overridden { .. }
+            | TransferRejected { .. }
+            | ArmouryOpened { .. }
+            | ArmouryClosed { .. }
+            | KeyHandedOver { .. } => {}
         }
         out.sort();
         out.dedup();
@@ -615,6 +728,14 @@ impl SiteEvent {
             Corrected { .. } => "corrected",
             Annotated { .. } => "annotated",
             Overridden { .. } => "overridden",
+            TransferRejected { .. } => "transfer-rejected",
+            LeftLedger { .. } => "left-ledger",
+            ComponentChanged { .. } => "component-changed",
+            ArmouryOpened { .. } => "armoury-opened",
+            ArmouryClosed { .. } => "armoury-closed",
+            KeyHandedOver { .. } => "key-handed-over",
+            LotStatusChanged { .. } => "lot-status-changed",
+            Assigned { .. } => "assigned",
         }
     }
 }
@@ -641,6 +762,8 @@ impl RegulatorEvent {
             FindingRecorded { .. } => "finding-recorded",
             SanctionRecorded { .. } => "sanction-recorded",
             TrainingProviderAccredited { .. } => "training-provider-accredited",
+            PersonAuthorised { .. } => "person-authorised",
+            PolicySet { .. } => "policy-set",
         }
     }
 }

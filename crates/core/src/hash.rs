@@ -17,7 +17,7 @@ pub mod tag {
     /// Prefix of the entry hash (the hash of an entry header).
     pub const ENTRY_HASH: &[u8] = b"armsledger:entry-hash:v1\0";
     /// Prefix of the body hash that an entry header commits to.
-    pub const ENTRY_BODY: &[u8] = b"armsledger:entry-body:v1\0";
+    pub const ENTRY_BODY: &[u8] = b"armsledger:entry-body:v2\0";
     /// Prefix of a device checkpoint statement (its chain head, signed on request).
     pub const DEVICE_CHECKPOINT: &[u8] = b"armsledger:device-checkpoint:v1\0";
     /// Prefix of a manufacturer's certificate over a device identity key.
@@ -28,8 +28,8 @@ pub mod tag {
     pub const RETIRE: &[u8] = b"armsledger:retire:v1\0";
     /// Prefix of a regulator authorisation sent to a device (key generation, retire, recover).
     pub const AUTHORISATION: &[u8] = b"armsledger:device-authorisation:v1\0";
-    /// Prefix of the derivation of a firearm id from maker and serial.
-    pub const FIREARM_ID: &[u8] = b"armsledger:firearm-id:v1\0";
+    /// Prefix of the derivation of a firearm id from maker, model and serial.
+    pub const FIREARM_ID: &[u8] = b"armsledger:firearm-id:v2\0";
     /// Prefix of the derivation of an ammunition lot id.
     pub const LOT_ID: &[u8] = b"armsledger:lot-id:v1\0";
     /// Prefix of the salted hash of a person's identifying data.

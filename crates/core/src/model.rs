@@ -7,26 +7,43 @@ use serde::{Deserialize, Serialize};
 use crate::hash::{Hash, tag};
 use crate::ids::{Country, Ident, LocationId, Name, PersonId, Text, Timestamp};
 
-/// A firearm's ledger id: 16 bytes derived from its manufacturer and the
-/// normalised serial at first acquisition. It never changes afterwards, even
-/// when a mistyped serial is corrected, so one weapon keeps one history.
+/// A firearm's ledger id: 16 bytes derived from its manufacturer, model and
+/// serial at first acquisition (v2). It never changes afterwards, even when a
+/// mistyped serial is corrected, so one weapon keeps one history.
 /// Postcard encodes it as 16 raw bytes; JSON as 32 lowercase hex digits.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FirearmId(pub [u8; 16]);
 
 impl FirearmId {
-    /// Derives the id from the manufacturer and the serial as marked.
-    pub fn derive(manufacturer: &Name, serial: &Name) -> FirearmId {
+    /// Derives the id (v2) from the manufacturer, the model and the serial
+    /// as marked. Maker and model are normalised ([`normalise`]); the serial
+    /// is only upper-cased, its separators kept, so `AB-12345` and `AB1-2345`
+    /// are two firearms (search still finds both under `ab12345`). Each
+    /// field is length-prefixed, so no two field splits give one input.
+    pub fn derive(manufacturer: &Name, model: &Name, serial: &Name) -> FirearmId {
+        let maker = normalise(manufacturer.as_str());
+        let model = normalise(model.as_str());
+        let serial = serial_id_form(serial.as_str());
+        let len = |s: &str| (s.len() as u64).to_be_bytes();
         let h = Hash::of(&[
             tag::FIREARM_ID,
-            normalise(manufacturer.as_str()).as_bytes(),
-            &[0],
-            normalise(serial.as_str()).as_bytes(),
+            &len(&maker),
+            maker.as_bytes(),
+            &len(&model),
+            model.as_bytes(),
+            &len(&serial),
+            serial.as_bytes(),
         ]);
         let mut id = [0u8; 16];
         id.copy_from_slice(h.0.get(..16).unwrap_or(&[0; 16]));
         FirearmId(id)
     }
+}
+
+/// The serial as the firearm id v2 takes it: upper case, separators and
+/// inner spaces kept, surrounding spaces trimmed.
+pub fn serial_id_form(serial: &str) -> String {
+    serial.trim().chars().flat_map(char::to_uppercase).collect()
 }
 
 impl core::fmt::Display for FirearmId {
@@ -221,7 +238,7 @@ pub struct FirearmIdentity {
 impl FirearmIdentity {
     /// The ledger id this identity derives.
     pub fn id(&self) -> FirearmId {
-        FirearmId::derive(&self.manufacturer, &self.serial)
+        FirearmId::derive(&self.manufacturer, &self.model, &self.serial)
     }
 
     /// The normalised serial used for search.
@@ -484,6 +501,102 @@ pub enum Resolution {
     ReportedLost(Hash),
     /// A clerical error, explained.
     Clerical(Text),
+    /// Written off: neither found nor a loss. Needs a second approver (not
+    /// the acting officer).
+    WrittenOff {
+        /// Why.
+        reason: Text,
+        /// The second approver.
+        approver: PersonId,
+    },
+}
+
+/// How a firearm or rounds left the ledger other than by destruction or
+/// deactivation ([`DisposalMethod`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExitKind {
+    /// Sold or handed to a licensed dealer outside the ledger.
+    SoldToDealer,
+    /// Handed to another licensee outside the ledger.
+    HandedToLicensee,
+    /// Returned to the lessor it was leased from.
+    ReturnedToLessor,
+    /// Surrendered to the police.
+    SurrenderedToPolice,
+    /// Exported, with the counterparty's licence and an export permit.
+    Exported,
+}
+
+impl ExitKind {
+    /// A stable short word (A&D book disposition column, JSON, CLI).
+    pub fn word(self) -> &'static str {
+        match self {
+            ExitKind::SoldToDealer => "sold-to-dealer",
+            ExitKind::HandedToLicensee => "handed-to-licensee",
+            ExitKind::ReturnedToLessor => "returned-to-lessor",
+            ExitKind::SurrenderedToPolice => "surrendered-to-police",
+            ExitKind::Exported => "exported",
+        }
+    }
+}
+
+/// Why a firearm is out for maintenance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MaintenanceKind {
+    /// Repair or servicing.
+    Repair,
+    /// Inspection (proof, armourer's check).
+    Inspection,
+    /// Test fire.
+    TestFire,
+}
+
+/// Whether a component is fitted to or removed from a firearm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ComponentChange {
+    /// Fitted.
+    Fitted,
+    /// Removed.
+    Removed,
+}
+
+/// Whether an ammunition lot may be issued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum LotStatus {
+    /// May be issued.
+    #[default]
+    Serviceable,
+    /// Held back pending a check.
+    Quarantined,
+    /// Not to be used.
+    Unserviceable,
+}
+
+/// The regulator's site rules that are numbers. One policy is in force for
+/// every site; a later `PolicySet` replaces it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policy {
+    /// An act must be recorded within this many ms of when it occurred.
+    pub record_within_ms: u64,
+    /// A loss must be reported within this many ms of its discovery.
+    pub loss_report_within_ms: u64,
+    /// Most firearms one person may hold at once at a site (soft).
+    pub max_firearms_per_holder: u16,
+    /// A new site's grace before its first serial-number count is due, ms.
+    pub count_grace_ms: u64,
+}
+
+impl Default for Policy {
+    /// Research §4: record within 24 h, report a loss within 24 h, one
+    /// firearm per holder, 30 days' grace for a new site.
+    fn default() -> Self {
+        Policy {
+            record_within_ms: crate::ids::Timestamp::DAY,
+            loss_report_within_ms: crate::ids::Timestamp::DAY,
+            max_firearms_per_holder: 1,
+            count_grace_ms: 30 * crate::ids::Timestamp::DAY,
+        }
+    }
 }
 
 /// Who the acting officer is and who else was present, for two-person rules.

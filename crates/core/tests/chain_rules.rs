@@ -29,6 +29,8 @@ use common::verify;
 
 fn annotation(s: &Scenario) -> EntryBody {
     EntryBody {
+        format: Default::default(),
+        occurred_at: s.now,
         officer: v("armourer-1"),
         links: vec![],
         event: Event::Site(SiteEvent::Annotated {
@@ -131,6 +133,8 @@ fn events_belong_to_their_chain_and_links_name_exactly_their_subjects() {
 
     // A regulator event signed onto a site chain.
     let body = EntryBody {
+        format: Default::default(),
+        occurred_at: s.now,
         officer: v("armourer-1"),
         links: vec![],
         event: Event::Regulator(RegulatorEvent::ComplaintResolved {
@@ -151,6 +155,8 @@ fn events_belong_to_their_chain_and_links_name_exactly_their_subjects() {
         to: v("rack-1"),
     };
     let body = EntryBody {
+        format: Default::default(),
+        occurred_at: s.now,
         officer: v("armourer-1"),
         links: vec![],
         event: Event::Site(mv.clone()),
@@ -163,6 +169,7 @@ fn events_belong_to_their_chain_and_links_name_exactly_their_subjects() {
 
     // Links out of order (subjects are sorted).
     let ret = SiteEvent::Returned {
+        incident: None,
         issue: acq.hash(),
         firearm: gun,
         condition: Condition::Serviceable,
@@ -184,6 +191,8 @@ fn events_belong_to_their_chain_and_links_name_exactly_their_subjects() {
     assert_eq!(links.len(), 3);
     links.reverse();
     let body = EntryBody {
+        format: Default::default(),
+        occurred_at: s.now,
         officer: v("armourer-1"),
         links,
         event: Event::Site(ret),
@@ -196,6 +205,8 @@ fn events_belong_to_their_chain_and_links_name_exactly_their_subjects() {
 
     // The same move with a link to an unrelated subject as well.
     let body = EntryBody {
+        format: Default::default(),
+        occurred_at: s.now,
         officer: v("armourer-1"),
         links: vec![
             Link {

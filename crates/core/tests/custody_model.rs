@@ -21,8 +21,9 @@ use armsledger_core::event::{EntryRef, SiteEvent};
 use armsledger_core::hash::Hash;
 use armsledger_core::ids::{LocationId, PersonId, Timestamp};
 use armsledger_core::model::{
-    AmmoLine, Condition, CountKind, Counterparty, DisposalMethod, DocKind, ExpenditureReason,
-    FirearmId, Holder, Item, LossKind, LotId, RoundsBack,
+    AmmoLine, Component, ComponentChange, ComponentKind, Condition, CountKind, Counterparty,
+    DisposalMethod, DocKind, ExitKind, ExpenditureReason, FirearmId, Holder, Item, LossKind, LotId,
+    LotStatus, RoundsBack,
 };
 use armsledger_core::rules::View;
 use armsledger_core::rules::state::{FirearmState, TransferStatus};
@@ -69,6 +70,11 @@ enum Gun {
     },
     Disposed {
         site: usize,
+    },
+    Left {
+        site: usize,
+        exit: ExitKind,
+        entry: Hash,
     },
 }
 
@@ -170,7 +176,7 @@ struct Op {
     d: u16,
 }
 
-const OPS: u8 = 20;
+const OPS: u8 = 28;
 
 fn op() -> impl Strategy<Value = Op> {
     (
@@ -190,6 +196,8 @@ struct Sim {
     m: Model,
     lots: [LotId; 2],
     counts: u32,
+    /// Who holds key `k-main` at each site (the roster).
+    keys: [PersonId; 2],
 }
 
 impl Sim {
@@ -201,6 +209,7 @@ impl Sim {
             m: Model::default(),
             lots: [lot9(LOTS[0]).id(), lot9(LOTS[1]).id()],
             counts: 0,
+            keys: [v("witness-1"), v("witness-1")],
         }
     }
 
@@ -215,7 +224,8 @@ impl Sim {
             | Gun::InMaintenance { site }
             | Gun::Lost { site, .. }
             | Gun::Seized { site, .. }
-            | Gun::Disposed { site } => site,
+            | Gun::Disposed { site }
+            | Gun::Left { site, .. } => site,
             Gun::InTransit { from, .. } => from,
         }
     }
@@ -259,7 +269,12 @@ impl Sim {
                 let free: Vec<&str> = SERIALS
                     .iter()
                     .copied()
-                    .filter(|s| !self.m.guns.contains_key(&pistol(s).id()))
+                    .filter(|s| {
+                        self.m
+                            .guns
+                            .get(&pistol(s).id())
+                            .is_none_or(|g| matches!(g, Gun::Left { .. }))
+                    })
                     .collect();
                 let serial = pick(&free, a)?;
                 let site = usize::from(b % 2);
@@ -372,6 +387,7 @@ impl Sim {
                 let back = Self::split(&issue.out, d);
                 let ev = match issue.gun {
                     Some(gun) => SiteEvent::Returned {
+                        incident: Some(v("INC-1")),
                         issue: h,
                         firearm: gun,
                         condition: Condition::Serviceable,
@@ -608,11 +624,13 @@ impl Sim {
                 let site = self.site_of(&gun);
                 let ev = match kind {
                     10 => SiteEvent::MaintenanceOut {
+                        kind: armsledger_core::model::MaintenanceKind::Repair,
                         firearm: gun,
                         provider: v("Gunsmith"),
                         reason: v("service"),
                     },
                     12 => SiteEvent::LossReported {
+                        holder: None,
                         items: vec![Item::Firearm(gun)],
                         kind: LossKind::Theft,
                         discovered_at: self.s.now,
@@ -730,6 +748,7 @@ impl Sim {
                     }
                 } else {
                     SiteEvent::LossReported {
+                        holder: None,
                         items: vec![Item::Rounds(line)],
                         kind: LossKind::MissingInventory,
                         discovered_at: self.s.now,
@@ -777,6 +796,229 @@ impl Sim {
                 );
                 Some("ammo-issue")
             }
+            20 => {
+                // A firearm leaves the ledger: sold, handed over, returned to
+                // its lessor, surrendered or exported.
+                let gun = pick(&self.m.guns_where(|g| matches!(g, Gun::InStore { .. })), a)?;
+                let site = self.site_of(&gun);
+                let exit = [
+                    ExitKind::SoldToDealer,
+                    ExitKind::HandedToLicensee,
+                    ExitKind::ReturnedToLessor,
+                    ExitKind::SurrenderedToPolice,
+                    ExitKind::Exported,
+                ][usize::from(b % 5)];
+                let e = self.act(
+                    site,
+                    SiteEvent::LeftLedger {
+                        item: Item::Firearm(gun),
+                        exit,
+                        counterparty: Counterparty {
+                            name: v("Receiver"),
+                            licence: Some(v("LIC-R")),
+                        },
+                        documents: vec![doc(DocKind::ExportLicence, "EXP-1")],
+                    },
+                );
+                self.m.guns.insert(
+                    gun,
+                    Gun::Left {
+                        site,
+                        exit,
+                        entry: e.hash(),
+                    },
+                );
+                Some("left-ledger")
+            }
+            21 => {
+                // An issued firearm seized: its issue closes, the rounds stay
+                // owed as an ammunition-only issue.
+                let gun = pick(&self.m.guns_where(|g| matches!(g, Gun::Issued { .. })), a)?;
+                let Gun::Issued { site, issue, .. } = self.m.guns[&gun].clone() else {
+                    unreachable!()
+                };
+                let e = self.act(
+                    site,
+                    SiteEvent::Seized {
+                        firearm: gun,
+                        authority: v("Court"),
+                        order: v("CO-1"),
+                    },
+                );
+                if let Some(i) = self.m.issues.get_mut(&issue) {
+                    i.gun = None;
+                    if i.out.values().all(|n| *n == 0) {
+                        self.m.issues.remove(&issue);
+                    }
+                }
+                self.m.guns.insert(
+                    gun,
+                    Gun::Seized {
+                        site,
+                        entry: e.hash(),
+                    },
+                );
+                Some("seize-issued")
+            }
+            22 => {
+                // A barrel fitted (or removed): no custody change.
+                let gun = pick(&self.m.guns_where(|g| matches!(g, Gun::InStore { .. })), a)?;
+                let site = self.site_of(&gun);
+                self.act(
+                    site,
+                    SiteEvent::ComponentChanged {
+                        firearm: gun,
+                        change: if b % 2 == 0 {
+                            ComponentChange::Fitted
+                        } else {
+                            ComponentChange::Removed
+                        },
+                        component: Component {
+                            kind: ComponentKind::Barrel,
+                            marking: v("BRL-1"),
+                        },
+                        reason: v("worn barrel"),
+                    },
+                );
+                Some("component")
+            }
+            23 => {
+                // The armoury opened and closed by two persons: no custody change.
+                let site = usize::from(a % 2);
+                let other: PersonId = v(OFFICERS[1 - site]);
+                self.act(
+                    site,
+                    SiteEvent::ArmouryOpened {
+                        with: vec![other.clone()],
+                    },
+                );
+                self.act(site, SiteEvent::ArmouryClosed { with: vec![other] });
+                Some("armoury")
+            }
+            24 => {
+                // A key handed on by whoever the roster says holds it.
+                let site = usize::from(a % 2);
+                let holder = self.keys[site].clone();
+                let to: PersonId = if holder.as_str() == "witness-1" {
+                    v("witness-2")
+                } else {
+                    v("witness-1")
+                };
+                self.act(
+                    site,
+                    SiteEvent::KeyHandedOver {
+                        key: v("k-main"),
+                        from: holder,
+                        to: to.clone(),
+                    },
+                );
+                self.keys[site] = to;
+                Some("key")
+            }
+            25 => {
+                // A long-term assignment: an issue without rounds.
+                let gun = pick(&self.m.guns_where(|g| matches!(g, Gun::InStore { .. })), a)?;
+                let site = self.site_of(&gun);
+                let to: PersonId = v(GUARDS[site][usize::from(b % 2)]);
+                let until = self.s.now.plus(90 * Timestamp::DAY);
+                let e = self.act(
+                    site,
+                    SiteEvent::Assigned {
+                        firearm: gun,
+                        to: to.clone(),
+                        contract: v("Mall contract"),
+                        until,
+                        reliance: reliance(to.as_str()),
+                    },
+                );
+                self.m.guns.insert(
+                    gun,
+                    Gun::Issued {
+                        site,
+                        to: to.clone(),
+                        issue: e.hash(),
+                        due_back: until,
+                    },
+                );
+                self.m.issues.insert(
+                    e.hash(),
+                    Issue {
+                        site,
+                        gun: Some(gun),
+                        to,
+                        out: BTreeMap::new(),
+                    },
+                );
+                Some("assign")
+            }
+            26 => {
+                // A guard loses rounds: out of the guard's holding and out
+                // of what the guard's issues owe (oldest first), so the
+                // return still reconciles.
+                let held: Vec<(usize, LotId, PersonId, i64)> = self
+                    .m
+                    .balances
+                    .iter()
+                    .filter_map(|((site, lot, h), n)| match h {
+                        Holder::Person(p) if *n > 0 => Some((*site, *lot, p.clone(), *n)),
+                        _ => None,
+                    })
+                    .collect();
+                let (site, lot, who, n) = pick(&held, a)?;
+                let rounds = amount(b, n);
+                let now = self.s.now;
+                self.act(
+                    site,
+                    SiteEvent::LossReported {
+                        items: vec![Item::Rounds(AmmoLine { lot, rounds })],
+                        kind: LossKind::Loss,
+                        holder: Some(who.clone()),
+                        discovered_at: now,
+                        circumstances: v("magazine lost"),
+                        police_ref: Some(v("CAS-2")),
+                        regulator_ref: Some(v("REG-2")),
+                    },
+                );
+                self.m.add(
+                    site,
+                    lot,
+                    Holder::Person(who.clone()),
+                    -i64::try_from(rounds).unwrap(),
+                );
+                let mut left = rounds;
+                for i in self
+                    .m
+                    .issues
+                    .values_mut()
+                    .filter(|i| i.site == site && i.to == who)
+                {
+                    if let Some(owed) = i.out.get_mut(&lot) {
+                        let take = left.min(*owed);
+                        *owed -= take;
+                        left -= take;
+                    }
+                }
+                Some("rounds-lost")
+            }
+            27 => {
+                // A lot quarantined and released again: issues unaffected after.
+                let site = usize::from(a % 2);
+                let lot = self.lots[usize::from(b % 2)];
+                if !self.ver.engine().state().lots.contains_key(&lot) {
+                    return None;
+                }
+                for status in [LotStatus::Quarantined, LotStatus::Serviceable] {
+                    self.act(
+                        site,
+                        SiteEvent::LotStatusChanged {
+                            lot,
+                            status,
+                            reason: v("inspection"),
+                        },
+                    );
+                }
+                Some("lot-status")
+            }
             _ => {
                 // A serial-number count that sees exactly what the model holds.
                 let site = usize::from(a % 2);
@@ -798,6 +1040,7 @@ impl Sim {
                 self.act(
                     site,
                     SiteEvent::CountPerformed {
+                        locations: vec![],
                         session: v(&format!("count-{}", self.counts)),
                         kind: CountKind::SerialNumber,
                         part: 1,
@@ -881,6 +1124,7 @@ impl Sim {
                         method: DisposalMethod::Destroyed,
                     },
                 ),
+                Gun::Left { site, exit, entry } => (site, FirearmState::Left { exit, entry }),
             };
             prop_assert_eq!(&r.state, &want, "firearm {}", id);
             prop_assert_eq!(r.site.as_str(), SITES[site], "site of firearm {}", id);
@@ -1031,6 +1275,18 @@ fn every_operation_is_reachable() {
         (16, 0, 1, 0, 2),  // rounds lost
         (19, 0, 0, 0, 0),  // count at north
         (19, 1, 0, 0, 0),  // count at south
+        (2, 0, 0, 0, 5),   // issue with rounds
+        (26, 0, 0, 0, 0),  // the guard loses some of them
+        (21, 0, 0, 0, 0),  // the issued firearm is seized
+        (13, 0, 0, 0, 0),  // and recovered
+        (25, 0, 0, 0, 0),  // long-term assignment
+        (3, 0, 0, 0, 0),   // its end
+        (22, 0, 0, 0, 0),  // a barrel fitted
+        (23, 0, 0, 0, 0),  // armoury opened and closed
+        (24, 0, 0, 0, 0),  // key handed over
+        (24, 0, 0, 0, 0),  // and on again
+        (27, 0, 0, 0, 0),  // lot quarantined and released
+        (20, 0, 0, 0, 0),  // a firearm leaves the ledger
         (15, 0, 0, 0, 0),  // disposal
     ];
     for &(kind, a, b, c, d) in script {
@@ -1040,5 +1296,5 @@ fn every_operation_is_reachable() {
         sim.sync().unwrap();
         sim.agree().unwrap();
     }
-    assert_eq!(seen.len(), 20, "{seen:?}");
+    assert_eq!(seen.len(), usize::from(OPS), "{seen:?}");
 }

@@ -15,7 +15,9 @@ pub fn worked_example() -> SignedEntry {
     signer.head = (41, Hash::of(&[b"previous entry"]));
     let gun = FirearmId([0x11; 16]);
     let body = EntryBody {
+        format: Default::default(),
         officer: v("arm-1"),
+        occurred_at: Timestamp(1_767_225_000_000),
         links: vec![Link {
             subject: Subject::Firearm(gun),
             prev: Some(Hash::of(&[b"previous event of this pistol"])),

@@ -55,6 +55,7 @@ fn ledger(shift: u64) -> Scenario {
         "north",
         "armourer-1",
         SiteEvent::Returned {
+            incident: Some(v("INC-3")),
             issue: i.hash(),
             firearm: g1,
             condition: Condition::Serviceable,
@@ -524,6 +525,8 @@ fn substituting_an_entry_signed_by_the_same_key_is_caught_and_proves_equivocatio
 
 fn body(officer: &str, note: &str, about: Hash) -> EntryBody {
     EntryBody {
+        format: Default::default(),
+        occurred_at: armsledger_core::testkit::T0,
         officer: v(officer),
         links: vec![],
         event: Event::Site(SiteEvent::Annotated {

@@ -29,6 +29,9 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+/// Format 1's worked example (docs/formats.md before format 2).
+const FORMAT_1_WORKED_EXAMPLE: &str = "01056e6f727468056465762d37012a291505d8c51c119dce252ec62c609734e3fd980cbafec06c9996dfa2776c208e3180d0eab6b7330134047643f6a66394a55a5d15c9b9e3207782a13eb0515e5127d1b307781403fbe866e01771fb81a0d91b3739d083e01c17355b29a6e635693c4f5a78d204e54130d4a72a250cf12c9154bf320be9e6df3d9f178f0225eb121a98809eafaaa7080561726d2d31010011111111111111111111111111111111015f6991e9582a48d28d4144c3bf2e2ffd28057a25d3ae83c6db2ce9c93cedd11300070011111111111111111111111111111111057661756c74067261636b2d31";
+
 fn dir() -> PathBuf {
     armsledger_testsupport::repo::vectors("core")
 }
@@ -154,11 +157,13 @@ fn fail_cases(s: &Scenario) -> Vec<(&'static str, Vec<u8>, Expect)> {
         matches!(e, EntryError::Header(CodecError::NonCanonical))
     }));
 
-    // The body's first length prefix (the officer id) over-long.
+    // The body's first length prefix (the officer id, after the format
+    // byte) over-long.
     let mut b = acq.bytes().to_vec();
-    let n = b[body_at];
+    assert_eq!(b[body_at], 0x02, "body format 2");
+    let n = b[body_at + 1];
     assert!(n < 0x80);
-    b.splice(body_at..=body_at, [0x80 | n, 0x00]);
+    b.splice(body_at + 1..=body_at + 1, [0x80 | n, 0x00]);
     out.push(("fail_body_overlong_varint", b, |e| {
         matches!(e, EntryError::Body(CodecError::NonCanonical))
     }));
@@ -181,7 +186,7 @@ fn fail_cases(s: &Scenario) -> Vec<(&'static str, Vec<u8>, Expect)> {
 
     // The body names another officer: well-formed, but not what was signed.
     let mut b = acq.bytes().to_vec();
-    let officer = body_at + 1;
+    let officer = body_at + 2;
     assert_eq!(&b[officer..officer + 10], b"armourer-1");
     b[officer + 9] = b'2';
     out.push(("fail_body_hash_mismatch", b, |e| {
@@ -207,7 +212,9 @@ fn fail_cases(s: &Scenario) -> Vec<(&'static str, Vec<u8>, Expect)> {
     };
     let body = acq.body();
     let at = body_at
+        + 1 // format
         + len_of(&body.officer)
+        + len_of(&body.occurred_at)
         + len_of(&body.links)
         + 1 // Event::Site
         + 1 // SiteEvent::FirearmAcquired
@@ -231,7 +238,12 @@ fn fail_cases(s: &Scenario) -> Vec<(&'static str, Vec<u8>, Expect)> {
 
     // Event variant 2 in the body (only 0 = Site, 1 = Regulator exist).
     let ib = issue.body();
-    let at = issue.header_bytes().len() + 64 + len_of(&ib.officer) + len_of(&ib.links);
+    let at = issue.header_bytes().len()
+        + 64
+        + 1 // format
+        + len_of(&ib.officer)
+        + len_of(&ib.occurred_at)
+        + len_of(&ib.links);
     let mut b = issue.bytes().to_vec();
     assert_eq!(b[at], 0x00, "Event::Site");
     b[at] = 0x02;
@@ -252,6 +264,13 @@ fn fail_cases(s: &Scenario) -> Vec<(&'static str, Vec<u8>, Expect)> {
     b[officer + 8] = b' ';
     out.push(("fail_invalid_identifier", b, |e| {
         matches!(e, EntryError::Body(CodecError::Malformed(_)))
+    }));
+
+    // A format-1 entry (format 1's worked example, as committed before
+    // format 2): refused by its body's first byte, the officer id's length.
+    let b = hex::decode(FORMAT_1_WORKED_EXAMPLE).unwrap();
+    out.push(("fail_body_format_1", b, |e| {
+        matches!(e, EntryError::BodyFormat(0x05))
     }));
 
     out.push(("fail_empty", Vec::new(), |e| {

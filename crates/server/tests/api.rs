@@ -494,6 +494,8 @@ async fn refusals_store_nothing() {
     let mut fork = signer.clone();
     fork.head = (good.counter(), good.hash());
     let body = EntryBody {
+        format: Default::default(),
+        occurred_at: env.s.now,
         officer: v("armourer-2"),
         links: vec![],
         event: Event::Site(SiteEvent::Annotated {
@@ -693,6 +695,8 @@ async fn exports_carry_the_equivocations_and_findings_the_server_knows() {
     clone.head = (acquired.counter(), acquired.hash());
     let other = Arc::new(clone.sign(
         EntryBody {
+            format: Default::default(),
+            occurred_at: env.s.now,
             officer: v("armourer-2"),
             links: vec![],
             event: Event::Site(SiteEvent::Annotated {

@@ -188,6 +188,7 @@ mod tests {
             "north",
             "armourer-1",
             SiteEvent::CountPerformed {
+                locations: vec![],
                 session: v("c-1"),
                 kind: CountKind::Full,
                 part: 1,

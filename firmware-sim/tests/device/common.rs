@@ -44,6 +44,8 @@ pub fn spec(device: &str) -> DeviceSpec {
 /// An entry body for a site chain (an annotation: no subjects to link).
 pub fn body(i: u64) -> EntryBody {
     EntryBody {
+        format: Default::default(),
+        occurred_at: T0,
         officer: PersonId::new("armourer-1").unwrap(),
         links: vec![],
         event: Event::Site(SiteEvent::Annotated {

@@ -9,7 +9,9 @@ use armsledger_core::LedgerVerifier;
 use armsledger_core::entry::{ChainId, EntryBody, Link, SignedEntry};
 use armsledger_core::event::{Event, SiteEvent};
 use armsledger_core::ids::{Ident, Name, PersonId, SiteId, Text, Timestamp};
-use armsledger_core::model::{FirearmId, LotId, Reliance, normalise};
+use armsledger_core::model::{
+    FirearmId, LotId, Permit, Qualification, Reliance, Validity, normalise,
+};
 use armsledger_core::rules::state::FirearmRecord;
 use armsledger_core::rules::{Finding, RuleId, View, Violation};
 use armsledger_device::host::{DeviceClient, Transport};
@@ -206,29 +208,59 @@ impl<T: Transport> ArmouryAgent<T> {
     /// What an issue to `person` of `firearm` relies on: the person's officer
     /// licence, the permit covering the weapon's category (or any), and the
     /// qualification for its type (or any), as the regulator chain held here
-    /// shows them. Missing parts are left blank for the rules to report.
+    /// shows them; the latest recorded of each. Missing parts are left blank
+    /// for the rules to report.
     pub fn reliance_for(
         &self,
         person: &PersonId,
         firearm: &FirearmId,
     ) -> Result<Reliance, AgentError> {
+        self.reliance(person, firearm, None)
+    }
+
+    /// Like [`Self::reliance_for`], for an act at `at`: of a person's
+    /// permits and qualifications, the one valid at `at` is relied on, so a
+    /// renewal recorded in advance is not named before it starts, nor the
+    /// lapsed one after it.
+    pub fn reliance_at(
+        &self,
+        person: &PersonId,
+        firearm: &FirearmId,
+        at: Timestamp,
+    ) -> Result<Reliance, AgentError> {
+        self.reliance(person, firearm, Some(at))
+    }
+
+    fn reliance(
+        &self,
+        person: &PersonId,
+        firearm: &FirearmId,
+        at: Option<Timestamp>,
+    ) -> Result<Reliance, AgentError> {
         let state = self.verifier.engine().state();
         let weapon = state.firearms.get(firearm).map(|f| &f.identity);
         let p = state.persons.get(person);
+        let current = |v: &Validity| at.is_none_or(|t| v.covers(t));
         let licence = p.and_then(|p| p.licence.as_ref()).map(|l| l.number.clone());
         let permit = p.and_then(|p| {
-            p.permits
-                .iter()
-                .rev()
-                .find(|x| weapon.is_none_or(|w| x.categories.contains(&w.category)))
+            let fits = |x: &&Permit| weapon.is_none_or(|w| x.categories.contains(&w.category));
+            let by_time = p.permits.iter().rev().filter(|x| current(&x.valid));
+            by_time
+                .clone()
+                .find(fits)
+                .or(p.permits.iter().rev().find(fits))
+                .or(by_time.clone().next())
                 .or(p.permits.last())
                 .map(|x| x.number.clone())
         });
         let qualification = p.and_then(|p| {
-            p.qualifications
-                .iter()
-                .rev()
-                .find(|q| weapon.is_none_or(|w| q.weapon == w.kind))
+            let fits = |q: &&Qualification| weapon.is_none_or(|w| q.weapon == w.kind);
+            let by_time = p.qualifications.iter().rev().filter(|q| current(&q.valid));
+            by_time
+                .clone()
+                .find(fits)
+                .or(p.qualifications.iter().rev().find(fits))
+                .or(by_time.clone().next())
                 .or(p.qualifications.last())
                 .map(|q| q.id.clone())
         });
@@ -284,14 +316,29 @@ impl<T: Transport> ArmouryAgent<T> {
             .collect()
     }
 
-    /// Records an act by `officer` at `time` (the rules' time; the device
-    /// stamps its own). Refused with the violations unless `exception` is
-    /// given, in which case an `Overridden` entry per broken rule comes first.
+    /// Records an act by `officer` that occurred at `time`, now (the
+    /// rules' time; the device stamps its own). Refused with the violations
+    /// unless `exception` is given, in which case an `Overridden` entry per
+    /// broken rule comes first.
     pub fn record(
         &mut self,
         officer: &PersonId,
         event: SiteEvent,
         time: Timestamp,
+        exception: Option<&OverrideSpec>,
+    ) -> Result<Recorded, AgentError> {
+        self.record_at(officer, event, time, time, exception)
+    }
+
+    /// Records an act by `officer` that occurred at `occurred_at` (entered
+    /// by the officer, signed in the body) and is recorded at `now`: judged
+    /// at `occurred_at`, and late if `now` is past the regulator's window.
+    pub fn record_at(
+        &mut self,
+        officer: &PersonId,
+        event: SiteEvent,
+        occurred_at: Timestamp,
+        now: Timestamp,
         exception: Option<&OverrideSpec>,
     ) -> Result<Recorded, AgentError> {
         if !self.enrolled {
@@ -300,12 +347,16 @@ impl<T: Transport> ArmouryAgent<T> {
                 key_epoch: self.key.key_epoch,
             });
         }
-        let violations = self.check(officer, &event, time);
-        let body = EntryBody {
-            officer: officer.clone(),
-            links: self.links(&event),
-            event: Event::Site(event),
-        };
+        let violations =
+            self.verifier
+                .engine()
+                .check_at(&self.site, officer, occurred_at, now, &event);
+        let body = EntryBody::new(
+            officer.clone(),
+            occurred_at,
+            self.links(&event),
+            Event::Site(event),
+        );
         let mut overrides = Vec::new();
         if !violations.is_empty() {
             let Some(spec) = exception else {
@@ -327,17 +378,18 @@ impl<T: Transport> ArmouryAgent<T> {
                 })
                 .collect();
             for ev in &events {
-                let v = self.check(officer, ev, time);
+                let v = self.check(officer, ev, now);
                 if !v.is_empty() {
                     return Err(AgentError::Refused { violations: v });
                 }
             }
             for ev in events {
-                let (entry, _) = self.append(EntryBody {
-                    officer: officer.clone(),
-                    links: Vec::new(),
-                    event: Event::Site(ev),
-                })?;
+                let (entry, _) = self.append(EntryBody::new(
+                    officer.clone(),
+                    now,
+                    Vec::new(),
+                    Event::Site(ev),
+                ))?;
                 overrides.push(entry);
             }
         }

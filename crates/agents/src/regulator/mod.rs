@@ -18,7 +18,7 @@ use armsledger_core::codec;
 use armsledger_core::entry::{ChainId, EntryBody, MAX_ENTRY_BYTES, SignedEntry, body_hash_of};
 use armsledger_core::event::{Event, RegulatorEvent};
 use armsledger_core::hash::Hash;
-use armsledger_core::ids::PersonId;
+use armsledger_core::ids::{PersonId, Timestamp};
 use armsledger_core::rules::View;
 use armsledger_device::Lifecycle;
 use armsledger_device::host::{DeviceClient, Transport};
@@ -235,17 +235,33 @@ impl<T: Transport> RegulatorAgent<T> {
         Ok(out)
     }
 
-    /// Signs and stores one regulator event by `officer`.
+    /// Signs and stores one regulator event by `officer`, decided now (the
+    /// host's clock).
     pub fn record(
         &mut self,
         officer: &PersonId,
         event: RegulatorEvent,
     ) -> Result<SignedEntry, AgentError> {
-        let body = EntryBody {
-            officer: officer.clone(),
-            links: Vec::new(),
-            event: Event::Regulator(event),
-        };
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        self.record_at(officer, event, Timestamp(ms))
+    }
+
+    /// Signs and stores one regulator event by `officer`, decided at
+    /// `occurred_at`.
+    pub fn record_at(
+        &mut self,
+        officer: &PersonId,
+        event: RegulatorEvent,
+        occurred_at: Timestamp,
+    ) -> Result<SignedEntry, AgentError> {
+        let body = EntryBody::new(
+            officer.clone(),
+            occurred_at,
+            Vec::new(),
+            Event::Regulator(event),
+        );
         let bytes = codec::encode(&body).map_err(|e| AgentError::Input(e.to_string()))?;
         let body_hash = body_hash_of(&bytes);
         let prev = self

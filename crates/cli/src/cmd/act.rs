@@ -29,10 +29,15 @@ pub struct ActArgs {
     /// The acting officer's person id (never a name).
     #[arg(long, env = "ARMSLEDGER_OFFICER")]
     pub officer: PersonId,
-    /// When the act happened, for data entry after the fact (RFC 3339 or
-    /// YYYY-MM-DD) [default: now]. The device still stamps its own time.
-    #[arg(long, value_parser = parse_time)]
-    pub at: Option<Timestamp>,
+    /// When the act happened, for an entry made after the fact (RFC 3339 or
+    /// YYYY-MM-DD) [default: now]. Signed in the entry beside the device's
+    /// own time; the rules judge the act at this time, and an entry made
+    /// later than the regulator's window after it is refused (recorded-in-time).
+    #[arg(long = "occurred-at", visible_alias = "at", value_parser = parse_time)]
+    pub occurred_at: Option<Timestamp>,
+    /// Print what was recorded as JSON (entry, findings, overrides) for scripts.
+    #[arg(long)]
+    pub json: bool,
     /// Record a supervised exception to the rules the act breaks (needs --reason and --authoriser).
     #[arg(long = "override", requires_all = ["reason", "authoriser"])]
     pub override_: bool,
@@ -47,7 +52,7 @@ pub struct ActArgs {
 impl ActArgs {
     /// The act's time.
     pub fn time(&self) -> Timestamp {
-        self.at.unwrap_or_else(super::now)
+        self.occurred_at.unwrap_or_else(super::now)
     }
 
     /// The override, if asked for.

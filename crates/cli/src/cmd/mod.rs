@@ -37,7 +37,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Export(a) => query::export(a),
         Command::Findings(a) => findings::findings(a),
         Command::Book(a) => book::run(a),
-        Command::Officer(c) => officer::run(c),
+        Command::Officer(c) => officer::run(*c),
         Command::Site { action } => setup::run(action),
         Command::Sync(a) => sync::run(a),
         Command::Status(a) => setup::status(a),

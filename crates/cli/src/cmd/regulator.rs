@@ -11,7 +11,7 @@ use armsledger_core::event::{Event, RegulatorEvent, Revocable};
 use armsledger_core::ids::{
     CompanyId, DeviceId, Ident, LocationId, Name, PersonId, SiteId, Text, Timestamp,
 };
-use armsledger_core::model::{OfficerLicence, Permit, Qualification, Validity};
+use armsledger_core::model::{OfficerLicence, Permit, Policy, Qualification, Validity};
 use armsledger_device::host::Transport;
 use clap::{Args, Subcommand};
 
@@ -83,6 +83,10 @@ pub enum RegulatorCommand {
     Revoke(RevokeArgs),
     /// Bar a person from being issued firearms.
     BarPerson(BarArgs),
+    /// Authorise a person not employed by a site's company to receive firearms there.
+    AuthorisePerson(AuthoriseArgs),
+    /// Set the numeric site rules: timeliness window, loss deadline, firearms per holder, count grace.
+    SetPolicy(PolicyArgs),
     /// Revoke a site device's key: entries it signs after a counter are refused (stolen, lost or broken device).
     RevokeDevice(RevokeDeviceArgs),
     /// Retire a site device's key: the device signs its final counter and head, then destroys the key.
@@ -272,6 +276,45 @@ pub struct RevokeArgs {
     /// Why.
     #[arg(long)]
     pub reason: Text,
+}
+
+/// `authorise-person`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  armsledger regulator authorise-person --person contractor-4 --site acme-north --valid-until 2027-06-30"
+)]
+pub struct AuthoriseArgs {
+    #[command(flatten)]
+    pub reg: RegArgs,
+    #[command(flatten)]
+    pub person: PersonArg,
+    /// The site where the person may receive firearms.
+    #[arg(long)]
+    pub site: SiteId,
+    #[command(flatten)]
+    pub valid: ValidArgs,
+}
+
+/// `set-policy`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  armsledger regulator set-policy --record-within-hours 24 --report-loss-within-hours 24 --max-firearms-per-holder 1 --count-grace-days 30\n\nOne policy is in force for every site; a later one replaces it from its entry on."
+)]
+pub struct PolicyArgs {
+    #[command(flatten)]
+    pub reg: RegArgs,
+    /// An act must be on the ledger within this many hours of when it happened.
+    #[arg(long, default_value_t = 24)]
+    pub record_within_hours: u64,
+    /// A loss must be reported within this many hours of its discovery.
+    #[arg(long, default_value_t = 24)]
+    pub report_loss_within_hours: u64,
+    /// Most firearms one person may hold at once at a site (a soft alert above it).
+    #[arg(long, default_value_t = 1)]
+    pub max_firearms_per_holder: u16,
+    /// Days a new site has before its first serial-number count is due.
+    #[arg(long, default_value_t = 30)]
+    pub count_grace_days: u64,
 }
 
 /// `bar-person`.
@@ -522,6 +565,27 @@ pub fn run(cmd: RegulatorCommand) -> anyhow::Result<u8> {
                 },
             )
         }
+        C::AuthorisePerson(a) => record(
+            &a.reg,
+            RegulatorEvent::PersonAuthorised {
+                person: a.person.person,
+                site: a.site,
+                valid: a.valid.validity(),
+            },
+        ),
+        C::SetPolicy(a) => record(
+            &a.reg,
+            RegulatorEvent::PolicySet {
+                policy: Policy {
+                    record_within_ms: a.record_within_hours.saturating_mul(Timestamp::HOUR),
+                    loss_report_within_ms: a
+                        .report_loss_within_hours
+                        .saturating_mul(Timestamp::HOUR),
+                    max_firearms_per_holder: a.max_firearms_per_holder,
+                    count_grace_ms: a.count_grace_days.saturating_mul(Timestamp::DAY),
+                },
+            },
+        ),
         C::BarPerson(a) => record(
             &a.reg,
             RegulatorEvent::PersonBarred {

@@ -212,3 +212,166 @@ pub const RECEIVE_L1: [&str; 14] = [
     "--location",
     "vault",
 ];
+
+/// Manufactures a device and serves it at `dir/serial.sock`, killed with
+/// `procs`; its address for `--device`.
+pub fn device_addr(dir: &Path, serial: &str, procs: &mut Procs) -> String {
+    let (sock, _, child) = device(dir, serial);
+    procs.0.push(child);
+    format!("unix:{}", sock.display())
+}
+
+/// Runs a command that must fail; its stderr.
+pub fn fails<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(dir: &Path, args: &[S]) -> String {
+    let out = cli(dir).args(args).output().unwrap();
+    assert!(!out.status.success(), "armsledger {args:?} should fail");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The regulator licenses `acme`, registers `north`, enrols its device and
+/// licenses people; `guard-2`'s qualification expired in 2025.
+pub fn regulator(dir: &Path, procs: &mut Procs) -> (String, String) {
+    let reg_dev = device_addr(dir, "reg-dev-1", procs);
+    let site_dev = device_addr(dir, "site-dev-1", procs);
+    let out = ok(
+        dir,
+        &[
+            "regulator",
+            "init",
+            "--device",
+            &reg_dev,
+            "--manufacturer-root",
+            &root_public(),
+        ],
+    );
+    let key = out
+        .lines()
+        .find_map(|l| l.strip_prefix("regulator key "))
+        .unwrap()
+        .to_string();
+    ok(
+        dir,
+        &[
+            "regulator",
+            "license-company",
+            "--company",
+            "acme",
+            "--name",
+            "Acme Ltd",
+            "--licence",
+            "PSC-1",
+            "--category",
+            "B",
+            "--valid-from",
+            "2025-01-01",
+            "--valid-until",
+            "2099-01-01",
+        ],
+    );
+    ok(
+        dir,
+        &[
+            "regulator",
+            "register-site",
+            "--site",
+            "north",
+            "--company",
+            "acme",
+            "--name",
+            "North",
+            "--approval",
+            "ARM-1",
+            "--location",
+            "vault",
+            "--location",
+            "rack-1",
+        ],
+    );
+    let enrol = ok(
+        dir,
+        &[
+            "regulator",
+            "enrol-device",
+            "--site",
+            "north",
+            "--device",
+            &site_dev,
+        ],
+    );
+    assert!(enrol.contains("attestation checked"), "{enrol}");
+    for p in ["armourer-1", "guard-1", "guard-2", "sup-2"] {
+        ok(
+            dir,
+            &[
+                "regulator",
+                "license-person",
+                "--person",
+                p,
+                "--company",
+                "acme",
+                "--identity",
+                &format!("ID of {p}"),
+                "--licence",
+                &format!("LIC-{p}"),
+                "--valid-from",
+                "2025-01-01",
+                "--valid-until",
+                "2099-01-01",
+            ],
+        );
+        ok(
+            dir,
+            &[
+                "regulator",
+                "record-permit",
+                "--person",
+                p,
+                "--permit",
+                &format!("PER-{p}"),
+                "--category",
+                "B",
+                "--calibre",
+                "9x19mm",
+                "--valid-from",
+                "2025-01-01",
+                "--valid-until",
+                "2099-01-01",
+            ],
+        );
+    }
+    ok(
+        dir,
+        &[
+            "regulator",
+            "record-qualification",
+            "--person",
+            "guard-1",
+            "--id",
+            "Q-g1",
+            "--provider",
+            "range",
+            "--valid-from",
+            "2025-01-01",
+            "--valid-until",
+            "2099-01-01",
+        ],
+    );
+    ok(
+        dir,
+        &[
+            "regulator",
+            "record-qualification",
+            "--person",
+            "guard-2",
+            "--id",
+            "Q-g2",
+            "--provider",
+            "range",
+            "--valid-from",
+            "2024-01-01",
+            "--valid-until",
+            "2025-01-01",
+        ],
+    );
+    (key, site_dev)
+}

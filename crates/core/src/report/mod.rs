@@ -252,6 +252,10 @@ pub fn reconciliation<'a>(
             Disposed {
                 item: crate::model::Item::Rounds(l),
                 ..
+            }
+            | LeftLedger {
+                item: crate::model::Item::Rounds(l),
+                ..
             } => add(&mut r.lots.entry(l.lot).or_default().disposed, l.rounds),
             _ => {}
         }

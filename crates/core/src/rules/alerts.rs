@@ -159,15 +159,26 @@ pub fn alerts(state: &State, now: Timestamp, policy: &AlertPolicy) -> Vec<Alert>
             });
         }
     }
-    for site in state.sites.keys() {
-        let holds = state
-            .firearms_at(site)
-            .any(|f| !matches!(f.state, FirearmState::Disposed { .. }));
+    for (site, rec) in &state.sites {
+        // Stock: firearms it answers for (not gone for good) or rounds in store.
+        let holds = state.firearms_at(site).any(|f| {
+            !matches!(
+                f.state,
+                FirearmState::Disposed { .. } | FirearmState::Left { .. }
+            )
+        }) || state.balances.iter().any(|((s, _), m)| {
+            s == site
+                && m.iter()
+                    .any(|(h, n)| matches!(h, crate::model::Holder::Store(_)) && *n > 0)
+        });
         if !holds {
             continue;
         }
         let last = state.last_count.get(site).copied();
-        let due = last.map_or(Timestamp(0), |t| t.plus(policy.count_interval_ms));
+        // A new site's first count is due after the regulator's grace.
+        let due = last.map_or(rec.registered_at.plus(state.policy.count_grace_ms), |t| {
+            t.plus(policy.count_interval_ms)
+        });
         if due < now {
             out.push(Alert {
                 rule: RuleId::CountOverdue,
@@ -179,6 +190,94 @@ pub fn alerts(state: &State, now: Timestamp, policy: &AlertPolicy) -> Vec<Alert>
                     Some(t) => format!("last serial-number count {t}"),
                     None => "no serial-number count on record".to_string(),
                 },
+            });
+        }
+    }
+    for (h, l) in &state.losses {
+        let deadline = l.discovered_at.plus(state.policy.loss_report_within_ms);
+        if l.reported_at > deadline {
+            out.push(Alert {
+                rule: RuleId::LossReportedLate,
+                site: Some(l.site.clone()),
+                company: company(&l.site),
+                entry: Some(*h),
+                at: l.reported_at,
+                detail: format!(
+                    "{:?} discovered {} was reported {}, after the deadline {}",
+                    l.kind, l.discovered_at, l.reported_at, deadline
+                ),
+            });
+        }
+    }
+    for d in state.discrepancies.iter().filter(|d| !d.resolved) {
+        let from_transfer = state
+            .entries
+            .get(&d.count)
+            .is_some_and(|m| m.kind == "transferred-in");
+        let still_missing = match &d.item {
+            crate::model::Item::Firearm(f) => matches!(
+                state.firearms.get(f).map(|r| &r.state),
+                Some(FirearmState::InTransit { .. })
+            ),
+            crate::model::Item::Rounds(_) => true,
+        };
+        if from_transfer && still_missing {
+            let what = match &d.item {
+                crate::model::Item::Firearm(f) => state.firearm_words(f),
+                crate::model::Item::Rounds(l) => {
+                    format!("{} rounds of {}", l.rounds, state.lot_words(&l.lot))
+                }
+            };
+            out.push(Alert {
+                rule: RuleId::MissingInTransit,
+                site: Some(d.site.clone()),
+                company: company(&d.site),
+                entry: Some(d.count),
+                at: state.entries.get(&d.count).map_or(Timestamp(0), |m| m.time),
+                detail: format!(
+                    "{what} sent but not received by transfer in {}: missing in transit",
+                    d.count.short()
+                ),
+            });
+        }
+    }
+    let mut held: std::collections::BTreeMap<(&SiteId, &crate::ids::PersonId), Vec<&str>> =
+        std::collections::BTreeMap::new();
+    for f in state.firearms.values() {
+        if let FirearmState::Issued { to, .. } = &f.state {
+            held.entry((&f.site, to))
+                .or_default()
+                .push(f.identity.serial.as_str());
+        }
+    }
+    let limit = usize::from(state.policy.max_firearms_per_holder);
+    for ((site, person), serials) in held {
+        if serials.len() > limit {
+            out.push(Alert {
+                rule: RuleId::HolderLimit,
+                site: Some(site.clone()),
+                company: company(site),
+                entry: None,
+                at: now,
+                detail: format!(
+                    "{person} holds {} firearms ({}), the limit is {limit}",
+                    serials.len(),
+                    serials.join(", ")
+                ),
+            });
+        }
+    }
+    for (site, leads) in &state.count_leads {
+        if let [a, b] = leads.as_slice()
+            && a == b
+        {
+            out.push(Alert {
+                rule: RuleId::CounterRotates,
+                site: Some(site.clone()),
+                company: company(site),
+                entry: None,
+                at: now,
+                detail: format!("{a} led the last two counts; the lead counter should rotate"),
             });
         }
     }

@@ -28,8 +28,11 @@ pub struct Act<'a> {
     pub site: &'a SiteId,
     /// The acting officer.
     pub officer: &'a PersonId,
-    /// Device time.
+    /// When the act occurred (the body's `occurred_at`, entered by the
+    /// officer): validity is judged at this time.
     pub time: Timestamp,
+    /// When it was recorded (the device time; for a pre-sign check, now).
+    pub recorded: Timestamp,
 }
 
 /// The violations found so far, in the order the rules were judged.
@@ -63,8 +66,36 @@ pub fn evaluate(state: &State, act: &Act<'_>, event: &SiteEvent) -> Vec<Violatio
             }
         }
     }
+    recorded_in_time(state, act, &mut out);
     rules.check(state, act, event, &mut out);
     out.0
+}
+
+/// `recorded-in-time`: recorded within the regulator's window after the
+/// act occurred, and not before it occurred (beyond the clock tolerance).
+fn recorded_in_time(state: &State, act: &Act<'_>, out: &mut Out) {
+    let window = state.policy.record_within_ms;
+    if act.recorded > act.time.plus(window) {
+        out.push(
+            RuleId::RecordedInTime,
+            format!(
+                "occurred {}, recorded {}: {} h later, the window is {} h",
+                act.time,
+                act.recorded,
+                act.recorded.0.saturating_sub(act.time.0) / Timestamp::HOUR,
+                window / Timestamp::HOUR
+            ),
+        );
+    }
+    if act.time > act.recorded.plus(crate::chain::CLOCK_TOLERANCE_MS) {
+        out.push(
+            RuleId::RecordedInTime,
+            format!(
+                "occurred {} is after it was recorded {}",
+                act.time, act.recorded
+            ),
+        );
+    }
 }
 
 /// The site is registered; for acts that need it, its company is active.

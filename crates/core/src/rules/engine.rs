@@ -131,12 +131,26 @@ impl Engine {
         time: Timestamp,
         event: &SiteEvent,
     ) -> Vec<Violation> {
+        self.check_at(site, officer, time, time, event)
+    }
+
+    /// Judges a proposed site act that occurred at `occurred_at` and is
+    /// recorded at `recorded` (the officer's pre-sign check of a late entry).
+    pub fn check_at(
+        &self,
+        site: &crate::ids::SiteId,
+        officer: &PersonId,
+        occurred_at: Timestamp,
+        recorded: Timestamp,
+        event: &SiteEvent,
+    ) -> Vec<Violation> {
         evaluate(
             &self.state,
             &Act {
                 site,
                 officer,
-                time,
+                time: occurred_at,
+                recorded,
             },
             event,
         )
@@ -168,7 +182,12 @@ impl Engine {
                 &Act {
                     site,
                     officer: &body.officer,
-                    time: h.device_time,
+                    time: body.occurred_at,
+                    // When it was recorded: the device's time, unless the
+                    // server received it earlier (a clock running ahead
+                    // makes no entry late; a site that syncs late does not
+                    // either).
+                    recorded: received_at.map_or(h.device_time, |r| h.device_time.min(r)),
                 },
                 ev,
             );
@@ -361,11 +380,12 @@ impl Engine {
                     hash: entry.hash(),
                     officer: &body.officer,
                     time: h.device_time,
+                    occurred_at: body.occurred_at,
                     received_at,
                 };
                 apply_site(&mut self.state, &ctx, ev);
             }
-            (_, Event::Regulator(ev)) => apply_regulator(&mut self.state, ev),
+            (_, Event::Regulator(ev)) => apply_regulator(&mut self.state, ev, body.occurred_at),
             _ => {}
         }
     }

@@ -82,6 +82,30 @@ pub enum RuleId {
     /// An override names a rule that cannot be overridden (see
     /// [`RuleId::why_not_overridable`]); it authorises nothing.
     OverrideNotAllowed,
+    /// An act is recorded within the regulator's window after it occurred, and not before it occurred.
+    RecordedInTime,
+    /// Only rounds of a serviceable lot are issued.
+    LotServiceable,
+    /// The recipient is employed by the site's company or authorised for the site by the regulator.
+    RecipientAuthorised,
+    /// The armoury is opened and closed by two persons at least.
+    ArmouryTwoPersons,
+    /// A key is handed over by the person the roster says holds it.
+    KeyRoster,
+    /// A discrepancy is written off only with a second approver.
+    WriteOffApproved,
+    /// No firearm or rounds are issued to a person with an unresolved rounds shortfall.
+    ShortfallUnresolved,
+    /// An item leaving the ledger goes to a licensed counterparty (the police excepted), an export with an export licence.
+    ExitDocumented,
+    /// Soft: a loss was reported later than the regulator's deadline after its discovery.
+    LossReportedLate,
+    /// Soft: items of an acknowledged transfer never arrived and are neither found nor reported lost.
+    MissingInTransit,
+    /// Soft: a person holds more firearms at once than the regulator's limit.
+    HolderLimit,
+    /// Soft: the same lead counter led the site's last two counts.
+    CounterRotates,
 }
 
 impl RuleId {
@@ -120,6 +144,18 @@ impl RuleId {
         RuleId::KeyEquivocated,
         RuleId::DeviceClockAhead,
         RuleId::OverrideNotAllowed,
+        RuleId::RecordedInTime,
+        RuleId::LotServiceable,
+        RuleId::RecipientAuthorised,
+        RuleId::ArmouryTwoPersons,
+        RuleId::KeyRoster,
+        RuleId::WriteOffApproved,
+        RuleId::ShortfallUnresolved,
+        RuleId::ExitDocumented,
+        RuleId::LossReportedLate,
+        RuleId::MissingInTransit,
+        RuleId::HolderLimit,
+        RuleId::CounterRotates,
     ];
 
     /// Stable kebab-case name (CLI flags, JSON, reports).
@@ -159,6 +195,18 @@ impl RuleId {
             KeyEquivocated => "key-equivocated",
             DeviceClockAhead => "device-clock-ahead",
             OverrideNotAllowed => "override-not-allowed",
+            RecordedInTime => "recorded-in-time",
+            LotServiceable => "lot-serviceable",
+            RecipientAuthorised => "recipient-authorised",
+            ArmouryTwoPersons => "armoury-two-persons",
+            KeyRoster => "key-roster",
+            WriteOffApproved => "write-off-approved",
+            ShortfallUnresolved => "shortfall-unresolved",
+            ExitDocumented => "exit-documented",
+            LossReportedLate => "loss-reported-late",
+            MissingInTransit => "missing-in-transit",
+            HolderLimit => "holder-limit",
+            CounterRotates => "counter-rotates",
         }
     }
 
@@ -172,6 +220,10 @@ impl RuleId {
                 | RuleId::ExpiringSoon
                 | RuleId::CountOverdue
                 | RuleId::KeyEquivocated
+                | RuleId::LossReportedLate
+                | RuleId::MissingInTransit
+                | RuleId::HolderLimit
+                | RuleId::CounterRotates
         )
     }
 
@@ -214,7 +266,11 @@ impl RuleId {
             | TransferUnacknowledged
             | LossReferencesMissing
             | ExpiringSoon
-            | CountOverdue => "an alert refuses nothing, so there is nothing to override",
+            | CountOverdue
+            | LossReportedLate
+            | MissingInTransit
+            | HolderLimit
+            | CounterRotates => "an alert refuses nothing, so there is nothing to override",
             RecipientLicensed
             | PermitCoversWeapon
             | QualificationCurrent
@@ -232,7 +288,15 @@ impl RuleId {
             | AcquisitionValid
             | DischargeHasIncident
             | LocationRegistered
-            | RecoveryMatchesReport => return None,
+            | RecoveryMatchesReport
+            | RecordedInTime
+            | LotServiceable
+            | RecipientAuthorised
+            | ArmouryTwoPersons
+            | KeyRoster
+            | WriteOffApproved
+            | ShortfallUnresolved
+            | ExitDocumented => return None,
         };
         Some(why)
     }

@@ -10,8 +10,8 @@ use crate::event::CompanyStatus;
 use crate::hash::Hash;
 use crate::ids::{CompanyId, Ident, LocationId, Name, PersonId, SiteId, Timestamp};
 use crate::model::{
-    DisposalMethod, FirearmId, FirearmIdentity, Holder, Item, LossKind, LotId, LotIdentity,
-    OfficerLicence, Permit, Qualification, Validity, normalise,
+    DisposalMethod, ExitKind, FirearmId, FirearmIdentity, Holder, Item, LossKind, LotId,
+    LotIdentity, LotStatus, OfficerLicence, Permit, Policy, Qualification, Validity, normalise,
 };
 
 /// Where a firearm is and who is answerable for it.
@@ -59,9 +59,26 @@ pub enum FirearmState {
         /// How.
         method: DisposalMethod,
     },
+    /// Left the ledger to someone outside it (sold, returned to a lessor,
+    /// surrendered, exported). It may come back by a new acquisition.
+    Left {
+        /// How.
+        exit: ExitKind,
+        /// The entry.
+        entry: Hash,
+    },
 }
 
 impl FirearmState {
+    /// Whether the firearm is out of the ledger's custody for good or until
+    /// a new acquisition: destroyed or deactivated, or left the ledger.
+    pub fn is_gone(&self) -> bool {
+        matches!(
+            self,
+            FirearmState::Disposed { .. } | FirearmState::Left { .. }
+        )
+    }
+
     /// A short word for tables.
     pub fn word(&self) -> &'static str {
         match self {
@@ -72,6 +89,7 @@ impl FirearmState {
             FirearmState::Lost { .. } => "lost",
             FirearmState::Seized { .. } => "seized",
             FirearmState::Disposed { .. } => "disposed",
+            FirearmState::Left { .. } => "left-ledger",
         }
     }
 }
@@ -98,8 +116,11 @@ pub struct PersonRecord {
     pub company: Option<CompanyId>,
     /// Salted identity hash.
     pub identity_hash: Option<Hash>,
-    /// Officer licence, unless revoked.
+    /// The officer licence recorded last, unless revoked.
     pub licence: Option<OfficerLicence>,
+    /// Every officer licence recorded (renewals included), unless revoked:
+    /// the one valid at an act's time counts.
+    pub licences: Vec<OfficerLicence>,
     /// Permits in force (revoked ones removed).
     pub permits: Vec<Permit>,
     /// Qualifications in force.
@@ -148,6 +169,8 @@ pub struct SiteRecord {
     pub name: Name,
     /// Approved storage locations.
     pub locations: BTreeSet<LocationId>,
+    /// When the regulator registered it (its count grace runs from here).
+    pub registered_at: Timestamp,
 }
 
 /// An issue not yet fully returned.
@@ -179,6 +202,9 @@ pub enum TransferStatus {
     Acknowledged(Hash),
     /// Cancelled by the named entry.
     Cancelled(Hash),
+    /// Refused by the receiver in the named entry; the sender takes the
+    /// items back with a cancellation.
+    Rejected(Hash),
 }
 
 /// A transfer between sites.
@@ -198,6 +224,17 @@ pub struct Transfer {
     pub status: TransferStatus,
 }
 
+impl Transfer {
+    /// Whether the sender may still take the items back: not acknowledged,
+    /// not cancelled (pending, or rejected by the receiver).
+    pub fn is_returnable(&self) -> bool {
+        matches!(
+            self.status,
+            TransferStatus::Pending | TransferStatus::Rejected(_)
+        )
+    }
+}
+
 /// A loss or theft report.
 #[derive(Clone, Debug, Serialize)]
 pub struct LossRecord {
@@ -207,6 +244,8 @@ pub struct LossRecord {
     pub items: Vec<Item>,
     /// Category.
     pub kind: LossKind,
+    /// When the loss was discovered.
+    pub discovered_at: Timestamp,
     /// When reported (server receipt if known, else device time).
     pub reported_at: Timestamp,
     /// Police reference.
@@ -230,6 +269,8 @@ pub struct Discrepancy {
     pub found: u64,
     /// Settled.
     pub resolved: bool,
+    /// The person answerable, for a rounds shortfall at a return.
+    pub person: Option<PersonId>,
 }
 
 /// What kind of entry a hash names, for reference checks.
@@ -281,6 +322,28 @@ pub struct State {
     pub count_sessions: BTreeMap<(SiteId, Ident), CountSession>,
     /// Every applied entry's kind and place.
     pub entries: HashMap<Hash, EntryMeta>,
+    /// Lot status per site (absent: serviceable).
+    pub lot_status: BTreeMap<(SiteId, LotId), LotStatus>,
+    /// Armouries open now, with who opened them.
+    pub armoury_open: BTreeMap<SiteId, Vec<PersonId>>,
+    /// Key roster: who holds each armoury key.
+    pub keys: BTreeMap<(SiteId, Ident), PersonId>,
+    /// Regulator authorisations of a person for a site.
+    pub authorisations: BTreeMap<(PersonId, SiteId), Vec<Validity>>,
+    /// The regulator's numeric site rules in force.
+    pub policy: Policy,
+    /// The lead counter (first named) of each site's last two counts.
+    pub count_leads: BTreeMap<SiteId, Vec<PersonId>>,
+}
+
+impl State {
+    /// A lot's status at a site.
+    pub fn lot_status(&self, site: &SiteId, lot: &LotId) -> LotStatus {
+        self.lot_status
+            .get(&(site.clone(), *lot))
+            .copied()
+            .unwrap_or_default()
+    }
 }
 
 impl State {

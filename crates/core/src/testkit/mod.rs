@@ -250,7 +250,9 @@ impl Scenario {
     /// Records a regulator event.
     pub fn regulator(&mut self, event: RegulatorEvent) -> Arc<SignedEntry> {
         let body = EntryBody {
+            format: Default::default(),
             officer: v("reg-official"),
+            occurred_at: self.now,
             links: vec![],
             event: Event::Regulator(event),
         };
@@ -277,7 +279,9 @@ impl Scenario {
     pub fn site(&mut self, site: &str, officer: &str, event: SiteEvent) -> Arc<SignedEntry> {
         let site: SiteId = v(site);
         let body = EntryBody {
+            format: Default::default(),
             officer: v(officer),
+            occurred_at: self.now,
             links: self.links(&site, &event),
             event: Event::Site(event),
         };
@@ -450,6 +454,7 @@ impl Scenario {
             })
             .collect();
         let event = SiteEvent::Returned {
+            incident: None,
             issue: issue.hash(),
             firearm: *firearm,
             condition: Condition::Serviceable,
@@ -485,6 +490,7 @@ impl Scenario {
             })
             .collect();
         let event = SiteEvent::Returned {
+            incident: (expended > 0).then(|| v("INC-1")),
             issue: issue.hash(),
             firearm: *firearm,
             condition: Condition::Serviceable,
@@ -586,6 +592,7 @@ pub fn storage_mix(n: usize) -> Vec<Arc<SignedEntry>> {
                     "north",
                     "armourer-1",
                     SiteEvent::CountPerformed {
+                        locations: vec![],
                         session: v(&format!("count-{day}")),
                         kind: crate::model::CountKind::SerialNumber,
                         part,

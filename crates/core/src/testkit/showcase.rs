@@ -74,6 +74,7 @@ impl Showcase {
             "north",
             "armourer-1",
             SiteEvent::CountPerformed {
+                locations: vec![],
                 session: v("C-2026-01"),
                 kind: CountKind::SerialNumber,
                 part: 1,
@@ -140,6 +141,7 @@ impl Showcase {
             "north",
             "armourer-2",
             SiteEvent::LossReported {
+                holder: None,
                 items: vec![Item::Firearm(stolen)],
                 kind: LossKind::Theft,
                 discovered_at: s.now.minus(Timestamp::HOUR),

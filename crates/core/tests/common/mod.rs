@@ -34,6 +34,8 @@ pub fn findings(s: &Scenario) -> Vec<Finding> {
 pub fn body_for(s: &Scenario, site: &str, officer: &str, event: SiteEvent) -> EntryBody {
     let site: SiteId = v(site);
     EntryBody {
+        format: Default::default(),
+        occurred_at: s.now,
         officer: v(officer),
         links: s.links(&site, &event),
         event: Event::Site(event),

@@ -70,6 +70,7 @@ fn a_loss_without_references_alerts_after_48_hours() {
 
     // With only the police reference it still alerts; with both it does not.
     let police = SiteEvent::LossReportUpdated {
+        circumstances: None,
         report: report.hash(),
         police_ref: Some(v("CAS-12/2026")),
         regulator_ref: None,
@@ -80,6 +81,7 @@ fn a_loss_without_references_alerts_after_48_hours() {
         1
     );
     let regulator = SiteEvent::LossReportUpdated {
+        circumstances: None,
         report: report.hash(),
         police_ref: None,
         regulator_ref: Some(v("REG-77")),
@@ -181,10 +183,15 @@ fn expiry_buckets_are_inclusive_like_the_horizon() {
 #[test]
 fn a_serial_number_count_is_due_every_31_days() {
     let mut w = world();
-    // Holding firearms with no count on record: overdue at once.
-    let a = alerts_at(&w.s, w.s.now, RuleId::CountOverdue);
+    // A new site holding firearms with no count on record: quiet through its
+    // grace (from its registration), overdue after it.
+    let registered = w.s.log[1].body().occurred_at;
+    let grace = armsledger_core::model::Policy::default().count_grace_ms;
+    assert!(alerts_at(&w.s, registered.plus(grace), RuleId::CountOverdue).is_empty());
+    let a = alerts_at(&w.s, registered.plus(grace + 1), RuleId::CountOverdue);
     assert_eq!(a.len(), 1, "{a:#?}");
     assert_eq!(a[0].site, Some(v("north")));
+    assert_eq!(a[0].at, registered.plus(grace));
 
     let ev = full_count(&w, &["witness-1", "witness-2"]);
     let c = north(&mut w, ev);
@@ -241,4 +248,151 @@ fn a_count_that_misses_a_firearm_records_a_discrepancy() {
     let ver = verify(&w.s, View::Corrected);
     let d = &ver.engine().state().discrepancies;
     assert_eq!(d.iter().filter(|x| x.resolved).count(), 1);
+}
+
+#[test]
+fn a_loss_reported_after_its_deadline_is_alerted() {
+    let deadline = armsledger_core::model::Policy::default().loss_report_within_ms;
+    // Discovered just inside the deadline: quiet.
+    let mut w = world();
+    let gun = w.gun;
+    let ev = loss(gun, Some("CAS-1"), Some("REG-1"), w.s.now.minus(deadline));
+    north(&mut w, ev);
+    assert!(alerts_at(&w.s, w.s.now, RuleId::LossReportedLate).is_empty());
+    // Discovered two days before the report: alerted, naming the report.
+    let mut w = world();
+    let gun = w.gun;
+    let ev = loss(
+        gun,
+        Some("CAS-1"),
+        Some("REG-1"),
+        w.s.now.minus(2 * Timestamp::DAY),
+    );
+    let r = north(&mut w, ev);
+    let a = alerts_at(&w.s, w.s.now, RuleId::LossReportedLate);
+    assert_eq!(a.len(), 1, "{a:#?}");
+    assert_eq!(a[0].entry, Some(r.hash()));
+    assert_eq!(a[0].site, Some(v("north")));
+}
+
+#[test]
+fn a_short_delivery_is_missing_in_transit_until_reported_lost() {
+    let mut w = two_sites();
+    let (second, _) = w.s.acquire("north", "AB-777");
+    let out = w.s.site(
+        "north",
+        "armourer-1",
+        SiteEvent::TransferredOut {
+            to_site: v("south"),
+            to_company: v("bravo"),
+            firearms: vec![w.gun, second],
+            rounds: vec![],
+            rounds_from: None,
+            permit: crate::common::transfer_permit(),
+            carrier: None,
+        },
+    );
+    // Everything arrived: nothing missing.
+    let mut full = w.s.clone();
+    let ev = SiteEvent::TransferredIn {
+        transfer: armsledger_core::event::EntryRef {
+            site: v("north"),
+            counter: out.counter(),
+            hash: out.hash(),
+        },
+        firearms: vec![w.gun, second],
+        rounds: vec![],
+        location: v("vault"),
+        note: None,
+    };
+    full.site("south", "armourer-2", ev.clone());
+    check_quiet(&full);
+    assert!(alerts_at(&full, full.now, RuleId::MissingInTransit).is_empty());
+    // Only the pistol arrived: recorded without a finding, the second is
+    // missing in transit.
+    let gun = w.gun;
+    let got = transfer_in(&mut w, &out, vec![gun], 0);
+    check_quiet(&w.s);
+    let a = alerts_at(&w.s, w.s.now, RuleId::MissingInTransit);
+    assert_eq!(a.len(), 1, "{a:#?}");
+    assert_eq!(a[0].entry, Some(got.hash()));
+    assert!(a[0].detail.contains("AB-777"), "{}", a[0].detail);
+    // The sender reports it lost: no longer missing in transit.
+    w.s.site(
+        "north",
+        "armourer-1",
+        loss(second, Some("CAS-9"), Some("REG-9"), w.s.now),
+    );
+    assert!(alerts_at(&w.s, w.s.now, RuleId::MissingInTransit).is_empty());
+}
+
+#[test]
+fn one_person_holding_two_firearms_is_over_the_limit() {
+    let mut w = world();
+    issue(&mut w, "guard-1", 0);
+    assert!(alerts_at(&w.s, w.s.now, RuleId::HolderLimit).is_empty());
+    let (second, _) = w.s.acquire("north", "AB-778");
+    let ev = crate::common::issued(&w.s, second, "guard-1", vec![]);
+    north(&mut w, ev);
+    let a = alerts_at(&w.s, w.s.now, RuleId::HolderLimit);
+    assert_eq!(a.len(), 1, "{a:#?}");
+    assert!(
+        a[0].detail.contains("guard-1 holds 2 firearms"),
+        "{}",
+        a[0].detail
+    );
+}
+
+#[test]
+fn the_same_lead_counter_twice_is_alerted() {
+    let mut w = world();
+    let ev = full_count(&w, &["witness-1", "witness-2"]);
+    north(&mut w, ev);
+    let mut rotated = w.s.clone();
+    let ev = full_count(&w, &["witness-2", "witness-1"]);
+    rotated.site("north", "armourer-1", ev);
+    assert!(alerts_at(&rotated, rotated.now, RuleId::CounterRotates).is_empty());
+    let ev = full_count(&w, &["witness-1", "witness-2"]);
+    north(&mut w, ev);
+    let a = alerts_at(&w.s, w.s.now, RuleId::CounterRotates);
+    assert_eq!(a.len(), 1, "{a:#?}");
+    assert!(a[0].detail.contains("witness-1"), "{}", a[0].detail);
+}
+
+#[test]
+fn a_partial_count_judges_only_the_locations_it_covers() {
+    let mut w = world();
+    // The pistol is in the vault; a cyclic count of rack-1 sees nothing and
+    // finds nothing missing.
+    north(
+        &mut w,
+        SiteEvent::CountPerformed {
+            session: v("cyc-1"),
+            kind: armsledger_core::model::CountKind::Cyclic,
+            locations: vec![v("rack-1")],
+            part: 1,
+            parts: 1,
+            counters: vec![v("witness-1"), v("witness-2")],
+            firearms_seen: vec![],
+            rounds_seen: vec![],
+        },
+    );
+    let ver = verify(&w.s, View::Corrected);
+    assert!(ver.engine().state().discrepancies.is_empty());
+    // The same count of the vault misses the pistol and the rounds.
+    north(
+        &mut w,
+        SiteEvent::CountPerformed {
+            session: v("cyc-2"),
+            kind: armsledger_core::model::CountKind::Cyclic,
+            locations: vec![v("vault")],
+            part: 1,
+            parts: 1,
+            counters: vec![v("witness-1"), v("witness-2")],
+            firearms_seen: vec![],
+            rounds_seen: vec![],
+        },
+    );
+    let ver = verify(&w.s, View::Corrected);
+    assert_eq!(ver.engine().state().discrepancies.len(), 2);
 }

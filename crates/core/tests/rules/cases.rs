@@ -16,8 +16,9 @@ use armsledger_core::entry::{ChainId, SignedEntry};
 use armsledger_core::event::{CompanyStatus, EntryRef, RegulatorEvent, Revocable, SiteEvent};
 use armsledger_core::ids::{SiteId, Timestamp};
 use armsledger_core::model::{
-    AmmoLine, AmmoType, Condition, Counterparty, DocKind, ExpenditureReason, FirearmId,
-    FirearmType, Item, LotIdentity, Permit, Resolution, RoundsBack, Validity,
+    AmmoLine, AmmoType, Condition, Counterparty, DocKind, ExitKind, ExpenditureReason, FirearmId,
+    FirearmType, Item, LotIdentity, LotStatus, OfficerLicence, Permit, Resolution, RoundsBack,
+    Validity,
 };
 use armsledger_core::rules::RuleId::{self, *};
 use armsledger_core::testkit::{self, Scenario, doc, enrolment, lot9, pistol, v};
@@ -151,8 +152,165 @@ fn cases() -> Vec<Case> {
                 issue(w, "guard-1", 0)
             }),
         // guard-3 works for bravo; the pistol is at acme's site.
-        case("another company's guard", &[CompanyActive], two_sites)
-            .fires(|w| issue(w, "guard-3", 0)),
+        case("another company's guard", &[RecipientAuthorised], two_sites)
+            .fires(|w| issue(w, "guard-3", 0))
+            .quiet(|w| {
+                authorise(&mut w.s, "guard-3", "north");
+                issue(w, "guard-3", 0)
+            }),
+        // A suspended company may still hand its stock to the police (and to
+        // a licensed receiver): the one act a suspension must not block.
+        case("a suspended company issues", &[CompanyActive], world)
+            .fires(|w| {
+                set_company(&mut w.s, "acme", CompanyStatus::Suspended);
+                issue(w, "guard-1", 0)
+            })
+            .quiet(|w| {
+                set_company(&mut w.s, "acme", CompanyStatus::Suspended);
+                let gun = w.gun;
+                north(w, exit(gun, ExitKind::SurrenderedToPolice, None, vec![]))
+            }),
+        // --- renewals: the licence valid at the act's time counts ----------
+        case("a renewal not yet in force", &[RecipientLicensed], world)
+            .fires(|w| {
+                revoke(&mut w.s, "guard-1", Revocable::Licence);
+                renew_licence(&mut w.s, "guard-1", 10);
+                issue(w, "guard-1", 0)
+            })
+            .quiet(|w| {
+                renew_licence(&mut w.s, "guard-1", 10);
+                renew_permit(&mut w.s, "guard-1", 10);
+                issue(w, "guard-1", 0)
+            }),
+        // --- when the act happened -----------------------------------------
+        case("recorded two days after the act", &[RecordedInTime], world)
+            .fires(|w| move_occurred(w, 2 * Timestamp::DAY))
+            .quiet(|w| move_occurred(w, Timestamp::HOUR)),
+        // --- lots, shortfalls, write-offs ------------------------------------
+        case("rounds of a quarantined lot", &[LotServiceable], world)
+            .fires(|w| {
+                lot_status(w, LotStatus::Quarantined);
+                issue(w, "guard-1", 10)
+            })
+            .quiet(|w| {
+                lot_status(w, LotStatus::Quarantined);
+                lot_status(w, LotStatus::Serviceable);
+                issue(w, "guard-1", 10)
+            }),
+        case(
+            "issued again over a shortfall",
+            &[ShortfallUnresolved],
+            world,
+        )
+        .fires(|w| {
+            let i = issue(w, "guard-1", 30);
+            returned(w, &i, 28, 1);
+            issue(w, "guard-1", 0)
+        })
+        .quiet(|w| {
+            let i = issue(w, "guard-1", 30);
+            let r = returned(w, &i, 28, 1);
+            settle(w, &r, Resolution::Clerical(v("miscounted at issue")));
+            issue(w, "guard-1", 0)
+        }),
+        case("written off by one person", &[WriteOffApproved], world)
+            .fires(|w| {
+                let i = issue(w, "guard-1", 30);
+                let r = returned(w, &i, 28, 1);
+                settle(w, &r, write_off("armourer-1"))
+            })
+            .quiet(|w| {
+                let i = issue(w, "guard-1", 30);
+                let r = returned(w, &i, 28, 1);
+                settle(w, &r, write_off("armourer-2"))
+            }),
+        case(
+            "rounds fired on duty, no incident",
+            &[DischargeHasIncident],
+            world,
+        )
+        .fires(|w| {
+            let i = issue(w, "guard-1", 30);
+            let ev = returned_event(w, &i, 28, 2, None);
+            north(w, ev)
+        })
+        .quiet(|w| {
+            let i = issue(w, "guard-1", 30);
+            let ev = returned_event(w, &i, 28, 2, Some("INC-7"));
+            north(w, ev)
+        }),
+        // --- leaving the ledger ----------------------------------------------
+        case("sold to a dealer with no licence", &[ExitDocumented], world)
+            .fires(|w| {
+                let gun = w.gun;
+                north(w, exit(gun, ExitKind::SoldToDealer, None, vec![]))
+            })
+            .quiet(|w| {
+                let gun = w.gun;
+                north(w, exit(gun, ExitKind::SoldToDealer, Some("DL-77"), vec![]))
+            }),
+        case(
+            "exported without an export licence",
+            &[ExitDocumented],
+            world,
+        )
+        .fires(|w| {
+            let gun = w.gun;
+            let docs = vec![doc(DocKind::EndUserCertificate, "EUC-1")];
+            north(w, exit(gun, ExitKind::Exported, Some("US-FFL-1"), docs))
+        })
+        .quiet(|w| {
+            let gun = w.gun;
+            let docs = vec![
+                doc(DocKind::ExportLicence, "EXP-1"),
+                doc(DocKind::EndUserCertificate, "EUC-1"),
+            ];
+            north(w, exit(gun, ExitKind::Exported, Some("US-FFL-1"), docs))
+        }),
+        // --- armoury access ----------------------------------------------------
+        case("opened by one person", &[ArmouryTwoPersons], world)
+            .fires(|w| north(w, SiteEvent::ArmouryOpened { with: vec![] }))
+            .quiet(|w| {
+                north(
+                    w,
+                    SiteEvent::ArmouryOpened {
+                        with: vec![v("armourer-2")],
+                    },
+                );
+                north(
+                    w,
+                    SiteEvent::ArmouryClosed {
+                        with: vec![v("armourer-2")],
+                    },
+                )
+            }),
+        case("closed by one person", &[ArmouryTwoPersons], world).fires(|w| {
+            north(
+                w,
+                SiteEvent::ArmouryOpened {
+                    with: vec![v("armourer-2")],
+                },
+            );
+            north(
+                w,
+                SiteEvent::ArmouryClosed {
+                    with: vec![v("armourer-1")],
+                },
+            )
+        }),
+        case(
+            "a key handed over by who does not hold it",
+            &[KeyRoster],
+            world,
+        )
+        .fires(|w| {
+            north(w, key("armourer-1", "armourer-2"));
+            north(w, key("armourer-1", "guard-1"))
+        })
+        .quiet(|w| {
+            north(w, key("armourer-1", "armourer-2"));
+            north(w, key("armourer-2", "guard-1"))
+        }),
         case("a revoked company acquires", &[CompanyActive], gun_only).fires(|w| {
             set_company(&mut w.s, "acme", CompanyStatus::Revoked);
             w.s.acquire("north", "AB-1").1
@@ -215,10 +373,10 @@ fn cases() -> Vec<Case> {
         case("5.56 rounds with a 9mm pistol", &[CalibreMatches], world)
             .fires(|w| issue_with_lot(w, lot_of("R-1", "5.56x45mm")))
             .quiet(|w| issue_with_lot(w, lot_of("L-2", "9X19-MM"))),
-        case("one round unaccounted for", &[RoundsReconcile], world)
+        case("one round too many back", &[RoundsReconcile], world)
             .fires(|w| {
                 let i = issue(w, "guard-1", 30);
-                returned(w, &i, 28, 1)
+                returned(w, &i, 29, 2)
             })
             .quiet(|w| {
                 let i = issue(w, "guard-1", 30);
@@ -245,7 +403,7 @@ fn cases() -> Vec<Case> {
         // --- acquisition -----------------------------------------------------
         // The same pistol acquired again while live (serial spelled differently).
         case("acquired twice", &[AcquisitionValid], world)
-            .fires(|w| w.s.acquire("north", "ab 123").1)
+            .fires(|w| w.s.acquire("north", "ab-123").1)
             .quiet(|w| w.s.acquire("north", "AB-124").1),
         case("an id not from the identity", &[AcquisitionValid], gun_only).fires(|w| {
             let ev = SiteEvent::FirearmAcquired {
@@ -265,6 +423,13 @@ fn cases() -> Vec<Case> {
             p.importer = None;
             acquire_identity(&mut w.s, p, "vault").1
         }),
+        case(
+            "under an expired acquisition permit",
+            &[AcquisitionValid],
+            gun_only,
+        )
+        .fires(|w| acquire_under_permit(w, "AB-5", -1))
+        .quiet(|w| acquire_under_permit(w, "AB-5", 1)),
         case("zero rounds received", &[AcquisitionValid], gun_only)
             .fires(|w| receive_identity(&mut w.s, lot9("L-0"), 0)),
         // --- transfers -------------------------------------------------------
@@ -296,11 +461,18 @@ fn cases() -> Vec<Case> {
             let out = transfer_out(w, 50);
             transfer_in(w, &out, vec![w.gun], 51)
         }),
-        case("fewer rounds in than out", &[TransferMatches], two_sites).fires(|w| {
-            let out = transfer_out(w, 50);
-            transfer_in(w, &out, vec![w.gun], 45)
-        }),
-        case("a firearm out, not in", &[TransferMatches], two_sites)
+        // A short delivery is legal: what did not arrive is a discrepancy,
+        // missing in transit. An excess is a finding.
+        case("more rounds in than out", &[TransferMatches], two_sites)
+            .fires(|w| {
+                let out = transfer_out(w, 50);
+                transfer_in(w, &out, vec![w.gun], 55)
+            })
+            .quiet(|w| {
+                let out = transfer_out(w, 50);
+                transfer_in(w, &out, vec![w.gun], 45)
+            }),
+        case("a firearm in, not out", &[TransferMatches], two_sites)
             .fires(|w| send_two(w, false))
             .quiet(|w| send_two(w, true)),
         case("the wrong document", &[TransferMatches], two_sites)
@@ -383,6 +555,7 @@ fn cases() -> Vec<Case> {
             }),
         case("an update of no loss report", &[ReferenceExists], world).fires(|w| {
             let ev = SiteEvent::LossReportUpdated {
+                circumstances: None,
                 report: bogus_hash("loss"),
                 police_ref: Some(v("CAS-1")),
                 regulator_ref: None,
@@ -521,6 +694,7 @@ fn return_with_other_lot(w: &mut World, other: u64) -> Arc<SignedEntry> {
         });
     }
     let ev = SiteEvent::Returned {
+        incident: None,
         issue: i.hash(),
         firearm: w.gun,
         condition: Condition::Serviceable,
@@ -537,26 +711,25 @@ fn discharge(w: &mut World, incident: Option<&str>) -> Arc<SignedEntry> {
     north(w, expended(w.lot, 2, reason, incident, &i))
 }
 
-/// North sends the pistol and a second one to south, which acknowledges
-/// both, or only the pistol.
+/// North sends the pistol and a second one (or only the pistol) to south,
+/// which acknowledges both.
 fn send_two(w: &mut World, both: bool) -> Arc<SignedEntry> {
     let (second, _) = w.s.acquire("north", "AB-777");
     let ev = SiteEvent::TransferredOut {
         to_site: v("south"),
         to_company: v("bravo"),
-        firearms: vec![w.gun, second],
+        firearms: if both {
+            vec![w.gun, second]
+        } else {
+            vec![w.gun]
+        },
         rounds: vec![],
         rounds_from: None,
         permit: transfer_permit(),
         carrier: None,
     };
     let out = north(w, ev);
-    let received = if both {
-        vec![w.gun, second]
-    } else {
-        vec![w.gun]
-    };
-    transfer_in(w, &out, received, 0)
+    transfer_in(w, &out, vec![w.gun, second], 0)
 }
 
 /// A transfer out of the pistol to `to_site` of `to_company` under `permit`.
@@ -595,6 +768,176 @@ fn dispose(w: &mut World, witnesses: &[&str], kind: DocKind) -> Arc<SignedEntry>
 /// `armourer-1` corrects the pistol's serial to AB-128, approved by `approver`.
 fn correct_serial(w: &mut World, approver: Option<&str>) -> Arc<SignedEntry> {
     north(w, correction_of_acquisition(&w.acq, "AB-128", approver))
+}
+
+/// Acquires pistol `serial` under a permit that expires `days` days from now
+/// (negative: already expired).
+fn acquire_under_permit(w: &mut World, serial: &str, days: i64) -> Arc<SignedEntry> {
+    let mut permit = doc(DocKind::AcquisitionPermit, "AP-9");
+    let span = days.unsigned_abs() * Timestamp::DAY;
+    permit.valid_until = Some(if days < 0 {
+        w.s.now.minus(span)
+    } else {
+        w.s.now.plus(span)
+    });
+    let identity = pistol(serial);
+    let ev = SiteEvent::FirearmAcquired {
+        firearm: identity.id(),
+        identity,
+        source: Counterparty {
+            name: v("Dealer"),
+            licence: Some(v("DL-1")),
+        },
+        authorisation: permit,
+        location: v("vault"),
+    };
+    north(w, ev)
+}
+
+/// The regulator authorises `person` for `site` for a year.
+fn authorise(s: &mut Scenario, person: &str, site: &str) {
+    let now = s.now;
+    s.regulator(RegulatorEvent::PersonAuthorised {
+        person: v(person),
+        site: v(site),
+        valid: Validity {
+            from: now.minus(Timestamp::DAY),
+            until: now.plus(365 * Timestamp::DAY),
+        },
+    });
+}
+
+/// The regulator records `person`'s renewed licence, in force from `days`
+/// days on (a renewal recorded in advance).
+fn renew_licence(s: &mut Scenario, person: &str, days: u64) {
+    let from = s.now.plus(days * Timestamp::DAY);
+    s.regulator(RegulatorEvent::PersonLicensed {
+        person: v(person),
+        company: v("acme"),
+        identity_hash: armsledger_core::hash::Hash::of(&[person.as_bytes()]),
+        licence: OfficerLicence {
+            number: v(&format!("LIC2-{person}")),
+            grade: v("A"),
+            valid: Validity {
+                from,
+                until: from.plus(365 * Timestamp::DAY),
+            },
+        },
+    });
+}
+
+/// The regulator records `person`'s permit renewed under the same number,
+/// in force from `days` days on.
+fn renew_permit(s: &mut Scenario, person: &str, days: u64) {
+    let from = s.now.plus(days * Timestamp::DAY);
+    s.regulator(RegulatorEvent::PermitRecorded {
+        person: v(person),
+        permit: Permit {
+            number: v(&format!("PER-{person}")),
+            categories: vec![v("B")],
+            calibres: vec![v("9x19mm")],
+            valid: Validity {
+                from,
+                until: from.plus(365 * Timestamp::DAY),
+            },
+        },
+    });
+}
+
+/// A storage move of the pistol that occurred `ago` ms before it is signed.
+fn move_occurred(w: &mut World, ago: u64) -> Arc<SignedEntry> {
+    let gun = w.gun;
+    let mut body = crate::common::body_for(
+        &w.s,
+        "north",
+        "armourer-1",
+        moved(Item::Firearm(gun), "vault", "rack-1"),
+    );
+    body.occurred_at = w.s.now.minus(ago);
+    crate::common::sign_body(&mut w.s, "north", body)
+}
+
+/// North sets lot `L-1`'s status.
+fn lot_status(w: &mut World, status: LotStatus) -> Arc<SignedEntry> {
+    let lot = w.lot;
+    north(
+        w,
+        SiteEvent::LotStatusChanged {
+            lot,
+            status,
+            reason: v("inspection"),
+        },
+    )
+}
+
+/// Settles the rounds shortfall the return `r` opened.
+fn settle(w: &mut World, r: &SignedEntry, resolution: Resolution) -> Arc<SignedEntry> {
+    let lot = w.lot;
+    north(
+        w,
+        SiteEvent::DiscrepancyResolved {
+            count: r.hash(),
+            item: Item::Rounds(AmmoLine { lot, rounds: 1 }),
+            resolution,
+        },
+    )
+}
+
+/// A write-off approved by `approver`.
+fn write_off(approver: &str) -> Resolution {
+    Resolution::WrittenOff {
+        reason: v("not recoverable"),
+        approver: v(approver),
+    }
+}
+
+/// The return of `issue` with `back` rounds back, `spent` expended.
+fn returned_event(
+    w: &World,
+    issue: &SignedEntry,
+    back: u64,
+    spent: u64,
+    incident: Option<&str>,
+) -> SiteEvent {
+    SiteEvent::Returned {
+        issue: issue.hash(),
+        firearm: w.gun,
+        condition: Condition::Serviceable,
+        ammunition: vec![RoundsBack {
+            lot: w.lot,
+            returned: back,
+            expended: spent,
+        }],
+        incident: incident.map(v),
+        location: v("vault"),
+    }
+}
+
+/// `gun` leaves the ledger by `exit` to a counterparty with `licence`.
+fn exit(
+    gun: FirearmId,
+    exit: ExitKind,
+    licence: Option<&str>,
+    documents: Vec<armsledger_core::model::DocRef>,
+) -> SiteEvent {
+    SiteEvent::LeftLedger {
+        item: Item::Firearm(gun),
+        exit,
+        counterparty: Counterparty {
+            name: v("Counterparty"),
+            licence: licence.map(v),
+        },
+        documents,
+    }
+}
+
+/// Key `k1` handed from `from` to `to`.
+fn key(from: &str, to: &str) -> SiteEvent {
+    SiteEvent::KeyHandedOver {
+        key: v("k1"),
+        from: v(from),
+        to: v(to),
+    }
 }
 
 /// An override of `rule` for no act in particular, authorised by `authoriser`.
@@ -646,7 +989,16 @@ fn revoke_north_key(s: &mut Scenario, after: u64) {
 fn move_signed_ahead(w: &mut World, ahead: u64) -> Arc<SignedEntry> {
     let received = w.s.now;
     w.s.now = w.s.now.plus(ahead);
-    let e = move_with_link(&mut w.s, w.gun, "vault", "rack-1", Some(w.acq.hash()));
+    // The officer's clock is right: the act occurred when it was received.
+    let gun = w.gun;
+    let mut body = crate::common::body_for(
+        &w.s,
+        "north",
+        "armourer-1",
+        moved(Item::Firearm(gun), "vault", "rack-1"),
+    );
+    body.occurred_at = received;
+    let e = crate::common::sign_body(&mut w.s, "north", body);
     w.s.received.insert(e.hash(), received);
     e
 }

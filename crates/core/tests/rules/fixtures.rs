@@ -213,6 +213,7 @@ pub fn returned(w: &mut World, issue: &SignedEntry, back: u64, spent: u64) -> Ar
         }]
     };
     let ev = SiteEvent::Returned {
+        incident: (spent > 0).then(|| v("INC-1")),
         issue: issue.hash(),
         firearm: w.gun,
         condition: Condition::Serviceable,
@@ -296,6 +297,7 @@ pub fn dispose_rounds(lot: LotId, rounds: u64) -> SiteEvent {
 
 pub fn count(counters: &[&str], firearms: Vec<FirearmId>, rounds: Vec<AmmoLine>) -> SiteEvent {
     SiteEvent::CountPerformed {
+        locations: vec![],
         session: v("count-1"),
         kind: CountKind::SerialNumber,
         part: 1,
@@ -318,6 +320,7 @@ pub fn loss(
     at: Timestamp,
 ) -> SiteEvent {
     SiteEvent::LossReported {
+        holder: None,
         items: vec![Item::Firearm(gun)],
         kind: LossKind::Theft,
         discovered_at: at,
@@ -352,6 +355,7 @@ pub fn recover(gun: FirearmId, report: &SignedEntry) -> SiteEvent {
 
 pub fn maintenance_out(gun: FirearmId) -> SiteEvent {
     SiteEvent::MaintenanceOut {
+        kind: armsledger_core::model::MaintenanceKind::Repair,
         firearm: gun,
         provider: v("Gunsmith"),
         reason: v("inspection"),
@@ -447,6 +451,8 @@ pub fn move_with_link(
     prev: Option<Hash>,
 ) -> Arc<SignedEntry> {
     let body = EntryBody {
+        format: Default::default(),
+        occurred_at: s.now,
         officer: v("armourer-1"),
         links: vec![Link {
             subject: armsledger_core::Subject::Firearm(gun),

@@ -9,7 +9,7 @@ use armsledger_core::rules::state::FirearmState;
 use armsledger_core::rules::{RuleId, View};
 use armsledger_core::testkit::{Scenario, v};
 
-use crate::common::{body_for, bogus_hash, findings, issued, verify};
+use crate::common::{body_for, bogus_hash, findings, issued, sign_body, verify};
 use crate::fixtures::*;
 
 /// guard-1's qualification is revoked; the act (issuing to them) is
@@ -34,7 +34,7 @@ fn unqualified_issue_with_override(
         override_officer,
         override_of(rule, authoriser, &body),
     );
-    let e = north(&mut w, act);
+    let e = sign_body(&mut w.s, "north", body.clone());
     assert_eq!(e.header().body_hash, body.hash().unwrap());
     (w.s, o, e)
 }
@@ -142,7 +142,7 @@ fn issue_after_destruction_with_override(
     let act = issued(&w.s, w.gun, "guard-1", vec![]);
     let body = body_for(&w.s, "north", "armourer-1", act.clone());
     let o = north(&mut w, override_of(rule, "armourer-2", &body));
-    let e = north(&mut w, act);
+    let e = sign_body(&mut w.s, "north", body.clone());
     (w.s, o, e)
 }
 
@@ -176,7 +176,7 @@ fn an_override_of_a_bar_is_refused_and_credits_nothing() {
         &mut w,
         override_of(RuleId::RecipientNotBarred, "armourer-2", &body),
     );
-    let e = north(&mut w, act);
+    let e = sign_body(&mut w.s, "north", body.clone());
     let f = findings(&w.s);
     let rules: Vec<(RuleId, bool, bool)> = f
         .iter()
@@ -245,6 +245,10 @@ fn the_rules_that_cannot_be_overridden_are_the_documented_ones() {
             "key-equivocated",
             "device-clock-ahead",
             "override-not-allowed",
+            "loss-reported-late",
+            "missing-in-transit",
+            "holder-limit",
+            "counter-rotates",
         ]
     );
     // docs/rules.md names each of them in its list of rules that cannot be overridden.

@@ -6,7 +6,7 @@ use armsledger_core::ChainError;
 use armsledger_core::LedgerVerifier;
 use armsledger_core::event::SiteEvent;
 use armsledger_core::ids::Timestamp;
-use armsledger_core::model::{Condition, ExpenditureReason, Holder};
+use armsledger_core::model::{AmmoLine, Condition, ExpenditureReason, Holder, Item};
 use armsledger_core::rules::state::{FirearmState, TransferStatus};
 use armsledger_core::rules::{RuleId, View};
 use armsledger_core::testkit::v;
@@ -84,6 +84,7 @@ fn another_sites_return_does_not_close_this_sites_issue() {
     let mut w = two_sites();
     let i = issue(&mut w, "guard-1", 0);
     let ev = SiteEvent::Returned {
+        incident: None,
         issue: i.hash(),
         firearm: w.gun,
         condition: Condition::Serviceable,
@@ -110,6 +111,7 @@ fn another_sites_loss_update_does_not_silence_this_sites_alert() {
     let ev = loss(w.gun, None, None, w.s.now);
     let report = north(&mut w, ev);
     let update = SiteEvent::LossReportUpdated {
+        circumstances: None,
         report: report.hash(),
         police_ref: Some(v("CAS-X")),
         regulator_ref: Some(v("REG-X")),
@@ -149,4 +151,53 @@ fn a_link_to_an_event_that_does_not_exist_is_refused() {
         ver.head(bad.chain()).map(|h| h.counter),
         Some(bad.counter() - 1)
     );
+}
+
+#[test]
+fn a_seizure_closes_the_open_issue_and_a_recovery_brings_it_back() {
+    let mut w = world();
+    let i = issue(&mut w, "guard-1", 0);
+    let gun = w.gun;
+    let seized = north(&mut w, seize(gun));
+    let ver = verify(&w.s, View::Corrected);
+    assert!(!ver.engine().state().open_issues.contains_key(&i.hash()));
+    north(&mut w, recover(gun, &seized));
+    check_quiet(&w.s);
+    let ver = verify(&w.s, View::Corrected);
+    assert!(matches!(
+        ver.engine().state().firearms[&gun].state,
+        FirearmState::InStore { .. }
+    ));
+}
+
+#[test]
+fn rounds_a_guard_loses_come_out_of_the_guards_holding() {
+    let mut w = world();
+    let i = issue(&mut w, "guard-1", 30);
+    let lot = w.lot;
+    let now = w.s.now;
+    north(
+        &mut w,
+        SiteEvent::LossReported {
+            items: vec![Item::Rounds(AmmoLine { lot, rounds: 5 })],
+            kind: armsledger_core::model::LossKind::Loss,
+            holder: Some(v("guard-1")),
+            discovered_at: now,
+            circumstances: v("magazine lost on patrol"),
+            police_ref: Some(v("CAS-5")),
+            regulator_ref: Some(v("REG-5")),
+        },
+    );
+    let ver = verify(&w.s, View::Corrected);
+    let st = ver.engine().state();
+    assert_eq!(
+        st.balance(&v("north"), &lot, &Holder::Person(v("guard-1"))),
+        25
+    );
+    assert_eq!(st.in_store(&v("north"), &lot), 470);
+    // The return owes only the 25 left: no shortfall.
+    returned(&mut w, &i, 25, 0);
+    check_quiet(&w.s);
+    let ver = verify(&w.s, View::Corrected);
+    assert!(ver.engine().state().discrepancies.is_empty());
 }

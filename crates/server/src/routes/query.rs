@@ -546,6 +546,7 @@ pub async fn transfers(
                 TransferStatus::Pending => "pending",
                 TransferStatus::Acknowledged(_) => "acknowledged",
                 TransferStatus::Cancelled(_) => "cancelled",
+                TransferStatus::Rejected(_) => "rejected",
             },
         })
         .collect();

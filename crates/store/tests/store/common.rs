@@ -121,6 +121,8 @@ pub fn acquisition(serial: &str, officer: &str) -> armsledger_core::entry::Entry
     let identity = pistol(serial);
     let firearm = identity.id();
     EntryBody {
+        format: Default::default(),
+        occurred_at: armsledger_core::testkit::T0,
         officer: v(officer),
         links: vec![Link {
             subject: Subject::Firearm(firearm),

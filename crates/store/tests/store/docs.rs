@@ -25,6 +25,8 @@ fn example_log() -> Vec<Accepted> {
     let gun = armsledger_core::testkit::pistol("AB-1").id();
     let lot = armsledger_core::model::LotId([0x22; 16]);
     let issue = armsledger_core::entry::EntryBody {
+        format: Default::default(),
+        occurred_at: t0.plus(120_000),
         officer: v("arm-1"),
         links: vec![
             armsledger_core::entry::Link {

@@ -69,11 +69,10 @@ fn refused(fixture: &[u8], note: &str, format: &str) {
     let file = dir.path().join("log.redb");
     std::fs::write(&file, fixture).unwrap();
     assert_eq!(format_and_halves(&file).0, format);
-    // What the fixture holds: epoch-1 leaves, the entry bytes alone.
-    let log = workload(300);
-    let old_leaves: Vec<Hash> = log.iter().map(|e| leaf(e.bytes())).collect();
-    let cp = open_checkpoint(note.as_bytes(), &log_key().verifier(), log_key().name()).unwrap();
-    assert_eq!(mth(&old_leaves), *cp.checkpoint().root(), "{format}");
+    // What the fixture holds: epoch-1 leaves over format-1 entries, which
+    // this release can no longer build (entry body format 2); its signed
+    // checkpoint still verifies under the example log key.
+    open_checkpoint(note.as_bytes(), &log_key().verifier(), log_key().name()).unwrap();
     for err in [
         LogStore::open(&file).unwrap_err(),
         armsledger_store::fsck(&file).unwrap_err(),

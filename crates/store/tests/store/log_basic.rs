@@ -69,6 +69,8 @@ fn a_second_entry_for_a_slot_fails_the_whole_batch() {
     signer.head = (first.header().prev_counter, first.header().prev_hash);
     let forged = Arc::new(signer.sign(
         armsledger_core::entry::EntryBody {
+            format: Default::default(),
+            occurred_at: s.now,
             officer: v("armourer-2"),
             links: vec![],
             event: armsledger_core::event::Event::Site(SiteEvent::Annotated {

@@ -352,11 +352,16 @@ mod tests {
             "loss-reported",
             "loss-report-updated",
             "recovered",
+            "seized",
             "disposed",
             "corrected",
             "transferred-in",
         ] {
             assert!(s["kinds"][kind].as_u64().unwrap_or(0) >= 1, "{kind}: {s:#}");
+        }
+        // Every act of the story (issue 16) was recorded at least once.
+        for act in armouries::STORY {
+            assert!(s["story"][act].as_u64().unwrap_or(0) >= 1, "{act}: {s:#}");
         }
     }
 

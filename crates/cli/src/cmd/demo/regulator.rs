@@ -121,6 +121,26 @@ pub fn license_guards<T: Transport>(
                 },
             )?;
             n += 3;
+            if i == 1 {
+                // Requalified before the old qualification lapses: the
+                // renewal is recorded now, valid from the day it ends.
+                reg.record(
+                    &official,
+                    RegulatorEvent::QualificationRecorded {
+                        person: g.id.clone(),
+                        qualification: Qualification {
+                            id: p(&format!("Q-HG-{}-{:03}-R", s.index + 1, i + 1))?,
+                            weapon: FirearmType::Pistol,
+                            provider: p("national-range-academy")?,
+                            valid: Validity {
+                                from: g.qual_until,
+                                until: plan.start.plus((plan.days + 700) * Timestamp::DAY),
+                            },
+                        },
+                    },
+                )?;
+                n += 1;
+            }
             progress();
         }
     }

@@ -76,6 +76,9 @@ pub struct Summary {
     pub overrides: u64,
     /// Acts recorded by kind (site chains).
     pub kinds: BTreeMap<String, u64>,
+    /// The year's story, act by act (`armouries::STORY`): how many times
+    /// each was recorded.
+    pub story: BTreeMap<String, u64>,
     /// Wall time, seconds.
     pub wall_seconds: f64,
     /// Entries signed per second of wall time.
@@ -213,6 +216,7 @@ pub fn conclude(
             .unwrap_or_default(),
         overrides: common.overrides.load(Ordering::Relaxed),
         kinds: common.kinds.lock().map(|k| k.clone()).unwrap_or_default(),
+        story: common.story.lock().map(|k| k.clone()).unwrap_or_default(),
         wall_seconds: wall,
         entries_per_second: if tally.signing_secs > 0.0 {
             recorded as f64 / tally.signing_secs

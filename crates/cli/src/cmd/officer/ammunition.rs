@@ -1,4 +1,5 @@
-//! Ammunition: lots received, rounds issued without a firearm, returned, expended.
+//! Ammunition: lots received, rounds issued without a firearm, returned,
+//! expended, and a lot's status (only serviceable rounds are issued).
 
 use anyhow::bail;
 use armsledger_core::event::SiteEvent;
@@ -7,8 +8,8 @@ use armsledger_core::ids::{LocationId, Name, PersonId, Text, Timestamp};
 use armsledger_core::model::{AmmoLine, Counterparty, DocKind, Holder, LotIdentity};
 use clap::Args;
 
-use super::lookup::{doc, lines, lot, parse_lot_count, parse_rounds_back, rounds_back};
-use super::{AmmoKind, ReasonArg, record};
+use super::lookup::{DocSpec, doc, lines, lot, parse_lot_count, parse_rounds_back, rounds_back};
+use super::{AmmoKind, LotStatusArg, ReasonArg, record};
 use crate::cmd::act::{ActArgs, open, parse_time};
 
 /// `ammo receive`.
@@ -37,9 +38,10 @@ pub struct AmmoReceiveArgs {
     /// Supplier.
     #[arg(long = "from")]
     pub source: Name,
-    /// Acquisition authorisation number, if required.
+    /// Acquisition authorisation, if required:
+    /// NUMBER[,issuer=NAME][,expires=DATE][,kind=KIND][,file=SCAN].
     #[arg(long)]
-    pub permit: Option<Name>,
+    pub permit: Option<DocSpec>,
     /// Storage location.
     #[arg(long)]
     pub location: LocationId,
@@ -115,6 +117,25 @@ pub struct AmmoExpendArgs {
     /// Incident reference (required for a discharge on duty).
     #[arg(long)]
     pub incident: Option<Name>,
+}
+
+/// `ammo lot-status`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  armsledger ammo lot-status --officer armourer-1 --lot L2026-01 --status quarantined --why 'misfires at the range'"
+)]
+pub struct LotStatusArgs {
+    #[command(flatten)]
+    pub act: ActArgs,
+    /// Lot number.
+    #[arg(long)]
+    pub lot: String,
+    /// The lot's new status.
+    #[arg(long, value_enum)]
+    pub status: LotStatusArg,
+    /// Why.
+    #[arg(long)]
+    pub why: Text,
 }
 
 pub(super) fn receive(a: AmmoReceiveArgs) -> anyhow::Result<u8> {
@@ -209,6 +230,16 @@ pub(super) fn expend(a: AmmoExpendArgs) -> anyhow::Result<u8> {
         reason: a.cause.into(),
         incident: a.incident,
         issue,
+    };
+    record(&mut agent, &a.act, event)
+}
+
+pub(super) fn lot_status(a: LotStatusArgs) -> anyhow::Result<u8> {
+    let mut agent = open(&a.act.site)?;
+    let event = SiteEvent::LotStatusChanged {
+        lot: lot(&agent, &a.lot)?,
+        status: a.status.into(),
+        reason: a.why,
     };
     record(&mut agent, &a.act, event)
 }

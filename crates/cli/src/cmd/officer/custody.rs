@@ -3,18 +3,21 @@
 use anyhow::bail;
 use armsledger_core::event::SiteEvent;
 use armsledger_core::ids::{Country, Ident, LocationId, Name, PersonId, Text, Timestamp};
-use armsledger_core::model::{AmmoLine, Counterparty, DocKind, FirearmIdentity, Item};
+use armsledger_core::model::{Component, Counterparty, DocKind, FirearmIdentity, Marking};
 use armsledger_core::rules::state::FirearmState;
 use clap::Args;
 
-use super::lookup::{doc, firearm, lines, lot, parse_lot_count, parse_rounds_back, rounds_back};
+use super::lookup::{
+    DocSpec, doc, item, lines, parse_component, parse_lot_count, parse_marking, parse_rounds_back,
+    rounds_back,
+};
 use super::{ConditionArg, FirearmArg, WeaponKind, record};
 use crate::cmd::act::{ActArgs, explain, open, parse_time};
 
 /// `acquire`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Example:\n  armsledger acquire --officer armourer-1 --serial GLK-0001 --manufacturer Glock --model '17 Gen5' \\\n      --kind pistol --category B --calibre 9x19mm --country AT --from 'Dealer Ltd' --permit AP-2026-1 --location vault"
+    after_help = "Examples:\n  armsledger acquire --officer armourer-1 --serial GLK-0001 --manufacturer Glock --model '17 Gen5' \\\n      --kind pistol --category B --calibre 9x19mm --country AT --from 'Dealer Ltd' --permit AP-2026-1,issuer=CFR,expires=2027-06-30 --location vault\n  armsledger acquire --officer armourer-1 --serial CZ-77120 --manufacturer 'Ceska zbrojovka' --model 'P-10 C' \\\n      --category B --calibre 9x19mm --country CZ --year 2025 --importer 'Arms Import Ltd' --import-country ZA --import-year 2026 \\\n      --marking 'ZA-26-0113,on=frame right side,by=import' --component slide=CZ-77120 --component barrel=CZ-77120 \\\n      --from 'Arms Import Ltd' --permit IL-2026-4,kind=import-licence,issuer=CFR --location vault"
 )]
 pub struct AcquireArgs {
     #[command(flatten)]
@@ -46,15 +49,29 @@ pub struct AcquireArgs {
     /// Importer, if imported.
     #[arg(long)]
     pub importer: Option<Name>,
+    /// Country of import (ISO 3166 alpha-2), if imported.
+    #[arg(long, requires = "importer")]
+    pub import_country: Option<String>,
+    /// Year of import, if imported.
+    #[arg(long, requires = "importer")]
+    pub import_year: Option<u16>,
+    /// A marking, TEXT,on=WHERE[,by=manufacturer|import|state|secondary|deactivation] (repeatable).
+    #[arg(long = "marking", value_parser = parse_marking)]
+    pub markings: Vec<Marking>,
+    /// A regulated component and its marking, PART=MARKING (frame, receiver,
+    /// barrel, slide, cylinder, bolt; repeatable).
+    #[arg(long = "component", value_parser = parse_component)]
+    pub components: Vec<Component>,
     /// Supplier.
     #[arg(long = "from")]
     pub source: Name,
     /// Supplier's dealer licence.
     #[arg(long)]
     pub source_licence: Option<Name>,
-    /// Acquisition permit number.
+    /// Acquisition permit (or import licence, kind=import-licence):
+    /// NUMBER[,issuer=NAME][,expires=DATE][,kind=KIND][,file=SCAN].
     #[arg(long)]
-    pub permit: Name,
+    pub permit: DocSpec,
     /// Storage location.
     #[arg(long)]
     pub location: LocationId,
@@ -109,6 +126,30 @@ pub struct ReturnArgs {
     /// Rounds back, LOT=RETURNED:EXPENDED (repeatable).
     #[arg(long = "rounds-back", value_parser = parse_rounds_back)]
     pub rounds_back: Vec<(String, u64, u64)>,
+    /// Incident reference, when rounds were expended on duty.
+    #[arg(long)]
+    pub incident: Option<Name>,
+}
+
+/// `assign`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  armsledger assign --officer armourer-1 --serial GLK-0001 --to guard-17 --contract 'Harbour Mall, night post' --until 2027-03-31\n  (ended by: armsledger return --serial GLK-0001 --location vault)"
+)]
+pub struct AssignArgs {
+    #[command(flatten)]
+    pub act: ActArgs,
+    #[command(flatten)]
+    pub firearm: FirearmArg,
+    /// The guard's person id.
+    #[arg(long)]
+    pub to: PersonId,
+    /// The contract (client and post).
+    #[arg(long)]
+    pub contract: Name,
+    /// When the assignment ends (RFC 3339 or a date).
+    #[arg(long, value_parser = parse_time)]
+    pub until: Timestamp,
 }
 
 /// `move`.
@@ -146,13 +187,18 @@ pub(super) fn acquire(a: AcquireArgs) -> anyhow::Result<u8> {
         category: a.category,
         calibre: a.calibre,
         serial: a.serial,
-        markings: vec![],
+        markings: a.markings,
         country_of_manufacture: Country::new(&a.country)
             .map_err(|e| anyhow::anyhow!("--country: {e}"))?,
         year_of_manufacture: a.year,
-        country_of_import: None,
-        year_of_import: None,
-        components: vec![],
+        country_of_import: a
+            .import_country
+            .as_deref()
+            .map(Country::new)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--import-country: {e}"))?,
+        year_of_import: a.import_year,
+        components: a.components,
     };
     let event = SiteEvent::FirearmAcquired {
         firearm: identity.id(),
@@ -170,7 +216,9 @@ pub(super) fn acquire(a: AcquireArgs) -> anyhow::Result<u8> {
 pub(super) fn issue(a: IssueArgs) -> anyhow::Result<u8> {
     let mut agent = open(&a.act.site)?;
     let (id, _) = a.firearm.resolve(&agent)?;
-    let reliance = agent.reliance_for(&a.to, &id).map_err(explain)?;
+    let reliance = agent
+        .reliance_at(&a.to, &id, a.act.time())
+        .map_err(explain)?;
     let event = SiteEvent::Issued {
         firearm: id,
         to: a.to,
@@ -201,21 +249,31 @@ pub(super) fn record_return(a: ReturnArgs) -> anyhow::Result<u8> {
         firearm: id,
         condition: a.condition.into(),
         ammunition: rounds_back(&agent, &a.rounds_back)?,
+        incident: a.incident,
         location: a.location,
+    };
+    record(&mut agent, &a.act, event)
+}
+
+pub(super) fn assign(a: AssignArgs) -> anyhow::Result<u8> {
+    let mut agent = open(&a.act.site)?;
+    let (id, _) = a.firearm.resolve(&agent)?;
+    let reliance = agent
+        .reliance_at(&a.to, &id, a.act.time())
+        .map_err(explain)?;
+    let event = SiteEvent::Assigned {
+        firearm: id,
+        to: a.to,
+        contract: a.contract,
+        until: a.until,
+        reliance,
     };
     record(&mut agent, &a.act, event)
 }
 
 pub(super) fn record_move(a: MoveArgs) -> anyhow::Result<u8> {
     let mut agent = open(&a.act.site)?;
-    let item = match (&a.serial, &a.lot, a.rounds) {
-        (Some(s), _, _) => Item::Firearm(firearm(&agent, s)?.0),
-        (None, Some(l), Some(n)) => Item::Rounds(AmmoLine {
-            lot: lot(&agent, l)?,
-            rounds: n,
-        }),
-        _ => bail!("name what moves: --serial SERIAL, or --lot LOT --rounds N"),
-    };
+    let item = item(&agent, a.serial.as_deref(), a.lot.as_deref(), a.rounds)?;
     record(
         &mut agent,
         &a.act,

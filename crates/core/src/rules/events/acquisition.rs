@@ -15,16 +15,26 @@ impl EventRules for FirearmAcquired {
         let SiteEvent::FirearmAcquired {
             firearm,
             identity,
+            authorisation,
             location: loc,
             ..
         } = event
         else {
             return;
         };
+        if let Some(until) = authorisation.valid_until.filter(|u| *u <= act.time) {
+            out.push(
+                RuleId::AcquisitionValid,
+                format!(
+                    "{:?} {} (issued by {}) expired {until}",
+                    authorisation.kind, authorisation.number, authorisation.issuer
+                ),
+            );
+        }
         if *firearm != identity.id() {
             out.push(
                 RuleId::AcquisitionValid,
-                "firearm id is not derived from maker and serial",
+                "firearm id is not derived from maker, model and serial",
             );
         }
         let imported = identity
@@ -36,11 +46,7 @@ impl EventRules for FirearmAcquired {
                 "imported firearm without importer",
             );
         }
-        if let Some(r) = state
-            .firearms
-            .get(firearm)
-            .filter(|r| !matches!(r.state, FirearmState::Disposed { .. }))
-        {
+        if let Some(r) = state.firearms.get(firearm).filter(|r| !r.state.is_gone()) {
             out.push(
                 RuleId::AcquisitionValid,
                 format!(
@@ -66,9 +72,10 @@ impl EventRules for FirearmAcquired {
             return;
         };
         // Another site's live firearm stays theirs (the finding records the act).
-        let live_elsewhere = state.firearms.get(firearm).is_some_and(|r| {
-            &r.site != ctx.site && !matches!(r.state, FirearmState::Disposed { .. })
-        });
+        let live_elsewhere = state
+            .firearms
+            .get(firearm)
+            .is_some_and(|r| &r.site != ctx.site && !r.state.is_gone());
         if live_elsewhere {
             return;
         }

@@ -6,7 +6,8 @@ use crate::model::{ExpenditureReason, Holder};
 use crate::rules::RuleId;
 use crate::rules::check::{Act, Out};
 use crate::rules::events::shared::{
-    close_issue, delta, location, open_issue, recipient, reconcile, take_rounds,
+    close_issue, delta, location, lots_serviceable, no_open_shortfall, open_issue, recipient,
+    reconcile, take_rounds,
 };
 use crate::rules::events::{EventRules, SiteCtx};
 use crate::rules::state::State;
@@ -70,6 +71,8 @@ impl EventRules for AmmunitionIssued {
             return;
         };
         recipient(state, act, to, None, out);
+        no_open_shortfall(state, act, to, out);
+        lots_serviceable(state, act, lines, out);
         for l in lines {
             take_rounds(
                 state,
@@ -126,7 +129,7 @@ impl EventRules for AmmunitionReturned {
         let SiteEvent::AmmunitionReturned { issue, lines, to } = event else {
             return;
         };
-        close_issue(state, ctx.site, issue, lines, to);
+        close_issue(state, ctx.site, ctx.hash, issue, lines, to);
     }
 }
 
@@ -190,5 +193,30 @@ impl EventRules for AmmunitionExpended {
         {
             *o = o.saturating_sub(line.rounds);
         }
+    }
+}
+
+/// `SiteEvent::LotStatusChanged`: a lot becomes serviceable, quarantined or
+/// unserviceable at this site.
+pub(super) struct LotStatusChanged;
+
+impl EventRules for LotStatusChanged {
+    fn check(&self, state: &State, _act: &Act<'_>, event: &SiteEvent, out: &mut Out) {
+        let SiteEvent::LotStatusChanged { lot, .. } = event else {
+            return;
+        };
+        if !state.lots.contains_key(lot) {
+            out.push(
+                RuleId::ReferenceExists,
+                format!("{} was never received", state.lot_words(lot)),
+            );
+        }
+    }
+
+    fn apply(&self, state: &mut State, ctx: &SiteCtx<'_>, event: &SiteEvent) {
+        let SiteEvent::LotStatusChanged { lot, status, .. } = event else {
+            return;
+        };
+        state.lot_status.insert((ctx.site.clone(), *lot), *status);
     }
 }

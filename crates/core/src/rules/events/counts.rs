@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::event::SiteEvent;
-use crate::ids::PersonId;
-use crate::model::{AmmoLine, CountKind, FirearmId, Item, LotId};
+use crate::ids::{LocationId, PersonId};
+use crate::model::{AmmoLine, CountKind, FirearmId, Item, LotId, Resolution};
 use crate::rules::RuleId;
 use crate::rules::check::{Act, Out};
 use crate::rules::events::shared::reference;
@@ -41,11 +41,12 @@ impl EventRules for CountPerformed {
         let SiteEvent::CountPerformed {
             session,
             kind,
+            locations,
             part,
             parts,
+            counters,
             firearms_seen,
             rounds_seen,
-            ..
         } = event
         else {
             return;
@@ -59,7 +60,19 @@ impl EventRules for CountPerformed {
         }
         if part >= parts {
             let (seen, rounds) = state.count_sessions.remove(&key).unwrap_or_default();
-            finish_count(state, ctx, &seen, &rounds);
+            let scope = match (kind, locations.is_empty()) {
+                (CountKind::Full | CountKind::SerialNumber, true) => Scope::Site,
+                (_, false) => Scope::Locations(locations),
+                (_, true) => Scope::Seen,
+            };
+            finish_count(state, ctx, &seen, &rounds, &scope);
+            if let Some(lead) = counters.first() {
+                let leads = state.count_leads.entry(ctx.site.clone()).or_default();
+                leads.push(lead.clone());
+                if leads.len() > 2 {
+                    leads.remove(0);
+                }
+            }
             if matches!(kind, CountKind::SerialNumber | CountKind::Full) {
                 state.last_count.insert(ctx.site.clone(), ctx.time);
             }
@@ -67,18 +80,43 @@ impl EventRules for CountPerformed {
     }
 }
 
+/// What a count covers: the whole site (a full or serial-number count), the
+/// named locations, or (a partial count naming none) only what it saw.
+enum Scope<'a> {
+    Site,
+    Locations(&'a [LocationId]),
+    Seen,
+}
+
+impl Scope<'_> {
+    fn covers(&self, loc: &LocationId) -> bool {
+        match self {
+            Scope::Site => true,
+            Scope::Locations(l) => l.contains(loc),
+            Scope::Seen => false,
+        }
+    }
+}
+
 /// Compares a finished count session with the ledger and records a
-/// discrepancy per firearm or lot that differs.
+/// discrepancy per firearm or lot that differs, judging only what the count
+/// covers.
 fn finish_count(
     state: &mut State,
     ctx: &SiteCtx<'_>,
     seen: &BTreeSet<FirearmId>,
     rounds: &BTreeMap<LotId, u64>,
+    scope: &Scope<'_>,
 ) {
     let site = ctx.site;
     let expected: Vec<FirearmId> = state
         .firearms_at(site)
-        .filter(|f| matches!(f.state, FirearmState::InStore { .. }))
+        .filter(|f| match &f.state {
+            FirearmState::InStore { location } => {
+                scope.covers(location) || (matches!(scope, Scope::Seen) && seen.contains(&f.id))
+            }
+            _ => false,
+        })
         .map(|f| f.id)
         .collect();
     let mut found = Vec::new();
@@ -95,16 +133,25 @@ fn finish_count(
     let lots: Vec<LotId> = state
         .balances
         .keys()
-        .filter(|(s, _)| s == site)
+        .filter(|(s, _)| s == site && !matches!(scope, Scope::Seen))
         .map(|(_, l)| *l)
         .chain(rounds.keys().copied())
         .collect();
+    let held = |state: &State, lot: &LotId| -> i64 {
+        match scope {
+            Scope::Site | Scope::Seen => state.in_store(site, lot),
+            Scope::Locations(locs) => locs
+                .iter()
+                .map(|l| state.balance(site, lot, &crate::model::Holder::Store(l.clone())))
+                .sum(),
+        }
+    };
     let mut done = BTreeSet::new();
     for lot in lots {
         if !done.insert(lot) {
             continue;
         }
-        let want = u64::try_from(state.in_store(site, &lot).max(0)).unwrap_or(0);
+        let want = u64::try_from(held(state, &lot).max(0)).unwrap_or(0);
         let got = rounds.get(&lot).copied().unwrap_or(0);
         if want != got {
             found.push((Item::Rounds(AmmoLine { lot, rounds: got }), want, got));
@@ -118,7 +165,17 @@ fn finish_count(
             expected,
             found,
             resolved: false,
+            person: None,
         });
+    }
+}
+
+/// Whether two items name the same firearm, or rounds of the same lot.
+fn same_item(a: &Item, b: &Item) -> bool {
+    match (a, b) {
+        (Item::Firearm(x), Item::Firearm(y)) => x == y,
+        (Item::Rounds(x), Item::Rounds(y)) => x.lot == y.lot,
+        _ => false,
     }
 }
 
@@ -126,11 +183,22 @@ fn finish_count(
 pub(super) struct DiscrepancyResolved;
 
 impl EventRules for DiscrepancyResolved {
-    fn check(&self, state: &State, _act: &Act<'_>, event: &SiteEvent, out: &mut Out) {
-        let SiteEvent::DiscrepancyResolved { count, .. } = event else {
+    fn check(&self, state: &State, act: &Act<'_>, event: &SiteEvent, out: &mut Out) {
+        let SiteEvent::DiscrepancyResolved {
+            count, resolution, ..
+        } = event
+        else {
             return;
         };
         reference(state, count, "count", out);
+        if let Resolution::WrittenOff { approver, .. } = resolution
+            && approver == act.officer
+        {
+            out.push(
+                RuleId::WriteOffApproved,
+                format!("{approver} cannot approve their own write-off"),
+            );
+        }
     }
 
     fn apply(&self, state: &mut State, _ctx: &SiteCtx<'_>, event: &SiteEvent) {
@@ -140,7 +208,7 @@ impl EventRules for DiscrepancyResolved {
         for d in state
             .discrepancies
             .iter_mut()
-            .filter(|d| &d.count == count && &d.item == item)
+            .filter(|d| &d.count == count && same_item(&d.item, item))
         {
             d.resolved = true;
         }

@@ -2,15 +2,15 @@
 //! between storage locations, sent out for maintenance and back.
 
 use crate::event::SiteEvent;
-use crate::model::{Holder, Item, normalise};
+use crate::model::{ComponentChange, Holder, Item, normalise};
 use crate::rules::RuleId;
 use crate::rules::check::{Act, Out};
 use crate::rules::events::shared::{
-    back_in_store, close_issue, delta, in_store_here, location, open_issue, recipient, reconcile,
-    set_state, take_rounds,
+    back_in_store, close_issue, delta, in_store_here, location, lots_serviceable,
+    no_open_shortfall, open_issue, recipient, reconcile, set_state, take_rounds,
 };
 use crate::rules::events::{EventRules, SiteCtx};
-use crate::rules::state::{FirearmState, State};
+use crate::rules::state::{FirearmRecord, FirearmState, State};
 
 /// `SiteEvent::Issued`: a firearm, with rounds, to a person.
 pub(super) struct Issued;
@@ -29,6 +29,8 @@ impl EventRules for Issued {
         };
         in_store_here(state, act, firearm, out);
         recipient(state, act, to, Some(firearm), out);
+        no_open_shortfall(state, act, to, out);
+        lots_serviceable(state, act, ammunition, out);
         let cal = state
             .firearms
             .get(firearm)
@@ -114,12 +116,20 @@ impl EventRules for Returned {
             issue,
             firearm,
             ammunition,
+            incident,
             location: loc,
             ..
         } = event
         else {
             return;
         };
+        let expended: u64 = ammunition.iter().map(|b| b.expended).sum();
+        if expended > 0 && incident.is_none() {
+            out.push(
+                RuleId::DischargeHasIncident,
+                format!("{expended} rounds expended on duty without an incident reference"),
+            );
+        }
         match state.open_issues.get(issue) {
             Some(i) if &i.site == act.site && i.firearm.as_ref() == Some(firearm) => {
                 reconcile(state, &i.outstanding, ammunition, out);
@@ -158,7 +168,7 @@ impl EventRules for Returned {
             return;
         };
         back_in_store(state, firearm, ctx.site, location);
-        close_issue(state, ctx.site, issue, ammunition, location);
+        close_issue(state, ctx.site, ctx.hash, issue, ammunition, location);
     }
 }
 
@@ -275,5 +285,107 @@ impl EventRules for MaintenanceIn {
             return;
         };
         back_in_store(state, firearm, ctx.site, location);
+    }
+}
+
+/// `SiteEvent::Assigned`: a firearm to a guard for a contract, long-term.
+/// Judged like an issue without rounds; a `Returned` naming it ends it.
+pub(super) struct Assigned;
+
+impl EventRules for Assigned {
+    fn check(&self, state: &State, act: &Act<'_>, event: &SiteEvent, out: &mut Out) {
+        let SiteEvent::Assigned { firearm, to, .. } = event else {
+            return;
+        };
+        in_store_here(state, act, firearm, out);
+        recipient(state, act, to, Some(firearm), out);
+        no_open_shortfall(state, act, to, out);
+    }
+
+    fn apply(&self, state: &mut State, ctx: &SiteCtx<'_>, event: &SiteEvent) {
+        let SiteEvent::Assigned {
+            firearm, to, until, ..
+        } = event
+        else {
+            return;
+        };
+        set_state(
+            state,
+            firearm,
+            ctx.site,
+            false,
+            FirearmState::Issued {
+                to: to.clone(),
+                issue: ctx.hash,
+                due_back: *until,
+            },
+        );
+        open_issue(state, ctx, Some(*firearm), to, *until, &[], None);
+    }
+
+    fn needs_active_company(&self) -> bool {
+        true
+    }
+}
+
+/// `SiteEvent::ComponentChanged`: a regulated part fitted or removed. The
+/// firearm's identity keeps the components fitted now.
+pub(super) struct ComponentChanged;
+
+impl EventRules for ComponentChanged {
+    fn check(&self, state: &State, act: &Act<'_>, event: &SiteEvent, out: &mut Out) {
+        let SiteEvent::ComponentChanged { firearm, .. } = event else {
+            return;
+        };
+        match state.firearms.get(firearm) {
+            Some(r)
+                if &r.site == act.site
+                    && matches!(
+                        r.state,
+                        FirearmState::InStore { .. } | FirearmState::InMaintenance { .. }
+                    ) => {}
+            Some(FirearmRecord {
+                state: FirearmState::Disposed { .. },
+                ..
+            }) => {}
+            _ => out.push(
+                RuleId::FirearmInStore,
+                format!(
+                    "{} is not in store or in maintenance at this site",
+                    state.firearm_words(firearm)
+                ),
+            ),
+        }
+    }
+
+    fn apply(&self, state: &mut State, ctx: &SiteCtx<'_>, event: &SiteEvent) {
+        let SiteEvent::ComponentChanged {
+            firearm,
+            change,
+            component,
+            ..
+        } = event
+        else {
+            return;
+        };
+        let Some(r) = state
+            .firearms
+            .get_mut(firearm)
+            .filter(|r| &r.site == ctx.site)
+        else {
+            return;
+        };
+        let parts = &mut r.identity.components;
+        match change {
+            ComponentChange::Fitted => parts.push(component.clone()),
+            ComponentChange::Removed => {
+                if let Some(i) = parts.iter().position(|c| {
+                    c.kind == component.kind
+                        && normalise(c.marking.as_str()) == normalise(component.marking.as_str())
+                }) {
+                    parts.remove(i);
+                }
+            }
+        }
     }
 }

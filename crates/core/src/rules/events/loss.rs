@@ -4,10 +4,12 @@
 
 use crate::event::SiteEvent;
 use crate::hash::Hash;
-use crate::model::{FirearmId, Item};
+use crate::model::{FirearmId, Holder, Item};
 use crate::rules::RuleId;
 use crate::rules::check::{Act, Out};
-use crate::rules::events::shared::{location, set_state, store_holds, take_from_store};
+use crate::rules::events::shared::{
+    delta, location, set_state, store_holds, take_from_store, take_rounds,
+};
 use crate::rules::events::{EventRules, SiteCtx};
 use crate::rules::state::{FirearmState, LossRecord, State};
 
@@ -16,7 +18,7 @@ pub(super) struct LossReported;
 
 impl EventRules for LossReported {
     fn check(&self, state: &State, act: &Act<'_>, event: &SiteEvent, out: &mut Out) {
-        let SiteEvent::LossReported { items, .. } = event else {
+        let SiteEvent::LossReported { items, holder, .. } = event else {
             return;
         };
         for i in items {
@@ -35,7 +37,17 @@ impl EventRules for LossReported {
                         format!("{} is not held by this site", state.firearm_words(f)),
                     ),
                 },
-                Item::Rounds(l) => store_holds(state, act, l, "reported lost", out),
+                Item::Rounds(l) => match holder {
+                    Some(p) => take_rounds(
+                        state,
+                        act,
+                        &l.lot,
+                        &Holder::Person(p.clone()),
+                        l.rounds,
+                        out,
+                    ),
+                    None => store_holds(state, act, l, "reported lost", out),
+                },
             }
         }
     }
@@ -44,6 +56,8 @@ impl EventRules for LossReported {
         let SiteEvent::LossReported {
             items,
             kind,
+            holder,
+            discovered_at,
             police_ref,
             regulator_ref,
             ..
@@ -65,12 +79,7 @@ impl EventRules for LossReported {
                             FirearmState::Issued { issue, .. } => Some(*issue),
                             _ => None,
                         });
-                    if let Some(open) = issued.and_then(|i| state.open_issues.get_mut(&i)) {
-                        open.firearm = None;
-                        if open.outstanding.values().all(|n| *n == 0) {
-                            let _ = issued.map(|i| state.open_issues.remove(&i));
-                        }
-                    }
+                    release_issue(state, issued);
                     set_state(
                         state,
                         f,
@@ -79,7 +88,26 @@ impl EventRules for LossReported {
                         FirearmState::Lost { report: ctx.hash },
                     );
                 }
-                Item::Rounds(l) => take_from_store(state, site, l.lot, l.rounds),
+                // Rounds a guard lost come out of the guard's holding, and
+                // are no longer owed back on the guard's issues.
+                Item::Rounds(l) => match holder {
+                    Some(p) => {
+                        state.add(site, l.lot, Holder::Person(p.clone()), -delta(l.rounds));
+                        let mut left = l.rounds;
+                        for o in state
+                            .open_issues
+                            .values_mut()
+                            .filter(|o| &o.site == site && &o.to == p)
+                        {
+                            if let Some(owed) = o.outstanding.get_mut(&l.lot) {
+                                let take = left.min(*owed);
+                                *owed -= take;
+                                left -= take;
+                            }
+                        }
+                    }
+                    None => take_from_store(state, site, l.lot, l.rounds),
+                },
             }
         }
         state.losses.insert(
@@ -88,6 +116,7 @@ impl EventRules for LossReported {
                 site: site.clone(),
                 items: items.clone(),
                 kind: *kind,
+                discovered_at: *discovered_at,
                 reported_at: ctx.official_time(),
                 police_ref: police_ref.clone(),
                 regulator_ref: regulator_ref.clone(),
@@ -117,6 +146,7 @@ impl EventRules for LossReportUpdated {
             report,
             police_ref,
             regulator_ref,
+            ..
         } = event
         else {
             return;
@@ -153,6 +183,17 @@ impl EventRules for Seized {
         let SiteEvent::Seized { firearm, .. } = event else {
             return;
         };
+        // A seizure closes an open issue of the firearm (its rounds stay
+        // owed, as an ammunition-only issue).
+        let issued = state
+            .firearms
+            .get(firearm)
+            .filter(|r| &r.site == ctx.site)
+            .and_then(|r| match &r.state {
+                FirearmState::Issued { issue, .. } => Some(*issue),
+                _ => None,
+            });
+        release_issue(state, issued);
         state.seizures.insert(ctx.hash, *firearm);
         set_state(
             state,
@@ -216,6 +257,20 @@ impl EventRules for Recovered {
                 location: location.clone(),
             },
         );
+    }
+}
+
+/// A firearm issue whose firearm is gone (lost, seized): the issue stays
+/// open for the rounds still owed, as an ammunition-only issue.
+fn release_issue(state: &mut State, issue: Option<Hash>) {
+    let Some(i) = issue else {
+        return;
+    };
+    if let Some(open) = state.open_issues.get_mut(&i) {
+        open.firearm = None;
+        if open.outstanding.values().all(|n| *n == 0) {
+            state.open_issues.remove(&i);
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 //! like the variant implementing [`EventRules`] in its family's module, and
 //! its arm in [`rules_of`] (the compiler points at it).
 
+mod access;
 mod acquisition;
 mod ammunition;
 mod corrections;
@@ -36,6 +37,8 @@ pub(super) struct SiteCtx<'a> {
     pub officer: &'a PersonId,
     /// Device time.
     pub time: Timestamp,
+    /// When the act occurred, as the officer entered it.
+    pub occurred_at: Timestamp,
     /// Server receipt time, when known; deadlines run from it.
     pub received_at: Option<Timestamp>,
 }
@@ -100,6 +103,14 @@ pub(super) fn rules_of(event: &SiteEvent) -> &'static dyn EventRules {
         Corrected { .. } => &corrections::Corrected,
         Annotated { .. } => &corrections::Annotated,
         Overridden { .. } => &corrections::Overridden,
+        TransferRejected { .. } => &transfers::TransferRejected,
+        LeftLedger { .. } => &disposal::LeftLedger,
+        ComponentChanged { .. } => &custody::ComponentChanged,
+        ArmouryOpened { .. } => &access::ArmouryOpened,
+        ArmouryClosed { .. } => &access::ArmouryClosed,
+        KeyHandedOver { .. } => &access::KeyHandedOver,
+        LotStatusChanged { .. } => &ammunition::LotStatusChanged,
+        Assigned { .. } => &custody::Assigned,
     }
 }
 

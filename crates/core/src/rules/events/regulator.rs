@@ -4,10 +4,11 @@
 //! site rules are judged against.
 
 use crate::event::{CompanyStatus, RegulatorEvent, Revocable};
+use crate::ids::Timestamp;
 use crate::rules::state::{CompanyRecord, SiteRecord, State};
 
 /// Applies a regulator event.
-pub(in crate::rules) fn apply_regulator(state: &mut State, event: &RegulatorEvent) {
+pub(in crate::rules) fn apply_regulator(state: &mut State, event: &RegulatorEvent, at: Timestamp) {
     use RegulatorEvent::*;
     match event {
         CompanyLicensed {
@@ -47,6 +48,7 @@ pub(in crate::rules) fn apply_regulator(state: &mut State, event: &RegulatorEven
                     company: company.clone(),
                     name: name.clone(),
                     locations: locations.iter().cloned().collect(),
+                    registered_at: at,
                 },
             );
         }
@@ -60,24 +62,34 @@ pub(in crate::rules) fn apply_regulator(state: &mut State, event: &RegulatorEven
             p.company = Some(company.clone());
             p.identity_hash = Some(*identity_hash);
             p.licence = Some(licence.clone());
+            if !p.licences.contains(licence) {
+                p.licences.push(licence.clone());
+            }
         }
         PermitRecorded { person, permit } => {
             let p = state.persons.entry(person.clone()).or_default();
-            p.permits.retain(|x| x.number != permit.number);
-            p.permits.push(permit.clone());
+            // A renewal is another interval: both stay, and the one valid
+            // at an act's time counts.
+            if !p.permits.contains(permit) {
+                p.permits.push(permit.clone());
+            }
         }
         QualificationRecorded {
             person,
             qualification,
         } => {
             let p = state.persons.entry(person.clone()).or_default();
-            p.qualifications.retain(|x| x.id != qualification.id);
-            p.qualifications.push(qualification.clone());
+            if !p.qualifications.contains(qualification) {
+                p.qualifications.push(qualification.clone());
+            }
         }
         PersonRevoked { person, what, .. } => {
             if let Some(p) = state.persons.get_mut(person) {
                 match what {
-                    Revocable::Licence => p.licence = None,
+                    Revocable::Licence => {
+                        p.licence = None;
+                        p.licences.clear();
+                    }
                     Revocable::Permit(n) => p.permits.retain(|x| &x.number != n),
                     Revocable::Qualification(q) => p.qualifications.retain(|x| &x.id != q),
                 }
@@ -97,5 +109,17 @@ pub(in crate::rules) fn apply_regulator(state: &mut State, event: &RegulatorEven
         | FindingRecorded { .. }
         | SanctionRecorded { .. }
         | TrainingProviderAccredited { .. } => {}
+        PersonAuthorised {
+            person,
+            site,
+            valid,
+        } => {
+            state
+                .authorisations
+                .entry((person.clone(), site.clone()))
+                .or_default()
+                .push(*valid);
+        }
+        PolicySet { policy } => state.policy = *policy,
     }
 }

@@ -122,7 +122,9 @@ pub(super) fn recipient(
         );
         return;
     };
-    match &p.licence {
+    let current = p.licences.iter().find(|l| l.valid.covers(t));
+    let latest = p.licences.iter().max_by_key(|l| l.valid.until);
+    match current.or(latest) {
         Some(l) if l.valid.covers(t) => {}
         Some(l) => out.push(
             RuleId::RecipientLicensed,
@@ -140,10 +142,17 @@ pub(super) fn recipient(
         out.push(RuleId::RecipientNotBarred, format!("{to} is barred"));
     }
     let site_company = state.company_of(act.site);
+    let authorised = state
+        .authorisations
+        .get(&(to.clone(), act.site.clone()))
+        .is_some_and(|v| v.iter().any(|x| x.covers(t)));
     match (&p.company, site_company) {
-        (Some(c), Some(sc)) if c != sc => out.push(
-            RuleId::CompanyActive,
-            format!("{to} is employed by {c}, not by {sc}"),
+        (Some(c), Some(sc)) if c != sc && !authorised => out.push(
+            RuleId::RecipientAuthorised,
+            format!(
+                "{to} is employed by {c}, not by {sc}, and not authorised for site {}",
+                act.site
+            ),
         ),
         (Some(c), _) if !state.companies.get(c).is_some_and(|r| r.active_at(t)) => out.push(
             RuleId::CompanyActive,
@@ -169,11 +178,14 @@ pub(super) fn recipient(
             ),
         );
     }
-    let qual = p
-        .qualifications
-        .iter()
-        .filter(|q| q.weapon == f.identity.kind)
-        .max_by_key(|q| q.valid.until);
+    let quals = || {
+        p.qualifications
+            .iter()
+            .filter(|q| q.weapon == f.identity.kind)
+    };
+    let qual = quals()
+        .find(|q| q.valid.covers(t))
+        .or_else(|| quals().max_by_key(|q| q.valid.until));
     match qual {
         Some(q) if q.valid.covers(t) => {}
         Some(q) => out.push(
@@ -187,6 +199,38 @@ pub(super) fn recipient(
             RuleId::QualificationCurrent,
             format!("{to} holds no {:?} qualification", f.identity.kind),
         ),
+    }
+}
+
+/// `shortfall-unresolved`: `to` has no unresolved rounds shortfall here.
+pub(super) fn no_open_shortfall(state: &State, act: &Act<'_>, to: &PersonId, out: &mut Out) {
+    for d in state
+        .discrepancies
+        .iter()
+        .filter(|d| !d.resolved && &d.site == act.site && d.person.as_ref() == Some(to))
+    {
+        out.push(
+            RuleId::ShortfallUnresolved,
+            format!(
+                "{to} returned {} of {} rounds owed under return {}; resolve it first",
+                d.found,
+                d.expected,
+                d.count.short()
+            ),
+        );
+    }
+}
+
+/// `lot-serviceable`: each lot issued is serviceable at this site.
+pub(super) fn lots_serviceable(state: &State, act: &Act<'_>, lines: &[AmmoLine], out: &mut Out) {
+    for l in lines {
+        let status = state.lot_status(act.site, &l.lot);
+        if status != crate::model::LotStatus::Serviceable {
+            out.push(
+                RuleId::LotServiceable,
+                format!("{} is {status:?}", state.lot_words(&l.lot)),
+            );
+        }
     }
 }
 
@@ -217,7 +261,9 @@ pub(super) fn reconcile(
             .fold((0u64, 0u64), |(r, e), b| {
                 (r.saturating_add(b.returned), e.saturating_add(b.expended))
             });
-        if r.saturating_add(e) != *owed {
+        // Fewer back than owed opens a shortfall (`close_issue`); only
+        // more back than owed is wrong on its face.
+        if r.saturating_add(e) > *owed {
             out.push(
                 RuleId::RoundsReconcile,
                 format!(
@@ -337,7 +383,7 @@ pub(super) fn open_issue(
             firearm,
             to: to.clone(),
             by: ctx.officer.clone(),
-            issued_at: ctx.time,
+            issued_at: ctx.occurred_at,
             due_back,
             outstanding,
         },
@@ -350,6 +396,7 @@ pub(super) fn open_issue(
 pub(super) fn close_issue(
     state: &mut State,
     site: &SiteId,
+    ctx_hash: Hash,
     issue: &Hash,
     back: &[RoundsBack],
     to: &LocationId,
@@ -365,6 +412,25 @@ pub(super) fn close_issue(
         return;
     };
     let person = Holder::Person(open.to.clone());
+    for (lot, owed) in &open.outstanding {
+        let got = back.iter().filter(|b| &b.lot == lot).fold(0u64, |n, b| {
+            n.saturating_add(b.returned).saturating_add(b.expended)
+        });
+        if got < *owed {
+            state.discrepancies.push(crate::rules::state::Discrepancy {
+                site: site.clone(),
+                count: ctx_hash,
+                item: crate::model::Item::Rounds(AmmoLine {
+                    lot: *lot,
+                    rounds: owed - got,
+                }),
+                expected: *owed,
+                found: got,
+                resolved: false,
+                person: Some(open.to.clone()),
+            });
+        }
+    }
     for b in back {
         state.add(
             site,

@@ -4,14 +4,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::event::SiteEvent;
-use crate::model::{DocKind, Holder, LotId};
+use crate::model::{AmmoLine, DocKind, Holder, Item, LotId};
 use crate::rules::RuleId;
 use crate::rules::check::{Act, Out};
 use crate::rules::events::shared::{
     back_in_store, delta, in_store_here, location, set_state, take_from_store, take_rounds,
 };
 use crate::rules::events::{EventRules, SiteCtx};
-use crate::rules::state::{FirearmState, State, Transfer, TransferStatus};
+use crate::rules::state::{Discrepancy, FirearmState, State, Transfer, TransferStatus};
 
 /// `SiteEvent::TransferredOut`: items leave for another site.
 pub(super) struct TransferredOut;
@@ -128,9 +128,8 @@ impl EventRules for TransferredOut {
         );
     }
 
-    fn needs_active_company(&self) -> bool {
-        true
-    }
+    // Not `needs_active_company`: a suspended or ceasing company must still
+    // hand its stock to a licensed receiver (whose company must be active).
 }
 
 /// `SiteEvent::TransferredIn`: the receiver acknowledges what arrived.
@@ -160,15 +159,8 @@ impl EventRules for TransferredIn {
                         format!("{} was not in the transfer", state.firearm_words(f)),
                     );
                 }
-                for f in x.firearms.iter().filter(|f| !firearms.contains(f)) {
-                    out.push(
-                        RuleId::TransferMatches,
-                        format!(
-                            "{} was sent but is not acknowledged as received",
-                            state.firearm_words(f)
-                        ),
-                    );
-                }
+                // A short delivery is recorded as it is: what did not
+                // arrive becomes a discrepancy, missing in transit.
                 let mut got: BTreeMap<LotId, u64> = BTreeMap::new();
                 for l in rounds {
                     let g = got.entry(l.lot).or_insert(0);
@@ -178,7 +170,7 @@ impl EventRules for TransferredIn {
                 for lot in lots {
                     let sent = x.rounds.get(lot).copied().unwrap_or(0);
                     let received = got.get(lot).copied().unwrap_or(0);
-                    if received != sent {
+                    if received > sent {
                         out.push(
                             RuleId::TransferMatches,
                             format!(
@@ -249,6 +241,41 @@ impl EventRules for TransferredIn {
             && let Some(x) = state.transfers.get_mut(&transfer.hash)
         {
             x.status = TransferStatus::Acknowledged(ctx.hash);
+            // What was sent and did not arrive: a discrepancy each, missing
+            // in transit until found or reported lost.
+            let x = x.clone();
+            let mut short = Vec::new();
+            for f in x.firearms.iter().filter(|f| !firearms.contains(f)) {
+                short.push((Item::Firearm(*f), 1, 0));
+            }
+            for (lot, sent) in &x.rounds {
+                let got: u64 = rounds
+                    .iter()
+                    .filter(|l| &l.lot == lot)
+                    .map(|l| l.rounds)
+                    .sum();
+                if got < *sent {
+                    short.push((
+                        Item::Rounds(AmmoLine {
+                            lot: *lot,
+                            rounds: sent - got,
+                        }),
+                        *sent,
+                        got,
+                    ));
+                }
+            }
+            for (item, expected, found) in short {
+                state.discrepancies.push(Discrepancy {
+                    site: site.clone(),
+                    count: ctx.hash,
+                    item,
+                    expected,
+                    found,
+                    resolved: false,
+                    person: None,
+                });
+            }
         }
     }
 
@@ -271,10 +298,13 @@ impl EventRules for TransferCancelled {
             return;
         };
         match state.transfers.get(transfer) {
-            Some(x) if &x.from_site == act.site && x.status == TransferStatus::Pending => {}
+            Some(x) if &x.from_site == act.site && x.is_returnable() => {}
             _ => out.push(
                 RuleId::TransferMatches,
-                format!("no pending transfer {} from this site", transfer.short()),
+                format!(
+                    "no pending or rejected transfer {} from this site",
+                    transfer.short()
+                ),
             ),
         }
         location(state, act, loc, out);
@@ -291,7 +321,7 @@ impl EventRules for TransferCancelled {
         let Some(x) = state
             .transfers
             .get(transfer)
-            .filter(|x| &x.from_site == site && x.status == TransferStatus::Pending)
+            .filter(|x| &x.from_site == site && x.is_returnable())
             .cloned()
         else {
             return;
@@ -304,6 +334,44 @@ impl EventRules for TransferCancelled {
         }
         if let Some(x) = state.transfers.get_mut(transfer) {
             x.status = TransferStatus::Cancelled(ctx.hash);
+        }
+    }
+}
+
+/// `SiteEvent::TransferRejected`: the receiver refuses a pending transfer.
+pub(super) struct TransferRejected;
+
+impl EventRules for TransferRejected {
+    fn check(&self, state: &State, act: &Act<'_>, event: &SiteEvent, out: &mut Out) {
+        let SiteEvent::TransferRejected { transfer, .. } = event else {
+            return;
+        };
+        match state.transfers.get(&transfer.hash) {
+            Some(x)
+                if &x.to_site == act.site
+                    && x.from_site == transfer.site
+                    && x.status == TransferStatus::Pending => {}
+            _ => out.push(
+                RuleId::TransferMatches,
+                format!(
+                    "no pending transfer {} from {} to this site",
+                    transfer.hash.short(),
+                    transfer.site
+                ),
+            ),
+        }
+    }
+
+    fn apply(&self, state: &mut State, ctx: &SiteCtx<'_>, event: &SiteEvent) {
+        let SiteEvent::TransferRejected { transfer, .. } = event else {
+            return;
+        };
+        if let Some(x) = state
+            .transfers
+            .get_mut(&transfer.hash)
+            .filter(|x| &x.to_site == ctx.site && x.status == TransferStatus::Pending)
+        {
+            x.status = TransferStatus::Rejected(ctx.hash);
         }
     }
 }

@@ -1,19 +1,25 @@
 //! One armoury's year, day by day, through its own [`ArmouryAgent`]: every act
-//! is checked by the rules before the site's device signs it.
+//! is checked by the rules before the site's device signs it. The daily
+//! routine is here; the year's story (theft, seizure, transfer, refusal…)
+//! is in [`story`].
+
+mod story;
+mod trade;
+
+pub use trade::STORY;
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use anyhow::{Context, bail};
-use armsledger_agents::{AgentError, ArmouryAgent, OverrideSpec, Recorded, ServerClient};
-use armsledger_core::entry::ChainId;
-use armsledger_core::event::{EntryRef, SiteEvent, Subject};
+use anyhow::Context;
+use armsledger_agents::{ArmouryAgent, OverrideSpec, Recorded, ServerClient};
+use armsledger_core::event::{SiteEvent, Subject};
 use armsledger_core::hash::Hash;
 use armsledger_core::ids::{LocationId, PersonId, Timestamp};
 use armsledger_core::model::{
-    AmmoLine, Condition, CountKind, DisposalMethod, DocKind, FirearmId, FirearmType, Holder, Item,
-    LossKind, LotId, RoundsBack,
+    AmmoLine, Condition, CountKind, DocKind, FirearmId, FirearmType, Holder, Item, LotId,
+    RoundsBack,
 };
 use armsledger_core::rules::state::FirearmState;
 use armsledger_device::host::Transport;
@@ -60,6 +66,8 @@ pub struct Common {
     pub kinds: Mutex<BTreeMap<String, u64>>,
     /// Overrides recorded.
     pub overrides: AtomicU64,
+    /// The story's acts ([`STORY`]) recorded, by name.
+    pub story: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Common {
@@ -103,8 +111,10 @@ pub struct ArmouryRun<'a, T> {
     open: Vec<OpenIssue>,
     in_maintenance: Vec<(FirearmId, u64)>,
     stolen: Option<(FirearmId, Hash)>,
+    seized: Option<(FirearmId, Hash)>,
     mistyped: Option<(Hash, SiteEvent)>,
     transfer_acknowledged: bool,
+    barrel_changed: bool,
 }
 
 impl<'a, T: Transport> ArmouryRun<'a, T> {
@@ -129,8 +139,10 @@ impl<'a, T: Transport> ArmouryRun<'a, T> {
             open: Vec::new(),
             in_maintenance: Vec::new(),
             stolen: None,
+            seized: None,
             mistyped: None,
             transfer_acknowledged: false,
+            barrel_changed: false,
         }
     }
 
@@ -325,6 +337,7 @@ impl<'a, T: Transport> ArmouryRun<'a, T> {
         &mut self,
         firearm: FirearmId,
         to: &PersonId,
+        at: Timestamp,
         due_back: Timestamp,
         rounds: Option<LotId>,
     ) -> anyhow::Result<SiteEvent> {
@@ -334,7 +347,7 @@ impl<'a, T: Transport> ArmouryRun<'a, T> {
             purpose: p("armed guarding, day shift")?,
             post: p(&format!("post-{}", 1 + self.rng.below(6)))?,
             due_back,
-            reliance: self.agent.reliance_for(to, &firearm)?,
+            reliance: self.agent.reliance_at(to, &firearm, at)?,
             ammunition: rounds
                 .map(|lot| AmmoLine {
                     lot,
@@ -353,7 +366,7 @@ impl<'a, T: Transport> ArmouryRun<'a, T> {
         let (firearm, _) = self.pick_firearm(FirearmType::Pistol)?;
         let to = self.pick_guard()?;
         let lot = self.pick_lot(ROUNDS_PER_ISSUE)?;
-        let ev = self.issue_event(firearm, &to, due_back, Some(lot))?;
+        let ev = self.issue_event(firearm, &to, t, due_back, Some(lot))?;
         let r = self.record(ev, t, None)?;
         Ok(OpenIssue {
             entry: r.act.hash(),
@@ -369,7 +382,18 @@ impl<'a, T: Transport> ArmouryRun<'a, T> {
             0
         };
         let expended = u64::try_from(expended).unwrap_or(0);
+        // Rounds fired on duty come back with the incident report's number.
+        let incident = if expended > 0 {
+            Some(p(&format!(
+                "INC-{}-{}",
+                self.sp.index + 1,
+                t.0 / Timestamp::HOUR
+            ))?)
+        } else {
+            None
+        };
         let ev = SiteEvent::Returned {
+            incident,
             issue: i.entry,
             firearm: i.firearm,
             condition: if expended > 0 {
@@ -420,6 +444,7 @@ impl<'a, T: Transport> ArmouryRun<'a, T> {
             let (f, _) = self.pick_firearm(FirearmType::Pistol)?;
             self.record(
                 SiteEvent::MaintenanceOut {
+                    kind: armsledger_core::model::MaintenanceKind::Repair,
                     firearm: f,
                     provider: p("Gunsmith Services Ltd")?,
                     reason: p("annual inspection")?,
@@ -436,6 +461,10 @@ impl<'a, T: Transport> ArmouryRun<'a, T> {
             .map(|(f, _)| *f)
             .collect();
         for f in back {
+            if !self.barrel_changed {
+                self.change_barrel(f, plan.at(d, 9, 10))?;
+                self.barrel_changed = true;
+            }
             self.record(
                 SiteEvent::MaintenanceIn {
                     firearm: f,
@@ -522,11 +551,18 @@ impl<'a, T: Transport> ArmouryRun<'a, T> {
             .collect();
         let chunks: Vec<&[FirearmId]> = seen.chunks(60).collect();
         let parts = u16::try_from(chunks.len().max(1)).unwrap_or(u16::MAX);
-        let counters = vec![self.guard(4)?, self.guard(5)?];
+        // The two counters take turns leading the count.
+        let counters = if (d / 30).is_multiple_of(2) {
+            vec![self.guard(4)?, self.guard(5)?]
+        } else {
+            vec![self.guard(5)?, self.guard(4)?]
+        };
+        self.open_armoury(self.plan.at(d, 19, 50))?;
         for (k, chunk) in chunks.iter().enumerate() {
             let part = u16::try_from(k + 1).unwrap_or(u16::MAX);
             self.record(
                 SiteEvent::CountPerformed {
+                    locations: vec![],
                     session: p(&format!("CNT-{}-{d:03}", self.sp.index + 1))?,
                     kind: CountKind::SerialNumber,
                     part,
@@ -539,264 +575,7 @@ impl<'a, T: Transport> ArmouryRun<'a, T> {
                 None,
             )?;
         }
-        Ok(())
-    }
-
-    fn specials_morning(&mut self, d: u64) -> anyhow::Result<()> {
-        let plan = self.plan;
-        if self.sp.index == 0 {
-            if d == 1 {
-                self.correct_serial(plan.at(d, 8, 0))?;
-            }
-            if d == plan.day_of(3) {
-                self.theft(d)?;
-            }
-            if d == plan.day_of(6) {
-                self.recover(plan.at(d, 10, 0))?;
-            }
-            if d == plan.day_of(5) {
-                self.destroy(plan.at(d, 14, 0))?;
-            }
-            if self.n_sites() >= 2 && d == plan.day_of(4) {
-                self.transfer_out(plan.at(d, 8, 0))?;
-            }
-        }
-        if self.is_receiver() && !self.transfer_acknowledged && d > plan.day_of(4) {
-            self.transfer_in(plan.at(d, 9, 0))?;
-        }
-        if self.is_rules_site() && d == plan.day_of(5) {
-            self.refused_issue(plan.at(d, 7, 30))?;
-            self.override_issue(plan.at(d, 8, 30), plan.at(d, 18, 30))?;
-        }
-        Ok(())
-    }
-
-    fn correct_serial(&mut self, t: Timestamp) -> anyhow::Result<()> {
-        let Some((
-            hash,
-            SiteEvent::FirearmAcquired {
-                firearm,
-                source,
-                authorisation,
-                location,
-                ..
-            },
-        )) = self.mistyped.clone()
-        else {
-            return Ok(());
-        };
-        let corrected = SiteEvent::FirearmAcquired {
-            firearm,
-            identity: pistol_with_serial(MISTYPED.0)?,
-            source,
-            authorisation,
-            location,
-        };
-        self.record(
-            SiteEvent::Corrected {
-                supersedes: hash,
-                reason: p(&format!(
-                    "serial mistyped at intake as {}; the frame reads {}",
-                    MISTYPED.1, MISTYPED.0
-                ))?,
-                approver: Some(self.sp.supervisor.clone()),
-                corrected: Box::new(corrected),
-            },
-            t,
-            None,
-        )?;
-        if let Ok(mut c) = self.common.corrected.lock() {
-            *c = Some((firearm, MISTYPED.0.to_string()));
-        }
-        Ok(())
-    }
-
-    fn theft(&mut self, d: u64) -> anyhow::Result<()> {
-        let (f, _) = self.pick_firearm(FirearmType::Pistol)?;
-        let r = self.record(
-            SiteEvent::LossReported {
-                items: vec![Item::Firearm(f)],
-                kind: LossKind::Theft,
-                discovered_at: self.plan.at(d, 6, 45),
-                circumstances: p(
-                    "pistol taken from the escort vehicle's lock box during a break-in",
-                )?,
-                police_ref: Some(p("CAS-0412-2026")?),
-                regulator_ref: None,
-            },
-            self.plan.at(d, 7, 0),
-            None,
-        )?;
-        let report = r.act.hash();
-        self.record(
-            SiteEvent::LossReportUpdated {
-                report,
-                police_ref: None,
-                regulator_ref: Some(p("INC-2026-0091")?),
-            },
-            self.plan.at(d, 15, 0),
-            None,
-        )?;
-        self.stolen = Some((f, report));
-        Ok(())
-    }
-
-    fn recover(&mut self, t: Timestamp) -> anyhow::Result<()> {
-        let Some((firearm, report)) = self.stolen.take() else {
-            return Ok(());
-        };
-        self.record(
-            SiteEvent::Recovered {
-                firearm,
-                report,
-                condition: Condition::Damaged,
-                location: self.vault()?,
-            },
-            t,
-            None,
-        )?;
-        Ok(())
-    }
-
-    fn destroy(&mut self, t: Timestamp) -> anyhow::Result<()> {
-        let (f, _) = self.pick_firearm(FirearmType::Pistol)?;
-        self.record(
-            SiteEvent::Disposed {
-                item: Item::Firearm(f),
-                method: DisposalMethod::Destroyed,
-                place: p("Central firearms destruction facility")?,
-                witnesses: vec![self.guard(6)?, self.guard(7)?],
-                authorisation: doc(DocKind::DisposalOrder, "DO-2026-0033")?,
-                certificate: Some(doc(DocKind::Other, "DESTR-2026-0412")?),
-            },
-            t,
-            None,
-        )?;
-        Ok(())
-    }
-
-    fn transfer_out(&mut self, t: Timestamp) -> anyhow::Result<()> {
-        let Some(to) = self.plan.sites.last() else {
-            return Ok(());
-        };
-        let (a, _) = self.pick_firearm(FirearmType::Pistol)?;
-        let mut b = self.pick_firearm(FirearmType::Pistol)?.0;
-        if b == a {
-            b = self
-                .in_store(Some(FirearmType::Pistol))
-                .into_iter()
-                .map(|(f, _)| f)
-                .find(|f| *f != a)
-                .context("a second pistol to transfer")?;
-        }
-        self.record(
-            SiteEvent::TransferredOut {
-                to_site: to.id.clone(),
-                to_company: to.company.clone(),
-                firearms: vec![a, b],
-                rounds: vec![],
-                rounds_from: None,
-                permit: doc(DocKind::TransferAuthorisation, "TA-2026-0007")?,
-                carrier: Some(p("SecureTransit CIT")?),
-            },
-            t,
-            None,
-        )?;
-        // The receiving site can only acknowledge what the server holds.
-        self.sync()?;
-        let serials = [self.serial_of(a)?, self.serial_of(b)?];
-        if let Ok(mut v) = self.common.transferred.lock() {
-            v.extend([a, b].into_iter().zip(serials));
-        }
-        Ok(())
-    }
-
-    fn transfer_in(&mut self, t: Timestamp) -> anyhow::Result<()> {
-        self.sync()?;
-        let inbox = self.agent.ledger().inbox()?;
-        let Some((entry, firearms)) = inbox.iter().find_map(|e| match &e.body().event {
-            armsledger_core::event::Event::Site(SiteEvent::TransferredOut {
-                to_site,
-                firearms,
-                ..
-            }) if to_site == &self.sp.id => Some((e, firearms.clone())),
-            _ => None,
-        }) else {
-            // Not on the server yet; try again tomorrow.
-            return Ok(());
-        };
-        let ChainId::Site(from) = entry.header().chain.clone() else {
-            bail!("a transfer out on the regulator chain");
-        };
-        let transfer = EntryRef {
-            site: from,
-            counter: entry.counter(),
-            hash: entry.hash(),
-        };
-        self.record(
-            SiteEvent::TransferredIn {
-                transfer,
-                firearms,
-                rounds: vec![],
-                location: self.vault()?,
-                note: None,
-            },
-            t,
-            None,
-        )?;
-        self.transfer_acknowledged = true;
-        Ok(())
-    }
-
-    fn refused_issue(&mut self, t: Timestamp) -> anyhow::Result<()> {
-        let to = self.guard(0)?;
-        let (f, _) = self.pick_firearm(FirearmType::Pistol)?;
-        let lot = self.pick_lot(ROUNDS_PER_ISSUE)?;
-        let ev = self.issue_event(f, &to, t.plus(10 * Timestamp::HOUR), Some(lot))?;
-        let officer = self.sp.armourer.clone();
-        match self.agent.record(&officer, ev, t, None) {
-            Err(AgentError::Refused { violations }) => {
-                if let Ok(mut v) = self.common.refusals.lock() {
-                    v.push(Refusal {
-                        site: self.sp.id.to_string(),
-                        at: t.to_string(),
-                        person: to.to_string(),
-                        rules: violations
-                            .iter()
-                            .map(|v| v.rule.name().to_string())
-                            .collect(),
-                        detail: violations
-                            .iter()
-                            .map(|v| v.evidence.clone())
-                            .collect::<Vec<_>>()
-                            .join("; "),
-                    });
-                }
-                Ok(())
-            }
-            Err(e) => Err(e.into()),
-            Ok(_) => bail!(
-                "{}: an issue to {to} (qualification lapsed) was not refused",
-                self.sp.id
-            ),
-        }
-    }
-
-    fn override_issue(&mut self, t: Timestamp, due: Timestamp) -> anyhow::Result<()> {
-        let to = self.guard(8)?;
-        let (f, _) = self.pick_firearm(FirearmType::Shotgun)?;
-        let ev = self.issue_event(f, &to, due, None)?;
-        let spec = OverrideSpec {
-            reason: p("armed-response callout; the only qualified shotgun holder is off sick")?,
-            authoriser: self.sp.supervisor.clone(),
-        };
-        let r = self.record(ev, t, Some(&spec))?;
-        self.open.push(OpenIssue {
-            entry: r.act.hash(),
-            firearm: f,
-            lot: None,
-        });
-        Ok(())
+        self.close_armoury(self.plan.at(d, 21, 0))
     }
 
     /// Final sync, and the chain's entries per firearm.
