@@ -644,6 +644,24 @@ mod tests {
     }
 
     #[test]
+    fn firearm_id_v2_separates_models_and_where_the_separators_fall() {
+        let n = |s: &str| Name::new(s).unwrap();
+        let a = FirearmId::derive(&n("Glock"), &n("17"), &n("AB-12345"));
+        assert_ne!(a, FirearmId::derive(&n("Glock"), &n("19"), &n("AB-12345")));
+        assert_ne!(a, FirearmId::derive(&n("Glock"), &n("17"), &n("AB1-2345")));
+        assert_ne!(a, FirearmId::derive(&n("Glock"), &n("17"), &n("AB12345")));
+        // Case and surrounding spaces do not make another firearm.
+        assert_eq!(a, FirearmId::derive(&n("GLOCK"), &n("17"), &n(" ab-12345")));
+        // Length prefixes: moving bytes from one field to the next changes it.
+        assert_ne!(
+            FirearmId::derive(&n("AB"), &n("C"), &n("D")),
+            FirearmId::derive(&n("A"), &n("BC"), &n("D"))
+        );
+        // Search still meets them all.
+        assert_eq!(normalise("AB-12345"), normalise("AB1-2345"));
+    }
+
+    #[test]
     fn holders_read_as_words() {
         let store = Holder::Store("vault".parse().unwrap());
         let person = Holder::Person("g-12".parse().unwrap());

@@ -201,3 +201,18 @@ fn rounds_a_guard_loses_come_out_of_the_guards_holding() {
     let ver = verify(&w.s, View::Corrected);
     assert!(ver.engine().state().discrepancies.is_empty());
 }
+
+#[test]
+fn serials_differing_only_by_separators_are_two_firearms_and_search_lists_both() {
+    let mut w = gun_only();
+    let (a, _) = w.s.acquire("north", "XY-12345");
+    let (b, _) = w.s.acquire("north", "XY1-2345");
+    assert_ne!(a, b);
+    check_quiet(&w.s);
+    let ver = verify(&w.s, View::Corrected);
+    assert_eq!(ver.engine().find_serial("xy 12345"), {
+        let mut v = vec![a, b];
+        v.sort();
+        v
+    });
+}
