@@ -22,7 +22,7 @@ use crate::error::MapError;
 use crate::key::{MapKey, chain_label};
 use crate::store::{NodeStore, NodeStoreMut};
 use crate::tree::Batch;
-use crate::value::{Kind, LeafValue, Record, Reader};
+use crate::value::{Kind, LeafValue, Reader, Record};
 
 /// Most serials kept for one firearm (the first and its corrections).
 pub const MAX_SERIALS: usize = 64;
@@ -110,7 +110,11 @@ impl<S: NodeStore + ?Sized> Pending<'_, S> {
         })?;
         if v.kind() != kind {
             return Err(MapError::Corrupt {
-                why: format!("map key {key} holds a {} leaf, not a {}", v.kind().name(), kind.name()),
+                why: format!(
+                    "map key {key} holds a {} leaf, not a {}",
+                    v.kind().name(),
+                    kind.name()
+                ),
             });
         }
         Ok(v)
@@ -124,9 +128,11 @@ impl<S: NodeStore + ?Sized> Pending<'_, S> {
             };
             self.firearms.insert(id.0, s);
         }
-        self.firearms.get_mut(&id.0).ok_or_else(|| MapError::Corrupt {
-            why: "firearm state vanished".into(),
-        })
+        self.firearms
+            .get_mut(&id.0)
+            .ok_or_else(|| MapError::Corrupt {
+                why: "firearm state vanished".into(),
+            })
     }
 
     fn entry(&mut self, log_index: u64, entry: &SignedEntry) -> Result<(), MapError> {

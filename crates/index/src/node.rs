@@ -160,7 +160,10 @@ pub struct Node {
 impl Node {
     /// The node's hash at its own depth.
     pub(crate) fn hash(&self, depth: usize) -> Hash {
-        node_hash(&self.left.hash_at(depth + 1), &self.right.hash_at(depth + 1))
+        node_hash(
+            &self.left.hash_at(depth + 1),
+            &self.right.hash_at(depth + 1),
+        )
     }
 
     /// The half a key with bit `b` takes.

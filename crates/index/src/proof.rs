@@ -178,7 +178,9 @@ impl Proof {
         let bitmap = r.take(d.div_ceil(8)).ok_or(bad("truncated bitmap"))?;
         let mut siblings = Vec::with_capacity(d);
         for i in 0..d {
-            let set = bitmap.get(i / 8).is_some_and(|b| b & (0x80 >> (i % 8)) != 0);
+            let set = bitmap
+                .get(i / 8)
+                .is_some_and(|b| b & (0x80 >> (i % 8)) != 0);
             if set {
                 let s = Hash(r.array().ok_or(bad("truncated sibling"))?);
                 if s == EMPTY {

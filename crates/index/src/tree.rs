@@ -143,13 +143,7 @@ pub fn prove<S: NodeStore + ?Sized>(store: &S, key: &MapKey) -> Result<Proof, Ma
         match at {
             Child::Empty => return Ok(Proof::new(siblings, Terminal::Empty)),
             Child::Leaf { key: k, value_hash } => {
-                return Ok(Proof::new(
-                    siblings,
-                    Terminal::Leaf {
-                        key: k,
-                        value_hash,
-                    },
-                ));
+                return Ok(Proof::new(siblings, Terminal::Leaf { key: k, value_hash }));
             }
             Child::Inner {
                 depth, prefix: pf, ..
