@@ -6,8 +6,8 @@
 //! armsledger-bench [--quick] [--json FILE] [--scenario NAME]...
 //! ```
 //!
-//! Scenarios: `ingest`, `verify`, `trace`, `storage`, `device`, `demo`
-//! (default: all). `--quick` uses small sizes (under a minute in release
+//! Scenarios: `ingest`, `verify`, `trace`, `storage`, `device`, `demo`,
+//! `index` (default: all). `--quick` uses small sizes (under a minute in release
 //! mode, for CI smoke runs); no figure is ever asserted.
 
 // A bench program: its setup panics are bugs in the bench, not input paths.
@@ -35,7 +35,7 @@ struct Args {
     /// Also write the figures as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
-    /// Run only these scenarios (ingest, verify, trace, storage, device, demo).
+    /// Run only these scenarios (ingest, verify, trace, storage, device, demo, index).
     #[arg(long = "scenario")]
     scenarios: Vec<String>,
     /// Full mode: also trace at 10M entries (several minutes, ≈ 4 GB disk).
@@ -50,7 +50,9 @@ struct Args {
     clients: u16,
 }
 
-const ALL: [&str; 6] = ["ingest", "verify", "trace", "storage", "device", "demo"];
+const ALL: [&str; 7] = [
+    "ingest", "verify", "trace", "storage", "device", "demo", "index",
+];
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -138,6 +140,20 @@ fn main() -> anyhow::Result<()> {
             Ok(f) => figures.extend(f),
             Err(note) => notes.push(format!("demo: {note}")),
         }
+    }
+    if want("index") {
+        step("7 index");
+        // Ingest's time per entry from this run, when it ran.
+        let ingest_us = figures
+            .iter()
+            .find(|f| f.scenario == "1 ingest" && f.name.starts_with("entries/s"))
+            .map(|f| 1e6 / f.value);
+        figures.extend(scenario::index::run(
+            if q { 20_000 } else { 1_000_000 },
+            if q { 4_096 } else { 40_960 },
+            dir.path(),
+            ingest_us,
+        )?);
     }
     step("done");
 

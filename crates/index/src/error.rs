@@ -64,7 +64,8 @@ pub enum MapError {
         /// The defect.
         why: String,
     },
-    /// The storage failed.
+    /// redb failed (I/O, a full disk): the caller's transaction is lost.
+    #[cfg(feature = "redb")]
     #[error("map storage: {0}")]
-    Storage(String),
+    Redb(#[from] redb::Error),
 }

@@ -7,7 +7,7 @@
 //! | `map_nodes` | depth (1) ‖ prefix (32) | node (see `node`) |
 //! | `map_values` | map key (32) | leaf value (see `value`) |
 //! | `map_firearms` | firearm id (16) | firearm state (see `indexer`) |
-//! | `map_meta` | `"root"` | root pointer |
+//! | `map_meta` | `"root"`, `"size"` | root pointer; log entries covered (u64 BE) |
 
 use redb::{ReadTransaction, ReadableTable, Table, TableDefinition, WriteTransaction};
 
@@ -28,9 +28,10 @@ pub const FIREARMS: Def = TableDefinition::new("map_firearms");
 pub const META: Def = TableDefinition::new("map_meta");
 
 const ROOT: &[u8] = b"root";
+const SIZE: &[u8] = b"size";
 
-fn storage(e: impl std::fmt::Display) -> MapError {
-    MapError::Storage(e.to_string())
+fn storage(e: impl Into<redb::Error>) -> MapError {
+    MapError::Redb(e.into())
 }
 
 fn node_key(at: &NodeKey) -> [u8; 33] {
@@ -64,6 +65,28 @@ impl<'t> RedbMap<'t> {
             firearms: txn.open_table(FIREARMS).map_err(storage)?,
             meta: txn.open_table(META).map_err(storage)?,
         })
+    }
+}
+
+impl RedbMap<'_> {
+    /// How many log entries the map covers (entries `0..n`).
+    pub fn indexed(&self) -> Result<u64, MapError> {
+        Ok(match get(&self.meta, SIZE)? {
+            None => 0,
+            Some(b) => {
+                u64::from_be_bytes(b.as_slice().try_into().map_err(|_| MapError::Corrupt {
+                    why: "map_meta size is not 8 bytes".into(),
+                })?)
+            }
+        })
+    }
+
+    /// Records that the map covers log entries `0..n`.
+    pub fn set_indexed(&mut self, n: u64) -> Result<(), MapError> {
+        self.meta
+            .insert(SIZE, n.to_be_bytes().as_slice())
+            .map_err(storage)?;
+        Ok(())
     }
 }
 
