@@ -54,6 +54,9 @@ pub enum ProblemKind {
     /// The trusted state pinned another log key for this origin: another log
     /// (or a new key) under a known name. `--trust-new-log` trusts it on purpose.
     LogKeyChanged,
+    /// The checkpoint's verifiable-index root is not the one the entries of
+    /// a full bundle give (docs/log.md section 11): a wrong index.
+    IndexRoot,
 }
 
 /// One authenticity failure, located as precisely as the bundle allows.

@@ -18,6 +18,7 @@
 mod annotate;
 mod chunk;
 mod dossier;
+mod index;
 mod open;
 mod summary;
 
@@ -213,6 +214,9 @@ struct Run<'o> {
     /// Equivocation proofs waiting for their batched signature check.
     equivocations: EquivocationBatch,
     end_seen: bool,
+    /// A full bundle's entries, indexed as the server must have (docs/log.md
+    /// section 11), to check the checkpoint's index root.
+    index: index::Recompute,
 }
 
 impl<'o> Run<'o> {
@@ -245,6 +249,7 @@ impl<'o> Run<'o> {
             entry_hashes: HashSet::new(),
             equivocations: EquivocationBatch::default(),
             end_seen: false,
+            index: index::Recompute::default(),
         }
     }
 
