@@ -47,13 +47,10 @@ impl<'s, S: NodeStoreMut + ?Sized> Batch<'s, S> {
         Ok(())
     }
 
-    /// The root hash as it stands in the batch.
-    pub fn root_hash(&self) -> Hash {
-        self.root.hash_at(0)
-    }
-
-    /// Writes every changed node and the new root; returns the root hash.
-    pub fn commit(self) -> Result<Hash, MapError> {
+    /// Hashes every changed node once, bottom up, then writes each and the
+    /// new root; returns the root hash.
+    pub fn commit(mut self) -> Result<Hash, MapError> {
+        self.root = self.rehash(self.root);
         for (at, node) in &self.nodes {
             self.store.put_node(at, node)?;
         }
@@ -74,13 +71,35 @@ impl<'s, S: NodeStoreMut + ?Sized> Batch<'s, S> {
         let d = u8::try_from(depth).map_err(|_| MapError::Corrupt {
             why: format!("map node at depth {depth}"),
         })?;
-        let hash = node.hash(depth);
+        // Hashed once at commit (`rehash`): a batch changes the nodes near
+        // the root once per leaf, and hashing them each time was most of
+        // the work.
         self.nodes.insert((d, path), node);
         Ok(Child::Inner {
             depth: d,
             prefix: path,
-            hash,
+            hash: EMPTY,
         })
+    }
+
+    /// `child` with the hashes of every node changed in this batch beneath
+    /// it recomputed (a node not changed keeps the hash its parent holds).
+    fn rehash(&mut self, child: Child) -> Child {
+        let Child::Inner { depth, prefix, .. } = child else {
+            return child;
+        };
+        let Some(mut node) = self.nodes.get(&(depth, prefix)).copied() else {
+            return child;
+        };
+        node.left = self.rehash(node.left);
+        node.right = self.rehash(node.right);
+        let hash = node.hash(usize::from(depth));
+        self.nodes.insert((depth, prefix), node);
+        Child::Inner {
+            depth,
+            prefix,
+            hash,
+        }
     }
 
     /// Puts the leaf into the subtree `at`; returns what replaces `at`.
