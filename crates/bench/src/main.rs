@@ -6,8 +6,8 @@
 //! armsledger-bench [--quick] [--json FILE] [--scenario NAME]...
 //! ```
 //!
-//! Scenarios: `ingest`, `verify`, `trace`, `storage`, `device`, `demo`
-//! (default: all), and `publish` (only when named: a 10M-entry log's tiles
+//! Scenarios: `ingest`, `verify`, `trace`, `storage`, `device`, `demo`,
+//! `index` (default: all), and `publish` (only when named: a 10M-entry log's tiles
 //! to an in-memory object store, `--publish-entries N`, `--bundles`). `--quick` uses small sizes (under a minute in release
 //! mode, for CI smoke runs); no figure is ever asserted.
 
@@ -36,7 +36,7 @@ struct Args {
     /// Also write the figures as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
-    /// Run only these scenarios (ingest, verify, trace, storage, device, demo).
+    /// Run only these scenarios (ingest, verify, trace, storage, device, demo, index).
     #[arg(long = "scenario")]
     scenarios: Vec<String>,
     /// Full mode: also trace at 10M entries (several minutes, ≈ 4 GB disk).
@@ -59,7 +59,9 @@ struct Args {
     bundles: bool,
 }
 
-const ALL: [&str; 6] = ["ingest", "verify", "trace", "storage", "device", "demo"];
+const ALL: [&str; 7] = [
+    "ingest", "verify", "trace", "storage", "device", "demo", "index",
+];
 
 /// Scenarios run only when named.
 const ON_REQUEST: [&str; 1] = ["publish"];
@@ -152,10 +154,24 @@ fn main() -> anyhow::Result<()> {
             Err(note) => notes.push(format!("demo: {note}")),
         }
     }
+    if want("index") {
+        step("7 index");
+        // Ingest's time per entry from this run, when it ran.
+        let ingest_us = figures
+            .iter()
+            .find(|f| f.scenario == "1 ingest" && f.name.starts_with("entries/s"))
+            .map(|f| 1e6 / f.value);
+        figures.extend(scenario::index::run(
+            if q { 20_000 } else { 1_000_000 },
+            if q { 4_096 } else { 40_960 },
+            dir.path(),
+            ingest_us,
+        )?);
+    }
     if args.scenarios.iter().any(|s| s == "publish") {
         let n = if q { 100_000 } else { args.publish_entries };
         step(&format!(
-            "7 publish {n} entries to an in-memory object store"
+            "8 publish {n} entries to an in-memory object store"
         ));
         figures.extend(scenario::publish::run(n, args.bundles)?);
     }

@@ -96,6 +96,29 @@ impl MemoryLog {
         Ok(key.sign_checkpoint(size, &self.root_at(size)?)?)
     }
 
+    /// The verifiable index's root over the first `size` entries (docs/log.md
+    /// section 11), as the server's store computes it.
+    pub fn index_root_at(&self, size: u64) -> Result<armsledger_core::Hash, BundleError> {
+        let mut map = armsledger_index::MemStore::default();
+        let n = usize::try_from(size).unwrap_or(usize::MAX);
+        armsledger_index::apply(
+            &mut map,
+            (0u64..).zip(self.entries.iter().take(n).map(|e| &**e)),
+        )
+        .and_then(|_| armsledger_index::root_hash(&map))
+        .map_err(|e| BundleError::Index(e.to_string()))
+    }
+
+    /// [`Self::checkpoint`] with the index line, as the server signs them.
+    pub fn checkpoint_indexed(
+        &self,
+        key: &LogKey,
+        size: u64,
+    ) -> Result<SignedCheckpoint, BundleError> {
+        let index = LogHash(self.index_root_at(size)?.0);
+        Ok(key.sign_checkpoint_indexed(size, &self.root_at(size)?, Some(&index))?)
+    }
+
     /// The inclusion proof of entry `index` in the tree of `size`.
     pub fn inclusion(&self, index: u64, size: u64) -> Result<Vec<LogHash>, BundleError> {
         Ok(prove_inclusion(&self.stored, index, size)?)

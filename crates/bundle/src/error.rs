@@ -127,6 +127,10 @@ pub enum BundleError {
     /// A log operation failed while building a bundle (checkpoint signing, proofs).
     #[error("log: {0}")]
     Log(#[from] armsledger_log::LogError),
+    /// The verifiable index could not be computed over the log's entries
+    /// (a leaf over its limits).
+    #[error("verifiable index: {0}")]
+    Index(String),
     /// The trusted-state file cannot be read or written (exit 2: fix the path or the file).
     #[error("trusted state {}: {reason}", path.display())]
     State {

@@ -58,6 +58,9 @@ pub enum ProblemKind {
     /// cosignatures (or its log is not in the policy): it may be one side of
     /// a split view.
     QuorumNotMet,
+    /// The checkpoint's verifiable-index root is not the one the entries of
+    /// a full bundle give (docs/log.md section 11): a wrong index.
+    IndexRoot,
 }
 
 /// One authenticity failure, located as precisely as the bundle allows.

@@ -42,8 +42,8 @@ mod tiles;
 mod tlog_proof;
 
 pub use checkpoint::{
-    Checkpoint, CheckpointNote, LogKey, LogVerifier, MAX_NOTE_BYTES, MAX_ORIGIN_BYTES,
-    NoteSignature, SignedCheckpoint, key_id, open_checkpoint,
+    Checkpoint, CheckpointNote, INDEX_EXTENSION, LogKey, LogVerifier, MAX_NOTE_BYTES,
+    MAX_ORIGIN_BYTES, NoteSignature, SignedCheckpoint, key_id, open_checkpoint,
 };
 pub use cosignature::{
     COSIGNATURE_ALG, Cosignature, CosignatureVerifier, CosignerKey, MAX_COSIGNATURE_TIME,

@@ -15,6 +15,10 @@ pub enum StoreError {
     /// another process (HTTP 500). Nothing of the operation was written.
     #[error("storage failed: {0}")]
     StorageFailed(#[from] redb::Error),
+    /// The verifiable index's stored nodes or values are damaged, or a leaf
+    /// outgrew its limits (HTTP 500). Nothing of the operation was written.
+    #[error("verifiable index: {0}")]
+    Index(armsledger_index::MapError),
     /// The file is a redb database but not one this crate wrote, or of
     /// another kind or version (HTTP 500).
     #[error("{path}: not a {expected} store (found format {found:?}); check the path")]
@@ -209,5 +213,15 @@ fn entries(n: u64) -> String {
         "1 entry".to_string()
     } else {
         format!("{n} entries")
+    }
+}
+
+impl From<armsledger_index::MapError> for StoreError {
+    fn from(e: armsledger_index::MapError) -> Self {
+        match e {
+            // A disk fault stays a disk fault (the server answers 507 and re-opens).
+            armsledger_index::MapError::Redb(e) => StoreError::StorageFailed(e),
+            other => StoreError::Index(other),
+        }
     }
 }

@@ -1,7 +1,11 @@
-//! The six scenarios of issue 8, each reusing the library code it measures.
+//! The six scenarios of issue 8 and the index of issue 19, each reusing the
+//! library code it measures.
 
 pub mod demo;
 pub mod device;
+pub mod index;
+#[cfg(feature = "jmt")]
+pub mod index_jmt;
 pub mod ingest;
 pub mod publish;
 pub mod storage;

@@ -224,6 +224,7 @@ impl Run<'_> {
             self.problem(about(ProblemKind::Index, reason));
             return Err(());
         }
+        let full = !self.scope().is_scoped();
         let ledger = self.ledger.as_mut().ok_or(())?;
         let key = match ledger.keys().key_for(entry.header()) {
             Ok(k) => k,
@@ -248,6 +249,9 @@ impl Run<'_> {
             return Err(());
         }
         let entry = Arc::new(entry);
+        if full {
+            self.index.push(p.index, entry.clone());
+        }
         let dossier_entry = self.dossier.is_some() && matches!(entry.chain(), ChainId::Site(_));
         let outcome: Result<Vec<Finding>, (ProblemKind, String)> = if dossier_entry {
             match self.dossier.as_mut().map(|d| d.check(&entry, p.record)) {

@@ -18,6 +18,7 @@
 mod annotate;
 mod chunk;
 mod dossier;
+mod index;
 mod open;
 mod summary;
 
@@ -218,6 +219,9 @@ struct Run<'o> {
     /// Equivocation proofs waiting for their batched signature check.
     equivocations: EquivocationBatch,
     end_seen: bool,
+    /// A full bundle's entries, indexed as the server must have (docs/log.md
+    /// section 11), to check the checkpoint's index root.
+    index: index::Recompute,
 }
 
 impl<'o> Run<'o> {
@@ -250,6 +254,7 @@ impl<'o> Run<'o> {
             entry_hashes: HashSet::new(),
             equivocations: EquivocationBatch::default(),
             end_seen: false,
+            index: index::Recompute::default(),
         }
     }
 

@@ -289,6 +289,7 @@ impl Run<'_> {
                 ));
             } else {
                 self.full_tree_matches = true;
+                self.check_index(&cp, record);
             }
         }
         let Some((size, root)) = self.trusted else {

@@ -9,6 +9,7 @@
 mod chunks;
 mod complete;
 mod doc;
+mod index;
 mod malicious;
 mod roundtrip;
 mod server;

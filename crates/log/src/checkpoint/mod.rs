@@ -8,8 +8,13 @@
 //! — <key name> <base64(key id (4 bytes, big-endian) || Ed25519 signature)>\n
 //! ```
 //!
-//! We never write extension lines and refuse checkpoints that carry them: a
-//! log signing this format is ours, and extension lines are not auditable.
+//! We write one extension line only, and refuse checkpoints that carry any
+//! other: the root of the log's verifiable index (docs/log.md section 11),
+//! which every witness cosigning the checkpoint cosigns too:
+//!
+//! ```text
+//! armsledger-index/v1 <index root, standard base64>\n
+//! ```
 
 mod key;
 mod named;
@@ -37,7 +42,12 @@ pub struct Checkpoint {
     origin: String,
     size: u64,
     root: Hash,
+    index: Option<Hash>,
 }
+
+/// The start of the one extension line our checkpoints carry: the root of
+/// the verifiable index over the checkpoint's entries.
+pub const INDEX_EXTENSION: &str = "armsledger-index/v1 ";
 
 impl Checkpoint {
     /// A checkpoint with a valid origin and size; not yet signed.
@@ -48,7 +58,20 @@ impl Checkpoint {
             origin: origin.to_owned(),
             size,
             root,
+            index: None,
         })
+    }
+
+    /// The same checkpoint committing to the verifiable index's root.
+    pub fn with_index(mut self, index: Hash) -> Self {
+        self.index = Some(index);
+        self
+    }
+
+    /// The verifiable index's root over the same entries, when the
+    /// checkpoint carries it (every checkpoint the server signs does).
+    pub fn index(&self) -> Option<&Hash> {
+        self.index.as_ref()
     }
 
     /// The log's origin line.
@@ -66,19 +89,42 @@ impl Checkpoint {
         &self.root
     }
 
-    /// The note text that gets signed: three lines, each ending in `\n`.
+    /// The note text that gets signed: origin, size and root lines, and the
+    /// index line when there is one, each ending in `\n`.
     pub fn body(&self) -> String {
-        format!(
+        let mut body = format!(
             "{}\n{}\n{}\n",
             self.origin,
             self.size,
             self.root.to_base64()
-        )
+        );
+        if let Some(index) = &self.index {
+            body.push_str(INDEX_EXTENSION);
+            body.push_str(&index.to_base64());
+            body.push('\n');
+        }
+        body
     }
 
-    /// Parses a note text of exactly origin, size and root lines.
+    /// Parses a note text of exactly origin, size and root lines, and at
+    /// most the index line.
     fn parse_body(text: &str) -> Result<Self, LogError> {
-        Self::parse_body_lines(text, false).map(|(checkpoint, _)| checkpoint)
+        let (checkpoint, extensions) = Self::parse_body_lines(text, true)?;
+        match extensions.as_slice() {
+            [] => Ok(checkpoint),
+            [line] => {
+                let index = line
+                    .strip_prefix(INDEX_EXTENSION)
+                    .and_then(|b| Hash::from_base64(b).ok())
+                    .ok_or(LogError::CheckpointMalformed(
+                        "the only extension line accepted is the index root",
+                    ))?;
+                Ok(checkpoint.with_index(index))
+            }
+            _ => Err(LogError::CheckpointMalformed(
+                "extension lines other than the index root are not accepted",
+            )),
+        }
     }
 
     /// Parses origin, size and root lines, then the extension lines if
@@ -150,7 +196,21 @@ impl LogKey {
     /// The caller must already have checked that this head is consistent
     /// with every checkpoint the log signed before; this function cannot.
     pub fn sign_checkpoint(&self, size: u64, root: &Hash) -> Result<SignedCheckpoint, LogError> {
-        let checkpoint = Checkpoint::new(self.name(), size, *root)?;
+        self.sign_checkpoint_indexed(size, root, None)
+    }
+
+    /// Signs the checkpoint with the index line when `index` is given (the
+    /// verifiable index's root over the same `size` entries).
+    pub fn sign_checkpoint_indexed(
+        &self,
+        size: u64,
+        root: &Hash,
+        index: Option<&Hash>,
+    ) -> Result<SignedCheckpoint, LogError> {
+        let mut checkpoint = Checkpoint::new(self.name(), size, *root)?;
+        if let Some(index) = index {
+            checkpoint = checkpoint.with_index(*index);
+        }
         let mut note = Note::new(checkpoint.body().as_bytes(), &[])
             .map_err(|_| LogError::NoteMalformed("checkpoint body is not a note text"))?;
         note.add_sigs(&[&self.note_signer()])

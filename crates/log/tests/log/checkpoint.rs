@@ -287,6 +287,29 @@ fn fail_malformed_notes() {
 }
 
 #[test]
+fn the_index_line_is_signed_and_read_back() {
+    let (size, root) = example_tree();
+    let index = Hash([7; 32]);
+    let signed = example_key()
+        .sign_checkpoint_indexed(size, &root, Some(&index))
+        .unwrap();
+    assert!(signed.note().contains(&format!(
+        "\n{}{}\n\n",
+        armsledger_log::INDEX_EXTENSION,
+        index.to_base64()
+    )));
+    let opened = open(signed.note()).unwrap();
+    assert_eq!(opened.checkpoint().index(), Some(&index));
+    assert_eq!(opened.checkpoint().root(), &root);
+    // tlog_tiles reads it as a C2SP checkpoint with one extension line.
+    let body = signed.note().split_once("\n\n").unwrap().0.to_owned() + "\n";
+    let theirs = tlog_tiles::Checkpoint::from_bytes(body.as_bytes()).unwrap();
+    assert_eq!(theirs.size(), size);
+    // Quiet: without an index there is no line.
+    assert_eq!(open(example().note()).unwrap().checkpoint().index(), None);
+}
+
+#[test]
 fn fail_validly_signed_but_malformed_bodies() {
     let root = "3bib5AOAnjJXUNPSY814kpwpQreUKjS3fhIslZSnTIw=";
     let bodies = [
@@ -295,6 +318,13 @@ fn fail_validly_signed_but_malformed_bodies() {
         format!("{EXAMPLE_ORIGIN}\n7\n{}\n", root.trim_end_matches('=')),
         format!("{EXAMPLE_ORIGIN}\n7\n"),
         format!("{EXAMPLE_ORIGIN}\n{}\n{root}\n", u64::MAX),
+        // The index line: only ours, only once, only base64 of 32 bytes.
+        format!("{EXAMPLE_ORIGIN}\n7\n{root}\narmsledger-index/v1 {root}\nextension line\n"),
+        format!(
+            "{EXAMPLE_ORIGIN}\n7\n{root}\narmsledger-index/v1 {root}\narmsledger-index/v1 {root}\n"
+        ),
+        format!("{EXAMPLE_ORIGIN}\n7\n{root}\narmsledger-index/v1 AAAA\n"),
+        format!("{EXAMPLE_ORIGIN}\n7\n{root}\narmsledger-index/v2 {root}\n"),
     ];
     for body in bodies {
         assert!(

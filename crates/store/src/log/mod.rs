@@ -11,6 +11,7 @@ pub(crate) mod blocks;
 mod bulk;
 mod fsck;
 mod grow;
+mod index;
 mod read;
 mod sign;
 mod stored;
@@ -76,6 +77,7 @@ impl LogStore {
         crate::refuse_retired(&path, "meta", &RETIRED, FORMAT)?;
         let db = Database::create(&path)?;
         init(&db, &path)?;
+        index::catch_up(&db)?;
         Ok(LogStore { db, path })
     }
 
@@ -96,17 +98,31 @@ impl LogStore {
     /// the batch) gets its existing index and writes nothing. An entry whose
     /// (chain, counter) is held by a different entry fails the whole batch
     /// with [`StoreError::SlotTaken`]; nothing is written.
+    ///
+    /// The verifiable index (`armsledger-index`) moves forward over the new
+    /// entries in the same transaction, so the map and the leaves it
+    /// indexes become durable together.
     pub fn append_batch(&self, batch: &[Accepted]) -> Result<Vec<u64>, StoreError> {
         let txn = self.db.begin_write()?;
-        let out = {
+        let (out, start) = {
             let mut w = Writer::open(&txn)?;
+            let start = w.frontier.size();
             let out = batch
                 .iter()
                 .map(|a| w.append(a))
                 .collect::<Result<Vec<u64>, StoreError>>()?;
             w.finish()?;
-            out
+            (out, start)
         };
+        // New entries get the indexes start, start + 1, ... in batch order;
+        // an entry already logged (or repeated in the batch) gets an older one.
+        let mut fresh: Vec<(u64, &SignedEntry)> = Vec::new();
+        for (a, &i) in batch.iter().zip(&out) {
+            if i >= start + fresh.len() as u64 {
+                fresh.push((i, &a.entry));
+            }
+        }
+        index::extend(&txn, start, &fresh)?;
         txn.commit()?;
         Ok(out)
     }

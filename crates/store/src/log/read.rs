@@ -51,6 +51,7 @@ pub struct LogReader {
     equivocations: BlockTable,
     checkpoints: ReadOnlyTable<u64, &'static str>,
     frontier: Frontier,
+    index: armsledger_index::redb_store::RedbMapRead,
     _txn: ReadTransaction,
 }
 
@@ -66,7 +67,9 @@ impl LogReader {
     pub(crate) fn new(txn: ReadTransaction) -> Result<Self, StoreError> {
         let meta = txn.open_table(META)?;
         let frontier = load_frontier(&meta)?;
+        let index = armsledger_index::redb_store::RedbMapRead::open(&txn)?;
         Ok(LogReader {
+            index,
             entries: txn.open_table(ENTRIES)?,
             received: txn.open_table(RECEIVED_AT)?,
             tiles: txn.open_table(TILES)?,
@@ -91,6 +94,20 @@ impl LogReader {
     /// Number of entries in the log (its tree size).
     pub fn size(&self) -> u64 {
         self.frontier.size()
+    }
+
+    /// The verifiable index's root in this snapshot: it covers exactly
+    /// the snapshot's `size()` entries (both move in one transaction).
+    pub fn index_root(&self) -> Result<EntryHash, StoreError> {
+        Ok(armsledger_index::root_hash(&self.index)?)
+    }
+
+    /// A map key's leaf value (if any) and its proof against [`Self::index_root`].
+    pub fn index_lookup(
+        &self,
+        key: &armsledger_index::MapKey,
+    ) -> Result<(Option<armsledger_index::LeafValue>, armsledger_index::Proof), StoreError> {
+        Ok(armsledger_index::lookup(&self.index, key)?)
     }
 
     /// The root of the whole tree, from the persisted frontier.

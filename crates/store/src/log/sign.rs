@@ -4,8 +4,9 @@
 //! size and root, recompute the root from the stored tree and require it to
 //! match the frontier, load the last signed checkpoint and check its
 //! signature, recompute the stored tree's root at its size, prove and verify
-//! consistency from it to the new head, and only then sign, persist the note
-//! durably, and return it.
+//! consistency from it to the new head, and only then sign (with the
+//! verifiable index's root over the same entries as the note's one extension
+//! line), persist the note durably, and return it.
 
 use armsledger_log::{
     LogKey, SignedCheckpoint, open_checkpoint, prove_consistency, tree_root, verify_consistency,
@@ -111,7 +112,18 @@ impl LogStore {
                     .map_err(|e| inconsistent(e.to_string()))?;
             }
 
-            let signed = key.sign_checkpoint(size, &root)?;
+            // The index moves in the appends' transactions, so it covers
+            // exactly these `size` entries; the checkpoint commits to its root.
+            let map = armsledger_index::redb_store::RedbMap::open(&txn)?;
+            let covered = map.indexed()?;
+            if covered != size {
+                return Err(StoreError::TreeInconsistent(format!(
+                    "the index covers {covered} entries, the log {size}"
+                )));
+            }
+            let index = armsledger_log::Hash(armsledger_index::root_hash(&map)?.0);
+            drop(map);
+            let signed = key.sign_checkpoint_indexed(size, &root, Some(&index))?;
             checkpoints.insert(size, signed.note())?;
             meta.insert(meta::LAST_CHECKPOINT, signed.note().as_bytes())?;
             meta.insert(meta::LOG_VKEY, vkey.as_bytes())?;

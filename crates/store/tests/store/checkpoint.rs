@@ -26,7 +26,16 @@ fn store_checkpoints_verify_with_signed_note_and_parse_with_tlog_tiles() {
     assert_eq!(cp.origin(), key.name());
     assert_eq!(cp.size(), 300);
     assert_eq!(cp.hash().0, store.read().unwrap().root().0);
-    assert_eq!(cp.extension(), "");
+    // The one extension line: the verifiable index's root over the same entries.
+    let index = store.read().unwrap().index_root().unwrap();
+    assert_eq!(
+        cp.extension(),
+        format!(
+            "{}{}\n",
+            armsledger_log::INDEX_EXTENSION,
+            armsledger_log::Hash(index.0).to_base64()
+        )
+    );
 
     // Our own opener agrees, and the note is what the store keeps.
     let opened = open_checkpoint(note_bytes, &key.verifier(), key.name()).unwrap();

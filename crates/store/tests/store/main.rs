@@ -18,6 +18,7 @@ mod crash;
 mod dictionary;
 mod docs;
 mod format;
+mod index;
 mod log_basic;
 mod proofs;
 mod tamper;
