@@ -13,7 +13,8 @@
 mod sites;
 
 use sites::{
-    Procs, RECEIVE_L1, acquire_glock, device_addr, fails, ok, regulator, root_public, server, token,
+    Procs, RECEIVE_L1, acquire_glock, cli, device_addr, fails, ok, regulator, root_public, server,
+    token,
 };
 
 /// The server's published log key (public, no token).
