@@ -69,8 +69,10 @@
     const cut = note.indexOf('\n\n');
     if (cut < 0) throw new Error('the checkpoint is not a signed note');
     const body = note.slice(0, cut + 1);
+    // origin, size, root, then any extension lines (the verifiable index's
+    // root), then the empty string after the body's last newline.
     const lines = body.split('\n');
-    if (lines.length !== 4 || lines[0] !== key.name) {
+    if (lines.length < 4 || lines[0] !== key.name) {
       throw new Error('the checkpoint is not of the pinned log (origin "' + lines[0] + '")');
     }
     const idCheck = (await sha256(concat(utf8.encode(key.name), new Uint8Array([0x0a, 0x01]), key.pub))).slice(0, 4);
