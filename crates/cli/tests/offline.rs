@@ -1,10 +1,13 @@
-//! Offline reading of a bundle: book (views and corrections report), trace,
-//! inventory and alerts, all from a verified file with no server.
+//! Offline reading of a bundle: book (views, corrections report, every way
+//! into and out of the book), trace, inventory and alerts, all from a
+//! verified file with no server.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use armsledger_core::event::SiteEvent;
-use armsledger_core::model::{DocKind, Item};
+use armsledger_core::model::{
+    Condition, Counterparty, DisposalMethod, DocKind, ExitKind, Item, LossKind,
+};
 use armsledger_core::testkit::{Scenario, doc, pistol, text, v};
 use assert_cmd::Command;
 
@@ -45,6 +48,10 @@ fn bundle(dir: &std::path::Path) -> std::path::PathBuf {
             certificate: None,
         },
     );
+    write_bundle(dir, &s)
+}
+
+fn write_bundle(dir: &std::path::Path, s: &Scenario) -> std::path::PathBuf {
     let key = armsledger_log::LogKey::from_seed("test.example/log", &[9; 32]).unwrap();
     let bytes = armsledger_bundle::full_bundle(&s.log, &key, s.regulator_key(), s.now).unwrap();
     let path = dir.join("ledger.bundle");
@@ -149,4 +156,244 @@ fn trace_inventory_and_alerts_from_a_bundle() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not authentic"));
+}
+
+/// The book's CSV lines (without the corrections report), by column name.
+fn book_lines(csv_text: &str) -> Vec<std::collections::BTreeMap<String, String>> {
+    let book = csv_text.split("\n\n").next().unwrap();
+    let mut r = csv::Reader::from_reader(book.as_bytes());
+    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    r.records()
+        .map(|rec| {
+            header
+                .iter()
+                .cloned()
+                .zip(rec.unwrap().iter().map(String::from))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn book_recovery_seizure_and_every_exit_in_their_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Scenario::standard();
+    s.company_with_site("beta", "south");
+    // Quiet: an ordinary transfer and an ordinary destruction.
+    let (sent, _) = s.acquire("north", "TR-1");
+    s.site(
+        "north",
+        "armourer-1",
+        SiteEvent::TransferredOut {
+            to_site: v("south"),
+            to_company: v("beta"),
+            firearms: vec![sent],
+            rounds: vec![],
+            rounds_from: None,
+            permit: doc(DocKind::TransferAuthorisation, "TA-1"),
+            carrier: None,
+        },
+    );
+    let (burnt, _) = s.acquire("north", "DS-1");
+    s.site(
+        "north",
+        "armourer-1",
+        SiteEvent::Disposed {
+            item: Item::Firearm(burnt),
+            method: DisposalMethod::Destroyed,
+            place: v("Police smelter"),
+            witnesses: vec![v("witness-1"), v("witness-2")],
+            authorisation: doc(DocKind::DisposalOrder, "DO-1"),
+            certificate: None,
+        },
+    );
+    // A deactivation carries its certificate.
+    let (deact, _) = s.acquire("north", "DA-1");
+    s.site(
+        "north",
+        "armourer-1",
+        SiteEvent::Disposed {
+            item: Item::Firearm(deact),
+            method: DisposalMethod::Deactivated,
+            place: v("Proof house"),
+            witnesses: vec![v("witness-1"), v("witness-2")],
+            authorisation: doc(DocKind::DisposalOrder, "DO-2"),
+            certificate: Some(doc(DocKind::DeactivationCertificate, "DC-7")),
+        },
+    );
+    // Lost, then recovered: the recovery opens a new line.
+    let (lost, _) = s.acquire("north", "LS-1");
+    let loss = s.site(
+        "north",
+        "armourer-1",
+        SiteEvent::LossReported {
+            items: vec![Item::Firearm(lost)],
+            kind: LossKind::Theft,
+            holder: None,
+            discovered_at: s.now,
+            circumstances: text("vault door forced"),
+            police_ref: Some(v("PR-5")),
+            regulator_ref: None,
+        },
+    );
+    s.site(
+        "north",
+        "armourer-1",
+        SiteEvent::Recovered {
+            firearm: lost,
+            report: loss.hash(),
+            condition: Condition::Serviceable,
+            location: v("vault"),
+        },
+    );
+    // Seized, then recovered.
+    let (seized, _) = s.acquire("north", "SZ-1");
+    let seizure = s.site(
+        "north",
+        "armourer-1",
+        SiteEvent::Seized {
+            firearm: seized,
+            authority: v("Police"),
+            order: v("SO-3"),
+        },
+    );
+    s.site(
+        "north",
+        "armourer-1",
+        SiteEvent::Recovered {
+            firearm: seized,
+            report: seizure.hash(),
+            condition: Condition::Serviceable,
+            location: v("vault"),
+        },
+    );
+    // Every way of leaving the ledger other than destruction.
+    let exits = [
+        (
+            ExitKind::SoldToDealer,
+            "EX-1",
+            "Gun Shop",
+            "DL-9",
+            DocKind::Other,
+        ),
+        (
+            ExitKind::HandedToLicensee,
+            "EX-2",
+            "Club",
+            "CL-3",
+            DocKind::Other,
+        ),
+        (
+            ExitKind::ReturnedToLessor,
+            "EX-3",
+            "Lessor Ltd",
+            "LL-1",
+            DocKind::Other,
+        ),
+        (
+            ExitKind::SurrenderedToPolice,
+            "EX-4",
+            "Police",
+            "",
+            DocKind::PoliceReport,
+        ),
+        (
+            ExitKind::Exported,
+            "EX-5",
+            "Foreign Co",
+            "FC-2",
+            DocKind::ExportLicence,
+        ),
+    ];
+    for (exit, serial, name, licence, kind) in exits {
+        let (gun, _) = s.acquire("north", serial);
+        s.site(
+            "north",
+            "armourer-1",
+            SiteEvent::LeftLedger {
+                item: Item::Firearm(gun),
+                exit,
+                counterparty: Counterparty {
+                    name: v(name),
+                    licence: (!licence.is_empty()).then(|| v(licence)),
+                },
+                documents: vec![doc(kind, &format!("D-{serial}"))],
+            },
+        );
+    }
+    let b = write_bundle(dir.path(), &s);
+    let b = b.to_str().unwrap();
+    let out = run(&["book", "--site", "north", "--bundle", b]);
+    let lines = book_lines(&out);
+    let of = |serial: &str| -> Vec<&std::collections::BTreeMap<String, String>> {
+        lines.iter().filter(|l| l["serial"] == serial).collect()
+    };
+    let one = |serial: &str, col: &str| -> String {
+        let l = of(serial);
+        assert_eq!(l.len(), 1, "{serial}: {out}");
+        l[0][col].clone()
+    };
+    // Quiet: transfer and destruction read as before.
+    assert_eq!(one("TR-1", "disposed to"), "beta site south under TA-1");
+    assert_eq!(
+        one("DS-1", "disposed to"),
+        "Destroyed at Police smelter under DO-1"
+    );
+    // Firing: deactivation names its certificate.
+    assert_eq!(
+        one("DA-1", "disposed to"),
+        "Deactivated at Proof house under DO-2; certificate DC-7"
+    );
+    // A recovered firearm reappears: the old line closed, a new one open.
+    for (serial, closed_by, closing) in [
+        ("LS-1", "Theft; police PR-5", loss.counter()),
+        ("SZ-1", "seized by Police (SO-3)", seizure.counter()),
+    ] {
+        let l = of(serial);
+        assert_eq!(
+            l.len(),
+            2,
+            "{serial} has its first stay and its recovery: {out}"
+        );
+        assert_eq!(l[0]["disposed to"], closed_by);
+        assert_eq!(l[0]["disposition entry"], closing.to_string());
+        assert!(
+            l[1]["received from"].starts_with("recovered into vault")
+                && l[1]["received from"].ends_with(&format!("closes entry {closing}")),
+            "{out}"
+        );
+        assert_eq!(l[1]["disposed"], "", "back in the armoury: {out}");
+    }
+    // Each exit in the disposition columns, with its counterparty and document.
+    for (want, serial) in [
+        (
+            "sold-to-dealer to Gun Shop (licence DL-9) under Other D-EX-1",
+            "EX-1",
+        ),
+        (
+            "handed-to-licensee to Club (licence CL-3) under Other D-EX-2",
+            "EX-2",
+        ),
+        (
+            "returned-to-lessor to Lessor Ltd (licence LL-1) under Other D-EX-3",
+            "EX-3",
+        ),
+        (
+            "surrendered-to-police to Police under PoliceReport D-EX-4",
+            "EX-4",
+        ),
+        (
+            "exported to Foreign Co (licence FC-2) under ExportLicence D-EX-5",
+            "EX-5",
+        ),
+    ] {
+        assert_eq!(one(serial, "disposed to"), want, "{out}");
+        assert!(!one(serial, "disposition entry").is_empty());
+    }
+    // The HTML book carries the same cells.
+    let html = run(&["book", "--site", "north", "--bundle", b, "--format", "html"]);
+    assert!(
+        html.contains("<td>exported to Foreign Co (licence FC-2) under ExportLicence D-EX-5</td>"),
+        "{html}"
+    );
 }

@@ -9,8 +9,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use armsledger_core::entry::{ChainId, SignedEntry};
 use armsledger_core::event::{Event, SiteEvent};
+use armsledger_core::hash::Hash;
 use armsledger_core::ids::SiteId;
-use armsledger_core::model::{FirearmId, FirearmIdentity, Item};
+use armsledger_core::model::{DisposalMethod, FirearmId, FirearmIdentity, Item};
+use armsledger_core::report::summarise;
 use armsledger_core::rules::View;
 use clap::{Args, ValueEnum};
 
@@ -108,8 +110,31 @@ struct Row {
     disposal_entry: String,
 }
 
+/// Each entry's counter by its hash, to name an entry the way the book does.
+fn counters(loaded: &Loaded) -> BTreeMap<Hash, u64> {
+    loaded
+        .entries
+        .iter()
+        .map(|(_, _, e)| (e.hash(), e.counter()))
+        .collect()
+}
+
+/// A referenced entry by its counter, or its short hash when it is not in
+/// the bundle.
+fn entry_name(counters: &BTreeMap<Hash, u64>, h: &Hash) -> String {
+    counters.get(h).map_or_else(|| h.short(), |c| c.to_string())
+}
+
+/// The book: one line per stay of a firearm at the site, opened by an
+/// acquisition, a transfer in or a recovery (a lost, stolen or seized
+/// firearm back in the armoury starts a new line that names the entry it
+/// closes), and closed in the disposition columns by a transfer out, a
+/// destruction or deactivation (with its certificate), a loss, a seizure or
+/// a departure from the ledger (sold to a dealer, handed to a licensee,
+/// returned to a lessor, surrendered to the police, exported).
 fn rows(loaded: &Loaded, site: &SiteId) -> Vec<Row> {
     let chain = ChainId::Site(site.clone());
+    let counters = counters(loaded);
     let mut out: Vec<Row> = Vec::new();
     let mut open: BTreeMap<FirearmId, usize> = BTreeMap::new();
     let identity_at_transfer = |f: &FirearmId| {
@@ -179,6 +204,19 @@ fn rows(loaded: &Loaded, site: &SiteId) -> Vec<Row> {
                     );
                 }
             }
+            SiteEvent::Recovered {
+                firearm, report, ..
+            } => acquire(
+                *firearm,
+                identity_at_transfer(firearm),
+                format!(
+                    "{}; closes entry {}",
+                    summarise(ev),
+                    entry_name(&counters, report)
+                ),
+                String::new(),
+                e,
+            ),
             _ => {}
         }
         let dispositions: Vec<(FirearmId, String)> = match ev {
@@ -202,13 +240,25 @@ fn rows(loaded: &Loaded, site: &SiteId) -> Vec<Row> {
                 method,
                 place,
                 authorisation,
+                certificate,
                 ..
             } => {
-                vec![(
-                    *f,
-                    format!("{method:?} at {place} under {}", authorisation.number),
-                )]
+                let mut to = format!("{method:?} at {place} under {}", authorisation.number);
+                if *method == DisposalMethod::Deactivated {
+                    to.push_str(&format!(
+                        "; certificate {}",
+                        certificate
+                            .as_ref()
+                            .map_or("—".to_string(), |c| c.number.to_string())
+                    ));
+                }
+                vec![(*f, to)]
             }
+            SiteEvent::Seized { firearm, .. } => vec![(*firearm, summarise(ev))],
+            SiteEvent::LeftLedger {
+                item: Item::Firearm(f),
+                ..
+            } => vec![(*f, summarise(ev))],
             SiteEvent::LossReported {
                 items,
                 kind,
@@ -244,11 +294,7 @@ fn rows(loaded: &Loaded, site: &SiteId) -> Vec<Row> {
 
 fn corrections(loaded: &Loaded, site: &SiteId) -> Vec<Vec<String>> {
     let chain = ChainId::Site(site.clone());
-    let counters: BTreeMap<_, _> = loaded
-        .entries
-        .iter()
-        .map(|(_, _, e)| (e.hash(), e.counter()))
-        .collect();
+    let counters = counters(loaded);
     loaded
         .entries
         .iter()
@@ -262,13 +308,11 @@ fn corrections(loaded: &Loaded, site: &SiteId) -> Vec<Vec<String>> {
             }) => Some(vec![
                 e.header().device_time.to_string(),
                 e.counter().to_string(),
-                counters
-                    .get(supersedes)
-                    .map_or_else(|| supersedes.short(), |c| c.to_string()),
+                entry_name(&counters, supersedes),
                 e.body().officer.to_string(),
                 approver.as_ref().map(|a| a.to_string()).unwrap_or_default(),
                 reason.to_string(),
-                armsledger_core::report::summarise(corrected),
+                summarise(corrected),
             ]),
             _ => None,
         })

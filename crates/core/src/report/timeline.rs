@@ -223,6 +223,29 @@ pub fn summarise(ev: &SiteEvent) -> String {
         DiscrepancyResolved { resolution, .. } => {
             format!("count discrepancy settled: {resolution:?}")
         }
+        LeftLedger {
+            exit,
+            counterparty,
+            documents,
+            ..
+        } => format!(
+            "{} to {}{} under {}",
+            exit.word(),
+            counterparty.name,
+            counterparty
+                .licence
+                .as_ref()
+                .map_or(String::new(), |l| format!(" (licence {l})")),
+            if documents.is_empty() {
+                "no document".to_string()
+            } else {
+                documents
+                    .iter()
+                    .map(|d| format!("{:?} {}", d.kind, d.number))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        ),
         other => other.kind().replace('-', " "),
     }
 }
