@@ -61,7 +61,7 @@ pub enum Command {
     },
     /// Push unsent entries to the server and pull regulator entries and transfers.
     Sync(cmd::sync::SyncArgs),
-    /// Site head, unsynced entries, open issues, overdue returns, expiring licences.
+    /// Site head, unsynced entries, open issues, overdue returns, expiries, armoury open/closed and key roster, discrepancies, items missing in transit.
     Status(cmd::setup::StatusArgs),
     /// The regulator's chain: licences, registrations, enrolments, revocations.
     Regulator {

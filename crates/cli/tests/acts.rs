@@ -925,9 +925,26 @@ fn identity_parts_assignment_exits_access_lots_rounds_and_transfers_refused_or_s
     assert!(err.contains("--with"), "{err}");
     let err = fails(dir, &["armoury-open"]);
     assert!(err.contains("rule armoury-two-persons"), "{err}");
+    let st = json(dir, &["status"]);
+    assert_eq!(st["armoury_open"], false, "{st:#}");
+    assert_eq!(st["keys"], serde_json::json!([]), "{st:#}");
+    assert_eq!(st["discrepancies"], serde_json::json!([]), "{st:#}");
     let c = recorded(dir, &["armoury-open", "--with", "sup-2"], "armoury-opened");
     assert!(matches!(signed(dir, c), SiteEvent::ArmouryOpened { with } if with.len() == 1));
+    let st = json(dir, &["status"]);
+    assert_eq!(st["armoury_open"], true, "{st:#}");
+    assert!(
+        st["opened_by"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p == "sup-2"),
+        "{st:#}"
+    );
+    let text = ok(dir, &["status"]);
+    assert!(text.contains("armoury     OPEN (opened by"), "{text}");
     recorded(dir, &["armoury-close", "--with", "sup-2"], "armoury-closed");
+    assert_eq!(json(dir, &["status"])["armoury_open"], false);
     let err = fails(
         dir,
         &["key-handover", "--key", "vault-1", "--from", "armourer-1"],
@@ -945,6 +962,12 @@ fn identity_parts_assignment_exits_access_lots_rounds_and_transfers_refused_or_s
             "sup-2",
         ],
         "key-handed-over",
+    );
+    let st = json(dir, &["status"]);
+    assert_eq!(
+        st["keys"],
+        serde_json::json!([{"key": "vault-1", "holder": "sup-2"}]),
+        "{st:#}"
     );
     let err = fails(
         dir,
@@ -1240,6 +1263,28 @@ fn identity_parts_assignment_exits_access_lots_rounds_and_transfers_refused_or_s
     assert_eq!(rounds.len(), 1);
     assert_eq!(rounds[0].rounds, 90);
     drop(ledger);
+    // South's status names the pistol missing in transit and the open
+    // discrepancies (the pistol and the ten rounds).
+    let st: serde_json::Value =
+        serde_json::from_str(&ok(dir, &at_south(&["status", "--json"]))).unwrap();
+    let missing = st["missing_in_transit"].as_array().unwrap();
+    assert!(
+        !missing.is_empty()
+            && missing
+                .iter()
+                .all(|m| m.as_str().unwrap().contains("missing in transit")),
+        "{st:#}"
+    );
+    let open = st["discrepancies"].as_array().unwrap();
+    assert!(
+        open.iter().any(|d| d["expected"] == 1 && d["found"] == 0),
+        "the pistol: {st:#}"
+    );
+    assert!(
+        open.iter()
+            .any(|d| d["expected"] == 100 && d["found"] == 90),
+        "the rounds: {st:#}"
+    );
     let out = ok(
         dir,
         &at_south(&["transfer-reject", "--why", "no transport permit with it"]),

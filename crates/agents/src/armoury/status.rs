@@ -3,7 +3,8 @@
 use armsledger_core::entry::ChainId;
 use armsledger_core::hash::Hash;
 use armsledger_core::ids::Timestamp;
-use armsledger_core::rules::{AlertPolicy, alerts};
+use armsledger_core::model::Item;
+use armsledger_core::rules::{AlertPolicy, RuleId, alerts};
 use armsledger_device::host::Transport;
 use armsledger_store::Recovery;
 use serde::Serialize;
@@ -24,6 +25,30 @@ pub struct IssueLine {
     pub due_back: String,
     /// Past due at the status time.
     pub overdue: bool,
+}
+
+/// An unsettled count or delivery discrepancy, for `status`.
+#[derive(Clone, Debug, Serialize)]
+pub struct DiscrepancyLine {
+    /// The count, return or transfer-in entry that raised it.
+    pub entry: String,
+    /// The firearm (serial) or rounds (lot) concerned.
+    pub item: String,
+    /// Expected (rounds, or 1 for a firearm).
+    pub expected: u64,
+    /// Found.
+    pub found: u64,
+    /// The person answerable, for a rounds shortfall at a return.
+    pub person: Option<String>,
+}
+
+/// A key of the armoury and who holds it, for `status`.
+#[derive(Clone, Debug, Serialize)]
+pub struct KeyLine {
+    /// The key.
+    pub key: String,
+    /// Who holds it.
+    pub holder: String,
 }
 
 /// A site's state at a glance.
@@ -49,6 +74,17 @@ pub struct ArmouryStatus {
     pub alerts: Vec<String>,
     /// Hard-rule findings on this site's chain (overridden ones included, marked).
     pub findings: Vec<String>,
+    /// Unsettled discrepancies at this site.
+    pub discrepancies: Vec<DiscrepancyLine>,
+    /// Items sent to this site that never arrived and are not yet found or
+    /// reported lost (the missing-in-transit alerts).
+    pub missing_in_transit: Vec<String>,
+    /// Whether the armoury is open now.
+    pub armoury_open: bool,
+    /// Who opened it, while it is open.
+    pub opened_by: Vec<String>,
+    /// The key roster.
+    pub keys: Vec<KeyLine>,
     /// What recovery did at open.
     pub recovery: String,
 }
@@ -74,13 +110,49 @@ impl<T: Transport> ArmouryAgent<T> {
             })
             .collect();
         let company = state.company_of(&self.site).cloned();
-        let alerts = alerts(state, now, &AlertPolicy::default())
+        let here: Vec<_> = alerts(state, now, &AlertPolicy::default())
             .into_iter()
             .filter(|a| {
                 a.site.as_ref() == Some(&self.site)
                     || (a.site.is_none() && a.company.is_some() && a.company == company)
             })
+            .collect();
+        let missing_in_transit = here
+            .iter()
+            .filter(|a| a.rule == RuleId::MissingInTransit)
+            .map(|a| a.detail.clone())
+            .collect();
+        let alerts = here
+            .iter()
             .map(|a| format!("{}: {}", a.rule.name(), a.detail))
+            .collect();
+        let discrepancies = state
+            .discrepancies
+            .iter()
+            .filter(|d| d.site == self.site && !d.resolved)
+            .map(|d| DiscrepancyLine {
+                entry: d.count.to_string(),
+                item: match &d.item {
+                    Item::Firearm(f) => state.firearm_words(f),
+                    Item::Rounds(l) => state.lot_words(&l.lot),
+                },
+                expected: d.expected,
+                found: d.found,
+                person: d.person.as_ref().map(|p| p.to_string()),
+            })
+            .collect();
+        let opened_by: Option<Vec<String>> = state
+            .armoury_open
+            .get(&self.site)
+            .map(|v| v.iter().map(|p| p.to_string()).collect());
+        let keys = state
+            .keys
+            .iter()
+            .filter(|((site, _), _)| site == &self.site)
+            .map(|((_, key), holder)| KeyLine {
+                key: key.to_string(),
+                holder: holder.to_string(),
+            })
             .collect();
         let chain = ChainId::Site(self.site.clone());
         let findings = self
@@ -114,6 +186,11 @@ impl<T: Transport> ArmouryAgent<T> {
             checkpoint: self.ledger.checkpoints()?.last().map(|(s, _)| *s),
             open_issues,
             alerts,
+            discrepancies,
+            missing_in_transit,
+            armoury_open: opened_by.is_some(),
+            opened_by: opened_by.unwrap_or_default(),
+            keys,
             recovery: match &self.recovery {
                 Recovery::Clean => "clean".into(),
                 Recovery::Completed(e) => {

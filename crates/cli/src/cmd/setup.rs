@@ -100,7 +100,9 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
-/// Prints the site's head, sync state, open issues and alerts.
+/// Prints the site's head, sync state, open issues, whether the armoury is
+/// open and who holds its keys, unsettled discrepancies, items missing in
+/// transit, alerts and findings.
 pub fn status(a: StatusArgs) -> anyhow::Result<u8> {
     let agent = open(&a.site)?;
     let s = agent
@@ -155,6 +157,32 @@ pub fn status(a: StatusArgs) -> anyhow::Result<u8> {
             "{}",
             out::table(&["serial", "holder", "due back", ""], rows)
         );
+    }
+    println!(
+        "armoury     {}",
+        if s.armoury_open {
+            format!("OPEN (opened by {})", s.opened_by.join(", "))
+        } else {
+            "closed".to_string()
+        }
+    );
+    for k in &s.keys {
+        println!("key         {} held by {}", k.key, k.holder);
+    }
+    for d in &s.discrepancies {
+        println!(
+            "discrepancy {}: expected {}, found {}{}",
+            d.item,
+            d.expected,
+            d.found,
+            d.person
+                .as_ref()
+                .map(|p| format!(" (answerable: {p})"))
+                .unwrap_or_default()
+        );
+    }
+    for m in &s.missing_in_transit {
+        println!("in transit  {m}");
     }
     for al in &s.alerts {
         println!("alert       {al}");
