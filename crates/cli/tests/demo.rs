@@ -112,6 +112,7 @@ fn small_demo_summary_matches_the_ledger() {
         "armoury-closed",
         "component-changed",
         "left-ledger",
+        "key-handed-over",
     ] {
         assert!(
             s["kinds"][kind].as_u64().unwrap_or(0) >= 1,
@@ -126,6 +127,7 @@ fn small_demo_summary_matches_the_ledger() {
         "a short delivery",
         "a seizure",
         "a renewal recorded in advance",
+        "a key hand-over",
     ] {
         assert!(
             s["story"][act].as_u64().unwrap_or(0) >= 1,

@@ -35,6 +35,7 @@ impl<T: Transport> ArmouryRun<'_, T> {
             }
             if d == plan.day_of(9) {
                 self.sell_to_dealer(plan.at(d, 12, 0))?;
+                self.hand_over_key(plan.at(d, 17, 0))?;
             }
             if d == plan.day_of(8) {
                 self.seizure_returned(plan.at(d, 16, 0))?;

@@ -2,7 +2,7 @@
 //! and closed by two persons around each monthly count, a barrel changed
 //! during maintenance, a pistol sold to a dealer, a short delivery, and an
 //! issue to a guard whose requalification was recorded before the old one
-//! lapsed. Each is told to the summary's `story` when it is recorded.
+//! lapsed, and the vault key handed from the armourer to the supervisor. Each is told to the summary's `story` when it is recorded.
 
 use armsledger_core::event::SiteEvent;
 use armsledger_core::ids::Timestamp;
@@ -17,13 +17,14 @@ use super::{ArmouryRun, OpenIssue};
 
 /// What the summary calls each act of the story, so the demo test can ask
 /// for every one.
-pub const STORY: [&str; 6] = [
+pub const STORY: [&str; 7] = [
     "a two-person armoury opening",
     "a component change",
     "a sale to a dealer",
     "a short delivery",
     "a seizure",
     "a renewal recorded in advance",
+    "a key hand-over",
 ];
 
 impl<T: Transport> ArmouryRun<'_, T> {
@@ -92,6 +93,22 @@ impl<T: Transport> ArmouryRun<'_, T> {
             None,
         )?;
         self.told(STORY[2]);
+        Ok(())
+    }
+
+    /// The armourer goes on leave: the vault key passes to the supervisor
+    /// and the key roster says so.
+    pub(super) fn hand_over_key(&mut self, t: Timestamp) -> anyhow::Result<()> {
+        self.record(
+            SiteEvent::KeyHandedOver {
+                key: p("vault-1")?,
+                from: self.sp.armourer.clone(),
+                to: self.sp.supervisor.clone(),
+            },
+            t,
+            None,
+        )?;
+        self.told(STORY[6]);
         Ok(())
     }
 
