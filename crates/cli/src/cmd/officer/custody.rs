@@ -8,8 +8,8 @@ use armsledger_core::rules::state::FirearmState;
 use clap::Args;
 
 use super::lookup::{
-    DocSpec, doc, item, lines, parse_component, parse_lot_count, parse_marking, parse_rounds_back,
-    rounds_back,
+    DocSpec, ItemArgs, doc, lines, parse_component, parse_lot_count, parse_marking,
+    parse_rounds_back, rounds_back,
 };
 use super::{ConditionArg, FirearmArg, WeaponKind, record};
 use crate::cmd::act::{ActArgs, explain, open, parse_time};
@@ -160,15 +160,8 @@ pub struct AssignArgs {
 pub struct MoveArgs {
     #[command(flatten)]
     pub act: ActArgs,
-    /// Serial of the firearm (or --lot and --rounds).
-    #[arg(long, conflicts_with = "lot")]
-    pub serial: Option<String>,
-    /// Lot number.
-    #[arg(long, requires = "rounds")]
-    pub lot: Option<String>,
-    /// Rounds moved.
-    #[arg(long)]
-    pub rounds: Option<u64>,
+    #[command(flatten)]
+    pub item: ItemArgs,
     /// From location.
     #[arg(long)]
     pub from: LocationId,
@@ -273,7 +266,7 @@ pub(super) fn assign(a: AssignArgs) -> anyhow::Result<u8> {
 
 pub(super) fn record_move(a: MoveArgs) -> anyhow::Result<u8> {
     let mut agent = open(&a.act.site)?;
-    let item = item(&agent, a.serial.as_deref(), a.lot.as_deref(), a.rounds)?;
+    let item = a.item.resolve(&agent)?;
     record(
         &mut agent,
         &a.act,

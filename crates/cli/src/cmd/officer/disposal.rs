@@ -8,7 +8,7 @@ use armsledger_core::ids::{Name, PersonId};
 use armsledger_core::model::{Counterparty, DocKind, ExitKind};
 use clap::Args;
 
-use super::lookup::{DocSpec, doc, item};
+use super::lookup::{DocSpec, ItemArgs, doc};
 use super::{DisposalArg, ExitArg, record};
 use crate::cmd::act::{ActArgs, open};
 
@@ -20,15 +20,8 @@ use crate::cmd::act::{ActArgs, open};
 pub struct DisposeArgs {
     #[command(flatten)]
     pub act: ActArgs,
-    /// Serial of the firearm (or --lot and --rounds).
-    #[arg(long, conflicts_with = "lot", required_unless_present = "lot")]
-    pub serial: Option<String>,
-    /// Lot number of the rounds disposed of.
-    #[arg(long, requires = "rounds")]
-    pub lot: Option<String>,
-    /// Rounds disposed of.
-    #[arg(long, requires = "lot")]
-    pub rounds: Option<u64>,
+    #[command(flatten)]
+    pub item: ItemArgs,
     /// How.
     #[arg(long, value_enum)]
     pub method: DisposalArg,
@@ -54,15 +47,8 @@ pub struct DisposeArgs {
 pub struct HandOverArgs {
     #[command(flatten)]
     pub act: ActArgs,
-    /// Serial of the firearm (or --lot and --rounds).
-    #[arg(long, conflicts_with = "lot", required_unless_present = "lot")]
-    pub serial: Option<String>,
-    /// Lot number of the rounds.
-    #[arg(long, requires = "rounds")]
-    pub lot: Option<String>,
-    /// Rounds handed over.
-    #[arg(long, requires = "lot")]
-    pub rounds: Option<u64>,
+    #[command(flatten)]
+    pub item: ItemArgs,
     /// How it leaves the ledger.
     #[arg(long, value_enum)]
     pub how: ExitArg,
@@ -81,7 +67,7 @@ pub struct HandOverArgs {
 
 pub(super) fn dispose(a: DisposeArgs) -> anyhow::Result<u8> {
     let mut agent = open(&a.act.site)?;
-    let item = item(&agent, a.serial.as_deref(), a.lot.as_deref(), a.rounds)?;
+    let item = a.item.resolve(&agent)?;
     let event = SiteEvent::Disposed {
         item,
         method: a.method.into(),
@@ -98,7 +84,7 @@ pub(super) fn dispose(a: DisposeArgs) -> anyhow::Result<u8> {
 
 pub(super) fn hand_over(a: HandOverArgs) -> anyhow::Result<u8> {
     let mut agent = open(&a.act.site)?;
-    let item = item(&agent, a.serial.as_deref(), a.lot.as_deref(), a.rounds)?;
+    let item = a.item.resolve(&agent)?;
     let exit: ExitKind = a.how.into();
     let kind = match exit {
         ExitKind::Exported => DocKind::ExportLicence,

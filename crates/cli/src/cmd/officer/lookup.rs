@@ -283,20 +283,32 @@ fn hash_file(path: &std::path::Path) -> anyhow::Result<Hash> {
     Ok(Hash(h.finalize().into()))
 }
 
-/// One firearm by serial, or rounds of a lot: what `move` and `dispose` name.
-pub(super) fn item(
-    agent: &Agent,
-    serial: Option<&str>,
-    lot_number: Option<&str>,
-    rounds: Option<u64>,
-) -> anyhow::Result<Item> {
-    match (serial, lot_number, rounds) {
-        (Some(s), _, _) => Ok(Item::Firearm(firearm(agent, s)?.0)),
-        (None, Some(l), Some(n)) => Ok(Item::Rounds(AmmoLine {
-            lot: lot(agent, l)?,
-            rounds: n,
-        })),
-        _ => bail!("name the item: --serial SERIAL, or --lot LOT --rounds N"),
+/// One firearm by serial, or rounds of a lot: what `move`, `dispose` and
+/// `hand-over` name.
+#[derive(Debug, clap::Args)]
+pub struct ItemArgs {
+    /// Serial of the firearm (or --lot and --rounds).
+    #[arg(long, conflicts_with = "lot", required_unless_present = "lot")]
+    pub serial: Option<String>,
+    /// Lot number of the rounds.
+    #[arg(long, requires = "rounds")]
+    pub lot: Option<String>,
+    /// How many rounds of the lot.
+    #[arg(long, requires = "lot")]
+    pub rounds: Option<u64>,
+}
+
+impl ItemArgs {
+    /// The item on this site's ledger.
+    pub(super) fn resolve(&self, agent: &Agent) -> anyhow::Result<Item> {
+        match (&self.serial, &self.lot, self.rounds) {
+            (Some(s), _, _) => Ok(Item::Firearm(firearm(agent, s)?.0)),
+            (None, Some(l), Some(n)) => Ok(Item::Rounds(AmmoLine {
+                lot: lot(agent, l)?,
+                rounds: n,
+            })),
+            _ => bail!("name the item: --serial SERIAL, or --lot LOT --rounds N"),
+        }
     }
 }
 
