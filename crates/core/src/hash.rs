@@ -34,6 +34,8 @@ pub mod tag {
     pub const LOT_ID: &[u8] = b"armsledger:lot-id:v1\0";
     /// Prefix of the salted hash of a person's identifying data.
     pub const PERSON: &[u8] = b"armsledger:person:v1\0";
+    /// Prefix of a sealed note's commitment (salt and text kept off the ledger).
+    pub const NOTE: &[u8] = b"armsledger:sealed-note:v1\0";
 }
 
 /// A SHA-256 digest. Postcard encodes it as 32 raw bytes; human-readable
@@ -130,6 +132,7 @@ mod tests {
             tag::FIREARM_ID,
             tag::LOT_ID,
             tag::PERSON,
+            tag::NOTE,
         ];
         for (i, a) in all.iter().enumerate() {
             assert_eq!(a.iter().filter(|&&b| b == 0).count(), 1);

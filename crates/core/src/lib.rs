@@ -24,6 +24,7 @@ pub mod hash;
 pub mod ids;
 pub mod keys;
 pub mod model;
+pub mod note;
 pub mod report;
 pub mod rules;
 pub mod sig;
@@ -37,5 +38,6 @@ pub use entry::{ChainId, EntryBody, EntryHeader, Link, MAX_ENTRY_BYTES, SignedEn
 pub use event::{Event, RegulatorEvent, SiteEvent, Subject};
 pub use hash::Hash;
 pub use keys::KeyRegistry;
+pub use note::{NoteOpening, SealedNote};
 pub use rules::RuleId;
 pub use verify::LedgerVerifier;
