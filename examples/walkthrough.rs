@@ -11,7 +11,7 @@ use armsledger::core::event::SiteEvent;
 use armsledger::core::ids::Timestamp;
 use armsledger::core::model::{AmmoLine, Condition, Reliance, RoundsBack};
 use armsledger::core::rules::{AlertPolicy, View, alerts};
-use armsledger::core::testkit::{Scenario, v};
+use armsledger::core::testkit::{Scenario, note, v};
 
 fn issue(
     s: &mut Scenario,
@@ -26,7 +26,7 @@ fn issue(
         SiteEvent::Issued {
             firearm: gun,
             to: v(to),
-            purpose: v("static guard"),
+            purpose: note("static guard"),
             post: v("bank-gate"),
             due_back: due,
             reliance: Reliance {

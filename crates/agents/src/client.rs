@@ -4,8 +4,8 @@
 //! that trait), and the `armsledger` command reads traces, inventories,
 //! alerts and exports with its `get_*` methods.
 
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::error::AgentError;
 /// Most entries pushed in one request.
@@ -79,6 +79,27 @@ pub trait LedgerServer {
     fn pull(&self, site: &str, regulator_from: u64, inbox_from: u64) -> Result<Pull, AgentError>;
     /// The log's C2SP verifier key.
     fn log_key(&self) -> Result<String, AgentError>;
+    /// Sends the openings of sealed notes beside the logged entries that
+    /// carry them (at most [`MAX_PUSH_BATCH`]); returns how many were new.
+    fn put_notes(&self, notes: &[NoteUpload]) -> Result<usize, AgentError>;
+}
+
+/// One note's opening, beside the entry that carries the note: the body of
+/// `POST /v1/notes`.
+#[derive(Clone, Debug, Serialize)]
+pub struct NoteUpload {
+    /// The logged entry's hash.
+    pub entry: armsledger_core::hash::Hash,
+    /// The text and its salt.
+    pub opening: armsledger_core::note::NoteOpening,
+    /// What the note is about (the retention policy keys on it).
+    pub class: armsledger_store::NoteClass,
+}
+
+/// What the server kept.
+#[derive(Clone, Debug, Deserialize)]
+struct NotesKept {
+    kept: usize,
 }
 
 /// A blocking HTTP client for the server, with an optional bearer token.
@@ -206,6 +227,25 @@ impl LedgerServer for ServerClient {
         self.get_json(&format!(
             "/v1/pull/{site}?regulator_from={regulator_from}&inbox_from={inbox_from}"
         ))
+    }
+
+    fn put_notes(&self, notes: &[NoteUpload]) -> Result<usize, AgentError> {
+        #[derive(Serialize)]
+        struct Batch<'a> {
+            notes: &'a [NoteUpload],
+        }
+        let path = "/v1/notes";
+        let body = serde_json::to_vec(&Batch { notes })
+            .map_err(|e| AgentError::Server(format!("encoding the notes: {e}")))?;
+        let req = self
+            .auth(self.agent.post(format!("{}{path}", self.base)))
+            .header("content-type", "application/json");
+        let mut resp = self.finish(path, req.send(&body[..]))?;
+        let kept: NotesKept = resp
+            .body_mut()
+            .read_json()
+            .map_err(|e| AgentError::Server(format!("decoding {path}: {e}")))?;
+        Ok(kept.kept)
     }
 
     fn log_key(&self) -> Result<String, AgentError> {

@@ -18,7 +18,7 @@ use armsledger_core::model::{
     Counterparty, DocKind, FirearmId, FirearmType, OfficerLicence, Permit, Qualification, Validity,
 };
 use armsledger_core::rules::RuleId;
-use armsledger_core::testkit::{T0, doc, key, pistol, text, v};
+use armsledger_core::testkit::{T0, doc, key, note, pistol, text, v};
 use armsledger_device::host::{DeviceClient, InProcess};
 use armsledger_device::storage::ManualClock;
 use armsledger_device::{DeviceSpec, SharedDevice, memory_device};
@@ -205,7 +205,7 @@ fn issue(s: &ArmouryAgent<InProcess>, firearm: FirearmId, to: &str) -> SiteEvent
     SiteEvent::Issued {
         firearm,
         to: v(to),
-        purpose: text("patrol"),
+        purpose: note("patrol"),
         post: v("gate"),
         due_back: T0.plus(Timestamp::DAY),
         reliance: s.reliance_for(&v(to), &firearm).unwrap(),
@@ -260,7 +260,7 @@ fn expired_qualification_is_refused_then_overridden() {
     );
 
     let spec = OverrideSpec {
-        reason: text("night shift cover, requalification booked"),
+        reason: v("night shift cover, requalification booked"),
         authoriser: v("guard-1"),
     };
     let r = s
@@ -414,7 +414,7 @@ fn sync_pushes_to_a_real_server_and_pulls_the_regulator_chain() {
             &v("reg-official"),
             RegulatorEvent::PersonBarred {
                 person: v("guard-2"),
-                reason: text("misconduct"),
+                reason: note("misconduct"),
                 until: None,
             },
         )
@@ -423,6 +423,112 @@ fn sync_pushes_to_a_real_server_and_pulls_the_regulator_chain() {
     let third = s.sync(&server).unwrap();
     assert_eq!(third.regulator_entries, 1);
     assert_eq!(third.pushed, 0);
+}
+
+/// Issue 17: a site's free text goes to the server beside its entry (never
+/// in it); the regulator bars with a sealed reason; an erasure deletes the
+/// texts on the server and, at its next sync, on the site.
+#[test]
+fn notes_travel_beside_their_entries_and_an_erasure_reaches_the_site() {
+    use armsledger_core::note::{ErasureGround, NoteView};
+    use armsledger_store::NoteClass;
+    let mut w = world();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (base, site_token, reg_token, shared) =
+        rt.block_on(start_server(&w.dir.path().join("server"), &w));
+    let server_reg = armsledger_agents::ServerClient::new(&base, Some(reg_token));
+    w.reg.push(&server_reg).unwrap();
+    let mut s = ArmouryAgent::init(&site_dir(&w), site_config(&w), client(&w.site_device)).unwrap();
+    let server = armsledger_agents::ServerClient::new(&base, Some(site_token));
+    s.sync(&server).unwrap();
+    acquire(&mut s, "GLK-6");
+    let about = s.ledger().entry(1).unwrap().unwrap().hash();
+    let said = "guard-2 left the key in the lock; told off by the supervisor";
+    let note = s.seal(text(said), NoteClass::Case, T0).unwrap();
+    let e = s
+        .record(
+            &v("armourer-1"),
+            SiteEvent::Annotated { about, text: note },
+            T0,
+            None,
+        )
+        .unwrap()
+        .act;
+    assert!(!e.bytes().windows(said.len()).any(|b| b == said.as_bytes()));
+    let r = s.sync(&server).unwrap();
+    assert_eq!(r.notes_sent, 1, "{r:?}");
+    let on_server = shared.store().note(&note).unwrap().unwrap();
+    assert_eq!(on_server.opening.unwrap().text.as_str(), said);
+    assert_eq!(on_server.class, NoteClass::Case);
+    // The regulator's own text (a bar's reason) is sealed the same way.
+    let bar = w
+        .reg
+        .bar_person(&v("reg-official"), v("guard-2"), text("misconduct"), None)
+        .unwrap();
+    let armsledger_core::event::Event::Regulator(RegulatorEvent::PersonBarred { reason, .. }) =
+        &bar.body().event
+    else {
+        panic!("not a bar");
+    };
+    let reason = *reason;
+    w.reg.push(&server_reg).unwrap();
+    let kept = shared.store().note(&reason).unwrap().unwrap();
+    assert_eq!(kept.opening.unwrap().text.as_str(), "misconduct");
+
+    // The erasure: the server deletes at once, the site at its next sync.
+    let on = T0.plus(Timestamp::DAY);
+    w.reg
+        .record(
+            &v("reg-official"),
+            RegulatorEvent::NotesErased {
+                notes: vec![note, reason],
+                ground: ErasureGround::LawfulOrder(v("DPA-2027-0412")),
+                erased_on: on,
+            },
+        )
+        .unwrap();
+    w.reg.push(&server_reg).unwrap();
+    assert!(
+        shared
+            .store()
+            .note(&note)
+            .unwrap()
+            .unwrap()
+            .opening
+            .is_none()
+    );
+    assert!(
+        shared
+            .store()
+            .note(&reason)
+            .unwrap()
+            .unwrap()
+            .opening
+            .is_none()
+    );
+    assert!(s.ledger().note(&note).unwrap().unwrap().opening.is_some());
+    s.sync(&server).unwrap();
+    let rec = s.ledger().note(&note).unwrap().unwrap();
+    assert!(rec.opening.is_none());
+    assert_eq!(
+        rec.view(note, true).to_string(),
+        format!(
+            "note erased on {} under DPA-2027-0412",
+            &on.to_string()[..10]
+        )
+    );
+    assert!(matches!(rec.view(note, true), NoteView::Erased { .. }));
+    // The site still opens, and its chain still verifies from scratch.
+    drop(s);
+    let s = open_site(&w);
+    assert_eq!(s.ledger().entries_from(1, usize::MAX).unwrap().len(), 2);
+    assert!(
+        s.verifier()
+            .engine()
+            .state()
+            .erased_notes
+            .contains_key(&note)
+    );
 }
 
 async fn axum_serve(
@@ -455,7 +561,7 @@ fn sync_after_days_offline_sends_batches_of_at_most_512() {
             &v("armourer-1"),
             SiteEvent::Annotated {
                 about,
-                text: text(&format!("daily check {day}")),
+                text: note(&format!("daily check {day}")),
             },
             T0.plus(day * Timestamp::HOUR),
             None,
@@ -487,7 +593,7 @@ fn regulator_crash_after_device_signature_is_recovered() {
         links: vec![],
         event: armsledger_core::event::Event::Regulator(RegulatorEvent::PersonBarred {
             person: v("guard-2"),
-            reason: text("misconduct"),
+            reason: note("misconduct"),
             until: None,
         }),
     };
@@ -613,7 +719,7 @@ fn a_lost_device_reply_is_completed_from_the_last_receipt() {
     let ev = SiteEvent::Issued {
         firearm: f,
         to: v("guard-1"),
-        purpose: text("patrol"),
+        purpose: note("patrol"),
         post: v("gate"),
         due_back: T0.plus(Timestamp::DAY),
         reliance: s.reliance_for(&v("guard-1"), &f).unwrap(),
@@ -720,7 +826,7 @@ fn device_clock_jumps_are_clamped_by_the_device_and_flagged_by_the_server() {
             &v("armourer-1"),
             SiteEvent::Annotated {
                 about,
-                text: text(n),
+                text: note(n),
             },
             wall_clock(),
             None,

@@ -31,7 +31,7 @@ use armsledger_core::chain::Equivocation;
 use armsledger_core::entry::EntryBody;
 use armsledger_core::event::{Event, SiteEvent};
 use armsledger_core::model::Item;
-use armsledger_core::testkit::{Scenario, T0, loc, text, v};
+use armsledger_core::testkit::{Scenario, T0, loc, note, v};
 use armsledger_core::{Hash, SignedEntry};
 use armsledger_log::LogKey;
 
@@ -182,7 +182,7 @@ fn equivocations(n: usize, with_proofs: bool) -> Vec<u8> {
                 links: vec![],
                 event: Event::Site(SiteEvent::Annotated {
                     about: logged.hash(),
-                    text: text("another story"),
+                    text: note("another story"),
                 }),
             },
             s.now,
@@ -219,7 +219,7 @@ fn flood(n: usize) -> Vec<u8> {
             links: vec![],
             event: Event::Site(SiteEvent::Annotated {
                 about: logged.hash(),
-                text: text("another story"),
+                text: note("another story"),
             }),
         },
         s.now,

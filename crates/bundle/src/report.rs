@@ -407,6 +407,9 @@ pub struct Report {
     pub warnings: Vec<Warning>,
     /// Remarks that are neither failures nor warnings.
     pub notes: Vec<String>,
+    /// Sealed notes erased by a `NotesErased` entry of the bundle: their
+    /// entries still verify; each reads "note erased on DATE under ORDER".
+    pub erased_notes: Vec<armsledger_core::note::NoteView>,
 }
 
 impl Report {

@@ -24,7 +24,7 @@ use armsledger_core::event::{Event, RegulatorEvent, SiteEvent};
 use armsledger_core::model::Item;
 use armsledger_core::sig::Statement;
 use armsledger_core::statements::{RetireBody, RetireStatement};
-use armsledger_core::testkit::{Scenario, SoftSigner, pistol, text, v};
+use armsledger_core::testkit::{Scenario, SoftSigner, note, pistol, v};
 use harness::{Server, batch, get, json, post_as, try_post_as};
 
 /// Small limits so the oversize cases are cheap.
@@ -169,7 +169,7 @@ fn forged_replayed_forked_and_misattributed_entries_are_refused() {
             links: vec![],
             event: Event::Site(SiteEvent::Annotated {
                 about: good.hash(),
-                text: text("the clone's version"),
+                text: note("the clone's version"),
             }),
         },
         s.now,
@@ -195,7 +195,7 @@ fn forged_replayed_forked_and_misattributed_entries_are_refused() {
             links: vec![],
             event: Event::Site(SiteEvent::Annotated {
                 about: forked.hash(),
-                text: text("more"),
+                text: note("more"),
             }),
         },
         s.now,
@@ -220,7 +220,7 @@ fn forged_replayed_forked_and_misattributed_entries_are_refused() {
         links: vec![],
         event: Event::Site(SiteEvent::Annotated {
             about: after.hash(),
-            text: text("written by south"),
+            text: note("written by south"),
         }),
     };
     let cross = Arc::new(impostor.sign(body.clone(), s.now));
@@ -286,7 +286,7 @@ fn forged_replayed_forked_and_misattributed_entries_are_refused() {
         site: v("north"),
         public_key: north.public_key(),
         after_counter: after.counter(),
-        reason: text("device stolen"),
+        reason: note("device stolen"),
     });
     assert_eq!(srv.post(&[retire, revoke]).0, 200);
     let late_east = s.site(

@@ -181,3 +181,80 @@ fn small_demo_summary_matches_the_ledger() {
         "{origins:?}"
     );
 }
+
+/// Issue 17: no free text the demo wrote is in the signed ledger. The texts
+/// are every note the demo sealed, read back from the note stores of its
+/// sites, its regulator and its server; the entry bytes of the exported
+/// bundle (and the bundle file itself) must contain none of them.
+#[test]
+fn no_free_text_of_the_demo_is_in_the_entry_bytes_of_its_bundle() {
+    use armsledger_bundle::{BundleReader, Record};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    Command::cargo_bin("armsledger")
+        .unwrap()
+        .args([
+            "demo", "--days", "10", "--sites", "2", "--seed", "7", "--json", "--dir",
+        ])
+        .arg(&dir)
+        .assert()
+        .success();
+    let mut texts = std::collections::BTreeSet::new();
+    for site in std::fs::read_dir(dir.join("sites")).unwrap() {
+        let path = site.unwrap().path().join("site.redb");
+        let ledger = armsledger_store::ArmouryLedger::open(&path).unwrap();
+        for (_, rec) in ledger.notes().unwrap() {
+            texts.insert(rec.opening.unwrap().text.to_string());
+        }
+    }
+    let server = armsledger_store::LogStore::open(dir.join("server").join("log.redb")).unwrap();
+    let on_server: Vec<String> = server
+        .notes()
+        .unwrap()
+        .into_iter()
+        .filter_map(|(_, r)| r.opening.map(|o| o.text.to_string()))
+        .collect();
+    // The sites sent the server the openings of the notes their entries carry.
+    assert!(!on_server.is_empty());
+    assert!(on_server.iter().all(|t| texts.contains(t)), "{on_server:?}");
+    // The demo's script: its story's texts are among them.
+    for said in [
+        "pistol taken from the escort vehicle's lock box during a break-in",
+        "armed guarding, day shift",
+        "inspected; recoil spring replaced",
+        "bore pitted; barrel replaced by the gunsmith",
+        "armed-response callout; the only qualified shotgun holder is off sick",
+    ] {
+        assert!(
+            texts.contains(said),
+            "the demo sealed no {said:?}: {texts:?}"
+        );
+    }
+    let file = std::fs::read(dir.join("ledger.bundle")).unwrap();
+    let mut entries = 0;
+    for item in BundleReader::new(&file[..]) {
+        if let Record::Entry(e) = item.unwrap().item {
+            entries += 1;
+            for t in &texts {
+                assert!(
+                    !contains(&e.bytes, t.as_bytes()),
+                    "entry {} carries the text {t:?}",
+                    e.index
+                );
+            }
+        }
+    }
+    assert!(entries > 100, "{entries} entries");
+    for t in &texts {
+        assert!(!contains(&file, t.as_bytes()), "the bundle carries {t:?}");
+    }
+    // Firing: the scan finds a text where one is.
+    assert!(contains(
+        b"xx armed guarding, day shift xx",
+        b"armed guarding, day shift"
+    ));
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}

@@ -8,7 +8,7 @@ use armsledger_core::event::SiteEvent;
 use armsledger_core::model::{
     Condition, Counterparty, DisposalMethod, DocKind, ExitKind, Item, LossKind,
 };
-use armsledger_core::testkit::{Scenario, doc, pistol, text, v};
+use armsledger_core::testkit::{Scenario, doc, note, pistol, v};
 use assert_cmd::Command;
 
 fn bundle(dir: &std::path::Path) -> std::path::PathBuf {
@@ -22,7 +22,7 @@ fn bundle(dir: &std::path::Path) -> std::path::PathBuf {
         "armourer-1",
         SiteEvent::Corrected {
             supersedes: acq.hash(),
-            reason: text("serial mistyped: letter O for zero"),
+            reason: note("serial mistyped: letter O for zero"),
             approver: Some(v("armourer-2")),
             corrected: Box::new(SiteEvent::FirearmAcquired {
                 firearm: gun,
@@ -87,10 +87,13 @@ fn book_views_and_corrections_report() {
         corrected.contains("Destroyed at Police smelter under DO-9"),
         "{corrected}"
     );
+    // The reason is a sealed note: the bundle holds only its commitment.
+    let reason = note("serial mistyped: letter O for zero").short();
     assert!(
-        corrected.contains("serial mistyped"),
+        corrected.contains(&format!("armourer-2,sealed note {reason},acquired Glock")),
         "corrections report follows the book: {corrected}"
     );
+    assert!(!corrected.contains("serial mistyped"), "{corrected}");
     let original = run(&[
         "book", "--site", "north", "--bundle", b, "--view", "original",
     ]);
@@ -231,7 +234,7 @@ fn book_recovery_seizure_and_every_exit_in_their_columns() {
             kind: LossKind::Theft,
             holder: None,
             discovered_at: s.now,
-            circumstances: text("vault door forced"),
+            circumstances: note("vault door forced"),
             police_ref: Some(v("PR-5")),
             regulator_ref: None,
         },
@@ -396,4 +399,66 @@ fn book_recovery_seizure_and_every_exit_in_their_columns() {
         html.contains("<td>exported to Foreign Co (licence FC-2) under ExportLicence D-EX-5</td>"),
         "{html}"
     );
+}
+
+/// Issue 17: after the regulator erases a note, the bundle still verifies
+/// AUTHENTIC, and `verify` and `trace` say where the text was erased; before
+/// the erasure they show only that a note exists.
+#[test]
+fn an_erased_note_verifies_and_reads_as_erased_offline() {
+    use armsledger_core::event::RegulatorEvent;
+    use armsledger_core::note::ErasureGround;
+    use armsledger_core::testkit::opening;
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Scenario::standard();
+    let (gun, _) = s.acquire("north", "GLK-77");
+    let why = opening("guard-1 says the holster strap snapped on patrol");
+    s.site(
+        "north",
+        "armourer-1",
+        SiteEvent::MaintenanceOut {
+            firearm: gun,
+            kind: armsledger_core::model::MaintenanceKind::Repair,
+            provider: v("Gunsmith Ltd"),
+            reason: why.seal(),
+        },
+    );
+    let before = write_bundle(dir.path(), &s);
+    let sealed = format!(
+        "to maintenance at Gunsmith Ltd: sealed note {}",
+        why.seal().short()
+    );
+    let t = run(&["trace", "GLK-77", "--bundle", before.to_str().unwrap()]);
+    assert!(t.contains(&sealed), "{t}");
+    let v1 = run(&["verify", "--no-state", before.to_str().unwrap()]);
+    assert!(v1.contains("AUTHENTIC"), "{v1}");
+    assert!(!v1.contains("note erased"), "{v1}");
+
+    s.regulator(RegulatorEvent::NotesErased {
+        notes: vec![why.seal()],
+        ground: ErasureGround::LawfulOrder(v("DPA-2027-0412")),
+        erased_on: armsledger_core::ids::Timestamp::parse("2027-03-01").unwrap(),
+    });
+    let after = write_bundle(dir.path(), &s);
+    let b = after.to_str().unwrap();
+    let out = run(&["verify", "--no-state", b]);
+    assert!(out.contains(": AUTHENTIC"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "sealed note {}: note erased on 2027-03-01 under DPA-2027-0412",
+            why.seal().short()
+        )),
+        "{out}"
+    );
+    let t = run(&["trace", "GLK-77", "--bundle", b]);
+    assert!(
+        t.contains("to maintenance at Gunsmith Ltd: note erased on 2027-03-01 under DPA-2027-0412"),
+        "{t}"
+    );
+    assert!(!t.contains(&sealed), "{t}");
+    let j: serde_json::Value =
+        serde_json::from_str(&run(&["trace", "GLK-77", "--bundle", b, "--json"])).unwrap();
+    let n = &j["firearms"][0]["timeline"]["events"][1]["notes"][0];
+    assert_eq!(n["shown"], "erased", "{j:#}");
+    assert_eq!(n["ground"]["LawfulOrder"], "DPA-2027-0412", "{j:#}");
 }

@@ -25,7 +25,7 @@ use armsledger_core::event::SiteEvent;
 use armsledger_core::ids::Timestamp;
 use armsledger_core::model::{FirearmId, Item, Reliance};
 use armsledger_core::rules::View;
-use armsledger_core::testkit::{Scenario, loc, v};
+use armsledger_core::testkit::{Scenario, loc, note, v};
 use armsledger_core::{LedgerVerifier, SignedEntry};
 use armsledger_log::LogKey;
 use assert_cmd::Command;
@@ -65,7 +65,7 @@ fn world() -> (
         SiteEvent::Issued {
             firearm: gun,
             to: v("stranger"),
-            purpose: v("patrol"),
+            purpose: note("patrol"),
             post: v("gate-1"),
             due_back: s.now.plus(8 * 3_600_000),
             reliance: Reliance {

@@ -94,16 +94,19 @@ pub struct Link {
     pub prev: Option<Hash>,
 }
 
-/// The entry body format: the body's first byte. Format 2 added
-/// `occurred_at`, firearm id v2 and the events of issue 16; format 1 is
-/// retired (a format-1 body is refused with an error naming it, and its
-/// body hash used another domain tag, so it cannot pass as format 2).
+/// The entry body format: the body's first byte. Format 3 seals every free
+/// text that may name or describe people (a [`crate::note::SealedNote`] in
+/// place of the text) and adds `NotesErased`; format 2 had added
+/// `occurred_at`, firearm id v2 and the events of issue 16. Formats 1 and 2
+/// are retired (their bodies are refused with an error naming them, and
+/// their body hashes used other domain tags, so neither can pass as
+/// format 3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct BodyFormat(u8);
 
 impl BodyFormat {
     /// The format this armsledger writes and reads.
-    pub const CURRENT: BodyFormat = BodyFormat(2);
+    pub const CURRENT: BodyFormat = BodyFormat(3);
 
     /// The format number.
     pub fn number(self) -> u8 {
@@ -124,8 +127,8 @@ impl<'de> Deserialize<'de> for BodyFormat {
             Ok(BodyFormat(n))
         } else {
             Err(serde::de::Error::custom(format!(
-                "entry body format {n} is not format {}: format-1 entries are retired \
-                 (docs/formats.md, \"Entry body format 2\")",
+                "entry body format {n} is not format {}: format-1 and format-2 entries \
+                 are retired (docs/formats.md, \"Entry body format 3\")",
                 BodyFormat::CURRENT.0
             )))
         }
@@ -205,8 +208,9 @@ pub enum EntryError {
     Encode(CodecError),
     /// The body is not of the current format (its first byte).
     #[error(
-        "entry body format byte {0:#04x} is not format 2: format-1 entries are retired \
-         and cannot be verified by this release (docs/formats.md, \"Entry body format 2\")"
+        "entry body format byte {0:#04x} is not format 3: format-1 and format-2 entries \
+         are retired and cannot be verified by this release (docs/formats.md, \"Entry body \
+         format 3\")"
     )]
     BodyFormat(u8),
 }

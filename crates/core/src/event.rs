@@ -13,6 +13,7 @@ use crate::model::{
     LotIdentity, LotStatus, MaintenanceKind, OfficerLicence, Permit, Policy, Qualification,
     Reliance, Resolution, RoundsBack, Validity,
 };
+use crate::note::{ErasureGround, SealedNote};
 use crate::statements::{Attestation, DeviceCertificate, RetireStatement};
 
 /// Any event. Site chains hold only `Site`, the regulator chain only `Regulator`.
@@ -75,7 +76,7 @@ pub enum SiteEvent {
         /// The recipient.
         to: PersonId,
         /// Purpose or service.
-        purpose: Text,
+        purpose: SealedNote,
         /// Post or duty point.
         post: Name,
         /// When it is due back.
@@ -111,7 +112,7 @@ pub enum SiteEvent {
         /// From which store location.
         from: LocationId,
         /// Purpose.
-        purpose: Text,
+        purpose: SealedNote,
         /// Due back.
         due_back: Timestamp,
     },
@@ -174,14 +175,14 @@ pub enum SiteEvent {
         /// Where they are stored.
         location: LocationId,
         /// Note on any difference from what was sent.
-        note: Option<Text>,
+        note: Option<SealedNote>,
     },
     /// The sender cancels a transfer not yet acknowledged; items return to store.
     TransferCancelled {
         /// The transfer-out entry on this chain.
         transfer: Hash,
         /// Why.
-        reason: Text,
+        reason: SealedNote,
         /// Where the items are stored again.
         location: LocationId,
     },
@@ -197,7 +198,7 @@ pub enum SiteEvent {
         /// When the loss was discovered.
         discovered_at: Timestamp,
         /// Circumstances.
-        circumstances: Text,
+        circumstances: SealedNote,
         /// Police case number, once known.
         police_ref: Option<Name>,
         /// Regulator incident number, once known.
@@ -212,7 +213,7 @@ pub enum SiteEvent {
         /// Regulator incident number.
         regulator_ref: Option<Name>,
         /// Circumstances learned since.
-        circumstances: Option<Text>,
+        circumstances: Option<SealedNote>,
     },
     /// A firearm was seized by an authority.
     Seized {
@@ -272,7 +273,7 @@ pub enum SiteEvent {
         /// Gunsmith or armourer.
         provider: Name,
         /// Why.
-        reason: Text,
+        reason: SealedNote,
     },
     /// A firearm came back from maintenance.
     MaintenanceIn {
@@ -281,7 +282,7 @@ pub enum SiteEvent {
         /// Condition.
         condition: Condition,
         /// Work done.
-        work: Text,
+        work: SealedNote,
         /// Where it is stored.
         location: LocationId,
     },
@@ -306,7 +307,7 @@ pub enum SiteEvent {
         /// The superseded entry (hash on this chain).
         supersedes: Hash,
         /// Why.
-        reason: Text,
+        reason: SealedNote,
         /// Second approver; required when identity fields change.
         approver: Option<PersonId>,
         /// The full corrected event.
@@ -317,7 +318,7 @@ pub enum SiteEvent {
         /// The entry.
         about: Hash,
         /// The note.
-        text: Text,
+        text: SealedNote,
     },
     /// Records a second person's authorisation to perform an act that breaks a
     /// hard rule. The act is named by its body hash and must follow on this chain.
@@ -325,7 +326,7 @@ pub enum SiteEvent {
         /// The rule overridden.
         rule: crate::rules::RuleId,
         /// Why.
-        reason: Text,
+        reason: SealedNote,
         /// The second authoriser (not the acting officer).
         authoriser: PersonId,
         /// Body hash of the act it authorises.
@@ -337,7 +338,7 @@ pub enum SiteEvent {
         /// The transfer-out entry on the sender's chain.
         transfer: EntryRef,
         /// Why.
-        reason: Text,
+        reason: SealedNote,
     },
     /// A firearm or rounds left the ledger other than by destruction: sold
     /// or handed to a dealer or licensee outside the ledger, returned to a
@@ -361,7 +362,7 @@ pub enum SiteEvent {
         /// The component and its marking.
         component: Component,
         /// Why.
-        reason: Text,
+        reason: SealedNote,
     },
     /// The armoury was opened; the acting officer and the other persons
     /// present.
@@ -390,7 +391,7 @@ pub enum SiteEvent {
         /// New status.
         status: LotStatus,
         /// Why.
-        reason: Text,
+        reason: SealedNote,
     },
     /// A firearm was assigned to a guard for a contract, long-term; ended by
     /// a `Returned` naming this entry.
@@ -452,7 +453,7 @@ pub enum RegulatorEvent {
         /// New status.
         status: CompanyStatus,
         /// Why.
-        reason: Text,
+        reason: SealedNote,
     },
     /// A site (armoury) was registered for a company.
     SiteRegistered {
@@ -500,7 +501,7 @@ pub enum RegulatorEvent {
         /// Last counter that stays valid.
         after_counter: u64,
         /// Why.
-        reason: Text,
+        reason: SealedNote,
     },
     /// A person received a security-officer licence.
     PersonLicensed {
@@ -534,14 +535,14 @@ pub enum RegulatorEvent {
         /// What.
         what: Revocable,
         /// Why.
-        reason: Text,
+        reason: SealedNote,
     },
     /// A person may no longer be issued firearms.
     PersonBarred {
         /// The person.
         person: PersonId,
         /// Why.
-        reason: Text,
+        reason: SealedNote,
         /// Until when, or for good.
         until: Option<Timestamp>,
     },
@@ -611,6 +612,17 @@ pub enum RegulatorEvent {
     PolicySet {
         /// The policy.
         policy: Policy,
+    },
+    /// The openings of these sealed notes were erased from the note stores.
+    /// The entries that carry the notes stay, and still verify; readers are
+    /// shown "note erased on DATE under GROUND" where the text was.
+    NotesErased {
+        /// The notes erased (commitments carried by earlier entries).
+        notes: Vec<SealedNote>,
+        /// End of retention, or a lawful order by its reference.
+        ground: ErasureGround,
+        /// When the erasure takes effect.
+        erased_on: Timestamp,
     },
 }
 
@@ -701,6 +713,54 @@ impl SiteEvent {
         out
     }
 
+    /// The sealed notes this event carries, in field order (a correction's
+    /// own reason first, then the corrected event's). The server accepts an
+    /// opening beside an entry only for one of these.
+    pub fn notes(&self) -> Vec<SealedNote> {
+        use SiteEvent::*;
+        match self {
+            Issued { purpose, .. } | AmmunitionIssued { purpose, .. } => vec![*purpose],
+            TransferredIn { note, .. } => note.iter().copied().collect(),
+            TransferCancelled { reason, .. }
+            | MaintenanceOut { reason, .. }
+            | Overridden { reason, .. }
+            | TransferRejected { reason, .. }
+            | ComponentChanged { reason, .. }
+            | LotStatusChanged { reason, .. } => vec![*reason],
+            LossReported { circumstances, .. } => vec![*circumstances],
+            LossReportUpdated { circumstances, .. } => circumstances.iter().copied().collect(),
+            MaintenanceIn { work, .. } => vec![*work],
+            Annotated { text, .. } => vec![*text],
+            DiscrepancyResolved { resolution, .. } => match resolution {
+                Resolution::Clerical(n) | Resolution::WrittenOff { reason: n, .. } => vec![*n],
+                Resolution::Found | Resolution::ReportedLost(_) => Vec::new(),
+            },
+            Corrected {
+                reason, corrected, ..
+            } => {
+                let mut out = vec![*reason];
+                out.extend(corrected.notes());
+                out
+            }
+            FirearmAcquired { .. }
+            | AmmunitionReceived { .. }
+            | Returned { .. }
+            | AmmunitionReturned { .. }
+            | AmmunitionExpended { .. }
+            | StorageMoved { .. }
+            | TransferredOut { .. }
+            | Seized { .. }
+            | Recovered { .. }
+            | CountPerformed { .. }
+            | Disposed { .. }
+            | LeftLedger { .. }
+            | ArmouryOpened { .. }
+            | ArmouryClosed { .. }
+            | KeyHandedOver { .. }
+            | Assigned { .. } => Vec::new(),
+        }
+    }
+
     /// A stable short name for the event kind (used in indexes, reports and JSON).
     pub fn kind(&self) -> &'static str {
         use SiteEvent::*;
@@ -741,6 +801,19 @@ impl SiteEvent {
 }
 
 impl RegulatorEvent {
+    /// The sealed notes this event carries (the oversight events keep their
+    /// own text for now; `NotesErased` names notes, it carries none).
+    pub fn notes(&self) -> Vec<SealedNote> {
+        use RegulatorEvent::*;
+        match self {
+            CompanyStatusChanged { reason, .. }
+            | DeviceKeyRevoked { reason, .. }
+            | PersonRevoked { reason, .. }
+            | PersonBarred { reason, .. } => vec![*reason],
+            _ => Vec::new(),
+        }
+    }
+
     /// A stable short name for the event kind.
     pub fn kind(&self) -> &'static str {
         use RegulatorEvent::*;
@@ -764,6 +837,7 @@ impl RegulatorEvent {
             TrainingProviderAccredited { .. } => "training-provider-accredited",
             PersonAuthorised { .. } => "person-authorised",
             PolicySet { .. } => "policy-set",
+            NotesErased { .. } => "notes-erased",
         }
     }
 }
@@ -774,6 +848,14 @@ impl Event {
         match self {
             Event::Site(e) => e.kind(),
             Event::Regulator(e) => e.kind(),
+        }
+    }
+
+    /// The sealed notes this event carries.
+    pub fn notes(&self) -> Vec<SealedNote> {
+        match self {
+            Event::Site(e) => e.notes(),
+            Event::Regulator(e) => e.notes(),
         }
     }
 

@@ -17,7 +17,7 @@ pub mod tag {
     /// Prefix of the entry hash (the hash of an entry header).
     pub const ENTRY_HASH: &[u8] = b"armsledger:entry-hash:v1\0";
     /// Prefix of the body hash that an entry header commits to.
-    pub const ENTRY_BODY: &[u8] = b"armsledger:entry-body:v2\0";
+    pub const ENTRY_BODY: &[u8] = b"armsledger:entry-body:v3\0";
     /// Prefix of a device checkpoint statement (its chain head, signed on request).
     pub const DEVICE_CHECKPOINT: &[u8] = b"armsledger:device-checkpoint:v1\0";
     /// Prefix of a manufacturer's certificate over a device identity key.

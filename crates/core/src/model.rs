@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::hash::{Hash, tag};
 use crate::ids::{Country, Ident, LocationId, Name, PersonId, Text, Timestamp};
+use crate::note::SealedNote;
 
 /// A firearm's ledger id: 16 bytes derived from its manufacturer, model and
 /// serial at first acquisition (v2). It never changes afterwards, even when a
@@ -499,13 +500,13 @@ pub enum Resolution {
     Found,
     /// Reclassified as a loss, reported in the named entry.
     ReportedLost(Hash),
-    /// A clerical error, explained.
-    Clerical(Text),
+    /// A clerical error, explained (a sealed note).
+    Clerical(SealedNote),
     /// Written off: neither found nor a loss. Needs a second approver (not
     /// the acting officer).
     WrittenOff {
-        /// Why.
-        reason: Text,
+        /// Why (a sealed note).
+        reason: SealedNote,
         /// The second approver.
         approver: PersonId,
     },

@@ -21,7 +21,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::hash::{Hash, tag};
-use crate::ids::Text;
+use crate::ids::{Name, Text, Timestamp};
 
 /// The commitment an entry signs in place of a free-text field. Postcard
 /// encodes it as 32 raw bytes; JSON as 64 hex digits.
@@ -32,6 +32,100 @@ impl SealedNote {
     /// The commitment's bytes, also the note's key in a note store.
     pub fn commitment(&self) -> &Hash {
         &self.0
+    }
+
+    /// The first 8 hex digits of the commitment: how a summary line names
+    /// the note in place of its text.
+    pub fn short(&self) -> String {
+        self.0.to_string()[..8].to_string()
+    }
+}
+
+/// `sealed note 5e22bcb5`: what a reader without the opening sees.
+impl core::fmt::Display for SealedNote {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "sealed note {}", self.short())
+    }
+}
+
+/// Why sealed notes were erased (the ground a `NotesErased` entry records).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ErasureGround {
+    /// The note's retention period ended (the server's retention policy).
+    RetentionEnded,
+    /// A lawful order, by its reference (a court order, a data-protection
+    /// authority's decision).
+    LawfulOrder(Name),
+}
+
+impl core::fmt::Display for ErasureGround {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ErasureGround::RetentionEnded => f.write_str("end of retention"),
+            ErasureGround::LawfulOrder(order) => write!(f, "order {order}"),
+        }
+    }
+}
+
+/// What a reader is shown in place of a sealed note.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "shown", rename_all = "kebab-case")]
+pub enum NoteView {
+    /// The text (the reader's role may read it and the opening is kept).
+    Text {
+        /// The commitment.
+        note: SealedNote,
+        /// The text.
+        text: Text,
+    },
+    /// Only that a note exists (the reader's role may not read it, or its
+    /// opening is not in this store).
+    Sealed {
+        /// The commitment.
+        note: SealedNote,
+    },
+    /// The opening was erased by a `NotesErased` entry.
+    Erased {
+        /// The commitment.
+        note: SealedNote,
+        /// When it was erased (the entry's `erased_on`).
+        on: Timestamp,
+        /// Under what ground.
+        ground: ErasureGround,
+    },
+}
+
+impl NoteView {
+    /// The commitment shown.
+    pub fn note(&self) -> &SealedNote {
+        match self {
+            NoteView::Text { note, .. }
+            | NoteView::Sealed { note }
+            | NoteView::Erased { note, .. } => note,
+        }
+    }
+}
+
+/// `note erased on 2027-01-01 under order DPA-2027-4`, the text itself, or
+/// `sealed note 5e22bcb5`.
+impl core::fmt::Display for NoteView {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            NoteView::Text { text, .. } => write!(f, "{text}"),
+            NoteView::Sealed { note } => write!(f, "{note}"),
+            NoteView::Erased { on, ground, .. } => {
+                let day = on.to_string();
+                let day = day.get(..10).unwrap_or(&day);
+                match ground {
+                    ErasureGround::RetentionEnded => {
+                        write!(f, "note erased on {day} under the retention policy")
+                    }
+                    ErasureGround::LawfulOrder(order) => {
+                        write!(f, "note erased on {day} under {order}")
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -119,6 +213,62 @@ mod tests {
         assert_eq!(
             o.seal().0.to_string(),
             "5e22bcb567d72e555ae4001f7176a18a3091f1ba8ce15eed3429973f451abae0"
+        );
+    }
+
+    /// The erasure vector in docs/formats.md ("Erasing a note"): the
+    /// `NotesErased` event naming the vector's note, by a lawful order.
+    #[test]
+    fn erasure_vector() {
+        use crate::event::{Event, RegulatorEvent};
+        let note =
+            opening("Holster strap failed during patrol; weapon found by a passer-by.").seal();
+        let ev = Event::Regulator(RegulatorEvent::NotesErased {
+            notes: vec![note],
+            ground: ErasureGround::LawfulOrder(Name::new("DPA-2027-0412").unwrap()),
+            erased_on: Timestamp::parse("2027-03-01").unwrap(),
+        });
+        assert_eq!(
+            hex::encode(postcard::to_allocvec(&ev).unwrap()),
+            "0113015e22bcb567d72e555ae4001f7176a18a3091f1ba8ce15eed3429973f451abae0010d4450412d323032372d3034313280908cf3bf34"
+        );
+    }
+
+    #[test]
+    fn views_say_what_the_reader_may_see() {
+        let o = opening("x");
+        let n = o.seal();
+        assert_eq!(
+            NoteView::Sealed { note: n }.to_string(),
+            "sealed note 93efa960"
+        );
+        assert_eq!(
+            NoteView::Text {
+                note: n,
+                text: o.text.clone()
+            }
+            .to_string(),
+            "x"
+        );
+        let on = Timestamp::parse("2027-03-01").unwrap();
+        let order = ErasureGround::LawfulOrder(Name::new("DPA-2027-0412").unwrap());
+        assert_eq!(
+            NoteView::Erased {
+                note: n,
+                on,
+                ground: order
+            }
+            .to_string(),
+            "note erased on 2027-03-01 under DPA-2027-0412"
+        );
+        assert_eq!(
+            NoteView::Erased {
+                note: n,
+                on,
+                ground: ErasureGround::RetentionEnded
+            }
+            .to_string(),
+            "note erased on 2027-03-01 under the retention policy"
         );
     }
 

@@ -23,7 +23,7 @@ use armsledger_core::model::{Condition, Item, RoundsBack};
 use armsledger_core::rules::View;
 use armsledger_core::sig::{Sig, Statement};
 use armsledger_core::statements::{RetireBody, RetireStatement};
-use armsledger_core::testkit::{Scenario, SoftSigner, enrolment, v};
+use armsledger_core::testkit::{Scenario, SoftSigner, enrolment, note, v};
 use armsledger_core::{ChainError, LedgerVerifier};
 use common::verify;
 
@@ -35,7 +35,7 @@ fn annotation(s: &Scenario) -> EntryBody {
         links: vec![],
         event: Event::Site(SiteEvent::Annotated {
             about: s.log[0].hash(),
-            text: v("note"),
+            text: note("note"),
         }),
     }
 }
@@ -296,7 +296,7 @@ fn north_entries(s: &mut Scenario, n: u64) -> Vec<Arc<SignedEntry>> {
                 "armourer-1",
                 SiteEvent::Annotated {
                     about,
-                    text: v(&format!("note {i}")),
+                    text: note(&format!("note {i}")),
                 },
             )
         })
@@ -309,7 +309,7 @@ fn revoke(s: &mut Scenario, after: u64) {
         site: v("north"),
         public_key: key,
         after_counter: after,
-        reason: v("device reported stolen"),
+        reason: note("device reported stolen"),
     });
 }
 

@@ -27,7 +27,7 @@ use armsledger_core::model::{
 };
 use armsledger_core::rules::View;
 use armsledger_core::rules::state::{FirearmState, TransferStatus};
-use armsledger_core::testkit::{Scenario, doc, lot9, pistol, v};
+use armsledger_core::testkit::{Scenario, doc, lot9, note, pistol, v};
 use common::{reliance, transfer_permit};
 use proptest::prelude::*;
 
@@ -338,7 +338,7 @@ impl Sim {
                     SiteEvent::Issued {
                         firearm: gun,
                         to: to.clone(),
-                        purpose: v("patrol"),
+                        purpose: note("patrol"),
                         post: v("gate"),
                         due_back,
                         reliance: reliance(to.as_str()),
@@ -601,7 +601,7 @@ impl Sim {
                         t.from,
                         SiteEvent::TransferCancelled {
                             transfer: h,
-                            reason: v("recalled"),
+                            reason: note("recalled"),
                             location: loc_id(loc),
                         },
                     );
@@ -627,14 +627,14 @@ impl Sim {
                         kind: armsledger_core::model::MaintenanceKind::Repair,
                         firearm: gun,
                         provider: v("Gunsmith"),
-                        reason: v("service"),
+                        reason: note("service"),
                     },
                     12 => SiteEvent::LossReported {
                         holder: None,
                         items: vec![Item::Firearm(gun)],
                         kind: LossKind::Theft,
                         discovered_at: self.s.now,
-                        circumstances: v("missing at handover"),
+                        circumstances: note("missing at handover"),
                         police_ref: Some(v("CAS-1")),
                         regulator_ref: Some(v("REG-1")),
                     },
@@ -687,7 +687,7 @@ impl Sim {
                     SiteEvent::MaintenanceIn {
                         firearm: gun,
                         condition: Condition::Serviceable,
-                        work: v("cleaned"),
+                        work: note("cleaned"),
                         location: loc_id(loc),
                     },
                 );
@@ -752,7 +752,7 @@ impl Sim {
                         items: vec![Item::Rounds(line)],
                         kind: LossKind::MissingInventory,
                         discovered_at: self.s.now,
-                        circumstances: v("box missing"),
+                        circumstances: note("box missing"),
                         police_ref: Some(v("CAS-2")),
                         regulator_ref: Some(v("REG-2")),
                     }
@@ -774,7 +774,7 @@ impl Sim {
                         to: to.clone(),
                         lines: lines.clone(),
                         from: loc_id(loc),
-                        purpose: v("range session"),
+                        purpose: note("range session"),
                         due_back: self.s.now.plus(4 * Timestamp::HOUR),
                     },
                 );
@@ -877,7 +877,7 @@ impl Sim {
                             kind: ComponentKind::Barrel,
                             marking: v("BRL-1"),
                         },
-                        reason: v("worn barrel"),
+                        reason: note("worn barrel"),
                     },
                 );
                 Some("component")
@@ -974,7 +974,7 @@ impl Sim {
                         kind: LossKind::Loss,
                         holder: Some(who.clone()),
                         discovered_at: now,
-                        circumstances: v("magazine lost"),
+                        circumstances: note("magazine lost"),
                         police_ref: Some(v("CAS-2")),
                         regulator_ref: Some(v("REG-2")),
                     },
@@ -1013,7 +1013,7 @@ impl Sim {
                         SiteEvent::LotStatusChanged {
                             lot,
                             status,
-                            reason: v("inspection"),
+                            reason: note("inspection"),
                         },
                     );
                 }

@@ -23,7 +23,7 @@ use armsledger_core::ids::Timestamp;
 use armsledger_core::model::{AmmoLine, Condition, Item, RoundsBack};
 use armsledger_core::rules::View;
 use armsledger_core::sig::Statement;
-use armsledger_core::testkit::{Scenario, v};
+use armsledger_core::testkit::{Scenario, note, v};
 use armsledger_core::{ChainError, LedgerVerifier};
 use common::{issued, transfer_permit};
 use proptest::prelude::*;
@@ -523,7 +523,7 @@ fn substituting_an_entry_signed_by_the_same_key_is_caught_and_proves_equivocatio
 // Equivocation proofs
 // ---------------------------------------------------------------------------
 
-fn body(officer: &str, note: &str, about: Hash) -> EntryBody {
+fn body(officer: &str, text: &str, about: Hash) -> EntryBody {
     EntryBody {
         format: Default::default(),
         occurred_at: armsledger_core::testkit::T0,
@@ -531,7 +531,7 @@ fn body(officer: &str, note: &str, about: Hash) -> EntryBody {
         links: vec![],
         event: Event::Site(SiteEvent::Annotated {
             about,
-            text: v(note),
+            text: note(text),
         }),
     }
 }

@@ -31,6 +31,8 @@ use sha2::{Digest, Sha256};
 
 /// Format 1's worked example (docs/formats.md before format 2).
 const FORMAT_1_WORKED_EXAMPLE: &str = "01056e6f727468056465762d37012a291505d8c51c119dce252ec62c609734e3fd980cbafec06c9996dfa2776c208e3180d0eab6b7330134047643f6a66394a55a5d15c9b9e3207782a13eb0515e5127d1b307781403fbe866e01771fb81a0d91b3739d083e01c17355b29a6e635693c4f5a78d204e54130d4a72a250cf12c9154bf320be9e6df3d9f178f0225eb121a98809eafaaa7080561726d2d31010011111111111111111111111111111111015f6991e9582a48d28d4144c3bf2e2ffd28057a25d3ae83c6db2ce9c93cedd11300070011111111111111111111111111111111057661756c74067261636b2d31";
+/// Format 2's worked example, as committed before format 3 (issue 17).
+const FORMAT_2_WORKED_EXAMPLE: &str = "01056e6f727468056465762d37012a291505d8c51c119dce252ec62c609734e3fd980cbafec06c9996dfa2776c208e3180d0eab6b7330112e8121b8b68e52ce6f47ed329d83a87c756d38217592658107608240f69130d1d4c573ce4f7e9360884def3480d046b02e390c9b37cc24fcb605eb6615aee9d548a1547b744b3ab84c85ea6c4c9e41705934c756c535fedbb969e8cabaec10c020561726d2d31c080c6b6b733010011111111111111111111111111111111015f6991e9582a48d28d4144c3bf2e2ffd28057a25d3ae83c6db2ce9c93cedd11300070011111111111111111111111111111111057661756c74067261636b2d31";
 
 fn dir() -> PathBuf {
     armsledger_testsupport::repo::vectors("core")
@@ -160,7 +162,7 @@ fn fail_cases(s: &Scenario) -> Vec<(&'static str, Vec<u8>, Expect)> {
     // The body's first length prefix (the officer id, after the format
     // byte) over-long.
     let mut b = acq.bytes().to_vec();
-    assert_eq!(b[body_at], 0x02, "body format 2");
+    assert_eq!(b[body_at], 0x03, "body format 3");
     let n = b[body_at + 1];
     assert!(n < 0x80);
     b.splice(body_at + 1..=body_at + 1, [0x80 | n, 0x00]);
@@ -271,6 +273,13 @@ fn fail_cases(s: &Scenario) -> Vec<(&'static str, Vec<u8>, Expect)> {
     let b = hex::decode(FORMAT_1_WORKED_EXAMPLE).unwrap();
     out.push(("fail_body_format_1", b, |e| {
         matches!(e, EntryError::BodyFormat(0x05))
+    }));
+
+    // A format-2 entry (format 2's worked example): refused by its body's
+    // first byte, the format number 2.
+    let b = hex::decode(FORMAT_2_WORKED_EXAMPLE).unwrap();
+    out.push(("fail_body_format_2", b, |e| {
+        matches!(e, EntryError::BodyFormat(0x02))
     }));
 
     out.push(("fail_empty", Vec::new(), |e| {

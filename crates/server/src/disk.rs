@@ -155,6 +155,63 @@ impl LiveStore {
         self.write(|s| s.record_equivocation(proof))
     }
 
+    /// Keeps a note's opening (see [`LogStore::put_note`]).
+    pub fn put_note(
+        &self,
+        entry: &armsledger_core::hash::Hash,
+        opening: &armsledger_core::note::NoteOpening,
+        class: armsledger_store::NoteClass,
+    ) -> Result<bool, WriteError> {
+        self.write(|s| s.put_note(entry, opening, class))
+    }
+
+    /// Sets when a note's retention ends (see [`LogStore::set_note_retention`]).
+    pub fn set_note_retention(
+        &self,
+        note: &armsledger_core::note::SealedNote,
+        until: armsledger_core::ids::Timestamp,
+    ) -> Result<bool, WriteError> {
+        self.write(|s| s.set_note_retention(note, until))
+    }
+
+    /// The note store's record of `note`.
+    pub fn note(
+        &self,
+        note: &armsledger_core::note::SealedNote,
+    ) -> Result<Option<armsledger_store::NoteRecord>, StoreError> {
+        let g = self.db.read().unwrap_or_else(PoisonError::into_inner);
+        match g.as_ref() {
+            Some(s) => s.note(note),
+            None => Err(StoreError::StorageFailed(redb::Error::DatabaseClosed)),
+        }
+    }
+
+    /// Checks every table against the entries (see [`LogStore::fsck`]).
+    pub fn fsck(&self) -> Result<armsledger_store::FsckReport, StoreError> {
+        let g = self.db.read().unwrap_or_else(PoisonError::into_inner);
+        match g.as_ref() {
+            Some(s) => s.fsck(),
+            None => Err(StoreError::StorageFailed(redb::Error::DatabaseClosed)),
+        }
+    }
+
+    /// Every note record.
+    pub fn notes(
+        &self,
+    ) -> Result<
+        Vec<(
+            armsledger_core::note::SealedNote,
+            armsledger_store::NoteRecord,
+        )>,
+        StoreError,
+    > {
+        let g = self.db.read().unwrap_or_else(PoisonError::into_inner);
+        match g.as_ref() {
+            Some(s) => s.notes(),
+            None => Err(StoreError::StorageFailed(redb::Error::DatabaseClosed)),
+        }
+    }
+
     /// Signs and stores a checkpoint of the whole log.
     pub fn sign_checkpoint(&self, key: &LogKey) -> Result<SignedCheckpoint, WriteError> {
         self.write(|s| s.sign_checkpoint(key))

@@ -51,7 +51,7 @@ pub use state::{Published, Shared};
 #[openapi(
     info(title = "armsledger regulator server", description = "Ingest of device-signed armoury entries, the global Merkle log, and queries for inspectors and auditors."),
     paths(
-        routes::ingest::post_entries,
+        routes::ingest::post_entries, routes::notes::post_notes,
         routes::log::checkpoint, routes::log::stable_checkpoint, routes::log::log_key, routes::log::tile,
         routes::log::inclusion, routes::log::consistency,
         routes::query::trace, routes::query::inventory, routes::query::reconciliation, routes::query::get_alerts,
@@ -90,6 +90,7 @@ pub fn app(shared: Arc<Shared>) -> Router {
     let request_timeout = Duration::from_secs(shared.config().request_timeout_secs);
     Router::new()
         .route("/v1/entries", post(ingest::post_entries))
+        .route("/v1/notes", post(notes::post_notes))
         .route("/checkpoint", get(log::checkpoint))
         .route("/v1/checkpoint/stable", get(log::stable_checkpoint))
         .route(

@@ -10,7 +10,7 @@ use armsledger_core::entry::{EntryBody, SignedEntry};
 use armsledger_core::event::{Event, RegulatorEvent, SiteEvent};
 use armsledger_core::ids::Timestamp;
 use armsledger_core::model::{Item, Reliance};
-use armsledger_core::testkit::{Scenario, T0, text, v};
+use armsledger_core::testkit::{Scenario, T0, note, v};
 use armsledger_log::{LogVerifier, open_checkpoint, verify_consistency, verify_inclusion};
 use armsledger_server::{Clock, Config, Shared, app, spawn_workers};
 use axum::Router;
@@ -141,7 +141,7 @@ fn activity(s: &mut Scenario) {
         SiteEvent::Issued {
             firearm: gun,
             to: v("guard-1"),
-            purpose: v("patrol"),
+            purpose: note("patrol"),
             post: v("gate"),
             due_back: s.now.plus(Timestamp::HOUR),
             reliance: Reliance {
@@ -500,7 +500,7 @@ async fn refusals_store_nothing() {
         links: vec![],
         event: Event::Site(SiteEvent::Annotated {
             about: good.hash(),
-            text: text("a different story"),
+            text: note("a different story"),
         }),
     };
     let forked = Arc::new(fork.sign(body, env.s.now));
@@ -541,7 +541,7 @@ async fn refusals_store_nothing() {
         site: v("north"),
         public_key: signer.public_key(),
         after_counter: next.counter(),
-        reason: text("device stolen"),
+        reason: note("device stolen"),
     });
     assert_eq!(post(&env, &[revoke], false).await.0, StatusCode::OK);
     let n = size(&env);
@@ -676,7 +676,7 @@ async fn exports_carry_the_equivocations_and_findings_the_server_knows() {
         SiteEvent::Issued {
             firearm: gun,
             to: v("stranger"),
-            purpose: v("patrol"),
+            purpose: note("patrol"),
             post: v("gate"),
             due_back: env.s.now.plus(Timestamp::HOUR),
             reliance: Reliance {
@@ -701,7 +701,7 @@ async fn exports_carry_the_equivocations_and_findings_the_server_knows() {
             links: vec![],
             event: Event::Site(SiteEvent::Annotated {
                 about: acquired.hash(),
-                text: text("a different story"),
+                text: note("a different story"),
             }),
         },
         env.s.now,
@@ -744,4 +744,273 @@ async fn exports_carry_the_equivocations_and_findings_the_server_knows() {
     let south = export("/v1/export?site=south").await;
     assert!(south.authentic(), "{:#?}", south.problems);
     assert!(south.equivocations.is_empty());
+}
+
+/// `POST /v1/notes` with `token`.
+async fn post_notes(env: &Env, token: &str, notes: serde_json::Value) -> (StatusCode, String) {
+    let mut req = Request::builder()
+        .method("POST")
+        .uri("/v1/notes")
+        .header("content-type", "application/json");
+    req = req.header("authorization", format!("Bearer {token}"));
+    let resp = env
+        .app
+        .clone()
+        .oneshot(
+            req.body(Body::from(serde_json::to_vec(&notes).unwrap()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = resp.status();
+    let b = resp
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    (status, String::from_utf8_lossy(&b).into_owned())
+}
+
+fn upload(
+    entry: &SignedEntry,
+    opening: &armsledger_core::note::NoteOpening,
+    class: &str,
+) -> serde_json::Value {
+    serde_json::json!({"entry": entry.hash(), "opening": opening, "class": class})
+}
+
+/// A pistol serviced at north (its reason and work sealed), sent to south;
+/// the openings sent beside the entries. Returns the maintenance-out entry.
+fn serviced_and_sent(
+    s: &mut Scenario,
+) -> (
+    Arc<SignedEntry>,
+    armsledger_core::note::NoteOpening,
+    Arc<SignedEntry>,
+) {
+    use armsledger_core::model::{Condition, DocKind, MaintenanceKind};
+    let (gun, _) = s.acquire("north", "GLK 300");
+    let why = armsledger_core::testkit::opening("bore pitted; guard-1 reported it after the range");
+    let out = s.site(
+        "north",
+        "armourer-1",
+        SiteEvent::MaintenanceOut {
+            firearm: gun,
+            kind: MaintenanceKind::Repair,
+            provider: v("Gunsmith Ltd"),
+            reason: why.seal(),
+        },
+    );
+    s.site(
+        "north",
+        "armourer-1",
+        SiteEvent::MaintenanceIn {
+            firearm: gun,
+            condition: Condition::Serviceable,
+            work: note("barrel replaced"),
+            location: v("vault"),
+        },
+    );
+    let sent = s.site(
+        "north",
+        "armourer-1",
+        SiteEvent::TransferredOut {
+            to_site: v("south"),
+            to_company: v("other-co"),
+            firearms: vec![gun],
+            rounds: vec![],
+            rounds_from: None,
+            permit: armsledger_core::testkit::doc(DocKind::TransferAuthorisation, "TA-1"),
+            carrier: None,
+        },
+    );
+    s.site(
+        "south",
+        "armourer-2",
+        SiteEvent::TransferredIn {
+            transfer: armsledger_core::event::EntryRef {
+                site: v("north"),
+                counter: sent.counter(),
+                hash: sent.hash(),
+            },
+            firearms: vec![gun],
+            rounds: vec![],
+            location: v("vault"),
+            note: None,
+        },
+    );
+    (out, why, sent)
+}
+
+/// The summaries of the trace of GLK 300 as `token` sees them.
+async fn summaries(env: &Env, token: &str) -> Vec<String> {
+    let (st, b) = call(
+        &env.app,
+        "GET",
+        "/v1/firearms/glk300/trace",
+        Some(token),
+        vec![],
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    let t: serde_json::Value = serde_json::from_slice(&b).unwrap();
+    t["firearms"][0]["timeline"]["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["summary"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn note_openings_are_kept_only_for_notes_on_the_ledger_and_read_only_by_the_right_roles() {
+    let mut env = env().await;
+    let (out, why, sent) = serviced_and_sent(&mut env.s);
+    let log = env.s.log.clone();
+    assert_eq!(post(&env, &log, true).await.0, StatusCode::OK);
+    let text = "to maintenance at Gunsmith Ltd: bore pitted; guard-1 reported it after the range";
+
+    // An opening of another text (or salt) for the entry's note: refused.
+    let wrong = armsledger_core::testkit::opening("bore pitted");
+    let (st, body) = post_notes(
+        &env,
+        &env.north,
+        serde_json::json!({"notes": [upload(&out, &wrong, "case")]}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("does not open"), "{body}");
+    // Beside an entry that carries no note, or one not in the log: refused.
+    let (st, body) = post_notes(
+        &env,
+        &env.north,
+        serde_json::json!({"notes": [upload(&sent, &why, "case")]}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::NOT_FOUND, "{body}");
+    assert!(body.contains("carries no sealed note"), "{body}");
+    let unlogged = env.s.site(
+        "north",
+        "armourer-1",
+        SiteEvent::ArmouryOpened { with: vec![] },
+    );
+    let (st, body) = post_notes(
+        &env,
+        &env.north,
+        serde_json::json!({"notes": [upload(&unlogged, &why, "case")]}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::NOT_FOUND, "{body}");
+    // Another company may not send notes of north's chain.
+    let (st, _) = post_notes(
+        &env,
+        &env.other,
+        serde_json::json!({"notes": [upload(&out, &why, "case")]}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    // Before the opening arrives every reader sees only that a note exists.
+    let sealed = format!(
+        "to maintenance at Gunsmith Ltd: sealed note {}",
+        why.seal().short()
+    );
+    assert!(summaries(&env, &env.regulator).await.contains(&sealed));
+
+    // The right opening from the site that wrote it: kept once.
+    let (st, body) = post_notes(
+        &env,
+        &env.north,
+        serde_json::json!({"notes": [upload(&out, &why, "case")]}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert!(body.contains("\"kept\":1"), "{body}");
+    let (st, body) = post_notes(
+        &env,
+        &env.north,
+        serde_json::json!({"notes": [upload(&out, &why, "case")]}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(body.contains("\"already\":1"), "{body}");
+
+    // The regulator, the auditor, the owning company and site read the text.
+    for token in [&env.regulator, &env.auditor, &env.acme, &env.north] {
+        let s = summaries(&env, token).await;
+        assert!(s.iter().any(|l| l == text), "{s:?}");
+    }
+    // The next holder sees the weapon's provenance, not north's note.
+    let s = summaries(&env, &env.other).await;
+    assert!(s.contains(&sealed), "{s:?}");
+    assert!(!s.iter().any(|l| l.contains("guard-1")), "{s:?}");
+}
+
+#[tokio::test]
+async fn an_erased_note_reads_as_erased_and_everything_still_verifies() {
+    let mut env = env().await;
+    let (out, why, _) = serviced_and_sent(&mut env.s);
+    let log = env.s.log.clone();
+    assert_eq!(post(&env, &log, true).await.0, StatusCode::OK);
+    let (st, _) = post_notes(
+        &env,
+        &env.north,
+        serde_json::json!({"notes": [upload(&out, &why, "case")]}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(
+        env.shared
+            .store()
+            .note(&why.seal())
+            .unwrap()
+            .unwrap()
+            .opening
+            .is_some()
+    );
+
+    let erasure = env.s.regulator(RegulatorEvent::NotesErased {
+        notes: vec![why.seal()],
+        ground: armsledger_core::note::ErasureGround::LawfulOrder(v("DPA-2027-0412")),
+        erased_on: Timestamp::parse("2027-03-01").unwrap(),
+    });
+    assert_eq!(
+        post(&env, std::slice::from_ref(&erasure), true).await.0,
+        StatusCode::OK
+    );
+    // The opening is gone, the record of its erasure kept.
+    let rec = env.shared.store().note(&why.seal()).unwrap().unwrap();
+    assert!(rec.opening.is_none());
+    assert_eq!(rec.erased.as_ref().unwrap().entry, erasure.hash());
+    // Sent again after the erasure, it is not taken back in.
+    let (st, body) = post_notes(
+        &env,
+        &env.north,
+        serde_json::json!({"notes": [upload(&out, &why, "case")]}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(body.contains("\"already\":1"), "{body}");
+    assert!(
+        env.shared
+            .store()
+            .note(&why.seal())
+            .unwrap()
+            .unwrap()
+            .opening
+            .is_none()
+    );
+
+    let erased = "to maintenance at Gunsmith Ltd: note erased on 2027-03-01 under DPA-2027-0412";
+    for token in [&env.regulator, &env.acme, &env.other] {
+        let s = summaries(&env, token).await;
+        assert!(s.iter().any(|l| l == erased), "{s:?}");
+        assert!(!s.iter().any(|l| l.contains("guard-1")), "{s:?}");
+    }
+    // The store still checks clean, every entry still in the log.
+    assert_eq!(size(&env), log.len() as u64 + 1);
+    let fsck = env.shared.store().fsck().unwrap();
+    assert!(fsck.problems.is_empty(), "{fsck:?}");
+    assert_eq!(fsck.entries, log.len() as u64 + 1);
 }

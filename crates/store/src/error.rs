@@ -66,6 +66,24 @@ pub enum StoreError {
         /// The key, as text.
         key: String,
     },
+    /// An opening does not open the sealed note it was offered for: another
+    /// text or another salt (HTTP 400). Nothing was stored.
+    #[error("note {note}: the opening does not open this sealed note (another text or salt)")]
+    NoteMismatch {
+        /// The note's commitment.
+        note: String,
+    },
+    /// An opening was offered for a note no logged entry carries (HTTP 404):
+    /// the note store keeps only openings of notes on the ledger.
+    #[error("note {note} beside entry {entry}: {reason}")]
+    NoteUnknown {
+        /// The commitment the opening seals to.
+        note: String,
+        /// The entry hash it was offered beside.
+        entry: String,
+        /// Why it is unknown.
+        reason: &'static str,
+    },
     /// An entry could not be encoded or assembled (HTTP 400).
     #[error("entry refused: {0}")]
     EntryInvalid(#[from] EntryError),

@@ -14,6 +14,7 @@
 //! half_tiles   (0, 0) → the roots of each full 16-entry group of entries 0..256, 32 bytes each
 //! tiles        (1, 0) → the roots of each full 256-entry subtree, 32 bytes each
 //! checkpoints  3 → "ledger.example/armsledger/v1\n3\nGTPISfQS…=\n\n— ledger.example/armsledger/v1 D7Uay5n3…\n"
+//! notes        5e22bcb5… → the opening of a sealed note (salt, text), or its erasure
 //! ```
 //!
 //! * [`LogStore::append_batch`]: group commit, durable before it returns indexes.
@@ -33,6 +34,7 @@ mod armoury;
 mod error;
 mod finding;
 mod log;
+pub mod notes;
 mod terms;
 
 pub use armoury::{ArmouryLedger, DeviceKey, EntryReceipt, Pending, Recovery, SignRequest, Source};
@@ -41,6 +43,7 @@ pub use finding::StoredFinding;
 pub use log::{Accepted, FsckReport, LogReader, LogStore, Problem, StoredEntry, fsck};
 #[cfg(feature = "bench-support")]
 pub use log::{entry_of_row, stored_row, training_sample};
+pub use notes::{Erasure, NoteClass, NoteRecord};
 pub use terms::{IndexKey, Terms};
 
 /// Refuses a file of a retired format before anything opens it for writing,

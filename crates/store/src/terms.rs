@@ -147,7 +147,7 @@ impl Terms {
 mod tests {
     use super::*;
     use armsledger_core::model::{AmmoLine, CountKind, Reliance};
-    use armsledger_core::testkit::{Scenario, v};
+    use armsledger_core::testkit::{Scenario, note, v};
 
     #[test]
     fn issue_names_officer_recipient_firearm_and_lot() {
@@ -160,7 +160,7 @@ mod tests {
             SiteEvent::Issued {
                 firearm: gun,
                 to: v("guard-1"),
-                purpose: v("patrol"),
+                purpose: note("patrol"),
                 post: v("gate"),
                 due_back: s.now.plus(1000),
                 reliance: Reliance {

@@ -10,6 +10,7 @@ use armsledger_core::entry::{ChainId, EntryBody, SignedEntry};
 use armsledger_core::event::{Event, SiteEvent};
 use armsledger_core::hash::Hash;
 use armsledger_core::ids::{DeviceId, Name, PersonId, SiteId, Text, Timestamp};
+use armsledger_core::note::NoteOpening;
 use armsledger_core::statements::{Authorisation, AuthorisedAction};
 use armsledger_device::factory::DeviceSpec;
 use armsledger_device::host::{self, DeviceClient, DeviceError, Transport};
@@ -50,7 +51,7 @@ pub fn body(i: u64) -> EntryBody {
         links: vec![],
         event: Event::Site(SiteEvent::Annotated {
             about: Hash::of(&[b"about", &i.to_le_bytes()]),
-            text: Text::new(format!("note {i}")).unwrap(),
+            text: NoteOpening::new(Text::new(format!("note {i}")).unwrap(), [7; 32]).seal(),
         }),
     }
 }

@@ -12,10 +12,11 @@ use armsledger_core::ids::{Ident, Name, PersonId, SiteId, Text, Timestamp};
 use armsledger_core::model::{
     FirearmId, LotId, Permit, Qualification, Reliance, Validity, normalise,
 };
+use armsledger_core::note::{NoteOpening, SealedNote};
 use armsledger_core::rules::state::FirearmRecord;
 use armsledger_core::rules::{Finding, RuleId, View, Violation};
 use armsledger_device::host::{DeviceClient, Transport};
-use armsledger_store::{ArmouryLedger, DeviceKey, Recovery};
+use armsledger_store::{ArmouryLedger, DeviceKey, NoteClass, NoteRecord, Recovery};
 
 use crate::config::{self, ArmouryConfig, files};
 use crate::error::AgentError;
@@ -140,6 +141,23 @@ impl<T: Transport> ArmouryAgent<T> {
         };
         agent.rebuild()?;
         Ok(agent)
+    }
+
+    /// Seals `text` for an entry this site is about to sign: a fresh salt,
+    /// the opening kept in the site's note store (before the entry is
+    /// signed), and the commitment returned for the event. `sync` sends the
+    /// opening to the server beside the entry that carries it.
+    pub fn seal(
+        &self,
+        text: Text,
+        class: NoteClass,
+        now: Timestamp,
+    ) -> Result<SealedNote, AgentError> {
+        let opening = NoteOpening::random(text);
+        let note = opening.seal();
+        self.ledger
+            .put_note(&NoteRecord::new(opening, class, now))?;
+        Ok(note)
     }
 
     /// Rebuilds the verifier from the ledger: regulator chain, inbox, own chain.
@@ -368,11 +386,12 @@ impl<T: Transport> ArmouryAgent<T> {
             let mut rules: Vec<RuleId> = violations.iter().map(|v| v.rule).collect();
             rules.sort();
             rules.dedup();
+            let reason = self.seal(spec.reason.clone(), NoteClass::Person, now)?;
             let events: Vec<SiteEvent> = rules
                 .into_iter()
                 .map(|rule| SiteEvent::Overridden {
                     rule,
-                    reason: spec.reason.clone(),
+                    reason,
                     authoriser: spec.authoriser.clone(),
                     act,
                 })

@@ -15,7 +15,7 @@ use armsledger_store::EntryReceipt;
 use serde::Serialize;
 
 use super::ArmouryAgent;
-use crate::client::{LedgerServer, MAX_PUSH_BATCH};
+use crate::client::{LedgerServer, MAX_PUSH_BATCH, NoteUpload};
 use crate::config::{self, files};
 use crate::error::AgentError;
 
@@ -32,9 +32,31 @@ pub struct SyncReport {
     pub regulator_entries: u64,
     /// New transfers in the inbox.
     pub inbox_new: usize,
+    /// Note openings sent beside the pushed entries (new to the server).
+    pub notes_sent: usize,
 }
 
 impl<T: Transport> ArmouryAgent<T> {
+    /// The openings this site keeps of the notes `entries` carry (a note
+    /// erased here, or never sealed here, is not sent).
+    fn note_uploads(&self, entries: &[SignedEntry]) -> Result<Vec<NoteUpload>, AgentError> {
+        let mut out = Vec::new();
+        for e in entries {
+            for n in e.body().event.notes() {
+                if let Some(rec) = self.ledger.note(&n)?
+                    && let Some(opening) = rec.opening
+                {
+                    out.push(NoteUpload {
+                        entry: e.hash(),
+                        opening,
+                        class: rec.class,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Pushes unsynced entries in batches and stores the receipts, then pulls
     /// the regulator chain and the transfers addressed to this site.
     pub fn sync(&mut self, server: &impl LedgerServer) -> Result<SyncReport, AgentError> {
@@ -81,6 +103,14 @@ impl<T: Transport> ArmouryAgent<T> {
                     tree_size: p.size,
                     proof,
                 });
+            }
+            // The openings go after their entries are logged (the server
+            // keeps an opening only for a note a logged entry carries), and
+            // before the batch counts as synced, so a failed send is sent
+            // again at the next sync.
+            let uploads = self.note_uploads(batch)?;
+            for chunk in uploads.chunks(MAX_PUSH_BATCH) {
+                report.notes_sent += server.put_notes(chunk)?;
             }
             let last = batch.last().map_or(0, SignedEntry::counter);
             self.ledger.mark_synced(last, &cp, &receipts)?;

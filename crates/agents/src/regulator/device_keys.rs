@@ -14,6 +14,7 @@ use armsledger_device::host::{DeviceClient, Transport, authorise};
 
 use super::RegulatorAgent;
 use crate::error::AgentError;
+use armsledger_store::NoteClass;
 
 /// Which enrolled key of a site.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,6 +68,7 @@ impl<T: Transport> RegulatorAgent<T> {
                 "{key} of {site} is already revoked after counter {r}"
             )));
         }
+        let reason = self.seal(reason, NoteClass::Case)?;
         self.record(
             officer,
             RegulatorEvent::DeviceKeyRevoked {

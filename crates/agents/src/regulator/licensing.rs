@@ -8,6 +8,7 @@ use armsledger_device::host::Transport;
 
 use super::RegulatorAgent;
 use crate::error::AgentError;
+use armsledger_store::NoteClass;
 
 impl<T: Transport> RegulatorAgent<T> {
     /// Licenses (or re-licenses) a company.
@@ -113,6 +114,7 @@ impl<T: Transport> RegulatorAgent<T> {
         what: Revocable,
         reason: Text,
     ) -> Result<SignedEntry, AgentError> {
+        let reason = self.seal(reason, NoteClass::Person)?;
         self.record(
             officer,
             RegulatorEvent::PersonRevoked {
@@ -131,6 +133,7 @@ impl<T: Transport> RegulatorAgent<T> {
         reason: Text,
         until: Option<Timestamp>,
     ) -> Result<SignedEntry, AgentError> {
+        let reason = self.seal(reason, NoteClass::Person)?;
         self.record(
             officer,
             RegulatorEvent::PersonBarred {

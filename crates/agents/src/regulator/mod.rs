@@ -18,14 +18,17 @@ use armsledger_core::codec;
 use armsledger_core::entry::{ChainId, EntryBody, MAX_ENTRY_BYTES, SignedEntry, body_hash_of};
 use armsledger_core::event::{Event, RegulatorEvent};
 use armsledger_core::hash::Hash;
-use armsledger_core::ids::{PersonId, Timestamp};
+use armsledger_core::ids::{PersonId, Text, Timestamp};
+use armsledger_core::note::{NoteOpening, SealedNote};
 use armsledger_core::rules::View;
 use armsledger_device::Lifecycle;
 use armsledger_device::host::{DeviceClient, Transport};
+use armsledger_store::notes;
+use armsledger_store::{NoteClass, NoteRecord};
 use ed25519_dalek::SigningKey;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
-use crate::client::{LedgerServer, MAX_PUSH_BATCH};
+use crate::client::{LedgerServer, MAX_PUSH_BATCH, NoteUpload};
 use crate::config::{self, RegulatorConfig, files};
 use crate::error::AgentError;
 
@@ -44,6 +47,14 @@ const FORMAT_VERSION: u64 = 1;
 
 fn db_err(e: impl Into<redb::Error>) -> AgentError {
     AgentError::RegulatorStore(e.into().to_string())
+}
+
+/// The host's clock.
+fn now() -> Timestamp {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    Timestamp(ms)
 }
 
 /// A fresh random 32-byte value (nonces, keys).
@@ -235,6 +246,25 @@ impl<T: Transport> RegulatorAgent<T> {
         Ok(out)
     }
 
+    /// Seals `text` for a regulator entry about to be signed: a fresh salt,
+    /// the opening kept in the regulator's note store before the entry is
+    /// signed, the commitment returned for the event. `push` sends the
+    /// opening to the server beside the entry.
+    pub fn seal(&self, text: Text, class: NoteClass) -> Result<SealedNote, AgentError> {
+        let opening = NoteOpening::random(text);
+        let note = opening.seal();
+        let txn = self.db.begin_write().map_err(db_err)?;
+        notes::put(&txn, &note, &NoteRecord::new(opening, class, now()))?;
+        txn.commit().map_err(db_err)?;
+        Ok(note)
+    }
+
+    /// The regulator's note store's record of `note`.
+    pub fn note(&self, note: &SealedNote) -> Result<Option<NoteRecord>, AgentError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        Ok(notes::get(&txn, note)?)
+    }
+
     /// Signs and stores one regulator event by `officer`, decided now (the
     /// host's clock).
     pub fn record(
@@ -242,10 +272,7 @@ impl<T: Transport> RegulatorAgent<T> {
         officer: &PersonId,
         event: RegulatorEvent,
     ) -> Result<SignedEntry, AgentError> {
-        let ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-        self.record_at(officer, event, Timestamp(ms))
+        self.record_at(officer, event, now())
     }
 
     /// Signs and stores one regulator event by `officer`, decided at
@@ -322,6 +349,26 @@ impl<T: Transport> RegulatorAgent<T> {
         for batch in todo.chunks(MAX_PUSH_BATCH) {
             let raw: Vec<Vec<u8>> = batch.iter().map(|e| e.bytes().to_vec()).collect();
             server.push(&raw)?;
+            // The openings of the batch's notes, now that their entries are
+            // logged; before the batch counts as pushed, so a failed send is
+            // sent again.
+            let mut uploads = Vec::new();
+            for e in batch {
+                for n in e.body().event.notes() {
+                    if let Some(rec) = self.note(&n)?
+                        && let Some(opening) = rec.opening
+                    {
+                        uploads.push(NoteUpload {
+                            entry: e.hash(),
+                            opening,
+                            class: rec.class,
+                        });
+                    }
+                }
+            }
+            for chunk in uploads.chunks(MAX_PUSH_BATCH) {
+                server.put_notes(chunk)?;
+            }
             let last = batch.last().map_or(pushed, SignedEntry::counter);
             let txn = self.db.begin_write().map_err(db_err)?;
             txn.open_table(META)

@@ -83,6 +83,23 @@ impl Run<'_> {
             return;
         };
         let mut findings = ledger.engine().findings().to_vec();
+        // Sealed notes the regulator erased: the ledger still verifies, and
+        // the reader is told where a text was erased.
+        let mut erased: Vec<_> = ledger
+            .engine()
+            .state()
+            .erased_notes
+            .iter()
+            .map(
+                |(note, (on, ground))| armsledger_core::note::NoteView::Erased {
+                    note: *note,
+                    on: *on,
+                    ground: ground.clone(),
+                },
+            )
+            .collect();
+        erased.sort_by_key(|v| *v.note());
+        self.report.erased_notes = erased;
         if let Some(d) = &self.dossier {
             let summary = d.summary();
             if summary.completeness == Completeness::NoGapsEndUnproven {

@@ -6,7 +6,7 @@
 
 use armsledger_bundle::{Completeness, ProofBasis, Record, Report, Scope, WarningKind};
 use armsledger_core::event::RegulatorEvent;
-use armsledger_core::testkit::{Scenario, text, v};
+use armsledger_core::testkit::{Scenario, note, v};
 use armsledger_core::{ChainId, SignedEntry};
 
 use crate::*;
@@ -17,7 +17,7 @@ fn world_with_bar() -> (Scenario, armsledger_core::model::FirearmId) {
     let (mut s, gun) = world();
     s.regulator(RegulatorEvent::PersonBarred {
         person: v("guard-1"),
-        reason: text("misconduct"),
+        reason: note("misconduct"),
         until: None,
     });
     (s, gun)

@@ -28,7 +28,7 @@ use armsledger_bundle::{
 };
 use armsledger_core::event::SiteEvent;
 use armsledger_core::model::{FirearmId, Item, Reliance};
-use armsledger_core::testkit::{Scenario, T0, loc, v};
+use armsledger_core::testkit::{Scenario, T0, loc, note, v};
 use armsledger_core::{Hash, SignedEntry};
 use armsledger_log::LogKey;
 
@@ -79,7 +79,7 @@ pub fn world() -> (Scenario, FirearmId) {
         SiteEvent::Issued {
             firearm: gun2,
             to: v("stranger"),
-            purpose: v("patrol"),
+            purpose: note("patrol"),
             post: v("gate-1"),
             due_back: s.now.plus(8 * 3_600_000),
             reliance: Reliance {

@@ -12,7 +12,9 @@ use armsledger_core::ids::{
     CompanyId, DeviceId, Ident, LocationId, Name, PersonId, SiteId, Text, Timestamp,
 };
 use armsledger_core::model::{OfficerLicence, Permit, Policy, Qualification, Validity};
+use armsledger_core::note::{ErasureGround, SealedNote};
 use armsledger_device::host::Transport;
+use armsledger_store::NoteClass;
 use clap::{Args, Subcommand};
 
 use crate::cmd::act::{explain, parse_time};
@@ -93,6 +95,42 @@ pub enum RegulatorCommand {
     RetireDevice(RetireDeviceArgs),
     /// Push regulator entries the server has not acknowledged.
     Push(PushArgs),
+    /// Erase sealed notes (end of retention, or a lawful order): an entry naming the notes, the ground and the date; the server and the sites delete the texts, every entry still verifies.
+    EraseNotes(EraseNotesArgs),
+}
+
+/// `erase-notes`.
+#[derive(Debug, Args)]
+#[command(after_help = "Example:
+  armsledger regulator erase-notes --note 5e22bcb567d72e555ae4001f7176a18a3091f1ba8ce15eed3429973f451abae0 --order DPA-2027-0412
+
+A note is named by its commitment (64 hex digits), as `trace --json` and
+`verify --json` list it. The erasure is a regulator entry: once the server
+logs it, the server deletes the texts and each site deletes its own at its
+next sync; `verify` and `trace` then say \"note erased on DATE under ORDER\"
+where the text was. `armsledger retention apply` records the erasures the
+retention policy calls for.")]
+pub struct EraseNotesArgs {
+    #[command(flatten)]
+    pub reg: RegArgs,
+    /// A note to erase, by its commitment (64 hex digits); repeat for more.
+    #[arg(long = "note", required = true, value_parser = parse_note)]
+    pub notes: Vec<SealedNote>,
+    /// The lawful order's reference (a court order, a data-protection decision).
+    #[arg(long, group = "ground")]
+    pub order: Option<Name>,
+    /// The notes' retention period has ended.
+    #[arg(long, group = "ground")]
+    pub end_of_retention: bool,
+    /// When the erasure takes effect (RFC 3339 or YYYY-MM-DD) [default: now].
+    #[arg(long, value_parser = super::act::parse_time)]
+    pub on: Option<Timestamp>,
+}
+
+fn parse_note(s: &str) -> Result<SealedNote, String> {
+    s.parse::<armsledger_core::hash::Hash>()
+        .map(SealedNote)
+        .map_err(|_| format!("{s:?} is not a note commitment (64 hex digits)"))
 }
 
 /// `regulator init`.
@@ -411,6 +449,18 @@ fn open(reg: &RegArgs) -> anyhow::Result<Agent> {
     RegulatorAgent::open_dir(&reg.dir).map_err(explain)
 }
 
+/// Seals `text` in the regulator's note store, then records the event made
+/// with its commitment (see [`record`]).
+fn record_sealed(
+    reg: &RegArgs,
+    text: Text,
+    class: NoteClass,
+    event: impl FnOnce(SealedNote) -> RegulatorEvent,
+) -> anyhow::Result<u8> {
+    let note = open(reg)?.seal(text, class).map_err(explain)?;
+    record(reg, event(note))
+}
+
 /// Signs one event, then pushes if a server is configured (offline is fine).
 fn record(reg: &RegArgs, event: RegulatorEvent) -> anyhow::Result<u8> {
     let mut agent = open(reg)?;
@@ -556,14 +606,13 @@ pub fn run(cmd: RegulatorCommand) -> anyhow::Result<u8> {
                 (_, _, Some(q)) => Revocable::Qualification(q),
                 _ => bail!("revoke what? give --licence, --permit NUMBER or --qualification ID"),
             };
-            record(
-                &a.reg,
+            record_sealed(&a.reg, a.reason, NoteClass::Person, |reason| {
                 RegulatorEvent::PersonRevoked {
                     person: a.person.person,
                     what,
-                    reason: a.reason,
-                },
-            )
+                    reason,
+                }
+            })
         }
         C::AuthorisePerson(a) => record(
             &a.reg,
@@ -586,14 +635,28 @@ pub fn run(cmd: RegulatorCommand) -> anyhow::Result<u8> {
                 },
             },
         ),
-        C::BarPerson(a) => record(
-            &a.reg,
+        C::BarPerson(a) => record_sealed(&a.reg, a.reason, NoteClass::Person, |reason| {
             RegulatorEvent::PersonBarred {
                 person: a.person.person,
-                reason: a.reason,
+                reason,
                 until: a.until,
-            },
-        ),
+            }
+        }),
+        C::EraseNotes(a) => {
+            let ground = match (a.order, a.end_of_retention) {
+                (Some(order), false) => ErasureGround::LawfulOrder(order),
+                (None, true) => ErasureGround::RetentionEnded,
+                _ => bail!("on what ground? give --order REFERENCE or --end-of-retention"),
+            };
+            record(
+                &a.reg,
+                RegulatorEvent::NotesErased {
+                    notes: a.notes,
+                    ground,
+                    erased_on: a.on.unwrap_or_else(super::now),
+                },
+            )
+        }
         C::RevokeDevice(a) => {
             let key = match (a.key, a.device_id, a.key_epoch) {
                 (Some(k), _, _) => DeviceKey::Public(k),

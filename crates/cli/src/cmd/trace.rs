@@ -132,6 +132,16 @@ fn short(v: &Value) -> &str {
 }
 
 /// The human form of a trace (server or offline JSON alike).
+/// A sealed note as the server or the file showed it: the text (quoted),
+/// "sealed note 5e22bcb5", or "note erased on DATE under ORDER".
+fn note_view(v: &Value) -> String {
+    match serde_json::from_value::<armsledger_core::note::NoteView>(v.clone()) {
+        Ok(n @ armsledger_core::note::NoteView::Text { .. }) => format!("\"{n}\""),
+        Ok(n) => n.to_string(),
+        Err(_) => "?".to_string(),
+    }
+}
+
 fn render(t: &Value) -> String {
     use std::fmt::Write as _;
     let mut o = String::new();
@@ -152,13 +162,13 @@ fn render(t: &Value) -> String {
         for c in f["serial_changes"].as_array().into_iter().flatten() {
             let _ = writeln!(
                 o,
-                "serial corrected: {} → {} on {} by {}, approved by {} (\"{}\", entry {})",
+                "serial corrected: {} → {} on {} by {}, approved by {} ({}, entry {})",
                 s(&c["from"]),
                 s(&c["to"]),
                 s(&c["time"]),
                 s(&c["officer"]),
                 c["approver"].as_str().unwrap_or("nobody"),
-                s(&c["reason"]),
+                note_view(&c["reason"]),
                 short(&c["entry"]),
             );
         }

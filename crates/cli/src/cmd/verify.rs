@@ -328,6 +328,21 @@ pub fn text_report(r: &Report) -> String {
     for n in &r.notes {
         line(format!("note: {n}"));
     }
+    if !r.erased_notes.is_empty() {
+        line(format!(
+            "sealed notes erased: {} (their entries still verify)",
+            r.erased_notes.len()
+        ));
+        for v in r.erased_notes.iter().take(20) {
+            line(format!("  {}: {v}", v.note()));
+        }
+        if r.erased_notes.len() > 20 {
+            line(format!(
+                "  … {} more (use --json)",
+                r.erased_notes.len() - 20
+            ));
+        }
+    }
     line(format!(
         "{} entries, {} verified: {}",
         r.entries,

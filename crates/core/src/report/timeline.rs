@@ -9,7 +9,8 @@ use crate::entry::{ChainId, SignedEntry};
 use crate::event::{Event, SiteEvent, Subject};
 use crate::hash::Hash;
 use crate::ids::{PersonId, Timestamp};
-use crate::model::{Condition, CountKind, FirearmId};
+use crate::model::{Condition, CountKind, FirearmId, Resolution};
+use crate::note::{NoteView, SealedNote};
 use crate::rules::Engine;
 
 use super::trace::TraceView;
@@ -47,6 +48,31 @@ pub struct TimelineEvent {
     /// Whether its link continues the previous event of this weapon (always
     /// true for an event outside the link chain).
     pub link_ok: bool,
+    /// The sealed notes the entry carries, as this reader is shown them:
+    /// sealed until [`Timeline::reveal`] opens or marks them erased.
+    pub notes: Vec<NoteView>,
+}
+
+impl TimelineEvent {
+    /// Shows each note as `look` says (`None`: it stays sealed), in
+    /// `notes` and in the summary lines, where the text takes the place of
+    /// "sealed note 5e22bcb5".
+    pub fn reveal(&mut self, look: &dyn Fn(&SealedNote) -> Option<NoteView>) {
+        for view in &mut self.notes {
+            let NoteView::Sealed { note } = *view else {
+                continue;
+            };
+            if let Some(shown) = look(&note) {
+                let placeholder = note.to_string();
+                let with = shown.to_string();
+                self.summary = self.summary.replace(&placeholder, &with);
+                if let Some(c) = &mut self.corrected_summary {
+                    *c = c.replace(&placeholder, &with);
+                }
+                *view = shown;
+            }
+        }
+    }
 }
 
 /// A weapon's history in order.
@@ -58,6 +84,15 @@ pub struct Timeline {
     pub events: Vec<TimelineEvent>,
     /// Whether every link continues the one before (no gap, no fork).
     pub complete: bool,
+}
+
+impl Timeline {
+    /// [`TimelineEvent::reveal`] on every event.
+    pub fn reveal(&mut self, look: &dyn Fn(&SealedNote) -> Option<NoteView>) {
+        for e in &mut self.events {
+            e.reveal(look);
+        }
+    }
 }
 
 /// Whether `entry` concerns `firearm`: it is an event of the weapon's own
@@ -157,9 +192,10 @@ pub fn summarise(ev: &SiteEvent) -> String {
             kind,
             police_ref,
             regulator_ref,
+            circumstances,
             ..
         } => format!(
-            "reported {} (police {}, regulator {})",
+            "reported {}: {circumstances} (police {}, regulator {})",
             format!("{kind:?}").to_lowercase(),
             police_ref
                 .as_ref()
@@ -220,9 +256,28 @@ pub fn summarise(ev: &SiteEvent) -> String {
                 and_list(counters)
             )
         }
-        DiscrepancyResolved { resolution, .. } => {
-            format!("count discrepancy settled: {resolution:?}")
-        }
+        DiscrepancyResolved { resolution, .. } => match resolution {
+            Resolution::Found => "count discrepancy settled: found".to_string(),
+            Resolution::ReportedLost(h) => {
+                format!("count discrepancy settled: reported lost in {h}")
+            }
+            Resolution::Clerical(n) => format!("count discrepancy settled: clerical error, {n}"),
+            Resolution::WrittenOff { reason, approver } => {
+                format!("count discrepancy settled: written off ({reason}; approved by {approver})")
+            }
+        },
+        Annotated { about, text } => format!("note on {}: {text}", about.short()),
+        ComponentChanged {
+            change,
+            component,
+            reason,
+            ..
+        } => format!(
+            "{} {} {}: {reason}",
+            format!("{change:?}").to_lowercase(),
+            format!("{:?}", component.kind).to_lowercase(),
+            component.marking
+        ),
         LeftLedger {
             exit,
             counterparty,
@@ -296,6 +351,15 @@ pub fn timeline<'a>(
             TraceView::Corrected | TraceView::Both => engine.correction_of(&e.hash()),
         };
         let recorded = summarise_at(e.chain(), ev);
+        let mut notes = ev.notes();
+        if let Some((_, c)) = correction {
+            notes.extend(c.notes());
+        }
+        notes.dedup();
+        let notes = notes
+            .into_iter()
+            .map(|note| NoteView::Sealed { note })
+            .collect();
         let (summary, corrected_summary) = match (correction, view) {
             (Some((_, c)), TraceView::Corrected) => (summarise_at(e.chain(), c), None),
             (Some((_, c)), TraceView::Both) => (recorded, Some(summarise_at(e.chain(), c))),
@@ -315,6 +379,7 @@ pub fn timeline<'a>(
             corrected_summary,
             linked: link.is_some(),
             link_ok,
+            notes,
         });
     }
     Timeline {

@@ -13,8 +13,9 @@ use serde::{Deserialize, Serialize};
 use crate::entry::{ChainId, SignedEntry};
 use crate::event::{Event, SiteEvent};
 use crate::hash::Hash;
-use crate::ids::{Name, PersonId, SiteId, Text, Timestamp};
+use crate::ids::{Name, PersonId, SiteId, Timestamp};
 use crate::model::{FirearmId, FirearmIdentity, normalise};
+use crate::note::{NoteView, SealedNote};
 use crate::rules::Engine;
 
 use super::timeline::{Timeline, concerns_firearm, timeline};
@@ -71,8 +72,8 @@ pub struct SerialChange {
     pub officer: PersonId,
     /// Who approved it.
     pub approver: Option<PersonId>,
-    /// Why.
-    pub reason: Text,
+    /// Why (sealed until [`TracedFirearm::reveal`] opens it).
+    pub reason: NoteView,
 }
 
 /// A period a site held the weapon.
@@ -107,6 +108,22 @@ pub struct TracedFirearm {
     pub custody: Vec<Custody>,
     /// The timeline.
     pub timeline: Timeline,
+}
+
+impl TracedFirearm {
+    /// Shows each sealed note of the trace as `look` says (`None`: it stays
+    /// sealed): the text for a reader whose role may read it, "note erased
+    /// on DATE under ORDER" after an erasure.
+    pub fn reveal(&mut self, look: &dyn Fn(&SealedNote) -> Option<NoteView>) {
+        for c in &mut self.serial_changes {
+            if let NoteView::Sealed { note } = &c.reason
+                && let Some(shown) = look(note)
+            {
+                c.reason = shown;
+            }
+        }
+        self.timeline.reveal(look);
+    }
 }
 
 /// A serial's trace: every firearm it names.
@@ -168,7 +185,7 @@ pub fn trace_firearm<'a>(
                 time: e.header().device_time,
                 officer: e.body().officer.clone(),
                 approver: approver.clone(),
-                reason: reason.clone(),
+                reason: NoteView::Sealed { note: *reason },
             });
         }
         current = Some(identity.serial.clone());
@@ -194,7 +211,7 @@ pub fn trace_firearm<'a>(
             });
         }
     }
-    Some(TracedFirearm {
+    let mut traced = TracedFirearm {
         id,
         identity,
         matched_current_serial: normalise(asked) == rec.identity.serial_key(),
@@ -203,7 +220,20 @@ pub fn trace_firearm<'a>(
         state: rec.state.word(),
         custody,
         timeline,
-    })
+    };
+    // The ledger itself says which notes were erased, so every reader (a
+    // bundle or dossier offline too) is told where a text was erased.
+    let erased = &engine.state().erased_notes;
+    if !erased.is_empty() {
+        traced.reveal(&|n| {
+            erased.get(n).map(|(on, ground)| NoteView::Erased {
+                note: *n,
+                on: *on,
+                ground: ground.clone(),
+            })
+        });
+    }
+    Some(traced)
 }
 
 /// Traces every firearm recorded under `serial` (now or before a

@@ -334,6 +334,9 @@ pub struct State {
     pub policy: Policy,
     /// The lead counter (first named) of each site's last two counts.
     pub count_leads: BTreeMap<SiteId, Vec<PersonId>>,
+    /// Sealed notes erased by a `NotesErased` entry: when and under what
+    /// ground (the first erasure of a note stands).
+    pub erased_notes: HashMap<crate::note::SealedNote, (Timestamp, crate::note::ErasureGround)>,
 }
 
 impl State {
@@ -427,7 +430,7 @@ mod tests {
     use crate::ids::{PersonId, SiteId, Timestamp};
     use crate::model::{AmmoLine, FirearmId, Item, LotId};
     use crate::rules::View;
-    use crate::testkit::{Showcase, text, v};
+    use crate::testkit::{Showcase, v};
     use crate::verify::LedgerVerifier;
 
     /// What the rules say about `event` at north after the showcase.
@@ -459,7 +462,7 @@ mod tests {
                 rounds: 1000,
             }],
             from: v("vault"),
-            purpose: text("range"),
+            purpose: crate::testkit::note("range"),
             due_back: show.scenario.now.plus(Timestamp::DAY),
         });
         assert!(

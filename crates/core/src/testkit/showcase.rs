@@ -13,7 +13,7 @@ use crate::model::{
     AmmoLine, CountKind, Counterparty, DocKind, FirearmId, Item, LossKind, LotId, Reliance,
 };
 
-use super::{Scenario, doc, pistol, text, v};
+use super::{Scenario, doc, note, pistol, v};
 
 /// The showcase ledger and the names in it.
 #[derive(Clone, Debug)]
@@ -50,7 +50,7 @@ impl Showcase {
             "armourer-1",
             SiteEvent::Corrected {
                 supersedes: acq.hash(),
-                reason: text("serial mistyped: letter O for zero"),
+                reason: note("serial mistyped: letter O for zero"),
                 approver: Some(v("armourer-2")),
                 corrected: Box::new(SiteEvent::FirearmAcquired {
                     firearm: gun,
@@ -92,7 +92,7 @@ impl Showcase {
             SiteEvent::Issued {
                 firearm: gun,
                 to: v("guard-9"),
-                purpose: v("patrol"),
+                purpose: note("patrol"),
                 post: v("gate-3"),
                 due_back: s.now.plus(8 * Timestamp::HOUR),
                 reliance: Reliance {
@@ -145,7 +145,7 @@ impl Showcase {
                 items: vec![Item::Firearm(stolen)],
                 kind: LossKind::Theft,
                 discovered_at: s.now.minus(Timestamp::HOUR),
-                circumstances: text("vault door forced overnight"),
+                circumstances: note("vault door forced overnight"),
                 police_ref: Some(v("CAS-118/01/2026")),
                 regulator_ref: None,
             },

@@ -11,7 +11,7 @@ use armsledger_core::hash::Hash;
 use armsledger_core::ids::{SiteId, Timestamp};
 use armsledger_core::model::{AmmoLine, DocKind, FirearmId, Reliance};
 use armsledger_core::rules::{Finding, View};
-use armsledger_core::testkit::{Scenario, doc, v};
+use armsledger_core::testkit::{Scenario, doc, note, v};
 
 /// Verifies and folds every entry of the scenario's log, panicking on the
 /// first authenticity failure (with its index).
@@ -75,7 +75,7 @@ pub fn issued(s: &Scenario, gun: FirearmId, to: &str, ammunition: Vec<AmmoLine>)
     SiteEvent::Issued {
         firearm: gun,
         to: v(to),
-        purpose: v("patrol"),
+        purpose: note("patrol"),
         post: v("gate-3"),
         due_back: s.now.plus(8 * Timestamp::HOUR),
         reliance: reliance(to),

@@ -21,7 +21,7 @@ use armsledger_core::model::{
     Validity,
 };
 use armsledger_core::rules::RuleId::{self, *};
-use armsledger_core::testkit::{self, Scenario, doc, enrolment, lot9, pistol, v};
+use armsledger_core::testkit::{self, Scenario, doc, enrolment, lot9, note, pistol, v};
 
 use crate::common::{bogus_hash, issued, transfer_permit};
 use crate::fixtures::*;
@@ -210,7 +210,7 @@ fn cases() -> Vec<Case> {
         .quiet(|w| {
             let i = issue(w, "guard-1", 30);
             let r = returned(w, &i, 28, 1);
-            settle(w, &r, Resolution::Clerical(v("miscounted at issue")));
+            settle(w, &r, Resolution::Clerical(note("miscounted at issue")));
             issue(w, "guard-1", 0)
         }),
         case("written off by one person", &[WriteOffApproved], world)
@@ -574,7 +574,7 @@ fn cases() -> Vec<Case> {
             let i = issue(w, "guard-1", 0);
             let ev = SiteEvent::Corrected {
                 supersedes: i.hash(),
-                reason: v("typo"),
+                reason: note("typo"),
                 approver: Some(v("armourer-2")),
                 corrected: Box::new(maintenance_out(w.gun)),
             };
@@ -754,7 +754,7 @@ fn correct_disposal_place(gun: FirearmId, d: &SignedEntry) -> SiteEvent {
     }
     SiteEvent::Corrected {
         supersedes: d.hash(),
-        reason: v("wrong place recorded"),
+        reason: note("wrong place recorded"),
         approver: None,
         corrected: Box::new(fixed),
     }
@@ -865,7 +865,7 @@ fn lot_status(w: &mut World, status: LotStatus) -> Arc<SignedEntry> {
         SiteEvent::LotStatusChanged {
             lot,
             status,
-            reason: v("inspection"),
+            reason: note("inspection"),
         },
     )
 }
@@ -886,7 +886,7 @@ fn settle(w: &mut World, r: &SignedEntry, resolution: Resolution) -> Arc<SignedE
 /// A write-off approved by `approver`.
 fn write_off(approver: &str) -> Resolution {
     Resolution::WrittenOff {
-        reason: v("not recoverable"),
+        reason: note("not recoverable"),
         approver: v(approver),
     }
 }
@@ -944,7 +944,7 @@ fn key(from: &str, to: &str) -> SiteEvent {
 fn override_for_nothing(rule: RuleId, authoriser: &str) -> SiteEvent {
     SiteEvent::Overridden {
         rule,
-        reason: v("emergency"),
+        reason: note("emergency"),
         authoriser: v(authoriser),
         act: bogus_hash("act"),
     }
@@ -980,7 +980,7 @@ fn revoke_north_key(s: &mut Scenario, after: u64) {
         site: v("north"),
         public_key: key,
         after_counter: after,
-        reason: v("device stolen"),
+        reason: note("device stolen"),
     });
 }
 

@@ -6,7 +6,7 @@ use armsledger_core::event::{Event, SiteEvent};
 use armsledger_core::model::Holder;
 use armsledger_core::rules::state::FirearmState;
 use armsledger_core::rules::{RuleId, View};
-use armsledger_core::testkit::v;
+use armsledger_core::testkit::{note, v};
 
 use crate::common::{findings, verify};
 use crate::fixtures::*;
@@ -63,7 +63,7 @@ fn a_correction_that_keeps_the_identity_needs_no_approver() {
     };
     let ev = SiteEvent::Corrected {
         supersedes: w.acq.hash(),
-        reason: v("stored in the rack, not the vault"),
+        reason: note("stored in the rack, not the vault"),
         approver: None,
         corrected: Box::new(SiteEvent::FirearmAcquired {
             firearm: w.gun,
@@ -97,7 +97,7 @@ fn correcting_an_old_issue_replays_later_history_consistently() {
     }
     let fix = SiteEvent::Corrected {
         supersedes: i.hash(),
-        reason: v("wrong post"),
+        reason: note("wrong post"),
         approver: None,
         corrected: Box::new(ev),
     };

@@ -15,7 +15,7 @@ use armsledger_core::model::{
     FirearmId, FirearmIdentity, Holder, Item, LossKind, LotId, LotIdentity, RoundsBack,
 };
 use armsledger_core::rules::{Finding, RuleId};
-use armsledger_core::testkit::{Scenario, doc, lot9, pistol, v};
+use armsledger_core::testkit::{Scenario, doc, lot9, note, pistol, v};
 
 use crate::common::{findings, issued, sign_body, transfer_permit};
 
@@ -119,7 +119,7 @@ pub fn revoke(s: &mut Scenario, person: &str, what: Revocable) {
     s.regulator(RegulatorEvent::PersonRevoked {
         person: v(person),
         what,
-        reason: v("test"),
+        reason: note("test"),
     });
 }
 
@@ -127,7 +127,7 @@ pub fn revoke(s: &mut Scenario, person: &str, what: Revocable) {
 pub fn bar(s: &mut Scenario, person: &str, until: Option<Timestamp>) {
     s.regulator(RegulatorEvent::PersonBarred {
         person: v(person),
-        reason: v("pending inquiry"),
+        reason: note("pending inquiry"),
         until,
     });
 }
@@ -136,7 +136,7 @@ pub fn set_company(s: &mut Scenario, company: &str, status: CompanyStatus) {
     s.regulator(RegulatorEvent::CompanyStatusChanged {
         company: v(company),
         status,
-        reason: v("test"),
+        reason: note("test"),
     });
 }
 
@@ -262,7 +262,7 @@ pub fn transfer_in(
 pub fn cancel(out: &SignedEntry, location: &str) -> SiteEvent {
     SiteEvent::TransferCancelled {
         transfer: out.hash(),
-        reason: v("vehicle broke down"),
+        reason: note("vehicle broke down"),
         location: v(location),
     }
 }
@@ -324,7 +324,7 @@ pub fn loss(
         items: vec![Item::Firearm(gun)],
         kind: LossKind::Theft,
         discovered_at: at,
-        circumstances: v("vehicle break-in"),
+        circumstances: note("vehicle break-in"),
         police_ref: police.map(v),
         regulator_ref: regulator.map(v),
     }
@@ -358,7 +358,7 @@ pub fn maintenance_out(gun: FirearmId) -> SiteEvent {
         kind: armsledger_core::model::MaintenanceKind::Repair,
         firearm: gun,
         provider: v("Gunsmith"),
-        reason: v("inspection"),
+        reason: note("inspection"),
     }
 }
 
@@ -390,7 +390,7 @@ pub fn expended(
 pub fn annotate(about: Hash) -> SiteEvent {
     SiteEvent::Annotated {
         about,
-        text: v("checked by the inspector"),
+        text: note("checked by the inspector"),
     }
 }
 
@@ -398,7 +398,7 @@ pub fn annotate(about: Hash) -> SiteEvent {
 pub fn override_of(rule: RuleId, authoriser: &str, act: &EntryBody) -> SiteEvent {
     SiteEvent::Overridden {
         rule,
-        reason: v("court-ordered escort, inquiry notified"),
+        reason: note("court-ordered escort, inquiry notified"),
         authoriser: v(authoriser),
         act: act.hash().unwrap(),
     }
@@ -421,7 +421,7 @@ pub fn correction_of_acquisition(
     };
     SiteEvent::Corrected {
         supersedes: original.hash(),
-        reason: v("serial mistyped at intake"),
+        reason: note("serial mistyped at intake"),
         approver: approver.map(v),
         corrected: Box::new(SiteEvent::FirearmAcquired {
             firearm: *firearm,

@@ -7,7 +7,7 @@ use armsledger_core::entry::SignedEntry;
 use armsledger_core::event::{Event, Revocable, SiteEvent};
 use armsledger_core::rules::state::FirearmState;
 use armsledger_core::rules::{RuleId, View};
-use armsledger_core::testkit::{Scenario, v};
+use armsledger_core::testkit::{Scenario, note, v};
 
 use crate::common::{body_for, bogus_hash, findings, issued, sign_body, verify};
 use crate::fixtures::*;
@@ -122,7 +122,7 @@ fn an_override_covers_only_its_rule_and_its_act() {
     let e = north(&mut w, act);
     let late = SiteEvent::Overridden {
         rule: RuleId::QualificationCurrent,
-        reason: v("late"),
+        reason: note("late"),
         authoriser: v("armourer-2"),
         act: e.header().body_hash,
     };
@@ -201,7 +201,7 @@ fn the_officers_tool_learns_before_signing_which_rules_an_override_cannot_cover(
     for &rule in RuleId::ALL {
         let ev = SiteEvent::Overridden {
             rule,
-            reason: v("exception"),
+            reason: note("exception"),
             authoriser: v("armourer-2"),
             act: bogus_hash("act"),
         };

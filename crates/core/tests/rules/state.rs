@@ -9,7 +9,7 @@ use armsledger_core::ids::Timestamp;
 use armsledger_core::model::{AmmoLine, Condition, ExpenditureReason, Holder, Item};
 use armsledger_core::rules::state::{FirearmState, TransferStatus};
 use armsledger_core::rules::{RuleId, View};
-use armsledger_core::testkit::v;
+use armsledger_core::testkit::{note, v};
 
 use crate::alerts::alerts_at;
 use crate::common::{bogus_hash, findings, verify};
@@ -183,7 +183,7 @@ fn rounds_a_guard_loses_come_out_of_the_guards_holding() {
             kind: armsledger_core::model::LossKind::Loss,
             holder: Some(v("guard-1")),
             discovered_at: now,
-            circumstances: v("magazine lost on patrol"),
+            circumstances: note("magazine lost on patrol"),
             police_ref: Some(v("CAS-5")),
             regulator_ref: Some(v("REG-5")),
         },

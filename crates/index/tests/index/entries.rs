@@ -12,7 +12,7 @@ use armsledger_core::entry::{ChainId, SignedEntry};
 use armsledger_core::event::{Event, SiteEvent, Subject};
 use armsledger_core::hash::Hash;
 use armsledger_core::model::{FirearmId, LotId, normalise};
-use armsledger_core::testkit::{Scenario, pistol, v};
+use armsledger_core::testkit::{Scenario, note, pistol, v};
 use armsledger_index::{Kind, LeafValue, MapKey, MemStore, Record, apply, lookup, root_hash};
 use proptest::prelude::*;
 
@@ -157,7 +157,7 @@ impl World {
                     "armourer-1",
                     SiteEvent::Corrected {
                         supersedes,
-                        reason: v("serial mistyped"),
+                        reason: note("serial mistyped"),
                         approver: Some(v("armourer-2")),
                         corrected: Box::new(SiteEvent::FirearmAcquired {
                             firearm,

@@ -23,7 +23,7 @@ use crate::error::ApiError;
 use crate::limits::CancelOnDrop;
 use crate::routes::auth::Caller;
 use crate::routes::extract::{Path, Query};
-use crate::routes::visibility::{no_such_serial, visible_events};
+use crate::routes::visibility::{no_such_serial, reveal_notes, visible_events};
 use crate::state::Shared;
 
 fn internal(e: impl std::fmt::Display) -> ApiError {
@@ -196,6 +196,7 @@ fn build_trace(
             }
         }
         traced.serial_changes.retain(|c| shown.contains(&c.entry));
+        reveal_notes(shared, &caller.0, v.engine().state(), &mut traced).map_err(internal)?;
         // A former holder's view ends when the weapon left it: where it is
         // and what became of it since are a later holder's.
         if partial && let Some(last) = traced.custody.last() {

@@ -9,6 +9,7 @@
 //! as one that does not exist.
 
 use armsledger_core::entry::ChainId;
+use armsledger_core::note::NoteView;
 use armsledger_core::rules::state::State;
 
 use crate::tokens::Role;
@@ -33,6 +34,65 @@ pub(crate) fn visible_events<'a>(
         }
     }
     visible
+}
+
+/// Whether the caller with `role` may read the text of the sealed notes an
+/// entry of `chain` carries: the regulator and auditors always, a company or
+/// site only for its own chains' entries, nobody else for the regulator's
+/// (a bar's reason is not the employer's to read).
+pub(crate) fn may_read_notes(role: &Role, state: &State, chain: &ChainId) -> bool {
+    role.reads_all()
+        || match chain {
+            ChainId::Site(site) => role.may_read(Some(site), state.company_of(site)),
+            ChainId::Regulator => false,
+        }
+}
+
+/// Shows the sealed notes of a traced weapon as the caller may see them:
+/// the text where its role may read it, "note erased on DATE under ORDER"
+/// after an erasure, "sealed note" otherwise.
+pub(crate) fn reveal_notes(
+    shared: &crate::state::Shared,
+    role: &Role,
+    state: &State,
+    traced: &mut armsledger_core::report::TracedFirearm,
+) -> Result<(), armsledger_store::StoreError> {
+    use std::collections::HashMap;
+    let mut records = HashMap::new();
+    let notes = traced
+        .timeline
+        .events
+        .iter()
+        .flat_map(|e| e.notes.iter().map(|n| *n.note()));
+    for n in notes {
+        if let std::collections::hash_map::Entry::Vacant(slot) = records.entry(n) {
+            slot.insert(shared.store().note(&n)?);
+        }
+    }
+    let chains: HashMap<_, _> = traced
+        .timeline
+        .events
+        .iter()
+        .map(|e| (e.hash, may_read_notes(role, state, &e.chain)))
+        .collect();
+    for c in &mut traced.serial_changes {
+        let may = chains.get(&c.entry).copied().unwrap_or(role.reads_all());
+        if let NoteView::Sealed { note } = c.reason
+            && let Some(Some(rec)) = records.get(&note)
+        {
+            c.reason = rec.view(note, may);
+        }
+    }
+    for e in &mut traced.timeline.events {
+        let may = chains.get(&e.hash).copied().unwrap_or(false);
+        e.reveal(&|n| {
+            records
+                .get(n)
+                .and_then(|r| r.as_ref())
+                .map(|r| r.view(*n, may))
+        });
+    }
+    Ok(())
 }
 
 /// The error for a serial the caller may not see, or that does not exist:

@@ -3,7 +3,7 @@
 //! work, and the rate limit charged to that token.
 
 use armsledger_core::event::RegulatorEvent;
-use armsledger_core::testkit::{text, v};
+use armsledger_core::testkit::{note, v};
 use axum::http::StatusCode;
 
 use crate::common::{env, env_with, forged};
@@ -125,7 +125,7 @@ async fn replayed_regulator_entries_are_refused_and_do_not_spend_the_regulators_
         .map(|i| {
             env.s.regulator(RegulatorEvent::PersonBarred {
                 person: v(&format!("rogue-{i}")),
-                reason: text("misconduct"),
+                reason: note("misconduct"),
                 until: None,
             })
         })
@@ -164,7 +164,7 @@ async fn a_token_over_its_rate_is_limited_and_other_tokens_are_not() {
     assert_eq!(st, StatusCode::OK, "{body}");
     let bar = env.s.regulator(RegulatorEvent::PersonBarred {
         person: v("rogue"),
-        reason: text("misconduct"),
+        reason: note("misconduct"),
         until: None,
     });
     let (st, body) = env.post_as(Some(env.token("regulator")), &[bar]).await;

@@ -17,6 +17,8 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 use crate::error::StoreError;
+use crate::notes::{self, Erasure, NoteClass, NoteRecord};
+use armsledger_core::note::SealedNote;
 
 pub use append::{Pending, Recovery, SignRequest};
 pub use sync::EntryReceipt;
@@ -341,6 +343,42 @@ fn read_range<T: ReadableTable<u64, &'static [u8]>>(
         out.push(decode_entry(v.value(), table, k.value())?);
     }
     Ok(out)
+}
+
+impl ArmouryLedger {
+    /// Keeps the opening of a note this site sealed (before the entry that
+    /// carries it is signed, so a crash never leaves a signed note without
+    /// its text). Returns whether it was new.
+    pub fn put_note(&self, record: &NoteRecord) -> Result<bool, StoreError> {
+        let Some(opening) = &record.opening else {
+            return Ok(false);
+        };
+        let txn = self.db.begin_write()?;
+        let new = notes::put(&txn, &opening.seal(), record)?;
+        txn.commit()?;
+        Ok(new)
+    }
+
+    /// The note store's record of `note`.
+    pub fn note(&self, note: &SealedNote) -> Result<Option<NoteRecord>, StoreError> {
+        notes::get(&self.db.begin_read()?, note)
+    }
+
+    /// Every note record this site keeps.
+    pub fn notes(&self) -> Result<Vec<(SealedNote, NoteRecord)>, StoreError> {
+        notes::all(&self.db.begin_read()?)
+    }
+
+    /// Deletes the openings of the notes a regulator `NotesErased` entry
+    /// names, keeping the record of the erasure.
+    pub fn erase_notes(&self, notes_: &[SealedNote], erasure: &Erasure) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        for n in notes_ {
+            notes::erase(&txn, n, erasure, NoteClass::Case)?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
 }
 
 fn decode_entry(bytes: &[u8], table: &'static str, key: u64) -> Result<SignedEntry, StoreError> {

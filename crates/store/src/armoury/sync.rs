@@ -4,7 +4,7 @@
 
 use armsledger_core::chain::ChainCursor;
 use armsledger_core::entry::{ChainId, SignedEntry};
-use armsledger_core::event::{Event, SiteEvent};
+use armsledger_core::event::{Event, RegulatorEvent, SiteEvent};
 use armsledger_core::ids::Timestamp;
 use armsledger_log::{EntryLeaf, Hash as TreeHash, SignedCheckpoint, verify_inclusion};
 use redb::ReadableTable;
@@ -176,6 +176,25 @@ impl ArmouryLedger {
                     .map_err(|err| StoreError::ChainBroken(err.to_string()))?;
                 table.insert(e.counter(), e.bytes())?;
                 index_rows(&txn, e, Source::Regulator)?;
+                // A site deletes its openings of the notes an erasure names
+                // as it takes the erasure in, in the same transaction.
+                if let Event::Regulator(RegulatorEvent::NotesErased {
+                    notes: erased,
+                    ground,
+                    erased_on,
+                }) = &e.body().event
+                {
+                    let erasure = crate::notes::Erasure {
+                        on: *erased_on,
+                        ground: ground.clone(),
+                        entry: e.hash(),
+                    };
+                    for n in erased {
+                        if crate::notes::get_in(&txn, n)?.is_some() {
+                            crate::notes::erase(&txn, n, &erasure, crate::notes::NoteClass::Case)?;
+                        }
+                    }
+                }
             }
             let cursor = chain.head().map_or(0, |h| h.counter);
             txn.open_table(META)?

@@ -123,8 +123,86 @@ impl LogStore {
             }
         }
         index::extend(&txn, start, &fresh)?;
+        // An erasure takes effect with the entry that records it: the
+        // openings it names go in the same transaction.
+        for (_, e) in &fresh {
+            erase_named(&txn, e)?;
+        }
         txn.commit()?;
         Ok(out)
+    }
+
+    /// Keeps the opening of a note carried by the logged entry `entry`
+    /// (the ingest side channel: a site or the regulator sends the openings
+    /// of its notes beside its entries). Refused if no logged entry has that
+    /// hash, if the entry carries no such note
+    /// ([`StoreError::NoteUnknown`]) or if the opening does not open it
+    /// ([`StoreError::NoteMismatch`]). Returns whether it was new (an
+    /// opening sent twice, or after the note was erased, changes nothing).
+    pub fn put_note(
+        &self,
+        entry: &armsledger_core::hash::Hash,
+        opening: &armsledger_core::note::NoteOpening,
+        class: crate::notes::NoteClass,
+    ) -> Result<bool, StoreError> {
+        let note = opening.seal();
+        let logged = self.read()?.entry_by_hash(entry)?;
+        let Some(logged) = logged else {
+            return Err(StoreError::NoteUnknown {
+                note: note.commitment().to_string(),
+                entry: entry.to_string(),
+                reason: "no logged entry has this hash",
+            });
+        };
+        let carried = logged.entry.body().event.notes();
+        if !carried.iter().any(|n| n.commitment() == note.commitment()) {
+            // The opening may be of another text for a note the entry does
+            // carry; say which.
+            return Err(if carried.is_empty() {
+                StoreError::NoteUnknown {
+                    note: note.commitment().to_string(),
+                    entry: entry.to_string(),
+                    reason: "the entry carries no sealed note",
+                }
+            } else {
+                StoreError::NoteMismatch {
+                    note: note.commitment().to_string(),
+                }
+            });
+        }
+        let record = crate::notes::NoteRecord::new(opening.clone(), class, logged.received_at);
+        let txn = self.db.begin_write()?;
+        let new = crate::notes::put(&txn, &note, &record)?;
+        txn.commit()?;
+        Ok(new)
+    }
+
+    /// The note store's record of `note`.
+    pub fn note(
+        &self,
+        note: &armsledger_core::note::SealedNote,
+    ) -> Result<Option<crate::notes::NoteRecord>, StoreError> {
+        crate::notes::get(&self.db.begin_read()?, note)
+    }
+
+    /// Every note record, in commitment order.
+    pub fn notes(
+        &self,
+    ) -> Result<Vec<(armsledger_core::note::SealedNote, crate::notes::NoteRecord)>, StoreError>
+    {
+        crate::notes::all(&self.db.begin_read()?)
+    }
+
+    /// Sets when `note`'s retention ends (the person left, the case closed).
+    pub fn set_note_retention(
+        &self,
+        note: &armsledger_core::note::SealedNote,
+        until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let txn = self.db.begin_write()?;
+        let found = crate::notes::set_retention(&txn, note, until)?;
+        txn.commit()?;
+        Ok(found)
     }
 
     /// Keeps a proof that a key signed two entries at one counter. Returns
@@ -154,6 +232,27 @@ impl LogStore {
     pub fn fsck(&self) -> Result<FsckReport, StoreError> {
         fsck::check(&self.db.begin_read()?)
     }
+}
+
+/// Deletes the openings a `NotesErased` entry names, keeping the erasure.
+fn erase_named(txn: &redb::WriteTransaction, e: &SignedEntry) -> Result<(), StoreError> {
+    use armsledger_core::event::{Event, RegulatorEvent};
+    if let Event::Regulator(RegulatorEvent::NotesErased {
+        notes,
+        ground,
+        erased_on,
+    }) = &e.body().event
+    {
+        let erasure = crate::notes::Erasure {
+            on: *erased_on,
+            ground: ground.clone(),
+            entry: e.hash(),
+        };
+        for n in notes {
+            crate::notes::erase(txn, n, &erasure, crate::notes::NoteClass::Case)?;
+        }
+    }
+    Ok(())
 }
 
 /// Creates the tables of a new log, or checks the format of an existing one.

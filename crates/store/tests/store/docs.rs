@@ -8,7 +8,7 @@ use armsledger_core::entry::ChainId;
 use armsledger_core::event::SiteEvent;
 use armsledger_core::ids::Timestamp;
 use armsledger_core::model::{AmmoLine, Reliance};
-use armsledger_core::testkit::{SoftSigner, v};
+use armsledger_core::testkit::{SoftSigner, note, v};
 use armsledger_log::LogKey;
 use armsledger_store::{Accepted, LogStore};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
@@ -41,7 +41,7 @@ fn example_log() -> Vec<Accepted> {
         event: armsledger_core::event::Event::Site(SiteEvent::Issued {
             firearm: gun,
             to: v("guard-1"),
-            purpose: v("patrol"),
+            purpose: note("patrol"),
             post: v("gate-3"),
             due_back: t0.plus(8 * Timestamp::HOUR),
             reliance: Reliance {

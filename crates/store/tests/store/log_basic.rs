@@ -7,7 +7,7 @@ use armsledger_core::entry::{ChainId, SignedHeader};
 use armsledger_core::event::SiteEvent;
 use armsledger_core::ids::Timestamp;
 use armsledger_core::rules::{Finding, RuleId};
-use armsledger_core::testkit::{Scenario, v};
+use armsledger_core::testkit::{Scenario, note, v};
 use armsledger_log::{EntryLeaf, Frontier, Tile, TileKind, decode_entry_bundle, hash_tile_data};
 use armsledger_store::{Accepted, IndexKey, LogStore, StoreError};
 
@@ -75,7 +75,7 @@ fn a_second_entry_for_a_slot_fails_the_whole_batch() {
             links: vec![],
             event: armsledger_core::event::Event::Site(SiteEvent::Annotated {
                 about: first.hash(),
-                text: v("second branch"),
+                text: note("second branch"),
             }),
         },
         s.now,

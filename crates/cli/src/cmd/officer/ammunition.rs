@@ -9,8 +9,9 @@ use armsledger_core::model::{AmmoLine, Counterparty, DocKind, Holder, LotIdentit
 use clap::Args;
 
 use super::lookup::{DocSpec, doc, lines, lot, parse_lot_count, parse_rounds_back, rounds_back};
-use super::{AmmoKind, LotStatusArg, ReasonArg, record};
+use super::{AmmoKind, LotStatusArg, ReasonArg, record, seal};
 use crate::cmd::act::{ActArgs, open, parse_time};
+use armsledger_store::NoteClass;
 
 /// `ammo receive`.
 #[derive(Debug, Args)]
@@ -170,7 +171,7 @@ pub(super) fn issue(a: AmmoIssueArgs) -> anyhow::Result<u8> {
         to: a.to,
         lines: lines(&agent, &a.rounds)?,
         from: a.from,
-        purpose: a.purpose,
+        purpose: seal(&agent, a.purpose, NoteClass::Operational, &a.act)?,
         due_back: a
             .due
             .unwrap_or_else(|| a.act.time().plus(12 * Timestamp::HOUR)),
@@ -239,7 +240,7 @@ pub(super) fn lot_status(a: LotStatusArgs) -> anyhow::Result<u8> {
     let event = SiteEvent::LotStatusChanged {
         lot: lot(&agent, &a.lot)?,
         status: a.status.into(),
-        reason: a.why,
+        reason: seal(&agent, a.why, NoteClass::Operational, &a.act)?,
     };
     record(&mut agent, &a.act, event)
 }

@@ -6,8 +6,9 @@ use armsledger_core::ids::{LocationId, Name, PersonId, Text};
 use clap::Args;
 
 use super::lookup::entry_hash;
-use super::record;
+use super::{record, seal};
 use crate::cmd::act::{ActArgs, explain, open};
+use armsledger_store::NoteClass;
 
 /// `correct`.
 #[derive(Debug, Args)]
@@ -99,7 +100,7 @@ pub(super) fn correct(a: CorrectArgs) -> anyhow::Result<u8> {
     };
     let event = SiteEvent::Corrected {
         supersedes: original.hash(),
-        reason,
+        reason: seal(&agent, reason, NoteClass::Case, &a.act)?,
         approver: a.approver,
         corrected: Box::new(corrected),
     };
@@ -109,12 +110,6 @@ pub(super) fn correct(a: CorrectArgs) -> anyhow::Result<u8> {
 pub(super) fn annotate(a: AnnotateArgs) -> anyhow::Result<u8> {
     let mut agent = open(&a.act.site)?;
     let about = entry_hash(&agent, a.entry)?;
-    record(
-        &mut agent,
-        &a.act,
-        SiteEvent::Annotated {
-            about,
-            text: a.text,
-        },
-    )
+    let text = seal(&agent, a.text, NoteClass::Case, &a.act)?;
+    record(&mut agent, &a.act, SiteEvent::Annotated { about, text })
 }

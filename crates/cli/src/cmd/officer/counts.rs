@@ -8,8 +8,9 @@ use armsledger_core::model::{Item, Resolution};
 use clap::Args;
 
 use super::lookup::{entry_hash, firearm, lines, lot, parse_lot_count};
-use super::{CountArg, record};
+use super::{CountArg, record, seal};
 use crate::cmd::act::{ActArgs, open};
+use armsledger_store::NoteClass;
 
 /// `count`.
 #[derive(Debug, Args)]
@@ -138,8 +139,11 @@ pub(super) fn resolve(a: ResolveArgs) -> anyhow::Result<u8> {
     ) {
         (true, ..) => Resolution::Found,
         (_, Some(report), ..) => Resolution::ReportedLost(entry_hash(&agent, report)?),
-        (_, _, Some(why), ..) => Resolution::Clerical(why),
-        (.., Some(reason), Some(approver)) => Resolution::WrittenOff { reason, approver },
+        (_, _, Some(why), ..) => Resolution::Clerical(seal(&agent, why, NoteClass::Case, &a.act)?),
+        (.., Some(reason), Some(approver)) => Resolution::WrittenOff {
+            reason: seal(&agent, reason, NoteClass::Case, &a.act)?,
+            approver,
+        },
         _ => bail!(
             "say how it was settled: --found, --reported-lost COUNTER, --clerical TEXT, or --write-off TEXT --approver PERSON"
         ),

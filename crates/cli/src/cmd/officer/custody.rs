@@ -11,8 +11,9 @@ use super::lookup::{
     DocSpec, ItemArgs, doc, lines, parse_component, parse_lot_count, parse_marking,
     parse_rounds_back, rounds_back,
 };
-use super::{ConditionArg, FirearmArg, WeaponKind, record};
+use super::{ConditionArg, FirearmArg, WeaponKind, record, seal};
 use crate::cmd::act::{ActArgs, explain, open, parse_time};
+use armsledger_store::NoteClass;
 
 /// `acquire`.
 #[derive(Debug, Args)]
@@ -215,7 +216,7 @@ pub(super) fn issue(a: IssueArgs) -> anyhow::Result<u8> {
     let event = SiteEvent::Issued {
         firearm: id,
         to: a.to,
-        purpose: a.purpose,
+        purpose: seal(&agent, a.purpose, NoteClass::Operational, &a.act)?,
         post: a.post,
         due_back: a
             .due

@@ -10,8 +10,9 @@ use armsledger_core::rules::state::FirearmState;
 use clap::Args;
 
 use super::lookup::{entry_hash, firearm, lines, parse_lot_count};
-use super::{ConditionArg, FirearmArg, LossArg, record};
+use super::{ConditionArg, FirearmArg, LossArg, record, seal};
 use crate::cmd::act::{ActArgs, open, parse_time};
+use armsledger_store::NoteClass;
 
 /// `report-loss`.
 #[derive(Debug, Args)]
@@ -122,7 +123,7 @@ pub(super) fn report_loss(a: ReportLossArgs) -> anyhow::Result<u8> {
         kind: a.kind.into(),
         holder: a.holder,
         discovered_at: a.discovered.unwrap_or_else(|| a.act.time()),
-        circumstances: a.circumstances,
+        circumstances: seal(&agent, a.circumstances, NoteClass::Case, &a.act)?,
         police_ref: a.police_ref,
         regulator_ref: a.regulator_ref,
     };
@@ -167,7 +168,10 @@ pub(super) fn update_loss(a: UpdateLossArgs) -> anyhow::Result<u8> {
         report,
         police_ref: a.police_ref,
         regulator_ref: a.regulator_ref,
-        circumstances: a.circumstances,
+        circumstances: a
+            .circumstances
+            .map(|c| seal(&agent, c, NoteClass::Case, &a.act))
+            .transpose()?,
     };
     record(&mut agent, &a.act, event)
 }

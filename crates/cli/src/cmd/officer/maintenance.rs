@@ -7,8 +7,9 @@ use armsledger_core::model::{Component, ComponentChange};
 use clap::Args;
 
 use super::lookup::parse_component;
-use super::{ConditionArg, FirearmArg, MaintenanceArg, record};
+use super::{ConditionArg, FirearmArg, MaintenanceArg, record, seal};
 use crate::cmd::act::{ActArgs, open};
+use armsledger_store::NoteClass;
 
 /// `maintenance-out`.
 #[derive(Debug, Args)]
@@ -80,7 +81,7 @@ pub(super) fn maintenance_out(a: MaintenanceOutArgs) -> anyhow::Result<u8> {
         firearm: id,
         kind: a.kind.into(),
         provider: a.provider,
-        reason: a.why,
+        reason: seal(&agent, a.why, NoteClass::Operational, &a.act)?,
     };
     record(&mut agent, &a.act, event)
 }
@@ -91,7 +92,7 @@ pub(super) fn maintenance_in(a: MaintenanceInArgs) -> anyhow::Result<u8> {
     let event = SiteEvent::MaintenanceIn {
         firearm: id,
         condition: a.condition.into(),
-        work: a.work,
+        work: seal(&agent, a.work, NoteClass::Operational, &a.act)?,
         location: a.location,
     };
     record(&mut agent, &a.act, event)
@@ -109,7 +110,7 @@ pub(super) fn component(a: ComponentArgs) -> anyhow::Result<u8> {
         firearm: id,
         change,
         component,
-        reason: a.why,
+        reason: seal(&agent, a.why, NoteClass::Operational, &a.act)?,
     };
     record(&mut agent, &a.act, event)
 }

@@ -25,7 +25,10 @@ mod transfers;
 
 use armsledger_agents::ArmouryAgent;
 use armsledger_core::event::SiteEvent;
+use armsledger_core::ids::Text;
+use armsledger_core::note::SealedNote;
 use armsledger_device::host::Transport;
+use armsledger_store::NoteClass;
 use clap::{Subcommand, ValueEnum};
 
 use crate::cmd::act::{ActArgs, explain};
@@ -241,6 +244,18 @@ struct FindingJson {
     rule: &'static str,
     evidence: String,
     overridden: bool,
+}
+
+/// Seals free text for the act about to be recorded: the text and its salt
+/// stay in the site's note store (and go to the server beside the entry at
+/// sync); the entry signs only the commitment.
+pub(super) fn seal(
+    agent: &Agent,
+    text: Text,
+    class: NoteClass,
+    act: &ActArgs,
+) -> anyhow::Result<SealedNote> {
+    agent.seal(text, class, act.time()).map_err(explain)
 }
 
 /// Records `event` and reports what was written (as text, or JSON with `--json`).

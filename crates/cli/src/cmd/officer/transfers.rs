@@ -11,8 +11,9 @@ use armsledger_core::rules::state::TransferStatus;
 use clap::Args;
 
 use super::lookup::{DocSpec, doc, entry_hash, firearm, lines, parse_lot_count};
-use super::record;
+use super::{record, seal};
 use crate::cmd::act::{ActArgs, explain, open};
+use armsledger_store::NoteClass;
 
 /// `transfer-out`.
 #[derive(Debug, Args)]
@@ -149,7 +150,10 @@ pub(super) fn transfer_in(a: TransferInArgs) -> anyhow::Result<u8> {
         firearms,
         rounds,
         location: a.location,
-        note: a.note,
+        note: a
+            .note
+            .map(|n| seal(&agent, n, NoteClass::Case, &a.act))
+            .transpose()?,
     };
     record(&mut agent, &a.act, event)
 }
@@ -180,7 +184,7 @@ pub(super) fn transfer_cancel(a: TransferCancelArgs) -> anyhow::Result<u8> {
     };
     let event = SiteEvent::TransferCancelled {
         transfer,
-        reason: a.why,
+        reason: seal(&agent, a.why, NoteClass::Case, &a.act)?,
         location: a.location,
     };
     record(&mut agent, &a.act, event)
@@ -272,7 +276,7 @@ pub(super) fn transfer_reject(a: TransferRejectArgs) -> anyhow::Result<u8> {
             counter: entry.counter(),
             hash: entry.hash(),
         },
-        reason: a.why,
+        reason: seal(&agent, a.why, NoteClass::Case, &a.act)?,
     };
     record(&mut agent, &a.act, event)
 }

@@ -121,5 +121,17 @@ pub(in crate::rules) fn apply_regulator(state: &mut State, event: &RegulatorEven
                 .push(*valid);
         }
         PolicySet { policy } => state.policy = *policy,
+        NotesErased {
+            notes,
+            ground,
+            erased_on,
+        } => {
+            for n in notes {
+                state
+                    .erased_notes
+                    .entry(*n)
+                    .or_insert_with(|| (*erased_on, ground.clone()));
+            }
+        }
     }
 }

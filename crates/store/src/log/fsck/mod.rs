@@ -159,6 +159,8 @@ struct Expected {
     tiles: BTreeMap<(u8, u64), Vec<u8>>,
     halves: BTreeMap<(u8, u64), Vec<u8>>,
     roots: BTreeMap<u64, Hash>,
+    /// Notes the log's `NotesErased` entries name, with the erasing entry.
+    erased: BTreeMap<armsledger_core::note::SealedNote, armsledger_core::hash::Hash>,
 }
 
 pub(crate) fn check(txn: &ReadTransaction) -> Result<FsckReport, StoreError> {
@@ -230,6 +232,12 @@ pub(crate) fn check(txn: &ReadTransaction) -> Result<FsckReport, StoreError> {
                 continue;
             }
         };
+        if let armsledger_core::event::Event::Regulator(
+            armsledger_core::event::RegulatorEvent::NotesErased { notes, .. },
+        ) = &entry.body().event
+        {
+            x.erased.extend(notes.iter().map(|n| (*n, entry.hash())));
+        }
         x.by_hash.push((hash_prefix(&entry.hash()), index));
         x.by_slot
             .push((chain_key(entry.chain())?, entry.counter(), index));
@@ -291,6 +299,7 @@ pub(crate) fn check(txn: &ReadTransaction) -> Result<FsckReport, StoreError> {
     }
     check_received(&mut r, &received, size)?;
     check_findings_and_equivocations(&mut r, txn, size)?;
+    check_notes(&mut r, txn, &x.erased)?;
 
     r.checkpoints = cp_sizes.len() as u64;
     checkpoints::check(
@@ -309,6 +318,45 @@ pub(crate) fn check(txn: &ReadTransaction) -> Result<FsckReport, StoreError> {
         size,
     )?;
     Ok(r)
+}
+
+/// The note store: every kept opening opens the note it is filed under, and
+/// no opening of a note that a logged `NotesErased` entry names survives.
+fn check_notes(
+    r: &mut FsckReport,
+    txn: &ReadTransaction,
+    erased: &BTreeMap<armsledger_core::note::SealedNote, armsledger_core::hash::Hash>,
+) -> Result<(), StoreError> {
+    let records = match crate::notes::all(txn) {
+        Ok(v) => v,
+        Err(e @ StoreError::StoredValueMalformed { .. }) => {
+            r.push("notes", "*", "records that decode", e);
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    for (note, rec) in records {
+        let key = note.commitment();
+        if let Some(o) = &rec.opening {
+            if !o.opens(&note) {
+                r.push(
+                    "notes",
+                    key,
+                    "an opening of this note",
+                    "another text or salt",
+                );
+            }
+            if let Some(by) = erased.get(&note) {
+                r.push(
+                    "notes",
+                    key,
+                    format!("erased by entry {by}"),
+                    "its opening kept",
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Notes the root while the recomputed tree passes a checkpointed size.

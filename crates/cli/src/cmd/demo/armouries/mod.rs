@@ -21,8 +21,10 @@ use armsledger_core::model::{
     AmmoLine, Condition, CountKind, DocKind, FirearmId, FirearmType, Holder, Item, LotId,
     RoundsBack,
 };
+use armsledger_core::note::SealedNote;
 use armsledger_core::rules::state::FirearmState;
 use armsledger_device::host::Transport;
+use armsledger_store::NoteClass;
 use serde::Serialize;
 
 use super::infra::DeviceFiles;
@@ -161,6 +163,12 @@ impl<'a, T: Transport> ArmouryRun<'a, T> {
 
     fn vault(&self) -> anyhow::Result<LocationId> {
         p("vault")
+    }
+
+    /// Seals a free text for an act of this site (see
+    /// [`ArmouryAgent::seal`]).
+    fn seal(&self, text: &str, class: NoteClass, at: Timestamp) -> anyhow::Result<SealedNote> {
+        Ok(self.agent.seal(p(text)?, class, at)?)
     }
 
     fn record(
@@ -344,7 +352,7 @@ impl<'a, T: Transport> ArmouryRun<'a, T> {
         Ok(SiteEvent::Issued {
             firearm,
             to: to.clone(),
-            purpose: p("armed guarding, day shift")?,
+            purpose: self.seal("armed guarding, day shift", NoteClass::Operational, at)?,
             post: p(&format!("post-{}", 1 + self.rng.below(6)))?,
             due_back,
             reliance: self.agent.reliance_at(to, &firearm, at)?,
@@ -447,7 +455,11 @@ impl<'a, T: Transport> ArmouryRun<'a, T> {
                     kind: armsledger_core::model::MaintenanceKind::Repair,
                     firearm: f,
                     provider: p("Gunsmith Services Ltd")?,
-                    reason: p("annual inspection")?,
+                    reason: self.seal(
+                        "annual inspection",
+                        NoteClass::Operational,
+                        plan.at(d, 9, 0),
+                    )?,
                 },
                 plan.at(d, 9, 0),
                 None,
@@ -469,7 +481,11 @@ impl<'a, T: Transport> ArmouryRun<'a, T> {
                 SiteEvent::MaintenanceIn {
                     firearm: f,
                     condition: Condition::Serviceable,
-                    work: p("inspected; recoil spring replaced")?,
+                    work: self.seal(
+                        "inspected; recoil spring replaced",
+                        NoteClass::Operational,
+                        plan.at(d, 9, 30),
+                    )?,
                     location: self.vault()?,
                 },
                 plan.at(d, 9, 30),
@@ -496,7 +512,11 @@ impl<'a, T: Transport> ArmouryRun<'a, T> {
                 to,
                 lines: vec![AmmoLine { lot, rounds: 50 }],
                 from: from.clone(),
-                purpose: p("range training, 25 m qualification shoot")?,
+                purpose: self.seal(
+                    "range training, 25 m qualification shoot",
+                    NoteClass::Operational,
+                    self.plan.at(d, 10, 0),
+                )?,
                 due_back: self.plan.at(d, 15, 0),
             },
             self.plan.at(d, 10, 0),

@@ -9,6 +9,7 @@ use armsledger_core::event::{EntryRef, SiteEvent};
 use armsledger_core::ids::Timestamp;
 use armsledger_core::model::{Condition, DisposalMethod, DocKind, FirearmType, Item, LossKind};
 use armsledger_device::host::Transport;
+use armsledger_store::NoteClass;
 
 use super::super::world::{MISTYPED, doc, p, pistol_with_serial};
 use super::{ArmouryRun, OpenIssue, ROUNDS_PER_ISSUE, Refusal};
@@ -78,10 +79,14 @@ impl<T: Transport> ArmouryRun<'_, T> {
         self.record(
             SiteEvent::Corrected {
                 supersedes: hash,
-                reason: p(&format!(
-                    "serial mistyped at intake as {}; the frame reads {}",
-                    MISTYPED.1, MISTYPED.0
-                ))?,
+                reason: self.seal(
+                    &format!(
+                        "serial mistyped at intake as {}; the frame reads {}",
+                        MISTYPED.1, MISTYPED.0
+                    ),
+                    NoteClass::Case,
+                    t,
+                )?,
                 approver: Some(self.sp.supervisor.clone()),
                 corrected: Box::new(corrected),
             },
@@ -102,8 +107,10 @@ impl<T: Transport> ArmouryRun<'_, T> {
                 items: vec![Item::Firearm(f)],
                 kind: LossKind::Theft,
                 discovered_at: self.plan.at(d, 6, 45),
-                circumstances: p(
+                circumstances: self.seal(
                     "pistol taken from the escort vehicle's lock box during a break-in",
+                    NoteClass::Case,
+                    self.plan.at(d, 7, 0),
                 )?,
                 police_ref: Some(p("CAS-0412-2026")?),
                 regulator_ref: None,
@@ -270,7 +277,13 @@ impl<T: Transport> ArmouryRun<'_, T> {
                 rounds: vec![],
                 location: self.vault()?,
                 note: short
-                    .then(|| p("one pistol of two arrived; seal intact, carrier informed"))
+                    .then(|| {
+                        self.seal(
+                            "one pistol of two arrived; seal intact, carrier informed",
+                            NoteClass::Case,
+                            t,
+                        )
+                    })
                     .transpose()?,
             },
             t,

@@ -11,6 +11,7 @@ use armsledger_core::model::{
     FirearmType, Item,
 };
 use armsledger_device::host::Transport;
+use armsledger_store::NoteClass;
 
 use super::super::world::{doc, p};
 use super::{ArmouryRun, OpenIssue};
@@ -66,7 +67,11 @@ impl<T: Transport> ArmouryRun<'_, T> {
                         kind: ComponentKind::Barrel,
                         marking: p(&marking)?,
                     },
-                    reason: p("bore pitted; barrel replaced by the gunsmith")?,
+                    reason: self.seal(
+                        "bore pitted; barrel replaced by the gunsmith",
+                        NoteClass::Operational,
+                        t.plus(minute * 60_000),
+                    )?,
                 },
                 t.plus(minute * 60_000),
                 None,
