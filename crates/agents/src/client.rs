@@ -54,21 +54,41 @@ pub struct ProvenEntry {
     pub received_at_ms: u64,
     /// Entry bytes, hex.
     pub entry: String,
-    /// Inclusion proof (hex) against the pull's checkpoint; empty when the
-    /// entry is newer than it.
+    /// Inclusion proof (hex) against the pull's checkpoint.
     #[serde(default)]
     pub proof: Vec<String>,
 }
 
-/// What a pull returns.
+/// The pull response format this client reads.
+pub const PULL_FORMAT: u32 = 2;
+
+/// One person on the bar list, without the reason.
+#[derive(Clone, Debug, Deserialize)]
+pub struct BarredPerson {
+    /// The person id.
+    pub person: String,
+    /// Until when (ms since the Unix epoch); absent for good.
+    #[serde(default)]
+    pub until_ms: Option<u64>,
+    /// The log index of the bar entry.
+    pub index: u64,
+}
+
+/// What a pull returns (format 2).
 #[derive(Clone, Debug, Deserialize)]
 pub struct Pull {
+    /// The response's format; a pull of another format is refused.
+    #[serde(default)]
+    pub format: u32,
     /// Checkpoint note.
     pub checkpoint: Option<String>,
     /// Regulator entries.
     pub regulator: Vec<ProvenEntry>,
     /// Transfers out addressed to the site.
     pub inbox: Vec<ProvenEntry>,
+    /// Every person barred now.
+    #[serde(default)]
+    pub bars: Vec<BarredPerson>,
 }
 
 /// The server operations agents need.

@@ -18,7 +18,8 @@
 //!
 //! and recover after a crash between the device signature and the commit
 //! by asking the device for its last receipt. [`ArmouryAgent::sync`] pushes
-//! what the server has not acknowledged and pulls the regulator chain.
+//! what the server has not acknowledged and pulls the regulator entries in
+//! the site's scope and the bar list.
 //!
 //! A site directory holds `site.toml` ([`ArmouryConfig`]) and `site.redb`
 //! (an [`armsledger_store::ArmouryLedger`]); a regulator directory holds

@@ -374,9 +374,78 @@ fn enrolment_refuses_an_uncertified_device() {
     assert!(matches!(err, AgentError::Attestation(_)), "{err}");
 }
 
+/// A rival company with its own site, guard, complaint and sanction: what
+/// must never reach north.
+fn add_rival(w: &mut World) {
+    let official: PersonId = v("reg-official");
+    for ev in [
+        RegulatorEvent::CompanyLicensed {
+            company: v("rival"),
+            name: v("Rival Ltd"),
+            licence: v("PSC-2"),
+            valid: valid(1000, T0),
+            categories: vec![v("B")],
+        },
+        RegulatorEvent::SiteRegistered {
+            site: v("south"),
+            company: v("rival"),
+            name: v("South armoury"),
+            approval: v("ARM-2"),
+            locations: vec![v("vault")],
+        },
+        RegulatorEvent::PersonLicensed {
+            person: v("rival-guard"),
+            company: v("rival"),
+            identity_hash: Hash::of(&[b"rival-guard"]),
+            licence: OfficerLicence {
+                number: v("LIC-rival"),
+                grade: v("A"),
+                valid: valid(365, T0),
+            },
+        },
+        RegulatorEvent::ComplaintReceived {
+            reference: v("C-7"),
+            company: v("rival"),
+            summary: text("whistle-blower names a rival guard"),
+        },
+        RegulatorEvent::SanctionRecorded {
+            company: v("rival"),
+            reference: v("S-7"),
+            text: text("rival fined"),
+        },
+    ] {
+        w.reg.record(&official, ev).unwrap();
+    }
+}
+
+/// Whether any regulator entry north holds is about the rival's persons,
+/// complaints or sanctions.
+fn holds_rival_entries(s: &ArmouryAgent<InProcess>) -> Vec<String> {
+    s.ledger()
+        .regulator_entries_from(1, usize::MAX)
+        .unwrap()
+        .iter()
+        .filter_map(|e| match &e.body().event {
+            armsledger_core::event::Event::Regulator(ev) => match ev {
+                RegulatorEvent::PersonLicensed { company, .. }
+                | RegulatorEvent::ComplaintReceived { company, .. }
+                | RegulatorEvent::SanctionRecorded { company, .. }
+                    if company == &v("rival") =>
+                {
+                    Some(ev.kind().to_string())
+                }
+                RegulatorEvent::PersonBarred { .. } => Some(ev.kind().to_string()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
 #[test]
-fn sync_pushes_to_a_real_server_and_pulls_the_regulator_chain() {
+fn sync_pushes_to_a_real_server_and_pulls_only_the_sites_scope() {
     let mut w = world();
+    add_rival(&mut w);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let data = w.dir.path().join("server");
     let (base, site_token, reg_token, _) = rt.block_on(start_server(&data, &w));
@@ -386,6 +455,22 @@ fn sync_pushes_to_a_real_server_and_pulls_the_regulator_chain() {
     let server = armsledger_agents::ServerClient::new(&base, Some(site_token));
     let first = s.sync(&server).unwrap();
     assert!(first.regulator_entries > 5, "{first:?}");
+    // The rival's guard, complaint and sanction stayed on the server; its
+    // licence and site (the public register a transfer is checked against)
+    // came.
+    assert_eq!(holds_rival_entries(&s), Vec::<String>::new());
+    let state = s.verifier().engine().state();
+    assert!(state.companies.contains_key(&v("rival")));
+    assert!(state.persons.contains_key(&v("guard-1")));
+    assert!(!state.persons.contains_key(&v("rival-guard")));
+    let total = w.reg.entries_from(1).unwrap().len();
+    let held = s
+        .ledger()
+        .regulator_entries_from(1, usize::MAX)
+        .unwrap()
+        .len();
+    assert_eq!(held as u64, first.regulator_entries);
+    assert!(held < total, "{held} of {total}");
     let f = acquire(&mut s, "GLK-4");
     let t = T0.plus(3 * Timestamp::HOUR);
     s.record(&v("armourer-1"), issue(&s, f, "guard-1"), t, None)
@@ -408,21 +493,121 @@ fn sync_pushes_to_a_real_server_and_pulls_the_regulator_chain() {
     assert!(second.checkpoint_size.is_some());
     assert!(s.ledger().receipt(2).unwrap().is_some());
     assert_eq!(s.ledger().unsynced().unwrap().len(), 0);
-    // Later regulator entries arrive at the next sync.
+    // A bar reaches the site as the bar list, not as the entry: the site
+    // refuses the person without ever holding the reason.
+    let g2 = acquire(&mut s, "GLK-6");
+    let t2 = T0.plus(4 * Timestamp::HOUR);
+    let barred = |s: &ArmouryAgent<InProcess>| {
+        s.check(&v("armourer-1"), &issue(s, g2, "guard-1"), t2)
+            .iter()
+            .any(|x| x.rule == RuleId::RecipientNotBarred)
+    };
+    assert!(!barred(&s), "guard-1 is not barred yet");
     w.reg
         .record(
             &v("reg-official"),
             RegulatorEvent::PersonBarred {
-                person: v("guard-2"),
-                reason: note("misconduct"),
+                person: v("guard-1"),
+                reason: note("misconduct under investigation"),
                 until: None,
             },
         )
         .unwrap();
     w.reg.push(&server_reg).unwrap();
     let third = s.sync(&server).unwrap();
-    assert_eq!(third.regulator_entries, 1);
-    assert_eq!(third.pushed, 0);
+    assert_eq!(
+        third.regulator_entries, 0,
+        "the bar entry stays on the server"
+    );
+    assert_eq!(third.pushed, 1);
+    assert_eq!(s.ledger().bars().unwrap(), vec![(v("guard-1"), None)]);
+    assert!(barred(&s), "the site refuses a barred person");
+    assert_eq!(holds_rival_entries(&s), Vec::<String>::new());
+    drop(s);
+    // The reason is nowhere in the site's file, and the bar holds after a
+    // reopen (the rebuild applies the stored list).
+    let file = std::fs::read(site_dir(&w).join("site.redb")).unwrap();
+    assert!(
+        !file
+            .windows(b"misconduct".len())
+            .any(|x| x == b"misconduct"),
+        "the bar's reason reached the site"
+    );
+    let s = open_site(&w);
+    assert!(barred(&s));
+    // Lifting the bar (a bar that has ended) clears it at the next pull.
+    let mut s = s;
+    w.reg
+        .record(
+            &v("reg-official"),
+            RegulatorEvent::PersonBarred {
+                person: v("guard-1"),
+                reason: text("cleared"),
+                until: Some(T0),
+            },
+        )
+        .unwrap();
+    w.reg.push(&server_reg).unwrap();
+    s.sync(&server).unwrap();
+    assert_eq!(s.ledger().bars().unwrap(), vec![]);
+    assert!(!barred(&s), "an ended bar is lifted");
+}
+
+/// The server's answers with one byte of the first regulator entry's proof
+/// (or, with no proof, its reception time) changed.
+struct TamperedProofs<'a>(&'a armsledger_agents::ServerClient);
+
+impl armsledger_agents::LedgerServer for TamperedProofs<'_> {
+    fn push(
+        &self,
+        entries: &[Vec<u8>],
+    ) -> Result<armsledger_agents::client::PushReceipt, AgentError> {
+        self.0.push(entries)
+    }
+    fn pull(
+        &self,
+        site: &str,
+        regulator_from: u64,
+        inbox_from: u64,
+    ) -> Result<armsledger_agents::client::Pull, AgentError> {
+        let mut p = self.0.pull(site, regulator_from, inbox_from)?;
+        let first = p.regulator.first_mut().unwrap();
+        match first.proof.first_mut() {
+            Some(h) => {
+                let flipped = if h.starts_with('0') { "1" } else { "0" };
+                h.replace_range(0..1, flipped);
+            }
+            None => first.received_at_ms += 1,
+        }
+        Ok(p)
+    }
+    fn log_key(&self) -> Result<String, AgentError> {
+        self.0.log_key()
+    }
+}
+
+#[test]
+fn a_pulled_entry_with_a_bad_proof_is_refused_and_nothing_is_stored() {
+    let mut w = world();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (base, site_token, reg_token, _) =
+        rt.block_on(start_server(&w.dir.path().join("server"), &w));
+    w.reg
+        .push(&armsledger_agents::ServerClient::new(
+            &base,
+            Some(reg_token),
+        ))
+        .unwrap();
+    let mut s = ArmouryAgent::init(&site_dir(&w), site_config(&w), client(&w.site_device)).unwrap();
+    let server = armsledger_agents::ServerClient::new(&base, Some(site_token));
+    let err = s.sync(&TamperedProofs(&server)).unwrap_err();
+    assert!(
+        err.to_string().contains("is not in the checkpoint"),
+        "{err}"
+    );
+    assert_eq!(s.ledger().regulator_cursor().unwrap(), 0);
+    // The honest answer is taken.
+    assert!(s.sync(&server).unwrap().regulator_entries > 5);
 }
 
 /// Issue 17: a site's free text goes to the server beside its entry (never

@@ -181,6 +181,7 @@ pub enum Completeness {
     NoGapsEndUnproven,
     /// In a dossier: only this chain's entries about the weapon, by design;
     /// the weapon's own history is judged in [`DossierSummary::completeness`].
+    /// In a bundle for a company or site: the regulator entries it may see.
     Excerpt,
 }
 

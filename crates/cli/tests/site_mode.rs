@@ -212,6 +212,41 @@ fn officer_day_refusal_override_and_sync() {
     let report: serde_json::Value = serde_json::from_str(&report).unwrap();
     assert_eq!(report["authentic"], true, "{report:#}");
 
+    // Who read what: the site's pulls and the auditor's export are in the
+    // access log, and the regulator filters it by subject.
+    let log: serde_json::Value = serde_json::from_str(&ok(
+        dir,
+        &[
+            "regulator",
+            "access-log",
+            "--server",
+            &url,
+            "--token",
+            &rt,
+            "--subject",
+            "north",
+            "--json",
+        ],
+    ))
+    .unwrap();
+    let records = log["records"].as_array().unwrap();
+    assert!(
+        !records.is_empty()
+            && records
+                .iter()
+                .all(|r| r["route"] == "/v1/pull/{site}" && r["role"] == "site:north"),
+        "{log:#}"
+    );
+    assert!(log["broken"].is_null(), "{log:#}");
+    let human = ok(
+        dir,
+        &["regulator", "access-log", "--server", &url, "--token", &rt],
+    );
+    assert!(
+        human.contains("/v1/export") && human.contains("access log whole:"),
+        "{human}"
+    );
+
     // The site's own store re-verifies: chains, transfers, receipts against checkpoints.
     let site_dir = dir.join("north");
     let f: serde_json::Value = serde_json::from_str(&ok(

@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod access;
 pub mod assets;
 pub mod auth;
 pub mod charts;
@@ -92,6 +93,11 @@ pub fn router(console: Console) -> Router {
         .route("/tokens/{id}/revoke", post(tokens::revoke))
         .route("/static/{file}", get(assets::serve))
         .fallback(error::not_found)
+        // Every page that shows records is a read in the access log.
+        .layer(axum::middleware::from_fn_with_state(
+            console.clone(),
+            access::record_pages,
+        ))
         .layer(axum::middleware::from_fn(security::headers))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_FORM_BYTES))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(

@@ -510,3 +510,51 @@ async fn headers_escaping_and_no_token_in_any_url() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn every_page_that_shows_records_is_in_the_access_log() {
+    use armsledger_server::access_log::AccessFilter;
+    let e = env().await;
+    let session = e.sign_in("company:acme").await;
+    let before = e
+        .shared
+        .access_log()
+        .query(&AccessFilter::default(), 10_000)
+        .unwrap()
+        .len();
+    for page in PAGES {
+        e.get(page, Some(&session)).await;
+    }
+    let records = e
+        .shared
+        .access_log()
+        .query(&AccessFilter::default(), 10_000)
+        .unwrap();
+    let recorded: Vec<&str> = records[before..]
+        .iter()
+        .filter(|r| r.route.starts_with("/console"))
+        .map(|r| r.route.as_str())
+        .collect();
+    // Every page company:acme may read (not south's pages, not tokens), once.
+    let allowed = PAGES
+        .iter()
+        .filter(|p| expected("company:acme", p) == StatusCode::OK)
+        .count();
+    assert_eq!(recorded.len(), allowed, "{recorded:?}");
+    let trace = records
+        .iter()
+        .find(|r| r.route == "/console/firearms/{serial}")
+        .unwrap();
+    assert_eq!(trace.subject, "serial=GLK-001");
+    assert_eq!(trace.role, "company:acme");
+    // Quiet: the sign-in form, static files, and a signed-out visit.
+    e.get("/console/sign-in", None).await;
+    e.get("/console/firearms/GLK-001", None).await;
+    let after = e
+        .shared
+        .access_log()
+        .query(&AccessFilter::default(), 10_000)
+        .unwrap()
+        .len();
+    assert_eq!(after, records.len());
+}

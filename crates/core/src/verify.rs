@@ -225,6 +225,56 @@ impl LedgerVerifier {
         Ok(self.engine.apply(entry, received_at, &[]))
     }
 
+    /// Verifies and applies a regulator entry received without the whole
+    /// regulator chain (a site's scoped pull, or a bundle scoped to a
+    /// company or site, whose inclusion in the log the caller checked):
+    /// key, signature and enrolment attestation are checked, the chain
+    /// position is not, since the holder has only the entries in its scope.
+    /// The server, which holds the whole chain, checks positions.
+    pub fn ingest_scoped(
+        &mut self,
+        entry: Arc<SignedEntry>,
+        received_at: Option<Timestamp>,
+    ) -> Result<&[Finding], ChainError> {
+        check_key_and_signature(&entry, &self.keys)?;
+        self.ingest_scoped_checked(entry, received_at)
+    }
+
+    /// [`Self::ingest_scoped`] for an entry whose signature was already
+    /// checked with `verify_strict` against [`KeyRegistry::key_for`].
+    pub fn ingest_scoped_checked(
+        &mut self,
+        entry: Arc<SignedEntry>,
+        received_at: Option<Timestamp>,
+    ) -> Result<&[Finding], ChainError> {
+        let wrong = || ChainError::WrongChain {
+            expected: ChainId::Regulator.to_string(),
+            found: entry.chain().to_string(),
+        };
+        let Event::Regulator(ev) = &entry.body().event else {
+            return Err(wrong());
+        };
+        if entry.chain() != &ChainId::Regulator {
+            return Err(wrong());
+        }
+        self.keys.key_for(entry.header())?;
+        self.check_enrolment(&self.keys, &entry)?;
+        self.keys.apply(ev);
+        let before = self.engine.findings().len();
+        self.engine.apply(entry.clone(), received_at, &[]);
+        self.flag_after_key_end(ev);
+        Ok(self.engine.findings().get(before..).unwrap_or(&[]))
+    }
+
+    /// Replaces the bar list the rules check recipients against (see
+    /// [`Engine::set_bars`]).
+    pub fn set_bars(
+        &mut self,
+        bars: impl IntoIterator<Item = (crate::ids::PersonId, Option<Timestamp>)>,
+    ) {
+        self.engine.set_bars(bars);
+    }
+
     /// Applies an entry whose signature was already checked with
     /// `verify_strict` against [`KeyRegistry::key_for`].
     pub fn ingest_checked(

@@ -16,6 +16,7 @@
 #![deny(missing_docs)]
 
 pub mod accept;
+pub mod access_log;
 pub mod clock;
 pub mod config;
 pub mod disk;
@@ -26,6 +27,7 @@ pub mod metrics;
 pub mod publish;
 pub mod queue;
 pub mod routes;
+pub mod scope;
 pub mod secret;
 pub mod start;
 pub mod state;
@@ -57,6 +59,7 @@ pub use state::{Published, Shared};
         routes::query::trace, routes::query::inventory, routes::query::reconciliation, routes::query::get_alerts,
         routes::query::findings, routes::query::transfers, routes::query::integrity, routes::query::equivocations,
         routes::sync::pull, routes::export::export, routes::export::dossier,
+        access_log::list,
         routes::admin::create_token, routes::admin::list_tokens, routes::admin::revoke_token,
         routes::admin::healthz, routes::admin::metrics,
         witnessing::cosigned_checkpoint, witnessing::status,
@@ -124,8 +127,14 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .route("/healthz", get(admin::healthz))
         .route("/metrics", get(admin::metrics))
         .route("/openapi.json", get(openapi))
+        .route("/v1/access-log", get(access_log::list))
         .fallback(extract::no_route)
         .method_not_allowed_fallback(extract::no_method)
+        // Every read a token makes is recorded before its answer leaves.
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            access_log::record_reads,
+        ))
         .layer(DefaultBodyLimit::max(limit))
         // A body declared larger than the limit is refused before it is read.
         .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))

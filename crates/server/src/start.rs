@@ -129,6 +129,9 @@ impl Shared {
             size: checkpoint_size(&note),
             note,
         });
+        let access_path = dir.join(crate::access_log::ACCESS_REDB);
+        let access = crate::access_log::AccessLog::open(&access_path)
+            .map_err(|e| data_err(&access_path, e))?;
         let (tx, rx) = mpsc::channel(1024);
         let shared = Arc::new(Shared::new(Parts {
             tokens: TokenStore::in_data_dir(&dir),
@@ -142,6 +145,7 @@ impl Shared {
             latest,
             clock,
             witnessing,
+            access,
         }));
         ingest::rebuild_verifier(&shared)?;
         ingest::spawn(shared.clone(), rx).map_err(|e| data_err(&dir, e))?;

@@ -87,6 +87,8 @@ pub struct Shared {
     clock: Clock,
     /// What the witnesses cosigned ([`crate::witnessing`]).
     witnessing: crate::witnessing::Board,
+    /// Who read what ([`crate::access_log`]).
+    access: crate::access_log::AccessLog,
 }
 
 /// What [`Shared::new`] is made of: the data directory's contents, opened.
@@ -103,6 +105,7 @@ pub(crate) struct Parts {
     pub latest: Option<Published>,
     pub clock: Clock,
     pub witnessing: crate::witnessing::Board,
+    pub access: crate::access_log::AccessLog,
 }
 
 impl Shared {
@@ -137,8 +140,14 @@ impl Shared {
             replay_tokens: TokenSlots::default(),
             clock: p.clock,
             witnessing: p.witnessing,
+            access: p.access,
             config: p.config,
         }
+    }
+
+    /// The access log: who read what.
+    pub fn access_log(&self) -> &crate::access_log::AccessLog {
+        &self.access
     }
 
     /// The configuration it was started with.

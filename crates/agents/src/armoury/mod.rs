@@ -164,8 +164,11 @@ impl<T: Transport> ArmouryAgent<T> {
     fn rebuild(&mut self) -> Result<(), AgentError> {
         let verify = |e: armsledger_core::ChainError| AgentError::Verify(e.to_string());
         let mut v = LedgerVerifier::new(self.regulator_key, self.roots.clone(), View::Corrected);
+        // The site holds the regulator entries in its scope, not the whole
+        // chain: each is checked by its signature (its inclusion proof was
+        // checked at the pull), not by its position.
         for e in self.ledger.regulator_entries_from(1, usize::MAX)? {
-            v.ingest(Arc::new(e), None).map_err(verify)?;
+            v.ingest_scoped(Arc::new(e), None).map_err(verify)?;
         }
         self.enrolled = v
             .keys()
@@ -179,6 +182,9 @@ impl<T: Transport> ArmouryAgent<T> {
                 v.ingest(Arc::new(e), None).map_err(verify)?;
             }
         }
+        // The bar list applies to acts from now on; the server, which holds
+        // the bars themselves, judges the past.
+        v.set_bars(self.ledger.bars()?);
         self.verifier = v;
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! Sync: push what the server has not acknowledged in batches, store the
-//! receipts, then pull the regulator chain and the transfers addressed here,
-//! each checked before it is stored.
+//! receipts, then pull the regulator entries in this site's scope, the bar
+//! list and the transfers addressed here, each entry's inclusion proof and
+//! signature checked before it is stored.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -8,14 +9,14 @@ use std::sync::Arc;
 use armsledger_core::entry::SignedEntry;
 use armsledger_core::event::{Event, SiteEvent};
 use armsledger_core::hash::Hash;
-use armsledger_core::ids::Timestamp;
+use armsledger_core::ids::{PersonId, Timestamp};
 use armsledger_device::host::Transport;
 use armsledger_log::{LogVerifier, open_checkpoint};
 use armsledger_store::EntryReceipt;
 use serde::Serialize;
 
 use super::ArmouryAgent;
-use crate::client::{LedgerServer, MAX_PUSH_BATCH, NoteUpload};
+use crate::client::{LedgerServer, MAX_PUSH_BATCH, NoteUpload, PULL_FORMAT};
 use crate::config::{self, files};
 use crate::error::AgentError;
 
@@ -28,12 +29,15 @@ pub struct SyncReport {
     pub batches: usize,
     /// Size of the last checkpoint received.
     pub checkpoint_size: Option<u64>,
-    /// New regulator entries held after the pull.
+    /// Regulator entries newly held after the pull (only those in the
+    /// site's scope reach it).
     pub regulator_entries: u64,
     /// New transfers in the inbox.
     pub inbox_new: usize,
     /// Note openings sent beside the pushed entries (new to the server).
     pub notes_sent: usize,
+    /// Persons on the bar list after the pull (no reasons reach the site).
+    pub barred: usize,
 }
 
 impl<T: Transport> ArmouryAgent<T> {
@@ -120,44 +124,76 @@ impl<T: Transport> ArmouryAgent<T> {
         }
         let before = self.ledger.regulator_cursor()?;
         let pull = server.pull(self.site.as_str(), before.saturating_add(1), 0)?;
+        if pull.format != PULL_FORMAT {
+            return Err(AgentError::Server(format!(
+                "the server answered a pull of format {}, this armsledger reads format {PULL_FORMAT}; update one of them",
+                pull.format
+            )));
+        }
         let checkpoint = pull
             .checkpoint
             .as_deref()
             .map(|note| open_checkpoint(note.as_bytes(), &log, log.name()))
             .transpose()
             .map_err(|e| AgentError::Server(format!("pull checkpoint: {e}")))?;
+        // Every pulled entry must be proven in the signed checkpoint: the
+        // site holds only part of the regulator chain, so the log's
+        // signature is what says the server showed it the same entries it
+        // shows everyone.
         let decode = |p: &crate::client::ProvenEntry| -> Result<SignedEntry, AgentError> {
             let bytes = hex::decode(&p.entry)
                 .map_err(|e| AgentError::Server(format!("pulled entry is not hex: {e}")))?;
-            if let (Some(cp), false) = (&checkpoint, p.proof.is_empty()) {
-                let proof = p
-                    .proof
-                    .iter()
-                    .map(|h| h.parse::<armsledger_log::Hash>())
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| AgentError::Server(format!("proof hash: {e:?}")))?;
-                let c = cp.checkpoint();
-                armsledger_log::verify_inclusion(
-                    &armsledger_log::EntryLeaf::new(p.received_at_ms, &bytes).hash(),
+            let cp = checkpoint.as_ref().ok_or_else(|| {
+                AgentError::Server(format!(
+                    "log entry {} came without a checkpoint to prove it against",
+                    p.index
+                ))
+            })?;
+            let proof = p
+                .proof
+                .iter()
+                .map(|h| h.parse::<armsledger_log::Hash>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| AgentError::Server(format!("proof hash: {e:?}")))?;
+            let c = cp.checkpoint();
+            armsledger_log::verify_inclusion(
+                &armsledger_log::EntryLeaf::new(p.received_at_ms, &bytes).hash(),
+                p.index,
+                c.size(),
+                &proof,
+                c.root(),
+            )
+            .map_err(|e| {
+                AgentError::Server(format!(
+                    "log entry {} is not in the checkpoint of size {}: {e}",
                     p.index,
-                    c.size(),
-                    &proof,
-                    c.root(),
-                )
-                .map_err(|e| {
-                    AgentError::Server(format!(
-                        "log entry {} is not in the checkpoint: {e}",
-                        p.index
-                    ))
-                })?;
-            }
+                    c.size()
+                ))
+            })?;
             SignedEntry::decode(&bytes)
-                .map_err(|e| AgentError::Server(format!("pulled entry: {e}")))
+                .map_err(|e| AgentError::Server(format!("pulled entry {}: {e}", p.index)))
         };
-        let regulator = pull
-            .regulator
+        let held_regulator: HashSet<u64> = self
+            .ledger
+            .regulator_entries_from(1, usize::MAX)?
             .iter()
-            .map(decode)
+            .map(SignedEntry::counter)
+            .collect();
+        let mut regulator = Vec::new();
+        for p in &pull.regulator {
+            let e = decode(p)?;
+            if !held_regulator.contains(&e.counter()) {
+                regulator.push(e);
+            }
+        }
+        let bars = pull
+            .bars
+            .iter()
+            .map(|b| {
+                PersonId::new(b.person.as_str())
+                    .map(|p| (p, b.until_ms.map(Timestamp)))
+                    .map_err(|e| AgentError::Server(format!("bar list: {e}")))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         // Everything is checked as the rebuild at the next open will check
         // it, before it is stored: a bad entry must never lock the site out.
@@ -165,10 +201,10 @@ impl<T: Transport> ArmouryAgent<T> {
         let refuse = |what: &str, e: armsledger_core::ChainError| {
             AgentError::Verify(format!("pulled {what} refused: {e}"))
         };
-        for e in regulator.iter().filter(|e| e.counter() > before) {
+        for e in &regulator {
             probe
-                .ingest(Arc::new(e.clone()), None)
-                .map_err(|err| refuse("regulator entry", err))?;
+                .ingest_scoped(Arc::new(e.clone()), None)
+                .map_err(|err| refuse(&format!("regulator entry {}", e.counter()), err))?;
         }
         let held: HashSet<Hash> = self.ledger.inbox()?.iter().map(SignedEntry::hash).collect();
         let mut transfers = Vec::new();
@@ -197,10 +233,12 @@ impl<T: Transport> ArmouryAgent<T> {
         // Everything checked: store, then fold. A site that was waiting for
         // its enrolment folds its own chain from scratch; otherwise the
         // checked verifier is the new one (no replay of the whole ledger).
-        let after = self
-            .ledger
+        self.ledger
             .add_regulator_entries(&regulator, &self.regulator_key)?;
-        report.regulator_entries = after.saturating_sub(before);
+        self.ledger.set_bars(&bars)?;
+        report.barred = bars.len();
+        probe.set_bars(bars);
+        report.regulator_entries = regulator.len() as u64;
         for e in &transfers {
             if self.ledger.add_to_inbox(e)? {
                 report.inbox_new += 1;

@@ -262,6 +262,14 @@ impl Run<'_> {
                 Some(Err(reason)) => Err((ProblemKind::Dossier, reason)),
                 _ => Ok(Vec::new()),
             }
+        } else if !full && entry.chain() == &ChainId::Regulator {
+            // A scoped bundle carries the regulator entries its reader may
+            // see (need to know, issue 17), not always the whole chain: each
+            // is proven by its inclusion proof and signature, not its place.
+            ledger
+                .ingest_scoped_checked(entry.clone(), p.received_at)
+                .map(<[Finding]>::to_vec)
+                .map_err(|e| (ProblemKind::Chain, e.to_string()))
         } else {
             ledger
                 .ingest_checked(entry.clone(), p.received_at)

@@ -51,6 +51,13 @@ impl Run<'_> {
                 Scope::Firearm(_) if c.chain != ChainId::Regulator.to_string() => {
                     Completeness::Excerpt
                 }
+                // The regulator entries a company or site may see: an
+                // excerpt of the chain by design (need to know).
+                _ if c.chain == ChainId::Regulator.to_string()
+                    && c.head_counter.is_some_and(|n| c.entries < n) =>
+                {
+                    Completeness::Excerpt
+                }
                 _ => Completeness::NoGapsEndUnproven,
             };
             if c.completeness == Completeness::NoGapsEndUnproven {

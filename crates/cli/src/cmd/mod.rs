@@ -1,5 +1,6 @@
 //! Command implementations, one module per group.
 
+pub mod access_log;
 pub mod act;
 pub mod book;
 pub mod demo;

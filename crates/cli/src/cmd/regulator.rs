@@ -95,6 +95,8 @@ pub enum RegulatorCommand {
     RetireDevice(RetireDeviceArgs),
     /// Push regulator entries the server has not acknowledged.
     Push(PushArgs),
+    /// Who read what: the server's access log, filtered (--token-id, --subject, --since), and whether its chain is whole.
+    AccessLog(crate::cmd::access_log::AccessLogArgs),
     /// Erase sealed notes (end of retention, or a lawful order): an entry naming the notes, the ground and the date; the server and the sites delete the texts, every entry still verifies.
     EraseNotes(EraseNotesArgs),
 }
@@ -717,5 +719,6 @@ pub fn run(cmd: RegulatorCommand) -> anyhow::Result<u8> {
             println!("pushed {n} entries to {server}");
             Ok(0)
         }
+        C::AccessLog(a) => crate::cmd::access_log::run(a),
     }
 }

@@ -52,13 +52,14 @@ pub fn run(a: SyncArgs) -> anyhow::Result<u8> {
     let client = ServerClient::new(&server, Some(token));
     let r = agent.sync(&client).map_err(explain)?;
     println!(
-        "pushed {} entries in {} batches; checkpoint {}; {} new regulator entries; {} new transfers in the inbox",
+        "pushed {} entries in {} batches; checkpoint {}; {} new regulator entries; {} new transfers in the inbox; {} persons barred",
         r.pushed,
         r.batches,
         r.checkpoint_size
             .map_or("unchanged".into(), |s| format!("size {s}")),
         r.regulator_entries,
-        r.inbox_new
+        r.inbox_new,
+        r.barred
     );
     if let Some(p) = &a.policy {
         let policy = armsledger_server::witnessing::load_policy(p)

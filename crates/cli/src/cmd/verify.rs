@@ -199,6 +199,9 @@ fn chain_line(c: &ChainSummary) -> String {
         } => "complete up to the checkpoint (every leaf rehashed to its root)",
         Completeness::Proven { .. } => "complete up to the checkpoint",
         Completeness::NoGapsEndUnproven => "no entry missing in between; newest entries unproven",
+        Completeness::Excerpt if c.chain == "regulator" => {
+            "only the entries this bundle's reader may see (its company, persons and devices, the public register)"
+        }
         Completeness::Excerpt => "only the entries about the dossier's weapon",
         _ => "completeness not stated",
     };

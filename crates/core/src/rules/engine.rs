@@ -96,6 +96,19 @@ impl Engine {
         &self.state
     }
 
+    /// Replaces who is barred with `bars` (person, until; `None` is for
+    /// good): how a site that receives the bar list instead of the bar
+    /// entries (a scoped pull) learns who it must refuse. A person not on
+    /// the list is no longer barred.
+    pub fn set_bars(&mut self, bars: impl IntoIterator<Item = (PersonId, Option<Timestamp>)>) {
+        for p in self.state.persons.values_mut() {
+            p.barred = None;
+        }
+        for (person, until) in bars {
+            self.state.persons.entry(person).or_default().barred = Some(until);
+        }
+    }
+
     /// Every finding so far, in order.
     pub fn findings(&self) -> &[Finding] {
         &self.findings

@@ -1,12 +1,14 @@
 //! `GET /v1/export` and `GET /v1/firearms/{serial}/dossier`: bundles that
 //! `armsledger verify` checks offline, streamed as they are written.
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
 use armsledger_bundle::{BundleWriter, Meta, Scope, ServerFinding};
 use armsledger_core::entry::{ChainId, SignedEntry};
+use armsledger_core::event::Event;
 use armsledger_core::ids::{CompanyId, SiteId};
 use armsledger_store::IndexKey;
 use axum::body::{Body, Bytes};
@@ -20,7 +22,9 @@ use crate::error::ApiError;
 use crate::routes::auth::Caller;
 use crate::routes::extract::{Path, Query};
 use crate::routes::visibility::{no_such_serial, visible_events};
+use crate::scope::SiteScope;
 use crate::state::Shared;
+use crate::tokens::Role;
 
 /// A `Write` that hands chunks to the HTTP body as they fill. A reader
 /// that takes no chunk for `stall` is given up on: the blocking thread
@@ -87,6 +91,7 @@ pub struct ExportQuery {
 
 fn stream(
     shared: Arc<Shared>,
+    role: Role,
     scope: Scope,
     since: Option<u64>,
     until: Option<u64>,
@@ -115,7 +120,7 @@ fn stream(
             rt,
             abandoned: false,
         };
-        let done = write(&shared, &scope, since, until, &published, &mut w)
+        let done = write(&shared, &role, &scope, since, until, &published, &mut w)
             .and_then(|()| w.flush().map_err(|e| e.to_string()));
         match done {
             Ok(()) => {}
@@ -151,9 +156,11 @@ fn async_stream(
 }
 
 /// Writes the bundle of `scope` at the published checkpoint; a dossier's
-/// weapon events only up to log index `until` (what the caller may see).
+/// weapon events only up to log index `until` (what the caller may see);
+/// of the regulator chain, only what `role` may see ([`SiteScope`]).
 fn write(
     shared: &Shared,
+    role: &Role,
     scope: &Scope,
     since: Option<u64>,
     until: Option<u64>,
@@ -186,8 +193,19 @@ fn write(
         let proof = reader.consistency_proof(old, size).map_err(|x| e(&x))?;
         w.consistency(old, &proof).map_err(|x| e(&x))?;
     }
+    // A company or site sees of the regulator chain only its own scope
+    // (need to know, issue 17); the regulator and auditors see it all.
+    let redaction = redaction(&reader, role, scope, until, size).map_err(|x| e(&x))?;
+    let regulator_wanted = |en: &SignedEntry| match (&redaction, &en.body().event) {
+        (None, _) => true,
+        (Some((scope, key_sites)), Event::Regulator(ev)) => {
+            scope.receives(en.counter(), 1, ev, key_sites)
+        }
+        (Some(_), _) => false,
+    };
     let wanted = |en: &SignedEntry| match (scope, en.chain()) {
-        (Scope::All, _) | (_, ChainId::Regulator) => true,
+        (_, ChainId::Regulator) => regulator_wanted(en),
+        (Scope::All, _) => true,
         (Scope::Site(s), ChainId::Site(site)) => s == site,
         (Scope::Company(c), ChainId::Site(site)) => companies.get(site) == Some(c),
         // The weapon's own history and the counts that saw it: the entries
@@ -288,6 +306,39 @@ fn write(
     Ok(())
 }
 
+/// The regulator-chain scope of a company or site `role`, and the other
+/// sites whose device keys its bundle must carry (a dossier's earlier
+/// holders); `None` for the roles that read everything.
+fn redaction(
+    reader: &armsledger_store::LogReader,
+    role: &Role,
+    scope: &Scope,
+    until: Option<u64>,
+    size: u64,
+) -> Result<Option<(SiteScope, HashSet<SiteId>)>, armsledger_store::StoreError> {
+    if role.reads_all() {
+        return Ok(None);
+    }
+    let chain = crate::scope::regulator_chain(reader, size)?;
+    let Some(party) = SiteScope::of_role(role, chain.iter().map(|(i, e)| (*i, e))) else {
+        return Ok(None);
+    };
+    let mut key_sites = HashSet::new();
+    if let Scope::Firearm(id) = scope {
+        for i in reader.indexes(&IndexKey::Firearm(*id))? {
+            if i >= size || until.is_some_and(|u| i > u) {
+                continue;
+            }
+            if let Some(s) = reader.entry(i)?
+                && let ChainId::Site(site) = s.entry.chain()
+            {
+                key_sites.insert(site.clone());
+            }
+        }
+    }
+    Ok(Some((party, key_sites)))
+}
+
 /// The bundle `armsledger verify` checks: everything, one company, or one site.
 #[utoipa::path(get, path = "/v1/export", tag = "query", params(ExportQuery),
     responses((status = 200, description = "bundle (docs/formats.md, Bundles)", content_type = "application/vnd.armsledger.bundle"),
@@ -331,7 +382,14 @@ pub async fn export(
             Scope::All
         }
     };
-    stream(shared, scope, q.since, None, "armsledger.bundle".into())
+    stream(
+        shared,
+        caller.0,
+        scope,
+        q.since,
+        None,
+        "armsledger.bundle".into(),
+    )
 }
 
 /// A single-weapon dossier that verifies offline: the same events the
@@ -374,5 +432,5 @@ pub async fn dossier(
         found.ok_or_else(|| no_such_serial(&serial))?
     };
     let name = format!("{}.dossier", armsledger_core::model::normalise(&serial));
-    stream(shared, Scope::Firearm(id), None, until, name)
+    stream(shared, caller.0, Scope::Firearm(id), None, until, name)
 }

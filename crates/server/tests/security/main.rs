@@ -11,7 +11,9 @@
 )]
 
 mod access;
+mod access_log;
 mod common;
 mod files;
 mod limits;
+mod need_to_know;
 mod scope;

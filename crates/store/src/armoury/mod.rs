@@ -59,6 +59,8 @@ mod meta {
     pub const DEVICE_KEY: &str = "device_key";
     pub const SYNC_CURSOR: &str = "sync_cursor";
     pub const REGULATOR_CURSOR: &str = "regulator_cursor";
+    /// The bar list of the last scoped pull (postcard `[(person, until ms?)]`).
+    pub const BARS: &str = "bars";
 }
 
 /// The enrolled key the site's device signs with.

@@ -2,10 +2,9 @@
 //! and inclusion proof per entry), the regulator's chain, and transfers
 //! addressed to this site.
 
-use armsledger_core::chain::ChainCursor;
 use armsledger_core::entry::{ChainId, SignedEntry};
 use armsledger_core::event::{Event, RegulatorEvent, SiteEvent};
-use armsledger_core::ids::Timestamp;
+use armsledger_core::ids::{PersonId, Timestamp};
 use armsledger_log::{EntryLeaf, Hash as TreeHash, SignedCheckpoint, verify_inclusion};
 use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
@@ -142,39 +141,74 @@ impl ArmouryLedger {
     }
 
     /// Adds regulator chain entries (licences, enrolments, revocations) in
-    /// chain order, each checked to extend the held chain and signed by
-    /// `regulator_key`. Entries already held are skipped. Returns the new
-    /// regulator cursor.
+    /// chain order, each signed by `regulator_key`. A site holds only the
+    /// entries in its scope (a scoped pull), so the chain may have gaps:
+    /// where an entry's neighbour is held, the link between them is
+    /// checked. Entries already held are skipped, and must be the same.
+    /// Returns the new regulator cursor: the highest counter held.
     pub fn add_regulator_entries(
         &self,
         entries: &[SignedEntry],
         regulator_key: &[u8; 32],
     ) -> Result<u64, StoreError> {
+        let broken = |s: String| StoreError::ChainBroken(s);
         let txn = self.db.begin_write()?;
         let cursor = {
             let mut table = txn.open_table(REGULATOR)?;
-            let mut chain = ChainCursor::resume(ChainId::Regulator, head_of(&table, "regulator")?);
             for e in entries {
-                let head = chain.head().map_or(0, |h| h.counter);
-                if e.counter() <= head {
-                    let same = table
-                        .get(e.counter())?
-                        .is_some_and(|v| v.value() == e.bytes());
-                    if !same {
-                        return Err(StoreError::ChainBroken(format!(
-                            "regulator counter {} differs from the entry held",
-                            e.counter()
+                let c = e.counter();
+                if let Some(held) = table.get(c)? {
+                    if held.value() != e.bytes() {
+                        return Err(broken(format!(
+                            "regulator counter {c} differs from the entry held"
                         )));
                     }
                     continue;
                 }
+                if e.chain() != &ChainId::Regulator {
+                    return Err(broken(format!(
+                        "entry {c} of {} is not a regulator entry",
+                        e.chain()
+                    )));
+                }
                 e.verify_signature(regulator_key).map_err(|_| {
-                    StoreError::ChainBroken("regulator signature does not verify".into())
+                    broken(format!("regulator entry {c}: signature does not verify"))
                 })?;
-                chain
-                    .advance(e)
-                    .map_err(|err| StoreError::ChainBroken(err.to_string()))?;
-                table.insert(e.counter(), e.bytes())?;
+                let h = e.header();
+                if h.counter <= h.prev_counter {
+                    return Err(broken(format!(
+                        "regulator entry {c}: counter not above its previous {}",
+                        h.prev_counter
+                    )));
+                }
+                if h.prev_counter > 0
+                    && let Some(prev) = table.get(h.prev_counter)?
+                {
+                    let prev = SignedEntry::decode(prev.value())
+                        .map_err(|err| StoreError::malformed("regulator", h.prev_counter, err))?;
+                    if prev.hash() != h.prev_hash {
+                        return Err(broken(format!(
+                            "regulator entry {c} does not link to entry {} held",
+                            h.prev_counter
+                        )));
+                    }
+                }
+                let next = table
+                    .range(c + 1..)?
+                    .next()
+                    .transpose()?
+                    .map(|(_, v)| SignedEntry::decode(v.value()))
+                    .transpose()
+                    .map_err(|err| StoreError::malformed("regulator", c + 1, err))?;
+                if let Some(n) = next.filter(|n| n.header().prev_counter == c)
+                    && n.header().prev_hash != e.hash()
+                {
+                    return Err(broken(format!(
+                        "regulator entry {} held does not link to entry {c}",
+                        n.counter()
+                    )));
+                }
+                table.insert(c, e.bytes())?;
                 index_rows(&txn, e, Source::Regulator)?;
                 // A site deletes its openings of the notes an erasure names
                 // as it takes the erasure in, in the same transaction.
@@ -196,13 +230,39 @@ impl ArmouryLedger {
                     }
                 }
             }
-            let cursor = chain.head().map_or(0, |h| h.counter);
+            let cursor = table.last()?.map_or(0, |(k, _)| k.value());
             txn.open_table(META)?
                 .insert(meta::REGULATOR_CURSOR, cursor.to_be_bytes().as_slice())?;
             cursor
         };
         txn.commit()?;
         Ok(cursor)
+    }
+
+    /// Replaces the bar list held here (person, until in ms; `None` for
+    /// good): what a scoped pull gives instead of the bar entries.
+    pub fn set_bars(&self, bars: &[(PersonId, Option<Timestamp>)]) -> Result<(), StoreError> {
+        let rows: Vec<(&str, Option<u64>)> = bars
+            .iter()
+            .map(|(p, u)| (p.as_str(), u.map(Timestamp::millis)))
+            .collect();
+        self.put_meta(meta::BARS, &encode(&rows, meta::BARS)?)
+    }
+
+    /// The bar list held here (empty before the first scoped pull).
+    pub fn bars(&self) -> Result<Vec<(PersonId, Option<Timestamp>)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let Some(v) = txn.open_table(META)?.get(meta::BARS)? else {
+            return Ok(Vec::new());
+        };
+        let rows: Vec<(String, Option<u64>)> = decode(v.value(), "meta", meta::BARS)?;
+        rows.into_iter()
+            .map(|(p, u)| {
+                PersonId::new(p)
+                    .map(|p| (p, u.map(Timestamp)))
+                    .map_err(|e| StoreError::malformed("meta", meta::BARS, e))
+            })
+            .collect()
     }
 
     /// Keeps a transfer out addressed to this site until it is received.
