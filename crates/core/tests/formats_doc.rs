@@ -85,6 +85,7 @@ fn worked_example_matches_docs() {
 
 /// The lost-and-stolen and trace-request events of docs/formats.md, each
 /// with the postcard bytes of its `Event` there.
+#[allow(clippy::unwrap_used)]
 fn register_events() -> Vec<(&'static str, Event)> {
     use armsledger_core::event::{
         NoticeSource, NoticeWithdrawal, NoticedFirearm, RegulatorEvent, TraceOutcome,
