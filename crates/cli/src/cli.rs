@@ -44,6 +44,8 @@ pub enum Command {
     Inventory(cmd::query::InventoryArgs),
     /// Alerts: overdue returns, transfers in transit, items missing in transit, late or incomplete loss reports, expiries, counts, holders over the limit.
     Alerts(cmd::query::AlertsArgs),
+    /// Look a serial up (police, inspector, regulator): every firearm sharing it, where, its state, whether reported lost or stolen; the index's proof, or absence proof, checked before printing.
+    CheckSerial(cmd::register::CheckSerialArgs),
     /// Hard-rule findings: site, company, rule, time, overridden or not.
     Findings(cmd::findings::FindingsArgs),
     /// Download a bundle for offline verification.

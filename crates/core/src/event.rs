@@ -6,7 +6,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::hash::Hash;
-use crate::ids::{CompanyId, DeviceId, Ident, LocationId, Name, PersonId, SiteId, Text, Timestamp};
+use crate::ids::{
+    CompanyId, Country, DeviceId, Ident, LocationId, Name, PersonId, SiteId, Text, Timestamp,
+};
 use crate::model::{
     AmmoLine, Component, ComponentChange, Condition, CountKind, Counterparty, DisposalMethod,
     DocRef, ExitKind, ExpenditureReason, FirearmId, FirearmIdentity, Holder, Item, LossKind, LotId,
@@ -407,6 +409,60 @@ pub enum SiteEvent {
         /// Licence, permit and qualification relied on.
         reliance: Reliance,
     },
+    /// The company's answer to a regulator's trace request
+    /// (`RegulatorEvent::TraceRequested`), recorded on one of its site chains.
+    TraceAnswered {
+        /// The request's reference.
+        request: Ident,
+        /// What the company's records show about the serial.
+        outcome: TraceOutcome,
+        /// The firearms of this site the answer names (empty when none).
+        firearms: Vec<FirearmId>,
+    },
+}
+
+/// What a company's records show about a traced serial.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TraceOutcome {
+    /// The site holds it now.
+    Held,
+    /// The site held it once; its entries say where it went.
+    FormerlyHeld,
+    /// The company has no record of it.
+    NeverHeld,
+}
+
+/// Who sent a lost-or-stolen notice: an agency's code and its country.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct NoticeSource {
+    /// The agency's code (e.g. a police force's or Interpol's).
+    pub agency: Ident,
+    /// Its country.
+    pub country: Country,
+}
+
+/// A firearm as a notice describes it: as marked on it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct NoticedFirearm {
+    /// Maker as marked.
+    pub manufacturer: Name,
+    /// Model, when the notice gives it.
+    pub model: Option<Name>,
+    /// Serial as marked.
+    pub serial: Name,
+}
+
+/// Why a lost-or-stolen notice was withdrawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NoticeWithdrawal {
+    /// The firearm was recovered by its owner or the police.
+    Recovered,
+    /// The notice was entered in error.
+    EnteredInError,
+    /// The sending agency cancelled it.
+    CancelledBySource,
 }
 
 /// A change of a company's licence status.
@@ -624,6 +680,35 @@ pub enum RegulatorEvent {
         /// When the erasure takes effect.
         erased_on: Timestamp,
     },
+    /// A notice from the police or from abroad that a firearm is lost or
+    /// stolen: it enters the lost-and-stolen register.
+    StolenNoticeRecorded {
+        /// The notice's reference (the sender's, or the regulator's own).
+        reference: Ident,
+        /// Who sent it.
+        source: NoticeSource,
+        /// The firearm as marked.
+        firearm: NoticedFirearm,
+    },
+    /// A notice leaves the register.
+    StolenNoticeWithdrawn {
+        /// The notice's reference.
+        reference: Ident,
+        /// Why.
+        reason: NoticeWithdrawal,
+    },
+    /// The regulator asks a company what its records show about a serial,
+    /// by a deadline; the company answers with `SiteEvent::TraceAnswered`.
+    TraceRequested {
+        /// The request's reference.
+        reference: Ident,
+        /// The serial as the requester typed it.
+        serial: Name,
+        /// The company asked.
+        company: CompanyId,
+        /// Answer by then.
+        deadline: Timestamp,
+    },
 }
 
 /// What an event touches and so links into: a firearm's own history, or an
@@ -706,7 +791,8 @@ impl SiteEvent {
             | TransferRejected { .. }
             | ArmouryOpened { .. }
             | ArmouryClosed { .. }
-            | KeyHandedOver { .. } => {}
+            | KeyHandedOver { .. }
+            | TraceAnswered { .. } => {}
         }
         out.sort();
         out.dedup();
@@ -796,6 +882,7 @@ impl SiteEvent {
             KeyHandedOver { .. } => "key-handed-over",
             LotStatusChanged { .. } => "lot-status-changed",
             Assigned { .. } => "assigned",
+            TraceAnswered { .. } => "trace-answered",
         }
     }
 }
@@ -838,6 +925,10 @@ impl RegulatorEvent {
             PersonAuthorised { .. } => "person-authorised",
             PolicySet { .. } => "policy-set",
             NotesErased { .. } => "notes-erased",
+    },
+            StolenNoticeRecorded { .. } => "stolen-notice-recorded",
+            StolenNoticeWithdrawn { .. } => "stolen-notice-withdrawn",
+            TraceRequested { .. } => "trace-requested",
         }
     }
 }

@@ -82,3 +82,74 @@ fn worked_example_matches_docs() {
     );
     assert_eq!(hex_entry.len(), e.bytes().len() * 2);
 }
+
+/// The lost-and-stolen and trace-request events of docs/formats.md, each
+/// with the postcard bytes of its `Event` there.
+#[allow(clippy::unwrap_used)]
+fn register_events() -> Vec<(&'static str, Event)> {
+    use armsledger_core::event::{
+        NoticeSource, NoticeWithdrawal, NoticedFirearm, RegulatorEvent, TraceOutcome,
+    };
+    use armsledger_core::ids::Country;
+    vec![
+        (
+            "StolenNoticeRecorded",
+            Event::Regulator(RegulatorEvent::StolenNoticeRecorded {
+                reference: v("FR-2026-0042"),
+                source: NoticeSource {
+                    agency: v("ISTRAC"),
+                    country: Country::new("FR").unwrap(),
+                },
+                firearm: NoticedFirearm {
+                    manufacturer: v("Glock"),
+                    model: None,
+                    serial: v("XY-999"),
+                },
+            }),
+        ),
+        (
+            "StolenNoticeWithdrawn",
+            Event::Regulator(RegulatorEvent::StolenNoticeWithdrawn {
+                reference: v("FR-2026-0042"),
+                reason: NoticeWithdrawal::Recovered,
+            }),
+        ),
+        (
+            "TraceRequested",
+            Event::Regulator(RegulatorEvent::TraceRequested {
+                reference: v("TR-7"),
+                serial: v("AB 123"),
+                company: v("acme"),
+                deadline: Timestamp(1_767_225_600_000),
+            }),
+        ),
+        (
+            "TraceAnswered",
+            Event::Site(SiteEvent::TraceAnswered {
+                request: v("TR-7"),
+                outcome: TraceOutcome::Held,
+                firearms: vec![FirearmId([0x11; 16])],
+            }),
+        ),
+    ]
+}
+
+#[test]
+fn register_event_vectors_match_docs() {
+    let doc: String = doc().split_whitespace().collect();
+    let mut missing = Vec::new();
+    for (name, e) in register_events() {
+        let bytes = postcard::to_allocvec(&e).unwrap();
+        if std::env::var_os("ARMSLEDGER_PRINT").is_some() {
+            println!("{name} {}", hex::encode(&bytes));
+        }
+        if !doc.contains(&format!("{name}:{}", hex::encode(&bytes))) {
+            missing.push(name);
+        }
+        assert_eq!(postcard::from_bytes::<Event>(&bytes).unwrap(), e);
+    }
+    assert!(
+        missing.is_empty(),
+        "bytes missing from docs/formats.md: {missing:?}"
+    );
+}

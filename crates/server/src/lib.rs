@@ -58,6 +58,7 @@ pub use state::{Published, Shared};
         routes::log::inclusion, routes::log::consistency,
         routes::query::trace, routes::query::inventory, routes::query::reconciliation, routes::query::get_alerts,
         routes::query::findings, routes::query::transfers, routes::query::integrity, routes::query::equivocations,
+        routes::register::serial, routes::register::trace_requests,
         routes::sync::pull, routes::export::export, routes::export::dossier,
         access_log::list,
         routes::admin::create_token, routes::admin::list_tokens, routes::admin::revoke_token,
@@ -115,6 +116,8 @@ pub fn app(shared: Arc<Shared>) -> Router {
         )
         .route("/v1/sites/{site}/integrity", get(query::integrity))
         .route("/v1/alerts", get(query::get_alerts))
+        .route("/v1/serials/{serial}", get(register::serial))
+        .route("/v1/trace-requests", get(register::trace_requests))
         .route("/v1/findings", get(query::findings))
         .route("/v1/transfers", get(query::transfers))
         .route("/v1/equivocations", get(query::equivocations))

@@ -9,7 +9,7 @@
 //!   transfer must check that the receiving site is registered to an active
 //!   company, and an issue checks the recipient's employer is active;
 //! * what concerns **its own company**: complaints, inspections, findings
-//!   and sanctions against it;
+//!   and sanctions against it, and the trace requests addressed to it;
 //! * **its own persons**: those its company licensed (ever) and those
 //!   authorised at the site, with their licences, permits, qualifications
 //!   and revocations, and its own authorisations;
@@ -238,6 +238,8 @@ impl SiteScope {
             // Commitments, a ground and a date: nothing personal, and every
             // site must delete its own openings of the notes it names.
             NotesErased { .. } => fresh,
+            // The company asked must see the request to answer it.
+            TraceRequested { company, .. } => fresh && own_company(company),
             // An event this code does not know yet reaches no site: need to
             // know by default.
             _ => false,

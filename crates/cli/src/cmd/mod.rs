@@ -10,6 +10,7 @@ pub mod local;
 pub mod mirror;
 pub mod officer;
 pub mod query;
+pub mod register;
 pub mod regulator;
 pub mod serve;
 pub mod setup;
@@ -35,6 +36,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Trace(a) => trace::trace(a),
         Command::Inventory(a) => query::inventory(a),
         Command::Alerts(a) => query::alerts(a),
+        Command::CheckSerial(a) => register::check_serial(a),
         Command::Export(a) => query::export(a),
         Command::Findings(a) => findings::findings(a),
         Command::Book(a) => book::run(a),

@@ -93,6 +93,14 @@ pub enum RegulatorCommand {
     RevokeDevice(RevokeDeviceArgs),
     /// Retire a site device's key: the device signs its final counter and head, then destroys the key.
     RetireDevice(RetireDeviceArgs),
+    /// Enter a lost-or-stolen notice from the police or from abroad into the register.
+    NoticeStolen(crate::cmd::register::NoticeArgs),
+    /// Withdraw a lost-or-stolen notice from the register.
+    WithdrawNotice(crate::cmd::register::WithdrawArgs),
+    /// Ask a company what its records show about a serial, by a deadline.
+    TraceRequest(crate::cmd::register::TraceRequestArgs),
+    /// List trace requests: open, answered, overdue (from the server).
+    TraceRequests(crate::cmd::register::TraceRequestsArgs),
     /// Push regulator entries the server has not acknowledged.
     Push(PushArgs),
     /// Who read what: the server's access log, filtered (--token-id, --subject, --since), and whether its chain is whole.
@@ -701,6 +709,22 @@ pub fn run(cmd: RegulatorCommand) -> anyhow::Result<u8> {
             push_if_configured(&mut agent);
             Ok(0)
         }
+        C::NoticeStolen(a) => {
+            let reg = a.reg.clone();
+            record(&reg, a.event())
+        }
+        C::WithdrawNotice(a) => record(
+            &a.reg,
+            RegulatorEvent::StolenNoticeWithdrawn {
+                reference: a.reference,
+                reason: a.reason.into(),
+            },
+        ),
+        C::TraceRequest(a) => {
+            let (reg, event) = crate::cmd::register::trace_request_event(a)?;
+            record(&reg, event)
+        }
+        C::TraceRequests(a) => crate::cmd::register::trace_requests(a),
         C::Push(a) => {
             config::remember_server::<RegulatorConfig>(&a.reg.dir, a.server, a.token)
                 .map_err(explain)?;

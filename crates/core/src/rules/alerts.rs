@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::hash::Hash;
 use crate::ids::{CompanyId, SiteId, Timestamp};
 use crate::rules::RuleId;
-use crate::rules::state::{FirearmState, State, TransferStatus};
+use crate::rules::state::{FirearmState, RegisterSource, State, TransferStatus};
 
 /// Thresholds for the soft rules.
 #[derive(Clone, Debug, Serialize)]
@@ -267,6 +267,22 @@ pub fn alerts(state: &State, now: Timestamp, policy: &AlertPolicy) -> Vec<Alert>
             });
         }
     }
+    stolen_hits(state, &mut out);
+    for (reference, r) in &state.trace_requests {
+        if r.answer.is_none() && r.deadline < now {
+            out.push(Alert {
+                rule: RuleId::TraceOverdue,
+                site: None,
+                company: Some(r.company.clone()),
+                entry: Some(r.entry),
+                at: r.deadline,
+                detail: format!(
+                    "trace request {reference} for serial {} unanswered by company {} since its deadline {}",
+                    r.serial, r.company, r.deadline
+                ),
+            });
+        }
+    }
     for (site, leads) in &state.count_leads {
         if let [a, b] = leads.as_slice()
             && a == b
@@ -282,4 +298,48 @@ pub fn alerts(state: &State, now: Timestamp, policy: &AlertPolicy) -> Vec<Alert>
         }
     }
     out
+}
+
+/// `stolen-hit`: critical, for as long as the site that recorded the act
+/// still answers for the firearm and it is not seized or gone.
+fn stolen_hits(state: &State, out: &mut Vec<Alert>) {
+    for hit in &state.stolen_hits {
+        let settled = state.firearms.get(&hit.firearm).is_none_or(|r| {
+            r.site != hit.site
+                || r.state.is_gone()
+                || matches!(r.state, FirearmState::Seized { .. })
+        });
+        if settled {
+            continue;
+        }
+        let against = match &hit.matched {
+            RegisterSource::LossReport { site, entry, kind } => {
+                format!("{kind:?} reported by site {site} (entry {})", entry.short())
+            }
+            RegisterSource::Notice {
+                reference,
+                entry,
+                source,
+            } => format!(
+                "notice {reference} from {} ({}) (regulator entry {})",
+                source.agency,
+                source.country,
+                entry.short()
+            ),
+        };
+        out.push(Alert {
+            rule: RuleId::StolenHit,
+            site: Some(hit.site.clone()),
+            company: state.company_of(&hit.site).cloned(),
+            entry: Some(hit.entry),
+            at: hit.at,
+            detail: format!(
+                "CRITICAL: {} of firearm {} at site {} (entry {}) matches the lost-and-stolen register: {against}",
+                hit.kind,
+                hit.serial,
+                hit.site,
+                hit.entry.short()
+            ),
+        });
+    }
 }

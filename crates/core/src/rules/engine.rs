@@ -398,7 +398,9 @@ impl Engine {
                 };
                 apply_site(&mut self.state, &ctx, ev);
             }
-            (_, Event::Regulator(ev)) => apply_regulator(&mut self.state, ev, body.occurred_at),
+            (_, Event::Regulator(ev)) => {
+                apply_regulator(&mut self.state, ev, body.occurred_at, entry.hash())
+            }
             _ => {}
         }
     }

@@ -106,6 +106,12 @@ pub enum RuleId {
     HolderLimit,
     /// Soft: the same lead counter led the site's last two counts.
     CounterRotates,
+    /// Critical alert: an acquisition, transfer in or recovery names a
+    /// firearm on the lost-and-stolen register (another site's open loss
+    /// report, or a police or foreign notice).
+    StolenHit,
+    /// Soft: a trace request is unanswered past its deadline.
+    TraceOverdue,
 }
 
 impl RuleId {
@@ -156,6 +162,8 @@ impl RuleId {
         RuleId::MissingInTransit,
         RuleId::HolderLimit,
         RuleId::CounterRotates,
+        RuleId::StolenHit,
+        RuleId::TraceOverdue,
     ];
 
     /// Stable kebab-case name (CLI flags, JSON, reports).
@@ -207,6 +215,8 @@ impl RuleId {
             MissingInTransit => "missing-in-transit",
             HolderLimit => "holder-limit",
             CounterRotates => "counter-rotates",
+            StolenHit => "stolen-hit",
+            TraceOverdue => "trace-overdue",
         }
     }
 
@@ -224,6 +234,8 @@ impl RuleId {
                 | RuleId::MissingInTransit
                 | RuleId::HolderLimit
                 | RuleId::CounterRotates
+                | RuleId::StolenHit
+                | RuleId::TraceOverdue
         )
     }
 
@@ -270,7 +282,9 @@ impl RuleId {
             | LossReportedLate
             | MissingInTransit
             | HolderLimit
-            | CounterRotates => "an alert refuses nothing, so there is nothing to override",
+            | CounterRotates
+            | StolenHit
+            | TraceOverdue => "an alert refuses nothing, so there is nothing to override",
             RecipientLicensed
             | PermitCoversWeapon
             | QualificationCurrent

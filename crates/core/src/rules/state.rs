@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::Serialize;
 
 use crate::entry::ChainId;
-use crate::event::CompanyStatus;
+use crate::event::{CompanyStatus, NoticeSource, NoticeWithdrawal, NoticedFirearm, TraceOutcome};
 use crate::hash::Hash;
 use crate::ids::{CompanyId, Ident, LocationId, Name, PersonId, SiteId, Timestamp};
 use crate::model::{
@@ -273,6 +273,121 @@ pub struct Discrepancy {
     pub person: Option<PersonId>,
 }
 
+/// A lost-or-stolen notice the regulator entered from the police or abroad.
+#[derive(Clone, Debug, Serialize)]
+pub struct Notice {
+    /// Who sent it.
+    pub source: NoticeSource,
+    /// The firearm as marked.
+    pub firearm: NoticedFirearm,
+    /// The regulator entry that recorded it.
+    pub entry: Hash,
+    /// When (the entry's time).
+    pub at: Timestamp,
+    /// The regulator entry that withdrew it, and why.
+    pub withdrawn: Option<(Hash, NoticeWithdrawal)>,
+}
+
+impl Notice {
+    /// Whether the notice names `identity`: the same normalised serial, and
+    /// the same normalised maker (and model, when the notice gives one).
+    pub fn matches(&self, identity: &FirearmIdentity) -> bool {
+        let n = &self.firearm;
+        normalise(n.serial.as_str()) == identity.serial_key()
+            && normalise(n.manufacturer.as_str()) == normalise(identity.manufacturer.as_str())
+            && n.model
+                .as_ref()
+                .is_none_or(|m| normalise(m.as_str()) == normalise(identity.model.as_str()))
+    }
+}
+
+/// What a firearm matched on the lost-and-stolen register.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "record", rename_all = "kebab-case")]
+pub enum RegisterSource {
+    /// An armoury's loss or theft report not closed by a recovery.
+    LossReport {
+        /// The site that reported it.
+        site: SiteId,
+        /// The report entry.
+        entry: Hash,
+        /// Lost or stolen.
+        kind: LossKind,
+    },
+    /// A notice from the police or abroad.
+    Notice {
+        /// Its reference.
+        reference: Ident,
+        /// The regulator entry that recorded it.
+        entry: Hash,
+        /// Who sent it.
+        source: NoticeSource,
+    },
+}
+
+/// An acquisition, transfer in or recovery that named a firearm on the
+/// lost-and-stolen register: both records.
+#[derive(Clone, Debug, Serialize)]
+pub struct StolenHit {
+    /// The site that recorded the act.
+    pub site: SiteId,
+    /// The act's entry.
+    pub entry: Hash,
+    /// The act's kind.
+    pub kind: &'static str,
+    /// When it was recorded (server receipt if known, else device time).
+    pub at: Timestamp,
+    /// The firearm.
+    pub firearm: FirearmId,
+    /// Its serial as the act recorded it.
+    pub serial: Name,
+    /// The register record it matched.
+    pub matched: RegisterSource,
+}
+
+/// Where a trace request stands.
+#[derive(Clone, Debug, Serialize)]
+pub struct TraceRequest {
+    /// The serial asked about, as typed.
+    pub serial: Name,
+    /// The company asked.
+    pub company: CompanyId,
+    /// Answer by then.
+    pub deadline: Timestamp,
+    /// The regulator entry that opened it.
+    pub entry: Hash,
+    /// When it was opened.
+    pub opened_at: Timestamp,
+    /// The first answer: entry, site and when it was recorded.
+    pub answer: Option<TraceAnswer>,
+}
+
+/// A company's answer to a trace request.
+#[derive(Clone, Debug, Serialize)]
+pub struct TraceAnswer {
+    /// The answering entry.
+    pub entry: Hash,
+    /// Its site.
+    pub site: SiteId,
+    /// When it was recorded (server receipt if known, else device time).
+    pub at: Timestamp,
+    /// What it says.
+    pub outcome: TraceOutcome,
+    /// The firearms it names.
+    pub firearms: Vec<FirearmId>,
+}
+
+impl TraceRequest {
+    /// `answered`, `overdue` or `open` at `now`.
+    pub fn status(&self, now: Timestamp) -> &'static str {
+        match &self.answer {
+            Some(_) => "answered",
+            None if self.deadline < now => "overdue",
+            None => "open",
+        }
+    }
+}
+
 /// What kind of entry a hash names, for reference checks.
 #[derive(Clone, Debug, Serialize)]
 pub struct EntryMeta {
@@ -337,6 +452,12 @@ pub struct State {
     /// Sealed notes erased by a `NotesErased` entry: when and under what
     /// ground (the first erasure of a note stands).
     pub erased_notes: HashMap<crate::note::SealedNote, (Timestamp, crate::note::ErasureGround)>,
+    /// Lost-or-stolen notices by reference (withdrawn ones kept, marked).
+    pub notices: BTreeMap<Ident, Notice>,
+    /// Acts that named a firearm on the lost-and-stolen register.
+    pub stolen_hits: Vec<StolenHit>,
+    /// Trace requests by reference.
+    pub trace_requests: BTreeMap<Ident, TraceRequest>,
 }
 
 impl State {
@@ -419,6 +540,69 @@ impl State {
     /// The company a site belongs to.
     pub fn company_of(&self, site: &SiteId) -> Option<&CompanyId> {
         self.sites.get(site).map(|s| &s.company)
+    }
+
+    /// The lost-and-stolen register's records naming `identity` (the
+    /// firearm `id`): an open loss report of it by a site other than
+    /// `except_site`, and every notice in force that names it.
+    pub fn register_matches(
+        &self,
+        id: &FirearmId,
+        identity: &FirearmIdentity,
+        except_site: Option<&SiteId>,
+    ) -> Vec<RegisterSource> {
+        let mut out = Vec::new();
+        if let Some(r) = self.firearms.get(id)
+            && let FirearmState::Lost { report } = &r.state
+            && Some(&r.site) != except_site
+        {
+            out.push(RegisterSource::LossReport {
+                site: r.site.clone(),
+                entry: *report,
+                kind: self.losses.get(report).map_or(LossKind::Loss, |l| l.kind),
+            });
+        }
+        for (reference, n) in &self.notices {
+            if n.withdrawn.is_none() && n.matches(identity) {
+                out.push(RegisterSource::Notice {
+                    reference: reference.clone(),
+                    entry: n.entry,
+                    source: n.source.clone(),
+                });
+            }
+        }
+        out
+    }
+
+    /// The lost-and-stolen register: every firearm reported lost or stolen
+    /// and not recovered, with its report; then every notice in force.
+    pub fn lost_and_stolen(&self) -> Vec<(Option<&FirearmRecord>, RegisterSource)> {
+        let mut out = Vec::new();
+        for f in self.firearms.values() {
+            if let FirearmState::Lost { report } = &f.state {
+                out.push((
+                    Some(f),
+                    RegisterSource::LossReport {
+                        site: f.site.clone(),
+                        entry: *report,
+                        kind: self.losses.get(report).map_or(LossKind::Loss, |l| l.kind),
+                    },
+                ));
+            }
+        }
+        for (reference, n) in &self.notices {
+            if n.withdrawn.is_none() {
+                out.push((
+                    None,
+                    RegisterSource::Notice {
+                        reference: reference.clone(),
+                        entry: n.entry,
+                        source: n.source.clone(),
+                    },
+                ));
+            }
+        }
+        out
     }
 }
 

@@ -249,6 +249,8 @@ fn the_rules_that_cannot_be_overridden_are_the_documented_ones() {
             "missing-in-transit",
             "holder-limit",
             "counter-rotates",
+            "stolen-hit",
+            "trace-overdue",
         ]
     );
     // docs/rules.md names each of them in its list of rules that cannot be overridden.

@@ -8,5 +8,6 @@ pub mod ingest;
 pub mod log;
 pub mod notes;
 pub mod query;
+pub mod register;
 pub mod sync;
 pub(crate) mod visibility;

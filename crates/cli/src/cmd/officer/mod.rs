@@ -21,6 +21,7 @@ mod disposal;
 mod lookup;
 mod loss;
 mod maintenance;
+mod trace;
 mod transfers;
 
 use armsledger_agents::ArmouryAgent;
@@ -166,6 +167,8 @@ pub enum OfficerCommand {
     Correct(CorrectArgs),
     /// Add a note to an earlier entry.
     Annotate(AnnotateArgs),
+    /// Answer a regulator's trace request about a serial (held, formerly held, never held).
+    TraceAnswer(trace::TraceAnswerArgs),
 }
 
 /// Ammunition commands.
@@ -216,6 +219,7 @@ pub fn run(cmd: OfficerCommand) -> anyhow::Result<u8> {
         C::Ammo(AmmoCommand::LotStatus(a)) => ammunition::lot_status(a),
         C::Correct(a) => corrections::correct(a),
         C::Annotate(a) => corrections::annotate(a),
+        C::TraceAnswer(a) => trace::trace_answer(a),
     }
 }
 

@@ -46,7 +46,14 @@ impl EventRules for FirearmAcquired {
                 "imported firearm without importer",
             );
         }
-        if let Some(r) = state.firearms.get(firearm).filter(|r| !r.state.is_gone()) {
+        // Another site's firearm reported lost or stolen and not recovered
+        // is no refusal: the acquiring site must be able to record that it
+        // holds it, and the register's hit is a critical alert instead.
+        if let Some(r) = state
+            .firearms
+            .get(firearm)
+            .filter(|r| !r.state.is_gone() && !lost_elsewhere(r, act.site))
+        {
             out.push(
                 RuleId::AcquisitionValid,
                 format!(
@@ -72,10 +79,9 @@ impl EventRules for FirearmAcquired {
             return;
         };
         // Another site's live firearm stays theirs (the finding records the act).
-        let live_elsewhere = state
-            .firearms
-            .get(firearm)
-            .is_some_and(|r| &r.site != ctx.site && !r.state.is_gone());
+        let live_elsewhere = state.firearms.get(firearm).is_some_and(|r| {
+            &r.site != ctx.site && !r.state.is_gone() && !lost_elsewhere(r, ctx.site)
+        });
         if live_elsewhere {
             return;
         }
@@ -96,4 +102,10 @@ impl EventRules for FirearmAcquired {
     fn needs_active_company(&self) -> bool {
         true
     }
+}
+
+/// Whether `r` is another site's firearm reported lost or stolen and not
+/// recovered: found again, it is acquired where it turned up.
+fn lost_elsewhere(r: &FirearmRecord, site: &crate::ids::SiteId) -> bool {
+    &r.site != site && matches!(r.state, FirearmState::Lost { .. })
 }

@@ -15,6 +15,7 @@ mod counts;
 mod custody;
 mod disposal;
 mod loss;
+mod register;
 mod regulator;
 mod shared;
 mod transfers;
@@ -111,10 +112,13 @@ pub(super) fn rules_of(event: &SiteEvent) -> &'static dyn EventRules {
         KeyHandedOver { .. } => &access::KeyHandedOver,
         LotStatusChanged { .. } => &ammunition::LotStatusChanged,
         Assigned { .. } => &custody::Assigned,
+        TraceAnswered { .. } => &register::TraceAnswered,
     }
 }
 
 /// Applies a site event.
 pub(super) fn apply_site(state: &mut State, ctx: &SiteCtx<'_>, event: &SiteEvent) {
+    // Judged against the register before the act changes the firearm's state.
+    register::note_hits(state, ctx, event);
     rules_of(event).apply(state, ctx, event);
 }

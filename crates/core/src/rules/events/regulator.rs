@@ -4,11 +4,17 @@
 //! site rules are judged against.
 
 use crate::event::{CompanyStatus, RegulatorEvent, Revocable};
+use crate::hash::Hash;
 use crate::ids::Timestamp;
-use crate::rules::state::{CompanyRecord, SiteRecord, State};
+use crate::rules::state::{CompanyRecord, Notice, SiteRecord, State, TraceRequest};
 
 /// Applies a regulator event.
-pub(in crate::rules) fn apply_regulator(state: &mut State, event: &RegulatorEvent, at: Timestamp) {
+pub(in crate::rules) fn apply_regulator(
+    state: &mut State,
+    event: &RegulatorEvent,
+    at: Timestamp,
+    hash: Hash,
+) {
     use RegulatorEvent::*;
     match event {
         CompanyLicensed {
@@ -132,6 +138,47 @@ pub(in crate::rules) fn apply_regulator(state: &mut State, event: &RegulatorEven
                     .entry(*n)
                     .or_insert_with(|| (*erased_on, ground.clone()));
             }
+        }
+        StolenNoticeRecorded {
+            reference,
+            source,
+            firearm,
+        } => {
+            // A reference entered again replaces the notice (a corrected
+            // description), in force again.
+            state.notices.insert(
+                reference.clone(),
+                Notice {
+                    source: source.clone(),
+                    firearm: firearm.clone(),
+                    entry: hash,
+                    at,
+                    withdrawn: None,
+                },
+            );
+        }
+        StolenNoticeWithdrawn { reference, reason } => {
+            if let Some(n) = state.notices.get_mut(reference) {
+                n.withdrawn = Some((hash, *reason));
+            }
+        }
+        TraceRequested {
+            reference,
+            serial,
+            company,
+            deadline,
+        } => {
+            state.trace_requests.insert(
+                reference.clone(),
+                TraceRequest {
+                    serial: serial.clone(),
+                    company: company.clone(),
+                    deadline: *deadline,
+                    entry: hash,
+                    opened_at: at,
+                    answer: None,
+                },
+            );
         }
     }
 }
