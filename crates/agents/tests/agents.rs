@@ -542,7 +542,7 @@ fn sync_pushes_to_a_real_server_and_pulls_only_the_sites_scope() {
             &v("reg-official"),
             RegulatorEvent::PersonBarred {
                 person: v("guard-1"),
-                reason: text("cleared"),
+                reason: note("cleared"),
                 until: Some(T0),
             },
         )
@@ -583,6 +583,12 @@ impl armsledger_agents::LedgerServer for TamperedProofs<'_> {
     }
     fn log_key(&self) -> Result<String, AgentError> {
         self.0.log_key()
+    }
+    fn put_notes(
+        &self,
+        notes: &[armsledger_agents::client::NoteUpload],
+    ) -> Result<usize, AgentError> {
+        self.0.put_notes(notes)
     }
 }
 

@@ -843,7 +843,8 @@ impl SiteEvent {
             | ArmouryOpened { .. }
             | ArmouryClosed { .. }
             | KeyHandedOver { .. }
-            | Assigned { .. } => Vec::new(),
+            | Assigned { .. }
+            | TraceAnswered { .. } => Vec::new(),
         }
     }
 
@@ -925,7 +926,6 @@ impl RegulatorEvent {
             PersonAuthorised { .. } => "person-authorised",
             PolicySet { .. } => "policy-set",
             NotesErased { .. } => "notes-erased",
-    },
             StolenNoticeRecorded { .. } => "stolen-notice-recorded",
             StolenNoticeWithdrawn { .. } => "stolen-notice-withdrawn",
             TraceRequested { .. } => "trace-requested",

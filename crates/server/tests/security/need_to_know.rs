@@ -8,7 +8,7 @@ use armsledger_core::entry::{ChainId, SignedEntry};
 use armsledger_core::event::{Event, RegulatorEvent};
 use armsledger_core::ids::Timestamp;
 use armsledger_core::model::Validity;
-use armsledger_core::testkit::{T0, text, v};
+use armsledger_core::testkit::{T0, note, text, v};
 use armsledger_log::{EntryLeaf, LogVerifier, open_checkpoint, verify_inclusion};
 use axum::http::StatusCode;
 
@@ -51,7 +51,7 @@ async fn world() -> Env {
         },
         RegulatorEvent::PersonBarred {
             person: v("guard-2"),
-            reason: text(&format!("{SECRET} guard-2 threatened a colleague")),
+            reason: note(&format!("{SECRET} guard-2 threatened a colleague")),
             until: None,
         },
     ] {
