@@ -177,12 +177,20 @@ fn relay(
 }
 
 /// What an entry is about: the serial acquired or the note's text.
-fn label(e: &SignedEntry) -> Option<String> {
+/// An act's label: the serial acquired, or the note's text, opened from the
+/// site's note store (the entry carries only its commitment).
+fn label(ledger: &ArmouryLedger, e: &SignedEntry) -> Option<String> {
     match &e.body().event {
         Event::Site(SiteEvent::FirearmAcquired { identity, .. }) => {
             Some(identity.serial.to_string())
         }
-        Event::Site(SiteEvent::Annotated { text, .. }) => Some(text.to_string()),
+        Event::Site(SiteEvent::Annotated { text, .. }) => Some(
+            ledger
+                .note(text)
+                .unwrap()
+                .and_then(|r| r.opening)
+                .map_or_else(|| text.to_string(), |o| o.text.to_string()),
+        ),
         _ => None,
     }
 }
@@ -397,7 +405,6 @@ impl Site {
         let ledger = ArmouryLedger::open(self.site.join("site.redb")).unwrap();
         assert_eq!(ledger.pending().unwrap(), None, "an intent survived");
         let entries = ledger.entries_from(1, usize::MAX).unwrap();
-        drop(ledger);
         let mut labels: HashMap<String, u64> = HashMap::new();
         let mut prev = 0;
         let mut gaps = 0;
@@ -410,10 +417,11 @@ impl Site {
                 gaps += 1;
             }
             prev = e.counter();
-            if let Some(l) = label(e) {
+            if let Some(l) = label(&ledger, e) {
                 *labels.entry(l).or_default() += 1;
             }
         }
+        drop(ledger);
         assert!(
             gaps <= self.device_kills,
             "{gaps} counter gaps, {} device kills",
@@ -721,7 +729,7 @@ fn kills_mid_sign_and_mid_sync_lose_nothing_and_double_nothing() {
             .entries_from(1, usize::MAX)
             .unwrap()
             .iter()
-            .filter_map(label)
+            .filter_map(|e| label(&ledger, e))
             .collect();
         assert!(
             !labels.contains(&dropped),
