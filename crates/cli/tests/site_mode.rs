@@ -238,13 +238,13 @@ fn officer_day_refusal_override_and_sync() {
         "{log:#}"
     );
     assert!(log["broken"].is_null(), "{log:#}");
-    let human = ok(
+    let listed = ok(
         dir,
         &["regulator", "access-log", "--server", &url, "--token", &rt],
     );
     assert!(
-        human.contains("/v1/export") && human.contains("access log whole:"),
-        "{human}"
+        listed.contains("/v1/export") && listed.contains("access log whole:"),
+        "{listed}"
     );
 
     // The site's own store re-verifies: chains, transfers, receipts against checkpoints.
