@@ -359,6 +359,33 @@ async fn every_endpoint_with_every_role() {
             "/v1/firearms/glk100/dossier".into(),
             [S::UNAUTHORIZED, S::OK, S::OK, S::OK, S::NOT_FOUND, S::OK],
         ),
+        // A serial check answers about every company: regulator and auditor only.
+        (
+            "/v1/serials/glk100".into(),
+            [
+                S::UNAUTHORIZED,
+                S::OK,
+                S::OK,
+                S::FORBIDDEN,
+                S::FORBIDDEN,
+                S::FORBIDDEN,
+            ],
+        ),
+        (
+            "/v1/serials/never-seen".into(),
+            [
+                S::UNAUTHORIZED,
+                S::OK,
+                S::OK,
+                S::FORBIDDEN,
+                S::FORBIDDEN,
+                S::FORBIDDEN,
+            ],
+        ),
+        (
+            "/v1/trace-requests".into(),
+            [S::UNAUTHORIZED, S::OK, S::OK, S::OK, S::OK, S::OK],
+        ),
         ("/v1/checkpoint/stable".into(), [S::OK; 6]),
         ("/healthz".into(), [S::OK; 6]),
         ("/metrics".into(), [S::OK; 6]),
