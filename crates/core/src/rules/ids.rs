@@ -106,6 +106,16 @@ pub enum RuleId {
     HolderLimit,
     /// Soft: the same lead counter led the site's last two counts.
     CounterRotates,
+    /// A suspended company issues, assigns, acquires and receives nothing
+    /// (it may still hand its stock over), nor may its guards be issued.
+    CompanyNotSuspended,
+    /// A company whose licence was withdrawn, or which ceased, likewise.
+    CompanyNotCeased,
+    /// The recipient's latest vetting did not fail and has not expired.
+    RecipientVetted,
+    /// A reinstatement lifts a suspension only; a withdrawn licence or a
+    /// ceased company comes back only by a new licence.
+    ReinstatementLiftsSuspension,
 }
 
 impl RuleId {
@@ -156,6 +166,10 @@ impl RuleId {
         RuleId::MissingInTransit,
         RuleId::HolderLimit,
         RuleId::CounterRotates,
+        RuleId::CompanyNotSuspended,
+        RuleId::CompanyNotCeased,
+        RuleId::RecipientVetted,
+        RuleId::ReinstatementLiftsSuspension,
     ];
 
     /// Stable kebab-case name (CLI flags, JSON, reports).
@@ -207,6 +221,10 @@ impl RuleId {
             MissingInTransit => "missing-in-transit",
             HolderLimit => "holder-limit",
             CounterRotates => "counter-rotates",
+            CompanyNotSuspended => "company-not-suspended",
+            CompanyNotCeased => "company-not-ceased",
+            RecipientVetted => "recipient-vetted",
+            ReinstatementLiftsSuspension => "reinstatement-lifts-suspension",
         }
     }
 
@@ -245,6 +263,17 @@ impl RuleId {
             }
             RecipientNotBarred => {
                 "a bar is the regulator's decision about this person; only the regulator lifts it"
+            }
+            CompanyNotSuspended | CompanyNotCeased => {
+                "a suspension or a withdrawn licence is the regulator's decision about the \
+                 company; only the regulator lifts it (the company may still hand its stock over)"
+            }
+            RecipientVetted => {
+                "a failed or expired vetting is the regulator's finding about this person; \
+                 only a new vetting changes it"
+            }
+            ReinstatementLiftsSuspension => {
+                "a rule of the regulator's own chain; license the company again instead"
             }
             SiteRegistered => {
                 "the regulator has not registered the site for that company; register it first"

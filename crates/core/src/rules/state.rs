@@ -127,6 +127,8 @@ pub struct PersonRecord {
     pub qualifications: Vec<Qualification>,
     /// Barred, and until when (None = for good).
     pub barred: Option<Option<Timestamp>>,
+    /// The latest vetting outcome recorded, if any.
+    pub vetting: Option<crate::rules::oversight::Vetting>,
 }
 
 impl PersonRecord {
@@ -334,6 +336,8 @@ pub struct State {
     pub policy: Policy,
     /// The lead counter (first named) of each site's last two counts.
     pub count_leads: BTreeMap<SiteId, Vec<PersonId>>,
+    /// The regulator's inspections, findings, sanctions and complaints.
+    pub oversight: crate::rules::oversight::Oversight,
 }
 
 impl State {

@@ -524,6 +524,19 @@ pub fn text(s: &str) -> Text {
     v(s)
 }
 
+/// The opening of a test note: its salt derived from the text, so that test
+/// ledgers and vectors stay byte-for-byte reproducible. Real notes use
+/// [`crate::note::NoteOpening::random`].
+pub fn opening(s: &str) -> crate::note::NoteOpening {
+    let salt = crate::hash::Hash::of(&[b"armsledger:testkit-note-salt\0", s.as_bytes()]);
+    crate::note::NoteOpening::new(text(s), salt.0)
+}
+
+/// A sealed note of `s` (see [`opening`]).
+pub fn note(s: &str) -> crate::note::SealedNote {
+    opening(s).seal()
+}
+
 /// Name literal helper.
 pub fn name(s: &str) -> Name {
     v(s)

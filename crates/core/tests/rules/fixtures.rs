@@ -15,7 +15,7 @@ use armsledger_core::model::{
     FirearmId, FirearmIdentity, Holder, Item, LossKind, LotId, LotIdentity, RoundsBack,
 };
 use armsledger_core::rules::{Finding, RuleId};
-use armsledger_core::testkit::{Scenario, doc, lot9, pistol, v};
+use armsledger_core::testkit::{Scenario, doc, lot9, note, pistol, v};
 
 use crate::common::{findings, issued, sign_body, transfer_permit};
 
@@ -136,7 +136,7 @@ pub fn set_company(s: &mut Scenario, company: &str, status: CompanyStatus) {
     s.regulator(RegulatorEvent::CompanyStatusChanged {
         company: v(company),
         status,
-        reason: v("test"),
+        reason: note("test"),
     });
 }
 

@@ -1,13 +1,13 @@
 //! Regulator events: licensing of companies, sites and persons, their
-//! permits, qualifications, revocations and bars. They raise no findings
-//! (the regulator's chain is its own authority); they change the state the
-//! site rules are judged against.
+//! permits, qualifications, revocations and bars. They change the state the
+//! site rules are judged against; the few checks on the regulator's own acts
+//! (and the oversight acts' effects) are in `rules::oversight`.
 
 use crate::event::{CompanyStatus, RegulatorEvent, Revocable};
 use crate::ids::Timestamp;
 use crate::rules::state::{CompanyRecord, SiteRecord, State};
 
-/// Applies a regulator event.
+/// Applies a regulator event (oversight acts: `rules::oversight`).
 pub(in crate::rules) fn apply_regulator(state: &mut State, event: &RegulatorEvent, at: Timestamp) {
     use RegulatorEvent::*;
     match event {
@@ -31,7 +31,13 @@ pub(in crate::rules) fn apply_regulator(state: &mut State, event: &RegulatorEven
         CompanyStatusChanged {
             company, status, ..
         } => {
-            if let Some(c) = state.companies.get_mut(company) {
+            // A reinstatement lifts a suspension only (rule
+            // `reinstatement-lifts-suspension`); a withdrawn licence or a
+            // ceased company comes back by a new licence.
+            if let Some(c) = state.companies.get_mut(company)
+                && !(*status == CompanyStatus::Active
+                    && matches!(c.status, CompanyStatus::Revoked | CompanyStatus::Ceased))
+            {
                 c.status = *status;
             }
         }
@@ -103,11 +109,6 @@ pub(in crate::rules) fn apply_regulator(state: &mut State, event: &RegulatorEven
         DeviceKeyEnrolled { .. }
         | DeviceKeyRetired { .. }
         | DeviceKeyRevoked { .. }
-        | ComplaintReceived { .. }
-        | ComplaintResolved { .. }
-        | InspectionRecorded { .. }
-        | FindingRecorded { .. }
-        | SanctionRecorded { .. }
         | TrainingProviderAccredited { .. } => {}
         PersonAuthorised {
             person,
@@ -121,5 +122,10 @@ pub(in crate::rules) fn apply_regulator(state: &mut State, event: &RegulatorEven
                 .push(*valid);
         }
         PolicySet { policy } => state.policy = *policy,
+        // Inspections, findings, sanctions, complaints, vetting, unbarring
+        // and entries about regulator entries.
+        other => {
+            crate::rules::oversight::apply(state, other, at);
+        }
     }
 }
