@@ -8,6 +8,7 @@ pub mod fsck;
 pub mod local;
 pub mod mirror;
 pub mod officer;
+pub mod oversight;
 pub mod query;
 pub mod regulator;
 pub mod serve;

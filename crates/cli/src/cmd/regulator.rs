@@ -93,6 +93,8 @@ pub enum RegulatorCommand {
     RetireDevice(RetireDeviceArgs),
     /// Push regulator entries the server has not acknowledged.
     Push(PushArgs),
+    #[command(flatten)]
+    Oversight(crate::cmd::oversight::OversightCommand),
 }
 
 /// `regulator init`.
@@ -401,7 +403,7 @@ pub struct PushArgs {
 
 type Agent = RegulatorAgent<Box<dyn Transport>>;
 
-fn open(reg: &RegArgs) -> anyhow::Result<Agent> {
+pub(super) fn open(reg: &RegArgs) -> anyhow::Result<Agent> {
     if !reg.dir.join(files::REGULATOR_TOML).exists() {
         bail!(
             "{} is not a regulator directory\nhint: create one with `armsledger regulator init`, or pass --dir (or set ARMSLEDGER_REGULATOR)",
@@ -411,9 +413,19 @@ fn open(reg: &RegArgs) -> anyhow::Result<Agent> {
     RegulatorAgent::open_dir(&reg.dir).map_err(explain)
 }
 
-/// Signs one event, then pushes if a server is configured (offline is fine).
-fn record(reg: &RegArgs, event: RegulatorEvent) -> anyhow::Result<u8> {
+/// Checks one event against the regulator's state (`rules::check_regulator`),
+/// signs it, then pushes if a server is configured (offline is fine).
+pub(super) fn record(reg: &RegArgs, event: RegulatorEvent) -> anyhow::Result<u8> {
     let mut agent = open(reg)?;
+    let violations = agent.verifier().engine().check_regulator(&event);
+    if !violations.is_empty() {
+        let mut m = String::from("the rules refuse this act; nothing was signed:");
+        for v in &violations {
+            m.push_str(&format!("\n  rule {}: {}", v.rule.name(), v.evidence));
+        }
+        m.push_str("\nhint: check the reference or the entry named (docs/rules.md, \"Oversight\")");
+        bail!(m);
+    }
     let kind = event.kind();
     let e = agent.record(&reg.officer, event).map_err(explain)?;
     println!(
@@ -636,6 +648,7 @@ pub fn run(cmd: RegulatorCommand) -> anyhow::Result<u8> {
             push_if_configured(&mut agent);
             Ok(0)
         }
+        C::Oversight(c) => crate::cmd::oversight::run(c),
         C::Push(a) => {
             config::remember_server::<RegulatorConfig>(&a.reg.dir, a.server, a.token)
                 .map_err(explain)?;
