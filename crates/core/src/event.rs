@@ -16,6 +16,9 @@ use crate::model::{
     Reliance, Resolution, RoundsBack, Validity,
 };
 use crate::note::{ErasureGround, SealedNote};
+use crate::oversight::{
+    ComplaintOutcome, InspectionStage, Respondent, Sanction, Severity, VettingOutcome,
+};
 use crate::statements::{Attestation, DeviceCertificate, RetireStatement};
 
 /// Any event. Site chains hold only `Site`, the regulator chain only `Regulator`.
@@ -465,13 +468,18 @@ pub enum NoticeWithdrawal {
     CancelledBySource,
 }
 
-/// A change of a company's licence status.
+/// A change of a company's licence status. A suspended company is
+/// reinstated to `Active`; a revoked or ceased one comes back only by a new
+/// `CompanyLicensed`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[allow(missing_docs)]
 pub enum CompanyStatus {
     Active,
     Suspended,
+    /// The licence was withdrawn.
     Revoked,
+    /// The company ceased trading.
+    Ceased,
 }
 
 /// What a person-level revocation removes.
@@ -602,48 +610,69 @@ pub enum RegulatorEvent {
         /// Until when, or for good.
         until: Option<Timestamp>,
     },
-    /// A complaint was received.
+    /// A complaint was received. The complainant is never named: there is
+    /// no field for them, and the summary is a sealed note.
     ComplaintReceived {
         /// Reference.
         reference: Ident,
-        /// Against which company.
-        company: CompanyId,
-        /// Summary.
-        summary: Text,
+        /// Whom it is against.
+        against: Respondent,
+        /// What is complained of (sealed; the text stays off the ledger).
+        summary: SealedNote,
     },
     /// A complaint was resolved.
     ComplaintResolved {
-        /// Reference.
+        /// The complaint's reference.
         reference: Ident,
-        /// Outcome.
-        outcome: Text,
+        /// How it ended.
+        outcome: ComplaintOutcome,
+        /// The reasons (sealed).
+        note: SealedNote,
     },
-    /// An inspection of a site took place.
+    /// An inspection of a site was planned, or performed (the same
+    /// reference, recorded again).
     InspectionRecorded {
         /// Reference.
         reference: Ident,
         /// The site.
         site: SiteId,
-        /// Summary.
-        summary: Text,
+        /// Planned or performed.
+        stage: InspectionStage,
+        /// When it is planned for, or when it took place.
+        at: Timestamp,
+        /// Scope or summary (sealed).
+        note: SealedNote,
     },
-    /// A finding from an inspection.
+    /// A finding of an inspection, open until a `FindingClosed` names it.
     FindingRecorded {
-        /// Inspection reference.
+        /// The inspection's reference.
         inspection: Ident,
-        /// Company.
+        /// The finding's own reference.
+        finding: Ident,
+        /// The site it concerns.
+        site: SiteId,
+        /// The company answerable.
         company: CompanyId,
-        /// Finding.
-        text: Text,
+        /// The regulator's code for the breach (e.g. `register-incomplete`).
+        code: Ident,
+        /// How serious.
+        severity: Severity,
+        /// What was found (sealed).
+        note: SealedNote,
     },
-    /// A sanction on a company.
+    /// A sanction on a company; a suspension and a licence withdrawal take
+    /// effect on the company's status, a fine is recorded.
     SanctionRecorded {
-        /// Company.
-        company: CompanyId,
         /// Reference.
         reference: Ident,
-        /// Sanction.
-        text: Text,
+        /// The company.
+        company: CompanyId,
+        /// What.
+        sanction: Sanction,
+        /// The finding it follows from, if any.
+        finding: Option<Ident>,
+        /// Grounds (sealed).
+        note: SealedNote,
     },
     /// A training provider was accredited.
     TrainingProviderAccredited {
@@ -708,6 +737,50 @@ pub enum RegulatorEvent {
         company: CompanyId,
         /// Answer by then.
         deadline: Timestamp,
+    },
+    /// An inspection finding was put right and closed.
+    FindingClosed {
+        /// The finding's reference.
+        finding: Ident,
+        /// How it was put right (sealed).
+        note: SealedNote,
+    },
+    /// A bar on a person was lifted.
+    PersonUnbarred {
+        /// The person.
+        person: PersonId,
+        /// Why (sealed).
+        note: SealedNote,
+    },
+    /// The outcome of a person's security vetting; its contents stay off
+    /// the ledger. The latest one recorded counts (`recipient-vetted`).
+    VettingRecorded {
+        /// The person.
+        person: PersonId,
+        /// Passed or failed.
+        outcome: VettingOutcome,
+        /// When a passed vetting expires.
+        expires: Timestamp,
+        /// The vetting file's reference.
+        reference: Ident,
+    },
+    /// Supersedes an earlier entry of the regulator chain. The original
+    /// stays; the current view folds the corrected event in. Device-key
+    /// events and entries about entries cannot be corrected.
+    RegulatorCorrected {
+        /// The superseded entry (hash on the regulator chain).
+        supersedes: Hash,
+        /// Why (sealed).
+        reason: SealedNote,
+        /// The full corrected event.
+        corrected: Box<RegulatorEvent>,
+    },
+    /// A note on an earlier regulator entry; changes nothing.
+    RegulatorAnnotated {
+        /// The entry.
+        about: Hash,
+        /// The note (sealed).
+        note: SealedNote,
     },
 }
 
@@ -929,6 +1002,11 @@ impl RegulatorEvent {
             StolenNoticeRecorded { .. } => "stolen-notice-recorded",
             StolenNoticeWithdrawn { .. } => "stolen-notice-withdrawn",
             TraceRequested { .. } => "trace-requested",
+            FindingClosed { .. } => "finding-closed",
+            PersonUnbarred { .. } => "person-unbarred",
+            VettingRecorded { .. } => "vetting-recorded",
+            RegulatorCorrected { .. } => "regulator-corrected",
+            RegulatorAnnotated { .. } => "regulator-annotated",
         }
     }
 }

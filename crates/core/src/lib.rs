@@ -25,6 +25,7 @@ pub mod ids;
 pub mod keys;
 pub mod model;
 pub mod note;
+pub mod oversight;
 pub mod report;
 pub mod rules;
 pub mod sig;

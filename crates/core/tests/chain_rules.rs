@@ -139,7 +139,8 @@ fn events_belong_to_their_chain_and_links_name_exactly_their_subjects() {
         links: vec![],
         event: Event::Regulator(RegulatorEvent::ComplaintResolved {
             reference: v("C-1"),
-            outcome: v("x"),
+            outcome: armsledger_core::oversight::ComplaintOutcome::Withdrawn,
+            note: armsledger_core::testkit::note("x"),
         }),
     };
     let e = signed(&s, north_header(&s, s.now), body);

@@ -23,5 +23,7 @@ mod fixtures;
 mod overrides;
 #[path = "rules/register.rs"]
 mod register;
+#[path = "rules/oversight.rs"]
+mod oversight;
 #[path = "rules/state.rs"]
 mod state;

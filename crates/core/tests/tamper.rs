@@ -83,7 +83,9 @@ fn ledger(shift: u64) -> Scenario {
     s.regulator(RegulatorEvent::InspectionRecorded {
         reference: v("INS-1"),
         site: v("north"),
-        summary: v("routine"),
+        stage: armsledger_core::oversight::InspectionStage::Performed,
+        at: s.now,
+        note: armsledger_core::testkit::note("routine"),
     });
     s.site(
         "south",
@@ -113,8 +115,8 @@ fn ledger(shift: u64) -> Scenario {
     );
     s.regulator(RegulatorEvent::ComplaintReceived {
         reference: v("C-1"),
-        company: v("acme"),
-        summary: v("late return"),
+        against: armsledger_core::oversight::Respondent::Company(v("acme")),
+        summary: armsledger_core::testkit::note("late return"),
     });
     s
 }

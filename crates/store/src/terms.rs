@@ -128,14 +128,21 @@ impl Terms {
             | PermitRecorded { person, .. }
             | QualificationRecorded { person, .. }
             | PersonRevoked { person, .. }
-            | PersonBarred { person, .. } => {
+            | PersonBarred { person, .. }
+            | PersonUnbarred { person, .. }
+            | VettingRecorded { person, .. }
+            | ComplaintReceived {
+                against: armsledger_core::oversight::Respondent::Person(person),
+                ..
+            } => {
                 self.persons.insert(person.clone());
             }
             SiteRegistered { site, .. }
             | DeviceKeyEnrolled { site, .. }
             | DeviceKeyRetired { site, .. }
             | DeviceKeyRevoked { site, .. }
-            | InspectionRecorded { site, .. } => {
+            | InspectionRecorded { site, .. }
+            | FindingRecorded { site, .. } => {
                 self.sites.insert(site.clone());
             }
             _ => {}

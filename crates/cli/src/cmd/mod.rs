@@ -9,6 +9,7 @@ pub mod fsck;
 pub mod local;
 pub mod mirror;
 pub mod officer;
+pub mod oversight;
 pub mod query;
 pub mod register;
 pub mod regulator;

@@ -107,6 +107,8 @@ pub enum RegulatorCommand {
     AccessLog(crate::cmd::access_log::AccessLogArgs),
     /// Erase sealed notes (end of retention, or a lawful order): an entry naming the notes, the ground and the date; the server and the sites delete the texts, every entry still verifies.
     EraseNotes(EraseNotesArgs),
+    #[command(flatten)]
+    Oversight(crate::cmd::oversight::OversightCommand),
 }
 
 /// `erase-notes`.
@@ -449,7 +451,7 @@ pub struct PushArgs {
 
 type Agent = RegulatorAgent<Box<dyn Transport>>;
 
-fn open(reg: &RegArgs) -> anyhow::Result<Agent> {
+pub(super) fn open(reg: &RegArgs) -> anyhow::Result<Agent> {
     if !reg.dir.join(files::REGULATOR_TOML).exists() {
         bail!(
             "{} is not a regulator directory\nhint: create one with `armsledger regulator init`, or pass --dir (or set ARMSLEDGER_REGULATOR)",
@@ -461,7 +463,7 @@ fn open(reg: &RegArgs) -> anyhow::Result<Agent> {
 
 /// Seals `text` in the regulator's note store, then records the event made
 /// with its commitment (see [`record`]).
-fn record_sealed(
+pub(super) fn record_sealed(
     reg: &RegArgs,
     text: Text,
     class: NoteClass,
@@ -471,9 +473,19 @@ fn record_sealed(
     record(reg, event(note))
 }
 
-/// Signs one event, then pushes if a server is configured (offline is fine).
-fn record(reg: &RegArgs, event: RegulatorEvent) -> anyhow::Result<u8> {
+/// Checks one event against the regulator's state (`rules::check_regulator`),
+/// signs it, then pushes if a server is configured (offline is fine).
+pub(super) fn record(reg: &RegArgs, event: RegulatorEvent) -> anyhow::Result<u8> {
     let mut agent = open(reg)?;
+    let violations = agent.verifier().engine().check_regulator(&event);
+    if !violations.is_empty() {
+        let mut m = String::from("the rules refuse this act; nothing was signed:");
+        for v in &violations {
+            m.push_str(&format!("\n  rule {}: {}", v.rule.name(), v.evidence));
+        }
+        m.push_str("\nhint: check the reference or the entry named (docs/rules.md, \"Oversight\")");
+        bail!(m);
+    }
     let kind = event.kind();
     let e = agent.record(&reg.officer, event).map_err(explain)?;
     println!(
@@ -725,6 +737,7 @@ pub fn run(cmd: RegulatorCommand) -> anyhow::Result<u8> {
             record(&reg, event)
         }
         C::TraceRequests(a) => crate::cmd::register::trace_requests(a),
+        C::Oversight(c) => crate::cmd::oversight::run(c),
         C::Push(a) => {
             config::remember_server::<RegulatorConfig>(&a.reg.dir, a.server, a.token)
                 .map_err(explain)?;

@@ -39,6 +39,16 @@ pub struct Act<'a> {
 pub(super) struct Out(Vec<Violation>);
 
 impl Out {
+    /// No violations yet.
+    pub(super) fn new() -> Out {
+        Out(Vec::new())
+    }
+
+    /// The violations, in order.
+    pub(super) fn into_inner(self) -> Vec<Violation> {
+        self.0
+    }
+
     /// Records a broken rule.
     pub(super) fn push(&mut self, rule: RuleId, evidence: impl Into<String>) {
         self.0.push(Violation {
@@ -107,20 +117,10 @@ fn site_checks(state: &State, act: &Act<'_>, needs_active: bool, out: &mut Out) 
         );
         return;
     };
-    if needs_active {
-        match state.companies.get(&site.company) {
-            Some(c) if c.active_at(act.time) => {}
-            Some(c) => out.push(
-                RuleId::CompanyActive,
-                format!(
-                    "company {} is {:?} (licence {} valid {}..{})",
-                    site.company, c.status, c.licence, c.valid.from, c.valid.until
-                ),
-            ),
-            None => out.push(
-                RuleId::CompanyActive,
-                format!("company {} is not licensed", site.company),
-            ),
-        }
+    if needs_active
+        && let Some((rule, evidence)) =
+            super::oversight::company_standing(state, &site.company, act.time)
+    {
+        out.push(rule, evidence);
     }
 }

@@ -9,13 +9,14 @@ use serde::Serialize;
 
 use crate::chain::{CLOCK_TOLERANCE_MS, LinkVerdict};
 use crate::entry::{ChainId, SignedEntry};
-use crate::event::{Event, SiteEvent};
+use crate::event::{Event, RegulatorEvent, SiteEvent};
 use crate::hash::Hash;
 use crate::ids::{PersonId, Timestamp};
 use crate::model::{FirearmId, normalise};
 use crate::rules::RuleId;
 use crate::rules::check::{Act, Violation, evaluate};
 use crate::rules::events::{SiteCtx, apply_regulator, apply_site};
+use crate::rules::oversight::{check_regulator, correction_applies};
 use crate::rules::state::{EntryMeta, State};
 
 /// A hard-rule violation recorded against a validly signed entry.
@@ -65,6 +66,8 @@ pub struct Engine {
     history: Vec<(Arc<SignedEntry>, Option<Timestamp>)>,
     /// Latest correction per superseded entry: (correction hash, corrected event).
     corrections: HashMap<Hash, (Hash, SiteEvent)>,
+    /// Latest correction per superseded regulator entry.
+    regulator_corrections: HashMap<Hash, (Hash, RegulatorEvent)>,
     overrides: HashMap<(ChainId, Hash), Vec<PendingOverride>>,
     /// Every serial a firearm was ever recorded under (normalised), in any
     /// view: a mistyped serial stays findable after its correction.
@@ -86,6 +89,7 @@ impl Engine {
             findings: Vec::new(),
             history: Vec::new(),
             corrections: HashMap::new(),
+            regulator_corrections: HashMap::new(),
             overrides: HashMap::new(),
             serials: BTreeMap::new(),
         }
@@ -134,6 +138,19 @@ impl Engine {
             out.extend(former.iter().copied());
         }
         out.into_iter().collect()
+    }
+
+    /// Judges a proposed regulator act without applying it (the regulator's
+    /// pre-sign check).
+    pub fn check_regulator(&self, event: &RegulatorEvent) -> Vec<Violation> {
+        check_regulator(&self.state, event)
+    }
+
+    /// The correction in force for regulator entry `superseded`, if any.
+    pub fn regulator_correction_of(&self, superseded: &Hash) -> Option<(&Hash, &RegulatorEvent)> {
+        self.regulator_corrections
+            .get(superseded)
+            .map(|(h, e)| (h, e))
     }
 
     /// Judges a proposed site act without applying it (the officer's pre-sign check).
@@ -204,6 +221,9 @@ impl Engine {
                 },
                 ev,
             );
+        }
+        if let (ChainId::Regulator, Event::Regulator(ev)) = (&h.chain, &body.event) {
+            violations = check_regulator(&self.state, ev);
         }
         if let Some(r) = received_at
             && h.device_time > r.plus(CLOCK_TOLERANCE_MS)
@@ -341,9 +361,26 @@ impl Engine {
                 .or_default()
                 .insert(*firearm);
         }
-        match correction {
-            Some((target, c)) if valid_target(&target, &c.1) => {
+        let regulator_correction = match (&body.event, self.view) {
+            (
+                Event::Regulator(RegulatorEvent::RegulatorCorrected {
+                    supersedes,
+                    corrected,
+                    ..
+                }),
+                View::Corrected,
+            ) if correction_applies(&self.state, supersedes, corrected) => {
+                Some((*supersedes, (entry.hash(), corrected.as_ref().clone())))
+            }
+            _ => None,
+        };
+        match (correction, regulator_correction) {
+            (Some((target, c)), _) if valid_target(&target, &c.1) => {
                 self.corrections.insert(target, c);
+                self.replay();
+            }
+            (_, Some((target, c))) => {
+                self.regulator_corrections.insert(target, c);
                 self.replay();
             }
             _ => self.fold(&entry, received_at),
@@ -399,6 +436,10 @@ impl Engine {
                 apply_site(&mut self.state, &ctx, ev);
             }
             (_, Event::Regulator(ev)) => {
+                let ev = match self.regulator_corrections.get(&entry.hash()) {
+                    Some((_, c)) => c,
+                    None => ev,
+                };
                 apply_regulator(&mut self.state, ev, body.occurred_at, entry.hash())
             }
             _ => {}

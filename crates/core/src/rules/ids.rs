@@ -112,6 +112,16 @@ pub enum RuleId {
     StolenHit,
     /// Soft: a trace request is unanswered past its deadline.
     TraceOverdue,
+    /// A suspended company issues, assigns, acquires and receives nothing
+    /// (it may still hand its stock over), nor may its guards be issued.
+    CompanyNotSuspended,
+    /// A company whose licence was withdrawn, or which ceased, likewise.
+    CompanyNotCeased,
+    /// The recipient's latest vetting did not fail and has not expired.
+    RecipientVetted,
+    /// A reinstatement lifts a suspension only; a withdrawn licence or a
+    /// ceased company comes back only by a new licence.
+    ReinstatementLiftsSuspension,
 }
 
 impl RuleId {
@@ -164,6 +174,10 @@ impl RuleId {
         RuleId::CounterRotates,
         RuleId::StolenHit,
         RuleId::TraceOverdue,
+        RuleId::CompanyNotSuspended,
+        RuleId::CompanyNotCeased,
+        RuleId::RecipientVetted,
+        RuleId::ReinstatementLiftsSuspension,
     ];
 
     /// Stable kebab-case name (CLI flags, JSON, reports).
@@ -217,6 +231,10 @@ impl RuleId {
             CounterRotates => "counter-rotates",
             StolenHit => "stolen-hit",
             TraceOverdue => "trace-overdue",
+            CompanyNotSuspended => "company-not-suspended",
+            CompanyNotCeased => "company-not-ceased",
+            RecipientVetted => "recipient-vetted",
+            ReinstatementLiftsSuspension => "reinstatement-lifts-suspension",
         }
     }
 
@@ -257,6 +275,17 @@ impl RuleId {
             }
             RecipientNotBarred => {
                 "a bar is the regulator's decision about this person; only the regulator lifts it"
+            }
+            CompanyNotSuspended | CompanyNotCeased => {
+                "a suspension or a withdrawn licence is the regulator's decision about the \
+                 company; only the regulator lifts it (the company may still hand its stock over)"
+            }
+            RecipientVetted => {
+                "a failed or expired vetting is the regulator's finding about this person; \
+                 only a new vetting changes it"
+            }
+            ReinstatementLiftsSuspension => {
+                "a rule of the regulator's own chain; license the company again instead"
             }
             SiteRegistered => {
                 "the regulator has not registered the site for that company; register it first"

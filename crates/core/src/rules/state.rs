@@ -127,6 +127,8 @@ pub struct PersonRecord {
     pub qualifications: Vec<Qualification>,
     /// Barred, and until when (None = for good).
     pub barred: Option<Option<Timestamp>>,
+    /// The latest vetting outcome recorded, if any.
+    pub vetting: Option<crate::rules::oversight::Vetting>,
 }
 
 impl PersonRecord {
@@ -458,6 +460,8 @@ pub struct State {
     pub stolen_hits: Vec<StolenHit>,
     /// Trace requests by reference.
     pub trace_requests: BTreeMap<Ident, TraceRequest>,
+    /// The regulator's inspections, findings, sanctions and complaints.
+    pub oversight: crate::rules::oversight::Oversight,
 }
 
 impl State {

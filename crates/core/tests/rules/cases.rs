@@ -20,6 +20,9 @@ use armsledger_core::model::{
     FirearmType, Item, LotIdentity, LotStatus, OfficerLicence, Permit, Resolution, RoundsBack,
     Validity,
 };
+use armsledger_core::oversight::{
+    ComplaintOutcome, InspectionStage, Respondent, Sanction, Severity, VettingOutcome,
+};
 use armsledger_core::rules::RuleId::{self, *};
 use armsledger_core::testkit::{self, Scenario, doc, enrolment, lot9, note, pistol, v};
 
@@ -141,7 +144,7 @@ fn cases() -> Vec<Case> {
                 w.s.tick(2 * Timestamp::HOUR);
                 issue(w, "guard-1", 0)
             }),
-        case("company suspended", &[CompanyActive], world)
+        case("company suspended", &[CompanyNotSuspended], world)
             .fires(|w| {
                 set_company(&mut w.s, "acme", CompanyStatus::Suspended);
                 issue(w, "guard-1", 0)
@@ -160,7 +163,7 @@ fn cases() -> Vec<Case> {
             }),
         // A suspended company may still hand its stock to the police (and to
         // a licensed receiver): the one act a suspension must not block.
-        case("a suspended company issues", &[CompanyActive], world)
+        case("a suspended company issues", &[CompanyNotSuspended], world)
             .fires(|w| {
                 set_company(&mut w.s, "acme", CompanyStatus::Suspended);
                 issue(w, "guard-1", 0)
@@ -170,6 +173,172 @@ fn cases() -> Vec<Case> {
                 let gun = w.gun;
                 north(w, exit(gun, ExitKind::SurrenderedToPolice, None, vec![]))
             }),
+        // --- the regulator's oversight acts (issue 18) ---------------------
+        // A suspension by sanction blocks acquisitions; reinstated, it does not.
+        case(
+            "a sanctioned company acquires",
+            &[CompanyNotSuspended],
+            gun_only,
+        )
+        .fires(|w| {
+            sanction(&mut w.s, "S-1", Sanction::Suspension);
+            w.s.acquire("north", "AB-1").1
+        })
+        .quiet(|w| {
+            sanction(&mut w.s, "S-1", Sanction::Suspension);
+            set_company(&mut w.s, "acme", CompanyStatus::Active);
+            w.s.acquire("north", "AB-1").1
+        }),
+        // A licence past its validity blocks as before (`company-active`).
+        case("a lapsed licence acquires", &[CompanyActive], gun_only)
+            .fires(|w| {
+                relicense(&mut w.s, Timestamp::HOUR);
+                w.s.tick(2 * Timestamp::HOUR);
+                w.s.acquire("north", "AB-1").1
+            })
+            .quiet(|w| {
+                relicense(&mut w.s, 3 * Timestamp::HOUR);
+                w.s.tick(2 * Timestamp::HOUR);
+                w.s.acquire("north", "AB-1").1
+            }),
+        // A withdrawn licence blocks as ceased, and the stock may still go.
+        case("a withdrawn licence issues", &[CompanyNotCeased], world)
+            .fires(|w| {
+                sanction(&mut w.s, "S-1", Sanction::LicenceWithdrawal);
+                issue(w, "guard-1", 0)
+            })
+            .quiet(|w| {
+                sanction(&mut w.s, "S-1", Sanction::LicenceWithdrawal);
+                let gun = w.gun;
+                north(w, exit(gun, ExitKind::SurrenderedToPolice, None, vec![]))
+            }),
+        // A fine is recorded and blocks nothing.
+        case("a ceased company issues", &[CompanyNotCeased], world)
+            .fires(|w| {
+                set_company(&mut w.s, "acme", CompanyStatus::Ceased);
+                issue(w, "guard-1", 0)
+            })
+            .quiet(|w| {
+                sanction(
+                    &mut w.s,
+                    "S-1",
+                    Sanction::Fine {
+                        amount_minor: 5_000_000,
+                        currency: v("ZAR"),
+                    },
+                );
+                issue(w, "guard-1", 0)
+            }),
+        // Reinstatement lifts a suspension only.
+        case(
+            "a ceased company reinstated",
+            &[ReinstatementLiftsSuspension],
+            world,
+        )
+        .fires(|w| {
+            set_company(&mut w.s, "acme", CompanyStatus::Ceased);
+            reinstate(&mut w.s)
+        })
+        .quiet(|w| {
+            set_company(&mut w.s, "acme", CompanyStatus::Suspended);
+            reinstate(&mut w.s)
+        }),
+        // The latest vetting counts: failed, or passed and expired, bars an issue.
+        case("a failed vetting", &[RecipientVetted], world)
+            .fires(|w| {
+                vet(&mut w.s, "guard-1", VettingOutcome::Failed, 365);
+                issue(w, "guard-1", 0)
+            })
+            .quiet(|w| {
+                vet(&mut w.s, "guard-1", VettingOutcome::Failed, 365);
+                vet(&mut w.s, "guard-1", VettingOutcome::Passed, 365);
+                issue(w, "guard-1", 0)
+            }),
+        case("an expired vetting", &[RecipientVetted], world)
+            .fires(|w| {
+                vet(&mut w.s, "guard-1", VettingOutcome::Passed, 1);
+                w.s.tick(2 * Timestamp::DAY);
+                issue(w, "guard-1", 0)
+            })
+            .quiet(|w| {
+                vet(&mut w.s, "guard-1", VettingOutcome::Passed, 3);
+                w.s.tick(2 * Timestamp::DAY);
+                issue(w, "guard-1", 0)
+            }),
+        // An unbarred person may be issued again.
+        case("barred, not yet unbarred", &[RecipientNotBarred], world)
+            .fires(|w| {
+                bar(&mut w.s, "guard-1", None);
+                issue(w, "guard-1", 0)
+            })
+            .quiet(|w| {
+                bar(&mut w.s, "guard-1", None);
+                w.s.regulator(RegulatorEvent::PersonUnbarred {
+                    person: v("guard-1"),
+                    note: testkit::note("inquiry closed"),
+                });
+                issue(w, "guard-1", 0)
+            }),
+        // The regulator's own acts name what they act on.
+        case("a complaint resolved unheard", &[ReferenceExists], world)
+            .fires(|w| resolve_complaint(&mut w.s, "C-9"))
+            .quiet(|w| {
+                w.s.regulator(RegulatorEvent::ComplaintReceived {
+                    reference: v("C-9"),
+                    against: Respondent::Person(v("guard-1")),
+                    summary: testkit::note("rude at the gate"),
+                });
+                resolve_complaint(&mut w.s, "C-9")
+            }),
+        case("a finding of no inspection", &[ReferenceExists], world)
+            .fires(|w| finding(&mut w.s, "INS-1", "F-1"))
+            .quiet(|w| {
+                inspect(&mut w.s, "INS-1");
+                finding(&mut w.s, "INS-1", "F-1")
+            }),
+        case("a finding closed twice", &[ReferenceExists], world)
+            .fires(|w| {
+                inspect(&mut w.s, "INS-1");
+                finding(&mut w.s, "INS-1", "F-1");
+                close_finding(&mut w.s, "F-1");
+                close_finding(&mut w.s, "F-1")
+            })
+            .quiet(|w| {
+                inspect(&mut w.s, "INS-1");
+                finding(&mut w.s, "INS-1", "F-1");
+                close_finding(&mut w.s, "F-1")
+            }),
+        case("an inspection of no site", &[SiteRegistered], world)
+            .fires(|w| inspect_site(&mut w.s, "INS-1", "nowhere"))
+            .quiet(|w| inspect_site(&mut w.s, "INS-1", "north")),
+        case(
+            "a device key revocation corrected",
+            &[ReferenceExists],
+            world,
+        )
+        .fires(|w| {
+            let e = RegulatorEvent::DeviceKeyRevoked {
+                site: v("north"),
+                public_key: w.s.sites[&v("north")].public_key(),
+                after_counter: u64::MAX,
+                reason: v("typo"),
+            };
+            let target = w.s.regulator(e.clone()).hash();
+            correct_regulator(&mut w.s, target, e)
+        })
+        .quiet(|w| {
+            let valid = Validity {
+                from: w.s.now,
+                until: w.s.now.plus(Timestamp::DAY),
+            };
+            let e = RegulatorEvent::TrainingProviderAccredited {
+                provider: v("range"),
+                name: v("Range Academy"),
+                valid,
+            };
+            let target = w.s.regulator(e.clone()).hash();
+            correct_regulator(&mut w.s, target, e)
+        }),
         // --- renewals: the licence valid at the act's time counts ----------
         case("a renewal not yet in force", &[RecipientLicensed], world)
             .fires(|w| {
@@ -311,7 +480,7 @@ fn cases() -> Vec<Case> {
             north(w, key("armourer-1", "armourer-2"));
             north(w, key("armourer-2", "guard-1"))
         }),
-        case("a revoked company acquires", &[CompanyActive], gun_only).fires(|w| {
+        case("a revoked company acquires", &[CompanyNotCeased], gun_only).fires(|w| {
             set_company(&mut w.s, "acme", CompanyStatus::Revoked);
             w.s.acquire("north", "AB-1").1
         }),
@@ -628,6 +797,103 @@ fn cases() -> Vec<Case> {
 // ---------------------------------------------------------------------------
 
 /// An issue of the pistol to guard-1 by `officer`.
+fn sanction(s: &mut Scenario, reference: &str, sanction: Sanction) -> Arc<SignedEntry> {
+    s.regulator(RegulatorEvent::SanctionRecorded {
+        reference: v(reference),
+        company: v("acme"),
+        sanction,
+        finding: None,
+        note: testkit::note("grounds"),
+    })
+}
+
+/// Licenses acme again, valid from now for `ms`.
+fn relicense(s: &mut Scenario, ms: u64) {
+    let valid = Validity {
+        from: s.now.minus(Timestamp::DAY),
+        until: s.now.plus(ms),
+    };
+    s.regulator(RegulatorEvent::CompanyLicensed {
+        company: v("acme"),
+        name: v("Acme Security"),
+        licence: v("PSC-2"),
+        valid,
+        categories: vec![v("B")],
+    });
+}
+
+fn reinstate(s: &mut Scenario) -> Arc<SignedEntry> {
+    s.regulator(RegulatorEvent::CompanyStatusChanged {
+        company: v("acme"),
+        status: CompanyStatus::Active,
+        reason: testkit::note("put right"),
+    })
+}
+
+fn vet(s: &mut Scenario, person: &str, outcome: VettingOutcome, days: u64) {
+    let expires = s.now.plus(days * Timestamp::DAY);
+    s.regulator(RegulatorEvent::VettingRecorded {
+        person: v(person),
+        outcome,
+        expires,
+        reference: v("V-1"),
+    });
+}
+
+fn resolve_complaint(s: &mut Scenario, reference: &str) -> Arc<SignedEntry> {
+    s.regulator(RegulatorEvent::ComplaintResolved {
+        reference: v(reference),
+        outcome: ComplaintOutcome::NotUpheld,
+        note: testkit::note("no evidence"),
+    })
+}
+
+fn inspect_site(s: &mut Scenario, reference: &str, site: &str) -> Arc<SignedEntry> {
+    let at = s.now;
+    s.regulator(RegulatorEvent::InspectionRecorded {
+        reference: v(reference),
+        site: v(site),
+        stage: InspectionStage::Performed,
+        at,
+        note: testkit::note("routine"),
+    })
+}
+
+fn inspect(s: &mut Scenario, reference: &str) -> Arc<SignedEntry> {
+    inspect_site(s, reference, "north")
+}
+
+fn finding(s: &mut Scenario, inspection: &str, finding: &str) -> Arc<SignedEntry> {
+    s.regulator(RegulatorEvent::FindingRecorded {
+        inspection: v(inspection),
+        finding: v(finding),
+        site: v("north"),
+        company: v("acme"),
+        code: v("register-incomplete"),
+        severity: Severity::Major,
+        note: testkit::note("two issues unsigned"),
+    })
+}
+
+fn close_finding(s: &mut Scenario, finding: &str) -> Arc<SignedEntry> {
+    s.regulator(RegulatorEvent::FindingClosed {
+        finding: v(finding),
+        note: testkit::note("register completed"),
+    })
+}
+
+fn correct_regulator(
+    s: &mut Scenario,
+    target: armsledger_core::hash::Hash,
+    corrected: RegulatorEvent,
+) -> Arc<SignedEntry> {
+    s.regulator(RegulatorEvent::RegulatorCorrected {
+        supersedes: target,
+        reason: testkit::note("wrong person"),
+        corrected: Box::new(corrected),
+    })
+}
+
 fn issue_by(w: &mut World, officer: &str) -> Arc<SignedEntry> {
     let ev = issued(&w.s, w.gun, "guard-1", vec![]);
     w.s.site("north", officer, ev)

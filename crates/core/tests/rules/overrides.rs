@@ -251,6 +251,10 @@ fn the_rules_that_cannot_be_overridden_are_the_documented_ones() {
             "counter-rotates",
             "stolen-hit",
             "trace-overdue",
+            "company-not-suspended",
+            "company-not-ceased",
+            "recipient-vetted",
+            "reinstatement-lifts-suspension",
         ]
     );
     // docs/rules.md names each of them in its list of rules that cannot be overridden.

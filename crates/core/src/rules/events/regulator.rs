@@ -1,7 +1,7 @@
 //! Regulator events: licensing of companies, sites and persons, their
-//! permits, qualifications, revocations and bars. They raise no findings
-//! (the regulator's chain is its own authority); they change the state the
-//! site rules are judged against.
+//! permits, qualifications, revocations and bars. They change the state the
+//! site rules are judged against; the few checks on the regulator's own acts
+//! (and the oversight acts' effects) are in `rules::oversight`.
 
 use crate::event::{CompanyStatus, RegulatorEvent, Revocable};
 use crate::hash::Hash;
@@ -37,7 +37,13 @@ pub(in crate::rules) fn apply_regulator(
         CompanyStatusChanged {
             company, status, ..
         } => {
-            if let Some(c) = state.companies.get_mut(company) {
+            // A reinstatement lifts a suspension only (rule
+            // `reinstatement-lifts-suspension`); a withdrawn licence or a
+            // ceased company comes back by a new licence.
+            if let Some(c) = state.companies.get_mut(company)
+                && !(*status == CompanyStatus::Active
+                    && matches!(c.status, CompanyStatus::Revoked | CompanyStatus::Ceased))
+            {
                 c.status = *status;
             }
         }
@@ -109,11 +115,6 @@ pub(in crate::rules) fn apply_regulator(
         DeviceKeyEnrolled { .. }
         | DeviceKeyRetired { .. }
         | DeviceKeyRevoked { .. }
-        | ComplaintReceived { .. }
-        | ComplaintResolved { .. }
-        | InspectionRecorded { .. }
-        | FindingRecorded { .. }
-        | SanctionRecorded { .. }
         | TrainingProviderAccredited { .. } => {}
         PersonAuthorised {
             person,
@@ -179,6 +180,11 @@ pub(in crate::rules) fn apply_regulator(
                     answer: None,
                 },
             );
+        }
+        // Inspections, findings, sanctions, complaints, vetting, unbarring
+        // and entries about regulator entries.
+        other => {
+            crate::rules::oversight::apply(state, other, at);
         }
     }
 }

@@ -10,6 +10,7 @@ use crate::model::{AmmoLine, FirearmId, Holder, LotId, RoundsBack, normalise};
 use crate::rules::RuleId;
 use crate::rules::check::{Act, Out};
 use crate::rules::events::SiteCtx;
+use crate::rules::oversight::company_standing;
 use crate::rules::state::{FirearmState, OpenIssue, State};
 
 // ---------------------------------------------------------------------------
@@ -99,7 +100,7 @@ pub(super) fn store_holds(state: &State, act: &Act<'_>, l: &AmmoLine, verb: &str
 }
 
 /// The rules on who may receive a firearm (`weapon`) or rounds: not the
-/// issuer, licensed, not barred, employed by an active company that owns
+/// issuer, licensed, not barred, vetting neither failed nor expired, employed by an active company that owns
 /// the site, and for a firearm a permit and a qualification covering it.
 pub(super) fn recipient(
     state: &State,
@@ -141,6 +142,9 @@ pub(super) fn recipient(
     if p.barred_at(t) {
         out.push(RuleId::RecipientNotBarred, format!("{to} is barred"));
     }
+    if let Some(why) = p.vetting.as_ref().and_then(|v| v.fails_at(t)) {
+        out.push(RuleId::RecipientVetted, format!("{to}: {why}"));
+    }
     let site_company = state.company_of(act.site);
     let authorised = state
         .authorisations
@@ -154,10 +158,11 @@ pub(super) fn recipient(
                 act.site
             ),
         ),
-        (Some(c), _) if !state.companies.get(c).is_some_and(|r| r.active_at(t)) => out.push(
-            RuleId::CompanyActive,
-            format!("{to}'s employer {c} is not active"),
-        ),
+        (Some(c), _) => {
+            if let Some((rule, why)) = company_standing(state, c, t) {
+                out.push(rule, format!("{to}'s employer: {why}"));
+            }
+        }
         _ => {}
     }
     let Some(f) = weapon.and_then(|w| state.firearms.get(w)) else {
