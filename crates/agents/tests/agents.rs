@@ -17,6 +17,7 @@ use armsledger_core::ids::{PersonId, Timestamp};
 use armsledger_core::model::{
     Counterparty, DocKind, FirearmId, FirearmType, OfficerLicence, Permit, Qualification, Validity,
 };
+use armsledger_core::oversight::{Respondent, Sanction};
 use armsledger_core::rules::RuleId;
 use armsledger_core::testkit::{T0, doc, key, note, pistol, text, v};
 use armsledger_device::host::{DeviceClient, InProcess};
@@ -405,13 +406,23 @@ fn add_rival(w: &mut World) {
         },
         RegulatorEvent::ComplaintReceived {
             reference: v("C-7"),
-            company: v("rival"),
-            summary: text("whistle-blower names a rival guard"),
+            against: Respondent::Company(v("rival")),
+            summary: note("whistle-blower names a rival guard"),
+        },
+        RegulatorEvent::ComplaintReceived {
+            reference: v("C-8"),
+            against: Respondent::Person(v("north-guard")),
+            summary: note("a complaint against a person stays with the regulator"),
         },
         RegulatorEvent::SanctionRecorded {
             company: v("rival"),
             reference: v("S-7"),
-            text: text("rival fined"),
+            sanction: Sanction::Fine {
+                amount_minor: 100_00,
+                currency: v("ZAR"),
+            },
+            finding: None,
+            note: note("rival fined"),
         },
     ] {
         w.reg.record(&official, ev).unwrap();
@@ -428,12 +439,15 @@ fn holds_rival_entries(s: &ArmouryAgent<InProcess>) -> Vec<String> {
         .filter_map(|e| match &e.body().event {
             armsledger_core::event::Event::Regulator(ev) => match ev {
                 RegulatorEvent::PersonLicensed { company, .. }
-                | RegulatorEvent::ComplaintReceived { company, .. }
                 | RegulatorEvent::SanctionRecorded { company, .. }
-                    if company == &v("rival") =>
-                {
-                    Some(ev.kind().to_string())
-                }
+                | RegulatorEvent::ComplaintReceived {
+                    against: Respondent::Company(company),
+                    ..
+                } if company == &v("rival") => Some(ev.kind().to_string()),
+                RegulatorEvent::ComplaintReceived {
+                    against: Respondent::Person(_),
+                    ..
+                } => Some(ev.kind().to_string()),
                 RegulatorEvent::PersonBarred { .. } => Some(ev.kind().to_string()),
                 _ => None,
             },

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::hash::Hash;
 use crate::ids::{
-    CompanyId, Country, DeviceId, Ident, LocationId, Name, PersonId, SiteId, Text, Timestamp,
+    CompanyId, Country, DeviceId, Ident, LocationId, Name, PersonId, SiteId, Timestamp,
 };
 use crate::model::{
     AmmoLine, Component, ComponentChange, Condition, CountKind, Counterparty, DisposalMethod,
@@ -962,8 +962,9 @@ impl SiteEvent {
 }
 
 impl RegulatorEvent {
-    /// The sealed notes this event carries (the oversight events keep their
-    /// own text for now; `NotesErased` names notes, it carries none).
+    /// The sealed notes this event carries (`NotesErased` names notes, it
+    /// carries none; a correction carries its reason and the corrected
+    /// event's notes).
     pub fn notes(&self) -> Vec<SealedNote> {
         use RegulatorEvent::*;
         match self {
@@ -971,7 +972,36 @@ impl RegulatorEvent {
             | DeviceKeyRevoked { reason, .. }
             | PersonRevoked { reason, .. }
             | PersonBarred { reason, .. } => vec![*reason],
-            _ => Vec::new(),
+            ComplaintReceived { summary: note, .. }
+            | ComplaintResolved { note, .. }
+            | InspectionRecorded { note, .. }
+            | FindingRecorded { note, .. }
+            | SanctionRecorded { note, .. }
+            | FindingClosed { note, .. }
+            | PersonUnbarred { note, .. }
+            | RegulatorAnnotated { note, .. } => vec![*note],
+            RegulatorCorrected {
+                reason, corrected, ..
+            } => {
+                let mut v = vec![*reason];
+                v.extend(corrected.notes());
+                v
+            }
+            CompanyLicensed { .. }
+            | SiteRegistered { .. }
+            | DeviceKeyEnrolled { .. }
+            | DeviceKeyRetired { .. }
+            | PersonLicensed { .. }
+            | PermitRecorded { .. }
+            | QualificationRecorded { .. }
+            | TrainingProviderAccredited { .. }
+            | PersonAuthorised { .. }
+            | PolicySet { .. }
+            | NotesErased { .. }
+            | StolenNoticeRecorded { .. }
+            | StolenNoticeWithdrawn { .. }
+            | TraceRequested { .. }
+            | VettingRecorded { .. } => Vec::new(),
         }
     }
 

@@ -21,9 +21,9 @@ mod corrections;
 mod fixtures;
 #[path = "rules/overrides.rs"]
 mod overrides;
-#[path = "rules/register.rs"]
-mod register;
 #[path = "rules/oversight.rs"]
 mod oversight;
+#[path = "rules/register.rs"]
+mod register;
 #[path = "rules/state.rs"]
 mod state;

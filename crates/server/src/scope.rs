@@ -29,6 +29,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use armsledger_core::entry::{ChainId, SignedEntry};
 use armsledger_core::event::{Event, RegulatorEvent};
 use armsledger_core::ids::{CompanyId, Ident, PersonId, SiteId, Timestamp};
+use armsledger_core::oversight::Respondent;
 
 /// The regulator chain as the checkpoint of `size` covers it, as
 /// `(log index, entry)` in counter order: what a scope is computed over.
@@ -78,6 +79,7 @@ pub struct SiteScope {
     persons: HashMap<PersonId, u64>,
     complaints: HashSet<Ident>,
     inspections: HashSet<Ident>,
+    findings: HashSet<Ident>,
     /// The latest bar per person.
     bars: BTreeMap<PersonId, Bar>,
 }
@@ -123,6 +125,7 @@ impl SiteScope {
             persons: HashMap::new(),
             complaints: HashSet::new(),
             inspections: HashSet::new(),
+            findings: HashSet::new(),
             bars: BTreeMap::new(),
         };
         for (index, e) in chain {
@@ -156,7 +159,9 @@ impl SiteScope {
                 self.persons.entry(person.clone()).or_insert(counter);
             }
             ComplaintReceived {
-                reference, company, ..
+                reference,
+                against: Respondent::Company(company),
+                ..
             } if self.company.as_ref() == Some(company) => {
                 self.complaints.insert(reference.clone());
             }
@@ -164,6 +169,16 @@ impl SiteScope {
                 reference, site, ..
             } if self.sites.contains(site) => {
                 self.inspections.insert(reference.clone());
+            }
+            FindingRecorded {
+                inspection,
+                finding,
+                company,
+                ..
+            } if self.company.as_ref() == Some(company)
+                || self.inspections.contains(inspection) =>
+            {
+                self.findings.insert(finding.clone());
             }
             PersonBarred { person, until, .. } => {
                 self.bars.insert(
@@ -174,6 +189,16 @@ impl SiteScope {
                         index,
                     },
                 );
+            }
+            PersonUnbarred { person, .. } => {
+                self.bars.remove(person);
+            }
+            // A corrected bar (its end moved) stands as the latest bar,
+            // proven by the correction's entry.
+            RegulatorCorrected { corrected, .. } => {
+                if let PersonBarred { .. } = corrected.as_ref() {
+                    self.learn(index, counter, corrected);
+                }
             }
             _ => {}
         }
@@ -226,7 +251,16 @@ impl SiteScope {
             } => self.sites.contains(site) && person(p),
             // The bar list stands in for these: the reason stays here.
             PersonBarred { .. } => false,
-            ComplaintReceived { company, .. } => fresh && own_company(company),
+            // Complaints against the company; one against a person stays with
+            // the regulator (the company hears of it from the regulator).
+            ComplaintReceived {
+                against: Respondent::Company(company),
+                ..
+            } => fresh && own_company(company),
+            ComplaintReceived {
+                against: Respondent::Person(_),
+                ..
+            } => false,
             ComplaintResolved { reference, .. } => fresh && self.complaints.contains(reference),
             InspectionRecorded { site, .. } => fresh && self.sites.contains(site),
             FindingRecorded {
@@ -235,6 +269,20 @@ impl SiteScope {
                 ..
             } => fresh && (own_company(company) || self.inspections.contains(inspection)),
             SanctionRecorded { company, .. } => fresh && own_company(company),
+            FindingClosed { finding, .. } => fresh && self.findings.contains(finding),
+            // The site judges `recipient-vetted`.
+            VettingRecorded { person: p, .. } => person(p),
+            // The bar list, sent whole at each pull, drops the person.
+            PersonUnbarred { .. } => false,
+            // A correction reaches whoever received what it corrects; a
+            // corrected bar reaches no one (the bar list carries its end).
+            RegulatorCorrected { corrected, .. } => {
+                fresh
+                    && !matches!(corrected.as_ref(), PersonBarred { .. })
+                    && self.receives(counter, from, corrected, key_sites)
+            }
+            // Notes on the regulator's own entries stay with the regulator.
+            RegulatorAnnotated { .. } => false,
             // Commitments, a ground and a date: nothing personal, and every
             // site must delete its own openings of the notes it names.
             NotesErased { .. } => fresh,

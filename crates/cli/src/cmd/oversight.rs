@@ -7,26 +7,21 @@
 //!
 //! Free text (a finding, a complaint's summary, a sanction's grounds) never
 //! enters the ledger: the entry signs a sealed note, and the text with its
-//! salt (the opening) is kept in `notes.jsonl` in the regulator directory,
-//! readable by its owner only, for the note store.
+//! salt (the opening) is kept in the regulator's note store and sent to the
+//! server with the entry (`POST /v1/notes`).
 
-use std::io::Write as _;
-use std::path::Path;
-
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use armsledger_core::event::{CompanyStatus, Event, RegulatorEvent};
 use armsledger_core::ids::{CompanyId, Ident, PersonId, SiteId, Text, Timestamp};
-use armsledger_core::note::{NoteOpening, SealedNote};
+use armsledger_core::note::SealedNote;
 use armsledger_core::oversight::{
     ComplaintOutcome, InspectionStage, Respondent, Sanction, Severity, VettingOutcome,
 };
+use armsledger_store::NoteClass;
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::regulator::{PersonArg, RegArgs, record};
-use crate::cmd::act::parse_time;
-
-/// The file in the regulator directory that keeps the openings of sealed notes.
-pub const NOTES_FILE: &str = "notes.jsonl";
+use crate::cmd::act::{explain, parse_time};
 
 /// The oversight commands (flattened into `armsledger regulator`).
 #[derive(Debug, Subcommand)]
@@ -358,27 +353,13 @@ fn parse_amount(s: &str) -> Result<u64, String> {
         .ok_or_else(bad)
 }
 
-/// Seals `text`: a fresh opening, kept in `notes.jsonl` before anything is
-/// signed (so no recorded note ever lacks its opening).
-pub fn seal(dir: &Path, text: Text) -> anyhow::Result<SealedNote> {
-    let opening = NoteOpening::random(text);
-    let note = opening.seal();
-    let line = serde_json::to_string(&serde_json::json!({ "note": note, "opening": opening }))?;
-    let path = dir.join(NOTES_FILE);
-    let mut options = std::fs::OpenOptions::new();
-    options.create(true).append(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut f = options
-        .open(&path)
-        .with_context(|| format!("cannot open {} to keep the note's opening", path.display()))?;
-    writeln!(f, "{line}")
-        .and_then(|()| f.sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(note)
+/// Seals `text` in the regulator's note store (before anything is signed,
+/// so no recorded note ever lacks its opening); the opening goes to the
+/// server with the entry's push.
+fn seal(reg: &RegArgs, text: Text, class: NoteClass) -> anyhow::Result<SealedNote> {
+    super::regulator::open(reg)?
+        .seal(text, class)
+        .map_err(explain)
 }
 
 /// Runs an oversight command.
@@ -402,7 +383,7 @@ pub fn run(cmd: OversightCommand) -> anyhow::Result<u8> {
                 );
             };
             drop(agent);
-            let note = seal(&a.reg.dir, a.note)?;
+            let note = seal(&a.reg, a.note, NoteClass::Case)?;
             record(
                 &a.reg,
                 RegulatorEvent::FindingRecorded {
@@ -417,7 +398,7 @@ pub fn run(cmd: OversightCommand) -> anyhow::Result<u8> {
             )
         }
         C::CloseFinding(a) => {
-            let note = seal(&a.reg.dir, a.note)?;
+            let note = seal(&a.reg, a.note, NoteClass::Case)?;
             record(
                 &a.reg,
                 RegulatorEvent::FindingClosed {
@@ -438,7 +419,7 @@ pub fn run(cmd: OversightCommand) -> anyhow::Result<u8> {
                     "which sanction? give --suspend, --withdraw-licence, or --fine AMOUNT --currency CODE"
                 ),
             };
-            let note = seal(&a.reg.dir, a.note)?;
+            let note = seal(&a.reg, a.note, NoteClass::Case)?;
             record(
                 &a.reg,
                 RegulatorEvent::SanctionRecorded {
@@ -459,7 +440,7 @@ pub fn run(cmd: OversightCommand) -> anyhow::Result<u8> {
                 (_, Some(p)) => Respondent::Person(p),
                 _ => bail!("against whom? give --company ID or --person ID"),
             };
-            let summary = seal(&a.reg.dir, a.summary)?;
+            let summary = seal(&a.reg, a.summary, NoteClass::Person)?;
             record(
                 &a.reg,
                 RegulatorEvent::ComplaintReceived {
@@ -470,7 +451,7 @@ pub fn run(cmd: OversightCommand) -> anyhow::Result<u8> {
             )
         }
         C::ResolveComplaint(a) => {
-            let note = seal(&a.reg.dir, a.note)?;
+            let note = seal(&a.reg, a.note, NoteClass::Case)?;
             record(
                 &a.reg,
                 RegulatorEvent::ComplaintResolved {
@@ -485,7 +466,7 @@ pub fn run(cmd: OversightCommand) -> anyhow::Result<u8> {
             )
         }
         C::UnbarPerson(a) => {
-            let note = seal(&a.reg.dir, a.note)?;
+            let note = seal(&a.reg, a.note, NoteClass::Person)?;
             record(
                 &a.reg,
                 RegulatorEvent::PersonUnbarred {
@@ -506,14 +487,14 @@ pub fn run(cmd: OversightCommand) -> anyhow::Result<u8> {
         C::Correct(a) => correct(a),
         C::Annotate(a) => {
             let about = entry_hash(&a.reg, a.entry)?.0;
-            let note = seal(&a.reg.dir, a.note)?;
+            let note = seal(&a.reg, a.note, NoteClass::Operational)?;
             record(&a.reg, RegulatorEvent::RegulatorAnnotated { about, note })
         }
     }
 }
 
 fn inspection(a: InspectionArgs, stage: InspectionStage) -> anyhow::Result<u8> {
-    let note = seal(&a.reg.dir, a.note)?;
+    let note = seal(&a.reg, a.note, NoteClass::Case)?;
     record(
         &a.reg,
         RegulatorEvent::InspectionRecorded {
@@ -527,7 +508,7 @@ fn inspection(a: InspectionArgs, stage: InspectionStage) -> anyhow::Result<u8> {
 }
 
 fn company_status(a: CompanyStatusArgs, status: CompanyStatus) -> anyhow::Result<u8> {
-    let reason = seal(&a.reg.dir, a.reason)?;
+    let reason = seal(&a.reg, a.reason, NoteClass::Case)?;
     record(
         &a.reg,
         RegulatorEvent::CompanyStatusChanged {
@@ -627,7 +608,7 @@ fn correct(a: CorrectArgs) -> anyhow::Result<u8> {
             original.kind()
         );
     }
-    let reason = seal(&a.reg.dir, a.reason)?;
+    let reason = seal(&a.reg, a.reason, NoteClass::Case)?;
     record(
         &a.reg,
         RegulatorEvent::RegulatorCorrected {

@@ -321,7 +321,7 @@ fn cases() -> Vec<Case> {
                 site: v("north"),
                 public_key: w.s.sites[&v("north")].public_key(),
                 after_counter: u64::MAX,
-                reason: v("typo"),
+                reason: note("typo"),
             };
             let target = w.s.regulator(e.clone()).hash();
             correct_regulator(&mut w.s, target, e)

@@ -8,7 +8,10 @@ use armsledger_core::entry::{ChainId, SignedEntry};
 use armsledger_core::event::{Event, RegulatorEvent};
 use armsledger_core::ids::Timestamp;
 use armsledger_core::model::Validity;
-use armsledger_core::testkit::{T0, note, text, v};
+use armsledger_core::oversight::{
+    ComplaintOutcome, InspectionStage, Respondent, Sanction, Severity, VettingOutcome,
+};
+use armsledger_core::testkit::{T0, note, v};
 use armsledger_log::{EntryLeaf, LogVerifier, open_checkpoint, verify_inclusion};
 use axum::http::StatusCode;
 
@@ -27,27 +30,49 @@ async fn world() -> Env {
     for ev in [
         RegulatorEvent::ComplaintReceived {
             reference: v("C-1"),
-            company: v("other-co"),
-            summary: text(&format!("{SECRET} south mishandles keys")),
+            against: Respondent::Company(v("other-co")),
+            summary: note(&format!("{SECRET} south mishandles keys")),
         },
         RegulatorEvent::ComplaintResolved {
             reference: v("C-1"),
-            outcome: text(&format!("{SECRET} upheld")),
+            outcome: ComplaintOutcome::Upheld,
+            note: note(&format!("{SECRET} upheld")),
         },
         RegulatorEvent::InspectionRecorded {
             reference: v("I-1"),
             site: v("south"),
-            summary: text(&format!("{SECRET} inspection")),
+            stage: InspectionStage::Performed,
+            at: T0,
+            note: note(&format!("{SECRET} inspection")),
         },
         RegulatorEvent::FindingRecorded {
             inspection: v("I-1"),
+            finding: v("F-1"),
+            site: v("south"),
             company: v("other-co"),
-            text: text(&format!("{SECRET} finding")),
+            code: v("register-incomplete"),
+            severity: Severity::Major,
+            note: note(&format!("{SECRET} finding")),
         },
         RegulatorEvent::SanctionRecorded {
             company: v("other-co"),
             reference: v("S-1"),
-            text: text(&format!("{SECRET} fine")),
+            sanction: Sanction::Fine {
+                amount_minor: 5_000_00,
+                currency: v("ZAR"),
+            },
+            finding: Some(v("F-1")),
+            note: note(&format!("{SECRET} fine")),
+        },
+        RegulatorEvent::FindingClosed {
+            finding: v("F-1"),
+            note: note(&format!("{SECRET} closed")),
+        },
+        RegulatorEvent::VettingRecorded {
+            person: v("south-guard"),
+            outcome: VettingOutcome::Failed,
+            expires: T0,
+            reference: v("VET-1"),
         },
         RegulatorEvent::PersonBarred {
             person: v("guard-2"),
@@ -119,13 +144,23 @@ fn foreign(entries: &[SignedEntry], own: &str, own_persons: &[&str]) -> Vec<Stri
             use RegulatorEvent::*;
             let bad = match ev {
                 PersonLicensed { company, .. }
-                | ComplaintReceived { company, .. }
+                | ComplaintReceived {
+                    against: Respondent::Company(company),
+                    ..
+                }
                 | FindingRecorded { company, .. }
                 | SanctionRecorded { company, .. } => company.as_str() != own,
                 PermitRecorded { person, .. }
                 | QualificationRecorded { person, .. }
+                | VettingRecorded { person, .. }
                 | PersonRevoked { person, .. } => !own_person(person),
-                ComplaintResolved { .. } | InspectionRecorded { .. } => true,
+                ComplaintResolved { .. }
+                | InspectionRecorded { .. }
+                | FindingClosed { .. }
+                | ComplaintReceived {
+                    against: Respondent::Person(_),
+                    ..
+                } => true,
                 PersonBarred { .. } => true,
                 _ => false,
             };
