@@ -442,7 +442,9 @@ pub enum RegulatorEvent {
         licence: Name,
         /// Validity.
         valid: Validity,
-        /// Firearm categories it may hold.
+        /// Firearm categories it may hold; none for a licence without
+        /// firearms (unarmed guarding), which holds neither firearms nor
+        /// ammunition (`licence-covers-category`).
         categories: Vec<Ident>,
     },
     /// A company's licence was suspended, revoked or reinstated.
@@ -612,6 +614,23 @@ pub enum RegulatorEvent {
         /// The policy.
         policy: Policy,
     },
+    /// A site's armoury approval with its expiry and conditions, in force
+    /// from this entry on (a renewal replaces the one before). A site with
+    /// none recorded is judged by its registration alone.
+    SiteApproved {
+        /// The site.
+        site: SiteId,
+        /// Armoury approval number.
+        approval: Name,
+        /// Validity; acquisitions and transfers in outside it are refused.
+        valid: Validity,
+        /// Firearm categories the armoury may hold; empty: no condition
+        /// beyond the company licence's.
+        categories: Vec<Ident>,
+        /// Most firearms present at once (in store, issued out or in
+        /// maintenance); `None`: no maximum.
+        max_firearms: Option<u32>,
+    },
 }
 
 /// What an event touches and so links into: a firearm's own history, or an
@@ -764,6 +783,7 @@ impl RegulatorEvent {
             TrainingProviderAccredited { .. } => "training-provider-accredited",
             PersonAuthorised { .. } => "person-authorised",
             PolicySet { .. } => "policy-set",
+            SiteApproved { .. } => "site-approved",
         }
     }
 }

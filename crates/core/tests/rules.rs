@@ -21,5 +21,7 @@ mod corrections;
 mod fixtures;
 #[path = "rules/overrides.rs"]
 mod overrides;
+#[path = "rules/scope.rs"]
+mod scope;
 #[path = "rules/state.rs"]
 mod state;

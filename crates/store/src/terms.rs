@@ -135,7 +135,8 @@ impl Terms {
             | DeviceKeyEnrolled { site, .. }
             | DeviceKeyRetired { site, .. }
             | DeviceKeyRevoked { site, .. }
-            | InspectionRecorded { site, .. } => {
+            | InspectionRecorded { site, .. }
+            | SiteApproved { site, .. } => {
                 self.sites.insert(site.clone());
             }
             _ => {}

@@ -106,6 +106,19 @@ pub enum RuleId {
     HolderLimit,
     /// Soft: the same lead counter led the site's last two counts.
     CounterRotates,
+    /// The company's licence covers the category of each firearm it
+    /// acquires or receives; a licence with no firearm category (unarmed
+    /// guarding) takes in neither firearms nor ammunition.
+    LicenceCoversCategory,
+    /// The site's armoury approval, where one is recorded, is in force when
+    /// firearms or ammunition come in.
+    ApprovalInForce,
+    /// Firearms coming in keep to the site approval's conditions: categories
+    /// held and the most firearms present (issued out included).
+    ApprovalConditions,
+    /// A qualification counts only if its training provider was accredited
+    /// when it was awarded.
+    ProviderAccredited,
 }
 
 impl RuleId {
@@ -156,6 +169,10 @@ impl RuleId {
         RuleId::MissingInTransit,
         RuleId::HolderLimit,
         RuleId::CounterRotates,
+        RuleId::LicenceCoversCategory,
+        RuleId::ApprovalInForce,
+        RuleId::ApprovalConditions,
+        RuleId::ProviderAccredited,
     ];
 
     /// Stable kebab-case name (CLI flags, JSON, reports).
@@ -207,6 +224,10 @@ impl RuleId {
             MissingInTransit => "missing-in-transit",
             HolderLimit => "holder-limit",
             CounterRotates => "counter-rotates",
+            LicenceCoversCategory => "licence-covers-category",
+            ApprovalInForce => "approval-in-force",
+            ApprovalConditions => "approval-conditions",
+            ProviderAccredited => "provider-accredited",
         }
     }
 
@@ -258,6 +279,14 @@ impl RuleId {
             DeviceClockAhead => "the device clock ran ahead of the server's: a fact of the record",
             KeyEquivocated => {
                 "one key signed two entries at one counter: a cloned or broken device"
+            }
+            LicenceCoversCategory | ApprovalInForce | ApprovalConditions => {
+                "the licence and the armoury approval are the regulator's decisions; \
+                 only the regulator widens or renews them"
+            }
+            ProviderAccredited => {
+                "accreditation of training providers is the regulator's decision; \
+                 the person needs a qualification from an accredited provider"
             }
             OverrideSecondPerson | OverrideNotAllowed => {
                 "an override is itself the exception; it cannot be overridden"

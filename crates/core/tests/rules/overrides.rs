@@ -249,6 +249,10 @@ fn the_rules_that_cannot_be_overridden_are_the_documented_ones() {
             "missing-in-transit",
             "holder-limit",
             "counter-rotates",
+            "licence-covers-category",
+            "approval-in-force",
+            "approval-conditions",
+            "provider-accredited",
         ]
     );
     // docs/rules.md names each of them in its list of rules that cannot be overridden.

@@ -16,6 +16,7 @@ mod custody;
 mod disposal;
 mod loss;
 mod regulator;
+mod scope;
 mod shared;
 mod transfers;
 

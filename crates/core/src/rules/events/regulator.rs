@@ -5,7 +5,7 @@
 
 use crate::event::{CompanyStatus, RegulatorEvent, Revocable};
 use crate::ids::Timestamp;
-use crate::rules::state::{CompanyRecord, SiteRecord, State};
+use crate::rules::state::{CompanyRecord, SiteApproval, SiteRecord, State};
 
 /// Applies a regulator event.
 pub(in crate::rules) fn apply_regulator(state: &mut State, event: &RegulatorEvent, at: Timestamp) {
@@ -16,7 +16,7 @@ pub(in crate::rules) fn apply_regulator(state: &mut State, event: &RegulatorEven
             name,
             licence,
             valid,
-            ..
+            categories,
         } => {
             state.companies.insert(
                 company.clone(),
@@ -25,6 +25,7 @@ pub(in crate::rules) fn apply_regulator(state: &mut State, event: &RegulatorEven
                     licence: licence.clone(),
                     valid: *valid,
                     status: CompanyStatus::Active,
+                    categories: categories.clone(),
                 },
             );
         }
@@ -107,8 +108,32 @@ pub(in crate::rules) fn apply_regulator(state: &mut State, event: &RegulatorEven
         | ComplaintResolved { .. }
         | InspectionRecorded { .. }
         | FindingRecorded { .. }
-        | SanctionRecorded { .. }
-        | TrainingProviderAccredited { .. } => {}
+        | SanctionRecorded { .. } => {}
+        TrainingProviderAccredited {
+            provider, valid, ..
+        } => {
+            let v = state.providers.entry(provider.clone()).or_default();
+            if !v.contains(valid) {
+                v.push(*valid);
+            }
+        }
+        SiteApproved {
+            site,
+            approval,
+            valid,
+            categories,
+            max_firearms,
+        } => {
+            state.approvals.insert(
+                site.clone(),
+                SiteApproval {
+                    approval: approval.clone(),
+                    valid: *valid,
+                    categories: categories.clone(),
+                    max_firearms: *max_firearms,
+                },
+            );
+        }
         PersonAuthorised {
             person,
             site,
