@@ -111,5 +111,5 @@ fn site_approved_event_matches_docs() {
         doc.contains(&hex),
         "site-approved hex {hex} missing from docs/formats.md"
     );
-    assert_eq!(decode_strict::<Event>(&bytes).unwrap(), event);
+    assert_eq!(decode_strict::<Event>(&bytes, 1024).unwrap(), event);
 }
