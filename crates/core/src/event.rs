@@ -507,7 +507,9 @@ pub enum RegulatorEvent {
         licence: Name,
         /// Validity.
         valid: Validity,
-        /// Firearm categories it may hold.
+        /// Firearm categories it may hold; none for a licence without
+        /// firearms (unarmed guarding), which holds neither firearms nor
+        /// ammunition (`licence-covers-category`).
         categories: Vec<Ident>,
     },
     /// A company's licence was suspended, revoked or reinstated.
@@ -782,6 +784,23 @@ pub enum RegulatorEvent {
         /// The note (sealed).
         note: SealedNote,
     },
+    /// A site's armoury approval with its expiry and conditions, in force
+    /// from this entry on (a renewal replaces the one before). A site with
+    /// none recorded is judged by its registration alone.
+    SiteApproved {
+        /// The site.
+        site: SiteId,
+        /// Armoury approval number.
+        approval: Name,
+        /// Validity; acquisitions and transfers in outside it are refused.
+        valid: Validity,
+        /// Firearm categories the armoury may hold; empty: no condition
+        /// beyond the company licence's.
+        categories: Vec<Ident>,
+        /// Most firearms present at once (in store, issued out or in
+        /// maintenance); `None`: no maximum.
+        max_firearms: Option<u32>,
+    },
 }
 
 /// What an event touches and so links into: a firearm's own history, or an
@@ -1001,7 +1020,8 @@ impl RegulatorEvent {
             | StolenNoticeRecorded { .. }
             | StolenNoticeWithdrawn { .. }
             | TraceRequested { .. }
-            | VettingRecorded { .. } => Vec::new(),
+            | VettingRecorded { .. }
+            | SiteApproved { .. } => Vec::new(),
         }
     }
 
@@ -1037,6 +1057,7 @@ impl RegulatorEvent {
             VettingRecorded { .. } => "vetting-recorded",
             RegulatorCorrected { .. } => "regulator-corrected",
             RegulatorAnnotated { .. } => "regulator-annotated",
+            SiteApproved { .. } => "site-approved",
         }
     }
 }

@@ -153,3 +153,34 @@ fn register_event_vectors_match_docs() {
         "bytes missing from docs/formats.md: {missing:?}"
     );
 }
+
+/// The licence-scope vector: `Event::Regulator(SiteApproved)` as signed in
+/// an entry body, the hex docs/formats.md shows.
+#[test]
+fn site_approved_event_matches_docs() {
+    use armsledger_core::codec::{decode_strict, encode};
+    use armsledger_core::event::RegulatorEvent;
+    use armsledger_core::model::Validity;
+
+    let event = Event::Regulator(RegulatorEvent::SiteApproved {
+        site: v("north"),
+        approval: v("ARM-7"),
+        valid: Validity {
+            from: Timestamp(1_767_225_600_000),
+            until: Timestamp(1_830_297_600_000),
+        },
+        categories: vec![v("B")],
+        max_firearms: Some(40),
+    });
+    let bytes = encode(&event).unwrap();
+    let hex = hex::encode(&bytes);
+    if std::env::var_os("ARMSLEDGER_PRINT").is_some() {
+        println!("site-approved {hex}");
+    }
+    let doc: String = doc().split_whitespace().collect();
+    assert!(
+        doc.contains(&hex),
+        "site-approved hex {hex} missing from docs/formats.md"
+    );
+    assert_eq!(decode_strict::<Event>(&bytes, 1024).unwrap(), event);
+}

@@ -25,5 +25,7 @@ mod overrides;
 mod oversight;
 #[path = "rules/register.rs"]
 mod register;
+#[path = "rules/scope.rs"]
+mod scope;
 #[path = "rules/state.rs"]
 mod state;

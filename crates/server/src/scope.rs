@@ -281,6 +281,8 @@ impl SiteScope {
                     && !matches!(corrected.as_ref(), PersonBarred { .. })
                     && self.receives(counter, from, corrected, key_sites)
             }
+            // The site's approval and its conditions, which its rules judge.
+            SiteApproved { site, .. } => fresh && self.sites.contains(site),
             // Notes on the regulator's own entries stay with the regulator.
             RegulatorAnnotated { .. } => false,
             // Commitments, a ground and a date: nothing personal, and every

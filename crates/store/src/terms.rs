@@ -142,7 +142,8 @@ impl Terms {
             | DeviceKeyRetired { site, .. }
             | DeviceKeyRevoked { site, .. }
             | InspectionRecorded { site, .. }
-            | FindingRecorded { site, .. } => {
+            | FindingRecorded { site, .. }
+            | SiteApproved { site, .. } => {
                 self.sites.insert(site.clone());
             }
             _ => {}

@@ -71,8 +71,12 @@ pub enum RegulatorCommand {
     Init(InitArgs),
     /// License a company.
     LicenseCompany(CompanyArgs),
-    /// Register an armoury site for a company.
+    /// Register an armoury site for a company (with --expires, its approval's expiry and conditions too).
     RegisterSite(SiteArgs),
+    /// Approve (or renew) a site's armoury: expiry, categories held, most firearms present.
+    ApproveSite(ApproveArgs),
+    /// Accredit a training provider: qualifications it awards while accredited count.
+    AccreditProvider(AccreditArgs),
     /// Enrol a site's device: provision, authorise key generation, check attestation, record.
     EnrolDevice(EnrolArgs),
     /// License a person as a security officer (identity kept off-ledger as a salted hash).
@@ -170,7 +174,7 @@ pub struct InitArgs {
 /// `license-company`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Example:\n  armsledger regulator license-company --company acme --name 'Acme Security Ltd' --licence PSC-001 --category B --valid-until 2029-01-01"
+    after_help = "Examples:\n  armsledger regulator license-company --company acme --name 'Acme Security Ltd' --licence PSC-001 --categories B,C --valid-until 2029-01-01\n  armsledger regulator license-company --company watch --name 'Watch Guarding Ltd' --licence PSC-002 --valid-until 2029-01-01\n  (no category: a licence for unarmed guarding; the company may acquire neither firearms nor ammunition)"
 )]
 pub struct CompanyArgs {
     #[command(flatten)]
@@ -184,8 +188,9 @@ pub struct CompanyArgs {
     /// Licence number.
     #[arg(long)]
     pub licence: Name,
-    /// Firearm categories it may hold (repeatable).
-    #[arg(long = "category", required = true)]
+    /// Firearm categories it may hold (repeatable, or comma-separated);
+    /// none: a licence without firearms (unarmed guarding).
+    #[arg(long = "category", alias = "categories", value_delimiter = ',')]
     pub categories: Vec<Ident>,
     #[command(flatten)]
     pub valid: ValidArgs,
@@ -214,6 +219,86 @@ pub struct SiteArgs {
     /// Approved storage locations (repeatable).
     #[arg(long = "location", required = true)]
     pub locations: Vec<LocationId>,
+    #[command(flatten)]
+    pub conditions: ConditionArgs,
+}
+
+/// An armoury approval's expiry and conditions.
+#[derive(Debug, Clone, Args)]
+pub struct ConditionArgs {
+    /// The approval is valid until (exclusive); with it the approval's
+    /// conditions are recorded too [default: registration only, no expiry].
+    #[arg(long, value_parser = parse_time)]
+    pub expires: Option<Timestamp>,
+    /// Valid from [default: now].
+    #[arg(long = "approved-from", value_parser = parse_time, requires = "expires")]
+    pub from: Option<Timestamp>,
+    /// Firearm categories the armoury may hold (repeatable, or comma-separated)
+    /// [default: no condition beyond the company licence's].
+    #[arg(
+        long = "category",
+        alias = "categories",
+        value_delimiter = ',',
+        requires = "expires"
+    )]
+    pub categories: Vec<Ident>,
+    /// Most firearms present at once, issued out and in maintenance included
+    /// [default: no maximum].
+    #[arg(long, requires = "expires")]
+    pub max_firearms: Option<u32>,
+}
+
+impl ConditionArgs {
+    /// The approval event, when an expiry was given.
+    fn approval(self, site: SiteId, approval: Name) -> Option<RegulatorEvent> {
+        let until = self.expires?;
+        Some(RegulatorEvent::SiteApproved {
+            site,
+            approval,
+            valid: Validity {
+                from: self.from.unwrap_or_else(super::now),
+                until,
+            },
+            categories: self.categories,
+            max_firearms: self.max_firearms,
+        })
+    }
+}
+
+/// `approve-site`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  armsledger regulator approve-site --site acme-north --approval ARM-7/2027 --expires 2028-01-01 --category B --max-firearms 40\n  (replaces the site's approval before it; acquisitions and transfers in are judged against it)"
+)]
+pub struct ApproveArgs {
+    #[command(flatten)]
+    pub reg: RegArgs,
+    /// Site id.
+    #[arg(long)]
+    pub site: SiteId,
+    /// Armoury approval number.
+    #[arg(long)]
+    pub approval: Name,
+    #[command(flatten)]
+    pub conditions: ConditionArgs,
+}
+
+/// `accredit-provider`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  armsledger regulator accredit-provider --provider range-academy --name 'Range Academy' --valid-from 2026-01-01 --valid-until 2029-01-01\n  (once any provider is accredited, a qualification counts only if its provider was accredited on the day it was awarded)"
+)]
+pub struct AccreditArgs {
+    #[command(flatten)]
+    pub reg: RegArgs,
+    /// Training provider id (as qualifications name it).
+    #[arg(long)]
+    pub provider: Ident,
+    /// Its name.
+    #[arg(long)]
+    pub name: Name,
+    #[command(flatten)]
+    pub valid: ValidArgs,
 }
 
 /// `enrol-device`.
@@ -476,23 +561,43 @@ pub(super) fn record_sealed(
 /// Checks one event against the regulator's state (`rules::check_regulator`),
 /// signs it, then pushes if a server is configured (offline is fine).
 pub(super) fn record(reg: &RegArgs, event: RegulatorEvent) -> anyhow::Result<u8> {
+    record_all(reg, vec![event])
+}
+
+/// Checks and signs events in order, each against the state its
+/// predecessors made, then pushes if a server is configured. A refused
+/// event stops the run: what was signed before it stays signed.
+fn record_all(reg: &RegArgs, events: Vec<RegulatorEvent>) -> anyhow::Result<u8> {
     let mut agent = open(reg)?;
-    let violations = agent.verifier().engine().check_regulator(&event);
-    if !violations.is_empty() {
-        let mut m = String::from("the rules refuse this act; nothing was signed:");
-        for v in &violations {
-            m.push_str(&format!("\n  rule {}: {}", v.rule.name(), v.evidence));
+    let mut signed = 0;
+    for event in events {
+        let violations = agent.verifier().engine().check_regulator(&event);
+        if !violations.is_empty() {
+            let mut m = if signed == 0 {
+                String::from("the rules refuse this act; nothing was signed:")
+            } else {
+                format!("the rules refuse this act; the {signed} acts before it were signed:")
+            };
+            for v in &violations {
+                m.push_str(&format!("\n  rule {}: {}", v.rule.name(), v.evidence));
+            }
+            m.push_str(
+                "\nhint: check the reference or the entry named (docs/rules.md, \"Oversight\")",
+            );
+            if signed > 0 {
+                push_if_configured(&mut agent);
+            }
+            bail!(m);
         }
-        m.push_str("\nhint: check the reference or the entry named (docs/rules.md, \"Oversight\")");
-        bail!(m);
+        let kind = event.kind();
+        let e = agent.record(&reg.officer, event).map_err(explain)?;
+        signed += 1;
+        println!(
+            "recorded {kind} as regulator #{} ({})",
+            e.counter(),
+            e.hash().short()
+        );
     }
-    let kind = event.kind();
-    let e = agent.record(&reg.officer, event).map_err(explain)?;
-    println!(
-        "recorded {kind} as regulator #{} ({})",
-        e.counter(),
-        e.hash().short()
-    );
     push_if_configured(&mut agent);
     Ok(0)
 }
@@ -545,14 +650,32 @@ pub fn run(cmd: RegulatorCommand) -> anyhow::Result<u8> {
                 categories: a.categories,
             },
         ),
-        C::RegisterSite(a) => record(
-            &a.reg,
-            RegulatorEvent::SiteRegistered {
+        C::RegisterSite(a) => {
+            let approved = a.conditions.approval(a.site.clone(), a.approval.clone());
+            let registered = RegulatorEvent::SiteRegistered {
                 site: a.site,
                 company: a.company,
                 name: a.name,
                 approval: a.approval,
                 locations: a.locations,
+            };
+            record_all(
+                &a.reg,
+                std::iter::once(registered).chain(approved).collect(),
+            )
+        }
+        C::ApproveSite(a) => {
+            let Some(approved) = a.conditions.approval(a.site, a.approval) else {
+                bail!("approve-site needs --expires: an approval in force until when?");
+            };
+            record(&a.reg, approved)
+        }
+        C::AccreditProvider(a) => record(
+            &a.reg,
+            RegulatorEvent::TrainingProviderAccredited {
+                provider: a.provider,
+                name: a.name,
+                valid: a.valid.validity(),
             },
         ),
         C::EnrolDevice(a) => {

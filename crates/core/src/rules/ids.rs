@@ -122,6 +122,19 @@ pub enum RuleId {
     /// A reinstatement lifts a suspension only; a withdrawn licence or a
     /// ceased company comes back only by a new licence.
     ReinstatementLiftsSuspension,
+    /// The company's licence covers the category of each firearm it
+    /// acquires or receives; a licence with no firearm category (unarmed
+    /// guarding) takes in neither firearms nor ammunition.
+    LicenceCoversCategory,
+    /// The site's armoury approval, where one is recorded, is in force when
+    /// firearms or ammunition come in.
+    ApprovalInForce,
+    /// Firearms coming in keep to the site approval's conditions: categories
+    /// held and the most firearms present (issued out included).
+    ApprovalConditions,
+    /// A qualification counts only if its training provider was accredited
+    /// when it was awarded.
+    ProviderAccredited,
 }
 
 impl RuleId {
@@ -178,6 +191,10 @@ impl RuleId {
         RuleId::CompanyNotCeased,
         RuleId::RecipientVetted,
         RuleId::ReinstatementLiftsSuspension,
+        RuleId::LicenceCoversCategory,
+        RuleId::ApprovalInForce,
+        RuleId::ApprovalConditions,
+        RuleId::ProviderAccredited,
     ];
 
     /// Stable kebab-case name (CLI flags, JSON, reports).
@@ -235,6 +252,10 @@ impl RuleId {
             CompanyNotCeased => "company-not-ceased",
             RecipientVetted => "recipient-vetted",
             ReinstatementLiftsSuspension => "reinstatement-lifts-suspension",
+            LicenceCoversCategory => "licence-covers-category",
+            ApprovalInForce => "approval-in-force",
+            ApprovalConditions => "approval-conditions",
+            ProviderAccredited => "provider-accredited",
         }
     }
 
@@ -299,6 +320,14 @@ impl RuleId {
             DeviceClockAhead => "the device clock ran ahead of the server's: a fact of the record",
             KeyEquivocated => {
                 "one key signed two entries at one counter: a cloned or broken device"
+            }
+            LicenceCoversCategory | ApprovalInForce | ApprovalConditions => {
+                "the licence and the armoury approval are the regulator's decisions; \
+                 only the regulator widens or renews them"
+            }
+            ProviderAccredited => {
+                "accreditation of training providers is the regulator's decision; \
+                 the person needs a qualification from an accredited provider"
             }
             OverrideSecondPerson | OverrideNotAllowed => {
                 "an override is itself the exception; it cannot be overridden"

@@ -153,6 +153,9 @@ pub struct CompanyRecord {
     pub valid: Validity,
     /// Status.
     pub status: CompanyStatus,
+    /// Firearm categories the licence covers (none: no firearms, no
+    /// ammunition).
+    pub categories: Vec<Ident>,
 }
 
 impl CompanyRecord {
@@ -173,6 +176,19 @@ pub struct SiteRecord {
     pub locations: BTreeSet<LocationId>,
     /// When the regulator registered it (its count grace runs from here).
     pub registered_at: Timestamp,
+}
+
+/// A site's armoury approval in force, with its conditions.
+#[derive(Clone, Debug, Serialize)]
+pub struct SiteApproval {
+    /// Approval number.
+    pub approval: Name,
+    /// Validity.
+    pub valid: Validity,
+    /// Firearm categories the armoury may hold (empty: no condition).
+    pub categories: Vec<Ident>,
+    /// Most firearms present at once (`None`: no maximum).
+    pub max_firearms: Option<u32>,
 }
 
 /// An issue not yet fully returned.
@@ -462,6 +478,10 @@ pub struct State {
     pub trace_requests: BTreeMap<Ident, TraceRequest>,
     /// The regulator's inspections, findings, sanctions and complaints.
     pub oversight: crate::rules::oversight::Oversight,
+    /// Armoury approvals with conditions, per site (absent: registration only).
+    pub approvals: BTreeMap<SiteId, SiteApproval>,
+    /// Training providers' accreditations, every period recorded.
+    pub providers: BTreeMap<Ident, Vec<Validity>>,
 }
 
 impl State {

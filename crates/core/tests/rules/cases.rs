@@ -33,7 +33,7 @@ use crate::fixtures::*;
 type Act = fn(&mut World) -> Arc<SignedEntry>;
 
 /// One row of the table.
-pub struct Case {
+pub(crate) struct Case {
     /// What the culprit does wrong.
     name: &'static str,
     /// Exactly the rules the culprit breaks.
@@ -48,14 +48,14 @@ pub struct Case {
 }
 
 /// A case being written: its name, rules and world, before its culprit.
-struct Draft(&'static str, &'static [RuleId], fn() -> World);
+pub(crate) struct Draft(&'static str, &'static [RuleId], fn() -> World);
 
-fn case(name: &'static str, rules: &'static [RuleId], setup: fn() -> World) -> Draft {
+pub(crate) fn case(name: &'static str, rules: &'static [RuleId], setup: fn() -> World) -> Draft {
     Draft(name, rules, setup)
 }
 
 impl Draft {
-    fn fires(self, culprit: Act) -> Case {
+    pub(crate) fn fires(self, culprit: Act) -> Case {
         Case {
             name: self.0,
             rules: self.1,
@@ -67,7 +67,7 @@ impl Draft {
 }
 
 impl Case {
-    fn quiet(self, legal: Act) -> Case {
+    pub(crate) fn quiet(self, legal: Act) -> Case {
         Case {
             legal: Some(legal),
             ..self
@@ -78,7 +78,7 @@ impl Case {
 /// Every case: hard rules in the order of docs/rules.md, each with its
 /// legal twin, then other ways to break them.
 fn cases() -> Vec<Case> {
-    vec![
+    let mut all = vec![
         // --- who may receive a firearm ---------------------------------------
         case("licence revoked", &[RecipientLicensed], world)
             .fires(|w| {
@@ -104,8 +104,10 @@ fn cases() -> Vec<Case> {
         case("a .45 pistol", &[PermitCoversWeapon], gun_only)
             .fires(|w| acquire_and_issue(w, pistol_with("C-45", ".45 ACP", "B")))
             .quiet(|w| acquire_and_issue(w, pistol_with("C-9", "9x19 mm", "B"))),
-        case("a category C pistol", &[PermitCoversWeapon], gun_only)
-            .fires(|w| acquire_and_issue(w, pistol_with("C-1", "9x19mm", "C"))),
+        case("a category C pistol", &[PermitCoversWeapon], gun_only).fires(|w| {
+            crate::scope::license(&mut w.s, "acme", &["B", "C"]);
+            acquire_and_issue(w, pistol_with("C-1", "9x19mm", "C"))
+        }),
         // Revocation by number leaves the person's other permits.
         case("permit revoked", &[PermitCoversWeapon], world)
             .fires(|w| {
@@ -789,7 +791,10 @@ fn cases() -> Vec<Case> {
         case("device clock a day ahead", &[DeviceClockAhead], gun_only)
             .fires(|w| move_signed_ahead(w, Timestamp::DAY))
             .quiet(|w| move_signed_ahead(w, 4 * 60 * 1000)),
-    ]
+    ];
+    // Licence and approval scope, and accredited training.
+    all.extend(crate::scope::cases());
+    all
 }
 
 // ---------------------------------------------------------------------------

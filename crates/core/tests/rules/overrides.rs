@@ -255,6 +255,10 @@ fn the_rules_that_cannot_be_overridden_are_the_documented_ones() {
             "company-not-ceased",
             "recipient-vetted",
             "reinstatement-lifts-suspension",
+            "licence-covers-category",
+            "approval-in-force",
+            "approval-conditions",
+            "provider-accredited",
         ]
     );
     // docs/rules.md names each of them in its list of rules that cannot be overridden.

@@ -1,5 +1,7 @@
-//! The regulator's part: license the companies, register the sites, enrol
-//! each site's device (attestation checked), then license the guards.
+//! The regulator's part: license the companies (armed guarding, category B),
+//! register the sites with approvals whose conditions the year keeps, enrol
+//! each site's device (attestation checked), accredit the training provider,
+//! then license the guards.
 
 use armsledger_agents::RegulatorAgent;
 use armsledger_core::event::RegulatorEvent;
@@ -8,14 +10,18 @@ use armsledger_core::ids::{PersonId, Text, Timestamp};
 use armsledger_core::model::{FirearmType, OfficerLicence, Permit, Qualification, Validity};
 use armsledger_device::host::{DeviceClient, Transport};
 
-use super::world::{LOCATIONS, Plan, p};
+use super::world::{FIREARMS_PER_SITE, LOCATIONS, Plan, p};
 
 /// The regulator official who records.
 pub fn official() -> anyhow::Result<PersonId> {
     p("reg-official-1")
 }
 
-/// Companies and sites, then one enrolment per site device; returns entries recorded.
+/// The training provider that qualifies every guard.
+const PROVIDER: &str = "national-range-academy";
+
+/// Companies, sites and their approvals, then one enrolment per site device
+/// and the training provider's accreditation; returns entries recorded.
 pub fn register<T: Transport, U: Transport>(
     reg: &mut RegulatorAgent<T>,
     plan: &Plan,
@@ -50,12 +56,34 @@ pub fn register<T: Transport, U: Transport>(
                 .map(|l| p(l))
                 .collect::<anyhow::Result<Vec<_>>>()?,
         )?;
-        n += 1;
+        // Approved for category B with room for transfers in: every
+        // firearm present (issued out included) counts against it.
+        reg.record(
+            &official,
+            RegulatorEvent::SiteApproved {
+                site: s.id.clone(),
+                approval: p(&format!("ARM-{:04}", s.index + 1))?,
+                valid,
+                categories: vec![p("B")?],
+                max_firearms: Some(2 * FIREARMS_PER_SITE as u32),
+            },
+        )?;
+        n += 2;
     }
     for (s, dev) in plan.sites.iter().zip(devices.iter_mut()) {
         reg.enrol_device(&official, &s.id, dev)?;
         n += 1;
     }
+    // Accredited before it qualified anyone: its qualifications count.
+    reg.record(
+        &official,
+        RegulatorEvent::TrainingProviderAccredited {
+            provider: p(PROVIDER)?,
+            name: p("National Range Academy")?,
+            valid,
+        },
+    )?;
+    n += 1;
     Ok(n)
 }
 
@@ -112,7 +140,7 @@ pub fn license_guards<T: Transport>(
                     qualification: Qualification {
                         id: p(&format!("Q-HG-{}-{:03}", s.index + 1, i + 1))?,
                         weapon: FirearmType::Pistol,
-                        provider: p("national-range-academy")?,
+                        provider: p(PROVIDER)?,
                         valid: Validity {
                             from: plan.start.minus(300 * Timestamp::DAY),
                             until: g.qual_until,
@@ -131,7 +159,7 @@ pub fn license_guards<T: Transport>(
                         qualification: Qualification {
                             id: p(&format!("Q-HG-{}-{:03}-R", s.index + 1, i + 1))?,
                             weapon: FirearmType::Pistol,
-                            provider: p("national-range-academy")?,
+                            provider: p(PROVIDER)?,
                             valid: Validity {
                                 from: g.qual_until,
                                 until: plan.start.plus((plan.days + 700) * Timestamp::DAY),

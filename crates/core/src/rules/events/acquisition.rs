@@ -3,6 +3,7 @@
 use crate::event::SiteEvent;
 use crate::rules::RuleId;
 use crate::rules::check::{Act, Out};
+use crate::rules::events::scope::{Intake, intake};
 use crate::rules::events::shared::location;
 use crate::rules::events::{EventRules, SiteCtx};
 use crate::rules::state::{FirearmRecord, FirearmState, State};
@@ -66,6 +67,11 @@ impl EventRules for FirearmAcquired {
             );
         }
         location(state, act, loc, out);
+        let what = Intake {
+            firearms: vec![(*firearm, identity)],
+            rounds: false,
+        };
+        intake(state, act, &what, out);
     }
 
     fn apply(&self, state: &mut State, ctx: &SiteCtx<'_>, event: &SiteEvent) {

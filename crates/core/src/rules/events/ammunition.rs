@@ -9,7 +9,7 @@ use crate::rules::events::shared::{
     close_issue, delta, location, lots_serviceable, no_open_shortfall, open_issue, recipient,
     reconcile, take_rounds,
 };
-use crate::rules::events::{EventRules, SiteCtx};
+use crate::rules::events::{EventRules, SiteCtx, scope};
 use crate::rules::state::State;
 
 /// `SiteEvent::AmmunitionReceived`.
@@ -37,6 +37,11 @@ impl EventRules for AmmunitionReceived {
             out.push(RuleId::AcquisitionValid, "zero rounds received");
         }
         location(state, act, loc, out);
+        let what = scope::Intake {
+            firearms: Vec::new(),
+            rounds: true,
+        };
+        scope::intake(state, act, &what, out);
     }
 
     fn apply(&self, state: &mut State, ctx: &SiteCtx<'_>, event: &SiteEvent) {

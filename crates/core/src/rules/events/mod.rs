@@ -17,6 +17,7 @@ mod disposal;
 mod loss;
 mod register;
 mod regulator;
+mod scope;
 mod shared;
 mod transfers;
 

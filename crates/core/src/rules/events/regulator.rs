@@ -6,7 +6,7 @@
 use crate::event::{CompanyStatus, RegulatorEvent, Revocable};
 use crate::hash::Hash;
 use crate::ids::Timestamp;
-use crate::rules::state::{CompanyRecord, Notice, SiteRecord, State, TraceRequest};
+use crate::rules::state::{CompanyRecord, Notice, SiteApproval, SiteRecord, State, TraceRequest};
 
 /// Applies a regulator event.
 pub(in crate::rules) fn apply_regulator(
@@ -22,7 +22,7 @@ pub(in crate::rules) fn apply_regulator(
             name,
             licence,
             valid,
-            ..
+            categories,
         } => {
             state.companies.insert(
                 company.clone(),
@@ -31,6 +31,7 @@ pub(in crate::rules) fn apply_regulator(
                     licence: licence.clone(),
                     valid: *valid,
                     status: CompanyStatus::Active,
+                    categories: categories.clone(),
                 },
             );
         }
@@ -111,11 +112,33 @@ pub(in crate::rules) fn apply_regulator(
             state.persons.entry(person.clone()).or_default().barred = Some(*until);
         }
         // Keys are checked by the chain verifier (`crate::keys`), not here;
-        // the rest is the regulator's own record and changes no site rule.
-        DeviceKeyEnrolled { .. }
-        | DeviceKeyRetired { .. }
-        | DeviceKeyRevoked { .. }
-        | TrainingProviderAccredited { .. } => {}
+        // (the oversight acts: `rules::oversight`, below).
+        DeviceKeyEnrolled { .. } | DeviceKeyRetired { .. } | DeviceKeyRevoked { .. } => {}
+        TrainingProviderAccredited {
+            provider, valid, ..
+        } => {
+            let v = state.providers.entry(provider.clone()).or_default();
+            if !v.contains(valid) {
+                v.push(*valid);
+            }
+        }
+        SiteApproved {
+            site,
+            approval,
+            valid,
+            categories,
+            max_firearms,
+        } => {
+            state.approvals.insert(
+                site.clone(),
+                SiteApproval {
+                    approval: approval.clone(),
+                    valid: *valid,
+                    categories: categories.clone(),
+                    max_firearms: *max_firearms,
+                },
+            );
+        }
         PersonAuthorised {
             person,
             site,

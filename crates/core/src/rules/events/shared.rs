@@ -9,7 +9,7 @@ use crate::ids::{LocationId, PersonId, SiteId, Timestamp};
 use crate::model::{AmmoLine, FirearmId, Holder, LotId, RoundsBack, normalise};
 use crate::rules::RuleId;
 use crate::rules::check::{Act, Out};
-use crate::rules::events::SiteCtx;
+use crate::rules::events::{SiteCtx, scope};
 use crate::rules::oversight::company_standing;
 use crate::rules::state::{FirearmState, OpenIssue, State};
 
@@ -192,7 +192,10 @@ pub(super) fn recipient(
         .find(|q| q.valid.covers(t))
         .or_else(|| quals().max_by_key(|q| q.valid.until));
     match qual {
-        Some(q) if q.valid.covers(t) => {}
+        Some(q) if q.valid.covers(t) => {
+            let current: Vec<_> = quals().filter(|q| q.valid.covers(t)).collect();
+            scope::provider_accredited(state, to, f.identity.kind, &current, t, out);
+        }
         Some(q) => out.push(
             RuleId::QualificationCurrent,
             format!(

@@ -10,7 +10,7 @@ use crate::rules::check::{Act, Out};
 use crate::rules::events::shared::{
     back_in_store, delta, in_store_here, location, set_state, take_from_store, take_rounds,
 };
-use crate::rules::events::{EventRules, SiteCtx};
+use crate::rules::events::{EventRules, SiteCtx, scope};
 use crate::rules::state::{Discrepancy, FirearmState, State, Transfer, TransferStatus};
 
 /// `SiteEvent::TransferredOut`: items leave for another site.
@@ -197,6 +197,14 @@ impl EventRules for TransferredIn {
             ),
         }
         location(state, act, loc, out);
+        let what = scope::Intake {
+            firearms: firearms
+                .iter()
+                .filter_map(|f| state.firearms.get(f).map(|r| (*f, &r.identity)))
+                .collect(),
+            rounds: rounds.iter().any(|l| l.rounds > 0),
+        };
+        scope::intake(state, act, &what, out);
     }
 
     fn apply(&self, state: &mut State, ctx: &SiteCtx<'_>, event: &SiteEvent) {
