@@ -110,7 +110,7 @@ pub(crate) fn expiries(ledger: &Ledger<'_>, scope: &Scope) -> Table {
             );
         }
     }
-    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    rows.sort_by_key(|r| r.0);
     let mut out = Table {
         report: "expiries",
         title: "Expiries at 30, 60 and 90 days".to_string(),

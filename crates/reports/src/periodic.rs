@@ -309,7 +309,7 @@ impl PeriodicReturn {
     }
 }
 
-fn lot<'m>(m: &'m mut BTreeMap<LotId, LotFigures>, id: LotId) -> &'m mut LotFigures {
+fn lot(m: &mut BTreeMap<LotId, LotFigures>, id: LotId) -> &mut LotFigures {
     m.entry(id).or_insert_with(|| LotFigures {
         lot: id,
         lot_number: String::new(),

@@ -536,13 +536,16 @@ pub(crate) fn losses(ledger: &Ledger<'_>, scope: &Scope) -> Table {
     out
 }
 
+/// A transfer in: when, firearms and rounds received, its counter.
+type Receipt<'a> = (Timestamp, &'a [FirearmId], &'a [AmmoLine], u64);
+
 /// Transfers sent or received by a site in scope, in the period: what was
 /// sent, what arrived, what is missing, and the age.
 pub(crate) fn transfers(ledger: &Ledger<'_>, scope: &Scope) -> Table {
     let state = ledger.state;
     let mut rows = Vec::new();
     // Each transfer in by the transfer out it acknowledges.
-    let mut received: HashMap<Hash, (Timestamp, &[FirearmId], &[AmmoLine], u64)> = HashMap::new();
+    let mut received: HashMap<Hash, Receipt<'_>> = HashMap::new();
     for l in &ledger.entries {
         if let Event::Site(SiteEvent::TransferredIn {
             transfer,

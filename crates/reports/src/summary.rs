@@ -72,8 +72,15 @@ pub(crate) fn summary(ledger: &Ledger<'_>, scope: &Scope) -> Table {
         let held = state
             .firearms
             .values()
-            .filter(|f| sites.contains(&&f.site) && !f.state.is_gone())
-            .filter(|f| !matches!(f.state, FirearmState::InTransit { .. }))
+            .filter(|f| sites.contains(&&f.site))
+            .filter(|f| {
+                matches!(
+                    f.state,
+                    FirearmState::InStore { .. }
+                        | FirearmState::Issued { .. }
+                        | FirearmState::InMaintenance { .. }
+                )
+            })
             .count();
         let open_discrepancies = state
             .discrepancies
