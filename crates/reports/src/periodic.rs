@@ -708,6 +708,13 @@ mod tests {
             r.hash().unwrap().to_string(),
             include_str!("../tests/vectors/return-v1.hash").trim()
         );
+        // docs/formats.md ("Periodic return") shows the same bytes and hash.
+        let doc = include_str!("../../../docs/formats.md");
+        assert!(
+            doc.contains(&hex),
+            "docs/formats.md lacks the return vector"
+        );
+        assert!(doc.contains(&r.hash().unwrap().to_string()));
     }
 
     fn hex_of(b: &[u8]) -> String {

@@ -56,6 +56,7 @@ pub use state::{Published, Shared};
         routes::log::inclusion, routes::log::consistency,
         routes::query::trace, routes::query::inventory, routes::query::reconciliation, routes::query::get_alerts,
         routes::query::findings, routes::query::transfers, routes::query::integrity, routes::query::equivocations,
+        routes::reports::report,
         routes::sync::pull, routes::export::export, routes::export::dossier,
         routes::admin::create_token, routes::admin::list_tokens, routes::admin::revoke_token,
         routes::admin::healthz, routes::admin::metrics,
@@ -113,6 +114,7 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .route("/v1/alerts", get(query::get_alerts))
         .route("/v1/findings", get(query::findings))
         .route("/v1/transfers", get(query::transfers))
+        .route("/v1/reports/{name}", get(reports::report))
         .route("/v1/equivocations", get(query::equivocations))
         .route("/v1/pull/{site}", get(sync::pull))
         .route(

@@ -10,6 +10,7 @@ pub mod mirror;
 pub mod officer;
 pub mod query;
 pub mod regulator;
+pub mod report;
 pub mod serve;
 pub mod setup;
 pub mod sync;
@@ -37,6 +38,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Export(a) => query::export(a),
         Command::Findings(a) => findings::findings(a),
         Command::Book(a) => book::run(a),
+        Command::Report(a) => report::run(a),
         Command::Officer(c) => officer::run(*c),
         Command::Site { action } => setup::run(action),
         Command::Sync(a) => sync::run(a),

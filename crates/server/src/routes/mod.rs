@@ -7,5 +7,6 @@ pub mod extract;
 pub mod ingest;
 pub mod log;
 pub mod query;
+pub mod reports;
 pub mod sync;
 pub(crate) mod visibility;
