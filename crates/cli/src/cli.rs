@@ -52,6 +52,8 @@ pub enum Command {
     Export(cmd::query::ExportArgs),
     /// A site's acquisition and disposition book (csv or html), with the corrections report.
     Book(cmd::book::BookArgs),
+    /// The regulator's reports (issues, counts, losses, expiries, transfers, disposals, personnel, access, summary, periodic return) as csv, json or html; `report verify-return` checks a filed return against a bundle.
+    Report(cmd::report::ReportArgs),
     /// Armoury officer commands (site mode, work offline).
     #[command(flatten)]
     Officer(Box<cmd::officer::OfficerCommand>),

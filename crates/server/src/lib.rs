@@ -59,6 +59,7 @@ pub use state::{Published, Shared};
         routes::query::trace, routes::query::inventory, routes::query::reconciliation, routes::query::get_alerts,
         routes::query::findings, routes::query::transfers, routes::query::integrity, routes::query::equivocations,
         routes::register::serial, routes::register::trace_requests,
+        routes::reports::report,
         routes::sync::pull, routes::export::export, routes::export::dossier,
         access_log::list,
         routes::admin::create_token, routes::admin::list_tokens, routes::admin::revoke_token,
@@ -120,6 +121,7 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .route("/v1/trace-requests", get(register::trace_requests))
         .route("/v1/findings", get(query::findings))
         .route("/v1/transfers", get(query::transfers))
+        .route("/v1/reports/{name}", get(reports::report))
         .route("/v1/equivocations", get(query::equivocations))
         .route("/v1/pull/{site}", get(sync::pull))
         .route(

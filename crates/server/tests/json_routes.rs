@@ -484,3 +484,162 @@ async fn every_error_is_a_problem_document() {
         assert!(p["type"].is_string() && p["title"].is_string(), "{p}");
     }
 }
+
+/// `GET /v1/reports/{name}`: every report in every format, scoped by the
+/// token; the periodic return's JSON is a filed return that checks against
+/// the server's own ledger.
+#[tokio::test]
+async fn reports_answer_in_each_format_scoped_by_the_token() {
+    let env = env().await;
+    let reg = Some(env.regulator.as_str());
+    let token = |role: &'static str| {
+        let app = env.app.clone();
+        let reg = env.regulator.clone();
+        async move {
+            let body = serde_json::json!({"role": role, "label": role}).to_string();
+            call(&app, "POST", "/v1/tokens", Some(&reg), body.into_bytes())
+                .await
+                .json("token")["token"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    for name in [
+        "issues",
+        "counts",
+        "losses",
+        "expiries",
+        "transfers",
+        "disposals",
+        "personnel",
+        "access",
+        "summary",
+    ] {
+        for (format, mime) in [
+            ("csv", "text/csv"),
+            ("json", "application/json"),
+            ("html", "text/html"),
+        ] {
+            let uri = format!("/v1/reports/{name}?format={format}");
+            let a = call(&env.app, "GET", &uri, reg, vec![]).await;
+            assert_eq!(
+                a.status,
+                StatusCode::OK,
+                "{uri}: {}",
+                String::from_utf8_lossy(&a.body)
+            );
+            assert!(
+                a.content_type.starts_with(mime),
+                "{uri}: {}",
+                a.content_type
+            );
+        }
+    }
+    // The regulator's summary has both companies; acme's token only acme.
+    let all = call(
+        &env.app,
+        "GET",
+        "/v1/reports/summary?format=json",
+        reg,
+        vec![],
+    )
+    .await
+    .json("summary");
+    let companies: Vec<&str> = all["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["company"].as_str().unwrap())
+        .collect();
+    assert_eq!(companies, ["acme", "other-co"]);
+    let acme = token("company:acme").await;
+    let mine = call(
+        &env.app,
+        "GET",
+        "/v1/reports/summary?format=json",
+        Some(&acme),
+        vec![],
+    )
+    .await
+    .json("summary");
+    assert_eq!(mine["rows"].as_array().unwrap().len(), 1);
+    assert_eq!(mine["rows"][0]["company"], "acme");
+    // The stolen weapon is in acme's loss register, not in other-co's.
+    let losses = call(
+        &env.app,
+        "GET",
+        "/v1/reports/losses?format=json",
+        Some(&acme),
+        vec![],
+    )
+    .await
+    .json("losses");
+    assert_eq!(losses["rows"].as_array().unwrap().len(), 1);
+    let other = token("company:other-co").await;
+    let none = call(
+        &env.app,
+        "GET",
+        "/v1/reports/losses?format=json",
+        Some(&other),
+        vec![],
+    )
+    .await
+    .json("losses");
+    assert_eq!(none["rows"].as_array().unwrap().len(), 0);
+    // Another company's site, or another company, is refused.
+    for uri in [
+        "/v1/reports/issues?site=north",
+        "/v1/reports/issues?company=acme",
+    ] {
+        let a = call(&env.app, "GET", uri, Some(&other), vec![]).await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "{uri}");
+    }
+    let south = token("site:south").await;
+    let a = call(
+        &env.app,
+        "GET",
+        "/v1/reports/expiries?format=json",
+        Some(&south),
+        vec![],
+    )
+    .await
+    .json("expiries");
+    assert_eq!(
+        a["rows"].as_array().unwrap().len(),
+        0,
+        "a site sees no persons"
+    );
+    // Bad requests.
+    for uri in [
+        "/v1/reports/nonsense",
+        "/v1/reports/issues?format=pdf",
+        "/v1/reports/issues?from=yesterday",
+        "/v1/reports/return?site=north",
+    ] {
+        let a = call(&env.app, "GET", uri, reg, vec![]).await;
+        assert_eq!(
+            a.status,
+            StatusCode::BAD_REQUEST,
+            "{uri}: {}",
+            String::from_utf8_lossy(&a.body)
+        );
+    }
+    // The periodic return of north over the whole showcase, from the server.
+    let from = T0.minus(Timestamp::DAY).rfc3339();
+    let to = T0.plus(365 * Timestamp::DAY).rfc3339();
+    let uri = format!("/v1/reports/return?site=north&from={from}&to={to}&format=json");
+    let a = call(&env.app, "GET", &uri, reg, vec![]).await;
+    assert_eq!(
+        a.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&a.body)
+    );
+    let filed = armsledger_reports::periodic::parse(&a.body).unwrap();
+    assert_eq!(filed.body.site.as_str(), "north");
+    assert!(filed.body.checkpoint.size > 0);
+    assert_eq!(filed.hash, filed.body.hash().unwrap());
+    // Opening stock before the first entry is nothing.
+    assert_eq!(filed.body.firearms.opening, 0);
+}

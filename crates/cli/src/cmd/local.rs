@@ -24,6 +24,8 @@ pub struct Loaded {
     pub key_source: Option<KeySource>,
     /// The checkpoint's tree size.
     pub checkpoint_size: Option<u64>,
+    /// The checkpoint's root hash (hex).
+    pub checkpoint_root: Option<String>,
 }
 
 impl Loaded {
@@ -124,5 +126,6 @@ pub fn load_with(
         scope: meta.scope,
         key_source: report.trusted_key_source,
         checkpoint_size: report.checkpoint.as_ref().map(|c| c.size),
+        checkpoint_root: report.checkpoint.as_ref().map(|c| c.root.clone()),
     })
 }

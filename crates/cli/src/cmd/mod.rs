@@ -13,6 +13,7 @@ pub mod oversight;
 pub mod query;
 pub mod register;
 pub mod regulator;
+pub mod report;
 pub mod serve;
 pub mod setup;
 pub mod sync;
@@ -41,6 +42,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Export(a) => query::export(a),
         Command::Findings(a) => findings::findings(a),
         Command::Book(a) => book::run(a),
+        Command::Report(a) => report::run(a),
         Command::Officer(c) => officer::run(*c),
         Command::Site { action } => setup::run(action),
         Command::Sync(a) => sync::run(a),

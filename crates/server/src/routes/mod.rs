@@ -9,5 +9,6 @@ pub mod log;
 pub mod notes;
 pub mod query;
 pub mod register;
+pub mod reports;
 pub mod sync;
 pub(crate) mod visibility;

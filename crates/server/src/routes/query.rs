@@ -365,30 +365,19 @@ fn scope(q: &ScopeQuery) -> Result<(Option<SiteId>, Option<CompanyId>), ApiError
     Ok((s, c))
 }
 
-/// Soft-rule alerts (overdue returns, transfers in transit, loss references, expiries, counts).
-#[utoipa::path(get, path = "/v1/alerts", tag = "query", params(ScopeQuery),
-    responses((status = 200, body = Vec<Object>)), security(("bearer" = [])))]
-pub async fn get_alerts(
-    State(shared): State<Arc<Shared>>,
-    caller: Caller,
-    Query(q): Query<ScopeQuery>,
-) -> Result<Json<Vec<Alert>>, ApiError> {
-    let (s, c) = scope(&q)?;
-    let at =
-        q.at.as_deref()
-            .map(parse_time)
-            .transpose()?
-            .unwrap_or_else(|| shared.now());
+/// An alert per equivocation proof the store holds: a cloned or broken
+/// device (critical). The alerts route and the reports' summary both show them.
+pub(crate) fn equivocation_alerts(
+    shared: &Shared,
+    state: &armsledger_core::rules::state::State,
+) -> Result<Vec<Alert>, ApiError> {
     let equivocations = shared
         .store()
         .read()
         .map_err(internal)?
         .equivocations()
         .map_err(internal)?;
-    let v = shared.read_verifier()?;
-    let state = v.engine().state();
-    // Equivocations first: a cloned or broken device is the most urgent thing there is.
-    let mut out: Vec<Alert> = equivocations
+    Ok(equivocations
         .iter()
         .map(|e| {
             let site = match &e.a.header.chain {
@@ -410,7 +399,27 @@ pub async fn get_alerts(
                 ),
             }
         })
-        .collect();
+        .collect())
+}
+
+/// Soft-rule alerts (overdue returns, transfers in transit, loss references, expiries, counts).
+#[utoipa::path(get, path = "/v1/alerts", tag = "query", params(ScopeQuery),
+    responses((status = 200, body = Vec<Object>)), security(("bearer" = [])))]
+pub async fn get_alerts(
+    State(shared): State<Arc<Shared>>,
+    caller: Caller,
+    Query(q): Query<ScopeQuery>,
+) -> Result<Json<Vec<Alert>>, ApiError> {
+    let (s, c) = scope(&q)?;
+    let at =
+        q.at.as_deref()
+            .map(parse_time)
+            .transpose()?
+            .unwrap_or_else(|| shared.now());
+    let v = shared.read_verifier()?;
+    let state = v.engine().state();
+    // Equivocations first: a cloned or broken device is the most urgent thing there is.
+    let mut out = equivocation_alerts(&shared, state)?;
     out.extend(alerts(state, at, &AlertPolicy::default()));
     Ok(Json(
         out.into_iter()
