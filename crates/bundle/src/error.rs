@@ -18,7 +18,9 @@ pub enum BundleError {
     #[error("I/O error: {0}")]
     Io(#[from] io::Error),
     /// The file does not start with the bundle magic line.
-    #[error("not an armsledger bundle: the file does not start with \"armsledger-bundle/v3\\n\" (or v2)")]
+    #[error(
+        "not an armsledger bundle: the file does not start with \"armsledger-bundle/v3\\n\" (or v2)"
+    )]
     BadMagic,
     /// A bundle of a format this release no longer verifies (format epoch
     /// 1: leaves without receipt times, entries of format v1).

@@ -420,7 +420,10 @@ pub(crate) fn decode_payload(kind: Kind, payload: Vec<u8>) -> Result<Record, Str
                 .ok_or_else(|| "truncated value length".to_string())?;
             let len = usize::try_from(u32::from_be_bytes(*len)).unwrap_or(usize::MAX);
             if len > rest.len() {
-                return Err(format!("states a {len}-byte value, {} bytes follow", rest.len()));
+                return Err(format!(
+                    "states a {len}-byte value, {} bytes follow",
+                    rest.len()
+                ));
             }
             let (value, proof) = rest.split_at(len);
             if proof.is_empty() {
@@ -493,6 +496,29 @@ mod tests {
         }
         assert_eq!(Kind::from_byte(0), None);
         assert_eq!(Kind::from_byte(0x09), None);
+    }
+
+    #[test]
+    fn index_proofs_round_trip_and_refuse_what_cannot_be_one() {
+        for value in [None, Some(vec![1, 2, 3])] {
+            let r = Record::MapProof(MapProofRecord {
+                key: [7; 32],
+                value,
+                proof: vec![1, 0, 0, 0],
+            });
+            let p = r.payload().unwrap();
+            assert_eq!(decode_payload(Kind::MapProof, p).unwrap(), r);
+        }
+        // A value longer than what follows, and no proof after the value.
+        let mut p = vec![7; 32];
+        p.extend_from_slice(&10u32.to_be_bytes());
+        p.extend_from_slice(&[1, 2, 3]);
+        assert!(decode_payload(Kind::MapProof, p).is_err());
+        let mut p = vec![7; 32];
+        p.extend_from_slice(&3u32.to_be_bytes());
+        p.extend_from_slice(&[1, 2, 3]);
+        assert!(decode_payload(Kind::MapProof, p).is_err());
+        assert!(decode_payload(Kind::MapProof, vec![7; 20]).is_err());
     }
 
     #[test]

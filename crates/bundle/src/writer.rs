@@ -12,8 +12,7 @@ use armsledger_log::Hash as LogHash;
 use crate::error::BundleError;
 use crate::format::{
     ConsistencyRecord, EndRecord, EntryRecord, InclusionRecord, Kind, MAGIC, MapProofRecord, Meta,
-    Record,
-    ServerFinding, encode_payload,
+    Record, ServerFinding, encode_payload,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

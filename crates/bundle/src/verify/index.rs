@@ -178,7 +178,8 @@ impl Run<'_> {
     /// An index proof (scoped bundles, before the first entry): checked at
     /// once against the checkpoint's index root, and kept for the summary.
     pub(super) fn map_proof(&mut self, m: MapProofRecord, record: u64, offset: u64) {
-        let problem = |why: String| Problem::new(ProblemKind::IndexProof, Some(record), Some(offset), why);
+        let problem =
+            |why: String| Problem::new(ProblemKind::IndexProof, Some(record), Some(offset), why);
         if !self.scope().is_scoped() {
             self.problem(Problem::new(
                 ProblemKind::Order,

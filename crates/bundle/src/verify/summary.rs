@@ -63,7 +63,10 @@ impl Run<'_> {
                 _ => {
                     let key = MapKey::chain_labelled(&c.chain);
                     let seq = c.head_counter.unwrap_or(0);
-                    match self.proven.judge(&key, &[Kind::Chain], c.chain.as_bytes(), c.head, seq) {
+                    match self
+                        .proven
+                        .judge(&key, &[Kind::Chain], c.chain.as_bytes(), c.head, seq)
+                    {
                         Verdict::Unproven => Completeness::NoGapsEndUnproven,
                         Verdict::Proven => Completeness::Proven {
                             basis: ProofBasis::Index,

@@ -194,7 +194,11 @@ fn chain_line(c: &ChainSummary, n: &str) -> String {
         Some(n) => format!("{} entries up to counter {n}", c.entries),
         None => "no entries".into(),
     };
-    format!("  {:<24} {counters}: {}", c.chain, completeness_words(&c.completeness, n))
+    format!(
+        "  {:<24} {counters}: {}",
+        c.chain,
+        completeness_words(&c.completeness, n)
+    )
 }
 
 /// What is proven about a history being complete, in words.
@@ -205,11 +209,13 @@ fn completeness_words(c: &Completeness, n: &str) -> String {
         } => format!("complete up to checkpoint {n} (every leaf rehashed to its root)"),
         Completeness::Proven {
             basis: ProofBasis::Index,
-        } => format!("complete up to checkpoint {n} (the verifiable index commits to its last entry)"),
-        Completeness::Proven { .. } => format!("complete up to checkpoint {n}"),
-        Completeness::NewerEntriesExist { newest_index, .. } => format!(
-            "INCOMPLETE: newer entries exist (newest at log index {newest_index})"
+        } => format!(
+            "complete up to checkpoint {n} (the verifiable index commits to its last entry)"
         ),
+        Completeness::Proven { .. } => format!("complete up to checkpoint {n}"),
+        Completeness::NewerEntriesExist { newest_index, .. } => {
+            format!("INCOMPLETE: newer entries exist (newest at log index {newest_index})")
+        }
         Completeness::NoGapsEndUnproven => {
             "no entry missing in between; newest entries unproven".into()
         }

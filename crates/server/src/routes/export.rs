@@ -321,7 +321,11 @@ fn index_keys(
                 .map(|(s, _)| s)
                 .collect();
             sites.sort();
-            keys.extend(sites.into_iter().map(|s| MapKey::chain(&ChainId::Site(s.clone()))));
+            keys.extend(
+                sites
+                    .into_iter()
+                    .map(|s| MapKey::chain(&ChainId::Site(s.clone()))),
+            );
         }
         Scope::Firearm(id) => {
             let reader = shared.store().read().map_err(|x| x.to_string())?;
@@ -353,7 +357,10 @@ fn index_proofs(
         return Ok((published.clone(), Vec::new()));
     }
     if shared.witnessing().policy().is_none() {
-        return match shared.checkpoint_proving(&keys).map_err(|x| x.to_string())? {
+        return match shared
+            .checkpoint_proving(&keys)
+            .map_err(|x| x.to_string())?
+        {
             Some(done) => Ok(done),
             None => Ok((published.clone(), Vec::new())),
         };
