@@ -18,12 +18,14 @@ pub enum BundleError {
     #[error("I/O error: {0}")]
     Io(#[from] io::Error),
     /// The file does not start with the bundle magic line.
-    #[error("not an armsledger bundle: the file does not start with \"armsledger-bundle/v2\\n\"")]
+    #[error(
+        "not an armsledger bundle: the file does not start with \"armsledger-bundle/v3\\n\" (or v2)"
+    )]
     BadMagic,
     /// A bundle of a format this release no longer verifies (format epoch
     /// 1: leaves without receipt times, entries of format v1).
     #[error(
-        "a bundle of format v{version} (format epoch 1): this release verifies v2 only; verify it \
+        "a bundle of format v{version} (format epoch 1): this release verifies v2 and v3 only; verify it \
          with {release}",
         release = crate::EPOCH_1_RELEASE
     )]

@@ -1,9 +1,9 @@
 //! The bundle file format: magic line, record kinds, size caps and payloads.
 //!
 //! ```text
-//! bundle = "armsledger-bundle/v2\n" record*
+//! bundle = "armsledger-bundle/v3\n" record*
 //! record = kind (u8) || len (u32, big-endian) || payload (len bytes)
-//! order  = Meta Checkpoint Consistency* ( Entry Inclusion? ( Finding | Equivocation )* )* End
+//! order  = Meta Checkpoint Consistency* MapProof* ( Entry Inclusion? ( Finding | Equivocation )* )* End
 //! ```
 //!
 //! An Entry payload after its index is the entry's log leaf:
@@ -19,8 +19,11 @@ use armsledger_core::model::FirearmId;
 use armsledger_core::{ChainId, Equivocation, Hash};
 use armsledger_log::{EntryLeaf, Hash as LogHash};
 
-/// The first bytes of every bundle (version 2, format epoch 2).
-pub const MAGIC: &[u8] = b"armsledger-bundle/v2\n";
+/// The first bytes of every bundle written (version 3, format epoch 2:
+/// version 2 and the verifiable index's MapProof records).
+pub const MAGIC: &[u8] = b"armsledger-bundle/v3\n";
+/// The first bytes of a bundle of version 2 (no MapProof records), still read.
+pub const MAGIC_V2: &[u8] = b"armsledger-bundle/v2\n";
 /// The first bytes of a bundle of format epoch 1, refused by name.
 pub const MAGIC_V1: &[u8] = b"armsledger-bundle/v1\n";
 
@@ -43,6 +46,9 @@ pub const MAX_ENTRY_PAYLOAD_BYTES: usize = 16 + MAX_ENTRY_BYTES;
 pub const MAX_EQUIVOCATION_BYTES: usize = 4096;
 /// Largest Finding payload.
 pub const MAX_FINDING_BYTES: usize = 8192;
+/// Largest MapProof payload: key (32), value length (4), value, proof.
+pub const MAX_MAP_PROOF_BYTES: usize =
+    32 + 4 + armsledger_index::value::MAX_VALUE_BYTES + armsledger_index::proof::MAX_PROOF_BYTES;
 /// The End payload's exact size: entry count (8) and SHA-256 (32).
 pub const END_BYTES: usize = 40;
 
@@ -67,6 +73,9 @@ pub enum Kind {
     /// A finding the server raised when it accepted the entry just before
     /// (checked against the verifier's own findings).
     Finding = 0x07,
+    /// A subject's leaf in the verifiable index (docs/log.md section 11)
+    /// and its proof against the checkpoint's index root (version 3).
+    MapProof = 0x08,
     /// Entry count and digest of everything before; always the last.
     End = 0xff,
 }
@@ -82,6 +91,7 @@ impl Kind {
             0x05 => Kind::Inclusion,
             0x06 => Kind::Equivocation,
             0x07 => Kind::Finding,
+            0x08 => Kind::MapProof,
             0xff => Kind::End,
             _ => return None,
         })
@@ -96,6 +106,7 @@ impl Kind {
             Kind::Entry => MAX_ENTRY_PAYLOAD_BYTES,
             Kind::Equivocation => MAX_EQUIVOCATION_BYTES,
             Kind::Finding => MAX_FINDING_BYTES,
+            Kind::MapProof => MAX_MAP_PROOF_BYTES,
             Kind::End => END_BYTES,
         }
     }
@@ -110,6 +121,7 @@ impl Kind {
             Kind::Inclusion => "inclusion proof",
             Kind::Equivocation => "equivocation",
             Kind::Finding => "finding",
+            Kind::MapProof => "index proof",
             Kind::End => "end",
         }
     }
@@ -221,6 +233,19 @@ pub struct ServerFinding {
     pub evidence: String,
 }
 
+/// A subject's leaf in the verifiable index, or its absence, with the
+/// proof against the index root of the bundle's checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapProofRecord {
+    /// The map key the proof is for (the verifier derives the key it expects
+    /// and ignores a proof for any other).
+    pub key: [u8; 32],
+    /// The leaf value (docs/log.md section 11, "Values"); `None`: absent.
+    pub value: Option<Vec<u8>>,
+    /// The proof (docs/log.md section 11, "Proofs").
+    pub proof: Vec<u8>,
+}
+
 /// The End record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EndRecord {
@@ -248,6 +273,8 @@ pub enum Record {
     Equivocation(Equivocation),
     /// Server finding.
     Finding(ServerFinding),
+    /// Index proof.
+    MapProof(MapProofRecord),
     /// End.
     End(EndRecord),
 }
@@ -263,6 +290,7 @@ impl Record {
             Record::Inclusion(_) => Kind::Inclusion,
             Record::Equivocation(_) => Kind::Equivocation,
             Record::Finding(_) => Kind::Finding,
+            Record::MapProof(_) => Kind::MapProof,
             Record::End(_) => Kind::End,
         }
     }
@@ -309,6 +337,19 @@ pub(crate) fn encode_payload(record: &Record) -> Result<Vec<u8>, String> {
         }
         Record::Equivocation(q) => codec::encode(q).map_err(|e| e.to_string())?,
         Record::Finding(f) => codec::encode(f).map_err(|e| e.to_string())?,
+        Record::MapProof(m) => {
+            let value = m.value.as_deref().unwrap_or_default();
+            let len = u32::try_from(value.len()).map_err(|_| "value too long".to_string())?;
+            if m.value.as_ref().is_some_and(Vec::is_empty) || m.proof.is_empty() {
+                return Err("an index proof has a proof, and a present value is not empty".into());
+            }
+            let mut out = Vec::with_capacity(36 + value.len() + m.proof.len());
+            out.extend_from_slice(&m.key);
+            out.extend_from_slice(&len.to_be_bytes());
+            out.extend_from_slice(value);
+            out.extend_from_slice(&m.proof);
+            out
+        }
         Record::End(end) => {
             let mut out = Vec::with_capacity(END_BYTES);
             out.extend_from_slice(&end.entries.to_be_bytes());
@@ -370,6 +411,30 @@ pub(crate) fn decode_payload(kind: Kind, payload: Vec<u8>) -> Result<Record, Str
         }
         Kind::Equivocation => Record::Equivocation(strict(&payload)?),
         Kind::Finding => Record::Finding(strict(&payload)?),
+        Kind::MapProof => {
+            let (key, rest) = payload
+                .split_first_chunk::<32>()
+                .ok_or_else(|| "truncated key".to_string())?;
+            let (len, rest) = rest
+                .split_first_chunk::<4>()
+                .ok_or_else(|| "truncated value length".to_string())?;
+            let len = usize::try_from(u32::from_be_bytes(*len)).unwrap_or(usize::MAX);
+            if len > rest.len() {
+                return Err(format!(
+                    "states a {len}-byte value, {} bytes follow",
+                    rest.len()
+                ));
+            }
+            let (value, proof) = rest.split_at(len);
+            if proof.is_empty() {
+                return Err("no proof after the value".into());
+            }
+            Record::MapProof(MapProofRecord {
+                key: *key,
+                value: (!value.is_empty()).then(|| value.to_vec()),
+                proof: proof.to_vec(),
+            })
+        }
         Kind::End => {
             let (entries, rest) = take_u64(&payload)?;
             let digest: [u8; 32] = rest
@@ -424,12 +489,36 @@ mod tests {
             Kind::Inclusion,
             Kind::Equivocation,
             Kind::Finding,
+            Kind::MapProof,
             Kind::End,
         ] {
             assert_eq!(Kind::from_byte(k as u8), Some(k));
         }
         assert_eq!(Kind::from_byte(0), None);
-        assert_eq!(Kind::from_byte(0x08), None);
+        assert_eq!(Kind::from_byte(0x09), None);
+    }
+
+    #[test]
+    fn index_proofs_round_trip_and_refuse_what_cannot_be_one() {
+        for value in [None, Some(vec![1, 2, 3])] {
+            let r = Record::MapProof(MapProofRecord {
+                key: [7; 32],
+                value,
+                proof: vec![1, 0, 0, 0],
+            });
+            let p = r.payload().unwrap();
+            assert_eq!(decode_payload(Kind::MapProof, p).unwrap(), r);
+        }
+        // A value longer than what follows, and no proof after the value.
+        let mut p = vec![7; 32];
+        p.extend_from_slice(&10u32.to_be_bytes());
+        p.extend_from_slice(&[1, 2, 3]);
+        assert!(decode_payload(Kind::MapProof, p).is_err());
+        let mut p = vec![7; 32];
+        p.extend_from_slice(&3u32.to_be_bytes());
+        p.extend_from_slice(&[1, 2, 3]);
+        assert!(decode_payload(Kind::MapProof, p).is_err());
+        assert!(decode_payload(Kind::MapProof, vec![7; 20]).is_err());
     }
 
     #[test]

@@ -5,9 +5,10 @@
 //! `kind (u8) || length (u32, big-endian) || payload`:
 //!
 //! ```text
-//! 61726d736c65646765722d62756e646c652f76320a   "armsledger-bundle/v2\n"
+//! 61726d736c65646765722d62756e646c652f76330a   "armsledger-bundle/v3\n"
 //! 01 00000098 1c6c65646765722e...80d0eab6b733   Meta: origin, log key, regulator key, roots, scope, created_at
 //! 02 000000cb 6c65646765722e6578...             the signed checkpoint note everything is checked against
+//! 08 ........ <key><value length><value><proof> a chain's or the weapon's index leaf and proof (scoped bundles)
 //! 04 000000e3 0000000000000000 0000...  <entry> index, then the log leaf: received_at ‖ entry bytes
 //! 05 ........ <index><n><n hashes>              its inclusion proof (scoped bundles only)
 //! 07 ........ <postcard ServerFinding>          a finding the server raised on accepting it (any number)
@@ -40,9 +41,10 @@ pub use build::{BundleSpec, MemoryLog, full_bundle, write_bundle};
 pub use error::BundleError;
 pub use format::{
     ConsistencyRecord, END_BYTES, EndRecord, EntryRecord, InclusionRecord, Kind, Located, MAGIC,
-    MAGIC_V1, MAX_CHECKPOINT_BYTES, MAX_ENTRY_BYTES, MAX_ENTRY_PAYLOAD_BYTES,
-    MAX_EQUIVOCATION_BYTES, MAX_FINDING_BYTES, MAX_META_BYTES, MAX_PROOF_BYTES, MAX_PROOF_HASHES,
-    Meta, RECORD_HEADER_BYTES, Record, Scope, ServerFinding,
+    MAGIC_V1, MAGIC_V2, MAX_CHECKPOINT_BYTES, MAX_ENTRY_BYTES, MAX_ENTRY_PAYLOAD_BYTES,
+    MAX_EQUIVOCATION_BYTES, MAX_FINDING_BYTES, MAX_MAP_PROOF_BYTES, MAX_META_BYTES,
+    MAX_PROOF_BYTES, MAX_PROOF_HASHES, MapProofRecord, Meta, RECORD_HEADER_BYTES, Record, Scope,
+    ServerFinding,
 };
 pub use reader::BundleReader;
 pub use report::{

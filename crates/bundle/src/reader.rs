@@ -7,7 +7,7 @@ use std::io::{ErrorKind, Read};
 use sha2::{Digest as _, Sha256};
 
 use crate::error::BundleError;
-use crate::format::{Kind, Located, MAGIC, MAGIC_V1, Record, decode_payload};
+use crate::format::{Kind, Located, MAGIC, MAGIC_V1, MAGIC_V2, Record, decode_payload};
 
 /// Reads records from a bundle. Yields `Err` once, at the first framing
 /// problem, and then stops; yields `None` after a valid End.
@@ -20,6 +20,8 @@ pub struct BundleReader<R: Read> {
     entries: u64,
     started: bool,
     done: bool,
+    /// The format version of the magic line (2 or 3).
+    version: u8,
 }
 
 impl<R: Read> BundleReader<R> {
@@ -33,7 +35,13 @@ impl<R: Read> BundleReader<R> {
             entries: 0,
             started: false,
             done: false,
+            version: 0,
         }
+    }
+
+    /// The bundle's format version (2 or 3) once its magic line is read; 0 before.
+    pub fn version(&self) -> u8 {
+        self.version
     }
 
     /// Bytes consumed so far.
@@ -44,7 +52,8 @@ impl<R: Read> BundleReader<R> {
     fn read_magic(&mut self) -> Result<(), BundleError> {
         let mut magic = [0u8; MAGIC.len()];
         match read_full(&mut self.inner, &mut magic)? {
-            n if n == MAGIC.len() && magic.as_slice() == MAGIC => {}
+            n if n == MAGIC.len() && magic.as_slice() == MAGIC => self.version = 3,
+            n if n == MAGIC.len() && magic.as_slice() == MAGIC_V2 => self.version = 2,
             n if n == MAGIC.len() && magic.as_slice() == MAGIC_V1 => {
                 return Err(BundleError::FormatRetired { version: 1 });
             }
@@ -69,6 +78,13 @@ impl<R: Read> BundleReader<R> {
             record,
             offset,
         })?;
+        if kind == Kind::MapProof && self.version < 3 {
+            return Err(BundleError::UnknownKind {
+                kind: kind_byte,
+                record,
+                offset,
+            });
+        }
         let len = u32::from_be_bytes([a, b, c, d]);
         let max = kind.max_len();
         let len_usize = usize::try_from(len).unwrap_or(usize::MAX);

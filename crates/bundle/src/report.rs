@@ -61,6 +61,13 @@ pub enum ProblemKind {
     /// The checkpoint's verifiable-index root is not the one the entries of
     /// a full bundle give (docs/log.md section 11): a wrong index.
     IndexRoot,
+    /// An index proof does not verify against the checkpoint's index root,
+    /// or the leaf it proves contradicts the entries of the bundle.
+    IndexProof,
+    /// A chain of a site, company or dossier bundle stops short of the
+    /// newest entry the checkpoint's verifiable index commits to: newer
+    /// entries exist and were left out.
+    StopsShort,
 }
 
 /// One authenticity failure, located as precisely as the bundle allows.
@@ -183,6 +190,15 @@ pub enum Completeness {
     /// the weapon's own history is judged in [`DossierSummary::completeness`].
     /// In a bundle for a company or site: the regulator entries it may see.
     Excerpt,
+    /// The verifiable index at the checkpoint proves the history goes on
+    /// past the last entry present: the bundle stops short (a warning of
+    /// kind `newer_entries_exist` names it).
+    NewerEntriesExist {
+        /// Log index of the newest entry of the history, as the index commits to it.
+        newest_index: u64,
+        /// Its counter (a chain) or its number in the weapon's history (a dossier).
+        newest_seq: u64,
+    },
 }
 
 /// What proves a chain complete up to the checkpoint.
@@ -193,6 +209,10 @@ pub enum ProofBasis {
     /// A full bundle: every leaf up to the checkpoint was hashed to its root,
     /// so no entry of any chain can be missing.
     FullLog,
+    /// The verifiable index at the checkpoint (its root signed in the
+    /// checkpoint's index line) commits to the last entry present as the
+    /// history's newest (docs/log.md section 11).
+    Index,
 }
 
 impl Completeness {
@@ -224,6 +244,9 @@ pub struct ChainSummary {
 pub enum WarningKind {
     /// A chain or dossier weapon whose newest entries may have been left out.
     EndUnproven,
+    /// A chain or dossier weapon the verifiable index proves to go on past
+    /// the bundle's last entry of it: newer entries were left out.
+    NewerEntriesExist,
     /// The log key came from the bundle itself.
     LogKeyUnchecked,
 }

@@ -11,8 +11,8 @@ use armsledger_log::Hash as LogHash;
 
 use crate::error::BundleError;
 use crate::format::{
-    ConsistencyRecord, EndRecord, EntryRecord, InclusionRecord, Kind, MAGIC, Meta, Record,
-    ServerFinding, encode_payload,
+    ConsistencyRecord, EndRecord, EntryRecord, InclusionRecord, Kind, MAGIC, MapProofRecord, Meta,
+    Record, ServerFinding, encode_payload,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,6 +82,19 @@ impl<W: Write> BundleWriter<W> {
             proof: proof.to_vec(),
         }))?;
         self.stage = Stage::Body;
+        Ok(())
+    }
+
+    /// Writes a subject's index leaf (or its absence) and its proof against
+    /// the checkpoint's index root (after the consistency proofs, before the
+    /// first entry).
+    pub fn map_proof(&mut self, record: &MapProofRecord) -> Result<(), BundleError> {
+        if self.stage != Stage::Body || self.entries > 0 {
+            return Err(BundleError::OutOfOrder(
+                "index proofs come after the checkpoint, before the first entry",
+            ));
+        }
+        self.record(&Record::MapProof(record.clone()))?;
         Ok(())
     }
 

@@ -12,7 +12,7 @@ use armsledger_core::event::SiteEvent;
 use armsledger_core::ids::Timestamp;
 use armsledger_core::model::{DisposalMethod, DocKind, Item, LossKind};
 use armsledger_core::rules::View;
-use armsledger_core::testkit::{Scenario, doc, v};
+use armsledger_core::testkit::{Scenario, doc, note, v};
 use armsledger_reports::periodic::{self, CheckpointRef};
 use armsledger_reports::{Ledger, Logged};
 use assert_cmd::Command;
@@ -44,7 +44,7 @@ fn world() -> World {
         SiteEvent::Disposed {
             item: Item::Firearm(sn2),
             method: DisposalMethod::Destroyed,
-            place: v("smelter"),
+            place: v(HOSTILE),
             witnesses: vec![v("witness-1"), v("witness-2")],
             authorisation: doc(DocKind::DisposalOrder, "DO-1"),
             certificate: None,
@@ -62,7 +62,7 @@ fn world() -> World {
             kind: LossKind::Loss,
             holder: None,
             discovered_at: s.now.minus(2 * Timestamp::HOUR),
-            circumstances: v(HOSTILE),
+            circumstances: note("lost on patrol near the river"),
             police_ref: None,
             regulator_ref: None,
         },
@@ -133,16 +133,30 @@ fn registers_from_a_bundle_in_csv_json_and_html_escaped() {
     let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 1, "{csv_text}");
     let col = |name: &str| header.iter().position(|h| h == name).unwrap();
-    assert_eq!(&rows[0][col("circumstances")], HOSTILE);
+    // The circumstances are a sealed note: the register names it, the text
+    // stays in the note stores.
+    assert!(
+        rows[0][col("circumstances")].starts_with("sealed note "),
+        "{csv_text}"
+    );
+    assert!(!csv_text.contains("river"), "{csv_text}");
     assert_eq!(&rows[0][col("items")], "L-1 x10");
     assert_eq!(&rows[0][col("hours_to_report")], "2");
+
+    let (code, csv_text, err) = armsledger(&args("disposals", "csv"));
+    assert_eq!(code, 0, "{err}");
+    let mut r = csv::Reader::from_reader(csv_text.as_bytes());
+    let header = r.headers().unwrap().clone();
+    let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    assert_eq!(&rows[0][col("place")], HOSTILE);
     // The comma and quotes are quoted, not split.
     assert!(
         csv_text.contains("\"<script>alert(1)</script>, \"\"quoted\"\"\""),
         "{csv_text}"
     );
 
-    let (code, html, err) = armsledger(&args("losses", "html"));
+    let (code, html, err) = armsledger(&args("disposals", "html"));
     assert_eq!(code, 0, "{err}");
     assert!(!html.contains("<script>"), "{html}");
     assert!(

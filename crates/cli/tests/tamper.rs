@@ -60,6 +60,7 @@ fn split(bytes: &[u8]) -> Vec<Raw> {
             Record::Inclusion(_) => "inclusion",
             Record::Equivocation(_) => "equivocation",
             Record::Finding(_) => "finding",
+            Record::MapProof(_) => "map proof",
             Record::End(_) => "end",
         };
         out.push(Raw {

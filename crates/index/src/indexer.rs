@@ -89,6 +89,22 @@ fn serials_of(event: &SiteEvent, out: &mut Vec<(FirearmId, String)>) {
     }
 }
 
+/// The normalised serials `entry` records for firearms (an acquisition, or
+/// a correction of one): the serial leaves the map files those firearms
+/// under from this entry on. A verifier holding a weapon's entries derives
+/// from them the keys a proof of its history may be for.
+pub fn recorded_serials(entry: &SignedEntry) -> Vec<(FirearmId, String)> {
+    let mut found = Vec::new();
+    if let Event::Site(e) = &entry.body().event {
+        serials_of(e, &mut found);
+    }
+    found
+        .into_iter()
+        .map(|(f, s)| (f, normalise(&s)))
+        .filter(|(_, s)| !s.is_empty())
+        .collect()
+}
+
 /// Leaf changes of one group of entries, gathered before any is written.
 struct Pending<'s, S: NodeStore + ?Sized> {
     store: &'s S,

@@ -29,6 +29,12 @@ impl MapKey {
         MapKey(Hash::of(&[tag::CHAIN, chain_label(chain).as_bytes()]).0)
     }
 
+    /// The leaf of the chain known by `label` in the map (`regulator` or
+    /// `site:<site id>`, see [`chain_label`]).
+    pub fn chain_labelled(label: &str) -> MapKey {
+        MapKey(Hash::of(&[tag::CHAIN, label.as_bytes()]).0)
+    }
+
     /// The leaf of every firearm whose serial normalises to `normalise(serial)`.
     pub fn serial(serial: &str) -> MapKey {
         MapKey(Hash::of(&[tag::SERIAL, normalise(serial).as_bytes()]).0)

@@ -466,7 +466,7 @@ pub(crate) fn losses(ledger: &Ledger<'_>, scope: &Scope) -> Table {
                     .into(),
                     police_ref.as_ref().map(ToString::to_string).into(),
                     regulator_ref.as_ref().map(ToString::to_string).into(),
-                    circumstances.to_string().into(),
+                    note(state, circumstances).into(),
                     Cell::Empty,
                     Cell::Empty,
                 ]);
@@ -485,7 +485,7 @@ pub(crate) fn losses(ledger: &Ledger<'_>, scope: &Scope) -> Table {
                     };
                     set(9, police_ref.as_ref().map(ToString::to_string));
                     set(10, regulator_ref.as_ref().map(ToString::to_string));
-                    set(11, circumstances.as_ref().map(ToString::to_string));
+                    set(11, circumstances.as_ref().map(|n| note(state, n)));
                 }
             }
             SiteEvent::Recovered {
@@ -768,4 +768,20 @@ pub(crate) fn access(ledger: &Ledger<'_>, scope: &Scope) -> Table {
         ],
         rows,
     )
+}
+
+/// A sealed note as a register shows it from the ledger alone: "sealed note
+/// 5e22bcb5" (the text is in the note stores, read by role), or "note erased
+/// on DATE under ORDER".
+fn note(state: &State, n: &armsledger_core::note::SealedNote) -> String {
+    use armsledger_core::note::NoteView;
+    match state.erased_notes.get(n) {
+        Some((on, ground)) => NoteView::Erased {
+            note: *n,
+            on: *on,
+            ground: ground.clone(),
+        }
+        .to_string(),
+        None => format!("sealed note {}", &n.to_string()[..8]),
+    }
 }

@@ -217,6 +217,16 @@ impl LiveStore {
         self.write(|s| s.sign_checkpoint(key))
     }
 
+    /// [`Self::sign_checkpoint`] with index proofs for `keys` against it
+    /// (see [`LogStore::sign_checkpoint_proving`]).
+    pub fn sign_checkpoint_proving(
+        &self,
+        key: &LogKey,
+        keys: &[armsledger_index::MapKey],
+    ) -> Result<(SignedCheckpoint, Vec<armsledger_store::IndexAnswer>), WriteError> {
+        self.write(|s| s.sign_checkpoint_proving(key, keys))
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, FaultState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }

@@ -365,14 +365,47 @@ impl Shared {
         }
         let t = Instant::now();
         let signed: SignedCheckpoint = self.store.sign_checkpoint(&self.log_key)?;
+        Ok(Some(self.publish(&signed, t)))
+    }
+
+    /// A checkpoint of the whole log signed now, with the verifiable
+    /// index's leaf and proof for each of `keys` against exactly its index
+    /// root (made in the signing transaction, so they agree whatever the
+    /// log appends next). Published like [`Self::checkpoint_now`]'s when
+    /// the log grew since the last one; `None` while a disk fault stands.
+    pub fn checkpoint_proving(
+        &self,
+        keys: &[armsledger_index::MapKey],
+    ) -> Result<Option<(Published, Vec<armsledger_store::IndexAnswer>)>, WriteError> {
+        if self.store.fault().is_some() {
+            return Ok(None);
+        }
+        let t = Instant::now();
+        let (signed, answers) = self.store.sign_checkpoint_proving(&self.log_key, keys)?;
+        let last = self.checkpoint.borrow().as_ref().map(|p| p.size);
+        // Never publish backwards: another thread may have published a newer one.
+        let p = if last.is_some_and(|l| l >= signed.checkpoint().size()) {
+            Published {
+                size: signed.checkpoint().size(),
+                note: signed.note().to_string(),
+            }
+        } else {
+            self.publish(&signed, t)
+        };
+        Ok(Some((p, answers)))
+    }
+
+    /// Publishes a checkpoint just signed (`t`: when signing began).
+    fn publish(&self, signed: &SignedCheckpoint, t: Instant) -> Published {
         self.metrics
             .checkpoint_seconds
             .observe(t.elapsed().as_secs_f64());
+        let size = signed.checkpoint().size();
         self.metrics
             .tree_size
             .set(i64::try_from(size).unwrap_or(i64::MAX));
         let p = Published {
-            size: signed.checkpoint().size(),
+            size,
             note: signed.note().to_string(),
         };
         self.checkpoint.send_replace(Some(p.clone()));
@@ -383,7 +416,7 @@ impl Shared {
         {
             *st = Some(p.clone());
         }
-        Ok(Some(p))
+        p
     }
 }
 

@@ -3,8 +3,10 @@
 //! so a dossier must be one unbroken chain from the first event to the last.
 //! An event dropped from the middle leaves a link pointing at nothing, which
 //! is reported with the entries on either side of the gap. A dropped *last*
-//! event cannot be seen here: the report says the history's end is not
-//! proven (a warning), until the verifiable index proves it. Stock counts
+//! event cannot be seen from the links: the dossier's index proof (the
+//! weapon's serial leaf at the checkpoint) says whether the last event
+//! present is the newest, or names the newest (`summary.rs`); without one
+//! the report says the history's end is not proven (a warning). Stock counts
 //! that saw the weapon travel with it (its trace lists them) but sit outside
 //! the link chain, so dropping one cannot be seen either.
 
@@ -35,6 +37,9 @@ pub(crate) struct Dossier {
     first: Option<Hash>,
     counters: HashMap<ChainId, u64>,
     events: u64,
+    /// The index keys the weapon is filed under: every serial its events
+    /// recorded (normalised), and its own id's key.
+    keys: Vec<armsledger_index::MapKey>,
 }
 
 impl Dossier {
@@ -46,6 +51,7 @@ impl Dossier {
             first: None,
             counters: HashMap::new(),
             events: 0,
+            keys: vec![armsledger_index::MapKey::firearm(&firearm)],
         }
     }
 
@@ -119,6 +125,12 @@ impl Dossier {
                 format!("starts a new history though {} exists", last.short()),
             ))),
         };
+        for (f, serial) in armsledger_index::indexer::recorded_serials(entry) {
+            let key = armsledger_index::MapKey::serial(&serial);
+            if f == self.firearm && !self.keys.contains(&key) {
+                self.keys.push(key);
+            }
+        }
         // Taken in even when it points at a gap, so one dropped event is one problem.
         self.counters.insert(h.chain.clone(), h.counter);
         self.present.insert(entry.hash(), this.clone());
@@ -161,6 +173,16 @@ impl Dossier {
     /// Whether an event of the weapon with this entry hash is in the dossier.
     pub(crate) fn holds(&self, entry: &Hash) -> bool {
         self.present.contains_key(entry)
+    }
+
+    /// The index keys a proof of the weapon's history may be for.
+    pub(crate) fn keys(&self) -> &[armsledger_index::MapKey] {
+        &self.keys
+    }
+
+    /// The firearm.
+    pub(crate) fn firearm(&self) -> FirearmId {
+        self.firearm
     }
 
     pub(crate) fn summary(&self) -> DossierSummary {

@@ -222,6 +222,8 @@ struct Run<'o> {
     /// A full bundle's entries, indexed as the server must have (docs/log.md
     /// section 11), to check the checkpoint's index root.
     index: index::Recompute,
+    /// A scoped bundle's index leaves, proven against the checkpoint.
+    proven: index::ProvenLeaves,
 }
 
 impl<'o> Run<'o> {
@@ -255,6 +257,7 @@ impl<'o> Run<'o> {
             equivocations: EquivocationBatch::default(),
             end_seen: false,
             index: index::Recompute::default(),
+            proven: index::ProvenLeaves::default(),
         }
     }
 
@@ -349,6 +352,10 @@ impl<'o> Run<'o> {
             (Stage::Body, Record::Finding(f)) => {
                 self.report.server.findings += 1;
                 self.annotation(Annotation::finding(record, offset, f));
+                true
+            }
+            (Stage::Body, Record::MapProof(m)) => {
+                self.map_proof(m, record, offset);
                 true
             }
             (Stage::Body, Record::End(_)) => {

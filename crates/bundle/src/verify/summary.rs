@@ -5,9 +5,14 @@ use armsledger_core::ChainId;
 use armsledger_core::rules::{AlertPolicy, alerts};
 
 use crate::format::Scope;
-use crate::report::{ChainSummary, Completeness, ProofBasis, Warning, WarningKind};
+use armsledger_index::{Kind, MapKey};
+
+use crate::report::{
+    ChainSummary, Completeness, Problem, ProblemKind, ProofBasis, Warning, WarningKind,
+};
 
 use super::Run;
+use super::index::Verdict;
 
 impl Run<'_> {
     pub(super) fn summarise(&mut self) {
@@ -43,6 +48,9 @@ impl Run<'_> {
         }
         let size = self.opened.as_ref().map(|o| o.checkpoint.size());
         let at = size.map_or_else(String::new, |s| format!(" in the checkpoint of size {s}"));
+        let n = size.map_or_else(|| "?".to_owned(), |s| s.to_string());
+        let mut warnings = Vec::new();
+        let mut problems = Vec::new();
         for c in self.chains.values_mut() {
             c.completeness = match &scope {
                 Scope::All if self.full_tree_matches => Completeness::Proven {
@@ -58,7 +66,56 @@ impl Run<'_> {
                 {
                     Completeness::Excerpt
                 }
-                _ => Completeness::NoGapsEndUnproven,
+                Scope::All => Completeness::NoGapsEndUnproven,
+                _ => {
+                    let key = MapKey::chain_labelled(&c.chain);
+                    let seq = c.head_counter.unwrap_or(0);
+                    match self
+                        .proven
+                        .judge(&key, &[Kind::Chain], c.chain.as_bytes(), c.head, seq)
+                    {
+                        Verdict::Unproven => Completeness::NoGapsEndUnproven,
+                        Verdict::Proven => Completeness::Proven {
+                            basis: ProofBasis::Index,
+                        },
+                        Verdict::Newer { index, seq: newest } => {
+                            // A site, company or dossier export holds every
+                            // entry of these chains up to its checkpoint: one
+                            // that stops short was cut.
+                            let mut p = Problem::new(
+                                ProblemKind::StopsShort,
+                                None,
+                                None,
+                                format!(
+                                    "{}: newer entries exist (newest at log index {index}, \
+                                     counter {newest}): the bundle stops at counter {seq}, the \
+                                     verifiable index of checkpoint {n} commits to counter \
+                                     {newest}",
+                                    c.chain
+                                ),
+                            );
+                            p.chain = Some(c.chain.clone());
+                            p.log_index = Some(index);
+                            p.counter = Some(newest);
+                            problems.push(p);
+                            Completeness::NewerEntriesExist {
+                                newest_index: index,
+                                newest_seq: newest,
+                            }
+                        }
+                        Verdict::Contradicts(why) => {
+                            let mut p = Problem::new(
+                                ProblemKind::IndexProof,
+                                None,
+                                None,
+                                format!("{}: {why}", c.chain),
+                            );
+                            p.chain = Some(c.chain.clone());
+                            problems.push(p);
+                            Completeness::NoGapsEndUnproven
+                        }
+                    }
+                }
             };
             if c.completeness == Completeness::NoGapsEndUnproven {
                 let what = if c.chain == ChainId::Regulator.to_string() {
@@ -75,15 +132,20 @@ impl Run<'_> {
                         format!("no entry in the bundle; nothing proves the chain is empty{at}")
                     }
                 };
-                self.report.warnings.push(Warning {
+                warnings.push(Warning {
                     kind: WarningKind::EndUnproven,
                     subject: Some(c.chain.clone()),
                     message: format!(
-                        "{}: {have}: {what}. Only a full bundle proves a chain complete",
+                        "{}: {have}: {what}. Only a full bundle, or a bundle with the chain's \
+                         index proof, proves a chain complete",
                         c.chain
                     ),
                 });
             }
+        }
+        self.report.warnings.append(&mut warnings);
+        for p in problems {
+            self.problem(p);
         }
         self.report.chains = self.chains.values().cloned().collect();
         let Some(ledger) = &self.ledger else {
@@ -108,14 +170,65 @@ impl Run<'_> {
         erased.sort_by_key(|v| *v.note());
         self.report.erased_notes = erased;
         if let Some(d) = &self.dossier {
-            let summary = d.summary();
+            let mut summary = d.summary();
+            let key = d
+                .keys()
+                .iter()
+                .find(|k| self.proven.has(k))
+                .copied()
+                .unwrap_or_else(|| MapKey::firearm(&d.firearm()));
+            let verdict = self.proven.judge(
+                &key,
+                &[Kind::Serial, Kind::Firearm],
+                &d.firearm().0,
+                summary.last,
+                summary.events,
+            );
+            let subject = format!("firearm:{}", summary.firearm);
+            match verdict {
+                Verdict::Unproven => {}
+                Verdict::Proven => {
+                    summary.completeness = Completeness::Proven {
+                        basis: ProofBasis::Index,
+                    };
+                }
+                Verdict::Newer { index, seq } => {
+                    self.report.warnings.push(Warning {
+                        kind: WarningKind::NewerEntriesExist,
+                        subject: Some(subject.clone()),
+                        message: format!(
+                            "firearm {}: INCOMPLETE: newer entries exist (newest at log index \
+                             {index}, event {seq} of its history): the dossier holds {} events, \
+                             the verifiable index of checkpoint {n} commits to {seq}",
+                            summary.firearm, summary.events
+                        ),
+                    });
+                    summary.completeness = Completeness::NewerEntriesExist {
+                        newest_index: index,
+                        newest_seq: seq,
+                    };
+                }
+                Verdict::Contradicts(why) => {
+                    let p = Problem::new(
+                        ProblemKind::IndexProof,
+                        None,
+                        None,
+                        format!("{subject}: {why}"),
+                    );
+                    if self.report.problems.len() < self.opts.max_problems {
+                        self.report.problems.push(p);
+                    } else {
+                        self.report.problems_omitted += 1;
+                    }
+                }
+            }
             if summary.completeness == Completeness::NoGapsEndUnproven {
                 let last = summary
                     .last
                     .map_or_else(|| "none".to_owned(), |h| h.short().to_string());
                 self.report.warnings.push(Warning {
                     kind: WarningKind::EndUnproven,
-                    subject: Some(format!("firearm:{}", summary.firearm)),
+                    subject: Some(subject),
                     message: format!(
                         "firearm {}: {} events, no gap from its acquisition to event {last}; nothing proves {last} is its latest event{at}: newer events (a transfer, a loss, a disposal) may have been left out",
                         summary.firearm, summary.events

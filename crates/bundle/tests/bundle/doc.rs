@@ -41,7 +41,7 @@ pub fn annotated(bytes: &[u8]) -> String {
     let mut out = String::new();
     let magic = &bytes[..MAGIC.len()];
     out.push_str(&format!(
-        "{}  magic \"armsledger-bundle/v2\\n\"\n",
+        "{}  magic \"armsledger-bundle/v3\\n\"\n",
         hex::encode(magic)
     ));
     for (rec, off, len, item) in layout(bytes) {

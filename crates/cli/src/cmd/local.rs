@@ -5,7 +5,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use armsledger_bundle::{BundleReader, KeySource, Record, Scope, VerifyOptions, verify_bundle};
+use armsledger_bundle::{
+    BundleReader, Completeness, KeySource, Record, Scope, VerifyOptions, verify_bundle,
+};
 use armsledger_core::LedgerVerifier;
 use armsledger_core::entry::SignedEntry;
 use armsledger_core::ids::Timestamp;
@@ -26,6 +28,8 @@ pub struct Loaded {
     pub checkpoint_size: Option<u64>,
     /// The checkpoint's root hash (hex).
     pub checkpoint_root: Option<String>,
+    /// A dossier's weapon: what is proven about its history being complete.
+    pub dossier: Option<armsledger_bundle::DossierSummary>,
 }
 
 impl Loaded {
@@ -42,10 +46,25 @@ impl Loaded {
         let size = self
             .checkpoint_size
             .map_or(String::new(), |n| format!(" (tree size {n})"));
+        let n = self
+            .checkpoint_size
+            .map_or_else(|| "?".to_owned(), |n| n.to_string());
+        let end = match self.dossier.as_ref().map(|d| &d.completeness) {
+            None => String::new(),
+            Some(Completeness::Proven { .. }) => format!(
+                "; the weapon's history is complete up to checkpoint {n}: the verifiable index \
+                 commits to its last event"
+            ),
+            Some(Completeness::NewerEntriesExist { newest_index, .. }) => format!(
+                "; INCOMPLETE: newer entries exist (newest at log index {newest_index}): the \
+                 verifiable index of checkpoint {n} commits to a later event than the last shown"
+            ),
+            Some(_) => "; nothing proves its last event is the newest (no index proof)".into(),
+        };
         if self.scope.is_scoped() {
             format!(
                 "verified offline: every entry's signature, and each entry's inclusion proof \
-                 against the signed checkpoint{size}, opened with {key}"
+                 against the signed checkpoint{size}, opened with {key}{end}"
             )
         } else {
             format!(
@@ -127,5 +146,6 @@ pub fn load_with(
         key_source: report.trusted_key_source,
         checkpoint_size: report.checkpoint.as_ref().map(|c| c.size),
         checkpoint_root: report.checkpoint.as_ref().map(|c| c.root.clone()),
+        dossier: report.dossier.clone(),
     })
 }

@@ -187,25 +187,42 @@ fn scope_words(scope: &str) -> String {
     }
 }
 
-/// One chain's line: entries, counters, and what is proven.
-fn chain_line(c: &ChainSummary) -> String {
+/// One chain's line: entries, counters, and what is proven (`n`: the
+/// checkpoint's size).
+fn chain_line(c: &ChainSummary, n: &str) -> String {
     let counters = match c.head_counter {
         Some(n) => format!("{} entries up to counter {n}", c.entries),
         None => "no entries".into(),
     };
-    let proven = match &c.completeness {
+    format!(
+        "  {:<24} {counters}: {}",
+        c.chain,
+        completeness_words(&c.chain, &c.completeness, n)
+    )
+}
+
+/// What is proven about a history being complete, in words.
+fn completeness_words(chain: &str, c: &Completeness, n: &str) -> String {
+    match c {
         Completeness::Proven {
             basis: ProofBasis::FullLog,
-        } => "complete up to the checkpoint (every leaf rehashed to its root)",
-        Completeness::Proven { .. } => "complete up to the checkpoint",
-        Completeness::NoGapsEndUnproven => "no entry missing in between; newest entries unproven",
-        Completeness::Excerpt if c.chain == "regulator" => {
-            "only the entries this bundle's reader may see (its company, persons and devices, the public register)"
+        } => format!("complete up to checkpoint {n} (every leaf rehashed to its root)"),
+        Completeness::Proven {
+            basis: ProofBasis::Index,
+        } => format!(
+            "complete up to checkpoint {n} (the verifiable index commits to its last entry)"
+        ),
+        Completeness::Proven { .. } => format!("complete up to checkpoint {n}"),
+        Completeness::NewerEntriesExist { newest_index, .. } => {
+            format!("INCOMPLETE: newer entries exist (newest at log index {newest_index})")
         }
-        Completeness::Excerpt => "only the entries about the dossier's weapon",
-        _ => "completeness not stated",
-    };
-    format!("  {:<24} {counters}: {proven}", c.chain)
+        Completeness::NoGapsEndUnproven => {
+            "no entry missing in between; newest entries unproven".into()
+        }
+        Completeness::Excerpt if chain == "regulator" => "only the entries this bundle's reader may see (its company, persons and devices, the public register)".into(),
+        Completeness::Excerpt => "only the entries about the dossier's weapon".into(),
+        _ => "completeness not stated".into(),
+    }
 }
 
 /// The human report, as printed.
@@ -257,14 +274,19 @@ pub fn text_report(r: &Report) -> String {
         ));
     }
     line(format!("chains: {}", r.chains.len()));
+    let n = r
+        .checkpoint
+        .as_ref()
+        .map_or_else(|| "?".to_owned(), |c| c.size.to_string());
     for c in &r.chains {
-        line(chain_line(c));
+        line(chain_line(c, &n));
     }
     if let Some(d) = &r.dossier {
-        let proven = if d.completeness.is_proven() {
-            "complete up to the checkpoint"
-        } else {
-            "no gap from its acquisition; newest events unproven"
+        let proven = match &d.completeness {
+            Completeness::NoGapsEndUnproven => {
+                "no gap from its acquisition; newest events unproven".to_owned()
+            }
+            c => completeness_words("firearm", c, &n),
         };
         line(format!(
             "dossier: firearm {}, {} events: {proven}",

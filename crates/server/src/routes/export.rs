@@ -6,11 +6,12 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use armsledger_bundle::{BundleWriter, Meta, Scope, ServerFinding};
+use armsledger_bundle::{BundleWriter, MapProofRecord, Meta, Scope, ServerFinding};
 use armsledger_core::entry::{ChainId, SignedEntry};
 use armsledger_core::event::Event;
 use armsledger_core::ids::{CompanyId, SiteId};
-use armsledger_store::IndexKey;
+use armsledger_index::MapKey;
+use armsledger_store::{IndexAnswer, IndexKey};
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
@@ -168,8 +169,6 @@ fn write(
     out: &mut ChannelWriter,
 ) -> Result<(), String> {
     let e = |x: &dyn std::fmt::Display| x.to_string();
-    let size = published.size;
-    let reader = shared.store().read().map_err(|x| e(&x))?;
     let companies: std::collections::HashMap<SiteId, CompanyId> = shared
         .verifier()
         .map_err(|_| "verifier lock".to_string())?
@@ -179,6 +178,13 @@ fn write(
         .iter()
         .map(|(s, r)| (s.clone(), r.company.clone()))
         .collect();
+    // The index proofs of the scope's histories, against the checkpoint the
+    // bundle carries (read the log only after it is signed: its entries
+    // and proofs are at that size).
+    let (published, answers) = index_proofs(shared, scope, &companies, published)?;
+    let published = &published;
+    let size = published.size;
+    let reader = shared.store().read().map_err(|x| e(&x))?;
     let meta = Meta {
         origin: shared.origin().to_owned(),
         log_key: shared.log_vkey().to_string(),
@@ -203,6 +209,14 @@ fn write(
         }
         (Some(_), _) => false,
     };
+    for a in answers {
+        w.map_proof(&MapProofRecord {
+            key: a.key.0,
+            value: a.value.map(|v| v.encode()),
+            proof: a.proof.encode(),
+        })
+        .map_err(|x| e(&x))?;
+    }
     let wanted = |en: &SignedEntry| match (scope, en.chain()) {
         (_, ChainId::Regulator) => regulator_wanted(en),
         (Scope::All, _) => true,
@@ -337,6 +351,81 @@ fn redaction(
         }
     }
     Ok(Some((party, key_sites)))
+}
+
+/// The index keys of a scoped bundle's histories: the regulator chain and
+/// the scope's site chains, or a dossier's weapon (every serial the index
+/// files it under, or its own id's key before any serial is known).
+fn index_keys(
+    shared: &Shared,
+    scope: &Scope,
+    companies: &std::collections::HashMap<SiteId, CompanyId>,
+) -> Result<Vec<MapKey>, String> {
+    let mut keys = vec![MapKey::chain(&ChainId::Regulator)];
+    match scope {
+        Scope::All => return Ok(Vec::new()),
+        Scope::Site(s) => keys.push(MapKey::chain(&ChainId::Site(s.clone()))),
+        Scope::Company(c) => {
+            let mut sites: Vec<&SiteId> = companies
+                .iter()
+                .filter(|(_, co)| *co == c)
+                .map(|(s, _)| s)
+                .collect();
+            sites.sort();
+            keys.extend(
+                sites
+                    .into_iter()
+                    .map(|s| MapKey::chain(&ChainId::Site(s.clone()))),
+            );
+        }
+        Scope::Firearm(id) => {
+            let reader = shared.store().read().map_err(|x| x.to_string())?;
+            let serials = reader.index_serials(&id.0).map_err(|x| x.to_string())?;
+            if serials.is_empty() {
+                keys.push(MapKey::firearm(id));
+            }
+            keys.extend(serials.iter().map(|s| MapKey::serial(s)));
+        }
+    }
+    Ok(keys)
+}
+
+/// The checkpoint a scoped bundle is written at and the index proofs of its
+/// histories against it (docs/log.md section 11, "Proofs at a checkpoint").
+/// Without a witness policy: a checkpoint signed now, the proofs made in its
+/// signing transaction. With one, the bundle must carry the quorum-cosigned
+/// checkpoint, and the proofs come only when the log has not grown past it
+/// (the index keeps no older version); otherwise none, and the verifier
+/// reports the chains' ends unproven, as for a bundle of version 2.
+fn index_proofs(
+    shared: &Shared,
+    scope: &Scope,
+    companies: &std::collections::HashMap<SiteId, CompanyId>,
+    published: &crate::state::Published,
+) -> Result<(crate::state::Published, Vec<IndexAnswer>), String> {
+    let keys = index_keys(shared, scope, companies)?;
+    if keys.is_empty() {
+        return Ok((published.clone(), Vec::new()));
+    }
+    if shared.witnessing().policy().is_none() {
+        return match shared
+            .checkpoint_proving(&keys)
+            .map_err(|x| x.to_string())?
+        {
+            Some(done) => Ok(done),
+            None => Ok((published.clone(), Vec::new())),
+        };
+    }
+    let reader = shared.store().read().map_err(|x| x.to_string())?;
+    if reader.size() != published.size {
+        return Ok((published.clone(), Vec::new()));
+    }
+    let mut answers = Vec::with_capacity(keys.len());
+    for key in keys {
+        let (value, proof) = reader.index_lookup(&key).map_err(|x| x.to_string())?;
+        answers.push(IndexAnswer { key, value, proof });
+    }
+    Ok((published.clone(), answers))
 }
 
 /// The bundle `armsledger verify` checks: everything, one company, or one site.

@@ -35,6 +35,7 @@ use tables::*;
 
 pub use fsck::{FsckReport, Problem, fsck};
 pub use read::LogReader;
+pub use sign::IndexAnswer;
 
 /// An entry the server verified and accepted, ready to be logged.
 #[derive(Clone, Debug)]

@@ -110,6 +110,16 @@ impl LogReader {
         Ok(armsledger_index::lookup(&self.index, key)?)
     }
 
+    /// The normalised serials the index files firearm `id` under (its
+    /// acquisition's and any correction's), empty when none is known.
+    pub fn index_serials(&self, id: &[u8; 16]) -> Result<Vec<String>, StoreError> {
+        use armsledger_index::NodeStore as _;
+        Ok(match self.index.firearm(id)? {
+            Some(b) => armsledger_index::indexer::FirearmState::decode(&b)?.serials,
+            None => Vec::new(),
+        })
+    }
+
     /// The root of the whole tree, from the persisted frontier.
     pub fn root(&self) -> Hash {
         self.frontier.root()

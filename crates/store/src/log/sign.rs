@@ -28,7 +28,21 @@ impl LogStore {
     /// [`StoreError::LogKeyChanged`]) rather than sign anything a damaged or
     /// tampered file would make inconsistent.
     pub fn sign_checkpoint(&self, key: &LogKey) -> Result<SignedCheckpoint, StoreError> {
+        Ok(self.sign_checkpoint_proving(key, &[])?.0)
+    }
+
+    /// [`Self::sign_checkpoint`], and in the same transaction the
+    /// verifiable index's leaf (or absence) and proof for each of `keys`:
+    /// proofs against exactly the index root the new checkpoint signs, so a
+    /// bundle written with them verifies at that checkpoint whatever the log
+    /// appends meanwhile (docs/log.md section 11, "Proofs at a checkpoint").
+    pub fn sign_checkpoint_proving(
+        &self,
+        key: &LogKey,
+        keys: &[armsledger_index::MapKey],
+    ) -> Result<(SignedCheckpoint, Vec<IndexAnswer>), StoreError> {
         let txn = self.db.begin_write()?;
+        let mut answers = Vec::with_capacity(keys.len());
         let signed = {
             let mut meta = txn.open_table(META)?;
             let mut checkpoints = txn.open_table(CHECKPOINTS)?;
@@ -122,6 +136,14 @@ impl LogStore {
                 )));
             }
             let index = armsledger_log::Hash(armsledger_index::root_hash(&map)?.0);
+            for k in keys {
+                let (value, proof) = armsledger_index::lookup(&map, k)?;
+                answers.push(IndexAnswer {
+                    key: *k,
+                    value,
+                    proof,
+                });
+            }
             drop(map);
             let signed = key.sign_checkpoint_indexed(size, &root, Some(&index))?;
             checkpoints.insert(size, signed.note())?;
@@ -130,6 +152,18 @@ impl LogStore {
             signed
         };
         txn.commit()?;
-        Ok(signed)
+        Ok((signed, answers))
     }
+}
+
+/// A map key's leaf value (if any) and the proof of it, or of its absence,
+/// against the index root of the checkpoint it was made with.
+#[derive(Clone, Debug)]
+pub struct IndexAnswer {
+    /// The key asked.
+    pub key: armsledger_index::MapKey,
+    /// Its leaf value; `None`: absent.
+    pub value: Option<armsledger_index::LeafValue>,
+    /// The proof.
+    pub proof: armsledger_index::Proof,
 }
