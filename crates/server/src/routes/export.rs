@@ -348,7 +348,7 @@ fn redaction(
     size: u64,
     senders: &HashSet<SiteId>,
 ) -> Result<Option<(SiteScope, HashSet<SiteId>)>, armsledger_store::StoreError> {
-    if role.reads_all() {
+    if role.reads_every_site() {
         return Ok(None);
     }
     let chain = crate::scope::regulator_chain(reader, size)?;
