@@ -164,8 +164,8 @@ pub(crate) fn summary(ledger: &Ledger<'_>, scope: &Scope) -> Table {
 
 /// A company's oversight figures: inspection findings open at `now` (at
 /// its sites in scope), lost-and-stolen hits at those sites in the period,
-/// and trace requests to it unanswered at `now`, before and past their
-/// deadline.
+/// and trace requests to it opened by `now` and unanswered, before and past
+/// their deadline.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct OversightFigures {
     open_findings: usize,
@@ -194,15 +194,18 @@ impl OversightFigures {
             stolen_hits,
             ..Self::default()
         };
-        for r in state.trace_requests.values() {
-            let answered = r.answer.as_ref().is_some_and(|a| a.at <= now);
-            if &r.company != company || r.opened_at > now || answered {
-                continue;
-            }
-            if r.deadline < now {
-                out.trace_overdue += 1;
-            } else {
-                out.trace_open += 1;
+        // An answer counts once it is on the ledger, as for the
+        // `trace-overdue` alert: answers are timed by server receipt, which
+        // may come after a report's time.
+        let asked = state
+            .trace_requests
+            .values()
+            .filter(|r| &r.company == company && r.opened_at <= now);
+        for r in asked {
+            match r.status(now) {
+                "open" => out.trace_open += 1,
+                "overdue" => out.trace_overdue += 1,
+                _ => {}
             }
         }
         out
