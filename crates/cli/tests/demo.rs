@@ -8,6 +8,7 @@
 use std::path::Path;
 
 use assert_cmd::Command;
+use redb::ReadableDatabase;
 
 #[test]
 fn small_demo_summary_matches_the_ledger() {
@@ -209,7 +210,6 @@ fn no_free_text_of_the_demo_is_in_the_entry_bytes_of_its_bundle() {
         }
     }
     // The regulator's own notes (its oversight acts seal theirs).
-    use redb::ReadableDatabase;
     let reg = redb::Database::open(dir.join("regulator").join("regulator.redb")).unwrap();
     let txn = reg.begin_read().unwrap();
     let mut regulators = 0;
