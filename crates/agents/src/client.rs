@@ -166,6 +166,16 @@ impl ServerClient {
             .map_err(|e| AgentError::Server(format!("reading {path}: {e}")))
     }
 
+    /// POST to `path` with no body and decode its JSON answer (an action
+    /// the server takes on its own data, such as a retention review).
+    pub fn post_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, AgentError> {
+        let req = self.auth(self.agent.post(format!("{}{path}", self.base)));
+        let mut resp = self.finish(path, req.send_empty())?;
+        resp.body_mut()
+            .read_json()
+            .map_err(|e| AgentError::Server(format!("decoding {path}: {e}")))
+    }
+
     /// GET `path` as text.
     pub fn get_text(&self, path: &str) -> Result<String, AgentError> {
         let mut buf = Vec::new();

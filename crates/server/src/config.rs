@@ -79,6 +79,9 @@ pub struct Config {
     /// Publishing the checkpoint and tiles to S3-compatible object storage
     /// (`[publish]`); unset: not published.
     pub publish: Option<crate::publish::PublishConfig>,
+    /// How long entries and sealed notes are kept (`[retention]`; entries
+    /// at least 30 years, a shorter policy is refused at load).
+    pub retention: crate::retention::RetentionPolicy,
 }
 
 impl Default for Config {
@@ -109,6 +112,7 @@ impl Default for Config {
             witness_retry_max_ms: 30_000,
             witness_timeout_ms: 10_000,
             publish: None,
+            retention: crate::retention::RetentionPolicy::default(),
         }
     }
 }
@@ -141,6 +145,9 @@ pub enum ConfigError {
         /// What is wrong.
         msg: String,
     },
+    /// The retention policy keeps ledger entries less than the 30-year floor.
+    #[error("config: {0}")]
+    Retention(String),
     /// A key is not 32 bytes of hex.
     #[error("{what} is not a 64-digit hex Ed25519 public key")]
     BadKey {
@@ -166,6 +173,7 @@ impl Config {
             None => Config::default(),
         };
         c.apply_env(|k| std::env::var(k).ok())?;
+        c.retention.check().map_err(ConfigError::Retention)?;
         Ok(c)
     }
 

@@ -58,7 +58,7 @@ async fn world() -> Env {
             company: v("other-co"),
             reference: v("S-1"),
             sanction: Sanction::Fine {
-                amount_minor: 5_000_00,
+                amount_minor: 500_000,
                 currency: v("ZAR"),
             },
             finding: Some(v("F-1")),
