@@ -239,8 +239,23 @@ fn retention_apply_erases_only_the_notes_whose_period_ended() {
     assert!(trace1.contains("issued to guard-1"), "{trace1}");
     assert!(!trace1.contains("note erased"), "{trace1}");
 
-    // The site erases its own copy at its next sync.
+    // The site erases its own copy at its next sync, and keeps the rest.
     ok(dir, &["sync"]);
+    let sealed = |j: &serde_json::Value| {
+        armsledger_core::note::SealedNote(j["note"].as_str().unwrap().parse().unwrap())
+    };
+    {
+        let site =
+            armsledger_store::ArmouryLedger::open(dir.join("north").join("site.redb")).unwrap();
+        let gone = site.note(&sealed(loss)).unwrap().unwrap();
+        assert!(gone.opening.is_none(), "{gone:?}");
+        assert_eq!(
+            gone.erased.unwrap().ground,
+            armsledger_core::note::ErasureGround::RetentionEnded
+        );
+        let kept = site.note(&sealed(purpose)).unwrap().unwrap();
+        assert!(kept.opening.is_some() && kept.erased.is_none(), "{kept:?}");
+    }
 
     // Everything still verifies offline.
     let bundle = dir.join("after.bundle");
@@ -325,7 +340,7 @@ fn retention_apply_erases_only_the_notes_whose_period_ended() {
 }
 
 #[test]
-fn only_the_regulator_may_review_retention() {
+fn only_the_regulator_may_review_and_apply_prints_json_for_scripts() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let mut procs = Procs(Vec::new());
@@ -344,6 +359,32 @@ fn only_the_regulator_may_review_retention() {
         ],
     );
     assert!(err.contains("403"), "{err}");
+
+    // The regulator's own run, for a script: one JSON object on stdout.
+    ok(
+        dir,
+        &[
+            "regulator",
+            "revoke",
+            "--person",
+            "sup-2",
+            "--licence",
+            "--reason",
+            "left the company",
+        ],
+    );
+    let j: serde_json::Value =
+        serde_json::from_str(&ok(dir, &["retention", "apply", "--json"])).unwrap();
+    assert_eq!(j["dry_run"], false, "{j:#}");
+    assert_eq!(j["due"].as_array().unwrap().len(), 1, "{j:#}");
+    assert_eq!(
+        j["due"][0]["reason"].as_str().unwrap().get(..15),
+        Some("sup-2 left on 2"),
+        "{j:#}"
+    );
+    assert_eq!(j["erasures"][0]["notes"], 1, "{j:#}");
+    assert!(j["erasures"][0]["counter"].as_u64().unwrap() > 0, "{j:#}");
+    assert!(review(dir)["due"].as_array().unwrap().is_empty());
 }
 
 #[test]
