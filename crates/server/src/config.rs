@@ -288,4 +288,25 @@ mod tests {
         let c: Config = toml::from_str("chain_rate_per_second = 7\n").unwrap();
         assert_eq!(c.token_rate_per_second, 7);
     }
+
+    #[test]
+    fn the_retention_policy_loads_and_is_refused_below_the_entry_floor() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        // Unset keys keep their defaults.
+        std::fs::write(&file, "[retention]\nperson_days = 1\n").unwrap();
+        let c = Config::load(Some(&file)).unwrap();
+        assert_eq!(c.retention.person_days, 1);
+        assert_eq!(c.retention.entries_years, 30);
+        assert_eq!(c.retention.case_days, 3650);
+        std::fs::write(&file, "[retention]\nperson_dayz = 1\n").unwrap();
+        assert!(matches!(
+            Config::load(Some(&file)),
+            Err(ConfigError::Parse { .. })
+        ));
+        std::fs::write(&file, "[retention]\nentries_years = 29\n").unwrap();
+        let err = Config::load(Some(&file)).unwrap_err();
+        assert!(matches!(err, ConfigError::Retention(_)), "{err}");
+        assert!(err.to_string().contains("at least 30 years"), "{err}");
+    }
 }
