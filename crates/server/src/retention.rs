@@ -454,6 +454,114 @@ mod tests {
         assert_eq!(l.left(t(50)), Some((t(30), "barred for good")));
     }
 
+    /// Feeds `events` to one pass, the n-th at day n, entry hash `n`.
+    fn facts(events: Vec<Event>) -> Facts {
+        let mut f = Facts::default();
+        for (i, e) in events.iter().enumerate() {
+            let n = u8::try_from(i).unwrap();
+            f.take(e, Hash([n; 32]), day_(u64::from(n)));
+        }
+        f
+    }
+
+    fn day_(d: u64) -> Timestamp {
+        Timestamp(d * Timestamp::DAY)
+    }
+
+    /// When the period of `note` started as of day `now`, and why.
+    fn start_of(f: &Facts, note: SealedNote, now: u64) -> (Option<Timestamp>, String) {
+        let s = f.sealed.iter().find(|s| s.note == note).unwrap();
+        f.start(s, day_(now))
+    }
+
+    #[test]
+    fn a_loss_case_closes_when_its_last_firearm_is_recovered() {
+        use armsledger_core::model::{Condition, LossKind};
+        use armsledger_core::testkit::{note, v};
+        let (a, b) = (FirearmId([1; 16]), FirearmId([2; 16]));
+        let why = note("taken from the patrol car");
+        let recovered = |firearm| {
+            Event::Site(SiteEvent::Recovered {
+                firearm,
+                report: Hash([0; 32]),
+                condition: Condition::Serviceable,
+                location: v("vault"),
+            })
+        };
+        let loss = Event::Site(SiteEvent::LossReported {
+            items: vec![Item::Firearm(a), Item::Firearm(b)],
+            kind: LossKind::Theft,
+            holder: None,
+            discovered_at: day_(0),
+            circumstances: why,
+            police_ref: None,
+            regulator_ref: None,
+        });
+        let one = facts(vec![loss.clone(), recovered(a)]);
+        let (since, reason) = start_of(&one, why, 9);
+        assert_eq!(since, None, "one of two back: the case is open");
+        assert!(reason.ends_with(" is open"), "{reason}");
+        let both = facts(vec![loss, recovered(a), recovered(b)]);
+        let (since, reason) = start_of(&both, why, 9);
+        assert_eq!(since, Some(day_(2)));
+        assert!(
+            reason.contains("closed by recovery on 1970-01-03"),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn licensing_again_brings_a_person_back_and_an_unbar_lifts_a_bar() {
+        use armsledger_core::model::{OfficerLicence, Validity};
+        use armsledger_core::testkit::{note, v};
+        let why = note("failed a drug test");
+        let licensed = Event::Regulator(RegulatorEvent::PersonLicensed {
+            person: v("guard-2"),
+            company: v("acme"),
+            identity_hash: Hash([9; 32]),
+            licence: OfficerLicence {
+                number: v("LIC-2"),
+                grade: v("A"),
+                valid: Validity {
+                    from: day_(0),
+                    until: day_(1000),
+                },
+            },
+        });
+        let revoked = Event::Regulator(RegulatorEvent::PersonRevoked {
+            person: v("guard-2"),
+            what: Revocable::Licence,
+            reason: why,
+        });
+        let left = facts(vec![licensed.clone(), revoked.clone()]);
+        assert_eq!(start_of(&left, why, 5).0, Some(day_(1)));
+        let back = facts(vec![licensed.clone(), revoked, licensed.clone()]);
+        assert_eq!(start_of(&back, why, 5).0, None, "licensed again: active");
+        assert_eq!(
+            start_of(&back, why, 1000).0,
+            Some(day_(1000)),
+            "until the new licence expires"
+        );
+        let bar = note("barred");
+        let barred = Event::Regulator(RegulatorEvent::PersonBarred {
+            person: v("guard-2"),
+            reason: bar,
+            until: None,
+        });
+        let unbarred = Event::Regulator(RegulatorEvent::PersonUnbarred {
+            person: v("guard-2"),
+            note: note("cleared"),
+        });
+        assert_eq!(
+            start_of(&facts(vec![licensed.clone(), barred.clone()]), bar, 5).0,
+            Some(day_(1))
+        );
+        assert_eq!(
+            start_of(&facts(vec![licensed, barred, unbarred]), bar, 5).0,
+            None
+        );
+    }
+
     #[test]
     fn periods_are_per_class() {
         let p = RetentionPolicy {
