@@ -410,11 +410,12 @@ pub async fn post_review(
         })
         .map_err(|e| ApiError::Internal(e.to_string()))?;
         drop(reader);
-        for n in &out.notes {
-            if let Some(until) = n.retain_until {
-                store.set_note_retention(&n.note, until)?;
-            }
-        }
+        let ends: Vec<_> = out
+            .notes
+            .iter()
+            .filter_map(|n| n.retain_until.map(|u| (n.note, u)))
+            .collect();
+        store.set_note_retentions(&ends)?;
         Ok(Json(out))
     })
     .await
