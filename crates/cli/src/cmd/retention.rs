@@ -72,9 +72,10 @@ pub struct ApplyArgs {
   armsledger retention archive --before 2027-01-01 --out ledger-to-2027.bundle --token $REG_TOKEN
 
 Writes the whole log as of the server's export checkpoint (every chain from
-its first entry: a hash chain verifies only from its start), which holds every
-entry received before --before; then verifies the file offline before saying
-so, and writes the log's verifier key beside it (FILE.vkey). Keep both off-site;
+its first entry: a hash chain verifies only from its start); run it once
+--before is well past, so that checkpoint covers every entry received before
+it. Then verifies the file offline before saying so, and writes the log's
+verifier key beside it (FILE.vkey). Keep both off-site;
 check later with `armsledger verify FILE --trusted-key FILE.vkey`. Nothing is
 deleted from the ledger: entries are kept at least 30 years.")]
 pub struct ArchiveArgs {
@@ -267,7 +268,7 @@ fn archive(a: ArchiveArgs) -> anyhow::Result<u8> {
     std::fs::write(&key_path, format!("{}\n", vkey.trim()))
         .with_context(|| format!("writing {}", key_path.display()))?;
     println!(
-        "archived {} entries (log size {}) covering the period before {}: AUTHENTIC",
+        "archived {} entries (the log up to checkpoint size {}), for the period before {}: AUTHENTIC",
         report.entries, cp.size, a.before
     );
     println!(
