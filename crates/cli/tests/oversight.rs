@@ -15,7 +15,7 @@ mod sites;
 
 use std::path::Path;
 
-use sites::{Procs, acquire_glock, fails, ok, regulator, root_public, server, token};
+use sites::{Procs, acquire_glock, fails, ok, regulator, server, site_online, token};
 
 /// The regulator (pushing to a real server), and `north` set up with two
 /// pistols acquired and synced. Returns the server URL and the regulator token.
@@ -28,25 +28,7 @@ fn world(dir: &Path, procs: &mut Procs) -> (String, String) {
         &["regulator", "push", "--server", &url, "--token", &rt],
     );
     let nt = token(dir, "site:north");
-    ok(
-        dir,
-        &[
-            "site",
-            "init",
-            "--site",
-            "north",
-            "--device",
-            &north_dev,
-            "--regulator-key",
-            &key,
-            "--manufacturer-root",
-            &root_public(),
-            "--server",
-            &url,
-            "--token",
-            &nt,
-        ],
-    );
+    site_online(dir, "north", &north_dev, &key, &url, &nt);
     ok(dir, &acquire_glock("GLK-1"));
     ok(dir, &acquire_glock("GLK-2"));
     ok(dir, &["sync"]);

@@ -78,10 +78,36 @@ impl Run<'_> {
                         Verdict::Proven => Completeness::Proven {
                             basis: ProofBasis::Index,
                         },
+                        Verdict::Newer { index, seq: newest }
+                            if c.chain == ChainId::Regulator.to_string() =>
+                        {
+                            // A scoped bundle carries only the regulator
+                            // entries its reader may see (need to know), so
+                            // newer ones may be out of the reader's scope or
+                            // may have been cut: the reader cannot tell, and
+                            // is told so (docs/threat-model.md).
+                            warnings.push(Warning {
+                                kind: WarningKind::NewerEntriesExist,
+                                subject: Some(c.chain.clone()),
+                                message: format!(
+                                    "{}: newer entries exist (newest at log index {index}, \
+                                     counter {newest}): the bundle stops at counter {seq}; a \
+                                     scoped bundle holds only the regulator entries its reader \
+                                     may see, so the newer ones are outside that scope or were \
+                                     left out (a key revocation, a bar): ask the server for a \
+                                     fresh pull",
+                                    c.chain
+                                ),
+                            });
+                            Completeness::NewerEntriesExist {
+                                newest_index: index,
+                                newest_seq: newest,
+                            }
+                        }
                         Verdict::Newer { index, seq: newest } => {
                             // A site, company or dossier export holds every
-                            // entry of these chains up to its checkpoint: one
-                            // that stops short was cut.
+                            // entry of its site chains up to its checkpoint:
+                            // one that stops short was cut.
                             let mut p = Problem::new(
                                 ProblemKind::StopsShort,
                                 None,
