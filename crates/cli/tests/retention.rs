@@ -14,7 +14,9 @@ mod sites;
 
 use std::path::Path;
 
-use sites::{Procs, acquire_glock, bin, fails, ok, regulator, root_public, server_with, token};
+use sites::{
+    Procs, acquire_glock, bin, fails, ok, regulator, root_public, server_with, site_online, token,
+};
 
 /// Person and case notes are due as soon as the person leaves or the case
 /// closes; operational notes are kept ten years.
@@ -35,25 +37,7 @@ fn world(dir: &Path, procs: &mut Procs) -> (String, String, usize) {
         &["regulator", "push", "--server", &url, "--token", &rt],
     );
     let nt = token(dir, "site:north");
-    ok(
-        dir,
-        &[
-            "site",
-            "init",
-            "--site",
-            "north",
-            "--device",
-            &north_dev,
-            "--regulator-key",
-            &key,
-            "--manufacturer-root",
-            &root_public(),
-            "--server",
-            &url,
-            "--token",
-            &nt,
-        ],
-    );
+    site_online(dir, "north", &north_dev, &key, &url, &nt);
     ok(dir, &acquire_glock("GLK-1"));
     ok(dir, &acquire_glock("GLK-2"));
     ok(dir, &["sync"]);
