@@ -46,7 +46,11 @@ fn world(dir: &Path, procs: &mut Procs) -> (String, String, usize) {
 
 /// `retention apply --dry-run --json`, decoded.
 fn review(dir: &Path) -> serde_json::Value {
-    serde_json::from_str(&ok(dir, &["retention", "apply", "--dry-run", "--json"])).unwrap()
+    serde_json::from_str(&ok(
+        dir,
+        &["retention", "apply", "--dry-run", "--all", "--json"],
+    ))
+    .unwrap()
 }
 
 /// The review's line for the note sealed by an entry of `kind`.
@@ -186,7 +190,9 @@ fn retention_apply_erases_only_the_notes_whose_period_ended() {
         text.contains("dry run: nothing signed, nothing erased"),
         "{text}"
     );
-    assert!(text.contains("2 due"), "{text}");
+    assert!(text.contains("2 sealed notes due, "), "{text}");
+    assert!(text.contains("due  "), "{text}");
+    assert!(!text.contains("kept "), "only the due ones: {text}");
     let again = review(dir);
     assert_eq!(again["due"], r["due"], "{again:#}");
     let trace = ok(dir, &["trace", "GLK-2", "--server", &url, "--token", &rt]);

@@ -114,6 +114,14 @@ pub struct NoteReview {
     pub due: bool,
 }
 
+/// What `POST /v1/retention/review` takes.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct ReviewQuery {
+    /// List every note not yet erased, kept ones too (default: only those due).
+    #[serde(default)]
+    pub all: bool,
+}
+
 /// The review's answer.
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RetentionReview {
@@ -124,8 +132,11 @@ pub struct RetentionReview {
     pub at: Timestamp,
     /// The log size reviewed.
     pub log_size: u64,
-    /// Every sealed note not yet erased, in log order.
+    /// Sealed notes not yet erased, in log order: those due, or with
+    /// `?all=true` every one.
     pub notes: Vec<NoteReview>,
+    /// Sealed notes not yet erased and still kept (listed only with `all`).
+    pub kept: u64,
 }
 
 /// What a note is about, for when its period starts.
@@ -376,11 +387,13 @@ pub fn review(
             due: retain_until.is_some_and(|u| u <= now),
         });
     }
+    let kept = notes.iter().filter(|n| !n.due).count() as u64;
     Ok(RetentionReview {
         policy,
         at: now,
         log_size: size,
         notes,
+        kept,
     })
 }
 
@@ -389,6 +402,7 @@ pub fn review(
 /// store. Nothing is erased: `armsledger retention apply` signs the
 /// `notes-erased` entry the answer calls for.
 #[utoipa::path(post, path = "/v1/retention/review", tag = "admin",
+    params(ReviewQuery),
     responses(
         (status = 200, description = "every sealed note not yet erased, due or not, and why", body = RetentionReview),
         (status = 401, description = "no token, or an unknown or revoked one"),
@@ -398,6 +412,7 @@ pub fn review(
 pub async fn post_review(
     State(shared): State<Arc<Shared>>,
     caller: Caller,
+    crate::routes::extract::Query(q): crate::routes::extract::Query<ReviewQuery>,
 ) -> Result<Json<RetentionReview>, ApiError> {
     caller.need_regulator("review the retention of sealed notes")?;
     tokio::task::spawn_blocking(move || {
@@ -416,6 +431,10 @@ pub async fn post_review(
             .filter_map(|n| n.retain_until.map(|u| (n.note, u)))
             .collect();
         store.set_note_retentions(&ends)?;
+        let mut out = out;
+        if !q.all {
+            out.notes.retain(|n| n.due);
+        }
         Ok(Json(out))
     })
     .await

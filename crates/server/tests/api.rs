@@ -1083,10 +1083,23 @@ async fn the_retention_review_dates_notes_from_the_ledger_for_the_regulator_only
         let (st, _) = call(&env.app, "POST", "/v1/retention/review", tok, vec![]).await;
         assert_eq!(st, want, "{tok:?}");
     }
+    // By default only the notes due: none yet.
     let (st, b) = call(
         &env.app,
         "POST",
         "/v1/retention/review",
+        Some(&env.regulator),
+        vec![],
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    let due: serde_json::Value = serde_json::from_slice(&b).unwrap();
+    assert!(due["notes"].as_array().unwrap().is_empty(), "{due:#}");
+    assert_eq!(due["kept"], 2, "{due:#}");
+    let (st, b) = call(
+        &env.app,
+        "POST",
+        "/v1/retention/review?all=true",
         Some(&env.regulator),
         vec![],
     )
@@ -1132,7 +1145,7 @@ async fn the_retention_review_dates_notes_from_the_ledger_for_the_regulator_only
     );
     let rec = env.shared.store().note(&active.seal()).unwrap().unwrap();
     assert_eq!(rec.retain_until, None);
-    // The review is in the access log, once (the refused calls are not).
+    // Each review is in the access log (the refused calls are not).
     let (_, b) = call(
         &env.app,
         "GET",
@@ -1148,6 +1161,6 @@ async fn the_retention_review_dates_notes_from_the_ledger_for_the_regulator_only
         .iter()
         .filter(|r| r["route"] == "/v1/retention/review")
         .collect();
-    assert_eq!(reviews.len(), 1, "{log:#}");
+    assert_eq!(reviews.len(), 2, "{log:#}");
     assert_eq!(reviews[0]["role"], "regulator", "{log:#}");
 }

@@ -38,6 +38,7 @@ pub enum RetentionCommand {
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   armsledger retention apply --dry-run
+  armsledger retention apply --dry-run --all     (the notes kept too, and why)
   armsledger retention apply --json
 
 The server reviews every sealed note of its log against its [retention]
@@ -64,6 +65,9 @@ pub struct ApplyArgs {
     /// Print one JSON object (the review, and the entries recorded).
     #[arg(long)]
     pub json: bool,
+    /// List the notes still kept too, and why (default: only those due).
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// `retention archive`.
@@ -136,7 +140,12 @@ fn apply(a: ApplyArgs) -> anyhow::Result<u8> {
     if !a.json {
         eprintln!("reviewing sealed notes on {server} …");
     }
-    let review: RetentionReview = client.post_json("/v1/retention/review").map_err(explain)?;
+    let path = if a.all {
+        "/v1/retention/review?all=true"
+    } else {
+        "/v1/retention/review"
+    };
+    let review: RetentionReview = client.post_json(path).map_err(explain)?;
     let due: Vec<&NoteReview> = review.notes.iter().filter(|n| n.due).collect();
     let mut erasures = Vec::new();
     if !a.dry_run && !due.is_empty() {
@@ -202,21 +211,24 @@ fn apply(a: ApplyArgs) -> anyhow::Result<u8> {
         p.entries_years, p.person_days, p.case_days, p.operational_days
     );
     println!(
-        "{} sealed notes kept, {} due as of {} (log size {})",
-        review.notes.len(),
+        "{} sealed notes due, {} kept, as of {} (log size {})",
         due.len(),
+        review.kept,
         review.at,
         review.log_size
     );
-    for n in &due {
+    for n in &review.notes {
+        let until = n
+            .retain_until
+            .map_or_else(|| "not yet known".to_string(), |t| t.to_string());
         println!(
-            "due   {} {:<11} {} ({}): {}; kept until {}",
+            "{} {} {:<11} {} ({}): {}; retention ends {until}",
+            if n.due { "due " } else { "kept" },
             n.note.short(),
             n.class.word(),
             n.kind,
             n.entry.short(),
             n.reason,
-            n.retain_until.map_or_else(String::new, |t| t.to_string())
         );
     }
     if a.dry_run {
