@@ -130,6 +130,9 @@ pub struct ServerClient {
     agent: ureq::Agent,
 }
 
+/// Largest JSON answer [`ServerClient::post_json`] reads (1 GiB).
+pub const MAX_POST_ANSWER: u64 = 1 << 30;
+
 impl ServerClient {
     /// A client for `base` (e.g. `http://127.0.0.1:8640`) with an optional bearer token.
     pub fn new(base: &str, token: Option<String>) -> Self {
@@ -164,6 +167,20 @@ impl ServerClient {
         let mut reader = resp.body_mut().with_config().limit(u64::MAX).reader();
         std::io::copy(&mut reader, out)
             .map_err(|e| AgentError::Server(format!("reading {path}: {e}")))
+    }
+
+    /// POST to `path` with no body and decode its JSON answer (an action
+    /// the server takes on its own data, such as a retention review).
+    pub fn post_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, AgentError> {
+        let req = self.auth(self.agent.post(format!("{}{path}", self.base)));
+        let mut resp = self.finish(path, req.send_empty())?;
+        // A long answer (every note of a large log) is not cut at ureq's
+        // 10 MB default.
+        resp.body_mut()
+            .with_config()
+            .limit(MAX_POST_ANSWER)
+            .read_json()
+            .map_err(|e| AgentError::Server(format!("decoding {path}: {e}")))
     }
 
     /// GET `path` as text.

@@ -73,6 +73,12 @@ pub enum Command {
         #[command(subcommand)]
         action: cmd::regulator::RegulatorCommand,
     },
+    /// Retention (regulator): `apply` erases the sealed notes whose period under the server's policy has ended; `archive` writes the log to an offline bundle that verifies.
+    Retention {
+        /// Retention action.
+        #[command(subcommand)]
+        action: cmd::retention::RetentionCommand,
+    },
     /// Run or make a simulated signing device (the armoury's secure element).
     Device {
         /// Device action.

@@ -391,7 +391,7 @@ pub fn subject_of(template: &str, path: &str) -> String {
 }
 
 /// Records every successful read a token makes (a `GET` of a route that
-/// shows records), durably, before the answer is sent. A read whose record
+/// shows records, and the retention review), durably, before the answer is sent. A read whose record
 /// cannot be written is answered 503 instead: no read goes unrecorded.
 pub async fn record_reads(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     let route = req
@@ -404,7 +404,10 @@ pub async fn record_reads(State(shared): State<Arc<Shared>>, req: Request, next:
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_string);
-    let wanted = req.method() == axum::http::Method::GET;
+    // A retention review reads every note's subject and dates: recorded
+    // like a read although it is a POST (it writes each note's retention end).
+    let wanted =
+        req.method() == axum::http::Method::GET || route.as_deref() == Some("/v1/retention/review");
     let (Some(route), Some(token), true) = (route, token, wanted) else {
         return next.run(req).await;
     };

@@ -79,6 +79,9 @@ pub struct Config {
     /// Publishing the checkpoint and tiles to S3-compatible object storage
     /// (`[publish]`); unset: not published.
     pub publish: Option<crate::publish::PublishConfig>,
+    /// How long entries and sealed notes are kept (`[retention]`; entries
+    /// at least 30 years, a shorter policy is refused at load).
+    pub retention: crate::retention::RetentionPolicy,
 }
 
 impl Default for Config {
@@ -109,6 +112,7 @@ impl Default for Config {
             witness_retry_max_ms: 30_000,
             witness_timeout_ms: 10_000,
             publish: None,
+            retention: crate::retention::RetentionPolicy::default(),
         }
     }
 }
@@ -141,6 +145,9 @@ pub enum ConfigError {
         /// What is wrong.
         msg: String,
     },
+    /// The retention policy keeps ledger entries less than the 30-year floor.
+    #[error("config: {0}")]
+    Retention(String),
     /// A key is not 32 bytes of hex.
     #[error("{what} is not a 64-digit hex Ed25519 public key")]
     BadKey {
@@ -166,6 +173,7 @@ impl Config {
             None => Config::default(),
         };
         c.apply_env(|k| std::env::var(k).ok())?;
+        c.retention.check().map_err(ConfigError::Retention)?;
         Ok(c)
     }
 
@@ -279,5 +287,26 @@ mod tests {
         // The rate's old name still reads.
         let c: Config = toml::from_str("chain_rate_per_second = 7\n").unwrap();
         assert_eq!(c.token_rate_per_second, 7);
+    }
+
+    #[test]
+    fn the_retention_policy_loads_and_is_refused_below_the_entry_floor() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        // Unset keys keep their defaults.
+        std::fs::write(&file, "[retention]\nperson_days = 1\n").unwrap();
+        let c = Config::load(Some(&file)).unwrap();
+        assert_eq!(c.retention.person_days, 1);
+        assert_eq!(c.retention.entries_years, 30);
+        assert_eq!(c.retention.case_days, 3650);
+        std::fs::write(&file, "[retention]\nperson_dayz = 1\n").unwrap();
+        assert!(matches!(
+            Config::load(Some(&file)),
+            Err(ConfigError::Parse { .. })
+        ));
+        std::fs::write(&file, "[retention]\nentries_years = 29\n").unwrap();
+        let err = Config::load(Some(&file)).unwrap_err();
+        assert!(matches!(err, ConfigError::Retention(_)), "{err}");
+        assert!(err.to_string().contains("at least 30 years"), "{err}");
     }
 }

@@ -174,6 +174,18 @@ impl LiveStore {
         self.write(|s| s.set_note_retention(note, until))
     }
 
+    /// Sets when each note's retention ends, in one transaction (see
+    /// [`LogStore::set_note_retentions`]).
+    pub fn set_note_retentions(
+        &self,
+        notes: &[(
+            armsledger_core::note::SealedNote,
+            armsledger_core::ids::Timestamp,
+        )],
+    ) -> Result<usize, WriteError> {
+        self.write(|s| s.set_note_retentions(notes))
+    }
+
     /// The note store's record of `note`.
     pub fn note(
         &self,

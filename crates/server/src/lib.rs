@@ -26,6 +26,7 @@ pub mod limits;
 pub mod metrics;
 pub mod publish;
 pub mod queue;
+pub mod retention;
 pub mod routes;
 pub mod scope;
 pub mod secret;
@@ -61,7 +62,7 @@ pub use state::{Published, Shared};
         routes::register::serial, routes::register::trace_requests,
         routes::reports::report,
         routes::sync::pull, routes::export::export, routes::export::dossier,
-        access_log::list,
+        access_log::list, retention::post_review,
         routes::admin::create_token, routes::admin::list_tokens, routes::admin::revoke_token,
         routes::admin::healthz, routes::admin::metrics,
         witnessing::cosigned_checkpoint, witnessing::status,
@@ -133,6 +134,7 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .route("/metrics", get(admin::metrics))
         .route("/openapi.json", get(openapi))
         .route("/v1/access-log", get(access_log::list))
+        .route("/v1/retention/review", post(crate::retention::post_review))
         .fallback(extract::no_route)
         .method_not_allowed_fallback(extract::no_method)
         // Every read a token makes is recorded before its answer leaves.

@@ -1041,3 +1041,126 @@ async fn an_erased_note_reads_as_erased_and_everything_still_verifies() {
     assert!(fsck.problems.is_empty(), "{fsck:?}");
     assert_eq!(fsck.entries, log.len() as u64 + 1);
 }
+
+/// Issue 17, retention: the review dates each sealed note from the ledger
+/// (a revoked person's reason from the revocation, an active person's not
+/// at all), records the end of retention in the note store, and is the
+/// regulator's alone.
+#[tokio::test]
+async fn the_retention_review_dates_notes_from_the_ledger_for_the_regulator_only() {
+    use armsledger_core::event::Revocable;
+    use armsledger_core::testkit::opening;
+    let mut env = env().await;
+    let left = opening("guard-2 failed a drug test");
+    let active = opening("guard-1 under investigation");
+    let revoked = env.s.regulator(RegulatorEvent::PersonRevoked {
+        person: v("guard-2"),
+        what: Revocable::Licence,
+        reason: left.seal(),
+    });
+    let barred = env.s.regulator(RegulatorEvent::PersonBarred {
+        person: v("guard-1"),
+        reason: active.seal(),
+        until: Some(Timestamp::parse("2099-01-01").unwrap()),
+    });
+    let log = env.s.log.clone();
+    assert_eq!(post(&env, &log, true).await.0, StatusCode::OK);
+    let (st, body) = post_notes(
+        &env,
+        &env.regulator,
+        serde_json::json!({"notes": [upload(&revoked, &left, "person"), upload(&barred, &active, "person")]}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+
+    let tokens = [
+        (None, StatusCode::UNAUTHORIZED),
+        (Some(env.auditor.as_str()), StatusCode::FORBIDDEN),
+        (Some(env.acme.as_str()), StatusCode::FORBIDDEN),
+        (Some(env.north.as_str()), StatusCode::FORBIDDEN),
+    ];
+    for (tok, want) in tokens {
+        let (st, _) = call(&env.app, "POST", "/v1/retention/review", tok, vec![]).await;
+        assert_eq!(st, want, "{tok:?}");
+    }
+    // By default only the notes due: none yet.
+    let (st, b) = call(
+        &env.app,
+        "POST",
+        "/v1/retention/review",
+        Some(&env.regulator),
+        vec![],
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    let due: serde_json::Value = serde_json::from_slice(&b).unwrap();
+    assert!(due["notes"].as_array().unwrap().is_empty(), "{due:#}");
+    assert_eq!(due["kept"], 2, "{due:#}");
+    let (st, b) = call(
+        &env.app,
+        "POST",
+        "/v1/retention/review?all=true",
+        Some(&env.regulator),
+        vec![],
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    let r: serde_json::Value = serde_json::from_slice(&b).unwrap();
+    let of = |note: &armsledger_core::note::SealedNote| {
+        r["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["note"] == note.commitment().to_string())
+            .unwrap()
+            .clone()
+    };
+    // Default policy: six years after the person leaves; not due yet.
+    let l = of(&left.seal());
+    assert_eq!(l["due"], false, "{r:#}");
+    assert!(
+        l["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("guard-2 left on "),
+        "{l:#}"
+    );
+    let a = of(&active.seal());
+    assert_eq!(a["reason"], "guard-1 is still active", "{a:#}");
+    assert!(a["retain_until"].is_null(), "{a:#}");
+    // The store keeps the end of retention of the one whose period started.
+    let rec = env.shared.store().note(&left.seal()).unwrap().unwrap();
+    let received = env
+        .shared
+        .store()
+        .read()
+        .unwrap()
+        .entry_by_hash(&revoked.hash())
+        .unwrap()
+        .unwrap()
+        .received_at;
+    assert_eq!(
+        rec.retain_until,
+        Some(Timestamp(received.0 + 6 * 365 * Timestamp::DAY))
+    );
+    let rec = env.shared.store().note(&active.seal()).unwrap().unwrap();
+    assert_eq!(rec.retain_until, None);
+    // Each review is in the access log (the refused calls are not).
+    let (_, b) = call(
+        &env.app,
+        "GET",
+        "/v1/access-log",
+        Some(&env.regulator),
+        vec![],
+    )
+    .await;
+    let log: serde_json::Value = serde_json::from_slice(&b).unwrap();
+    let reviews: Vec<_> = log["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["route"] == "/v1/retention/review")
+        .collect();
+    assert_eq!(reviews.len(), 2, "{log:#}");
+    assert_eq!(reviews[0]["role"], "regulator", "{log:#}");
+}

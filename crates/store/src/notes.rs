@@ -199,6 +199,9 @@ pub fn set_retention(
         Some(v) => decode::<NoteRecord>(v.value(), note)?,
         None => return Ok(false),
     };
+    if rec.retain_until == Some(until) {
+        return Ok(true);
+    }
     let rec = NoteRecord {
         retain_until: Some(until),
         ..rec

@@ -14,6 +14,7 @@ pub mod query;
 pub mod register;
 pub mod regulator;
 pub mod report;
+pub mod retention;
 pub mod serve;
 pub mod setup;
 pub mod sync;
@@ -48,6 +49,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Sync(a) => sync::run(a),
         Command::Status(a) => setup::status(a),
         Command::Regulator { action } => regulator::run(action),
+        Command::Retention { action } => retention::run(action),
         Command::Witness { action } => match armsledger_witness::cli::run(action) {
             Ok(()) => Ok(0),
             Err(e) => anyhow::bail!("witness: {e}"),

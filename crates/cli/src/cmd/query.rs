@@ -15,7 +15,7 @@ use crate::out;
 use armsledger_agents::ServerClient;
 
 /// Where the server is and who is asking.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ServerArgs {
     /// The regulator's server.
     #[arg(

@@ -102,6 +102,11 @@ pub fn serve_device(flash: &Path, sock: &Path) -> Child {
 
 /// Starts `armsledger serve` on `dir/srv`; returns its URL.
 pub fn server(dir: &Path, regulator_key: &str, procs: &mut Procs) -> String {
+    server_with(dir, regulator_key, procs, &[])
+}
+
+/// [`server`] with more arguments (`--config FILE`).
+pub fn server_with(dir: &Path, regulator_key: &str, procs: &mut Procs, extra: &[&str]) -> String {
     let mut child = Command::new(bin())
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(dir.join("srv"))
@@ -111,6 +116,7 @@ pub fn server(dir: &Path, regulator_key: &str, procs: &mut Procs) -> String {
             "--manufacturer-root",
             &root_public(),
         ])
+        .args(extra)
         .env_remove("ARMSLEDGER_DATA")
         .env_remove("ARMSLEDGER_LISTEN")
         .stdout(Stdio::piped())

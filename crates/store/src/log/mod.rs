@@ -200,8 +200,22 @@ impl LogStore {
         note: &armsledger_core::note::SealedNote,
         until: Timestamp,
     ) -> Result<bool, StoreError> {
+        self.set_note_retentions(&[(*note, until)]).map(|n| n == 1)
+    }
+
+    /// Sets when each note's retention ends, in one transaction; returns
+    /// how many of the notes the store holds.
+    pub fn set_note_retentions(
+        &self,
+        notes: &[(armsledger_core::note::SealedNote, Timestamp)],
+    ) -> Result<usize, StoreError> {
         let txn = self.db.begin_write()?;
-        let found = crate::notes::set_retention(&txn, note, until)?;
+        let mut found = 0;
+        for (note, until) in notes {
+            if crate::notes::set_retention(&txn, note, *until)? {
+                found += 1;
+            }
+        }
         txn.commit()?;
         Ok(found)
     }
