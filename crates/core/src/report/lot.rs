@@ -159,6 +159,55 @@ pub struct LotTrace {
     pub balances: Vec<Holding>,
     /// Every flagged difference, with its settlement if any.
     pub flags: Vec<LotFlag>,
+    /// Who held rounds in the window asked for, if one was ([`LotTrace::window`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_between: Option<HeldWindow>,
+}
+
+/// The holders of a window.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HeldWindow {
+    /// From (device time, inclusive).
+    pub from: Timestamp,
+    /// Until (device time, inclusive).
+    pub until: Timestamp,
+    /// Every holder with rounds in the window.
+    pub holders: Vec<HeldBy>,
+}
+
+impl LotTrace {
+    /// Sets [`LotTrace::held_between`] to the holders between `from` and `until`.
+    pub fn window(&mut self, from: Timestamp, until: Timestamp) {
+        let holders = held_between(self, from, until);
+        self.held_between = Some(HeldWindow {
+            from,
+            until,
+            holders,
+        });
+    }
+
+    /// Keeps only what concerns the sites `keep` says a reader may see:
+    /// their acts, their holders (rounds in transit count for the sender
+    /// and the receiver), their receipts and flags. A company sees its own
+    /// holders; the regulator keeps everything. Call before
+    /// [`LotTrace::window`], so a window shows only the holders kept.
+    pub fn retain_sites(&mut self, keep: impl Fn(&SiteId) -> bool) {
+        let holder_kept = |h: &SiteId, holder: &LotHolder| {
+            keep(h) || matches!(holder, LotHolder::InTransit { to_site, .. } if keep(to_site))
+        };
+        self.steps.retain(|s| match &s.event.chain {
+            crate::entry::ChainId::Site(site) => keep(site),
+            crate::entry::ChainId::Regulator => false,
+        });
+        for s in &mut self.steps {
+            s.balances.retain(|h| holder_kept(&h.site, &h.holder));
+            s.changes.retain(|c| holder_kept(&c.site, &c.holder));
+            s.flags.retain(|f| keep(&f.site));
+        }
+        self.balances.retain(|h| holder_kept(&h.site, &h.holder));
+        self.receipts.retain(|r| keep(&r.site));
+        self.flags.retain(|f| keep(&f.site));
+    }
 }
 
 /// The traces of every lot with a lot number.
@@ -470,6 +519,7 @@ pub fn trace_lot<'a>(
         complete,
         balances: holdings(engine.state(), &lot),
         flags,
+        held_between: None,
     })
 }
 

@@ -318,3 +318,42 @@ fn a_bundle_missing_an_act_shows_a_broken_link() {
         "north's next act after the gap"
     );
 }
+
+#[test]
+fn a_company_sees_its_own_holders_and_acts_only() {
+    let j = LotJourney::new();
+    let mut t = traced(&j);
+    let south: SiteId = v("south");
+    t.retain_sites(|s| s == &south);
+    // Its acts: the arrival, guard-3's issue and return, its count.
+    assert_eq!(
+        t.steps.iter().map(|s| s.event.hash).collect::<Vec<_>>(),
+        [2, 5, 9, 11].map(|i| j.acts[i].hash())
+    );
+    assert!(t.receipts.is_empty(), "the receipt was north's");
+    for s in &t.steps {
+        assert!(
+            s.balances.iter().all(|h| h.site == south),
+            "{:?}",
+            s.balances
+        );
+    }
+    assert_eq!(t.flags.len(), 1);
+    // The window shows only south's holders.
+    let at = |i: usize| j.acts[i].header().device_time;
+    t.window(at(4), at(6));
+    let w = t.held_between.as_ref().unwrap();
+    assert_eq!(
+        w.holders
+            .iter()
+            .map(|h| h.holder.to_string())
+            .collect::<Vec<_>>(),
+        ["in store at vault", "with guard-3"]
+    );
+    // Quiet: keeping every site changes nothing.
+    let mut all = traced(&j);
+    let before = all.steps.len();
+    all.retain_sites(|_| true);
+    assert_eq!(all.steps.len(), before);
+    assert_eq!(all.balances, traced(&j).balances);
+}

@@ -9,8 +9,8 @@ mod timeline;
 mod trace;
 
 pub use lot::{
-    Change, HeldBy, Holding, LotFlag, LotHolder, LotReceipt, LotStep, LotTrace, LotTraces,
-    concerns_lot, find_lots, held_between, trace_lot, trace_lots,
+    Change, HeldBy, HeldWindow, Holding, LotFlag, LotHolder, LotReceipt, LotStep, LotTrace,
+    LotTraces, concerns_lot, find_lots, held_between, trace_lot, trace_lots,
 };
 pub use timeline::{Timeline, TimelineEvent, concerns_firearm, summarise, timeline};
 pub use trace::{Custody, SerialChange, Trace, TraceView, TracedFirearm, trace, trace_firearm};

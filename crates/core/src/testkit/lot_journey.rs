@@ -1,5 +1,5 @@
 //! One ammunition lot's whole life, for the lot trace's tests: 1000 rounds
-//! of `LJ-7` received at `north` (acme), 300 sent to `south` (bravo), issued
+//! of `LJ-7` received at `north` (acme), 300 sent to `south` (other-co), issued
 //! to three guards, 20 expended by `guard-2` on incident `INC-7`, one box
 //! of 50 lost from the vault, a count at `south` 10 short, and the rest of
 //! `north`'s rounds disposed of. The acts are a day apart, so a window
@@ -35,14 +35,14 @@ impl LotJourney {
     /// Builds the ledger.
     pub fn new() -> Self {
         let mut s = Scenario::standard();
-        s.company_with_site("bravo", "south");
+        s.company_with_site("other-co", "south");
         for p in [
             "south-armourer",
             "guard-3",
             "south-witness-1",
             "south-witness-2",
         ] {
-            s.guard(p, "bravo", 365);
+            s.guard(p, "other-co", 365);
         }
         let mut acts = Vec::new();
         let day = Timestamp::DAY;
@@ -55,7 +55,7 @@ impl LotJourney {
             "armourer-1",
             SiteEvent::TransferredOut {
                 to_site: v("south"),
-                to_company: v("bravo"),
+                to_company: v("other-co"),
                 firearms: vec![],
                 rounds: vec![AmmoLine { lot, rounds: 300 }],
                 rounds_from: Some(v("vault")),
