@@ -301,8 +301,48 @@ pub fn summarise(ev: &SiteEvent) -> String {
                     .join(", ")
             }
         ),
+        AmmunitionReceived {
+            identity,
+            rounds,
+            source,
+            location,
+            ..
+        } => format!(
+            "received {rounds} rounds of lot {} ({}) from {} into {location}",
+            identity.lot_number, identity.calibre, source.name
+        ),
+        AmmunitionIssued {
+            to, lines, from, ..
+        } => {
+            format!("issued {} rounds to {to} from {from}", rounds_of(lines))
+        }
+        AmmunitionReturned { lines, to, .. } => {
+            let (back, used) = lines.iter().fold((0u64, 0u64), |(b, u), l| {
+                (b.saturating_add(l.returned), u.saturating_add(l.expended))
+            });
+            format!("{back} rounds returned to {to}, {used} expended")
+        }
+        AmmunitionExpended {
+            holder,
+            line,
+            reason,
+            incident,
+            ..
+        } => format!(
+            "{} rounds expended {holder} ({}{})",
+            line.rounds,
+            format!("{reason:?}").to_lowercase(),
+            incident
+                .as_ref()
+                .map_or(String::new(), |i| format!(", incident {i}"))
+        ),
         other => other.kind().replace('-', " "),
     }
+}
+
+/// The rounds of ammunition lines, added up.
+fn rounds_of(lines: &[crate::model::AmmoLine]) -> u64 {
+    lines.iter().fold(0u64, |n, l| n.saturating_add(l.rounds))
 }
 
 /// One line for an event of `chain`: the summary, with the site named for a
