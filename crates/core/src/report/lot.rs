@@ -11,6 +11,7 @@
 //! CLI's offline `trace --lot --bundle` both call [`trace_lots`].
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::ControlFlow;
 
 use serde::Serialize;
 
@@ -377,6 +378,19 @@ fn particulars(
     }
 }
 
+/// A lot's trace broke off before the replay reached the end of the
+/// ledger, because its caller asked it to (the request ended or ran out of
+/// time).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the lot's trace stopped after {after} of the ledger's entries")]
+pub struct TraceStopped {
+    /// Entries folded before it stopped.
+    pub after: u64,
+}
+
+/// How often (in entries folded) [`trace_lot_until`] asks whether to stop.
+const STOP_EVERY: u64 = 256;
+
 /// Traces `lot`. `positions` gives the log index and receipt time of the
 /// entries the caller has them for (a store's lot index scan, a bundle);
 /// the acts themselves come from the engine's history, so one that moves
@@ -388,7 +402,22 @@ pub fn trace_lot<'a>(
     view: TraceView,
     positions: impl IntoIterator<Item = (Option<u64>, Option<Timestamp>, &'a SignedEntry)>,
 ) -> Option<LotTrace> {
-    let identity = engine.state().lots.get(&lot)?.clone();
+    trace_lot_until(engine, lot, view, positions, &|| false).unwrap_or(None)
+}
+
+/// [`trace_lot`] that asks `stop` every few hundred entries of the replay
+/// (and before the first) whether to give up: a server stops the trace of a
+/// request that ended or ran past its deadline.
+pub fn trace_lot_until<'a>(
+    engine: &Engine,
+    lot: LotId,
+    view: TraceView,
+    positions: impl IntoIterator<Item = (Option<u64>, Option<Timestamp>, &'a SignedEntry)>,
+    stop: &dyn Fn() -> bool,
+) -> Result<Option<LotTrace>, TraceStopped> {
+    let Some(identity) = engine.state().lots.get(&lot).cloned() else {
+        return Ok(None);
+    };
     let known: HashMap<Hash, (Option<u64>, Option<Timestamp>)> = positions
         .into_iter()
         .map(|(i, r, e)| (e.hash(), (i, r)))
@@ -397,13 +426,18 @@ pub fn trace_lot<'a>(
     let mut snapshots: Vec<(Vec<Holding>, Vec<Change>, Vec<LotFlag>)> = Vec::new();
     let mut flags: Vec<LotFlag> = Vec::new();
     let mut last: Vec<Holding> = Vec::new();
-    engine.replay_each(|e, received_at, state| {
+    let mut folded = 0u64;
+    let replay = engine.replay_each(|e, received_at, state| {
+        if folded.is_multiple_of(STOP_EVERY) && stop() {
+            return ControlFlow::Break(());
+        }
+        folded = folded.saturating_add(1);
         let Event::Site(ev) = &e.body().event else {
-            return;
+            return ControlFlow::Continue(());
         };
         let named = concerns_lot(e, &lot);
         if !named && !may_move_unnamed(ev) {
-            return;
+            return ControlFlow::Continue(());
         }
         let now = holdings(state, &lot);
         // New differences for this lot, and settlements of earlier ones.
@@ -437,13 +471,20 @@ pub fn trace_lot<'a>(
         }
         let moved = changes(&last, &now);
         if !named && moved.is_empty() && raised.is_empty() && !settled {
-            return;
+            return ControlFlow::Continue(());
         }
         let (index, received) = known.get(&e.hash()).copied().unwrap_or((None, received_at));
         acts.push((index, received, e.clone()));
         snapshots.push((now.clone(), moved, raised));
         last = now;
+        ControlFlow::Continue(())
     });
+    if let ControlFlow::Break(n) = replay {
+        // The entry it stopped at was folded but not read.
+        return Err(TraceStopped {
+            after: n.saturating_sub(1),
+        });
+    }
     let (events, complete) = events_of(
         Subject::Lot(lot),
         |_| true,
@@ -511,7 +552,7 @@ pub fn trace_lot<'a>(
             flags: raised,
         });
     }
-    Some(LotTrace {
+    Ok(Some(LotTrace {
         lot,
         identity,
         receipts,
@@ -520,7 +561,7 @@ pub fn trace_lot<'a>(
         balances: holdings(engine.state(), &lot),
         flags,
         held_between: None,
-    })
+    }))
 }
 
 /// Traces every lot `asked` names ([`find_lots`]).

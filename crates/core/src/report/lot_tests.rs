@@ -357,3 +357,28 @@ fn a_company_sees_its_own_holders_and_acts_only() {
     assert_eq!(all.steps.len(), before);
     assert_eq!(all.balances, traced(&j).balances);
 }
+
+#[test]
+fn a_trace_asked_to_stop_stops_and_one_left_alone_runs_to_the_end() {
+    let j = LotJourney::new();
+    let v = folded(j.log(), &j);
+    let asked = std::cell::Cell::new(0);
+    let stopped = trace_lot_until(v.engine(), j.lot, TraceView::Corrected, [], &|| {
+        asked.set(asked.get() + 1);
+        true
+    });
+    assert_eq!(stopped.unwrap_err(), TraceStopped { after: 0 });
+    assert_eq!(asked.get(), 1, "asked before the first entry, then stopped");
+    // Quiet: never asked to stop, it is the whole trace.
+    let whole = trace_lot_until(v.engine(), j.lot, TraceView::Corrected, [], &|| false)
+        .unwrap()
+        .unwrap();
+    assert_eq!(whole.steps.len(), j.acts.len());
+    // An unknown lot is no trace, not a stop.
+    let unknown = crate::model::LotId([7; 16]);
+    assert!(
+        trace_lot_until(v.engine(), unknown, TraceView::Corrected, [], &|| true)
+            .unwrap()
+            .is_none()
+    );
+}

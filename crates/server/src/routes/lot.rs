@@ -5,6 +5,8 @@
 //! its own holders and acts only.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use armsledger_core::entry::ChainId;
 use armsledger_core::ids::Timestamp;
@@ -15,6 +17,7 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
+use crate::limits::CancelOnDrop;
 use crate::routes::auth::Caller;
 use crate::routes::extract::{Path, Query};
 use crate::routes::visibility::reveal_events;
@@ -110,10 +113,35 @@ pub async fn trace(
         .map_err(ApiError::BadRequest)?
         .unwrap_or_default();
     let window = window(&q)?;
-    tokio::task::spawn_blocking(move || build(&shared, &caller, &lot, view, window))
-        .await
-        .map_err(internal)?
-        .map(Json)
+    // A lot's trace folds the whole ledger again, as a point-in-time query
+    // does: the same slots (one per token, a few over all), stopped when
+    // the request ends or its deadline passes.
+    let (_all, _mine) = shared.replay_slot(caller.token_id()).map_err(|mine| {
+        if mine {
+            ApiError::RateLimited(format!(
+                "token {}: one full replay of the ledger (a point-in-time query or a lot trace) \
+                 at a time; retry when the last one is answered",
+                caller.token_id()
+            ))
+        } else {
+            ApiError::Busy(
+                "as many full replays of the ledger as allowed are running; retry shortly".into(),
+            )
+        }
+    })?;
+    let (_cancel, stop) = CancelOnDrop::new();
+    let deadline = Instant::now() + Duration::from_secs(shared.config().request_timeout_secs);
+    shared.metrics().replays_running.inc();
+    let worker = shared.clone();
+    tokio::task::spawn_blocking(move || {
+        let give_up = || stop.load(Ordering::Acquire) || Instant::now() >= deadline;
+        let out = build(&worker, &caller, &lot, view, window, &give_up);
+        worker.metrics().replays_running.dec();
+        out
+    })
+    .await
+    .map_err(internal)?
+    .map(Json)
 }
 
 fn build(
@@ -122,6 +150,7 @@ fn build(
     asked: &str,
     view: TraceView,
     window: Option<(Timestamp, Timestamp)>,
+    give_up: &dyn Fn() -> bool,
 ) -> Result<LotTraces, ApiError> {
     let v = shared.read_verifier()?;
     let state = v.engine().state();
@@ -133,14 +162,23 @@ fn build(
         let stored = reader
             .scan(&IndexKey::Lot(id), 0, usize::MAX)
             .map_err(internal)?;
-        let Some(mut traced) = report::trace_lot(
+        let traced = report::trace_lot_until(
             v.engine(),
             id,
             view,
             stored
                 .iter()
                 .map(|s| (Some(s.index), Some(s.received_at), &s.entry)),
-        ) else {
+            give_up,
+        )
+        .map_err(|stopped| {
+            shared.metrics().replays_cancelled.inc();
+            ApiError::TimedOut(format!(
+                "{stopped}: its request ended or ran past {} s",
+                shared.config().request_timeout_secs
+            ))
+        })?;
+        let Some(mut traced) = traced else {
             continue;
         };
         if !caller.0.reads_all() {

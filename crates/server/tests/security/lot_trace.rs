@@ -179,3 +179,51 @@ async fn a_window_answers_who_held_rounds_and_a_bad_one_is_refused() {
     assert_eq!(st, StatusCode::BAD_REQUEST);
     assert!(String::from_utf8_lossy(&b).contains("before"));
 }
+
+/// A lot's trace folds the whole ledger: like a point-in-time query, one
+/// per token at a time, and it stops when its client goes away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lot_trace_is_one_per_token_at_a_time() {
+    use tower::ServiceExt;
+    let j = LotJourney::new();
+    let mut s = j.scenario.clone();
+    s.company_with_site("third-co", "east");
+    for i in 0..2000 {
+        s.acquire("north", &format!("BULK-{i:05}"));
+    }
+    let env = env_of(s, |c| {
+        c.max_body_bytes = 16 << 20;
+        c.max_batch_entries = 8192;
+    })
+    .await;
+    env.post_log().await;
+    let get = |token: &str| {
+        axum::http::Request::get("/v1/lots/LJ-7/trace")
+            .header("authorization", format!("Bearer {token}"))
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let mut first = Box::pin(env.app.clone().oneshot(get(env.token("regulator"))));
+    tokio::select! {
+        biased;
+        _ = &mut first => panic!("answered before it could replay"),
+        () = std::future::ready(()) => {}
+    }
+    // Firing: the same token's second trace waits its turn.
+    let (st, b) = env.get("/v1/lots/LJ-7/trace", Some("regulator")).await;
+    assert_eq!(st, StatusCode::TOO_MANY_REQUESTS, "{}", json(&b));
+    assert!(
+        json(&b)["title"]
+            .as_str()
+            .unwrap()
+            .contains("one full replay of the ledger"),
+        "{}",
+        json(&b)
+    );
+    // Quiet: another token is served meanwhile.
+    let (st, _) = env.get("/v1/lots/LJ-7/trace", Some("auditor")).await;
+    assert_eq!(st, StatusCode::OK);
+    // The first one, awaited, answers in full.
+    let resp = first.await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+}
