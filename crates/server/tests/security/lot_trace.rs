@@ -119,6 +119,16 @@ async fn a_company_sees_its_own_holders_and_a_stranger_gets_the_unknown_lots_ans
         String::from_utf8_lossy(&a).replace("LJ-7", "X"),
         String::from_utf8_lossy(&c).replace("NOPE-1", "X")
     );
+    // Who asked about the lot is on the access log, by route and lot.
+    let (st, log) = get(&env, "/v1/access-log?subject=LJ-7", "regulator").await;
+    assert_eq!(st, StatusCode::OK);
+    let routes: Vec<&str> = log["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["route"].as_str().unwrap())
+        .collect();
+    assert_eq!(routes, ["/v1/lots/{lot}/trace"; 2], "{log:#}");
 }
 
 #[tokio::test]
