@@ -38,7 +38,7 @@ pub enum Command {
     Verify(cmd::verify::VerifyArgs),
     /// Re-derive and check a server's log store without starting anything.
     Fsck(cmd::fsck::FsckArgs),
-    /// Trace one weapon cradle to grave.
+    /// Trace one weapon cradle to grave, or an ammunition lot (--lot).
     Trace(cmd::trace::TraceArgs),
     /// A site's inventory, now or as of a time.
     Inventory(cmd::query::InventoryArgs),

@@ -84,6 +84,19 @@ fn trace_inventory_and_findings_read_as_committed() {
     let d = tmp.path();
     golden("trace", d, &["trace", Showcase::SERIAL, "--bundle", b]);
     golden(
+        "trace-lot",
+        d,
+        &[
+            "trace",
+            "--lot",
+            "L-24-0917",
+            "--bundle",
+            b,
+            "--held-between",
+            "2026-01-01..2026-01-02T12:00:00Z",
+        ],
+    );
+    golden(
         "trace-mistyped-both",
         d,
         &["trace", Showcase::MISTYPED, "--bundle", b, "--view", "both"],

@@ -57,7 +57,7 @@ pub use state::{Published, Shared};
         routes::ingest::post_entries, routes::notes::post_notes,
         routes::log::checkpoint, routes::log::stable_checkpoint, routes::log::log_key, routes::log::tile,
         routes::log::inclusion, routes::log::consistency,
-        routes::query::trace, routes::query::inventory, routes::query::reconciliation, routes::query::get_alerts,
+        routes::query::trace, routes::lot::trace, routes::query::inventory, routes::query::reconciliation, routes::query::get_alerts,
         routes::query::findings, routes::query::transfers, routes::query::integrity, routes::query::equivocations,
         routes::register::serial, routes::register::trace_requests,
         routes::reports::report,
@@ -110,6 +110,7 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .route("/v1/proof/consistency", get(log::consistency))
         .route("/v1/firearms/{serial}/trace", get(query::trace))
         .route("/v1/firearms/{serial}/dossier", get(export::dossier))
+        .route("/v1/lots/{lot}/trace", get(routes::lot::trace))
         .route("/v1/export", get(export::export))
         .route("/v1/sites/{site}/inventory", get(query::inventory))
         .route(

@@ -199,6 +199,7 @@ fn conventions(route: &str, v: &Value, path: &str) {
 fn value(env: &Env, name: &str) -> Option<String> {
     Some(match name {
         "serial" => Showcase::SERIAL.to_string(),
+        "lot" => "L-24-0917".into(),
         "site" => "north".into(),
         "id" => env.token_id.clone(),
         "hash" => env.show.log()[3].hash().to_string(),
@@ -264,6 +265,7 @@ async fn every_json_route_answers_json_on_a_realistic_ledger() {
         "/v1/sites/{site}/reconciliation",
         "/v1/sites/{site}/inventory",
         "/v1/firearms/{serial}/trace",
+        "/v1/lots/{lot}/trace",
         "/v1/findings",
         "/v1/alerts",
         "/v1/transfers",

@@ -20,6 +20,7 @@ pub mod setup;
 pub mod sync;
 pub mod token;
 pub mod trace;
+pub mod trace_lot;
 pub mod verify;
 pub mod witnessed;
 

@@ -20,11 +20,22 @@ use crate::out;
 /// Options of `trace`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  armsledger trace \"GLK 0001\" --server http://127.0.0.1:8640 --token $TOKEN\n  armsledger trace GLK-0001 --view both --json\n  armsledger trace GLK-0001 --bundle ledger.bundle\n  armsledger trace GLK-0001 --dossier GLK0001.dossier   (download, check offline, print)\n\nA serial a correction replaced finds the weapon too; the trace says which serial was corrected to which."
+    after_help = "Examples:\n  armsledger trace \"GLK 0001\" --server http://127.0.0.1:8640 --token $TOKEN\n  armsledger trace GLK-0001 --view both --json\n  armsledger trace GLK-0001 --bundle ledger.bundle\n  armsledger trace GLK-0001 --dossier GLK0001.dossier   (download, check offline, print)\n  armsledger trace --lot LJ-7 --held-between 2026-01-04..2026-01-08 --bundle ledger.bundle\n\nA serial a correction replaced finds the weapon too; the trace says which serial was corrected to which."
 )]
 pub struct TraceArgs {
     /// Serial as marked, now or before a correction (spacing and case do not matter).
-    pub serial: String,
+    #[arg(required_unless_present = "lot")]
+    pub serial: Option<String>,
+    /// Trace an ammunition lot instead of a weapon: its lot number as
+    /// marked (spacing and case do not matter) or its ledger id. Every
+    /// movement of its rounds, the balance per holder after each, and every
+    /// unexplained difference with the entry that shows it.
+    #[arg(long, value_name = "LOT", conflicts_with_all = ["serial", "dossier"])]
+    pub lot: Option<String>,
+    /// With --lot: who held rounds of the lot between two times,
+    /// FROM..UNTIL (RFC 3339 times or dates, both inclusive; device times).
+    #[arg(long, value_name = "FROM..UNTIL", requires = "lot")]
+    pub held_between: Option<crate::cmd::trace_lot::Window>,
     #[command(flatten)]
     pub server: ServerArgs,
     /// corrected (default: corrections folded in), original (as first
@@ -73,7 +84,7 @@ fn trace_file(
     Ok(v)
 }
 
-/// Prints a weapon's trace.
+/// Prints a weapon's trace (or, with `--lot`, a lot's).
 pub fn trace(a: TraceArgs) -> anyhow::Result<u8> {
     let policy = match &a.policy {
         None => None,
@@ -86,8 +97,14 @@ pub fn trace(a: TraceArgs) -> anyhow::Result<u8> {
                 .map_err(|e| anyhow::anyhow!("--policy: {e}"))?,
         ),
     };
+    if let Some(lot) = &a.lot {
+        return crate::cmd::trace_lot::trace_lot(&a, lot, policy.as_ref());
+    }
+    let Some(serial) = a.serial.as_deref() else {
+        anyhow::bail!("give the weapon's serial, or --lot LOT to trace an ammunition lot");
+    };
     let t: Value = if let Some(out) = &a.dossier {
-        let path = format!("/v1/firearms/{}/dossier", enc(&a.serial));
+        let path = format!("/v1/firearms/{}/dossier", enc(serial));
         let mut f =
             std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
         let n = a.server.client().get_to(&path, &mut f)?;
@@ -96,11 +113,11 @@ pub fn trace(a: TraceArgs) -> anyhow::Result<u8> {
             "dossier written to {} ({n} bytes); tracing from it after checking it offline",
             out.display()
         );
-        trace_file(out, &a.serial, a.view, policy.as_ref())?
+        trace_file(out, serial, a.view, policy.as_ref())?
     } else if let Some(b) = &a.bundle {
-        trace_file(b, &a.serial, a.view, policy.as_ref())?
+        trace_file(b, serial, a.view, policy.as_ref())?
     } else {
-        let path = format!("/v1/firearms/{}/trace?view={}", enc(&a.serial), a.view);
+        let path = format!("/v1/firearms/{}/trace?view={}", enc(serial), a.view);
         let mut t: Value = a.server.client().get_json(&path)?;
         let size = t["checkpoint"]
             .as_str()
@@ -123,18 +140,18 @@ pub fn trace(a: TraceArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-fn s(v: &Value) -> &str {
+pub(crate) fn s(v: &Value) -> &str {
     v.as_str().unwrap_or("")
 }
 
-fn short(v: &Value) -> &str {
+pub(crate) fn short(v: &Value) -> &str {
     s(v).get(..16).unwrap_or(s(v))
 }
 
 /// The human form of a trace (server or offline JSON alike).
 /// A sealed note as the server or the file showed it: the text (quoted),
 /// "sealed note 5e22bcb5", or "note erased on DATE under ORDER".
-fn note_view(v: &Value) -> String {
+pub(crate) fn note_view(v: &Value) -> String {
     match serde_json::from_value::<armsledger_core::note::NoteView>(v.clone()) {
         Ok(n @ armsledger_core::note::NoteView::Text { .. }) => format!("\"{n}\""),
         Ok(n) => n.to_string(),

@@ -1,11 +1,18 @@
 //! Reports computed from the folded state and from entries: a site's
-//! inventory, ammunition reconciliation, one weapon's timeline and trace.
+//! inventory, ammunition reconciliation, one weapon's timeline and trace,
+//! one ammunition lot's trace.
 //! Shared by the server's API and the CLI's offline commands, so both say the
 //! same thing.
 
+mod lot;
 mod timeline;
 mod trace;
 
+pub use lot::{
+    Change, HeldBy, HeldWindow, Holding, LotFlag, LotHolder, LotReceipt, LotStep, LotTrace,
+    LotTraces, TraceStopped, concerns_lot, find_lots, held_between, trace_lot, trace_lot_until,
+    trace_lots,
+};
 pub use timeline::{Timeline, TimelineEvent, concerns_firearm, summarise, timeline};
 pub use trace::{Custody, SerialChange, Trace, TraceView, TracedFirearm, trace, trace_firearm};
 

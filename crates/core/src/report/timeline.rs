@@ -301,8 +301,48 @@ pub fn summarise(ev: &SiteEvent) -> String {
                     .join(", ")
             }
         ),
+        AmmunitionReceived {
+            identity,
+            rounds,
+            source,
+            location,
+            ..
+        } => format!(
+            "received {rounds} rounds of lot {} ({}) from {} into {location}",
+            identity.lot_number, identity.calibre, source.name
+        ),
+        AmmunitionIssued {
+            to, lines, from, ..
+        } => {
+            format!("issued {} rounds to {to} from {from}", rounds_of(lines))
+        }
+        AmmunitionReturned { lines, to, .. } => {
+            let (back, used) = lines.iter().fold((0u64, 0u64), |(b, u), l| {
+                (b.saturating_add(l.returned), u.saturating_add(l.expended))
+            });
+            format!("{back} rounds returned to {to}, {used} expended")
+        }
+        AmmunitionExpended {
+            holder,
+            line,
+            reason,
+            incident,
+            ..
+        } => format!(
+            "{} rounds expended {holder} ({}{})",
+            line.rounds,
+            format!("{reason:?}").to_lowercase(),
+            incident
+                .as_ref()
+                .map_or(String::new(), |i| format!(", incident {i}"))
+        ),
         other => other.kind().replace('-', " "),
     }
+}
+
+/// The rounds of ammunition lines, added up.
+fn rounds_of(lines: &[crate::model::AmmoLine]) -> u64 {
+    lines.iter().fold(0u64, |n, l| n.saturating_add(l.rounds))
 }
 
 /// One line for an event of `chain`: the summary, with the site named for a
@@ -326,25 +366,53 @@ pub fn timeline<'a>(
     engine: &Engine,
     view: TraceView,
 ) -> Timeline {
-    let subject = Subject::Firearm(firearm);
+    let (events, complete) = events_of(
+        Subject::Firearm(firearm),
+        |e| concerns_firearm(e, &firearm),
+        entries,
+        engine,
+        view,
+    );
+    Timeline {
+        firearm,
+        events,
+        complete,
+    }
+}
+
+/// The events of `subject`'s history among `entries` (those `concerns`
+/// keeps), each summarised in the view asked for, and whether its link
+/// chain holds. A firearm has one chain across sites; a lot one per site
+/// (each site links its own acts on the lot), so a link is checked against
+/// the previous linked event of the same chain for a lot.
+pub(crate) fn events_of<'a>(
+    subject: Subject,
+    concerns: impl Fn(&SignedEntry) -> bool,
+    entries: impl IntoIterator<Item = (Option<u64>, Option<Timestamp>, &'a SignedEntry)>,
+    engine: &Engine,
+    view: TraceView,
+) -> (Vec<TimelineEvent>, bool) {
+    let per_chain = matches!(subject, Subject::Lot(_));
     let mut events = Vec::new();
-    let mut last: Option<Hash> = None;
+    let mut last: std::collections::HashMap<Option<ChainId>, Hash> =
+        std::collections::HashMap::new();
     let mut complete = true;
     for (index, received_at, e) in entries {
         let Event::Site(ev) = &e.body().event else {
             continue;
         };
-        if !concerns_firearm(e, &firearm) {
+        if !concerns(e) {
             continue;
         }
+        let key = per_chain.then(|| e.chain().clone());
         let link = e.body().link_for(&subject);
         let link_ok = match link {
-            Some(prev) => prev == last,
+            Some(prev) => prev == last.get(&key).copied(),
             None => true,
         };
         complete &= link_ok;
         if link.is_some() {
-            last = Some(e.hash());
+            last.insert(key, e.hash());
         }
         let correction = match view {
             TraceView::Original => None,
@@ -382,9 +450,5 @@ pub fn timeline<'a>(
             notes,
         });
     }
-    Timeline {
-        firearm,
-        events,
-        complete,
-    }
+    (events, complete)
 }

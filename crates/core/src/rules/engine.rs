@@ -446,6 +446,37 @@ impl Engine {
         }
     }
 
+    /// Folds the history again, with the corrections in force, into a fresh
+    /// state, and shows `visit` the state after each entry: how a report
+    /// (a lot's balances step by step) sees the ledger as it stood after
+    /// every act, by the same rules that made the state now. `visit` may
+    /// break off the replay; the answer then says after how many entries.
+    pub fn replay_each(
+        &self,
+        mut visit: impl FnMut(&SignedEntry, Option<Timestamp>, &State) -> core::ops::ControlFlow<()>,
+    ) -> core::ops::ControlFlow<u64> {
+        let mut shadow = Engine {
+            view: self.view,
+            state: State {
+                entries: self.state.entries.clone(),
+                ..State::default()
+            },
+            findings: Vec::new(),
+            history: Vec::new(),
+            corrections: self.corrections.clone(),
+            regulator_corrections: self.regulator_corrections.clone(),
+            overrides: HashMap::new(),
+            serials: BTreeMap::new(),
+        };
+        for (n, (e, r)) in (0u64..).zip(&self.history) {
+            shadow.fold(e, *r);
+            if visit(e, *r, &shadow.state).is_break() {
+                return core::ops::ControlFlow::Break(n.saturating_add(1));
+            }
+        }
+        core::ops::ControlFlow::Continue(())
+    }
+
     /// Rebuilds the state from history with the corrections in force.
     fn replay(&mut self) {
         let entries = core::mem::take(&mut self.state.entries);

@@ -4,8 +4,10 @@
 //! signed by a device (firmware-sim), whose key never leaves it.
 #![allow(clippy::expect_used, clippy::panic)]
 
+mod lot_journey;
 mod showcase;
 
+pub use lot_journey::LotJourney;
 pub use showcase::Showcase;
 
 use std::collections::BTreeMap;

@@ -6,6 +6,7 @@ pub mod export;
 pub mod extract;
 pub mod ingest;
 pub mod log;
+pub mod lot;
 pub mod notes;
 pub mod query;
 pub mod register;

@@ -84,8 +84,30 @@ pub(crate) fn reveal_notes(
             c.reason = rec.view(note, may);
         }
     }
-    for e in &mut traced.timeline.events {
-        let may = chains.get(&e.hash).copied().unwrap_or(false);
+    reveal_events(shared, role, state, traced.timeline.events.iter_mut())
+}
+
+/// Shows the sealed notes of timeline events (a weapon's or a lot's) as the
+/// caller may see them, as [`reveal_notes`] does.
+pub(crate) fn reveal_events<'a>(
+    shared: &crate::state::Shared,
+    role: &Role,
+    state: &State,
+    events: impl Iterator<Item = &'a mut armsledger_core::report::TimelineEvent>,
+) -> Result<(), armsledger_store::StoreError> {
+    use std::collections::HashMap;
+    let events: Vec<_> = events.collect();
+    let mut records = HashMap::new();
+    for n in events
+        .iter()
+        .flat_map(|e| e.notes.iter().map(|n| *n.note()))
+    {
+        if let std::collections::hash_map::Entry::Vacant(slot) = records.entry(n) {
+            slot.insert(shared.store().note(&n)?);
+        }
+    }
+    for e in events {
+        let may = may_read_notes(role, state, &e.chain);
         e.reveal(&|n| {
             records
                 .get(n)

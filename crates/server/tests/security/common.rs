@@ -53,10 +53,16 @@ pub async fn env() -> Env {
 
 /// An environment whose configuration `tweak` changes first.
 pub async fn env_with(tweak: impl FnOnce(&mut Config)) -> Env {
-    let dir = tempfile::tempdir().unwrap();
     let mut s = Scenario::standard();
     s.company_with_site("other-co", "south");
     s.company_with_site("third-co", "east");
+    env_of(s, tweak).await
+}
+
+/// An environment for the ledger `s` (not yet posted), with `tweak`
+/// applied to its configuration.
+pub async fn env_of(s: Scenario, tweak: impl FnOnce(&mut Config)) -> Env {
+    let dir = tempfile::tempdir().unwrap();
     let mut c = config(dir.path(), &s);
     tweak(&mut c);
     let shared = Shared::open(c).unwrap();

@@ -15,5 +15,6 @@ mod access_log;
 mod common;
 mod files;
 mod limits;
+mod lot_trace;
 mod need_to_know;
 mod scope;
