@@ -1,5 +1,5 @@
 //! An ammunition lot's trace over HTTP (issue 24): the regulator and
-//! auditors see every holder, with a proof per act; a company sees its own
+//! auditors and the police see every holder, with a proof per act; a company sees its own
 //! holders and acts only; a company that never held the lot gets the same
 //! 404 as for a lot that does not exist; a window answers who held rounds.
 
@@ -50,7 +50,7 @@ async fn the_regulator_sees_every_holder_and_the_balances_are_cores() {
         j.log().iter().map(|e| (None, None, e.as_ref()))
     });
     let offline = serde_json::to_value(&offline.lots[0]).unwrap();
-    for role in ["regulator", "auditor"] {
+    for role in ["regulator", "auditor", "police"] {
         let (st, t) = get(&env, "/v1/lots/lj%207/trace", role).await;
         assert_eq!(st, StatusCode::OK, "{role}: {t}");
         let lot = &t["lots"][0];
