@@ -28,6 +28,30 @@ fn small_demo_summary_matches_the_ledger() {
     assert_eq!(entries, s["recorded"].as_u64().unwrap(), "{s:#}");
     assert_eq!(entries, s["bundle_entries"].as_u64().unwrap(), "{s:#}");
     assert_eq!(s["bundle_authentic"], true);
+    // Issue 24: the summary names a sample lot, and its trace read offline
+    // from the bundle lists the same acts the server's trace gave.
+    let lot = s["sample_lot"].as_str().unwrap();
+    let online: Vec<&str> = s["sample_lot_acts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap())
+        .collect();
+    assert!(online.len() > 1, "{s:#}");
+    let out = Command::cargo_bin("armsledger")
+        .unwrap()
+        .args(["trace", "--lot", lot, "--json", "--bundle"])
+        .arg(dir.join("ledger.bundle"))
+        .assert()
+        .success();
+    let t: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let offline: Vec<&str> = t["lots"][0]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|st| st["hash"].as_str().unwrap())
+        .collect();
+    assert_eq!(offline, online);
     assert_eq!(s["device_pids"].as_array().unwrap().len(), 3, "{s:#}");
     // Issue 20: a witness process cosigned the exported checkpoint, and the
     // bundle verified under the demo's policy.

@@ -49,6 +49,10 @@ pub struct Summary {
     pub sample_chain_entries: u64,
     /// Sites that held it, in order.
     pub sample_custody: Vec<String>,
+    /// An ammunition lot to trace (`armsledger trace --lot`).
+    pub sample_lot: Option<String>,
+    /// The entry hashes of its trace's acts, as the server gave them.
+    pub sample_lot_acts: Vec<String>,
     /// The exported bundle.
     pub bundle: PathBuf,
     /// Whether it verified offline against the log key.
@@ -189,6 +193,7 @@ pub fn conclude(
         .and_then(|l| l.trim().parse().ok())
         .context("the server's checkpoint has no size line")?;
     let sample = trace_sample(&client, common.sample(), &tally.per_firearm)?;
+    let (sample_lot, sample_lot_acts) = trace_lot_sample(&client)?;
     let oversight = complete_oversight(&client, plan, oversight, common, &report)?;
     let recorded: u64 = tally.chains.values().sum();
     let wall = tally.started.elapsed().as_secs_f64();
@@ -205,6 +210,8 @@ pub fn conclude(
         sample_trace_complete: sample.complete,
         sample_chain_entries: sample.chain_entries,
         sample_custody: sample.custody,
+        sample_lot,
+        sample_lot_acts,
         bundle,
         bundle_authentic: report.authentic(),
         bundle_entries: report.entries,
@@ -432,6 +439,26 @@ fn trace_sample(
     Ok(out)
 }
 
+/// The first lot of the first site, traced by the server: its number and
+/// the entry hashes of its acts (`None` if no act named it).
+fn trace_lot_sample(client: &ServerClient) -> anyhow::Result<(Option<String>, Vec<String>)> {
+    let lot = super::world::lot_identity(0, 0)?.lot_number.to_string();
+    let t: serde_json::Value = match client.get_json(&format!("/v1/lots/{lot}/trace")) {
+        Ok(t) => t,
+        Err(_) => return Ok((None, Vec::new())),
+    };
+    let acts = t["lots"][0]["steps"]
+        .as_array()
+        .map(|steps| {
+            steps
+                .iter()
+                .filter_map(|s| s["hash"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok((Some(lot), acts))
+}
+
 /// Events in a timeline, whatever its JSON shape (a list, or an object with one).
 fn timeline_len(t: &serde_json::Value) -> u64 {
     let n = match t {
@@ -496,6 +523,12 @@ pub fn print_summary(s: &Summary, dir: &Path) {
             "  trace        {serial}: {} events, custody {}",
             s.sample_trace_events,
             s.sample_custody.join(" → ")
+        );
+    }
+    if let Some(lot) = &s.sample_lot {
+        println!(
+            "  lot trace    {lot}: {} acts (armsledger trace --lot {lot})",
+            s.sample_lot_acts.len()
         );
     }
     let kv = |m: &BTreeMap<String, u64>| {
