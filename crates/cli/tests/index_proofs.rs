@@ -294,3 +294,87 @@ fn a_dossier_proves_the_weapon_latest_or_says_newer_events_exist() {
     );
     assert_eq!(r.dossier.as_ref().unwrap().completeness, INDEX);
 }
+
+/// A server whose index is forged for one weapon's serial (its redb file
+/// changed while it was stopped, the map's path rehashed so that the store
+/// stays self-consistent): its next checkpoint commits to the wrong root, and
+/// a full export's verifier names the serial and the weapon.
+#[test]
+fn a_full_export_names_the_serial_whose_index_leaf_the_server_forged() {
+    use armsledger_index::tree::Batch;
+    use armsledger_index::{LeafValue, MapKey, NodeStore as _, NodeStoreMut as _};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = world();
+    let (mut srv, token) = serve(tmp.path(), &s);
+    // Untouched, a full export carries the index's leaves and verifies.
+    let whole = fetch(&srv, &token, "/v1/export");
+    assert!(
+        records(&whole)
+            .iter()
+            .any(|r| matches!(r, Record::IndexLeaves(_))),
+        "a full export carries its index leaves"
+    );
+    let r = verify(&whole);
+    assert!(r.authentic(), "{:#?}", r.problems);
+
+    // Forge GLK-100's leaf: its record says the weapon's history ends one
+    // event earlier than it does (the newest event "forgotten").
+    srv.kill();
+    let key = MapKey::serial("GLK 100");
+    {
+        let db = redb::Database::open(srv.data.join("log.redb")).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut map = armsledger_index::redb_store::RedbMap::open(&txn).unwrap();
+            let mut value = LeafValue::decode(&map.value(&key).unwrap().unwrap()).unwrap();
+            let mut rec = value.records()[0].clone();
+            rec.seq -= 1;
+            rec.log_index -= 1;
+            value.put(rec).unwrap();
+            map.put_value(&key, &value.encode()).unwrap();
+            let mut b = Batch::new(&mut map).unwrap();
+            b.set(&key, value.hash()).unwrap();
+            b.commit().unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    srv.restart();
+    // One more entry, so that the server signs a checkpoint over its map.
+    s.acquire("north", "GLK 102");
+    assert_eq!(srv.post(&s.log[s.log.len() - 1..]).0, 200);
+    srv.settled_checkpoint();
+    let bundle = fetch(&srv, &token, "/v1/export");
+    let r = verify(&bundle);
+    assert!(!r.authentic());
+    let p: Vec<_> = r
+        .problems
+        .iter()
+        .filter(|p| p.kind == ProblemKind::IndexRoot)
+        .collect();
+    assert_eq!(p.len(), 1, "{:#?}", r.problems);
+    let gun = armsledger_core::testkit::pistol("GLK 100").id();
+    assert!(
+        p[0].reason
+            .starts_with(&format!("serial GLK100 (firearm {gun}): ")),
+        "{}",
+        p[0].reason
+    );
+
+    // The binary names it too, and fails.
+    let f = tmp.path().join("forged.bundle");
+    std::fs::write(&f, &bundle).unwrap();
+    let out = Command::new(harness::bin())
+        .arg("verify")
+        .arg(&f)
+        .arg("--no-state")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("serial GLK100 (firearm "), "{text}");
+}
+
+fn records(bytes: &[u8]) -> Vec<Record> {
+    BundleReader::new(bytes).map(|r| r.unwrap().item).collect()
+}
