@@ -380,7 +380,11 @@ pub(crate) fn encode_payload(record: &Record) -> Result<Vec<u8>, String> {
                     "an index leaves record holds 1 to {MAX_INDEX_LEAVES_PER_RECORD} leaves, not {n}"
                 ));
             }
-            if l.leaves.windows(2).any(|w| w[0].0 >= w[1].0) {
+            if l.leaves
+                .iter()
+                .zip(l.leaves.iter().skip(1))
+                .any(|(a, b)| a.0 >= b.0)
+            {
                 return Err("index leaves are in increasing key order, without repeats".into());
             }
             let mut out = Vec::with_capacity(4 + 64 * n);
@@ -498,7 +502,11 @@ pub(crate) fn decode_payload(kind: Kind, payload: Vec<u8>) -> Result<Record, Str
                     (key, Hash(hash))
                 })
                 .collect();
-            if leaves.windows(2).any(|w| w[0].0 >= w[1].0) {
+            if leaves
+                .iter()
+                .zip(leaves.iter().skip(1))
+                .any(|(a, b)| a.0 >= b.0)
+            {
                 return Err("index leaves out of key order, or repeated".into());
             }
             Record::IndexLeaves(IndexLeavesRecord { leaves })
@@ -558,12 +566,46 @@ mod tests {
             Kind::Equivocation,
             Kind::Finding,
             Kind::MapProof,
+            Kind::IndexLeaves,
             Kind::End,
         ] {
             assert_eq!(Kind::from_byte(k as u8), Some(k));
         }
         assert_eq!(Kind::from_byte(0), None);
-        assert_eq!(Kind::from_byte(0x09), None);
+        assert_eq!(Kind::from_byte(0x0a), None);
+    }
+
+    #[test]
+    fn index_leaves_round_trip_and_refuse_what_cannot_be_them() {
+        let leaves = vec![([1; 32], Hash([2; 32])), ([3; 32], Hash([4; 32]))];
+        let r = Record::IndexLeaves(IndexLeavesRecord {
+            leaves: leaves.clone(),
+        });
+        let payload = r.payload().unwrap();
+        assert_eq!(payload.len(), 4 + 128);
+        assert_eq!(&payload[..4], &[0, 0, 0, 2]);
+        assert_eq!(
+            decode_payload(Kind::IndexLeaves, payload.clone()).unwrap(),
+            r
+        );
+        // Out of order, repeated, empty, a count that disagrees: refused.
+        let mut swapped = payload.clone();
+        swapped[4..68].copy_from_slice(&payload[68..132]);
+        swapped[68..132].copy_from_slice(&payload[4..68]);
+        assert!(decode_payload(Kind::IndexLeaves, swapped).is_err());
+        let mut repeated = payload.clone();
+        repeated[68..100].copy_from_slice(&payload[4..36]);
+        assert!(decode_payload(Kind::IndexLeaves, repeated).is_err());
+        assert!(decode_payload(Kind::IndexLeaves, vec![0, 0, 0, 0]).is_err());
+        let mut short = payload.clone();
+        short[3] = 3;
+        assert!(decode_payload(Kind::IndexLeaves, short).is_err());
+        assert!(decode_payload(Kind::IndexLeaves, payload[..100].to_vec()).is_err());
+        assert!(
+            Record::IndexLeaves(IndexLeavesRecord { leaves: Vec::new() })
+                .payload()
+                .is_err()
+        );
     }
 
     #[test]

@@ -189,16 +189,33 @@ fn a_site_bundle_proves_its_chains_complete_and_names_the_one_cut_short() {
     );
     assert_eq!(chain(&r, "regulator").completeness, INDEX);
 
-    // The regulator chain's newest entry cut off.
+    // The regulator chain's newest entry cut off: the bundle does not say
+    // whether its regulator chain is whole (the regulator's export) or what
+    // a site may see (need to know), so the index's newer entries are named,
+    // with how many, but not judged a cut.
     let newest = *regulator.last().unwrap();
     let r = verify(&without(&bundle, &[newest]));
-    let p = r
-        .problems
+    assert!(r.authentic(), "{:#?}", r.problems);
+    let w = r
+        .warnings
         .iter()
-        .find(|p| p.kind == ProblemKind::StopsShort)
-        .unwrap_or_else(|| panic!("{:#?}", r.problems));
-    assert_eq!(p.chain.as_deref(), Some("regulator"));
-    assert_eq!(p.log_index, Some(newest));
+        .find(|w| w.kind == WarningKind::NewerEntriesExist)
+        .unwrap_or_else(|| panic!("{:#?}", r.warnings));
+    assert_eq!(w.subject.as_deref(), Some("regulator"));
+    assert!(
+        w.message.contains(&format!(
+            "regulator: newer entries exist (newest at log index {newest}, counter {})",
+            regulator.len()
+        )),
+        "{}",
+        w.message
+    );
+    assert!(
+        w.message.contains("counts 1 regulator entries after"),
+        "{}",
+        w.message
+    );
+    assert_eq!(chain(&r, "regulator").completeness, Completeness::Excerpt);
     assert_eq!(chain(&r, "site:north").completeness, INDEX);
 
     // The binary says it in words, and fails.
@@ -377,4 +394,87 @@ fn a_full_export_names_the_serial_whose_index_leaf_the_server_forged() {
 
 fn records(bytes: &[u8]) -> Vec<Record> {
     BundleReader::new(bytes).map(|r| r.unwrap().item).collect()
+}
+
+/// A site's own export holds the regulator chain as an excerpt (need to
+/// know), here with no gap: the regulator's newest entries are another
+/// company's. The index cannot prove it complete, nor call it cut (that
+/// used to fail the site's own export as "stops short"), but tells its
+/// reader how many newer regulator entries exist; dropping the excerpt's
+/// newest entry is not a problem either, and the count says one more.
+#[test]
+fn a_site_token_export_learns_how_many_newer_regulator_entries_exist() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = world();
+    // Another company's site and its device keys: regulator entries north
+    // may not see, after every one it may.
+    s.company_with_site("bravo", "south");
+    let (srv, _) = serve(tmp.path(), &s);
+    let token = srv.token("site:north");
+    let bundle = fetch(&srv, &token, "/v1/export?site=north");
+    let r = verify(&bundle);
+    assert!(r.authentic(), "{:#?}", r.problems);
+    let reg = chain(&r, "regulator");
+    assert_eq!(reg.completeness, Completeness::Excerpt);
+    let head = reg.head_counter.unwrap();
+    let total = s
+        .log
+        .iter()
+        .filter(|e| e.chain().to_string() == "regulator")
+        .count() as u64;
+    assert!(
+        total > head,
+        "the world has regulator entries north may not see"
+    );
+    let newer = |r: &Report| {
+        r.warnings
+            .iter()
+            .find(|w| w.kind == WarningKind::NewerEntriesExist)
+            .map(|w| w.message.clone())
+            .unwrap_or_else(|| panic!("{:#?}", r.warnings))
+    };
+    let note = newer(&r);
+    assert!(
+        note.contains(&format!(
+            "(newest at log index {}, counter {total}): the verifiable index of checkpoint",
+            s.log.len() - 1,
+        )),
+        "{note}"
+    );
+    assert!(
+        note.contains(&format!("counts {} regulator entries after", total - head)),
+        "{note}"
+    );
+    assert_eq!(chain(&r, "site:north").completeness, INDEX);
+
+    // The excerpt's newest entry dropped: still an excerpt, no problem, and
+    // the index says one more newer entry exists.
+    let regulator: Vec<u64> = entries(&bundle)
+        .iter()
+        .filter(|(_, e)| e.chain().to_string() == "regulator")
+        .map(|(i, _)| *i)
+        .collect();
+    let cut = without(&bundle, &regulator[regulator.len() - 1..]);
+    let r = verify(&cut);
+    assert!(r.authentic(), "{:#?}", r.problems);
+    let reg = chain(&r, "regulator");
+    assert_eq!(reg.completeness, Completeness::Excerpt);
+    let head = reg.head_counter.unwrap();
+    assert!(
+        newer(&r).contains(&format!("counts {} regulator entries after", total - head)),
+        "{}",
+        newer(&r)
+    );
+
+    // The regulator's own export of the site: the whole chain, proven.
+    let full = fetch(&srv, &srv.token("regulator"), "/v1/export?site=north");
+    let r = verify(&full);
+    assert_eq!(chain(&r, "regulator").completeness, INDEX);
+    assert!(
+        !r.warnings
+            .iter()
+            .any(|w| w.kind == WarningKind::NewerEntriesExist),
+        "{:#?}",
+        r.warnings
+    );
 }

@@ -34,6 +34,8 @@ pub(super) struct Recompute {
     lots: std::collections::HashMap<[u8; 32], LotId>,
     /// The server's leaves, from the bundle's IndexLeaves records.
     claimed: Option<Vec<([u8; 32], Hash)>>,
+    /// Record number and offset of the first IndexLeaves record.
+    claimed_at: Option<(u64, u64)>,
 }
 
 /// Most index leaves a full bundle may carry (64 bytes each in memory).
@@ -163,7 +165,7 @@ impl Recompute {
             .leaves()
             .map(|(k, v)| (k.0, armsledger_index::value::value_hash(v)))
             .collect();
-        ours.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        ours.sort_unstable_by_key(|a| a.0);
         let mut out = Vec::new();
         let (mut i, mut j) = (0, 0);
         loop {
@@ -233,15 +235,16 @@ impl Run<'_> {
                 self.index.store.leaf_count()
             ));
             // The server's leaves, if any, must be these very leaves.
-            if let Some(claimed) = &claimed {
-                if !self.index.differing(claimed).is_empty() {
-                    self.problem(Problem::new(
-                        ProblemKind::IndexRoot,
-                        Some(record),
-                        None,
-                        "the bundle's index leaves are not the index the checkpoint commits to",
-                    ));
-                }
+            if let Some(claimed) = &claimed
+                && !self.index.differing(claimed).is_empty()
+            {
+                let at = self.index.claimed_at;
+                self.problem(Problem::new(
+                    ProblemKind::IndexRoot,
+                    at.map(|a| a.0),
+                    at.map(|a| a.1),
+                    "the bundle's index leaves are not the index the checkpoint commits to",
+                ));
             }
             return;
         }
@@ -374,14 +377,15 @@ impl Run<'_> {
             self.problem(order("index leaves come before the first entry"));
             return;
         }
+        self.index.claimed_at.get_or_insert((record, offset));
         let claimed = self.index.claimed.get_or_insert_with(Vec::new);
-        if let (Some(last), Some(first)) = (claimed.last(), l.leaves.first()) {
-            if first.0 <= last.0 {
-                self.problem(order(
-                    "index leaves records are in increasing key order, without repeats",
-                ));
-                return;
-            }
+        if let (Some(last), Some(first)) = (claimed.last(), l.leaves.first())
+            && first.0 <= last.0
+        {
+            self.problem(order(
+                "index leaves records are in increasing key order, without repeats",
+            ));
+            return;
         }
         if claimed.len().saturating_add(l.leaves.len()) > MAX_CLAIMED_LEAVES {
             self.problem(Problem::new(

@@ -51,6 +51,7 @@ impl Run<'_> {
         let n = size.map_or_else(|| "?".to_owned(), |s| s.to_string());
         let mut warnings = Vec::new();
         let mut problems = Vec::new();
+        let mut notes = Vec::new();
         for c in self.chains.values_mut() {
             c.completeness = match &scope {
                 Scope::All if self.full_tree_matches => Completeness::Proven {
@@ -59,12 +60,71 @@ impl Run<'_> {
                 Scope::Firearm(_) if c.chain != ChainId::Regulator.to_string() => {
                     Completeness::Excerpt
                 }
-                // The regulator entries a company or site may see: an
-                // excerpt of the chain by design (need to know).
-                _ if c.chain == ChainId::Regulator.to_string()
-                    && c.head_counter.is_some_and(|n| c.entries < n) =>
-                {
-                    Completeness::Excerpt
+                // A scoped bundle's regulator chain: what a company or site
+                // may see of it (need to know), or all of it for the
+                // regulator's own export; the bundle does not say which. The
+                // index commits to the chain's newest entry, not to the newest
+                // in the reader's scope, so entries past the bundle's newest
+                // are reported (how many, the newest's log index) but not
+                // judged a cut; an index that contradicts the entries is a
+                // wrong index (threat-model.md, "Need to know").
+                _ if scope.is_scoped() && c.chain == ChainId::Regulator.to_string() => {
+                    let key = MapKey::chain_labelled(&c.chain);
+                    let seq = c.head_counter.unwrap_or(0);
+                    let gaps = c.head_counter.is_some_and(|n| c.entries < n);
+                    match self
+                        .proven
+                        .judge(&key, &[Kind::Chain], c.chain.as_bytes(), c.head, seq)
+                    {
+                        Verdict::Unproven if gaps => Completeness::Excerpt,
+                        Verdict::Unproven => Completeness::NoGapsEndUnproven,
+                        Verdict::Proven if gaps => {
+                            notes.push(format!(
+                                "regulator: an excerpt of {} entries whose newest (counter \
+                                 {seq}) is the chain's newest in the verifiable index of \
+                                 checkpoint {n}",
+                                c.entries
+                            ));
+                            Completeness::Excerpt
+                        }
+                        Verdict::Proven => Completeness::Proven {
+                            basis: ProofBasis::Index,
+                        },
+                        Verdict::Newer { index, seq: newest } => {
+                            warnings.push(Warning {
+                                kind: WarningKind::NewerEntriesExist,
+                                subject: Some(c.chain.clone()),
+                                message: format!(
+                                    "regulator: newer entries exist (newest at log index \
+                                     {index}, counter {newest}): the verifiable index of \
+                                     checkpoint {n} counts {} regulator entries after this \
+                                     bundle's newest (counter {seq}). A bundle exported for a \
+                                     company or site holds only the regulator entries its \
+                                     reader may see, so they may be outside its scope; or \
+                                     they were left out (a key revocation, a bar, a licence \
+                                     revocation). Only the regulator's own export or a full \
+                                     bundle shows which",
+                                    newest - seq
+                                ),
+                            });
+                            Completeness::Excerpt
+                        }
+                        Verdict::Contradicts(why) => {
+                            let mut p = Problem::new(
+                                ProblemKind::IndexProof,
+                                None,
+                                None,
+                                format!("{}: {why}", c.chain),
+                            );
+                            p.chain = Some(c.chain.clone());
+                            problems.push(p);
+                            if gaps {
+                                Completeness::Excerpt
+                            } else {
+                                Completeness::NoGapsEndUnproven
+                            }
+                        }
+                    }
                 }
                 Scope::All => Completeness::NoGapsEndUnproven,
                 _ => {
@@ -144,6 +204,7 @@ impl Run<'_> {
             }
         }
         self.report.warnings.append(&mut warnings);
+        self.report.notes.append(&mut notes);
         for p in problems {
             self.problem(p);
         }

@@ -86,7 +86,7 @@ fn a_server_whose_index_misstates_one_weapon_fails_a_full_verify() {
 /// Every leaf of `map`, (key, value hash), by key.
 fn leaves_of(map: &MemStore) -> Vec<([u8; 32], Hash)> {
     let mut l: Vec<([u8; 32], Hash)> = map.leaves().map(|(k, v)| (k.0, value_hash(v))).collect();
-    l.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    l.sort_unstable_by_key(|a| a.0);
     l
 }
 
@@ -204,7 +204,7 @@ fn a_server_whose_index_is_wrong_for_one_serial_is_named_by_a_full_verify() {
     let ghost = MapKey::serial("NEVER-1");
     let mut forged = leaves.clone();
     forged.push((ghost.0, Hash([9; 32])));
-    forged.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    forged.sort_unstable_by_key(|a| a.0);
     let r = verify(&with_leaves(&s, &log, &forged, root_of(&forged)));
     let p = of_kind(&r, ProblemKind::IndexRoot);
     assert_eq!(p.len(), 1, "{:#?}", r.problems);
