@@ -200,6 +200,30 @@ fn a_server_whose_index_is_wrong_for_one_serial_is_named_by_a_full_verify() {
         p[0].reason
     );
 
+    // An ammunition lot's leaf wrong: named by the lot's id.
+    let lot = s
+        .log
+        .iter()
+        .flat_map(|e| e.body().event.subjects())
+        .find_map(|sub| match sub {
+            Subject::Lot(l) => Some(l),
+            Subject::Firearm(_) => None,
+        })
+        .unwrap();
+    let key = MapKey::lot(&lot);
+    let forged: Vec<([u8; 32], Hash)> = leaves
+        .iter()
+        .map(|(k, h)| (*k, if *k == key.0 { Hash([8; 32]) } else { *h }))
+        .collect();
+    let r = verify(&with_leaves(&s, &log, &forged, root_of(&forged)));
+    let p = of_kind(&r, ProblemKind::IndexRoot);
+    assert_eq!(p.len(), 1, "{:#?}", r.problems);
+    assert!(
+        p[0].reason.starts_with(&format!("ammunition lot {lot}: ")),
+        "{}",
+        p[0].reason
+    );
+
     // A leaf for a serial no entry gives: named by its key.
     let ghost = MapKey::serial("NEVER-1");
     let mut forged = leaves.clone();
