@@ -418,7 +418,7 @@ fn add_rival(w: &mut World) {
             company: v("rival"),
             reference: v("S-7"),
             sanction: Sanction::Fine {
-                amount_minor: 100_00,
+                amount_minor: 10_000,
                 currency: v("ZAR"),
             },
             finding: None,

@@ -24,7 +24,8 @@ use armsledger_core::model::{
 };
 use armsledger_store::ArmouryLedger;
 use sites::{
-    Procs, RECEIVE_L1, acquire_glock, device_addr, fails, ok, regulator, root_public, server, token,
+    Procs, RECEIVE_L1, acquire_glock, device_addr, fails, ok, regulator, root_public, server,
+    site_online, token,
 };
 
 /// What `north` returns: the server, the regulator key and south's device.
@@ -75,25 +76,7 @@ fn north(dir: &Path, procs: &mut Procs) -> World {
         &["regulator", "push", "--server", &url, "--token", &rt],
     );
     let nt = token(dir, "site:north");
-    ok(
-        dir,
-        &[
-            "site",
-            "init",
-            "--site",
-            "north",
-            "--device",
-            &north_dev,
-            "--regulator-key",
-            &key,
-            "--manufacturer-root",
-            &root_public(),
-            "--server",
-            &url,
-            "--token",
-            &nt,
-        ],
-    );
+    site_online(dir, "north", &north_dev, &key, &url, &nt);
     World {
         url,
         key,

@@ -8,6 +8,7 @@
 use std::path::Path;
 
 use assert_cmd::Command;
+use redb::ReadableDatabase;
 
 #[test]
 fn small_demo_summary_matches_the_ledger() {
@@ -134,6 +135,7 @@ fn small_demo_summary_matches_the_ledger() {
             "the year's story lacks {act}: {s:#}"
         );
     }
+    oversight_year(&s, &dir);
     // The bundle verifies with the command line too, against the log key file.
     Command::cargo_bin("armsledger")
         .unwrap()
@@ -207,6 +209,15 @@ fn no_free_text_of_the_demo_is_in_the_entry_bytes_of_its_bundle() {
             texts.insert(rec.opening.unwrap().text.to_string());
         }
     }
+    // The regulator's own notes (its oversight acts seal theirs).
+    let reg = redb::Database::open(dir.join("regulator").join("regulator.redb")).unwrap();
+    let txn = reg.begin_read().unwrap();
+    let mut regulators = 0;
+    for (_, rec) in armsledger_store::notes::all(&txn).unwrap() {
+        texts.insert(rec.opening.unwrap().text.to_string());
+        regulators += 1;
+    }
+    assert!(regulators > 0, "the regulator sealed nothing");
     let server = armsledger_store::LogStore::open(dir.join("server").join("log.redb")).unwrap();
     let on_server: Vec<String> = server
         .notes()
@@ -224,6 +235,9 @@ fn no_free_text_of_the_demo_is_in_the_entry_bytes_of_its_bundle() {
         "inspected; recoil spring replaced",
         "bore pitted; barrel replaced by the gunsmith",
         "armed-response callout; the only qualified shotgun holder is off sick",
+        // The complaint's summary: the complainant is never in the ledger.
+        "a client reports a guard posted armed without showing a permit",
+        "key log: two key hand-overs signed by one person only",
     ] {
         assert!(
             texts.contains(said),
@@ -257,4 +271,148 @@ fn no_free_text_of_the_demo_is_in_the_entry_bytes_of_its_bundle() {
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Issue 18: the regulator's year in `summary.json`, each act by reference
+/// with the entries that record it, and the figures of the regulator's
+/// summary report, read again offline from the bundle.
+fn oversight_year(s: &serde_json::Value, dir: &Path) {
+    let o = &s["oversight"];
+    let act = |kind: &str| {
+        let v = o[kind].as_array().unwrap();
+        assert_eq!(v.len(), 1, "{kind}: {o:#}");
+        v[0].clone()
+    };
+    let regulator_entries = s["chains"]["regulator"].as_u64().unwrap();
+    let stages = |a: &serde_json::Value| -> Vec<(String, String, u64)> {
+        a["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|st| {
+                (
+                    st["what"].as_str().unwrap().to_string(),
+                    st["chain"].as_str().unwrap().to_string(),
+                    st["entry"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    // Inspection planned then performed; its finding recorded then closed.
+    let inspection = act("inspections");
+    assert_eq!(inspection["status"], "performed", "{o:#}");
+    let st = stages(&inspection);
+    assert_eq!(st.len(), 2);
+    assert!(st[0].0.starts_with("planned for "), "{st:?}");
+    assert_eq!(st[1].0, "performed");
+    assert!(st[0].2 < st[1].2 && st[1].2 <= regulator_entries, "{st:?}");
+    let finding = act("findings");
+    assert_eq!(finding["status"], "closed", "{o:#}");
+    assert!(
+        finding["about"]
+            .as_str()
+            .unwrap()
+            .ends_with(inspection["reference"].as_str().unwrap())
+    );
+    assert_eq!(stages(&finding).len(), 2);
+    // The fine follows from the finding.
+    let sanction = act("sanctions");
+    assert!(
+        stages(&sanction)[0]
+            .0
+            .ends_with(finding["reference"].as_str().unwrap()),
+        "{o:#}"
+    );
+    let complaint = act("complaints");
+    assert_eq!(complaint["status"], "resolved", "{o:#}");
+    assert_eq!(stages(&complaint)[1].0, "resolved: not upheld");
+    // Every regulator act is on the regulator chain.
+    for a in [
+        &inspection,
+        &finding,
+        &sanction,
+        &complaint,
+        &act("notices"),
+    ] {
+        assert!(
+            stages(a)
+                .iter()
+                .all(|(_, chain, n)| chain == "regulator" && *n <= regulator_entries),
+            "{a:#}"
+        );
+    }
+    // One trace request answered by the company's site, one overdue.
+    let traces = o["trace_requests"].as_array().unwrap();
+    let status: Vec<&str> = traces
+        .iter()
+        .map(|t| t["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(status, ["answered", "overdue"], "{o:#}");
+    let answered = stages(&traces[0]);
+    let last_site = s["sites"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .as_str()
+        .unwrap();
+    assert_eq!(answered.len(), 2, "{answered:?}");
+    assert_eq!(answered[1].0, "answered: held");
+    assert_eq!(answered[1].1, last_site);
+    assert_eq!(stages(&traces[1]).len(), 1);
+    // The noticed revolver acquired at a site: a critical stolen-hit alert.
+    let hit = act("stolen_hits");
+    assert_eq!(hit["act"]["chain"], last_site, "{o:#}");
+    assert_eq!(hit["matched"], act("notices")["reference"]);
+    assert!(
+        hit["alert"].as_str().unwrap().starts_with(&format!(
+            "CRITICAL: firearm-acquired of firearm {}",
+            hit["serial"].as_str().unwrap()
+        )),
+        "{o:#}"
+    );
+    assert_eq!(s["alerts"]["stolen-hit"], 1, "{s:#}");
+    assert_eq!(s["alerts"]["trace-overdue"], 1, "{s:#}");
+    // The server's summary report says the same per company...
+    let figures = |rows: &[serde_json::Value], col: &str| -> Vec<(String, u64)> {
+        rows.iter()
+            .map(|r| {
+                (
+                    r["company"].as_str().unwrap().to_string(),
+                    r[col].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let served = o["by_company"].as_array().unwrap();
+    let expect = |acme: u64, bastion: u64| {
+        vec![
+            ("acme-security".to_string(), acme),
+            ("bastion-guarding".to_string(), bastion),
+        ]
+    };
+    let checks = [
+        ("open_findings", 0, 0),
+        ("stolen_hits", 0, 1),
+        ("trace_open", 0, 0),
+        ("trace_overdue", 1, 0),
+    ];
+    for (col, acme, bastion) in checks {
+        assert_eq!(figures(served, col), expect(acme, bastion), "{col}: {o:#}");
+    }
+    // ... and so does the same report computed offline from the bundle.
+    let end = s["scenario"][1].as_str().unwrap();
+    let out = Command::cargo_bin("armsledger")
+        .unwrap()
+        .args([
+            "report", "summary", "--format", "json", "--at", end, "--bundle",
+        ])
+        .arg(dir.join("ledger.bundle"))
+        .assert()
+        .success();
+    let t: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let rows = t["rows"].as_array().unwrap();
+    for (col, acme, bastion) in checks {
+        assert_eq!(figures(rows, col), expect(acme, bastion), "{col}: {t:#}");
+    }
 }

@@ -18,7 +18,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use armsledger_core::entry::SignedEntry;
-use sites::{Procs, acquire_glock, cli, device_addr, fails, ok, root_public, server, token};
+use sites::{
+    Procs, acquire_glock, cli, device_addr, fails, ok, root_public, server, site_online, token,
+};
 
 /// A regulator, a server, and site `north` of `acme` with its device
 /// enrolled, synced, and two firearms acquired and pushed. Returns the
@@ -121,25 +123,7 @@ fn world(dir: &Path, procs: &mut Procs) -> World {
     ];
     person.extend(valid);
     ok(dir, &person);
-    ok(
-        dir,
-        &[
-            "site",
-            "init",
-            "--site",
-            "north",
-            "--device",
-            &site_device,
-            "--regulator-key",
-            &key,
-            "--manufacturer-root",
-            &root_public(),
-            "--server",
-            &url,
-            "--token",
-            &site_token,
-        ],
-    );
+    site_online(dir, "north", &site_device, &key, &url, &site_token);
     ok(dir, &acquire_glock("GLK-1"));
     ok(dir, &acquire_glock("GLK-2"));
     let s = ok(dir, &["sync"]);

@@ -15,7 +15,7 @@ mod sites;
 
 use std::path::Path;
 
-use sites::{Procs, acquire_glock, fails, ok, regulator, root_public, server, token};
+use sites::{Procs, acquire_glock, fails, ok, regulator, server, site_online, token};
 
 /// The regulator (pushing to a real server), and `north` set up with two
 /// pistols acquired and synced. Returns the server URL and the regulator token.
@@ -28,25 +28,7 @@ fn world(dir: &Path, procs: &mut Procs) -> (String, String) {
         &["regulator", "push", "--server", &url, "--token", &rt],
     );
     let nt = token(dir, "site:north");
-    ok(
-        dir,
-        &[
-            "site",
-            "init",
-            "--site",
-            "north",
-            "--device",
-            &north_dev,
-            "--regulator-key",
-            &key,
-            "--manufacturer-root",
-            &root_public(),
-            "--server",
-            &url,
-            "--token",
-            &nt,
-        ],
-    );
+    site_online(dir, "north", &north_dev, &key, &url, &nt);
     ok(dir, &acquire_glock("GLK-1"));
     ok(dir, &acquire_glock("GLK-2"));
     ok(dir, &["sync"]);
@@ -475,4 +457,45 @@ fn inspections_findings_sanctions_complaints_vetting_and_corrections() {
     }
     assert!(sealed > 5, "{sealed} sealed notes");
     assert_eq!(opened, 1);
+}
+
+/// docs/cli.md's regulator and inspector guides show every `armsledger
+/// regulator` subcommand and every report, as `--help` lists them today.
+#[test]
+fn the_guides_show_every_regulator_command_and_report() {
+    let guide =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/cli.md"))
+            .unwrap();
+    let help = assert_cmd::Command::cargo_bin("armsledger")
+        .unwrap()
+        .args(["regulator", "--help"])
+        .assert()
+        .success();
+    let help = String::from_utf8_lossy(&help.get_output().stdout).into_owned();
+    let commands: Vec<&str> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(commands.len() > 30, "{help}");
+    let missing: Vec<&&str> = commands
+        .iter()
+        .filter(|c| !guide.contains(&format!("armsledger regulator {c} ")))
+        .collect();
+    assert!(missing.is_empty(), "docs/cli.md shows no {missing:?}");
+    let reports = armsledger_reports::ReportName::ALL
+        .iter()
+        .map(|r| r.name())
+        .chain(["verify-return"]);
+    for r in reports {
+        assert!(
+            guide.contains(&format!("armsledger report {r} ")),
+            "docs/cli.md shows no `armsledger report {r}`"
+        );
+    }
+    // Firing: a command the guide does not show is caught.
+    assert!(!guide.contains("armsledger regulator no-such-command "));
 }

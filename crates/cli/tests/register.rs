@@ -13,7 +13,7 @@
 
 mod sites;
 
-use sites::{Procs, acquire_glock, fails, ok, regulator, root_public, server, token};
+use sites::{Procs, acquire_glock, fails, ok, regulator, server, site_online, token};
 
 fn json(dir: &std::path::Path, args: &[&str]) -> serde_json::Value {
     let out = ok(dir, args);
@@ -34,25 +34,7 @@ fn notices_hits_serial_checks_and_trace_requests() {
         &["regulator", "push", "--server", &url, "--token", &rt],
     );
     let nt = token(dir, "site:north");
-    ok(
-        dir,
-        &[
-            "site",
-            "init",
-            "--site",
-            "north",
-            "--device",
-            &north_dev,
-            "--regulator-key",
-            &key,
-            "--manufacturer-root",
-            &root_public(),
-            "--server",
-            &url,
-            "--token",
-            &nt,
-        ],
-    );
+    site_online(dir, "north", &north_dev, &key, &url, &nt);
     ok(dir, &acquire_glock("GLK-1"));
     ok(dir, &["sync"]);
 

@@ -18,7 +18,7 @@ use std::path::Path;
 
 use armsledger_agents::RegulatorAgent;
 use armsledger_core::event::{Event, RegulatorEvent};
-use sites::{Procs, RECEIVE_L1, acquire_glock, fails, ok, regulator, root_public, server, token};
+use sites::{Procs, RECEIVE_L1, acquire_glock, fails, ok, regulator, server, site_online, token};
 
 /// The regulator's entry `counter`, read back from its chain store.
 fn regulator_event(dir: &Path, counter: u64) -> RegulatorEvent {
@@ -195,25 +195,7 @@ fn approval_conditions_accredited_training_and_a_licence_without_firearms_are_en
         &["regulator", "push", "--server", &url, "--token", &rt],
     );
     let nt = token(dir, "site:north");
-    ok(
-        dir,
-        &[
-            "site",
-            "init",
-            "--site",
-            "north",
-            "--device",
-            &north_dev,
-            "--regulator-key",
-            &key,
-            "--manufacturer-root",
-            &root_public(),
-            "--server",
-            &url,
-            "--token",
-            &nt,
-        ],
-    );
+    site_online(dir, "north", &north_dev, &key, &url, &nt);
 
     // Two firearms fit the approval; the first issued out still counts, so
     // a third is refused.

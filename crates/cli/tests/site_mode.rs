@@ -14,7 +14,7 @@ mod sites;
 
 use sites::{
     Procs, RECEIVE_L1, acquire_glock, cli, device_addr, fails, ok, regulator, root_public, server,
-    token,
+    site_online, token,
 };
 
 /// The server's published log key (public, no token).
@@ -463,25 +463,7 @@ fn every_officer_act_and_a_transfer_between_companies() {
         &["regulator", "push", "--server", &url, "--token", &rt],
     );
     let nt = token(dir, "site:north");
-    let out = ok(
-        dir,
-        &[
-            "site",
-            "init",
-            "--site",
-            "north",
-            "--device",
-            &north_dev,
-            "--regulator-key",
-            &key,
-            "--manufacturer-root",
-            &root_public(),
-            "--server",
-            &url,
-            "--token",
-            &nt,
-        ],
-    );
+    let out = site_online(dir, "north", &north_dev, &key, &url, &nt);
     assert!(out.contains("first sync"), "{out}");
     let south = dir.join("south");
     let south = south.to_str().unwrap();

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use armsledger_core::entry::ChainId;
 use armsledger_core::event::SiteEvent;
 use armsledger_core::ids::{PersonId, Timestamp};
+use armsledger_core::oversight::VettingOutcome;
 
 use crate::registers::site_events;
 use crate::{Cell, Ledger, Scope, Table};
@@ -13,8 +14,8 @@ use crate::{Cell, Ledger, Scope, Table};
 /// The expiry windows, in days.
 pub const WINDOWS: [u64; 3] = [30, 60, 90];
 
-/// Licences, permits and qualifications of persons, and company licences,
-/// that expire within 90 days of now or expired in the last 90 days.
+/// Licences, permits, qualifications and passed vettings of persons, company
+/// licences and site armoury approvals that expire within 90 days of now or expired in the last 90 days.
 pub(crate) fn expiries(ledger: &Ledger<'_>, scope: &Scope) -> Table {
     let state = ledger.state;
     let now = scope.now;
@@ -70,6 +71,21 @@ pub(crate) fn expiries(ledger: &Ledger<'_>, scope: &Scope) -> Table {
             );
         }
     }
+    for (site, a) in &state.approvals {
+        if scope.has_site(state, site) {
+            push(
+                state
+                    .company_of(site)
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+                "site",
+                site.to_string(),
+                "armoury approval",
+                a.approval.to_string(),
+                a.valid.until,
+            );
+        }
+    }
     for (pid, p) in &state.persons {
         if !scope.has_company(state, p.company.as_ref()) {
             continue;
@@ -99,6 +115,20 @@ pub(crate) fn expiries(ledger: &Ledger<'_>, scope: &Scope) -> Table {
                 pm.valid.until,
             );
         }
+        if let Some(vet) = p
+            .vetting
+            .as_ref()
+            .filter(|v| v.outcome == VettingOutcome::Passed)
+        {
+            push(
+                company.clone(),
+                "person",
+                pid.to_string(),
+                "vetting",
+                vet.reference.to_string(),
+                vet.expires,
+            );
+        }
         for q in &p.qualifications {
             push(
                 company.clone(),
@@ -111,7 +141,7 @@ pub(crate) fn expiries(ledger: &Ledger<'_>, scope: &Scope) -> Table {
         }
     }
     rows.sort_by_key(|r| r.0);
-    let mut out = Table {
+    Table {
         report: "expiries",
         title: "Expiries at 30, 60 and 90 days".to_string(),
         scope: scope.describe(),
@@ -127,12 +157,7 @@ pub(crate) fn expiries(ledger: &Ledger<'_>, scope: &Scope) -> Table {
         ],
         rows: rows.into_iter().map(|(_, r)| r).collect(),
         notes: Vec::new(),
-    };
-    out.notes.push(
-        "Site approvals carry no expiry in the ledger yet; they join this report as holder_kind `site` once the regulator records one."
-            .to_string(),
-    );
-    out
+    }
 }
 
 #[derive(Default)]

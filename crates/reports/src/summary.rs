@@ -1,13 +1,10 @@
-//! The regulator's summary: one row per company.
-//!
-//! Extension point: inspection findings still open, lost-and-stolen hits and
-//! open trace requests join as columns of this row once the regulator's chain
-//! records them (issue 18's oversight, register and trace work); their
-//! alerts already count in the severity columns through [`severity`].
+//! The regulator's summary: one row per company, with its alerts by
+//! severity, inspection findings still open, lost-and-stolen hits and trace
+//! requests unanswered.
 
 use armsledger_core::entry::ChainId;
-use armsledger_core::ids::Timestamp;
-use armsledger_core::rules::state::FirearmState;
+use armsledger_core::ids::{CompanyId, SiteId, Timestamp};
+use armsledger_core::rules::state::{FirearmState, State};
 use armsledger_core::rules::{AlertPolicy, RuleId, alerts};
 use serde::Serialize;
 
@@ -27,8 +24,9 @@ pub enum Severity {
 /// The severity of an alert of `rule`.
 pub fn severity(rule: RuleId) -> Severity {
     match rule {
-        RuleId::KeyEquivocated | RuleId::MissingInTransit => Severity::Critical,
+        RuleId::KeyEquivocated | RuleId::MissingInTransit | RuleId::StolenHit => Severity::Critical,
         RuleId::ReturnOverdue
+        | RuleId::TraceOverdue
         | RuleId::TransferUnacknowledged
         | RuleId::LossReferencesMissing
         | RuleId::LossReportedLate
@@ -98,6 +96,7 @@ pub(crate) fn summary(ledger: &Ledger<'_>, scope: &Scope) -> Table {
             .filter(|f| matches!(&f.chain, ChainId::Site(s) if sites.contains(&s)))
             .filter(|f| scope.has_time(f.time))
             .count();
+        let oversight = OversightFigures::of(state, cid, &sites, scope);
         let mut delays = Vec::new();
         for l in &ledger.entries {
             let ChainId::Site(s) = l.entry.chain() else {
@@ -123,6 +122,10 @@ pub(crate) fn summary(ledger: &Ledger<'_>, scope: &Scope) -> Table {
             open_discrepancies.into(),
             losses.into(),
             findings.into(),
+            oversight.open_findings.into(),
+            oversight.stolen_hits.into(),
+            oversight.trace_open.into(),
+            oversight.trace_overdue.into(),
             Cell::from(median(delays)),
         ]);
     }
@@ -145,13 +148,67 @@ pub(crate) fn summary(ledger: &Ledger<'_>, scope: &Scope) -> Table {
             "open_discrepancies",
             "losses_reported",
             "rule_findings",
+            "open_findings",
+            "stolen_hits",
+            "trace_open",
+            "trace_overdue",
             "median_seconds_act_to_record",
         ],
         rows,
         notes: vec![
-            "Alerts are as of the report's time; the other counts cover the period. Open inspection findings, lost-and-stolen hits and open trace requests join as columns once the regulator's chain records them."
+            "Alerts, open findings and trace requests are as of the report's time; the other counts cover the period."
                 .to_string(),
         ],
+    }
+}
+
+/// A company's oversight figures: inspection findings open at `now` (at
+/// its sites in scope), lost-and-stolen hits at those sites in the period,
+/// and trace requests to it opened by `now` and unanswered, before and past
+/// their deadline.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct OversightFigures {
+    open_findings: usize,
+    stolen_hits: usize,
+    trace_open: usize,
+    trace_overdue: usize,
+}
+
+impl OversightFigures {
+    fn of(state: &State, company: &CompanyId, sites: &[&SiteId], scope: &Scope) -> Self {
+        let now = scope.now;
+        let open_findings = state
+            .oversight
+            .findings
+            .values()
+            .filter(|f| &f.company == company && sites.contains(&&f.site))
+            .filter(|f| f.recorded_at <= now && f.closed.as_ref().is_none_or(|(at, _)| *at > now))
+            .count();
+        let stolen_hits = state
+            .stolen_hits
+            .iter()
+            .filter(|h| sites.contains(&&h.site) && scope.has_time(h.at))
+            .count();
+        let mut out = OversightFigures {
+            open_findings,
+            stolen_hits,
+            ..Self::default()
+        };
+        // An answer counts once it is on the ledger, as for the
+        // `trace-overdue` alert: answers are timed by server receipt, which
+        // may come after a report's time.
+        let asked = state
+            .trace_requests
+            .values()
+            .filter(|r| &r.company == company && r.opened_at <= now);
+        for r in asked {
+            match r.status(now) {
+                "open" => out.trace_open += 1,
+                "overdue" => out.trace_overdue += 1,
+                _ => {}
+            }
+        }
+        out
     }
 }
 

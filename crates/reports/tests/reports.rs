@@ -734,3 +734,212 @@ fn a_site_reader_sees_only_its_site() {
     assert!(w.run(ReportName::Expiries, &scope).rows.is_empty());
     assert_eq!(w.run(ReportName::Counts, &scope).rows.len(), 1);
 }
+
+/// The regulator's oversight on its own small story, figures by hand:
+/// acme's north reports SN-3 stolen and beta's south later acquires it (one
+/// stolen hit, beta's, critical); an inspection of north finds F-1 and F-2,
+/// F-1 is closed (one open finding for acme); trace requests TR-1 (answered
+/// by north) and TR-2 (due in ten days) go to acme, TR-3 (due in a day,
+/// never answered) to beta. Two days on: acme 1 open finding, 0 hits, 1
+/// trace open, 0 overdue; beta 0, 1, 0, 1.
+#[test]
+fn summary_counts_open_findings_stolen_hits_and_trace_requests() {
+    use armsledger_core::event::TraceOutcome;
+    use armsledger_core::oversight::{InspectionStage, Severity};
+
+    let mut s = Scenario::standard();
+    s.company_with_site("beta", "south");
+    let start = s.now;
+    let (sn3, _) = s.acquire("north", "SN-3");
+    let discovered = s.now;
+    s.site(
+        "north",
+        "armourer-1",
+        SiteEvent::LossReported {
+            items: vec![Item::Firearm(sn3)],
+            kind: LossKind::Theft,
+            holder: None,
+            discovered_at: discovered,
+            circumstances: note("rack forced"),
+            police_ref: Some(v("POL-1")),
+            regulator_ref: Some(v("REG-1")),
+        },
+    );
+    s.acquire("south", "SN-3");
+    for stage in [InspectionStage::Planned, InspectionStage::Performed] {
+        let at = s.now;
+        s.regulator(RegulatorEvent::InspectionRecorded {
+            reference: v("INS-1"),
+            site: v("north"),
+            stage,
+            at,
+            note: note("annual inspection"),
+        });
+    }
+    for f in ["F-1", "F-2"] {
+        s.regulator(RegulatorEvent::FindingRecorded {
+            inspection: v("INS-1"),
+            finding: v(f),
+            site: v("north"),
+            company: v("acme"),
+            code: v("register-incomplete"),
+            severity: Severity::Minor,
+            note: note("two entries late"),
+        });
+    }
+    s.regulator(RegulatorEvent::FindingClosed {
+        finding: v("F-1"),
+        note: note("put right"),
+    });
+    for (reference, company, days) in [
+        ("TR-1", "acme", 1),
+        ("TR-2", "acme", 10),
+        ("TR-3", "beta", 1),
+    ] {
+        let deadline = s.now.plus(days * Timestamp::DAY);
+        s.regulator(RegulatorEvent::TraceRequested {
+            reference: v(reference),
+            serial: v("SN-3"),
+            company: v(company),
+            deadline,
+        });
+    }
+    s.site(
+        "north",
+        "armourer-1",
+        SiteEvent::TraceAnswered {
+            request: v("TR-1"),
+            outcome: TraceOutcome::FormerlyHeld,
+            firearms: vec![sn3],
+        },
+    );
+    let mut verifier = LedgerVerifier::new(s.regulator_key(), vec![s.root_key()], View::Corrected);
+    for e in &s.log {
+        verifier.ingest(e.clone(), None).expect("the story folds");
+    }
+    let ledger = Ledger {
+        state: verifier.engine().state(),
+        findings: verifier.engine().findings(),
+        entries: s
+            .log
+            .iter()
+            .enumerate()
+            .map(|(i, e)| Logged {
+                index: i as u64,
+                received_at: None,
+                entry: e,
+            })
+            .collect(),
+        checkpoint: None,
+        extra_alerts: vec![],
+    };
+    let scope = Scope {
+        now: s.now.plus(2 * Timestamp::DAY),
+        ..Scope::default()
+    };
+    let t = report(ReportName::Summary, &ledger, &scope).unwrap();
+    let acme = t.rows_where("company", "acme")[0];
+    let beta = t.rows_where("company", "beta")[0];
+    for (row, findings, hits, open, overdue) in [(acme, 1, 0, 1, 0), (beta, 0, 1, 0, 1)] {
+        assert_eq!(int(&t, row, "open_findings"), findings, "{t:#?}");
+        assert_eq!(int(&t, row, "stolen_hits"), hits);
+        assert_eq!(int(&t, row, "trace_open"), open);
+        assert_eq!(int(&t, row, "trace_overdue"), overdue);
+    }
+    // The hit is critical and the overdue request a warning, in beta's row.
+    assert_eq!(int(&t, beta, "alerts_critical"), 1);
+    assert_eq!(int(&t, beta, "alerts_warning"), 1);
+    // As of the story's start nothing was recorded yet: nothing open.
+    let early = Scope {
+        now: start,
+        ..Scope::default()
+    };
+    let t = report(ReportName::Summary, &ledger, &early).unwrap();
+    let acme = t.rows_where("company", "acme")[0];
+    assert_eq!(int(&t, acme, "open_findings"), 0);
+    assert_eq!(int(&t, acme, "trace_open"), 0);
+    // A period before the hit counts none.
+    let before = Scope {
+        to: Some(start),
+        ..scope
+    };
+    let t = report(ReportName::Summary, &ledger, &before).unwrap();
+    assert_eq!(
+        int(&t, t.rows_where("company", "beta")[0], "stolen_hits"),
+        0
+    );
+}
+
+/// Site approvals and passed vettings join the expiries: north's approval
+/// ends in 45 days (window 60), guard-1's vetting in 20 (window 30);
+/// guard-2's failed vetting has no expiry to show.
+#[test]
+fn expiries_include_site_approvals_and_vettings() {
+    use armsledger_core::model::Validity;
+    use armsledger_core::oversight::VettingOutcome;
+
+    let mut s = Scenario::standard();
+    let now = s.now;
+    s.regulator(RegulatorEvent::SiteApproved {
+        site: v("north"),
+        approval: v("APP-7"),
+        valid: Validity {
+            from: now.minus(Timestamp::DAY),
+            until: now.plus(45 * Timestamp::DAY),
+        },
+        categories: vec![],
+        max_firearms: None,
+    });
+    for (person, outcome, reference) in [
+        ("guard-1", VettingOutcome::Passed, "VET-1"),
+        ("guard-2", VettingOutcome::Failed, "VET-2"),
+    ] {
+        s.regulator(RegulatorEvent::VettingRecorded {
+            person: v(person),
+            outcome,
+            expires: now.plus(20 * Timestamp::DAY),
+            reference: v(reference),
+        });
+    }
+    let mut verifier = LedgerVerifier::new(s.regulator_key(), vec![s.root_key()], View::Corrected);
+    for e in &s.log {
+        verifier.ingest(e.clone(), None).expect("the story folds");
+    }
+    let ledger = Ledger {
+        state: verifier.engine().state(),
+        findings: verifier.engine().findings(),
+        entries: vec![],
+        checkpoint: None,
+        extra_alerts: vec![],
+    };
+    let scope = Scope {
+        now,
+        ..Scope::default()
+    };
+    let t = report(ReportName::Expiries, &ledger, &scope).unwrap();
+    // The standard world's papers run a year: only these two are due.
+    assert_eq!(t.rows.len(), 2, "{t:#?}");
+    assert_eq!(text(&t, 0, "holder"), "guard-1");
+    assert_eq!(text(&t, 0, "document"), "vetting");
+    assert_eq!(text(&t, 0, "number"), "VET-1");
+    assert_eq!(int(&t, 0, "days_left"), 20);
+    assert_eq!(text(&t, 0, "window"), "30");
+    assert_eq!(text(&t, 1, "holder_kind"), "site");
+    assert_eq!(text(&t, 1, "holder"), "north");
+    assert_eq!(text(&t, 1, "company"), "acme");
+    assert_eq!(text(&t, 1, "document"), "armoury approval");
+    assert_eq!(text(&t, 1, "number"), "APP-7");
+    assert_eq!(int(&t, 1, "days_left"), 45);
+    assert_eq!(text(&t, 1, "window"), "60");
+    // Another company's reader sees neither.
+    let other = Scope {
+        company: Some(v("beta")),
+        ..scope
+    };
+    assert!(
+        report(ReportName::Expiries, &ledger, &other)
+            .unwrap()
+            .rows
+            .is_empty()
+    );
+}

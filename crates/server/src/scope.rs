@@ -107,7 +107,7 @@ impl SiteScope {
     ) -> Option<Self> {
         use crate::tokens::Role;
         match role {
-            Role::Regulator | Role::Auditor => None,
+            Role::Regulator | Role::Auditor | Role::Police => None,
             Role::Company(c) => Some(SiteScope::of_company(c, chain)),
             Role::Site(s) => Some(SiteScope::of(s, chain)),
         }

@@ -20,6 +20,10 @@ pub enum Role {
     Regulator,
     /// Everything, read-only.
     Auditor,
+    /// The police: every weapon's trace and dossier, serial checks, the
+    /// lost-and-stolen register, read-only; not the text of sealed notes,
+    /// not whole-log exports, reports, the access log or tokens.
+    Police,
     /// One company's sites only.
     Company(CompanyId),
     /// One site only.
@@ -30,7 +34,7 @@ impl Role {
     /// Whether this role may read data of `site` belonging to `company`.
     pub fn may_read(&self, site: Option<&SiteId>, company: Option<&CompanyId>) -> bool {
         match self {
-            Role::Regulator | Role::Auditor => true,
+            Role::Regulator | Role::Auditor | Role::Police => true,
             Role::Company(c) => company == Some(c),
             Role::Site(s) => site == Some(s),
         }
@@ -39,6 +43,13 @@ impl Role {
     /// Whether this role may read everything.
     pub fn reads_all(&self) -> bool {
         matches!(self, Role::Regulator | Role::Auditor)
+    }
+
+    /// Whether this role may read every site's weapons and the whole
+    /// regulator chain (sealed notes stay sealed): the roles that read
+    /// everything, and the police.
+    pub fn reads_every_site(&self) -> bool {
+        self.reads_all() || *self == Role::Police
     }
 
     /// Whether this role may push entries of `chain`: a site its own chain,
@@ -59,6 +70,7 @@ impl std::fmt::Display for Role {
         match self {
             Role::Regulator => f.write_str("regulator"),
             Role::Auditor => f.write_str("auditor"),
+            Role::Police => f.write_str("police"),
             Role::Company(c) => write!(f, "company:{c}"),
             Role::Site(s) => write!(f, "site:{s}"),
         }
@@ -73,7 +85,7 @@ impl From<Role> for String {
 
 /// Why a role string was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("a role is regulator, auditor, company:<id> or site:<id>; got {0:?}")]
+#[error("a role is regulator, auditor, police, company:<id> or site:<id>; got {0:?}")]
 pub struct BadRole(pub String);
 
 impl TryFrom<String> for Role {
@@ -90,6 +102,7 @@ impl std::str::FromStr for Role {
         match s.split_once(':') {
             None if s == "regulator" => Ok(Role::Regulator),
             None if s == "auditor" => Ok(Role::Auditor),
+            None if s == "police" => Ok(Role::Police),
             Some(("company", id)) => id.parse().map(Role::Company).map_err(|_| bad()),
             Some(("site", id)) => id.parse().map(Role::Site).map_err(|_| bad()),
             _ => Err(bad()),

@@ -157,6 +157,37 @@ pub fn erase(
     Ok(())
 }
 
+/// Carries out a `NotesErased` entry, if `e` is one: deletes the openings
+/// it names, keeping the erasure. With `held_only`, a note this store never
+/// held is left out (a site holds only its own notes); otherwise it is
+/// recorded as erased all the same.
+pub fn apply_erasure(
+    txn: &WriteTransaction,
+    e: &armsledger_core::entry::SignedEntry,
+    held_only: bool,
+) -> Result<(), StoreError> {
+    use armsledger_core::event::{Event, RegulatorEvent};
+    let Event::Regulator(RegulatorEvent::NotesErased {
+        notes,
+        ground,
+        erased_on,
+    }) = &e.body().event
+    else {
+        return Ok(());
+    };
+    let erasure = Erasure {
+        on: *erased_on,
+        ground: ground.clone(),
+        entry: e.hash(),
+    };
+    for n in notes {
+        if !held_only || get_in(txn, n)?.is_some() {
+            erase(txn, n, &erasure, NoteClass::Case)?;
+        }
+    }
+    Ok(())
+}
+
 /// Sets when `note`'s retention ends.
 pub fn set_retention(
     txn: &WriteTransaction,

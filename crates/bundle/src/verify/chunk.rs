@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use armsledger_core::entry::EntryError;
-use armsledger_core::event::Event;
+use armsledger_core::event::{Event, SiteEvent};
 use armsledger_core::ids::Timestamp;
 use armsledger_core::rules::Finding;
 use armsledger_core::sig::batch::{self as signatures, SigItem, SignatureStats};
@@ -220,10 +220,16 @@ impl Run<'_> {
                 return Err(());
             }
         };
-        if let Some(reason) = self.outside_scope(&entry) {
-            self.problem(about(ProblemKind::Index, reason));
-            return Err(());
-        }
+        // A transfer-out from a site outside the scope, addressed to one
+        // inside: the received weapon's history continues from it.
+        let foreign = match self.outside_scope(&entry) {
+            Some(_) if self.addressed_into_scope(&entry) => true,
+            Some(reason) => {
+                self.problem(about(ProblemKind::Index, reason));
+                return Err(());
+            }
+            None => false,
+        };
         let full = !self.scope().is_scoped();
         let ledger = self.ledger.as_mut().ok_or(())?;
         let key = match ledger.keys().key_for(entry.header()) {
@@ -262,6 +268,14 @@ impl Run<'_> {
                 Some(Err(reason)) => Err((ProblemKind::Dossier, reason)),
                 _ => Ok(Vec::new()),
             }
+        } else if foreign {
+            // Its sender's chain is not in the bundle: key and signature are
+            // checked, the chain position is not; its links are recorded so
+            // the receiving site's entries continue the weapon's history.
+            ledger
+                .ingest_foreign(entry.clone(), p.received_at)
+                .map(<[Finding]>::to_vec)
+                .map_err(|e| (ProblemKind::Chain, e.to_string()))
         } else if !full && entry.chain() == &ChainId::Regulator {
             // A scoped bundle carries the regulator entries its reader may
             // see (need to know, issue 17), not always the whole chain: each
@@ -277,6 +291,13 @@ impl Run<'_> {
                 .map_err(|e| (ProblemKind::Chain, e.to_string()))
         };
         match outcome {
+            Ok(raised) if foreign => {
+                self.report.entries_checked += 1;
+                self.entry_hashes.insert(entry.hash());
+                Ok(need.then(|| {
+                    Applied::new(p.record, entry.header(), entry.hash(), key, &raised, false)
+                }))
+            }
             Ok(raised) => {
                 self.report.entries_checked += 1;
                 self.entry_hashes.insert(entry.hash());
@@ -375,6 +396,23 @@ impl Run<'_> {
                 }
             }
             (Some(_), None) => {}
+        }
+    }
+
+    /// Whether `entry` is a transfer-out addressed to a site whose chain
+    /// the bundle holds (site and company scopes).
+    fn addressed_into_scope(&self, entry: &SignedEntry) -> bool {
+        let Event::Site(SiteEvent::TransferredOut { to_site, .. }) = &entry.body().event else {
+            return false;
+        };
+        match self.scope() {
+            Scope::Site(s) => s == *to_site,
+            Scope::Company(c) => self
+                .ledger
+                .as_ref()
+                .and_then(|l| l.engine().state().company_of(to_site).cloned())
+                .is_some_and(|owner| owner == c),
+            Scope::All | Scope::Firearm(_) => false,
         }
     }
 

@@ -60,55 +60,32 @@ impl Run<'_> {
                 Scope::Firearm(_) if c.chain != ChainId::Regulator.to_string() => {
                     Completeness::Excerpt
                 }
-                // A scoped bundle's regulator chain: what a company or site
-                // may see of it (need to know), or all of it for the
-                // regulator's own export; the bundle does not say which. The
-                // index commits to the chain's newest entry, not to the newest
-                // in the reader's scope, so entries past the bundle's newest
-                // are reported (how many, the newest's log index) but not
-                // judged a cut; an index that contradicts the entries is a
-                // wrong index (threat-model.md, "Need to know").
-                _ if scope.is_scoped() && c.chain == ChainId::Regulator.to_string() => {
+                // The regulator entries a company or site may see: an
+                // excerpt of the chain by design (need to know). The index
+                // cannot prove it complete (it commits to the chain's newest
+                // entry, not to the newest in the reader's scope), but says
+                // how many newer regulator entries exist; a leaf that
+                // contradicts the entries is a wrong index.
+                _ if c.chain == ChainId::Regulator.to_string()
+                    && c.head_counter.is_some_and(|n| c.entries < n) =>
+                {
                     let key = MapKey::chain_labelled(&c.chain);
                     let seq = c.head_counter.unwrap_or(0);
-                    let gaps = c.head_counter.is_some_and(|n| c.entries < n);
                     match self
                         .proven
                         .judge(&key, &[Kind::Chain], c.chain.as_bytes(), c.head, seq)
                     {
-                        Verdict::Unproven if gaps => Completeness::Excerpt,
-                        Verdict::Unproven => Completeness::NoGapsEndUnproven,
-                        Verdict::Proven if gaps => {
-                            notes.push(format!(
-                                "regulator: an excerpt of {} entries whose newest (counter \
-                                 {seq}) is the chain's newest in the verifiable index of \
-                                 checkpoint {n}",
-                                c.entries
-                            ));
-                            Completeness::Excerpt
-                        }
-                        Verdict::Proven => Completeness::Proven {
-                            basis: ProofBasis::Index,
-                        },
-                        Verdict::Newer { index, seq: newest } => {
-                            warnings.push(Warning {
-                                kind: WarningKind::NewerEntriesExist,
-                                subject: Some(c.chain.clone()),
-                                message: format!(
-                                    "regulator: newer entries exist (newest at log index \
-                                     {index}, counter {newest}): the verifiable index of \
-                                     checkpoint {n} counts {} regulator entries after this \
-                                     bundle's newest (counter {seq}). A bundle exported for a \
-                                     company or site holds only the regulator entries its \
-                                     reader may see, so they may be outside its scope; or \
-                                     they were left out (a key revocation, a bar, a licence \
-                                     revocation). Only the regulator's own export or a full \
-                                     bundle shows which",
-                                    newest - seq
-                                ),
-                            });
-                            Completeness::Excerpt
-                        }
+                        Verdict::Unproven => {}
+                        Verdict::Proven => notes.push(format!(
+                            "{}: an excerpt of {} entries whose newest (counter {seq}) is the \
+                             chain's newest in the verifiable index of checkpoint {n}",
+                            c.chain, c.entries
+                        )),
+                        Verdict::Newer { index, seq: newest } => warnings.push(Warning {
+                            kind: WarningKind::NewerEntriesExist,
+                            subject: Some(c.chain.clone()),
+                            message: excerpt_newer(&c.chain, index, newest, seq, c.entries),
+                        }),
                         Verdict::Contradicts(why) => {
                             let mut p = Problem::new(
                                 ProblemKind::IndexProof,
@@ -118,13 +95,9 @@ impl Run<'_> {
                             );
                             p.chain = Some(c.chain.clone());
                             problems.push(p);
-                            if gaps {
-                                Completeness::Excerpt
-                            } else {
-                                Completeness::NoGapsEndUnproven
-                            }
                         }
                     }
+                    Completeness::Excerpt
                 }
                 Scope::All => Completeness::NoGapsEndUnproven,
                 _ => {
@@ -138,10 +111,36 @@ impl Run<'_> {
                         Verdict::Proven => Completeness::Proven {
                             basis: ProofBasis::Index,
                         },
+                        Verdict::Newer { index, seq: newest }
+                            if c.chain == ChainId::Regulator.to_string() =>
+                        {
+                            // A scoped bundle carries only the regulator
+                            // entries its reader may see (need to know), so
+                            // newer ones may be out of the reader's scope or
+                            // may have been cut: the reader cannot tell, and
+                            // is told so (docs/threat-model.md).
+                            warnings.push(Warning {
+                                kind: WarningKind::NewerEntriesExist,
+                                subject: Some(c.chain.clone()),
+                                message: format!(
+                                    "{}: newer entries exist (newest at log index {index}, \
+                                     counter {newest}): the bundle stops at counter {seq}; a \
+                                     scoped bundle holds only the regulator entries its reader \
+                                     may see, so the newer ones are outside that scope or were \
+                                     left out (a key revocation, a bar): ask the server for a \
+                                     fresh pull",
+                                    c.chain
+                                ),
+                            });
+                            Completeness::NewerEntriesExist {
+                                newest_index: index,
+                                newest_seq: newest,
+                            }
+                        }
                         Verdict::Newer { index, seq: newest } => {
                             // A site, company or dossier export holds every
-                            // entry of these chains up to its checkpoint: one
-                            // that stops short was cut.
+                            // entry of its site chains up to its checkpoint:
+                            // one that stops short was cut.
                             let mut p = Problem::new(
                                 ProblemKind::StopsShort,
                                 None,
@@ -308,4 +307,16 @@ impl Run<'_> {
         findings.append(&mut self.report.findings);
         self.report.findings = findings;
     }
+}
+
+/// The warning for a regulator excerpt the index shows to go on: how many
+/// newer regulator entries exist, and why the reader cannot tell more.
+fn excerpt_newer(chain: &str, index: u64, newest: u64, seq: u64, entries: u64) -> String {
+    format!(
+        "{chain}: newer entries exist (newest at log index {index}, counter {newest}): the \
+         bundle holds {entries} of the chain's entries up to counter {seq} (only those its \
+         reader may see); the verifiable index counts {} regulator entries after them, outside \
+         that scope or left out (a key revocation, a bar): ask the server for a fresh pull",
+        newest - seq
+    )
 }

@@ -569,8 +569,7 @@ pub(super) fn record(reg: &RegArgs, event: RegulatorEvent) -> anyhow::Result<u8>
 /// event stops the run: what was signed before it stays signed.
 fn record_all(reg: &RegArgs, events: Vec<RegulatorEvent>) -> anyhow::Result<u8> {
     let mut agent = open(reg)?;
-    let mut signed = 0;
-    for event in events {
+    for (signed, event) in events.into_iter().enumerate() {
         let violations = agent.verifier().engine().check_regulator(&event);
         if !violations.is_empty() {
             let mut m = if signed == 0 {
@@ -591,7 +590,6 @@ fn record_all(reg: &RegArgs, events: Vec<RegulatorEvent>) -> anyhow::Result<u8> 
         }
         let kind = event.kind();
         let e = agent.record(&reg.officer, event).map_err(explain)?;
-        signed += 1;
         println!(
             "recorded {kind} as regulator #{} ({})",
             e.counter(),

@@ -19,7 +19,7 @@ pub enum TokenCommand {
         /// Server data directory.
         #[arg(long, env = "ARMSLEDGER_DATA", default_value = "armsledger-data")]
         data: PathBuf,
-        /// regulator, auditor, company:<id> or site:<id>.
+        /// regulator, auditor, police, company:<id> or site:<id> (docs/api.md, "Access").
         #[arg(long)]
         role: Role,
         /// A label for people.

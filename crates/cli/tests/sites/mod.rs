@@ -228,6 +228,38 @@ pub fn fails<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(dir: &Path, args: &[S]
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// `armsledger site init` for `site` with its device at `device`, pinning
+/// the regulator key and the test manufacturer root, against the server at
+/// `url` with `token` (the first sync runs). Returns the output.
+pub fn site_online(
+    dir: &Path,
+    site: &str,
+    device: &str,
+    regulator_key: &str,
+    url: &str,
+    token: &str,
+) -> String {
+    ok(
+        dir,
+        &[
+            "site",
+            "init",
+            "--site",
+            site,
+            "--device",
+            device,
+            "--regulator-key",
+            regulator_key,
+            "--manufacturer-root",
+            &root_public(),
+            "--server",
+            url,
+            "--token",
+            token,
+        ],
+    )
+}
+
 /// The regulator licenses `acme`, registers `north`, enrols its device and
 /// licenses people; `guard-2`'s qualification expired in 2025.
 pub fn regulator(dir: &Path, procs: &mut Procs) -> (String, String) {

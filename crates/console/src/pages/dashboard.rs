@@ -20,7 +20,7 @@ use crate::views::{AlertGroup, AlertRow, DashboardPage};
 /// 2 medium (counts overdue), 3 low (expiries).
 pub fn severity(rule: RuleId) -> usize {
     match rule {
-        RuleId::KeyEquivocated | RuleId::LossReferencesMissing => 0,
+        RuleId::KeyEquivocated | RuleId::LossReferencesMissing | RuleId::StolenHit => 0,
         RuleId::ReturnOverdue | RuleId::TransferUnacknowledged => 1,
         RuleId::CountOverdue => 2,
         _ => 3,
@@ -100,4 +100,16 @@ pub async fn page(State(c): State<Console>, s: Signed) -> Result<Html<String>, C
         chart: charts::bars("Open alerts by the month they started", &data, 1),
     };
     super::html(&page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stolen_hit_is_critical_and_an_expiry_low() {
+        assert_eq!(severity(RuleId::StolenHit), 0);
+        assert_eq!(severity(RuleId::KeyEquivocated), 0);
+        assert_eq!(severity(RuleId::ExpiringSoon), 3);
+    }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use armsledger_bundle::{BundleWriter, MapProofRecord, Meta, Scope, ServerFinding};
 use armsledger_core::entry::{ChainId, SignedEntry};
-use armsledger_core::event::Event;
+use armsledger_core::event::{Event, SiteEvent};
 use armsledger_core::ids::{CompanyId, SiteId};
 use armsledger_index::MapKey;
 use armsledger_store::{IndexAnswer, IndexKey};
@@ -199,9 +199,24 @@ fn write(
         let proof = reader.consistency_proof(old, size).map_err(|x| e(&x))?;
         w.consistency(old, &proof).map_err(|x| e(&x))?;
     }
+    // The sites whose whole chains the bundle holds (site and company
+    // scopes), and the transfer-outs addressed to them from other sites: a
+    // received weapon's history continues from the sender's entry, so the
+    // bundle carries it, as a site's pull does.
+    let scope_sites: HashSet<SiteId> = match scope {
+        Scope::Site(s) => HashSet::from([s.clone()]),
+        Scope::Company(c) => companies
+            .iter()
+            .filter(|(_, co)| *co == c)
+            .map(|(s, _)| s.clone())
+            .collect(),
+        Scope::All | Scope::Firearm(_) => HashSet::new(),
+    };
+    let (inbound, senders) = inbound_transfers(&reader, &scope_sites, size).map_err(|x| e(&x))?;
+    let inbound_hashes: HashSet<armsledger_core::Hash> = inbound.iter().map(|(_, h)| *h).collect();
     // A company or site sees of the regulator chain only its own scope
     // (need to know, issue 17); the regulator and auditors see it all.
-    let redaction = redaction(&reader, role, scope, until, size).map_err(|x| e(&x))?;
+    let redaction = redaction(&reader, role, scope, until, size, &senders).map_err(|x| e(&x))?;
     let regulator_wanted = |en: &SignedEntry| match (&redaction, &en.body().event) {
         (None, _) => true,
         (Some((scope, key_sites)), Event::Regulator(ev)) => {
@@ -236,8 +251,9 @@ fn write(
     let wanted = |en: &SignedEntry| match (scope, en.chain()) {
         (_, ChainId::Regulator) => regulator_wanted(en),
         (Scope::All, _) => true,
-        (Scope::Site(s), ChainId::Site(site)) => s == site,
-        (Scope::Company(c), ChainId::Site(site)) => companies.get(site) == Some(c),
+        (Scope::Site(_) | Scope::Company(_), ChainId::Site(site)) => {
+            scope_sites.contains(site) || inbound_hashes.contains(&en.hash())
+        }
         // The weapon's own history and the counts that saw it: the entries
         // its trace lists (`report::concerns_firearm`).
         (Scope::Firearm(id), ChainId::Site(_)) => armsledger_core::report::concerns_firearm(en, id),
@@ -272,6 +288,7 @@ fn write(
                 ),
                 Scope::All => {}
             }
+            v.extend(inbound.iter().map(|(i, _)| *i));
             v.retain(|i| *i < size);
             v.sort_unstable();
             v.dedup();
@@ -345,15 +362,16 @@ fn redaction(
     scope: &Scope,
     until: Option<u64>,
     size: u64,
+    senders: &HashSet<SiteId>,
 ) -> Result<Option<(SiteScope, HashSet<SiteId>)>, armsledger_store::StoreError> {
-    if role.reads_all() {
+    if role.reads_every_site() {
         return Ok(None);
     }
     let chain = crate::scope::regulator_chain(reader, size)?;
     let Some(party) = SiteScope::of_role(role, chain.iter().map(|(i, e)| (*i, e))) else {
         return Ok(None);
     };
-    let mut key_sites = HashSet::new();
+    let mut key_sites = senders.clone();
     if let Scope::Firearm(id) = scope {
         for i in reader.indexes(&IndexKey::Firearm(*id))? {
             if i >= size || until.is_some_and(|u| i > u) {
@@ -367,6 +385,37 @@ fn redaction(
         }
     }
     Ok(Some((party, key_sites)))
+}
+
+/// The transfer-outs below `size` signed by sites outside `sites` and
+/// addressed to one inside (log index, entry hash), and their senders.
+#[allow(clippy::type_complexity)]
+fn inbound_transfers(
+    reader: &armsledger_store::LogReader,
+    sites: &HashSet<SiteId>,
+    size: u64,
+) -> Result<(Vec<(u64, armsledger_core::Hash)>, HashSet<SiteId>), armsledger_store::StoreError> {
+    let mut inbound = Vec::new();
+    let mut senders = HashSet::new();
+    for site in sites {
+        for i in reader.indexes(&IndexKey::Site(site.clone()))? {
+            if i >= size {
+                continue;
+            }
+            let Some(s) = reader.entry(i)? else {
+                continue;
+            };
+            if let (ChainId::Site(from), Event::Site(SiteEvent::TransferredOut { to_site, .. })) =
+                (s.entry.chain(), &s.entry.body().event)
+                && to_site == site
+                && !sites.contains(from)
+            {
+                senders.insert(from.clone());
+                inbound.push((i, s.entry.hash()));
+            }
+        }
+    }
+    Ok((inbound, senders))
 }
 
 /// The index keys of a scoped bundle's histories: the regulator chain and

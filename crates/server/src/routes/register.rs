@@ -106,7 +106,7 @@ pub async fn serial(
     caller: Caller,
     Path(serial): Path<String>,
 ) -> Result<Json<SerialCheck>, ApiError> {
-    if !caller.0.reads_all() {
+    if !caller.0.reads_every_site() {
         return Err(caller.forbidden("check serials"));
     }
     if serial.len() > MAX_SERIAL || normalise(&serial).is_empty() {

@@ -146,6 +146,8 @@ fn build(
     // What the token may see.
     match &caller.0 {
         Role::Regulator | Role::Auditor => {}
+        // Compliance reports are the regulator's and the licensees' business.
+        Role::Police => return Err(caller.forbidden("read reports")),
         Role::Company(c) => {
             scope.visible_companies = Some(BTreeSet::from([c.clone()]));
             scope.visible_sites = Some(

@@ -29,7 +29,7 @@ pub(crate) fn visible_events<'a>(
             ChainId::Site(site) => role.may_read(Some(site), state.company_of(site)),
             ChainId::Regulator => false,
         };
-        if role.reads_all() || own {
+        if role.reads_every_site() || own {
             visible = seen;
         }
     }
@@ -39,12 +39,13 @@ pub(crate) fn visible_events<'a>(
 /// Whether the caller with `role` may read the text of the sealed notes an
 /// entry of `chain` carries: the regulator and auditors always, a company or
 /// site only for its own chains' entries, nobody else for the regulator's
-/// (a bar's reason is not the employer's to read).
+/// (a bar's reason is not the employer's to read); the police never (the
+/// regulator opens a note to them on request, outside the ledger).
 pub(crate) fn may_read_notes(role: &Role, state: &State, chain: &ChainId) -> bool {
     role.reads_all()
-        || match chain {
-            ChainId::Site(site) => role.may_read(Some(site), state.company_of(site)),
-            ChainId::Regulator => false,
+        || match (role, chain) {
+            (Role::Police, _) | (_, ChainId::Regulator) => false,
+            (_, ChainId::Site(site)) => role.may_read(Some(site), state.company_of(site)),
         }
 }
 
@@ -135,5 +136,39 @@ mod tests {
         assert_eq!(visible_events(&role("site:east"), state, history), 0);
         assert_eq!(visible_events(&role("company:nobody"), state, history), 0);
         assert_eq!(visible_events(&role("site:north"), state, [&south]), 0);
+        // The police see every holder's events.
+        assert_eq!(visible_events(&role("police"), state, history), 6);
+    }
+
+    #[test]
+    fn who_reads_the_text_of_sealed_notes() {
+        let mut s = Scenario::standard();
+        s.company_with_site("other-co", "south");
+        let mut engine = armsledger_core::LedgerVerifier::new(
+            s.regulator_key(),
+            vec![],
+            armsledger_core::rules::View::Corrected,
+        );
+        for e in &s.log {
+            engine.ingest(e.clone(), None).unwrap();
+        }
+        let state = engine.engine().state();
+        let north = ChainId::Site(v("north"));
+        let role = |r: &str| -> Role { r.parse().unwrap() };
+        // Firing: the regulator, auditors and the site's own company and site.
+        for r in ["regulator", "auditor", "site:north", "company:acme"] {
+            assert!(may_read_notes(&role(r), state, &north), "{r}");
+        }
+        // Quiet: another company's site, and the police (who may trace the
+        // weapon but get a note's text only from the regulator, on request).
+        for r in ["site:south", "company:other-co", "police"] {
+            assert!(!may_read_notes(&role(r), state, &north), "{r}");
+        }
+        // The regulator chain's notes (a bar's reason): the regulator's and
+        // auditors' only.
+        assert!(may_read_notes(&role("auditor"), state, &ChainId::Regulator));
+        for r in ["site:north", "company:acme", "police"] {
+            assert!(!may_read_notes(&role(r), state, &ChainId::Regulator), "{r}");
+        }
     }
 }

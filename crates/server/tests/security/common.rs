@@ -22,9 +22,10 @@ pub struct Env {
 }
 
 /// The roles tokens are made for.
-pub const ROLES: [&str; 8] = [
+pub const ROLES: [&str; 9] = [
     "regulator",
     "auditor",
+    "police",
     "company:acme",
     "company:other-co",
     "company:third-co",

@@ -58,7 +58,7 @@ async fn world() -> Env {
             company: v("other-co"),
             reference: v("S-1"),
             sanction: Sanction::Fine {
-                amount_minor: 5_000_00,
+                amount_minor: 500_000,
                 currency: v("ZAR"),
             },
             finding: Some(v("F-1")),
@@ -241,7 +241,11 @@ async fn a_site_pulls_its_own_scope_and_the_bar_list_without_reasons() {
     // apart by company; everything else must be other-co's.
     let theirs: Vec<String> = foreign(&south, "other-co", &["south-guard"])
         .into_iter()
-        .filter(|f| !f.starts_with("complaint-resolved") && !f.starts_with("inspection-recorded"))
+        .filter(|f| {
+            !f.starts_with("complaint-resolved")
+                && !f.starts_with("inspection-recorded")
+                && !f.starts_with("finding-closed")
+        })
         .collect();
     assert_eq!(theirs, Vec::<String>::new());
     // East (third-co) gets none of it.

@@ -131,6 +131,7 @@ async fn a_holder_sees_the_history_up_to_the_end_of_its_own_custody() {
         ("company:third-co", 8),
         ("regulator", 8),
         ("auditor", 8),
+        ("police", 8),
     ];
     for (role, n) in cases {
         let (seen, body) = trace(&env, "TRAVEL-1", role).await;
@@ -192,4 +193,33 @@ async fn a_serial_that_is_not_yours_answers_like_one_that_does_not_exist() {
         trace(&env, "STAYS-1", role).await;
         dossier(&env, "STAYS-1", role).await;
     }
+}
+
+#[tokio::test]
+async fn the_police_check_and_trace_any_serial_but_read_no_whole_log_report_or_access_log() {
+    let (env, _) = world().await;
+    // Firing: every weapon, whoever holds it, and the serial check.
+    let (seen, _) = trace(&env, "STAYS-1", "police").await;
+    assert!(!seen.is_empty());
+    dossier(&env, "TRAVEL-1", "police").await;
+    let (st, b) = env.get("/v1/serials/TRAVEL-1", Some("police")).await;
+    assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&b));
+    // Quiet: what is the regulator's (and auditors') alone.
+    for uri in [
+        "/v1/export",
+        "/v1/reports/summary",
+        "/v1/access-log",
+        "/v1/tokens",
+    ] {
+        let (st, b) = env.get(uri, Some("police")).await;
+        assert_eq!(
+            st,
+            StatusCode::FORBIDDEN,
+            "{uri} as police: {}",
+            String::from_utf8_lossy(&b)
+        );
+    }
+    // A company still may not check serials.
+    let (st, _) = env.get("/v1/serials/TRAVEL-1", Some("company:acme")).await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
 }

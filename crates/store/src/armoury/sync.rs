@@ -3,7 +3,7 @@
 //! addressed to this site.
 
 use armsledger_core::entry::{ChainId, SignedEntry};
-use armsledger_core::event::{Event, RegulatorEvent, SiteEvent};
+use armsledger_core::event::{Event, SiteEvent};
 use armsledger_core::ids::{PersonId, Timestamp};
 use armsledger_log::{EntryLeaf, Hash as TreeHash, SignedCheckpoint, verify_inclusion};
 use redb::ReadableTable;
@@ -212,23 +212,7 @@ impl ArmouryLedger {
                 index_rows(&txn, e, Source::Regulator)?;
                 // A site deletes its openings of the notes an erasure names
                 // as it takes the erasure in, in the same transaction.
-                if let Event::Regulator(RegulatorEvent::NotesErased {
-                    notes: erased,
-                    ground,
-                    erased_on,
-                }) = &e.body().event
-                {
-                    let erasure = crate::notes::Erasure {
-                        on: *erased_on,
-                        ground: ground.clone(),
-                        entry: e.hash(),
-                    };
-                    for n in erased {
-                        if crate::notes::get_in(&txn, n)?.is_some() {
-                            crate::notes::erase(&txn, n, &erasure, crate::notes::NoteClass::Case)?;
-                        }
-                    }
-                }
+                crate::notes::apply_erasure(&txn, e, true)?;
             }
             let cursor = table.last()?.map_or(0, |(k, _)| k.value());
             txn.open_table(META)?

@@ -144,7 +144,7 @@ impl LogStore {
         // An erasure takes effect with the entry that records it: the
         // openings it names go in the same transaction.
         for (_, e) in &fresh {
-            erase_named(&txn, e)?;
+            crate::notes::apply_erasure(&txn, e, false)?;
         }
         txn.commit()?;
         Ok(out)
@@ -250,27 +250,6 @@ impl LogStore {
     pub fn fsck(&self) -> Result<FsckReport, StoreError> {
         fsck::check(&self.db.begin_read()?)
     }
-}
-
-/// Deletes the openings a `NotesErased` entry names, keeping the erasure.
-fn erase_named(txn: &redb::WriteTransaction, e: &SignedEntry) -> Result<(), StoreError> {
-    use armsledger_core::event::{Event, RegulatorEvent};
-    if let Event::Regulator(RegulatorEvent::NotesErased {
-        notes,
-        ground,
-        erased_on,
-    }) = &e.body().event
-    {
-        let erasure = crate::notes::Erasure {
-            on: *erased_on,
-            ground: ground.clone(),
-            entry: e.hash(),
-        };
-        for n in notes {
-            crate::notes::erase(txn, n, &erasure, crate::notes::NoteClass::Case)?;
-        }
-    }
-    Ok(())
 }
 
 /// Creates the tables of a new log, or checks the format of an existing one.

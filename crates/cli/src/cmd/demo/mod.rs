@@ -10,9 +10,11 @@
 //!
 //! [`run`] reads as the script of the year; each step is a module:
 //! `world` (who and what, from the seed), `infra` (devices, the server, its
-//! tokens), `regulator` (the regulator's acts), `armouries` (one armoury's
-//! days), `year` (the armouries in step, on threads), `summary` (export,
-//! offline verification, trace, figures), `progress`. The demo uses the
+//! tokens), `regulator` (the regulator's licensing acts), `oversight` (its
+//! inspections, sanction, complaint, notice and trace requests), `armouries`
+//! (one armoury's days), `year` (the armouries and the regulator in step, on
+//! threads), `summary` (export, offline verification, trace, figures),
+//! `progress`. The demo uses the
 //! system only as its users can: the agents, the server's public entry point
 //! and HTTP API, the bundle verifier; never a crate's internals.
 //!
@@ -25,6 +27,7 @@
 
 mod armouries;
 pub(crate) mod infra;
+mod oversight;
 mod progress;
 mod regulator;
 mod summary;
@@ -211,14 +214,15 @@ pub fn run(a: DemoArgs) -> anyhow::Result<u8> {
     // The year: the guards are licensed while the armouries stock up, then
     // every armoury lives it day by day.
     let progress = Progress::new(&a, plan.sites.len(), plan.days);
-    let (licensed, outcomes) =
-        year::run(&mut reg, &reg_http, armouries, &plan, &common, &progress)?;
+    let (licensed, oversight, outcomes) = year::run(
+        &mut reg, reg_dev, &reg_http, armouries, &plan, &common, &progress,
+    )?;
     let tally = Tally::new(started, registered + licensed, &plan, outcomes);
 
     // The year's end: the ledger exported and verified offline, a weapon
     // that changed company traced, the figures written down.
     let summary = summary::conclude(
-        &dir, &plan, &server, &witness, tokens, tally, &common, &devices,
+        &dir, &plan, &server, &witness, tokens, tally, &common, &devices, oversight,
     )?;
     let json = serde_json::to_string_pretty(&summary)?;
     // The summary holds the demo's bearer tokens: readable by its owner only.
@@ -283,7 +287,8 @@ mod tests {
     /// A small demo, checked against the ledger: the log holds exactly what
     /// was signed, the bundle verifies, the trace of the weapon that changed
     /// company has every event its chains hold, and the story's findings are
-    /// there (the refused issue, the overdue return, the theft, the override).
+    /// there (the refused issue, the overdue return, the theft, the override,
+    /// the regulator's oversight).
     #[test]
     fn small_demo_matches_the_ledger() {
         let tmp = tempfile::tempdir().unwrap();
@@ -359,6 +364,24 @@ mod tests {
         ] {
             assert!(s["kinds"][kind].as_u64().unwrap_or(0) >= 1, "{kind}: {s:#}");
         }
+        // The regulator's year (issue 18; tests/demo.rs checks it in
+        // detail): each kind named, the hit and the overdue request alerted.
+        for kind in [
+            "notices",
+            "inspections",
+            "findings",
+            "sanctions",
+            "complaints",
+            "trace_requests",
+            "stolen_hits",
+        ] {
+            assert!(
+                !s["oversight"][kind].as_array().unwrap().is_empty(),
+                "{kind}: {s:#}"
+            );
+        }
+        assert_eq!(s["alerts"]["stolen-hit"], 1, "{s:#}");
+        assert_eq!(s["alerts"]["trace-overdue"], 1, "{s:#}");
         // Every act of the story (issue 16) was recorded at least once.
         for act in armouries::STORY {
             assert!(s["story"][act].as_u64().unwrap_or(0) >= 1, "{act}: {s:#}");

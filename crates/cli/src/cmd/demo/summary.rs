@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use super::armouries::{Common, Outcome, Refusal};
 use super::infra::{DemoWitness, Devices, Server, Tokens};
+use super::oversight::{self, Hit, Oversight};
 use super::world::{self, Plan};
 
 /// What `summary.json` holds.
@@ -87,6 +88,10 @@ pub struct Summary {
     pub device_pids: Vec<u32>,
     /// The witness and what it cosigned.
     pub witness: WitnessReport,
+    /// The regulator's work in the year: notices, inspections, findings,
+    /// sanctions, complaints, trace requests and lost-and-stolen hits, by
+    /// reference with the entries that record them.
+    pub oversight: Oversight,
     /// How to read the figures.
     pub notes: Vec<String>,
 }
@@ -145,6 +150,7 @@ pub fn conclude(
     tally: Tally,
     common: &Common,
     devices: &Devices,
+    oversight: Oversight,
 ) -> anyhow::Result<Summary> {
     let client = ServerClient::new(&server.url, Some(tokens.regulator.clone()));
     let caught_up = wait_for_quorum(&client)?;
@@ -183,6 +189,7 @@ pub fn conclude(
         .and_then(|l| l.trim().parse().ok())
         .context("the server's checkpoint has no size line")?;
     let sample = trace_sample(&client, common.sample(), &tally.per_firearm)?;
+    let oversight = complete_oversight(&client, plan, oversight, common, &report)?;
     let recorded: u64 = tally.chains.values().sum();
     let wall = tally.started.elapsed().as_secs_f64();
     Ok(Summary {
@@ -225,12 +232,89 @@ pub fn conclude(
         },
         device_pids: devices.pids(),
         witness: witness_report,
+        oversight,
         notes: vec![
             "each device's clock (--clock-file, simulation only) was set to the scenario time of each act before it signed; the server's receipt times are real".into(),
             "alerts are computed at the scenario's end (yesterday); deadlines that run from the server's receipt time have not passed then".into(),
             "refusals were never signed; they appear here, not in the ledger".into(),
+            "oversight: entries are counters on the named chain; a trace request's status is the server's now, by_company the server's summary report at the scenario's end".into(),
         ],
     })
+}
+
+/// Joins the armouries' part of the regulator's story (the stolen hit, the
+/// trace answer) to the regulator's acts, and reads back what the server
+/// says of them: each trace request's status, the critical alert of the
+/// hit (from the offline verification at the scenario's end) and the
+/// regulator's summary report by company.
+fn complete_oversight(
+    client: &ServerClient,
+    plan: &Plan,
+    mut o: Oversight,
+    common: &Common,
+    report: &Report,
+) -> anyhow::Result<Oversight> {
+    let stages = common
+        .site_stages
+        .lock()
+        .map(|v| v.clone())
+        .unwrap_or_default();
+    for (key, stage) in stages {
+        if key == "stolen-hit" {
+            let serial = oversight::NOTICED.2;
+            let alert = report
+                .alerts
+                .iter()
+                .find(|a| {
+                    a.rule == armsledger_core::rules::RuleId::StolenHit && a.detail.contains(serial)
+                })
+                .map(|a| a.detail.clone());
+            o.stolen_hits.push(Hit {
+                serial: serial.to_string(),
+                matched: oversight::NOTICE.to_string(),
+                act: stage,
+                alert,
+            });
+        } else if let Some(a) = o.trace_requests.iter_mut().find(|a| a.reference == key) {
+            a.stages.push(stage);
+        }
+    }
+    let rows: Vec<serde_json::Value> = client.get_json("/v1/trace-requests")?;
+    for row in rows {
+        let reference = row.get("reference").and_then(|v| v.as_str());
+        let status = row.get("status").and_then(|v| v.as_str());
+        if let (Some(r), Some(st)) = (reference, status)
+            && let Some(a) = o.trace_requests.iter_mut().find(|a| a.reference == r)
+        {
+            a.status = st.to_string();
+        }
+    }
+    let table: serde_json::Value = client.get_json(&format!(
+        "/v1/reports/summary?format=json&at={}",
+        plan.end()
+    ))?;
+    let keep = [
+        "company",
+        "open_findings",
+        "stolen_hits",
+        "trace_open",
+        "trace_overdue",
+        "alerts_critical",
+        "alerts_warning",
+    ];
+    for row in table
+        .get("rows")
+        .and_then(|r| r.as_array())
+        .into_iter()
+        .flatten()
+    {
+        o.by_company.push(
+            keep.iter()
+                .filter_map(|k| Some((k.to_string(), row.get(*k)?.clone())))
+                .collect(),
+        );
+    }
+    Ok(o)
 }
 
 /// The witness, and the cosignatures the exported checkpoint carries.
@@ -433,6 +517,35 @@ pub fn print_summary(s: &Summary, dir: &Path) {
         "  alerts       {} (at the scenario's end; see notes in summary.json)",
         kv(&s.alerts)
     );
+    let o = &s.oversight;
+    let refs = |v: &[oversight::Act]| {
+        v.iter()
+            .map(|a| format!("{} {}", a.reference, a.status))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!(
+        "  oversight    inspection {}; finding {}; sanction {}; complaint {}; trace requests {}",
+        refs(&o.inspections),
+        refs(&o.findings),
+        refs(&o.sanctions),
+        refs(&o.complaints),
+        refs(&o.trace_requests)
+    );
+    for h in &o.stolen_hits {
+        println!(
+            "  stolen hit   {} at {} (entry {}), on notice {}{}",
+            h.serial,
+            h.act.chain,
+            h.act.entry,
+            h.matched,
+            if h.alert.is_some() {
+                " — critical alert"
+            } else {
+                ""
+            }
+        );
+    }
     for r in &s.refusals {
         println!(
             "  refused      {} at {}: issue to {} ({}) — not recorded",

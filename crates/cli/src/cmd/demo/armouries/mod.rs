@@ -3,6 +3,7 @@
 //! routine is here; the year's story (theft, seizure, transfer, refusal…)
 //! is in [`story`].
 
+mod register;
 mod story;
 mod trade;
 
@@ -70,6 +71,9 @@ pub struct Common {
     pub overrides: AtomicU64,
     /// The story's acts ([`STORY`]) recorded, by name.
     pub story: Mutex<BTreeMap<String, u64>>,
+    /// Sites' acts in the regulator's story (the stolen hit, the trace
+    /// answer), by the reference or kind they belong to.
+    pub site_stages: Mutex<Vec<(String, super::oversight::Stage)>>,
 }
 
 impl Common {
@@ -117,6 +121,8 @@ pub struct ArmouryRun<'a, T> {
     mistyped: Option<(Hash, SiteEvent)>,
     transfer_acknowledged: bool,
     barrel_changed: bool,
+    noticed: Option<FirearmId>,
+    trace_answered: bool,
 }
 
 impl<'a, T: Transport> ArmouryRun<'a, T> {
@@ -145,6 +151,8 @@ impl<'a, T: Transport> ArmouryRun<'a, T> {
             mistyped: None,
             transfer_acknowledged: false,
             barrel_changed: false,
+            noticed: None,
+            trace_answered: false,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The year's story at an armoury, beside the daily routine: a serial
 //! corrected, a theft and its recovery, a seizure, a destruction, a transfer
-//! between companies, an issue refused and one made under an override.
+//! between companies, an issue refused and one made under an override; the
+//! register acts are in [`super::register`].
 
 use anyhow::{Context, bail};
 use armsledger_agents::{AgentError, OverrideSpec};
@@ -52,7 +53,7 @@ impl<T: Transport> ArmouryRun<'_, T> {
             self.refused_issue(plan.at(d, 7, 30))?;
             self.override_issue(plan.at(d, 8, 30), plan.at(d, 18, 30))?;
         }
-        Ok(())
+        self.register_morning(d)
     }
 
     fn correct_serial(&mut self, t: Timestamp) -> anyhow::Result<()> {
