@@ -3,7 +3,7 @@
 //! ```text
 //! bundle = "armsledger-bundle/v3\n" record*
 //! record = kind (u8) || len (u32, big-endian) || payload (len bytes)
-//! order  = Meta Checkpoint Consistency* MapProof* ( Entry Inclusion? ( Finding | Equivocation )* )* End
+//! order  = Meta Checkpoint Consistency* MapProof* IndexLeaves* ( Entry Inclusion? ( Finding | Equivocation )* )* End
 //! ```
 //!
 //! An Entry payload after its index is the entry's log leaf:
@@ -49,6 +49,11 @@ pub const MAX_FINDING_BYTES: usize = 8192;
 /// Largest MapProof payload: key (32), value length (4), value, proof.
 pub const MAX_MAP_PROOF_BYTES: usize =
     32 + 4 + armsledger_index::value::MAX_VALUE_BYTES + armsledger_index::proof::MAX_PROOF_BYTES;
+/// Most leaves in one IndexLeaves record (a full bundle writes as many
+/// records as its index needs).
+pub const MAX_INDEX_LEAVES_PER_RECORD: usize = 65_536;
+/// Largest IndexLeaves payload: count (4), (key (32) ‖ value hash (32)) per leaf.
+pub const MAX_INDEX_LEAVES_BYTES: usize = 4 + 64 * MAX_INDEX_LEAVES_PER_RECORD;
 /// The End payload's exact size: entry count (8) and SHA-256 (32).
 pub const END_BYTES: usize = 40;
 
@@ -76,6 +81,11 @@ pub enum Kind {
     /// A subject's leaf in the verifiable index (docs/log.md section 11)
     /// and its proof against the checkpoint's index root (version 3).
     MapProof = 0x08,
+    /// The server's index leaves (key and value hash, by key) at the
+    /// checkpoint, so that a full bundle's verifier, which recomputes the
+    /// index, names each subject whose leaf the server got wrong (version 3,
+    /// full bundles only).
+    IndexLeaves = 0x09,
     /// Entry count and digest of everything before; always the last.
     End = 0xff,
 }
@@ -92,6 +102,7 @@ impl Kind {
             0x06 => Kind::Equivocation,
             0x07 => Kind::Finding,
             0x08 => Kind::MapProof,
+            0x09 => Kind::IndexLeaves,
             0xff => Kind::End,
             _ => return None,
         })
@@ -107,6 +118,7 @@ impl Kind {
             Kind::Equivocation => MAX_EQUIVOCATION_BYTES,
             Kind::Finding => MAX_FINDING_BYTES,
             Kind::MapProof => MAX_MAP_PROOF_BYTES,
+            Kind::IndexLeaves => MAX_INDEX_LEAVES_BYTES,
             Kind::End => END_BYTES,
         }
     }
@@ -122,6 +134,7 @@ impl Kind {
             Kind::Equivocation => "equivocation",
             Kind::Finding => "finding",
             Kind::MapProof => "index proof",
+            Kind::IndexLeaves => "index leaves",
             Kind::End => "end",
         }
     }
@@ -246,6 +259,13 @@ pub struct MapProofRecord {
     pub proof: Vec<u8>,
 }
 
+/// A run of the server's index leaves, by key: (map key, value hash).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexLeavesRecord {
+    /// 1 to [`MAX_INDEX_LEAVES_PER_RECORD`] leaves, keys strictly increasing.
+    pub leaves: Vec<([u8; 32], Hash)>,
+}
+
 /// The End record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EndRecord {
@@ -275,6 +295,8 @@ pub enum Record {
     Finding(ServerFinding),
     /// Index proof.
     MapProof(MapProofRecord),
+    /// The server's index leaves.
+    IndexLeaves(IndexLeavesRecord),
     /// End.
     End(EndRecord),
 }
@@ -291,6 +313,7 @@ impl Record {
             Record::Equivocation(_) => Kind::Equivocation,
             Record::Finding(_) => Kind::Finding,
             Record::MapProof(_) => Kind::MapProof,
+            Record::IndexLeaves(_) => Kind::IndexLeaves,
             Record::End(_) => Kind::End,
         }
     }
@@ -348,6 +371,28 @@ pub(crate) fn encode_payload(record: &Record) -> Result<Vec<u8>, String> {
             out.extend_from_slice(&len.to_be_bytes());
             out.extend_from_slice(value);
             out.extend_from_slice(&m.proof);
+            out
+        }
+        Record::IndexLeaves(l) => {
+            let n = l.leaves.len();
+            if n == 0 || n > MAX_INDEX_LEAVES_PER_RECORD {
+                return Err(format!(
+                    "an index leaves record holds 1 to {MAX_INDEX_LEAVES_PER_RECORD} leaves, not {n}"
+                ));
+            }
+            if l.leaves
+                .iter()
+                .zip(l.leaves.iter().skip(1))
+                .any(|(a, b)| a.0 >= b.0)
+            {
+                return Err("index leaves are in increasing key order, without repeats".into());
+            }
+            let mut out = Vec::with_capacity(4 + 64 * n);
+            out.extend_from_slice(&(n as u32).to_be_bytes());
+            for (key, hash) in &l.leaves {
+                out.extend_from_slice(key);
+                out.extend_from_slice(&hash.0);
+            }
             out
         }
         Record::End(end) => {
@@ -435,6 +480,37 @@ pub(crate) fn decode_payload(kind: Kind, payload: Vec<u8>) -> Result<Record, Str
                 proof: proof.to_vec(),
             })
         }
+        Kind::IndexLeaves => {
+            let (n, rest) = payload
+                .split_first_chunk::<4>()
+                .ok_or_else(|| "truncated leaf count".to_string())?;
+            let n = usize::try_from(u32::from_be_bytes(*n)).unwrap_or(usize::MAX);
+            if n == 0 || n > MAX_INDEX_LEAVES_PER_RECORD || rest.len() != 64 * n {
+                return Err(format!(
+                    "states {n} leaves (1 to {MAX_INDEX_LEAVES_PER_RECORD}) in {} bytes of 64 each",
+                    rest.len()
+                ));
+            }
+            let leaves: Vec<([u8; 32], Hash)> = rest
+                .chunks_exact(64)
+                .map(|c| {
+                    let (k, h) = c.split_at(32);
+                    let mut key = [0u8; 32];
+                    key.copy_from_slice(k);
+                    let mut hash = [0u8; 32];
+                    hash.copy_from_slice(h);
+                    (key, Hash(hash))
+                })
+                .collect();
+            if leaves
+                .iter()
+                .zip(leaves.iter().skip(1))
+                .any(|(a, b)| a.0 >= b.0)
+            {
+                return Err("index leaves out of key order, or repeated".into());
+            }
+            Record::IndexLeaves(IndexLeavesRecord { leaves })
+        }
         Kind::End => {
             let (entries, rest) = take_u64(&payload)?;
             let digest: [u8; 32] = rest
@@ -490,12 +566,46 @@ mod tests {
             Kind::Equivocation,
             Kind::Finding,
             Kind::MapProof,
+            Kind::IndexLeaves,
             Kind::End,
         ] {
             assert_eq!(Kind::from_byte(k as u8), Some(k));
         }
         assert_eq!(Kind::from_byte(0), None);
-        assert_eq!(Kind::from_byte(0x09), None);
+        assert_eq!(Kind::from_byte(0x0a), None);
+    }
+
+    #[test]
+    fn index_leaves_round_trip_and_refuse_what_cannot_be_them() {
+        let leaves = vec![([1; 32], Hash([2; 32])), ([3; 32], Hash([4; 32]))];
+        let r = Record::IndexLeaves(IndexLeavesRecord {
+            leaves: leaves.clone(),
+        });
+        let payload = r.payload().unwrap();
+        assert_eq!(payload.len(), 4 + 128);
+        assert_eq!(&payload[..4], &[0, 0, 0, 2]);
+        assert_eq!(
+            decode_payload(Kind::IndexLeaves, payload.clone()).unwrap(),
+            r
+        );
+        // Out of order, repeated, empty, a count that disagrees: refused.
+        let mut swapped = payload.clone();
+        swapped[4..68].copy_from_slice(&payload[68..132]);
+        swapped[68..132].copy_from_slice(&payload[4..68]);
+        assert!(decode_payload(Kind::IndexLeaves, swapped).is_err());
+        let mut repeated = payload.clone();
+        repeated[68..100].copy_from_slice(&payload[4..36]);
+        assert!(decode_payload(Kind::IndexLeaves, repeated).is_err());
+        assert!(decode_payload(Kind::IndexLeaves, vec![0, 0, 0, 0]).is_err());
+        let mut short = payload.clone();
+        short[3] = 3;
+        assert!(decode_payload(Kind::IndexLeaves, short).is_err());
+        assert!(decode_payload(Kind::IndexLeaves, payload[..100].to_vec()).is_err());
+        assert!(
+            Record::IndexLeaves(IndexLeavesRecord { leaves: Vec::new() })
+                .payload()
+                .is_err()
+        );
     }
 
     #[test]

@@ -40,11 +40,11 @@ mod writer;
 pub use build::{BundleSpec, MemoryLog, full_bundle, write_bundle};
 pub use error::BundleError;
 pub use format::{
-    ConsistencyRecord, END_BYTES, EndRecord, EntryRecord, InclusionRecord, Kind, Located, MAGIC,
-    MAGIC_V1, MAGIC_V2, MAX_CHECKPOINT_BYTES, MAX_ENTRY_BYTES, MAX_ENTRY_PAYLOAD_BYTES,
-    MAX_EQUIVOCATION_BYTES, MAX_FINDING_BYTES, MAX_MAP_PROOF_BYTES, MAX_META_BYTES,
-    MAX_PROOF_BYTES, MAX_PROOF_HASHES, MapProofRecord, Meta, RECORD_HEADER_BYTES, Record, Scope,
-    ServerFinding,
+    ConsistencyRecord, END_BYTES, EndRecord, EntryRecord, InclusionRecord, IndexLeavesRecord, Kind,
+    Located, MAGIC, MAGIC_V1, MAGIC_V2, MAX_CHECKPOINT_BYTES, MAX_ENTRY_BYTES,
+    MAX_ENTRY_PAYLOAD_BYTES, MAX_EQUIVOCATION_BYTES, MAX_FINDING_BYTES,
+    MAX_INDEX_LEAVES_PER_RECORD, MAX_MAP_PROOF_BYTES, MAX_META_BYTES, MAX_PROOF_BYTES,
+    MAX_PROOF_HASHES, MapProofRecord, Meta, RECORD_HEADER_BYTES, Record, Scope, ServerFinding,
 };
 pub use reader::BundleReader;
 pub use report::{

@@ -78,7 +78,7 @@ impl<R: Read> BundleReader<R> {
             record,
             offset,
         })?;
-        if kind == Kind::MapProof && self.version < 3 {
+        if matches!(kind, Kind::MapProof | Kind::IndexLeaves) && self.version < 3 {
             return Err(BundleError::UnknownKind {
                 kind: kind_byte,
                 record,

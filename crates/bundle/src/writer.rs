@@ -5,14 +5,14 @@ use std::io::Write;
 
 use sha2::{Digest as _, Sha256};
 
-use armsledger_core::Equivocation;
 use armsledger_core::ids::Timestamp;
+use armsledger_core::{Equivocation, Hash};
 use armsledger_log::Hash as LogHash;
 
 use crate::error::BundleError;
 use crate::format::{
-    ConsistencyRecord, EndRecord, EntryRecord, InclusionRecord, Kind, MAGIC, MapProofRecord, Meta,
-    Record, ServerFinding, encode_payload,
+    ConsistencyRecord, EndRecord, EntryRecord, InclusionRecord, IndexLeavesRecord, Kind, MAGIC,
+    MapProofRecord, Meta, Record, ServerFinding, encode_payload,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,6 +95,24 @@ impl<W: Write> BundleWriter<W> {
             ));
         }
         self.record(&Record::MapProof(record.clone()))?;
+        Ok(())
+    }
+
+    /// Writes the server's index leaves at the checkpoint, `(key, value
+    /// hash)` in increasing key order, in records of at most
+    /// [`crate::format::MAX_INDEX_LEAVES_PER_RECORD`] (full bundles, after
+    /// the consistency proofs, before the first entry).
+    pub fn index_leaves(&mut self, leaves: &[([u8; 32], Hash)]) -> Result<(), BundleError> {
+        if self.stage != Stage::Body || self.entries > 0 {
+            return Err(BundleError::OutOfOrder(
+                "index leaves come after the checkpoint, before the first entry",
+            ));
+        }
+        for run in leaves.chunks(crate::format::MAX_INDEX_LEAVES_PER_RECORD) {
+            self.record(&Record::IndexLeaves(IndexLeavesRecord {
+                leaves: run.to_vec(),
+            }))?;
+        }
         Ok(())
     }
 

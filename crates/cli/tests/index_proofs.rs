@@ -307,3 +307,174 @@ fn a_dossier_proves_the_weapon_latest_or_says_newer_events_exist() {
     );
     assert_eq!(r.dossier.as_ref().unwrap().completeness, INDEX);
 }
+
+/// A server whose index is forged for one weapon's serial (its redb file
+/// changed while it was stopped, the map's path rehashed so that the store
+/// stays self-consistent): its next checkpoint commits to the wrong root, and
+/// a full export's verifier names the serial and the weapon.
+#[test]
+fn a_full_export_names_the_serial_whose_index_leaf_the_server_forged() {
+    use armsledger_index::tree::Batch;
+    use armsledger_index::{LeafValue, MapKey, NodeStore as _, NodeStoreMut as _};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = world();
+    let (mut srv, token) = serve(tmp.path(), &s);
+    // Untouched, a full export carries the index's leaves and verifies.
+    let whole = fetch(&srv, &token, "/v1/export");
+    assert!(
+        records(&whole)
+            .iter()
+            .any(|r| matches!(r, Record::IndexLeaves(_))),
+        "a full export carries its index leaves"
+    );
+    let r = verify(&whole);
+    assert!(r.authentic(), "{:#?}", r.problems);
+
+    // Forge GLK-100's leaf: its record says the weapon's history ends one
+    // event earlier than it does (the newest event "forgotten").
+    srv.kill();
+    let key = MapKey::serial("GLK 100");
+    {
+        let db = redb::Database::open(srv.data.join("log.redb")).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut map = armsledger_index::redb_store::RedbMap::open(&txn).unwrap();
+            let mut value = LeafValue::decode(&map.value(&key).unwrap().unwrap()).unwrap();
+            let mut rec = value.records()[0].clone();
+            rec.seq -= 1;
+            rec.log_index -= 1;
+            value.put(rec).unwrap();
+            map.put_value(&key, &value.encode()).unwrap();
+            let mut b = Batch::new(&mut map).unwrap();
+            b.set(&key, value.hash()).unwrap();
+            b.commit().unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    srv.restart();
+    // One more entry, so that the server signs a checkpoint over its map.
+    s.acquire("north", "GLK 102");
+    assert_eq!(srv.post(&s.log[s.log.len() - 1..]).0, 200);
+    srv.settled_checkpoint();
+    let bundle = fetch(&srv, &token, "/v1/export");
+    let r = verify(&bundle);
+    assert!(!r.authentic());
+    let p: Vec<_> = r
+        .problems
+        .iter()
+        .filter(|p| p.kind == ProblemKind::IndexRoot)
+        .collect();
+    assert_eq!(p.len(), 1, "{:#?}", r.problems);
+    let gun = armsledger_core::testkit::pistol("GLK 100").id();
+    assert!(
+        p[0].reason
+            .starts_with(&format!("serial GLK100 (firearm {gun}): ")),
+        "{}",
+        p[0].reason
+    );
+
+    // The binary names it too, and fails.
+    let f = tmp.path().join("forged.bundle");
+    std::fs::write(&f, &bundle).unwrap();
+    let out = Command::new(harness::bin())
+        .arg("verify")
+        .arg(&f)
+        .arg("--no-state")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("serial GLK100 (firearm "), "{text}");
+}
+
+fn records(bytes: &[u8]) -> Vec<Record> {
+    BundleReader::new(bytes).map(|r| r.unwrap().item).collect()
+}
+
+/// A site's own export holds the regulator chain as an excerpt with gaps
+/// (need to know: another company's device keys are not its to see). The
+/// index cannot prove the excerpt complete, but tells its reader how many
+/// regulator entries exist past its newest; dropping the excerpt's newest
+/// entry is not a problem either, and the count says one more.
+#[test]
+fn a_site_token_export_learns_how_many_newer_regulator_entries_exist() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = world();
+    // Two more companies, each with a site: the register entries are
+    // public, their device keys are not north's to see, so north's excerpt
+    // has gaps and the chain's newest entries are outside it.
+    s.company_with_site("bravo", "south");
+    s.company_with_site("charlie", "west");
+    let (srv, _) = serve(tmp.path(), &s);
+    let token = srv.token("site:north");
+    let bundle = fetch(&srv, &token, "/v1/export?site=north");
+    let r = verify(&bundle);
+    assert!(r.authentic(), "{:#?}", r.problems);
+    let reg = chain(&r, "regulator");
+    assert_eq!(reg.completeness, Completeness::Excerpt);
+    let head = reg.head_counter.unwrap();
+    let total = s
+        .log
+        .iter()
+        .filter(|e| e.chain().to_string() == "regulator")
+        .count() as u64;
+    assert!(
+        total > head,
+        "the world has regulator entries north may not see"
+    );
+    let newer = |r: &Report| {
+        r.warnings
+            .iter()
+            .find(|w| w.kind == WarningKind::NewerEntriesExist)
+            .map(|w| w.message.clone())
+            .unwrap_or_else(|| panic!("{:#?}", r.warnings))
+    };
+    assert!(reg.entries < head, "an excerpt with gaps");
+    let note = newer(&r);
+    assert!(
+        note.starts_with(&format!(
+            "regulator: newer entries exist (newest at log index {}, counter {total}): the \
+             bundle holds {} of the chain's entries up to counter {head}",
+            s.log.len() - 1,
+            reg.entries
+        )),
+        "{note}"
+    );
+    assert!(
+        note.contains(&format!("counts {} regulator entries after", total - head)),
+        "{note}"
+    );
+    assert_eq!(chain(&r, "site:north").completeness, INDEX);
+
+    // The excerpt's newest entry dropped: still an excerpt, no problem, and
+    // the index says one more newer entry exists.
+    let regulator: Vec<u64> = entries(&bundle)
+        .iter()
+        .filter(|(_, e)| e.chain().to_string() == "regulator")
+        .map(|(i, _)| *i)
+        .collect();
+    let cut = without(&bundle, &regulator[regulator.len() - 1..]);
+    let r = verify(&cut);
+    assert!(r.authentic(), "{:#?}", r.problems);
+    let reg = chain(&r, "regulator");
+    assert_eq!(reg.completeness, Completeness::Excerpt);
+    let head = reg.head_counter.unwrap();
+    assert!(
+        newer(&r).contains(&format!("counts {} regulator entries after", total - head)),
+        "{}",
+        newer(&r)
+    );
+
+    // The regulator's own export of the site: the whole chain, proven.
+    let full = fetch(&srv, &srv.token("regulator"), "/v1/export?site=north");
+    let r = verify(&full);
+    assert_eq!(chain(&r, "regulator").completeness, INDEX);
+    assert!(
+        !r.warnings
+            .iter()
+            .any(|w| w.kind == WarningKind::NewerEntriesExist),
+        "{:#?}",
+        r.warnings
+    );
+}

@@ -61,6 +61,7 @@ fn split(bytes: &[u8]) -> Vec<Raw> {
             Record::Equivocation(_) => "equivocation",
             Record::Finding(_) => "finding",
             Record::MapProof(_) => "map proof",
+            Record::IndexLeaves(_) => "index leaves",
             Record::End(_) => "end",
         };
         out.push(Raw {

@@ -9,7 +9,11 @@
 //! | `map_firearms` | firearm id (16) | firearm state (see `indexer`) |
 //! | `map_meta` | `"root"`, `"size"` | root pointer; log entries covered (u64 BE) |
 
-use redb::{ReadTransaction, ReadableTable, Table, TableDefinition, WriteTransaction};
+use redb::{
+    ReadTransaction, ReadableTable, ReadableTableMetadata, Table, TableDefinition, WriteTransaction,
+};
+
+use armsledger_core::hash::Hash;
 
 use crate::error::MapError;
 use crate::key::MapKey;
@@ -153,6 +157,24 @@ impl RedbMapRead {
             _ => None,
         };
         Ok(RedbMapRead { tables })
+    }
+
+    /// Every leaf, `(key, value hash)`, in increasing key order (a full
+    /// export's IndexLeaves records).
+    pub fn leaves(&self) -> Result<Vec<(MapKey, Hash)>, MapError> {
+        let Some(values) = self.tables.as_ref().and_then(|t| t.get(1)) else {
+            return Ok(Vec::new());
+        };
+        let mut out =
+            Vec::with_capacity(usize::try_from(values.len().map_err(storage)?).unwrap_or(0));
+        for row in values.iter().map_err(storage)? {
+            let (k, v) = row.map_err(storage)?;
+            let key: [u8; 32] = k.value().try_into().map_err(|_| MapError::Corrupt {
+                why: "a map_values key is not 32 bytes".into(),
+            })?;
+            out.push((MapKey(key), crate::value::value_hash(v.value())));
+        }
+        Ok(out)
     }
 
     fn read(&self, which: usize, k: &[u8]) -> Result<Option<Vec<u8>>, MapError> {

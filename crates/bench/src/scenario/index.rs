@@ -290,6 +290,8 @@ pub fn run(
         "µs",
     ));
 
+    out.extend(store_ab(entries, dir)?);
+
     #[cfg(feature = "jmt")]
     out.extend(crate::scenario::index_jmt::run(
         subjects.min(100_000),
@@ -297,4 +299,97 @@ pub fn run(
         dir,
     )?);
     Ok(out)
+}
+
+/// Rounds of the store's ingest with and without the map (alternating).
+const ROUNDS: usize = 3;
+
+/// The log's durable group commit (`LogStore`, every index, groups of
+/// [`GROUP`]) of a busy site's real entries, with the map moving in each
+/// commit and without it, alternating on fresh files: median and spread
+/// per entry, and the file per entry (compacted) of each.
+fn store_ab(entries: usize, dir: &Path) -> anyhow::Result<Vec<Figure>> {
+    use armsledger_core::ids::Timestamp;
+    use armsledger_store::{Accepted, LogStore};
+
+    let log = storage_mix(entries);
+    let accepted: Vec<Accepted> = log
+        .iter()
+        .enumerate()
+        .map(|(i, e)| Accepted {
+            entry: e.clone(),
+            received_at: Timestamp(1_767_225_600_000 + i as u64),
+            findings: vec![],
+        })
+        .collect();
+    let n = accepted.len();
+    let mut with = Vec::new();
+    let mut without = Vec::new();
+    let mut bytes = [0.0f64; 2];
+    for round in 0..ROUNDS * 2 {
+        let indexed = round % 2 == 0;
+        let path = dir.join(format!("ab-{round}.redb"));
+        let store = LogStore::open(&path)?;
+        let t = Instant::now();
+        for b in accepted.chunks(GROUP) {
+            if indexed {
+                store.append_batch(b)?;
+            } else {
+                store.bench_append_without_index(b)?;
+            }
+        }
+        let us = micros(t.elapsed(), n);
+        drop(store);
+        if round < 2 {
+            let mut db = redb::Database::open(&path)?;
+            while db.compact()? {}
+            drop(db);
+            bytes[usize::from(!indexed)] = std::fs::metadata(&path)?.len() as f64 / n as f64;
+        }
+        let _ = std::fs::remove_file(&path);
+        if indexed {
+            with.push(us);
+        } else {
+            without.push(us);
+        }
+    }
+    let stats = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        let median = v.get(v.len() / 2).copied().unwrap_or_default();
+        let spread = v.last().copied().unwrap_or_default() - v.first().copied().unwrap_or_default();
+        (median, spread)
+    };
+    let (w, ws) = stats(&mut with);
+    let (wo, wos) = stats(&mut without);
+    let sc = "7 index";
+    Ok(vec![
+        Figure::new(
+            sc,
+            &format!(
+                "store ingest without the map, per entry ({n} real entries, groups of {GROUP}, \
+                 median of {ROUNDS}, spread {wos:.1} µs)"
+            ),
+            wo,
+            "µs",
+        ),
+        Figure::new(
+            sc,
+            &format!(
+                "store ingest with the map, per entry (same entries, median of {ROUNDS}, spread \
+                 {ws:.1} µs)"
+            ),
+            w,
+            "µs",
+        )
+        .against("without the map", wo)
+        .goal("≤ 1.1× without", w <= 1.1 * wo),
+        Figure::new(
+            sc,
+            "file per entry without the map (compacted)",
+            bytes[1],
+            "B",
+        ),
+        Figure::new(sc, "file per entry with the map (compacted)", bytes[0], "B")
+            .against("without the map", bytes[1]),
+    ])
 }

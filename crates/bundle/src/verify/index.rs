@@ -7,11 +7,17 @@ use std::sync::Arc;
 
 use armsledger_core::Hash;
 use armsledger_core::entry::SignedEntry;
-use armsledger_index::{Kind, LeafValue, MapKey, MemStore, Proof, apply, root_hash};
+use armsledger_core::event::Subject;
+use armsledger_core::model::{FirearmId, LotId};
+use armsledger_index::indexer::FirearmState;
+use armsledger_index::tree::Batch;
+use armsledger_index::{
+    Kind, LeafValue, MapKey, MemStore, NodeStore as _, Proof, apply, root_hash,
+};
 use armsledger_log::Checkpoint;
 
 use super::Run;
-use crate::format::MapProofRecord;
+use crate::format::{IndexLeavesRecord, MapProofRecord};
 use crate::report::{Problem, ProblemKind};
 
 /// Entries indexed at a time (each changed node is rewritten once per group).
@@ -23,13 +29,32 @@ pub(super) struct Recompute {
     store: MemStore,
     buffer: Vec<(u64, Arc<SignedEntry>)>,
     failed: Option<String>,
+    /// The lots the entries name, by map key (a lot's leaf names its sites,
+    /// not the lot), to name a lot whose leaf the server got wrong.
+    lots: std::collections::HashMap<[u8; 32], LotId>,
+    /// The server's leaves, from the bundle's IndexLeaves records.
+    claimed: Option<Vec<([u8; 32], Hash)>>,
+    /// Record number and offset of the first IndexLeaves record.
+    claimed_at: Option<(u64, u64)>,
 }
+
+/// Most index leaves a full bundle may carry (64 bytes each in memory).
+const MAX_CLAIMED_LEAVES: usize = 1 << 24;
+/// Most subjects named one by one when the server's leaves differ.
+const MAX_NAMED: usize = 100;
 
 impl Recompute {
     /// Adds the entry at log index `index` (entries come in log order).
     pub(super) fn push(&mut self, index: u64, entry: Arc<SignedEntry>) {
         if self.failed.is_some() {
             return;
+        }
+        if let armsledger_core::event::Event::Site(ev) = &entry.body().event {
+            for sub in ev.subjects() {
+                if let Subject::Lot(l) = sub {
+                    self.lots.entry(MapKey::lot(&l).0).or_insert(l);
+                }
+            }
         }
         self.buffer.push((index, entry));
         if self.buffer.len() >= GROUP {
@@ -51,6 +76,134 @@ impl Recompute {
         }
         root_hash(&self.store).map_err(|e| e.to_string())
     }
+
+    /// The subject a key names, in words, from the recomputed index.
+    fn name(&self, key: &[u8; 32]) -> String {
+        let map_key = MapKey(*key);
+        let value = self
+            .store
+            .value(&map_key)
+            .ok()
+            .flatten()
+            .and_then(|b| LeafValue::decode(&b).ok());
+        let Some(v) = value else {
+            return format!("key {map_key}");
+        };
+        let firearms = || {
+            v.records()
+                .iter()
+                .filter_map(|r| <[u8; 16]>::try_from(r.label.as_slice()).ok())
+                .map(|id| format!("firearm {}", FirearmId(id)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match v.kind() {
+            Kind::Chain => v
+                .records()
+                .first()
+                .map(|r| format!("chain {}", String::from_utf8_lossy(&r.label)))
+                .unwrap_or_else(|| format!("key {map_key}")),
+            Kind::Firearm => firearms(),
+            Kind::Serial => {
+                // The serial itself: one its firearms were filed under.
+                let serial = v
+                    .records()
+                    .iter()
+                    .filter_map(|r| <[u8; 16]>::try_from(r.label.as_slice()).ok())
+                    .filter_map(|id| self.store.firearm(&id).ok().flatten())
+                    .filter_map(|b| FirearmState::decode(&b).ok())
+                    .flat_map(|s| s.serials)
+                    .find(|s| MapKey::serial(s) == map_key);
+                match serial {
+                    Some(s) => format!("serial {s} ({})", firearms()),
+                    None => format!("serial key {map_key} ({})", firearms()),
+                }
+            }
+            Kind::Lot => match self.lots.get(key) {
+                Some(l) => format!("ammunition lot {l}"),
+                None => format!("ammunition lot key {map_key}"),
+            },
+        }
+    }
+
+    /// What the recomputed index says of a key's subject: its newest entries.
+    fn newest(&self, key: &[u8; 32]) -> String {
+        let value = self
+            .store
+            .value(&MapKey(*key))
+            .ok()
+            .flatten()
+            .and_then(|b| LeafValue::decode(&b).ok());
+        match value {
+            None => "the entries give it no leaf".to_owned(),
+            Some(v) => {
+                let newest: Vec<String> = v
+                    .records()
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "log index {} (entry {}, number {})",
+                            r.log_index,
+                            r.entry_hash.short(),
+                            r.seq
+                        )
+                    })
+                    .collect();
+                format!("the entries give its newest entry at {}", newest.join("; "))
+            }
+        }
+    }
+
+    /// The keys whose leaf differs between the server's claimed leaves and
+    /// the recomputed index: (key, claimed value hash, recomputed value hash).
+    fn differing(
+        &self,
+        claimed: &[([u8; 32], Hash)],
+    ) -> Vec<([u8; 32], Option<Hash>, Option<Hash>)> {
+        let mut ours: Vec<([u8; 32], Hash)> = self
+            .store
+            .leaves()
+            .map(|(k, v)| (k.0, armsledger_index::value::value_hash(v)))
+            .collect();
+        ours.sort_unstable_by_key(|a| a.0);
+        let mut out = Vec::new();
+        let (mut i, mut j) = (0, 0);
+        loop {
+            match (claimed.get(i), ours.get(j)) {
+                (None, None) => break,
+                (Some(c), Some(o)) if c.0 == o.0 => {
+                    if c.1 != o.1 {
+                        out.push((c.0, Some(c.1), Some(o.1)));
+                    }
+                    i += 1;
+                    j += 1;
+                }
+                (Some(c), None) => {
+                    out.push((c.0, Some(c.1), None));
+                    i += 1;
+                }
+                (Some(c), Some(o)) if c.0 < o.0 => {
+                    out.push((c.0, Some(c.1), None));
+                    i += 1;
+                }
+                (_, Some(o)) => {
+                    out.push((o.0, None, Some(o.1)));
+                    j += 1;
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The root of a map holding exactly `leaves` (key, value hash).
+fn root_of(leaves: &[([u8; 32], Hash)]) -> Result<Hash, String> {
+    let mut store = MemStore::default();
+    let mut batch = Batch::new(&mut store).map_err(|e| e.to_string())?;
+    for (k, h) in leaves {
+        batch.set(&MapKey(*k), *h).map_err(|e| e.to_string())?;
+    }
+    batch.commit().map_err(|e| e.to_string())
 }
 
 impl Run<'_> {
@@ -62,30 +215,188 @@ impl Run<'_> {
         let Some(committed) = cp.index() else {
             return;
         };
-        match self.index.root() {
-            Ok(root) if root.0 == committed.0 => self.report.notes.push(format!(
+        let root = match self.index.root() {
+            Ok(root) => root,
+            Err(e) => {
+                self.problem(Problem::new(
+                    ProblemKind::IndexRoot,
+                    Some(record),
+                    None,
+                    format!("the entries could not be indexed: {e}"),
+                ));
+                return;
+            }
+        };
+        let claimed = self.index.claimed.take();
+        if root.0 == committed.0 {
+            self.report.notes.push(format!(
                 "verifiable index: the entries give the root the checkpoint commits to \
                  ({} subjects)",
                 self.index.store.leaf_count()
-            )),
-            Ok(root) => self.problem(Problem::new(
+            ));
+            // The server's leaves, if any, must be these very leaves.
+            if let Some(claimed) = &claimed
+                && !self.index.differing(claimed).is_empty()
+            {
+                let at = self.index.claimed_at;
+                self.problem(Problem::new(
+                    ProblemKind::IndexRoot,
+                    at.map(|a| a.0),
+                    at.map(|a| a.1),
+                    "the bundle's index leaves are not the index the checkpoint commits to",
+                ));
+            }
+            return;
+        }
+        let mismatch = format!(
+            "the checkpoint commits to verifiable-index root {}, the entries give {}: \
+             the server's index misstates some subject's newest entry",
+            hex::encode(committed.0),
+            hex::encode(root.0)
+        );
+        let Some(claimed) = claimed else {
+            self.problem(Problem::new(
+                ProblemKind::IndexRoot,
+                Some(record),
+                None,
+                format!("{mismatch} (the bundle carries no index leaves to name it)"),
+            ));
+            return;
+        };
+        match root_of(&claimed) {
+            Ok(r) if r.0 == committed.0 => {}
+            Ok(_) => {
+                self.problem(Problem::new(
+                    ProblemKind::IndexRoot,
+                    Some(record),
+                    None,
+                    format!(
+                        "{mismatch}; the bundle's index leaves do not give the committed root \
+                         either, so they cannot name it"
+                    ),
+                ));
+                return;
+            }
+            Err(e) => {
+                self.problem(Problem::new(
+                    ProblemKind::IndexRoot,
+                    Some(record),
+                    None,
+                    format!("{mismatch}; the bundle's index leaves could not be hashed: {e}"),
+                ));
+                return;
+            }
+        }
+        // The committed root is the root of the server's leaves: each leaf
+        // that differs from the recomputed one is a subject it got wrong.
+        let differing = self.index.differing(&claimed);
+        let n = differing.len();
+        for (key, theirs, ours) in differing.iter().take(MAX_NAMED) {
+            let (subject, reason) = match theirs {
+                None => (
+                    self.index.name(key),
+                    "the checkpoint's index has no leaf for it".to_owned(),
+                ),
+                Some(h)
+                    if self
+                        .index
+                        .store
+                        .value(&MapKey(*key))
+                        .ok()
+                        .flatten()
+                        .is_none() =>
+                {
+                    (
+                        format!("key {}", MapKey(*key)),
+                        format!(
+                            "the checkpoint's index holds a leaf (value hash {}) that no entry gives",
+                            h.short()
+                        ),
+                    )
+                }
+                Some(h) => (
+                    self.index.name(key),
+                    format!(
+                        "the checkpoint's index commits to value hash {}, not the entries' {}",
+                        h.short(),
+                        ours.map_or_else(String::new, |o| o.short().to_string())
+                    ),
+                ),
+            };
+            let mut p = Problem::new(
                 ProblemKind::IndexRoot,
                 Some(record),
                 None,
                 format!(
-                    "the checkpoint commits to verifiable-index root {}, the entries give {}: \
-                     the server's index misstates some subject's newest entry",
-                    hex::encode(committed.0),
-                    hex::encode(root.0)
+                    "{subject}: the server's verifiable index misstates its newest entry: \
+                     {reason}; {}",
+                    self.index.newest(key)
                 ),
-            )),
-            Err(e) => self.problem(Problem::new(
+            );
+            if let Some(chain) = subject.strip_prefix("chain ") {
+                p.chain = Some(chain.to_owned());
+            }
+            self.problem(p);
+        }
+        if n > MAX_NAMED {
+            self.problem(Problem::new(
                 ProblemKind::IndexRoot,
                 Some(record),
                 None,
-                format!("the entries could not be indexed: {e}"),
-            )),
+                format!("{} more subjects whose index leaf differs", n - MAX_NAMED),
+            ));
         }
+        if n == 0 {
+            self.problem(Problem::new(
+                ProblemKind::IndexRoot,
+                Some(record),
+                None,
+                mismatch,
+            ));
+        }
+    }
+
+    /// The server's index leaves (full bundles, before the first entry),
+    /// kept to name the subjects of a wrong index root.
+    pub(super) fn index_leaves(&mut self, l: IndexLeavesRecord, record: u64, offset: u64) {
+        let order = |why: &str| {
+            Problem::new(
+                ProblemKind::Order,
+                Some(record),
+                Some(offset),
+                why.to_owned(),
+            )
+        };
+        if self.scope().is_scoped() {
+            self.problem(order(
+                "a scoped bundle carries index proofs, not the index's leaves",
+            ));
+            return;
+        }
+        if self.last_entry.is_some() {
+            self.problem(order("index leaves come before the first entry"));
+            return;
+        }
+        self.index.claimed_at.get_or_insert((record, offset));
+        let claimed = self.index.claimed.get_or_insert_with(Vec::new);
+        if let (Some(last), Some(first)) = (claimed.last(), l.leaves.first())
+            && first.0 <= last.0
+        {
+            self.problem(order(
+                "index leaves records are in increasing key order, without repeats",
+            ));
+            return;
+        }
+        if claimed.len().saturating_add(l.leaves.len()) > MAX_CLAIMED_LEAVES {
+            self.problem(Problem::new(
+                ProblemKind::IndexRoot,
+                Some(record),
+                Some(offset),
+                format!("over {MAX_CLAIMED_LEAVES} index leaves; the rest are not read"),
+            ));
+            return;
+        }
+        claimed.extend(l.leaves);
     }
 }
 

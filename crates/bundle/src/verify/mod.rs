@@ -358,6 +358,10 @@ impl<'o> Run<'o> {
                 self.map_proof(m, record, offset);
                 true
             }
+            (Stage::Body, Record::IndexLeaves(l)) => {
+                self.index_leaves(l, record, offset);
+                true
+            }
             (Stage::Body, Record::End(_)) => {
                 self.end_seen = true;
                 true

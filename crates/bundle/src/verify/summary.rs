@@ -51,6 +51,7 @@ impl Run<'_> {
         let n = size.map_or_else(|| "?".to_owned(), |s| s.to_string());
         let mut warnings = Vec::new();
         let mut problems = Vec::new();
+        let mut notes = Vec::new();
         for c in self.chains.values_mut() {
             c.completeness = match &scope {
                 Scope::All if self.full_tree_matches => Completeness::Proven {
@@ -60,10 +61,42 @@ impl Run<'_> {
                     Completeness::Excerpt
                 }
                 // The regulator entries a company or site may see: an
-                // excerpt of the chain by design (need to know).
+                // excerpt of the chain by design (need to know). The index
+                // cannot prove it complete (it commits to the chain's newest
+                // entry, not to the newest in the reader's scope), but says
+                // how many newer regulator entries exist; a leaf that
+                // contradicts the entries is a wrong index.
                 _ if c.chain == ChainId::Regulator.to_string()
                     && c.head_counter.is_some_and(|n| c.entries < n) =>
                 {
+                    let key = MapKey::chain_labelled(&c.chain);
+                    let seq = c.head_counter.unwrap_or(0);
+                    match self
+                        .proven
+                        .judge(&key, &[Kind::Chain], c.chain.as_bytes(), c.head, seq)
+                    {
+                        Verdict::Unproven => {}
+                        Verdict::Proven => notes.push(format!(
+                            "{}: an excerpt of {} entries whose newest (counter {seq}) is the \
+                             chain's newest in the verifiable index of checkpoint {n}",
+                            c.chain, c.entries
+                        )),
+                        Verdict::Newer { index, seq: newest } => warnings.push(Warning {
+                            kind: WarningKind::NewerEntriesExist,
+                            subject: Some(c.chain.clone()),
+                            message: excerpt_newer(&c.chain, index, newest, seq, c.entries),
+                        }),
+                        Verdict::Contradicts(why) => {
+                            let mut p = Problem::new(
+                                ProblemKind::IndexProof,
+                                None,
+                                None,
+                                format!("{}: {why}", c.chain),
+                            );
+                            p.chain = Some(c.chain.clone());
+                            problems.push(p);
+                        }
+                    }
                     Completeness::Excerpt
                 }
                 Scope::All => Completeness::NoGapsEndUnproven,
@@ -170,6 +203,7 @@ impl Run<'_> {
             }
         }
         self.report.warnings.append(&mut warnings);
+        self.report.notes.append(&mut notes);
         for p in problems {
             self.problem(p);
         }
@@ -273,4 +307,16 @@ impl Run<'_> {
         findings.append(&mut self.report.findings);
         self.report.findings = findings;
     }
+}
+
+/// The warning for a regulator excerpt the index shows to go on: how many
+/// newer regulator entries exist, and why the reader cannot tell more.
+fn excerpt_newer(chain: &str, index: u64, newest: u64, seq: u64, entries: u64) -> String {
+    format!(
+        "{chain}: newer entries exist (newest at log index {index}, counter {newest}): the \
+         bundle holds {entries} of the chain's entries up to counter {seq} (only those its \
+         reader may see); the verifiable index counts {} regulator entries after them, outside \
+         that scope or left out (a key revocation, a bar): ask the server for a fresh pull",
+        newest - seq
+    )
 }

@@ -224,6 +224,22 @@ fn write(
         }
         (Some(_), _) => false,
     };
+    // A full bundle: the index's leaves at the checkpoint, so that its
+    // verifier names each subject a wrong index root misstates. The snapshot's
+    // map covers exactly its size; when the log has grown past the
+    // checkpoint, the leaves are those of another index and are left out.
+    if *scope == Scope::All
+        && reader.size() == size
+        && published.note.contains("armsledger-index/v1 ")
+    {
+        let leaves: Vec<([u8; 32], armsledger_core::Hash)> = reader
+            .index_leaves()
+            .map_err(|x| e(&x))?
+            .into_iter()
+            .map(|(k, h)| (k.0, h))
+            .collect();
+        w.index_leaves(&leaves).map_err(|x| e(&x))?;
+    }
     for a in answers {
         w.map_proof(&MapProofRecord {
             key: a.key.0,

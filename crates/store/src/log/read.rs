@@ -110,6 +110,12 @@ impl LogReader {
         Ok(armsledger_index::lookup(&self.index, key)?)
     }
 
+    /// Every leaf of the verifiable index in this snapshot, `(key, value
+    /// hash)` by key: a full export's IndexLeaves (docs/log.md section 11).
+    pub fn index_leaves(&self) -> Result<Vec<(armsledger_index::MapKey, EntryHash)>, StoreError> {
+        Ok(self.index.leaves()?)
+    }
+
     /// The normalised serials the index files firearm `id` under (its
     /// acquisition's and any correction's), empty when none is known.
     pub fn index_serials(&self, id: &[u8; 16]) -> Result<Vec<String>, StoreError> {
