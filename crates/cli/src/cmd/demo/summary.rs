@@ -447,12 +447,13 @@ fn trace_lot_sample(client: &ServerClient) -> anyhow::Result<(Option<String>, Ve
         Ok(t) => t,
         Err(_) => return Ok((None, Vec::new())),
     };
-    let acts = t["lots"][0]["steps"]
-        .as_array()
+    let acts = t
+        .pointer("/lots/0/steps")
+        .and_then(serde_json::Value::as_array)
         .map(|steps| {
             steps
                 .iter()
-                .filter_map(|s| s["hash"].as_str().map(str::to_owned))
+                .filter_map(|s| s.get("hash").and_then(|h| h.as_str()).map(str::to_owned))
                 .collect()
         })
         .unwrap_or_default();
