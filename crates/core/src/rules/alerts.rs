@@ -159,6 +159,34 @@ pub fn alerts(state: &State, now: Timestamp, policy: &AlertPolicy) -> Vec<Alert>
             });
         }
     }
+    // A company's licence and a site's armoury approval, as a person's.
+    let mut held: Vec<(Option<SiteId>, Option<CompanyId>, String, Timestamp)> = Vec::new();
+    for (c, rec) in &state.companies {
+        held.push((
+            None,
+            Some(c.clone()),
+            format!("company {c}'s licence {}", rec.licence),
+            rec.valid.until,
+        ));
+    }
+    for (site, a) in &state.approvals {
+        held.push((
+            Some(site.clone()),
+            company(site),
+            format!("site {site}'s armoury approval {}", a.approval),
+            a.valid.until,
+        ));
+    }
+    for (site, company, what, until) in held.into_iter().filter(|h| soon(h.3)) {
+        out.push(Alert {
+            rule: RuleId::ExpiringSoon,
+            site,
+            company,
+            entry: None,
+            at: until,
+            detail: format!("{what} expires {until} (within {} days)", bucket(until)),
+        });
+    }
     for (site, rec) in &state.sites {
         // Stock: firearms it answers for (not gone for good) or rounds in store.
         let holds = state.firearms_at(site).any(|f| {

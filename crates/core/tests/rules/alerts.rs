@@ -157,6 +157,47 @@ fn expiries_alert_within_30_60_and_90_days() {
 }
 
 #[test]
+fn a_site_approval_and_a_company_licence_alert_before_they_expire() {
+    use armsledger_core::event::RegulatorEvent;
+    use armsledger_core::model::Validity;
+    let mut s = Scenario::new();
+    s.company_with_site("acme", "north");
+    let until = s.now.plus(400 * Timestamp::DAY);
+    s.regulator(RegulatorEvent::SiteApproved {
+        site: v("north"),
+        approval: v("ARM-7"),
+        valid: Validity { from: s.now, until },
+        categories: vec![],
+        max_firearms: None,
+    });
+    let ver = verify(&s, View::Corrected);
+    let state = ver.engine().state();
+    let licence_until = state.companies[&v("acme")].valid.until;
+    let about = |now: Timestamp, what: &str| -> Vec<Alert> {
+        alerts(state, now, &AlertPolicy::default())
+            .into_iter()
+            .filter(|a| a.rule == RuleId::ExpiringSoon && a.detail.contains(what))
+            .collect()
+    };
+    let day = Timestamp::DAY;
+    // Firing: 45 days before the approval ends, in the 60-day bucket.
+    let a = about(until.minus(45 * day), "armoury approval ARM-7");
+    assert_eq!(a.len(), 1, "{a:#?}");
+    assert_eq!(a[0].site, Some(v("north")));
+    assert_eq!(a[0].company, Some(v("acme")));
+    assert_eq!(a[0].at, until);
+    assert!(a[0].detail.ends_with("(within 60 days)"), "{}", a[0].detail);
+    // Quiet: more than 90 days ahead, and once expired.
+    assert!(about(until.minus(91 * day), "armoury approval").is_empty());
+    assert!(about(until, "armoury approval").is_empty());
+    // The company's licence alike.
+    let c = about(licence_until.minus(10 * day), "company acme's licence");
+    assert_eq!(c.len(), 1, "{c:#?}");
+    assert!(c[0].detail.ends_with("(within 30 days)"), "{}", c[0].detail);
+    assert!(about(licence_until.minus(91 * day), "company acme's licence").is_empty());
+}
+
+#[test]
 fn expiry_buckets_are_inclusive_like_the_horizon() {
     let (s, until) = guard_9();
     let ver = verify(&s, View::Corrected);
