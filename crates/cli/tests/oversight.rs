@@ -158,6 +158,39 @@ fn a_suspension_refuses_issues_not_hand_overs_until_reinstated() {
     ok(dir, &ISSUE);
     ok(dir, &RETURN);
 
+    // A suspension by status alone (no sanction) refuses the same way, and
+    // a reinstatement lifts it again.
+    act(
+        dir,
+        &[
+            "regulator",
+            "suspend-company",
+            "--company",
+            "acme",
+            "--reason",
+            "inquiry opened",
+        ],
+        "company-status-changed",
+    );
+    ok(dir, &["sync"]);
+    let err = fails(dir, &ISSUE);
+    assert!(err.contains("rule company-not-suspended"), "{err}");
+    act(
+        dir,
+        &[
+            "regulator",
+            "reinstate-company",
+            "--company",
+            "acme",
+            "--reason",
+            "inquiry closed",
+        ],
+        "company-status-changed",
+    );
+    ok(dir, &["sync"]);
+    ok(dir, &ISSUE);
+    ok(dir, &RETURN);
+
     // Ceasing blocks as a withdrawn licence does.
     act(
         dir,
