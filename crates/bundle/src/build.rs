@@ -209,6 +209,8 @@ pub fn write_bundle<W: Write>(
         (Scope::Company(c), ChainId::Site(site)) => companies.get(site) == Some(c),
         // The weapon's history and the counts that saw it, as the server writes a dossier.
         (Scope::Firearm(id), ChainId::Site(_)) => armsledger_core::report::concerns_firearm(e, id),
+        // The lot's acts and the counts that saw it, as the server writes a lot dossier.
+        (Scope::Lot(id), ChainId::Site(_)) => armsledger_core::report::concerns_lot(e, id),
     };
     let upto = usize::try_from(size).unwrap_or(usize::MAX);
     let included: HashSet<Hash> = log

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use armsledger_core::codec;
 use armsledger_core::ids::{CompanyId, SiteId, Timestamp};
-use armsledger_core::model::FirearmId;
+use armsledger_core::model::{FirearmId, LotId};
 use armsledger_core::{ChainId, Equivocation, Hash};
 use armsledger_log::{EntryLeaf, Hash as LogHash};
 
@@ -152,6 +152,10 @@ pub enum Scope {
     /// A single-weapon dossier: the regulator chain and every entry touching
     /// one firearm, with inclusion proofs.
     Firearm(FirearmId),
+    /// An ammunition lot's dossier: the regulator chain and every site
+    /// entry about one lot (its acts and the counts that saw it), with
+    /// inclusion proofs. Added last, so the earlier scopes keep their bytes.
+    Lot(LotId),
 }
 
 impl Scope {
@@ -168,6 +172,7 @@ impl core::fmt::Display for Scope {
             Scope::Company(c) => write!(f, "company:{c}"),
             Scope::Site(s) => write!(f, "site:{s}"),
             Scope::Firearm(id) => write!(f, "firearm:{id}"),
+            Scope::Lot(id) => write!(f, "lot:{id}"),
         }
     }
 }

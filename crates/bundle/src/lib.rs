@@ -49,8 +49,8 @@ pub use format::{
 pub use reader::BundleReader;
 pub use report::{
     ChainSummary, CheckpointSummary, Completeness, Cosigner, DossierSummary, EquivocationSummary,
-    KeySource, MAX_LISTED, Problem, ProblemKind, ProofBasis, Report, ServerRecords, SplitView,
-    StateSummary, Warning, WarningKind, WitnessSummary,
+    KeySource, LotDossierSummary, LotSiteSummary, MAX_LISTED, Problem, ProblemKind, ProofBasis,
+    Report, ServerRecords, SplitView, StateSummary, Warning, WarningKind, WitnessSummary,
 };
 pub use state::{STATE_FORMAT, TrustedLog, TrustedState, default_state_path};
 pub use verify::{ProgressFn, VerifyOptions, verify_bundle};

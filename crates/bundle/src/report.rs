@@ -344,6 +344,34 @@ pub struct DossierSummary {
     pub completeness: Completeness,
 }
 
+/// An ammunition lot dossier's history: one link chain per site that
+/// held the lot (the lot's subject key is (site, lot)).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LotDossierSummary {
+    /// The lot id, hex.
+    pub lot: String,
+    /// Site entries about the lot in the dossier.
+    pub events: u64,
+    /// Per site: its events in the dossier and the last one.
+    pub sites: Vec<LotSiteSummary>,
+    /// Whether every site's history is complete up to the checkpoint:
+    /// `proven` only when the index commits to every site's last event.
+    pub completeness: Completeness,
+}
+
+/// One site's part of a lot dossier.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LotSiteSummary {
+    /// The site's chain, `site:…`.
+    pub chain: String,
+    /// Its events about the lot in the dossier (acts and counts).
+    pub events: u64,
+    /// Its last act on the lot in the dossier.
+    pub last: Option<Hash>,
+    /// Whether the index proves `last` is the site's newest act on the lot.
+    pub completeness: Completeness,
+}
+
 /// The checkpoint's witness cosignatures, checked against a policy.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct WitnessSummary {
@@ -415,6 +443,9 @@ pub struct Report {
     pub server: ServerRecords,
     /// The single-weapon history, for a dossier.
     pub dossier: Option<DossierSummary>,
+    /// The lot's history, for a lot dossier.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lot_dossier: Option<LotDossierSummary>,
     /// The witness cosignatures, when checked against a `--policy`.
     pub witnesses: Option<WitnessSummary>,
     /// Two different checkpoints of one size: the one trusted before and

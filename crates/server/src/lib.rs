@@ -61,7 +61,7 @@ pub use state::{Published, Shared};
         routes::query::findings, routes::query::transfers, routes::query::integrity, routes::query::equivocations,
         routes::register::serial, routes::register::trace_requests,
         routes::reports::report,
-        routes::sync::pull, routes::export::export, routes::export::dossier,
+        routes::sync::pull, routes::export::export, routes::export::dossier, routes::export::lot_dossier,
         access_log::list, retention::post_review,
         routes::admin::create_token, routes::admin::list_tokens, routes::admin::revoke_token,
         routes::admin::healthz, routes::admin::metrics,
@@ -111,6 +111,7 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .route("/v1/firearms/{serial}/trace", get(query::trace))
         .route("/v1/firearms/{serial}/dossier", get(export::dossier))
         .route("/v1/lots/{lot}/trace", get(routes::lot::trace))
+        .route("/v1/lots/{lot}/dossier", get(export::lot_dossier))
         .route("/v1/export", get(export::export))
         .route("/v1/sites/{site}/inventory", get(query::inventory))
         .route(

@@ -412,7 +412,7 @@ impl Run<'_> {
                 .as_ref()
                 .and_then(|l| l.engine().state().company_of(to_site).cloned())
                 .is_some_and(|owner| owner == c),
-            Scope::All | Scope::Firearm(_) => false,
+            Scope::All | Scope::Firearm(_) | Scope::Lot(_) => false,
         }
     }
 
@@ -422,7 +422,7 @@ impl Run<'_> {
             return None;
         };
         match self.scope() {
-            Scope::All | Scope::Firearm(_) => None,
+            Scope::All | Scope::Firearm(_) | Scope::Lot(_) => None,
             Scope::Site(s) => (s != *site)
                 .then(|| format!("{} is outside the bundle's scope site:{s}", entry.chain())),
             Scope::Company(c) => {

@@ -380,8 +380,10 @@ impl<'o> Run<'o> {
             meta.manufacturer_roots.clone(),
             self.opts.view,
         ));
-        if let Scope::Firearm(id) = &meta.scope {
-            self.dossier = Some(Dossier::new(*id));
+        match &meta.scope {
+            Scope::Firearm(id) => self.dossier = Some(Dossier::new(*id)),
+            Scope::Lot(id) => self.dossier = Some(Dossier::lot(*id)),
+            Scope::All | Scope::Company(_) | Scope::Site(_) => {}
         }
         self.meta = Some(meta);
         self.stage = Stage::Checkpoint;

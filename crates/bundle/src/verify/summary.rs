@@ -8,10 +8,12 @@ use crate::format::Scope;
 use armsledger_index::{Kind, MapKey};
 
 use crate::report::{
-    ChainSummary, Completeness, Problem, ProblemKind, ProofBasis, Warning, WarningKind,
+    ChainSummary, Completeness, LotDossierSummary, Problem, ProblemKind, ProofBasis, Warning,
+    WarningKind,
 };
 
 use super::Run;
+use super::dossier::About;
 use super::index::Verdict;
 
 impl Run<'_> {
@@ -33,7 +35,7 @@ impl Run<'_> {
                     );
                 }
             }
-            Scope::All | Scope::Firearm(_) => {}
+            Scope::All | Scope::Firearm(_) | Scope::Lot(_) => {}
         }
         for chain in required {
             self.chains
@@ -57,7 +59,7 @@ impl Run<'_> {
                 Scope::All if self.full_tree_matches => Completeness::Proven {
                     basis: ProofBasis::FullLog,
                 },
-                Scope::Firearm(_) if c.chain != ChainId::Regulator.to_string() => {
+                Scope::Firearm(_) | Scope::Lot(_) if c.chain != ChainId::Regulator.to_string() => {
                     Completeness::Excerpt
                 }
                 // The regulator entries a company or site may see: an
@@ -229,18 +231,22 @@ impl Run<'_> {
             .collect();
         erased.sort_by_key(|v| *v.note());
         self.report.erased_notes = erased;
-        if let Some(d) = &self.dossier {
-            let mut summary = d.summary();
+        if let Some(mut lot) = self.dossier.as_ref().and_then(|d| d.lot_summary()) {
+            self.judge_lot(&mut lot, &n, &at);
+            self.report.lot_dossier = Some(lot);
+        } else if let Some(d) = &self.dossier
+            && let (Some(mut summary), About::Firearm(firearm)) = (d.summary(), d.subject_of())
+        {
             let key = d
                 .keys()
                 .iter()
                 .find(|k| self.proven.has(k))
                 .copied()
-                .unwrap_or_else(|| MapKey::firearm(&d.firearm()));
+                .unwrap_or_else(|| MapKey::firearm(&firearm));
             let verdict = self.proven.judge(
                 &key,
                 &[Kind::Serial, Kind::Firearm],
-                &d.firearm().0,
+                &firearm.0,
                 summary.last,
                 summary.events,
             );
@@ -311,6 +317,93 @@ impl Run<'_> {
 
 /// The warning for a regulator excerpt the index shows to go on: how many
 /// newer regulator entries exist, and why the reader cannot tell more.
+impl Run<'_> {
+    /// Judges each site's part of a lot dossier against the index's lot
+    /// leaf (one record per site chain: its newest act on the lot and how
+    /// many acts). The lot is `proven` only when every site present is; a
+    /// site that never appears in the dossier is not judged (a company's
+    /// dossier holds its own sites only, by design).
+    fn judge_lot(&mut self, lot: &mut LotDossierSummary, n: &str, at: &str) {
+        let Ok(id) = lot.lot.parse::<armsledger_core::model::LotId>() else {
+            return;
+        };
+        let key = MapKey::lot(&id);
+        let mut all_proven = !lot.sites.is_empty();
+        let mut newer = None;
+        for site in &mut lot.sites {
+            let subject = format!("lot:{}@{}", lot.lot, site.chain);
+            match self.proven.judge(
+                &key,
+                &[Kind::Lot],
+                site.chain.as_bytes(),
+                site.last,
+                site.events,
+            ) {
+                Verdict::Unproven => all_proven = false,
+                Verdict::Proven => {
+                    site.completeness = Completeness::Proven {
+                        basis: ProofBasis::Index,
+                    };
+                }
+                Verdict::Newer { index, seq } => {
+                    all_proven = false;
+                    newer.get_or_insert((index, seq));
+                    self.report.warnings.push(Warning {
+                        kind: WarningKind::NewerEntriesExist,
+                        subject: Some(subject),
+                        message: format!(
+                            "lot {} at {}: INCOMPLETE: newer entries exist (newest at log index \
+                             {index}, act {seq} of the lot there): the dossier holds {} acts, \
+                             the verifiable index of checkpoint {n} commits to {seq}",
+                            lot.lot, site.chain, site.events
+                        ),
+                    });
+                    site.completeness = Completeness::NewerEntriesExist {
+                        newest_index: index,
+                        newest_seq: seq,
+                    };
+                }
+                Verdict::Contradicts(why) => {
+                    all_proven = false;
+                    let p = Problem::new(
+                        ProblemKind::IndexProof,
+                        None,
+                        None,
+                        format!("{subject}: {why}"),
+                    );
+                    if self.report.problems.len() < self.opts.max_problems {
+                        self.report.problems.push(p);
+                    } else {
+                        self.report.problems_omitted += 1;
+                    }
+                }
+            }
+        }
+        lot.completeness = match newer {
+            Some((index, seq)) => Completeness::NewerEntriesExist {
+                newest_index: index,
+                newest_seq: seq,
+            },
+            None if all_proven => Completeness::Proven {
+                basis: ProofBasis::Index,
+            },
+            None => Completeness::NoGapsEndUnproven,
+        };
+        if lot.completeness == Completeness::NoGapsEndUnproven {
+            self.report.warnings.push(Warning {
+                kind: WarningKind::EndUnproven,
+                subject: Some(format!("lot:{}", lot.lot)),
+                message: format!(
+                    "lot {}: {} acts at {} sites, no gap from each site's receipt; nothing proves each site's last act is its latest{at}: newer movements may have been left out",
+                    lot.lot,
+                    lot.events,
+                    lot.sites.len()
+                ),
+            });
+        }
+    }
+}
+
 fn excerpt_newer(chain: &str, index: u64, newest: u64, seq: u64, entries: u64) -> String {
     format!(
         "{chain}: newer entries exist (newest at log index {index}, counter {newest}): the \

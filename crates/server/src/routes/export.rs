@@ -1,5 +1,6 @@
-//! `GET /v1/export` and `GET /v1/firearms/{serial}/dossier`: bundles that
-//! `armsledger verify` checks offline, streamed as they are written.
+//! `GET /v1/export`, `GET /v1/firearms/{serial}/dossier` and
+//! `GET /v1/lots/{lot}/dossier`: bundles that `armsledger verify` checks
+//! offline, streamed as they are written.
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -210,13 +211,14 @@ fn write(
             .filter(|(_, co)| *co == c)
             .map(|(s, _)| s.clone())
             .collect(),
-        Scope::All | Scope::Firearm(_) => HashSet::new(),
+        Scope::All | Scope::Firearm(_) | Scope::Lot(_) => HashSet::new(),
     };
     let (inbound, senders) = inbound_transfers(&reader, &scope_sites, size).map_err(|x| e(&x))?;
     let inbound_hashes: HashSet<armsledger_core::Hash> = inbound.iter().map(|(_, h)| *h).collect();
     // A company or site sees of the regulator chain only its own scope
     // (need to know, issue 17); the regulator and auditors see it all.
-    let redaction = redaction(&reader, role, scope, until, size, &senders).map_err(|x| e(&x))?;
+    let redaction =
+        redaction(&reader, role, scope, until, size, &senders, &companies).map_err(|x| e(&x))?;
     let regulator_wanted = |en: &SignedEntry| match (&redaction, &en.body().event) {
         (None, _) => true,
         (Some((scope, key_sites)), Event::Regulator(ev)) => {
@@ -257,6 +259,12 @@ fn write(
         // The weapon's own history and the counts that saw it: the entries
         // its trace lists (`report::concerns_firearm`).
         (Scope::Firearm(id), ChainId::Site(_)) => armsledger_core::report::concerns_firearm(en, id),
+        // The lot's acts and the counts that saw it (`report::concerns_lot`),
+        // at the sites the caller may read, as its lot trace shows them.
+        (Scope::Lot(id), ChainId::Site(site)) => {
+            armsledger_core::report::concerns_lot(en, id)
+                && lot_site_visible(role, site, &companies)
+        }
     };
     // A scoped bundle reads only the entries its scope can hold, from the
     // indexes (the filter above still decides); a full one reads them all.
@@ -286,6 +294,7 @@ fn write(
                         .into_iter()
                         .filter(|i| until.is_none_or(|u| *i <= u)),
                 ),
+                Scope::Lot(id) => v.extend(reader.indexes(&IndexKey::Lot(*id)).map_err(|x| e(&x))?),
                 Scope::All => {}
             }
             v.extend(inbound.iter().map(|(i, _)| *i));
@@ -363,6 +372,7 @@ fn redaction(
     until: Option<u64>,
     size: u64,
     senders: &HashSet<SiteId>,
+    companies: &std::collections::HashMap<SiteId, CompanyId>,
 ) -> Result<Option<(SiteScope, HashSet<SiteId>)>, armsledger_store::StoreError> {
     if role.reads_every_site() {
         return Ok(None);
@@ -372,19 +382,35 @@ fn redaction(
         return Ok(None);
     };
     let mut key_sites = senders.clone();
-    if let Scope::Firearm(id) = scope {
-        for i in reader.indexes(&IndexKey::Firearm(*id))? {
-            if i >= size || until.is_some_and(|u| i > u) {
-                continue;
-            }
-            if let Some(s) = reader.entry(i)?
-                && let ChainId::Site(site) = s.entry.chain()
-            {
-                key_sites.insert(site.clone());
-            }
+    let (key, visible): (IndexKey, &dyn Fn(&SiteId) -> bool) = match scope {
+        Scope::Firearm(id) => (IndexKey::Firearm(*id), &|_| true),
+        Scope::Lot(id) => (IndexKey::Lot(*id), &|site| {
+            lot_site_visible(role, site, companies)
+        }),
+        Scope::All | Scope::Company(_) | Scope::Site(_) => return Ok(Some((party, key_sites))),
+    };
+    for i in reader.indexes(&key)? {
+        if i >= size || until.is_some_and(|u| i > u) {
+            continue;
+        }
+        if let Some(s) = reader.entry(i)?
+            && let ChainId::Site(site) = s.entry.chain()
+            && visible(site)
+        {
+            key_sites.insert(site.clone());
         }
     }
     Ok(Some((party, key_sites)))
+}
+
+/// Whether `role` sees a lot's acts at `site` (the lot trace's rule: the
+/// regulator and auditors every site, a company or site its own).
+fn lot_site_visible(
+    role: &Role,
+    site: &SiteId,
+    companies: &std::collections::HashMap<SiteId, CompanyId>,
+) -> bool {
+    role.reads_all() || role.may_read(Some(site), companies.get(site))
 }
 
 /// The transfer-outs below `size` signed by sites outside `sites` and
@@ -451,6 +477,8 @@ fn index_keys(
             }
             keys.extend(serials.iter().map(|s| MapKey::serial(s)));
         }
+        // The lot's leaf: one record per site chain that acted on it.
+        Scope::Lot(id) => keys.push(MapKey::lot(id)),
     }
     Ok(keys)
 }
@@ -587,4 +615,62 @@ pub async fn dossier(
     };
     let name = format!("{}.dossier", armsledger_core::model::normalise(&serial));
     stream(shared, caller.0, Scope::Firearm(id), None, until, name)
+}
+
+/// An ammunition lot's dossier that verifies offline: the regulator chain
+/// as the caller may see it and every site entry about the lot (its acts and
+/// the counts that saw it) with its inclusion proof, scoped as the lot's
+/// trace is (the regulator and auditors every site, a company or site its
+/// own), and the verifiable index's proof for the lot's key.
+#[utoipa::path(get, path = "/v1/lots/{lot}/dossier", tag = "query",
+    params(("lot" = String, Path, description = "lot number as marked (any spacing or case) or the lot's ledger id")),
+    responses((status = 200, description = "lot dossier bundle", content_type = "application/vnd.armsledger.bundle"),
+        (status = 400, description = "the lot number names more than one lot the caller held: ask by ledger id"),
+        (status = 404, description = "no lot by that number that the caller ever held (the same answer whether it exists or not)"),
+        (status = 503, description = "max_concurrent_exports are being written")),
+    security(("bearer" = [])))]
+pub async fn lot_dossier(
+    State(shared): State<Arc<Shared>>,
+    caller: Caller,
+    Path(lot): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = {
+        let v = shared.read_verifier()?;
+        let state = v.engine().state();
+        let reader = shared
+            .store()
+            .read()
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let mut held = Vec::new();
+        for id in armsledger_core::report::find_lots(v.engine(), &lot) {
+            let events = reader
+                .scan(&IndexKey::Lot(id), 0, usize::MAX)
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            let seen = events.iter().any(|s| match s.entry.chain() {
+                ChainId::Site(site) => {
+                    caller.0.reads_all() || caller.0.may_read(Some(site), state.company_of(site))
+                }
+                ChainId::Regulator => false,
+            });
+            if seen {
+                held.push(id);
+            }
+        }
+        match held.as_slice() {
+            [] => return Err(ApiError::NotFound(format!("no ammunition lot {lot}"))),
+            [one] => *one,
+            many => {
+                return Err(ApiError::BadRequest(format!(
+                    "lot number {lot} names {} lots; ask for one by its ledger id: {}",
+                    many.len(),
+                    many.iter()
+                        .map(|l| l.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        }
+    };
+    let name = format!("lot-{id}.dossier");
+    stream(shared, caller.0, Scope::Lot(id), None, None, name)
 }

@@ -15,6 +15,7 @@ mod access_log;
 mod common;
 mod files;
 mod limits;
+mod lot_dossier;
 mod lot_trace;
 mod need_to_know;
 mod scope;
