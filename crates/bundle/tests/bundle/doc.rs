@@ -139,3 +139,23 @@ mod erased {
         }
     }
 }
+
+/// The scope's bytes (docs/formats.md, Meta): the lot scope was added
+/// last, so the earlier scopes keep theirs.
+#[test]
+fn the_scope_bytes_match_the_doc() {
+    use armsledger_core::model::{FirearmId, LotId};
+    use erased::Enc;
+    let firearm = Scope::Firearm(FirearmId([0x11; 16])).enc();
+    let lot = Scope::Lot(LotId([0x22; 16])).enc();
+    assert_eq!(hex::encode(&firearm), format!("03{}", "11".repeat(16)));
+    assert_eq!(hex::encode(&lot), format!("04{}", "22".repeat(16)));
+    let doc = armsledger_testsupport::repo::doc("formats.md");
+    for v in [&firearm, &lot] {
+        assert!(
+            doc.contains(&format!("`{}`", hex::encode(v))),
+            "docs/formats.md lacks the vector {}",
+            hex::encode(v)
+        );
+    }
+}

@@ -293,6 +293,26 @@ pub fn text_report(r: &Report) -> String {
             d.firearm, d.events
         ));
     }
+    if let Some(d) = &r.lot_dossier {
+        let proven = match &d.completeness {
+            Completeness::NoGapsEndUnproven => {
+                "no gap from each site's receipt; newest acts unproven".to_owned()
+            }
+            c => completeness_words("lot", c, &n),
+        };
+        line(format!(
+            "lot dossier: lot {}, {} acts at {} sites: {proven}",
+            d.lot,
+            d.events,
+            d.sites.len()
+        ));
+        for s in &d.sites {
+            let last = s
+                .last
+                .map_or_else(|| "none".to_owned(), |h| h.short().to_string());
+            line(format!("  {}: {} acts, last {last}", s.chain, s.events));
+        }
+    }
     for w in &r.warnings {
         line(format!("WARNING: {}", w.message));
     }
