@@ -227,3 +227,37 @@ fn an_unknown_lot_and_a_bad_window_fail_with_the_reason() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+#[test]
+fn the_lots_dossier_is_downloaded_checked_offline_and_gives_the_same_timeline() {
+    let w = world();
+    let file = w._tmp.path().join("lj7.dossier");
+    let f = file.to_str().unwrap();
+    let on: Value = serde_json::from_str(&w.online(&["--json"])).unwrap();
+    let from_dossier: Value = serde_json::from_str(&w.online(&["--json", "--dossier", f])).unwrap();
+    assert!(file.exists(), "the dossier is kept where asked");
+    assert_eq!(timeline(&on), timeline(&from_dossier));
+    let evidence = from_dossier["evidence"].as_str().unwrap();
+    assert!(
+        evidence.starts_with("verified offline") && evidence.contains("each of its 2 sites"),
+        "{evidence}"
+    );
+    // `verify` names the lot dossier and its sites.
+    let text = run(&["verify", f]);
+    assert!(
+        text.contains(&format!("lot dossier: lot {}", w.j.lot)),
+        "{text}"
+    );
+    assert!(
+        text.contains("  site:north: ") && text.contains("  site:south: "),
+        "{text}"
+    );
+    // A dossier file cut short is refused before anything is traced.
+    let bytes = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
+    let out = Command::new(bin())
+        .args(["trace", "--lot", "LJ-7", "--bundle", f])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a truncated dossier was traced");
+}

@@ -30,6 +30,8 @@ pub struct Loaded {
     pub checkpoint_root: Option<String>,
     /// A dossier's weapon: what is proven about its history being complete.
     pub dossier: Option<armsledger_bundle::DossierSummary>,
+    /// A lot dossier's lot: what is proven about each site's part being complete.
+    pub lot_dossier: Option<armsledger_bundle::LotDossierSummary>,
 }
 
 impl Loaded {
@@ -49,8 +51,20 @@ impl Loaded {
         let n = self
             .checkpoint_size
             .map_or_else(|| "?".to_owned(), |n| n.to_string());
+        let lot_end = self.lot_dossier.as_ref().map(|d| match &d.completeness {
+            Completeness::Proven { .. } => format!(
+                "; the lot's history at each of its {} sites is complete up to checkpoint {n}: \
+                 the verifiable index commits to each site's last act",
+                d.sites.len()
+            ),
+            Completeness::NewerEntriesExist { newest_index, .. } => format!(
+                "; INCOMPLETE: newer entries exist (newest at log index {newest_index}): the \
+                 verifiable index of checkpoint {n} commits to a later act than the last shown"
+            ),
+            _ => "; nothing proves each site's last act is its newest (no index proof)".into(),
+        });
         let end = match self.dossier.as_ref().map(|d| &d.completeness) {
-            None => String::new(),
+            None => lot_end.unwrap_or_default(),
             Some(Completeness::Proven { .. }) => format!(
                 "; the weapon's history is complete up to checkpoint {n}: the verifiable index \
                  commits to its last event"
@@ -147,5 +161,6 @@ pub fn load_with(
         checkpoint_size: report.checkpoint.as_ref().map(|c| c.size),
         checkpoint_root: report.checkpoint.as_ref().map(|c| c.root.clone()),
         dossier: report.dossier.clone(),
+        lot_dossier: report.lot_dossier.clone(),
     })
 }

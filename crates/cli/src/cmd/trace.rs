@@ -20,7 +20,7 @@ use crate::out;
 /// Options of `trace`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  armsledger trace \"GLK 0001\" --server http://127.0.0.1:8640 --token $TOKEN\n  armsledger trace GLK-0001 --view both --json\n  armsledger trace GLK-0001 --bundle ledger.bundle\n  armsledger trace GLK-0001 --dossier GLK0001.dossier   (download, check offline, print)\n  armsledger trace --lot LJ-7 --held-between 2026-01-04..2026-01-08 --bundle ledger.bundle\n\nA serial a correction replaced finds the weapon too; the trace says which serial was corrected to which."
+    after_help = "Examples:\n  armsledger trace \"GLK 0001\" --server http://127.0.0.1:8640 --token $TOKEN\n  armsledger trace GLK-0001 --view both --json\n  armsledger trace GLK-0001 --bundle ledger.bundle\n  armsledger trace GLK-0001 --dossier GLK0001.dossier   (download, check offline, print)\n  armsledger trace --lot LJ-7 --held-between 2026-01-04..2026-01-08 --bundle ledger.bundle\n  armsledger trace --lot LJ-7 --dossier LJ-7.dossier   (download the lot's dossier, check offline, print)\n\nA serial a correction replaced finds the weapon too; the trace says which serial was corrected to which."
 )]
 pub struct TraceArgs {
     /// Serial as marked, now or before a correction (spacing and case do not matter).
@@ -30,7 +30,7 @@ pub struct TraceArgs {
     /// marked (spacing and case do not matter) or its ledger id. Every
     /// movement of its rounds, the balance per holder after each, and every
     /// unexplained difference with the entry that shows it.
-    #[arg(long, value_name = "LOT", conflicts_with_all = ["serial", "dossier"])]
+    #[arg(long, value_name = "LOT", conflicts_with = "serial")]
     pub lot: Option<String>,
     /// With --lot: who held rounds of the lot between two times,
     /// FROM..UNTIL (RFC 3339 times or dates, both inclusive; device times).
@@ -45,8 +45,8 @@ pub struct TraceArgs {
     /// Read a bundle or a dossier instead of the server (verified offline first).
     #[arg(long, conflicts_with = "dossier")]
     pub bundle: Option<PathBuf>,
-    /// Download the weapon's dossier from the server to this file, check it
-    /// offline, and trace from it.
+    /// Download the weapon's dossier (with --lot: the lot's) from the server
+    /// to this file, check it offline, and trace from it.
     #[arg(long)]
     pub dossier: Option<PathBuf>,
     /// A C2SP tlog-policy file: the bundle's or dossier's checkpoint must

@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::str::FromStr;
 
+use anyhow::Context as _;
 use armsledger_core::ids::Timestamp;
 use armsledger_core::report::{self, TraceView};
 use serde_json::Value;
@@ -88,7 +89,18 @@ pub fn trace_lot(
     lot: &str,
     policy: Option<&armsledger_log::Policy>,
 ) -> anyhow::Result<u8> {
-    let t = if let Some(b) = &a.bundle {
+    let t = if let Some(out) = &a.dossier {
+        let path = format!("/v1/lots/{}/dossier", enc(lot));
+        let mut f =
+            std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
+        let n = a.server.client().get_to(&path, &mut f)?;
+        f.sync_all()?;
+        eprintln!(
+            "lot dossier written to {} ({n} bytes); tracing from it after checking it offline",
+            out.display()
+        );
+        from_file(out, lot, a.view, a.held_between, policy)?
+    } else if let Some(b) = &a.bundle {
         from_file(b, lot, a.view, a.held_between, policy)?
     } else {
         let mut path = format!("/v1/lots/{}/trace?view={}", enc(lot), a.view);
@@ -108,8 +120,8 @@ pub fn trace_lot(
             .to_string();
         t["evidence"] = Value::String(format!(
             "from the server {}: it sent an inclusion proof of each act against its signed \
-             checkpoint (tree size {size}), not checked here; add --bundle FILE (an export) to \
-             check the acts offline",
+             checkpoint (tree size {size}), not checked here; add --dossier FILE to download \
+             the lot's dossier and check the acts offline",
             a.server.server
         ));
         t
