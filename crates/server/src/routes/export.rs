@@ -182,7 +182,15 @@ fn write(
     // The index proofs of the scope's histories, against the checkpoint the
     // bundle carries (read the log only after it is signed: its entries
     // and proofs are at that size).
-    let (published, answers) = index_proofs(shared, scope, &companies, published)?;
+    // A lot's leaf names every site that acted on the lot (its newest act and
+    // their number): only for a reader who may see every site.
+    let (published, answers) = index_proofs(
+        shared,
+        scope,
+        &companies,
+        published,
+        role.reads_every_site(),
+    )?;
     let published = &published;
     let size = published.size;
     let reader = shared.store().read().map_err(|x| e(&x))?;
@@ -451,6 +459,7 @@ fn index_keys(
     shared: &Shared,
     scope: &Scope,
     companies: &std::collections::HashMap<SiteId, CompanyId>,
+    every_site: bool,
 ) -> Result<Vec<MapKey>, String> {
     let mut keys = vec![MapKey::chain(&ChainId::Regulator)];
     match scope {
@@ -477,8 +486,11 @@ fn index_keys(
             }
             keys.extend(serials.iter().map(|s| MapKey::serial(s)));
         }
-        // The lot's leaf: one record per site chain that acted on it.
-        Scope::Lot(id) => keys.push(MapKey::lot(id)),
+        // The lot's leaf: one record per site chain that acted on it, so
+        // for a reader of every site only (a company's would learn other
+        // companies' sites and acts on the lot).
+        Scope::Lot(id) if every_site => keys.push(MapKey::lot(id)),
+        Scope::Lot(_) => {}
     }
     Ok(keys)
 }
@@ -495,8 +507,9 @@ fn index_proofs(
     scope: &Scope,
     companies: &std::collections::HashMap<SiteId, CompanyId>,
     published: &crate::state::Published,
+    every_site: bool,
 ) -> Result<(crate::state::Published, Vec<IndexAnswer>), String> {
-    let keys = index_keys(shared, scope, companies)?;
+    let keys = index_keys(shared, scope, companies, every_site)?;
     if keys.is_empty() {
         return Ok((published.clone(), Vec::new()));
     }

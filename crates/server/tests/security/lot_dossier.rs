@@ -142,6 +142,31 @@ async fn a_lot_dossier_verifies_and_a_dropped_movement_is_named_as_the_gap() {
         "{}",
         gap.reason
     );
+
+    // Cut short (north's last act, its disposal, dropped): no gap in the
+    // links, but the lot's leaf commits to a newer act at north.
+    let last = *north.last().map(|e| e.hash()).as_ref().unwrap();
+    let short = verify(&without(&bytes, last));
+    assert!(short.authentic, "{:#?}", short.problems);
+    let lot = short.lot_dossier.as_ref().unwrap();
+    assert!(
+        matches!(lot.completeness, Completeness::NewerEntriesExist { .. }),
+        "{:#?}",
+        lot
+    );
+    let north_part = lot.sites.iter().find(|s| s.chain == "site:north").unwrap();
+    assert!(matches!(
+        north_part.completeness,
+        Completeness::NewerEntriesExist { newest_seq, .. } if newest_seq == north.len() as u64
+    ));
+    assert!(
+        short
+            .warnings
+            .iter()
+            .any(|w| w.message.contains("INCOMPLETE") && w.message.contains("site:north")),
+        "{:#?}",
+        short.warnings
+    );
 }
 
 #[tokio::test]
@@ -166,6 +191,19 @@ async fn a_companys_lot_dossier_holds_only_its_own_sites_acts() {
             .map(|s| s.chain.as_str())
             .collect::<Vec<_>>(),
         ["site:south"]
+    );
+    // The lot's leaf names every site that acted on it: not in a company's
+    // dossier, whose sites' ends are then unproven (and said so).
+    assert_eq!(lot.completeness, Completeness::NoGapsEndUnproven);
+    assert!(
+        !BundleReader::new(&bytes[..])
+            .any(|r| matches!(r.unwrap().item, Record::MapProof(m) if m.key == armsledger_index::MapKey::lot(&j.lot).0)),
+        "a company's lot dossier carries the lot's leaf"
+    );
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.subject.as_deref() == Some(&format!("lot:{}", j.lot)))
     );
     // Quiet: acme's holds north's acts.
     let acme = dossier(&env, "LJ-7", "company:acme").await;
