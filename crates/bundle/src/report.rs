@@ -350,9 +350,10 @@ pub struct DossierSummary {
 pub struct LotDossierSummary {
     /// The lot id, hex.
     pub lot: String,
-    /// Site entries about the lot in the dossier.
+    /// Acts on the lot in the dossier (entries linking it; the counts that
+    /// saw it are checked but not counted, as the index counts acts only).
     pub events: u64,
-    /// Per site: its events in the dossier and the last one.
+    /// Per site that acted on the lot: its acts in the dossier and the last one.
     pub sites: Vec<LotSiteSummary>,
     /// Whether every site's history is complete up to the checkpoint:
     /// `proven` only when the index commits to every site's last event.
@@ -364,7 +365,7 @@ pub struct LotDossierSummary {
 pub struct LotSiteSummary {
     /// The site's chain, `site:…`.
     pub chain: String,
-    /// Its events about the lot in the dossier (acts and counts).
+    /// Its acts on the lot in the dossier (the index leaf's sequence number).
     pub events: u64,
     /// Its last act on the lot in the dossier.
     pub last: Option<Hash>,

@@ -67,7 +67,7 @@ pub(crate) struct Dossier {
     first: Option<Hash>,
     counters: HashMap<ChainId, u64>,
     events: u64,
-    /// A lot's events per site (acts and counts).
+    /// A lot's linked acts per site.
     per_site: BTreeMap<SiteId, u64>,
     /// The index keys the weapon is filed under: every serial its events
     /// recorded (normalised), and its own id's key.

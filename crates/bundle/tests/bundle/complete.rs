@@ -205,3 +205,58 @@ fn a_dossier_cut_short_still_verifies_and_says_the_weapon_end_is_unproven() {
         r.problems
     );
 }
+
+/// A lot dossier written offline (`write_bundle`, as the server writes
+/// one): every act of the lot, checked per site; a dropped middle act is a
+/// gap naming the site, a dropped last act only leaves that site's end
+/// unproven (no index proof in a bundle written without an index).
+#[test]
+fn a_lot_dossier_is_checked_per_site() {
+    let j = armsledger_core::testkit::LotJourney::new();
+    let log = memory_log(&j.scenario);
+    let bytes = bundle_of(&j.scenario, &log, &log_key(), Scope::Lot(j.lot), None);
+    let whole = verify(&bytes);
+    assert!(whole.authentic(), "{:#?}", whole.problems);
+    let lot = whole.lot_dossier.as_ref().unwrap();
+    assert_eq!(lot.completeness, Completeness::NoGapsEndUnproven);
+    assert!(warned(&whole, &format!("lot:{}", j.lot)));
+    assert!(whole.dossier.is_none());
+    let held: Vec<_> = records(&bytes)
+        .iter()
+        .filter_map(entry_of)
+        .filter(|e| matches!(e.chain(), ChainId::Site(_)))
+        .map(|e| e.hash())
+        .collect();
+    assert_eq!(held, j.acts.iter().map(|e| e.hash()).collect::<Vec<_>>());
+    assert_eq!(
+        chain(&whole, "site:south").completeness,
+        Completeness::Excerpt
+    );
+
+    // South's issue dropped: south's return links to it.
+    let south: Vec<_> = j
+        .acts
+        .iter()
+        .filter(|e| e.chain().to_string() == "site:south")
+        .map(|e| e.hash())
+        .collect();
+    let r = verify(&without(&bytes, |e| e.hash() == south[1]));
+    assert!(!r.authentic());
+    let gap = of_kind(&r, armsledger_bundle::ProblemKind::Dossier);
+    assert_eq!(gap.len(), 1, "{:#?}", r.problems);
+    assert!(
+        gap[0].reason.contains("site:south") && gap[0].reason.contains(&short(&south[1])),
+        "{}",
+        gap[0].reason
+    );
+    // Quiet: a count (south's, not linked) dropped is no gap.
+    let count = j
+        .acts
+        .iter()
+        .find(|e| e.body().links.is_empty())
+        .map(|e| e.hash())
+        .expect("the journey's count at south links nothing");
+    let r = verify(&without(&bytes, |e| e.hash() == count));
+    assert!(r.authentic(), "{:#?}", r.problems);
+    assert_eq!(r.lot_dossier.as_ref().unwrap().events, lot.events);
+}
