@@ -13,15 +13,14 @@
 use anyhow::bail;
 use armsledger_core::event::{CompanyStatus, Event, RegulatorEvent};
 use armsledger_core::ids::{CompanyId, Ident, PersonId, SiteId, Text, Timestamp};
-use armsledger_core::note::SealedNote;
 use armsledger_core::oversight::{
     ComplaintOutcome, InspectionStage, Respondent, Sanction, Severity, VettingOutcome,
 };
 use armsledger_store::NoteClass;
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::regulator::{PersonArg, RegArgs, record};
-use crate::cmd::act::{explain, parse_time};
+use super::regulator::{PersonArg, RegArgs, record, record_sealed, record_sealed_with};
+use crate::cmd::act::parse_time;
 
 /// The oversight commands (flattened into `armsledger regulator`).
 #[derive(Debug, Subcommand)]
@@ -353,15 +352,6 @@ fn parse_amount(s: &str) -> Result<u64, String> {
         .ok_or_else(bad)
 }
 
-/// Seals `text` in the regulator's note store (before anything is signed,
-/// so no recorded note ever lacks its opening); the opening goes to the
-/// server with the entry's push.
-fn seal(reg: &RegArgs, text: Text, class: NoteClass) -> anyhow::Result<SealedNote> {
-    super::regulator::open(reg)?
-        .seal(text, class)
-        .map_err(explain)
-}
-
 /// Runs an oversight command.
 pub fn run(cmd: OversightCommand) -> anyhow::Result<u8> {
     use OversightCommand as C;
@@ -382,10 +372,7 @@ pub fn run(cmd: OversightCommand) -> anyhow::Result<u8> {
                     a.site
                 );
             };
-            drop(agent);
-            let note = seal(&a.reg, a.note, NoteClass::Case)?;
-            record(
-                &a.reg,
+            record_sealed_with(agent, &a.reg, a.note, NoteClass::Case, |note| {
                 RegulatorEvent::FindingRecorded {
                     inspection: a.inspection,
                     finding: a.finding,
@@ -394,19 +381,15 @@ pub fn run(cmd: OversightCommand) -> anyhow::Result<u8> {
                     code: a.code,
                     severity: severity(a.severity),
                     note,
-                },
-            )
+                }
+            })
         }
-        C::CloseFinding(a) => {
-            let note = seal(&a.reg, a.note, NoteClass::Case)?;
-            record(
-                &a.reg,
-                RegulatorEvent::FindingClosed {
-                    finding: a.finding,
-                    note,
-                },
-            )
-        }
+        C::CloseFinding(a) => record_sealed(&a.reg, a.note, NoteClass::Case, |note| {
+            RegulatorEvent::FindingClosed {
+                finding: a.finding,
+                note,
+            }
+        }),
         C::Sanction(a) => {
             let sanction = match (a.suspend, a.withdraw_licence, a.fine, a.currency) {
                 (true, _, _, _) => Sanction::Suspension,
@@ -419,17 +402,15 @@ pub fn run(cmd: OversightCommand) -> anyhow::Result<u8> {
                     "which sanction? give --suspend, --withdraw-licence, or --fine AMOUNT --currency CODE"
                 ),
             };
-            let note = seal(&a.reg, a.note, NoteClass::Case)?;
-            record(
-                &a.reg,
+            record_sealed(&a.reg, a.note, NoteClass::Case, |note| {
                 RegulatorEvent::SanctionRecorded {
                     reference: a.reference,
                     company: a.company,
                     sanction,
                     finding: a.finding,
                     note,
-                },
-            )
+                }
+            })
         }
         C::SuspendCompany(a) => company_status(a, CompanyStatus::Suspended),
         C::ReinstateCompany(a) => company_status(a, CompanyStatus::Active),
@@ -440,41 +421,31 @@ pub fn run(cmd: OversightCommand) -> anyhow::Result<u8> {
                 (_, Some(p)) => Respondent::Person(p),
                 _ => bail!("against whom? give --company ID or --person ID"),
             };
-            let summary = seal(&a.reg, a.summary, NoteClass::Person)?;
-            record(
-                &a.reg,
+            record_sealed(&a.reg, a.summary, NoteClass::Person, |summary| {
                 RegulatorEvent::ComplaintReceived {
                     reference: a.reference,
                     against,
                     summary,
-                },
-            )
+                }
+            })
         }
-        C::ResolveComplaint(a) => {
-            let note = seal(&a.reg, a.note, NoteClass::Case)?;
-            record(
-                &a.reg,
-                RegulatorEvent::ComplaintResolved {
-                    reference: a.reference,
-                    outcome: match a.outcome {
-                        OutcomeArg::Upheld => ComplaintOutcome::Upheld,
-                        OutcomeArg::NotUpheld => ComplaintOutcome::NotUpheld,
-                        OutcomeArg::Withdrawn => ComplaintOutcome::Withdrawn,
-                    },
-                    note,
+        C::ResolveComplaint(a) => record_sealed(&a.reg, a.note, NoteClass::Case, |note| {
+            RegulatorEvent::ComplaintResolved {
+                reference: a.reference,
+                outcome: match a.outcome {
+                    OutcomeArg::Upheld => ComplaintOutcome::Upheld,
+                    OutcomeArg::NotUpheld => ComplaintOutcome::NotUpheld,
+                    OutcomeArg::Withdrawn => ComplaintOutcome::Withdrawn,
                 },
-            )
-        }
-        C::UnbarPerson(a) => {
-            let note = seal(&a.reg, a.note, NoteClass::Person)?;
-            record(
-                &a.reg,
-                RegulatorEvent::PersonUnbarred {
-                    person: a.person.person,
-                    note,
-                },
-            )
-        }
+                note,
+            }
+        }),
+        C::UnbarPerson(a) => record_sealed(&a.reg, a.note, NoteClass::Person, |note| {
+            RegulatorEvent::PersonUnbarred {
+                person: a.person.person,
+                note,
+            }
+        }),
         C::RecordVetting(a) => record(
             &a.reg,
             RegulatorEvent::VettingRecorded {
@@ -486,37 +457,35 @@ pub fn run(cmd: OversightCommand) -> anyhow::Result<u8> {
         ),
         C::Correct(a) => correct(a),
         C::Annotate(a) => {
-            let about = entry_hash(&a.reg, a.entry)?.0;
-            let note = seal(&a.reg, a.note, NoteClass::Operational)?;
-            record(&a.reg, RegulatorEvent::RegulatorAnnotated { about, note })
+            let agent = super::regulator::open(&a.reg)?;
+            let about = entry_hash(&agent, a.entry)?.0;
+            record_sealed_with(agent, &a.reg, a.note, NoteClass::Operational, |note| {
+                RegulatorEvent::RegulatorAnnotated { about, note }
+            })
         }
     }
 }
 
 fn inspection(a: InspectionArgs, stage: InspectionStage) -> anyhow::Result<u8> {
-    let note = seal(&a.reg, a.note, NoteClass::Case)?;
-    record(
-        &a.reg,
+    record_sealed(&a.reg, a.note, NoteClass::Case, |note| {
         RegulatorEvent::InspectionRecorded {
             reference: a.reference,
             site: a.site,
             stage,
             at: a.on.unwrap_or_else(super::now),
             note,
-        },
-    )
+        }
+    })
 }
 
 fn company_status(a: CompanyStatusArgs, status: CompanyStatus) -> anyhow::Result<u8> {
-    let reason = seal(&a.reg, a.reason, NoteClass::Case)?;
-    record(
-        &a.reg,
+    record_sealed(&a.reg, a.reason, NoteClass::Case, |reason| {
         RegulatorEvent::CompanyStatusChanged {
             company: a.company,
             status,
             reason,
-        },
-    )
+        }
+    })
 }
 
 fn severity(s: SeverityArg) -> Severity {
@@ -536,10 +505,9 @@ fn vetting(v: VettingArg) -> VettingOutcome {
 
 /// The hash and event of regulator entry `counter`.
 fn entry_hash(
-    reg: &RegArgs,
+    agent: &super::regulator::Agent,
     counter: u64,
 ) -> anyhow::Result<(armsledger_core::hash::Hash, RegulatorEvent)> {
-    let agent = super::regulator::open(reg)?;
     let entry = agent
         .entries_from(counter)
         .map_err(crate::cmd::act::explain)?
@@ -559,7 +527,8 @@ fn entry_hash(
 
 fn correct(a: CorrectArgs) -> anyhow::Result<u8> {
     use RegulatorEvent::*;
-    let (supersedes, mut ev) = entry_hash(&a.reg, a.entry)?;
+    let agent = super::regulator::open(&a.reg)?;
+    let (supersedes, mut ev) = entry_hash(&agent, a.entry)?;
     let original = ev.clone();
     let valid = match &mut ev {
         CompanyLicensed { valid, .. }
@@ -608,15 +577,13 @@ fn correct(a: CorrectArgs) -> anyhow::Result<u8> {
             original.kind()
         );
     }
-    let reason = seal(&a.reg, a.reason, NoteClass::Case)?;
-    record(
-        &a.reg,
+    record_sealed_with(agent, &a.reg, a.reason, NoteClass::Case, |reason| {
         RegulatorEvent::RegulatorCorrected {
             supersedes,
             reason,
             corrected: Box::new(ev),
-        },
-    )
+        }
+    })
 }
 
 #[cfg(test)]

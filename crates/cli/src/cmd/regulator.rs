@@ -534,7 +534,7 @@ pub struct PushArgs {
     pub token: Option<String>,
 }
 
-type Agent = RegulatorAgent<Box<dyn Transport>>;
+pub(super) type Agent = RegulatorAgent<Box<dyn Transport>>;
 
 pub(super) fn open(reg: &RegArgs) -> anyhow::Result<Agent> {
     if !reg.dir.join(files::REGULATOR_TOML).exists() {
@@ -554,8 +554,20 @@ pub(super) fn record_sealed(
     class: NoteClass,
     event: impl FnOnce(SealedNote) -> RegulatorEvent,
 ) -> anyhow::Result<u8> {
-    let note = open(reg)?.seal(text, class).map_err(explain)?;
-    record(reg, event(note))
+    record_sealed_with(open(reg)?, reg, text, class, event)
+}
+
+/// [`record_sealed`] with the regulator's agent already open (opening it
+/// replays the regulator chain: once per command is enough).
+pub(super) fn record_sealed_with(
+    mut agent: Agent,
+    reg: &RegArgs,
+    text: Text,
+    class: NoteClass,
+    event: impl FnOnce(SealedNote) -> RegulatorEvent,
+) -> anyhow::Result<u8> {
+    let note = agent.seal(text, class).map_err(explain)?;
+    sign_and_push(&mut agent, reg, vec![event(note)])
 }
 
 /// Checks one event against the regulator's state (`rules::check_regulator`),
@@ -564,11 +576,19 @@ pub(super) fn record(reg: &RegArgs, event: RegulatorEvent) -> anyhow::Result<u8>
     record_all(reg, vec![event])
 }
 
+/// [`sign_and_push`] on the regulator's agent.
+fn record_all(reg: &RegArgs, events: Vec<RegulatorEvent>) -> anyhow::Result<u8> {
+    sign_and_push(&mut open(reg)?, reg, events)
+}
+
 /// Checks and signs events in order, each against the state its
 /// predecessors made, then pushes if a server is configured. A refused
 /// event stops the run: what was signed before it stays signed.
-fn record_all(reg: &RegArgs, events: Vec<RegulatorEvent>) -> anyhow::Result<u8> {
-    let mut agent = open(reg)?;
+fn sign_and_push(
+    agent: &mut Agent,
+    reg: &RegArgs,
+    events: Vec<RegulatorEvent>,
+) -> anyhow::Result<u8> {
     for (signed, event) in events.into_iter().enumerate() {
         let violations = agent.verifier().engine().check_regulator(&event);
         if !violations.is_empty() {
@@ -584,7 +604,7 @@ fn record_all(reg: &RegArgs, events: Vec<RegulatorEvent>) -> anyhow::Result<u8> 
                 "\nhint: check the reference or the entry named (docs/rules.md, \"Oversight\")",
             );
             if signed > 0 {
-                push_if_configured(&mut agent);
+                push_if_configured(agent);
             }
             bail!(m);
         }
@@ -596,7 +616,7 @@ fn record_all(reg: &RegArgs, events: Vec<RegulatorEvent>) -> anyhow::Result<u8> 
             e.hash().short()
         );
     }
-    push_if_configured(&mut agent);
+    push_if_configured(agent);
     Ok(0)
 }
 
