@@ -431,9 +431,16 @@ fn inbound_transfers(
 ) -> Result<(Vec<(u64, armsledger_core::Hash)>, HashSet<SiteId>), armsledger_store::StoreError> {
     let mut inbound = Vec::new();
     let mut senders = HashSet::new();
+    // The scope's own chain entries are indexed under their site too: skip
+    // them by their slots, so only entries of other chains are read.
+    let mut own = HashSet::new();
+    for site in sites {
+        let slots = reader.chain_slots(&ChainId::Site(site.clone()), 0, usize::MAX)?;
+        own.extend(slots.into_iter().map(|(_, i)| i));
+    }
     for site in sites {
         for i in reader.indexes(&IndexKey::Site(site.clone()))? {
-            if i >= size {
+            if i >= size || own.contains(&i) {
                 continue;
             }
             let Some(s) = reader.entry(i)? else {
