@@ -30,7 +30,8 @@ pub enum MirrorError {
     /// the mirror stops following.
     #[error("REFUSED ({kind}): {reason}; evidence in {}", evidence.display())]
     Refused {
-        /// `fork`, `rollback`, `inconsistent`, `bad-entry`.
+        /// `fork`, `rollback`, `inconsistent`, `bad-entry`, `index` (the
+        /// verifiable index root differs from the checkpoint's `armsledger-index/v1` line).
         kind: &'static str,
         /// What was seen.
         reason: String,

@@ -14,6 +14,8 @@ use armsledger_log::{
     EntryLeaf, Hash, LogVerifier, MAX_BUNDLE_BYTES, Tile, TileKind, decode_entry_bundle, leaf_hash,
     open_checkpoint,
 };
+use armsledger_server::Shared;
+use armsledger_store::{Accepted, StoreError};
 
 use crate::MirrorError;
 use crate::files::{disk, read, write};
@@ -62,6 +64,9 @@ pub struct Mirror {
     tree: Tree,
     held: Option<String>,
     entries: Option<LedgerVerifier>,
+    /// The copy the server's read routes serve (entries, indexes, map,
+    /// the origin's checkpoints): kept in step with the tiles.
+    copy: Option<Arc<Shared>>,
     stopped: Option<String>,
 }
 
@@ -108,9 +113,51 @@ impl Mirror {
             tree: Tree::new(),
             held: None,
             entries,
+            copy: None,
             stopped,
         };
         m.replay()?;
+        Ok(m)
+    }
+
+    /// Opens the mirror's directory with `copy`, the server state opened
+    /// there with [`Shared::open_mirror`]: every verified entry goes into
+    /// the copy's store with the origin's checkpoint over it (checking the
+    /// copy's tree and verifiable index roots against the checkpoint's), so
+    /// the server's own read routes answer from it. Entries are verified
+    /// with the copy's verifier; the tiles directory then holds hash tiles
+    /// only (entry bundles are served from the store).
+    pub fn open_serving(config: MirrorConfig, copy: Arc<Shared>) -> Result<Mirror, MirrorError> {
+        if config.regulator_key != Some(copy.regulator_key()) || !copy.is_mirror() {
+            return Err(MirrorError::Config(
+                "the copy must be a mirror's state opened with the same regulator key".into(),
+            ));
+        }
+        if copy.log_vkey().trim() != config.log_key.trim() {
+            return Err(MirrorError::Config(format!(
+                "the copy in {} holds the log with key {}; this start names another",
+                config.data.display(),
+                copy.log_vkey()
+            )));
+        }
+        let mut m = Mirror::open(MirrorConfig {
+            regulator_key: None,
+            ..config.clone()
+        })?;
+        m.config = config;
+        let held = m.size();
+        let stored = copy.latest_checkpoint().map_or(0, |p| p.size);
+        if stored < held {
+            return Err(disk(
+                copy.store().path(),
+                format!(
+                    "the copy's store holds {stored} entries, the tiles held {held}: \
+                     the store was lost or replaced; move DIR/checkpoint and DIR/tile away to \
+                     follow the origin again from the start"
+                ),
+            ));
+        }
+        m.copy = Some(copy);
         Ok(m)
     }
 
@@ -131,7 +178,12 @@ impl Mirror {
 
     /// Whether entries are followed and verified.
     pub fn follows_entries(&self) -> bool {
-        self.entries.is_some()
+        self.entries.is_some() || self.copy.is_some()
+    }
+
+    /// The copy the server's read routes serve, if the mirror keeps one.
+    pub fn copy(&self) -> Option<&Arc<Shared>> {
+        self.copy.as_ref()
     }
 
     /// Rebuilds the tree from the tiles on disk up to the held checkpoint.
@@ -226,6 +278,23 @@ impl Mirror {
         }
         let mut scratch = self.tree.clone();
         let mut verifier = self.entries.clone();
+        // With a copy: the entries it holds already (a crash between the
+        // store's commit and the tiles' writing) are checked against their
+        // leaves but not applied again.
+        let stored = self
+            .copy
+            .as_ref()
+            .and_then(|c| c.latest_checkpoint())
+            .map_or(0, |p| p.size);
+        let mut copy_verifier = match &self.copy {
+            Some(c) => Some(
+                c.read_verifier()
+                    .map_err(|e| disk(&self.config.data, e))?
+                    .clone(),
+            ),
+            None => None,
+        };
+        let mut accepted = Vec::new();
         let mut out = Vec::new();
         for tile in level0_tiles(held, size) {
             let bytes = self.origin.public(&tile.path(), 8192)?;
@@ -243,7 +312,10 @@ impl Mirror {
                     &note,
                 ));
             }
-            let data = match (verifier.is_some(), tile.entry_bundle()) {
+            let data = match (
+                verifier.is_some() || copy_verifier.is_some(),
+                tile.entry_bundle(),
+            ) {
                 (true, Some(b)) => {
                     let bytes = self.origin.private(&b.path(), MAX_BUNDLE_BYTES as u64)?;
                     let entries = decode_entry_bundle(&bytes, b.width()).map_err(|e| {
@@ -258,8 +330,31 @@ impl Mirror {
             };
             for (k, leaf) in hashes.iter().enumerate().skip(start) {
                 let d = data.as_ref().and_then(|d| d.get(k).cloned());
+                let index = tile.index() * 256 + k as u64;
+                if let (Some(v), Some(d)) = (copy_verifier.as_mut(), &d) {
+                    if leaf_hash(d) != *leaf {
+                        return Err(self.refuse(
+                            "inconsistent",
+                            format!("entry {index} does not hash to its leaf in {}", tile.path()),
+                            &note,
+                        ));
+                    }
+                    if index >= stored {
+                        match accept_entry(v, d) {
+                            Ok(a) => accepted.push(a),
+                            Err(e) => {
+                                return Err(self.refuse(
+                                    "bad-entry",
+                                    format!("entry {index} does not verify: {e}"),
+                                    &note,
+                                ));
+                            }
+                        }
+                    }
+                }
+                // The copy holds the entries; the tiles directory hash tiles only.
+                let d = if self.copy.is_some() { None } else { d };
                 if let (Some(v), Some(d)) = (verifier.as_mut(), &d) {
-                    let index = tile.index() * 256 + k as u64;
                     if leaf_hash(d) != *leaf {
                         return Err(self.refuse(
                             "inconsistent",
@@ -294,7 +389,33 @@ impl Mirror {
                 &note,
             ));
         }
-        // Verified: keep tiles, then the checkpoint.
+        // Verified: keep the copy (which checks its own roots, the
+        // verifiable index's included, against the checkpoint), the tiles,
+        // then the checkpoint.
+        if let (Some(copy), Some(v)) = (self.copy.clone(), copy_verifier) {
+            match copy.append_mirrored(&accepted, &note, v) {
+                Ok(_) => {}
+                Err(armsledger_server::disk::WriteError::Store(StoreError::MirrorMismatch {
+                    what,
+                    reason,
+                    ..
+                })) => {
+                    let kind = if what == "index" {
+                        "index"
+                    } else {
+                        "inconsistent"
+                    };
+                    return Err(self.refuse(
+                        kind,
+                        format!(
+                            "the copy does not match the origin's checkpoint ({what}): {reason}"
+                        ),
+                        &note,
+                    ));
+                }
+                Err(e) => return Err(disk(copy.store().path(), e)),
+            }
+        }
         let dir = self.config.data.clone();
         let partials = scratch.partials().map_err(|e| disk(&dir, e))?;
         for (tile, bytes) in out.iter().chain(&partials) {
@@ -364,6 +485,23 @@ fn hashes_of(bytes: &[u8], width: u16) -> Option<Vec<Hash>> {
         .chunks_exact(32)
         .map(|c| <[u8; 32]>::try_from(c).ok().map(Hash))
         .collect()
+}
+
+/// Decodes leaf data, runs its entry through the verification pipeline, and
+/// returns it as the origin logged it (receipt time, hard-rule findings).
+fn accept_entry(v: &mut LedgerVerifier, data: &[u8]) -> Result<Accepted, String> {
+    let leaf = EntryLeaf::parse(data).map_err(|e| e.to_string())?;
+    let entry = Arc::new(SignedEntry::decode(leaf.entry).map_err(|e| e.to_string())?);
+    let received_at = Timestamp(leaf.received_at);
+    let findings = v
+        .ingest(entry.clone(), Some(received_at))
+        .map_err(|e| e.to_string())?
+        .to_vec();
+    Ok(Accepted {
+        entry,
+        received_at,
+        findings,
+    })
 }
 
 /// Decodes leaf data and runs its entry through the verification pipeline.

@@ -1,15 +1,25 @@
-//! Serving the copy: the C2SP paths the origin serves, from the mirror's
-//! files, and `/healthz` with the mirror's state. Entry bundles need the
-//! mirror's own token (they carry serials).
+//! Serving the copy.
+//!
+//! With a copy of the log ([`Mirror::open_serving`]): [`copy_app`], the
+//! server's own router ([`armsledger_server::app`]) over the mirror's
+//! [`Shared`], behind a gate that lets through only the routes a mirror
+//! answers as the origin would ([`MIRRORED`]) and answers every other with
+//! a 501 problem naming the route; `/healthz` is the mirror's state.
+//!
+//! Hash tiles only ([`app`]): the C2SP paths the origin serves, from the
+//! mirror's files, and `/healthz`. Entry bundles need the mirror's own token
+//! (they carry serials).
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use armsledger_log::{Tile, TileKind};
+use armsledger_server::Shared;
 use axum::Router;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
@@ -53,7 +63,103 @@ impl Served {
     }
 }
 
-/// The mirror's router.
+/// The routes a mirror with a copy answers, as the origin does (`*` is one
+/// path segment, a trailing `**` any rest): GET only, except the mirror's
+/// own tokens and the console's sign-in. Everything else (ingest, notes,
+/// retention review, witnessing, equivocations the origin keeps outside
+/// the log, site sync) is the origin's: a 501 problem.
+pub const MIRRORED: &[(&str, &str)] = &[
+    ("GET", "/checkpoint"),
+    ("GET", "/v1/log/key"),
+    ("GET", "/tile/**"),
+    ("GET", "/v1/proof/inclusion"),
+    ("GET", "/v1/proof/consistency"),
+    ("GET", "/v1/firearms/*/trace"),
+    ("GET", "/v1/firearms/*/dossier"),
+    ("GET", "/v1/lots/*/trace"),
+    ("GET", "/v1/lots/*/dossier"),
+    ("GET", "/v1/export"),
+    ("GET", "/v1/sites/*/inventory"),
+    ("GET", "/v1/sites/*/reconciliation"),
+    ("GET", "/v1/sites/*/integrity"),
+    ("GET", "/v1/alerts"),
+    ("GET", "/v1/serials/*"),
+    ("GET", "/v1/trace-requests"),
+    ("GET", "/v1/findings"),
+    ("GET", "/v1/transfers"),
+    ("GET", "/v1/reports/*"),
+    ("GET", "/v1/access-log"),
+    ("GET", "/v1/tokens"),
+    ("POST", "/v1/tokens"),
+    ("DELETE", "/v1/tokens/*"),
+    ("GET", "/metrics"),
+    ("GET", "/openapi.json"),
+    ("GET", "/"),
+    ("GET", "/console/**"),
+    ("POST", "/console/sign-in"),
+    ("POST", "/console/sign-out"),
+    ("POST", "/console/tokens/*/revoke"),
+];
+
+/// Whether `path` matches `pattern` (see [`MIRRORED`]).
+fn matches(pattern: &str, path: &str) -> bool {
+    if let Some(prefix) = pattern.strip_suffix("/**") {
+        return path == prefix || path.starts_with(&format!("{prefix}/"));
+    }
+    let (mut p, mut q) = (pattern.split('/'), path.split('/'));
+    loop {
+        match (p.next(), q.next()) {
+            (None, None) => return true,
+            (Some("*"), Some(seg)) if !seg.is_empty() => {}
+            (Some(a), Some(b)) if a == b => {}
+            _ => return false,
+        }
+    }
+}
+
+/// Whether a mirror with a copy answers `method path`.
+pub fn mirrored(method: &Method, path: &str) -> bool {
+    MIRRORED
+        .iter()
+        .any(|(m, p)| *m == method.as_str() && matches(p, path))
+}
+
+async fn gate(State(s): State<Arc<Served>>, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    if req.method() == Method::GET && path == "/healthz" {
+        return healthz(State(s)).await;
+    }
+    if mirrored(req.method(), &path) {
+        return next.run(req).await;
+    }
+    let title = format!(
+        "{} {path} is not answered by a mirror: ask the origin (a mirror serves the log's \
+         checkpoint, tiles, proofs, traces, dossiers, exports and queries; see docs/api.md, \
+         \"Mirrors\")",
+        req.method()
+    );
+    let body = serde_json::json!({"type": "not-mirrored", "title": title, "status": 501});
+    let mut r = (StatusCode::NOT_IMPLEMENTED, axum::Json(body)).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    r
+}
+
+/// The router of a mirror with a copy: `mount` adds routes over the copy
+/// (`armsledger_console::mount`, as `armsledger serve` does) to the
+/// server's read routes, and the gate ([`MIRRORED`]) goes in front of all.
+pub fn copy_app(
+    copy: Arc<Shared>,
+    served: Arc<Served>,
+    mount: impl FnOnce(Router, Arc<Shared>) -> Router,
+) -> Router {
+    mount(armsledger_server::app(copy.clone()), copy)
+        .layer(axum::middleware::from_fn_with_state(served, gate))
+}
+
+/// The mirror's router (hash tiles only, from its files).
 pub fn app(served: Arc<Served>) -> Router {
     Router::new()
         .route("/checkpoint", get(checkpoint))
@@ -135,12 +241,29 @@ fn constant_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Follows the origin every `interval` on a thread of its own and serves
-/// the copy on `listener` until `shutdown` completes.
+/// the copy on `listener` until `shutdown` completes: with [`copy_app`]
+/// when the mirror keeps a copy, else [`app`].
 pub async fn run(
+    mirror: Mirror,
+    served: Arc<Served>,
+    listener: tokio::net::TcpListener,
+    interval: Duration,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let router = match mirror.copy() {
+        Some(copy) => copy_app(copy.clone(), served.clone(), |r, _| r),
+        None => app(served.clone()),
+    };
+    run_with(mirror, served, listener, interval, router, shutdown).await
+}
+
+/// [`run`] serving `router` (e.g. [`copy_app`] with the console mounted).
+pub async fn run_with(
     mut mirror: Mirror,
     served: Arc<Served>,
     listener: tokio::net::TcpListener,
     interval: Duration,
+    router: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let s = served.clone();
@@ -162,10 +285,41 @@ pub async fn run(
                 }
             }
         })?;
-    let r = axum::serve(listener, app(served))
+    let r = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await;
     let _ = stop_tx.send(());
     let _ = follower.join();
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_gate_lets_through_only_the_mirrored_routes() {
+        for (m, p) in [
+            (Method::GET, "/v1/firearms/SN-1/trace"),
+            (Method::GET, "/tile/entries/000.p/5"),
+            (Method::GET, "/tile/0/x001/002"),
+            (Method::GET, "/console/"),
+            (Method::GET, "/console"),
+            (Method::DELETE, "/v1/tokens/abc"),
+        ] {
+            assert!(mirrored(&m, p), "{m} {p}");
+        }
+        for (m, p) in [
+            (Method::POST, "/v1/entries"),
+            (Method::GET, "/v1/equivocations"),
+            (Method::GET, "/v1/firearms//trace"),
+            (Method::GET, "/v1/firearms/a/b/trace"),
+            (Method::GET, "/v1/firearms/SN-1/trace/more"),
+            (Method::POST, "/v1/firearms/SN-1/trace"),
+            (Method::GET, "/consoles"),
+            (Method::GET, "/v1/checkpoint/stable"),
+        ] {
+            assert!(!mirrored(&m, p), "{m} {p}");
+        }
+    }
 }

@@ -239,6 +239,17 @@ impl LiveStore {
         self.write(|s| s.sign_checkpoint_proving(key, keys))
     }
 
+    /// A mirror's append of the origin's entries with the origin's
+    /// checkpoint (see [`LogStore::append_mirrored`]).
+    pub fn append_mirrored(
+        &self,
+        batch: &[Accepted],
+        note: &str,
+        verifier: &armsledger_log::LogVerifier,
+    ) -> Result<(), WriteError> {
+        self.write(|s| s.append_mirrored(batch, note, verifier))
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, FaultState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }

@@ -24,6 +24,7 @@ pub mod error;
 pub mod ingest;
 pub mod limits;
 pub mod metrics;
+pub mod mirrored;
 pub mod publish;
 pub mod queue;
 pub mod retention;

@@ -14,7 +14,7 @@ use crate::config::{Config, files, parse_key};
 use crate::disk::LiveStore;
 use crate::ingest;
 use crate::metrics::Metrics;
-use crate::state::{Parts, Published, Shared, checkpoint_size};
+use crate::state::{Parts, Published, Shared, Signer, checkpoint_size};
 use crate::tokens::TokenStore;
 
 /// Why the server could not start.
@@ -137,7 +137,7 @@ impl Shared {
             tokens: TokenStore::in_data_dir(&dir),
             config,
             store,
-            log_key,
+            signer: Signer::Key(log_key),
             regulator_key,
             roots,
             metrics,
@@ -215,7 +215,10 @@ pub fn chosen_origin(prefix: &str, seed: &[u8; 32]) -> Result<String, armsledger
 
 /// The regulator key: pinned in `dir/regulator.pub` on first start. `None`
 /// until one is given: the server then runs, serves reads, and refuses ingest.
-fn pin_regulator_key(dir: &Path, configured: Option<&str>) -> Result<Option<[u8; 32]>, StartError> {
+pub(crate) fn pin_regulator_key(
+    dir: &Path,
+    configured: Option<&str>,
+) -> Result<Option<[u8; 32]>, StartError> {
     let path = dir.join(files::REGULATOR_PUB);
     let pinned = match std::fs::read_to_string(&path) {
         Ok(t) => Some(parse_key(&t, "the pinned regulator key")?),

@@ -13,7 +13,7 @@ use std::time::Instant;
 use armsledger_core::LedgerVerifier;
 use armsledger_core::ids::Timestamp;
 use armsledger_core::rules::View;
-use armsledger_log::{LogKey, SignedCheckpoint};
+use armsledger_log::{LogKey, LogVerifier, SignedCheckpoint};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
 use crate::clock::Clock;
@@ -34,6 +34,17 @@ pub struct Published {
     pub note: String,
 }
 
+/// What signs the log's checkpoints.
+#[derive(Debug)]
+pub(crate) enum Signer {
+    /// This server's log key: it writes the log.
+    Key(LogKey),
+    /// Nobody: a verifying mirror, whose store holds another server's log
+    /// and keeps that server's checkpoints (verified under this key). It
+    /// signs nothing and ingests nothing.
+    Mirror(LogVerifier),
+}
+
 /// Per-token rate bucket.
 #[derive(Debug)]
 struct Bucket {
@@ -47,8 +58,8 @@ pub struct Shared {
     config: Config,
     /// The global log (re-opened after a disk fault).
     store: LiveStore,
-    /// The checkpoint signing key.
-    log_key: LogKey,
+    /// The checkpoint signing key (none for a mirror).
+    signer: Signer,
     /// Its C2SP verifier key text.
     vkey: String,
     /// The regulator chain's key (all zeros until one is configured).
@@ -95,7 +106,7 @@ pub struct Shared {
 pub(crate) struct Parts {
     pub config: Config,
     pub store: LiveStore,
-    pub log_key: LogKey,
+    pub signer: Signer,
     /// The pinned regulator key, if one is configured.
     pub regulator_key: Option<[u8; 32]>,
     pub roots: Vec<[u8; 32]>,
@@ -115,7 +126,10 @@ impl Shared {
         let regulator_key = p.regulator_key.unwrap_or([0; 32]);
         let (checkpoint, _) = watch::channel(p.latest.clone());
         Shared {
-            vkey: p.log_key.verifier().to_string(),
+            vkey: match &p.signer {
+                Signer::Key(k) => k.verifier().to_string(),
+                Signer::Mirror(v) => v.to_string(),
+            },
             verifier: RwLock::new(LedgerVerifier::new(
                 regulator_key,
                 p.roots.clone(),
@@ -125,7 +139,7 @@ impl Shared {
             verifier_stale: AtomicBool::new(false),
             last_received: AtomicU64::new(0),
             store: p.store,
-            log_key: p.log_key,
+            signer: p.signer,
             regulator_key,
             regulator_configured: p.regulator_key.is_some(),
             tokens: p.tokens,
@@ -162,7 +176,16 @@ impl Shared {
 
     /// The log's origin line (also its key's name).
     pub fn origin(&self) -> &str {
-        self.log_key.name()
+        match &self.signer {
+            Signer::Key(k) => k.name(),
+            Signer::Mirror(v) => v.name(),
+        }
+    }
+
+    /// Whether this is a verifying mirror's state (it signs and ingests
+    /// nothing; [`Self::append_mirrored`] extends it).
+    pub fn is_mirror(&self) -> bool {
+        matches!(self.signer, Signer::Mirror(_))
     }
 
     /// The log's C2SP verifier key text.
@@ -355,6 +378,9 @@ impl Shared {
     /// Signs a checkpoint if the log grew since the last one, and publishes
     /// it. Signs nothing while a disk fault stands.
     pub fn checkpoint_now(&self) -> Result<Option<Published>, WriteError> {
+        let Signer::Key(key) = &self.signer else {
+            return Ok(None);
+        };
         if self.store.fault().is_some() {
             return Ok(None);
         }
@@ -364,7 +390,7 @@ impl Shared {
             return Ok(None);
         }
         let t = Instant::now();
-        let signed: SignedCheckpoint = self.store.sign_checkpoint(&self.log_key)?;
+        let signed: SignedCheckpoint = self.store.sign_checkpoint(key)?;
         Ok(Some(self.publish(&signed, t)))
     }
 
@@ -373,15 +399,21 @@ impl Shared {
     /// root (made in the signing transaction, so they agree whatever the
     /// log appends next). Published like [`Self::checkpoint_now`]'s when
     /// the log grew since the last one; `None` while a disk fault stands.
+    /// A mirror signs nothing: its latest checkpoint (the origin's) and the
+    /// proofs against it, from one read snapshot (the copy only ever holds
+    /// exactly the entries of its latest checkpoint).
     pub fn checkpoint_proving(
         &self,
         keys: &[armsledger_index::MapKey],
     ) -> Result<Option<(Published, Vec<armsledger_store::IndexAnswer>)>, WriteError> {
+        let Signer::Key(key) = &self.signer else {
+            return self.held_proving(keys).map_err(WriteError::Store);
+        };
         if self.store.fault().is_some() {
             return Ok(None);
         }
         let t = Instant::now();
-        let (signed, answers) = self.store.sign_checkpoint_proving(&self.log_key, keys)?;
+        let (signed, answers) = self.store.sign_checkpoint_proving(key, keys)?;
         let last = self.checkpoint.borrow().as_ref().map(|p| p.size);
         // Never publish backwards: another thread may have published a newer one.
         let p = if last.is_some_and(|l| l >= signed.checkpoint().size()) {
@@ -393,6 +425,81 @@ impl Shared {
             self.publish(&signed, t)
         };
         Ok(Some((p, answers)))
+    }
+
+    /// A mirror's [`Self::checkpoint_proving`].
+    fn held_proving(
+        &self,
+        keys: &[armsledger_index::MapKey],
+    ) -> Result<Option<(Published, Vec<armsledger_store::IndexAnswer>)>, armsledger_store::StoreError>
+    {
+        let reader = self.store.read()?;
+        let Some(note) = reader.latest_checkpoint()? else {
+            return Ok(None);
+        };
+        let size = checkpoint_size(&note);
+        if size != reader.size() {
+            return Err(armsledger_store::StoreError::TreeInconsistent(format!(
+                "the mirror's copy holds {} entries, its latest checkpoint {size}",
+                reader.size()
+            )));
+        }
+        let mut answers = Vec::with_capacity(keys.len());
+        for key in keys {
+            let (value, proof) = reader.index_lookup(key)?;
+            answers.push(armsledger_store::IndexAnswer {
+                key: *key,
+                value,
+                proof,
+            });
+        }
+        Ok(Some((Published { size, note }, answers)))
+    }
+
+    /// A mirror keeps the origin's next entries (verified by the caller into
+    /// `verifier`, which becomes the state's) with the origin's checkpoint
+    /// over them, in one transaction that checks the copy's size, tree root
+    /// and verifiable index root against the checkpoint
+    /// ([`armsledger_store::LogStore::append_mirrored`]); then serves that
+    /// checkpoint. Refused on a server that signs its own log.
+    pub fn append_mirrored(
+        &self,
+        batch: &[armsledger_store::Accepted],
+        note: &str,
+        verifier: LedgerVerifier,
+    ) -> Result<Published, WriteError> {
+        let Signer::Mirror(key) = &self.signer else {
+            return Err(WriteError::Store(
+                armsledger_store::StoreError::MirrorMismatch {
+                    size: 0,
+                    what: "signature",
+                    reason: "this server signs its own log; only a mirror keeps another's".into(),
+                },
+            ));
+        };
+        let t = Instant::now();
+        self.store.append_mirrored(batch, note, key)?;
+        self.replace_verifier(verifier);
+        let size = checkpoint_size(note);
+        if let Some(last) = batch.last() {
+            self.note_received(last.received_at);
+        }
+        self.metrics.entries_ingested.inc_by(batch.len() as u64);
+        self.metrics
+            .tree_size
+            .set(i64::try_from(size).unwrap_or(i64::MAX));
+        let p = Published {
+            size,
+            note: note.to_string(),
+        };
+        self.metrics
+            .checkpoint_seconds
+            .observe(t.elapsed().as_secs_f64());
+        self.checkpoint.send_replace(Some(p.clone()));
+        if let Ok(mut st) = self.stable.write() {
+            *st = Some(p.clone());
+        }
+        Ok(p)
     }
 
     /// Publishes a checkpoint just signed (`t`: when signing began).

@@ -184,6 +184,19 @@ pub enum StoreError {
     /// A sync acknowledgement or receipt that does not fit the ledger (HTTP 400).
     #[error("receipt refused: {0}")]
     ReceiptInvalid(String),
+    /// A mirror's copy does not match the origin's checkpoint it was to be
+    /// kept with: its size, tree root or verifiable index root
+    /// (`armsledger-index/v1`) differs, or the note does not verify
+    /// (HTTP 500). Nothing of the append was written.
+    #[error("the origin's checkpoint at size {size} does not match the copy: {what}: {reason}")]
+    MirrorMismatch {
+        /// The checkpoint's size.
+        size: u64,
+        /// `signature`, `size`, `root`, `index`, `rollback`, `position`.
+        what: &'static str,
+        /// What was seen.
+        reason: String,
+    },
 }
 
 impl StoreError {

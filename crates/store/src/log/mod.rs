@@ -12,6 +12,7 @@ mod bulk;
 mod fsck;
 mod grow;
 mod index;
+mod mirror;
 mod read;
 mod sign;
 mod stored;
@@ -120,32 +121,7 @@ impl LogStore {
 
     fn append(&self, batch: &[Accepted], indexed: bool) -> Result<Vec<u64>, StoreError> {
         let txn = self.db.begin_write()?;
-        let (out, start) = {
-            let mut w = Writer::open(&txn)?;
-            let start = w.frontier.size();
-            let out = batch
-                .iter()
-                .map(|a| w.append(a))
-                .collect::<Result<Vec<u64>, StoreError>>()?;
-            w.finish()?;
-            (out, start)
-        };
-        // New entries get the indexes start, start + 1, ... in batch order;
-        // an entry already logged (or repeated in the batch) gets an older one.
-        let mut fresh: Vec<(u64, &SignedEntry)> = Vec::new();
-        for (a, &i) in batch.iter().zip(&out) {
-            if i >= start + fresh.len() as u64 {
-                fresh.push((i, &a.entry));
-            }
-        }
-        if indexed {
-            index::extend(&txn, start, &fresh)?;
-        }
-        // An erasure takes effect with the entry that records it: the
-        // openings it names go in the same transaction.
-        for (_, e) in &fresh {
-            crate::notes::apply_erasure(&txn, e, false)?;
-        }
+        let out = append_in(&txn, batch, indexed)?;
         txn.commit()?;
         Ok(out)
     }
@@ -264,6 +240,43 @@ impl LogStore {
     pub fn fsck(&self) -> Result<FsckReport, StoreError> {
         fsck::check(&self.db.begin_read()?)
     }
+}
+
+/// The appends of [`LogStore::append_batch`] inside `txn` (not committed):
+/// the entries, their tree, indexes and findings, the verifiable index
+/// (when `indexed`) and the erasures they record.
+fn append_in(
+    txn: &redb::WriteTransaction,
+    batch: &[Accepted],
+    indexed: bool,
+) -> Result<Vec<u64>, StoreError> {
+    let (out, start) = {
+        let mut w = Writer::open(txn)?;
+        let start = w.frontier.size();
+        let out = batch
+            .iter()
+            .map(|a| w.append(a))
+            .collect::<Result<Vec<u64>, StoreError>>()?;
+        w.finish()?;
+        (out, start)
+    };
+    // New entries get the indexes start, start + 1, ... in batch order;
+    // an entry already logged (or repeated in the batch) gets an older one.
+    let mut fresh: Vec<(u64, &SignedEntry)> = Vec::new();
+    for (a, &i) in batch.iter().zip(&out) {
+        if i >= start + fresh.len() as u64 {
+            fresh.push((i, &a.entry));
+        }
+    }
+    if indexed {
+        index::extend(txn, start, &fresh)?;
+    }
+    // An erasure takes effect with the entry that records it: the
+    // openings it names go in the same transaction.
+    for (_, e) in &fresh {
+        crate::notes::apply_erasure(txn, e, false)?;
+    }
+    Ok(out)
 }
 
 /// Creates the tables of a new log, or checks the format of an existing one.

@@ -1,0 +1,407 @@
+//! A mirror with a copy (issue 22): it follows a live server over HTTP,
+//! keeps the origin's verified entries in its own store with the origin's
+//! checkpoints, and answers the server's read routes from it: traces, lot
+//! traces, check-serial and proofs the same as the origin's, a dossier that
+//! verifies offline with its index proofs. A lying origin whose checkpoint
+//! names another verifiable index root is refused with the evidence kept;
+//! a route a mirror cannot answer is a 501 problem, never an answer.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::expect_used,
+    clippy::panic
+)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use armsledger_core::SignedEntry;
+use armsledger_core::testkit::{Scenario, T0, storage_mix};
+use armsledger_mirror::{Mirror, MirrorConfig, MirrorError, Step, serve};
+use armsledger_server::{Clock, Config, Shared, app, spawn_workers};
+
+struct Origin {
+    dir: tempfile::TempDir,
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    regulator: String,
+    auditor: String,
+}
+
+fn config(dir: &std::path::Path) -> Config {
+    let s = Scenario::standard();
+    Config {
+        data_dir: dir.to_path_buf(),
+        regulator_key: Some(hex::encode(s.regulator_key())),
+        manufacturer_roots: vec![hex::encode(s.root_key())],
+        checkpoint_interval_ms: 10,
+        max_batch_entries: 1024,
+        token_rate_per_second: 1_000_000,
+        ..Config::default()
+    }
+}
+
+fn token(shared: &Shared, role: &str) -> String {
+    shared
+        .tokens()
+        .create(role.parse().unwrap(), role, T0)
+        .unwrap()
+        .0
+}
+
+async fn origin() -> Origin {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = Shared::open_with_clock(config(dir.path()), Clock::System).unwrap();
+    spawn_workers(shared.clone());
+    let (regulator, auditor) = (token(&shared, "regulator"), token(&shared, "auditor"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = app(shared.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Origin {
+        dir,
+        shared,
+        addr,
+        regulator,
+        auditor,
+    }
+}
+
+fn url(addr: SocketAddr) -> String {
+    format!("http://{addr}")
+}
+
+async fn ingest(o: &Origin, entries: &[Arc<SignedEntry>]) {
+    let target = format!("{}/v1/entries?wait=true", url(o.addr));
+    let token = o.regulator.clone();
+    let batches: Vec<Vec<u8>> = entries
+        .chunks(1024)
+        .map(|c| {
+            let raw: Vec<Vec<u8>> = c.iter().map(|e| e.bytes().to_vec()).collect();
+            postcard::to_allocvec(&raw).unwrap()
+        })
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        for body in batches {
+            let resp = ureq::post(&target)
+                .header("authorization", format!("Bearer {token}"))
+                .send(&body[..])
+                .unwrap();
+            assert_eq!(resp.status(), 200);
+        }
+    })
+    .await
+    .unwrap();
+}
+
+/// GET with a bearer token: status and body.
+async fn get(base: &str, path: &str, token: Option<&str>) -> (u16, Vec<u8>) {
+    let u = format!("{base}{path}");
+    let token = token.map(str::to_string);
+    tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut req = agent.get(&u);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let mut resp = req.call().unwrap();
+        (
+            resp.status().as_u16(),
+            resp.body_mut()
+                .with_config()
+                .limit(1 << 30)
+                .read_to_vec()
+                .unwrap(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+fn json(b: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(b).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(b)))
+}
+
+fn mirror_config(dir: &std::path::Path, from: String, o: &Origin) -> MirrorConfig {
+    let s = Scenario::standard();
+    MirrorConfig {
+        data: dir.to_path_buf(),
+        from,
+        entries_from: None,
+        token: Some(o.auditor.clone()),
+        log_key: o.shared.log_vkey().to_string(),
+        regulator_key: Some(s.regulator_key()),
+        manufacturer_roots: vec![s.root_key()],
+    }
+}
+
+/// The mirror's state and the mirror following `from`.
+fn open_copy(dir: &std::path::Path, from: String, o: &Origin) -> (Arc<Shared>, Mirror) {
+    let copy = Shared::open_mirror(config(dir), o.shared.log_vkey(), Clock::System).unwrap();
+    let m = Mirror::open_serving(mirror_config(dir, from, o), copy.clone()).unwrap();
+    (copy, m)
+}
+
+async fn step(m: Mirror) -> (Mirror, Result<Step, MirrorError>) {
+    tokio::task::spawn_blocking(move || {
+        let mut m = m;
+        let r = m.step();
+        (m, r)
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mirror_serves_traces_dossiers_and_proofs_as_the_origin_does() {
+    let o = origin().await;
+    let log = storage_mix(1_500);
+    let dir = tempfile::tempdir().unwrap();
+    let (copy, mut m) = open_copy(dir.path(), url(o.addr), &o);
+    assert!(m.follows_entries());
+    for (from, to) in [(0, 700), (700, 1_500)] {
+        ingest(&o, &log[from..to]).await;
+        let (next, r) = step(m).await;
+        m = next;
+        assert_eq!(r.unwrap(), Step::Advanced(from as u64, to as u64));
+    }
+    // The copy holds the origin's checkpoint, not one of its own, and its
+    // verifiable index root is the one that checkpoint names.
+    let held = copy.latest_checkpoint().unwrap();
+    assert_eq!(held.note, o.shared.latest_checkpoint().unwrap().note);
+    assert_eq!(
+        copy.store().read().unwrap().index_root().unwrap(),
+        o.shared.store().read().unwrap().index_root().unwrap()
+    );
+    // The mirror reopened over its copy: the tiles replayed, in step with it.
+    drop(m);
+    let m = Mirror::open_serving(mirror_config(dir.path(), url(o.addr), &o), copy.clone()).unwrap();
+    assert_eq!(m.size(), 1_500);
+    assert_eq!(copy.latest_checkpoint().unwrap().note, held.note);
+
+    // The mirror's own tokens, with the same roles as at the origin.
+    let (auditor, company) = (token(&copy, "auditor"), token(&copy, "company:acme"));
+    let served = serve::Served::new(dir.path().to_path_buf(), None);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mirror = url(listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(serve::run(
+        m,
+        served,
+        listener,
+        std::time::Duration::from_millis(200),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let origin = url(o.addr);
+    for path in [
+        "/checkpoint",
+        "/tile/0/001",
+        "/tile/1/000.p/5",
+        "/v1/log/key",
+    ] {
+        let (a, b) = (
+            get(&origin, path, None).await,
+            get(&mirror, path, None).await,
+        );
+        assert_eq!(a.0, 200, "{path}: {}", String::from_utf8_lossy(&a.1));
+        assert_eq!(a, b, "{path}");
+    }
+    // Entry bundles and reads follow the mirror's tokens.
+    assert_eq!(get(&mirror, "/tile/entries/000", None).await.0, 401);
+    assert_eq!(
+        get(&mirror, "/tile/entries/000", Some(&auditor)).await,
+        get(&origin, "/tile/entries/000", Some(&o.auditor)).await
+    );
+    for path in [
+        format!("/v1/proof/inclusion?hash={}&size=1500", log[1234].hash()),
+        "/v1/proof/consistency?old=700&new=1500".into(),
+        "/v1/firearms/SN-0000003/trace".into(),
+        "/v1/lots/L-1/trace".into(),
+        "/v1/serials/SN-0000003".into(),
+        "/v1/findings".into(),
+        "/v1/sites/north/inventory".into(),
+    ] {
+        let (a, b) = (
+            get(&origin, &path, Some(&o.auditor)).await,
+            get(&mirror, &path, Some(&auditor)).await,
+        );
+        assert_eq!(a.0, 200, "{path}: {}", String::from_utf8_lossy(&a.1));
+        assert_eq!(b.0, 200, "{path}: {}", String::from_utf8_lossy(&b.1));
+        assert_eq!(json(&a.1), json(&b.1), "{path}");
+    }
+    let trace = json(
+        &get(&mirror, "/v1/firearms/SN-0000003/trace", Some(&auditor))
+            .await
+            .1,
+    );
+    assert!(
+        !trace["firearms"][0]["timeline"]["events"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{trace}"
+    );
+    assert_eq!(trace["checkpoint"].as_str(), Some(held.note.as_str()));
+    // Scopes hold at the mirror as at the origin: a company outside north's.
+    assert_eq!(
+        get(&mirror, "/v1/firearms/SN-0000003/trace", Some(&company))
+            .await
+            .0,
+        get(
+            &origin,
+            "/v1/firearms/SN-0000003/trace",
+            Some(&{ token(&o.shared, "company:acme") })
+        )
+        .await
+        .0
+    );
+
+    // The dossier from the mirror verifies offline, its index proofs with it.
+    let (st, dossier) = get(&mirror, "/v1/firearms/SN-0000003/dossier", Some(&auditor)).await;
+    assert_eq!(st, 200, "{}", String::from_utf8_lossy(&dossier));
+    let report = armsledger_bundle::verify_bundle(
+        &dossier[..],
+        &armsledger_bundle::VerifyOptions::default(),
+    )
+    .unwrap();
+    assert!(report.authentic(), "{:#?}", report.problems);
+    let d = report.dossier.as_ref().unwrap();
+    assert!(d.events > 0);
+    assert_eq!(
+        d.completeness,
+        armsledger_bundle::Completeness::Proven {
+            basis: armsledger_bundle::ProofBasis::Index
+        }
+    );
+    let (st, lot) = get(&mirror, "/v1/lots/L-1/dossier", Some(&auditor)).await;
+    assert_eq!(st, 200, "{}", String::from_utf8_lossy(&lot));
+    let report =
+        armsledger_bundle::verify_bundle(&lot[..], &armsledger_bundle::VerifyOptions::default())
+            .unwrap();
+    assert!(report.authentic(), "{:#?}", report.problems);
+
+    // What a mirror cannot answer is said, never answered wrongly.
+    for (method, path) in [
+        ("GET", "/v1/equivocations"),
+        ("POST", "/v1/entries"),
+        ("GET", "/v1/witnesses"),
+        ("GET", "/v1/pull/north"),
+    ] {
+        let u = format!("{mirror}{path}");
+        let t = auditor.clone();
+        let m = method.to_string();
+        let (st, body) = tokio::task::spawn_blocking(move || {
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .build()
+                .into();
+            let mut resp = if m == "POST" {
+                agent
+                    .post(&u)
+                    .header("authorization", format!("Bearer {t}"))
+                    .send(&b"x"[..])
+                    .unwrap()
+            } else {
+                agent
+                    .get(&u)
+                    .header("authorization", format!("Bearer {t}"))
+                    .call()
+                    .unwrap()
+            };
+            (
+                resp.status().as_u16(),
+                resp.body_mut().read_to_string().unwrap(),
+            )
+        })
+        .await
+        .unwrap();
+        assert_eq!(st, 501, "{method} {path}: {body}");
+        let v = json(body.as_bytes());
+        assert_eq!(v["type"], "not-mirrored");
+        assert!(v["title"].as_str().unwrap().contains(path), "{v}");
+    }
+    let health = json(&get(&mirror, "/healthz", None).await.1);
+    assert_eq!(health["size"], 1_500, "{health}");
+    let _ = stop.send(());
+    run.await.unwrap().unwrap();
+}
+
+/// A proxy in front of the origin that serves `note` as `/checkpoint` and
+/// passes every other request through.
+async fn lying_proxy(origin: SocketAddr, note: String) -> SocketAddr {
+    use axum::extract::Request;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = axum::Router::new().fallback(move |req: Request| {
+        let note = note.clone();
+        async move {
+            let path = req.uri().to_string();
+            if path == "/checkpoint" {
+                return (axum::http::StatusCode::OK, note.into_bytes());
+            }
+            let auth = req
+                .headers()
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .map(str::to_string);
+            let (st, body) = get(&url(origin), &path, auth.as_deref()).await;
+            (axum::http::StatusCode::from_u16(st).unwrap(), body)
+        }
+    });
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_naming_another_index_root_is_refused_with_the_evidence() {
+    let o = origin().await;
+    let log = storage_mix(600);
+    ingest(&o, &log[..300]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (copy, m) = open_copy(dir.path(), url(o.addr), &o);
+    // Quiet: the origin's own checkpoint names the copy's index root.
+    let (m, r) = step(m).await;
+    assert_eq!(r.unwrap(), Step::Advanced(0, 300));
+    drop(m);
+
+    // The origin (its key) signs the true tree at 600 with another index root.
+    ingest(&o, &log[300..]).await;
+    let reader = o.shared.store().read().unwrap();
+    let (size, root) = (reader.size(), reader.root());
+    drop(reader);
+    let key_text = std::fs::read_to_string(o.dir.path().join("log.key")).unwrap();
+    let key = armsledger_log::LogKey::from_signer_key(key_text.trim()).unwrap();
+    let forged = key
+        .sign_checkpoint_indexed(size, &root, Some(&armsledger_log::Hash([7; 32])))
+        .unwrap();
+    let proxy = lying_proxy(o.addr, forged.note().to_string()).await;
+    let mut m =
+        Mirror::open_serving(mirror_config(dir.path(), url(proxy), &o), copy.clone()).unwrap();
+    let r = tokio::task::block_in_place(|| m.step());
+    let Err(MirrorError::Refused {
+        kind,
+        evidence,
+        reason,
+    }) = r
+    else {
+        panic!("a wrong index root was followed: {r:?}");
+    };
+    assert_eq!(kind, "index", "{reason}");
+    assert!(reason.contains("armsledger-index/v1"), "{reason}");
+    assert_eq!(
+        std::fs::read_to_string(evidence.join("offered.checkpoint")).unwrap(),
+        forged.note()
+    );
+    // Nothing of it was kept: the copy, its checkpoint and its tiles stay at 300.
+    assert_eq!(copy.latest_checkpoint().unwrap().size, 300);
+    assert_eq!(copy.store().read().unwrap().size(), 300);
+    assert_eq!(m.size(), 300);
+    assert!(dir.path().join("REFUSED").exists());
+}
