@@ -1,8 +1,17 @@
 //! `armsledger mirror` as a user meets it: its help, a bad key refused
 //! before anything is written, an unreachable origin reported (exit 2), and
-//! the key pinned in the mirror's directory.
+//! the key pinned in the mirror's directory; and a real `armsledger mirror`
+//! process following a real `armsledger serve`, against which `trace
+//! --server`, `trace --dossier` and `verify` work as against the origin.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod harness;
 
 use armsledger_log::LogKey;
 use assert_cmd::Command;
@@ -73,4 +82,153 @@ fn a_malformed_log_key_is_refused_before_anything_is_written() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8(out.stderr).unwrap().contains("--log-key"));
     assert!(!data.exists());
+}
+
+/// A running `armsledger mirror`; killed when dropped.
+struct MirrorProcess(std::process::Child, String);
+
+impl Drop for MirrorProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < until,
+            "waited too long for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(harness::bin())
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn trace_and_verify_work_against_a_mirror_as_against_the_origin() {
+    use armsledger_core::testkit::{Scenario, storage_mix};
+    use harness::{Server, get, json};
+    use std::io::BufRead as _;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Scenario::standard();
+    let srv = Server::start(&tmp.path().join("srv"), &s, "checkpoint_interval_ms = 20\n");
+    let log = storage_mix(900);
+    assert_eq!(srv.post(&log).0, 200);
+    let size = srv.settled_checkpoint().size();
+    let origin_token = srv.token("auditor");
+
+    let data = tmp.path().join("mirror");
+    let mut child = std::process::Command::new(harness::bin())
+        .args(["mirror", "--from", &srv.url, "--token", &origin_token])
+        .args(["--log-key", &srv.vkey(), "--regulator-key"])
+        .arg(hex::encode(s.regulator_key()))
+        .arg("--manufacturer-root")
+        .arg(hex::encode(s.root_key()))
+        .arg("--data")
+        .arg(&data)
+        .args(["--listen", "127.0.0.1:0", "--interval-ms", "100"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first
+        .rsplit_once("serving on ")
+        .map(|(_, u)| u.trim().to_string())
+        .unwrap_or_else(|| panic!("{first}"));
+    let mirror = MirrorProcess(child, url);
+    let m = &mirror.1;
+
+    // The mirror's own reader, made with the same tool as the origin's.
+    let (code, token, err) = run(&[
+        "token",
+        "create",
+        "--data",
+        data.to_str().unwrap(),
+        "--role",
+        "auditor",
+        "--label",
+        "court",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let token = token.trim().to_string();
+    wait_until("the mirror to catch up and know its token", || {
+        let h = json(&get(m, "/healthz", None).1);
+        h["size"].as_u64() == Some(size) && get(m, "/v1/findings", Some(&token)).0 == 200
+    });
+    assert_eq!(json(&get(m, "/healthz", None).1)["state"], "following");
+
+    // trace --server: the same weapons and timeline from either.
+    let trace = |server: &str, t: &str| {
+        let (code, out, err) = run(&[
+            "trace",
+            "SN-0000007",
+            "--server",
+            server,
+            "--token",
+            t,
+            "--json",
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        (v["firearms"].clone(), v["checkpoint"].clone())
+    };
+    let (ours, cp) = trace(m, &token);
+    assert_eq!((ours.clone(), cp), trace(&srv.url, &origin_token));
+    assert!(!ours[0]["timeline"]["events"].as_array().unwrap().is_empty());
+
+    // trace --dossier: downloaded from the mirror, checked offline; verify too.
+    let file = tmp.path().join("sn7.dossier");
+    let (code, out, err) = run(&[
+        "trace",
+        "SN-0000007",
+        "--server",
+        m,
+        "--token",
+        &token,
+        "--dossier",
+        file.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let offline: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        offline["firearms"][0]["timeline"]["events"]
+            .as_array()
+            .map(Vec::len),
+        ours[0]["timeline"]["events"].as_array().map(Vec::len)
+    );
+    let (code, out, err) = run(&["verify", file.to_str().unwrap(), "--no-state"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("complete up to checkpoint"), "{out}");
+
+    // A write is the origin's: a clear refusal, not an answer.
+    let (code, _, err) = run(&[
+        "trace",
+        "SN-0000007",
+        "--server",
+        m,
+        "--token",
+        "nonsense",
+        "--json",
+    ]);
+    assert_ne!(code, 0, "{err}");
+    let (st, body) = get(m, "/v1/equivocations", Some(&token));
+    assert_eq!(st, 501, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(json(&body)["type"], "not-mirrored");
 }

@@ -12,12 +12,19 @@ use clap::Args;
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
 armsledger mirror --from http://regulator:8640 --log-key \"$(cat log.vkey)\" --data ./mirror --listen 127.0.0.1:8650\n  \
-armsledger mirror --from https://cdn.example/log --entries-from https://s3.example/entries/log \\\n      \
---token $TOKEN --regulator-key HEX --log-key \"$(cat log.vkey)\" --data ./mirror\n\n\
+armsledger mirror --from http://regulator:8640 --token $AUDITOR_TOKEN --regulator-key HEX \\\n      \
+--manufacturer-root HEX --log-key \"$(cat log.vkey)\" --data ./mirror\n  \
+armsledger token create --data ./mirror --role auditor --label \"court\"   (the mirror's own readers)\n\n\
 It checks every checkpoint's signature, its consistency with the one held, every tile against\n\
-the root and (with --regulator-key) every entry against its leaf, signature and chains.\n\
-A fork or rollback is refused: evidence in DATA/evidence, the mirror stops following (exit 1\n\
-with --once). See docs/operations.md (\"Mirrors\").")]
+the root and (with --regulator-key) every entry against its leaf, signature and chains, and the\n\
+verifiable index root against the checkpoint's armsledger-index/v1 line.\n\
+Without --regulator-key it serves the checkpoint and hash tiles (/checkpoint, /tile/..., /healthz).\n\
+With it, it keeps a copy of the log in DATA/log.redb and serves the server's read API from it:\n\
+traces, dossiers, lot traces, check-serial, proofs, exports, the console; reads need the\n\
+mirror's own tokens (DATA/tokens.json, same roles and scopes as at the origin). Writes and\n\
+the origin's own records (ingest, witnesses, equivocations, sync) answer 501 not-mirrored.\n\
+A fork, rollback or wrong index root is refused: evidence in DATA/evidence, the mirror stops\n\
+following (exit 1 with --once). See docs/operations.md (\"Mirrors\").")]
 pub struct MirrorArgs {
     /// The origin: the server's URL, or the public bucket's HTTP URL with its prefix.
     #[arg(long)]
@@ -25,13 +32,13 @@ pub struct MirrorArgs {
     /// Where entry bundles come from (default: --from), e.g. the private bucket's URL.
     #[arg(long)]
     pub entries_from: Option<String>,
-    /// Bearer token for the entry bundles (the server's auditor or regulator token).
+    /// Bearer token at the origin for the entry bundles (an auditor or regulator token there).
     #[arg(long, env = "ARMSLEDGER_TOKEN")]
     pub token: Option<String>,
     /// The log's C2SP verifier key (the server's log.vkey).
     #[arg(long)]
     pub log_key: String,
-    /// The regulator chain's key, hex: follow the entry bundles and verify every entry.
+    /// The regulator chain's key, hex: follow the entry bundles, verify every entry, keep a copy and serve the read API.
     #[arg(long)]
     pub regulator_key: Option<String>,
     /// A device manufacturer root, hex (repeatable).
@@ -40,12 +47,12 @@ pub struct MirrorArgs {
     /// The mirror's directory.
     #[arg(long)]
     pub data: PathBuf,
-    /// Where to serve the copy (checkpoint, tiles, /healthz).
+    /// Where to serve the copy.
     #[arg(long, default_value = "127.0.0.1:8650")]
     pub listen: SocketAddr,
-    /// Token the mirror asks of readers of its entry bundles (none: not served).
-    #[arg(long, env = "ARMSLEDGER_MIRROR_TOKEN")]
-    pub serve_token: Option<String>,
+    /// With --regulator-key: do not serve the inspectors' console (/console/).
+    #[arg(long)]
+    pub no_console: bool,
     /// Milliseconds between two looks at the origin.
     #[arg(long, default_value_t = 2000)]
     pub interval_ms: u64,
@@ -81,7 +88,26 @@ pub fn run(a: MirrorArgs) -> anyhow::Result<u8> {
             .map(|k| key(k, "--manufacturer-root"))
             .collect::<anyhow::Result<_>>()?,
     };
-    let mut mirror = Mirror::open(config)?;
+    let copy = match &a.regulator_key {
+        Some(k) => Some(
+            armsledger_server::Shared::open_mirror(
+                armsledger_server::Config {
+                    data_dir: a.data.clone(),
+                    regulator_key: Some(k.clone()),
+                    manufacturer_roots: a.manufacturer_roots.clone(),
+                    ..armsledger_server::Config::default()
+                },
+                &a.log_key,
+                armsledger_server::Clock::System,
+            )
+            .context("opening the mirror's copy of the log")?,
+        ),
+        None => None,
+    };
+    let mut mirror = match &copy {
+        Some(c) => Mirror::open_serving(config, c.clone())?,
+        None => Mirror::open(config)?,
+    };
     if a.once {
         let r = mirror.step();
         let code = match &r {
@@ -114,12 +140,25 @@ pub fn run(a: MirrorArgs) -> anyhow::Result<u8> {
             a.from,
             listener.local_addr()?
         );
-        let served = serve::Served::new(a.data.clone(), a.serve_token.clone());
-        serve::run(
+        let served = serve::Served::new(a.data.clone(), None);
+        let router = match copy {
+            Some(c) if a.no_console => serve::copy_app(c, served.clone(), |r, _| r),
+            Some(c) => {
+                println!(
+                    "inspectors' console: http://{}{}/",
+                    listener.local_addr()?,
+                    armsledger_console::BASE
+                );
+                serve::copy_app(c, served.clone(), armsledger_console::mount)
+            }
+            None => serve::app(served.clone()),
+        };
+        serve::run_with(
             mirror,
             served,
             listener,
             Duration::from_millis(a.interval_ms.max(100)),
+            router,
             async {
                 let _ = tokio::signal::ctrl_c().await;
             },
