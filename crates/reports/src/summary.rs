@@ -31,7 +31,8 @@ pub fn severity(rule: RuleId) -> Severity {
         | RuleId::LossReferencesMissing
         | RuleId::LossReportedLate
         | RuleId::CountOverdue
-        | RuleId::HolderLimit => Severity::Warning,
+        | RuleId::HolderLimit
+        | RuleId::PublishBehind => Severity::Warning,
         _ => Severity::Notice,
     }
 }

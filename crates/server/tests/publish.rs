@@ -134,6 +134,27 @@ impl Env {
         serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap()
     }
 
+    /// The `publish-behind` alerts of `/v1/alerts` (the regulator's view).
+    async fn publish_alerts(&self) -> Vec<serde_json::Value> {
+        self.publish_alerts_as(&self.regulator).await
+    }
+
+    /// The `publish-behind` alerts `token` sees.
+    async fn publish_alerts_as(&self, token: &str) -> Vec<serde_json::Value> {
+        let req = Request::builder()
+            .uri("/v1/alerts")
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap();
+        let resp = self.app.clone().oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let all: Vec<serde_json::Value> =
+            serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
+        all.into_iter()
+            .filter(|a| a["rule"] == "publish-behind")
+            .collect()
+    }
+
     fn verifier(&self) -> LogVerifier {
         LogVerifier::from_vkey(self.shared.log_vkey()).unwrap()
     }
@@ -261,6 +282,8 @@ async fn a_publish_round_trip_is_checked_by_the_outside_reader() {
     assert_eq!(health["publish"]["state"], "ok", "{health}");
     assert_eq!(health["publish"]["published_size"], 1_200);
     assert_eq!(health["publish"]["lag_entries"], 0);
+    // Quiet: caught up, no publisher alert.
+    assert!(env.publish_alerts().await.is_empty());
     task.abort();
 }
 
@@ -424,7 +447,10 @@ async fn a_publisher_killed_mid_step_restarts_without_rewriting_or_losing_a_tile
 async fn with_the_store_down_ingest_goes_on_and_the_publisher_catches_up() {
     let moto = moto_with_buckets();
     let proxy = Proxy::start(moto.addr());
-    let config = publish_config(&proxy.endpoint());
+    let config = PublishConfig {
+        alert_lag_secs: 1,
+        ..publish_config(&proxy.endpoint())
+    };
     let env = server(Some(config.clone()), 2_000).await;
     let task = start_publisher(&env, &config);
     env.ingest(0..500).await;
@@ -452,10 +478,28 @@ async fn with_the_store_down_ingest_goes_on_and_the_publisher_catches_up() {
         "{health}"
     );
     assert_eq!(health["publish"]["lag_entries"], 2_000 - before, "{health}");
+    // Behind for longer than alert_lag_secs: an alert for the regulator.
+    for _ in 0..600 {
+        if health["publish"]["state"] == "behind" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        health = env.healthz().await;
+    }
+    assert_eq!(health["publish"]["state"], "behind", "{health}");
+    let alerts = env.publish_alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    let detail = alerts[0]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("behind") && detail.contains(&format!("{} entries behind", 2_000 - before)),
+        "{detail}"
+    );
 
     proxy.up();
     until_published(&moto, 2_000).await;
     outside_reader_verifies(&moto, &env, 2_000).await;
+    // Caught up: the alert is gone.
+    assert!(env.publish_alerts().await.is_empty());
     task.abort();
 }
 
@@ -546,6 +590,20 @@ async fn an_alarm_turns_healthz_degraded_and_shows_in_metrics() {
     assert_eq!(health["status"], "degraded", "{health}");
     assert_eq!(health["ingest"], "open", "{health}");
     assert_eq!(published_size(&moto), None);
+    let alerts = env.publish_alerts().await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert!(
+        alerts[0]["detail"].as_str().unwrap().contains("alarm"),
+        "{alerts:?}"
+    );
+    // The server's own state, for readers of every site only.
+    let company = env
+        .shared
+        .tokens()
+        .create("company:acme".parse().unwrap(), "acme", T0)
+        .unwrap()
+        .0;
+    assert!(env.publish_alerts_as(&company).await.is_empty());
     let req = Request::builder()
         .uri("/metrics")
         .body(Body::empty())

@@ -135,6 +135,10 @@ pub enum RuleId {
     /// A qualification counts only if its training provider was accredited
     /// when it was awarded.
     ProviderAccredited,
+    /// Operational alert: the server's object-storage publisher is on an
+    /// alarm (the store holds what this log did not write) or has been
+    /// behind for longer than `publish.alert_lag_secs`.
+    PublishBehind,
 }
 
 impl RuleId {
@@ -195,6 +199,7 @@ impl RuleId {
         RuleId::ApprovalInForce,
         RuleId::ApprovalConditions,
         RuleId::ProviderAccredited,
+        RuleId::PublishBehind,
     ];
 
     /// Stable kebab-case name (CLI flags, JSON, reports).
@@ -256,6 +261,7 @@ impl RuleId {
             ApprovalInForce => "approval-in-force",
             ApprovalConditions => "approval-conditions",
             ProviderAccredited => "provider-accredited",
+            PublishBehind => "publish-behind",
         }
     }
 
@@ -275,6 +281,7 @@ impl RuleId {
                 | RuleId::CounterRotates
                 | RuleId::StolenHit
                 | RuleId::TraceOverdue
+                | RuleId::PublishBehind
         )
     }
 
@@ -342,7 +349,8 @@ impl RuleId {
             | HolderLimit
             | CounterRotates
             | StolenHit
-            | TraceOverdue => "an alert refuses nothing, so there is nothing to override",
+            | TraceOverdue
+            | PublishBehind => "an alert refuses nothing, so there is nothing to override",
             RecipientLicensed
             | PermitCoversWeapon
             | QualificationCurrent

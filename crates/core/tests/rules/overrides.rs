@@ -259,6 +259,7 @@ fn the_rules_that_cannot_be_overridden_are_the_documented_ones() {
             "approval-in-force",
             "approval-conditions",
             "provider-accredited",
+            "publish-behind",
         ]
     );
     // docs/rules.md names each of them in its list of rules that cannot be overridden.

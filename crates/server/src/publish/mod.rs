@@ -237,3 +237,32 @@ pub fn health(shared: &Shared) -> Option<serde_json::Value> {
         "errors": m.errors.get(),
     }))
 }
+
+/// The publisher's alert for `/v1/alerts` (rule `publish-behind`, for
+/// readers of every site): while [`health`] says `alarm` or `behind`;
+/// `None` while it is `ok` or no publisher is configured.
+pub fn alert(shared: &Shared) -> Option<armsledger_core::rules::Alert> {
+    let h = health(shared)?;
+    let c = shared.config().publish.as_ref()?;
+    let detail = match h["state"].as_str()? {
+        "alarm" => format!(
+            "object-storage publisher stopped on an alarm: the store holds what this log did not \
+             write (published size {}, {} entries behind; see the server log and docs/operations.md)",
+            h["published_size"], h["lag_entries"]
+        ),
+        "behind" => format!(
+            "object-storage publisher behind for {} s (over publish.alert_lag_secs = {}): \
+             published size {}, {} entries behind, {} failed steps",
+            h["lag_seconds"], c.alert_lag_secs, h["published_size"], h["lag_entries"], h["errors"]
+        ),
+        _ => return None,
+    };
+    Some(armsledger_core::rules::Alert {
+        rule: armsledger_core::rules::RuleId::PublishBehind,
+        site: None,
+        company: None,
+        entry: None,
+        at: shared.now(),
+        detail,
+    })
+}

@@ -420,6 +420,8 @@ pub async fn get_alerts(
     let state = v.engine().state();
     // Equivocations first: a cloned or broken device is the most urgent thing there is.
     let mut out = equivocation_alerts(&shared, state)?;
+    // Then the server's own: its copy in object storage lagging or refused.
+    out.extend(crate::publish::alert(&shared));
     out.extend(alerts(state, at, &AlertPolicy::default()));
     Ok(Json(
         out.into_iter()
