@@ -216,19 +216,25 @@ async fn run(shared: Arc<Shared>, mut publisher: Publisher) {
     }
 }
 
+/// `alarm`, `behind` (for longer than `alert_lag_secs`) or `ok`.
+fn state(c: &PublishConfig, m: &metrics::PublishMetrics) -> &'static str {
+    let lag = m.lag_seconds.get();
+    if m.alarm.get() != 0 {
+        "alarm"
+    } else if lag > 0 && lag.unsigned_abs() >= c.alert_lag_secs {
+        "behind"
+    } else {
+        "ok"
+    }
+}
+
 /// The publisher's part of `/healthz`: `None` when not configured; `state`
 /// is `alarm`, `behind` (longer than `alert_lag_secs`) or `ok`.
 pub fn health(shared: &Shared) -> Option<serde_json::Value> {
     let c = shared.config().publish.as_ref()?;
     let m = &shared.metrics().publish;
     let lag = m.lag_seconds.get();
-    let state = if m.alarm.get() != 0 {
-        "alarm"
-    } else if lag > 0 && lag.unsigned_abs() >= c.alert_lag_secs {
-        "behind"
-    } else {
-        "ok"
-    };
+    let state = state(c, m);
     Some(serde_json::json!({
         "state": state,
         "published_size": m.published_size.get(),
@@ -242,20 +248,28 @@ pub fn health(shared: &Shared) -> Option<serde_json::Value> {
 /// readers of every site): while [`health`] says `alarm` or `behind`;
 /// `None` while it is `ok` or no publisher is configured.
 pub fn alert(shared: &Shared) -> Option<armsledger_core::rules::Alert> {
-    let h = health(shared)?;
     let c = shared.config().publish.as_ref()?;
-    let detail = match h["state"].as_str()? {
-        "alarm" => format!(
+    let m = &shared.metrics().publish;
+    let (lag, size, behind) = (
+        m.lag_seconds.get(),
+        m.published_size.get(),
+        m.lag_entries.get(),
+    );
+    let detail = if state(c, m) == "alarm" {
+        format!(
             "object-storage publisher stopped on an alarm: the store holds what this log did not \
-             write (published size {}, {} entries behind; see the server log and docs/operations.md)",
-            h["published_size"], h["lag_entries"]
-        ),
-        "behind" => format!(
-            "object-storage publisher behind for {} s (over publish.alert_lag_secs = {}): \
-             published size {}, {} entries behind, {} failed steps",
-            h["lag_seconds"], c.alert_lag_secs, h["published_size"], h["lag_entries"], h["errors"]
-        ),
-        _ => return None,
+             write (published size {size}, {behind} entries behind; see the server log and \
+             docs/operations.md)"
+        )
+    } else if state(c, m) == "behind" {
+        format!(
+            "object-storage publisher behind for {lag} s (over publish.alert_lag_secs = {}): \
+             published size {size}, {behind} entries behind, {} failed steps",
+            c.alert_lag_secs,
+            m.errors.get()
+        )
+    } else {
+        return None;
     };
     Some(armsledger_core::rules::Alert {
         rule: armsledger_core::rules::RuleId::PublishBehind,
