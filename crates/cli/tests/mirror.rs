@@ -217,18 +217,24 @@ fn trace_and_verify_work_against_a_mirror_as_against_the_origin() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("complete up to checkpoint"), "{out}");
 
-    // A write is the origin's: a clear refusal, not an answer.
+    // Only the mirror's own tokens read it.
     let (code, _, err) = run(&[
         "trace",
         "SN-0000007",
         "--server",
         m,
         "--token",
-        "nonsense",
+        &origin_token,
         "--json",
     ]);
     assert_ne!(code, 0, "{err}");
+    assert!(err.contains("401") || err.contains("token"), "{err}");
+    // The origin's equivocation proofs were read: /v1/equivocations is answered.
     let (st, body) = get(m, "/v1/equivocations", Some(&token));
+    assert_eq!(st, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(json(&body), serde_json::json!([]));
+    // What is the origin's own (its witnesses' cosignatures) is refused, not answered.
+    let (st, body) = get(m, "/v1/witnesses", Some(&token));
     assert_eq!(st, 501, "{}", String::from_utf8_lossy(&body));
     assert_eq!(json(&body)["type"], "not-mirrored");
 }

@@ -25,6 +25,9 @@ use crate::tree::Tree;
 /// Longest checkpoint note read.
 const MAX_NOTE: u64 = 1 << 16;
 
+/// Longest list of equivocation proofs read from the origin.
+const MAX_EQUIVOCATIONS: u64 = 16 << 20;
+
 /// What a mirror follows and how it checks it.
 #[derive(Clone, Debug)]
 pub struct MirrorConfig {
@@ -67,6 +70,9 @@ pub struct Mirror {
     /// The copy the server's read routes serve (entries, indexes, map,
     /// the origin's checkpoints): kept in step with the tiles.
     copy: Option<Arc<Shared>>,
+    /// Whether the origin's equivocation proofs were read and checked at
+    /// the last step (`Err`: why not).
+    equivocations: Result<(), String>,
     stopped: Option<String>,
 }
 
@@ -114,6 +120,7 @@ impl Mirror {
             held: None,
             entries,
             copy: None,
+            equivocations: Err("not read yet".into()),
             stopped,
         };
         m.replay()?;
@@ -181,6 +188,17 @@ impl Mirror {
         self.entries.is_some() || self.copy.is_some()
     }
 
+    /// Whether the copy holds the origin's equivocation proofs as of the
+    /// last step (`Err`: why not: an object store has none to give, or the
+    /// origin token may not read them). Until it does, the routes that
+    /// would show them (`/v1/equivocations`, `/v1/alerts`) are not served.
+    pub fn equivocations(&self) -> Result<(), &str> {
+        self.equivocations
+            .as_ref()
+            .map(|_| ())
+            .map_err(String::as_str)
+    }
+
     /// The copy the server's read routes serve, if the mirror keeps one.
     pub fn copy(&self) -> Option<&Arc<Shared>> {
         self.copy.as_ref()
@@ -241,8 +259,56 @@ impl Mirror {
         Ok(Some(entries.into_iter().map(<[u8]>::to_vec).collect()))
     }
 
-    /// Reads the origin's checkpoint and follows it if it grew.
+    /// Reads the origin's checkpoint and follows it if it grew; with a
+    /// copy, then reads the origin's equivocation proofs
+    /// (`/v1/equivocations`, kept by the origin outside the log) and keeps
+    /// each one that verifies under the key the copy's registry assigns.
     pub fn step(&mut self) -> Result<Step, MirrorError> {
+        let r = self.step_log()?;
+        if let Some(copy) = self.copy.clone() {
+            self.equivocations = self.sync_equivocations(&copy);
+            if let Err(e) = &self.equivocations {
+                tracing::warn!(error = %e, "the origin's equivocation proofs were not read");
+            }
+        }
+        Ok(r)
+    }
+
+    fn sync_equivocations(&self, copy: &Shared) -> Result<(), String> {
+        let body = self
+            .origin
+            .api("v1/equivocations", MAX_EQUIVOCATIONS)
+            .map_err(|e| e.to_string())?;
+        let proofs: Vec<armsledger_core::chain::Equivocation> = serde_json::from_slice(&body)
+            .map_err(|e| format!("the origin's /v1/equivocations: {e}"))?;
+        for p in proofs {
+            let registered = copy
+                .read_verifier()
+                .map_err(|e| e.to_string())?
+                .keys()
+                .key_for(&p.a.header)
+                .ok();
+            if registered != Some(p.public_key) {
+                tracing::warn!(
+                    chain = %p.a.header.chain,
+                    counter = p.counter(),
+                    "an equivocation proof from the origin names a key the copy's registry does not assign; not kept"
+                );
+                continue;
+            }
+            match copy.store().record_equivocation(&p) {
+                Ok(_) => {}
+                Err(armsledger_server::disk::WriteError::Store(e)) => {
+                    tracing::warn!(error = %e, chain = %p.a.header.chain, counter = p.counter(),
+                        "an equivocation proof from the origin does not verify; not kept");
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        Ok(())
+    }
+
+    fn step_log(&mut self) -> Result<Step, MirrorError> {
         if let Some(why) = &self.stopped {
             return Err(MirrorError::Stopped(why.clone()));
         }

@@ -44,6 +44,12 @@ impl Origin {
         self.get(&self.entries_base, path, max, true)
     }
 
+    /// GETs `path` (an API path such as `v1/equivocations`) from the
+    /// public base, with the token.
+    pub(crate) fn api(&self, path: &str, max: u64) -> Result<Vec<u8>, MirrorError> {
+        self.get(&self.base, path, max, true)
+    }
+
     fn get(&self, base: &str, path: &str, max: u64, auth: bool) -> Result<Vec<u8>, MirrorError> {
         let url = format!("{base}/{path}");
         let mut req = self.agent.get(&url);

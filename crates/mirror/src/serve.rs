@@ -31,6 +31,9 @@ pub struct Served {
     dir: PathBuf,
     token: Option<String>,
     status: RwLock<serde_json::Value>,
+    /// `None` while the copy holds the origin's equivocation proofs as of
+    /// the last step; else why not.
+    no_equivocations: RwLock<Option<String>>,
 }
 
 impl Served {
@@ -40,6 +43,7 @@ impl Served {
             dir,
             token,
             status: RwLock::new(serde_json::json!({"state": "starting"})),
+            no_equivocations: RwLock::new(Some("the mirror has not stepped yet".into())),
         })
     }
 
@@ -56,7 +60,14 @@ impl Served {
             "entries_verified": mirror.follows_entries(),
             "refused": mirror.stopped(),
             "last_error": last.err().map(|e| e.to_string()),
+            "equivocations": match mirror.equivocations() {
+                Ok(()) => "read".to_string(),
+                Err(e) => format!("not read: {e}"),
+            },
         });
+        if let Ok(mut n) = self.no_equivocations.write() {
+            *n = mirror.equivocations().err().map(str::to_string);
+        }
         if let Ok(mut s) = self.status.write() {
             *s = v;
         }
@@ -66,8 +77,10 @@ impl Served {
 /// The routes a mirror with a copy answers, as the origin does (`*` is one
 /// path segment, a trailing `**` any rest): GET only, except the mirror's
 /// own tokens and the console's sign-in. Everything else (ingest, notes,
-/// retention review, witnessing, equivocations the origin keeps outside
-/// the log, site sync) is the origin's: a 501 problem.
+/// retention review, witnessing, site sync) is the origin's: a 501
+/// problem. `/v1/equivocations` and `/v1/alerts` only while the mirror has
+/// read the origin's equivocation proofs (kept outside the log) at its last
+/// step.
 pub const MIRRORED: &[(&str, &str)] = &[
     ("GET", "/checkpoint"),
     ("GET", "/v1/log/key"),
@@ -83,6 +96,7 @@ pub const MIRRORED: &[(&str, &str)] = &[
     ("GET", "/v1/sites/*/reconciliation"),
     ("GET", "/v1/sites/*/integrity"),
     ("GET", "/v1/alerts"),
+    ("GET", "/v1/equivocations"),
     ("GET", "/v1/serials/*"),
     ("GET", "/v1/trace-requests"),
     ("GET", "/v1/findings"),
@@ -129,15 +143,24 @@ async fn gate(State(s): State<Arc<Served>>, req: Request, next: Next) -> Respons
     if req.method() == Method::GET && path == "/healthz" {
         return healthz(State(s)).await;
     }
-    if mirrored(req.method(), &path) {
+    let unknown = s.no_equivocations.read().ok().and_then(|n| n.clone());
+    let shows_equivocations = path == "/v1/equivocations" || path == "/v1/alerts";
+    if mirrored(req.method(), &path) && !(shows_equivocations && unknown.is_some()) {
         return next.run(req).await;
     }
-    let title = format!(
-        "{} {path} is not answered by a mirror: ask the origin (a mirror serves the log's \
+    let title = if shows_equivocations && let Some(why) = unknown {
+        format!(
+            "{path} is not answered by this mirror now: it would omit the origin's equivocation \
+             proofs, which it has not read ({why}); ask the origin"
+        )
+    } else {
+        format!(
+            "{} {path} is not answered by a mirror: ask the origin (a mirror serves the log's \
          checkpoint, tiles, proofs, traces, dossiers, exports and queries; see docs/api.md, \
          \"Mirrors\")",
-        req.method()
-    );
+            req.method()
+        )
+    };
     let body = serde_json::json!({"type": "not-mirrored", "title": title, "status": 501});
     let mut r = (StatusCode::NOT_IMPLEMENTED, axum::Json(body)).into_response();
     r.headers_mut().insert(
@@ -311,7 +334,7 @@ mod tests {
         }
         for (m, p) in [
             (Method::POST, "/v1/entries"),
-            (Method::GET, "/v1/equivocations"),
+            (Method::GET, "/v1/witnesses"),
             (Method::GET, "/v1/firearms//trace"),
             (Method::GET, "/v1/firearms/a/b/trace"),
             (Method::GET, "/v1/firearms/SN-1/trace/more"),

@@ -288,7 +288,6 @@ async fn a_mirror_serves_traces_dossiers_and_proofs_as_the_origin_does() {
 
     // What a mirror cannot answer is said, never answered wrongly.
     for (method, path) in [
-        ("GET", "/v1/equivocations"),
         ("POST", "/v1/entries"),
         ("GET", "/v1/witnesses"),
         ("GET", "/v1/pull/north"),
@@ -332,9 +331,14 @@ async fn a_mirror_serves_traces_dossiers_and_proofs_as_the_origin_does() {
     run.await.unwrap().unwrap();
 }
 
-/// A proxy in front of the origin that serves `note` as `/checkpoint` and
-/// passes every other request through.
-async fn lying_proxy(origin: SocketAddr, note: String) -> SocketAddr {
+/// A proxy in front of the origin that serves `note` (if any) as
+/// `/checkpoint`, answers 404 to `hidden` paths, and passes every other
+/// request through.
+async fn proxy(
+    origin: SocketAddr,
+    note: Option<String>,
+    hidden: &'static [&'static str],
+) -> SocketAddr {
     use axum::extract::Request;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -342,8 +346,11 @@ async fn lying_proxy(origin: SocketAddr, note: String) -> SocketAddr {
         let note = note.clone();
         async move {
             let path = req.uri().to_string();
-            if path == "/checkpoint" {
+            if let (Some(note), "/checkpoint") = (note, path.as_str()) {
                 return (axum::http::StatusCode::OK, note.into_bytes());
+            }
+            if hidden.contains(&path.as_str()) {
+                return (axum::http::StatusCode::NOT_FOUND, b"not here".to_vec());
             }
             let auth = req
                 .headers()
@@ -381,7 +388,7 @@ async fn a_checkpoint_naming_another_index_root_is_refused_with_the_evidence() {
     let forged = key
         .sign_checkpoint_indexed(size, &root, Some(&armsledger_log::Hash([7; 32])))
         .unwrap();
-    let proxy = lying_proxy(o.addr, forged.note().to_string()).await;
+    let proxy = proxy(o.addr, Some(forged.note().to_string()), &[]).await;
     let mut m =
         Mirror::open_serving(mirror_config(dir.path(), url(proxy), &o), copy.clone()).unwrap();
     let r = tokio::task::block_in_place(|| m.step());
@@ -404,4 +411,157 @@ async fn a_checkpoint_naming_another_index_root_is_refused_with_the_evidence() {
     assert_eq!(copy.store().read().unwrap().size(), 300);
     assert_eq!(m.size(), 300);
     assert!(dir.path().join("REFUSED").exists());
+}
+
+/// POSTs one entry to the origin: the status.
+async fn post_one(o: &Origin, e: &Arc<SignedEntry>) -> u16 {
+    let target = format!("{}/v1/entries", url(o.addr));
+    let token = o.regulator.clone();
+    let body = postcard::to_allocvec(&vec![e.bytes().to_vec()]).unwrap();
+    tokio::task::spawn_blocking(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        agent
+            .post(&target)
+            .header("authorization", format!("Bearer {token}"))
+            .send(&body[..])
+            .unwrap()
+            .status()
+            .as_u16()
+    })
+    .await
+    .unwrap()
+}
+
+/// Serves `m` over `copy` on a loopback port: its URL and the way to stop it.
+async fn serve_copy(
+    dir: &std::path::Path,
+    m: Mirror,
+) -> (
+    String,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    let served = serve::Served::new(dir.to_path_buf(), None);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = url(listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn(serve::run(
+        m,
+        served,
+        listener,
+        std::time::Duration::from_millis(100),
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    // The follower's first step has been recorded once /healthz says so.
+    for _ in 0..3_000 {
+        let h = json(&get(&base, "/healthz", None).await.1);
+        if h["state"] != "starting" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    (base, stop, run)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mirror_keeps_the_origins_equivocation_proofs_or_answers_no_alerts() {
+    use armsledger_core::entry::EntryBody;
+    use armsledger_core::event::{Event, SiteEvent};
+    use armsledger_core::testkit::{note, v};
+    let o = origin().await;
+    let mut s = Scenario::standard();
+    let (_, first) = s.acquire("north", "EQ-1");
+    let (_, second) = s.acquire("north", "EQ-2");
+    ingest(&o, &s.log.clone()).await;
+    // North's device is cloned: the clone signs another entry at the second's counter.
+    let mut clone = s.sites.get(&v("north")).unwrap().clone();
+    clone.head = (first.counter(), first.hash());
+    let other = Arc::new(clone.sign(
+        EntryBody {
+            format: Default::default(),
+            occurred_at: s.now,
+            officer: v("armourer-2"),
+            links: vec![],
+            event: Event::Site(SiteEvent::Annotated {
+                about: first.hash(),
+                text: note("a different story"),
+            }),
+        },
+        s.now,
+    ));
+    assert_eq!(other.counter(), second.counter());
+    assert_eq!(post_one(&o, &other).await, 409);
+    let origin_url = url(o.addr);
+    let (st, theirs) = get(&origin_url, "/v1/equivocations", Some(&o.auditor)).await;
+    assert_eq!(st, 200);
+    assert_eq!(json(&theirs).as_array().unwrap().len(), 1);
+
+    // Firing: an origin that gives no equivocation proofs (an object
+    // store, a token that may not read them): the mirror follows the log,
+    // but answers neither /v1/equivocations nor /v1/alerts, which would
+    // leave the cloned device out.
+    let blind = tempfile::tempdir().unwrap();
+    let hidden = proxy(o.addr, None, &["/v1/equivocations"]).await;
+    let (copy, mut m) = open_copy(blind.path(), url(hidden), &o);
+    let r = tokio::task::block_in_place(|| m.step());
+    assert_eq!(r.unwrap(), Step::Advanced(0, s.log.len() as u64));
+    assert!(m.equivocations().unwrap_err().contains("404"));
+    let auditor = token(&copy, "auditor");
+    let (base, stop, run) = serve_copy(blind.path(), m).await;
+    for path in ["/v1/alerts", "/v1/equivocations"] {
+        let (st, body) = get(&base, path, Some(&auditor)).await;
+        assert_eq!(st, 501, "{path}");
+        let title = json(&body)["title"].as_str().unwrap().to_string();
+        assert!(title.contains("equivocation proofs"), "{title}");
+    }
+    assert_eq!(
+        get(&base, "/v1/firearms/EQ-1/trace", Some(&auditor))
+            .await
+            .0,
+        200
+    );
+    let h = json(&get(&base, "/healthz", None).await.1);
+    assert!(
+        h["equivocations"].as_str().unwrap().starts_with("not read"),
+        "{h}"
+    );
+    let _ = stop.send(());
+    run.await.unwrap().unwrap();
+
+    // Quiet: following the server itself, the proofs are read, checked
+    // against the copy's key registry, kept, and shown as at the origin.
+    let dir = tempfile::tempdir().unwrap();
+    let (copy, mut m) = open_copy(dir.path(), origin_url.clone(), &o);
+    let r = tokio::task::block_in_place(|| m.step());
+    assert_eq!(r.unwrap(), Step::Advanced(0, s.log.len() as u64));
+    assert_eq!(m.equivocations(), Ok(()));
+    let auditor = token(&copy, "auditor");
+    let (base, stop, run) = serve_copy(dir.path(), m).await;
+    let (st, ours) = get(&base, "/v1/equivocations", Some(&auditor)).await;
+    assert_eq!(st, 200, "{}", String::from_utf8_lossy(&ours));
+    assert_eq!(json(&ours), json(&theirs));
+    let critical = |b: &[u8]| -> Vec<serde_json::Value> {
+        json(b)
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["rule"] == "key-equivocated")
+            .cloned()
+            .collect()
+    };
+    let (st, alerts) = get(&base, "/v1/alerts", Some(&auditor)).await;
+    assert_eq!(st, 200);
+    let ours = critical(&alerts);
+    assert_eq!(ours.len(), 1, "{ours:?}");
+    assert_eq!(
+        ours,
+        critical(&get(&origin_url, "/v1/alerts", Some(&o.auditor)).await.1)
+    );
+    let _ = stop.send(());
+    run.await.unwrap().unwrap();
 }
