@@ -78,7 +78,7 @@ impl Served {
 /// path segment, a trailing `**` any rest): GET only, except the mirror's
 /// own tokens and the console's sign-in. Everything else (ingest, notes,
 /// retention review, witnessing, site sync) is the origin's: a 501
-/// problem. `/v1/equivocations` and `/v1/alerts` only while the mirror has
+/// problem. The [`SHOW_EQUIVOCATIONS`] routes only while the mirror has
 /// read the origin's equivocation proofs (kept outside the log) at its last
 /// step.
 pub const MIRRORED: &[(&str, &str)] = &[
@@ -115,6 +115,16 @@ pub const MIRRORED: &[(&str, &str)] = &[
     ("POST", "/console/tokens/*/revoke"),
 ];
 
+/// The mirrored routes whose answers include the origin's equivocation
+/// proofs (kept outside the log): served only while the mirror has read
+/// them at its last step.
+pub const SHOW_EQUIVOCATIONS: &[&str] = &[
+    "/v1/equivocations",
+    "/v1/alerts",
+    "/v1/sites/*/integrity",
+    "/console/**",
+];
+
 /// Whether `path` matches `pattern` (see [`MIRRORED`]).
 fn matches(pattern: &str, path: &str) -> bool {
     if let Some(prefix) = pattern.strip_suffix("/**") {
@@ -144,7 +154,7 @@ async fn gate(State(s): State<Arc<Served>>, req: Request, next: Next) -> Respons
         return healthz(State(s)).await;
     }
     let unknown = s.no_equivocations.read().ok().and_then(|n| n.clone());
-    let shows_equivocations = path == "/v1/equivocations" || path == "/v1/alerts";
+    let shows_equivocations = SHOW_EQUIVOCATIONS.iter().any(|p| matches(p, &path));
     if mirrored(req.method(), &path) && !(shows_equivocations && unknown.is_some()) {
         return next.run(req).await;
     }

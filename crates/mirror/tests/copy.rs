@@ -513,7 +513,11 @@ async fn a_mirror_keeps_the_origins_equivocation_proofs_or_answers_no_alerts() {
     assert!(m.equivocations().unwrap_err().contains("404"));
     let auditor = token(&copy, "auditor");
     let (base, stop, run) = serve_copy(blind.path(), m).await;
-    for path in ["/v1/alerts", "/v1/equivocations"] {
+    for path in [
+        "/v1/alerts",
+        "/v1/equivocations",
+        "/v1/sites/north/integrity",
+    ] {
         let (st, body) = get(&base, path, Some(&auditor)).await;
         assert_eq!(st, 501, "{path}");
         let title = json(&body)["title"].as_str().unwrap().to_string();
