@@ -488,6 +488,13 @@ impl Mirror {
             write(&dir, &tile.path(), bytes)?;
         }
         write(&dir, "checkpoint", note.as_bytes())?;
+        // The partial tiles the new checkpoint supersedes (a narrower one,
+        // or any once the full tile is written) are needed by no checkpoint
+        // the mirror serves: removed, so the copy does not grow by one
+        // partial per step.
+        for (tile, _) in out.iter().chain(&partials) {
+            remove_superseded(&dir, *tile);
+        }
         self.tree = scratch;
         self.entries = verifier;
         self.held = Some(note);
@@ -530,6 +537,32 @@ impl Mirror {
             reason,
             evidence: kept,
         }
+    }
+}
+
+/// Removes the partial versions of `tile` narrower than it (all of them
+/// when it is full). A failure is logged, not fatal: a stale partial tile
+/// is unused, never wrong.
+fn remove_superseded(dir: &std::path::Path, tile: Tile) {
+    let Ok(full) = Tile::new(tile.kind(), tile.index(), 256) else {
+        return;
+    };
+    let partials = dir.join(format!("{}.p", full.path()));
+    let Ok(list) = std::fs::read_dir(&partials) else {
+        return;
+    };
+    for e in list.flatten() {
+        let narrower = e
+            .file_name()
+            .to_str()
+            .and_then(|w| w.parse::<u16>().ok())
+            .is_some_and(|w| !tile.is_partial() || w < tile.width());
+        if narrower && let Err(err) = std::fs::remove_file(e.path()) {
+            tracing::warn!(path = %e.path().display(), error = %err, "removing a superseded partial tile");
+        }
+    }
+    if !tile.is_partial() {
+        let _ = std::fs::remove_dir(&partials);
     }
 }
 

@@ -154,6 +154,32 @@ async fn a_mirror_follows_a_live_server_through_10k_entries_and_serves_a_verifia
     let (next, r) = step(m).await;
     m = next;
     assert_eq!(r.unwrap(), Step::Unchanged(10_000));
+    // Superseded partial tiles are gone: only those of size 10,000 remain
+    // (10,000 = 39 * 256 + 16; level 1: 39 tiles in its partial).
+    let mut partials = Vec::new();
+    for level in ["0", "1", "2", "entries"] {
+        let d = dir.path().join("tile").join(level);
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let name = e.file_name().into_string().unwrap();
+            if name.ends_with(".p") {
+                for w in std::fs::read_dir(e.path()).unwrap().flatten() {
+                    partials.push(format!(
+                        "tile/{level}/{name}/{}",
+                        w.file_name().into_string().unwrap()
+                    ));
+                }
+            }
+        }
+    }
+    partials.sort();
+    assert_eq!(
+        partials,
+        [
+            "tile/0/039.p/16",
+            "tile/1/000.p/39",
+            "tile/entries/039.p/16"
+        ]
+    );
     assert_eq!(
         m.checkpoint().unwrap(),
         o.shared.latest_checkpoint().unwrap().note
