@@ -217,6 +217,11 @@ fn trace_and_verify_work_against_a_mirror_as_against_the_origin() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("complete up to checkpoint"), "{out}");
 
+    // The console on the mirror: signed in with the mirror's token, the
+    // weapon's page is the mirror's copy.
+    let page = console_page(m, &token, "/console/firearms/SN-0000007");
+    assert!(page.contains("<h2>SN-0000007 <span class=\"id\">"), "{page}");
+
     // Only the mirror's own tokens read it.
     let (code, _, err) = run(&[
         "trace",
@@ -237,4 +242,49 @@ fn trace_and_verify_work_against_a_mirror_as_against_the_origin() {
     let (st, body) = get(m, "/v1/witnesses", Some(&token));
     assert_eq!(st, 501, "{}", String::from_utf8_lossy(&body));
     assert_eq!(json(&body)["type"], "not-mirrored");
+}
+
+/// Signs in to the console at `base` with `token` (form, CSRF, cookies)
+/// and GETs `path`: the page's HTML.
+fn console_page(base: &str, token: &str, path: &str) -> String {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into();
+    let cookie = |r: &ureq::http::Response<ureq::Body>, name: &str| -> String {
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|v| v.strip_prefix(&format!("{name}=")))
+            .and_then(|v| v.split(';').next())
+            .unwrap_or_else(|| panic!("no {name} cookie"))
+            .to_string()
+    };
+    let mut form = agent.get(format!("{base}/console/sign-in")).call().unwrap();
+    assert_eq!(form.status(), 200);
+    let pre = cookie(&form, "als_console_pre");
+    let body = form.body_mut().read_to_string().unwrap();
+    let csrf = body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    let signed = agent
+        .post(format!("{base}/console/sign-in"))
+        .header("cookie", format!("als_console_pre={pre}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send(format!("csrf={csrf}&token={token}&log_key="))
+        .unwrap();
+    assert_eq!(signed.status(), 303);
+    let session = cookie(&signed, "als_console");
+    let mut page = agent
+        .get(format!("{base}{path}"))
+        .header("cookie", format!("als_console={session}"))
+        .call()
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    page.body_mut().read_to_string().unwrap()
 }
