@@ -220,7 +220,10 @@ fn trace_and_verify_work_against_a_mirror_as_against_the_origin() {
     // The console on the mirror: signed in with the mirror's token, the
     // weapon's page is the mirror's copy.
     let page = console_page(m, &token, "/console/firearms/SN-0000007");
-    assert!(page.contains("<h2>SN-0000007 <span class=\"id\">"), "{page}");
+    assert!(
+        page.contains("<h2>SN-0000007 <span class=\"id\">"),
+        "{page}"
+    );
 
     // Only the mirror's own tokens read it.
     let (code, _, err) = run(&[

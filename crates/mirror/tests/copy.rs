@@ -569,3 +569,52 @@ async fn a_mirror_keeps_the_origins_equivocation_proofs_or_answers_no_alerts() {
     let _ = stop.send(());
     run.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_ahead_of_the_tiles_is_caught_up_and_a_lost_copy_is_refused() {
+    let o = origin().await;
+    let log = storage_mix(600);
+    ingest(&o, &log[..300]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (copy, m) = open_copy(dir.path(), url(o.addr), &o);
+    let (m, r) = step(m).await;
+    assert_eq!(r.unwrap(), Step::Advanced(0, 300));
+    drop(m);
+    // A crash after the copy's commit, before the tiles and the checkpoint
+    // file were written: the copy holds 300 entries, the files none.
+    std::fs::remove_file(dir.path().join("checkpoint")).unwrap();
+    std::fs::remove_dir_all(dir.path().join("tile")).unwrap();
+    ingest(&o, &log[300..]).await;
+    let m = Mirror::open_serving(mirror_config(dir.path(), url(o.addr), &o), copy.clone()).unwrap();
+    assert_eq!(m.size(), 0);
+    let (m, r) = step(m).await;
+    // The entries the copy holds are checked against their leaves, not
+    // applied twice; the rest are appended.
+    assert_eq!(r.unwrap(), Step::Advanced(0, 600));
+    assert_eq!(m.size(), 600);
+    assert_eq!(copy.store().read().unwrap().size(), 600);
+    assert_eq!(
+        copy.latest_checkpoint().unwrap().note,
+        o.shared.latest_checkpoint().unwrap().note
+    );
+    drop(m);
+
+    // Firing: tiles held for 600 over a copy that lost its entries (another
+    // directory's empty store): refused at open, saying what to do.
+    let other = tempfile::tempdir().unwrap();
+    let empty =
+        Shared::open_mirror(config(other.path()), o.shared.log_vkey(), Clock::System).unwrap();
+    let err = Mirror::open_serving(mirror_config(dir.path(), url(o.addr), &o), empty)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("holds 0 entries, the tiles held 600")
+            && err.contains("follow the origin again"),
+        "{err}"
+    );
+    // And a mirror's directory is never a server's: one with a log key is refused.
+    let err = Shared::open_mirror(config(o.dir.path()), o.shared.log_vkey(), Clock::System)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("a mirror signs nothing"), "{err}");
+}
