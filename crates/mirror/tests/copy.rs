@@ -279,6 +279,23 @@ async fn a_mirror_serves_traces_dossiers_and_proofs_as_the_origin_does() {
             basis: armsledger_bundle::ProofBasis::Index
         }
     );
+    // Its checkpoint, index proofs (record 08) and index leaves (record 09)
+    // are the origin's, unchanged: the same map, the same signed root.
+    let (st, theirs) = get(&origin, "/v1/firearms/SN-0000003/dossier", Some(&o.auditor)).await;
+    assert_eq!(st, 200);
+    let proofs = |b: &[u8]| -> Vec<String> {
+        armsledger_bundle::BundleReader::new(b)
+            .filter_map(|r| match r.unwrap().item {
+                armsledger_bundle::Record::Checkpoint(n) => Some(format!("cp {n}")),
+                armsledger_bundle::Record::MapProof(m) => Some(format!("08 {m:?}")),
+                armsledger_bundle::Record::IndexLeaves(l) => Some(format!("09 {l:?}")),
+                _ => None,
+            })
+            .collect()
+    };
+    let ours = proofs(&dossier);
+    assert!(ours.iter().any(|r| r.starts_with("08")), "{ours:?}");
+    assert_eq!(ours, proofs(&theirs));
     let (st, lot) = get(&mirror, "/v1/lots/L-1/dossier", Some(&auditor)).await;
     assert_eq!(st, 200, "{}", String::from_utf8_lossy(&lot));
     let report =
