@@ -1,4 +1,5 @@
-//! A mirror with a copy (issue 22): it follows a live server over HTTP,
+//! A mirror with a copy (issue 22): it follows a live server over HTTP
+//! (through 10k entries),
 //! keeps the origin's verified entries in its own store with the origin's
 //! checkpoints, and answers the server's read routes from it: traces, lot
 //! traces, check-serial and proofs the same as the origin's, a dossier that
@@ -159,11 +160,11 @@ async fn step(m: Mirror) -> (Mirror, Result<Step, MirrorError>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mirror_serves_traces_dossiers_and_proofs_as_the_origin_does() {
     let o = origin().await;
-    let log = storage_mix(1_500);
+    let log = storage_mix(10_000);
     let dir = tempfile::tempdir().unwrap();
     let (copy, mut m) = open_copy(dir.path(), url(o.addr), &o);
     assert!(m.follows_entries());
-    for (from, to) in [(0, 700), (700, 1_500)] {
+    for (from, to) in [(0, 700), (700, 6_001), (6_001, 10_000)] {
         ingest(&o, &log[from..to]).await;
         let (next, r) = step(m).await;
         m = next;
@@ -180,7 +181,7 @@ async fn a_mirror_serves_traces_dossiers_and_proofs_as_the_origin_does() {
     // The mirror reopened over its copy: the tiles replayed, in step with it.
     drop(m);
     let m = Mirror::open_serving(mirror_config(dir.path(), url(o.addr), &o), copy.clone()).unwrap();
-    assert_eq!(m.size(), 1_500);
+    assert_eq!(m.size(), 10_000);
     assert_eq!(copy.latest_checkpoint().unwrap().note, held.note);
 
     // The mirror's own tokens, with the same roles as at the origin.
@@ -202,7 +203,7 @@ async fn a_mirror_serves_traces_dossiers_and_proofs_as_the_origin_does() {
     for path in [
         "/checkpoint",
         "/tile/0/001",
-        "/tile/1/000.p/5",
+        "/tile/1/000.p/39",
         "/v1/log/key",
     ] {
         let (a, b) = (
@@ -219,8 +220,8 @@ async fn a_mirror_serves_traces_dossiers_and_proofs_as_the_origin_does() {
         get(&origin, "/tile/entries/000", Some(&o.auditor)).await
     );
     for path in [
-        format!("/v1/proof/inclusion?hash={}&size=1500", log[1234].hash()),
-        "/v1/proof/consistency?old=700&new=1500".into(),
+        format!("/v1/proof/inclusion?hash={}&size=10000", log[1234].hash()),
+        "/v1/proof/consistency?old=700&new=10000".into(),
         "/v1/firearms/SN-0000003/trace".into(),
         "/v1/lots/L-1/trace".into(),
         "/v1/serials/SN-0000003".into(),
@@ -343,7 +344,7 @@ async fn a_mirror_serves_traces_dossiers_and_proofs_as_the_origin_does() {
         assert!(v["title"].as_str().unwrap().contains(path), "{v}");
     }
     let health = json(&get(&mirror, "/healthz", None).await.1);
-    assert_eq!(health["size"], 1_500, "{health}");
+    assert_eq!(health["size"], 10_000, "{health}");
     let _ = stop.send(());
     run.await.unwrap().unwrap();
 }
