@@ -299,6 +299,13 @@ pub async fn run_with(
     router: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // The server's bounds on clients (header deadline from accept,
+    // connection cap): the copy's configuration, else the defaults.
+    let limits = mirror
+        .copy()
+        .map_or_else(armsledger_server::Config::default, |c| c.config().clone());
+    let header_timeout = Duration::from_secs(limits.header_timeout_secs);
+    let cap = armsledger_server::accept::connection_cap(limits.max_connections);
     let s = served.clone();
     let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
     let follower = std::thread::Builder::new()
@@ -318,12 +325,10 @@ pub async fn run_with(
                 }
             }
         })?;
-    let r = axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    armsledger_server::accept::accept_loop(listener, router, header_timeout, cap, shutdown).await;
     let _ = stop_tx.send(());
     let _ = follower.join();
-    r
+    Ok(())
 }
 
 #[cfg(test)]
