@@ -275,6 +275,17 @@ impl Mirror {
     }
 
     fn sync_equivocations(&self, copy: &Shared) -> Result<(), String> {
+        // The token goes only where the entry bundles come from: with
+        // --entries-from elsewhere, `from` is an object store or a CDN,
+        // which has no equivocation proofs and must not see the token.
+        if let Some(e) = &self.config.entries_from
+            && e.trim_end_matches('/') != self.config.from.trim_end_matches('/')
+        {
+            return Err(
+                "the origin is an object store (entry bundles from elsewhere): it has no equivocation proofs"
+                    .into(),
+            );
+        }
         let body = self
             .origin
             .api("v1/equivocations", MAX_EQUIVOCATIONS)

@@ -45,7 +45,8 @@ impl Origin {
     }
 
     /// GETs `path` (an API path such as `v1/equivocations`) from the
-    /// public base, with the token.
+    /// public base, with the token: only for an origin that is the server
+    /// itself (where the token goes anyway).
     pub(crate) fn api(&self, path: &str, max: u64) -> Result<Vec<u8>, MirrorError> {
         self.get(&self.base, path, max, true)
     }

@@ -554,6 +554,26 @@ async fn a_mirror_keeps_the_origins_equivocation_proofs_or_answers_no_alerts() {
     );
     let _ = stop.send(());
     run.await.unwrap().unwrap();
+    // Entry bundles from elsewhere (an object store's private location):
+    // the token is never sent to `--from`, and no proofs are asked of it.
+    let split = tempfile::tempdir().unwrap();
+    let copy =
+        Shared::open_mirror(config(split.path()), o.shared.log_vkey(), Clock::System).unwrap();
+    let mut m = Mirror::open_serving(
+        MirrorConfig {
+            entries_from: Some(url(o.addr)),
+            ..mirror_config(split.path(), url(hidden), &o)
+        },
+        copy,
+    )
+    .unwrap();
+    let r = tokio::task::block_in_place(|| m.step());
+    assert_eq!(r.unwrap(), Step::Advanced(0, s.log.len() as u64));
+    assert!(
+        m.equivocations().unwrap_err().contains("object store"),
+        "{:?}",
+        m.equivocations()
+    );
 
     // Quiet: following the server itself, the proofs are read, checked
     // against the copy's key registry, kept, and shown as at the origin.
