@@ -51,9 +51,48 @@ fn help_says_what_is_checked_and_what_a_refusal_does() {
         "--regulator-key",
         "evidence",
         "--once",
+        "--entries-s3-bucket",
+        "not-mirrored",
+        "armsledger token create --data",
     ] {
         assert!(text.contains(want), "{want} missing from:\n{text}");
     }
+}
+
+#[test]
+fn s3_bundles_need_the_regulator_key_and_exclude_entries_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = mirror(dir.path(), &vkey("a.example/log"))
+        .args(["--entries-s3-bucket", "entries"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("--regulator-key"), "{err}");
+    let out = mirror(dir.path(), &vkey("a.example/log"))
+        .args([
+            "--entries-s3-bucket",
+            "entries",
+            "--entries-from",
+            "http://x",
+        ])
+        .args(["--regulator-key", &"ab".repeat(32)])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("cannot be used with"), "{err}");
+    // The S3 options alone, without a bucket, are refused too.
+    let out = mirror(dir.path(), &vkey("a.example/log"))
+        .args(["--s3-endpoint", "http://minio:9000"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("--entries-s3-bucket")
+    );
 }
 
 #[test]

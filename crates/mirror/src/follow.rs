@@ -40,6 +40,9 @@ pub struct MirrorConfig {
     pub entries_from: Option<String>,
     /// Bearer token for the entry bundles.
     pub token: Option<String>,
+    /// Read the entry bundles from this S3 location (the publisher's
+    /// private one) with its credentials, instead of over HTTP.
+    pub entries_s3: Option<armsledger_server::publish::Location>,
     /// The log's C2SP verifier key.
     pub log_key: String,
     /// The regulator chain's key: with it the mirror follows the entry
@@ -109,6 +112,7 @@ impl Mirror {
             &config.from,
             config.entries_from.as_deref(),
             config.token.clone(),
+            config.entries_s3.clone(),
         );
         let stopped =
             read(&dir, "REFUSED")?.map(|b| String::from_utf8_lossy(&b).trim().to_string());
@@ -278,8 +282,12 @@ impl Mirror {
         // The token goes only where the entry bundles come from: with
         // --entries-from elsewhere, `from` is an object store or a CDN,
         // which has no equivocation proofs and must not see the token.
-        if let Some(e) = &self.config.entries_from
-            && e.trim_end_matches('/') != self.config.from.trim_end_matches('/')
+        if self.origin.reads_s3()
+            || self
+                .config
+                .entries_from
+                .as_ref()
+                .is_some_and(|e| e.trim_end_matches('/') != self.config.from.trim_end_matches('/'))
         {
             return Err(
                 "the origin is an object store (entry bundles from elsewhere): it has no equivocation proofs"

@@ -134,6 +134,7 @@ fn mirror_config(dir: &std::path::Path, from: String, o: &Origin) -> MirrorConfi
         from,
         entries_from: None,
         token: Some(o.auditor.clone()),
+        entries_s3: None,
         log_key: o.shared.log_vkey().to_string(),
         regulator_key: Some(s.regulator_key()),
         manufacturer_roots: vec![s.root_key()],

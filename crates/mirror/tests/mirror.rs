@@ -115,6 +115,7 @@ fn mirror_config(dir: &Path, o: &Origin) -> MirrorConfig {
         from: o.url(),
         entries_from: None,
         token: Some(o.auditor.clone()),
+        entries_s3: None,
         log_key: o.vkey(),
         regulator_key: Some(s.regulator_key()),
         manufacturer_roots: vec![s.root_key()],
@@ -364,4 +365,119 @@ async fn a_mirror_follows_the_object_store_the_server_publishes_to() {
         .unwrap();
         assert_eq!((theirs.0, theirs.1), (200, ours), "{path}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mirror_with_a_copy_reads_the_private_bundles_from_s3_with_credentials() {
+    use armsledger_server::publish::{PublishConfig, Publisher};
+    use armsledger_testsupport::s3::Moto;
+    let moto = Moto::start();
+    moto.create_bucket("log-public");
+    moto.public_read("log-public");
+    moto.create_bucket("log-private");
+    let o = origin(Clock::System, None).await;
+    let config = PublishConfig {
+        endpoint: Some(moto.endpoint()),
+        bucket: "log-public".into(),
+        prefix: "log".into(),
+        private_bucket: Some("log-private".into()),
+        private_prefix: "entries".into(),
+        allow_http: true,
+        ..PublishConfig::default()
+    };
+    let creds = |k: &str| {
+        matches!(k, "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY").then(|| "testing".to_string())
+    };
+    let (public, private) = config.locations(creds).unwrap();
+    let mut publisher = Publisher::new(
+        public,
+        private,
+        armsledger_log::LogVerifier::from_vkey(&o.vkey()).unwrap(),
+        8,
+    );
+    let source = Arc::new(armsledger_server::publish::LiveSource::new(
+        o.shared.clone(),
+    ));
+    let log = storage_mix(700);
+    o.ingest(&log).await;
+    let cp = o.shared.latest_checkpoint().unwrap();
+    publisher
+        .publish(source.clone(), cp.size, &cp.note)
+        .await
+        .unwrap();
+
+    // The private bucket is not readable over plain HTTP.
+    let base = format!("{}/log-private/entries", moto.endpoint());
+    let refused = tokio::task::spawn_blocking(move || {
+        armsledger_testsupport::c2sp::http_fetch(&base)("tile/entries/000").unwrap_err()
+    })
+    .await
+    .unwrap();
+    assert!(refused.contains("403"), "{refused}");
+
+    // No server, no token: the public bucket for checkpoint and hash
+    // tiles, the private one through S3 with the mirror's read credentials.
+    let dir = tempfile::tempdir().unwrap();
+    let s = Scenario::standard();
+    let copy = armsledger_server::Shared::open_mirror(
+        Config {
+            data_dir: dir.path().to_path_buf(),
+            regulator_key: Some(hex::encode(s.regulator_key())),
+            manufacturer_roots: vec![hex::encode(s.root_key())],
+            ..Config::default()
+        },
+        &o.vkey(),
+        Clock::System,
+    )
+    .unwrap();
+    let entries = config.location("log-private", "entries", creds).unwrap();
+    let from_s3 = MirrorConfig {
+        from: format!("{}/log-public/log", moto.endpoint()),
+        token: None,
+        entries_s3: Some(entries),
+        ..mirror_config(dir.path(), &o)
+    };
+    let mut m = Mirror::open_serving(from_s3, copy.clone()).unwrap();
+    let r = tokio::task::block_in_place(|| m.step());
+    assert_eq!(r.unwrap(), Step::Advanced(0, 700));
+    assert_eq!(copy.latest_checkpoint().unwrap().note, cp.note);
+    let ours = copy.store().read().unwrap();
+    let theirs = o.shared.store().read().unwrap();
+    for i in [0, 255, 256, 699] {
+        assert_eq!(ours.leaf_data(i).unwrap(), theirs.leaf_data(i).unwrap());
+    }
+    // The token never went anywhere, and no equivocation proofs were asked of a bucket.
+    assert!(m.equivocations().unwrap_err().contains("object store"));
+
+    // Firing: a bucket (or prefix) without the bundles is a fetch error,
+    // retried; nothing of the step is kept.
+    let dir = tempfile::tempdir().unwrap();
+    let copy = armsledger_server::Shared::open_mirror(
+        Config {
+            data_dir: dir.path().to_path_buf(),
+            regulator_key: Some(hex::encode(s.regulator_key())),
+            manufacturer_roots: vec![hex::encode(s.root_key())],
+            ..Config::default()
+        },
+        &o.vkey(),
+        Clock::System,
+    )
+    .unwrap();
+    let mut m = Mirror::open_serving(
+        MirrorConfig {
+            from: format!("{}/log-public/log", moto.endpoint()),
+            token: None,
+            entries_s3: Some(config.location("log-private", "elsewhere", creds).unwrap()),
+            ..mirror_config(dir.path(), &o)
+        },
+        copy.clone(),
+    )
+    .unwrap();
+    let r = tokio::task::block_in_place(|| m.step());
+    let Err(MirrorError::Fetch { url, .. }) = &r else {
+        panic!("{r:?}");
+    };
+    assert!(url.contains("elsewhere/tile/entries/000"), "{url}");
+    assert_eq!(m.size(), 0);
+    assert!(copy.latest_checkpoint().is_none());
 }

@@ -14,6 +14,9 @@ use clap::Args;
 armsledger mirror --from http://regulator:8640 --log-key \"$(cat log.vkey)\" --data ./mirror --listen 127.0.0.1:8650\n  \
 armsledger mirror --from http://regulator:8640 --token $AUDITOR_TOKEN --regulator-key HEX \\\n      \
 --manufacturer-root HEX --log-key \"$(cat log.vkey)\" --data ./mirror\n  \
+armsledger mirror --from https://cdn.example/log --entries-s3-bucket regulator-entries \\\n      \
+--entries-s3-prefix log --regulator-key HEX --log-key \"$(cat log.vkey)\" --data ./mirror\n      \
+(credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN)\n  \
 armsledger token create --data ./mirror --role auditor --label \"court\"   (the mirror's own readers)\n\n\
 It checks every checkpoint's signature, its consistency with the one held, every tile against\n\
 the root and (with --regulator-key) every entry against its leaf, signature and chains, and the\n\
@@ -32,6 +35,23 @@ pub struct MirrorArgs {
     /// Where entry bundles come from (default: --from), e.g. the private bucket's URL.
     #[arg(long)]
     pub entries_from: Option<String>,
+    /// Read the entry bundles straight from this S3 bucket (the publisher's
+    /// private one) with credentials from AWS_ACCESS_KEY_ID,
+    /// AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN); read rights suffice.
+    #[arg(long, conflicts_with = "entries_from", requires = "regulator_key")]
+    pub entries_s3_bucket: Option<String>,
+    /// The prefix of the entry bundles in --entries-s3-bucket (the publisher's private_prefix).
+    #[arg(long, default_value = "", requires = "entries_s3_bucket")]
+    pub entries_s3_prefix: String,
+    /// The S3 endpoint for --entries-s3-bucket (unset: AWS S3 in --s3-region), e.g. http://minio:9000.
+    #[arg(long, requires = "entries_s3_bucket")]
+    pub s3_endpoint: Option<String>,
+    /// The S3 region for --entries-s3-bucket.
+    #[arg(long, default_value = "us-east-1", requires = "entries_s3_bucket")]
+    pub s3_region: String,
+    /// Allow a plain http:// --s3-endpoint (a trusted network only).
+    #[arg(long, requires = "entries_s3_bucket")]
+    pub s3_allow_http: bool,
     /// Bearer token at the origin for the entry bundles (an auditor or regulator token there).
     #[arg(long, env = "ARMSLEDGER_TOKEN")]
     pub token: Option<String>,
@@ -71,11 +91,25 @@ fn key(hex_key: &str, what: &str) -> anyhow::Result<[u8; 32]> {
 
 /// Runs the mirror.
 pub fn run(a: MirrorArgs) -> anyhow::Result<u8> {
+    let entries_s3 = match &a.entries_s3_bucket {
+        Some(bucket) => Some(
+            armsledger_server::publish::PublishConfig {
+                endpoint: a.s3_endpoint.clone(),
+                region: a.s3_region.clone(),
+                allow_http: a.s3_allow_http,
+                ..armsledger_server::publish::PublishConfig::default()
+            }
+            .location(bucket, &a.entries_s3_prefix, |k| std::env::var(k).ok())
+            .map_err(|e| anyhow::anyhow!("--entries-s3-bucket: {e}"))?,
+        ),
+        None => None,
+    };
     let config = MirrorConfig {
         data: a.data.clone(),
         from: a.from.clone(),
         entries_from: a.entries_from.clone(),
         token: a.token.clone(),
+        entries_s3,
         log_key: a.log_key.clone(),
         regulator_key: a
             .regulator_key

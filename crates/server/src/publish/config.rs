@@ -138,6 +138,22 @@ impl PublishConfig {
         ))
     }
 
+    /// One location, `prefix` in `bucket`, on this configuration's endpoint
+    /// with credentials read through `env`: how a mirror reads the private
+    /// entry bundles straight from the store (read rights suffice).
+    pub fn location(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Location, PublishError> {
+        if bucket.is_empty() {
+            return Err(PublishError::Config("the bucket is empty".into()));
+        }
+        let store = Arc::new(self.s3(bucket, &env)?) as Arc<dyn ObjectStore>;
+        Ok(Location::new(store, prefix))
+    }
+
     fn s3(
         &self,
         bucket: &str,
