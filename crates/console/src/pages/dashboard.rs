@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use armsledger_core::rules::{Alert, RuleId};
+use armsledger_core::rules::{Alert, AlertSeverity};
 use armsledger_server::routes::extract::Query;
 use armsledger_server::routes::query::{self, ScopeQuery};
 use axum::extract::State;
@@ -15,24 +15,36 @@ use crate::charts;
 use crate::error::ConsoleError;
 use crate::views::{AlertGroup, AlertRow, DashboardPage};
 
-/// A rule's severity on the dashboard: 0 critical (a cloned device, a
-/// lost or stolen weapon), 1 high (overdue returns, missing in transit),
-/// 2 medium (counts overdue), 3 low (expiries).
-pub fn severity(rule: RuleId) -> usize {
-    match rule {
-        RuleId::KeyEquivocated | RuleId::LossReferencesMissing | RuleId::StolenHit => 0,
-        RuleId::ReturnOverdue | RuleId::TransferUnacknowledged => 1,
-        RuleId::CountOverdue => 2,
-        _ => 3,
+/// What each severity's group holds, in words.
+fn group_label(sev: AlertSeverity) -> &'static str {
+    match sev {
+        AlertSeverity::Critical => "Equivocations and lost-and-stolen hits",
+        AlertSeverity::Warning => {
+            "Overdue returns, items missing in transit, trace requests overdue and other missed rules"
+        }
+        AlertSeverity::Notice => "Expiries and other things coming up",
     }
 }
 
-const GROUPS: [(&str, &str); 4] = [
-    ("critical", "Equivocations and lost or stolen weapons"),
-    ("high", "Overdue returns and items missing in transit"),
-    ("medium", "Counts overdue"),
-    ("low", "Expiries"),
-];
+/// Alerts grouped by core's one severity per rule (`RuleId::severity`),
+/// most urgent group first, and within a group in the rule's urgency order,
+/// then by time.
+pub fn groups(alerts: &[Alert]) -> Vec<AlertGroup> {
+    let mut sorted: Vec<&Alert> = alerts.iter().collect();
+    sorted.sort_by_key(|a| (a.rule.urgency(), a.at));
+    AlertSeverity::ALL
+        .iter()
+        .map(|sev| AlertGroup {
+            severity: sev.name(),
+            label: group_label(*sev),
+            alerts: sorted
+                .iter()
+                .filter(|a| a.rule.severity() == *sev)
+                .map(|a| row(a))
+                .collect(),
+        })
+        .collect()
+}
 
 /// An alert as a row.
 pub fn row(a: &Alert) -> AlertRow {
@@ -53,19 +65,9 @@ pub async fn page(State(c): State<Console>, s: Signed) -> Result<Html<String>, C
         Query(ScopeQuery::default()),
     )
     .await?;
-    let mut groups: Vec<AlertGroup> = GROUPS
-        .iter()
-        .map(|(severity, label)| AlertGroup {
-            severity,
-            label,
-            alerts: Vec::new(),
-        })
-        .collect();
+    let groups = groups(&alerts);
     let mut by_month: BTreeMap<String, u64> = BTreeMap::new();
     for a in &alerts {
-        if let Some(g) = groups.get_mut(severity(a.rule)) {
-            g.alerts.push(row(a));
-        }
         let month: String = a.at.rfc3339().chars().take(7).collect();
         *by_month.entry(month).or_default() += 1;
     }
@@ -104,12 +106,50 @@ pub async fn page(State(c): State<Console>, s: Signed) -> Result<Html<String>, C
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use armsledger_core::ids::Timestamp;
+    use armsledger_core::rules::RuleId;
+
     use super::*;
 
+    fn alert(rule: RuleId, at: u64) -> Alert {
+        Alert {
+            rule,
+            site: None,
+            company: None,
+            entry: None,
+            at: Timestamp(at),
+            detail: format!("{rule} at {at}"),
+        }
+    }
+
     #[test]
-    fn a_stolen_hit_is_critical_and_an_expiry_low() {
-        assert_eq!(severity(RuleId::StolenHit), 0);
-        assert_eq!(severity(RuleId::KeyEquivocated), 0);
-        assert_eq!(severity(RuleId::ExpiringSoon), 3);
+    fn stolen_hits_and_equivocations_lead_and_expiries_come_last() {
+        let g = groups(&[
+            alert(RuleId::ExpiringSoon, 1),
+            alert(RuleId::TraceOverdue, 2),
+            alert(RuleId::MissingInTransit, 3),
+            alert(RuleId::ReturnOverdue, 4),
+            alert(RuleId::StolenHit, 5),
+            alert(RuleId::KeyEquivocated, 6),
+        ]);
+        let names: Vec<Vec<&str>> = g
+            .iter()
+            .map(|g| g.alerts.iter().map(|a| a.rule.as_str()).collect())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                vec!["key-equivocated", "stolen-hit"],
+                vec!["return-overdue", "missing-in-transit", "trace-overdue"],
+                vec!["expiring-soon"],
+            ]
+        );
+        assert_eq!(g[0].severity, "critical");
+        // Quiet: with only an expiry, the critical group is empty.
+        let g = groups(&[alert(RuleId::ExpiringSoon, 1)]);
+        assert!(g[0].alerts.is_empty() && g[1].alerts.is_empty());
+        assert_eq!(g[2].alerts.len(), 1);
     }
 }
