@@ -22,8 +22,9 @@ use http_body_util::BodyExt;
 use scraper::{Html, Selector};
 use tower::ServiceExt;
 
-const ROLES: [&str; 7] = [
+const ROLES: [&str; 8] = [
     "regulator",
+    "police",
     "auditor",
     "company:acme",
     "company:other-co",
@@ -182,7 +183,7 @@ fn csrf_of(body: &str) -> String {
     form_value(body, "form[action='/console/sign-out'] input[name=csrf]")
 }
 
-const PAGES: [&str; 11] = [
+const PAGES: [&str; 18] = [
     "/console/",
     "/console/sites",
     "/console/sites/north",
@@ -194,6 +195,13 @@ const PAGES: [&str; 11] = [
     "/console/findings",
     "/console/findings.csv",
     "/console/tokens",
+    "/console/reports?report=issues&site=north",
+    "/console/reports.csv?report=summary",
+    "/console/access-log",
+    "/console/access-log.csv",
+    "/console/check-serial?serial=glk%20001",
+    "/console/lots?lot=L-24-0917",
+    "/console/lots/L-24-0917/dossier",
 ];
 
 /// What each role gets on each page of [`PAGES`].
@@ -203,13 +211,27 @@ fn expected(role: &str, page: &str) -> StatusCode {
     match (role, page) {
         ("regulator", _) => ok,
         (_, "/console/tokens") => no,
+        (_, p) if p.starts_with("/console/access-log") => no,
+        // Serial checks: the roles that read every site.
+        ("auditor" | "police", p) if p.starts_with("/console/check-serial") => ok,
+        (_, p) if p.starts_with("/console/check-serial") => no,
+        // Reports: every role but the police, each its own sites.
+        ("police", p) if p.starts_with("/console/reports") => no,
+        (
+            "company:other-co" | "site:south" | "company:nobody",
+            "/console/reports?report=issues&site=north",
+        ) => no,
         ("auditor", _) => ok,
+        ("police", _) => ok,
         ("company:acme" | "site:north", p) if p.starts_with("/console/sites/south") => no,
         ("company:other-co" | "site:south", p) if p.starts_with("/console/sites/north") => no,
         ("company:nobody", p) if p.starts_with("/console/sites/") => no,
         // GLK-001 was held at north (acme), then sent to south (other-co):
         // a role that never held it gets the same 404 as for no such serial.
         ("company:nobody", p) if p.starts_with("/console/firearms/") => StatusCode::NOT_FOUND,
+        // A company with no site never held the lot (the API's 404); other
+        // companies get a dossier of their own sites, which show none of it.
+        ("company:nobody", "/console/lots/L-24-0917/dossier") => StatusCode::NOT_FOUND,
         _ => ok,
     }
 }

@@ -238,8 +238,5 @@ pub async fn inventory_csv(
             f.state.to_string(),
         ]);
     }
-    Ok(super::csv_response(
-        &format!("inventory-{}.csv", inv.site),
-        rows,
-    ))
+    super::csv_response(&format!("inventory-{}.csv", inv.site), rows)
 }
