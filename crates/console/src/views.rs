@@ -74,6 +74,23 @@ pub struct AlertGroup {
     pub alerts: Vec<AlertRow>,
 }
 
+/// A trace request not yet answered.
+#[derive(Debug, Clone)]
+pub struct TraceRequestView {
+    /// Reference.
+    pub reference: String,
+    /// `open` or `overdue`.
+    pub status: String,
+    /// The serial asked about.
+    pub serial: String,
+    /// The company asked.
+    pub company: String,
+    /// Opened.
+    pub opened_at: String,
+    /// Answer by.
+    pub deadline: String,
+}
+
 /// The dashboard.
 #[derive(Template)]
 #[template(path = "dashboard.html")]
@@ -90,6 +107,10 @@ pub struct DashboardPage {
     pub checkpoint_covers: Option<String>,
     /// The latest signed checkpoint, verbatim.
     pub checkpoint_note: Option<String>,
+    /// When a witness cosigned the last checkpoint (the newest cosignature).
+    pub witnessed: Option<String>,
+    /// Trace requests not yet answered.
+    pub trace_requests: Vec<TraceRequestView>,
     /// Sites the role may read.
     pub sites: usize,
     /// Alerts over time (SVG).

@@ -12,8 +12,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use armsledger_core::event::RegulatorEvent;
+use armsledger_core::ids::Timestamp;
 use armsledger_core::testkit::Showcase;
-use armsledger_core::testkit::T0;
+use armsledger_core::testkit::{T0, v};
 use armsledger_server::{Config, Shared, app, spawn_workers};
 use axum::Router;
 use axum::body::Body;
@@ -60,7 +62,14 @@ async fn send(app: &Router, req: Request<Body>) -> Reply {
 
 async fn env() -> Env {
     let dir = tempfile::tempdir().unwrap();
-    let show = Showcase::new();
+    let mut show = Showcase::new();
+    // A trace request to acme, unanswered, deadline far ahead: open.
+    show.scenario.regulator(RegulatorEvent::TraceRequested {
+        reference: v("TR-2026-7"),
+        serial: v("GLK-001"),
+        company: v("acme"),
+        deadline: T0.plus(3650 * Timestamp::DAY),
+    });
     let s = &show.scenario;
     let config = Config {
         data_dir: dir.path().to_path_buf(),
@@ -852,4 +861,22 @@ async fn the_dashboard_lists_severities_most_urgent_first() {
         .map(|h| h.value().attr("id").unwrap().to_string())
         .collect();
     assert_eq!(ids, ["sev-critical", "sev-warning", "sev-notice"]);
+    // The open trace request, to the regulator and to the company asked;
+    // quiet for a company not asked.
+    let requests = table_cells(&r.body, "#trace-requests");
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(requests[0][..4], ["TR-2026-7", "open", "GLK-001", "acme"]);
+    let acme = e.sign_in("company:acme").await;
+    let mine = e.get("/console/", Some(&acme)).await;
+    assert_eq!(table_cells(&mine.body, "#trace-requests").len(), 1);
+    let other = e.sign_in("company:other-co").await;
+    let theirs = e.get("/console/", Some(&other)).await;
+    assert!(table_cells(&theirs.body, "#trace-requests").is_empty());
+    // No witness in this test: the page says the server keeps no signing
+    // time rather than invent one.
+    assert!(
+        r.body.contains("no witness has cosigned it yet"),
+        "{}",
+        r.body
+    );
 }

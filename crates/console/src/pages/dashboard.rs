@@ -3,9 +3,13 @@
 
 use std::collections::BTreeMap;
 
+use armsledger_core::ids::Timestamp;
 use armsledger_core::rules::{Alert, AlertSeverity};
+use armsledger_log::Cosignature;
+use armsledger_server::Shared;
 use armsledger_server::routes::extract::Query;
 use armsledger_server::routes::query::{self, ScopeQuery};
+use armsledger_server::routes::register::{self, TraceRequestsQuery};
 use axum::extract::State;
 use axum::response::Html;
 
@@ -13,7 +17,7 @@ use crate::Console;
 use crate::auth::Signed;
 use crate::charts;
 use crate::error::ConsoleError;
-use crate::views::{AlertGroup, AlertRow, DashboardPage};
+use crate::views::{AlertGroup, AlertRow, DashboardPage, TraceRequestView};
 
 /// What each severity's group holds, in words.
 fn group_label(sev: AlertSeverity) -> &'static str {
@@ -57,6 +61,40 @@ pub fn row(a: &Alert) -> AlertRow {
     }
 }
 
+/// The newest cosignature among `lines` (C2SP `tlog-cosignature/v1`
+/// lines; others are skipped): its time in Unix seconds and the witness.
+pub fn newest_cosignature(lines: &str) -> Option<(u64, String)> {
+    lines
+        .lines()
+        .filter_map(|l| Cosignature::parse_line(l).ok())
+        .max_by_key(Cosignature::timestamp)
+        .map(|c| (c.timestamp(), c.name().to_string()))
+}
+
+/// When the last checkpoint was signed, as far as a witness attests it: the
+/// newest cosignature of the latest checkpoint, else of the newest one that
+/// met the witness quorum. The server keeps no signing time of its own
+/// (docs/console.md says why); `None` when no witness cosigned.
+fn witnessed(shared: &Shared) -> Option<String> {
+    let board = shared.witnessing();
+    for p in [shared.latest_checkpoint(), board.quorum_checkpoint()]
+        .into_iter()
+        .flatten()
+    {
+        let mut lines = board.cosignatures_for(p.size, &p.note);
+        lines.push('\n');
+        lines.push_str(&p.note);
+        if let Some((secs, witness)) = newest_cosignature(&lines) {
+            return Some(format!(
+                "{} by witness {witness} (checkpoint of size {})",
+                Timestamp(secs.saturating_mul(Timestamp::SECOND)).rfc3339(),
+                p.size
+            ));
+        }
+    }
+    None
+}
+
 /// `GET /console/`.
 pub async fn page(State(c): State<Console>, s: Signed) -> Result<Html<String>, ConsoleError> {
     let axum::Json(alerts) = query::get_alerts(
@@ -91,7 +129,28 @@ pub async fn page(State(c): State<Console>, s: Signed) -> Result<Html<String>, C
             .count()
     };
     let data: Vec<(String, u64)> = by_month.into_iter().collect();
+    // Trace requests not yet answered, as the API lists them to this role.
+    let axum::Json(requests) = register::trace_requests(
+        State(c.shared.clone()),
+        s.caller.clone(),
+        Query(TraceRequestsQuery::default()),
+    )
+    .await?;
+    let trace_requests = requests
+        .iter()
+        .filter(|r| r.status != "answered")
+        .map(|r| TraceRequestView {
+            reference: r.reference.to_string(),
+            status: r.status.clone(),
+            serial: r.serial.clone(),
+            company: r.company.to_string(),
+            opened_at: r.opened_at.rfc3339(),
+            deadline: r.deadline.rfc3339(),
+        })
+        .collect();
     let page = DashboardPage {
+        witnessed: witnessed(&c.shared),
+        trace_requests,
         nav: super::nav(&s, "dashboard"),
         groups,
         log_size,
@@ -108,8 +167,8 @@ pub async fn page(State(c): State<Console>, s: Signed) -> Result<Html<String>, C
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use armsledger_core::ids::Timestamp;
     use armsledger_core::rules::RuleId;
+    use armsledger_log::CosignerKey;
 
     use super::*;
 
@@ -151,5 +210,23 @@ mod tests {
         let g = groups(&[alert(RuleId::ExpiringSoon, 1)]);
         assert!(g[0].alerts.is_empty() && g[1].alerts.is_empty());
         assert_eq!(g[2].alerts.len(), 1);
+    }
+
+    #[test]
+    fn the_newest_witness_cosignature_dates_the_checkpoint() {
+        let body = "armsledger.local/log/x\n3\nAAAA\n";
+        let a = CosignerKey::from_seed("w1.example", &[1; 32]).unwrap();
+        let b = CosignerKey::from_seed("w2.example", &[2; 32]).unwrap();
+        let lines = format!(
+            "{}\n{}\nnot a cosignature\n",
+            a.cosign(body, 1_700_000_000).unwrap().to_line().trim_end(),
+            b.cosign(body, 1_700_000_600).unwrap().to_line().trim_end()
+        );
+        assert_eq!(
+            newest_cosignature(&lines),
+            Some((1_700_000_600, "w2.example".to_string()))
+        );
+        // Quiet: a note with only the log's own signature has none.
+        assert_eq!(newest_cosignature(body), None);
     }
 }
