@@ -79,6 +79,7 @@ struct World {
     token: String,
     serial: String,
     site: String,
+    lot: Option<String>,
     _serve: Proc,
     downloads: PathBuf,
 }
@@ -135,6 +136,7 @@ fn world() -> World {
         token: s["regulator_token"].as_str().unwrap().to_string(),
         serial: s["sample_serial"].as_str().unwrap().to_string(),
         site: s["sites"][0].as_str().unwrap().to_string(),
+        lot: s["sample_lot"].as_str().map(str::to_string),
         _tmp: tmp,
         _serve: serve,
         downloads,
@@ -262,6 +264,22 @@ async fn sign_in(c: &Client, w: &World) {
     assert_eq!(url.path(), "/console/");
 }
 
+/// The text of a file the browser downloads, once it is complete (Chromium
+/// writes a `.crdownload` beside it until then).
+async fn wait_for_file(file: &Path) -> String {
+    let partial = file.with_extension("csv.crdownload");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !file.exists() || partial.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "no download at {}",
+            file.display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    std::fs::read_to_string(file).unwrap()
+}
+
 /// The proof summary the page's script writes, once it has.
 async fn proof_result(c: &Client) -> (String, String) {
     let p = c
@@ -363,22 +381,100 @@ async fn an_inspector_signs_in_finds_traces_checks_downloads_and_signs_out() {
         .click()
         .await
         .unwrap();
-    let file = w.downloads.join(format!("inventory-{}.csv", w.site));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !file.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "no download at {}",
-            file.display()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let csv = std::fs::read_to_string(&file).unwrap();
+    let csv = wait_for_file(&w.downloads.join(format!("inventory-{}.csv", w.site))).await;
     assert!(
         csv.starts_with("site,as_of,serial,make_model,calibre,state"),
         "{csv}"
     );
     assert!(csv.lines().count() > 1, "{csv}");
+
+    // A report, chosen and filtered in its form, and its CSV downloaded:
+    // the file is the table the page shows.
+    c.goto(&format!("{}/console/reports", w.url)).await.unwrap();
+    c.find(Locator::Id("r-report"))
+        .await
+        .unwrap()
+        .select_by_value("summary")
+        .await
+        .unwrap();
+    c.find(Locator::Id("show-report"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait().for_element(Locator::Id("report")).await.unwrap();
+    let shown = c
+        .find_all(Locator::Css("#report tbody tr"))
+        .await
+        .unwrap()
+        .len();
+    assert!(shown >= 1);
+    accessible(&c, "reports").await;
+    shot(&c, "08-reports").await;
+    c.find(Locator::Id("report-csv"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let report = wait_for_file(&w.downloads.join("summary.csv")).await;
+    assert!(
+        report.starts_with("company,name,status,sites,firearms_held,entries,alerts_critical"),
+        "{report}"
+    );
+    assert_eq!(report.lines().count(), shown + 1, "{report}");
+
+    // The access log names the reads just made; a serial checked against
+    // the register with its proof verified in the console; a lot's trace.
+    c.goto(&format!("{}/console/access-log", w.url))
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Id("access-log"))
+        .await
+        .unwrap();
+    accessible(&c, "access-log").await;
+    c.goto(&format!("{}/console/check-serial", w.url))
+        .await
+        .unwrap();
+    c.find(Locator::Id("cs-serial"))
+        .await
+        .unwrap()
+        .send_keys(&w.serial)
+        .await
+        .unwrap();
+    c.find(Locator::Id("check"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let verdict = c
+        .wait()
+        .for_element(Locator::Id("verdict"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        verdict.contains("in the register as of checkpoint") && verdict.contains("verified"),
+        "{verdict}"
+    );
+    accessible(&c, "check-serial").await;
+    shot(&c, "09-check-serial").await;
+    if let Some(lot) = &w.lot {
+        c.goto(&format!("{}/console/lots?lot={lot}", w.url))
+            .await
+            .unwrap();
+        c.wait()
+            .for_element(Locator::Css(".lot-balances"))
+            .await
+            .unwrap();
+        accessible(&c, "lot").await;
+        shot(&c, "10-lot").await;
+    }
 
     c.goto(&format!("{}/console/findings", w.url))
         .await
