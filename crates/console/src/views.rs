@@ -113,8 +113,8 @@ pub struct DashboardPage {
     pub trace_requests: Vec<TraceRequestView>,
     /// Sites the role may read.
     pub sites: usize,
-    /// Alerts over time (SVG).
-    pub chart: String,
+    /// The alerts chart's figures in words (its `alt` text).
+    pub chart_alt: String,
 }
 
 /// One site in the list.
@@ -223,8 +223,8 @@ pub struct SitePage {
     pub equivocations: usize,
     /// Receipt time of its last entry (last sync).
     pub last_sync: Option<String>,
-    /// Entries per day (SVG).
-    pub chart: String,
+    /// Entries per day in words (the chart's `alt` text).
+    pub chart_alt: String,
 }
 
 /// One search hit.
@@ -292,8 +292,8 @@ pub struct TracedView {
     pub serial_changes: Vec<String>,
     /// Custody periods: site, from, until.
     pub custody: Vec<(String, String, String)>,
-    /// Custody timeline (SVG).
-    pub chart: String,
+    /// Custody in words (the chart's `alt` text).
+    pub chart_alt: String,
     /// Events.
     pub events: Vec<EventRow>,
     /// Whether the per-weapon chain is complete from acquisition.

@@ -198,7 +198,7 @@ fn csrf_of(body: &str) -> String {
     form_value(body, "form[action='/console/sign-out'] input[name=csrf]")
 }
 
-const PAGES: [&str; 18] = [
+const PAGES: [&str; 21] = [
     "/console/",
     "/console/sites",
     "/console/sites/north",
@@ -217,6 +217,9 @@ const PAGES: [&str; 18] = [
     "/console/check-serial?serial=glk%20001",
     "/console/lots?lot=L-24-0917",
     "/console/lots/L-24-0917/dossier",
+    "/console/charts/alerts.svg",
+    "/console/sites/north/entries.svg",
+    "/console/firearms/GLK-001/custody.svg?firearm=0",
 ];
 
 /// What each role gets on each page of [`PAGES`].
@@ -484,6 +487,14 @@ async fn headers_escaping_and_no_token_in_any_url() {
     {
         let r = e.get(page, Some(&s)).await;
         let csp = r.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        let kind = r.headers[header::CONTENT_TYPE].to_str().unwrap();
+        if kind == "image/svg+xml" {
+            // A chart: its own policy, which allows nothing at all.
+            assert_eq!(csp, armsledger_console::charts::CHART_CSP, "{page}");
+            assert!(r.body.starts_with("<svg") && !r.body.contains("<script"));
+            assert_eq!(r.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+            continue;
+        }
         assert!(
             csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
             "{page}"
@@ -878,5 +889,72 @@ async fn the_dashboard_lists_severities_most_urgent_first() {
         r.body.contains("no witness has cosigned it yet"),
         "{}",
         r.body
+    );
+}
+
+#[tokio::test]
+async fn charts_are_images_drawn_from_what_the_role_may_read() {
+    let e = env().await;
+    let reg = e.sign_in("regulator").await;
+    // The pages load each chart by <img>, with its figures as alt text.
+    let site = e.get("/console/sites/north", Some(&reg)).await;
+    let doc = Html::parse_document(&site.body);
+    let img = doc
+        .select(&Selector::parse("figure.chart img").unwrap())
+        .next()
+        .unwrap();
+    assert_eq!(
+        img.value().attr("src"),
+        Some("/console/sites/north/entries.svg")
+    );
+    let alt = img.value().attr("alt").unwrap();
+    assert!(alt.starts_with("Entries per day at north: 2026-"), "{alt}");
+    let svg = e.get("/console/sites/north/entries.svg", Some(&reg)).await;
+    assert_eq!(svg.status, StatusCode::OK);
+    assert!(svg.body.contains("Entries per day at north"));
+    // One bar per day the alt text names.
+    let days = img.value().attr("alt").unwrap().matches(": ").count() - 1;
+    assert_eq!(
+        svg.body.matches("fill=\"#0A58CA\"").count(),
+        days,
+        "{}",
+        svg.body
+    );
+    let trace = e.get("/console/firearms/GLK-001", Some(&reg)).await;
+    assert!(
+        trace
+            .body
+            .contains("/console/firearms/GLK-001/custody.svg?firearm=0&amp;view=corrected")
+    );
+    let custody = e
+        .get(
+            "/console/firearms/GLK-001/custody.svg?firearm=0",
+            Some(&reg),
+        )
+        .await;
+    assert!(custody.body.contains("north") && custody.body.contains("south"));
+    assert!(custody.body.contains("<circle"));
+    // A firearm the trace does not have: 404, named.
+    let r = e
+        .get(
+            "/console/firearms/GLK-001/custody.svg?firearm=9",
+            Some(&reg),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    // A former holder's chart stops where its custody stopped: acme's
+    // chart of GLK-001 has no south lane.
+    let acme = e.sign_in("company:acme").await;
+    let mine = e
+        .get(
+            "/console/firearms/GLK-001/custody.svg?firearm=0",
+            Some(&acme),
+        )
+        .await;
+    assert_eq!(mine.status, StatusCode::OK);
+    assert!(
+        mine.body.contains("north") && !mine.body.contains("south"),
+        "{}",
+        mine.body
     );
 }

@@ -11,7 +11,7 @@ use armsledger_server::routes::extract::Query;
 use armsledger_server::routes::query::{self, ScopeQuery};
 use armsledger_server::routes::register::{self, TraceRequestsQuery};
 use axum::extract::State;
-use axum::response::Html;
+use axum::response::{Html, Response};
 
 use crate::Console;
 use crate::auth::Signed;
@@ -95,6 +95,42 @@ fn witnessed(shared: &Shared) -> Option<String> {
     None
 }
 
+/// The alerts chart's title.
+const ALERTS_CHART: &str = "Open alerts by the month they started";
+
+/// Alerts counted by the month (`YYYY-MM`) they started, oldest first.
+pub fn by_month(alerts: &[Alert]) -> Vec<(String, u64)> {
+    let mut months: BTreeMap<String, u64> = BTreeMap::new();
+    for a in alerts {
+        let month: String = a.at.rfc3339().chars().take(7).collect();
+        *months.entry(month).or_default() += 1;
+    }
+    months.into_iter().collect()
+}
+
+/// A chart's figures in words, for its `alt` text.
+pub fn charts_alt(title: &str, data: &[(String, u64)]) -> String {
+    if data.is_empty() {
+        return format!("{title}: none.");
+    }
+    let figures: Vec<String> = data.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+    format!("{title}: {}.", figures.join(", "))
+}
+
+/// `GET /console/charts/alerts.svg`: the dashboard's alerts over time.
+pub async fn alerts_chart(State(c): State<Console>, s: Signed) -> Result<Response, ConsoleError> {
+    let axum::Json(alerts) = query::get_alerts(
+        State(c.shared.clone()),
+        s.caller.clone(),
+        Query(ScopeQuery::default()),
+    )
+    .await?;
+    Ok(charts::svg_response(charts::bars(
+        ALERTS_CHART,
+        &by_month(&alerts),
+    )?))
+}
+
 /// `GET /console/`.
 pub async fn page(State(c): State<Console>, s: Signed) -> Result<Html<String>, ConsoleError> {
     let axum::Json(alerts) = query::get_alerts(
@@ -104,11 +140,6 @@ pub async fn page(State(c): State<Console>, s: Signed) -> Result<Html<String>, C
     )
     .await?;
     let groups = groups(&alerts);
-    let mut by_month: BTreeMap<String, u64> = BTreeMap::new();
-    for a in &alerts {
-        let month: String = a.at.rfc3339().chars().take(7).collect();
-        *by_month.entry(month).or_default() += 1;
-    }
     let reader = c.shared.store().read().map_err(super::internal)?;
     let log_size = reader.size();
     let checkpoint = c.shared.latest_checkpoint();
@@ -128,7 +159,7 @@ pub async fn page(State(c): State<Console>, s: Signed) -> Result<Html<String>, C
             .filter(|(id, r)| s.role().may_read(Some(id), Some(&r.company)))
             .count()
     };
-    let data: Vec<(String, u64)> = by_month.into_iter().collect();
+    let data = by_month(&alerts);
     // Trace requests not yet answered, as the API lists them to this role.
     let axum::Json(requests) = register::trace_requests(
         State(c.shared.clone()),
@@ -158,7 +189,7 @@ pub async fn page(State(c): State<Console>, s: Signed) -> Result<Html<String>, C
         checkpoint_covers,
         checkpoint_note: checkpoint.map(|p| p.note),
         sites,
-        chart: charts::bars("Open alerts by the month they started", &data, 1),
+        chart_alt: charts_alt(ALERTS_CHART, &data),
     };
     super::html(&page)
 }
