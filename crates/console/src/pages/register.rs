@@ -5,16 +5,15 @@
 //! handler (`/v1/serials/{serial}`, `/v1/lots/{lot}/trace`,
 //! `/v1/lots/{lot}/dossier`) with the session's caller.
 
-use armsledger_core::hash::Hash;
 use armsledger_core::report::LotTrace;
 use armsledger_core::rules::state::RegisterSource;
-use armsledger_index::{MapKey, Proof};
-use armsledger_log::{LogVerifier, open_checkpoint};
+use armsledger_log::LogVerifier;
 use armsledger_server::ApiError;
 use armsledger_server::routes::export;
 use armsledger_server::routes::extract::{Path, Query};
 use armsledger_server::routes::lot::{self, LotTraceQuery};
 use armsledger_server::routes::register::{self, SerialCheck};
+use armsledger_server::serial_proof::{SerialProven, verify_serial_answer};
 use axum::extract::State;
 use axum::response::{Html, Response};
 use serde::Deserialize;
@@ -31,52 +30,13 @@ pub struct SerialForm {
     pub serial: Option<String>,
 }
 
-/// What the map proof showed, checked with the pinned log key: the
-/// checkpoint's size and whether the serial has a leaf.
-pub fn verify_serial(check: &SerialCheck, pinned: &str) -> Result<(u64, bool), String> {
+/// What the map proof showed, checked with the pinned log key (the same
+/// check as `armsledger check-serial`): the checkpoint's size and whether
+/// the serial has a leaf.
+pub fn verify_serial(check: &SerialCheck, pinned: &str) -> Result<SerialProven, String> {
     let log = LogVerifier::from_vkey(pinned)
         .map_err(|e| format!("the pinned log key is not a verifier key: {e}"))?;
-    let cp = open_checkpoint(check.checkpoint.as_bytes(), &log, log.name()).map_err(|e| {
-        format!("the checkpoint's signature does not verify with the pinned log key: {e}")
-    })?;
-    let root = cp
-        .checkpoint()
-        .index()
-        .ok_or("the checkpoint commits to no armsledger-index/v1 root")?;
-    let root = Hash(root.0);
-    let key = MapKey::serial(&check.serial);
-    if check.map_key != key.to_string() {
-        return Err(format!(
-            "the answer is for another map key than serial {:?}'s",
-            check.serial
-        ));
-    }
-    let proof = hex::decode(&check.proof)
-        .map_err(|e| format!("the proof is not hex: {e}"))
-        .and_then(|b| Proof::decode(&b).map_err(|e| format!("the proof does not decode: {e}")))?;
-    let value = check
-        .value
-        .as_deref()
-        .map(hex::decode)
-        .transpose()
-        .map_err(|e| format!("the leaf value is not hex: {e}"))?;
-    let leaf = proof
-        .verify_value(&root, &key, value.as_deref())
-        .map_err(|e| {
-            format!("the map proof does not verify against the checkpoint's index root: {e}")
-        })?;
-    let present = leaf.is_some();
-    if check.recorded != present {
-        return Err(format!(
-            "the answer says recorded={} but the proof shows {}",
-            check.recorded,
-            if present { "a leaf" } else { "none" }
-        ));
-    }
-    if !present && !check.firearms.is_empty() {
-        return Err("the proof shows the serial absent but the answer lists firearms".into());
-    }
-    Ok((cp.checkpoint().size(), present))
+    verify_serial_answer(&check.parts(), &log).map_err(|e| e.to_string())
 }
 
 fn register_words(r: &RegisterSource) -> String {
@@ -97,14 +57,20 @@ fn register_words(r: &RegisterSource) -> String {
 
 fn answer(check: &SerialCheck, pinned: &str) -> SerialAnswer {
     let (verdict, failed) = match verify_serial(check, pinned) {
-        Ok((size, false)) => (
+        Ok(SerialProven {
+            size,
+            present: false,
+        }) => (
             format!(
                 "{}: not in the register as of checkpoint {size} (absence proof verified with the pinned log key)",
                 check.serial
             ),
             false,
         ),
-        Ok((size, true)) => (
+        Ok(SerialProven {
+            size,
+            present: true,
+        }) => (
             format!(
                 "{}: in the register as of checkpoint {size} (map proof verified with the pinned log key)",
                 check.serial
