@@ -800,6 +800,17 @@ async fn police_check_serials_with_the_proof_checked_and_change_nothing() {
         r.body
     );
     assert_eq!(table_cells(&r.body, "#serial-firearms")[0][0], "GLK-001");
+    assert!(r.body.contains("Not reported lost or stolen"), "{}", r.body);
+    // The stolen one: on the register, with the loss report named.
+    let r = e
+        .get("/console/check-serial?serial=GLK-002", Some(&police))
+        .await;
+    assert!(r.body.contains("Reported lost or stolen"), "{}", r.body);
+    let row = &table_cells(&r.body, "#serial-firearms")[0];
+    assert!(
+        row[4].starts_with("theft reported by site north (entry "),
+        "{row:?}"
+    );
     // Never recorded: absent, with the absence proof verified.
     let r = e
         .get("/console/check-serial?serial=ZZZ-404", Some(&police))

@@ -72,7 +72,7 @@ fn answer(check: &SerialCheck, pinned: &str) -> SerialAnswer {
             present: true,
         }) => (
             format!(
-                "{}: in the register as of checkpoint {size} (map proof verified with the pinned log key)",
+                "{}: recorded in the register as of checkpoint {size} (map proof verified with the pinned log key)",
                 check.serial
             ),
             false,
