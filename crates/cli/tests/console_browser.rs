@@ -77,8 +77,10 @@ struct World {
     _tmp: tempfile::TempDir,
     url: String,
     token: String,
+    police_token: String,
     serial: String,
     site: String,
+    lot: Option<String>,
     _serve: Proc,
     downloads: PathBuf,
 }
@@ -101,6 +103,20 @@ fn world() -> World {
     let s: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
     let data = PathBuf::from(s["server_data"].as_str().unwrap());
+    // A police token, made as an operator would.
+    let out = Command::new(armsledger())
+        .args([
+            "token", "create", "--role", "police", "--label", "police", "--data",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let police_token = String::from_utf8(out.stdout).unwrap().trim().to_string();
     // The demo pinned its manufacturer root; a restart names it again.
     let roots = std::fs::read_to_string(data.join("manufacturer-roots.pub")).unwrap();
     let mut serve = Command::new(armsledger());
@@ -133,8 +149,10 @@ fn world() -> World {
     World {
         url: url.expect("armsledger serve printed no address"),
         token: s["regulator_token"].as_str().unwrap().to_string(),
+        police_token,
         serial: s["sample_serial"].as_str().unwrap().to_string(),
         site: s["sites"][0].as_str().unwrap().to_string(),
+        lot: s["sample_lot"].as_str().map(str::to_string),
         _tmp: tmp,
         _serve: serve,
         downloads,
@@ -241,13 +259,17 @@ async fn accessible(c: &Client, page: &str) {
 }
 
 async fn sign_in(c: &Client, w: &World) {
+    sign_in_with(c, w, &w.token).await;
+}
+
+async fn sign_in_with(c: &Client, w: &World, token: &str) {
     c.goto(&format!("{}/console/sign-in", w.url)).await.unwrap();
     accessible(c, "sign-in").await;
     shot(c, "01-sign-in").await;
     c.find(Locator::Id("token"))
         .await
         .unwrap()
-        .send_keys(&w.token)
+        .send_keys(token)
         .await
         .unwrap();
     c.find(Locator::Id("sign-in"))
@@ -258,8 +280,24 @@ async fn sign_in(c: &Client, w: &World) {
         .unwrap();
     c.wait().for_element(Locator::Id("log-size")).await.unwrap();
     let url = c.current_url().await.unwrap();
-    assert!(!url.as_str().contains(&w.token), "token in {url}");
+    assert!(!url.as_str().contains(token), "token in {url}");
     assert_eq!(url.path(), "/console/");
+}
+
+/// The text of a file the browser downloads, once it is complete (Chromium
+/// writes a `.crdownload` beside it until then).
+async fn wait_for_file(file: &Path) -> String {
+    let partial = file.with_extension("csv.crdownload");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !file.exists() || partial.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "no download at {}",
+            file.display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    std::fs::read_to_string(file).unwrap()
 }
 
 /// The proof summary the page's script writes, once it has.
@@ -363,22 +401,100 @@ async fn an_inspector_signs_in_finds_traces_checks_downloads_and_signs_out() {
         .click()
         .await
         .unwrap();
-    let file = w.downloads.join(format!("inventory-{}.csv", w.site));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !file.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "no download at {}",
-            file.display()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let csv = std::fs::read_to_string(&file).unwrap();
+    let csv = wait_for_file(&w.downloads.join(format!("inventory-{}.csv", w.site))).await;
     assert!(
         csv.starts_with("site,as_of,serial,make_model,calibre,state"),
         "{csv}"
     );
     assert!(csv.lines().count() > 1, "{csv}");
+
+    // A report, chosen and filtered in its form, and its CSV downloaded:
+    // the file is the table the page shows.
+    c.goto(&format!("{}/console/reports", w.url)).await.unwrap();
+    c.find(Locator::Id("r-report"))
+        .await
+        .unwrap()
+        .select_by_value("summary")
+        .await
+        .unwrap();
+    c.find(Locator::Id("show-report"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait().for_element(Locator::Id("report")).await.unwrap();
+    let shown = c
+        .find_all(Locator::Css("#report tbody tr"))
+        .await
+        .unwrap()
+        .len();
+    assert!(shown >= 1);
+    accessible(&c, "reports").await;
+    shot(&c, "08-reports").await;
+    c.find(Locator::Id("report-csv"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let report = wait_for_file(&w.downloads.join("summary.csv")).await;
+    assert!(
+        report.starts_with("company,name,status,sites,firearms_held,entries,alerts_critical"),
+        "{report}"
+    );
+    assert_eq!(report.lines().count(), shown + 1, "{report}");
+
+    // The access log names the reads just made; a serial checked against
+    // the register with its proof verified in the console; a lot's trace.
+    c.goto(&format!("{}/console/access-log", w.url))
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Id("access-log"))
+        .await
+        .unwrap();
+    accessible(&c, "access-log").await;
+    c.goto(&format!("{}/console/check-serial", w.url))
+        .await
+        .unwrap();
+    c.find(Locator::Id("cs-serial"))
+        .await
+        .unwrap()
+        .send_keys(&w.serial)
+        .await
+        .unwrap();
+    c.find(Locator::Id("check"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let verdict = c
+        .wait()
+        .for_element(Locator::Id("verdict"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        verdict.contains("in the register as of checkpoint") && verdict.contains("verified"),
+        "{verdict}"
+    );
+    accessible(&c, "check-serial").await;
+    shot(&c, "09-check-serial").await;
+    if let Some(lot) = &w.lot {
+        c.goto(&format!("{}/console/lots?lot={lot}", w.url))
+            .await
+            .unwrap();
+        c.wait()
+            .for_element(Locator::Css(".lot-balances"))
+            .await
+            .unwrap();
+        accessible(&c, "lot").await;
+        shot(&c, "10-lot").await;
+    }
 
     c.goto(&format!("{}/console/findings", w.url))
         .await
@@ -504,5 +620,90 @@ async fn a_wrong_proof_fails_its_check_in_the_browser() {
     let first = c.find(Locator::Css("#check-list li")).await.unwrap();
     assert!(first.text().await.unwrap().contains("checkpoint of size"));
     shot(&c, "07-wrong-proof").await;
+    c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_police_check_a_serial_and_trace_a_lot_and_read_no_reports() {
+    require_browser();
+    let w = world();
+    let (_driver, c) = browser(&w.downloads).await;
+    sign_in_with(&c, &w, &w.police_token).await;
+    // The menu offers what the police may open, not reports or tokens.
+    let menu = c
+        .find(Locator::Css("nav[aria-label=Main]"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        menu.contains("Check a serial") && menu.contains("Ammunition lots"),
+        "{menu}"
+    );
+    assert!(
+        !menu.contains("Reports") && !menu.contains("Tokens"),
+        "{menu}"
+    );
+    let role = c
+        .find(Locator::Css(".role"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(role, "police");
+    // A serial typed with other spacing: in the register, proof verified.
+    c.goto(&format!("{}/console/check-serial", w.url))
+        .await
+        .unwrap();
+    let typed = w.serial.to_lowercase().replace('-', " ");
+    c.find(Locator::Id("cs-serial"))
+        .await
+        .unwrap()
+        .send_keys(&typed)
+        .await
+        .unwrap();
+    c.find(Locator::Id("check"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let verdict = c
+        .wait()
+        .for_element(Locator::Id("verdict"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        verdict.contains("in the register as of checkpoint") && verdict.contains("verified"),
+        "{verdict}"
+    );
+    accessible(&c, "police check-serial").await;
+    shot(&c, "11-police-check-serial").await;
+    if let Some(lot) = &w.lot {
+        c.goto(&format!("{}/console/lots?lot={lot}", w.url))
+            .await
+            .unwrap();
+        c.wait()
+            .for_element(Locator::Css(".lot-steps"))
+            .await
+            .unwrap();
+    }
+    // Reports are refused, as by the API.
+    c.goto(&format!("{}/console/reports?report=summary", w.url))
+        .await
+        .unwrap();
+    let h1 = c
+        .find(Locator::Css("h1"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(h1.starts_with("403"), "{h1}");
     c.close().await.unwrap();
 }

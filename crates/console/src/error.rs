@@ -22,6 +22,9 @@ pub enum ConsoleError {
     /// Sign-in was refused.
     #[error("{0}")]
     SignIn(String),
+    /// A chart could not be drawn.
+    #[error("the chart could not be drawn: {0}")]
+    Chart(String),
     /// A page template failed to render.
     #[error("the page could not be rendered: {0}")]
     Render(#[from] askama::Error),
@@ -34,7 +37,7 @@ impl ConsoleError {
             ConsoleError::Api(e) => e.status(),
             ConsoleError::Csrf => StatusCode::FORBIDDEN,
             ConsoleError::SignIn(_) => StatusCode::UNAUTHORIZED,
-            ConsoleError::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ConsoleError::Render(_) | ConsoleError::Chart(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }

@@ -9,6 +9,10 @@
 //! GET  /console/search?serial=     weapon search (any spacing, case, separators)
 //! GET  /console/firearms/{serial}  trace timeline, custody chart, in-browser proof checks
 //! GET  /console/findings           findings and overrides with their evidence
+//! GET  /console/reports?report=    the regulator's reports as tables (filters, CSV)
+//! GET  /console/access-log         who read what (regulator; filters, CSV)
+//! GET  /console/check-serial       a serial against the lost-and-stolen register, proof checked
+//! GET  /console/lots?lot=          an ammunition lot's trace, balances per holder
 //! GET  /console/tokens             tokens and their roles (regulator; revoke is a form)
 //! ```
 //!
@@ -84,11 +88,21 @@ pub fn router(console: Console) -> Router {
         .route("/sites", get(sites::list))
         .route("/sites/{site}", get(sites::page))
         .route("/sites/{site}/inventory.csv", get(sites::inventory_csv))
+        .route("/sites/{site}/entries.svg", get(sites::entries_chart))
         .route("/search", get(trace::search))
         .route("/firearms/{serial}", get(trace::page))
         .route("/firearms/{serial}/dossier", get(trace::dossier))
+        .route("/firearms/{serial}/custody.svg", get(trace::custody_chart))
+        .route("/charts/alerts.svg", get(dashboard::alerts_chart))
         .route("/findings", get(findings::page))
         .route("/findings.csv", get(findings::csv))
+        .route("/reports", get(reports::page))
+        .route("/reports.csv", get(reports::csv))
+        .route("/access-log", get(access_log::page))
+        .route("/access-log.csv", get(access_log::csv))
+        .route("/check-serial", get(register::check_serial))
+        .route("/lots", get(register::lot_page))
+        .route("/lots/{lot}/dossier", get(register::lot_dossier))
         .route("/tokens", get(tokens::page))
         .route("/tokens/{id}/revoke", post(tokens::revoke))
         .route("/static/{file}", get(assets::serve))

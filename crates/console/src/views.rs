@@ -12,8 +12,14 @@ pub struct Nav {
     pub csrf: String,
     /// Which page is shown (its menu item is marked current).
     pub active: &'static str,
-    /// Whether the role is the regulator's (the tokens page is shown).
+    /// Whether the role is the regulator's (the tokens and access-log pages
+    /// are shown).
     pub regulator: bool,
+    /// Whether the role may read reports (every role but the police).
+    pub reports: bool,
+    /// Whether the role may check serials against the register (the roles
+    /// that read every site: regulator, auditor, police).
+    pub serials: bool,
     /// The log key pinned at sign-in.
     pub log_key: String,
 }
@@ -68,6 +74,23 @@ pub struct AlertGroup {
     pub alerts: Vec<AlertRow>,
 }
 
+/// A trace request not yet answered.
+#[derive(Debug, Clone)]
+pub struct TraceRequestView {
+    /// Reference.
+    pub reference: String,
+    /// `open` or `overdue`.
+    pub status: String,
+    /// The serial asked about.
+    pub serial: String,
+    /// The company asked.
+    pub company: String,
+    /// Opened.
+    pub opened_at: String,
+    /// Answer by.
+    pub deadline: String,
+}
+
 /// The dashboard.
 #[derive(Template)]
 #[template(path = "dashboard.html")]
@@ -84,10 +107,14 @@ pub struct DashboardPage {
     pub checkpoint_covers: Option<String>,
     /// The latest signed checkpoint, verbatim.
     pub checkpoint_note: Option<String>,
+    /// When a witness cosigned the last checkpoint (the newest cosignature).
+    pub witnessed: Option<String>,
+    /// Trace requests not yet answered.
+    pub trace_requests: Vec<TraceRequestView>,
     /// Sites the role may read.
     pub sites: usize,
-    /// Alerts over time (SVG).
-    pub chart: String,
+    /// The alerts chart's figures in words (its `alt` text).
+    pub chart_alt: String,
 }
 
 /// One site in the list.
@@ -196,8 +223,8 @@ pub struct SitePage {
     pub equivocations: usize,
     /// Receipt time of its last entry (last sync).
     pub last_sync: Option<String>,
-    /// Entries per day (SVG).
-    pub chart: String,
+    /// Entries per day in words (the chart's `alt` text).
+    pub chart_alt: String,
 }
 
 /// One search hit.
@@ -265,8 +292,8 @@ pub struct TracedView {
     pub serial_changes: Vec<String>,
     /// Custody periods: site, from, until.
     pub custody: Vec<(String, String, String)>,
-    /// Custody timeline (SVG).
-    pub chart: String,
+    /// Custody in words (the chart's `alt` text).
+    pub chart_alt: String,
     /// Events.
     pub events: Vec<EventRow>,
     /// Whether the per-weapon chain is complete from acquisition.
@@ -345,4 +372,181 @@ pub struct TokensPage {
     pub nav: Nav,
     /// Tokens.
     pub rows: Vec<TokenRow>,
+}
+
+/// A report the form offers.
+#[derive(Debug, Clone)]
+pub struct ReportChoice {
+    /// Its name (`issues`, `summary`, …).
+    pub name: &'static str,
+    /// Whether it is the one shown.
+    pub selected: bool,
+}
+
+/// A report's table, as the API computed it.
+#[derive(Debug, Clone)]
+pub struct ReportTable {
+    /// Its name.
+    pub name: String,
+    /// Title.
+    pub title: String,
+    /// What it covers.
+    pub scope: String,
+    /// Column names (docs/reports.md).
+    pub columns: Vec<String>,
+    /// Rows, each as long as `columns`.
+    pub rows: Vec<Vec<String>>,
+    /// Notes.
+    pub notes: Vec<String>,
+}
+
+/// The reports page.
+#[derive(Template)]
+#[template(path = "reports.html")]
+pub struct ReportsPage {
+    /// Navigation.
+    pub nav: Nav,
+    /// Every report, for the form.
+    pub choices: Vec<ReportChoice>,
+    /// Filters as given.
+    pub filter: crate::pages::reports::Filter,
+    /// The CSV link's query string.
+    pub csv_query: String,
+    /// The report, if one was asked for.
+    pub table: Option<ReportTable>,
+    /// Why the report could not be made with these filters.
+    pub error: Option<String>,
+}
+
+/// One access record.
+#[derive(Debug, Clone)]
+pub struct AccessRow {
+    /// Position in the log.
+    pub seq: u64,
+    /// When.
+    pub time: String,
+    /// Token id.
+    pub token_id: String,
+    /// Role.
+    pub role: String,
+    /// Route template.
+    pub route: String,
+    /// Route parameters.
+    pub subject: String,
+    /// Query string.
+    pub query: String,
+}
+
+/// The access log (regulator).
+#[derive(Template)]
+#[template(path = "access_log.html")]
+pub struct AccessLogPage {
+    /// Navigation.
+    pub nav: Nav,
+    /// Filters as given.
+    pub filter: crate::pages::access_log::Filter,
+    /// The records, oldest first.
+    pub rows: Vec<AccessRow>,
+    /// The chain's head, if it verifies.
+    pub head: Option<String>,
+    /// The first broken record, if it does not.
+    pub broken: Option<String>,
+    /// The most records one query returns.
+    pub max: usize,
+    /// The CSV link's query string.
+    pub csv_query: String,
+}
+
+/// The register's answer about a serial.
+#[derive(Debug, Clone)]
+pub struct SerialAnswer {
+    /// The serial as asked.
+    pub serial: String,
+    /// What the proof showed, in words, or why it failed.
+    pub verdict: String,
+    /// Whether the proof check failed.
+    pub failed: bool,
+    /// Whether a firearm under the serial is reported lost or stolen, or a
+    /// notice names it.
+    pub reported: bool,
+    /// Firearms: serial, make and model, site, state, register records.
+    pub firearms: Vec<(String, String, String, String, String)>,
+    /// Notices in force naming the serial.
+    pub notices: Vec<String>,
+    /// The signed checkpoint the proof is against.
+    pub checkpoint: String,
+}
+
+/// Check a serial against the lost-and-stolen register.
+#[derive(Template)]
+#[template(path = "check_serial.html")]
+pub struct CheckSerialPage {
+    /// Navigation.
+    pub nav: Nav,
+    /// What was typed.
+    pub query: String,
+    /// The answer, if a serial was asked.
+    pub result: Option<SerialAnswer>,
+}
+
+/// One act on a lot.
+#[derive(Debug, Clone)]
+pub struct LotStepRow {
+    /// Log index.
+    pub index: Option<u64>,
+    /// Device time.
+    pub time: String,
+    /// Chain.
+    pub site: String,
+    /// Officer.
+    pub officer: String,
+    /// Kind.
+    pub kind: String,
+    /// One line.
+    pub summary: String,
+    /// Balances that moved: before → after.
+    pub changes: Vec<String>,
+    /// Every holder after the act.
+    pub balances: Vec<String>,
+    /// Differences the act shows.
+    pub flags: Vec<String>,
+}
+
+/// One lot's trace.
+#[derive(Debug, Clone)]
+pub struct LotView {
+    /// Ledger id.
+    pub lot: String,
+    /// Number, maker, calibre, type, year.
+    pub description: String,
+    /// Whether every site's link chain for it holds.
+    pub complete: bool,
+    /// Holders now: site, holder, rounds.
+    pub balances: Vec<(String, String, i64)>,
+    /// Acts in log order.
+    pub steps: Vec<LotStepRow>,
+    /// Who held rounds in the window asked for.
+    pub held: Option<Vec<String>>,
+}
+
+/// An ammunition lot's trace.
+#[derive(Template)]
+#[template(path = "lot.html")]
+pub struct LotPage {
+    /// Navigation.
+    pub nav: Nav,
+    /// The lot as typed.
+    pub query: String,
+    /// `corrected`, `original` or `both`.
+    pub view: String,
+    /// Window start.
+    pub held_from: String,
+    /// Window end.
+    pub held_until: String,
+    /// Lots under that number the caller may see.
+    pub lots: Vec<LotView>,
+    /// The checkpoint the proofs are against.
+    pub checkpoint: Option<String>,
+    /// Whether a lot was asked for.
+    pub searched: bool,
 }

@@ -12,8 +12,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use armsledger_core::event::RegulatorEvent;
+use armsledger_core::ids::Timestamp;
 use armsledger_core::testkit::Showcase;
-use armsledger_core::testkit::T0;
+use armsledger_core::testkit::{T0, v};
 use armsledger_server::{Config, Shared, app, spawn_workers};
 use axum::Router;
 use axum::body::Body;
@@ -22,8 +24,9 @@ use http_body_util::BodyExt;
 use scraper::{Html, Selector};
 use tower::ServiceExt;
 
-const ROLES: [&str; 7] = [
+const ROLES: [&str; 8] = [
     "regulator",
+    "police",
     "auditor",
     "company:acme",
     "company:other-co",
@@ -59,7 +62,14 @@ async fn send(app: &Router, req: Request<Body>) -> Reply {
 
 async fn env() -> Env {
     let dir = tempfile::tempdir().unwrap();
-    let show = Showcase::new();
+    let mut show = Showcase::new();
+    // A trace request to acme, unanswered, deadline far ahead: open.
+    show.scenario.regulator(RegulatorEvent::TraceRequested {
+        reference: v("TR-2026-7"),
+        serial: v("GLK-001"),
+        company: v("acme"),
+        deadline: T0.plus(3650 * Timestamp::DAY),
+    });
     let s = &show.scenario;
     let config = Config {
         data_dir: dir.path().to_path_buf(),
@@ -131,6 +141,11 @@ fn form_value(body: &str, sel: &str) -> String {
 impl Env {
     /// Signs in as `role` through the form; the session cookie.
     async fn sign_in(&self, role: &str) -> String {
+        self.sign_in_pinning(role, "").await
+    }
+
+    /// Signs in as `role`, pinning `log_key` (empty: the server's).
+    async fn sign_in_pinning(&self, role: &str, log_key: &str) -> String {
         let form = send(
             &self.app,
             Request::get("/console/sign-in")
@@ -147,8 +162,9 @@ impl Env {
                 .header(header::COOKIE, format!("als_console_pre={pre}"))
                 .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
                 .body(Body::from(format!(
-                    "csrf={csrf}&token={}&log_key=",
-                    self.tokens[role]
+                    "csrf={csrf}&token={}&log_key={}",
+                    self.tokens[role],
+                    log_key.replace('+', "%2B")
                 )))
                 .unwrap(),
         )
@@ -182,7 +198,7 @@ fn csrf_of(body: &str) -> String {
     form_value(body, "form[action='/console/sign-out'] input[name=csrf]")
 }
 
-const PAGES: [&str; 11] = [
+const PAGES: [&str; 21] = [
     "/console/",
     "/console/sites",
     "/console/sites/north",
@@ -194,6 +210,16 @@ const PAGES: [&str; 11] = [
     "/console/findings",
     "/console/findings.csv",
     "/console/tokens",
+    "/console/reports?report=issues&site=north",
+    "/console/reports.csv?report=summary",
+    "/console/access-log",
+    "/console/access-log.csv",
+    "/console/check-serial?serial=glk%20001",
+    "/console/lots?lot=L-24-0917",
+    "/console/lots/L-24-0917/dossier",
+    "/console/charts/alerts.svg",
+    "/console/sites/north/entries.svg",
+    "/console/firearms/GLK-001/custody.svg?firearm=0",
 ];
 
 /// What each role gets on each page of [`PAGES`].
@@ -203,13 +229,27 @@ fn expected(role: &str, page: &str) -> StatusCode {
     match (role, page) {
         ("regulator", _) => ok,
         (_, "/console/tokens") => no,
+        (_, p) if p.starts_with("/console/access-log") => no,
+        // Serial checks: the roles that read every site.
+        ("auditor" | "police", p) if p.starts_with("/console/check-serial") => ok,
+        (_, p) if p.starts_with("/console/check-serial") => no,
+        // Reports: every role but the police, each its own sites.
+        ("police", p) if p.starts_with("/console/reports") => no,
+        (
+            "company:other-co" | "site:south" | "company:nobody",
+            "/console/reports?report=issues&site=north",
+        ) => no,
         ("auditor", _) => ok,
+        ("police", _) => ok,
         ("company:acme" | "site:north", p) if p.starts_with("/console/sites/south") => no,
         ("company:other-co" | "site:south", p) if p.starts_with("/console/sites/north") => no,
         ("company:nobody", p) if p.starts_with("/console/sites/") => no,
         // GLK-001 was held at north (acme), then sent to south (other-co):
         // a role that never held it gets the same 404 as for no such serial.
         ("company:nobody", p) if p.starts_with("/console/firearms/") => StatusCode::NOT_FOUND,
+        // A company with no site never held the lot (the API's 404); other
+        // companies get a dossier of their own sites, which show none of it.
+        ("company:nobody", "/console/lots/L-24-0917/dossier") => StatusCode::NOT_FOUND,
         _ => ok,
     }
 }
@@ -447,6 +487,14 @@ async fn headers_escaping_and_no_token_in_any_url() {
     {
         let r = e.get(page, Some(&s)).await;
         let csp = r.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        let kind = r.headers[header::CONTENT_TYPE].to_str().unwrap();
+        if kind == "image/svg+xml" {
+            // A chart: its own policy, which allows nothing at all.
+            assert_eq!(csp, armsledger_console::charts::CHART_CSP, "{page}");
+            assert!(r.body.starts_with("<svg") && !r.body.contains("<script"));
+            assert_eq!(r.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+            continue;
+        }
         assert!(
             csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
             "{page}"
@@ -557,4 +605,367 @@ async fn every_page_that_shows_records_is_in_the_access_log() {
         .unwrap()
         .len();
     assert_eq!(after, records.len());
+}
+
+/// The text of every cell of table `sel`'s body, row by row.
+fn table_cells(body: &str, sel: &str) -> Vec<Vec<String>> {
+    let doc = Html::parse_document(body);
+    let rows = Selector::parse(&format!("{sel} tbody tr")).unwrap();
+    let td = Selector::parse("td").unwrap();
+    doc.select(&rows)
+        .map(|r| r.select(&td).map(|c| c.text().collect()).collect())
+        .collect()
+}
+
+fn header_cells(body: &str, sel: &str) -> Vec<String> {
+    let doc = Html::parse_document(body);
+    let th = Selector::parse(&format!("{sel} thead th")).unwrap();
+    doc.select(&th).map(|c| c.text().collect()).collect()
+}
+
+fn csv_rows(body: &str) -> Vec<Vec<String>> {
+    body.split("\r\n")
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect()
+}
+
+#[tokio::test]
+async fn reports_are_the_apis_tables_filtered_and_their_csv_is_the_table() {
+    let e = env().await;
+    let reg = e.sign_in("regulator").await;
+    // The form alone lists every report.
+    let r = e.get("/console/reports", Some(&reg)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    for name in ["issues", "summary", "return", "access"] {
+        assert!(
+            r.body.contains(&format!("<option value=\"{name}\"")),
+            "{name}"
+        );
+    }
+    // The summary: one row per company, as the API's JSON has it.
+    let page = e.get("/console/reports?report=summary", Some(&reg)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let cells = table_cells(&page.body, "#report");
+    let cols = header_cells(&page.body, "#report");
+    assert_eq!(cols[0], "company");
+    assert!(cols.contains(&"alerts_critical".to_string()));
+    let api = send(
+        &e.app,
+        Request::get("/v1/reports/summary?format=json")
+            .header("authorization", format!("Bearer {}", e.tokens["regulator"]))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    let json: serde_json::Value = serde_json::from_str(&api.body).unwrap();
+    let api_rows = json["rows"].as_array().unwrap();
+    assert_eq!(cells.len(), api_rows.len());
+    assert!(cells.len() >= 2, "{cells:?}");
+    for (row, api_row) in cells.iter().zip(api_rows) {
+        assert_eq!(Some(row[0].as_str()), api_row["company"].as_str());
+    }
+    // The CSV link carries the filters, and the download is that table.
+    let doc = Html::parse_document(&page.body);
+    let link = doc
+        .select(&Selector::parse("#report-csv").unwrap())
+        .next()
+        .unwrap()
+        .value()
+        .attr("href")
+        .unwrap()
+        .to_string();
+    assert_eq!(link, "/console/reports.csv?report=summary");
+    let csv = e.get(&link, Some(&reg)).await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(
+        csv.headers[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment; filename=\"summary.csv\"")
+    );
+    let rows = csv_rows(&csv.body);
+    assert_eq!(rows[0], cols);
+    assert_eq!(rows[1..], cells[..]);
+    // Filtered by company: only that company's row, in page and CSV.
+    let acme = e
+        .get("/console/reports?report=summary&company=acme", Some(&reg))
+        .await;
+    let cells = table_cells(&acme.body, "#report");
+    assert_eq!(cells.len(), 1);
+    assert_eq!(cells[0][0], "acme");
+    let csv = e
+        .get(
+            "/console/reports.csv?report=summary&company=acme",
+            Some(&reg),
+        )
+        .await;
+    assert_eq!(csv_rows(&csv.body).len(), 2);
+    // A company's own reader sees its own row only, as the API shows it.
+    let mine = e.sign_in("company:acme").await;
+    let cells = table_cells(
+        &e.get("/console/reports?report=summary", Some(&mine))
+            .await
+            .body,
+        "#report",
+    );
+    assert_eq!(cells.len(), 1, "{cells:?}");
+    // A period the report cannot take: the form again, with the API's reason.
+    let bad = e
+        .get(
+            "/console/reports?report=issues&from=2026-02-01&to=2026-01-01",
+            Some(&reg),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("the period is empty"), "{}", bad.body);
+    assert!(bad.body.contains("id=\"r-report\""));
+    // An unknown report is refused by name.
+    let r = e.get("/console/reports?report=nope", Some(&reg)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("no report named"));
+}
+
+#[tokio::test]
+async fn the_access_log_page_is_the_regulators_and_filters() {
+    let e = env().await;
+    let acme = e.sign_in("company:acme").await;
+    e.get("/console/firearms/GLK-001", Some(&acme)).await;
+    let reg = e.sign_in("regulator").await;
+    let page = e
+        .get("/console/access-log?subject=GLK-001", Some(&reg))
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Chain verified"), "{}", page.body);
+    let cells = table_cells(&page.body, "#access-log");
+    assert!(
+        cells
+            .iter()
+            .any(|r| r[3] == "company:acme" && r[4] == "/console/firearms/{serial}"),
+        "{cells:?}"
+    );
+    assert!(cells.iter().all(|r| r[5] == "serial=GLK-001"), "{cells:?}");
+    let csv = e
+        .get("/console/access-log.csv?subject=GLK-001", Some(&reg))
+        .await;
+    let rows = csv_rows(&csv.body);
+    assert_eq!(rows[0][0], "seq");
+    // Header, the rows the page showed, and the page's own read (its query
+    // names the subject).
+    assert_eq!(rows.len(), cells.len() + 2, "{rows:?}");
+    assert_eq!(rows[1][0], cells[0][0]);
+    // Quiet: a subject nobody read gives no row.
+    let none = e
+        .get("/console/access-log?subject=NOPE-9", Some(&reg))
+        .await;
+    assert!(table_cells(&none.body, "#access-log").is_empty());
+    // A bad date is the API's 400, named.
+    let bad = e
+        .get("/console/access-log?since=yesterday", Some(&reg))
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("since"));
+}
+
+#[tokio::test]
+async fn police_check_serials_with_the_proof_checked_and_change_nothing() {
+    let e = env().await;
+    let police = e.sign_in("police").await;
+    let home = e.get("/console/", Some(&police)).await;
+    // The police's menu: search, check a serial, lots; no reports, tokens
+    // or access log; and the sign-out form is its only form that posts.
+    for (link, shown) in [
+        ("/console/check-serial", true),
+        ("/console/lots", true),
+        ("/console/search", true),
+        ("/console/reports", false),
+        ("/console/tokens", false),
+        ("/console/access-log", false),
+    ] {
+        assert_eq!(
+            home.body.contains(&format!("href=\"{link}\"")),
+            shown,
+            "{link}"
+        );
+    }
+    // On the ledger: present, with a verified map proof.
+    let r = e
+        .get("/console/check-serial?serial=glk%20001", Some(&police))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.body.contains("in the register as of checkpoint")
+            && r.body.contains("map proof verified"),
+        "{}",
+        r.body
+    );
+    assert_eq!(table_cells(&r.body, "#serial-firearms")[0][0], "GLK-001");
+    assert!(r.body.contains("Not reported lost or stolen"), "{}", r.body);
+    // The stolen one: on the register, with the loss report named.
+    let r = e
+        .get("/console/check-serial?serial=GLK-002", Some(&police))
+        .await;
+    assert!(r.body.contains("Reported lost or stolen"), "{}", r.body);
+    let row = &table_cells(&r.body, "#serial-firearms")[0];
+    assert!(
+        row[4].starts_with("theft reported by site north (entry "),
+        "{row:?}"
+    );
+    // Never recorded: absent, with the absence proof verified.
+    let r = e
+        .get("/console/check-serial?serial=ZZZ-404", Some(&police))
+        .await;
+    assert!(
+        r.body
+            .contains("ZZZ-404: not in the register as of checkpoint")
+            && r.body.contains("absence proof verified"),
+        "{}",
+        r.body
+    );
+    assert!(!r.body.contains("NOT VERIFIED"));
+    // Firing: a session that pinned another log key sees the check fail.
+    let vkey = e.shared.log_vkey().to_string();
+    let other = vkey.replacen("armsledger", "elsewhere", 1);
+    assert_ne!(other, vkey);
+    let wrong = e.sign_in_pinning("police", &other).await;
+    let r = e
+        .get("/console/check-serial?serial=ZZZ-404", Some(&wrong))
+        .await;
+    assert!(r.body.contains("NOT VERIFIED"), "{}", r.body);
+    assert!(!r.body.contains("absence proof verified"));
+    // The police change nothing: revoking is refused by the role.
+    let csrf = csrf_of(&home.body);
+    let id = e.shared.tokens().list().unwrap()[0].id.clone();
+    let r = e
+        .post(
+            &format!("/console/tokens/{id}/revoke"),
+            &police,
+            &format!("csrf={csrf}"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_lot_trace_shows_balances_per_holder_to_its_holders_only() {
+    let e = env().await;
+    let north = e.sign_in("site:north").await;
+    let r = e.get("/console/lots?lot=L-24-0917", Some(&north)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let balances = table_cells(&r.body, ".lot-balances");
+    assert!(!balances.is_empty(), "{}", r.body);
+    assert!(
+        balances.iter().all(|b| b[2].parse::<i64>().is_ok()),
+        "{balances:?}"
+    );
+    let doc = Html::parse_document(&r.body);
+    let steps = doc
+        .select(&Selector::parse(".lot-steps li").unwrap())
+        .count();
+    assert!(steps >= 1);
+    assert!(r.body.contains("Balances after"));
+    assert!(r.body.contains("href=\"/console/lots/L-24-0917/dossier\""));
+    // Quiet for a company that never held it: the API's "no such lot".
+    let nobody = e.sign_in("company:nobody").await;
+    let r = e.get("/console/lots?lot=L-24-0917", Some(&nobody)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("id=\"no-lot\""), "{}", r.body);
+}
+
+#[tokio::test]
+async fn the_dashboard_lists_severities_most_urgent_first() {
+    let e = env().await;
+    let reg = e.sign_in("regulator").await;
+    let r = e.get("/console/", Some(&reg)).await;
+    let doc = Html::parse_document(&r.body);
+    let ids: Vec<String> = doc
+        .select(&Selector::parse("section.alerts h3").unwrap())
+        .map(|h| h.value().attr("id").unwrap().to_string())
+        .collect();
+    assert_eq!(ids, ["sev-critical", "sev-warning", "sev-notice"]);
+    // The open trace request, to the regulator and to the company asked;
+    // quiet for a company not asked.
+    let requests = table_cells(&r.body, "#trace-requests");
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(requests[0][..4], ["TR-2026-7", "open", "GLK-001", "acme"]);
+    let acme = e.sign_in("company:acme").await;
+    let mine = e.get("/console/", Some(&acme)).await;
+    assert_eq!(table_cells(&mine.body, "#trace-requests").len(), 1);
+    let other = e.sign_in("company:other-co").await;
+    let theirs = e.get("/console/", Some(&other)).await;
+    assert!(table_cells(&theirs.body, "#trace-requests").is_empty());
+    // No witness in this test: the page says the server keeps no signing
+    // time rather than invent one.
+    assert!(
+        r.body.contains("no witness has cosigned it yet"),
+        "{}",
+        r.body
+    );
+}
+
+#[tokio::test]
+async fn charts_are_images_drawn_from_what_the_role_may_read() {
+    let e = env().await;
+    let reg = e.sign_in("regulator").await;
+    // The pages load each chart by <img>, with its figures as alt text.
+    let site = e.get("/console/sites/north", Some(&reg)).await;
+    let doc = Html::parse_document(&site.body);
+    let img = doc
+        .select(&Selector::parse("figure.chart img").unwrap())
+        .next()
+        .unwrap();
+    assert_eq!(
+        img.value().attr("src"),
+        Some("/console/sites/north/entries.svg")
+    );
+    let alt = img.value().attr("alt").unwrap();
+    assert!(alt.starts_with("Entries per day at north: 2026-"), "{alt}");
+    let svg = e.get("/console/sites/north/entries.svg", Some(&reg)).await;
+    assert_eq!(svg.status, StatusCode::OK);
+    assert!(svg.body.contains("Entries per day at north"));
+    // One bar per day the alt text names.
+    let days = img.value().attr("alt").unwrap().matches(": ").count() - 1;
+    assert_eq!(
+        svg.body.matches("fill=\"#0A58CA\"").count(),
+        days,
+        "{}",
+        svg.body
+    );
+    let trace = e.get("/console/firearms/GLK-001", Some(&reg)).await;
+    assert!(
+        trace
+            .body
+            .contains("/console/firearms/GLK-001/custody.svg?firearm=0&amp;view=corrected")
+    );
+    let custody = e
+        .get(
+            "/console/firearms/GLK-001/custody.svg?firearm=0",
+            Some(&reg),
+        )
+        .await;
+    assert!(custody.body.contains("north") && custody.body.contains("south"));
+    assert!(custody.body.contains("<circle"));
+    // A firearm the trace does not have: 404, named.
+    let r = e
+        .get(
+            "/console/firearms/GLK-001/custody.svg?firearm=9",
+            Some(&reg),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    // A former holder's chart stops where its custody stopped: acme's
+    // chart of GLK-001 has no south lane.
+    let acme = e.sign_in("company:acme").await;
+    let mine = e
+        .get(
+            "/console/firearms/GLK-001/custody.svg?firearm=0",
+            Some(&acme),
+        )
+        .await;
+    assert_eq!(mine.status, StatusCode::OK);
+    assert!(
+        mine.body.contains("north") && !mine.body.contains("south"),
+        "{}",
+        mine.body
+    );
 }

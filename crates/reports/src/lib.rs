@@ -34,7 +34,6 @@ use serde::Serialize;
 
 pub use periodic::{CheckpointRef, Difference, FiledReturn, PeriodicReturn};
 pub use render::{Format, render};
-pub use summary::{Severity, severity};
 
 /// Why a report could not be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

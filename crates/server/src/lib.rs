@@ -31,6 +31,7 @@ pub mod retention;
 pub mod routes;
 pub mod scope;
 pub mod secret;
+pub mod serial_proof;
 pub mod start;
 pub mod state;
 pub mod tokens;

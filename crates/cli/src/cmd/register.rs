@@ -10,10 +10,9 @@
 use anyhow::{Context, bail};
 use armsledger_agents::client::LedgerServer;
 use armsledger_core::event::{NoticeSource, NoticeWithdrawal, NoticedFirearm, RegulatorEvent};
-use armsledger_core::hash::Hash;
 use armsledger_core::ids::{CompanyId, Country, Ident, Name, Timestamp};
-use armsledger_index::{MapKey, Proof};
-use armsledger_log::{LogVerifier, open_checkpoint};
+use armsledger_log::LogVerifier;
+use armsledger_server::serial_proof::{SerialAnswerParts, verify_serial_answer};
 use clap::{Args, ValueEnum};
 use serde_json::Value;
 
@@ -54,48 +53,24 @@ pub struct Proven {
 /// Checks a `GET /v1/serials/{serial}` answer: the checkpoint's signature
 /// with `log`, its index root, and the map proof for `serial`'s key against
 /// it (the value shown must be the one the leaf commits to, and none for an
-/// absent serial); and that the answer's `recorded` agrees.
+/// absent serial); and that the answer's `recorded` agrees
+/// (`armsledger_server::serial_proof`, the check the console makes too).
 pub fn verify_answer(answer: &Value, serial: &str, log: &LogVerifier) -> anyhow::Result<Proven> {
-    let note = answer["checkpoint"]
-        .as_str()
-        .context("the answer carries no checkpoint")?;
-    let cp = open_checkpoint(note.as_bytes(), log, log.name())
-        .context("the checkpoint's signature does not verify with the log key")?;
-    let root = cp
-        .checkpoint()
-        .index()
-        .context("the checkpoint commits to no armsledger-index/v1 root")?;
-    let root = Hash(root.0);
-    let key = MapKey::serial(serial);
-    anyhow::ensure!(
-        answer["map_key"].as_str() == Some(key.to_string().as_str()),
-        "the answer is for another map key than serial {serial:?}'s"
-    );
-    let proof_hex = answer["proof"].as_str().context("no proof in the answer")?;
-    let proof = Proof::decode(&hex::decode(proof_hex).context("the proof is not hex")?)
-        .context("the proof does not decode")?;
-    let value = answer["value"]
-        .as_str()
-        .map(hex::decode)
-        .transpose()
-        .context("the leaf value is not hex")?;
-    let leaf = proof
-        .verify_value(&root, &key, value.as_deref())
-        .context("the map proof does not verify against the checkpoint's index root")?;
-    let present = leaf.is_some();
-    anyhow::ensure!(
-        answer["recorded"].as_bool() == Some(present),
-        "the answer says recorded={} but the proof shows {}",
-        answer["recorded"],
-        if present { "a leaf" } else { "none" }
-    );
-    anyhow::ensure!(
-        present || answer["firearms"].as_array().is_none_or(|a| a.is_empty()),
-        "the proof shows the serial absent but the answer lists firearms"
-    );
+    let parts = SerialAnswerParts {
+        checkpoint: answer["checkpoint"]
+            .as_str()
+            .context("the answer carries no checkpoint")?,
+        serial,
+        map_key: answer["map_key"].as_str().unwrap_or_default(),
+        value: answer["value"].as_str(),
+        proof: answer["proof"].as_str().context("no proof in the answer")?,
+        recorded: answer["recorded"].as_bool().unwrap_or(false),
+        lists_firearms: answer["firearms"].as_array().is_some_and(|a| !a.is_empty()),
+    };
+    let p = verify_serial_answer(&parts, log)?;
     Ok(Proven {
-        size: cp.checkpoint().size(),
-        present,
+        size: p.size,
+        present: p.present,
         key_source: String::new(),
     })
 }
@@ -441,7 +416,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use armsledger_core::testkit::Scenario;
-    use armsledger_index::MemStore;
+    use armsledger_index::{MapKey, MemStore};
     use armsledger_log::LogKey;
 
     use super::*;

@@ -46,36 +46,14 @@ impl Filter {
 
     /// The filters as a query string (`?site=…`), empty when none.
     fn query_string(&self) -> String {
-        let parts: Vec<String> = [
+        super::query_string(&[
             ("site", &self.site),
             ("company", &self.company),
             ("rule", &self.rule),
             ("since", &self.since),
             ("until", &self.until),
-        ]
-        .iter()
-        .filter(|(_, v)| !v.trim().is_empty())
-        .map(|(k, v)| format!("{k}={}", encode(v.trim())))
-        .collect();
-        if parts.is_empty() {
-            String::new()
-        } else {
-            format!("?{}", parts.join("&"))
-        }
+        ])
     }
-}
-
-/// Percent-encodes a query value.
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 async fn rows(c: &Console, s: &Signed, f: &Filter) -> Result<Vec<IndexedFinding>, ConsoleError> {
@@ -142,5 +120,5 @@ pub async fn csv(
             f.overridden_by.unwrap_or_default(),
         ]);
     }
-    Ok(super::csv_response("findings.csv", out))
+    super::csv_response("findings.csv", out)
 }

@@ -1,8 +1,11 @@
 //! The console's pages, one module per page or group. Each asks the
 //! server's own handlers with the session's caller.
 
+pub mod access_log;
 pub mod dashboard;
 pub mod findings;
+pub mod register;
+pub mod reports;
 pub mod sign_in;
 pub mod sites;
 pub mod tokens;
@@ -11,7 +14,7 @@ pub mod trace;
 use armsledger_server::ApiError;
 use armsledger_server::tokens::Role;
 use askama::Template;
-use axum::response::Html;
+use axum::response::{Html, IntoResponse, Response};
 
 use crate::auth::Signed;
 use crate::error::ConsoleError;
@@ -24,6 +27,8 @@ pub fn nav(s: &Signed, active: &'static str) -> Nav {
         csrf: s.session.csrf.clone(),
         active,
         regulator: *s.role() == Role::Regulator,
+        reports: *s.role() != Role::Police,
+        serials: s.role().reads_every_site(),
         log_key: s.session.log_key.clone(),
     }
 }
@@ -46,32 +51,34 @@ pub fn given(s: &Option<String>) -> Option<String> {
         .map(str::to_string)
 }
 
-/// A CSV field: quoted when it must be, and a leading `= + - @` (which a
+/// A cell as a CSV download carries it: a leading `= + - @` (which a
 /// spreadsheet would run as a formula) disarmed with a quote.
-pub fn csv_field(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) {
-        format!("'{s}")
+fn disarm(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.starts_with(['=', '+', '-', '@']) {
+        std::borrow::Cow::Owned(format!("'{s}"))
     } else {
-        s.to_string()
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
+        std::borrow::Cow::Borrowed(s)
     }
 }
 
-/// A CSV download named `name`.
-pub fn csv_response(name: &str, rows: Vec<Vec<String>>) -> axum::response::Response {
-    use axum::http::header;
-    use axum::response::IntoResponse;
-    let mut body = String::new();
+/// `rows` as CSV (the `csv` crate quotes; formulas are disarmed).
+pub fn csv_bytes(rows: &[Vec<String>]) -> Result<Vec<u8>, ConsoleError> {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .flexible(true)
+        .from_writer(Vec::new());
     for r in rows {
-        let line: Vec<String> = r.iter().map(|f| csv_field(f)).collect();
-        body.push_str(&line.join(","));
-        body.push_str("\r\n");
+        w.write_record(r.iter().map(|f| disarm(f).into_owned()))
+            .map_err(internal)?;
     }
-    (
+    w.into_inner().map_err(internal)
+}
+
+/// A CSV download named `name` (an attachment).
+pub fn csv_response(name: &str, rows: Vec<Vec<String>>) -> Result<Response, ConsoleError> {
+    use axum::http::header;
+    let body = csv_bytes(&rows)?;
+    Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
             (
@@ -81,19 +88,54 @@ pub fn csv_response(name: &str, rows: Vec<Vec<String>>) -> axum::response::Respo
         ],
         body,
     )
-        .into_response()
+        .into_response())
+}
+
+/// The filters of a form as a query string (`?site=…`), empty when none.
+pub fn query_string(pairs: &[(&str, &str)]) -> String {
+    let parts: Vec<String> = pairs
+        .iter()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .map(|(k, v)| format!("{k}={}", encode(v.trim())))
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", parts.join("&"))
+    }
+}
+
+/// Percent-encodes a query or path value.
+pub fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     #[test]
     fn csv_fields_are_quoted_and_formulas_disarmed() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("=1+1"), "'=1+1");
-        assert_eq!(csv_field("-x,y"), "\"'-x,y\"");
+        let rows = vec![
+            vec!["plain".to_string(), "a,b".into(), "say \"hi\"".into()],
+            vec!["=1+1".into(), "-x,y".into(), "@SUM(A1)".into()],
+        ];
+        let out = String::from_utf8(csv_bytes(&rows).unwrap()).unwrap();
+        assert_eq!(
+            out,
+            "plain,\"a,b\",\"say \"\"hi\"\"\"\r\n'=1+1,\"'-x,y\",'@SUM(A1)\r\n"
+        );
+        // Quiet: a plain negative-free cell is left alone.
+        assert_eq!(disarm("12"), "12");
     }
 }

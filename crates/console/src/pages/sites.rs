@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use armsledger_core::ids::SiteId;
 use armsledger_core::report;
+use armsledger_server::ApiError;
 use armsledger_server::routes::extract::{Path, Query};
 use armsledger_server::routes::query::{self, AtQuery, ScopeQuery};
 use armsledger_store::IndexKey;
@@ -104,28 +105,7 @@ pub async fn page(
     )
     .await?;
     let id: SiteId = inv.site.clone();
-    let (per_day, last_sync) = {
-        let reader = c.shared.store().read().map_err(super::internal)?;
-        let entries = reader
-            .scan(&IndexKey::Site(id.clone()), 0, usize::MAX)
-            .map_err(super::internal)?;
-        let mut days: BTreeMap<String, u64> = BTreeMap::new();
-        for e in &entries {
-            let day: String = e
-                .entry
-                .header()
-                .device_time
-                .rfc3339()
-                .chars()
-                .take(10)
-                .collect();
-            *days.entry(day).or_default() += 1;
-        }
-        (
-            days.into_iter().collect::<Vec<_>>(),
-            entries.last().map(|e| e.received_at.rfc3339()),
-        )
-    };
+    let (per_day, last_sync) = entries_per_day(&c, &id)?;
     let v = c.shared.read_verifier()?;
     let state = v.engine().state();
     let record = state.sites.get(&id);
@@ -154,7 +134,6 @@ pub async fn page(
         .filter(|d| d.site == id && !d.resolved)
         .map(|d| format!("{:?}: expected {}, found {}", d.item, d.expected, d.found))
         .collect();
-    let label_every = (per_day.len() / 8).max(1);
     let page = SitePage {
         nav: super::nav(&s, "sites"),
         site: id.to_string(),
@@ -206,9 +185,60 @@ pub async fn page(
             .collect(),
         equivocations: integrity.equivocations,
         last_sync,
-        chart: charts::bars(&format!("Entries per day at {id}"), &per_day, label_every),
+        chart_alt: super::dashboard::charts_alt(&format!("Entries per day at {id}"), &per_day),
     };
     super::html(&page)
+}
+
+/// The site's entries counted by the day (device time) they were signed,
+/// and the receipt time of its last entry (its last sync).
+fn entries_per_day(
+    c: &Console,
+    id: &SiteId,
+) -> Result<(charts::Bars, Option<String>), ConsoleError> {
+    let reader = c.shared.store().read().map_err(super::internal)?;
+    let entries = reader
+        .scan(&IndexKey::Site(id.clone()), 0, usize::MAX)
+        .map_err(super::internal)?;
+    let mut days: BTreeMap<String, u64> = BTreeMap::new();
+    for e in &entries {
+        let day: String = e
+            .entry
+            .header()
+            .device_time
+            .rfc3339()
+            .chars()
+            .take(10)
+            .collect();
+        *days.entry(day).or_default() += 1;
+    }
+    Ok((
+        days.into_iter().collect(),
+        entries.last().map(|e| e.received_at.rfc3339()),
+    ))
+}
+
+/// `GET /console/sites/{site}/entries.svg`: entries per day, for readers
+/// of the site (the server's integrity handler decides, as on the page).
+pub async fn entries_chart(
+    State(c): State<Console>,
+    s: Signed,
+    axum::extract::Path(site): axum::extract::Path<String>,
+) -> Result<Response, ConsoleError> {
+    let _ = query::integrity(
+        State(c.shared.clone()),
+        s.caller.clone(),
+        Path(site.clone()),
+    )
+    .await?;
+    let id: SiteId = site
+        .parse()
+        .map_err(|e| ConsoleError::Api(ApiError::BadRequest(format!("site: {e}"))))?;
+    let (per_day, _) = entries_per_day(&c, &id)?;
+    Ok(charts::svg_response(charts::bars(
+        &format!("Entries per day at {id}"),
+        &per_day,
+    )?))
 }
 
 /// `GET /console/sites/{site}/inventory.csv`.
@@ -238,8 +268,5 @@ pub async fn inventory_csv(
             f.state.to_string(),
         ]);
     }
-    Ok(super::csv_response(
-        &format!("inventory-{}.csv", inv.site),
-        rows,
-    ))
+    super::csv_response(&format!("inventory-{}.csv", inv.site), rows)
 }

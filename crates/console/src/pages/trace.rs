@@ -2,6 +2,7 @@
 //! scoped to what the caller may see), with each event's leaf data and
 //! inclusion proof on the page for the browser to check.
 
+use armsledger_core::report::TracedFirearm;
 use armsledger_server::ApiError;
 use armsledger_server::routes::export;
 use armsledger_server::routes::extract::{Path, Query};
@@ -86,6 +87,106 @@ pub struct ViewForm {
     pub view: Option<String>,
 }
 
+/// A firearm's custody as the chart draws it: the periods, its events'
+/// times (ms), and the span `[start, end]`.
+struct Custody {
+    periods: Vec<charts::Period>,
+    ticks: Vec<u64>,
+    start: u64,
+    end: u64,
+}
+
+fn custody_data(tr: &TracedFirearm, now: u64) -> Custody {
+    let start = tr
+        .custody
+        .first()
+        .map(|c| c.from.millis())
+        .or_else(|| tr.timeline.events.first().map(|e| e.time.millis()))
+        .unwrap_or(now);
+    let end = tr
+        .custody
+        .iter()
+        .map(|c| c.until.map_or(now, |u| u.millis()))
+        .chain(tr.timeline.events.iter().map(|e| e.time.millis()))
+        .max()
+        .unwrap_or(now)
+        .max(start + 1);
+    let periods = tr
+        .custody
+        .iter()
+        .map(|c| {
+            (
+                c.site.to_string(),
+                c.from.millis(),
+                c.until.map_or(end, |u| u.millis()),
+            )
+        })
+        .collect();
+    let ticks = tr.timeline.events.iter().map(|e| e.time.millis()).collect();
+    Custody {
+        periods,
+        ticks,
+        start,
+        end,
+    }
+}
+
+/// The custody chart's figures in words (its `alt` text).
+fn custody_alt(tr: &TracedFirearm) -> String {
+    let periods: Vec<String> = tr
+        .custody
+        .iter()
+        .map(|c| {
+            format!(
+                "{} from {} until {}",
+                c.site,
+                c.from.rfc3339(),
+                c.until.map_or_else(|| "now".to_string(), |u| u.rfc3339())
+            )
+        })
+        .collect();
+    format!(
+        "Custody of {}: {}; {} events.",
+        tr.identity.serial,
+        periods.join("; "),
+        tr.timeline.events.len()
+    )
+}
+
+/// `?view=&firearm=` of a custody chart.
+#[derive(Debug, Default, Deserialize)]
+pub struct ChartForm {
+    /// `corrected`, `original` or `both`.
+    pub view: Option<String>,
+    /// Which firearm of those under the serial (from 0).
+    pub firearm: Option<usize>,
+}
+
+/// `GET /console/firearms/{serial}/custody.svg?firearm=`: the custody
+/// timeline of one firearm of the trace, as the caller may see it.
+pub async fn custody_chart(
+    State(c): State<Console>,
+    s: Signed,
+    axum::extract::Path(serial): axum::extract::Path<String>,
+    axum::extract::Query(q): axum::extract::Query<ChartForm>,
+) -> Result<Response, ConsoleError> {
+    let t = trace_of(&c, &s, &serial, super::given(&q.view)).await?;
+    let n = q.firearm.unwrap_or(0);
+    let f = t.firearms.get(n).ok_or_else(|| {
+        ConsoleError::Api(ApiError::NotFound(format!(
+            "no firearm {n} under serial {serial}"
+        )))
+    })?;
+    let d = custody_data(&f.trace, c.shared.now().millis());
+    Ok(charts::svg_response(charts::custody(
+        &format!("Custody of {}", f.trace.identity.serial),
+        &d.periods,
+        &d.ticks,
+        d.start,
+        d.end,
+    )?))
+}
+
 /// `GET /console/firearms/{serial}`.
 pub async fn page(
     State(c): State<Console>,
@@ -95,7 +196,6 @@ pub async fn page(
 ) -> Result<Html<String>, ConsoleError> {
     let t = trace_of(&c, &s, &serial, super::given(&q.view)).await?;
     let reader = c.shared.store().read().map_err(super::internal)?;
-    let now = c.shared.now().millis();
     let mut firearms = Vec::new();
     for f in &t.firearms {
         let tr = &f.trace;
@@ -121,32 +221,6 @@ pub async fn page(
                 proof: f.proofs.get(i).map(|p| p.join(" ")).unwrap_or_default(),
             });
         }
-        let start = tr
-            .custody
-            .first()
-            .map(|c| c.from.millis())
-            .or_else(|| tr.timeline.events.first().map(|e| e.time.millis()))
-            .unwrap_or(now);
-        let end = tr
-            .custody
-            .iter()
-            .map(|c| c.until.map_or(now, |u| u.millis()))
-            .chain(tr.timeline.events.iter().map(|e| e.time.millis()))
-            .max()
-            .unwrap_or(now)
-            .max(start + 1);
-        let periods: Vec<(String, u64, u64)> = tr
-            .custody
-            .iter()
-            .map(|c| {
-                (
-                    c.site.to_string(),
-                    c.from.millis(),
-                    c.until.map_or(end, |u| u.millis()),
-                )
-            })
-            .collect();
-        let ticks: Vec<u64> = tr.timeline.events.iter().map(|e| e.time.millis()).collect();
         let id = &tr.identity;
         firearms.push(TracedView {
             serial: id.serial.to_string(),
@@ -182,13 +256,7 @@ pub async fn page(
                     )
                 })
                 .collect(),
-            chart: charts::custody(
-                &format!("Custody of {}", id.serial),
-                &periods,
-                &ticks,
-                start,
-                end,
-            ),
+            chart_alt: custody_alt(tr),
             events,
             complete: tr.timeline.complete,
         });

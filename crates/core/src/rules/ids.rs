@@ -381,9 +381,75 @@ impl RuleId {
         Some(why)
     }
 
+    /// How urgent an alert of this rule is: one mapping for the reports'
+    /// summary columns and the console's dashboard. Hard rules refuse before
+    /// signing rather than alert, so they are notices here.
+    pub fn severity(self) -> AlertSeverity {
+        self.urgency().0
+    }
+
+    /// The rule's place among alerts, most urgent first: its severity, then
+    /// the order the dashboard lists them in (equivocations, lost-and-stolen
+    /// hits; then overdue returns, items missing in transit, trace requests
+    /// overdue; then expiries).
+    pub fn urgency(self) -> (AlertSeverity, u8) {
+        use AlertSeverity::*;
+        use RuleId::*;
+        match self {
+            KeyEquivocated => (Critical, 0),
+            StolenHit => (Critical, 1),
+            ReturnOverdue => (Warning, 0),
+            TransferUnacknowledged => (Warning, 1),
+            MissingInTransit => (Warning, 2),
+            TraceOverdue => (Warning, 3),
+            LossReferencesMissing => (Warning, 4),
+            LossReportedLate => (Warning, 5),
+            CountOverdue => (Warning, 6),
+            HolderLimit => (Warning, 7),
+            // The server's own copy in object storage behind or refused.
+            PublishBehind => (Warning, 8),
+            ExpiringSoon => (Notice, 0),
+            CounterRotates => (Notice, 1),
+            _ => (Notice, 2),
+        }
+    }
+
     /// Looks a rule up by its name.
     pub fn from_name(s: &str) -> Option<RuleId> {
         RuleId::ALL.iter().copied().find(|r| r.name() == s)
+    }
+}
+
+/// How urgent an alert is ([`RuleId::severity`]); ordered most urgent
+/// first. Not part of any signed or stored format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AlertSeverity {
+    /// A device or custody failure: act today (equivocations,
+    /// lost-and-stolen hits).
+    Critical,
+    /// A rule of the trade missed: act this week (overdue returns, items
+    /// missing in transit, trace requests overdue...).
+    Warning,
+    /// Something coming up (expiries, counter rotation).
+    Notice,
+}
+
+impl AlertSeverity {
+    /// Every severity, most urgent first.
+    pub const ALL: [AlertSeverity; 3] = [
+        AlertSeverity::Critical,
+        AlertSeverity::Warning,
+        AlertSeverity::Notice,
+    ];
+
+    /// Its lower-case name (`critical`, `warning`, `notice`).
+    pub fn name(self) -> &'static str {
+        match self {
+            AlertSeverity::Critical => "critical",
+            AlertSeverity::Warning => "warning",
+            AlertSeverity::Notice => "notice",
+        }
     }
 }
 
@@ -461,5 +527,36 @@ mod tests {
         );
         assert!(serde_json::from_str::<RuleId>("\"no-such-rule\"").is_err());
         assert!(postcard::from_bytes::<RuleId>(&[200, 1]).is_err());
+    }
+
+    #[test]
+    fn alert_severity_puts_equivocations_and_stolen_hits_first() {
+        use AlertSeverity::*;
+        // Firing: the urgent ones are critical, in the dashboard's order.
+        assert_eq!(RuleId::KeyEquivocated.severity(), Critical);
+        assert_eq!(RuleId::StolenHit.severity(), Critical);
+        let order = [
+            RuleId::KeyEquivocated,
+            RuleId::StolenHit,
+            RuleId::ReturnOverdue,
+            RuleId::MissingInTransit,
+            RuleId::TraceOverdue,
+            RuleId::ExpiringSoon,
+        ];
+        assert!(order.windows(2).all(|w| w[0].urgency() < w[1].urgency()));
+        // The server's publisher behind or on an alarm: a warning.
+        assert_eq!(RuleId::PublishBehind.severity(), Warning);
+        // Quiet: expiries and hard rules are notices, never critical.
+        assert_eq!(RuleId::ExpiringSoon.severity(), Notice);
+        assert_eq!(RuleId::RecipientLicensed.severity(), Notice);
+        let critical: Vec<_> = RuleId::ALL
+            .iter()
+            .filter(|r| r.severity() == Critical)
+            .collect();
+        assert_eq!(critical.len(), 2);
+        assert_eq!(
+            AlertSeverity::ALL.map(AlertSeverity::name),
+            ["critical", "warning", "notice"]
+        );
     }
 }

@@ -22,5 +22,5 @@ pub mod state;
 pub use alerts::{Alert, AlertPolicy, alerts};
 pub use check::{Act, Violation, evaluate};
 pub use engine::{Engine, Finding, View};
-pub use ids::RuleId;
+pub use ids::{AlertSeverity, RuleId};
 pub use oversight::check_regulator;

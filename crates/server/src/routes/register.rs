@@ -93,6 +93,22 @@ pub struct SerialCheck {
     pub proof: String,
 }
 
+impl SerialCheck {
+    /// The parts of this answer its proof covers, for
+    /// [`crate::serial_proof::verify_serial_answer`].
+    pub fn parts(&self) -> crate::serial_proof::SerialAnswerParts<'_> {
+        crate::serial_proof::SerialAnswerParts {
+            checkpoint: &self.checkpoint,
+            serial: &self.serial,
+            map_key: &self.map_key,
+            value: self.value.as_deref(),
+            proof: &self.proof,
+            recorded: self.recorded,
+            lists_firearms: !self.firearms.is_empty(),
+        }
+    }
+}
+
 /// A serial as the police would type it: what the register knows of every
 /// firearm sharing it, whether it is reported lost or stolen, and the
 /// verifiable index's proof of its leaf (or of its absence: "not in the
