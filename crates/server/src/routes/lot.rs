@@ -20,7 +20,7 @@ use crate::error::ApiError;
 use crate::limits::CancelOnDrop;
 use crate::routes::auth::Caller;
 use crate::routes::extract::{Path, Query};
-use crate::routes::visibility::reveal_events;
+use crate::routes::visibility::{lot_site_visible, reveal_events};
 use crate::state::Shared;
 
 /// `?view=&held_from=&held_until=` of a lot trace.
@@ -181,8 +181,8 @@ fn build(
         let Some(mut traced) = traced else {
             continue;
         };
-        if !caller.0.reads_all() {
-            traced.retain_sites(|s| caller.0.may_read(Some(s), state.company_of(s)));
+        if !caller.0.reads_every_site() {
+            traced.retain_sites(|s| lot_site_visible(&caller.0, s, state.company_of(s)));
             if traced.steps.is_empty() {
                 continue;
             }
