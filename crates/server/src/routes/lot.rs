@@ -1,8 +1,10 @@
 //! `GET /v1/lots/{lot}/trace`: an ammunition lot's trace (core's
 //! `report::trace_lot`, the same the offline `trace --lot --bundle` prints)
 //! with an inclusion proof of every act, and who held rounds of it in a
-//! window. The regulator and auditors see every holder; a company or site
-//! its own holders and acts only.
+//! window. Scoped by `visibility::lot_site_visible`, the lot dossier's rule
+//! too: the regulator, auditors and the police see every holder; a company
+//! or site its own holders and acts, and the rounds in transit it sent or
+//! that are on their way to it (`LotTrace::retain_sites`).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
