@@ -8,6 +8,7 @@
 //! 404 from both.
 
 use armsledger_bundle::{BundleReader, Record, VerifyOptions, verify_bundle};
+use armsledger_core::event::{Event, SiteEvent};
 use armsledger_core::testkit::Showcase;
 use armsledger_core::{ChainId, SignedEntry};
 use axum::http::StatusCode;
@@ -16,8 +17,14 @@ use serde_json::Value;
 use crate::common::{Env, env_of, json};
 
 async fn showcase() -> Env {
-    let show = Showcase::new();
-    let env = env_of(show.scenario.clone(), |c| {
+    showcase_where(|_| true).await
+}
+
+/// The console's world with only the entries `keep` keeps, posted.
+async fn showcase_where(keep: impl Fn(&SignedEntry) -> bool) -> Env {
+    let mut s = Showcase::new().scenario;
+    s.log.retain(|e| keep(e));
+    let env = env_of(s, |c| {
         c.max_batch_entries = 4096;
         c.max_body_bytes = 16 << 20;
     })
@@ -186,4 +193,43 @@ async fn the_receiver_traces_the_rounds_it_got_and_a_stranger_gets_the_unknown_l
             );
         }
     }
+}
+
+/// While the 100 rounds travel (south has not taken them in), south has no
+/// act on the lot: like a weapon in transit to it, the lot is not yet its
+/// to trace (the transfer reaches it in its pull, as the transfers
+/// addressed to it do), and the sender sees them in transit.
+#[tokio::test]
+async fn rounds_still_in_transit_are_the_senders_to_trace_until_the_receiver_takes_them_in() {
+    let env = showcase_where(|e| {
+        !matches!(
+            &e.body().event,
+            Event::Site(SiteEvent::TransferredIn { .. })
+        )
+    })
+    .await;
+    let (st, t) = trace(&env, "site:north").await;
+    assert_eq!(st, StatusCode::OK, "{t}");
+    assert_eq!(
+        holdings(&t["lots"][0]["balances"]),
+        owned(&[
+            ("north", "store vault", 395),
+            ("north", "in transit to south", 100)
+        ])
+    );
+    for role in ["site:south", "company:other-co"] {
+        let (st, _) = trace(&env, role).await;
+        assert_eq!(st, StatusCode::NOT_FOUND, "{role}");
+        let (st, _, _) = dossier(&env, role).await;
+        assert_eq!(st, StatusCode::NOT_FOUND, "{role}");
+    }
+    // Quiet: the regulator sees the rounds on their way.
+    let (_, t) = trace(&env, "regulator").await;
+    assert_eq!(
+        holdings(&t["lots"][0]["balances"]),
+        owned(&[
+            ("north", "store vault", 395),
+            ("north", "in transit to south", 100)
+        ])
+    );
 }
