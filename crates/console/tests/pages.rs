@@ -247,8 +247,9 @@ fn expected(role: &str, page: &str) -> StatusCode {
         // GLK-001 was held at north (acme), then sent to south (other-co):
         // a role that never held it gets the same 404 as for no such serial.
         ("company:nobody", p) if p.starts_with("/console/firearms/") => StatusCode::NOT_FOUND,
-        // A company with no site never held the lot (the API's 404); other
-        // companies get a dossier of their own sites, which show none of it.
+        // other-co (site south) received 100 rounds of the lot from north:
+        // it and south get a dossier of south's acts, acme and north one of
+        // north's. A company with no site never held it: the API's 404.
         ("company:nobody", "/console/lots/L-24-0917/dossier") => StatusCode::NOT_FOUND,
         _ => ok,
     }
@@ -865,6 +866,27 @@ async fn a_lot_trace_shows_balances_per_holder_to_its_holders_only() {
     assert!(steps >= 1);
     assert!(r.body.contains("Balances after"));
     assert!(r.body.contains("href=\"/console/lots/L-24-0917/dossier\""));
+    // North sent 100 rounds to south (other-co): north's balances now are
+    // its own store only; the 100 show on its transfer-out step as in
+    // transit, answerable by north, never as south's store.
+    assert_eq!(balances, [["north", "in store at vault", "395"]]);
+    assert!(r.body.contains("in transit to south at north: 100"));
+    assert!(!r.body.contains("in store at vault at south"), "{}", r.body);
+    // South received them: it traces what it holds (its arrival and its
+    // 100), and sees nothing of north's store or guards.
+    let south = e.sign_in("site:south").await;
+    let r = e.get("/console/lots?lot=L-24-0917", Some(&south)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(!r.body.contains("id=\"no-lot\""), "{}", r.body);
+    assert_eq!(
+        table_cells(&r.body, ".lot-balances"),
+        [["south", "in store at vault", "100"]]
+    );
+    assert!(
+        !r.body.contains("guard-1") && !r.body.contains("at north: 395"),
+        "{}",
+        r.body
+    );
     // Quiet for a company that never held it: the API's "no such lot".
     let nobody = e.sign_in("company:nobody").await;
     let r = e.get("/console/lots?lot=L-24-0917", Some(&nobody)).await;

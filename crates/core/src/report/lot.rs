@@ -188,8 +188,12 @@ impl LotTrace {
     }
 
     /// Keeps only what concerns the sites `keep` says a reader may see:
-    /// their acts, their holders (rounds in transit count for the sender
-    /// and the receiver), their receipts and flags. A company sees its own
+    /// their acts, their holders, their receipts and flags. Rounds in
+    /// transit are kept for the sender (answerable for them) and for the
+    /// receiver (they are on their way to it), never for a third site; a
+    /// receiver sees its own acts on the rounds it got, not the sender's.
+    /// [`LotTrace::complete`] is worked out again over the acts kept, so it
+    /// says nothing about another site's link chain. A company sees its own
     /// holders; the regulator keeps everything. Call before
     /// [`LotTrace::window`], so a window shows only the holders kept.
     pub fn retain_sites(&mut self, keep: impl Fn(&SiteId) -> bool) {
@@ -208,6 +212,9 @@ impl LotTrace {
         self.balances.retain(|h| holder_kept(&h.site, &h.holder));
         self.receipts.retain(|r| keep(&r.site));
         self.flags.retain(|f| keep(&f.site));
+        // Each site's lot links are checked on their own (`events_of`), so
+        // the kept acts' links are the whole answer for the kept sites.
+        self.complete = self.steps.iter().all(|s| s.event.link_ok);
     }
 }
 

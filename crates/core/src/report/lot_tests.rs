@@ -359,6 +359,38 @@ fn a_company_sees_its_own_holders_and_acts_only() {
 }
 
 #[test]
+fn a_kept_trace_is_complete_by_its_own_sites_links_only() {
+    let j = LotJourney::new();
+    let north: SiteId = v("north");
+    let south: SiteId = v("south");
+    // North's chain for the lot with a broken link (as a bundle missing one
+    // of north's acts shows it): the whole trace is not complete.
+    let broken = |mut t: LotTrace| {
+        let s = t
+            .steps
+            .iter_mut()
+            .rfind(|s| s.event.chain == crate::entry::ChainId::Site(north.clone()))
+            .unwrap();
+        s.event.link_ok = false;
+        t.complete = false;
+        t
+    };
+    // Firing: north's reader is told its chain has a gap.
+    let mut t = broken(traced(&j));
+    t.retain_sites(|s| s == &north);
+    assert!(!t.complete);
+    // Quiet: south's reader is not told about north's chain at all.
+    let mut t = broken(traced(&j));
+    t.retain_sites(|s| s == &south);
+    assert!(!t.steps.is_empty());
+    assert!(t.complete, "north's gap shown to south");
+    // Keeping every site keeps the answer.
+    let mut t = broken(traced(&j));
+    t.retain_sites(|_| true);
+    assert!(!t.complete);
+}
+
+#[test]
 fn a_trace_asked_to_stop_stops_and_one_left_alone_runs_to_the_end() {
     let j = LotJourney::new();
     let v = folded(j.log(), &j);

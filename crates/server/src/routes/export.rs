@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 use crate::error::ApiError;
 use crate::routes::auth::Caller;
 use crate::routes::extract::{Path, Query};
-use crate::routes::visibility::{no_such_serial, visible_events};
+use crate::routes::visibility::{lot_site_visible, no_such_serial, visible_events};
 use crate::scope::SiteScope;
 use crate::state::Shared;
 use crate::tokens::Role;
@@ -271,7 +271,7 @@ fn write(
         // at the sites the caller may read, as its lot trace shows them.
         (Scope::Lot(id), ChainId::Site(site)) => {
             armsledger_core::report::concerns_lot(en, id)
-                && lot_site_visible(role, site, &companies)
+                && lot_site_visible(role, site, companies.get(site))
         }
     };
     // A scoped bundle reads only the entries its scope can hold, from the
@@ -393,7 +393,7 @@ fn redaction(
     let (key, visible): (IndexKey, &dyn Fn(&SiteId) -> bool) = match scope {
         Scope::Firearm(id) => (IndexKey::Firearm(*id), &|_| true),
         Scope::Lot(id) => (IndexKey::Lot(*id), &|site| {
-            lot_site_visible(role, site, companies)
+            lot_site_visible(role, site, companies.get(site))
         }),
         Scope::All | Scope::Company(_) | Scope::Site(_) => return Ok(Some((party, key_sites))),
     };
@@ -409,16 +409,6 @@ fn redaction(
         }
     }
     Ok(Some((party, key_sites)))
-}
-
-/// Whether `role` sees a lot's acts at `site` (the lot trace's rule: the
-/// regulator and auditors every site, a company or site its own).
-fn lot_site_visible(
-    role: &Role,
-    site: &SiteId,
-    companies: &std::collections::HashMap<SiteId, CompanyId>,
-) -> bool {
-    role.reads_all() || role.may_read(Some(site), companies.get(site))
 }
 
 /// The transfer-outs below `size` signed by sites outside `sites` and
@@ -667,9 +657,7 @@ pub async fn lot_dossier(
                 .scan(&IndexKey::Lot(id), 0, usize::MAX)
                 .map_err(|e| ApiError::Internal(e.to_string()))?;
             let seen = events.iter().any(|s| match s.entry.chain() {
-                ChainId::Site(site) => {
-                    caller.0.reads_all() || caller.0.may_read(Some(site), state.company_of(site))
-                }
+                ChainId::Site(site) => lot_site_visible(&caller.0, site, state.company_of(site)),
                 ChainId::Regulator => false,
             });
             if seen {

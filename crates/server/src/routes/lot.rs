@@ -1,8 +1,10 @@
 //! `GET /v1/lots/{lot}/trace`: an ammunition lot's trace (core's
 //! `report::trace_lot`, the same the offline `trace --lot --bundle` prints)
 //! with an inclusion proof of every act, and who held rounds of it in a
-//! window. The regulator and auditors see every holder; a company or site
-//! its own holders and acts only.
+//! window. Scoped by `visibility::lot_site_visible`, the lot dossier's rule
+//! too: the regulator, auditors and the police see every holder; a company
+//! or site its own holders and acts, and the rounds in transit it sent or
+//! that are on their way to it (`LotTrace::retain_sites`).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -20,7 +22,7 @@ use crate::error::ApiError;
 use crate::limits::CancelOnDrop;
 use crate::routes::auth::Caller;
 use crate::routes::extract::{Path, Query};
-use crate::routes::visibility::reveal_events;
+use crate::routes::visibility::{lot_site_visible, reveal_events};
 use crate::state::Shared;
 
 /// `?view=&held_from=&held_until=` of a lot trace.
@@ -181,8 +183,8 @@ fn build(
         let Some(mut traced) = traced else {
             continue;
         };
-        if !caller.0.reads_all() {
-            traced.retain_sites(|s| caller.0.may_read(Some(s), state.company_of(s)));
+        if !caller.0.reads_every_site() {
+            traced.retain_sites(|s| lot_site_visible(&caller.0, s, state.company_of(s)));
             if traced.steps.is_empty() {
                 continue;
             }

@@ -9,6 +9,7 @@
 //! as one that does not exist.
 
 use armsledger_core::entry::ChainId;
+use armsledger_core::ids::SiteId;
 use armsledger_core::note::NoteView;
 use armsledger_core::rules::state::State;
 
@@ -34,6 +35,24 @@ pub(crate) fn visible_events<'a>(
         }
     }
     visible
+}
+
+/// Whether the caller with `role` sees an ammunition lot's acts at `site`
+/// (of `company`): the one rule of the lot trace (`GET /v1/lots/{lot}/trace`)
+/// and the lot dossier (`GET /v1/lots/{lot}/dossier`). The regulator,
+/// auditors and the police see every site; a company its own sites, a site
+/// itself. Unlike a weapon's history, a lot's is not shown up to the
+/// caller's last act: rounds of one lot are held at many sites at once, so
+/// a receiver sees its own acts on the rounds it got (and the rounds in
+/// transit to it, `LotTrace::retain_sites`), never the sender's issues,
+/// guards or counts. A caller with no act at a site it may see gets the
+/// unknown lot's 404.
+pub(crate) fn lot_site_visible(
+    role: &Role,
+    site: &SiteId,
+    company: Option<&armsledger_core::ids::CompanyId>,
+) -> bool {
+    role.reads_every_site() || role.may_read(Some(site), company)
 }
 
 /// Whether the caller with `role` may read the text of the sealed notes an

@@ -16,6 +16,7 @@ mod common;
 mod files;
 mod limits;
 mod lot_dossier;
+mod lot_scope;
 mod lot_trace;
 mod need_to_know;
 mod scope;
