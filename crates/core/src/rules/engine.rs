@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::chain::{CLOCK_TOLERANCE_MS, LinkVerdict};
 use crate::entry::{ChainId, SignedEntry};
@@ -20,7 +20,7 @@ use crate::rules::oversight::{check_regulator, correction_applies};
 use crate::rules::state::{EntryMeta, State};
 
 /// A hard-rule violation recorded against a validly signed entry.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     /// The rule.
     pub rule: RuleId,
@@ -31,7 +31,8 @@ pub struct Finding {
     /// The entry.
     pub entry: Hash,
     /// Event kind.
-    pub kind: &'static str,
+    #[serde(deserialize_with = "crate::snapshot::static_kind")]
+    pub kind: crate::snapshot::KindName,
     /// Device time of the act.
     pub time: Timestamp,
     /// What the ledger shows.
@@ -41,7 +42,7 @@ pub struct Finding {
 }
 
 /// Which view of corrected history the state reflects.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum View {
     /// Each superseded event replaced by its latest correction.
     Corrected,
@@ -49,7 +50,7 @@ pub enum View {
     Original,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct PendingOverride {
     rule: RuleId,
     entry: Hash,
@@ -57,17 +58,23 @@ struct PendingOverride {
     recorder: PersonId,
 }
 
-/// Folds entries into state and findings.
-#[derive(Clone, Debug)]
+/// Folds entries into state and findings. Its serde form (postcard, maps
+/// in key order) is the rules state of a snapshot (docs/formats.md, "Rules
+/// snapshots"); the history is not in it: it is the log itself.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Engine {
     view: View,
     state: State,
     findings: Vec<Finding>,
+    #[serde(skip)]
     history: Vec<(Arc<SignedEntry>, Option<Timestamp>)>,
     /// Latest correction per superseded entry: (correction hash, corrected event).
+    #[serde(with = "crate::snapshot::sorted_map")]
     corrections: HashMap<Hash, (Hash, SiteEvent)>,
     /// Latest correction per superseded regulator entry.
+    #[serde(with = "crate::snapshot::sorted_map")]
     regulator_corrections: HashMap<Hash, (Hash, RegulatorEvent)>,
+    #[serde(with = "crate::snapshot::sorted_map")]
     overrides: HashMap<(ChainId, Hash), Vec<PendingOverride>>,
     /// Every serial a firearm was ever recorded under (normalised), in any
     /// view: a mistyped serial stays findable after its correction.
@@ -93,6 +100,16 @@ impl Engine {
             overrides: HashMap::new(),
             serials: BTreeMap::new(),
         }
+    }
+
+    /// How many entries were applied (the history's length).
+    pub fn history_len(&self) -> u64 {
+        u64::try_from(self.history.len()).unwrap_or(u64::MAX)
+    }
+
+    /// Puts back the history a decoded snapshot left out (the log's entries).
+    pub(crate) fn set_history(&mut self, history: Vec<(Arc<SignedEntry>, Option<Timestamp>)>) {
+        self.history = history;
     }
 
     /// The folded state.
