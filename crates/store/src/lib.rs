@@ -35,6 +35,7 @@ mod error;
 mod finding;
 mod log;
 pub mod notes;
+pub mod snapshot;
 mod terms;
 
 pub use armoury::{ArmouryLedger, DeviceKey, EntryReceipt, Pending, Recovery, SignRequest, Source};
