@@ -30,6 +30,7 @@ pub mod retention;
 pub mod routes;
 pub mod scope;
 pub mod secret;
+pub mod snapshots;
 pub mod start;
 pub mod state;
 pub mod tokens;
@@ -64,7 +65,7 @@ pub use state::{Published, Shared};
         routes::sync::pull, routes::export::export, routes::export::dossier, routes::export::lot_dossier,
         access_log::list, retention::post_review,
         routes::admin::create_token, routes::admin::list_tokens, routes::admin::revoke_token,
-        routes::admin::healthz, routes::admin::metrics,
+        routes::admin::healthz, routes::admin::metrics, routes::admin::rules_state,
         witnessing::cosigned_checkpoint, witnessing::status,
     ),
     modifiers(&BearerAuth),
@@ -134,6 +135,7 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .route("/v1/tokens/{id}", delete(admin::revoke_token))
         .route("/healthz", get(admin::healthz))
         .route("/metrics", get(admin::metrics))
+        .route("/v1/admin/state", get(admin::rules_state))
         .route("/openapi.json", get(openapi))
         .route("/v1/access-log", get(access_log::list))
         .route("/v1/retention/review", post(crate::retention::post_review))

@@ -54,6 +54,8 @@ pub struct Metrics {
     pub witness_failures: Counter,
     /// The object-storage publisher's.
     pub publish: crate::publish::PublishMetrics,
+    /// The rules snapshots'.
+    pub snapshots: crate::snapshots::SnapshotMetrics,
 }
 
 impl Default for Metrics {
@@ -81,6 +83,7 @@ impl Default for Metrics {
             witness_quorum_size: Gauge::default(),
             witness_failures: Counter::default(),
             publish: crate::publish::PublishMetrics::default(),
+            snapshots: crate::snapshots::SnapshotMetrics::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -176,6 +179,7 @@ impl Default for Metrics {
             m.witness_failures.clone(),
         );
         m.publish.register(&mut registry);
+        m.snapshots.register(&mut registry);
         Metrics { registry, ..m }
     }
 }

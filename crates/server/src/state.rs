@@ -89,6 +89,8 @@ pub struct Shared {
     witnessing: crate::witnessing::Board,
     /// Who read what ([`crate::access_log`]).
     access: crate::access_log::AccessLog,
+    /// Rules snapshots ([`crate::snapshots`]).
+    snapshots: crate::snapshots::Snapshots,
 }
 
 /// What [`Shared::new`] is made of: the data directory's contents, opened.
@@ -141,8 +143,14 @@ impl Shared {
             clock: p.clock,
             witnessing: p.witnessing,
             access: p.access,
+            snapshots: crate::snapshots::Snapshots::new(&p.config.data_dir, &p.config.snapshots),
             config: p.config,
         }
+    }
+
+    /// The rules snapshots.
+    pub fn snapshots(&self) -> &crate::snapshots::Snapshots {
+        &self.snapshots
     }
 
     /// The access log: who read what.

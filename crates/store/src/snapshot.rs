@@ -173,8 +173,31 @@ impl SnapshotDir {
         Ok(path)
     }
 
-    /// The snapshots present, newest (largest size) first, by file name;
-    /// temporary files left by a crash are removed.
+    /// Removes the temporary files a crash left mid-write (call it only
+    /// while no snapshot is being written: at start); returns how many.
+    pub fn remove_temporary(&self) -> Result<usize, SnapshotError> {
+        let rd = match fs::read_dir(&self.dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(io(&self.dir, e)),
+        };
+        let mut n = 0;
+        for item in rd {
+            let item = item.map_err(|e| io(&self.dir, e))?;
+            let name = item.file_name();
+            if name
+                .to_str()
+                .is_some_and(|s| s.starts_with(".rules-") && s.ends_with(".tmp"))
+            {
+                fs::remove_file(item.path()).map_err(|e| io(&item.path(), e))?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// The snapshots present, newest (largest size) first, by file name
+    /// (temporary files are not listed).
     pub fn list(&self) -> Result<Vec<(u64, PathBuf)>, SnapshotError> {
         let rd = match fs::read_dir(&self.dir) {
             Ok(rd) => rd,
@@ -186,10 +209,6 @@ impl SnapshotDir {
             let item = item.map_err(|e| io(&self.dir, e))?;
             let name = item.file_name();
             let Some(name) = name.to_str() else { continue };
-            if name.starts_with(".rules-") && name.ends_with(".tmp") {
-                let _ = fs::remove_file(item.path());
-                continue;
-            }
             if let Some(n) = name
                 .strip_prefix("rules-")
                 .and_then(|r| r.strip_suffix(".snap"))
@@ -238,10 +257,7 @@ pub fn read_file(path: &Path) -> Result<Snapshot, SnapshotError> {
         return Err(torn(path, format!("{len} bytes is shorter than a header")));
     }
     f.read_exact(&mut head).map_err(|e| io(path, e))?;
-    let mut r = Reader {
-        buf: &head,
-        path,
-    };
+    let mut r = Reader { buf: &head, path };
     if r.take(8)? != SNAPSHOT_MAGIC {
         return Err(SnapshotError::NotASnapshot { path: shown(path) });
     }
@@ -269,7 +285,10 @@ pub fn read_file(path: &Path) -> Result<Snapshot, SnapshotError> {
     // The rest: identity, state length, state digest, state, file digest.
     let min = (FIXED_HEAD + 2 + id_len + 8 + 32 + 32) as u64;
     if len < min {
-        return Err(torn(path, format!("{len} bytes is shorter than its header")));
+        return Err(torn(
+            path,
+            format!("{len} bytes is shorter than its header"),
+        ));
     }
     let state_len = len - min;
     let mut all = Vec::new();
@@ -358,7 +377,10 @@ struct Reader<'a> {
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], SnapshotError> {
         if self.buf.len() < n {
-            return Err(torn(self.path, format!("{n} bytes expected, {} left", self.buf.len())));
+            return Err(torn(
+                self.path,
+                format!("{n} bytes expected, {} left", self.buf.len()),
+            ));
         }
         let (a, b) = self.buf.split_at(n);
         self.buf = b;
@@ -484,7 +506,10 @@ mod tests {
         newer.extend_from_slice(&dg.0);
         fs::write(&p, &newer).unwrap();
         let e = d.read(5).unwrap_err();
-        assert!(matches!(e, SnapshotError::Version { what: "state", .. }), "{e}");
+        assert!(
+            matches!(e, SnapshotError::Version { what: "state", .. }),
+            "{e}"
+        );
         assert!(e.to_string().contains("this build reads version 1"), "{e}");
         // Another file under this name.
         fs::write(&p, [b'x'; 200]).unwrap();
@@ -505,6 +530,10 @@ mod tests {
         fs::write(&t, b"half").unwrap();
         let sizes: Vec<u64> = d.list().unwrap().iter().map(|(n, _)| *n).collect();
         assert_eq!(sizes, [3]);
+        // Listing leaves it (a writer may be at work); the start removes it.
+        assert!(t.exists());
+        assert_eq!(d.remove_temporary().unwrap(), 1);
         assert!(!t.exists());
+        assert_eq!(d.list().unwrap().len(), 1);
     }
 }

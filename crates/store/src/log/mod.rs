@@ -342,6 +342,12 @@ pub(crate) fn entry_bytes(index: u64, row: &[u8]) -> Result<Vec<u8>, StoreError>
     stored::decode(index, row)
 }
 
+/// Decodes entry `index` from its row as [`LogReader::rows`] gives it.
+pub fn decode_row(index: u64, row: &[u8]) -> Result<SignedEntry, StoreError> {
+    SignedEntry::decode(&entry_bytes(index, row)?)
+        .map_err(|e| StoreError::malformed("entries", index, e))
+}
+
 /// The uncompressed stored form of an entry, the input the format's
 /// dictionary is trained on (see docs/log.md, "Format versions").
 #[cfg(feature = "bench-support")]
