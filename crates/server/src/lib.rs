@@ -262,8 +262,16 @@ pub async fn serve_with(
     ready(bound, shared.log_vkey());
     let header_timeout = Duration::from_secs(shared.config().header_timeout_secs);
     let cap = accept::connection_cap(shared.config().max_connections);
+    let at_exit = shared.clone();
     let router = mount(app(shared.clone()), shared);
     accept::accept_loop(listener, router, header_timeout, cap, shutdown).await;
+    // A snapshot of the whole log, so the next start replays nothing.
+    match tokio::task::spawn_blocking(move || snapshots::write_now(&at_exit)).await {
+        Ok(Ok(Some(size))) => tracing::info!(size, "rules snapshot at shutdown"),
+        Ok(Ok(None)) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "no rules snapshot at shutdown"),
+        Err(e) => tracing::warn!(error = %e, "no rules snapshot at shutdown"),
+    }
     Ok(())
 }
 

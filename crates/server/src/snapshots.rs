@@ -283,17 +283,17 @@ pub(crate) fn load_history(reader: &LogReader, n: u64) -> Result<Vec<HistoryItem
 }
 
 /// After a durable commit (on the sequencer, between groups): takes a
-/// snapshot when one is due and none is being written.
+/// snapshot when one is due and none is being written, and writes it in
+/// the background.
 pub(crate) fn after_commit(shared: &Shared) {
     let snaps = shared.snapshots();
     let c = &snaps.config;
     if !c.enabled || snaps.writing() || shared.verifier_is_stale() {
         return;
     }
-    let Ok(reader) = shared.store().read() else {
+    let Ok(size) = shared.store().read().map(|r| r.size()) else {
         return;
     };
-    let size = reader.size();
     let Ok(last) = snaps.last.lock().map(|l| *l) else {
         return;
     };
@@ -305,7 +305,60 @@ pub(crate) fn after_commit(shared: &Shared) {
     if !(by_count || by_time) {
         return;
     }
+    let Some((meta, state)) = take(shared) else {
+        return;
+    };
+    snaps.busy.store(true, Ordering::Release);
+    let busy = snaps.busy.clone();
+    let dir = snaps.dir.clone();
+    let kept = c.kept;
+    let metrics = shared.metrics().snapshots.clone();
+    let spawned = std::thread::Builder::new()
+        .name("snapshot-writer".into())
+        .spawn(move || {
+            if let Err(e) = write(&dir, meta, &state, kept, &metrics) {
+                tracing::error!(error = %e, "writing a rules snapshot");
+            }
+            busy.store(false, Ordering::Release);
+        });
+    if spawned.is_err() {
+        snaps.busy.store(false, Ordering::Release);
+    }
+}
+
+/// Writes a snapshot now, on this thread, unless the newest one already
+/// covers the log (at a graceful shutdown, so the next start replays
+/// nothing; and for the restart bench). Returns the size it covers.
+pub fn write_now(shared: &Shared) -> Result<Option<u64>, String> {
+    let snaps = shared.snapshots();
+    if !snaps.config.enabled {
+        return Ok(None);
+    }
+    let size = shared.store().read().map_err(|e| e.to_string())?.size();
+    let newest = snaps.dir.list().map_err(|e| e.to_string())?;
+    if newest.first().is_some_and(|(n, _)| *n == size) {
+        return Ok(Some(size));
+    }
+    let (meta, state) = take(shared).ok_or("the rules state does not match the log")?;
+    let size = meta.size;
+    write(
+        &snaps.dir,
+        meta,
+        &state,
+        snaps.config.kept,
+        &shared.metrics().snapshots,
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(Some(size))
+}
+
+/// Encodes the state when the verifier folded exactly the log's entries,
+/// with the header that binds it to the log; `None` otherwise.
+fn take(shared: &Shared) -> Option<(SnapshotMeta, Vec<u8>)> {
+    let snaps = shared.snapshots();
     let t = Instant::now();
+    let reader = shared.store().read().ok()?;
+    let size = reader.size();
     let state = match shared.verifier() {
         // Only when the verifier folded exactly the log's entries (a
         // logged entry that no longer verifies leaves it short: then
@@ -320,21 +373,24 @@ pub(crate) fn after_commit(shared: &Shared) {
             if let Ok(mut l) = snaps.last.lock() {
                 *l = (size, Instant::now());
             }
-            return;
+            return None;
         }
-        Err(_) => return,
+        Err(_) => return None,
     };
-    let metrics = shared.metrics().snapshots.clone();
-    metrics.encode_seconds.observe(t.elapsed().as_secs_f64());
+    shared
+        .metrics()
+        .snapshots
+        .encode_seconds
+        .observe(t.elapsed().as_secs_f64());
     let state = match state {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "encoding the rules state for a snapshot");
-            return;
+            return None;
         }
     };
     let last_received = match size.checked_sub(1) {
-        Some(i) => reader.received_at(i).unwrap_or_default(),
+        Some(i) => reader.received_at(i).ok()?,
         None => armsledger_core::ids::Timestamp(0),
     };
     let meta = SnapshotMeta {
@@ -344,36 +400,33 @@ pub(crate) fn after_commit(shared: &Shared) {
         last_received,
         state_digest: armsledger_core::Hash([0; 32]),
     };
-    drop(reader);
     if let Ok(mut l) = snaps.last.lock() {
         *l = (size, Instant::now());
     }
-    snaps.busy.store(true, Ordering::Release);
-    let busy = snaps.busy.clone();
-    let dir = snaps.dir.clone();
-    let kept = c.kept;
-    let spawned = std::thread::Builder::new()
-        .name("snapshot-writer".into())
-        .spawn(move || {
-            let t = Instant::now();
-            let meta = SnapshotMeta {
-                state_digest: state_digest(&state),
-                ..meta
-            };
-            match dir.write(&meta, &state).and_then(|_| dir.prune(kept)) {
-                Ok(_) => {
-                    metrics.written.inc();
-                    metrics.size.set(i64::try_from(size).unwrap_or(i64::MAX));
-                    metrics.write_seconds.observe(t.elapsed().as_secs_f64());
-                    tracing::info!(size, bytes = state.len(), "rules snapshot written");
-                }
-                Err(e) => tracing::error!(error = %e, size, "writing a rules snapshot"),
-            }
-            busy.store(false, Ordering::Release);
-        });
-    if spawned.is_err() {
-        snaps.busy.store(false, Ordering::Release);
-    }
+    Some((meta, state))
+}
+
+/// Digests, writes, syncs and prunes one snapshot.
+fn write(
+    dir: &SnapshotDir,
+    meta: SnapshotMeta,
+    state: &[u8],
+    kept: usize,
+    metrics: &SnapshotMetrics,
+) -> Result<(), armsledger_store::snapshot::SnapshotError> {
+    let t = Instant::now();
+    let size = meta.size;
+    let meta = SnapshotMeta {
+        state_digest: state_digest(state),
+        ..meta
+    };
+    dir.write(&meta, state)?;
+    dir.prune(kept)?;
+    metrics.written.inc();
+    metrics.size.set(i64::try_from(size).unwrap_or(i64::MAX));
+    metrics.write_seconds.observe(t.elapsed().as_secs_f64());
+    tracing::info!(size, bytes = state.len(), "rules snapshot written");
+    Ok(())
 }
 
 /// For a point-in-time query at `at` (corrected view): the verifier of the

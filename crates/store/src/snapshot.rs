@@ -217,7 +217,7 @@ impl SnapshotDir {
                 out.push((n, item.path()));
             }
         }
-        out.sort_by(|a, b| b.0.cmp(&a.0));
+        out.sort_by_key(|(n, _)| std::cmp::Reverse(*n));
         Ok(out)
     }
 
@@ -535,5 +535,61 @@ mod tests {
         assert_eq!(d.remove_temporary().unwrap(), 1);
         assert!(!t.exists());
         assert_eq!(d.list().unwrap().len(), 1);
+    }
+
+    /// The documented vector (docs/formats.md, "Rules snapshots"): the
+    /// state of an empty verifier trusting regulator key 11…11, at log size
+    /// 0; and the same file claiming a newer state version, which must be
+    /// refused. `ARMSLEDGER_BLESS=1` rewrites them.
+    #[test]
+    fn the_documented_vectors_hold() {
+        use armsledger_core::LedgerVerifier;
+        use armsledger_core::rules::View;
+        let state = LedgerVerifier::new([0x11; 32], vec![], View::Corrected)
+            .encode_state()
+            .unwrap();
+        let m = SnapshotMeta {
+            identity: "example.org/log+b1a2c3d4+AbCdEf".into(),
+            size: 0,
+            root: Hash::of(&[]),
+            last_received: Timestamp(0),
+            state_digest: state_digest(&state),
+        };
+        let good = encode(&m, &state).unwrap();
+        let mut newer = good[..good.len() - 32].to_vec();
+        newer[12..16].copy_from_slice(&(STATE_VERSION + 1).to_le_bytes());
+        let dg = Hash::of(&[&newer]);
+        newer.extend_from_slice(&dg.0);
+        let dir = armsledger_testsupport::repo::vectors("snapshot");
+        let files = [
+            ("rules-empty.hex", &good),
+            ("fail_newer_state_version.hex", &newer),
+        ];
+        if std::env::var_os("ARMSLEDGER_BLESS").is_some() {
+            fs::create_dir_all(&dir).unwrap();
+            for (name, bytes) in files {
+                fs::write(dir.join(name), format!("{}\n", hex::encode(bytes))).unwrap();
+            }
+        }
+        for (name, bytes) in files {
+            let text = fs::read_to_string(dir.join(name)).unwrap();
+            assert_eq!(
+                text.trim(),
+                hex::encode(bytes),
+                "{name} differs: a format change?"
+            );
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let d = SnapshotDir::new(tmp.path());
+        fs::write(d.file_of(0), &good).unwrap();
+        let back = d.read(0).unwrap();
+        assert_eq!(back.meta, m);
+        let v = LedgerVerifier::decode_state(&back.state, [0x11; 32], &[], vec![]).unwrap();
+        assert_eq!(v.state_digest().unwrap(), m.state_digest);
+        fs::write(d.file_of(0), &newer).unwrap();
+        assert!(matches!(
+            d.read(0),
+            Err(SnapshotError::Version { what: "state", .. })
+        ));
     }
 }
