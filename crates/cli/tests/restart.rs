@@ -5,7 +5,8 @@
 //!   snapshot is being encoded, written or renamed. After each kill it
 //!   restarts from its snapshots, and then once more with `--no-snapshot`
 //!   (the whole log replayed): both serve the same rules state, compared by
-//!   the state digest (`GET /v1/admin/state`).
+//!   the state digest (`GET /v1/admin/state`); `armsledger fsck` finds
+//!   every snapshot kept equal to its replay at that size.
 //! * A snapshot of another log, and one of a newer state version, are
 //!   refused (the reason named) and the state rebuilt from the log; the
 //!   server's own snapshot is used and only what follows it is replayed.
@@ -23,6 +24,22 @@ use std::time::{Duration, Instant};
 
 use armsledger_core::testkit::Scenario;
 use harness::{Rng, Server, env_count, get, json};
+
+/// `armsledger fsck --json`, which must be clean.
+fn fsck(data: &std::path::Path) -> serde_json::Value {
+    let out = std::process::Command::new(harness::bin())
+        .args(["fsck", "--json", "--data"])
+        .arg(data)
+        .output()
+        .unwrap();
+    let report = json(&out.stdout);
+    assert!(
+        out.status.success() && report["clean"] == true,
+        "fsck: {report:#}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    report
+}
 
 /// `GET /v1/admin/state` as the regulator.
 fn state(srv: &Server) -> serde_json::Value {
@@ -109,6 +126,10 @@ fn every_restart_after_sigkill_serves_the_state_a_full_replay_does() {
              ({from_snapshots:#} against {full:#})"
         );
         srv.kill();
+        // Offline: every snapshot kept holds the state a replay reaches at
+        // its size, and the whole replay ends at the server's digest.
+        let report = fsck(&data);
+        assert_eq!(report["state_digest"], full["state_digest"], "{report:#}");
         srv.restart();
     }
     assert!(resumed > 0, "no restart resumed from a snapshot");
@@ -159,6 +180,23 @@ fn snapshots_of_another_log_or_a_newer_version_are_refused_and_rebuilt() {
     }
     let name = b_dir.join(format!("rules-{size:020}.snap"));
     std::fs::write(&name, &other).unwrap();
+    // fsck names it too (firing; the clean runs are in the suite above).
+    let out = std::process::Command::new(harness::bin())
+        .args(["fsck", "--json", "--data"])
+        .arg(&b.data)
+        .output()
+        .unwrap();
+    let report = json(&out.stdout);
+    assert!(
+        !out.status.success() && report["clean"] == false,
+        "{report:#}"
+    );
+    assert!(
+        report["problems"]
+            .to_string()
+            .contains("is not the log's at size"),
+        "{report:#}"
+    );
     b.restart();
     let st = state(&b);
     let start = &st["start"];

@@ -85,6 +85,35 @@ pub struct Config {
     /// Rules snapshots (`[snapshots]`): how often the rules engine's state
     /// is saved beside the log, so a start replays only what follows it.
     pub snapshots: SnapshotConfig,
+    /// Background compaction of the log file (`[compaction]`).
+    pub compaction: CompactionConfig,
+}
+
+/// When the server compacts its log file on its own (docs/operations.md,
+/// "Disk and compaction").
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CompactionConfig {
+    /// Compact in the background at all.
+    pub enabled: bool,
+    /// How often to look, in milliseconds.
+    pub check_ms: u64,
+    /// Compact only when no entry was received for this long (ms).
+    pub quiet_ms: u64,
+    /// Compact only when the file grew by this many percent since the
+    /// last compaction (or the start).
+    pub min_growth_percent: u64,
+}
+
+impl Default for CompactionConfig {
+    fn default() -> Self {
+        CompactionConfig {
+            enabled: true,
+            check_ms: 60_000,
+            quiet_ms: 30_000,
+            min_growth_percent: 20,
+        }
+    }
 }
 
 /// When rules snapshots are written and whether they are used
@@ -146,6 +175,7 @@ impl Default for Config {
             publish: None,
             retention: crate::retention::RetentionPolicy::default(),
             snapshots: SnapshotConfig::default(),
+            compaction: CompactionConfig::default(),
         }
     }
 }

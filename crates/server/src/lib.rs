@@ -18,6 +18,7 @@
 pub mod accept;
 pub mod access_log;
 pub mod clock;
+pub mod compaction;
 pub mod config;
 pub mod disk;
 pub mod error;
@@ -171,6 +172,7 @@ pub fn app(shared: Arc<Shared>) -> Router {
 /// policy, the tasks that gather cosignatures ([`witnessing::spawn`]).
 pub fn spawn_workers(shared: Arc<Shared>) {
     witnessing::spawn(shared.clone());
+    compaction::spawn(shared.clone());
     let s = shared.clone();
     tokio::spawn(async move {
         let interval = Duration::from_millis(s.config().checkpoint_interval_ms.max(10));

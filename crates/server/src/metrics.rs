@@ -56,6 +56,8 @@ pub struct Metrics {
     pub publish: crate::publish::PublishMetrics,
     /// The rules snapshots'.
     pub snapshots: crate::snapshots::SnapshotMetrics,
+    /// Compaction and the log file's size.
+    pub compaction: crate::compaction::CompactionMetrics,
 }
 
 impl Default for Metrics {
@@ -84,6 +86,7 @@ impl Default for Metrics {
             witness_failures: Counter::default(),
             publish: crate::publish::PublishMetrics::default(),
             snapshots: crate::snapshots::SnapshotMetrics::default(),
+            compaction: crate::compaction::CompactionMetrics::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -180,6 +183,7 @@ impl Default for Metrics {
         );
         m.publish.register(&mut registry);
         m.snapshots.register(&mut registry);
+        m.compaction.register(&mut registry);
         Metrics { registry, ..m }
     }
 }

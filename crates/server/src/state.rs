@@ -285,6 +285,11 @@ impl Shared {
     }
 
     /// Records that entries received at `t` are in the log.
+    /// The latest receipt time logged (0 before the first entry).
+    pub(crate) fn last_receipt(&self) -> Timestamp {
+        Timestamp(self.last_received.load(Ordering::Acquire))
+    }
+
     pub(crate) fn note_received(&self, t: Timestamp) {
         self.last_received.fetch_max(t.0, Ordering::AcqRel);
     }

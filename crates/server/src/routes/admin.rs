@@ -120,6 +120,7 @@ pub async fn healthz(
 /// Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", tag = "admin", responses((status = 200, content_type = "text/plain")))]
 pub async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    crate::compaction::refresh_file_gauges(&shared);
     let mut r = shared.metrics().render().into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
