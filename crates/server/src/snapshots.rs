@@ -195,6 +195,10 @@ pub fn start(shared: &Shared) -> Result<StartReport, StoreError> {
                 }
             }
         }
+        // A crash between a write and its pruning leaves one too many.
+        if let Err(e) = snaps.dir.prune(snaps.config.kept) {
+            tracing::warn!(error = %e, "pruning rules snapshots");
+        }
         if resumed.is_none() && !report.refused.is_empty() {
             tracing::warn!(
                 "no rules snapshot matches the log: rebuilding the state from the whole log"
