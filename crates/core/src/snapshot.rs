@@ -120,18 +120,53 @@ impl LedgerVerifier {
     ) -> Result<Self, StateError> {
         let image: Image =
             postcard::from_bytes(bytes).map_err(|e| CodecError::Malformed(e.to_string()))?;
+        Self::from_image(image, regulator_key, manufacturer_roots, history, 0)
+    }
+}
+
+impl LedgerVerifier {
+    /// [`Self::decode_state`] without the history: its entries are filled in
+    /// `earlier` once the caller has read them back (say, on another
+    /// thread, after a start that need not wait for them). The first act
+    /// that looks back through the history (a correction, a revocation, a
+    /// replay for a report) waits for them; nothing else does.
+    pub fn decode_state_deferred(
+        bytes: &[u8],
+        regulator_key: [u8; 32],
+        manufacturer_roots: &[[u8; 32]],
+        earlier: crate::rules::EarlierHistory,
+    ) -> Result<(Self, u64), StateError> {
+        let image: Image =
+            postcard::from_bytes(bytes).map_err(|e| CodecError::Malformed(e.to_string()))?;
+        let n = image.history_len;
+        let mut v = Self::from_image(image, regulator_key, manufacturer_roots, Vec::new(), n)?;
+        v.engine_mut().defer_history(n, earlier);
+        Ok((v, n))
+    }
+
+    fn from_image(
+        image: Image,
+        regulator_key: [u8; 32],
+        manufacturer_roots: &[[u8; 32]],
+        history: Vec<HistoryItem>,
+        deferred: u64,
+    ) -> Result<Self, StateError> {
         if image.keys.regulator_key() != Some(&regulator_key) {
             return Err(StateError::RegulatorKeyDiffers);
         }
         if image.roots != manufacturer_roots {
             return Err(StateError::RootsDiffer);
         }
-        let given = u64::try_from(history.len()).unwrap_or(u64::MAX);
-        if given != image.history_len {
-            return Err(StateError::HistoryLength {
-                expected: image.history_len,
-                given,
-            });
+        let given = u64::try_from(history.len())
+            .unwrap_or(u64::MAX)
+            .saturating_add(deferred);
+        let expected = if deferred > 0 {
+            deferred
+        } else {
+            image.history_len
+        };
+        if given != expected || (deferred > 0 && !history.is_empty()) {
+            return Err(StateError::HistoryLength { expected, given });
         }
         let mut engine = image.engine;
         engine.set_history(history);
@@ -433,6 +468,52 @@ mod tests {
         let mut short = verifier(&s, &roots);
         ingest(&mut short, log, 0, log.len() - 1);
         assert_ne!(short.state_digest().unwrap(), want);
+    }
+
+    #[test]
+    fn a_deferred_history_filled_in_later_ends_where_a_full_replay_does() {
+        let s = Showcase::new();
+        let roots = [s.scenario.root_key()];
+        let log = s.log();
+        let mut full = verifier(&s, &roots);
+        ingest(&mut full, log, 0, log.len());
+        let want = full.state_digest().unwrap();
+        let mut steps = 0;
+        let all = full.engine().replay_each(|_, _, _| {
+            steps += 1;
+            core::ops::ControlFlow::Continue(())
+        });
+        assert!(all.is_continue());
+        for k in 0..=log.len() {
+            let mut head = verifier(&s, &roots);
+            ingest(&mut head, log, 0, k);
+            let bytes = head.encode_state().unwrap();
+            let earlier: crate::rules::EarlierHistory = Arc::default();
+            let (mut back, n) = LedgerVerifier::decode_state_deferred(
+                &bytes,
+                s.scenario.regulator_key(),
+                &roots,
+                earlier.clone(),
+            )
+            .unwrap();
+            assert_eq!(n, k as u64);
+            assert_eq!(back.engine().history_len(), n);
+            assert!(back.engine().history_pending());
+            // Read back on another thread while this one goes on; a
+            // correction or a revocation waits for it.
+            let h = history(log, k);
+            let filler = std::thread::spawn(move || earlier.set(h).is_ok());
+            ingest(&mut back, log, k, log.len());
+            assert!(filler.join().unwrap());
+            assert_eq!(back.state_digest().unwrap(), want, "resumed at {k}");
+            let mut seen = 0;
+            let all = back.engine().replay_each(|_, _, _| {
+                seen += 1;
+                core::ops::ControlFlow::Continue(())
+            });
+            assert!(all.is_continue());
+            assert_eq!(seen, steps, "the replay for reports at {k}");
+        }
     }
 
     #[test]

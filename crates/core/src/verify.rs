@@ -79,6 +79,11 @@ impl LedgerVerifier {
         &self.keys
     }
 
+    /// The rules engine, to put a decoded snapshot's history in place.
+    pub(crate) fn engine_mut(&mut self) -> &mut Engine {
+        &mut self.engine
+    }
+
     /// The rules engine.
     pub fn engine(&self) -> &Engine {
         &self.engine

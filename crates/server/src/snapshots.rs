@@ -11,12 +11,18 @@
 //! root at that size is the one it recorded, its versions are this build's,
 //! its digests hold and its state decodes under the pinned keys; anything
 //! else is logged with the reason and the state is rebuilt from the log.
+//!
+//! The state leaves out the entries themselves (the engine's history, which
+//! corrections, revocations and report replays look back through). A start
+//! is ready without them: a thread reads them back from the log, and the
+//! first act that needs them waits for it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use armsledger_core::LedgerVerifier;
+use armsledger_core::rules::EarlierHistory;
 use armsledger_core::snapshot::{HistoryItem, state_digest};
 use armsledger_store::snapshot::{SnapshotDir, SnapshotMeta};
 use armsledger_store::{LogReader, StoreError};
@@ -65,6 +71,9 @@ pub struct SnapshotMetrics {
     pub start_replayed: Gauge,
     /// Milliseconds the last start took to catch the verifier up.
     pub start_ready_ms: Gauge,
+    /// Milliseconds after the last start until the history a snapshot
+    /// left out was read back from the log.
+    pub history_loaded_ms: Gauge,
 }
 
 impl Default for SnapshotMetrics {
@@ -78,6 +87,7 @@ impl Default for SnapshotMetrics {
             start_from: Gauge::default(),
             start_replayed: Gauge::default(),
             start_ready_ms: Gauge::default(),
+            history_loaded_ms: Gauge::default(),
         }
     }
 }
@@ -121,6 +131,11 @@ impl SnapshotMetrics {
             "start_ready_ms",
             "Milliseconds the last start took to catch the rules up with the log",
             self.start_ready_ms.clone(),
+        );
+        r.register(
+            "history_loaded_ms",
+            "Milliseconds after the last start until the history a snapshot left out was read back",
+            self.history_loaded_ms.clone(),
         );
     }
 }
@@ -168,11 +183,12 @@ impl Snapshots {
 /// At start: the verifier from the newest snapshot that matches the log,
 /// then the entries after it; the whole log when none matches (or
 /// snapshots are off). Puts the verifier in place.
-pub fn start(shared: &Shared) -> Result<StartReport, StoreError> {
+pub fn start(shared: &Arc<Shared>) -> Result<StartReport, StoreError> {
     let t0 = Instant::now();
     let snaps = shared.snapshots();
     let mut report = StartReport::default();
     let mut resumed: Option<(LedgerVerifier, u64)> = None;
+    let mut earlier: Option<EarlierHistory> = None;
     if snaps.config.enabled {
         let reader = shared.store().read()?;
         if let Err(e) = snaps.dir.remove_temporary() {
@@ -183,9 +199,10 @@ pub fn start(shared: &Shared) -> Result<StartReport, StoreError> {
             Vec::new()
         });
         for (n, path) in list {
-            match load(shared, &reader, n) {
-                Ok(v) => {
+            match load_deferred(shared, &reader, n) {
+                Ok((v, h)) => {
                     resumed = Some((v, n));
+                    earlier = Some(h);
                     break;
                 }
                 Err(reason) => {
@@ -208,6 +225,9 @@ pub fn start(shared: &Shared) -> Result<StartReport, StoreError> {
     let from = resumed.as_ref().map_or(0, |(_, n)| *n);
     report.from_snapshot = resumed.as_ref().map(|(_, n)| *n);
     report.replayed = crate::ingest::replay_from(shared, resumed.map(|(v, _)| v), from)?;
+    if let Some(h) = earlier {
+        fill_history(shared, from, h);
+    }
     report.ready_ms = u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX);
     let m = &shared.metrics().snapshots;
     m.start_from.set(i64::try_from(from).unwrap_or(i64::MAX));
@@ -230,9 +250,9 @@ pub fn start(shared: &Shared) -> Result<StartReport, StoreError> {
     Ok(report)
 }
 
-/// The verifier of the snapshot at log size `n`, checked against the log
-/// `reader` reads; the reason it was refused otherwise.
-pub(crate) fn load(shared: &Shared, reader: &LogReader, n: u64) -> Result<LedgerVerifier, String> {
+/// The snapshot at log size `n` if it matches the log `reader` reads (its
+/// identity, size and root); the reason it was refused otherwise.
+fn matching(shared: &Shared, reader: &LogReader, n: u64) -> Result<Vec<u8>, String> {
     let size = reader.size();
     if n > size {
         return Err(format!(
@@ -253,17 +273,78 @@ pub(crate) fn load(shared: &Shared, reader: &LogReader, n: u64) -> Result<Ledger
             "the log's root at size {n} is not the one the snapshot recorded: another log, or a rewritten one"
         ));
     }
+    Ok(snap.state)
+}
+
+/// The verifier of the snapshot at log size `n`, checked against the log
+/// `reader` reads, with its history read back now; the reason it was
+/// refused otherwise.
+pub(crate) fn load(shared: &Shared, reader: &LogReader, n: u64) -> Result<LedgerVerifier, String> {
+    let state = matching(shared, reader, n)?;
     let history = load_history(reader, n).map_err(|e| e.to_string())?;
-    if let Some((_, Some(t))) = history.last() {
-        shared.note_received(*t);
-    }
     LedgerVerifier::decode_state(
-        &snap.state,
+        &state,
         shared.regulator_key(),
         shared.manufacturer_roots(),
         history,
     )
     .map_err(|e| format!("{}: {e}", shared.snapshots().dir.file_of(n).display()))
+}
+
+/// [`load`] with the history left to be read back later (into the
+/// returned cell): what a start does, so that it is ready without reading
+/// the whole log.
+fn load_deferred(
+    shared: &Shared,
+    reader: &LogReader,
+    n: u64,
+) -> Result<(LedgerVerifier, EarlierHistory), String> {
+    let state = matching(shared, reader, n)?;
+    let earlier = EarlierHistory::default();
+    let (v, _) = LedgerVerifier::decode_state_deferred(
+        &state,
+        shared.regulator_key(),
+        shared.manufacturer_roots(),
+        earlier.clone(),
+    )
+    .map_err(|e| format!("{}: {e}", shared.snapshots().dir.file_of(n).display()))?;
+    if let Some(i) = n.checked_sub(1) {
+        shared.note_received(reader.received_at(i).map_err(|e| e.to_string())?);
+    }
+    Ok((v, earlier))
+}
+
+/// Reads entries `0..n` back into `earlier` on a thread of its own,
+/// retrying after an error (the entries are durable: a read that fails is
+/// the disk's, and whoever waits for the history waits for the disk).
+fn fill_history(shared: &Arc<Shared>, n: u64, earlier: EarlierHistory) {
+    let s = shared.clone();
+    let spawned = std::thread::Builder::new()
+        .name("history-loader".into())
+        .spawn(move || {
+            let t = Instant::now();
+            loop {
+                match s.store().read().and_then(|r| load_history(&r, n)) {
+                    Ok(h) => {
+                        let _ = earlier.set(h);
+                        let ms = u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX);
+                        s.metrics()
+                            .snapshots
+                            .history_loaded_ms
+                            .set(i64::try_from(ms).unwrap_or(i64::MAX));
+                        tracing::info!(entries = n, ms, "history read back from the log");
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "reading the history back; retrying");
+                        std::thread::sleep(Duration::from_secs(1));
+                    }
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "starting the history loader");
+    }
 }
 
 /// The log's entries `0..n` with their receipt times (the history a

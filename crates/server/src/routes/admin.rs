@@ -136,6 +136,9 @@ pub struct RulesState {
     pub size: u64,
     /// Entries the rules folded (the log's size unless one no longer verifies).
     pub applied: u64,
+    /// The history a start from a snapshot left out is still being read
+    /// back from the log (a correction or revocation waits for it).
+    pub history_pending: bool,
     /// SHA-256 of the state's canonical encoding (docs/formats.md, "Rules
     /// snapshots"): equal digests, equal states.
     pub state_digest: String,
@@ -167,6 +170,7 @@ pub async fn rules_state(
         Ok(Json(RulesState {
             size,
             applied: v.engine().history_len(),
+            history_pending: v.engine().history_pending(),
             state_digest: digest.to_string(),
             start: shared.snapshots().start_report(),
         }))
