@@ -198,10 +198,39 @@ pub(crate) mod sorted_map {
     pub(crate) fn deserialize<'de, D, K, V>(d: D) -> Result<HashMap<K, V>, D::Error>
     where
         D: Deserializer<'de>,
-        K: Ord + Hash + Deserialize<'de>,
+        K: Eq + Hash + Deserialize<'de>,
         V: Deserialize<'de>,
     {
-        Ok(BTreeMap::<K, V>::deserialize(d)?.into_iter().collect())
+        d.deserialize_map(Filling(std::marker::PhantomData))
+    }
+
+    /// Fills the hash map straight from the encoded map (no sorted copy
+    /// on the way in: a start decodes millions of these).
+    struct Filling<K, V>(std::marker::PhantomData<(K, V)>);
+
+    impl<'de, K, V> serde::de::Visitor<'de> for Filling<K, V>
+    where
+        K: Eq + Hash + Deserialize<'de>,
+        V: Deserialize<'de>,
+    {
+        type Value = HashMap<K, V>;
+
+        fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            f.write_str("a map")
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut a: A,
+        ) -> Result<Self::Value, A::Error> {
+            // The hint is the encoded length: capped, so a false one cannot
+            // make us reserve more than a few MiB ahead of the data.
+            let mut m = HashMap::with_capacity(a.size_hint().unwrap_or(0).min(1 << 16));
+            while let Some((k, v)) = a.next_entry()? {
+                m.insert(k, v);
+            }
+            Ok(m)
+        }
     }
 }
 
@@ -225,11 +254,11 @@ pub(crate) mod sorted_map_of_sets {
     pub(crate) fn deserialize<'de, D, K, T>(d: D) -> Result<HashMap<K, HashSet<T>>, D::Error>
     where
         D: Deserializer<'de>,
-        K: Ord + Hash + Deserialize<'de>,
-        T: Ord + Hash + Deserialize<'de>,
+        K: Eq + Hash + Deserialize<'de>,
+        T: Eq + Hash + Deserialize<'de>,
     {
-        Ok(BTreeMap::<K, BTreeSet<T>>::deserialize(d)?
-            .into_iter()
+        let m: HashMap<K, Vec<T>> = super::sorted_map::deserialize(d)?;
+        Ok(m.into_iter()
             .map(|(k, v)| (k, v.into_iter().collect()))
             .collect())
     }
