@@ -58,6 +58,10 @@ struct Args {
     /// of memory at 10M entries).
     #[arg(long)]
     bundles: bool,
+    /// Starts from the snapshot in the `restart` scenario (run only when
+    /// named; its log is 1M entries, 10M with `--10m`, 20k with `--quick`).
+    #[arg(long, default_value_t = 3)]
+    restart_runs: usize,
 }
 
 const ALL: [&str; 7] = [
@@ -65,7 +69,7 @@ const ALL: [&str; 7] = [
 ];
 
 /// Scenarios run only when named.
-const ON_REQUEST: [&str; 1] = ["publish"];
+const ON_REQUEST: [&str; 2] = ["publish", "restart"];
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -182,6 +186,18 @@ fn main() -> anyhow::Result<()> {
             "8 publish {n} entries to an in-memory object store"
         ));
         figures.extend(scenario::publish::run(n, args.bundles)?);
+    }
+    if args.scenarios.iter().any(|s| s == "restart") {
+        let n = match (q, args.ten_million) {
+            (true, _) => 20_000,
+            (false, false) => 1_000_000,
+            (false, true) => 10_000_000,
+        };
+        step(&format!("9 restart over {n} entries"));
+        match scenario::restart::run(n, args.restart_runs, dir.path())? {
+            Ok(f) => figures.extend(f),
+            Err(note) => notes.push(note),
+        }
     }
     step("done");
 

@@ -38,6 +38,8 @@ pub enum Command {
     Verify(cmd::verify::VerifyArgs),
     /// Re-derive and check a server's log store without starting anything.
     Fsck(cmd::fsck::FsckArgs),
+    /// Compact a server's log file offline (the server also does it at quiet moments).
+    Compact(cmd::compact::CompactArgs),
     /// Trace one weapon cradle to grave, or an ammunition lot (--lot).
     Trace(cmd::trace::TraceArgs),
     /// A site's inventory, now or as of a time.

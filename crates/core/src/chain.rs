@@ -139,7 +139,7 @@ pub struct Head {
 }
 
 /// Walks one chain in order, checking each entry against the last.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ChainCursor {
     chain: ChainId,
     head: Option<Head>,
@@ -279,9 +279,11 @@ pub enum LinkVerdict {
 
 /// Tracks every subject's history: all event hashes per subject, and the
 /// latest. Firearm histories are global; lot histories are per site.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct SubjectTracker {
+    #[serde(with = "crate::snapshot::sorted_map")]
     latest: HashMap<SubjectKey, Hash>,
+    #[serde(with = "crate::snapshot::sorted_map_of_sets")]
     known: HashMap<SubjectKey, std::collections::HashSet<Hash>>,
 }
 

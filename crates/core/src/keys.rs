@@ -40,7 +40,7 @@ impl KeyRecord {
 }
 
 /// The keys trusted for every chain.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct KeyRegistry {
     regulator: Option<[u8; 32]>,
     sites: BTreeMap<(SiteId, DeviceId, u32), KeyRecord>,

@@ -29,6 +29,7 @@ pub mod oversight;
 pub mod report;
 pub mod rules;
 pub mod sig;
+pub mod snapshot;
 pub mod statements;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;

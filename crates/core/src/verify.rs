@@ -37,9 +37,51 @@ impl LedgerVerifier {
         }
     }
 
+    /// Its parts, for [`Self::encode_state`].
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn parts(
+        &self,
+    ) -> (
+        &KeyRegistry,
+        &[[u8; 32]],
+        &HashMap<ChainId, ChainCursor>,
+        &SubjectTracker,
+        &Engine,
+    ) {
+        (
+            &self.keys,
+            &self.manufacturer_roots,
+            &self.cursors,
+            &self.tracker,
+            &self.engine,
+        )
+    }
+
+    /// A verifier from decoded parts, for [`Self::decode_state`].
+    pub(crate) fn from_parts(
+        keys: KeyRegistry,
+        manufacturer_roots: Vec<[u8; 32]>,
+        cursors: HashMap<ChainId, ChainCursor>,
+        tracker: SubjectTracker,
+        engine: Engine,
+    ) -> Self {
+        LedgerVerifier {
+            keys,
+            manufacturer_roots,
+            cursors,
+            tracker,
+            engine,
+        }
+    }
+
     /// The key registry built so far.
     pub fn keys(&self) -> &KeyRegistry {
         &self.keys
+    }
+
+    /// The rules engine, to put a decoded snapshot's history in place.
+    pub(crate) fn engine_mut(&mut self) -> &mut Engine {
+        &mut self.engine
     }
 
     /// The rules engine.

@@ -82,6 +82,67 @@ pub struct Config {
     /// How long entries and sealed notes are kept (`[retention]`; entries
     /// at least 30 years, a shorter policy is refused at load).
     pub retention: crate::retention::RetentionPolicy,
+    /// Rules snapshots (`[snapshots]`): how often the rules engine's state
+    /// is saved beside the log, so a start replays only what follows it.
+    pub snapshots: SnapshotConfig,
+    /// Background compaction of the log file (`[compaction]`).
+    pub compaction: CompactionConfig,
+}
+
+/// When the server compacts its log file on its own (docs/operations.md,
+/// "Disk and compaction").
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CompactionConfig {
+    /// Compact in the background at all.
+    pub enabled: bool,
+    /// How often to look, in milliseconds.
+    pub check_ms: u64,
+    /// Compact only when no entry was received for this long (ms).
+    pub quiet_ms: u64,
+    /// Compact only when the file grew by this many percent since the
+    /// last compaction (or the start).
+    pub min_growth_percent: u64,
+}
+
+impl Default for CompactionConfig {
+    fn default() -> Self {
+        CompactionConfig {
+            enabled: true,
+            check_ms: 60_000,
+            quiet_ms: 30_000,
+            min_growth_percent: 20,
+        }
+    }
+}
+
+/// When rules snapshots are written and whether they are used
+/// (docs/operations.md, "Rules snapshots").
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SnapshotConfig {
+    /// Load the newest matching snapshot at start and write new ones. Off
+    /// (`armsledger serve --no-snapshot`): every start replays the whole log.
+    pub enabled: bool,
+    /// Write a snapshot once the log grew by this many entries since the
+    /// last one (0: never by count).
+    pub every_entries: u64,
+    /// Write a snapshot once this many seconds passed since the last one
+    /// and the log grew (0: never by time).
+    pub interval_secs: u64,
+    /// How many snapshots to keep (the newest; older ones serve as-of queries).
+    pub kept: usize,
+}
+
+impl Default for SnapshotConfig {
+    fn default() -> Self {
+        SnapshotConfig {
+            enabled: true,
+            every_entries: 250_000,
+            interval_secs: 600,
+            kept: 4,
+        }
+    }
 }
 
 impl Default for Config {
@@ -113,6 +174,8 @@ impl Default for Config {
             witness_timeout_ms: 10_000,
             publish: None,
             retention: crate::retention::RetentionPolicy::default(),
+            snapshots: SnapshotConfig::default(),
+            compaction: CompactionConfig::default(),
         }
     }
 }
@@ -219,6 +282,18 @@ impl Config {
         if let Some(v) = get("ARMSLEDGER_CHECKPOINT_INTERVAL_MS") {
             self.checkpoint_interval_ms = parse("ARMSLEDGER_CHECKPOINT_INTERVAL_MS", &v)?;
         }
+        if let Some(v) = get("ARMSLEDGER_SNAPSHOT_EVERY_ENTRIES") {
+            self.snapshots.every_entries = parse("ARMSLEDGER_SNAPSHOT_EVERY_ENTRIES", &v)?;
+        }
+        if let Some(v) = get("ARMSLEDGER_SNAPSHOT_INTERVAL_SECS") {
+            self.snapshots.interval_secs = parse("ARMSLEDGER_SNAPSHOT_INTERVAL_SECS", &v)?;
+        }
+        if let Some(v) = get("ARMSLEDGER_SNAPSHOTS_KEPT") {
+            self.snapshots.kept = parse("ARMSLEDGER_SNAPSHOTS_KEPT", &v)?;
+        }
+        if let Some(v) = get("ARMSLEDGER_NO_SNAPSHOT") {
+            self.snapshots.enabled = !parse::<bool>("ARMSLEDGER_NO_SNAPSHOT", &v)?;
+        }
         Ok(())
     }
 
@@ -245,6 +320,8 @@ pub mod files {
     pub const TOKENS_JSON: &str = "tokens.json";
     /// The manufacturer roots, pinned at the first start that gives any (hex, one a line).
     pub const MANUFACTURER_ROOTS: &str = "manufacturer-roots.pub";
+    /// The rules snapshots (`rules-<size>.snap`, docs/formats.md).
+    pub const SNAPSHOTS: &str = "snapshots";
 }
 
 /// Parses a 64-digit hex public key (with core's one parser), naming `what`

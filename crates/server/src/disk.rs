@@ -137,6 +137,17 @@ impl LiveStore {
         }
     }
 
+    /// Compacts the log file ([`LogStore::compact`]), holding back new
+    /// reads and writes while it runs; [`Compaction::Busy`] while a read is
+    /// open or the store is closed after a fault.
+    pub fn compact(&self) -> Result<armsledger_store::Compaction, StoreError> {
+        let mut g = self.db.write().unwrap_or_else(PoisonError::into_inner);
+        match g.as_mut() {
+            Some(s) => s.compact(),
+            None => Ok(armsledger_store::Compaction::Busy),
+        }
+    }
+
     /// The standing fault, if any.
     pub fn fault(&self) -> Option<DiskFault> {
         self.lock().fault.clone()

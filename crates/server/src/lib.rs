@@ -18,6 +18,7 @@
 pub mod accept;
 pub mod access_log;
 pub mod clock;
+pub mod compaction;
 pub mod config;
 pub mod disk;
 pub mod error;
@@ -32,6 +33,7 @@ pub mod routes;
 pub mod scope;
 pub mod secret;
 pub mod serial_proof;
+pub mod snapshots;
 pub mod start;
 pub mod state;
 pub mod tokens;
@@ -66,7 +68,7 @@ pub use state::{Published, Shared};
         routes::sync::pull, routes::export::export, routes::export::dossier, routes::export::lot_dossier,
         access_log::list, retention::post_review,
         routes::admin::create_token, routes::admin::list_tokens, routes::admin::revoke_token,
-        routes::admin::healthz, routes::admin::metrics,
+        routes::admin::healthz, routes::admin::metrics, routes::admin::rules_state,
         witnessing::cosigned_checkpoint, witnessing::status,
     ),
     modifiers(&BearerAuth),
@@ -136,6 +138,7 @@ pub fn app(shared: Arc<Shared>) -> Router {
         .route("/v1/tokens/{id}", delete(admin::revoke_token))
         .route("/healthz", get(admin::healthz))
         .route("/metrics", get(admin::metrics))
+        .route("/v1/admin/state", get(admin::rules_state))
         .route("/openapi.json", get(openapi))
         .route("/v1/access-log", get(access_log::list))
         .route("/v1/retention/review", post(crate::retention::post_review))
@@ -171,6 +174,7 @@ pub fn app(shared: Arc<Shared>) -> Router {
 /// policy, the tasks that gather cosignatures ([`witnessing::spawn`]).
 pub fn spawn_workers(shared: Arc<Shared>) {
     witnessing::spawn(shared.clone());
+    compaction::spawn(shared.clone());
     let s = shared.clone();
     tokio::spawn(async move {
         let interval = Duration::from_millis(s.config().checkpoint_interval_ms.max(10));
@@ -262,8 +266,16 @@ pub async fn serve_with(
     ready(bound, shared.log_vkey());
     let header_timeout = Duration::from_secs(shared.config().header_timeout_secs);
     let cap = accept::connection_cap(shared.config().max_connections);
+    let at_exit = shared.clone();
     let router = mount(app(shared.clone()), shared);
     accept::accept_loop(listener, router, header_timeout, cap, shutdown).await;
+    // A snapshot of the whole log, so the next start replays nothing.
+    match tokio::task::spawn_blocking(move || snapshots::write_now(&at_exit)).await {
+        Ok(Ok(Some(size))) => tracing::info!(size, "rules snapshot at shutdown"),
+        Ok(Ok(None)) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "no rules snapshot at shutdown"),
+        Err(e) => tracing::warn!(error = %e, "no rules snapshot at shutdown"),
+    }
     Ok(())
 }
 

@@ -54,6 +54,10 @@ pub struct Metrics {
     pub witness_failures: Counter,
     /// The object-storage publisher's.
     pub publish: crate::publish::PublishMetrics,
+    /// The rules snapshots'.
+    pub snapshots: crate::snapshots::SnapshotMetrics,
+    /// Compaction and the log file's size.
+    pub compaction: crate::compaction::CompactionMetrics,
 }
 
 impl Default for Metrics {
@@ -81,6 +85,8 @@ impl Default for Metrics {
             witness_quorum_size: Gauge::default(),
             witness_failures: Counter::default(),
             publish: crate::publish::PublishMetrics::default(),
+            snapshots: crate::snapshots::SnapshotMetrics::default(),
+            compaction: crate::compaction::CompactionMetrics::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -176,6 +182,8 @@ impl Default for Metrics {
             m.witness_failures.clone(),
         );
         m.publish.register(&mut registry);
+        m.snapshots.register(&mut registry);
+        m.compaction.register(&mut registry);
         Metrics { registry, ..m }
     }
 }

@@ -147,7 +147,7 @@ impl Shared {
             witnessing,
             access,
         }));
-        ingest::rebuild_verifier(&shared)?;
+        crate::snapshots::start(&shared)?;
         ingest::spawn(shared.clone(), rx).map_err(|e| data_err(&dir, e))?;
         let s = shared.clone();
         std::thread::Builder::new()

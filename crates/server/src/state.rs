@@ -100,6 +100,8 @@ pub struct Shared {
     witnessing: crate::witnessing::Board,
     /// Who read what ([`crate::access_log`]).
     access: crate::access_log::AccessLog,
+    /// Rules snapshots ([`crate::snapshots`]).
+    snapshots: crate::snapshots::Snapshots,
 }
 
 /// What [`Shared::new`] is made of: the data directory's contents, opened.
@@ -155,8 +157,14 @@ impl Shared {
             clock: p.clock,
             witnessing: p.witnessing,
             access: p.access,
+            snapshots: crate::snapshots::Snapshots::new(&p.config.data_dir, &p.config.snapshots),
             config: p.config,
         }
+    }
+
+    /// The rules snapshots.
+    pub fn snapshots(&self) -> &crate::snapshots::Snapshots {
+        &self.snapshots
     }
 
     /// The access log: who read what.
@@ -300,6 +308,11 @@ impl Shared {
     }
 
     /// Records that entries received at `t` are in the log.
+    /// The latest receipt time logged (0 before the first entry).
+    pub(crate) fn last_receipt(&self) -> Timestamp {
+        Timestamp(self.last_received.load(Ordering::Acquire))
+    }
+
     pub(crate) fn note_received(&self, t: Timestamp) {
         self.last_received.fetch_max(t.0, Ordering::AcqRel);
     }

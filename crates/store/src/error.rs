@@ -15,6 +15,13 @@ pub enum StoreError {
     /// another process (HTTP 500). Nothing of the operation was written.
     #[error("storage failed: {0}")]
     StorageFailed(#[from] redb::Error),
+    /// Another process has the file open (HTTP 500: a second server on the
+    /// same data directory).
+    #[error("{path} is open in another process (a running server?): stop it first")]
+    InUse {
+        /// The file.
+        path: String,
+    },
     /// The verifiable index's stored nodes or values are damaged, or a leaf
     /// outgrew its limits (HTTP 500). Nothing of the operation was written.
     #[error("verifiable index: {0}")]

@@ -35,12 +35,16 @@ mod error;
 mod finding;
 mod log;
 pub mod notes;
+pub mod snapshot;
 mod terms;
 
 pub use armoury::{ArmouryLedger, DeviceKey, EntryReceipt, Pending, Recovery, SignRequest, Source};
 pub use error::StoreError;
 pub use finding::StoredFinding;
-pub use log::{Accepted, FsckReport, IndexAnswer, LogReader, LogStore, Problem, StoredEntry, fsck};
+pub use log::{
+    Accepted, Compaction, FsckReport, IndexAnswer, LogReader, LogStore, Problem, StoredEntry,
+    decode_row, fsck,
+};
 #[cfg(feature = "bench-support")]
 pub use log::{entry_of_row, stored_row, training_sample};
 pub use notes::{Erasure, NoteClass, NoteRecord};

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::report::Figure;
 
-fn binary() -> Option<PathBuf> {
+pub(crate) fn binary() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("ARMSLEDGER_BIN") {
         return Some(PathBuf::from(p));
     }

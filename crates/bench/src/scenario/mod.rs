@@ -8,6 +8,7 @@ pub mod index;
 pub mod index_jmt;
 pub mod ingest;
 pub mod publish;
+pub mod restart;
 pub mod storage;
 pub mod trace;
 pub mod verify;

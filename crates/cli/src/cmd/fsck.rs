@@ -11,6 +11,7 @@ use armsledger_core::keys::parse_key_hex;
 use armsledger_core::rules::View;
 use armsledger_server::files as data_files;
 use armsledger_store::LogStore;
+use armsledger_store::snapshot::SnapshotDir;
 use clap::Args;
 use serde::Serialize;
 
@@ -36,6 +37,10 @@ struct Report {
     checkpoints: u64,
     clean: bool,
     problems: Vec<String>,
+    /// A server's rules state after the whole log, replayed here (the
+    /// digest `GET /v1/admin/state` shows for the same log).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state_digest: Option<String>,
 }
 
 /// Checks a site directory: every regulator entry, transfer received and own
@@ -124,6 +129,7 @@ fn site(a: &FsckArgs) -> anyhow::Result<Report> {
         checkpoints: checkpoints.len() as u64,
         clean: problems.is_empty(),
         problems,
+        state_digest: None,
     })
 }
 
@@ -145,6 +151,7 @@ pub fn run(a: FsckArgs) -> anyhow::Result<u8> {
                 "{}: the database file is corrupt (a page could not be read)",
                 a.data.display()
             )],
+            state_digest: None,
         },
     };
     finish(&a, report)
@@ -207,6 +214,47 @@ fn server(a: &FsckArgs) -> anyhow::Result<Report> {
     let store = LogStore::open(&db)?;
     let reader = store.read()?;
     let mut v = LedgerVerifier::new(key, roots, View::Corrected);
+    // Every rules snapshot must hold the state this replay reaches at its size.
+    let snaps = SnapshotDir::new(a.data.join(data_files::SNAPSHOTS));
+    let sizes: std::collections::BTreeSet<u64> = snaps
+        .list()
+        .with_context(|| format!("listing {}", snaps.path().display()))?
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    let check_snapshot = |v: &LedgerVerifier, n: u64, problems: &mut Vec<String>| {
+        if !sizes.contains(&n) {
+            return;
+        }
+        let file = snaps.file_of(n);
+        match snaps.read(n) {
+            Err(e) => problems.push(format!("snapshot: {e}")),
+            Ok(s) => {
+                let replayed = v.state_digest().map(|d| d.to_string()).unwrap_or_default();
+                if s.meta.state_digest.to_string() != replayed {
+                    problems.push(format!(
+                        "snapshot {}: its rules state {} is not the log's at size {n} ({replayed})",
+                        file.display(),
+                        s.meta.state_digest
+                    ));
+                }
+                if !reader.root_at(n).is_ok_and(|r| r.0 == s.meta.root.0) {
+                    problems.push(format!(
+                        "snapshot {}: its root is not the log's at size {n}",
+                        file.display()
+                    ));
+                }
+            }
+        }
+    };
+    for n in sizes.iter().filter(|n| **n > reader.size()) {
+        problems.push(format!(
+            "snapshot {}: covers {n} entries, the log holds {}",
+            snaps.file_of(*n).display(),
+            reader.size()
+        ));
+    }
+    check_snapshot(&v, 0, &mut problems);
     for i in 0..reader.size() {
         match reader.entry(i) {
             Ok(Some(s)) => {
@@ -222,7 +270,9 @@ fn server(a: &FsckArgs) -> anyhow::Result<Report> {
             Ok(None) => problems.push(format!("entry {i}: missing")),
             Err(e) => problems.push(format!("entry {i}: {e}")),
         }
+        check_snapshot(&v, i + 1, &mut problems);
     }
+    let state_digest = v.state_digest().ok().map(|d| d.to_string());
     // The access log's hash chain, when the server has kept one.
     let access = a.data.join(armsledger_server::access_log::ACCESS_REDB);
     if access.exists() {
@@ -237,6 +287,7 @@ fn server(a: &FsckArgs) -> anyhow::Result<Report> {
         checkpoints: store_report.checkpoints,
         clean: problems.is_empty(),
         problems,
+        state_digest,
     };
     Ok(report)
 }

@@ -3,6 +3,7 @@
 pub mod access_log;
 pub mod act;
 pub mod book;
+pub mod compact;
 pub mod demo;
 pub mod findings;
 pub mod fsck;
@@ -37,6 +38,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Token { action } => token::run(action),
         Command::Verify(a) => verify::run(a),
         Command::Fsck(a) => fsck::run(a),
+        Command::Compact(a) => compact::run(a),
         Command::Trace(a) => trace::trace(a),
         Command::Inventory(a) => query::inventory(a),
         Command::Alerts(a) => query::alerts(a),

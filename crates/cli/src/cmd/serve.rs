@@ -33,6 +33,10 @@ pub struct ServeArgs {
     /// `armsledger.local/log/<8 hex digits of the new log key>`).
     #[arg(long)]
     pub origin: Option<String>,
+    /// Neither load nor write rules snapshots: replay the whole log into
+    /// the rules at start (the reference a snapshot is checked against).
+    #[arg(long)]
+    pub no_snapshot: bool,
 }
 
 /// Builds the server configuration from the arguments.
@@ -52,6 +56,9 @@ pub fn config(a: &ServeArgs) -> anyhow::Result<Config> {
     }
     if let Some(o) = &a.origin {
         c.origin = Some(o.clone());
+    }
+    if a.no_snapshot {
+        c.snapshots.enabled = false;
     }
     Ok(c)
 }

@@ -72,6 +72,11 @@ impl Server {
 
     /// Starts the process again (after a kill) on a new port.
     pub fn restart(&mut self) {
+        self.restart_with(&[]);
+    }
+
+    /// [`Server::restart`] with extra `serve` arguments (e.g. `--no-snapshot`).
+    pub fn restart_with(&mut self, extra: &[&str]) {
         assert!(self.child.is_none(), "already running");
         let mut cmd = match self.nofile {
             None => Command::new(bin()),
@@ -85,6 +90,7 @@ impl Server {
         };
         let mut child = cmd
             .args(&self.args)
+            .args(extra)
             .env_remove("ARMSLEDGER_DATA")
             .env_remove("ARMSLEDGER_LISTEN")
             .env_remove("ARMSLEDGER_LOG")

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::chain::{CLOCK_TOLERANCE_MS, LinkVerdict};
 use crate::entry::{ChainId, SignedEntry};
@@ -20,7 +20,7 @@ use crate::rules::oversight::{check_regulator, correction_applies};
 use crate::rules::state::{EntryMeta, State};
 
 /// A hard-rule violation recorded against a validly signed entry.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     /// The rule.
     pub rule: RuleId,
@@ -31,7 +31,8 @@ pub struct Finding {
     /// The entry.
     pub entry: Hash,
     /// Event kind.
-    pub kind: &'static str,
+    #[serde(deserialize_with = "crate::snapshot::static_kind")]
+    pub kind: crate::snapshot::KindName,
     /// Device time of the act.
     pub time: Timestamp,
     /// What the ledger shows.
@@ -40,8 +41,13 @@ pub struct Finding {
     pub overridden_by: Option<Hash>,
 }
 
+/// The entries a snapshot's state folded, filled in once they are read
+/// back from the log (see [`crate::LedgerVerifier::decode_state_deferred`]):
+/// whoever needs them first waits for them.
+pub type EarlierHistory = Arc<std::sync::OnceLock<Vec<(Arc<SignedEntry>, Option<Timestamp>)>>>;
+
 /// Which view of corrected history the state reflects.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum View {
     /// Each superseded event replaced by its latest correction.
     Corrected,
@@ -49,7 +55,7 @@ pub enum View {
     Original,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct PendingOverride {
     rule: RuleId,
     entry: Hash,
@@ -57,17 +63,28 @@ struct PendingOverride {
     recorder: PersonId,
 }
 
-/// Folds entries into state and findings.
-#[derive(Clone, Debug)]
+/// Folds entries into state and findings. Its serde form (postcard, maps
+/// in key order) is the rules state of a snapshot (docs/formats.md, "Rules
+/// snapshots"); the history is not in it: it is the log itself.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Engine {
     view: View,
     state: State,
     findings: Vec<Finding>,
+    #[serde(skip)]
     history: Vec<(Arc<SignedEntry>, Option<Timestamp>)>,
+    /// The entries folded before a snapshot this engine was decoded from,
+    /// and how many: read back from the log after the start, and put in
+    /// front of `history` by the first act that looks back through it.
+    #[serde(skip)]
+    earlier: Option<(u64, EarlierHistory)>,
     /// Latest correction per superseded entry: (correction hash, corrected event).
+    #[serde(with = "crate::snapshot::sorted_map")]
     corrections: HashMap<Hash, (Hash, SiteEvent)>,
     /// Latest correction per superseded regulator entry.
+    #[serde(with = "crate::snapshot::sorted_map")]
     regulator_corrections: HashMap<Hash, (Hash, RegulatorEvent)>,
+    #[serde(with = "crate::snapshot::sorted_map")]
     overrides: HashMap<(ChainId, Hash), Vec<PendingOverride>>,
     /// Every serial a firearm was ever recorded under (normalised), in any
     /// view: a mistyped serial stays findable after its correction.
@@ -88,10 +105,44 @@ impl Engine {
             state: State::default(),
             findings: Vec::new(),
             history: Vec::new(),
+            earlier: None,
             corrections: HashMap::new(),
             regulator_corrections: HashMap::new(),
             overrides: HashMap::new(),
             serials: BTreeMap::new(),
+        }
+    }
+
+    /// How many entries were applied (the history's length).
+    pub fn history_len(&self) -> u64 {
+        let earlier = self.earlier.as_ref().map_or(0, |(n, _)| *n);
+        earlier.saturating_add(u64::try_from(self.history.len()).unwrap_or(u64::MAX))
+    }
+
+    /// Puts back the history a decoded snapshot left out (the log's entries).
+    pub(crate) fn set_history(&mut self, history: Vec<(Arc<SignedEntry>, Option<Timestamp>)>) {
+        self.history = history;
+    }
+
+    /// Leaves the first `n` entries of the history to be filled in later.
+    pub(crate) fn defer_history(&mut self, n: u64, earlier: EarlierHistory) {
+        self.earlier = Some((n, earlier));
+    }
+
+    /// Whether the history a snapshot left out is still to be read back.
+    pub fn history_pending(&self) -> bool {
+        self.earlier
+            .as_ref()
+            .is_some_and(|(_, h)| h.get().is_none())
+    }
+
+    /// Puts the earlier entries in front of the history (waiting for them
+    /// if they are still being read back).
+    fn settle_history(&mut self) {
+        if let Some((_, earlier)) = self.earlier.take() {
+            let mut all = earlier.wait().clone();
+            all.append(&mut self.history);
+            self.history = all;
         }
     }
 
@@ -396,6 +447,7 @@ impl Engine {
         evidence: &str,
         matches: impl Fn(&SignedEntry) -> bool,
     ) -> usize {
+        self.settle_history();
         let mut n = 0;
         for (e, _) in &self.history {
             if matches(e) {
@@ -463,12 +515,17 @@ impl Engine {
             },
             findings: Vec::new(),
             history: Vec::new(),
+            earlier: None,
             corrections: self.corrections.clone(),
             regulator_corrections: self.regulator_corrections.clone(),
             overrides: HashMap::new(),
             serials: BTreeMap::new(),
         };
-        for (n, (e, r)) in (0u64..).zip(&self.history) {
+        let earlier = self
+            .earlier
+            .as_ref()
+            .map_or(&[][..], |(_, h)| h.wait().as_slice());
+        for (n, (e, r)) in (0u64..).zip(earlier.iter().chain(&self.history)) {
             shadow.fold(e, *r);
             if visit(e, *r, &shadow.state).is_break() {
                 return core::ops::ControlFlow::Break(n.saturating_add(1));
@@ -479,6 +536,7 @@ impl Engine {
 
     /// Rebuilds the state from history with the corrections in force.
     fn replay(&mut self) {
+        self.settle_history();
         let entries = core::mem::take(&mut self.state.entries);
         self.state = State {
             entries,

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::entry::ChainId;
 use crate::event::{CompanyStatus, RegulatorEvent};
@@ -27,7 +27,7 @@ use crate::rules::check::{Out, Violation};
 use crate::rules::state::State;
 
 /// A complaint as the regulator chain records it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ComplaintRecord {
     /// Whom it is against.
     pub against: Respondent,
@@ -40,7 +40,7 @@ pub struct ComplaintRecord {
 }
 
 /// The end of a complaint.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ComplaintResolution {
     /// Outcome.
     pub outcome: ComplaintOutcome,
@@ -51,7 +51,7 @@ pub struct ComplaintResolution {
 }
 
 /// An inspection: planned, performed, or both.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct InspectionRecord {
     /// The site.
     pub site: SiteId,
@@ -64,7 +64,7 @@ pub struct InspectionRecord {
 }
 
 /// An inspection finding.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FindingRecord {
     /// The inspection.
     pub inspection: Ident,
@@ -85,7 +85,7 @@ pub struct FindingRecord {
 }
 
 /// A sanction on a company.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SanctionRecord {
     /// The company.
     pub company: CompanyId,
@@ -100,7 +100,7 @@ pub struct SanctionRecord {
 }
 
 /// A person's latest vetting outcome.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Vetting {
     /// Passed or failed.
     pub outcome: VettingOutcome,
@@ -125,7 +125,7 @@ impl Vetting {
 }
 
 /// The regulator's oversight records, by reference.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Oversight {
     /// Complaints.
     pub complaints: BTreeMap<Ident, ComplaintRecord>,

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::entry::ChainId;
 use crate::event::{CompanyStatus, NoticeSource, NoticeWithdrawal, NoticedFirearm, TraceOutcome};
@@ -15,7 +15,7 @@ use crate::model::{
 };
 
 /// Where a firearm is and who is answerable for it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "kebab-case")]
 pub enum FirearmState {
     /// In store at a location of its site.
@@ -95,7 +95,7 @@ impl FirearmState {
 }
 
 /// One firearm as the ledger knows it now.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FirearmRecord {
     /// Ledger id.
     pub id: FirearmId,
@@ -104,13 +104,14 @@ pub struct FirearmRecord {
     /// The site answerable for it.
     pub site: SiteId,
     /// Where it is.
+    #[serde(with = "crate::snapshot::firearm_state")]
     pub state: FirearmState,
     /// The acquisition entry.
     pub acquired: Hash,
 }
 
 /// A person's licences as the regulator chain records them.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct PersonRecord {
     /// Employer.
     pub company: Option<CompanyId>,
@@ -143,7 +144,7 @@ impl PersonRecord {
 }
 
 /// A licensed company.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CompanyRecord {
     /// Legal name.
     pub name: Name,
@@ -166,7 +167,7 @@ impl CompanyRecord {
 }
 
 /// A registered armoury.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SiteRecord {
     /// Company.
     pub company: CompanyId,
@@ -179,7 +180,7 @@ pub struct SiteRecord {
 }
 
 /// A site's armoury approval in force, with its conditions.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SiteApproval {
     /// Approval number.
     pub approval: Name,
@@ -192,7 +193,7 @@ pub struct SiteApproval {
 }
 
 /// An issue not yet fully returned.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct OpenIssue {
     /// Site.
     pub site: SiteId,
@@ -211,7 +212,7 @@ pub struct OpenIssue {
 }
 
 /// Where a transfer stands.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TransferStatus {
     /// Sent, not acknowledged.
@@ -226,7 +227,7 @@ pub enum TransferStatus {
 }
 
 /// A transfer between sites.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Transfer {
     /// Sender.
     pub from_site: SiteId,
@@ -254,7 +255,7 @@ impl Transfer {
 }
 
 /// A loss or theft report.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LossRecord {
     /// Site.
     pub site: SiteId,
@@ -273,7 +274,7 @@ pub struct LossRecord {
 }
 
 /// A difference between a count and the ledger.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Discrepancy {
     /// Site.
     pub site: SiteId,
@@ -292,7 +293,7 @@ pub struct Discrepancy {
 }
 
 /// A lost-or-stolen notice the regulator entered from the police or abroad.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Notice {
     /// Who sent it.
     pub source: NoticeSource,
@@ -320,7 +321,7 @@ impl Notice {
 }
 
 /// What a firearm matched on the lost-and-stolen register.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "record", rename_all = "kebab-case")]
 pub enum RegisterSource {
     /// An armoury's loss or theft report not closed by a recovery.
@@ -345,14 +346,15 @@ pub enum RegisterSource {
 
 /// An acquisition, transfer in or recovery that named a firearm on the
 /// lost-and-stolen register: both records.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StolenHit {
     /// The site that recorded the act.
     pub site: SiteId,
     /// The act's entry.
     pub entry: Hash,
     /// The act's kind.
-    pub kind: &'static str,
+    #[serde(deserialize_with = "crate::snapshot::static_kind")]
+    pub kind: crate::snapshot::KindName,
     /// When it was recorded (server receipt if known, else device time).
     pub at: Timestamp,
     /// The firearm.
@@ -360,11 +362,12 @@ pub struct StolenHit {
     /// Its serial as the act recorded it.
     pub serial: Name,
     /// The register record it matched.
+    #[serde(with = "crate::snapshot::register_source")]
     pub matched: RegisterSource,
 }
 
 /// Where a trace request stands.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TraceRequest {
     /// The serial asked about, as typed.
     pub serial: Name,
@@ -381,7 +384,7 @@ pub struct TraceRequest {
 }
 
 /// A company's answer to a trace request.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TraceAnswer {
     /// The answering entry.
     pub entry: Hash,
@@ -407,14 +410,15 @@ impl TraceRequest {
 }
 
 /// What kind of entry a hash names, for reference checks.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct EntryMeta {
     /// Chain.
     pub chain: ChainId,
     /// Counter.
     pub counter: u64,
     /// Event kind.
-    pub kind: &'static str,
+    #[serde(deserialize_with = "crate::snapshot::static_kind")]
+    pub kind: crate::snapshot::KindName,
     /// Acting officer.
     pub officer: PersonId,
     /// Device time.
@@ -425,7 +429,7 @@ pub struct EntryMeta {
 pub type CountSession = (BTreeSet<FirearmId>, BTreeMap<LotId, u64>);
 
 /// Everything folded from the ledger.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct State {
     /// Companies.
     pub companies: BTreeMap<CompanyId, CompanyRecord>,
@@ -454,6 +458,7 @@ pub struct State {
     /// Count sessions in progress: firearms and rounds seen so far.
     pub count_sessions: BTreeMap<(SiteId, Ident), CountSession>,
     /// Every applied entry's kind and place.
+    #[serde(with = "crate::snapshot::sorted_map")]
     pub entries: HashMap<Hash, EntryMeta>,
     /// Lot status per site (absent: serviceable).
     pub lot_status: BTreeMap<(SiteId, LotId), LotStatus>,
@@ -469,6 +474,7 @@ pub struct State {
     pub count_leads: BTreeMap<SiteId, Vec<PersonId>>,
     /// Sealed notes erased by a `NotesErased` entry: when and under what
     /// ground (the first erasure of a note stands).
+    #[serde(with = "crate::snapshot::sorted_map")]
     pub erased_notes: HashMap<crate::note::SealedNote, (Timestamp, crate::note::ErasureGround)>,
     /// Lost-or-stolen notices by reference (withdrawn ones kept, marked).
     pub notices: BTreeMap<Ident, Notice>,

@@ -20,7 +20,7 @@ mod replay;
 mod sequencer;
 mod signatures;
 
-pub use replay::rebuild_verifier;
+pub use replay::{rebuild_verifier, replay_from};
 
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;

@@ -10,19 +10,35 @@ use super::signatures::{still_valid, verify_entries};
 use crate::state::Shared;
 
 /// Replays the whole log into a fresh verifier and puts it in place.
-/// Signatures are checked a chunk at a time with batch verification, with
-/// the keys known at the chunk's start; an entry whose key the chunk itself
-/// enrols is checked on its own.
 pub fn rebuild_verifier(shared: &Shared) -> Result<(), armsledger_store::StoreError> {
+    replay_from(shared, None, 0).map(|_| ())
+}
+
+/// Replays the log from entry `start` into `verifier` (a fresh one when
+/// `None`, with `start` 0) and puts it in place; returns how many entries
+/// it replayed. Signatures are checked a chunk at a time with batch
+/// verification, with the keys known at the chunk's start; an entry whose
+/// key the chunk itself enrols is checked on its own.
+pub fn replay_from(
+    shared: &Shared,
+    verifier: Option<LedgerVerifier>,
+    start: u64,
+) -> Result<u64, armsledger_store::StoreError> {
     const CHUNK: u64 = 4096;
-    let mut v = LedgerVerifier::new(
-        shared.regulator_key(),
-        shared.manufacturer_roots().to_vec(),
-        View::Corrected,
-    );
+    let (mut v, start) = match verifier {
+        Some(v) => (v, start),
+        None => (
+            LedgerVerifier::new(
+                shared.regulator_key(),
+                shared.manufacturer_roots().to_vec(),
+                View::Corrected,
+            ),
+            0,
+        ),
+    };
     let reader = shared.store().read()?;
     let size = reader.size();
-    let mut from = 0;
+    let mut from = start;
     while from < size {
         let to = size.min(from.saturating_add(CHUNK));
         let mut chunk = Vec::new();
@@ -51,5 +67,5 @@ pub fn rebuild_verifier(shared: &Shared) -> Result<(), armsledger_store::StoreEr
         .tree_size
         .set(i64::try_from(size).unwrap_or(i64::MAX));
     shared.replace_verifier(v);
-    Ok(())
+    Ok(size.saturating_sub(start))
 }

@@ -141,6 +141,7 @@ pub(crate) fn run_group(shared: &Shared, verified: Verified) {
             .commit_seconds
             .observe(started.elapsed().as_secs_f64());
         shared.log_grew();
+        crate::snapshots::after_commit(shared);
     }
 }
 

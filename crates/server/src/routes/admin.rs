@@ -120,10 +120,61 @@ pub async fn healthz(
 /// Prometheus metrics.
 #[utoipa::path(get, path = "/metrics", tag = "admin", responses((status = 200, content_type = "text/plain")))]
 pub async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    crate::compaction::refresh_file_gauges(&shared);
     let mut r = shared.metrics().render().into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
     );
     r
+}
+
+/// The rules state as the server holds it now (regulator only).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RulesState {
+    /// The log's size.
+    pub size: u64,
+    /// Entries the rules folded (the log's size unless one no longer verifies).
+    pub applied: u64,
+    /// The history a start from a snapshot left out is still being read
+    /// back from the log (a correction or revocation waits for it).
+    pub history_pending: bool,
+    /// SHA-256 of the state's canonical encoding (docs/formats.md, "Rules
+    /// snapshots"): equal digests, equal states.
+    pub state_digest: String,
+    /// How the last start caught up with the log.
+    pub start: crate::snapshots::StartReport,
+}
+
+/// The rules state's digest and how the last start caught up (regulator
+/// only). Encodes the whole state to digest it: an operator's and a test's
+/// check, not a hot path.
+#[utoipa::path(get, path = "/v1/admin/state", tag = "admin",
+    responses((status = 200, body = RulesState), (status = 403, description = "regulator only")),
+    security(("bearer" = [])))]
+pub async fn rules_state(
+    State(shared): State<Arc<Shared>>,
+    caller: Caller,
+) -> Result<Json<RulesState>, ApiError> {
+    caller.need_regulator("read the rules state")?;
+    tokio::task::spawn_blocking(move || {
+        let v = shared.read_verifier()?;
+        let digest = v
+            .state_digest()
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let size = shared
+            .store()
+            .read()
+            .map_err(|e| ApiError::Unavailable(e.to_string()))?
+            .size();
+        Ok(Json(RulesState {
+            size,
+            applied: v.engine().history_len(),
+            history_pending: v.engine().history_pending(),
+            state_digest: digest.to_string(),
+            start: shared.snapshots().start_report(),
+        }))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?
 }

@@ -58,14 +58,23 @@ fn replay_until(
     stop: &AtomicBool,
     deadline: Instant,
 ) -> Result<LedgerVerifier, ApiError> {
-    let mut v = LedgerVerifier::new(
-        shared.regulator_key(),
-        shared.manufacturer_roots().to_vec(),
-        view,
-    );
     let reader = shared.store().read().map_err(internal)?;
+    // From the nearest rules snapshot before `at` (they hold the corrected
+    // view), else from the beginning.
+    let resumed = match view {
+        View::Corrected => crate::snapshots::nearest_before(shared, &reader, at),
+        View::Original => None,
+    };
+    let (mut v, start) = resumed.unwrap_or_else(|| {
+        let v = LedgerVerifier::new(
+            shared.regulator_key(),
+            shared.manufacturer_roots().to_vec(),
+            view,
+        );
+        (v, 0)
+    });
     let metrics = shared.metrics();
-    for i in 0..reader.size() {
+    for i in start..reader.size() {
         if i % 256 == 0 && (stop.load(Ordering::Acquire) || Instant::now() >= deadline) {
             metrics.replays_cancelled.inc();
             return Err(ApiError::TimedOut(format!(
@@ -267,8 +276,8 @@ pub async fn inventory(
         .map_err(internal)?
         .map(Json);
     };
-    // As of a time, the whole log is replayed (until issue 23's snapshots):
-    // one replay per token at a time, a few over all, stopped when the
+    // As of a time, the log is replayed from the nearest rules snapshot
+    // before it (or from the beginning): one replay per token at a time, a few over all, stopped when the
     // request ends (answered, timed out, or the client gone) or its
     // deadline passes.
     let (_all, _mine) = shared.replay_slot(caller.token_id()).map_err(|mine| {

@@ -60,6 +60,17 @@ pub struct StoredEntry {
     pub received_at: Timestamp,
 }
 
+/// What [`LogStore::compact`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compaction {
+    /// The file was compacted.
+    Done,
+    /// There was nothing to compact.
+    NothingToDo,
+    /// A read or write was in progress: nothing was done.
+    Busy,
+}
+
 /// The global log.
 #[derive(Debug)]
 pub struct LogStore {
@@ -77,10 +88,29 @@ impl LogStore {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
         crate::refuse_retired(&path, "meta", &RETIRED, FORMAT)?;
-        let db = Database::create(&path)?;
+        let db = Database::create(&path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse {
+                path: path.display().to_string(),
+            },
+            e => StoreError::StorageFailed(e.into()),
+        })?;
         init(&db, &path)?;
         index::catch_up(&db)?;
         Ok(LogStore { db, path })
+    }
+
+    /// Compacts the file: pages freed by copy-on-write commits and the
+    /// growth ahead of use are returned to the file system. It needs the
+    /// file to itself: while a read of this handle is open it does nothing
+    /// and answers [`Compaction::Busy`] (try again later). Every commit it
+    /// makes is durable; a crash during it leaves the log as it was.
+    pub fn compact(&mut self) -> Result<Compaction, StoreError> {
+        match self.db.compact() {
+            Ok(true) => Ok(Compaction::Done),
+            Ok(false) => Ok(Compaction::NothingToDo),
+            Err(redb::CompactionError::TransactionInProgress) => Ok(Compaction::Busy),
+            Err(e) => Err(StoreError::StorageFailed(e.into())),
+        }
     }
 
     /// The file this log lives in.
@@ -353,6 +383,12 @@ pub(crate) fn check_dictionary<T: ReadableTable<&'static str, &'static [u8]>>(
 /// The exact bytes of a stored entry row (see `stored`).
 pub(crate) fn entry_bytes(index: u64, row: &[u8]) -> Result<Vec<u8>, StoreError> {
     stored::decode(index, row)
+}
+
+/// Decodes entry `index` from its row as [`LogReader::rows`] gives it.
+pub fn decode_row(index: u64, row: &[u8]) -> Result<SignedEntry, StoreError> {
+    SignedEntry::decode(&entry_bytes(index, row)?)
+        .map_err(|e| StoreError::malformed("entries", index, e))
 }
 
 /// The uncompressed stored form of an entry, the input the format's

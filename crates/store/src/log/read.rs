@@ -216,6 +216,33 @@ impl LogReader {
         }))
     }
 
+    /// Entries `from..to` as the file holds them (compressed rows) with
+    /// their reception times, in log order, from one range read: for a
+    /// caller that decodes many entries on several threads
+    /// ([`decode_row`]). A missing entry is an error.
+    pub fn rows(&self, from: u64, to: u64) -> Result<Vec<(u64, Vec<u8>, Timestamp)>, StoreError> {
+        let mut times = TimeReader::default();
+        let mut out = Vec::new();
+        let mut want = from;
+        for item in self.entries.range(from..to)? {
+            let (k, v) = item?;
+            let i = k.value();
+            if i != want {
+                return Err(StoreError::missing("entries", want));
+            }
+            out.push((
+                i,
+                v.value().to_vec(),
+                Timestamp(times.get(&self.received, i)?),
+            ));
+            want = i.saturating_add(1);
+        }
+        if want < to {
+            return Err(StoreError::missing("entries", want));
+        }
+        Ok(out)
+    }
+
     /// The log index of the entry with this entry hash.
     pub fn index_of_hash(&self, hash: &EntryHash) -> Result<Option<u64>, StoreError> {
         let p = hash_prefix(hash);

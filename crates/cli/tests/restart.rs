@@ -1,0 +1,251 @@
+//! Restart suite: rules snapshots (docs/operations.md, "Rules snapshots").
+//!
+//! * A real `armsledger serve` writing a snapshot after every commit is
+//!   killed with SIGKILL at random moments of ingest, so kills land while a
+//!   snapshot is being encoded, written or renamed. After each kill it
+//!   restarts from its snapshots, and then once more with `--no-snapshot`
+//!   (the whole log replayed): both serve the same rules state, compared by
+//!   the state digest (`GET /v1/admin/state`); `armsledger fsck` finds
+//!   every snapshot kept equal to its replay at that size.
+//! * A snapshot of another log, and one of a newer state version, are
+//!   refused (the reason named) and the state rebuilt from the log; the
+//!   server's own snapshot is used and only what follows it is replayed.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod harness;
+
+use std::time::{Duration, Instant};
+
+use armsledger_core::testkit::Scenario;
+use harness::{Rng, Server, env_count, get, json};
+
+/// `armsledger fsck --json`, which must be clean.
+fn fsck(data: &std::path::Path) -> serde_json::Value {
+    let out = std::process::Command::new(harness::bin())
+        .args(["fsck", "--json", "--data"])
+        .arg(data)
+        .output()
+        .unwrap();
+    let report = json(&out.stdout);
+    assert!(
+        out.status.success() && report["clean"] == true,
+        "fsck: {report:#}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    report
+}
+
+/// `GET /v1/admin/state` as the regulator.
+fn state(srv: &Server) -> serde_json::Value {
+    let (st, b) = get(&srv.url, "/v1/admin/state", Some(&srv.writer));
+    assert_eq!(st, 200, "{}", String::from_utf8_lossy(&b));
+    json(&b)
+}
+
+/// The snapshots in a data directory, newest first.
+fn snapshots(data: &std::path::Path) -> Vec<(u64, std::path::PathBuf)> {
+    armsledger_store::snapshot::SnapshotDir::new(data.join("snapshots"))
+        .list()
+        .unwrap()
+}
+
+/// Waits (bounded) until a snapshot of exactly the log's size is on disk.
+fn snapshot_of_size(srv: &Server, size: u64) {
+    let until = Instant::now() + Duration::from_secs(60);
+    while snapshots(&srv.data).first().map(|(n, _)| *n) != Some(size) {
+        assert!(
+            Instant::now() < until,
+            "no snapshot of size {size} was written"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn push(srv: &Server, s: &mut Scenario, site: &str, n: u64, serial: &mut u64) {
+    let mut batch = Vec::new();
+    for _ in 0..n {
+        *serial += 1;
+        let (_, e) = s.acquire(site, &format!("R-{serial}"));
+        batch.push(e);
+    }
+    let (st, b) = srv.post(&batch);
+    assert_eq!(st, 200, "{b}");
+}
+
+#[test]
+fn every_restart_after_sigkill_serves_the_state_a_full_replay_does() {
+    let rounds = env_count("ARMSLEDGER_RESTART_ROUNDS", 6);
+    let mut rng = Rng::from_env("restart");
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("srv");
+    let mut s = Scenario::standard();
+    let mut srv = Server::start(&data, &s, "[snapshots]\nevery_entries = 1\nkept = 3\n");
+    let (st, b) = srv.post(&s.log);
+    assert_eq!(st, 200, "{b}");
+    let mut serial = 0;
+    let mut resumed = 0;
+    for round in 0..rounds {
+        for _ in 0..rng.range(1, 12) {
+            let n = rng.range(1, 40);
+            push(&srv, &mut s, "north", n, &mut serial);
+        }
+        // Each commit starts a snapshot: kill somewhere in its encoding,
+        // writing, syncing or renaming.
+        std::thread::sleep(Duration::from_millis(rng.below(25)));
+        srv.kill();
+
+        srv.restart();
+        let from_snapshots = state(&srv);
+        let size = srv.size();
+        assert_eq!(from_snapshots["size"], size);
+        assert_eq!(from_snapshots["applied"], size, "{from_snapshots:#}");
+        let start = &from_snapshots["start"];
+        assert!(
+            start["refused"].as_array().unwrap().is_empty(),
+            "round {round}: a snapshot this server wrote was refused: {start:#}"
+        );
+        if let Some(n) = start["from_snapshot"].as_u64() {
+            resumed += 1;
+            assert_eq!(start["replayed"].as_u64().unwrap(), size - n);
+        }
+        srv.kill();
+
+        srv.restart_with(&["--no-snapshot"]);
+        let full = state(&srv);
+        assert_eq!(full["start"]["from_snapshot"], serde_json::Value::Null);
+        assert_eq!(full["start"]["replayed"], size);
+        assert_eq!(
+            from_snapshots["state_digest"], full["state_digest"],
+            "round {round}: the state from snapshots differs from a full replay \
+             ({from_snapshots:#} against {full:#})"
+        );
+        srv.kill();
+        // Offline: every snapshot kept holds the state a replay reaches at
+        // its size, and the whole replay ends at the server's digest.
+        let report = fsck(&data);
+        assert_eq!(report["state_digest"], full["state_digest"], "{report:#}");
+        srv.restart();
+    }
+    assert!(resumed > 0, "no restart resumed from a snapshot");
+    assert!(
+        snapshots(&data).len() <= 3,
+        "more snapshots kept than configured"
+    );
+}
+
+/// The server's newest snapshot as bytes, with its size.
+fn newest(data: &std::path::Path) -> (u64, Vec<u8>) {
+    let (n, p) = snapshots(data).into_iter().next().expect("a snapshot");
+    (n, std::fs::read(p).unwrap())
+}
+
+#[test]
+fn snapshots_of_another_log_or_a_newer_version_are_refused_and_rebuilt() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = Scenario::standard();
+    // Two logs of the same entries under the same regulator: only the log
+    // (its key and receipt times) differs.
+    let config = "[snapshots]\nevery_entries = 1\n";
+    let mut a = Server::start(&tmp.path().join("a"), &s, config);
+    let mut b = Server::start(&tmp.path().join("b"), &s, config);
+    let mut log = s.log.clone();
+    let mut serial = 0;
+    for _ in 0..3 {
+        serial += 1;
+        log.push(s.acquire("north", &format!("X-{serial}")).1);
+    }
+    for srv in [&a, &b] {
+        let (st, body) = srv.post(&log);
+        assert_eq!(st, 200, "{body}");
+        snapshot_of_size(srv, log.len() as u64);
+    }
+    let size = log.len() as u64;
+    a.kill();
+    b.kill();
+    let b_dir = b.data.join("snapshots");
+    let (n, own) = newest(&b.data);
+    assert_eq!(n, size);
+
+    // Another log's snapshot under B's name: refused, rebuilt.
+    let (_, other) = newest(&a.data);
+    for (m, p) in snapshots(&b.data) {
+        assert!(m <= size);
+        std::fs::remove_file(p).unwrap();
+    }
+    let name = b_dir.join(format!("rules-{size:020}.snap"));
+    std::fs::write(&name, &other).unwrap();
+    // fsck names it too (firing; the clean runs are in the suite above).
+    let out = std::process::Command::new(harness::bin())
+        .args(["fsck", "--json", "--data"])
+        .arg(&b.data)
+        .output()
+        .unwrap();
+    let report = json(&out.stdout);
+    assert!(
+        !out.status.success() && report["clean"] == false,
+        "{report:#}"
+    );
+    assert!(
+        report["problems"]
+            .to_string()
+            .contains("is not the log's at size"),
+        "{report:#}"
+    );
+    b.restart();
+    let st = state(&b);
+    let start = &st["start"];
+    assert_eq!(start["from_snapshot"], serde_json::Value::Null, "{st:#}");
+    assert_eq!(start["replayed"], size);
+    let refused = start["refused"].as_array().unwrap();
+    assert_eq!(refused.len(), 1, "{st:#}");
+    assert!(
+        refused[0].as_str().unwrap().contains("made for the log"),
+        "{st:#}"
+    );
+    let rebuilt = st["state_digest"].clone();
+    b.kill();
+
+    // A newer state version (its digest made to fit): refused, rebuilt.
+    let mut newer = own[..own.len() - 32].to_vec();
+    let v = u32::from_le_bytes(newer[12..16].try_into().unwrap());
+    newer[12..16].copy_from_slice(&(v + 1).to_le_bytes());
+    let digest = armsledger_core::Hash::of(&[&newer]);
+    newer.extend_from_slice(&digest.0);
+    for (_, p) in snapshots(&b.data) {
+        std::fs::remove_file(p).unwrap();
+    }
+    std::fs::write(&name, &newer).unwrap();
+    b.restart();
+    let st = state(&b);
+    let start = &st["start"];
+    assert_eq!(start["from_snapshot"], serde_json::Value::Null, "{st:#}");
+    let refused = start["refused"].as_array().unwrap();
+    assert_eq!(refused.len(), 1, "{st:#}");
+    let reason = refused[0].as_str().unwrap();
+    assert!(
+        reason.contains(&format!("state version {}", v + 1))
+            && reason.contains(&format!("this build reads version {v}")),
+        "{reason}"
+    );
+    assert_eq!(st["state_digest"], rebuilt);
+    b.kill();
+
+    // Its own snapshot: used, nothing replayed, the same state.
+    for (_, p) in snapshots(&b.data) {
+        std::fs::remove_file(p).unwrap();
+    }
+    std::fs::write(&name, &own).unwrap();
+    b.restart();
+    let st = state(&b);
+    let start = &st["start"];
+    assert_eq!(start["from_snapshot"], size, "{st:#}");
+    assert_eq!(start["replayed"], 0);
+    assert!(start["refused"].as_array().unwrap().is_empty());
+    assert_eq!(st["state_digest"], rebuilt);
+}
