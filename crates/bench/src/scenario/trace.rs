@@ -96,7 +96,7 @@ pub fn run(n: usize, samples: usize, dir: &Path) -> anyhow::Result<Vec<Figure>> 
     } else {
         format!("{}k", size / 1_000)
     };
-    let goal_ms = 5.0;
+    let goal_ms = 3.0;
     drop(r);
     drop(store);
     let file = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
@@ -120,7 +120,7 @@ pub fn run(n: usize, samples: usize, dir: &Path) -> anyhow::Result<Vec<Figure>> 
             ms(p99),
             "ms",
         )
-        .goal("p99 < 5 ms (at 10M)", ms(p99) < goal_ms),
+        .goal("p99 ≤ 3 ms (at 10M)", ms(p99) <= goal_ms),
         Figure::new(
             sc,
             &format!("{label}: of which scan, p50"),
