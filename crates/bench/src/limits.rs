@@ -15,6 +15,8 @@ use rayon::prelude::*;
 use redb::TableDefinition;
 use sha2::{Digest, Sha256};
 
+use armsledger_core::sig::batch::SigItem;
+
 use crate::report::Figure;
 
 /// The limits the scenarios are judged against.
@@ -32,6 +34,12 @@ pub struct Limits {
     /// The `verify_batch` width (signatures per call) that was fastest on
     /// all cores.
     pub batch_width: usize,
+    /// armsledger's own exact-verdict path (`armsledger_core::sig::batch`,
+    /// what the server and `verify` run), all cores, at its fastest width:
+    /// not a limit, the library code the scenarios run, beside it.
+    pub exact_all: f64,
+    /// The width (signatures per batch equation) that was fastest for it.
+    pub exact_width: usize,
     /// Signatures per second, one core.
     pub sign: f64,
     /// SHA-256 MB/s, one core.
@@ -47,6 +55,9 @@ pub const RUNS: usize = 3;
 
 /// The `verify_batch` widths tried.
 pub const WIDTHS: [usize; 9] = [16, 32, 64, 128, 256, 512, 1024, 2048, 4096];
+
+/// The batch-equation widths tried for armsledger's own exact path.
+pub const EXACT_WIDTHS: [usize; 5] = [256, 512, 1024, 2048, 4096];
 
 /// The best rate of [`RUNS`] runs of `f`, which handles `n` items per run
 /// and says whether all of them were good.
@@ -140,6 +151,30 @@ pub fn measure(n: usize, dir: &Path) -> anyhow::Result<Limits> {
     }
     let batch_one = best_of(sample.len(), || sample.chunks(batch_width).all(batch))?;
 
+    let exact: Vec<SigItem<'_>> = items
+        .iter()
+        .map(|s| SigItem {
+            key: s.key.to_bytes(),
+            message: &s.msg,
+            signature: s.sig.to_bytes(),
+        })
+        .collect();
+    let mut exact_all = 0.0f64;
+    let mut exact_width = EXACT_WIDTHS[0];
+    for w in EXACT_WIDTHS {
+        let r = best_of(n, || {
+            armsledger_core::sig::batch::verify_all_in_batches(&exact, w)
+                .0
+                .iter()
+                .all(|ok| *ok)
+        })?;
+        if r > exact_all {
+            exact_all = r;
+            exact_width = w;
+        }
+    }
+    drop(exact);
+
     let buf = vec![0x5au8; 1 << 20];
     let rounds = (n / 256).clamp(16, 256);
     let sha256_mbs = best_of(rounds * buf.len(), || {
@@ -194,6 +229,8 @@ pub fn measure(n: usize, dir: &Path) -> anyhow::Result<Limits> {
         batch_one,
         batch_all,
         batch_width,
+        exact_all,
+        exact_width,
         sign,
         sha256_mbs,
         redb_commits,
@@ -233,6 +270,17 @@ impl Limits {
                     WIDTHS[WIDTHS.len() - 1]
                 ),
                 self.batch_all,
+                "sig/s",
+            ),
+            Figure::new(
+                "limit",
+                &format!(
+                    "(not a limit) armsledger exact-verdict batch path, {} per equation, {threads} cores (fastest of {}–{})",
+                    self.exact_width,
+                    EXACT_WIDTHS[0],
+                    EXACT_WIDTHS[EXACT_WIDTHS.len() - 1]
+                ),
+                self.exact_all,
                 "sig/s",
             ),
             Figure::new("limit", "ed25519 sign, 1 core", self.sign, "sig/s"),
