@@ -14,6 +14,12 @@
 //! The cache changes nothing of the map's bytes, root or proofs: it holds
 //! copies of stored nodes, keyed by position like the store. At most
 //! 2^[`CACHED_DEPTH`] − 1 nodes sit above that depth (about 13 MB).
+//!
+//! `LogStore` does not use it (yet): the benchmark's index scenario
+//! measures the map's update with it and without it on the same file, and
+//! on the shared 2-core machine it showed no gain beyond the noise
+//! (docs/performance.md, section 7): the upper levels already sit in redb's
+//! page cache, and the node writes, not the reads, dominate.
 
 use std::cell::RefCell;
 use std::collections::HashMap;

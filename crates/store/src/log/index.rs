@@ -4,7 +4,6 @@
 //! written before the index existed) catches up when opened.
 
 use armsledger_core::entry::SignedEntry;
-use armsledger_index::cache::{Cached, Changes, NodeCache};
 use armsledger_index::redb_store::RedbMap;
 use redb::{Database, ReadableTable, WriteTransaction};
 
@@ -16,25 +15,22 @@ use crate::log::{entry_bytes, load_frontier};
 const CATCH_UP: u64 = 4096;
 
 /// Moves the map over `fresh`, the entries this transaction appended at
-/// `start..`. The map must cover exactly `0..start` before. Nodes near the
-/// root are read through `cache` (the committed state); the returned
-/// changes go into it once `txn` is durable, and nowhere if it is not.
+/// `start..`. The map must cover exactly `0..start` before.
 pub(crate) fn extend(
     txn: &WriteTransaction,
     start: u64,
     fresh: &[(u64, &SignedEntry)],
-    cache: &NodeCache,
-) -> Result<Changes, StoreError> {
-    let mut map = Cached::new(RedbMap::open(txn)?, cache);
-    let covered = map.inner_mut().indexed()?;
+) -> Result<(), StoreError> {
+    let mut map = RedbMap::open(txn)?;
+    let covered = map.indexed()?;
     if covered != start {
         return Err(StoreError::TreeInconsistent(format!(
             "the index covers {covered} entries but the log had {start} before this append"
         )));
     }
     armsledger_index::apply(&mut map, fresh.iter().copied())?;
-    map.inner_mut().set_indexed(start + fresh.len() as u64)?;
-    Ok(map.finish().1)
+    map.set_indexed(start + fresh.len() as u64)?;
+    Ok(())
 }
 
 /// Brings the map up to the log's size, 4096 entries per transaction.
@@ -60,8 +56,7 @@ pub(crate) fn catch_up(db: &Database) -> Result<(), StoreError> {
                 }
                 drop(entries);
                 let refs: Vec<(u64, &SignedEntry)> = batch.iter().map(|(i, e)| (*i, e)).collect();
-                // No cache yet: the log is being opened.
-                extend(&txn, covered, &refs, &NodeCache::new())?;
+                extend(&txn, covered, &refs)?;
                 false
             }
         };

@@ -64,9 +64,6 @@ pub struct StoredEntry {
 pub struct LogStore {
     db: Database,
     path: PathBuf,
-    /// The verifiable index's nodes near the root, as of the last durable
-    /// append (`armsledger_index::cache`): every map write goes through it.
-    index_cache: std::sync::Mutex<armsledger_index::cache::NodeCache>,
 }
 
 impl LogStore {
@@ -82,11 +79,7 @@ impl LogStore {
         let db = Database::create(&path)?;
         init(&db, &path)?;
         index::catch_up(&db)?;
-        Ok(LogStore {
-            db,
-            path,
-            index_cache: std::sync::Mutex::default(),
-        })
+        Ok(LogStore { db, path })
     }
 
     /// The file this log lives in.
@@ -145,36 +138,16 @@ impl LogStore {
                 fresh.push((i, &a.entry));
             }
         }
-        // Held until the commit: appends are serialised by redb's write
-        // lock anyway. A poisoned cache is forgotten, not trusted.
-        let mut cache = self.index_cache.lock().unwrap_or_else(|poisoned| {
-            let mut c = poisoned.into_inner();
-            c.clear();
-            c
-        });
-        let changes = if indexed {
-            Some(index::extend(&txn, start, &fresh, &cache)?)
-        } else {
-            None
-        };
+        if indexed {
+            index::extend(&txn, start, &fresh)?;
+        }
         // An erasure takes effect with the entry that records it: the
         // openings it names go in the same transaction.
         for (_, e) in &fresh {
             crate::notes::apply_erasure(&txn, e, false)?;
         }
-        match txn.commit() {
-            Ok(()) => {
-                if let Some(changes) = changes {
-                    cache.absorb(changes);
-                }
-                Ok(out)
-            }
-            Err(e) => {
-                // Whether any of it reached the disk is not known.
-                cache.clear();
-                Err(e.into())
-            }
-        }
+        txn.commit()?;
+        Ok(out)
     }
 
     /// Keeps the opening of a note carried by the logged entry `entry`
