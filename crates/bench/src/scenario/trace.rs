@@ -86,6 +86,24 @@ pub fn run(n: usize, samples: usize, dir: &Path) -> anyhow::Result<Vec<Figure>> 
             verify_inclusion(&leaf.hash(), e.index, size, p, &root)?;
         }
     }
+    // The same dossiers again: their pages are now in redb's cache and the
+    // OS page cache, so the difference from the first pass is the cost of
+    // reading cold pages (the tail at 10M).
+    let mut warm = Vec::with_capacity(samples);
+    let mut y = 0x1234_5678_9abc_def1u64;
+    for _ in 0..samples {
+        y ^= y << 13;
+        y ^= y >> 7;
+        y ^= y << 17;
+        let gun = world.guns[(y % world.guns.len() as u64) as usize].1;
+        let t = Instant::now();
+        let found = r.scan(&IndexKey::Firearm(gun), 0, usize::MAX)?;
+        for e in &found {
+            std::hint::black_box(r.inclusion_proof(e.index, size)?);
+        }
+        warm.push(t.elapsed());
+    }
+    warm.sort();
     times.sort();
     scans.sort();
     let p99 = percentile(&times, 0.99);
@@ -96,7 +114,7 @@ pub fn run(n: usize, samples: usize, dir: &Path) -> anyhow::Result<Vec<Figure>> 
     } else {
         format!("{}k", size / 1_000)
     };
-    let goal_ms = 5.0;
+    let goal_ms = 3.0;
     drop(r);
     drop(store);
     let file = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
@@ -120,7 +138,7 @@ pub fn run(n: usize, samples: usize, dir: &Path) -> anyhow::Result<Vec<Figure>> 
             ms(p99),
             "ms",
         )
-        .goal("p99 < 5 ms (at 10M)", ms(p99) < goal_ms),
+        .goal("p99 ≤ 3 ms (at 10M)", ms(p99) <= goal_ms),
         Figure::new(
             sc,
             &format!("{label}: of which scan, p50"),
@@ -131,6 +149,18 @@ pub fn run(n: usize, samples: usize, dir: &Path) -> anyhow::Result<Vec<Figure>> 
             sc,
             &format!("{label}: of which scan, p99"),
             ms(percentile(&scans, 0.99)),
+            "ms",
+        ),
+        Figure::new(
+            sc,
+            &format!("{label}: the same dossiers again (pages cached), p50"),
+            ms(percentile(&warm, 0.5)),
+            "ms",
+        ),
+        Figure::new(
+            sc,
+            &format!("{label}: the same dossiers again (pages cached), p99"),
+            ms(percentile(&warm, 0.99)),
             "ms",
         ),
         Figure::new(

@@ -9,6 +9,7 @@
     missing_docs
 )]
 
+mod cache;
 mod entries;
 mod proofs;
 mod reference;
