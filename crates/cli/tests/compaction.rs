@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use armsledger_core::entry::SignedEntry;
 use armsledger_core::testkit::Scenario;
-use harness::{Server, bin, get, json};
+use harness::{Server, bin, fsck, get, json};
 
 /// A counter or gauge from `/metrics`.
 fn metric(srv: &Server, name: &str) -> u64 {
@@ -33,20 +33,6 @@ fn metric(srv: &Server, name: &str) -> u64 {
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
         .unwrap_or(0)
-}
-
-fn fsck_clean(data: &std::path::Path) {
-    let out = Command::new(bin())
-        .args(["fsck", "--json", "--data"])
-        .arg(data)
-        .output()
-        .unwrap();
-    let report = json(&out.stdout);
-    assert!(
-        out.status.success() && report["clean"] == true,
-        "fsck after compaction: {report:#}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[test]
@@ -123,7 +109,7 @@ fn compaction_under_concurrent_reads_and_writes_loses_nothing() {
     }
     drop(r);
     drop(store);
-    fsck_clean(&data);
+    fsck(&data, "compaction");
 }
 
 #[test]
@@ -172,5 +158,5 @@ fn compact_refuses_a_running_servers_file_and_compacts_it_offline() {
         std::fs::metadata(data.join("log.redb")).unwrap().len(),
         after
     );
-    fsck_clean(&data);
+    fsck(&data, "compaction");
 }

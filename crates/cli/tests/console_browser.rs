@@ -300,6 +300,38 @@ async fn wait_for_file(file: &Path) -> String {
     std::fs::read_to_string(file).unwrap()
 }
 
+/// Checks `serial` on the check-serial page: it is in the register and the
+/// page verified the server's proof against the pinned key.
+async fn check_serial(c: &Client, w: &World, serial: &str) {
+    c.goto(&format!("{}/console/check-serial", w.url))
+        .await
+        .unwrap();
+    c.find(Locator::Id("cs-serial"))
+        .await
+        .unwrap()
+        .send_keys(serial)
+        .await
+        .unwrap();
+    c.find(Locator::Id("check"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let verdict = c
+        .wait()
+        .for_element(Locator::Id("verdict"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        verdict.contains("in the register as of checkpoint") && verdict.contains("verified"),
+        "{verdict}"
+    );
+}
+
 /// The proof summary the page's script writes, once it has.
 async fn proof_result(c: &Client) -> (String, String) {
     let p = c
@@ -455,33 +487,7 @@ async fn an_inspector_signs_in_finds_traces_checks_downloads_and_signs_out() {
         .await
         .unwrap();
     accessible(&c, "access-log").await;
-    c.goto(&format!("{}/console/check-serial", w.url))
-        .await
-        .unwrap();
-    c.find(Locator::Id("cs-serial"))
-        .await
-        .unwrap()
-        .send_keys(&w.serial)
-        .await
-        .unwrap();
-    c.find(Locator::Id("check"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let verdict = c
-        .wait()
-        .for_element(Locator::Id("verdict"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        verdict.contains("in the register as of checkpoint") && verdict.contains("verified"),
-        "{verdict}"
-    );
+    check_serial(&c, &w, &w.serial).await;
     accessible(&c, "check-serial").await;
     shot(&c, "09-check-serial").await;
     if let Some(lot) = &w.lot {
@@ -654,34 +660,8 @@ async fn the_police_check_a_serial_and_trace_a_lot_and_read_no_reports() {
         .unwrap();
     assert_eq!(role, "police");
     // A serial typed with other spacing: in the register, proof verified.
-    c.goto(&format!("{}/console/check-serial", w.url))
-        .await
-        .unwrap();
     let typed = w.serial.to_lowercase().replace('-', " ");
-    c.find(Locator::Id("cs-serial"))
-        .await
-        .unwrap()
-        .send_keys(&typed)
-        .await
-        .unwrap();
-    c.find(Locator::Id("check"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let verdict = c
-        .wait()
-        .for_element(Locator::Id("verdict"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        verdict.contains("in the register as of checkpoint") && verdict.contains("verified"),
-        "{verdict}"
-    );
+    check_serial(&c, &w, &typed).await;
     accessible(&c, "police check-serial").await;
     shot(&c, "11-police-check-serial").await;
     if let Some(lot) = &w.lot {

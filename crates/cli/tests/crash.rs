@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use armsledger_core::entry::SignedEntry;
 use armsledger_core::testkit::Scenario;
 use armsledger_log::{Checkpoint, LogVerifier, open_checkpoint, verify_consistency};
-use harness::{Rng, Server, env_count, get, hashes, json, try_get, try_post_as};
+use harness::{Rng, Server, env_count, fsck, get, hashes, json, try_get, try_post_as};
 
 /// One ingesting site: its own copy of the scenario (it signs only its own
 /// chain), what the server acknowledged, and what it sent without an answer.
@@ -91,21 +91,6 @@ fn ingest(
             seen.lock().unwrap().push(String::from_utf8(note).unwrap());
         }
     }
-}
-
-fn fsck(data: &std::path::Path) -> serde_json::Value {
-    let out = std::process::Command::new(harness::bin())
-        .args(["fsck", "--json", "--data"])
-        .arg(data)
-        .output()
-        .unwrap();
-    let report = json(&out.stdout);
-    assert!(
-        out.status.success() && report["clean"] == true,
-        "fsck after a crash: {report:#}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    report
 }
 
 fn consistent(srv: &Server, token: &str, old: &Checkpoint, new: &Checkpoint) {
@@ -216,7 +201,7 @@ fn acknowledged_entries_survive_sigkill() {
             assert!(r.size() >= acked.len() as u64);
             max_size = r.size();
         }
-        let report = fsck(&data);
+        let report = fsck(&data, "a crash");
 
         // Restart: same key, a checkpoint over everything, consistent with the past.
         srv.restart();
@@ -271,5 +256,5 @@ fn fsck_right_after_a_crash() {
     let mut srv = Server::start(&data, &s, "checkpoint_interval_ms = 20\n");
     assert_eq!(srv.post(&s.log).0, 200);
     srv.kill();
-    fsck(&data);
+    fsck(&data, "a crash");
 }

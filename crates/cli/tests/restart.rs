@@ -23,23 +23,7 @@ mod harness;
 use std::time::{Duration, Instant};
 
 use armsledger_core::testkit::Scenario;
-use harness::{Rng, Server, env_count, get, json};
-
-/// `armsledger fsck --json`, which must be clean.
-fn fsck(data: &std::path::Path) -> serde_json::Value {
-    let out = std::process::Command::new(harness::bin())
-        .args(["fsck", "--json", "--data"])
-        .arg(data)
-        .output()
-        .unwrap();
-    let report = json(&out.stdout);
-    assert!(
-        out.status.success() && report["clean"] == true,
-        "fsck: {report:#}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    report
-}
+use harness::{Rng, Server, env_count, fsck, get, json};
 
 /// `GET /v1/admin/state` as the regulator.
 fn state(srv: &Server) -> serde_json::Value {
@@ -128,7 +112,7 @@ fn every_restart_after_sigkill_serves_the_state_a_full_replay_does() {
         srv.kill();
         // Offline: every snapshot kept holds the state a replay reaches at
         // its size, and the whole replay ends at the server's digest.
-        let report = fsck(&data);
+        let report = fsck(&data, "a restart");
         assert_eq!(report["state_digest"], full["state_digest"], "{report:#}");
         srv.restart();
     }

@@ -314,6 +314,23 @@ pub fn post_as(
 }
 
 /// A JSON body, or `Null`.
+/// `armsledger fsck --json --data DATA`, which must be clean; `after` names
+/// what the check follows (for the failure message). Returns its report.
+pub fn fsck(data: &Path, after: &str) -> serde_json::Value {
+    let out = Command::new(bin())
+        .args(["fsck", "--json", "--data"])
+        .arg(data)
+        .output()
+        .unwrap();
+    let report = json(&out.stdout);
+    assert!(
+        out.status.success() && report["clean"] == true,
+        "fsck after {after}: {report:#}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    report
+}
+
 pub fn json(b: &[u8]) -> serde_json::Value {
     serde_json::from_slice(b).unwrap_or(serde_json::Value::Null)
 }
