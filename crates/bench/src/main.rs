@@ -97,107 +97,116 @@ fn main() -> anyhow::Result<()> {
     let mut figures: Vec<Figure> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
 
-    step("limits");
-    let limits = limits::measure(if q { 4096 } else { 32_768 }, dir.path())?;
-    figures.extend(limits.figures());
+    // A scenario that fails (hours into a --10m run) must not take the
+    // figures already measured with it: they are printed, then the error.
+    let outcome = (|| -> anyhow::Result<()> {
+        step("limits");
+        let limits = limits::measure(if q { 4096 } else { 32_768 }, dir.path())?;
+        figures.extend(limits.figures());
 
-    if want("ingest") {
-        step("1 ingest");
-        figures.extend(scenario::ingest::run(
-            if q { 4_000 } else { 40_000 },
-            usize::from(args.clients),
-            dir.path(),
-            &limits,
-        )?);
-    }
-    if want("verify") {
-        step("2 verify");
-        figures.extend(scenario::verify::run(
-            if q { 20_000 } else { 1_000_000 },
-            &limits,
-        )?);
-    }
-    if want("trace") {
-        let sizes: &[usize] = match (q, args.ten_million) {
-            (true, _) => &[100_000],
-            (false, false) => &[1_000_000],
-            (false, true) => &[1_000_000, 10_000_000],
-        };
-        for &n in sizes {
-            step(&format!("3 trace at {n}"));
-            figures.extend(scenario::trace::run(
-                n,
-                if q { 200 } else { 1000 },
+        if want("ingest") {
+            step("1 ingest");
+            figures.extend(scenario::ingest::run(
+                if q { 4_000 } else { 40_000 },
+                usize::from(args.clients),
+                dir.path(),
+                &limits,
+            )?);
+        }
+        if want("verify") {
+            step("2 verify");
+            figures.extend(scenario::verify::run(
+                if q { 20_000 } else { 1_000_000 },
+                &limits,
+            )?);
+        }
+        if want("trace") {
+            let sizes: &[usize] = match (q, args.ten_million) {
+                (true, _) => &[100_000],
+                (false, false) => &[1_000_000],
+                (false, true) => &[1_000_000, 10_000_000],
+            };
+            for &n in sizes {
+                step(&format!("3 trace at {n}"));
+                figures.extend(scenario::trace::run(
+                    n,
+                    if q { 200 } else { 1000 },
+                    dir.path(),
+                )?);
+            }
+            if !q && !args.ten_million {
+                notes
+                    .push("trace at 10M not run: pass --10m (several minutes, ≈ 4 GB disk)".into());
+            }
+        }
+        if want("storage") {
+            step("4 storage");
+            figures.extend(scenario::storage::run(
+                if q { 10_000 } else { 100_000 },
                 dir.path(),
             )?);
         }
-        if !q && !args.ten_million {
-            notes.push("trace at 10M not run: pass --10m (several minutes, ≈ 4 GB disk)".into());
+        if want("device") {
+            step("5 device");
+            let per = Duration::from_millis(if q { 300 } else { 2000 });
+            figures.extend(scenario::device::run(per, &limits)?);
         }
-    }
-    if want("storage") {
-        step("4 storage");
-        figures.extend(scenario::storage::run(
-            if q { 10_000 } else { 100_000 },
-            dir.path(),
-        )?);
-    }
-    if want("device") {
-        step("5 device");
-        let per = Duration::from_millis(if q { 300 } else { 2000 });
-        figures.extend(scenario::device::run(per, &limits)?);
-    }
-    if want("demo") {
-        step("6 demo");
-        let (days, timeout) = if q {
-            (Some(5), Duration::from_secs(20))
-        } else {
-            (None, Duration::from_secs(600))
-        };
-        match scenario::demo::run(days, timeout, dir.path())? {
-            Ok(f) => figures.extend(f),
-            Err(note) => notes.push(format!("demo: {note}")),
+        if want("demo") {
+            step("6 demo");
+            let (days, timeout) = if q {
+                (Some(5), Duration::from_secs(20))
+            } else {
+                (None, Duration::from_secs(600))
+            };
+            match scenario::demo::run(days, timeout, dir.path())? {
+                Ok(f) => figures.extend(f),
+                Err(note) => notes.push(format!("demo: {note}")),
+            }
         }
-    }
-    if want("index") {
-        step("7 index");
-        // Ingest's time per entry from this run, when it ran.
-        let ingest_us = figures
-            .iter()
-            .find(|f| f.scenario == "1 ingest" && f.name.starts_with("entries/s"))
-            .map(|f| 1e6 / f.value);
-        // With --10m: a map of 10M subjects (the long run; from the 1M
-        // figures, a 4.2 GB map file and 10 to 40 minutes on the 2-core
-        // machine, depending on its load).
-        figures.extend(scenario::index::run(
-            match (q, args.ten_million) {
+        if want("index") {
+            step("7 index");
+            // Ingest's time per entry from this run, when it ran.
+            let ingest_us = figures
+                .iter()
+                .find(|f| f.scenario == "1 ingest" && f.name.starts_with("entries/s"))
+                .map(|f| 1e6 / f.value);
+            // With --10m: a map of 10M subjects (the long run; from the 1M
+            // figures, a 4.2 GB map file and 10 to 40 minutes on the 2-core
+            // machine, depending on its load).
+            figures.extend(scenario::index::run(
+                match (q, args.ten_million) {
+                    (true, _) => 20_000,
+                    (false, false) => 1_000_000,
+                    (false, true) => 10_000_000,
+                },
+                if q { 4_096 } else { 40_960 },
+                dir.path(),
+                ingest_us,
+            )?);
+        }
+        if args.scenarios.iter().any(|s| s == "publish") {
+            let n = if q { 100_000 } else { args.publish_entries };
+            step(&format!(
+                "8 publish {n} entries to an in-memory object store"
+            ));
+            figures.extend(scenario::publish::run(n, args.bundles)?);
+        }
+        if args.scenarios.iter().any(|s| s == "restart") {
+            let n = match (q, args.ten_million) {
                 (true, _) => 20_000,
                 (false, false) => 1_000_000,
                 (false, true) => 10_000_000,
-            },
-            if q { 4_096 } else { 40_960 },
-            dir.path(),
-            ingest_us,
-        )?);
-    }
-    if args.scenarios.iter().any(|s| s == "publish") {
-        let n = if q { 100_000 } else { args.publish_entries };
-        step(&format!(
-            "8 publish {n} entries to an in-memory object store"
-        ));
-        figures.extend(scenario::publish::run(n, args.bundles)?);
-    }
-    if args.scenarios.iter().any(|s| s == "restart") {
-        let n = match (q, args.ten_million) {
-            (true, _) => 20_000,
-            (false, false) => 1_000_000,
-            (false, true) => 10_000_000,
-        };
-        step(&format!("9 restart over {n} entries"));
-        match scenario::restart::run(n, args.restart_runs, dir.path())? {
-            Ok(f) => figures.extend(f),
-            Err(note) => notes.push(note),
+            };
+            step(&format!("9 restart over {n} entries"));
+            match scenario::restart::run(n, args.restart_runs, dir.path())? {
+                Ok(f) => figures.extend(f),
+                Err(note) => notes.push(note),
+            }
         }
+        Ok(())
+    })();
+    if let Err(e) = &outcome {
+        notes.push(format!("the run stopped early: {e:#}"));
     }
     step("done");
 
@@ -222,5 +231,5 @@ fn main() -> anyhow::Result<()> {
         });
         std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")?;
     }
-    Ok(())
+    outcome
 }

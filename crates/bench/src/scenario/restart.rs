@@ -20,18 +20,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use armsledger_core::ids::Timestamp;
-use armsledger_store::{Accepted, LogStore};
-
-use crate::generate::World;
 use crate::report::Figure;
-
-/// Entries per durable transaction while filling.
-const FILL_BATCH: usize = 8192;
-/// Entries generated and signed at once.
-const CHUNK: usize = 100_000;
-/// Events per pistol (as in the trace scenario).
-const EVENTS_PER_GUN: usize = 50;
 
 /// Runs the scenario at `n` entries with `runs` starts from the snapshot.
 pub fn run(n: usize, runs: usize, dir: &Path) -> anyhow::Result<Result<Vec<Figure>, String>> {
@@ -156,40 +145,18 @@ pub fn run(n: usize, runs: usize, dir: &Path) -> anyhow::Result<Result<Vec<Figur
     ]))
 }
 
-/// Writes an `n`-entry log at `path`; returns the regulator key.
+/// Writes an `n`-entry log at `path` (the trace scenario's); returns the
+/// regulator key.
 fn fill(path: &Path, n: usize) -> anyhow::Result<[u8; 32]> {
-    let sites = 4;
-    let per_site = (n / EVENTS_PER_GUN / sites).max(16);
-    let mut world = World::new(sites, per_site)?;
-    let store = LogStore::open(path)?;
-    let accept = |b: &[std::sync::Arc<armsledger_core::SignedEntry>], at: usize| -> Vec<Accepted> {
-        b.iter()
-            .enumerate()
-            .map(|(i, e)| Accepted {
-                entry: e.clone(),
-                received_at: Timestamp(1_767_225_600_000 + (at + i) as u64),
-                findings: vec![],
-            })
-            .collect()
-    };
-    let mut written = 0usize;
-    for b in world.setup.chunks(FILL_BATCH) {
-        store.append_batch(&accept(b, written))?;
-        written += b.len();
-    }
-    while written < n {
-        let chunk = world.moves(CHUNK.min(n - written))?;
-        for b in chunk.chunks(FILL_BATCH) {
-            store.append_batch(&accept(b, written))?;
-            written += b.len();
-        }
-    }
-    Ok(world.regulator)
+    Ok(super::trace::fill(path, n, 1_767_225_600_000)?.0.regulator)
 }
 
 /// Starts `armsledger serve`; the seconds until its "listening" line, the
 /// process and its URL.
 fn start(bin: &Path, data: &Path, key: &str) -> anyhow::Result<(f64, Child, String)> {
+    // Its stderr is kept beside the data directory, so that a server that
+    // exits before it is ready says why.
+    let errors = data.with_extension("serve-stderr.log");
     let t = Instant::now();
     let mut child = Command::new(bin)
         .args([
@@ -204,16 +171,23 @@ fn start(bin: &Path, data: &Path, key: &str) -> anyhow::Result<(f64, Child, Stri
         .env_remove("ARMSLEDGER_DATA")
         .env_remove("ARMSLEDGER_LISTEN")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&errors)?)
         .spawn()?;
     let stdout = child
         .stdout
         .take()
         .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
     let mut lines = BufReader::new(stdout).lines();
-    let line = lines
-        .next()
-        .ok_or_else(|| anyhow::anyhow!("the server exited before it was ready"))??;
+    let line = lines.next().ok_or_else(|| {
+        let said = std::fs::read_to_string(&errors).unwrap_or_default();
+        let tail: Vec<&str> = said.lines().rev().take(20).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        anyhow::anyhow!(
+            "the server exited before it was ready; its stderr ({}) ends:\n{}",
+            errors.display(),
+            tail.join("\n")
+        )
+    })??;
     let secs = t.elapsed().as_secs_f64();
     std::thread::spawn(move || for _ in lines {});
     let url = line

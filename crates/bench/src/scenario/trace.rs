@@ -22,38 +22,45 @@ const FILL_BATCH: usize = 8192;
 /// Entries generated and signed at once.
 const CHUNK: usize = 100_000;
 
-fn accept(entries: &[std::sync::Arc<armsledger_core::SignedEntry>], at: u64) -> Vec<Accepted> {
-    entries
-        .iter()
-        .enumerate()
-        .map(|(i, e)| Accepted {
-            entry: e.clone(),
-            received_at: Timestamp(at + i as u64),
-            findings: vec![],
-        })
-        .collect()
-}
-
-/// Runs the scenario at `n` entries with `samples` dossiers.
-pub fn run(n: usize, samples: usize, dir: &Path) -> anyhow::Result<Vec<Figure>> {
+/// Writes an `n`-entry log at `path` (entries received from `t0` on, one
+/// millisecond apart): the trace and restart scenarios' log. Returns the
+/// world that signed it and the open store.
+pub(crate) fn fill(path: &Path, n: usize, t0: u64) -> anyhow::Result<(World, LogStore)> {
     let sites = 4;
     let per_site = (n / EVENTS_PER_GUN / sites).max(16);
-    let t = Instant::now();
     let mut world = World::new(sites, per_site)?;
-    let path = dir.join(format!("trace-{n}.redb"));
-    let store = LogStore::open(&path)?;
+    let store = LogStore::open(path)?;
+    let accept = |entries: &[std::sync::Arc<armsledger_core::SignedEntry>], at: usize| {
+        entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| Accepted {
+                entry: e.clone(),
+                received_at: Timestamp(t0 + (at + i) as u64),
+                findings: vec![],
+            })
+            .collect::<Vec<_>>()
+    };
     let mut written = 0usize;
     for b in world.setup.chunks(FILL_BATCH) {
-        store.append_batch(&accept(b, written as u64))?;
+        store.append_batch(&accept(b, written))?;
         written += b.len();
     }
     while written < n {
         let chunk = world.moves(CHUNK.min(n - written))?;
         for b in chunk.chunks(FILL_BATCH) {
-            store.append_batch(&accept(b, written as u64))?;
+            store.append_batch(&accept(b, written))?;
             written += b.len();
         }
     }
+    Ok((world, store))
+}
+
+/// Runs the scenario at `n` entries with `samples` dossiers.
+pub fn run(n: usize, samples: usize, dir: &Path) -> anyhow::Result<Vec<Figure>> {
+    let t = Instant::now();
+    let path = dir.join(format!("trace-{n}.redb"));
+    let (world, store) = fill(&path, n, 0)?;
     let fill = t.elapsed();
 
     let r = store.read()?;
