@@ -11,7 +11,7 @@
 //! by_hash      (99f5476e, 0) → ()
 //! by_slot      (site:north, first counter 1) → block [(1, 0), (2, 1), (3, 2)]
 //! by_firearm   (ccdc855c…, first index 0) → block [0, 2]
-//! half_tiles   (0, 0) → the roots of each full 16-entry group of entries 0..256, 32 bytes each
+//! half_tiles   (0, 0) → the roots of each full 8-entry group of entries 0..256, 32 bytes each
 //! tiles        (1, 0) → the roots of each full 256-entry subtree, 32 bytes each
 //! checkpoints  3 → "ledger.example/armsledger/v1\n3\nGTPISfQS…=\n\n— ledger.example/armsledger/v1 D7Uay5n3…\n"
 //! notes        5e22bcb5… → the opening of a sealed note (salt, text), or its erasure

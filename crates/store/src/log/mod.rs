@@ -323,6 +323,18 @@ fn init(db: &Database, path: &Path) -> Result<(), StoreError> {
                 txn.abort()?;
                 return Ok(());
             }
+            Some(f) if f == UPGRADES.as_bytes() => {
+                check_dictionary(&meta, path)?;
+                meta.insert(meta::FORMAT, FORMAT.as_bytes())?;
+                drop(meta);
+                let entries = txn.open_table(ENTRIES)?;
+                let received = txn.open_table(RECEIVED_AT)?;
+                let mut halves = txn.open_table(HALF_TILES)?;
+                grow::rebuild_low_halves(&entries, &received, &mut halves)?;
+                drop((entries, received, halves));
+                txn.commit()?;
+                return Ok(());
+            }
             Some(f) if RETIRED.iter().any(|r| f == r.as_bytes()) => {
                 return Err(StoreError::FormatRetired {
                     path: path.display().to_string(),

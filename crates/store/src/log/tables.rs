@@ -15,7 +15,13 @@ use crate::terms::IndexKey;
 /// v4 (format epoch 2): a leaf is `received_at ‖ entry` (leaf format v2), so
 /// the tree, the tiles and every checkpoint differ from v3's for the same
 /// entries.
-pub(crate) const FORMAT: &str = "armsledger/store/log/v4";
+///
+/// v5: half tiles of level 0 hold tree level 3 (32 hashes per leaf tile)
+/// instead of level 4, so a proof hashes at most 7 entries, not 15; same
+/// leaves, tree and checkpoints as v4.
+pub(crate) const FORMAT: &str = "armsledger/store/log/v5";
+/// The format [`FORMAT`] upgrades on open (its level-0 half tiles rebuilt).
+pub(crate) const UPGRADES: &str = "armsledger/store/log/v4";
 /// Formats of epoch 1, whose leaves were the entry bytes alone: refused on
 /// open with [`crate::StoreError::FormatRetired`].
 pub(crate) const RETIRED: [&str; 3] = [
@@ -37,8 +43,9 @@ pub(crate) const ENTRIES: TableDefinition<u64, &[u8]> = TableDefinition::new("en
 pub(crate) const RECEIVED_AT: TableDefinition<u64, &[u8]> = TableDefinition::new("received_at");
 /// (tile level ≥ 1, tile index) → the tile's hashes, 32 bytes each.
 pub(crate) const TILES: TableDefinition<(u8, u64), &[u8]> = TableDefinition::new("tiles");
-/// (tile level ≥ 0, tile index) → the tree level `8t + 4` nodes inside that
-/// tile (level 0: a leaf tile), 32 bytes each, at most 16.
+/// (tile level t ≥ 0, tile index) → for t ≥ 1 the tree level `8t + 4` nodes
+/// inside that tile, at most 16; for t = 0 the tree level 3 nodes inside
+/// that leaf tile, at most 32 (v5); 32 bytes each.
 pub(crate) const HALF_TILES: TableDefinition<(u8, u64), &[u8]> = TableDefinition::new("half_tiles");
 /// (first 4 bytes of the entry hash, big-endian; log index) → ().
 ///

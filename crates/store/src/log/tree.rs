@@ -1,20 +1,21 @@
 //! The Merkle tree as stored: hash tiles of level 1 and above in the `tiles`
-//! table, the middle level of every tile (tree levels 4, 12, 20, …) in the
-//! `half_tiles` table, and the leaf hashes derived from the `entries` table.
+//! table, two in-between levels in the `half_tiles` table, and the leaf
+//! hashes derived from the `entries` table.
 //!
 //! A leaf hash is `SHA-256(0x00 || received_at || entry)` (leaf format v2),
 //! a pure function of bytes the store keeps anyway (`entries` and
 //! `received_at`), so storing it again would cost 32 bytes per entry.
 //! Tile level `t ≥ 1` holds the tree level `8t` nodes, 256 per tile. Half
-//! tile `(t, k)` holds the 16 tree level `8t + 4` nodes inside tile `(t, k)`
-//! (for `t = 0` a leaf tile, itself not stored): 2 bytes per entry in all,
-//! and every node is the root of at most 8 nodes of a stored level (or 8
-//! entries), so a proof hashes at most 15 entries and folds at most 15
-//! stored hashes per level of tiles. The right-edge row of each level is
-//! partial and grows in place. [`StoredTree`] answers
+//! tile `(t, k)` for `t ≥ 1` holds the 16 tree level `8t + 4` nodes inside
+//! tile `(t, k)`; half tile `(0, k)` (store format v5) holds the 32 tree
+//! level 3 nodes inside leaf tile `k` (entries `256k ..`, itself not
+//! stored): 4 bytes per entry at level 3 and 2/256 above, so a proof hashes
+//! at most 7 entries (the 8-entry group its leaf is in, less the leaf) and
+//! folds at most 15 stored hashes per level of tiles. The right-edge row of
+//! each level is partial and grows in place. [`StoredTree`] answers
 //! `armsledger_log::HashReader` for any node: a node of tree level `b + r`
 //! is the root of the `2^r` level-`b` nodes under it, where `b` is the
-//! highest stored level at or below it (0, 4, 8, 12, 16, …).
+//! highest stored level at or below it (0, 3, 8, 12, 16, …).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -29,19 +30,59 @@ use crate::error::StoreError;
 pub(crate) const TILE_HEIGHT: u32 = 8;
 /// Hashes per full tile.
 pub(crate) const TILE_WIDTH: u64 = 256;
-/// Tree levels per half tile.
+/// Tree levels per half tile of level `t ≥ 1`.
 pub(crate) const HALF_HEIGHT: u32 = 4;
-/// Hashes per full half tile, and leaves per group.
+/// Hashes per full half tile of level `t ≥ 1`.
 pub(crate) const HALF_WIDTH: u64 = 16;
+/// The tree level half tiles of level 0 hold (store format v5).
+pub(crate) const LOW_LEVEL: u32 = 3;
+/// Hashes per full half tile of level 0: the level-3 nodes of a leaf tile.
+pub(crate) const LOW_WIDTH: u64 = TILE_WIDTH >> LOW_LEVEL;
+/// Entries under one level-3 node: the leaf hashes a proof recomputes.
+pub(crate) const LEAF_GROUP: u64 = 1 << LOW_LEVEL;
 /// Most hashes one [`NodeCache`] keeps (4 MiB) before it starts over.
 const CACHE_MAX_HASHES: usize = 1 << 17;
+
+/// Which table holds a stored level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// `tiles`.
+    Tile,
+    /// `half_tiles`.
+    Half,
+}
+
+/// Where the nodes of tree level `level` are stored, if they are: the
+/// table, the row level `t` (keys `(t, k)`) and the hashes per full row.
+/// Levels 3, 8, 12, 16, 20, …; the one place that says so (the writer, the
+/// reader and fsck all ask it).
+pub(crate) fn stored_at(level: u32) -> Option<(Kind, u8, u64)> {
+    let t = u8::try_from(level / TILE_HEIGHT).ok()?;
+    match (t, level % TILE_HEIGHT) {
+        (0, LOW_LEVEL) => Some((Kind::Half, 0, LOW_WIDTH)),
+        (0, _) => None,
+        (_, 0) => Some((Kind::Tile, t, TILE_WIDTH)),
+        (_, HALF_HEIGHT) => Some((Kind::Half, t, HALF_WIDTH)),
+        _ => None,
+    }
+}
+
+/// The tree level and width of half tile level `t`.
+pub(crate) fn half_level(t: u8) -> (u32, u64) {
+    if t == 0 {
+        (LOW_LEVEL, LOW_WIDTH)
+    } else {
+        (u32::from(t) * TILE_HEIGHT + HALF_HEIGHT, HALF_WIDTH)
+    }
+}
 
 /// Where a run of stored-level nodes comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum Source {
-    /// The leaf hashes of entries `16g .. 16g + 16` (group `g`).
+    /// The leaf hashes of entries `8g .. 8g + 8` (group `g`).
     Leaves(u64),
-    /// `half_tiles[(t, k)]`: tree level `8t + 4`, nodes `16k ..`.
+    /// `half_tiles[(t, k)]`: tree level 3 (`t = 0`, nodes `32k ..`) or
+    /// `8t + 4` (nodes `16k ..`).
     Half(u8, u64),
     /// `tiles[(t, k)]`, `t ≥ 1`: tree level `8t`, nodes `256k ..`.
     Tile(u8, u64),
@@ -52,9 +93,12 @@ impl Source {
     /// `lo`, and the run's offset in it.
     fn of(base: u8, lo: u64) -> (Source, u64) {
         match (base / 8, base % 8) {
-            (0, 0) => (Source::Leaves(lo / HALF_WIDTH), lo % HALF_WIDTH),
+            (0, 0) => (Source::Leaves(lo / LEAF_GROUP), lo % LEAF_GROUP),
             (t, 0) => (Source::Tile(t, lo / TILE_WIDTH), lo % TILE_WIDTH),
-            (t, _) => (Source::Half(t, lo / HALF_WIDTH), lo % HALF_WIDTH),
+            (t, _) => {
+                let (_, width) = half_level(t);
+                (Source::Half(t, lo / width), lo % width)
+            }
         }
     }
 }
@@ -139,7 +183,7 @@ where
             Source::Half(t, k) => {
                 let row = self.halves.get((t, k)).map_err(LogError::hash_read)?;
                 match row {
-                    Some(v) => split_hashes(v.value(), HALF_WIDTH).map_err(|e| {
+                    Some(v) => split_hashes(v.value(), half_level(t).1).map_err(|e| {
                         LogError::hash_read(StoreError::malformed(
                             "half_tiles",
                             format!("({t}, {k})"),
@@ -169,12 +213,12 @@ where
         Ok(run)
     }
 
-    /// Leaf hashes of group `g`: entries `16g ..`, up to 16 of them, as far
+    /// Leaf hashes of group `g`: entries `8g ..`, up to 8 of them, as far
     /// as they run without a gap.
     fn leaf_group(&self, g: u64) -> Result<Vec<Hash>, LogError> {
-        let lo = g.saturating_mul(HALF_WIDTH);
-        let hi = lo.saturating_add(HALF_WIDTH);
-        let mut out = Vec::with_capacity(16);
+        let lo = g.saturating_mul(LEAF_GROUP);
+        let hi = lo.saturating_add(LEAF_GROUP);
+        let mut out = Vec::with_capacity(LEAF_GROUP as usize);
         let rows = self.entries.range(lo..hi).map_err(LogError::hash_read)?;
         let mut times = TimeReader::default();
         for (expect, row) in (lo..).zip(rows) {
@@ -200,7 +244,7 @@ where
     H: ReadableTable<(u8, u64), &'static [u8]>,
 {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, LogError> {
-        // Each node is the root of a run of at most 8 nodes of the stored
+        // Each node is the root of a run of at most 16 nodes of the stored
         // level below it, inside one source; each source is read once.
         let mut loaded: HashMap<Source, Arc<[Hash]>> = HashMap::new();
         indexes
@@ -254,9 +298,14 @@ pub(crate) fn store_error(e: LogError) -> StoreError {
 }
 
 /// The highest stored level at or below tree level `level`: 0 (leaves,
-/// derived), `8t` (`tiles`) or `8t + 4` (`half_tiles`).
+/// derived), 3 (`half_tiles` level 0), `8t` (`tiles`) or `8t + 4`
+/// (`half_tiles`).
 fn stored_level_below(level: u8) -> u8 {
-    level - level % 4
+    match level {
+        0..3 => 0,
+        3..8 => 3,
+        _ => level - level % 4,
+    }
 }
 
 /// A stored row of hashes: whole 32-byte hashes, at most `max` of them.
@@ -346,9 +395,10 @@ mod tests {
     fn every_level_reads_from_the_stored_level_below() {
         let want = [
             (0, 0),
-            (3, 0),
-            (4, 4),
-            (7, 4),
+            (2, 0),
+            (3, 3),
+            (4, 3),
+            (7, 3),
             (8, 8),
             (11, 8),
             (12, 12),
@@ -359,11 +409,36 @@ mod tests {
         for (level, base) in want {
             assert_eq!(stored_level_below(level), base, "level {level}");
         }
-        assert_eq!(Source::of(0, 37), (Source::Leaves(2), 5));
-        assert_eq!(Source::of(4, 37), (Source::Half(0, 2), 5));
+        assert_eq!(Source::of(0, 37), (Source::Leaves(4), 5));
+        assert_eq!(Source::of(3, 37), (Source::Half(0, 1), 5));
         assert_eq!(Source::of(8, 600), (Source::Tile(1, 2), 88));
         assert_eq!(Source::of(12, 37), (Source::Half(1, 2), 5));
         assert_eq!(Source::of(16, 3), (Source::Tile(2, 0), 3));
+    }
+
+    #[test]
+    fn levels_3_8_12_16_and_20_are_stored() {
+        let got: Vec<(u32, (Kind, u8, u64))> =
+            (0..22).filter_map(|l| Some((l, stored_at(l)?))).collect();
+        assert_eq!(
+            got,
+            [
+                (3, (Kind::Half, 0, 32)),
+                (8, (Kind::Tile, 1, 256)),
+                (12, (Kind::Half, 1, 16)),
+                (16, (Kind::Tile, 2, 256)),
+                (20, (Kind::Half, 2, 16)),
+            ]
+        );
+        assert_eq!(half_level(0), (3, 32));
+        assert_eq!(half_level(2), (20, 16));
+        for level in 0..64u8 {
+            let base = stored_level_below(level);
+            assert!(base == 0 || stored_at(u32::from(base)).is_some(), "{level}");
+            // A node folds at most 16 nodes of the level below (32 at the
+            // top of a leaf tile would mean level 8 read from level 3).
+            assert!(level - base <= 4, "{level}");
+        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Format versions: files of format epoch 1 (log v1 to v3, site v1: leaves
-//! without receipt times) are refused by name and left untouched; every
-//! writer (group commit, the bulk path) keeps `half_tiles` equal to the tree
-//! the leaves imply.
+//! without receipt times) are refused by name and left untouched; a v4 log
+//! is upgraded on open (its level-0 half tiles rebuilt at tree level 3);
+//! every writer (group commit, the bulk path) keeps `half_tiles` equal to
+//! the tree the leaves imply.
 
 use std::path::Path;
 
@@ -9,7 +10,7 @@ use armsledger_log::{EntryLeaf, Hash, open_checkpoint};
 use armsledger_store::{ArmouryLedger, LogStore, StoreError};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
-use crate::common::{accepted, leaf, log_key, mth, path, workload};
+use crate::common::{accepted, leaf, leaves, log_key, mth, path, store_with, workload};
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const HALF_TILES: TableDefinition<(u8, u64), &[u8]> = TableDefinition::new("half_tiles");
@@ -80,7 +81,7 @@ fn refused(fixture: &[u8], note: &str, format: &str) {
         match &err {
             StoreError::FormatRetired { found, current, .. } => {
                 assert_eq!(found, format);
-                assert_eq!(*current, "armsledger/store/log/v4");
+                assert_eq!(*current, "armsledger/store/log/v5");
             }
             other => panic!("{format}: {other}"),
         }
@@ -127,11 +128,12 @@ fn an_epoch_1_site_ledger_is_refused_by_name() {
     }
 }
 
-/// The half tiles of level 0 a tree of `size` leaves has: ((0, k), hashes).
+/// The half tiles of level 0 a tree of `size` leaves has: ((0, k), hashes),
+/// one hash per complete group of 8 leaves (tree level 3), 32 per row.
 fn half_tiles(size: u64) -> Rows {
-    let groups = size / 16;
-    (0..groups.div_ceil(16))
-        .map(|k| ((0, k), (groups - 16 * k).min(16) as usize))
+    let groups = size / 8;
+    (0..groups.div_ceil(32))
+        .map(|k| ((0, k), (groups - 32 * k).min(32) as usize))
         .collect()
 }
 
@@ -142,7 +144,7 @@ fn group_commit_keeps_half_tiles_partial_then_whole() {
     let file = dir.path().join("log.redb");
     let mut at = 0;
     // Batches that end inside groups, on group ends and across a tile end.
-    for n in [1, 14, 1, 1, 7, 233, 43] {
+    for n in [1, 6, 1, 1, 7, 7, 233, 44] {
         let store = LogStore::open(&file).unwrap();
         store.append_batch(&accepted(&log[at..at + n])).unwrap();
         at += n;
@@ -177,8 +179,8 @@ fn the_bulk_path_writes_the_same_tree_up_to_level_12() {
     assert_eq!(size, 9000);
     let r = store.read().unwrap();
     for n in [
-        1u64, 15, 16, 17, 255, 256, 257, 271, 272, 4095, 4096, 4097, 4111, 4112, 8191, 8192, 8193,
-        8999, 9000,
+        1u64, 7, 8, 9, 15, 16, 17, 255, 256, 257, 263, 264, 271, 272, 4095, 4096, 4097, 4111, 4112,
+        8191, 8192, 8193, 8999, 9000,
     ] {
         let d = &hashes[..n as usize];
         assert_eq!(r.root_at(n).unwrap(), mth(d), "size {n}");
@@ -202,9 +204,9 @@ fn the_bulk_path_writes_the_same_tree_up_to_level_12() {
     drop(r);
     drop(store);
     let rows = format_and_halves(&file).1;
-    // 562 groups of 16 in 36 level-0 half tiles, then level 1.
+    // 1125 groups of 8 in 36 level-0 half tiles, then level 1.
     assert_eq!(rows.len(), 37);
-    assert_eq!(rows[35], ((0, 35), 2));
+    assert_eq!(rows[35], ((0, 35), 5));
     assert_eq!(rows[36], ((1, 0), 2));
 }
 
@@ -231,4 +233,116 @@ fn a_log_of_another_dictionary_is_refused() {
         assert!(matches!(err, StoreError::FormatUnknown { .. }), "{err}");
         assert!(err.to_string().contains("0707"), "{err}");
     }
+}
+
+/// Rewrites a v5 log as the v4 code wrote it: format tag v4, and each
+/// level-0 half tile holding the level-4 nodes (the roots of 16 leaves,
+/// taken here from the reference tree over `hashes`) complete at `size`.
+fn as_v4(file: &Path, hashes: &[Hash]) {
+    let db = redb::Database::open(file).unwrap();
+    let txn = db.begin_write().unwrap();
+    {
+        txn.open_table(META)
+            .unwrap()
+            .insert("format", "armsledger/store/log/v4".as_bytes())
+            .unwrap();
+        let mut t = txn.open_table(HALF_TILES).unwrap();
+        let keys: Vec<(u8, u64)> = t
+            .range((0u8, 0u64)..(1u8, 0u64))
+            .unwrap()
+            .map(|r| r.unwrap().0.value())
+            .collect();
+        for k in keys {
+            t.remove(k).unwrap();
+        }
+        for (k, tile) in hashes.chunks(256).enumerate() {
+            let row: Vec<u8> = tile.chunks_exact(16).flat_map(|g| mth(g).0).collect();
+            if !row.is_empty() {
+                t.insert((0, k as u64), row.as_slice()).unwrap();
+            }
+        }
+    }
+    txn.commit().unwrap();
+}
+
+#[test]
+fn a_v4_log_is_upgraded_on_open_to_the_same_tree() {
+    // 600 entries: two whole leaf tiles and a partial one (11 groups of 8,
+    // 5 of 16), so the right edge is partial at both levels.
+    let log = workload(600);
+    let hashes = leaves(&log);
+    let (dir, store) = store_with(&log);
+    let file = dir.path().join("log.redb");
+    let cp = store.sign_checkpoint(&log_key()).unwrap();
+    drop(store);
+    as_v4(&file, &hashes);
+    let (format, rows) = format_and_halves(&file);
+    assert_eq!(format, "armsledger/store/log/v4");
+    assert_eq!(rows, [((0, 0), 16), ((0, 1), 16), ((0, 2), 5)]);
+    // The read-only fsck does not upgrade: it says how to.
+    let err = armsledger_store::fsck(&file).unwrap_err();
+    assert!(err.to_string().contains("upgraded"), "{err}");
+
+    let store = LogStore::open(&file).unwrap();
+    assert!(store.fsck().unwrap().is_clean());
+    let r = store.read().unwrap();
+    assert_eq!(r.root_at(600).unwrap(), *cp.checkpoint().root());
+    for i in [0u64, 7, 8, 255, 256, 300, 511, 512, 591, 599] {
+        assert_eq!(
+            r.inclusion_proof(i, 600).unwrap(),
+            path(i as usize, &hashes),
+            "PATH({i}, D[600])"
+        );
+    }
+    drop(r);
+    // Appending after the upgrade grows the rebuilt right edge.
+    store
+        .append_batch(&accepted(&workload(604)[600..]))
+        .unwrap();
+    assert!(store.fsck().unwrap().is_clean());
+    drop(store);
+    let (format, rows) = format_and_halves(&file);
+    assert_eq!(format, "armsledger/store/log/v5");
+    assert_eq!(rows, half_tiles(600));
+}
+
+#[test]
+fn fail_a_v4_log_whose_tree_does_not_match_its_entries_is_not_upgraded() {
+    let log = workload(600);
+    let hashes = leaves(&log);
+    let (dir, store) = store_with(&log);
+    let file = dir.path().join("log.redb");
+    drop(store);
+    as_v4(&file, &hashes);
+    // Hash 3 of v4 half tile (0, 1): the root of entries 304..320.
+    {
+        let db = redb::Database::open(&file).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut t = txn.open_table(HALF_TILES).unwrap();
+            let mut row = t.get((0, 1)).unwrap().unwrap().value().to_vec();
+            row[3 * 32] ^= 1;
+            t.insert((0, 1), row.as_slice()).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let err = LogStore::open(&file).err().unwrap();
+    assert!(
+        matches!(&err, StoreError::TreeInconsistent(m)
+            if m.contains("half_tiles[(0, 1)][3] (v4, over entries 304..320)")),
+        "{err}"
+    );
+    // Nothing was committed: still v4, the row as it was.
+    assert_eq!(format_and_halves(&file).0, "armsledger/store/log/v4");
+    let db = redb::ReadOnlyDatabase::open(&file).unwrap();
+    let txn = db.begin_read().unwrap();
+    let row = txn
+        .open_table(HALF_TILES)
+        .unwrap()
+        .get((0, 1))
+        .unwrap()
+        .unwrap()
+        .value()
+        .to_vec();
+    assert_eq!(row.len(), 16 * 32);
 }

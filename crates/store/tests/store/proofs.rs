@@ -171,11 +171,12 @@ fn proofs_stay_valid_while_the_log_grows_in_random_batches() {
 }
 
 /// Sizes at and around the stored levels' boundaries: inside a partial
-/// group of 16, on a group end, across a tile end.
+/// group of 8 (level 3, v5) or of 16 (v4's level 4), on a group end, across
+/// a tile end.
 fn boundary_sizes() -> Vec<u64> {
     let mut sizes: Vec<u64> = (1..=70).collect();
     for edge in [256u64, 512, 1024, 1536, 2000] {
-        for d in [0u64, 1, 2, 7, 15, 16, 17, 31, 33] {
+        for d in [0u64, 1, 2, 7, 8, 9, 15, 16, 17, 31, 33] {
             sizes.push(edge - d.min(edge - 1));
             if edge + d <= 2000 {
                 sizes.push(edge + d);

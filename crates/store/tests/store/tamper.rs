@@ -127,8 +127,21 @@ fn a_changed_entry_body_byte() {
         "{p:?}"
     );
     assert!(!proves(&store, &cp, 596));
-    // Entry 596 is in the right-edge group of 16 (592..600), whose leaves no
-    // stored hash covers yet: signing recomputes it and refuses.
+}
+
+#[test]
+fn a_changed_right_edge_entry_blocks_signing() {
+    let (dir, store) = store_with(&workload(604));
+    drop(store);
+    // Entries 600..604 are a partial group of 8, which no stored hash
+    // covers yet: signing recomputes their leaves and refuses.
+    tamper(&path(&dir), |txn| {
+        let mut bytes = entry_bytes(txn, 602);
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0x40;
+        put_entry(txn, 602, &bytes);
+    });
+    let store = LogStore::open(path(&dir)).unwrap();
     assert!(matches!(
         store.sign_checkpoint(&log_key()),
         Err(StoreError::TreeInconsistent(_))
@@ -249,7 +262,7 @@ fn two_entries_swapped() {
     );
     assert!(
         p.iter()
-            .any(|p| p.starts_with("half_tiles[(0, 0)[2] over entries 32..48]")),
+            .any(|p| p.starts_with("half_tiles[(0, 0)[5] over entries 40..48]")),
         "{p:?}"
     );
     assert!(
@@ -296,11 +309,11 @@ fn a_changed_tree_hash() {
 fn a_changed_half_tile_hash() {
     let (dir, cp) = signed_log();
     // Half tile (0, 1) covers entries 256..512; its hash 2 is the root of
-    // entries 288..304.
+    // entries 272..280.
     tamper(&path(&dir), |txn| {
         let mut t = txn.open_table(HALF_TILES).unwrap();
         let mut row = t.get((0, 1)).unwrap().unwrap().value().to_vec();
-        assert_eq!(row.len(), 16 * 32);
+        assert_eq!(row.len(), 32 * 32);
         row[2 * 32 + 7] ^= 1;
         t.insert((0, 1), row.as_slice()).unwrap();
     });
@@ -308,7 +321,7 @@ fn a_changed_half_tile_hash() {
     let p = problems(&store);
     assert_eq!(p.len(), 1, "{p:?}");
     assert!(
-        p[0].starts_with("half_tiles[(0, 1)[2] over entries 288..304]: expected "),
+        p[0].starts_with("half_tiles[(0, 1)[2] over entries 272..280]: expected "),
         "{p:?}"
     );
     assert!(
@@ -316,17 +329,21 @@ fn a_changed_half_tile_hash() {
         "entries of the tile prove through it"
     );
     assert!(
-        proves(&store, &cp, 300),
+        !proves(&store, &cp, 300),
+        "entries 288..304 prove through entries 256..288"
+    );
+    assert!(
+        proves(&store, &cp, 275),
         "a proof hashes its own group from the entries"
     );
     assert!(proves(&store, &cp, 10), "other tiles are untouched");
-    // The right-edge half tile (entries 512..592 in five groups) is what a
+    // The right-edge half tile (entries 512..600 in eleven groups) is what a
     // root of the current size reads: changed, signing refuses.
     drop(store);
     tamper(&path(&dir), |txn| {
         let mut t = txn.open_table(HALF_TILES).unwrap();
         let mut row = t.get((0, 2)).unwrap().unwrap().value().to_vec();
-        assert_eq!(row.len(), 5 * 32);
+        assert_eq!(row.len(), 11 * 32);
         row[0] ^= 1;
         t.insert((0, 2), row.as_slice()).unwrap();
     });
@@ -334,7 +351,7 @@ fn a_changed_half_tile_hash() {
     assert!(
         problems(&store)
             .iter()
-            .any(|p| p.starts_with("half_tiles[(0, 2)[0] over entries 512..528]")),
+            .any(|p| p.starts_with("half_tiles[(0, 2)[0] over entries 512..520]")),
     );
     assert!(matches!(
         store.sign_checkpoint(&log_key()),
@@ -375,7 +392,7 @@ fn a_truncated_half_tile_is_an_error_naming_it() {
     assert!(
         problems(&store)
             .iter()
-            .any(|p| p.starts_with("half_tiles[(0, 1)[0] over entries 256..272]: expected ")),
+            .any(|p| p.starts_with("half_tiles[(0, 1)[0] over entries 256..264]: expected ")),
     );
     assert!(!proves(&store, &cp, 260));
 }

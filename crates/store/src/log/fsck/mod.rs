@@ -18,7 +18,7 @@ use redb::{ReadOnlyDatabase, ReadTransaction, ReadableDatabase, ReadableTable};
 
 use super::blocks::TimeReader;
 use super::tables::*;
-use super::tree::{NodeCache, StoredTree};
+use super::tree::{Kind, NodeCache, StoredTree, stored_at};
 use crate::error::StoreError;
 use crate::terms::{IndexKey, Terms};
 use rows::{
@@ -138,9 +138,14 @@ pub fn fsck(path: impl AsRef<Path>) -> Result<FsckReport, StoreError> {
         });
     }
     if format.as_deref() != Some(FORMAT.as_bytes()) {
+        let upgradable = format.as_deref() == Some(UPGRADES.as_bytes());
         return Err(StoreError::FormatUnknown {
             path: path.display().to_string(),
-            expected: "global log",
+            expected: if upgradable {
+                "global log v5 (a v4 log is upgraded when the server or `armsledger` opens it for writing)"
+            } else {
+                "global log"
+            },
             found: format.map(|f| String::from_utf8_lossy(&f).into_owned()),
         });
     }
@@ -211,13 +216,14 @@ pub(crate) fn check(txn: &ReadTransaction) -> Result<FsckReport, StoreError> {
         let appended =
             frontier.append(EntryLeaf::new(time, bytes.as_deref().unwrap_or(v.value())).hash())?;
         for (level, h) in appended.hashes.iter().enumerate().skip(1) {
-            // Tile level t holds tree level 8t, half tile level t 8t + 4.
-            let (rows, width) = match level % 8 {
-                0 => (&mut x.tiles, 256),
-                4 => (&mut x.halves, 16),
-                _ => continue,
+            let level = u32::try_from(level).unwrap_or(u32::MAX);
+            let Some((kind, t, width)) = stored_at(level) else {
+                continue;
             };
-            let t = u8::try_from(level / 8).unwrap_or(u8::MAX);
+            let rows = match kind {
+                Kind::Tile => &mut x.tiles,
+                Kind::Half => &mut x.halves,
+            };
             let n = leaf >> level;
             rows.entry((t, n / width))
                 .or_default()

@@ -10,6 +10,7 @@ use crate::error::StoreError;
 use crate::finding::StoredFinding;
 use crate::log::blocks::{TIMES_PER_BLOCK, decode_postings, decode_slots, decode_times};
 use crate::log::tables::*;
+use crate::log::tree::half_level;
 
 /// Every (chain, counter, index) row of the slot blocks; malformed or
 /// out-of-order blocks are reported.
@@ -152,10 +153,12 @@ pub(super) fn check_half_tiles<T: ReadableTable<(u8, u64), &'static [u8]>>(
         let (k, v) = row?;
         stored.insert(k.value(), v.value().to_vec());
     }
-    // Hash `pos` of half tile (t, k) is node 16k + pos of tree level 8t + 4.
+    // Hash `pos` of half tile (t, k) is node width·k + pos of its level
+    // (3 for t = 0, else 8t + 4).
     let covers = |&(t, k): &(u8, u64), pos: u64| -> String {
-        let span = 1u64.checked_shl(8 * u32::from(t) + 4).unwrap_or(u64::MAX);
-        let first = (k * 16 + pos).saturating_mul(span);
+        let (level, width) = half_level(t);
+        let span = 1u64.checked_shl(level).unwrap_or(u64::MAX);
+        let first = (k * width + pos).saturating_mul(span);
         format!(
             "({t}, {k})[{pos}] over entries {first}..{}",
             first.saturating_add(span)
