@@ -2,7 +2,9 @@
 //! entries is written through `LogStore::append_batch` (indexes included),
 //! then for random pistols: `LogReader::scan(IndexKey::Firearm)` and an
 //! inclusion proof for every entry found, timed together, as the server's
-//! trace endpoint does before encoding.
+//! trace endpoint does before encoding. Then the cost of one proof against
+//! the tree's depth (random leaves at sizes `n/64`, `n/8` and `n`), from
+//! which the proofs of a dossier at 10M are predicted without building it.
 
 use std::path::Path;
 use std::time::Instant;
@@ -21,6 +23,10 @@ const EVENTS_PER_GUN: usize = 50;
 const FILL_BATCH: usize = 8192;
 /// Entries generated and signed at once.
 const CHUNK: usize = 100_000;
+/// Random leaves timed at each tree size for the depth figures.
+const DEPTH_SAMPLES: usize = 4000;
+/// The depth of a 10M-entry tree: ⌈log2(10,000,000)⌉.
+const DEPTH_10M: u32 = 24;
 
 /// Writes an `n`-entry log at `path` (entries received from `t0` on, one
 /// millisecond apart): the trace and restart scenarios' log. Returns the
@@ -69,6 +75,7 @@ pub fn run(n: usize, samples: usize, dir: &Path) -> anyhow::Result<Vec<Figure>> 
     let mut x = 0x1234_5678_9abc_def1u64;
     let mut times = Vec::with_capacity(samples);
     let mut scans = Vec::with_capacity(samples);
+    let mut proofs_only = Vec::with_capacity(samples);
     let (mut events, mut proof_bytes, mut entry_bytes) = (0usize, 0usize, 0usize);
     for k in 0..samples {
         x ^= x << 13;
@@ -82,7 +89,9 @@ pub fn run(n: usize, samples: usize, dir: &Path) -> anyhow::Result<Vec<Figure>> 
             .iter()
             .map(|e| r.inclusion_proof(e.index, size))
             .collect::<Result<Vec<_>, _>>()?;
-        times.push(t.elapsed());
+        let total = t.elapsed();
+        times.push(total);
+        proofs_only.push(total.saturating_sub(scans.last().copied().unwrap_or_default()));
         events += found.len();
         proof_bytes += proofs.iter().map(|p| p.len() * 32).sum::<usize>();
         entry_bytes += found.iter().map(|e| e.entry.bytes().len()).sum::<usize>();
@@ -113,6 +122,8 @@ pub fn run(n: usize, samples: usize, dir: &Path) -> anyhow::Result<Vec<Figure>> 
     warm.sort();
     times.sort();
     scans.sort();
+    proofs_only.sort();
+    let depth = proof_cost_by_depth(&r, size)?;
     let p99 = percentile(&times, 0.99);
     let s = samples.max(1) as f64;
     let sc = "3 trace";
@@ -126,7 +137,7 @@ pub fn run(n: usize, samples: usize, dir: &Path) -> anyhow::Result<Vec<Figure>> 
     drop(store);
     let file = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     let _ = std::fs::remove_file(&path);
-    Ok(vec![
+    let mut figures = vec![
         Figure::new(
             sc,
             &format!("{label}: log built (signed, indexed, durable)"),
@@ -156,6 +167,18 @@ pub fn run(n: usize, samples: usize, dir: &Path) -> anyhow::Result<Vec<Figure>> 
             sc,
             &format!("{label}: of which scan, p99"),
             ms(percentile(&scans, 0.99)),
+            "ms",
+        ),
+        Figure::new(
+            sc,
+            &format!("{label}: of which proofs (dossier less scan), p50"),
+            ms(percentile(&proofs_only, 0.5)),
+            "ms",
+        ),
+        Figure::new(
+            sc,
+            &format!("{label}: of which proofs (dossier less scan), p99"),
+            ms(percentile(&proofs_only, 0.99)),
             "ms",
         ),
         Figure::new(
@@ -194,5 +217,87 @@ pub fn run(n: usize, samples: usize, dir: &Path) -> anyhow::Result<Vec<Figure>> 
             file as f64 / size.max(1) as f64,
             "B",
         ),
-    ])
+    ];
+    let mean_events = events as f64 / s;
+    for d in &depth {
+        figures.push(Figure::new(
+            sc,
+            &format!(
+                "{label}: one proof at size {} (depth {}), p50 / p99 {:.1} µs",
+                d.size,
+                d.depth,
+                d.p99 * 1e3
+            ),
+            d.p50 * 1e3,
+            "µs",
+        ));
+    }
+    if let (Some(lo), Some(hi)) = (depth.first(), depth.last())
+        && hi.depth > lo.depth
+    {
+        // Linear in depth: each level adds at most one stored hash to fold
+        // (and a tile row every 4 levels); the leaf-group cost is constant.
+        let per_level = (hi.p50 - lo.p50).max(0.0) / f64::from(hi.depth - lo.depth);
+        let at_10m = hi.p50 + per_level * f64::from(DEPTH_10M.saturating_sub(hi.depth));
+        figures.push(Figure::new(
+            sc,
+            &format!(
+                "{label}: proofs of a {mean_events:.0}-event dossier predicted at 10M \
+                     (depth {DEPTH_10M}; p50 per proof, linear in depth; cached pages, \
+                     the scan's cold reads at 10M come on top)"
+            ),
+            at_10m * mean_events,
+            "ms",
+        ));
+    }
+    Ok(figures)
+}
+
+/// The cost of one inclusion proof at one tree size.
+struct DepthCost {
+    size: u64,
+    depth: u32,
+    /// Milliseconds.
+    p50: f64,
+    /// Milliseconds.
+    p99: f64,
+}
+
+/// One proof of a random leaf at sizes `n/64`, `n/8` and `n`, each
+/// measured on `DEPTH_SAMPLES` leaves after one untimed pass over the same
+/// leaves (so the pages are cached at every size alike, and what differs is
+/// the depth).
+fn proof_cost_by_depth(r: &armsledger_store::LogReader, n: u64) -> anyhow::Result<Vec<DepthCost>> {
+    let mut out = Vec::new();
+    for size in [n / 64, n / 8, n] {
+        if size < 2 {
+            continue;
+        }
+        let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ size;
+        let leaves: Vec<u64> = (0..DEPTH_SAMPLES)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x % size
+            })
+            .collect();
+        for &i in &leaves {
+            std::hint::black_box(r.inclusion_proof(i, size)?);
+        }
+        let mut t = Vec::with_capacity(leaves.len());
+        for &i in &leaves {
+            let s = Instant::now();
+            std::hint::black_box(r.inclusion_proof(i, size)?);
+            t.push(s.elapsed());
+        }
+        t.sort();
+        out.push(DepthCost {
+            size,
+            depth: 64 - (size - 1).leading_zeros(),
+            p50: ms(percentile(&t, 0.5)),
+            p99: ms(percentile(&t, 0.99)),
+        });
+    }
+    Ok(out)
 }
