@@ -173,12 +173,15 @@ fn check_against_v4(k: u64, row: &[u8], old: Option<&Vec<u8>>) -> Result<(), Sto
             _ => Hash::default(),
         };
         if got != *want {
-            let first = (k * LOW_WIDTH / 2 + j as u64) * 16;
+            let first = k
+                .saturating_mul(LOW_WIDTH / 2)
+                .saturating_add(j as u64)
+                .saturating_mul(2 * LEAF_GROUP);
             return Err(StoreError::TreeInconsistent(format!(
                 "upgrading to v5: half_tiles[(0, {k})][{j}] (v4, over entries {first}..{}) \
                  is not the root of those entries as stored now; run fsck with the \
                  release that wrote the file",
-                first + 16
+                first.saturating_add(2 * LEAF_GROUP)
             )));
         }
     }

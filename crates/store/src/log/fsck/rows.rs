@@ -158,7 +158,10 @@ pub(super) fn check_half_tiles<T: ReadableTable<(u8, u64), &'static [u8]>>(
     let covers = |&(t, k): &(u8, u64), pos: u64| -> String {
         let (level, width) = half_level(t);
         let span = 1u64.checked_shl(level).unwrap_or(u64::MAX);
-        let first = (k * width + pos).saturating_mul(span);
+        let first = k
+            .saturating_mul(width)
+            .saturating_add(pos)
+            .saturating_mul(span);
         format!(
             "({t}, {k})[{pos}] over entries {first}..{}",
             first.saturating_add(span)
