@@ -273,6 +273,11 @@ impl<'o> Run<'o> {
         self.meta.as_ref().map_or(Scope::All, |m| m.scope.clone())
     }
 
+    /// Whether the bundle is scoped ([`Self::scope`] without the clone).
+    fn scoped(&self) -> bool {
+        self.meta.as_ref().is_some_and(|m| m.scope.is_scoped())
+    }
+
     /// Takes one record; false stops reading.
     fn record(&mut self, l: Located) -> bool {
         let (record, offset) = (l.record, l.offset);
@@ -484,6 +489,12 @@ impl<'o> Run<'o> {
         if self.report.authentic {
             self.remember()?;
         }
+        // The rules engine's state and the rebuilt index are millions of
+        // small allocations in a large bundle: they are freed on the pool
+        // while the caller reads the report, not before it gets it.
+        let ledger = self.ledger.take();
+        let index = std::mem::take(&mut self.index);
+        rayon::spawn(move || drop((ledger, index)));
         Ok(self.report)
     }
 }
