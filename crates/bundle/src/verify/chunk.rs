@@ -58,10 +58,17 @@ impl Pending {
     }
 }
 
+/// Signatures per batch equation in a chunk's signature check: the widest
+/// that still gives each core several equations of a chunk (measured best
+/// at 1,024–2,048 on 2 cores, docs/performance.md section 2).
+const WIDTH: usize = 2048;
+
 /// What the parallel stage learns about one entry.
 struct Decoded {
     entry: Result<SignedEntry, EntryError>,
     leaf: LogHash,
+    /// The entry's chain, as named in problems and the report.
+    chain: String,
 }
 
 /// One chunk after its parallel stage, ready for the sequential pass.
@@ -83,29 +90,32 @@ pub(crate) struct Prepared {
 /// entries verify, and is advanced past this chunk's regulator entries. The
 /// sequential pass re-checks each key against the real registry and decides
 /// with `verify_strict` wherever the speculation was wrong.
-pub(crate) fn prepare(pending: Vec<Pending>, spec: &mut KeyRegistry) -> Prepared {
-    let decoded: Vec<Decoded> = pending
-        .par_iter()
-        .map(|p| Decoded {
-            entry: SignedEntry::decode(&p.bytes),
-            leaf: p.leaf(),
+pub(crate) fn prepare(mut pending: Vec<Pending>, spec: &mut KeyRegistry) -> Prepared {
+    // Each entry's bytes are freed here once decoded, on the pool rather
+    // than in the sequential pass.
+    let (decoded, messages): (Vec<Decoded>, Vec<Vec<u8>>) = pending
+        .par_iter_mut()
+        .map(|p| {
+            let entry = SignedEntry::decode(&p.bytes);
+            let leaf = p.leaf();
+            p.bytes = Vec::new();
+            let (chain, message) = match &entry {
+                Ok(e) => (e.chain().to_string(), e.signed_message()),
+                Err(_) => (String::new(), Vec::new()),
+            };
+            (Decoded { entry, leaf, chain }, message)
         })
-        .collect();
+        .unzip();
     let mut keys: Vec<Option<[u8; 32]>> = Vec::with_capacity(decoded.len());
-    let mut messages: Vec<Vec<u8>> = Vec::with_capacity(decoded.len());
     for d in &decoded {
         match &d.entry {
             Ok(e) => {
                 keys.push(spec.key_for(e.header()).ok());
-                messages.push(e.signed_message());
                 if let (ChainId::Regulator, Event::Regulator(ev)) = (e.chain(), &e.body().event) {
                     spec.apply(ev);
                 }
             }
-            Err(_) => {
-                keys.push(None);
-                messages.push(Vec::new());
-            }
+            Err(_) => keys.push(None),
         }
     }
     let mut item_of: Vec<Option<usize>> = Vec::with_capacity(decoded.len());
@@ -123,7 +133,7 @@ pub(crate) fn prepare(pending: Vec<Pending>, spec: &mut KeyRegistry) -> Prepared
             _ => item_of.push(None),
         }
     }
-    let (checked, stats) = signatures::verify_all(&items);
+    let (checked, stats) = signatures::verify_all_in_batches(&items, WIDTH);
     let verdicts = item_of
         .into_iter()
         .map(|i| i.and_then(|i| checked.get(i).copied()))
@@ -156,7 +166,7 @@ impl Run<'_> {
             self.one(p, d, spec_key, verdict);
         }
         if let Some(cb) = &self.opts.progress {
-            let total = (!self.scope().is_scoped())
+            let total = (!self.scoped())
                 .then(|| self.opened.as_ref().map(|o| o.checkpoint.size()))
                 .flatten();
             cb(self.report.entries, total);
@@ -200,16 +210,13 @@ impl Run<'_> {
         need: bool,
     ) -> Result<Option<Applied>, ()> {
         self.report.entries += 1;
-        let ident = d
-            .entry
-            .as_ref()
-            .ok()
-            .map(|e| (e.chain().to_string(), e.counter(), e.hash()));
+        let ident = d.entry.as_ref().ok().map(|e| (e.counter(), e.hash()));
+        let chain = d.chain;
         let about = |kind, reason: String| Problem {
             log_index: Some(p.index),
-            chain: ident.as_ref().map(|i| i.0.clone()),
-            counter: ident.as_ref().map(|i| i.1),
-            entry: ident.as_ref().map(|i| i.2),
+            chain: ident.map(|_| chain.clone()),
+            counter: ident.map(|i| i.0),
+            entry: ident.map(|i| i.1),
             ..Problem::new(kind, Some(p.record), Some(p.offset), reason)
         };
         self.place(&p, d.leaf, &about);
@@ -230,7 +237,7 @@ impl Run<'_> {
             }
             None => false,
         };
-        let full = !self.scope().is_scoped();
+        let full = !self.scoped();
         let ledger = self.ledger.as_mut().ok_or(())?;
         let key = match ledger.keys().key_for(entry.header()) {
             Ok(k) => k,
@@ -301,16 +308,19 @@ impl Run<'_> {
             Ok(raised) => {
                 self.report.entries_checked += 1;
                 self.entry_hashes.insert(entry.hash());
-                let c = self
-                    .chains
-                    .entry(entry.chain().to_string())
-                    .or_insert_with(|| ChainSummary {
-                        chain: entry.chain().to_string(),
-                        entries: 0,
-                        head_counter: None,
-                        head: None,
-                        completeness: Completeness::NoGapsEndUnproven,
-                    });
+                let c = match self.chains.get_mut(&chain) {
+                    Some(c) => c,
+                    None => self
+                        .chains
+                        .entry(chain.clone())
+                        .or_insert_with(|| ChainSummary {
+                            chain: chain.clone(),
+                            entries: 0,
+                            head_counter: None,
+                            head: None,
+                            completeness: Completeness::NoGapsEndUnproven,
+                        }),
+                };
                 c.entries += 1;
                 c.head_counter = Some(entry.counter());
                 c.head = Some(entry.hash());
@@ -334,8 +344,11 @@ impl Run<'_> {
 
     /// Log index, Merkle tree (full bundles) or inclusion proof (scoped).
     fn place(&mut self, p: &Pending, leaf: LogHash, at: &dyn Fn(ProblemKind, String) -> Problem) {
-        let cp = self.opened.as_ref().map(|o| o.checkpoint.clone());
-        if !self.scope().is_scoped() {
+        let cp = self
+            .opened
+            .as_ref()
+            .map(|o| (o.checkpoint.size(), *o.checkpoint.root()));
+        if !self.scoped() {
             if p.index != self.frontier.size() {
                 self.problem(at(
                     ProblemKind::Index,
@@ -354,7 +367,7 @@ impl Run<'_> {
             }
             if let Some((size, root)) = self.trusted.filter(|(s, _)| *s == self.frontier.size())
                 && self.consistent.is_none()
-                && cp.as_ref().is_some_and(|c| c.size() > size)
+                && cp.is_some_and(|(cp_size, _)| cp_size > size)
             {
                 if self.frontier.root() == root {
                     self.consistent =
@@ -383,14 +396,14 @@ impl Run<'_> {
                 ProblemKind::Inclusion,
                 "no inclusion proof follows this entry".into(),
             )),
-            (Some((r, proof)), Some(cp)) => {
-                if let Err(e) = verify_inclusion(&leaf, p.index, cp.size(), proof, cp.root()) {
+            (Some((r, proof)), Some((cp_size, cp_root))) => {
+                if let Err(e) = verify_inclusion(&leaf, p.index, cp_size, proof, &cp_root) {
                     self.problem(at(
                         ProblemKind::Inclusion,
                         format!(
                             "its inclusion proof (record {r}) does not place this entry at index {} in the checkpoint of size {}: {e}",
                             p.index,
-                            cp.size()
+                            cp_size
                         ),
                     ));
                 }

@@ -2,8 +2,14 @@
 //! the verifier indexes every entry as the server must have, and the root
 //! must be the one the checkpoint commits to in its index line. A wrong
 //! index is then as detectable as a wrong log.
+//!
+//! The recomputation runs on a thread of its own, fed groups of entries in
+//! log order through a bounded channel, so the verifier's sequential pass
+//! does not wait for its hashing; the root is read once the last group is in.
 
 use std::sync::Arc;
+use std::sync::mpsc::{SyncSender, sync_channel};
+use std::thread::JoinHandle;
 
 use armsledger_core::Hash;
 use armsledger_core::entry::SignedEntry;
@@ -23,11 +29,28 @@ use crate::report::{Problem, ProblemKind};
 /// Entries indexed at a time (each changed node is rewritten once per group).
 const GROUP: usize = 1024;
 
+/// Groups sent to the indexing thread and not yet applied, at most: the
+/// sequential pass waits beyond it, so memory stays bounded.
+const GROUPS_IN_FLIGHT: usize = 8;
+
+/// One group of entries, with their log indexes.
+type Group = Vec<(u64, Arc<SignedEntry>)>;
+
+/// The thread that applies groups to the index, in the order sent.
+struct Worker {
+    groups: SyncSender<Group>,
+    /// The store and the first error, once every group is applied.
+    done: JoinHandle<(MemStore, Option<String>)>,
+}
+
 /// The index rebuilt from a full bundle's entries, in log order.
 #[derive(Default)]
 pub(super) struct Recompute {
+    /// The recomputed index; complete only after [`Recompute::root`].
     store: MemStore,
-    buffer: Vec<(u64, Arc<SignedEntry>)>,
+    buffer: Group,
+    /// The indexing thread, while entries are coming.
+    worker: Option<Worker>,
     failed: Option<String>,
     /// The lots the entries name, by map key (a lot's leaf names its sites,
     /// not the lot), to name a lot whose leaf the server got wrong.
@@ -62,15 +85,71 @@ impl Recompute {
         }
     }
 
+    /// Hands the buffered group to the indexing thread (started on the
+    /// first group; where no thread can be started, applied here).
     fn flush(&mut self) {
         let group = std::mem::take(&mut self.buffer);
-        if let Err(e) = apply(&mut self.store, group.iter().map(|(i, e)| (*i, &**e))) {
-            self.failed = Some(e.to_string());
+        if group.is_empty() {
+            return;
+        }
+        if self.worker.is_none() {
+            self.worker = self.start();
+        }
+        let group = match &self.worker {
+            Some(w) => match w.groups.send(group) {
+                Ok(()) => return,
+                // The thread is gone: `root` finds out why.
+                Err(e) => e.0,
+            },
+            None => group,
+        };
+        if let Err(e) = apply_group(&mut self.store, &group) {
+            self.failed.get_or_insert(e);
+        }
+    }
+
+    fn start(&mut self) -> Option<Worker> {
+        let (groups, received) = sync_channel::<Group>(GROUPS_IN_FLIGHT);
+        let mut store = std::mem::take(&mut self.store);
+        let spawned = std::thread::Builder::new()
+            .name("armsledger-index".into())
+            .spawn(move || {
+                let mut failed = None;
+                for group in received {
+                    if failed.is_none()
+                        && let Err(e) = apply_group(&mut store, &group)
+                    {
+                        failed = Some(e);
+                    }
+                }
+                (store, failed)
+            });
+        spawned.ok().map(|done| Worker { groups, done })
+    }
+
+    /// Waits for the indexing thread to apply every group sent.
+    fn join(&mut self) {
+        let Some(Worker { groups, done }) = self.worker.take() else {
+            return;
+        };
+        drop(groups);
+        match done.join() {
+            Ok((store, failed)) => {
+                self.store = store;
+                if let Some(f) = failed {
+                    self.failed.get_or_insert(f);
+                }
+            }
+            Err(_) => {
+                self.failed
+                    .get_or_insert_with(|| "the indexing thread stopped".to_owned());
+            }
         }
     }
 
     fn root(&mut self) -> Result<Hash, String> {
         self.flush();
+        self.join();
         if let Some(f) = &self.failed {
             return Err(f.clone());
         }
@@ -194,6 +273,13 @@ impl Recompute {
         }
         out
     }
+}
+
+/// Indexes one group of entries, in order.
+fn apply_group(store: &mut MemStore, group: &[(u64, Arc<SignedEntry>)]) -> Result<(), String> {
+    apply(store, group.iter().map(|(i, e)| (*i, &**e)))
+        .map(|_root| ())
+        .map_err(|e| e.to_string())
 }
 
 /// The root of a map holding exactly `leaves` (key, value hash).

@@ -5,9 +5,11 @@
 //! all cores ([`armsledger_core::sig::batch`]); then, sequentially and in log order,
 //! the Merkle tree (or each inclusion proof), the exact key for each entry
 //! from the regulator chain, and the chains, subject links and rules through
-//! core's `LedgerVerifier`. The two stages overlap: while the sequential pass
-//! runs on one chunk, the next chunk's parallel stage runs on the pool, so a
-//! chunk's problems are listed once the chunk after it has been read.
+//! core's `LedgerVerifier`. The stages overlap: while the sequential pass
+//! runs on one chunk and the chunk after the next is read, the next chunk's
+//! parallel stage runs on the pool, so a chunk's problems are listed once the
+//! chunk after it has been read. A full bundle's verifiable index is rebuilt
+//! on a thread of its own ([`index`]).
 //!
 //! The server's findings and equivocation proofs follow the entry they
 //! belong to and are checked when that entry is ([`annotate`]): memory
@@ -26,6 +28,7 @@ use std::collections::HashSet;
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::mpsc::{Receiver, sync_channel};
 
 use armsledger_core::Hash;
 use armsledger_core::ids::Timestamp;
@@ -43,8 +46,10 @@ use annotate::{Annotation, Applied, EquivocationBatch};
 use chunk::{Pending, Prepared};
 use dossier::Dossier;
 
-/// Entries verified per parallel step.
-const CHUNK: usize = 8192;
+/// Entries verified per parallel step: 16,384 lets the signature check
+/// share one torsion test per 8,192 signatures (`armsledger_core::sig::batch`)
+/// and keeps a chunk's memory in the tens of megabytes.
+const CHUNK: usize = 16_384;
 
 /// Most bytes of server records held while they wait for their entry's
 /// sequential pass; beyond it the pipeline is drained first.
@@ -178,6 +183,13 @@ struct Opened {
     record: u64,
 }
 
+/// A chunk's parallel stage, on the pool.
+struct InFlight {
+    /// Record number of the chunk's first entry (named if the stage fails).
+    first_record: Option<u64>,
+    received: Receiver<(Prepared, KeyRegistry)>,
+}
+
 /// State of one verification run.
 struct Run<'o> {
     opts: &'o VerifyOptions,
@@ -198,8 +210,9 @@ struct Run<'o> {
     pending: Vec<Pending>,
     /// Bytes of server records attached to `pending`.
     waiting_bytes: usize,
-    /// The last chunk read, prepared but not yet through the sequential pass.
-    prepared: Option<Prepared>,
+    /// The last chunk read, in its parallel stage or prepared, not yet
+    /// through the sequential pass.
+    prepared: Option<InFlight>,
     /// The speculative key registry after every chunk prepared so far.
     spec: Option<KeyRegistry>,
     chains: std::collections::BTreeMap<String, ChainSummary>,
@@ -271,6 +284,11 @@ impl<'o> Run<'o> {
 
     fn scope(&self) -> Scope {
         self.meta.as_ref().map_or(Scope::All, |m| m.scope.clone())
+    }
+
+    /// Whether the bundle is scoped ([`Self::scope`] without the clone).
+    fn scoped(&self) -> bool {
+        self.meta.as_ref().is_some_and(|m| m.scope.is_scoped())
     }
 
     /// Takes one record; false stops reading.
@@ -427,32 +445,59 @@ impl<'o> Run<'o> {
         }
     }
 
-    /// Starts the parallel stage of the chunk just read on the pool and,
-    /// meanwhile, runs the sequential pass of the chunk before it on this
-    /// thread; returns when both are done.
+    /// Waits for the parallel stage of the chunk before, starts the one of
+    /// the chunk just read on the pool and, meanwhile, runs the sequential
+    /// pass of the chunk before on this thread. Returns with the new chunk's
+    /// stage still running, so reading the next chunk overlaps it too.
     fn flush(&mut self) {
         let pending = std::mem::take(&mut self.pending);
         self.waiting_bytes = 0;
-        let before = self.prepared.take();
-        let mut spec = match self.spec.take() {
-            Some(spec) => spec,
-            None => self
-                .ledger
-                .as_ref()
-                .map(|l| l.keys().clone())
-                .unwrap_or_default(),
-        };
-        let mut next = None;
-        rayon::in_place_scope(|scope| {
-            if !pending.is_empty() {
-                scope.spawn(|_| next = Some(chunk::prepare(pending, &mut spec)));
+        let before = self.prepared.take().and_then(|f| self.receive(f));
+        if !pending.is_empty() {
+            let mut spec = match self.spec.take() {
+                Some(spec) => spec,
+                None => self
+                    .ledger
+                    .as_ref()
+                    .map(|l| l.keys().clone())
+                    .unwrap_or_default(),
+            };
+            let first_record = pending.first().map(|p| p.record);
+            let (done, received) = sync_channel(1);
+            rayon::spawn(move || {
+                let prepared = chunk::prepare(pending, &mut spec);
+                // The run may have ended (an I/O error): nothing waits then.
+                let _ = done.send((prepared, spec));
+            });
+            self.prepared = Some(InFlight {
+                first_record,
+                received,
+            });
+        }
+        if let Some(chunk) = before {
+            self.apply(chunk);
+        }
+    }
+
+    /// The prepared chunk of a finished parallel stage (and the speculative
+    /// registry after it), or a problem if the stage stopped without one.
+    fn receive(&mut self, f: InFlight) -> Option<Prepared> {
+        match f.received.recv() {
+            Ok((prepared, spec)) => {
+                self.spec = Some(spec);
+                Some(prepared)
             }
-            if let Some(chunk) = before {
-                self.apply(chunk);
+            Err(_) => {
+                self.problem(Problem::new(
+                    ProblemKind::Entry,
+                    f.first_record,
+                    None,
+                    "the parallel check of the chunk of entries from this record on stopped \
+                     before it finished: they are not verified",
+                ));
+                None
             }
-        });
-        self.prepared = next;
-        self.spec = Some(spec);
+        }
     }
 
     fn finish(mut self) -> Result<Report, BundleError> {
@@ -484,6 +529,12 @@ impl<'o> Run<'o> {
         if self.report.authentic {
             self.remember()?;
         }
+        // The rules engine's state and the rebuilt index are millions of
+        // small allocations in a large bundle: they are freed on the pool
+        // while the caller reads the report, not before it gets it.
+        let ledger = self.ledger.take();
+        let index = std::mem::take(&mut self.index);
+        rayon::spawn(move || drop((ledger, index)));
         Ok(self.report)
     }
 }

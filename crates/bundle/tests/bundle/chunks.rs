@@ -1,4 +1,4 @@
-//! Bundles longer than one verification chunk (8,192 entries): the parallel
+//! Bundles longer than one verification chunk (16,384 entries): the parallel
 //! stage of one chunk overlaps the sequential pass of the one before, and no
 //! verdict or location changes.
 
@@ -19,7 +19,7 @@ fn a_bundle_of_three_chunks_verifies_and_a_late_bad_signature_is_named() {
     let (mut s, gun) = world();
     let (other, _) = s.acquire("south", "ZZ-8");
     let mut forged_at = None;
-    for i in 0..17_000 {
+    for i in 0..34_000 {
         // `gun` ends `world()` in rack-1.
         let (from, to) = if i % 2 == 0 {
             ("rack-1", "vault")
@@ -35,7 +35,7 @@ fn a_bundle_of_three_chunks_verifies_and_a_late_bad_signature_is_named() {
                 to: loc(to),
             },
         );
-        if i == 12_000 {
+        if i == 25_000 {
             // The last south entry, so nothing after it depends on it.
             s.site(
                 "south",

@@ -172,6 +172,48 @@ fn a_single_bad_signature_anywhere_is_located() {
     }
 }
 
+/// What the bundle verifier runs: equations of 2,048 signatures and groups
+/// of up to 8,192 (one torsion test each). A forged `s` and a torsion point
+/// added to `R` (which the equation alone may miss), at each edge of an
+/// equation and of a group, are each named alone.
+#[test]
+fn a_bad_signature_in_each_position_of_a_wide_equation_is_named() {
+    let signers = [Signer::honest(6), Signer::honest(7)];
+    let msgs = messages(8192 + 2048 + 37, "wide");
+    let good: Vec<SigItem<'_>> = msgs
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let s = &signers[i % 2];
+            s.item(m, s.sign(m))
+        })
+        .collect();
+    let n = good.len();
+    let (verdicts, stats) = verify_all_in_batches(&good, 2048);
+    assert!(verdicts.iter().all(|v| *v));
+    assert_eq!(stats.batched, n as u64);
+    for width in [2048, 4096] {
+        for at in [0, 1, 2047, 2048, 2049, 4095, 4096, 8191, 8192, n - 1] {
+            for torsion in [false, true] {
+                let mut items = good.clone();
+                let s = &signers[at % 2];
+                if torsion {
+                    let m = items[at].message;
+                    items[at].signature = s.sign_with(nonce(m), EIGHT_TORSION[4], m);
+                } else {
+                    items[at].signature[40] ^= 1;
+                }
+                let (verdicts, stats) = verify_all_in_batches(&items, width);
+                let refused: Vec<usize> = (0..n).filter(|i| !verdicts[*i]).collect();
+                assert_eq!(refused, [at], "width {width}, torsion {torsion}");
+                assert!(stats.batch_failures >= 1);
+                assert!(stats.strict <= width as u64, "{stats:?}");
+                assert_eq!(stats.batched + stats.strict, n as u64);
+            }
+        }
+    }
+}
+
 #[test]
 fn many_distinct_keys_in_one_batch() {
     let signers: Vec<Signer> = (0..=255u8).map(Signer::honest).collect();
