@@ -235,6 +235,12 @@ impl LiveStore {
         }
     }
 
+    /// Brings the verifiable index up to the log's size (see
+    /// [`LogStore::update_index`]).
+    pub fn update_index(&self) -> Result<u64, WriteError> {
+        self.write(|s| s.update_index())
+    }
+
     /// Signs and stores a checkpoint of the whole log.
     pub fn sign_checkpoint(&self, key: &LogKey) -> Result<SignedCheckpoint, WriteError> {
         self.write(|s| s.sign_checkpoint(key))
