@@ -68,7 +68,7 @@ impl LogStore {
                     ));
                 }
             }
-            let (out, start) = append_in(&txn, batch)?;
+            let (out, start) = append_in(&txn, batch, &mut Default::default())?;
             // The copy's map moves with the origin's checkpoint, in this
             // transaction, so that its root can be compared with the note's.
             super::index::bring_up(&txn, &self.fresh, u64::MAX)?;

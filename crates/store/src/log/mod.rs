@@ -13,6 +13,7 @@ mod fsck;
 mod grow;
 mod index;
 mod mirror;
+mod precompressed;
 mod read;
 mod sign;
 mod stored;
@@ -77,6 +78,7 @@ pub struct LogStore {
     db: Database,
     path: PathBuf,
     fresh: index::Fresh,
+    rows: precompressed::Precompressed,
 }
 
 impl LogStore {
@@ -101,6 +103,7 @@ impl LogStore {
             db,
             path,
             fresh: index::Fresh::default(),
+            rows: precompressed::Precompressed::default(),
         })
     }
 
@@ -142,8 +145,9 @@ impl LogStore {
     /// ([`Self::sign_checkpoint`]), or by [`Self::update_index`]; a crash in
     /// between leaves a map behind its log, caught up on open.
     pub fn append_batch(&self, batch: &[Accepted]) -> Result<Vec<u64>, StoreError> {
+        let mut rows = self.rows.take(batch.iter().map(|a| &*a.entry));
         let txn = self.db.begin_write()?;
-        let (out, start) = append_in(&txn, batch)?;
+        let (out, start) = append_in(&txn, batch, &mut rows)?;
         txn.commit()?;
         // Only now, committed: the map stage takes them from memory.
         let mut fresh = Vec::new();
@@ -154,6 +158,14 @@ impl LogStore {
         }
         self.fresh.push(fresh.into_iter());
         Ok(out)
+    }
+
+    /// Compresses the stored rows of `entries` now, ahead of their append:
+    /// the server's signature stage calls it so that the group commit, on
+    /// the thread that bounds ingest, does not. Optional: an entry whose row
+    /// is not held is compressed by the append, to the same bytes.
+    pub fn precompress(&self, entries: &[&SignedEntry]) -> Result<(), StoreError> {
+        self.rows.add(entries)
     }
 
     /// Brings the verifiable index up to the log's size in its own durable
@@ -291,13 +303,14 @@ impl LogStore {
 fn append_in(
     txn: &redb::WriteTransaction,
     batch: &[Accepted],
+    rows: &mut std::collections::HashMap<armsledger_core::hash::Hash, Vec<u8>>,
 ) -> Result<(Vec<u64>, u64), StoreError> {
     let (out, start) = {
         let mut w = Writer::open(txn)?;
         let start = w.frontier.size();
         let out = batch
             .iter()
-            .map(|a| w.append(a))
+            .map(|a| w.append(a, rows.remove(&a.entry.hash())))
             .collect::<Result<Vec<u64>, StoreError>>()?;
         w.finish()?;
         (out, start)
@@ -491,7 +504,9 @@ impl<'t> Writer<'t> {
         })
     }
 
-    fn append(&mut self, a: &Accepted) -> Result<u64, StoreError> {
+    /// Appends `a`, storing `row` (its row compressed ahead, see
+    /// `precompressed`) when given.
+    fn append(&mut self, a: &Accepted, row: Option<Vec<u8>>) -> Result<u64, StoreError> {
         let e = &a.entry;
         let chain = chain_key(e.chain())?;
         let (held, last) = self
@@ -526,8 +541,11 @@ impl<'t> Writer<'t> {
         let appended = self.frontier.append(leaf.hash())?;
         self.tile_writer
             .record(&self.tiles, &self.halves, index, &appended)?;
-        self.entries
-            .insert(index, stored::encode_entry(e)?.as_slice())?;
+        let row = match row {
+            Some(row) => row,
+            None => stored::encode_entry(e)?,
+        };
+        self.entries.insert(index, row.as_slice())?;
         self.received_writer
             .push(&self.received, index, a.received_at.millis())?;
         self.by_hash.insert((hash_prefix(&e.hash()), index), ())?;
