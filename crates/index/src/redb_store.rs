@@ -1,6 +1,7 @@
 //! The map in redb: four tables, written in the caller's transaction (the
-//! server's group commit), so the map and the log leaves it indexes become
-//! durable together.
+//! log's checkpoint transaction, which brings the map up to the log's size
+//! before it signs the map's root), with `"size"` saying how many log
+//! entries the map covers.
 //!
 //! | table | key | value |
 //! |---|---|---|
@@ -45,6 +46,15 @@ fn node_key(at: &NodeKey) -> [u8; 33] {
     k
 }
 
+fn decode_size(stored: Option<Vec<u8>>) -> Result<u64, MapError> {
+    Ok(match stored {
+        None => 0,
+        Some(b) => u64::from_be_bytes(b.as_slice().try_into().map_err(|_| MapError::Corrupt {
+            why: "map_meta size is not 8 bytes".into(),
+        })?),
+    })
+}
+
 fn get<T: ReadableTable<&'static [u8], &'static [u8]>>(
     t: &T,
     k: &[u8],
@@ -75,14 +85,7 @@ impl<'t> RedbMap<'t> {
 impl RedbMap<'_> {
     /// How many log entries the map covers (entries `0..n`).
     pub fn indexed(&self) -> Result<u64, MapError> {
-        Ok(match get(&self.meta, SIZE)? {
-            None => 0,
-            Some(b) => {
-                u64::from_be_bytes(b.as_slice().try_into().map_err(|_| MapError::Corrupt {
-                    why: "map_meta size is not 8 bytes".into(),
-                })?)
-            }
-        })
+        decode_size(get(&self.meta, SIZE)?)
     }
 
     /// Records that the map covers log entries `0..n`.
@@ -157,6 +160,11 @@ impl RedbMapRead {
             _ => None,
         };
         Ok(RedbMapRead { tables })
+    }
+
+    /// How many log entries the map covers in this snapshot (entries `0..n`).
+    pub fn indexed(&self) -> Result<u64, MapError> {
+        decode_size(self.read(3, SIZE)?)
     }
 
     /// Every leaf, `(key, value hash)`, in increasing key order (a full

@@ -235,6 +235,26 @@ impl LiveStore {
         }
     }
 
+    /// Compresses the rows of entries about to be appended, off the
+    /// sequencer (see [`LogStore::precompress`]); skipped while the store
+    /// is closed after a fault.
+    pub fn precompress(
+        &self,
+        entries: &[&armsledger_core::entry::SignedEntry],
+    ) -> Result<(), StoreError> {
+        let g = self.db.read().unwrap_or_else(PoisonError::into_inner);
+        match g.as_ref() {
+            Some(s) => s.precompress(entries),
+            None => Ok(()),
+        }
+    }
+
+    /// Brings the verifiable index up to the log's size (see
+    /// [`LogStore::update_index`]).
+    pub fn update_index(&self) -> Result<u64, WriteError> {
+        self.write(|s| s.update_index())
+    }
+
     /// Signs and stores a checkpoint of the whole log.
     pub fn sign_checkpoint(&self, key: &LogKey) -> Result<SignedCheckpoint, WriteError> {
         self.write(|s| s.sign_checkpoint(key))

@@ -54,7 +54,20 @@ pub(crate) fn verify(shared: &Shared, jobs: Vec<Job>) -> Verified {
         .metrics()
         .signatures_checked
         .inc_by(looked_up.iter().flatten().count() as u64);
-    let mut flat = verify_under(looked_up, &entries).into_iter();
+    let verdicts = verify_under(looked_up, &entries);
+    // This stage has room: compress the rows of the entries that verified
+    // now, so the sequencer's group commit does not (a failure here only
+    // leaves the compression to the commit).
+    let verified: Vec<&SignedEntry> = entries
+        .iter()
+        .zip(&verdicts)
+        .filter(|(_, k)| k.is_some())
+        .map(|(e, _)| *e)
+        .collect();
+    if let Err(e) = shared.store().precompress(&verified) {
+        tracing::warn!(error = %e, "compressing rows ahead of the commit");
+    }
+    let mut flat = verdicts.into_iter();
     let keys = jobs
         .iter()
         .map(|j| flat.by_ref().take(j.entries.len()).collect())

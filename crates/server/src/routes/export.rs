@@ -476,6 +476,12 @@ fn index_keys(
             );
         }
         Scope::Firearm(id) => {
+            // The serials it is filed under as of the whole log: the map
+            // moves at checkpoints, so bring it up first (a mirror's copy
+            // is always complete, and a fault's closed store answers below).
+            if shared.store().fault().is_none() && !shared.is_mirror() {
+                shared.store().update_index().map_err(|x| x.to_string())?;
+            }
             let reader = shared.store().read().map_err(|x| x.to_string())?;
             let serials = reader.index_serials(&id.0).map_err(|x| x.to_string())?;
             if serials.is_empty() {

@@ -18,5 +18,6 @@ mod limits;
 mod lot_dossier;
 mod lot_scope;
 mod lot_trace;
+mod map_stage;
 mod need_to_know;
 mod scope;

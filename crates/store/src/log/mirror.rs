@@ -3,8 +3,8 @@
 //! origin's signed checkpoint over exactly them. The copy signs nothing.
 //!
 //! In one write transaction: append the entries (the same appends as
-//! [`LogStore::append_batch`]: tree, indexes, findings, the verifiable
-//! index), then require the checkpoint's size, tree root and
+//! [`LogStore::append_batch`]: tree, indexes, findings), bring the
+//! verifiable index up to the new size (as a checkpoint does), then require the checkpoint's size, tree root and
 //! `armsledger-index/v1` root to be the copy's, and only then keep the note
 //! as the latest checkpoint. Any difference aborts the transaction: the copy
 //! stays at its last checkpoint.
@@ -68,8 +68,10 @@ impl LogStore {
                     ));
                 }
             }
-            let start = load_frontier(&txn.open_table(META)?)?.size();
-            let out = append_in(&txn, batch, true)?;
+            let (out, start) = append_in(&txn, batch, &mut Default::default())?;
+            // The copy's map moves with the origin's checkpoint, in this
+            // transaction, so that its root can be compared with the note's.
+            super::index::bring_up(&txn, &self.fresh, u64::MAX)?;
             if let Some((k, i)) = out
                 .iter()
                 .enumerate()

@@ -13,6 +13,7 @@ mod fsck;
 mod grow;
 mod index;
 mod mirror;
+mod precompressed;
 mod read;
 mod sign;
 mod stored;
@@ -76,6 +77,8 @@ pub enum Compaction {
 pub struct LogStore {
     db: Database,
     path: PathBuf,
+    fresh: index::Fresh,
+    rows: precompressed::Precompressed,
 }
 
 impl LogStore {
@@ -96,7 +99,12 @@ impl LogStore {
         })?;
         init(&db, &path)?;
         index::catch_up(&db)?;
-        Ok(LogStore { db, path })
+        Ok(LogStore {
+            db,
+            path,
+            fresh: index::Fresh::default(),
+            rows: precompressed::Precompressed::default(),
+        })
     }
 
     /// Compacts the file: pages freed by copy-on-write commits and the
@@ -131,29 +139,45 @@ impl LogStore {
     /// (chain, counter) is held by a different entry fails the whole batch
     /// with [`StoreError::SlotTaken`]; nothing is written.
     ///
-    /// The verifiable index (`armsledger-index`) moves forward over the new
-    /// entries in the same transaction, so the map and the leaves it
-    /// indexes become durable together.
+    /// The verifiable index (`armsledger-index`) does not move here: an ack
+    /// waits for the log's leaves only. The map is brought up to the log's
+    /// size by the next checkpoint, in the transaction that signs its root
+    /// ([`Self::sign_checkpoint`]), or by [`Self::update_index`]; a crash in
+    /// between leaves a map behind its log, caught up on open.
     pub fn append_batch(&self, batch: &[Accepted]) -> Result<Vec<u64>, StoreError> {
-        self.append(batch, true)
-    }
-
-    /// [`Self::append_batch`] without moving the verifiable index: for the
-    /// benchmark's ingest without the map (docs/performance.md, section 7)
-    /// only. The map is then behind the log, so every later
-    /// [`Self::append_batch`] and checkpoint of this file fails
-    /// ([`StoreError::TreeInconsistent`]) until it is reopened, which catches
-    /// the map up.
-    #[doc(hidden)]
-    pub fn bench_append_without_index(&self, batch: &[Accepted]) -> Result<Vec<u64>, StoreError> {
-        self.append(batch, false)
-    }
-
-    fn append(&self, batch: &[Accepted], indexed: bool) -> Result<Vec<u64>, StoreError> {
+        let mut rows = self.rows.take(batch.iter().map(|a| &*a.entry));
         let txn = self.db.begin_write()?;
-        let out = append_in(&txn, batch, indexed)?;
+        let (out, start) = append_in(&txn, batch, &mut rows)?;
         txn.commit()?;
+        // Only now, committed: the map stage takes them from memory.
+        let mut fresh = Vec::new();
+        for (a, &i) in batch.iter().zip(&out) {
+            if i == start + fresh.len() as u64 {
+                fresh.push((i, a.entry.clone()));
+            }
+        }
+        self.fresh.push(fresh.into_iter());
         Ok(out)
+    }
+
+    /// Compresses the stored rows of `entries` now, ahead of their append:
+    /// the server's signature stage calls it so that the group commit, on
+    /// the thread that bounds ingest, does not. Optional: an entry whose row
+    /// is not held is compressed by the append, to the same bytes.
+    pub fn precompress(&self, entries: &[&SignedEntry]) -> Result<(), StoreError> {
+        self.rows.add(entries)
+    }
+
+    /// Brings the verifiable index up to the log's size in its own durable
+    /// transaction and returns that size. Checkpoints do this themselves;
+    /// a caller that reads the map between checkpoints (the serials a
+    /// firearm is filed under) calls it first, and the benchmark measures
+    /// the map's cost with it.
+    pub fn update_index(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_write()?;
+        let (covered, _) = index::bring_up(&txn, &self.fresh, u64::MAX)?;
+        txn.commit()?;
+        Ok(covered)
     }
 
     /// Keeps the opening of a note carried by the logged entry `entry`
@@ -273,19 +297,20 @@ impl LogStore {
 }
 
 /// The appends of [`LogStore::append_batch`] inside `txn` (not committed):
-/// the entries, their tree, indexes and findings, the verifiable index
-/// (when `indexed`) and the erasures they record.
+/// the entries, their tree, indexes and findings and the erasures they
+/// record. Returns each entry's index and the log's size before; the
+/// entries at or after it are new.
 fn append_in(
     txn: &redb::WriteTransaction,
     batch: &[Accepted],
-    indexed: bool,
-) -> Result<Vec<u64>, StoreError> {
+    rows: &mut std::collections::HashMap<armsledger_core::hash::Hash, Vec<u8>>,
+) -> Result<(Vec<u64>, u64), StoreError> {
     let (out, start) = {
         let mut w = Writer::open(txn)?;
         let start = w.frontier.size();
         let out = batch
             .iter()
-            .map(|a| w.append(a))
+            .map(|a| w.append(a, rows.remove(&a.entry.hash())))
             .collect::<Result<Vec<u64>, StoreError>>()?;
         w.finish()?;
         (out, start)
@@ -298,15 +323,12 @@ fn append_in(
             fresh.push((i, &a.entry));
         }
     }
-    if indexed {
-        index::extend(txn, start, &fresh)?;
-    }
     // An erasure takes effect with the entry that records it: the
     // openings it names go in the same transaction.
     for (_, e) in &fresh {
         crate::notes::apply_erasure(txn, e, false)?;
     }
-    Ok(out)
+    Ok((out, start))
 }
 
 /// Creates the tables of a new log, or checks the format of an existing one.
@@ -494,7 +516,9 @@ impl<'t> Writer<'t> {
         })
     }
 
-    fn append(&mut self, a: &Accepted) -> Result<u64, StoreError> {
+    /// Appends `a`, storing `row` (its row compressed ahead, see
+    /// `precompressed`) when given.
+    fn append(&mut self, a: &Accepted, row: Option<Vec<u8>>) -> Result<u64, StoreError> {
         let e = &a.entry;
         let chain = chain_key(e.chain())?;
         let (held, last) = self
@@ -529,8 +553,11 @@ impl<'t> Writer<'t> {
         let appended = self.frontier.append(leaf.hash())?;
         self.tile_writer
             .record(&self.tiles, &self.halves, index, &appended)?;
-        self.entries
-            .insert(index, stored::encode_entry(e)?.as_slice())?;
+        let row = match row {
+            Some(row) => row,
+            None => stored::encode_entry(e)?,
+        };
+        self.entries.insert(index, row.as_slice())?;
         self.received_writer
             .push(&self.received, index, a.received_at.millis())?;
         self.by_hash.insert((hash_prefix(&e.hash()), index), ())?;

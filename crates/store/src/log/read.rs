@@ -52,6 +52,7 @@ pub struct LogReader {
     checkpoints: ReadOnlyTable<u64, &'static str>,
     frontier: Frontier,
     index: armsledger_index::redb_store::RedbMapRead,
+    index_covers: u64,
     _txn: ReadTransaction,
 }
 
@@ -68,8 +69,10 @@ impl LogReader {
         let meta = txn.open_table(META)?;
         let frontier = load_frontier(&meta)?;
         let index = armsledger_index::redb_store::RedbMapRead::open(&txn)?;
+        let index_covers = index.indexed()?;
         Ok(LogReader {
             index,
+            index_covers,
             entries: txn.open_table(ENTRIES)?,
             received: txn.open_table(RECEIVED_AT)?,
             tiles: txn.open_table(TILES)?,
@@ -96,28 +99,54 @@ impl LogReader {
         self.frontier.size()
     }
 
-    /// The verifiable index's root in this snapshot: it covers exactly
-    /// the snapshot's `size()` entries (both move in one transaction).
-    pub fn index_root(&self) -> Result<EntryHash, StoreError> {
-        Ok(armsledger_index::root_hash(&self.index)?)
+    /// How many log entries the verifiable index covers in this snapshot:
+    /// [`Self::size`] after a checkpoint, fewer while entries appended
+    /// since wait for the next one (the map moves when a checkpoint is
+    /// signed, not with each append).
+    pub fn index_covers(&self) -> u64 {
+        self.index_covers
     }
 
-    /// A map key's leaf value (if any) and its proof against [`Self::index_root`].
+    /// The map, only when it covers exactly this snapshot's entries: an
+    /// answer from a map behind its log would not be the one the log's
+    /// checkpoint at [`Self::size`] signs.
+    fn complete_index(&self) -> Result<&armsledger_index::redb_store::RedbMapRead, StoreError> {
+        if self.index_covers != self.frontier.size() {
+            return Err(StoreError::IndexBehind {
+                covered: self.index_covers,
+                size: self.frontier.size(),
+            });
+        }
+        Ok(&self.index)
+    }
+
+    /// The verifiable index's root over the snapshot's `size()` entries;
+    /// [`StoreError::IndexBehind`] when the map has not caught up with them.
+    pub fn index_root(&self) -> Result<EntryHash, StoreError> {
+        Ok(armsledger_index::root_hash(self.complete_index()?)?)
+    }
+
+    /// A map key's leaf value (if any) and its proof against
+    /// [`Self::index_root`]; [`StoreError::IndexBehind`] as that.
     pub fn index_lookup(
         &self,
         key: &armsledger_index::MapKey,
     ) -> Result<(Option<armsledger_index::LeafValue>, armsledger_index::Proof), StoreError> {
-        Ok(armsledger_index::lookup(&self.index, key)?)
+        Ok(armsledger_index::lookup(self.complete_index()?, key)?)
     }
 
     /// Every leaf of the verifiable index in this snapshot, `(key, value
-    /// hash)` by key: a full export's IndexLeaves (docs/log.md section 11).
+    /// hash)` by key: a full export's IndexLeaves (docs/log.md section 11);
+    /// [`StoreError::IndexBehind`] as [`Self::index_root`].
     pub fn index_leaves(&self) -> Result<Vec<(armsledger_index::MapKey, EntryHash)>, StoreError> {
-        Ok(self.index.leaves()?)
+        Ok(self.complete_index()?.leaves()?)
     }
 
     /// The normalised serials the index files firearm `id` under (its
-    /// acquisition's and any correction's), empty when none is known.
+    /// acquisition's and any correction's), empty when none is known. As of
+    /// the map's [`Self::index_covers`] entries, which may be fewer than
+    /// the snapshot's: call [`LogStore::update_index`](crate::LogStore::update_index)
+    /// first to include the newest.
     pub fn index_serials(&self, id: &[u8; 16]) -> Result<Vec<String>, StoreError> {
         use armsledger_index::NodeStore as _;
         Ok(match self.index.firearm(id)? {

@@ -1,7 +1,8 @@
 //! Signing checkpoints: never two inconsistent ones.
 //!
-//! In one write transaction (so no append can slip in between): read the
-//! size and root, recompute the root from the stored tree and require it to
+//! In one write transaction (so no append can slip in between): bring the
+//! verifiable index up to the log's size (the map stage), read the size and
+//! root, recompute the root from the stored tree and require it to
 //! match the frontier, load the last signed checkpoint and check its
 //! signature, recompute the stored tree's root at its size, prove and verify
 //! consistency from it to the new head, and only then sign (with the
@@ -42,6 +43,15 @@ impl LogStore {
         keys: &[armsledger_index::MapKey],
     ) -> Result<(SignedCheckpoint, Vec<IndexAnswer>), StoreError> {
         let txn = self.db.begin_write()?;
+        // The map stage: the map moves over the entries appended since the
+        // last checkpoint, once for all of them, in the transaction that
+        // signs its root (an ack never waits for it).
+        let (covered, size) = super::index::bring_up(&txn, &self.fresh, u64::MAX)?;
+        if covered != size {
+            return Err(StoreError::TreeInconsistent(format!(
+                "the index covers {covered} entries after its update, the log {size}"
+            )));
+        }
         let mut answers = Vec::with_capacity(keys.len());
         let signed = {
             let mut meta = txn.open_table(META)?;
@@ -126,8 +136,8 @@ impl LogStore {
                     .map_err(|e| inconsistent(e.to_string()))?;
             }
 
-            // The index moves in the appends' transactions, so it covers
-            // exactly these `size` entries; the checkpoint commits to its root.
+            // Brought up above, in this transaction: the index covers exactly
+            // these `size` entries; the checkpoint commits to its root.
             let map = armsledger_index::redb_store::RedbMap::open(&txn)?;
             let covered = map.indexed()?;
             if covered != size {

@@ -221,6 +221,32 @@ fn killed_log_appends_lose_nothing_acknowledged() {
             );
             assert_eq!(r.root_at(*size).unwrap(), *root);
         }
+        // The map moves at checkpoints only, so most kills left it behind its
+        // log; opening caught it up to the same root a fresh rebuild gives,
+        // and every checkpoint kept names the rebuilt index root at its size.
+        assert_eq!(
+            r.index_covers(),
+            r.size(),
+            "round {round}: caught up on open"
+        );
+        let mut sizes: Vec<u64> = heads.iter().map(|(s, _)| *s).collect();
+        sizes.push(r.size());
+        let rebuilt = index_roots_at(&r, &sizes);
+        assert_eq!(
+            Some(&r.index_root().unwrap()),
+            rebuilt.get(&r.size()),
+            "round {round}: the caught-up map is the rebuilt one"
+        );
+        for (size, _) in &heads {
+            let note = r.checkpoint(*size).unwrap().unwrap();
+            let cp = armsledger_log::open_checkpoint(note.as_bytes(), &key.verifier(), key.name())
+                .unwrap();
+            assert_eq!(
+                cp.checkpoint().index().map(|h| h.0),
+                rebuilt.get(size).map(|h| h.0),
+                "round {round}: checkpoint {size} names the index root of its own size"
+            );
+        }
         drop(r);
         let report = store.fsck().unwrap();
         assert!(report.is_clean(), "round {round}: {report}");
@@ -242,6 +268,28 @@ fn killed_log_appends_lose_nothing_acknowledged() {
         acked.iter().flatten().count() > 50,
         "the child made progress"
     );
+}
+
+/// The verifiable index's root at each of `sizes`, rebuilt in memory from
+/// the log's entries alone (as an offline verifier does).
+fn index_roots_at(
+    r: &armsledger_store::LogReader,
+    sizes: &[u64],
+) -> std::collections::BTreeMap<u64, armsledger_core::hash::Hash> {
+    let mut mem = armsledger_index::MemStore::default();
+    let mut out = std::collections::BTreeMap::new();
+    let mut at = 0;
+    let mut sorted = sizes.to_vec();
+    sorted.sort_unstable();
+    for size in sorted {
+        let batch: Vec<(u64, SignedEntry)> = (at..size)
+            .map(|i| (i, r.entry(i).unwrap().unwrap().entry))
+            .collect();
+        armsledger_index::apply(&mut mem, batch.iter().map(|(i, e)| (*i, e))).unwrap();
+        at = size;
+        out.insert(size, armsledger_index::root_hash(&mem).unwrap());
+    }
+    out
 }
 
 // --------------------------------------------------------------- site ledger

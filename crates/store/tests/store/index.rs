@@ -1,12 +1,14 @@
-//! The verifiable index in the log's file: it moves with every append, in
-//! the append's transaction; a repeated entry does not move it twice; a file
+//! The verifiable index in the log's file: an append leaves it where it
+//! was, a checkpoint (or `update_index`) brings it up to the log in its own
+//! transaction and signs exactly that root; a read never answers from a map
+//! behind its snapshot; a repeated entry does not move it twice; a file
 //! whose map is behind its log catches up on open; and its root is the one
 //! an offline verifier recomputes from the entries alone.
 
 use armsledger_index::{MapKey, MemStore, apply, root_hash};
-use armsledger_store::LogStore;
+use armsledger_store::{LogStore, StoreError};
 
-use crate::common::{accepted, store_with, workload};
+use crate::common::{accepted, log_key, store_with, workload};
 
 fn recomputed(
     log: &[std::sync::Arc<armsledger_core::entry::SignedEntry>],
@@ -21,9 +23,94 @@ fn recomputed(
 }
 
 #[test]
+fn an_append_leaves_the_map_to_the_checkpoint_which_signs_its_root_at_its_size() {
+    let log = workload(60);
+    let (_dir, store) = store_with(&log[..20]);
+    let key = log_key();
+    // Firing: the map has not moved, and no read answers from it.
+    let r = store.read().unwrap();
+    assert_eq!((r.size(), r.index_covers()), (20, 0));
+    assert!(matches!(
+        r.index_root(),
+        Err(StoreError::IndexBehind {
+            covered: 0,
+            size: 20
+        })
+    ));
+    assert!(matches!(
+        r.index_lookup(&MapKey::serial("SN000001")),
+        Err(StoreError::IndexBehind { .. })
+    ));
+    assert!(matches!(
+        r.index_leaves(),
+        Err(StoreError::IndexBehind { .. })
+    ));
+    drop(r);
+    // Quiet: the checkpoint brings it up and names exactly that root.
+    let cp = store.sign_checkpoint(&key).unwrap();
+    let r = store.read().unwrap();
+    assert_eq!(r.index_covers(), 20);
+    assert_eq!(r.index_root().unwrap(), recomputed(&log[..20]));
+    assert_eq!(
+        cp.checkpoint().index().map(|h| h.0),
+        Some(recomputed(&log[..20]).0)
+    );
+    drop(r);
+    // Two groups, then one checkpoint: one update for both, the same root
+    // as a map moved entry by entry.
+    store.append_batch(&accepted(&log[20..30])).unwrap();
+    store.append_batch(&accepted(&log[30..45])).unwrap();
+    assert_eq!(store.read().unwrap().index_covers(), 20);
+    let (cp, answers) = store
+        .sign_checkpoint_proving(&key, &[MapKey::serial("SN000003")])
+        .unwrap();
+    assert_eq!(cp.checkpoint().size(), 45);
+    let root = recomputed(&log[..45]);
+    assert_eq!(cp.checkpoint().index().map(|h| h.0), Some(root.0));
+    let [a] = answers.as_slice() else {
+        panic!("one answer")
+    };
+    a.proof
+        .verify_value(
+            &root,
+            &MapKey::serial("SN000003"),
+            a.value.as_ref().map(|v| v.encode()).as_deref(),
+        )
+        .unwrap();
+    assert!(a.value.is_some());
+}
+
+#[test]
+fn a_map_claiming_more_entries_than_its_log_is_refused_at_the_checkpoint() {
+    let log = workload(30);
+    let (dir, store) = store_with(&log);
+    store.update_index().unwrap();
+    drop(store);
+    let path = dir.path().join("log.redb");
+    {
+        let db = redb::Database::open(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut meta = txn.open_table(armsledger_index::redb_store::META).unwrap();
+            meta.insert(b"size".as_slice(), 31u64.to_be_bytes().as_slice())
+                .unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let err = LogStore::open(&path)
+        .and_then(|s| s.sign_checkpoint(&log_key()).map(|_| ()))
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::TreeInconsistent(m) if m.contains("covers 31 entries")),
+        "{err}"
+    );
+}
+
+#[test]
 fn the_index_follows_the_log_and_ignores_repeats() {
     let log = workload(60);
     let (dir, store) = store_with(&log[..20]);
+    store.update_index().unwrap();
     assert_eq!(
         store.read().unwrap().index_root().unwrap(),
         recomputed(&log[..20])
@@ -32,6 +119,7 @@ fn the_index_follows_the_log_and_ignores_repeats() {
     let mut batch = accepted(&log[15..40]);
     batch.push(batch[10].clone());
     store.append_batch(&batch).unwrap();
+    assert_eq!(store.update_index().unwrap(), 40);
     let r = store.read().unwrap();
     assert_eq!(r.size(), 40);
     assert_eq!(r.index_root().unwrap(), recomputed(&log[..40]));
@@ -44,6 +132,7 @@ fn the_index_follows_the_log_and_ignores_repeats() {
     drop(store);
     let store = LogStore::open(dir.path().join("log.redb")).unwrap();
     store.append_batch(&accepted(&log[40..])).unwrap();
+    store.update_index().unwrap();
     let r = store.read().unwrap();
     assert_eq!(r.index_root().unwrap(), recomputed(&log));
     let (value, proof) = r.index_lookup(&MapKey::serial("sn-000001")).unwrap();
