@@ -89,6 +89,24 @@ impl LedgerVerifier {
         &self.engine
     }
 
+    /// The engine reads the entries it applied back from `source` (a
+    /// server's log) instead of holding them ([`Engine::read_history_from`]).
+    pub fn read_history_from(&mut self, source: Arc<dyn crate::rules::HistorySource>) {
+        self.engine.read_history_from(source);
+    }
+
+    /// Every entry applied so far is in the history source now
+    /// ([`Engine::history_committed`]).
+    pub fn history_committed(&mut self) {
+        self.engine.history_committed();
+    }
+
+    /// A failed read of the history source that left the state wrong
+    /// ([`Engine::take_history_fault`]).
+    pub fn take_history_fault(&mut self) -> Option<crate::rules::HistoryError> {
+        self.engine.take_history_fault()
+    }
+
     /// The subject tracker (what the next link for a firearm or lot must be).
     pub fn tracker(&self) -> &SubjectTracker {
         &self.tracker

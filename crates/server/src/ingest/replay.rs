@@ -18,7 +18,9 @@ pub fn rebuild_verifier(shared: &Shared) -> Result<(), armsledger_store::StoreEr
 /// `None`, with `start` 0) and puts it in place; returns how many entries
 /// it replayed. Signatures are checked a chunk at a time with batch
 /// verification, with the keys known at the chunk's start; an entry whose
-/// key the chunk itself enrols is checked on its own.
+/// key the chunk itself enrols is checked on its own. The verifier reads
+/// its history back from the log ([`crate::snapshots::LogHistory`]): it
+/// holds no more than a chunk of entries at a time.
 pub fn replay_from(
     shared: &Shared,
     verifier: Option<LedgerVerifier>,
@@ -36,6 +38,8 @@ pub fn replay_from(
             0,
         ),
     };
+    let history = crate::snapshots::LogHistory::new(shared.store_arc());
+    v.read_history_from(history.clone());
     let reader = shared.store().read()?;
     let size = reader.size();
     let mut from = start;
@@ -57,8 +61,15 @@ pub fn replay_from(
                 v.ingest(e, Some(at)).map(|_| ())
             };
             if let Err(e) = r {
+                history.skip(i);
                 tracing::error!(index = i, error = %e, "logged entry no longer verifies");
             }
+        }
+        v.history_committed();
+        if let Some(e) = v.take_history_fault() {
+            return Err(armsledger_store::StoreError::StorageFailed(
+                redb::Error::Io(std::io::Error::other(e.to_string())),
+            ));
         }
         from = to;
     }
