@@ -26,7 +26,7 @@ use crate::verify::LedgerVerifier;
 
 /// The version of the state encoding: a change to any type in it is a new
 /// version, and a snapshot of another version is rebuilt from the log.
-pub const STATE_VERSION: u32 = 1;
+pub const STATE_VERSION: u32 = 2;
 
 /// The domain tag of the state digest.
 pub const STATE_DOMAIN: &[u8] = b"armsledger:rules-state:v1\0";
@@ -138,7 +138,7 @@ impl LedgerVerifier {
             postcard::from_bytes(bytes).map_err(|e| CodecError::Malformed(e.to_string()))?;
         let n = image.history_len;
         let mut v = Self::from_image(image, regulator_key, manufacturer_roots, Vec::new(), n)?;
-        v.engine_mut().set_stored(n, source);
+        v.stored_in(n, source);
         Ok((v, n))
     }
 
@@ -166,13 +166,22 @@ impl LedgerVerifier {
         if given != expected || (deferred > 0 && !history.is_empty()) {
             return Err(StateError::HistoryLength { expected, given });
         }
+        // What the state leaves out (the log's), rebuilt from the history
+        // when it is held in memory.
         let mut engine = image.engine;
+        let mut tracker = image.tracker;
+        for (e, _) in &history {
+            engine.remember(e);
+            if let ChainId::Site(site) = &e.header().chain {
+                tracker.remember(site, e);
+            }
+        }
         engine.set_history(history);
         Ok(LedgerVerifier::from_parts(
             image.keys,
             image.roots,
             image.cursors.into_iter().collect::<HashMap<_, _>>(),
-            image.tracker,
+            tracker,
             engine,
         ))
     }
@@ -229,36 +238,6 @@ pub(crate) mod sorted_map {
             }
             Ok(m)
         }
-    }
-}
-
-/// A hash map of hash sets encoded with keys and members in order.
-pub(crate) mod sorted_map_of_sets {
-    use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-    use std::hash::Hash;
-
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    pub(crate) fn serialize<S: Serializer, K: Ord + Serialize, T: Ord + Serialize>(
-        m: &HashMap<K, HashSet<T>>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        m.iter()
-            .map(|(k, v)| (k, v.iter().collect::<BTreeSet<_>>()))
-            .collect::<BTreeMap<_, _>>()
-            .serialize(s)
-    }
-
-    pub(crate) fn deserialize<'de, D, K, T>(d: D) -> Result<HashMap<K, HashSet<T>>, D::Error>
-    where
-        D: Deserializer<'de>,
-        K: Eq + Hash + Deserialize<'de>,
-        T: Eq + Hash + Deserialize<'de>,
-    {
-        let m: HashMap<K, Vec<T>> = super::sorted_map::deserialize(d)?;
-        Ok(m.into_iter()
-            .map(|(k, v)| (k, v.into_iter().collect()))
-            .collect())
     }
 }
 
@@ -540,6 +519,22 @@ mod tests {
             }
             Ok(core::ops::ControlFlow::Continue(()))
         }
+
+        fn find(
+            &self,
+            hash: &crate::Hash,
+        ) -> Result<Option<SignedEntry>, crate::rules::HistoryError> {
+            use std::sync::atomic::Ordering;
+            self.reads.fetch_add(1, Ordering::Relaxed);
+            if self.fail.load(Ordering::Relaxed) {
+                return Err(crate::rules::HistoryError("disk on fire".into()));
+            }
+            let items = self.items.lock().unwrap();
+            Ok(items
+                .iter()
+                .find(|(e, _)| e.hash() == *hash)
+                .map(|(e, _)| (**e).clone()))
+        }
     }
 
     #[test]
@@ -575,6 +570,15 @@ mod tests {
             assert_eq!(n, k as u64);
             assert_eq!(back.engine().history_len(), n);
             assert_eq!(back.engine().history_in_memory(), 0);
+            // Entries before the state are looked up in the source, not held.
+            assert_eq!(back.engine().state().entries.held(), 0);
+            if let Some(first) = log.first().filter(|_| k > 0) {
+                let m = back.engine().state().entries.get(&first.hash());
+                assert_eq!(m.map(|m| m.counter), Some(first.counter()));
+            }
+            if let Some(after) = log.get(k) {
+                assert!(!back.engine().state().entries.contains_key(&after.hash()));
+            }
             for (i, e) in log.iter().enumerate().skip(k) {
                 back.ingest(e.clone(), Some(Timestamp(1_000 + i as u64)))
                     .unwrap();
@@ -587,6 +591,7 @@ mod tests {
                 }
             }
             assert!(back.engine().history_in_memory() <= 1);
+            assert!(back.engine().state().entries.held() <= 1);
             assert!(back.take_history_fault().is_none());
             assert_eq!(back.state_digest().unwrap(), want, "resumed at {k}");
             assert_eq!(back.engine().findings(), full.engine().findings());

@@ -18,7 +18,7 @@
 //! one of those acts looks back, and the engine keeps in memory only the
 //! entries applied since the sequencer's last commit.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -43,25 +43,32 @@ use crate::state::Shared;
 /// Rows decoded per parallel chunk when the history is read back.
 const CHUNK: u64 = 16_384;
 
-/// The rules engine's history as the server keeps it: the log itself,
-/// read back in chunks (decoded on the rayon pool) whenever a correction,
-/// a revocation or a report replay looks back through it. Holds only the
-/// log indexes of entries the rules did not apply (a logged entry that no
-/// longer verifies at a replay), which it skips.
+/// The rules' history as the server keeps it: the log itself, read back
+/// in chunks (decoded on the rayon pool) whenever a correction, a
+/// revocation or a report replay looks back through it, and looked up by
+/// entry hash (the log's hash index) for a reference, a correction's
+/// target or a subject link. Holds only the log indexes of entries the
+/// rules did not apply (a logged entry that no longer verifies at a
+/// replay), which it skips, and how far the rules have applied the log
+/// (an entry beyond is not found).
 #[derive(Debug)]
 pub(crate) struct LogHistory {
     store: Arc<LiveStore>,
     /// Log indexes not applied, in order.
     skipped: Mutex<Vec<u64>>,
+    /// Entries at this log index and beyond are not applied yet.
+    applied_to: AtomicU64,
 }
 
 impl LogHistory {
     /// The history of an engine that applies the log from its start (or
-    /// from a snapshot) in order.
+    /// from a snapshot) in order; every logged entry counts as applied
+    /// until [`Self::applied_to`] says otherwise.
     pub(crate) fn new(store: Arc<LiveStore>) -> Arc<Self> {
         Arc::new(LogHistory {
             store,
             skipped: Mutex::new(Vec::new()),
+            applied_to: AtomicU64::new(u64::MAX),
         })
     }
 
@@ -70,6 +77,12 @@ impl LogHistory {
         if let Ok(mut s) = self.skipped.lock() {
             s.push(i);
         }
+    }
+
+    /// The rules have applied the log up to index `n` (exclusive): a
+    /// replay of the log, which must not find entries it has not reached.
+    pub(crate) fn applied_to(&self, n: u64) {
+        self.applied_to.store(n, Ordering::Release);
     }
 }
 
@@ -120,6 +133,27 @@ impl HistorySource for LogHistory {
             from = to;
         }
         Ok(core::ops::ControlFlow::Continue(()))
+    }
+
+    fn find(&self, hash: &armsledger_core::Hash) -> Result<Option<SignedEntry>, HistoryError> {
+        let err = |e: StoreError| HistoryError(e.to_string());
+        let reader = self.store.read().map_err(err)?;
+        let Some(i) = reader.index_of_hash(hash).map_err(err)? else {
+            return Ok(None);
+        };
+        if i >= self.applied_to.load(Ordering::Acquire) {
+            return Ok(None);
+        }
+        if self
+            .skipped
+            .lock()
+            .map_err(|_| HistoryError("skipped entries lock poisoned".into()))?
+            .binary_search(&i)
+            .is_ok()
+        {
+            return Ok(None);
+        }
+        Ok(reader.entry(i).map_err(err)?.map(|s| s.entry))
     }
 }
 
@@ -368,15 +402,11 @@ pub(crate) fn load(shared: &Shared, reader: &LogReader, n: u64) -> Result<Ledger
 /// snapshot when one is due and none is being written, and writes it in
 /// the background.
 pub(crate) fn after_commit(shared: &Shared) {
-    // Everything the rules applied is in the log now: out of memory. A
-    // correction or revocation in the group that could not read the
-    // history back left the state wrong: rebuilt before the next group.
+    // Everything the rules applied is in the log now: out of memory. (A
+    // read of the log that failed in the group left the state wrong: the
+    // verifier counts as stale and is rebuilt before the next group.)
     if let Ok(mut v) = shared.verifier_mut() {
         v.history_committed();
-        if let Some(e) = v.take_history_fault() {
-            tracing::error!(error = %e, "the rules could not read their history back; rebuilding the state from the log");
-            shared.mark_verifier_stale();
-        }
     }
     let snaps = shared.snapshots();
     let c = &snaps.config;

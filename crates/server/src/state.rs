@@ -300,9 +300,25 @@ impl Shared {
         self.verifier_stale.store(true, Ordering::Release);
     }
 
-    /// Whether the verifier must be rebuilt before the next group.
+    /// Whether the verifier must be rebuilt before the next group: a
+    /// failed commit left it holding entries the log did not keep, or a
+    /// read of the log (its history, an entry looked up) failed while it
+    /// applied one, which left its state wrong.
     pub(crate) fn verifier_is_stale(&self) -> bool {
-        self.verifier_stale.load(Ordering::Acquire)
+        if self.verifier_stale.load(Ordering::Acquire) {
+            return true;
+        }
+        let Ok(mut v) = self.verifier.write() else {
+            return true;
+        };
+        match v.take_history_fault() {
+            Some(e) => {
+                tracing::error!(error = %e, "the rules could not read the log back; rebuilding their state from the log");
+                self.verifier_stale.store(true, Ordering::Release);
+                true
+            }
+            None => false,
+        }
     }
 
     /// The receipt time for the next group: the clock, but never before the

@@ -62,13 +62,67 @@ pub trait HistorySource: Send + Sync + core::fmt::Debug {
         n: u64,
         visit: &mut dyn FnMut(&SignedEntry, Option<Timestamp>) -> ControlFlow<()>,
     ) -> Result<ControlFlow<()>, HistoryError>;
+
+    /// The applied entry with this entry hash, if the engine applied one
+    /// that is kept here (an entry not applied, or not applied yet, is
+    /// `None`): how a reference, a correction's target or a subject link is
+    /// looked up instead of the engine keeping a map of every entry.
+    fn find(&self, hash: &Hash) -> Result<Option<SignedEntry>, HistoryError>;
 }
 
-/// The first `n` applied entries, kept in `source`.
+/// A history source and the first error any read of it met (shared by the
+/// engine's history, the state's entry lookups and the subject tracker).
+#[derive(Clone, Debug)]
+pub(crate) struct Lookup {
+    source: Arc<dyn HistorySource>,
+    fault: Arc<std::sync::Mutex<Option<HistoryError>>>,
+}
+
+impl Lookup {
+    pub(crate) fn new(source: Arc<dyn HistorySource>) -> Self {
+        Lookup {
+            source,
+            fault: Arc::default(),
+        }
+    }
+
+    /// [`HistorySource::find`], a failed read kept as the fault.
+    pub(crate) fn find(&self, hash: &Hash) -> Result<Option<SignedEntry>, HistoryError> {
+        self.source.find(hash).inspect_err(|e| self.fail(e.clone()))
+    }
+
+    fn stream(
+        &self,
+        n: u64,
+        visit: &mut dyn FnMut(&SignedEntry, Option<Timestamp>) -> ControlFlow<()>,
+    ) -> Result<ControlFlow<()>, HistoryError> {
+        self.source
+            .stream(n, visit)
+            .inspect_err(|e| self.fail(e.clone()))
+    }
+
+    fn fail(&self, e: HistoryError) {
+        if let Ok(mut f) = self.fault.lock() {
+            f.get_or_insert(e);
+        }
+    }
+
+    /// The first failed read, taken.
+    pub(crate) fn take_fault(&self) -> Option<HistoryError> {
+        self.fault.lock().ok().and_then(|mut f| f.take())
+    }
+
+    /// Whether a read failed (and the fault was not taken yet).
+    pub(crate) fn faulted(&self) -> bool {
+        self.fault.lock().map_or(true, |f| f.is_some())
+    }
+}
+
+/// The first `n` applied entries, kept in a history source.
 #[derive(Clone, Debug)]
 struct Stored {
     n: u64,
-    source: Arc<dyn HistorySource>,
+    lookup: Lookup,
 }
 
 /// Shows `visit` the stored entries, then those in memory.
@@ -79,7 +133,7 @@ fn each_applied(
 ) -> Result<ControlFlow<()>, HistoryError> {
     if let Some(s) = stored
         && s.n > 0
-        && s.source.stream(s.n, visit)?.is_break()
+        && s.lookup.stream(s.n, visit)?.is_break()
     {
         return Ok(ControlFlow::Break(()));
     }
@@ -124,10 +178,6 @@ pub struct Engine {
     /// kept (a server's log) instead of held.
     #[serde(skip)]
     stored: Option<Stored>,
-    /// A read of `stored` failed while the state was being rebuilt: the
-    /// state is not to be trusted until it is rebuilt from the log.
-    #[serde(skip)]
-    fault: Option<HistoryError>,
     /// Latest correction per superseded entry: (correction hash, corrected event).
     #[serde(with = "crate::snapshot::sorted_map")]
     corrections: HashMap<Hash, (Hash, SiteEvent)>,
@@ -156,7 +206,6 @@ impl Engine {
             findings: Vec::new(),
             history: Vec::new(),
             stored: None,
-            fault: None,
             corrections: HashMap::new(),
             regulator_corrections: HashMap::new(),
             overrides: HashMap::new(),
@@ -170,23 +219,32 @@ impl Engine {
         stored.saturating_add(u64::try_from(self.history.len()).unwrap_or(u64::MAX))
     }
 
+    /// Records `entry`'s kind and place without applying it (rebuilding
+    /// what a decoded state leaves out from its history).
+    pub(crate) fn remember(&mut self, entry: &SignedEntry) {
+        self.state
+            .entries
+            .insert(entry.hash(), EntryMeta::of(entry));
+    }
+
     /// Puts back the history a decoded snapshot left out (the log's entries).
     pub(crate) fn set_history(&mut self, history: Vec<HistoryItem>) {
         self.history = history;
     }
 
-    /// Reads the first `n` applied entries back from `source` from now on
-    /// (a decoded snapshot's).
-    pub(crate) fn set_stored(&mut self, n: u64, source: Arc<dyn HistorySource>) {
-        self.stored = Some(Stored { n, source });
+    /// Reads the first `n` applied entries back from `lookup` from now on
+    /// (a decoded snapshot's), and looks entries up there.
+    pub(crate) fn set_stored(&mut self, n: u64, lookup: Lookup) {
+        self.state.entries.set_lookup(lookup.clone());
+        self.stored = Some(Stored { n, lookup });
     }
 
-    /// Reads the entries kept so far back from `source` from now on instead
+    /// Reads the entries kept so far back from `lookup` from now on instead
     /// of holding them: those in memory stay there until
-    /// [`Self::history_committed`] says `source` has them too.
-    pub fn read_history_from(&mut self, source: Arc<dyn HistorySource>) {
+    /// [`Self::history_committed`] says the source has them too.
+    pub(crate) fn read_history_from(&mut self, lookup: Lookup) {
         let n = self.stored.as_ref().map_or(0, |s| s.n);
-        self.stored = Some(Stored { n, source });
+        self.set_stored(n, lookup);
     }
 
     /// Every entry applied so far is now in the history source: drops them
@@ -197,6 +255,7 @@ impl Engine {
             let tail = u64::try_from(self.history.len()).unwrap_or(u64::MAX);
             s.n = s.n.saturating_add(tail);
             self.history = Vec::new();
+            self.state.entries.committed();
         }
     }
 
@@ -206,11 +265,16 @@ impl Engine {
         self.history.len()
     }
 
-    /// Takes the error of a read of the history that failed while a
-    /// correction or a revocation looked back through it: the state is then
-    /// wrong and must be rebuilt from the log.
+    /// Takes the error of a read of the history source that failed (a
+    /// correction or a revocation looking back through it, a reference
+    /// looked up): the state is then wrong and must be rebuilt from the log.
     pub fn take_history_fault(&mut self) -> Option<HistoryError> {
-        self.fault.take()
+        self.stored.as_ref().and_then(|s| s.lookup.take_fault())
+    }
+
+    /// Whether a read of the history source failed ([`Self::take_history_fault`]).
+    pub fn history_faulted(&self) -> bool {
+        self.stored.as_ref().is_some_and(|s| s.lookup.faulted())
     }
 
     /// The folded state.
@@ -316,13 +380,7 @@ impl Engine {
         let before = self.findings.len();
         let h = entry.header();
         let body = entry.body();
-        let meta = EntryMeta {
-            chain: h.chain.clone(),
-            counter: h.counter,
-            kind: body.event.kind(),
-            officer: body.officer.clone(),
-            time: h.device_time,
-        };
+        let meta = EntryMeta::of(&entry);
         let mut violations = Vec::new();
         if let (ChainId::Site(site), Event::Site(ev)) = (&h.chain, &body.event) {
             violations = evaluate(
@@ -516,7 +574,8 @@ impl Engine {
     ) -> usize {
         let mut n = 0;
         let findings = &mut self.findings;
-        let read = each_applied(self.stored.as_ref(), &self.history, &mut |e, _| {
+        // A failed read is kept as the source's fault.
+        let _ = each_applied(self.stored.as_ref(), &self.history, &mut |e, _| {
             if matches(e) {
                 let h = e.header();
                 findings.push(Finding {
@@ -533,9 +592,6 @@ impl Engine {
             }
             ControlFlow::Continue(())
         });
-        if let Err(e) = read {
-            self.fault = Some(e);
-        }
         n
     }
 
@@ -595,13 +651,11 @@ impl Engine {
             &self.corrections,
             &self.regulator_corrections,
         );
-        let read = each_applied(self.stored.as_ref(), &self.history, &mut |e, r| {
+        // A failed read is kept as the source's fault.
+        let _ = each_applied(self.stored.as_ref(), &self.history, &mut |e, r| {
             fold(state, corrections, regulator, e, r);
             ControlFlow::Continue(())
         });
-        if let Err(e) = read {
-            self.fault = Some(e);
-        }
     }
 }
 

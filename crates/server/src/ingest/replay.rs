@@ -55,6 +55,7 @@ pub fn replay_from(
         let refs: Vec<&armsledger_core::SignedEntry> = chunk.iter().map(|(_, e, _)| &**e).collect();
         let verified = verify_entries(v.keys(), &refs);
         for ((i, e, at), pre) in chunk.into_iter().zip(verified) {
+            history.applied_to(i);
             let r = if still_valid(v.keys(), &e, pre) {
                 v.ingest_checked(e, Some(at)).map(|_| ())
             } else {
@@ -73,6 +74,7 @@ pub fn replay_from(
         }
         from = to;
     }
+    history.applied_to(u64::MAX);
     shared
         .metrics()
         .tree_size

@@ -75,7 +75,10 @@ fn replay_until(
     });
     // The history stays in the log: the replay holds no more of it than
     // the entries since its last commit below.
-    v.read_history_from(crate::snapshots::LogHistory::new(shared.store_arc()));
+    // Nothing past the entry being applied is found by a lookup.
+    let history = crate::snapshots::LogHistory::new(shared.store_arc());
+    history.applied_to(start);
+    v.read_history_from(history.clone());
     let metrics = shared.metrics();
     for i in start..reader.size() {
         if i % 256 == 0 {
@@ -95,6 +98,7 @@ fn replay_until(
             break;
         }
         metrics.replay_entries.inc();
+        history.applied_to(i);
         v.ingest(Arc::new(s.entry), Some(s.received_at))
             .map_err(internal)?;
         if let Some(e) = v.take_history_fault() {
