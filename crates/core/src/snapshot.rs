@@ -648,6 +648,84 @@ mod tests {
     }
 
     #[test]
+    fn a_fork_is_told_from_a_dangling_link_by_looking_the_predecessor_up_in_the_source() {
+        use crate::chain::ChainError;
+        use crate::event::Subject;
+        use crate::model::Item;
+        use crate::testkit::{Scenario, v};
+        use crate::{EntryBody, Event, Link, SiteEvent};
+        let mut s = Scenario::standard();
+        let (gun, acq) = s.acquire("north", "P-1");
+        let moved = s.site(
+            "north",
+            "armourer-1",
+            SiteEvent::StorageMoved {
+                item: Item::Firearm(gun),
+                from: v("vault"),
+                to: v("rack-1"),
+            },
+        );
+        let roots = [s.root_key()];
+        let mut head = LedgerVerifier::new(s.regulator_key(), roots.to_vec(), View::Corrected);
+        for e in &s.log {
+            head.ingest(e.clone(), None).unwrap();
+        }
+        let bytes = head.encode_state().unwrap();
+        let mut link_to = |prev: crate::Hash| {
+            let body = EntryBody {
+                format: Default::default(),
+                occurred_at: s.now,
+                officer: v("armourer-1"),
+                links: vec![Link {
+                    subject: Subject::Firearm(gun),
+                    prev: Some(prev),
+                }],
+                event: Event::Site(SiteEvent::StorageMoved {
+                    item: Item::Firearm(gun),
+                    from: v("rack-1"),
+                    to: v("vault"),
+                }),
+            };
+            let now = s.now;
+            s.sites.get_mut(&v("north")).unwrap().sign(body, now)
+        };
+        let fork = link_to(acq.hash());
+        let dangling = link_to(crate::Hash([7; 32]));
+        let continues = link_to(moved.hash());
+        let north = v("north");
+        let kept = Kept::new(history(&s.log, s.log.len()));
+        let rk = s.regulator_key();
+        let (back, _) =
+            LedgerVerifier::decode_state_stored(&bytes, rk, &roots, kept.clone()).unwrap();
+        // Firing: the skipped-over acquisition is found in the source.
+        let before = kept.reads.load(std::sync::atomic::Ordering::Relaxed);
+        let verdicts = back.tracker().check(&north, &fork).unwrap();
+        assert!(
+            matches!(verdicts.as_slice(), [crate::chain::LinkVerdict::Forks { latest, .. }] if *latest == moved.hash()),
+            "{verdicts:?}"
+        );
+        assert!(kept.reads.load(std::sync::atomic::Ordering::Relaxed) > before);
+        assert!(matches!(
+            back.tracker().check(&north, &dangling),
+            Err(ChainError::DanglingLink { .. })
+        ));
+        // Quiet: a link to the latest event needs no look-up.
+        assert!(back.tracker().check(&north, &continues).unwrap().is_empty());
+        // A source that cannot be read: neither a fork nor a dangling link.
+        let failing = Kept::new(history(&s.log, s.log.len()));
+        failing
+            .fail
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let (broken, _) = LedgerVerifier::decode_state_stored(&bytes, rk, &roots, failing).unwrap();
+        assert!(matches!(
+            broken.tracker().check(&north, &fork),
+            Err(ChainError::HistoryUnreadable(_))
+        ));
+        assert!(broken.history_faulted());
+        assert!(broken.tracker().check(&north, &continues).is_ok());
+    }
+
+    #[test]
     fn the_encoding_does_not_depend_on_hash_map_order() {
         let s = Showcase::new();
         let roots = [s.scenario.root_key()];
