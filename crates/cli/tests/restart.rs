@@ -233,3 +233,110 @@ fn snapshots_of_another_log_or_a_newer_version_are_refused_and_rebuilt() {
     assert!(start["refused"].as_array().unwrap().is_empty());
     assert_eq!(st["state_digest"], rebuilt);
 }
+
+/// Both answers, with the log's settled checkpoint (the proofs are against it).
+fn answers(srv: &Server, token: &str) -> (serde_json::Value, Vec<serde_json::Value>) {
+    srv.settled_checkpoint();
+    let mut bodies = Vec::new();
+    for path in [
+        "/v1/lots/L-77/trace",
+        "/v1/firearms/GLK-001/trace",
+        "/v1/findings?rule=signed-after-key-end",
+    ] {
+        let (st, b) = get(&srv.url, path, Some(token));
+        assert_eq!(st, 200, "{path}: {}", String::from_utf8_lossy(&b));
+        bodies.push(json(&b));
+    }
+    (state(srv), bodies)
+}
+
+#[test]
+fn a_correction_a_revocation_and_a_lot_trace_after_a_snapshot_start_answer_as_a_replay_does() {
+    use armsledger_core::event::{Event, RegulatorEvent, SiteEvent};
+    use armsledger_core::testkit::{note, v};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("srv");
+    let mut s = Scenario::standard();
+    let mut srv = Server::start(
+        &data,
+        &s,
+        "checkpoint_interval_ms = 20\n[snapshots]\nevery_entries = 1\n",
+    );
+    let (_, acq) = s.acquire("north", "GLK-0O1");
+    let (_, kept) = s.acquire("north", "GLK-777");
+    s.receive("north", "L-77", 500);
+    let (_, late) = s.acquire("north", "GLK-778");
+    let (st, b) = srv.post(&s.log);
+    assert_eq!(st, 200, "{b}");
+    let size = srv.size();
+    snapshot_of_size(&srv, size);
+    srv.kill();
+
+    // From the snapshot: nothing replayed, no entry held in memory; the
+    // history is the log's.
+    srv.restart();
+    let st = state(&srv);
+    assert_eq!(st["start"]["from_snapshot"], size, "{st:#}");
+    assert_eq!(st["start"]["replayed"], 0);
+    assert_eq!(st["history_in_memory"], 0, "{st:#}");
+    // A correction (the state is folded again from the history) and a
+    // revocation reaching back past `kept` (the history is searched).
+    let Event::Site(mut fixed) = acq.body().event.clone() else {
+        panic!("an acquisition");
+    };
+    if let SiteEvent::FirearmAcquired { identity, .. } = &mut fixed {
+        identity.serial = v("GLK-001");
+    }
+    let correction = s.site(
+        "north",
+        "armourer-1",
+        SiteEvent::Corrected {
+            supersedes: acq.hash(),
+            reason: note("serial mistyped"),
+            approver: Some(v("armourer-2")),
+            corrected: Box::new(fixed),
+        },
+    );
+    let north = s.sites.get(&v("north")).unwrap().public_key();
+    let revocation = s.regulator(RegulatorEvent::DeviceKeyRevoked {
+        site: v("north"),
+        public_key: north,
+        after_counter: kept.counter(),
+        reason: note("device stolen"),
+    });
+    let (st, b) = srv.post(&[correction, revocation]);
+    assert_eq!(st, 200, "{b}");
+    let token = srv.token("regulator");
+    let (resumed, bodies) = answers(&srv, &token);
+    assert_eq!(resumed["history_in_memory"], 0, "{resumed:#}");
+    // Firing: the correction took (the serial is found), the revocation
+    // flagged the entries past `kept` (the lot's receipt and `late`);
+    // quiet: not `kept` itself.
+    assert!(!bodies[1]["firearms"].as_array().unwrap().is_empty());
+    let flagged = bodies[2].to_string();
+    assert!(flagged.contains(&late.hash().to_string()), "{flagged}");
+    assert!(!flagged.contains(&kept.hash().to_string()), "{flagged}");
+    let lots = bodies[0]["lots"].as_array().unwrap();
+    assert_eq!(lots.len(), 1, "{:#}", bodies[0]);
+    assert!(
+        !lots[0]["steps"].as_array().unwrap().is_empty(),
+        "{:#}",
+        bodies[0]
+    );
+    srv.kill();
+
+    // The same log replayed from its start answers the same, and so does
+    // an offline replay holding its whole history in memory.
+    srv.restart_with(&["--no-snapshot"]);
+    let (replayed, again) = answers(&srv, &token);
+    assert_eq!(replayed["start"]["from_snapshot"], serde_json::Value::Null);
+    assert_eq!(resumed["state_digest"], replayed["state_digest"]);
+    assert_eq!(bodies, again);
+    srv.kill();
+    let report = fsck(&data, "a correction after a snapshot start");
+    assert_eq!(
+        report["state_digest"], resumed["state_digest"],
+        "{report:#}"
+    );
+}

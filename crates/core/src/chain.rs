@@ -113,6 +113,11 @@ pub enum ChainError {
         /// The unknown predecessor.
         prev: Hash,
     },
+    /// A link could not be checked: the log that holds the subject's
+    /// earlier events could not be read (a server's disk; not the entry's
+    /// fault: offer it again).
+    #[error("the log could not be read to check a subject link: {0}")]
+    HistoryUnreadable(String),
 }
 
 impl From<EntryError> for ChainError {
@@ -277,14 +282,22 @@ pub enum LinkVerdict {
     },
 }
 
-/// Tracks every subject's history: all event hashes per subject, and the
-/// latest. Firearm histories are global; lot histories are per site.
+/// Tracks every subject's history: the latest event per subject, and
+/// whether an event belongs to a subject's history (to tell a fork from a
+/// dangling link). Firearm histories are global; lot histories are per site.
+///
+/// Only the latest events are state (encoded in a snapshot). Every event
+/// per subject is held in memory by an offline verifier; a server looks an
+/// event up in its log instead, holding only those recorded since the last
+/// commit.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct SubjectTracker {
     #[serde(with = "crate::snapshot::sorted_map")]
     latest: HashMap<SubjectKey, Hash>,
-    #[serde(with = "crate::snapshot::sorted_map_of_sets")]
+    #[serde(skip)]
     known: HashMap<SubjectKey, std::collections::HashSet<Hash>>,
+    #[serde(skip)]
+    stored: Option<crate::rules::Lookup>,
 }
 
 impl SubjectTracker {
@@ -306,8 +319,55 @@ impl SubjectTracker {
             site,
             entry,
             |k| self.latest.get(k).copied(),
-            |k, h| self.known.get(k).is_some_and(|s| s.contains(h)),
+            |k, h| self.is_known(k, h),
         )
+    }
+
+    /// Whether `h` is an event of subject `k`'s history: held, or an
+    /// applied entry in the log that links the subject (for a lot, at the
+    /// key's site).
+    fn is_known(&self, k: &SubjectKey, h: &Hash) -> Result<bool, ChainError> {
+        if self.known.get(k).is_some_and(|s| s.contains(h)) {
+            return Ok(true);
+        }
+        let Some(lookup) = &self.stored else {
+            return Ok(false);
+        };
+        let found = lookup
+            .find(h)
+            .map_err(|e| ChainError::HistoryUnreadable(e.to_string()))?;
+        Ok(found.is_some_and(|e| {
+            let ChainId::Site(site) = &e.header().chain else {
+                return false;
+            };
+            e.body()
+                .links
+                .iter()
+                .any(|l| Self::key(site, &l.subject) == *k)
+        }))
+    }
+
+    /// Looks events up in `lookup` from now on (a server's log).
+    pub(crate) fn set_lookup(&mut self, lookup: crate::rules::Lookup) {
+        self.stored = Some(lookup);
+    }
+
+    /// Every event recorded is in the history source now: dropped from
+    /// memory (nothing changes without a source).
+    pub(crate) fn committed(&mut self) {
+        if self.stored.is_some() {
+            self.known = HashMap::new();
+        }
+    }
+
+    /// Records `entry`'s events of each subject it links, without moving
+    /// the latest (rebuilding what a decoded state leaves out from its
+    /// history).
+    pub(crate) fn remember(&mut self, site: &SiteId, entry: &SignedEntry) {
+        for l in &entry.body().links {
+            let k = Self::key(site, &l.subject);
+            self.known.entry(k).or_default().insert(entry.hash());
+        }
     }
 
     /// Like [`SubjectTracker::check`], seeing `overlay` (entries accepted
@@ -329,8 +389,10 @@ impl SubjectTracker {
                     .copied()
             },
             |k, h| {
-                overlay.known.get(k).is_some_and(|s| s.contains(h))
-                    || self.known.get(k).is_some_and(|s| s.contains(h))
+                if overlay.known.get(k).is_some_and(|s| s.contains(h)) {
+                    return Ok(true);
+                }
+                self.is_known(k, h)
             },
         )
     }
@@ -356,7 +418,7 @@ fn check_links(
     site: &SiteId,
     entry: &SignedEntry,
     latest_of: impl Fn(&SubjectKey) -> Option<Hash>,
-    is_known: impl Fn(&SubjectKey, &Hash) -> bool,
+    is_known: impl Fn(&SubjectKey, &Hash) -> Result<bool, ChainError>,
 ) -> Result<Vec<LinkVerdict>, ChainError> {
     let mut out = Vec::new();
     for l in &entry.body().links {
@@ -368,7 +430,7 @@ fn check_links(
                 latest,
             }),
             (Some(p), Some(latest)) if p == latest => {}
-            (Some(p), Some(latest)) if is_known(&k, &p) => out.push(LinkVerdict::Forks {
+            (Some(p), Some(latest)) if is_known(&k, &p)? => out.push(LinkVerdict::Forks {
                 subject: l.subject,
                 latest,
             }),

@@ -18,22 +18,20 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::chain::{ChainCursor, SubjectTracker};
 use crate::codec::CodecError;
-use crate::entry::{ChainId, SignedEntry};
+use crate::entry::ChainId;
 use crate::hash::Hash;
-use crate::ids::Timestamp;
 use crate::keys::KeyRegistry;
 use crate::rules::Engine;
 use crate::verify::LedgerVerifier;
 
 /// The version of the state encoding: a change to any type in it is a new
 /// version, and a snapshot of another version is rebuilt from the log.
-pub const STATE_VERSION: u32 = 1;
+pub const STATE_VERSION: u32 = 2;
 
 /// The domain tag of the state digest.
 pub const STATE_DOMAIN: &[u8] = b"armsledger:rules-state:v1\0";
 
-/// An applied entry as the engine keeps it: the entry and its receipt time.
-pub type HistoryItem = (Arc<SignedEntry>, Option<Timestamp>);
+pub use crate::rules::HistoryItem;
 
 /// Why encoded state was refused.
 #[derive(Debug, thiserror::Error)]
@@ -125,22 +123,22 @@ impl LedgerVerifier {
 }
 
 impl LedgerVerifier {
-    /// [`Self::decode_state`] without the history: its entries are filled in
-    /// `earlier` once the caller has read them back (say, on another
-    /// thread, after a start that need not wait for them). The first act
-    /// that looks back through the history (a correction, a revocation, a
-    /// replay for a report) waits for them; nothing else does.
-    pub fn decode_state_deferred(
+    /// [`Self::decode_state`] with the history left where it is kept (a
+    /// server's log): the engine reads it back from `source` when a
+    /// correction, a revocation or a report replay looks back through it,
+    /// and never holds it. Returns the verifier and how many entries the
+    /// state folded.
+    pub fn decode_state_stored(
         bytes: &[u8],
         regulator_key: [u8; 32],
         manufacturer_roots: &[[u8; 32]],
-        earlier: crate::rules::EarlierHistory,
+        source: Arc<dyn crate::rules::HistorySource>,
     ) -> Result<(Self, u64), StateError> {
         let image: Image =
             postcard::from_bytes(bytes).map_err(|e| CodecError::Malformed(e.to_string()))?;
         let n = image.history_len;
         let mut v = Self::from_image(image, regulator_key, manufacturer_roots, Vec::new(), n)?;
-        v.engine_mut().defer_history(n, earlier);
+        v.stored_in(n, source);
         Ok((v, n))
     }
 
@@ -168,13 +166,22 @@ impl LedgerVerifier {
         if given != expected || (deferred > 0 && !history.is_empty()) {
             return Err(StateError::HistoryLength { expected, given });
         }
+        // What the state leaves out (the log's), rebuilt from the history
+        // when it is held in memory.
         let mut engine = image.engine;
+        let mut tracker = image.tracker;
+        for (e, _) in &history {
+            engine.remember(e);
+            if let ChainId::Site(site) = &e.header().chain {
+                tracker.remember(site, e);
+            }
+        }
         engine.set_history(history);
         Ok(LedgerVerifier::from_parts(
             image.keys,
             image.roots,
             image.cursors.into_iter().collect::<HashMap<_, _>>(),
-            image.tracker,
+            tracker,
             engine,
         ))
     }
@@ -231,36 +238,6 @@ pub(crate) mod sorted_map {
             }
             Ok(m)
         }
-    }
-}
-
-/// A hash map of hash sets encoded with keys and members in order.
-pub(crate) mod sorted_map_of_sets {
-    use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-    use std::hash::Hash;
-
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    pub(crate) fn serialize<S: Serializer, K: Ord + Serialize, T: Ord + Serialize>(
-        m: &HashMap<K, HashSet<T>>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        m.iter()
-            .map(|(k, v)| (k, v.iter().collect::<BTreeSet<_>>()))
-            .collect::<BTreeMap<_, _>>()
-            .serialize(s)
-    }
-
-    pub(crate) fn deserialize<'de, D, K, T>(d: D) -> Result<HashMap<K, HashSet<T>>, D::Error>
-    where
-        D: Deserializer<'de>,
-        K: Eq + Hash + Deserialize<'de>,
-        T: Eq + Hash + Deserialize<'de>,
-    {
-        let m: HashMap<K, Vec<T>> = super::sorted_map::deserialize(d)?;
-        Ok(m.into_iter()
-            .map(|(k, v)| (k, v.into_iter().collect()))
-            .collect())
     }
 }
 
@@ -447,6 +424,8 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
     use super::*;
+    use crate::entry::SignedEntry;
+    use crate::ids::Timestamp;
     use crate::rules::View;
     use crate::testkit::Showcase;
 
@@ -499,50 +478,251 @@ mod tests {
         assert_ne!(short.state_digest().unwrap(), want);
     }
 
+    /// A history kept outside the engine (as a server keeps it in its
+    /// log), counting the reads; `fail` makes every read fail.
+    #[derive(Debug)]
+    struct Kept {
+        items: std::sync::Mutex<Vec<HistoryItem>>,
+        reads: std::sync::atomic::AtomicUsize,
+        fail: std::sync::atomic::AtomicBool,
+    }
+
+    impl Kept {
+        fn new(items: Vec<HistoryItem>) -> Arc<Self> {
+            Arc::new(Kept {
+                items: std::sync::Mutex::new(items),
+                reads: Default::default(),
+                fail: Default::default(),
+            })
+        }
+    }
+
+    impl crate::rules::HistorySource for Kept {
+        fn stream(
+            &self,
+            n: u64,
+            visit: &mut dyn FnMut(&SignedEntry, Option<Timestamp>) -> core::ops::ControlFlow<()>,
+        ) -> Result<core::ops::ControlFlow<()>, crate::rules::HistoryError> {
+            use std::sync::atomic::Ordering;
+            self.reads.fetch_add(1, Ordering::Relaxed);
+            if self.fail.load(Ordering::Relaxed) {
+                return Err(crate::rules::HistoryError("disk on fire".into()));
+            }
+            let items = self.items.lock().unwrap();
+            if (items.len() as u64) < n {
+                return Err(crate::rules::HistoryError("short".into()));
+            }
+            for (e, r) in items.iter().take(n as usize) {
+                if visit(e, *r).is_break() {
+                    return Ok(core::ops::ControlFlow::Break(()));
+                }
+            }
+            Ok(core::ops::ControlFlow::Continue(()))
+        }
+
+        fn find(
+            &self,
+            hash: &crate::Hash,
+        ) -> Result<Option<SignedEntry>, crate::rules::HistoryError> {
+            use std::sync::atomic::Ordering;
+            self.reads.fetch_add(1, Ordering::Relaxed);
+            if self.fail.load(Ordering::Relaxed) {
+                return Err(crate::rules::HistoryError("disk on fire".into()));
+            }
+            let items = self.items.lock().unwrap();
+            Ok(items
+                .iter()
+                .find(|(e, _)| e.hash() == *hash)
+                .map(|(e, _)| (**e).clone()))
+        }
+    }
+
     #[test]
-    fn a_deferred_history_filled_in_later_ends_where_a_full_replay_does() {
+    fn a_history_read_back_from_its_source_ends_where_a_full_replay_does() {
         let s = Showcase::new();
         let roots = [s.scenario.root_key()];
         let log = s.log();
         let mut full = verifier(&s, &roots);
         ingest(&mut full, log, 0, log.len());
         let want = full.state_digest().unwrap();
-        let mut steps = 0;
-        let all = full.engine().replay_each(|_, _, _| {
-            steps += 1;
+        let mut steps = Vec::new();
+        let all = full.engine().replay_each(|e, _, _| {
+            steps.push(e.hash());
             core::ops::ControlFlow::Continue(())
         });
-        assert!(all.is_continue());
+        assert!(all.unwrap().is_continue());
+        assert_eq!(steps.len(), log.len());
+        let mut read_back = false;
         for k in 0..=log.len() {
             let mut head = verifier(&s, &roots);
             ingest(&mut head, log, 0, k);
             let bytes = head.encode_state().unwrap();
-            let earlier: crate::rules::EarlierHistory = Arc::default();
-            let (mut back, n) = LedgerVerifier::decode_state_deferred(
+            // The source holds what the log holds: the state's entries,
+            // and each entry applied after it once it is committed.
+            let kept = Kept::new(history(log, k));
+            let (mut back, n) = LedgerVerifier::decode_state_stored(
                 &bytes,
                 s.scenario.regulator_key(),
                 &roots,
-                earlier.clone(),
+                kept.clone(),
             )
             .unwrap();
             assert_eq!(n, k as u64);
             assert_eq!(back.engine().history_len(), n);
-            assert!(back.engine().history_pending());
-            // Read back on another thread while this one goes on; a
-            // correction or a revocation waits for it.
-            let h = history(log, k);
-            let filler = std::thread::spawn(move || earlier.set(h).is_ok());
-            ingest(&mut back, log, k, log.len());
-            assert!(filler.join().unwrap());
+            assert_eq!(back.engine().history_in_memory(), 0);
+            // Entries before the state are looked up in the source, not held.
+            assert_eq!(back.engine().state().entries.held(), 0);
+            if let Some(first) = log.first().filter(|_| k > 0) {
+                let m = back.engine().state().entries.get(&first.hash());
+                assert_eq!(m.map(|m| m.counter), Some(first.counter()));
+            }
+            if let Some(after) = log.get(k) {
+                assert!(!back.engine().state().entries.contains_key(&after.hash()));
+            }
+            for (i, e) in log.iter().enumerate().skip(k) {
+                back.ingest(e.clone(), Some(Timestamp(1_000 + i as u64)))
+                    .unwrap();
+                kept.items
+                    .lock()
+                    .unwrap()
+                    .push((e.clone(), Some(Timestamp(1_000 + i as u64))));
+                if i % 2 == 0 {
+                    back.history_committed();
+                }
+            }
+            assert!(back.engine().history_in_memory() <= 1);
+            assert!(back.engine().state().entries.held() <= 1);
+            assert!(back.take_history_fault().is_none());
             assert_eq!(back.state_digest().unwrap(), want, "resumed at {k}");
-            let mut seen = 0;
-            let all = back.engine().replay_each(|_, _, _| {
-                seen += 1;
+            assert_eq!(back.engine().findings(), full.engine().findings());
+            let mut seen = Vec::new();
+            let all = back.engine().replay_each(|e, _, _| {
+                seen.push(e.hash());
                 core::ops::ControlFlow::Continue(())
             });
-            assert!(all.is_continue());
+            assert!(all.unwrap().is_continue());
             assert_eq!(seen, steps, "the replay for reports at {k}");
+            read_back |= k > 0 && kept.reads.load(std::sync::atomic::Ordering::Relaxed) > 0;
         }
+        assert!(read_back, "the showcase's corrections read the source");
+    }
+
+    #[test]
+    fn a_history_that_cannot_be_read_back_is_a_fault_not_a_quiet_wrong_state() {
+        let s = Showcase::new();
+        let roots = [s.scenario.root_key()];
+        let log = s.log();
+        // The showcase ends in corrections: resuming before the last one,
+        // it must look back through the history.
+        let last_correction = log
+            .iter()
+            .rposition(|e| e.body().event.kind() == "corrected")
+            .expect("the showcase corrects an entry");
+        let mut head = verifier(&s, &roots);
+        ingest(&mut head, log, 0, last_correction);
+        let bytes = head.encode_state().unwrap();
+        let rk = s.scenario.regulator_key();
+        let kept = Kept::new(history(log, last_correction));
+        let (mut quiet, _) =
+            LedgerVerifier::decode_state_stored(&bytes, rk, &roots, kept.clone()).unwrap();
+        ingest(&mut quiet, log, last_correction, log.len());
+        assert!(quiet.take_history_fault().is_none());
+        let failing = Kept::new(history(log, last_correction));
+        failing
+            .fail
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let (mut broken, _) =
+            LedgerVerifier::decode_state_stored(&bytes, rk, &roots, failing.clone()).unwrap();
+        ingest(&mut broken, log, last_correction, log.len());
+        let fault = broken
+            .take_history_fault()
+            .expect("the failed read is kept");
+        assert!(fault.to_string().contains("disk on fire"), "{fault}");
+        assert!(broken.take_history_fault().is_none(), "taken once");
+        assert!(
+            broken
+                .engine()
+                .replay_each(|_, _, _| core::ops::ControlFlow::Continue(()))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn a_fork_is_told_from_a_dangling_link_by_looking_the_predecessor_up_in_the_source() {
+        use crate::chain::ChainError;
+        use crate::event::Subject;
+        use crate::model::Item;
+        use crate::testkit::{Scenario, v};
+        use crate::{EntryBody, Event, Link, SiteEvent};
+        let mut s = Scenario::standard();
+        let (gun, acq) = s.acquire("north", "P-1");
+        let moved = s.site(
+            "north",
+            "armourer-1",
+            SiteEvent::StorageMoved {
+                item: Item::Firearm(gun),
+                from: v("vault"),
+                to: v("rack-1"),
+            },
+        );
+        let roots = [s.root_key()];
+        let mut head = LedgerVerifier::new(s.regulator_key(), roots.to_vec(), View::Corrected);
+        for e in &s.log {
+            head.ingest(e.clone(), None).unwrap();
+        }
+        let bytes = head.encode_state().unwrap();
+        let mut link_to = |prev: crate::Hash| {
+            let body = EntryBody {
+                format: Default::default(),
+                occurred_at: s.now,
+                officer: v("armourer-1"),
+                links: vec![Link {
+                    subject: Subject::Firearm(gun),
+                    prev: Some(prev),
+                }],
+                event: Event::Site(SiteEvent::StorageMoved {
+                    item: Item::Firearm(gun),
+                    from: v("rack-1"),
+                    to: v("vault"),
+                }),
+            };
+            let now = s.now;
+            s.sites.get_mut(&v("north")).unwrap().sign(body, now)
+        };
+        let fork = link_to(acq.hash());
+        let dangling = link_to(crate::Hash([7; 32]));
+        let continues = link_to(moved.hash());
+        let north = v("north");
+        let kept = Kept::new(history(&s.log, s.log.len()));
+        let rk = s.regulator_key();
+        let (back, _) =
+            LedgerVerifier::decode_state_stored(&bytes, rk, &roots, kept.clone()).unwrap();
+        // Firing: the skipped-over acquisition is found in the source.
+        let before = kept.reads.load(std::sync::atomic::Ordering::Relaxed);
+        let verdicts = back.tracker().check(&north, &fork).unwrap();
+        assert!(
+            matches!(verdicts.as_slice(), [crate::chain::LinkVerdict::Forks { latest, .. }] if *latest == moved.hash()),
+            "{verdicts:?}"
+        );
+        assert!(kept.reads.load(std::sync::atomic::Ordering::Relaxed) > before);
+        assert!(matches!(
+            back.tracker().check(&north, &dangling),
+            Err(ChainError::DanglingLink { .. })
+        ));
+        // Quiet: a link to the latest event needs no look-up.
+        assert!(back.tracker().check(&north, &continues).unwrap().is_empty());
+        // A source that cannot be read: neither a fork nor a dangling link.
+        let failing = Kept::new(history(&s.log, s.log.len()));
+        failing
+            .fail
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        let (broken, _) = LedgerVerifier::decode_state_stored(&bytes, rk, &roots, failing).unwrap();
+        assert!(matches!(
+            broken.tracker().check(&north, &fork),
+            Err(ChainError::HistoryUnreadable(_))
+        ));
+        assert!(broken.history_faulted());
+        assert!(broken.tracker().check(&north, &continues).is_ok());
     }
 
     #[test]

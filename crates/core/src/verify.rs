@@ -79,14 +79,49 @@ impl LedgerVerifier {
         &self.keys
     }
 
-    /// The rules engine, to put a decoded snapshot's history in place.
-    pub(crate) fn engine_mut(&mut self) -> &mut Engine {
-        &mut self.engine
+    /// A decoded state's first `n` entries, kept in `source`.
+    pub(crate) fn stored_in(&mut self, n: u64, source: Arc<dyn crate::rules::HistorySource>) {
+        self.use_lookup(crate::rules::Lookup::new(source), Some(n));
     }
 
     /// The rules engine.
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// The entries applied, from now on read back from `source` (a
+    /// server's log) instead of held: the engine's history, every entry's
+    /// kind and place, every subject's events. Those applied so far stay
+    /// in memory until [`Self::history_committed`].
+    pub fn read_history_from(&mut self, source: Arc<dyn crate::rules::HistorySource>) {
+        self.use_lookup(crate::rules::Lookup::new(source), None);
+    }
+
+    fn use_lookup(&mut self, lookup: crate::rules::Lookup, stored: Option<u64>) {
+        self.tracker.set_lookup(lookup.clone());
+        match stored {
+            Some(n) => self.engine.set_stored(n, lookup),
+            None => self.engine.read_history_from(lookup),
+        }
+    }
+
+    /// Every entry applied so far is in the history source now: none of
+    /// them is held in memory any longer (nothing changes without a source).
+    pub fn history_committed(&mut self) {
+        self.engine.history_committed();
+        self.tracker.committed();
+    }
+
+    /// A failed read of the history source that left the state wrong
+    /// ([`Engine::take_history_fault`]); taken.
+    pub fn take_history_fault(&mut self) -> Option<crate::rules::HistoryError> {
+        self.engine.take_history_fault()
+    }
+
+    /// Whether a read of the history source failed and the state must be
+    /// rebuilt from the log.
+    pub fn history_faulted(&self) -> bool {
+        self.engine.history_faulted()
     }
 
     /// The subject tracker (what the next link for a firearm or lot must be).

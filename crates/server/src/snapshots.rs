@@ -13,17 +13,20 @@
 //! else is logged with the reason and the state is rebuilt from the log.
 //!
 //! The state leaves out the entries themselves (the engine's history, which
-//! corrections, revocations and report replays look back through). A start
-//! is ready without them: a thread reads them back from the log, and the
-//! first act that needs them waits for it.
+//! corrections, revocations and report replays look back through): the
+//! engine never holds them. [`LogHistory`] streams them from the log when
+//! one of those acts looks back, and the engine keeps in memory only the
+//! entries applied since the sequencer's last commit.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use armsledger_core::LedgerVerifier;
-use armsledger_core::rules::EarlierHistory;
-use armsledger_core::snapshot::{HistoryItem, state_digest};
+use armsledger_core::entry::SignedEntry;
+use armsledger_core::ids::Timestamp;
+use armsledger_core::rules::{HistoryError, HistorySource};
+use armsledger_core::snapshot::state_digest;
 use armsledger_store::snapshot::{SnapshotDir, SnapshotMeta};
 use armsledger_store::{LogReader, StoreError};
 use prometheus_client::metrics::counter::Counter;
@@ -34,10 +37,125 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::config::{SnapshotConfig, files};
+use crate::disk::LiveStore;
 use crate::state::Shared;
 
-/// Rows decoded per parallel chunk when the history is loaded.
+/// Rows decoded per parallel chunk when the history is read back.
 const CHUNK: u64 = 16_384;
+
+/// The rules' history as the server keeps it: the log itself, read back
+/// in chunks (decoded on the rayon pool) whenever a correction, a
+/// revocation or a report replay looks back through it, and looked up by
+/// entry hash (the log's hash index) for a reference, a correction's
+/// target or a subject link. Holds only the log indexes of entries the
+/// rules did not apply (a logged entry that no longer verifies at a
+/// replay), which it skips, and how far the rules have applied the log
+/// (an entry beyond is not found).
+#[derive(Debug)]
+pub(crate) struct LogHistory {
+    store: Arc<LiveStore>,
+    /// Log indexes not applied, in order.
+    skipped: Mutex<Vec<u64>>,
+    /// Entries at this log index and beyond are not applied yet.
+    applied_to: AtomicU64,
+}
+
+impl LogHistory {
+    /// The history of an engine that applies the log from its start (or
+    /// from a snapshot) in order; every logged entry counts as applied
+    /// until [`Self::applied_to`] says otherwise.
+    pub(crate) fn new(store: Arc<LiveStore>) -> Arc<Self> {
+        Arc::new(LogHistory {
+            store,
+            skipped: Mutex::new(Vec::new()),
+            applied_to: AtomicU64::new(u64::MAX),
+        })
+    }
+
+    /// The entry at log index `i` was not applied (indexes in log order).
+    pub(crate) fn skip(&self, i: u64) {
+        if let Ok(mut s) = self.skipped.lock() {
+            s.push(i);
+        }
+    }
+
+    /// The rules have applied the log up to index `n` (exclusive): a
+    /// replay of the log, which must not find entries it has not reached.
+    pub(crate) fn applied_to(&self, n: u64) {
+        self.applied_to.store(n, Ordering::Release);
+    }
+}
+
+impl HistorySource for LogHistory {
+    fn stream(
+        &self,
+        n: u64,
+        visit: &mut dyn FnMut(&SignedEntry, Option<Timestamp>) -> core::ops::ControlFlow<()>,
+    ) -> Result<core::ops::ControlFlow<()>, HistoryError> {
+        let err = |e: StoreError| HistoryError(e.to_string());
+        let skipped = self
+            .skipped
+            .lock()
+            .map(|s| s.clone())
+            .map_err(|_| HistoryError("skipped entries lock poisoned".into()))?;
+        let reader = self.store.read().map_err(err)?;
+        let size = reader.size();
+        let (mut seen, mut from) = (0u64, 0u64);
+        while seen < n {
+            // No further than the entries still wanted and those skipped.
+            let want = (n - seen).saturating_add(skipped.len() as u64);
+            let to = size.min(from.saturating_add(want.min(CHUNK)));
+            if to <= from {
+                return Err(HistoryError(format!(
+                    "the rules applied {n} entries and the log holds {size} \
+                     ({} of them skipped): only {seen} found",
+                    skipped.len()
+                )));
+            }
+            let rows = reader.rows(from, to).map_err(err)?;
+            let decoded: Vec<Result<(SignedEntry, Timestamp), StoreError>> = rows
+                .par_iter()
+                .map(|(i, row, at)| armsledger_store::decode_row(*i, row).map(|e| (e, *at)))
+                .collect();
+            for (i, d) in (from..).zip(decoded) {
+                if skipped.binary_search(&i).is_ok() {
+                    continue;
+                }
+                if seen == n {
+                    break;
+                }
+                let (e, at) = d.map_err(err)?;
+                seen += 1;
+                if visit(&e, Some(at)).is_break() {
+                    return Ok(core::ops::ControlFlow::Break(()));
+                }
+            }
+            from = to;
+        }
+        Ok(core::ops::ControlFlow::Continue(()))
+    }
+
+    fn find(&self, hash: &armsledger_core::Hash) -> Result<Option<SignedEntry>, HistoryError> {
+        let err = |e: StoreError| HistoryError(e.to_string());
+        let reader = self.store.read().map_err(err)?;
+        let Some(i) = reader.index_of_hash(hash).map_err(err)? else {
+            return Ok(None);
+        };
+        if i >= self.applied_to.load(Ordering::Acquire) {
+            return Ok(None);
+        }
+        if self
+            .skipped
+            .lock()
+            .map_err(|_| HistoryError("skipped entries lock poisoned".into()))?
+            .binary_search(&i)
+            .is_ok()
+        {
+            return Ok(None);
+        }
+        Ok(reader.entry(i).map_err(err)?.map(|s| s.entry))
+    }
+}
 
 /// How the last start caught up with the log.
 #[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
@@ -71,9 +189,6 @@ pub struct SnapshotMetrics {
     pub start_replayed: Gauge,
     /// Milliseconds the last start took to catch the verifier up.
     pub start_ready_ms: Gauge,
-    /// Milliseconds after the last start until the history a snapshot
-    /// left out was read back from the log.
-    pub history_loaded_ms: Gauge,
 }
 
 impl Default for SnapshotMetrics {
@@ -87,7 +202,6 @@ impl Default for SnapshotMetrics {
             start_from: Gauge::default(),
             start_replayed: Gauge::default(),
             start_ready_ms: Gauge::default(),
-            history_loaded_ms: Gauge::default(),
         }
     }
 }
@@ -131,11 +245,6 @@ impl SnapshotMetrics {
             "start_ready_ms",
             "Milliseconds the last start took to catch the rules up with the log",
             self.start_ready_ms.clone(),
-        );
-        r.register(
-            "history_loaded_ms",
-            "Milliseconds after the last start until the history a snapshot left out was read back",
-            self.history_loaded_ms.clone(),
         );
     }
 }
@@ -188,7 +297,6 @@ pub fn start(shared: &Arc<Shared>) -> Result<StartReport, StoreError> {
     let snaps = shared.snapshots();
     let mut report = StartReport::default();
     let mut resumed: Option<(LedgerVerifier, u64)> = None;
-    let mut earlier: Option<EarlierHistory> = None;
     if snaps.config.enabled {
         let reader = shared.store().read()?;
         if let Err(e) = snaps.dir.remove_temporary() {
@@ -199,10 +307,12 @@ pub fn start(shared: &Arc<Shared>) -> Result<StartReport, StoreError> {
             Vec::new()
         });
         for (n, path) in list {
-            match load_deferred(shared, &reader, n) {
-                Ok((v, h)) => {
+            match load(shared, &reader, n) {
+                Ok(v) => {
+                    if let Some(i) = n.checked_sub(1) {
+                        shared.note_received(reader.received_at(i)?);
+                    }
                     resumed = Some((v, n));
-                    earlier = Some(h);
                     break;
                 }
                 Err(reason) => {
@@ -225,9 +335,6 @@ pub fn start(shared: &Arc<Shared>) -> Result<StartReport, StoreError> {
     let from = resumed.as_ref().map_or(0, |(_, n)| *n);
     report.from_snapshot = resumed.as_ref().map(|(_, n)| *n);
     report.replayed = crate::ingest::replay_from(shared, resumed.map(|(v, _)| v), from)?;
-    if let Some(h) = earlier {
-        fill_history(shared, from, h);
-    }
     report.ready_ms = u64::try_from(t0.elapsed().as_millis()).unwrap_or(u64::MAX);
     let m = &shared.metrics().snapshots;
     m.start_from.set(i64::try_from(from).unwrap_or(i64::MAX));
@@ -277,100 +384,30 @@ fn matching(shared: &Shared, reader: &LogReader, n: u64) -> Result<Vec<u8>, Stri
 }
 
 /// The verifier of the snapshot at log size `n`, checked against the log
-/// `reader` reads, with its history read back now; the reason it was
-/// refused otherwise.
+/// `reader` reads, reading its history back from the log when it looks
+/// back ([`LogHistory`]); the reason it was refused otherwise.
 pub(crate) fn load(shared: &Shared, reader: &LogReader, n: u64) -> Result<LedgerVerifier, String> {
     let state = matching(shared, reader, n)?;
-    let history = load_history(reader, n).map_err(|e| e.to_string())?;
-    LedgerVerifier::decode_state(
+    LedgerVerifier::decode_state_stored(
         &state,
         shared.regulator_key(),
         shared.manufacturer_roots(),
-        history,
+        LogHistory::new(shared.store_arc()),
     )
+    .map(|(v, _)| v)
     .map_err(|e| format!("{}: {e}", shared.snapshots().dir.file_of(n).display()))
-}
-
-/// [`load`] with the history left to be read back later (into the
-/// returned cell): what a start does, so that it is ready without reading
-/// the whole log.
-fn load_deferred(
-    shared: &Shared,
-    reader: &LogReader,
-    n: u64,
-) -> Result<(LedgerVerifier, EarlierHistory), String> {
-    let state = matching(shared, reader, n)?;
-    let earlier = EarlierHistory::default();
-    let (v, _) = LedgerVerifier::decode_state_deferred(
-        &state,
-        shared.regulator_key(),
-        shared.manufacturer_roots(),
-        earlier.clone(),
-    )
-    .map_err(|e| format!("{}: {e}", shared.snapshots().dir.file_of(n).display()))?;
-    if let Some(i) = n.checked_sub(1) {
-        shared.note_received(reader.received_at(i).map_err(|e| e.to_string())?);
-    }
-    Ok((v, earlier))
-}
-
-/// Reads entries `0..n` back into `earlier` on a thread of its own,
-/// retrying after an error (the entries are durable: a read that fails is
-/// the disk's, and whoever waits for the history waits for the disk).
-fn fill_history(shared: &Arc<Shared>, n: u64, earlier: EarlierHistory) {
-    let s = shared.clone();
-    let spawned = std::thread::Builder::new()
-        .name("history-loader".into())
-        .spawn(move || {
-            let t = Instant::now();
-            loop {
-                match s.store().read().and_then(|r| load_history(&r, n)) {
-                    Ok(h) => {
-                        let _ = earlier.set(h);
-                        let ms = u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX);
-                        s.metrics()
-                            .snapshots
-                            .history_loaded_ms
-                            .set(i64::try_from(ms).unwrap_or(i64::MAX));
-                        tracing::info!(entries = n, ms, "history read back from the log");
-                        return;
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "reading the history back; retrying");
-                        std::thread::sleep(Duration::from_secs(1));
-                    }
-                }
-            }
-        });
-    if let Err(e) = spawned {
-        tracing::error!(error = %e, "starting the history loader");
-    }
-}
-
-/// The log's entries `0..n` with their receipt times (the history a
-/// decoded state takes back), decoded on the rayon pool a chunk at a time.
-pub(crate) fn load_history(reader: &LogReader, n: u64) -> Result<Vec<HistoryItem>, StoreError> {
-    let mut out = Vec::with_capacity(usize::try_from(n.min(1 << 24)).unwrap_or(0));
-    let mut from = 0;
-    while from < n {
-        let to = n.min(from.saturating_add(CHUNK));
-        let rows = reader.rows(from, to)?;
-        let decoded: Result<Vec<HistoryItem>, StoreError> = rows
-            .par_iter()
-            .map(|(i, row, at)| {
-                armsledger_store::decode_row(*i, row).map(|e| (Arc::new(e), Some(*at)))
-            })
-            .collect();
-        out.extend(decoded?);
-        from = to;
-    }
-    Ok(out)
 }
 
 /// After a durable commit (on the sequencer, between groups): takes a
 /// snapshot when one is due and none is being written, and writes it in
 /// the background.
 pub(crate) fn after_commit(shared: &Shared) {
+    // Everything the rules applied is in the log now: out of memory. (A
+    // read of the log that failed in the group left the state wrong: the
+    // verifier counts as stale and is rebuilt before the next group.)
+    if let Ok(mut v) = shared.verifier_mut() {
+        v.history_committed();
+    }
     let snaps = shared.snapshots();
     let c = &snaps.config;
     if !c.enabled || snaps.writing() || shared.verifier_is_stale() {
@@ -542,4 +579,91 @@ pub(crate) fn nearest_before(
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use std::ops::ControlFlow;
+
+    use armsledger_core::testkit::Scenario;
+    use armsledger_store::Accepted;
+
+    use super::*;
+    use crate::metrics::Metrics;
+    use armsledger_core::Hash;
+
+    /// A real log file holding the standard scenario, receipt times 1000+i.
+    fn log(dir: &std::path::Path) -> (Arc<LiveStore>, Vec<Arc<SignedEntry>>) {
+        let s = Scenario::standard();
+        let store =
+            LiveStore::open(dir.join("log.redb"), 0, &Metrics::default()).expect("the log opens");
+        let batch: Vec<Accepted> = (1_000..)
+            .zip(&s.log)
+            .map(|(t, e)| Accepted {
+                entry: e.clone(),
+                received_at: Timestamp(t),
+                findings: Vec::new(),
+            })
+            .collect();
+        store.append_batch(&batch).unwrap();
+        (Arc::new(store), s.log.clone())
+    }
+
+    fn read(h: &LogHistory, n: u64) -> Result<Vec<(Hash, Option<Timestamp>)>, HistoryError> {
+        let mut seen = Vec::new();
+        let r = h.stream(n, &mut |e, at| {
+            seen.push((e.hash(), at));
+            ControlFlow::Continue(())
+        })?;
+        assert!(r.is_continue());
+        Ok(seen)
+    }
+
+    #[test]
+    fn the_history_is_the_log_in_order_with_receipt_times_less_what_was_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, entries) = log(dir.path());
+        let n = entries.len() as u64;
+        let h = LogHistory::new(store);
+        let want: Vec<_> = (1_000..)
+            .zip(&entries)
+            .map(|(t, e)| (e.hash(), Some(Timestamp(t))))
+            .collect();
+        assert_eq!(read(&h, n).unwrap(), want);
+        assert_eq!(read(&h, 2).unwrap(), want[..2].to_vec());
+        // Broken off by the visitor: no further.
+        let mut seen = 0;
+        let r = h
+            .stream(n, &mut |_, _| {
+                seen += 1;
+                ControlFlow::Break(())
+            })
+            .unwrap();
+        assert!(r.is_break());
+        assert_eq!(seen, 1);
+        // An entry the rules did not apply is not part of their history.
+        h.skip(1);
+        let mut less = want.clone();
+        less.remove(1);
+        assert_eq!(read(&h, n - 1).unwrap(), less);
+    }
+
+    #[test]
+    fn a_history_longer_than_the_log_is_an_error_naming_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, entries) = log(dir.path());
+        let n = entries.len() as u64;
+        let h = LogHistory::new(store);
+        assert!(read(&h, n).is_ok());
+        let e = read(&h, n + 1).unwrap_err().to_string();
+        assert!(
+            e.contains(&format!("applied {} entries and the log holds {n}", n + 1)),
+            "{e}"
+        );
+        h.skip(0);
+        let e = read(&h, n).unwrap_err().to_string();
+        assert!(e.contains("(1 of them skipped)"), "{e}");
+    }
 }

@@ -56,8 +56,9 @@ struct Bucket {
 #[derive(Debug)]
 pub struct Shared {
     config: Config,
-    /// The global log (re-opened after a disk fault).
-    store: LiveStore,
+    /// The global log (re-opened after a disk fault); shared with the
+    /// rules engine, which reads its history back from it.
+    store: Arc<LiveStore>,
     /// The checkpoint signing key (none for a mirror).
     signer: Signer,
     /// Its C2SP verifier key text.
@@ -140,7 +141,7 @@ impl Shared {
             roots: p.roots,
             verifier_stale: AtomicBool::new(false),
             last_received: AtomicU64::new(0),
-            store: p.store,
+            store: Arc::new(p.store),
             signer: p.signer,
             regulator_key,
             regulator_configured: p.regulator_key.is_some(),
@@ -278,8 +279,16 @@ impl Shared {
             .map_err(|_| ApiError::Internal("verifier lock".into()))
     }
 
-    /// Puts a verifier rebuilt from the log in place.
-    pub(crate) fn replace_verifier(&self, v: LedgerVerifier) {
+    /// The global log, for a reader that outlives a borrow (the rules
+    /// engine's history source).
+    pub(crate) fn store_arc(&self) -> Arc<LiveStore> {
+        self.store.clone()
+    }
+
+    /// Puts a verifier rebuilt from the log (or extended by what was just
+    /// logged) in place: every entry it applied is in the log now.
+    pub(crate) fn replace_verifier(&self, mut v: LedgerVerifier) {
+        v.history_committed();
         if let Ok(mut w) = self.verifier.write() {
             *w = v;
         }
@@ -291,9 +300,25 @@ impl Shared {
         self.verifier_stale.store(true, Ordering::Release);
     }
 
-    /// Whether the verifier must be rebuilt before the next group.
+    /// Whether the verifier must be rebuilt before the next group: a
+    /// failed commit left it holding entries the log did not keep, or a
+    /// read of the log (its history, an entry looked up) failed while it
+    /// applied one, which left its state wrong.
     pub(crate) fn verifier_is_stale(&self) -> bool {
-        self.verifier_stale.load(Ordering::Acquire)
+        if self.verifier_stale.load(Ordering::Acquire) {
+            return true;
+        }
+        let Ok(mut v) = self.verifier.write() else {
+            return true;
+        };
+        match v.take_history_fault() {
+            Some(e) => {
+                tracing::error!(error = %e, "the rules could not read the log back; rebuilding their state from the log");
+                self.verifier_stale.store(true, Ordering::Release);
+                true
+            }
+            None => false,
+        }
     }
 
     /// The receipt time for the next group: the clock, but never before the

@@ -528,7 +528,11 @@ mod tests {
             matches!(e, SnapshotError::Version { what: "state", .. }),
             "{e}"
         );
-        assert!(e.to_string().contains("this build reads version 1"), "{e}");
+        assert!(
+            e.to_string()
+                .contains(&format!("this build reads version {STATE_VERSION}")),
+            "{e}"
+        );
         // Another file under this name.
         fs::write(&p, [b'x'; 200]).unwrap();
         assert!(matches!(d.read(5), Err(SnapshotError::NotASnapshot { .. })));

@@ -9,8 +9,11 @@
 //!    verified, every rule applied). Stopped with SIGTERM: the server
 //!    writes a snapshot of the whole log at shutdown.
 //! 2. `runs` starts from that snapshot (nothing replayed through the
-//!    rules; ready before the history is read back from the log, which is
-//!    timed too), each stopped with SIGTERM.
+//!    rules), each stopped with SIGTERM.
+//!
+//! Before each SIGTERM it reads the server's peak resident memory (VmHWM
+//! in /proc/PID/status, Linux only) and prints it per log entry: the rules
+//! read their history back from the log, so it should not grow with it.
 //!
 //! Needs the `armsledger` binary (`$ARMSLEDGER_BIN`, else beside this
 //! program); skipped with a note otherwise.
@@ -40,6 +43,7 @@ pub fn run(n: usize, runs: usize, dir: &Path) -> anyhow::Result<Result<Vec<Figur
 
     let (full_ready, mut child, url) = start(&bin, &data, &key)?;
     let full_metrics = metrics(&url)?;
+    let full_peak = peak_rss(&child);
     let t = Instant::now();
     stop(&mut child)?;
     let shutdown_s = t.elapsed().as_secs_f64();
@@ -57,7 +61,7 @@ pub fn run(n: usize, runs: usize, dir: &Path) -> anyhow::Result<Result<Vec<Figur
 
     let mut ready = Vec::new();
     let mut server_ms = Vec::new();
-    let mut history_s = Vec::new();
+    let mut peaks = Vec::new();
     for _ in 0..runs.max(1) {
         let (secs, mut child, url) = start(&bin, &data, &key)?;
         let m = metrics(&url)?;
@@ -69,20 +73,15 @@ pub fn run(n: usize, runs: usize, dir: &Path) -> anyhow::Result<Result<Vec<Figur
         );
         ready.push(secs);
         server_ms.push(m.ready_ms as f64 / 1e3);
-        // The history the snapshot left out, read back after ready.
-        let until = Instant::now() + Duration::from_secs(3600);
-        let mut loaded = metrics(&url)?.history_ms;
-        while loaded == 0 && Instant::now() < until {
-            std::thread::sleep(Duration::from_millis(50));
-            loaded = metrics(&url)?.history_ms;
+        if let Some(p) = peak_rss(&child) {
+            peaks.push(p as f64);
         }
-        history_s.push(loaded as f64 / 1e3);
         stop(&mut child)?;
     }
     let _ = std::fs::remove_dir_all(&data);
     ready.sort_by(f64::total_cmp);
     server_ms.sort_by(f64::total_cmp);
-    history_s.sort_by(f64::total_cmp);
+    peaks.sort_by(f64::total_cmp);
     let median = |v: &[f64]| v.get(v.len() / 2).copied().unwrap_or(0.0);
     let (lo, hi) = (
         ready.first().copied().unwrap_or(0.0),
@@ -94,7 +93,37 @@ pub fn run(n: usize, runs: usize, dir: &Path) -> anyhow::Result<Result<Vec<Figur
     } else {
         format!("{}k", n / 1000)
     };
-    Ok(Ok(vec![
+    let mut memory = Vec::new();
+    if let Some(p) = full_peak {
+        memory.push(Figure::new(
+            sc,
+            &format!("{label}: peak memory per entry, whole log replayed (VmHWM)"),
+            p as f64 / n as f64,
+            "B",
+        ));
+    }
+    if !peaks.is_empty() {
+        let (lo, hi) = (
+            peaks.first().copied().unwrap_or(0.0) / n as f64,
+            peaks.last().copied().unwrap_or(0.0) / n as f64,
+        );
+        memory.push(Figure::new(
+            sc,
+            &format!(
+                "{label}: peak memory per entry, from a snapshot (VmHWM), median of {} (min {lo:.0}, max {hi:.0})",
+                peaks.len()
+            ),
+            median(&peaks) / n as f64,
+            "B",
+        ));
+        memory.push(Figure::new(
+            sc,
+            &format!("{label}: peak memory, from a snapshot (VmHWM), median"),
+            median(&peaks) / (1024.0 * 1024.0),
+            "MiB",
+        ));
+    }
+    let mut figures = vec![
         Figure::new(
             sc,
             &format!("{label}: ready, whole log replayed (1 run)"),
@@ -126,12 +155,6 @@ pub fn run(n: usize, runs: usize, dir: &Path) -> anyhow::Result<Result<Vec<Figur
         ),
         Figure::new(
             sc,
-            &format!("{label}: history read back after ready (in the background), median"),
-            median(&history_s),
-            "s",
-        ),
-        Figure::new(
-            sc,
             &format!("{label}: shutdown, writing the snapshot"),
             shutdown_s,
             "s",
@@ -142,7 +165,28 @@ pub fn run(n: usize, runs: usize, dir: &Path) -> anyhow::Result<Result<Vec<Figur
             snap_bytes / n as f64,
             "B",
         ),
-    ]))
+    ];
+    figures.extend(memory);
+    Ok(Ok(figures))
+}
+
+/// The peak resident memory of a running process in bytes (VmHWM in
+/// /proc/PID/status); `None` where there is no such file (not Linux).
+fn peak_rss(child: &Child) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).ok()?;
+    parse_vm_hwm(&status)
+}
+
+/// VmHWM's value ("VmHWM:    123456 kB") in bytes.
+fn parse_vm_hwm(status: &str) -> Option<u64> {
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    kb.checked_mul(1024)
 }
 
 /// Writes an `n`-entry log at `path` (the trace scenario's); returns the
@@ -218,7 +262,6 @@ struct StartMetrics {
     from: u64,
     replayed: u64,
     ready_ms: u64,
-    history_ms: u64,
 }
 
 fn metrics(url: &str) -> anyhow::Result<StartMetrics> {
@@ -235,6 +278,26 @@ fn metrics(url: &str) -> anyhow::Result<StartMetrics> {
         from: get("armsledger_snapshot_start_from"),
         replayed: get("armsledger_snapshot_start_replayed"),
         ready_ms: get("armsledger_snapshot_start_ready_ms"),
-        history_ms: get("armsledger_snapshot_history_loaded_ms"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_vm_hwm;
+
+    #[test]
+    fn the_peak_is_read_from_vm_hwm_in_bytes() {
+        let status = "Name:\tarmsledger\nVmPeak:\t  900 kB\nVmHWM:\t  123456 kB\nVmRSS:\t 100 kB\n";
+        assert_eq!(parse_vm_hwm(status), Some(123_456 * 1024));
+        assert_eq!(parse_vm_hwm("VmRSS:\t 100 kB\n"), None);
+        assert_eq!(parse_vm_hwm("VmHWM:\t lots kB\n"), None);
+    }
+
+    #[test]
+    fn this_process_has_a_peak() {
+        let own = std::fs::read_to_string("/proc/self/status");
+        if let Ok(s) = own {
+            assert!(parse_vm_hwm(&s).is_some_and(|b| b > 0));
+        }
+    }
 }

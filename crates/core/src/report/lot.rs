@@ -395,6 +395,18 @@ pub struct TraceStopped {
     pub after: u64,
 }
 
+/// Why a lot's trace has no answer.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TraceError {
+    /// Its caller asked it to stop.
+    #[error(transparent)]
+    Stopped(#[from] TraceStopped),
+    /// The ledger's entries could not be read back (a server's log).
+    #[error(transparent)]
+    History(#[from] crate::rules::HistoryError),
+}
+
 /// How often (in entries folded) [`trace_lot_until`] asks whether to stop.
 const STOP_EVERY: u64 = 256;
 
@@ -421,7 +433,7 @@ pub fn trace_lot_until<'a>(
     view: TraceView,
     positions: impl IntoIterator<Item = (Option<u64>, Option<Timestamp>, &'a SignedEntry)>,
     stop: &dyn Fn() -> bool,
-) -> Result<Option<LotTrace>, TraceStopped> {
+) -> Result<Option<LotTrace>, TraceError> {
     let Some(identity) = engine.state().lots.get(&lot).cloned() else {
         return Ok(None);
     };
@@ -485,12 +497,13 @@ pub fn trace_lot_until<'a>(
         snapshots.push((now.clone(), moved, raised));
         last = now;
         ControlFlow::Continue(())
-    });
+    })?;
     if let ControlFlow::Break(n) = replay {
         // The entry it stopped at was folded but not read.
         return Err(TraceStopped {
             after: n.saturating_sub(1),
-        });
+        }
+        .into());
     }
     let (events, complete) = events_of(
         Subject::Lot(lot),

@@ -399,7 +399,10 @@ fn a_trace_asked_to_stop_stops_and_one_left_alone_runs_to_the_end() {
         asked.set(asked.get() + 1);
         true
     });
-    assert_eq!(stopped.unwrap_err(), TraceStopped { after: 0 });
+    assert_eq!(
+        stopped.unwrap_err(),
+        TraceError::Stopped(TraceStopped { after: 0 })
+    );
     assert_eq!(asked.get(), 1, "asked before the first entry, then stopped");
     // Quiet: never asked to stop, it is the whole trace.
     let whole = trace_lot_until(v.engine(), j.lot, TraceView::Corrected, [], &|| false)

@@ -10,8 +10,8 @@ mod trace;
 
 pub use lot::{
     Change, HeldBy, HeldWindow, Holding, LotFlag, LotHolder, LotReceipt, LotStep, LotTrace,
-    LotTraces, TraceStopped, concerns_lot, find_lots, held_between, trace_lot, trace_lot_until,
-    trace_lots,
+    LotTraces, TraceError, TraceStopped, concerns_lot, find_lots, held_between, trace_lot,
+    trace_lot_until, trace_lots,
 };
 pub use timeline::{Timeline, TimelineEvent, concerns_firearm, summarise, timeline};
 pub use trace::{Custody, SerialChange, Trace, TraceView, TracedFirearm, trace, trace_firearm};

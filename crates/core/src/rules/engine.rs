@@ -3,6 +3,7 @@
 //! superseded event replaced by its correction.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -41,10 +42,108 @@ pub struct Finding {
     pub overridden_by: Option<Hash>,
 }
 
-/// The entries a snapshot's state folded, filled in once they are read
-/// back from the log (see [`crate::LedgerVerifier::decode_state_deferred`]):
-/// whoever needs them first waits for them.
-pub type EarlierHistory = Arc<std::sync::OnceLock<Vec<(Arc<SignedEntry>, Option<Timestamp>)>>>;
+/// An applied entry as the engine keeps it: the entry and its receipt time.
+pub type HistoryItem = (Arc<SignedEntry>, Option<Timestamp>);
+
+/// The history could not be read back from where it is kept.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("reading the rules' history back from the log: {0}")]
+pub struct HistoryError(pub String);
+
+/// Where an engine reads back the entries it applied and no longer holds
+/// (a server's log): corrections, revocations and report replays stream
+/// them in log order instead of the engine keeping them all in memory.
+pub trait HistorySource: Send + Sync + core::fmt::Debug {
+    /// Shows `visit` the first `n` entries the engine applied, in the order
+    /// it applied them, with their receipt times, until it breaks off. An
+    /// error when they cannot all be read (fewer than `n`, a failed read).
+    fn stream(
+        &self,
+        n: u64,
+        visit: &mut dyn FnMut(&SignedEntry, Option<Timestamp>) -> ControlFlow<()>,
+    ) -> Result<ControlFlow<()>, HistoryError>;
+
+    /// The applied entry with this entry hash, if the engine applied one
+    /// that is kept here (an entry not applied, or not applied yet, is
+    /// `None`): how a reference, a correction's target or a subject link is
+    /// looked up instead of the engine keeping a map of every entry.
+    fn find(&self, hash: &Hash) -> Result<Option<SignedEntry>, HistoryError>;
+}
+
+/// A history source and the first error any read of it met (shared by the
+/// engine's history, the state's entry lookups and the subject tracker).
+#[derive(Clone, Debug)]
+pub(crate) struct Lookup {
+    source: Arc<dyn HistorySource>,
+    fault: Arc<std::sync::Mutex<Option<HistoryError>>>,
+}
+
+impl Lookup {
+    pub(crate) fn new(source: Arc<dyn HistorySource>) -> Self {
+        Lookup {
+            source,
+            fault: Arc::default(),
+        }
+    }
+
+    /// [`HistorySource::find`], a failed read kept as the fault.
+    pub(crate) fn find(&self, hash: &Hash) -> Result<Option<SignedEntry>, HistoryError> {
+        self.source.find(hash).inspect_err(|e| self.fail(e.clone()))
+    }
+
+    fn stream(
+        &self,
+        n: u64,
+        visit: &mut dyn FnMut(&SignedEntry, Option<Timestamp>) -> ControlFlow<()>,
+    ) -> Result<ControlFlow<()>, HistoryError> {
+        self.source
+            .stream(n, visit)
+            .inspect_err(|e| self.fail(e.clone()))
+    }
+
+    fn fail(&self, e: HistoryError) {
+        if let Ok(mut f) = self.fault.lock() {
+            f.get_or_insert(e);
+        }
+    }
+
+    /// The first failed read, taken.
+    pub(crate) fn take_fault(&self) -> Option<HistoryError> {
+        self.fault.lock().ok().and_then(|mut f| f.take())
+    }
+
+    /// Whether a read failed (and the fault was not taken yet).
+    pub(crate) fn faulted(&self) -> bool {
+        self.fault.lock().map_or(true, |f| f.is_some())
+    }
+}
+
+/// The first `n` applied entries, kept in a history source.
+#[derive(Clone, Debug)]
+struct Stored {
+    n: u64,
+    lookup: Lookup,
+}
+
+/// Shows `visit` the stored entries, then those in memory.
+fn each_applied(
+    stored: Option<&Stored>,
+    tail: &[HistoryItem],
+    visit: &mut dyn FnMut(&SignedEntry, Option<Timestamp>) -> ControlFlow<()>,
+) -> Result<ControlFlow<()>, HistoryError> {
+    if let Some(s) = stored
+        && s.n > 0
+        && s.lookup.stream(s.n, visit)?.is_break()
+    {
+        return Ok(ControlFlow::Break(()));
+    }
+    for (e, r) in tail {
+        if visit(e, *r).is_break() {
+            return Ok(ControlFlow::Break(()));
+        }
+    }
+    Ok(ControlFlow::Continue(()))
+}
 
 /// Which view of corrected history the state reflects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,13 +170,14 @@ pub struct Engine {
     view: View,
     state: State,
     findings: Vec<Finding>,
+    /// The applied entries held in memory: all of them, unless `stored`
+    /// keeps the first ones (then the tail applied since the last commit).
     #[serde(skip)]
-    history: Vec<(Arc<SignedEntry>, Option<Timestamp>)>,
-    /// The entries folded before a snapshot this engine was decoded from,
-    /// and how many: read back from the log after the start, and put in
-    /// front of `history` by the first act that looks back through it.
+    history: Vec<HistoryItem>,
+    /// The first applied entries, read back on demand from where they are
+    /// kept (a server's log) instead of held.
     #[serde(skip)]
-    earlier: Option<(u64, EarlierHistory)>,
+    stored: Option<Stored>,
     /// Latest correction per superseded entry: (correction hash, corrected event).
     #[serde(with = "crate::snapshot::sorted_map")]
     corrections: HashMap<Hash, (Hash, SiteEvent)>,
@@ -105,7 +205,7 @@ impl Engine {
             state: State::default(),
             findings: Vec::new(),
             history: Vec::new(),
-            earlier: None,
+            stored: None,
             corrections: HashMap::new(),
             regulator_corrections: HashMap::new(),
             overrides: HashMap::new(),
@@ -115,35 +215,66 @@ impl Engine {
 
     /// How many entries were applied (the history's length).
     pub fn history_len(&self) -> u64 {
-        let earlier = self.earlier.as_ref().map_or(0, |(n, _)| *n);
-        earlier.saturating_add(u64::try_from(self.history.len()).unwrap_or(u64::MAX))
+        let stored = self.stored.as_ref().map_or(0, |s| s.n);
+        stored.saturating_add(u64::try_from(self.history.len()).unwrap_or(u64::MAX))
+    }
+
+    /// Records `entry`'s kind and place without applying it (rebuilding
+    /// what a decoded state leaves out from its history).
+    pub(crate) fn remember(&mut self, entry: &SignedEntry) {
+        self.state
+            .entries
+            .insert(entry.hash(), EntryMeta::of(entry));
     }
 
     /// Puts back the history a decoded snapshot left out (the log's entries).
-    pub(crate) fn set_history(&mut self, history: Vec<(Arc<SignedEntry>, Option<Timestamp>)>) {
+    pub(crate) fn set_history(&mut self, history: Vec<HistoryItem>) {
         self.history = history;
     }
 
-    /// Leaves the first `n` entries of the history to be filled in later.
-    pub(crate) fn defer_history(&mut self, n: u64, earlier: EarlierHistory) {
-        self.earlier = Some((n, earlier));
+    /// Reads the first `n` applied entries back from `lookup` from now on
+    /// (a decoded snapshot's), and looks entries up there.
+    pub(crate) fn set_stored(&mut self, n: u64, lookup: Lookup) {
+        self.state.entries.set_lookup(lookup.clone());
+        self.stored = Some(Stored { n, lookup });
     }
 
-    /// Whether the history a snapshot left out is still to be read back.
-    pub fn history_pending(&self) -> bool {
-        self.earlier
-            .as_ref()
-            .is_some_and(|(_, h)| h.get().is_none())
+    /// Reads the entries kept so far back from `lookup` from now on instead
+    /// of holding them: those in memory stay there until
+    /// [`Self::history_committed`] says the source has them too.
+    pub(crate) fn read_history_from(&mut self, lookup: Lookup) {
+        let n = self.stored.as_ref().map_or(0, |s| s.n);
+        self.set_stored(n, lookup);
     }
 
-    /// Puts the earlier entries in front of the history (waiting for them
-    /// if they are still being read back).
-    fn settle_history(&mut self) {
-        if let Some((_, earlier)) = self.earlier.take() {
-            let mut all = earlier.wait().clone();
-            all.append(&mut self.history);
-            self.history = all;
+    /// Every entry applied so far is now in the history source: drops them
+    /// from memory. Nothing changes for an engine without a source (it
+    /// holds its whole history: offline verification).
+    pub fn history_committed(&mut self) {
+        if let Some(s) = self.stored.as_mut() {
+            let tail = u64::try_from(self.history.len()).unwrap_or(u64::MAX);
+            s.n = s.n.saturating_add(tail);
+            self.history = Vec::new();
+            self.state.entries.committed();
         }
+    }
+
+    /// How many applied entries are held in memory (all of them without a
+    /// history source; those not yet committed to it with one).
+    pub fn history_in_memory(&self) -> usize {
+        self.history.len()
+    }
+
+    /// Takes the error of a read of the history source that failed (a
+    /// correction or a revocation looking back through it, a reference
+    /// looked up): the state is then wrong and must be rebuilt from the log.
+    pub fn take_history_fault(&mut self) -> Option<HistoryError> {
+        self.stored.as_ref().and_then(|s| s.lookup.take_fault())
+    }
+
+    /// Whether a read of the history source failed ([`Self::take_history_fault`]).
+    pub fn history_faulted(&self) -> bool {
+        self.stored.as_ref().is_some_and(|s| s.lookup.faulted())
     }
 
     /// The folded state.
@@ -249,13 +380,7 @@ impl Engine {
         let before = self.findings.len();
         let h = entry.header();
         let body = entry.body();
-        let meta = EntryMeta {
-            chain: h.chain.clone(),
-            counter: h.counter,
-            kind: body.event.kind(),
-            officer: body.officer.clone(),
-            time: h.device_time,
-        };
+        let meta = EntryMeta::of(&entry);
         let mut violations = Vec::new();
         if let (ChainId::Site(site), Event::Site(ev)) = (&h.chain, &body.event) {
             violations = evaluate(
@@ -447,12 +572,13 @@ impl Engine {
         evidence: &str,
         matches: impl Fn(&SignedEntry) -> bool,
     ) -> usize {
-        self.settle_history();
         let mut n = 0;
-        for (e, _) in &self.history {
+        let findings = &mut self.findings;
+        // A failed read is kept as the source's fault.
+        let _ = each_applied(self.stored.as_ref(), &self.history, &mut |e, _| {
             if matches(e) {
                 let h = e.header();
-                self.findings.push(Finding {
+                findings.push(Finding {
                     rule,
                     chain: h.chain.clone(),
                     counter: h.counter,
@@ -464,38 +590,19 @@ impl Engine {
                 });
                 n += 1;
             }
-        }
+            ControlFlow::Continue(())
+        });
         n
     }
 
     fn fold(&mut self, entry: &SignedEntry, received_at: Option<Timestamp>) {
-        let h = entry.header();
-        let body = entry.body();
-        match (&h.chain, &body.event) {
-            (ChainId::Site(site), Event::Site(ev)) => {
-                let ev = match self.corrections.get(&entry.hash()) {
-                    Some((_, c)) => c,
-                    None => ev,
-                };
-                let ctx = SiteCtx {
-                    site,
-                    hash: entry.hash(),
-                    officer: &body.officer,
-                    time: h.device_time,
-                    occurred_at: body.occurred_at,
-                    received_at,
-                };
-                apply_site(&mut self.state, &ctx, ev);
-            }
-            (_, Event::Regulator(ev)) => {
-                let ev = match self.regulator_corrections.get(&entry.hash()) {
-                    Some((_, c)) => c,
-                    None => ev,
-                };
-                apply_regulator(&mut self.state, ev, body.occurred_at, entry.hash())
-            }
-            _ => {}
-        }
+        fold(
+            &mut self.state,
+            &self.corrections,
+            &self.regulator_corrections,
+            entry,
+            received_at,
+        );
     }
 
     /// Folds the history again, with the corrections in force, into a fresh
@@ -503,49 +610,88 @@ impl Engine {
     /// (a lot's balances step by step) sees the ledger as it stood after
     /// every act, by the same rules that made the state now. `visit` may
     /// break off the replay; the answer then says after how many entries.
+    /// Kept in a history source (a server's log), the history is streamed
+    /// from it: an error when it cannot be read.
     pub fn replay_each(
         &self,
-        mut visit: impl FnMut(&SignedEntry, Option<Timestamp>, &State) -> core::ops::ControlFlow<()>,
-    ) -> core::ops::ControlFlow<u64> {
-        let mut shadow = Engine {
-            view: self.view,
-            state: State {
-                entries: self.state.entries.clone(),
-                ..State::default()
-            },
-            findings: Vec::new(),
-            history: Vec::new(),
-            earlier: None,
-            corrections: self.corrections.clone(),
-            regulator_corrections: self.regulator_corrections.clone(),
-            overrides: HashMap::new(),
-            serials: BTreeMap::new(),
+        mut visit: impl FnMut(&SignedEntry, Option<Timestamp>, &State) -> ControlFlow<()>,
+    ) -> Result<ControlFlow<u64>, HistoryError> {
+        let mut state = State {
+            entries: self.state.entries.clone(),
+            ..State::default()
         };
-        let earlier = self
-            .earlier
-            .as_ref()
-            .map_or(&[][..], |(_, h)| h.wait().as_slice());
-        for (n, (e, r)) in (0u64..).zip(earlier.iter().chain(&self.history)) {
-            shadow.fold(e, *r);
-            if visit(e, *r, &shadow.state).is_break() {
-                return core::ops::ControlFlow::Break(n.saturating_add(1));
-            }
-        }
-        core::ops::ControlFlow::Continue(())
+        let mut n = 0u64;
+        let read = each_applied(self.stored.as_ref(), &self.history, &mut |e, r| {
+            fold(
+                &mut state,
+                &self.corrections,
+                &self.regulator_corrections,
+                e,
+                r,
+            );
+            n = n.saturating_add(1);
+            visit(e, r, &state)
+        })?;
+        Ok(match read {
+            ControlFlow::Break(()) => ControlFlow::Break(n),
+            ControlFlow::Continue(()) => ControlFlow::Continue(()),
+        })
     }
 
-    /// Rebuilds the state from history with the corrections in force.
+    /// Rebuilds the state from history with the corrections in force (a
+    /// failed read of a stored history leaves [`Self::take_history_fault`]).
     fn replay(&mut self) {
-        self.settle_history();
         let entries = core::mem::take(&mut self.state.entries);
         self.state = State {
             entries,
             ..State::default()
         };
-        let history = core::mem::take(&mut self.history);
-        for (e, r) in &history {
-            self.fold(e, *r);
+        let (state, corrections, regulator) = (
+            &mut self.state,
+            &self.corrections,
+            &self.regulator_corrections,
+        );
+        // A failed read is kept as the source's fault.
+        let _ = each_applied(self.stored.as_ref(), &self.history, &mut |e, r| {
+            fold(state, corrections, regulator, e, r);
+            ControlFlow::Continue(())
+        });
+    }
+}
+
+/// Folds one entry into `state`, with the corrections in force.
+fn fold(
+    state: &mut State,
+    corrections: &HashMap<Hash, (Hash, SiteEvent)>,
+    regulator_corrections: &HashMap<Hash, (Hash, RegulatorEvent)>,
+    entry: &SignedEntry,
+    received_at: Option<Timestamp>,
+) {
+    let h = entry.header();
+    let body = entry.body();
+    match (&h.chain, &body.event) {
+        (ChainId::Site(site), Event::Site(ev)) => {
+            let ev = match corrections.get(&entry.hash()) {
+                Some((_, c)) => c,
+                None => ev,
+            };
+            let ctx = SiteCtx {
+                site,
+                hash: entry.hash(),
+                officer: &body.officer,
+                time: h.device_time,
+                occurred_at: body.occurred_at,
+                received_at,
+            };
+            apply_site(state, &ctx, ev);
         }
-        self.history = history;
+        (_, Event::Regulator(ev)) => {
+            let ev = match regulator_corrections.get(&entry.hash()) {
+                Some((_, c)) => c,
+                None => ev,
+            };
+            apply_regulator(state, ev, body.occurred_at, entry.hash())
+        }
+        _ => {}
     }
 }

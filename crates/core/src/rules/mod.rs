@@ -21,6 +21,7 @@ pub mod state;
 
 pub use alerts::{Alert, AlertPolicy, alerts};
 pub use check::{Act, Violation, evaluate};
-pub use engine::{EarlierHistory, Engine, Finding, View};
+pub(crate) use engine::Lookup;
+pub use engine::{Engine, Finding, HistoryError, HistoryItem, HistorySource, View};
 pub use ids::{AlertSeverity, RuleId};
 pub use oversight::check_regulator;

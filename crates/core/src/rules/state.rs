@@ -425,6 +425,71 @@ pub struct EntryMeta {
     pub time: Timestamp,
 }
 
+impl EntryMeta {
+    /// The kind and place of `entry`.
+    pub fn of(entry: &crate::entry::SignedEntry) -> Self {
+        let h = entry.header();
+        let body = entry.body();
+        EntryMeta {
+            chain: h.chain.clone(),
+            counter: h.counter,
+            kind: body.event.kind(),
+            officer: body.officer.clone(),
+            time: h.device_time,
+        }
+    }
+}
+
+/// Every applied entry's kind and place, by entry hash: held in memory by
+/// an offline verifier; on a server, looked up in the log (through the
+/// engine's history source), with only the entries applied since the last
+/// commit held. Not part of the state's encoding: it is the log's.
+#[derive(Clone, Debug, Default)]
+pub struct EntryIndex {
+    held: HashMap<Hash, EntryMeta>,
+    stored: Option<crate::rules::engine::Lookup>,
+}
+
+impl EntryIndex {
+    /// The kind and place of the applied entry `hash` (a failed read of
+    /// the log is `None`, and kept as the history source's fault).
+    pub fn get(&self, hash: &Hash) -> Option<EntryMeta> {
+        if let Some(m) = self.held.get(hash) {
+            return Some(m.clone());
+        }
+        let found = self.stored.as_ref()?.find(hash).ok()??;
+        Some(EntryMeta::of(&found))
+    }
+
+    /// Whether `hash` names an applied entry.
+    pub fn contains_key(&self, hash: &Hash) -> bool {
+        self.get(hash).is_some()
+    }
+
+    /// Records an applied entry.
+    pub(crate) fn insert(&mut self, hash: Hash, meta: EntryMeta) {
+        self.held.insert(hash, meta);
+    }
+
+    /// Looks entries up in `lookup` from now on.
+    pub(crate) fn set_lookup(&mut self, lookup: crate::rules::engine::Lookup) {
+        self.stored = Some(lookup);
+    }
+
+    /// Every entry held is in the history source now: dropped from memory
+    /// (nothing changes without a source).
+    pub(crate) fn committed(&mut self) {
+        if self.stored.is_some() {
+            self.held = HashMap::new();
+        }
+    }
+
+    /// How many entries are held in memory.
+    pub fn held(&self) -> usize {
+        self.held.len()
+    }
+}
+
 /// What a count session has seen so far: firearms, and rounds per lot.
 pub type CountSession = (BTreeSet<FirearmId>, BTreeMap<LotId, u64>);
 
@@ -457,9 +522,9 @@ pub struct State {
     pub last_count: BTreeMap<SiteId, Timestamp>,
     /// Count sessions in progress: firearms and rounds seen so far.
     pub count_sessions: BTreeMap<(SiteId, Ident), CountSession>,
-    /// Every applied entry's kind and place.
-    #[serde(with = "crate::snapshot::sorted_map")]
-    pub entries: HashMap<Hash, EntryMeta>,
+    /// Every applied entry's kind and place (not encoded: the log's).
+    #[serde(skip)]
+    pub entries: EntryIndex,
     /// Lot status per site (absent: serviceable).
     pub lot_status: BTreeMap<(SiteId, LotId), LotStatus>,
     /// Armouries open now, with who opened them.

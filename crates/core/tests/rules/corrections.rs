@@ -42,7 +42,7 @@ fn an_approved_identity_correction_shows_in_the_corrected_view_only() {
     // The superseded entry stays in the log and in the index of entries.
     assert!(s.log.iter().any(|e| e.hash() == acq.hash()));
     for ver in [&corrected, &original] {
-        let meta = &ver.engine().state().entries[&acq.hash()];
+        let meta = ver.engine().state().entries.get(&acq.hash()).unwrap();
         assert_eq!(meta.kind, "firearm-acquired");
         assert_eq!(meta.counter, acq.counter());
         assert!(ver.engine().state().entries.contains_key(&corr.hash()));

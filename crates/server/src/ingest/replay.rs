@@ -18,7 +18,9 @@ pub fn rebuild_verifier(shared: &Shared) -> Result<(), armsledger_store::StoreEr
 /// `None`, with `start` 0) and puts it in place; returns how many entries
 /// it replayed. Signatures are checked a chunk at a time with batch
 /// verification, with the keys known at the chunk's start; an entry whose
-/// key the chunk itself enrols is checked on its own.
+/// key the chunk itself enrols is checked on its own. The verifier reads
+/// its history back from the log ([`crate::snapshots::LogHistory`]): it
+/// holds no more than a chunk of entries at a time.
 pub fn replay_from(
     shared: &Shared,
     verifier: Option<LedgerVerifier>,
@@ -36,6 +38,8 @@ pub fn replay_from(
             0,
         ),
     };
+    let history = crate::snapshots::LogHistory::new(shared.store_arc());
+    v.read_history_from(history.clone());
     let reader = shared.store().read()?;
     let size = reader.size();
     let mut from = start;
@@ -51,17 +55,26 @@ pub fn replay_from(
         let refs: Vec<&armsledger_core::SignedEntry> = chunk.iter().map(|(_, e, _)| &**e).collect();
         let verified = verify_entries(v.keys(), &refs);
         for ((i, e, at), pre) in chunk.into_iter().zip(verified) {
+            history.applied_to(i);
             let r = if still_valid(v.keys(), &e, pre) {
                 v.ingest_checked(e, Some(at)).map(|_| ())
             } else {
                 v.ingest(e, Some(at)).map(|_| ())
             };
             if let Err(e) = r {
+                history.skip(i);
                 tracing::error!(index = i, error = %e, "logged entry no longer verifies");
             }
         }
+        v.history_committed();
+        if let Some(e) = v.take_history_fault() {
+            return Err(armsledger_store::StoreError::StorageFailed(
+                redb::Error::Io(std::io::Error::other(e.to_string())),
+            ));
+        }
         from = to;
     }
+    history.applied_to(u64::MAX);
     shared
         .metrics()
         .tree_size

@@ -136,9 +136,10 @@ pub struct RulesState {
     pub size: u64,
     /// Entries the rules folded (the log's size unless one no longer verifies).
     pub applied: u64,
-    /// The history a start from a snapshot left out is still being read
-    /// back from the log (a correction or revocation waits for it).
-    pub history_pending: bool,
+    /// Applied entries the rules hold in memory: those not yet committed to
+    /// the log (the rest are read back from the log when a correction, a
+    /// revocation or a report replay looks back; 0 between groups).
+    pub history_in_memory: u64,
     /// SHA-256 of the state's canonical encoding (docs/formats.md, "Rules
     /// snapshots"): equal digests, equal states.
     pub state_digest: String,
@@ -170,7 +171,7 @@ pub async fn rules_state(
         Ok(Json(RulesState {
             size,
             applied: v.engine().history_len(),
-            history_pending: v.engine().history_pending(),
+            history_in_memory: u64::try_from(v.engine().history_in_memory()).unwrap_or(u64::MAX),
             state_digest: digest.to_string(),
             start: shared.snapshots().start_report(),
         }))

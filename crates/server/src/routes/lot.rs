@@ -173,12 +173,15 @@ fn build(
                 .map(|s| (Some(s.index), Some(s.received_at), &s.entry)),
             give_up,
         )
-        .map_err(|stopped| {
-            shared.metrics().replays_cancelled.inc();
-            ApiError::TimedOut(format!(
-                "{stopped}: its request ended or ran past {} s",
-                shared.config().request_timeout_secs
-            ))
+        .map_err(|e| match e {
+            report::TraceError::Stopped(stopped) => {
+                shared.metrics().replays_cancelled.inc();
+                ApiError::TimedOut(format!(
+                    "{stopped}: its request ended or ran past {} s",
+                    shared.config().request_timeout_secs
+                ))
+            }
+            other => ApiError::Unavailable(other.to_string()),
         })?;
         let Some(mut traced) = traced else {
             continue;

@@ -73,8 +73,17 @@ fn replay_until(
         );
         (v, 0)
     });
+    // The history stays in the log: the replay holds no more of it than
+    // the entries since its last commit below.
+    // Nothing past the entry being applied is found by a lookup.
+    let history = crate::snapshots::LogHistory::new(shared.store_arc());
+    history.applied_to(start);
+    v.read_history_from(history.clone());
     let metrics = shared.metrics();
     for i in start..reader.size() {
+        if i % 256 == 0 {
+            v.history_committed();
+        }
         if i % 256 == 0 && (stop.load(Ordering::Acquire) || Instant::now() >= deadline) {
             metrics.replays_cancelled.inc();
             return Err(ApiError::TimedOut(format!(
@@ -89,8 +98,12 @@ fn replay_until(
             break;
         }
         metrics.replay_entries.inc();
+        history.applied_to(i);
         v.ingest(Arc::new(s.entry), Some(s.received_at))
             .map_err(internal)?;
+        if let Some(e) = v.take_history_fault() {
+            return Err(ApiError::Unavailable(e.to_string()));
+        }
     }
     Ok(v)
 }
