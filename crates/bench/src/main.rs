@@ -59,7 +59,9 @@ struct Args {
     #[arg(long)]
     bundles: bool,
     /// Starts from the snapshot in the `restart` scenario (run only when
-    /// named; its log is 1M entries, 10M with `--10m`, 20k with `--quick`).
+    /// named; its log is 1M entries, 10M with `--10m`, 100k with
+    /// `--quick`: the trace scenario's size, whose log it takes over when
+    /// both run).
     #[arg(long, default_value_t = 3)]
     restart_runs: usize,
 }
@@ -99,6 +101,14 @@ fn main() -> anyhow::Result<()> {
 
     // A scenario that fails (hours into a --10m run) must not take the
     // figures already measured with it: they are printed, then the error.
+    let want_restart = args.scenarios.iter().any(|s| s == "restart");
+    let restart_n = match (q, args.ten_million) {
+        (true, _) => 100_000,
+        (false, false) => 1_000_000,
+        (false, true) => 10_000_000,
+    };
+    let restart_log = scenario::restart::log_path(restart_n, dir.path());
+    let mut restart_key: Option<[u8; 32]> = None;
     let outcome = (|| -> anyhow::Result<()> {
         step("limits");
         let limits = limits::measure(if q { 4096 } else { 32_768 }, dir.path())?;
@@ -128,11 +138,15 @@ fn main() -> anyhow::Result<()> {
             };
             for &n in sizes {
                 step(&format!("3 trace at {n}"));
-                figures.extend(scenario::trace::run(
-                    n,
-                    if q { 200 } else { 1000 },
-                    dir.path(),
-                )?);
+                // The restart scenario at the same size takes this log.
+                let keep = (n == restart_n && want_restart)
+                    .then(|| scenario::trace::KeepLog { to: &restart_log });
+                let (f, key) =
+                    scenario::trace::run(n, if q { 200 } else { 1000 }, dir.path(), keep)?;
+                figures.extend(f);
+                if key.is_some() {
+                    restart_key = key;
+                }
             }
             if !q && !args.ten_million {
                 notes
@@ -191,14 +205,10 @@ fn main() -> anyhow::Result<()> {
             ));
             figures.extend(scenario::publish::run(n, args.bundles)?);
         }
-        if args.scenarios.iter().any(|s| s == "restart") {
-            let n = match (q, args.ten_million) {
-                (true, _) => 20_000,
-                (false, false) => 1_000_000,
-                (false, true) => 10_000_000,
-            };
+        if want_restart {
+            let n = restart_n;
             step(&format!("9 restart over {n} entries"));
-            match scenario::restart::run(n, args.restart_runs, dir.path())? {
+            match scenario::restart::run(n, args.restart_runs, dir.path(), restart_key)? {
                 Ok(f) => figures.extend(f),
                 Err(note) => notes.push(note),
             }

@@ -25,8 +25,21 @@ use std::time::{Duration, Instant};
 
 use crate::report::Figure;
 
-/// Runs the scenario at `n` entries with `runs` starts from the snapshot.
-pub fn run(n: usize, runs: usize, dir: &Path) -> anyhow::Result<Result<Vec<Figure>, String>> {
+/// Where the scenario's log lives for `n` entries (the trace scenario
+/// moves its log here when both run at the same size).
+pub fn log_path(n: usize, dir: &Path) -> std::path::PathBuf {
+    dir.join(format!("restart-{n}")).join("log.redb")
+}
+
+/// Runs the scenario at `n` entries with `runs` starts from the snapshot;
+/// `written` is the regulator key of a log already at [`log_path`] (the
+/// trace scenario's), else the log is written first.
+pub fn run(
+    n: usize,
+    runs: usize,
+    dir: &Path,
+    written: Option<[u8; 32]>,
+) -> anyhow::Result<Result<Vec<Figure>, String>> {
     let Some(bin) = super::demo::binary() else {
         return Ok(Err(
             "restart skipped: no armsledger binary (build it with `cargo build --release -p armsledger-cli` or set ARMSLEDGER_BIN)"
@@ -35,10 +48,21 @@ pub fn run(n: usize, runs: usize, dir: &Path) -> anyhow::Result<Result<Vec<Figur
     };
     let data = dir.join(format!("restart-{n}"));
     std::fs::create_dir_all(&data)?;
-    let t = Instant::now();
-    let regulator = fill(&data.join("log.redb"), n)?;
-    let fill_s = t.elapsed().as_secs_f64();
-    eprintln!("  restart: {n}-entry log written in {fill_s:.0} s");
+    let regulator = match written {
+        Some(key) => {
+            eprintln!("  restart: the trace scenario's {n}-entry log");
+            key
+        }
+        None => {
+            let t = Instant::now();
+            let key = fill(&log_path(n, dir), n)?;
+            eprintln!(
+                "  restart: {n}-entry log written in {:.0} s",
+                t.elapsed().as_secs_f64()
+            );
+            key
+        }
+    };
     let key = hex::encode(regulator);
 
     let (full_ready, mut child, url) = start(&bin, &data, &key)?;
@@ -192,7 +216,7 @@ fn parse_vm_hwm(status: &str) -> Option<u64> {
 /// Writes an `n`-entry log at `path` (the trace scenario's); returns the
 /// regulator key.
 fn fill(path: &Path, n: usize) -> anyhow::Result<[u8; 32]> {
-    Ok(super::trace::fill(path, n, 1_767_225_600_000)?.0.regulator)
+    Ok(super::trace::fill(path, n, super::trace::T0)?.0.regulator)
 }
 
 /// Starts `armsledger serve`; the seconds until its "listening" line, the
