@@ -58,7 +58,11 @@ pub(crate) fn fill(path: &Path, n: usize, t0: u64) -> anyhow::Result<(World, Log
             store.append_batch(&accept(b, written))?;
             written += b.len();
         }
+        // The map moves at checkpoints (the server's checkpointer does
+        // this every 250 ms); here once per chunk.
+        store.update_index()?;
     }
+    store.update_index()?;
     Ok((world, store))
 }
 
