@@ -95,6 +95,17 @@ fn messages(n: usize, tag: &str) -> Vec<Vec<u8>> {
     (0..n).map(|i| format!("{tag}-{i}").into_bytes()).collect()
 }
 
+/// Honest items over `msgs`, signed by `signers` in turn.
+fn signed_in_turn<'a>(signers: &'a [Signer], msgs: &'a [Vec<u8>]) -> Vec<SigItem<'a>> {
+    msgs.iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let s = &signers[i % signers.len()];
+            s.item(m, s.sign(m))
+        })
+        .collect()
+}
+
 /// Asserts every verdict is `verify_strict`'s and returns the verdicts and stats.
 fn agrees(items: &[SigItem<'_>], batch: usize) -> (Vec<bool>, SignatureStats) {
     let (verdicts, stats) = verify_all_in_batches(items, batch);
@@ -110,14 +121,7 @@ fn agrees(items: &[SigItem<'_>], batch: usize) -> (Vec<bool>, SignatureStats) {
 fn honest_batches_accept_in_every_batch_size() {
     let signers = [Signer::honest(1), Signer::honest(2), Signer::honest(3)];
     let msgs = messages(2 * BATCH + 37, "honest");
-    let items: Vec<SigItem<'_>> = msgs
-        .iter()
-        .enumerate()
-        .map(|(i, m)| {
-            let s = &signers[i % 3];
-            s.item(m, s.sign(m))
-        })
-        .collect();
+    let items: Vec<SigItem<'_>> = signed_in_turn(&signers, &msgs);
     for batch in [1, 64, 256, 1024, 4096, BATCH] {
         let (verdicts, stats) = verify_all_in_batches(&items, batch);
         assert!(verdicts.iter().all(|v| *v), "batch {batch}");
@@ -136,14 +140,7 @@ fn honest_batches_accept_in_every_batch_size() {
 fn a_single_bad_signature_anywhere_is_located() {
     let signers = [Signer::honest(4), Signer::honest(5)];
     let msgs = messages(2 * BATCH + 37, "locate");
-    let good: Vec<SigItem<'_>> = msgs
-        .iter()
-        .enumerate()
-        .map(|(i, m)| {
-            let s = &signers[i % 2];
-            s.item(m, s.sign(m))
-        })
-        .collect();
+    let good: Vec<SigItem<'_>> = signed_in_turn(&signers, &msgs);
     let n = good.len();
     for at in [
         0,
@@ -180,14 +177,7 @@ fn a_single_bad_signature_anywhere_is_located() {
 fn a_bad_signature_in_each_position_of_a_wide_equation_is_named() {
     let signers = [Signer::honest(6), Signer::honest(7)];
     let msgs = messages(8192 + 2048 + 37, "wide");
-    let good: Vec<SigItem<'_>> = msgs
-        .iter()
-        .enumerate()
-        .map(|(i, m)| {
-            let s = &signers[i % 2];
-            s.item(m, s.sign(m))
-        })
-        .collect();
+    let good: Vec<SigItem<'_>> = signed_in_turn(&signers, &msgs);
     let n = good.len();
     let (verdicts, stats) = verify_all_in_batches(&good, 2048);
     assert!(verdicts.iter().all(|v| *v));
