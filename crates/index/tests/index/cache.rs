@@ -45,7 +45,12 @@ fn step(db: &redb::Database, cache: &mut NodeCache, keys: &[u16], value: u8, com
 /// Every stored node, by its raw key.
 fn stored_nodes(db: &redb::Database) -> BTreeMap<Vec<u8>, Vec<u8>> {
     let read = db.begin_read().unwrap();
-    let t = read.open_table(NODES).unwrap();
+    // No group committed yet: no table, no nodes.
+    let t = match read.open_table(NODES) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return BTreeMap::new(),
+        Err(e) => panic!("{e}"),
+    };
     t.iter()
         .unwrap()
         .map(|r| {
