@@ -158,7 +158,8 @@ impl NodeCache {
         let Ok(mut c) = self.0.lock() else {
             return;
         };
-        c.room(nodes.len());
+        // A map entry (key, hash, the table's slack) takes about two hashes.
+        c.room(nodes.len().saturating_mul(2));
         c.nodes.extend(nodes.iter().copied());
     }
 
@@ -170,7 +171,7 @@ impl NodeCache {
         let Ok(mut c) = self.0.lock() else {
             return;
         };
-        c.room(1);
+        c.room(2);
         c.edges.insert((lo, hi), hash);
     }
 }
@@ -302,6 +303,10 @@ where
         let nodes = run
             .get(from..from.saturating_add(1 << r))
             .ok_or_else(missing)?;
+        if let [stored] = nodes {
+            // A stored node (or a leaf): its run is in the cache already.
+            return Ok(*stored);
+        }
         let mut folded = Vec::new();
         // Below level 8 a dossier's leaves rarely share a node: keep the
         // result only, not its in-between nodes.
@@ -632,7 +637,7 @@ mod tests {
         assert_eq!(cache.node(9, 4), Some(Hash([9; 32])));
         assert_eq!(cache.edge(0, 3), Some(Hash([3; 32])));
         assert_eq!(cache.edge(0, 5), None);
-        cache.put_nodes(&vec![((20, 0), Hash::default()); CACHE_MAX_HASHES]);
+        cache.put_nodes(&vec![((20, 0), Hash::default()); CACHE_MAX_HASHES / 2]);
         assert_eq!(cache.node(9, 4), None);
         assert_eq!(cache.edge(0, 3), None);
         assert!(cache.get(Source::Tile(1, last)).is_none());
