@@ -4,7 +4,9 @@
 //! inclusion proof for every entry found, timed together, as the server's
 //! trace endpoint does before encoding. Then the cost of one proof against
 //! the tree's depth (random leaves at sizes `n/64`, `n/8` and `n`), from
-//! which the proofs of a dossier at 10M are predicted without building it.
+//! which the proofs of a dossier at 10M are predicted without building it,
+//! and likewise the proofs of 50 random leaves from one reader (the nodes
+//! they share hashed once, as in a dossier).
 
 use std::path::Path;
 use std::time::Instant;
@@ -147,6 +149,7 @@ pub fn run(
     scans.sort();
     proofs_only.sort();
     let depth = proof_cost_by_depth(&store, size)?;
+    let shared = dossier_proofs_by_depth(&store, size)?;
     let p99 = percentile(&times, 0.99);
     let s = samples.max(1) as f64;
     let sc = "3 trace";
@@ -285,7 +288,90 @@ pub fn run(
             "ms",
         ));
     }
+    for d in &shared {
+        figures.push(Figure::new(
+            sc,
+            &format!(
+                "{label}: proofs of {EVENTS_PER_GUN} random leaves from one fresh reader \
+                 (nodes shared) at size {} (depth {}), p50; p99 {:.2} ms",
+                d.size, d.depth, d.p99
+            ),
+            d.p50,
+            "ms",
+        ));
+    }
+    if let (Some(lo), Some(hi)) = (shared.first(), shared.last())
+        && hi.depth > lo.depth
+    {
+        // Below the levels the leaves share, each level adds one sibling
+        // per leaf; above them, one node for all: linear in depth errs high.
+        let per_level = (hi.p50 - lo.p50).max(0.0) / f64::from(hi.depth - lo.depth);
+        let at_10m = hi.p50 + per_level * f64::from(DEPTH_10M.saturating_sub(hi.depth));
+        figures.push(Figure::new(
+            sc,
+            &format!(
+                "{label}: proofs of a {EVENTS_PER_GUN}-event dossier predicted at 10M from \
+                 one reader (depth {DEPTH_10M}; p50, linear in depth; cached pages)"
+            ),
+            at_10m,
+            "ms",
+        ));
+    }
     Ok((figures, kept))
+}
+
+/// Dossiers timed at one tree size: the proofs of `EVENTS_PER_GUN` random
+/// leaves from one fresh reader, as the server builds a dossier's.
+const DEPTH_DOSSIERS: usize = 200;
+
+/// The proofs of `EVENTS_PER_GUN` random leaves, all from one fresh reader
+/// (opened outside the timing) so that they share the nodes it hashes,
+/// at sizes `n/64`, `n/8` and `n` after an untimed pass over the same
+/// leaves; milliseconds per set.
+fn dossier_proofs_by_depth(store: &LogStore, n: u64) -> anyhow::Result<Vec<DepthCost>> {
+    let mut out = Vec::new();
+    for size in [n / 64, n / 8, n] {
+        if size < 2 {
+            continue;
+        }
+        let mut x = 0x6a09_e667_f3bc_c909u64 ^ size;
+        let sets: Vec<Vec<u64>> = (0..DEPTH_DOSSIERS)
+            .map(|_| {
+                let mut set: Vec<u64> = (0..EVENTS_PER_GUN)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        x % size
+                    })
+                    .collect();
+                set.sort_unstable();
+                set
+            })
+            .collect();
+        let warm = store.read()?;
+        for &i in sets.iter().flatten() {
+            std::hint::black_box(warm.inclusion_proof(i, size)?);
+        }
+        drop(warm);
+        let mut t = Vec::with_capacity(sets.len());
+        for set in &sets {
+            let r = store.read()?;
+            let s = Instant::now();
+            for &i in set {
+                std::hint::black_box(r.inclusion_proof(i, size)?);
+            }
+            t.push(s.elapsed());
+        }
+        t.sort();
+        out.push(DepthCost {
+            size,
+            depth: 64 - (size - 1).leading_zeros(),
+            p50: ms(percentile(&t, 0.5)),
+            p99: ms(percentile(&t, 0.99)),
+        });
+    }
+    Ok(out)
 }
 
 /// The cost of one inclusion proof at one tree size.

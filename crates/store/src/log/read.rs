@@ -7,7 +7,7 @@ use armsledger_core::hash::Hash as EntryHash;
 use armsledger_core::ids::Timestamp;
 use armsledger_log::{
     EntryLeaf, Frontier, Hash, LogError, Tile, TileKind, encode_entry_bundle, hash_tile_data,
-    prove_consistency, prove_inclusion, tree_root,
+    prove_consistency, tree_root,
 };
 use redb::{ReadOnlyTable, ReadTransaction, ReadableTable};
 
@@ -188,9 +188,16 @@ impl LogReader {
     }
 
     /// The inclusion proof of entry `index` in the tree of exactly `size` entries.
+    ///
+    /// The reader keeps every node it hashed for a proof (bounded, see
+    /// [`LogReader`]), so the proofs of many entries at one size (a
+    /// dossier's) hash their shared upper nodes and the tree's right edge
+    /// once.
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, StoreError> {
         self.check_size(size)?;
-        prove_inclusion(&self.tree(), index, size).map_err(store_error)
+        self.tree()
+            .inclusion_proof(index, size)
+            .map_err(store_error)
     }
 
     /// The consistency proof from the tree of `old` entries to that of `new`.

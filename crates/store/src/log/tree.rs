@@ -20,7 +20,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use armsledger_log::{EntryLeaf, Hash, HashReader, LogError, node_hash};
+use armsledger_log::{EntryLeaf, Hash, HashReader, LogError, MAX_TREE_SIZE, node_hash};
 use redb::ReadableTable;
 
 use super::blocks::TimeReader;
@@ -113,7 +113,26 @@ pub(crate) struct NodeCache(Mutex<CacheInner>);
 #[derive(Debug, Default)]
 struct CacheInner {
     runs: HashMap<Source, Arc<[Hash]>>,
+    /// Nodes folded from stored runs, by (tree level, node): a dossier's
+    /// proofs share their upper siblings, so each is hashed once.
+    nodes: HashMap<(u8, u64), Hash>,
+    /// Roots of leaf ranges `lo..hi` that are not perfect subtrees (the
+    /// right edge of a tree size): computed once per reader and size.
+    edges: HashMap<(u64, u64), Hash>,
     hashes: usize,
+}
+
+impl CacheInner {
+    /// Makes room for `more` hashes, starting over when the bound is hit.
+    fn room(&mut self, more: usize) {
+        if self.hashes.saturating_add(more) > CACHE_MAX_HASHES {
+            self.runs.clear();
+            self.nodes.clear();
+            self.edges.clear();
+            self.hashes = 0;
+        }
+        self.hashes = self.hashes.saturating_add(more);
+    }
 }
 
 impl NodeCache {
@@ -127,12 +146,33 @@ impl NodeCache {
         let Ok(mut c) = self.0.lock() else {
             return;
         };
-        if c.hashes.saturating_add(run.len()) > CACHE_MAX_HASHES {
-            c.runs.clear();
-            c.hashes = 0;
-        }
-        c.hashes = c.hashes.saturating_add(run.len());
+        c.room(run.len());
         c.runs.insert(source, run);
+    }
+
+    pub(super) fn node(&self, level: u8, n: u64) -> Option<Hash> {
+        self.0.lock().ok()?.nodes.get(&(level, n)).copied()
+    }
+
+    fn put_nodes(&self, nodes: &[((u8, u64), Hash)]) {
+        let Ok(mut c) = self.0.lock() else {
+            return;
+        };
+        // A map entry (key, hash, the table's slack) takes about two hashes.
+        c.room(nodes.len().saturating_mul(2));
+        c.nodes.extend(nodes.iter().copied());
+    }
+
+    pub(super) fn edge(&self, lo: u64, hi: u64) -> Option<Hash> {
+        self.0.lock().ok()?.edges.get(&(lo, hi)).copied()
+    }
+
+    pub(super) fn put_edge(&self, lo: u64, hi: u64, hash: Hash) {
+        let Ok(mut c) = self.0.lock() else {
+            return;
+        };
+        c.room(2);
+        c.edges.insert((lo, hi), hash);
     }
 }
 
@@ -234,6 +274,106 @@ where
         }
         Ok(out)
     }
+
+    /// Node `n` of tree level `level`: the root of a run of at most 16
+    /// nodes of the stored level below it, inside one source. Folded once
+    /// per reader: the fold's result and, above the leaf tiles, its
+    /// in-between nodes are kept in the cache for the next proofs.
+    pub(crate) fn node(&self, level: u8, n: u64) -> Result<Hash, LogError> {
+        if let Some(hash) = self.cache.node(level, n) {
+            return Ok(hash);
+        }
+        let missing = || LogError::StoredHashMissing {
+            index: stored_index(level, n).unwrap_or(u64::MAX),
+        };
+        // The node must lie inside this view of the tree.
+        let end = n
+            .checked_add(1)
+            .and_then(|n| n.checked_mul(1u64.checked_shl(u32::from(level))?))
+            .ok_or_else(missing)?;
+        if end > self.size {
+            return Err(missing());
+        }
+        let base = stored_level_below(level);
+        let r = u32::from(level - base);
+        let lo = n << r;
+        let (source, from) = Source::of(base, lo);
+        let run = self.load(source)?;
+        let from = usize::try_from(from).map_err(|_| missing())?;
+        let nodes = run
+            .get(from..from.saturating_add(1 << r))
+            .ok_or_else(missing)?;
+        if let [stored] = nodes {
+            // A stored node (or a leaf): its run is in the cache already.
+            return Ok(*stored);
+        }
+        let mut folded = Vec::new();
+        // Below level 8 a dossier's leaves rarely share a node: keep the
+        // result only, not its in-between nodes.
+        let keep = (u32::from(base) >= TILE_HEIGHT).then_some(&mut folded);
+        let root = fold(base, lo, nodes, keep);
+        folded.push(((level, n), root));
+        self.cache.put_nodes(&folded);
+        Ok(root)
+    }
+
+    /// The root of leaves `lo..hi` (RFC 6962 MTH): a stored or folded node
+    /// when the range is a perfect subtree, else (the right edge of a tree
+    /// size) the hash of its two halves, kept in the cache.
+    fn range_root(&self, lo: u64, hi: u64) -> Result<Hash, LogError> {
+        let len = hi.saturating_sub(lo);
+        if len.is_power_of_two() && lo.is_multiple_of(len) {
+            let level = len.trailing_zeros();
+            return self.node(level as u8, lo >> level);
+        }
+        if len == 0 {
+            return Err(LogError::IndexBeyondTree {
+                index: lo,
+                size: hi,
+            });
+        }
+        if let Some(hash) = self.cache.edge(lo, hi) {
+            return Ok(hash);
+        }
+        let mid = lo.saturating_add(split_point(len));
+        let hash = node_hash(&self.range_root(lo, mid)?, &self.range_root(mid, hi)?);
+        self.cache.put_edge(lo, hi, hash);
+        Ok(hash)
+    }
+
+    /// The inclusion proof of leaf `index` in the tree of the first `size`
+    /// leaves (RFC 6962 PATH, leaf's sibling first): the same hashes as
+    /// `armsledger_log::prove_inclusion` over this tree, with every node
+    /// and right-edge root taken from the cache when an earlier proof of
+    /// this reader computed it.
+    pub(crate) fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, LogError> {
+        if size > MAX_TREE_SIZE {
+            return Err(LogError::TreeTooLarge { size });
+        }
+        if index >= size {
+            return Err(LogError::IndexBeyondTree { index, size });
+        }
+        let mut path = Vec::with_capacity(64);
+        let (mut lo, mut hi) = (0u64, size);
+        while hi - lo > 1 {
+            let mid = lo + split_point(hi - lo);
+            if index < mid {
+                path.push(self.range_root(mid, hi)?);
+                hi = mid;
+            } else {
+                path.push(self.range_root(lo, mid)?);
+                lo = mid;
+            }
+        }
+        path.reverse();
+        Ok(path)
+    }
+}
+
+/// The largest power of two below `len` (`len ≥ 2`): where RFC 6962 splits
+/// a range of `len` leaves.
+fn split_point(len: u64) -> u64 {
+    1u64 << (63 - len.saturating_sub(1).max(1).leading_zeros())
 }
 
 impl<E, R, T, H> HashReader for StoredTree<'_, E, R, T, H>
@@ -244,39 +384,11 @@ where
     H: ReadableTable<(u8, u64), &'static [u8]>,
 {
     fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, LogError> {
-        // Each node is the root of a run of at most 16 nodes of the stored
-        // level below it, inside one source; each source is read once.
-        let mut loaded: HashMap<Source, Arc<[Hash]>> = HashMap::new();
         indexes
             .iter()
             .map(|&index| {
-                let missing = LogError::StoredHashMissing { index };
                 let (level, n) = split_stored_index(index)?;
-                // The node must lie inside this view of the tree.
-                let end = n
-                    .checked_add(1)
-                    .and_then(|n| n.checked_mul(1u64.checked_shl(u32::from(level))?))
-                    .ok_or(LogError::StoredHashMissing { index })?;
-                if end > self.size {
-                    return Err(missing);
-                }
-                let base = stored_level_below(level);
-                let r = u32::from(level - base);
-                let lo = n << r;
-                let (source, from) = Source::of(base, lo);
-                let run = match loaded.get(&source) {
-                    Some(run) => run.clone(),
-                    None => {
-                        let run = self.load(source)?;
-                        loaded.insert(source, run.clone());
-                        run
-                    }
-                };
-                let from =
-                    usize::try_from(from).map_err(|_| LogError::StoredHashMissing { index })?;
-                let to = from.saturating_add(1 << r);
-                let nodes = run.get(from..to).ok_or(missing)?;
-                Ok(perfect_root(nodes))
+                self.node(level, n)
             })
             .collect()
     }
@@ -326,11 +438,19 @@ pub(crate) fn split_hashes(bytes: &[u8], max: u64) -> Result<Vec<Hash>, String> 
         .collect())
 }
 
-/// The root of a perfect subtree over `leaves` (a power-of-two count).
-pub(crate) fn perfect_root(leaves: &[Hash]) -> Hash {
-    let mut level: Vec<Hash> = leaves.to_vec();
-    while level.len() > 1 {
-        level = level
+/// The root of the perfect subtree over `nodes` (a power-of-two count) of
+/// tree level `base`, the first being node `lo`; every node computed on the
+/// way up, except the root, is appended to `folded` by (level, node).
+fn fold(
+    base: u8,
+    lo: u64,
+    nodes: &[Hash],
+    mut folded: Option<&mut Vec<((u8, u64), Hash)>>,
+) -> Hash {
+    let mut row: Vec<Hash> = nodes.to_vec();
+    let (mut level, mut first) = (base, lo);
+    while row.len() > 1 {
+        row = row
             .chunks(2)
             .map(|p| match p {
                 [l, r] => node_hash(l, r),
@@ -338,8 +458,24 @@ pub(crate) fn perfect_root(leaves: &[Hash]) -> Hash {
                 _ => Hash::default(),
             })
             .collect();
+        level = level.saturating_add(1);
+        first >>= 1;
+        if let Some(folded) = folded.as_deref_mut()
+            && row.len() > 1
+        {
+            folded.extend(
+                (first..)
+                    .zip(row.iter().copied())
+                    .map(|(n, h)| ((level, n), h)),
+            );
+        }
     }
-    level.first().copied().unwrap_or_default()
+    row.first().copied().unwrap_or_default()
+}
+
+/// The root of a perfect subtree over `leaves` (a power-of-two count).
+pub(crate) fn perfect_root(leaves: &[Hash]) -> Hash {
+    fold(0, 0, leaves, None)
 }
 
 /// `stored_hash_index` without the tree-size pre-check wrapper noise.
@@ -450,6 +586,42 @@ mod tests {
     }
 
     #[test]
+    fn a_fold_keeps_its_in_between_nodes_by_level_and_index() {
+        let nodes: Vec<Hash> = (0..4u8).map(|i| armsledger_log::leaf_hash(&[i])).collect();
+        let mut kept = Vec::new();
+        let root = fold(8, 512, &nodes, Some(&mut kept));
+        assert_eq!(root, perfect_root(&nodes));
+        let (l, r) = (
+            node_hash(&nodes[0], &nodes[1]),
+            node_hash(&nodes[2], &nodes[3]),
+        );
+        assert_eq!(kept, [((9, 256), l), ((9, 257), r)]);
+        assert_eq!(root, node_hash(&l, &r));
+        kept.clear();
+        fold(8, 512, &nodes, None);
+        assert!(kept.is_empty());
+        assert_eq!(fold(8, 512, &nodes[..2], Some(&mut kept)), l);
+        assert!(kept.is_empty(), "the root itself is the caller's to keep");
+    }
+
+    #[test]
+    fn rfc6962_splits_below_the_largest_power_of_two() {
+        let want = [
+            (2, 1),
+            (3, 2),
+            (4, 2),
+            (5, 4),
+            (8, 4),
+            (9, 8),
+            (1 << 40, 1 << 39),
+        ];
+        for (len, k) in want {
+            assert_eq!(split_point(len), k, "{len}");
+        }
+        assert_eq!(split_point(u64::MAX), 1 << 63);
+    }
+
+    #[test]
     fn the_cache_starts_over_when_full() {
         let cache = NodeCache::default();
         let run: Arc<[Hash]> = vec![Hash::default(); 256].into();
@@ -459,5 +631,15 @@ mod tests {
         assert!(cache.get(Source::Tile(1, 0)).is_none());
         let last = CACHE_MAX_HASHES as u64 / 256;
         assert!(cache.get(Source::Tile(1, last)).is_some());
+        // Folded nodes and right-edge roots count against the same bound.
+        cache.put_nodes(&[((9, 4), Hash([9; 32]))]);
+        cache.put_edge(0, 3, Hash([3; 32]));
+        assert_eq!(cache.node(9, 4), Some(Hash([9; 32])));
+        assert_eq!(cache.edge(0, 3), Some(Hash([3; 32])));
+        assert_eq!(cache.edge(0, 5), None);
+        cache.put_nodes(&vec![((20, 0), Hash::default()); CACHE_MAX_HASHES / 2]);
+        assert_eq!(cache.node(9, 4), None);
+        assert_eq!(cache.edge(0, 3), None);
+        assert!(cache.get(Source::Tile(1, last)).is_none());
     }
 }

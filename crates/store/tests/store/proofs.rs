@@ -53,8 +53,58 @@ fn check_consistency(f: &Fixture, old: u64, new: u64) {
     verify_consistency(old, new, &old_root, &new_root, &proof).unwrap();
 }
 
+/// The fixture's stored hashes in the RFC 6962 / tlog numbering, in memory:
+/// `armsledger_log::prove_inclusion` over them is the one-by-one reference.
+fn stored_hashes(f: &Fixture) -> &'static [Hash] {
+    static S: OnceLock<Vec<Hash>> = OnceLock::new();
+    S.get_or_init(|| {
+        let mut frontier = armsledger_log::Frontier::new();
+        let mut stored = Vec::new();
+        for l in &f.leaves {
+            stored.extend(frontier.append(*l).unwrap().hashes);
+        }
+        stored
+    })
+}
+
+/// A dossier's proofs from one reader, which keeps every node and
+/// right-edge root it hashed for the next proof, equal the proofs of the
+/// same leaves each from a fresh reader, tlog's over the hashes in memory
+/// and the naive tree's.
+fn check_shared_proofs(f: &Fixture, size: u64, picks: &[u64]) {
+    let shared = f.store.read().unwrap();
+    let d = &f.leaves[..size as usize];
+    let root = mth(d);
+    for &pick in picks {
+        let i = pick % size;
+        let got = shared.inclusion_proof(i, size).unwrap();
+        let alone = f.store.read().unwrap().inclusion_proof(i, size).unwrap();
+        let tlog = armsledger_log::prove_inclusion(stored_hashes(f), i, size).unwrap();
+        assert_eq!(got, alone, "leaf {i} of {size}: shared reader vs fresh");
+        assert_eq!(got, tlog, "leaf {i} of {size}: shared reader vs tlog");
+        assert_eq!(got, path(i as usize, d), "PATH({i}, D[{size}])");
+        verify_inclusion(&f.leaves[i as usize], i, size, &got, &root).unwrap();
+    }
+    // The nodes the proofs left in the reader serve roots and consistency
+    // proofs too.
+    assert_eq!(shared.root_at(size).unwrap(), root);
+    let old = size / 2;
+    assert_eq!(
+        shared.consistency_proof(old, size).unwrap(),
+        consistency(old as usize, d)
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn a_dossiers_proofs_from_one_reader_equal_one_by_one(
+        size in 1u64..=2000,
+        picks in proptest::collection::vec(any::<u64>(), 1..60),
+    ) {
+        check_shared_proofs(fixture(), size, &picks);
+    }
 
     #[test]
     fn inclusion_matches_naive_tree(size in 1u64..=2000, at in any::<u64>()) {
@@ -89,6 +139,19 @@ fn root_at_every_size_matches_naive_tree() {
         check_inclusion(f, 0, size);
         check_consistency(f, 256, size.max(256));
         check_consistency(f, size - 1, size);
+    }
+}
+
+#[test]
+fn shared_proofs_at_size_one_tile_ends_and_the_whole_right_edge() {
+    let f = fixture();
+    check_shared_proofs(f, 1, &[0, 0]);
+    check_shared_proofs(f, 2, &[1, 0, 1]);
+    for size in [255u64, 256, 257, 1023, 1024, 1025, 1999, 2000] {
+        // Every leaf of the last group and the last tile, then the first
+        // ones: each right-edge root is built once and reused.
+        let picks: Vec<u64> = (size.saturating_sub(300)..size).chain(0..20).collect();
+        check_shared_proofs(f, size, &picks);
     }
 }
 
