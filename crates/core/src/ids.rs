@@ -80,9 +80,19 @@ fn check_text(what: &'static str, s: &str, max: usize, multiline: bool) -> Resul
 macro_rules! string_type {
     ($(#[$m:meta])* $name:ident, $what:literal, $check:expr) => {
         $(#[$m])*
-        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+        #[serde(try_from = "String")]
         pub struct $name(String);
+
+        // Serialized as its string, exactly as `String` serializes (the
+        // same bytes in every format), without the copy `into = "String"`
+        // made on every encoding (and the strict decoder encodes each
+        // value it decodes again).
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
 
         impl $name {
             /// Checks `s` and wraps it.
@@ -360,6 +370,27 @@ mod tests {
         assert!(Name::new("a\nb").is_err());
         assert!(Text::new("line one\nline two").is_ok());
         assert!(Text::new("bell\u{7}").is_err());
+    }
+
+    #[test]
+    fn string_types_encode_exactly_as_their_strings() {
+        let long = "x".repeat(64);
+        for text in ["north", "a", long.as_str()] {
+            let site = SiteId::new(text).unwrap();
+            let as_string = postcard::to_allocvec(text).unwrap();
+            assert_eq!(postcard::to_allocvec(&site).unwrap(), as_string);
+            assert_eq!(
+                serde_json::to_string(&site).unwrap(),
+                serde_json::to_string(text).unwrap()
+            );
+            assert_eq!(postcard::from_bytes::<SiteId>(&as_string).unwrap(), site);
+        }
+        // A length over 127 takes a two-byte varint.
+        let text = format!("two\nlines {}", "y".repeat(200));
+        assert_eq!(
+            postcard::to_allocvec(&Text::new(text.clone()).unwrap()).unwrap(),
+            postcard::to_allocvec(&text).unwrap()
+        );
     }
 
     #[test]

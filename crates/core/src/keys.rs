@@ -39,6 +39,52 @@ impl KeyRecord {
     }
 }
 
+/// A registry key, `(site, device, key epoch)`, owned or borrowed: the map
+/// is searched with a borrowed one, ordered exactly as the owned tuple.
+trait KeyRef<'a> {
+    fn parts(&self) -> (&str, &str, u32);
+}
+
+impl KeyRef<'_> for (SiteId, DeviceId, u32) {
+    fn parts(&self) -> (&str, &str, u32) {
+        (self.0.as_str(), self.1.as_str(), self.2)
+    }
+}
+
+impl<'a> KeyRef<'a> for (&'a SiteId, &'a DeviceId, u32) {
+    fn parts(&self) -> (&str, &str, u32) {
+        (self.0.as_str(), self.1.as_str(), self.2)
+    }
+}
+
+impl<'a> std::borrow::Borrow<dyn KeyRef<'a> + 'a> for (SiteId, DeviceId, u32) {
+    fn borrow(&self) -> &(dyn KeyRef<'a> + 'a) {
+        self
+    }
+}
+
+impl PartialEq for dyn KeyRef<'_> + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.parts() == other.parts()
+    }
+}
+
+impl Eq for dyn KeyRef<'_> + '_ {}
+
+impl PartialOrd for dyn KeyRef<'_> + '_ {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for dyn KeyRef<'_> + '_ {
+    // `SiteId` and `DeviceId` order as their strings, so this is the
+    // owned tuple's derived order.
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.parts().cmp(&other.parts())
+    }
+}
+
 /// The keys trusted for every chain.
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct KeyRegistry {
@@ -119,7 +165,10 @@ impl KeyRegistry {
 
     /// The record of the key a header names, if enrolled.
     pub fn record(&self, site: &SiteId, device: &DeviceId, key_epoch: u32) -> Option<&KeyRecord> {
-        self.sites.get(&(site.clone(), device.clone(), key_epoch))
+        // Looked up by reference: no copy of the two names per lookup
+        // (several per entry on every path that checks one).
+        self.sites
+            .get(&(site, device, key_epoch) as &dyn KeyRef<'_>)
     }
 
     /// The key that must have signed `header`, if it was valid at that counter.
@@ -172,6 +221,56 @@ pub fn parse_key_hex(text: &str) -> Result<[u8; 32], KeyHexError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_borrowed_lookup_finds_exactly_what_a_scan_finds() {
+        // Names that are prefixes of each other and epochs either side:
+        // the borrowed key must order exactly as the owned tuple, or the
+        // B-tree search misses records that are there.
+        let names = ["a", "ab", "a-b", "b", "ba", "north", "north-2"];
+        let mut reg = KeyRegistry::new([0; 32]);
+        let mut n = 0u8;
+        for (i, site) in names.iter().enumerate() {
+            for device in names.iter().skip(i % 3).step_by(2) {
+                for epoch in [0u32, 1, u32::MAX] {
+                    n = n.wrapping_add(1);
+                    let (site, device) =
+                        (SiteId::new(*site).unwrap(), DeviceId::new(*device).unwrap());
+                    reg.sites.insert(
+                        (site.clone(), device.clone(), epoch),
+                        KeyRecord {
+                            site,
+                            device,
+                            key_epoch: epoch,
+                            public_key: [n; 32],
+                            counter_start: 0,
+                            retired_at: None,
+                            revoked_after: None,
+                        },
+                    );
+                }
+            }
+        }
+        let mut found = 0;
+        for site in names {
+            for device in names {
+                for epoch in [0u32, 1, 2, u32::MAX] {
+                    let (site, device) =
+                        (SiteId::new(site).unwrap(), DeviceId::new(device).unwrap());
+                    let scan = reg
+                        .site_keys()
+                        .find(|k| k.site == site && k.device == device && k.key_epoch == epoch);
+                    assert_eq!(
+                        reg.record(&site, &device, epoch),
+                        scan,
+                        "{site} {device} {epoch}"
+                    );
+                    found += usize::from(scan.is_some());
+                }
+            }
+        }
+        assert_eq!(found, reg.site_keys().count());
+    }
 
     #[test]
     fn hex_keys_parse_and_bad_ones_say_why() {
