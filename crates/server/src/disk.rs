@@ -249,25 +249,9 @@ impl LiveStore {
         }
     }
 
-    /// Brings the verifiable index up to the log's size (see
-    /// [`LogStore::update_index`]).
-    pub fn update_index(&self) -> Result<u64, WriteError> {
-        self.write(|s| s.update_index())
-    }
-
     /// Signs and stores a checkpoint of the whole log.
     pub fn sign_checkpoint(&self, key: &LogKey) -> Result<SignedCheckpoint, WriteError> {
         self.write(|s| s.sign_checkpoint(key))
-    }
-
-    /// [`Self::sign_checkpoint`] with index proofs for `keys` against it
-    /// (see [`LogStore::sign_checkpoint_proving`]).
-    pub fn sign_checkpoint_proving(
-        &self,
-        key: &LogKey,
-        keys: &[armsledger_index::MapKey],
-    ) -> Result<(SignedCheckpoint, Vec<armsledger_store::IndexAnswer>), WriteError> {
-        self.write(|s| s.sign_checkpoint_proving(key, keys))
     }
 
     /// A mirror's append of the origin's entries with the origin's
