@@ -249,6 +249,13 @@ impl LiveStore {
         }
     }
 
+    /// What moving the verifiable index has cost this process so far (see
+    /// [`LogStore::map_stage`]); zeros while the store is closed.
+    pub fn map_stage(&self) -> armsledger_store::MapStage {
+        let g = self.db.read().unwrap_or_else(PoisonError::into_inner);
+        g.as_ref().map(LogStore::map_stage).unwrap_or_default()
+    }
+
     /// Signs and stores a checkpoint of the whole log.
     pub fn sign_checkpoint(&self, key: &LogKey) -> Result<SignedCheckpoint, WriteError> {
         self.write(|s| s.sign_checkpoint(key))

@@ -185,6 +185,17 @@ impl LogReader {
         Ok(self.complete_index()?.leaves()?)
     }
 
+    /// The bytes the verifiable index's tables take in the file in this
+    /// snapshot (keys, values, page metadata and unused page space).
+    pub fn index_file_bytes(&self) -> Result<u64, StoreError> {
+        Ok(self.index.file_bytes()?)
+    }
+
+    /// How many leaves (subjects) the verifiable index holds in this snapshot.
+    pub fn index_leaf_count(&self) -> Result<u64, StoreError> {
+        Ok(self.index.leaf_count()?)
+    }
+
     /// The normalised serials the index files firearm `id` under (its
     /// acquisition's and any correction's), empty when none is known. As of
     /// the map's [`Self::index_covers`] entries, which may be fewer than
