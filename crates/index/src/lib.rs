@@ -18,7 +18,6 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod cache;
 pub mod error;
 pub mod indexer;
 pub mod key;

@@ -185,6 +185,26 @@ impl RedbMapRead {
         Ok(out)
     }
 
+    /// The bytes the map's four tables take in the file in this snapshot:
+    /// stored keys and values, their B-tree pages' metadata and the unused
+    /// space in those pages (redb's table statistics).
+    pub fn file_bytes(&self) -> Result<u64, MapError> {
+        let mut total = 0;
+        for t in self.tables.iter().flatten() {
+            let s = t.stats().map_err(storage)?;
+            total += s.stored_bytes() + s.metadata_bytes() + s.fragmented_bytes();
+        }
+        Ok(total)
+    }
+
+    /// How many leaves the map holds (its subjects).
+    pub fn leaf_count(&self) -> Result<u64, MapError> {
+        match self.tables.as_ref().and_then(|t| t.get(1)) {
+            Some(values) => values.len().map_err(storage),
+            None => Ok(0),
+        }
+    }
+
     fn read(&self, which: usize, k: &[u8]) -> Result<Option<Vec<u8>>, MapError> {
         match self.tables.as_ref().and_then(|t| t.get(which)) {
             Some(t) => get(t, k),

@@ -249,25 +249,16 @@ impl LiveStore {
         }
     }
 
-    /// Brings the verifiable index up to the log's size (see
-    /// [`LogStore::update_index`]).
-    pub fn update_index(&self) -> Result<u64, WriteError> {
-        self.write(|s| s.update_index())
+    /// What moving the verifiable index has cost this process so far (see
+    /// [`LogStore::map_stage`]); zeros while the store is closed.
+    pub fn map_stage(&self) -> armsledger_store::MapStage {
+        let g = self.db.read().unwrap_or_else(PoisonError::into_inner);
+        g.as_ref().map(LogStore::map_stage).unwrap_or_default()
     }
 
     /// Signs and stores a checkpoint of the whole log.
     pub fn sign_checkpoint(&self, key: &LogKey) -> Result<SignedCheckpoint, WriteError> {
         self.write(|s| s.sign_checkpoint(key))
-    }
-
-    /// [`Self::sign_checkpoint`] with index proofs for `keys` against it
-    /// (see [`LogStore::sign_checkpoint_proving`]).
-    pub fn sign_checkpoint_proving(
-        &self,
-        key: &LogKey,
-        keys: &[armsledger_index::MapKey],
-    ) -> Result<(SignedCheckpoint, Vec<armsledger_store::IndexAnswer>), WriteError> {
-        self.write(|s| s.sign_checkpoint_proving(key, keys))
     }
 
     /// A mirror's append of the origin's entries with the origin's

@@ -432,68 +432,6 @@ impl Shared {
         Ok(Some(self.publish(&signed, t)))
     }
 
-    /// A checkpoint of the whole log signed now, with the verifiable
-    /// index's leaf and proof for each of `keys` against exactly its index
-    /// root (made in the signing transaction, so they agree whatever the
-    /// log appends next). Published like [`Self::checkpoint_now`]'s when
-    /// the log grew since the last one; `None` while a disk fault stands.
-    /// A mirror signs nothing: its latest checkpoint (the origin's) and the
-    /// proofs against it, from one read snapshot (the copy only ever holds
-    /// exactly the entries of its latest checkpoint).
-    pub fn checkpoint_proving(
-        &self,
-        keys: &[armsledger_index::MapKey],
-    ) -> Result<Option<(Published, Vec<armsledger_store::IndexAnswer>)>, WriteError> {
-        let Signer::Key(key) = &self.signer else {
-            return self.held_proving(keys).map_err(WriteError::Store);
-        };
-        if self.store.fault().is_some() {
-            return Ok(None);
-        }
-        let t = Instant::now();
-        let (signed, answers) = self.store.sign_checkpoint_proving(key, keys)?;
-        let last = self.checkpoint.borrow().as_ref().map(|p| p.size);
-        // Never publish backwards: another thread may have published a newer one.
-        let p = if last.is_some_and(|l| l >= signed.checkpoint().size()) {
-            Published {
-                size: signed.checkpoint().size(),
-                note: signed.note().to_string(),
-            }
-        } else {
-            self.publish(&signed, t)
-        };
-        Ok(Some((p, answers)))
-    }
-
-    /// A mirror's [`Self::checkpoint_proving`].
-    fn held_proving(
-        &self,
-        keys: &[armsledger_index::MapKey],
-    ) -> Result<Option<(Published, Vec<armsledger_store::IndexAnswer>)>, armsledger_store::StoreError>
-    {
-        let reader = self.store.read()?;
-        let Some(note) = reader.latest_checkpoint()? else {
-            return Ok(None);
-        };
-        let size = checkpoint_size(&note);
-        if size != reader.size() {
-            return Err(armsledger_store::StoreError::TreeInconsistent(format!(
-                "the mirror's copy holds {} entries, its latest checkpoint {size}",
-                reader.size()
-            )));
-        }
-        let mut answers = Vec::with_capacity(keys.len());
-        for key in keys {
-            let (value, proof) = reader.index_lookup(key)?;
-            answers.push(armsledger_store::IndexAnswer {
-                key: *key,
-                value,
-                proof,
-            });
-        }
-        Ok(Some((Published { size, note }, answers)))
-    }
-
     /// A mirror keeps the origin's next entries (verified by the caller into
     /// `verifier`, which becomes the state's) with the origin's checkpoint
     /// over them, in one transaction that checks the copy's size, tree root

@@ -122,18 +122,19 @@ pub enum StoreError {
     /// damaged or tampered with (HTTP 500; run fsck). Nothing is signed.
     #[error("stored tree is inconsistent: {0}")]
     TreeInconsistent(String),
-    /// A read asked the verifiable index of a snapshot whose map covers
-    /// fewer entries than its log: the map is brought up to date when a
-    /// checkpoint is signed, so a proof is made at a checkpoint's size only
-    /// (HTTP 500: a server path that skipped that rule).
+    /// A read asked the verifiable index of a snapshot as of a size its
+    /// map does not cover exactly: the map is brought up to date when a
+    /// checkpoint is signed, so a proof is made at that checkpoint's size
+    /// only (`LogReader::index_checkpoint`; HTTP 500: a server path that
+    /// skipped that rule).
     #[error(
-        "the verifiable index covers {covered} entries, this snapshot's log {size}: \
-         answer at a checkpoint, whose map is complete"
+        "the verifiable index covers {covered} entries, not the {size} asked: \
+         answer at the checkpoint its map sits at"
     )]
     IndexBehind {
         /// Log entries the map covers.
         covered: u64,
-        /// The snapshot's log size.
+        /// The size asked (the snapshot's log size for the unsuffixed reads).
         size: u64,
     },
     /// The new checkpoint would not be consistent with the last one the log

@@ -146,6 +146,19 @@ pub fn run(
         Ok((acked - t, acked, need))
     };
     post(&regulator, &setup, true)?;
+    // What the map stage and the whole process spent from here on.
+    let map0 = shared.store().map_stage();
+    let cpu0 = process_cpu();
+    // CPU of the bench's own threads (the clients, the watcher), in ns, to
+    // take out of the process's: the rest is the server's.
+    let own_cpu = std::sync::atomic::AtomicU64::new(0);
+    let own_known = AtomicBool::new(true);
+    let own = |start: Option<u64>| match (start, armsledger_store::thread_cpu_ns()) {
+        (Some(a), Some(b)) => {
+            own_cpu.fetch_add(b.saturating_sub(a), Ordering::Relaxed);
+        }
+        _ => own_known.store(false, Ordering::Relaxed),
+    };
 
     // The watcher: when each new checkpoint (its size) was first seen.
     let pushing = AtomicBool::new(true);
@@ -153,6 +166,7 @@ pub fn run(
     let t = Instant::now();
     let lat: anyhow::Result<Vec<Vec<(Duration, Instant, u64)>>> = std::thread::scope(|sc| {
         let watcher = sc.spawn(|| {
+            let cpu = armsledger_store::thread_cpu_ns();
             let mut seen = Vec::new();
             let mut last = 0;
             let deadline = Duration::from_secs(30);
@@ -172,6 +186,7 @@ pub fn run(
                 }
                 std::thread::sleep(Duration::from_micros(500));
             }
+            own(cpu);
             seen
         });
         let hs: Vec<_> = chains
@@ -179,9 +194,13 @@ pub fn run(
             .zip(&site_tokens)
             .map(|(c, token)| {
                 sc.spawn(|| {
-                    c.chunks(BATCH)
+                    let cpu = armsledger_store::thread_cpu_ns();
+                    let out = c
+                        .chunks(BATCH)
                         .map(|b| post(token, b, false))
-                        .collect::<anyhow::Result<Vec<_>>>()
+                        .collect::<anyhow::Result<Vec<_>>>();
+                    own(cpu);
+                    out
                 })
             })
             .collect();
@@ -197,6 +216,8 @@ pub fn run(
         out
     });
     let pushed_at = t.elapsed();
+    let map = shared.store().map_stage();
+    let cpu = process_cpu();
     let acks: Vec<(Duration, Instant, u64)> = lat?.into_iter().flatten().collect();
     let wall = pushed_at;
     let last_ack = acks.iter().map(|a| a.1).max();
@@ -223,7 +244,17 @@ pub fn run(
     let rate = pushed as f64 / wall.as_secs_f64();
     rt.shutdown_timeout(Duration::from_secs(2));
     let sc = "1 ingest";
-    Ok(vec![
+    let map_figures = map_share(
+        pushed,
+        wall,
+        map0,
+        map,
+        cpu0.zip(cpu).map(|(a, b)| b.saturating_sub(a)),
+        own_known
+            .load(Ordering::Relaxed)
+            .then(|| Duration::from_nanos(own_cpu.load(Ordering::Relaxed))),
+    );
+    let mut figures = vec![
         Figure::new(
             sc,
             &format!("entries/s, {clients} clients × batches of {BATCH}, {pushed} entries"),
@@ -269,7 +300,84 @@ pub fn run(
             uncovered == 0 && percentile(&cp_lat, 0.99) <= Duration::from_secs(1),
         ),
         Figure::new(sc, "checkpoint latency after the last ack", ms(cp), "ms"),
-    ])
+    ];
+    figures.extend(map_figures);
+    Ok(figures)
+}
+
+/// This process's CPU time so far, every thread's, user and system
+/// (`/proc/self/stat`, in Linux's fixed USER_HZ ticks of 10 ms); `None`
+/// elsewhere.
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command's closing parenthesis, from field 3:
+    // utime and stime are fields 14 and 15.
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
+    let f: Vec<&str> = rest.split_ascii_whitespace().collect();
+    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// The map stage against ingest, in the same run (issue 19's goal: ingest
+/// within 10 % of its figure without the map). The server has no switch to
+/// run without its map (on purpose), so the map's cost is measured where
+/// it runs: the checkpointer's thread brings the map up once per
+/// checkpoint, off the ack path. Its CPU per entry, against the rest of the
+/// server's CPU per entry (the process's, less the bench's client and
+/// watcher threads, less the map's): on a machine whose cores ingest keeps
+/// busy, the share of ingest's throughput the map takes. And the time the
+/// map holds redb's one writer, against ingest's wall time per entry: the
+/// share of the log's commit path it takes.
+fn map_share(
+    pushed: usize,
+    wall: Duration,
+    before: armsledger_store::MapStage,
+    after: armsledger_store::MapStage,
+    process: Option<Duration>,
+    own: Option<Duration>,
+) -> Vec<Figure> {
+    let sc = "1 ingest";
+    let us = |d: Duration| d.as_secs_f64() * 1e6 / pushed.max(1) as f64;
+    let moved = after.entries - before.entries;
+    let moves = after.moves - before.moves;
+    let mut out = Vec::new();
+    let map_wall = us(after.wall.saturating_sub(before.wall));
+    let ingest_wall = us(wall);
+    out.push(
+        Figure::new(
+            sc,
+            &format!(
+                "map stage: redb's writer held per entry ({moved} entries moved in {moves} \
+                 checkpoints)"
+            ),
+            map_wall,
+            "µs",
+        )
+        .against("ingest's wall time per entry", ingest_wall)
+        .goal("≤ 10 % of it", map_wall <= 0.1 * ingest_wall),
+    );
+    if let (Some(a), Some(b), Some(process), Some(own)) = (before.cpu, after.cpu, process, own) {
+        let map_cpu = us(b.saturating_sub(a));
+        let server = us(process.saturating_sub(own));
+        let rest = (server - map_cpu).max(f64::MIN_POSITIVE);
+        out.push(Figure::new(
+            sc,
+            "server CPU per entry, map stage included (the process less its loopback clients)",
+            server,
+            "µs",
+        ));
+        out.push(
+            Figure::new(
+                sc,
+                "map stage CPU per entry (checkpointer thread)",
+                map_cpu,
+                "µs",
+            )
+            .against("the rest of the server's CPU per entry", rest)
+            .goal("≤ 10 % of it", map_cpu <= 0.1 * rest),
+        );
+    }
+    out
 }
 
 /// Milliseconds.

@@ -164,6 +164,7 @@ pub fn run(
         format!("{}k", size / 1_000)
     };
     let goal_ms = 3.0;
+    let map = crate::scenario::index::log_map(&r, &label, &world.guns)?;
     drop(r);
     drop(store);
     let file = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
@@ -322,6 +323,7 @@ pub fn run(
             "ms",
         ));
     }
+    figures.extend(map);
     Ok((figures, kept))
 }
 

@@ -9,7 +9,6 @@
     missing_docs
 )]
 
-mod cache;
 mod entries;
 mod proofs;
 mod reference;

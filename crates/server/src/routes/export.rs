@@ -179,13 +179,15 @@ fn write(
         .iter()
         .map(|(s, r)| (s.clone(), r.company.clone()))
         .collect();
-    // The index proofs of the scope's histories, against the checkpoint the
-    // bundle carries (read the log only after it is signed: its entries
-    // and proofs are at that size).
+    // One read snapshot for all of it: the checkpoint the bundle carries,
+    // the index proofs of the scope's histories against it, and its
+    // entries, below its size.
     // A lot's leaf names every site that acted on the lot (its newest act and
     // their number): only for a reader who may see every site.
-    let (published, answers) = index_proofs(
+    let reader = shared.store().read().map_err(|x| e(&x))?;
+    let (published, proven, answers) = at_checkpoint(
         shared,
+        &reader,
         scope,
         &companies,
         published,
@@ -193,7 +195,6 @@ fn write(
     )?;
     let published = &published;
     let size = published.size;
-    let reader = shared.store().read().map_err(|x| e(&x))?;
     let meta = Meta {
         origin: shared.origin().to_owned(),
         log_key: shared.log_vkey().to_string(),
@@ -235,15 +236,11 @@ fn write(
         (Some(_), _) => false,
     };
     // A full bundle: the index's leaves at the checkpoint, so that its
-    // verifier names each subject a wrong index root misstates. The snapshot's
-    // map covers exactly its size; when the log has grown past the
-    // checkpoint, the leaves are those of another index and are left out.
-    if *scope == Scope::All
-        && reader.size() == size
-        && published.note.contains("armsledger-index/v1 ")
-    {
+    // verifier names each subject a wrong index root misstates; only when
+    // the snapshot's map sits at it (else they are another index's).
+    if *scope == Scope::All && proven {
         let leaves: Vec<([u8; 32], armsledger_core::Hash)> = reader
-            .index_leaves()
+            .index_leaves_at(size)
             .map_err(|x| e(&x))?
             .into_iter()
             .map(|(k, h)| (k.0, h))
@@ -451,9 +448,11 @@ fn inbound_transfers(
 
 /// The index keys of a scoped bundle's histories: the regulator chain and
 /// the scope's site chains, or a dossier's weapon (every serial the index
-/// files it under, or its own id's key before any serial is known).
+/// files it under, or its own id's key before any serial is known), as of
+/// the map in `reader` (the checkpoint the bundle is proven at: a serial a
+/// correction recorded after it is filed, and proven, at the next one).
 fn index_keys(
-    shared: &Shared,
+    reader: &armsledger_store::LogReader,
     scope: &Scope,
     companies: &std::collections::HashMap<SiteId, CompanyId>,
     every_site: bool,
@@ -476,13 +475,6 @@ fn index_keys(
             );
         }
         Scope::Firearm(id) => {
-            // The serials it is filed under as of the whole log: the map
-            // moves at checkpoints, so bring it up first (a mirror's copy
-            // is always complete, and a fault's closed store answers below).
-            if shared.store().fault().is_none() && !shared.is_mirror() {
-                shared.store().update_index().map_err(|x| x.to_string())?;
-            }
-            let reader = shared.store().read().map_err(|x| x.to_string())?;
             let serials = reader.index_serials(&id.0).map_err(|x| x.to_string())?;
             if serials.is_empty() {
                 keys.push(MapKey::firearm(id));
@@ -498,43 +490,52 @@ fn index_keys(
     Ok(keys)
 }
 
-/// The checkpoint a scoped bundle is written at and the index proofs of its
-/// histories against it (docs/log.md section 11, "Proofs at a checkpoint").
-/// Without a witness policy: a checkpoint signed now, the proofs made in its
-/// signing transaction. With one, the bundle must carry the quorum-cosigned
-/// checkpoint, and the proofs come only when the log has not grown past it
-/// (the index keeps no older version); otherwise none, and the verifier
-/// reports the chains' ends unproven, as for a bundle of version 2.
-fn index_proofs(
+/// The checkpoint a bundle is written at, whether the map of `reader`
+/// sits at it, and the index proofs of the scope's histories against it,
+/// all read from the one snapshot `reader` (docs/log.md section 11,
+/// "Proofs at a checkpoint"): an export only reads. The map moves only in
+/// the transaction that signs a checkpoint, so in any snapshot it sits at
+/// the latest one ([`LogReader::index_checkpoint`]). Without a witness
+/// policy the bundle is written at that checkpoint, with the proofs; the
+/// entries appended after it are in the bundles of the next. With one, at
+/// the quorum-cosigned checkpoint `published`, with the proofs only when
+/// the map sits at it (the index keeps no older version). Otherwise (a
+/// newer checkpoint than the cosigned one, or a map an open caught up past
+/// the last checkpoint) no proofs, and the verifier reports the chains'
+/// ends unproven, as for a bundle of version 2.
+///
+/// [`LogReader::index_checkpoint`]: armsledger_store::LogReader::index_checkpoint
+fn at_checkpoint(
     shared: &Shared,
+    reader: &armsledger_store::LogReader,
     scope: &Scope,
     companies: &std::collections::HashMap<SiteId, CompanyId>,
     published: &crate::state::Published,
     every_site: bool,
-) -> Result<(crate::state::Published, Vec<IndexAnswer>), String> {
-    let keys = index_keys(shared, scope, companies, every_site)?;
-    if keys.is_empty() {
-        return Ok((published.clone(), Vec::new()));
+) -> Result<(crate::state::Published, bool, Vec<IndexAnswer>), String> {
+    let at_map = reader.index_checkpoint().map_err(|x| x.to_string())?;
+    let published = match &at_map {
+        Some((size, note)) if shared.witnessing().policy().is_none() => crate::state::Published {
+            size: *size,
+            note: note.clone(),
+        },
+        _ => published.clone(),
+    };
+    // A checkpoint signed before the log had an index commits to no root.
+    let proven = at_map.is_some_and(|(size, _)| size == published.size)
+        && published.note.contains("armsledger-index/v1 ");
+    if !proven {
+        return Ok((published, false, Vec::new()));
     }
-    if shared.witnessing().policy().is_none() {
-        return match shared
-            .checkpoint_proving(&keys)
-            .map_err(|x| x.to_string())?
-        {
-            Some(done) => Ok(done),
-            None => Ok((published.clone(), Vec::new())),
-        };
-    }
-    let reader = shared.store().read().map_err(|x| x.to_string())?;
-    if reader.size() != published.size {
-        return Ok((published.clone(), Vec::new()));
-    }
+    let keys = index_keys(reader, scope, companies, every_site)?;
     let mut answers = Vec::with_capacity(keys.len());
     for key in keys {
-        let (value, proof) = reader.index_lookup(&key).map_err(|x| x.to_string())?;
+        let (value, proof) = reader
+            .index_lookup_at(published.size, &key)
+            .map_err(|x| x.to_string())?;
         answers.push(IndexAnswer { key, value, proof });
     }
-    Ok((published.clone(), answers))
+    Ok((published, true, answers))
 }
 
 /// The bundle `armsledger verify` checks: everything, one company, or one site.
@@ -597,7 +598,7 @@ pub async fn export(
     params(("serial" = String, Path)),
     responses((status = 200, description = "dossier bundle", content_type = "application/vnd.armsledger.bundle"),
         (status = 404, description = "no firearm with that serial that the caller ever held (the same answer whether it exists or not)"),
-        (status = 503, description = "max_concurrent_exports are being written")),
+        (status = 503, description = "max_concurrent_exports are being written, or the firearm was recorded after the latest checkpoint (its dossier is written at the next)")),
     security(("bearer" = [])))]
 pub async fn dossier(
     State(shared): State<Arc<Shared>>,
@@ -623,11 +624,28 @@ pub async fn dossier(
             );
             if let Some(last) = n.checked_sub(1).and_then(|i| events.get(i)) {
                 let partial = n < events.len();
-                found = Some((id, partial.then_some(last.index)));
+                let first = events.first().map_or(last.index, |s| s.index);
+                found = Some((id, partial.then_some(last.index), first));
                 break;
             }
         }
-        found.ok_or_else(|| no_such_serial(&serial))?
+        let (id, until, first) = found.ok_or_else(|| no_such_serial(&serial))?;
+        // Written at the checkpoint the map sits at (or the cosigned one): a
+        // weapon acquired after it has no event there yet.
+        let at = match reader
+            .index_checkpoint()
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+        {
+            Some((size, _)) if shared.witnessing().policy().is_none() => Some(size),
+            _ => shared.export_checkpoint().map(|p| p.size),
+        };
+        if let Some(size) = at.filter(|size| first >= *size) {
+            return Err(ApiError::Busy(format!(
+                "firearm {serial} was recorded after the latest checkpoint ({size} entries): \
+                 its dossier is written at the next one; retry shortly"
+            )));
+        }
+        (id, until)
     };
     let name = format!("{}.dossier", armsledger_core::model::normalise(&serial));
     stream(shared, caller.0, Scope::Firearm(id), None, until, name)

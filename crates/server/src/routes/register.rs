@@ -27,10 +27,6 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 /// Longest serial accepted (a `Name` is at most this long).
 const MAX_SERIAL: usize = 256;
 
-/// How often a serial check signs a fresh checkpoint when the log keeps
-/// growing between its read and its signature, before it gives up.
-const CHECKPOINT_TRIES: usize = 4;
-
 /// One firearm recorded under a serial.
 #[derive(Debug, Serialize)]
 pub struct SerialFirearm {
@@ -72,9 +68,11 @@ pub struct SerialCheck {
     pub serial: String,
     /// Its normalised form (the search key).
     pub normalised: String,
-    /// Whether the register has ever recorded a firearm under it.
+    /// Whether the register had recorded a firearm under it as of the
+    /// checkpoint (`size`): one recorded since is in the next one's answer.
     pub recorded: bool,
-    /// Every firearm sharing the serial (now or before a correction).
+    /// Every firearm sharing the serial (now or before a correction) that
+    /// the checkpoint's map files under it, as the register stands now.
     #[schema(value_type = Vec<Object>)]
     pub firearms: Vec<SerialFirearm>,
     /// Notices in force from the police or abroad naming the serial.
@@ -115,7 +113,8 @@ impl SerialCheck {
 /// register as of checkpoint N") against a signed checkpoint.
 #[utoipa::path(get, path = "/v1/serials/{serial}", tag = "query",
     params(("serial" = String, Path, description = "serial as marked (any spacing or case)")),
-    responses((status = 200, body = SerialCheck), (status = 403, description = "company and site roles may not check serials")),
+    responses((status = 200, body = SerialCheck), (status = 403, description = "company and site roles may not check serials"),
+        (status = 503, description = "no checkpoint signed since the server opened its log")),
     security(("bearer" = [])))]
 pub async fn serial(
     State(shared): State<Arc<Shared>>,
@@ -138,45 +137,48 @@ pub async fn serial(
 
 fn check_serial(shared: &Shared, serial: &str) -> Result<SerialCheck, ApiError> {
     let key = MapKey::serial(serial);
-    // The proof must be against the map root of the checkpoint returned:
-    // both are read in one snapshot, in which the log's size has a signed
-    // checkpoint (the map moves with every append, so an older checkpoint's
-    // root is not this snapshot's). Sign one when the log grew since.
-    let mut found = None;
-    for _ in 0..CHECKPOINT_TRIES {
-        let reader = shared.store().read().map_err(internal)?;
-        if let Some(note) = reader.checkpoint(reader.size()).map_err(internal)? {
-            let (value, proof) = reader.index_lookup(&key).map_err(internal)?;
-            found = Some((note, reader.size(), value, proof));
-            break;
-        }
-        drop(reader);
-        shared.checkpoint_now()?;
-    }
-    let Some((note, size, value, proof)) = found else {
+    let wanted = normalise(serial);
+    // Read only: the proof is against the map root of the checkpoint
+    // returned, the one the map sits at in this snapshot (it moves only when
+    // a checkpoint is signed: the latest). A serial recorded after it is
+    // "not in the register as of" it until the next.
+    let reader = shared.store().read().map_err(internal)?;
+    let Some((size, note)) = reader.index_checkpoint().map_err(internal)? else {
         return Err(ApiError::Busy(
-            "the log grew faster than checkpoints could be signed; retry shortly".into(),
+            "the verifiable index is at no signed checkpoint yet (none signed since the \
+             server opened its log); retry shortly"
+                .into(),
         ));
     };
+    let (value, proof) = reader.index_lookup_at(size, &key).map_err(internal)?;
     let v = shared.read_verifier()?;
     let engine = v.engine();
     let state = engine.state();
-    let firearms: Vec<SerialFirearm> = engine
-        .find_serial(serial)
-        .into_iter()
-        .filter_map(|id| state.firearms.get(&id))
-        .map(|r| SerialFirearm {
-            id: r.id,
-            manufacturer: r.identity.manufacturer.to_string(),
-            model: r.identity.model.to_string(),
-            serial: r.identity.serial.to_string(),
-            site: r.site.clone(),
-            company: state.company_of(&r.site).cloned(),
-            state: r.state.word(),
-            reported: state.register_matches(&r.id, &r.identity, None),
-        })
-        .collect();
-    let wanted = normalise(serial);
+    // The firearms as the register stands now, of those the map filed under
+    // this serial at the checkpoint: the answer lists none the proof says
+    // are absent.
+    let mut firearms = Vec::new();
+    for id in engine.find_serial(serial) {
+        if !reader
+            .index_serials(&id.0)
+            .map_err(internal)?
+            .contains(&wanted)
+        {
+            continue;
+        }
+        if let Some(r) = state.firearms.get(&id) {
+            firearms.push(SerialFirearm {
+                id: r.id,
+                manufacturer: r.identity.manufacturer.to_string(),
+                model: r.identity.model.to_string(),
+                serial: r.identity.serial.to_string(),
+                site: r.site.clone(),
+                company: state.company_of(&r.site).cloned(),
+                state: r.state.word(),
+                reported: state.register_matches(&r.id, &r.identity, None),
+            });
+        }
+    }
     let notices = state
         .notices
         .iter()

@@ -6,7 +6,9 @@
 //! file is opened. `map_meta["size"]` says how many entries it covers.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use armsledger_core::entry::SignedEntry;
 use armsledger_index::redb_store::RedbMap;
@@ -62,6 +64,97 @@ impl Fresh {
         }
         let n = held.iter().take_while(|(i, _)| *i < to).count();
         held.drain(..n).collect()
+    }
+}
+
+/// What moving the map has cost this process so far, counted by
+/// [`LogStore::map_stage`](super::LogStore::map_stage): the map's own work
+/// in the transactions that moved it (checkpoints and
+/// [`LogStore::update_index`](super::LogStore::update_index); not the
+/// catch-up on open, nor the commit that writes its pages, which the
+/// checkpoint's signature shares).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MapStage {
+    /// Log entries the map was moved over.
+    pub entries: u64,
+    /// Transactions that moved it at least one entry.
+    pub moves: u64,
+    /// Wall-clock time of that work.
+    pub wall: Duration,
+    /// CPU time the moving threads spent on it (their on-CPU time from
+    /// `/proc/thread-self/schedstat`, in nanoseconds); `None` where the
+    /// system does not say (not Linux).
+    pub cpu: Option<Duration>,
+}
+
+/// The running totals behind [`MapStage`].
+#[derive(Debug)]
+pub(crate) struct Meter {
+    entries: AtomicU64,
+    moves: AtomicU64,
+    wall_ns: AtomicU64,
+    cpu_ns: AtomicU64,
+    cpu_known: AtomicBool,
+}
+
+impl Default for Meter {
+    fn default() -> Self {
+        Meter {
+            entries: AtomicU64::new(0),
+            moves: AtomicU64::new(0),
+            wall_ns: AtomicU64::new(0),
+            cpu_ns: AtomicU64::new(0),
+            cpu_known: AtomicBool::new(true),
+        }
+    }
+}
+
+/// The calling thread's on-CPU time so far, in nanoseconds (Linux's
+/// scheduler statistics; `None` elsewhere).
+pub fn thread_cpu_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_ascii_whitespace().next()?.parse().ok()
+}
+
+impl Meter {
+    pub(crate) fn totals(&self) -> MapStage {
+        let cpu = self
+            .cpu_known
+            .load(Ordering::Relaxed)
+            .then(|| Duration::from_nanos(self.cpu_ns.load(Ordering::Relaxed)));
+        MapStage {
+            entries: self.entries.load(Ordering::Relaxed),
+            moves: self.moves.load(Ordering::Relaxed),
+            wall: Duration::from_nanos(self.wall_ns.load(Ordering::Relaxed)),
+            cpu,
+        }
+    }
+
+    /// [`bring_up`], counted.
+    pub(crate) fn bring_up(
+        &self,
+        txn: &WriteTransaction,
+        fresh: &Fresh,
+        limit: u64,
+    ) -> Result<(u64, u64), StoreError> {
+        let cpu0 = thread_cpu_ns();
+        let t = Instant::now();
+        let before = RedbMap::open(txn)?.indexed()?;
+        let (covered, size) = bring_up(txn, fresh, limit)?;
+        if covered > before {
+            let wall = u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            self.entries.fetch_add(covered - before, Ordering::Relaxed);
+            self.moves.fetch_add(1, Ordering::Relaxed);
+            self.wall_ns.fetch_add(wall, Ordering::Relaxed);
+            match (cpu0, thread_cpu_ns()) {
+                (Some(a), Some(b)) => {
+                    self.cpu_ns
+                        .fetch_add(b.saturating_sub(a), Ordering::Relaxed);
+                }
+                _ => self.cpu_known.store(false, Ordering::Relaxed),
+            }
+        }
+        Ok((covered, size))
     }
 }
 

@@ -36,6 +36,7 @@ use crate::terms::{IndexKey, Terms};
 use tables::*;
 
 pub use fsck::{FsckReport, Problem, fsck};
+pub use index::{MapStage, thread_cpu_ns};
 pub use read::LogReader;
 pub use sign::IndexAnswer;
 
@@ -78,6 +79,7 @@ pub struct LogStore {
     db: Database,
     path: PathBuf,
     fresh: index::Fresh,
+    meter: index::Meter,
     rows: precompressed::Precompressed,
 }
 
@@ -103,6 +105,7 @@ impl LogStore {
             db,
             path,
             fresh: index::Fresh::default(),
+            meter: index::Meter::default(),
             rows: precompressed::Precompressed::default(),
         })
     }
@@ -175,9 +178,16 @@ impl LogStore {
     /// the map's cost with it.
     pub fn update_index(&self) -> Result<u64, StoreError> {
         let txn = self.db.begin_write()?;
-        let (covered, _) = index::bring_up(&txn, &self.fresh, u64::MAX)?;
+        let (covered, _) = self.meter.bring_up(&txn, &self.fresh, u64::MAX)?;
         txn.commit()?;
         Ok(covered)
+    }
+
+    /// What moving the verifiable index has cost this process so far (the
+    /// checkpoints' and [`Self::update_index`]'s map work): the map stage's
+    /// share of the machine, against ingest's, in the benchmark.
+    pub fn map_stage(&self) -> MapStage {
+        self.meter.totals()
     }
 
     /// Keeps the opening of a note carried by the logged entry `entry`

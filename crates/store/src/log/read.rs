@@ -111,13 +111,56 @@ impl LogReader {
     /// answer from a map behind its log would not be the one the log's
     /// checkpoint at [`Self::size`] signs.
     fn complete_index(&self) -> Result<&armsledger_index::redb_store::RedbMapRead, StoreError> {
-        if self.index_covers != self.frontier.size() {
+        self.index_at(self.frontier.size())
+    }
+
+    /// The map, only when it covers exactly `size` entries.
+    fn index_at(
+        &self,
+        size: u64,
+    ) -> Result<&armsledger_index::redb_store::RedbMapRead, StoreError> {
+        if self.index_covers != size {
             return Err(StoreError::IndexBehind {
                 covered: self.index_covers,
-                size: self.frontier.size(),
+                size,
             });
         }
         Ok(&self.index)
+    }
+
+    /// The signed checkpoint this snapshot's map sits at: the size
+    /// [`Self::index_covers`] and the checkpoint's note, when the log signed
+    /// one at exactly that size. The map moves only in the transaction that
+    /// signs a checkpoint, so in any snapshot it is this one, the latest,
+    /// whatever the log appended since; `None` before the first checkpoint,
+    /// or after an open caught the map up past the last one, until the next
+    /// is signed. The read-only answers from the map (a dossier's proofs, a
+    /// serial check) are made at it ([`Self::index_lookup_at`]).
+    pub fn index_checkpoint(&self) -> Result<Option<(u64, String)>, StoreError> {
+        Ok(self
+            .checkpoint(self.index_covers)?
+            .map(|note| (self.index_covers, note)))
+    }
+
+    /// [`Self::index_lookup`] against the map as of `size` entries, which
+    /// must be the size the map covers in this snapshot (that of
+    /// [`Self::index_checkpoint`]) whatever the log appended after it;
+    /// [`StoreError::IndexBehind`] otherwise (the map keeps no older version).
+    pub fn index_lookup_at(
+        &self,
+        size: u64,
+        key: &armsledger_index::MapKey,
+    ) -> Result<(Option<armsledger_index::LeafValue>, armsledger_index::Proof), StoreError> {
+        Ok(armsledger_index::lookup(self.index_at(size)?, key)?)
+    }
+
+    /// [`Self::index_leaves`] as of `size` entries, as
+    /// [`Self::index_lookup_at`].
+    pub fn index_leaves_at(
+        &self,
+        size: u64,
+    ) -> Result<Vec<(armsledger_index::MapKey, EntryHash)>, StoreError> {
+        Ok(self.index_at(size)?.leaves()?)
     }
 
     /// The verifiable index's root over the snapshot's `size()` entries;
@@ -142,11 +185,22 @@ impl LogReader {
         Ok(self.complete_index()?.leaves()?)
     }
 
+    /// The bytes the verifiable index's tables take in the file in this
+    /// snapshot (keys, values, page metadata and unused page space).
+    pub fn index_file_bytes(&self) -> Result<u64, StoreError> {
+        Ok(self.index.file_bytes()?)
+    }
+
+    /// How many leaves (subjects) the verifiable index holds in this snapshot.
+    pub fn index_leaf_count(&self) -> Result<u64, StoreError> {
+        Ok(self.index.leaf_count()?)
+    }
+
     /// The normalised serials the index files firearm `id` under (its
     /// acquisition's and any correction's), empty when none is known. As of
     /// the map's [`Self::index_covers`] entries, which may be fewer than
-    /// the snapshot's: call [`LogStore::update_index`](crate::LogStore::update_index)
-    /// first to include the newest.
+    /// the snapshot's: those of [`Self::index_checkpoint`], the keys a
+    /// bundle at that checkpoint proves.
     pub fn index_serials(&self, id: &[u8; 16]) -> Result<Vec<String>, StoreError> {
         use armsledger_index::NodeStore as _;
         Ok(match self.index.firearm(id)? {

@@ -46,7 +46,7 @@ impl LogStore {
         // The map stage: the map moves over the entries appended since the
         // last checkpoint, once for all of them, in the transaction that
         // signs its root (an ack never waits for it).
-        let (covered, size) = super::index::bring_up(&txn, &self.fresh, u64::MAX)?;
+        let (covered, size) = self.meter.bring_up(&txn, &self.fresh, u64::MAX)?;
         if covered != size {
             return Err(StoreError::TreeInconsistent(format!(
                 "the index covers {covered} entries after its update, the log {size}"

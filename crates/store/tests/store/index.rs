@@ -177,3 +177,58 @@ fn a_log_without_its_index_catches_up_on_open() {
         recomputed(&log)
     );
 }
+
+#[test]
+fn a_read_answers_from_the_map_at_the_checkpoint_it_sits_at_whatever_the_log_appended_since() {
+    let log = workload(60);
+    let (_dir, store) = store_with(&log[..20]);
+    let key = log_key();
+    // Before any checkpoint the map sits at none.
+    assert_eq!(store.read().unwrap().index_checkpoint().unwrap(), None);
+    let cp = store.sign_checkpoint(&key).unwrap();
+    let before = store.map_stage();
+    store.append_batch(&accepted(&log[20..35])).unwrap();
+    let r = store.read().unwrap();
+    // Quiet: at the checkpoint's size, read-only, against its signed root.
+    assert_eq!(
+        r.index_checkpoint().unwrap(),
+        Some((20, cp.note().to_string()))
+    );
+    let serial = MapKey::serial("SN000003");
+    let (value, proof) = r.index_lookup_at(20, &serial).unwrap();
+    let root = armsledger_core::hash::Hash(cp.checkpoint().index().unwrap().0);
+    assert_eq!(root, recomputed(&log[..20]));
+    proof
+        .verify_value(&root, &serial, value.map(|v| v.encode()).as_deref())
+        .unwrap();
+    assert!(!r.index_leaves_at(20).unwrap().is_empty());
+    // Firing: at any other size (the log's, or an older one) it answers nothing.
+    for size in [35, 19] {
+        assert!(matches!(
+            r.index_lookup_at(size, &serial),
+            Err(StoreError::IndexBehind { covered: 20, size: s }) if s == size
+        ));
+    }
+    assert!(matches!(
+        r.index_leaves_at(35),
+        Err(StoreError::IndexBehind { .. })
+    ));
+    drop(r);
+    // The read moved nothing; the next checkpoint moves the map over the 15
+    // new entries, once, and counts them.
+    assert_eq!(store.map_stage(), before);
+    store.sign_checkpoint(&key).unwrap();
+    let after = store.map_stage();
+    assert_eq!(after.entries - before.entries, 15);
+    assert_eq!(after.moves - before.moves, 1);
+    if cfg!(target_os = "linux") {
+        assert!(after.cpu.is_some() && after.wall > before.wall);
+    }
+    // A map moved past the last checkpoint without one (update_index, or
+    // an open's catch-up) sits at no checkpoint until the next is signed.
+    store.append_batch(&accepted(&log[35..40])).unwrap();
+    store.update_index().unwrap();
+    let r = store.read().unwrap();
+    assert_eq!(r.index_covers(), 40);
+    assert_eq!(r.index_checkpoint().unwrap(), None);
+}
