@@ -368,7 +368,7 @@ mod tests {
         entries.extend(world.moves(moves).unwrap());
         let t0 = super::super::trace::T0;
         for (i, e) in entries.into_iter().enumerate() {
-            let at = crate::generate::received_at(t0, i, &e).0 - behind_ms;
+            let at = crate::generate::received_ms(t0, i, &e) - behind_ms;
             v.ingest(e, Some(Timestamp(at))).unwrap();
         }
         armsledger_core::snapshot::state_parts(&v)
@@ -437,7 +437,7 @@ mod tests {
         assert!(ahead > 300_000, "{ahead} ms");
         let mut last = 0;
         for (i, e) in entries.iter().enumerate() {
-            let at = crate::generate::received_at(t0, i, e).0;
+            let at = crate::generate::received_ms(t0, i, e);
             assert!(at >= e.header().device_time.0 && at >= t0 + i as u64);
             assert!(at >= last, "receipts go forward");
             last = at;

@@ -42,7 +42,7 @@ pub(crate) fn fill(path: &Path, n: usize, t0: u64) -> anyhow::Result<(World, Log
             .enumerate()
             .map(|(i, e)| Accepted {
                 entry: e.clone(),
-                received_at: crate::generate::received_at(t0, at + i, e),
+                received_at: Timestamp(crate::generate::received_ms(t0, at + i, e)),
                 findings: vec![],
             })
             .collect::<Vec<_>>()
