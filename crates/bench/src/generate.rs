@@ -18,6 +18,19 @@ use armsledger_core::sig::Statement as _;
 use armsledger_core::testkit::{Scenario, SoftSigner, loc, v};
 use armsledger_core::{Hash, SignedEntry, Subject};
 
+/// When the fills receive entry `index` of their log, in milliseconds:
+/// `t0` plus one millisecond per entry, and never before the device signed it (a
+/// healthy fleet's clocks: no entry raises a clock finding). The setup's
+/// acquisitions advance the scenario's clock faster than one millisecond
+/// each, so at 20,000 pistols the device clocks ran minutes ahead of
+/// `t0 + index`, and every entry of the log raised two clock findings
+/// (`device-clock-ahead`, `recorded-in-time`: about 370 B of snapshot and
+/// most of the server's memory per entry, docs/performance.md section 9).
+pub fn received_ms(t0: u64, index: usize, entry: &SignedEntry) -> u64 {
+    let paced = t0.saturating_add(u64::try_from(index).unwrap_or(u64::MAX));
+    paced.max(entry.header().device_time.0)
+}
+
 /// A world whose log grows by storage moves.
 pub struct World {
     /// The setup entries (regulator chain, registrations, acquisitions).
@@ -107,7 +120,9 @@ impl World {
             let hash = header.entry_hash()?;
             signer.head = (header.counter, hash);
             self.latest.insert(gun, hash);
-            self.time = self.time.plus(1000);
+            // One millisecond per act, the pace the fills receive them at
+            // ([`received_ms`]).
+            self.time = self.time.plus(1);
             unsigned.push((site, header, body));
         }
         let signers = &self.signers;

@@ -64,6 +64,15 @@ struct Args {
     /// both run).
     #[arg(long, default_value_t = 3)]
     restart_runs: usize,
+    /// Entries of the `restart` scenario's log, instead of the trace
+    /// scenario's size (for the slope: 1M, then 3M).
+    #[arg(long)]
+    restart_entries: Option<usize>,
+    /// Keep the `restart` scenario's data directory (log and snapshot),
+    /// moved to this path (on the same file system as `--dir`), to profile
+    /// a server on it afterwards.
+    #[arg(long)]
+    restart_keep: Option<std::path::PathBuf>,
 }
 
 const ALL: [&str; 7] = [
@@ -102,10 +111,11 @@ fn main() -> anyhow::Result<()> {
     // A scenario that fails (hours into a --10m run) must not take the
     // figures already measured with it: they are printed, then the error.
     let want_restart = args.scenarios.iter().any(|s| s == "restart");
-    let restart_n = match (q, args.ten_million) {
-        (true, _) => 100_000,
-        (false, false) => 1_000_000,
-        (false, true) => 10_000_000,
+    let restart_n = match (args.restart_entries, q, args.ten_million) {
+        (Some(n), _, _) => n,
+        (None, true, _) => 100_000,
+        (None, false, false) => 1_000_000,
+        (None, false, true) => 10_000_000,
     };
     let restart_log = scenario::restart::log_path(restart_n, dir.path());
     let mut restart_key: Option<[u8; 32]> = None;
@@ -208,7 +218,13 @@ fn main() -> anyhow::Result<()> {
         if want_restart {
             let n = restart_n;
             step(&format!("9 restart over {n} entries"));
-            match scenario::restart::run(n, args.restart_runs, dir.path(), restart_key)? {
+            match scenario::restart::run(
+                n,
+                args.restart_runs,
+                dir.path(),
+                restart_key,
+                args.restart_keep.as_deref(),
+            )? {
                 Ok(f) => figures.extend(f),
                 Err(note) => notes.push(note),
             }

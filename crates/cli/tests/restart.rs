@@ -340,3 +340,35 @@ fn a_correction_a_revocation_and_a_lot_trace_after_a_snapshot_start_answer_as_a_
         "{report:#}"
     );
 }
+
+/// A graceful stop (SIGTERM) closes the log: the next open of `log.redb`
+/// needs no repair (a repair reads and checksums every page of the file,
+/// docs/performance.md section 9), and the next start resumes from the
+/// snapshot written at shutdown. (Firing, a store held open until the
+/// process exits: crates/server/src/disk.rs's unit test.)
+#[test]
+fn a_graceful_stop_leaves_the_log_closed_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("srv");
+    let mut s = Scenario::standard();
+    let mut srv = Server::start(&data, &s, "checkpoint_interval_ms = 20\n");
+    let (st, b) = srv.post(&s.log);
+    assert_eq!(st, 200, "{b}");
+    let mut serial = 0;
+    push(&srv, &mut s, "north", 20, &mut serial);
+    let size = srv.size();
+    assert!(srv.terminate().success());
+    let repaired = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let r = repaired.clone();
+    let db = redb::Database::builder()
+        .set_repair_callback(move |_| r.store(true, std::sync::atomic::Ordering::Relaxed))
+        .open(data.join("log.redb"))
+        .unwrap();
+    drop(db);
+    assert!(!repaired.load(std::sync::atomic::Ordering::Relaxed));
+    srv.restart();
+    let st = state(&srv);
+    assert_eq!(st["start"]["from_snapshot"], size, "{st:#}");
+    assert_eq!(st["start"]["replayed"], 0, "{st:#}");
+    srv.kill();
+}

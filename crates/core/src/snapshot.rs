@@ -85,6 +85,48 @@ pub fn state_digest(state: &[u8]) -> Hash {
     Hash::of(&[STATE_DOMAIN, state])
 }
 
+/// The encoded size in bytes of each part of a verifier's state, largest
+/// first: `keys`, `cursors`, `tracker`, and the engine's parts (the rules
+/// state's fields as `state.NAME`, the findings of each rule as
+/// `findings.RULE`, `corrections`...). Their sum
+/// is the state's size give or take a few length prefixes: a tool to find
+/// what grows with the log (docs/performance.md, section 9).
+pub fn state_parts(v: &LedgerVerifier) -> Result<Vec<(String, u64)>, CodecError> {
+    let (keys, _, cursors, tracker, engine) = v.parts();
+    parts_of(keys, cursors.iter().collect(), tracker, engine)
+}
+
+/// [`state_parts`] of encoded state ([`LedgerVerifier::encode_state`]'s
+/// bytes, a snapshot's state), without checking whose it is.
+pub fn encoded_state_parts(state: &[u8]) -> Result<Vec<(String, u64)>, CodecError> {
+    let image: Image =
+        postcard::from_bytes(state).map_err(|e| CodecError::Malformed(e.to_string()))?;
+    parts_of(
+        &image.keys,
+        image.cursors.iter().collect(),
+        &image.tracker,
+        &image.engine,
+    )
+}
+
+fn parts_of(
+    keys: &KeyRegistry,
+    cursors: BTreeMap<&ChainId, &ChainCursor>,
+    tracker: &SubjectTracker,
+    engine: &Engine,
+) -> Result<Vec<(String, u64)>, CodecError> {
+    let size = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+    let mut out = engine.part_sizes()?;
+    out.push(("keys".into(), size(crate::codec::encode(keys)?.len())));
+    out.push((
+        "cursors".into(),
+        size(crate::codec::encode(&cursors)?.len()),
+    ));
+    out.push(("tracker".into(), size(crate::codec::encode(tracker)?.len())));
+    out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(out)
+}
+
 impl LedgerVerifier {
     /// The canonical encoding of everything this verifier folded (not the
     /// entries themselves).
@@ -723,6 +765,41 @@ mod tests {
         ));
         assert!(broken.history_faulted());
         assert!(broken.tracker().check(&north, &continues).is_ok());
+    }
+
+    #[test]
+    fn the_parts_of_the_state_add_up_to_its_encoding() {
+        let s = Showcase::new();
+        let roots = [s.scenario.root_key()];
+        let mut v = verifier(&s, &roots);
+        ingest(&mut v, s.log(), 0, s.log().len());
+        let bytes = v.encode_state().unwrap();
+        let parts = state_parts(&v).unwrap();
+        assert_eq!(encoded_state_parts(&bytes).unwrap(), parts);
+        // Every part once, largest first; with the header fields
+        // (history_len, roots) and a length prefix or two, the whole.
+        let names: std::collections::BTreeSet<_> = parts.iter().map(|p| &p.0).collect();
+        assert_eq!(names.len(), parts.len());
+        assert!(names.len() >= 33, "{names:?}");
+        assert!(parts.windows(2).all(|w| w[0].1 >= w[1].1));
+        let sum: u64 = parts.iter().map(|p| p.1).sum();
+        let len = bytes.len() as u64;
+        assert!(sum <= len && len - sum < 64, "parts {sum} B, state {len} B");
+        // The showcase raises findings: a part per rule.
+        let want: std::collections::BTreeSet<String> = v
+            .engine()
+            .findings()
+            .iter()
+            .map(|f| format!("findings.{}", f.rule))
+            .collect();
+        let got: std::collections::BTreeSet<String> = parts
+            .iter()
+            .filter(|p| p.0.starts_with("findings."))
+            .map(|p| p.0.clone())
+            .collect();
+        assert!(!want.is_empty());
+        assert_eq!(got, want);
+        assert!(encoded_state_parts(&bytes[..bytes.len() / 2]).is_err());
     }
 
     #[test]

@@ -92,6 +92,8 @@ struct FaultState {
     fault: Option<DiskFault>,
     /// The database latched the failure: it must be closed and opened again.
     needs_reopen: bool,
+    /// Closed for good ([`LiveStore::close`]): never opened again.
+    closed: bool,
 }
 
 /// The global log, re-opened after a disk fault.
@@ -126,6 +128,21 @@ impl LiveStore {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Closes the database for good (at shutdown, after the last write):
+    /// redb then marks the file clean, so the next open does not repair it
+    /// (a repair reads and checksums every page of the file, filling the
+    /// page cache: docs/performance.md, section 9). Reads and writes fail
+    /// afterwards, and the recovery thread ends instead of re-opening it.
+    pub fn close(&self) {
+        {
+            let mut st = self.lock();
+            st.closed = true;
+            self.wake.notify_all();
+        }
+        let mut g = self.db.write().unwrap_or_else(PoisonError::into_inner);
+        *g = None;
     }
 
     /// A consistent read snapshot.
@@ -287,6 +304,12 @@ impl LiveStore {
         let g = self.db.read().unwrap_or_else(PoisonError::into_inner);
         let Some(store) = g.as_ref() else {
             drop(g);
+            if self.lock().closed {
+                // Shutting down: not a disk fault.
+                return Err(WriteError::Store(StoreError::StorageFailed(
+                    redb::Error::DatabaseClosed,
+                )));
+            }
             return Err(WriteError::Fault(
                 self.raise(FaultKind::WriteFailed, "the log is closed"),
             ));
@@ -331,19 +354,26 @@ impl LiveStore {
     fn reopen(&self) -> Result<(), StoreError> {
         let mut g = self.db.write().unwrap_or_else(PoisonError::into_inner);
         *g = None;
+        if self.lock().closed {
+            return Ok(());
+        }
         *g = Some(LogStore::open(&self.path)?);
         self.reopens.inc();
         Ok(())
     }
 
     /// The recovery thread's loop: waits for a fault, re-opens the store,
-    /// probes for room, clears the fault and calls `resumed`. Never returns.
+    /// probes for room, clears the fault and calls `resumed`. Returns once
+    /// the store is closed ([`Self::close`]).
     pub(crate) fn recover_forever(&self, resumed: impl Fn()) {
         loop {
             let needs_reopen = {
                 let mut st = self.lock();
-                while st.fault.is_none() {
+                while st.fault.is_none() && !st.closed {
                     st = self.wake.wait(st).unwrap_or_else(PoisonError::into_inner);
+                }
+                if st.closed {
+                    return;
                 }
                 st.needs_reopen
             };
@@ -435,6 +465,48 @@ fn io_kind(e: &std::io::Error) -> FaultKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Opens `path` with redb: whether it had to repair it (it was not
+    /// closed cleanly); an error while another handle holds it open.
+    fn repaired_on_open(path: &Path) -> Result<bool, redb::DatabaseError> {
+        let repaired = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let r = repaired.clone();
+        let db = redb::Database::builder()
+            .set_repair_callback(move |_| r.store(true, std::sync::atomic::Ordering::Relaxed))
+            .create(path)?;
+        drop(db);
+        Ok(repaired.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    #[test]
+    fn a_closed_store_opens_again_without_a_repair_and_stays_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.redb");
+        let m = Metrics::default();
+        let s = std::sync::Arc::new(LiveStore::open(path.clone(), 1 << 20, &m).unwrap());
+        assert!(s.append_batch(&[]).is_ok());
+        let s2 = s.clone();
+        let recovery = std::thread::spawn(move || s2.recover_forever(|| {}));
+        // Firing: while the recovery thread holds the store (as it does
+        // until a server's process exits), the database stays open: at
+        // exit it was never closed, and the next open repaired it.
+        assert!(matches!(
+            repaired_on_open(&path),
+            Err(redb::DatabaseError::DatabaseAlreadyOpen)
+        ));
+        // Quiet: closed, the recovery thread ends, the file is clean.
+        s.close();
+        recovery.join().unwrap();
+        assert!(s.read().is_err());
+        assert!(!repaired_on_open(&path).unwrap());
+        // A write after the close is refused without a fault, and nothing
+        // opens it again.
+        assert!(matches!(s.append_batch(&[]), Err(WriteError::Store(_))));
+        assert!(s.fault().is_none());
+        assert!(s.reopen().is_ok());
+        assert!(s.read().is_err());
+        assert!(!repaired_on_open(&path).unwrap());
+    }
 
     #[test]
     fn disk_errors_are_classified() {

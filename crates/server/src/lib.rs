@@ -270,12 +270,16 @@ pub async fn serve_with(
     let router = mount(app(shared.clone()), shared);
     accept::accept_loop(listener, router, header_timeout, cap, shutdown).await;
     // A snapshot of the whole log, so the next start replays nothing.
+    let closing = at_exit.clone();
     match tokio::task::spawn_blocking(move || snapshots::write_now(&at_exit)).await {
         Ok(Ok(Some(size))) => tracing::info!(size, "rules snapshot at shutdown"),
         Ok(Ok(None)) => {}
         Ok(Err(e)) => tracing::warn!(error = %e, "no rules snapshot at shutdown"),
         Err(e) => tracing::warn!(error = %e, "no rules snapshot at shutdown"),
     }
+    // The workers and the recovery thread still hold the store: closed
+    // here, so that the next start does not repair (read) the whole file.
+    let _ = tokio::task::spawn_blocking(move || closing.store().close()).await;
     Ok(())
 }
 

@@ -33,14 +33,20 @@ pub fn log_path(n: usize, dir: &Path) -> std::path::PathBuf {
     dir.join(format!("restart-{n}")).join("log.redb")
 }
 
+/// The largest parts of the snapshot's state shown.
+const PARTS_SHOWN: usize = 4;
+
 /// Runs the scenario at `n` entries with `runs` starts from the snapshot;
 /// `written` is the regulator key of a log already at [`log_path`] (the
-/// trace scenario's), else the log is written first.
+/// trace scenario's), else the log is written first. With `keep`, the data
+/// directory (log and snapshot) is moved there at the end instead of
+/// removed.
 pub fn run(
     n: usize,
     runs: usize,
     dir: &Path,
     written: Option<[u8; 32]>,
+    keep: Option<&Path>,
 ) -> anyhow::Result<Result<Vec<Figure>, String>> {
     let Some(bin) = super::demo::binary() else {
         return Ok(Err(
@@ -84,6 +90,10 @@ pub fn run(
         "the snapshot covers {size} of {n} entries"
     );
     let snap_bytes = std::fs::metadata(&path)?.len() as f64;
+    // What the snapshot holds, part by part (unpacked): what grows with the
+    // log shows up here as bytes per entry.
+    let state = armsledger_store::snapshot::read_file(&path)?.state;
+    let parts = armsledger_core::snapshot::encoded_state_parts(&state)?;
 
     let mut ready = Vec::new();
     let mut server_ms = Vec::new();
@@ -104,7 +114,24 @@ pub fn run(
         }
         stop(&mut child)?;
     }
-    let _ = std::fs::remove_dir_all(&data);
+    match keep {
+        Some(to) => {
+            std::fs::rename(&data, to).map_err(|e| {
+                anyhow::anyhow!(
+                    "keeping {} as {}: {e} (--restart-keep must be on the file system of --dir)",
+                    data.display(),
+                    to.display()
+                )
+            })?;
+            eprintln!(
+                "  restart: data kept in {} (regulator key {key})",
+                to.display()
+            );
+        }
+        None => {
+            let _ = std::fs::remove_dir_all(&data);
+        }
+    }
     ready.sort_by(f64::total_cmp);
     server_ms.sort_by(f64::total_cmp);
     peaks.sort_by(f64::total_cmp);
@@ -192,6 +219,20 @@ pub fn run(
             "B",
         ),
     ];
+    figures.push(Figure::new(
+        sc,
+        &format!("{label}: snapshot state bytes per entry, unpacked"),
+        state.len() as f64 / n as f64,
+        "B",
+    ));
+    for (part, bytes) in parts.iter().take(PARTS_SHOWN) {
+        figures.push(Figure::new(
+            sc,
+            &format!("{label}: of which `{part}`, unpacked, per entry"),
+            *bytes as f64 / n as f64,
+            "B",
+        ));
+    }
     figures.extend(memory);
     Ok(Ok(figures))
 }
@@ -309,7 +350,120 @@ fn metrics(url: &str) -> anyhow::Result<StartMetrics> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
     use super::parse_vm_hwm;
+
+    /// The state parts of this scenario's log after `moves` storage moves
+    /// of the same 4 x 16 pistols, folded as the server folds it (no
+    /// manufacturer roots, the fill's receipt times, `behind_ms` earlier
+    /// when the server's clock is behind), by name.
+    fn parts_after(moves: usize, behind_ms: u64) -> std::collections::BTreeMap<String, u64> {
+        use armsledger_core::LedgerVerifier;
+        use armsledger_core::ids::Timestamp;
+        use armsledger_core::rules::View;
+        let mut world = crate::generate::World::new(4, 16).unwrap();
+        let mut v = LedgerVerifier::new(world.regulator, vec![], View::Corrected);
+        let mut entries = world.setup.clone();
+        entries.extend(world.moves(moves).unwrap());
+        let t0 = super::super::trace::T0;
+        for (i, e) in entries.into_iter().enumerate() {
+            let at = crate::generate::received_ms(t0, i, &e) - behind_ms;
+            v.ingest(e, Some(Timestamp(at))).unwrap();
+        }
+        armsledger_core::snapshot::state_parts(&v)
+            .unwrap()
+            .into_iter()
+            .collect()
+    }
+
+    /// The parts of the state that grew by more than a few bytes from 1k
+    /// to 4k moves of the same pistols.
+    fn grown(behind_ms: u64) -> Vec<String> {
+        let short = parts_after(1_000, behind_ms);
+        let long = parts_after(4_000, behind_ms);
+        let mut grew = Vec::new();
+        for (name, &b) in &long {
+            let a = short.get(name).copied().unwrap_or(0);
+            eprintln!("{name:<28} {a:>9} B after 1k moves, {b:>9} B after 4k");
+            if b > a + 64 {
+                grew.push(name.clone());
+            }
+        }
+        grew
+    }
+
+    /// The snapshot grows with the fleet, not with the log: the same
+    /// pistols moved four times as often leave every part of the state
+    /// the same size, give or take a few bytes of counters and times. The
+    /// scenario's log raises no findings (its device clocks keep pace with
+    /// the receipt times).
+    #[test]
+    fn the_state_does_not_grow_with_the_log_at_a_fixed_fleet() {
+        assert_eq!(grown(0), Vec::<String>::new());
+    }
+
+    /// Firing: with the server's clock an hour behind the devices, every
+    /// entry raises clock findings, and the tool names them as the part
+    /// that grows with the log (the bench's log before the fix).
+    #[test]
+    fn findings_raised_by_every_entry_are_named_as_what_grows() {
+        assert_eq!(
+            grown(3_600_000),
+            vec![
+                "findings.device-clock-ahead".to_owned(),
+                "findings.recorded-in-time".to_owned()
+            ]
+        );
+    }
+
+    /// The fills' receipt times keep pace with the devices' clocks, also
+    /// after a setup long enough to run the scenario's clock minutes ahead
+    /// of one millisecond per entry (the 1M log's 20,000 pistols).
+    #[test]
+    fn receipts_never_precede_the_device_clock() {
+        let t0 = super::super::trace::T0;
+        let mut world = crate::generate::World::new(4, 500).unwrap();
+        let mut entries = world.setup.clone();
+        entries.extend(world.moves(2_000).unwrap());
+        let ahead = entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| e.header().device_time.0.saturating_sub(t0 + i as u64))
+            .max()
+            .unwrap();
+        // Firing: paced at one millisecond per entry, the last entries
+        // were signed minutes (beyond the 300 s tolerance) after receipt.
+        assert!(ahead > 300_000, "{ahead} ms");
+        let mut last = 0;
+        for (i, e) in entries.iter().enumerate() {
+            let at = crate::generate::received_ms(t0, i, e);
+            assert!(at >= e.header().device_time.0 && at >= t0 + i as u64);
+            assert!(at >= last, "receipts go forward");
+            last = at;
+        }
+    }
+
+    /// Prints the parts of the snapshot file `$ARMSLEDGER_SNAPSHOT` (a
+    /// kept data directory's `snapshots/rules-*.snap`), largest first.
+    #[test]
+    #[ignore = "a tool: needs ARMSLEDGER_SNAPSHOT"]
+    fn print_snapshot_parts() {
+        let path = std::env::var("ARMSLEDGER_SNAPSHOT").expect("ARMSLEDGER_SNAPSHOT");
+        let snap = armsledger_store::snapshot::read_file(std::path::Path::new(&path)).unwrap();
+        let n = snap.meta.size.max(1) as f64;
+        println!(
+            "{} entries, state {} B unpacked",
+            snap.meta.size,
+            snap.state.len()
+        );
+        for (part, bytes) in armsledger_core::snapshot::encoded_state_parts(&snap.state).unwrap() {
+            println!(
+                "{part:<28} {bytes:>12} B  {:>8.2} B/entry",
+                bytes as f64 / n
+            );
+        }
+    }
 
     #[test]
     fn the_peak_is_read_from_vm_hwm_in_bytes() {

@@ -45,7 +45,7 @@ pub(crate) fn fill(path: &Path, n: usize, t0: u64) -> anyhow::Result<(World, Log
             .enumerate()
             .map(|(i, e)| Accepted {
                 entry: e.clone(),
-                received_at: Timestamp(t0 + (at + i) as u64),
+                received_at: Timestamp(crate::generate::received_ms(t0, at + i, e)),
                 findings: vec![],
             })
             .collect::<Vec<_>>()

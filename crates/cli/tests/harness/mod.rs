@@ -123,6 +123,18 @@ impl Server {
         self.child = Some(child);
     }
 
+    /// SIGTERM, then waits for the exit (the graceful shutdown: the last
+    /// snapshot written, the store closed).
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("running");
+        let st = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success(), "kill -TERM");
+        c.wait().unwrap()
+    }
+
     /// SIGKILL: no chance to flush or shut down.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {

@@ -295,6 +295,78 @@ impl Engine {
         }
     }
 
+    /// The encoded size of each part of this engine's state (the fields
+    /// of [`State`] as `state.NAME`, the findings as `findings.RULE`, then
+    /// the engine's own), for attributing
+    /// a snapshot's bytes ([`crate::snapshot::state_parts`]).
+    pub(crate) fn part_sizes(&self) -> Result<Vec<(String, u64)>, crate::codec::CodecError> {
+        fn size<T: Serialize + ?Sized>(
+            name: &str,
+            v: &T,
+        ) -> Result<(String, u64), crate::codec::CodecError> {
+            let n = crate::codec::encode(v)?.len();
+            Ok((name.to_owned(), u64::try_from(n).unwrap_or(u64::MAX)))
+        }
+        let s = &self.state;
+        let mut out = vec![
+            size("state.companies", &s.companies)?,
+            size("state.sites", &s.sites)?,
+            size("state.persons", &s.persons)?,
+            size("state.firearms", &s.firearms)?,
+            size("state.lots", &s.lots)?,
+            size("state.balances", &s.balances)?,
+            size("state.open_issues", &s.open_issues)?,
+            size("state.transfers", &s.transfers)?,
+            size("state.losses", &s.losses)?,
+            size("state.seizures", &s.seizures)?,
+            size("state.discrepancies", &s.discrepancies)?,
+            size("state.last_count", &s.last_count)?,
+            size("state.count_sessions", &s.count_sessions)?,
+            size("state.lot_status", &s.lot_status)?,
+            size("state.armoury_open", &s.armoury_open)?,
+            size("state.keys", &s.keys)?,
+            size("state.authorisations", &s.authorisations)?,
+            size("state.policy", &s.policy)?,
+            size("state.count_leads", &s.count_leads)?,
+            size(
+                "state.erased_notes",
+                &s.erased_notes.iter().collect::<BTreeMap<_, _>>(),
+            )?,
+            size("state.notices", &s.notices)?,
+            size("state.stolen_hits", &s.stolen_hits)?,
+            size("state.trace_requests", &s.trace_requests)?,
+            size("state.oversight", &s.oversight)?,
+            size("state.approvals", &s.approvals)?,
+            size("state.providers", &s.providers)?,
+            size(
+                "corrections",
+                &self.corrections.iter().collect::<BTreeMap<_, _>>(),
+            )?,
+            size(
+                "regulator_corrections",
+                &self
+                    .regulator_corrections
+                    .iter()
+                    .collect::<BTreeMap<_, _>>(),
+            )?,
+            size(
+                "overrides",
+                &self.overrides.iter().collect::<BTreeMap<_, _>>(),
+            )?,
+            size("serials", &self.serials)?,
+        ];
+        // Findings by rule (each finding's own bytes; the list's length
+        // prefix is left out).
+        let mut by_rule: BTreeMap<String, u64> = BTreeMap::new();
+        for f in &self.findings {
+            let n = crate::codec::encode(f)?.len();
+            *by_rule.entry(format!("findings.{}", f.rule)).or_default() +=
+                u64::try_from(n).unwrap_or(u64::MAX);
+        }
+        out.extend(by_rule);
+        Ok(out)
+    }
+
     /// Every finding so far, in order.
     pub fn findings(&self) -> &[Finding] {
         &self.findings
