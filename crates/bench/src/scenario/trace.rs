@@ -276,13 +276,9 @@ pub fn run(
             "µs",
         ));
     }
-    if let (Some(lo), Some(hi)) = (depth.first(), depth.last())
-        && hi.depth > lo.depth
-    {
-        // Linear in depth: each level adds at most one stored hash to fold
-        // (and a tile row every 4 levels); the leaf-group cost is constant.
-        let per_level = (hi.p50 - lo.p50).max(0.0) / f64::from(hi.depth - lo.depth);
-        let at_10m = hi.p50 + per_level * f64::from(DEPTH_10M.saturating_sub(hi.depth));
+    // Linear in depth: each level adds at most one stored hash to fold
+    // (and a tile row every 4 levels); the leaf-group cost is constant.
+    if let Some(at_10m) = p50_at_10m(&depth) {
         figures.push(Figure::new(
             sc,
             &format!(
@@ -306,13 +302,9 @@ pub fn run(
             "ms",
         ));
     }
-    if let (Some(lo), Some(hi)) = (shared.first(), shared.last())
-        && hi.depth > lo.depth
-    {
-        // Below the levels the leaves share, each level adds one sibling
-        // per leaf; above them, one node for all: linear in depth errs high.
-        let per_level = (hi.p50 - lo.p50).max(0.0) / f64::from(hi.depth - lo.depth);
-        let at_10m = hi.p50 + per_level * f64::from(DEPTH_10M.saturating_sub(hi.depth));
+    // Below the levels the leaves share, each level adds one sibling per
+    // leaf; above them, one node for all: linear in depth errs high.
+    if let Some(at_10m) = p50_at_10m(&shared) {
         figures.push(Figure::new(
             sc,
             &format!(
@@ -389,6 +381,17 @@ struct DepthCost {
     p50: f64,
     /// Milliseconds.
     p99: f64,
+}
+
+/// The median at the depth of a 10M-entry tree, on the line through the
+/// shallowest and the deepest of `costs` (none when they share a depth).
+fn p50_at_10m(costs: &[DepthCost]) -> Option<f64> {
+    let (lo, hi) = (costs.first()?, costs.last()?);
+    if hi.depth <= lo.depth {
+        return None;
+    }
+    let per_level = (hi.p50 - lo.p50).max(0.0) / f64::from(hi.depth - lo.depth);
+    Some(hi.p50 + per_level * f64::from(DEPTH_10M.saturating_sub(hi.depth)))
 }
 
 /// One proof of a random leaf at sizes `n/64`, `n/8` and `n`, each
