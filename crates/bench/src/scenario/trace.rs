@@ -328,15 +328,46 @@ const DEPTH_DOSSIERS: usize = 200;
 /// at sizes `n/64`, `n/8` and `n` after an untimed pass over the same
 /// leaves; milliseconds per set.
 fn dossier_proofs_by_depth(store: &LogStore, n: u64) -> anyhow::Result<Vec<DepthCost>> {
+    proofs_by_depth(
+        store,
+        n,
+        DEPTH_DOSSIERS,
+        EVENTS_PER_GUN,
+        0x6a09_e667_f3bc_c909,
+    )
+}
+
+/// One proof of a random leaf at sizes `n/64`, `n/8` and `n`, each
+/// measured on `DEPTH_SAMPLES` leaves after one untimed pass over the same
+/// leaves (so the pages are cached at every size alike). Each timed proof
+/// has a fresh reader (opened outside the timing), whose node cache is
+/// empty: it hashes its leaf group and reads every row on its path, as a
+/// request for one proof does, so what differs between sizes is the depth
+/// alone (a shared reader would hit its cache far more at the small sizes).
+fn proof_cost_by_depth(store: &LogStore, n: u64) -> anyhow::Result<Vec<DepthCost>> {
+    proofs_by_depth(store, n, DEPTH_SAMPLES, 1, 0x9e37_79b9_7f4a_7c15)
+}
+
+/// `sets` sets of `per_set` random leaves (from `seed`) at sizes `n/64`,
+/// `n/8` and `n`: after one untimed pass over every leaf, each set's proofs
+/// timed from one fresh reader (opened outside the timing); milliseconds
+/// per set.
+fn proofs_by_depth(
+    store: &LogStore,
+    n: u64,
+    sets: usize,
+    per_set: usize,
+    seed: u64,
+) -> anyhow::Result<Vec<DepthCost>> {
     let mut out = Vec::new();
     for size in [n / 64, n / 8, n] {
         if size < 2 {
             continue;
         }
-        let mut x = 0x6a09_e667_f3bc_c909u64 ^ size;
-        let sets: Vec<Vec<u64>> = (0..DEPTH_DOSSIERS)
+        let mut x = seed ^ size;
+        let sets: Vec<Vec<u64>> = (0..sets)
             .map(|_| {
-                let mut set: Vec<u64> = (0..EVENTS_PER_GUN)
+                let mut set: Vec<u64> = (0..per_set)
                     .map(|_| {
                         x ^= x << 13;
                         x ^= x >> 7;
@@ -392,49 +423,4 @@ fn p50_at_10m(costs: &[DepthCost]) -> Option<f64> {
     }
     let per_level = (hi.p50 - lo.p50).max(0.0) / f64::from(hi.depth - lo.depth);
     Some(hi.p50 + per_level * f64::from(DEPTH_10M.saturating_sub(hi.depth)))
-}
-
-/// One proof of a random leaf at sizes `n/64`, `n/8` and `n`, each
-/// measured on `DEPTH_SAMPLES` leaves after one untimed pass over the same
-/// leaves (so the pages are cached at every size alike). Each timed proof
-/// has a fresh reader (opened outside the timing), whose node cache is
-/// empty: it hashes its leaf group and reads every row on its path, as a
-/// request for one proof does, so what differs between sizes is the depth
-/// alone (a shared reader would hit its cache far more at the small sizes).
-fn proof_cost_by_depth(store: &LogStore, n: u64) -> anyhow::Result<Vec<DepthCost>> {
-    let mut out = Vec::new();
-    for size in [n / 64, n / 8, n] {
-        if size < 2 {
-            continue;
-        }
-        let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ size;
-        let leaves: Vec<u64> = (0..DEPTH_SAMPLES)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x % size
-            })
-            .collect();
-        let warm = store.read()?;
-        for &i in &leaves {
-            std::hint::black_box(warm.inclusion_proof(i, size)?);
-        }
-        drop(warm);
-        let mut t = Vec::with_capacity(leaves.len());
-        for &i in &leaves {
-            let r = store.read()?;
-            let s = Instant::now();
-            std::hint::black_box(r.inclusion_proof(i, size)?);
-            t.push(s.elapsed());
-        }
-        t.sort();
-        out.push(DepthCost {
-            size,
-            depth: 64 - (size - 1).leading_zeros(),
-            p50: ms(percentile(&t, 0.5)),
-            p99: ms(percentile(&t, 0.99)),
-        });
-    }
-    Ok(out)
 }
