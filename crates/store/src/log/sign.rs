@@ -29,19 +29,6 @@ impl LogStore {
     /// [`StoreError::LogKeyChanged`]) rather than sign anything a damaged or
     /// tampered file would make inconsistent.
     pub fn sign_checkpoint(&self, key: &LogKey) -> Result<SignedCheckpoint, StoreError> {
-        Ok(self.sign_checkpoint_proving(key, &[])?.0)
-    }
-
-    /// [`Self::sign_checkpoint`], and in the same transaction the
-    /// verifiable index's leaf (or absence) and proof for each of `keys`:
-    /// proofs against exactly the index root the new checkpoint signs, so a
-    /// bundle written with them verifies at that checkpoint whatever the log
-    /// appends meanwhile (docs/log.md section 11, "Proofs at a checkpoint").
-    pub fn sign_checkpoint_proving(
-        &self,
-        key: &LogKey,
-        keys: &[armsledger_index::MapKey],
-    ) -> Result<(SignedCheckpoint, Vec<IndexAnswer>), StoreError> {
         let txn = self.db.begin_write()?;
         // The map stage: the map moves over the entries appended since the
         // last checkpoint, once for all of them, in the transaction that
@@ -52,7 +39,6 @@ impl LogStore {
                 "the index covers {covered} entries after its update, the log {size}"
             )));
         }
-        let mut answers = Vec::with_capacity(keys.len());
         let signed = {
             let mut meta = txn.open_table(META)?;
             let mut checkpoints = txn.open_table(CHECKPOINTS)?;
@@ -146,14 +132,6 @@ impl LogStore {
                 )));
             }
             let index = armsledger_log::Hash(armsledger_index::root_hash(&map)?.0);
-            for k in keys {
-                let (value, proof) = armsledger_index::lookup(&map, k)?;
-                answers.push(IndexAnswer {
-                    key: *k,
-                    value,
-                    proof,
-                });
-            }
             drop(map);
             let signed = key.sign_checkpoint_indexed(size, &root, Some(&index))?;
             checkpoints.insert(size, signed.note())?;
@@ -162,12 +140,13 @@ impl LogStore {
             signed
         };
         txn.commit()?;
-        Ok((signed, answers))
+        Ok(signed)
     }
 }
 
 /// A map key's leaf value (if any) and the proof of it, or of its absence,
-/// against the index root of the checkpoint it was made with.
+/// against the index root of the checkpoint it was made with (a reader's
+/// [`super::LogReader::index_lookup_at`] at the checkpoint's size).
 #[derive(Clone, Debug)]
 pub struct IndexAnswer {
     /// The key asked.
