@@ -375,16 +375,13 @@ fn write(
         // dossier's fifty cold reads overlap); written in the same order.
         Some(v) => {
             for batch in v.chunks(SCOPED_BATCH) {
-                let kept: Vec<StoredEntry> = reader
-                    .entries_at(batch)
-                    .map_err(|x| e(&x))?
-                    .into_iter()
-                    .filter(|s| wanted(&s.entry))
-                    .collect();
-                let at: Vec<u64> = kept.iter().map(|s| s.index).collect();
-                let proofs = reader.inclusion_proofs(&at, size).map_err(|x| e(&x))?;
-                for (s, proof) in kept.into_iter().zip(proofs) {
-                    put(s, Some(&proof))?;
+                let read = reader
+                    .entries_with_proofs(batch, size, |s| wanted(&s.entry))
+                    .map_err(|x| e(&x))?;
+                for (s, proof) in read {
+                    if let Some(proof) = proof {
+                        put(s, Some(&proof))?;
+                    }
                 }
             }
         }

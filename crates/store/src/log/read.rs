@@ -176,6 +176,30 @@ impl LogReader {
         })
     }
 
+    /// Entries `indexes` as [`Self::entries_at`], each with its inclusion
+    /// proof at `size` when `prove` keeps it (else `None`, and no proof is
+    /// built): one spread over the reader's threads for both, so that a
+    /// dossier's entry reads and proofs start threads once and each
+    /// thread's proofs find its entries' pages warm.
+    pub fn entries_with_proofs(
+        &self,
+        indexes: &[u64],
+        size: u64,
+        prove: impl Fn(&StoredEntry) -> bool + Sync,
+    ) -> Result<Vec<(StoredEntry, Option<Vec<Hash>>)>, StoreError> {
+        self.check_size(size)?;
+        let tree = self.tree();
+        self.par_map(indexes, |i| {
+            let e = self
+                .entry(i)?
+                .ok_or_else(|| StoreError::missing("entries", i))?;
+            let proof = prove(&e)
+                .then(|| tree.inclusion_proof(i, size).map_err(store_error))
+                .transpose()?;
+            Ok((e, proof))
+        })
+    }
+
     /// Number of entries in the log (its tree size).
     pub fn size(&self) -> u64 {
         self.frontier.size()

@@ -130,6 +130,16 @@ fn check_parallel_dossier(f: &Fixture, pick: u64, extra: &[u64], threads: usize)
         for (&i, e) in set.iter().zip(&entries) {
             assert_eq!(Some(e), alone.entry(i).unwrap().as_ref(), "entry {i}");
         }
+        // Entries and proofs in one spread, the proofs of odd entries only.
+        let both = f.store.read().unwrap().with_threads(threads);
+        let both = both
+            .entries_with_proofs(set, size, |e| e.index % 2 == 1)
+            .unwrap();
+        assert_eq!(both.len(), set.len());
+        for ((e, proof), (want, want_proof)) in both.iter().zip(entries.iter().zip(&got)) {
+            assert_eq!(e, want);
+            assert_eq!(proof.as_ref(), (e.index % 2 == 1).then_some(want_proof));
+        }
     }
 }
 
