@@ -40,6 +40,10 @@ type Postings = [BlockTable; 4];
 /// most of a dossier's time is cold reads, which overlap on any core.
 pub const READ_THREADS: usize = 4;
 
+/// An entry and, when it was asked for, its inclusion proof
+/// ([`LogReader::entries_with_proofs`]).
+pub type ProvenEntry = (StoredEntry, Option<Vec<Hash>>);
+
 /// Items per thread below which a batch stays on the calling thread: a
 /// thread costs tens of microseconds, a warm point read a few.
 const ITEMS_PER_THREAD: usize = 4;
@@ -186,7 +190,7 @@ impl LogReader {
         indexes: &[u64],
         size: u64,
         prove: impl Fn(&StoredEntry) -> bool + Sync,
-    ) -> Result<Vec<(StoredEntry, Option<Vec<Hash>>)>, StoreError> {
+    ) -> Result<Vec<ProvenEntry>, StoreError> {
         self.check_size(size)?;
         let tree = self.tree();
         self.par_map(indexes, |i| {
