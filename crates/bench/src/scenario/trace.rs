@@ -1,9 +1,11 @@
 //! Scenario 3: one weapon's dossier with proofs. A log of `n` valid signed
 //! entries is written through `LogStore::append_batch` (indexes included),
-//! then for random pistols: `LogReader::scan(IndexKey::Firearm)` and an
-//! inclusion proof for every entry found, timed together from a fresh
-//! reader per dossier, as the server's trace endpoint opens one per request
-//! before encoding. Then the cost of one proof against
+//! then for random pistols: the firearm's postings and every entry found
+//! with its inclusion proof (`LogReader::entries_with_proofs`, spread over
+//! `READ_THREADS`), timed together from a fresh reader per dossier, as the
+//! server's dossier opens one per request before encoding. The same
+//! dossiers again on 1, 2 and 4 threads, cold (the file dropped from the
+//! page cache), and asked by 2 or 4 clients at once. Then the cost of one proof against
 //! the tree's depth (random leaves at sizes `n/64`, `n/8` and `n`), from
 //! which the proofs of a dossier at 10M are predicted without building it,
 //! and likewise the proofs of 50 random leaves from one reader (the nodes
