@@ -216,6 +216,37 @@ fn shared_proofs_at_size_one_tile_ends_and_the_whole_right_edge() {
     }
 }
 
+/// The spread happens (40 entries on 4 threads run on 4 threads, the
+/// calling one among them) and stays away from small batches (7 entries on
+/// 4 threads, or any number on 1, run on the calling thread alone).
+#[test]
+fn batch_reads_spread_over_threads_only_when_asked_and_worth_it() {
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    let f = fixture();
+    let size = f.leaves.len() as u64;
+    let on = |threads: usize, n: u64| {
+        let seen = Mutex::new(HashSet::new());
+        let set: Vec<u64> = (0..n).map(|i| i * 37).collect();
+        let r = f.store.read().unwrap().with_threads(threads);
+        let got = r
+            .entries_with_proofs(&set, size, |_| {
+                seen.lock().unwrap().insert(std::thread::current().id());
+                true
+            })
+            .unwrap();
+        assert_eq!(got.len(), set.len());
+        seen.into_inner().unwrap()
+    };
+    let me = std::thread::current().id();
+    let spread = on(4, 40);
+    assert_eq!(spread.len(), 4);
+    assert!(spread.contains(&me));
+    assert_eq!(on(4, 7), HashSet::from([me]));
+    assert_eq!(on(1, 40), HashSet::from([me]));
+    assert_eq!(on(0, 40), HashSet::from([me]), "0 threads means 1");
+}
+
 #[test]
 fn batch_reads_name_the_first_missing_entry_and_refuse_a_size_beyond_the_log() {
     let f = fixture();
