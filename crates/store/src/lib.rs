@@ -43,7 +43,7 @@ pub use error::StoreError;
 pub use finding::StoredFinding;
 pub use log::{
     Accepted, Compaction, FsckReport, IndexAnswer, LogReader, LogStore, MapStage, Problem,
-    StoredEntry, decode_row, fsck, thread_cpu_ns,
+    ProvenEntry, READ_THREADS, StoredEntry, decode_row, fsck, thread_cpu_ns,
 };
 #[cfg(feature = "bench-support")]
 pub use log::{entry_of_row, stored_row, training_sample};

@@ -1,20 +1,23 @@
 //! Scenario 3: one weapon's dossier with proofs. A log of `n` valid signed
 //! entries is written through `LogStore::append_batch` (indexes included),
-//! then for random pistols: `LogReader::scan(IndexKey::Firearm)` and an
-//! inclusion proof for every entry found, timed together from a fresh
-//! reader per dossier, as the server's trace endpoint opens one per request
-//! before encoding. Then the cost of one proof against
+//! then for random pistols: the firearm's postings and every entry found
+//! with its inclusion proof (`LogReader::entries_with_proofs`, spread over
+//! `READ_THREADS`), timed together from a fresh reader per dossier, as the
+//! server's dossier opens one per request before encoding. The same
+//! dossiers again on 1, 2 and 4 threads, cold (the file dropped from the
+//! page cache), and asked by 2 or 4 clients at once. Then the cost of one proof against
 //! the tree's depth (random leaves at sizes `n/64`, `n/8` and `n`), from
 //! which the proofs of a dossier at 10M are predicted without building it,
 //! and likewise the proofs of 50 random leaves from one reader (the nodes
 //! they share hashed once, as in a dossier).
 
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use armsledger_core::ids::Timestamp;
-use armsledger_log::{EntryLeaf, verify_inclusion};
-use armsledger_store::{Accepted, IndexKey, LogStore};
+use armsledger_core::model::FirearmId;
+use armsledger_log::{EntryLeaf, Hash, verify_inclusion};
+use armsledger_store::{Accepted, IndexKey, LogStore, READ_THREADS, StoredEntry};
 
 use crate::generate::World;
 use crate::report::Figure;
@@ -98,34 +101,19 @@ pub fn run(
     let r = store.read()?;
     let size = r.size();
     let root = r.root();
-    let mut x = 0x1234_5678_9abc_def1u64;
+    let guns = dossier_guns(&world, samples);
     let mut times = Vec::with_capacity(samples);
-    let mut scans = Vec::with_capacity(samples);
-    let mut proofs_only = Vec::with_capacity(samples);
     let (mut events, mut proof_bytes, mut entry_bytes) = (0usize, 0usize, 0usize);
-    for k in 0..samples {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        let gun = world.guns[(x % world.guns.len() as u64) as usize].1;
+    for (k, gun) in guns.iter().enumerate() {
         // A fresh reader per dossier, as the server opens one per request:
         // its node cache starts empty, so only one dossier's proofs share.
-        let t = Instant::now();
-        let rd = store.read()?;
-        let found = rd.scan(&IndexKey::Firearm(gun), 0, usize::MAX)?;
-        scans.push(t.elapsed());
-        let proofs = found
-            .iter()
-            .map(|e| rd.inclusion_proof(e.index, size))
-            .collect::<Result<Vec<_>, _>>()?;
-        let total = t.elapsed();
-        times.push(total);
-        proofs_only.push(total.saturating_sub(scans.last().copied().unwrap_or_default()));
-        events += found.len();
-        proof_bytes += proofs.iter().map(|p| p.len() * 32).sum::<usize>();
-        entry_bytes += found.iter().map(|e| e.entry.bytes().len()).sum::<usize>();
+        let d = dossier(&store, gun, size, READ_THREADS)?;
+        times.push(d.total);
+        events += d.found.len();
+        proof_bytes += d.proofs.iter().map(|p| p.len() * 32).sum::<usize>();
+        entry_bytes += d.found.iter().map(|e| e.entry.bytes().len()).sum::<usize>();
         if k == 0
-            && let (Some(e), Some(p)) = (found.first(), proofs.first())
+            && let (Some(e), Some(p)) = (d.found.first(), d.proofs.first())
         {
             let leaf = EntryLeaf::new(e.received_at.millis(), e.entry.bytes());
             verify_inclusion(&leaf.hash(), e.index, size, p, &root)?;
@@ -133,26 +121,41 @@ pub fn run(
     }
     // The same dossiers again: their pages are now in redb's cache and the
     // OS page cache, so the difference from the first pass is the cost of
-    // reading cold pages (the tail at 10M).
-    let mut warm = Vec::with_capacity(samples);
-    let mut y = 0x1234_5678_9abc_def1u64;
-    for _ in 0..samples {
-        y ^= y << 13;
-        y ^= y >> 7;
-        y ^= y << 17;
-        let gun = world.guns[(y % world.guns.len() as u64) as usize].1;
-        let t = Instant::now();
-        let rd = store.read()?;
-        let found = rd.scan(&IndexKey::Firearm(gun), 0, usize::MAX)?;
-        for e in &found {
-            std::hint::black_box(rd.inclusion_proof(e.index, size)?);
-        }
-        warm.push(t.elapsed());
-    }
-    warm.sort();
+    // reading cold pages (the tail at 10M; the two-step pass above warmed
+    // them already). Then once more on one thread
+    // (the reads and proofs one after another, as before issue 23's fifth
+    // session) and on two, so that the threads' gain is measured in the
+    // same run.
     times.sort();
+    // The scan's and the proofs' shares: the same dossiers in two steps
+    // (each spread), so with their pages cached from the first pass.
+    let (mut scans, mut proofs_only) = (Vec::new(), Vec::new());
+    for gun in &guns {
+        let d = dossier_in_two_steps(&store, gun, size, READ_THREADS)?;
+        scans.push(d.scan);
+        proofs_only.push(d.total.saturating_sub(d.scan));
+    }
     scans.sort();
     proofs_only.sort();
+    let warm = pass(&store, &guns, size, READ_THREADS)?;
+    let fewer = [1, 2]
+        .into_iter()
+        .filter(|t| *t < READ_THREADS)
+        .map(|t| Ok((t, pass(&store, &guns, size, t)?)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    // Two and four clients asking for dossiers at once, each dossier on
+    // one thread and spread: whether the threads cut a loaded server's
+    // latency or only move it (the machine has few cores).
+    let mut concurrent = Vec::new();
+    for clients in [2usize, 4] {
+        for threads in [1, 2, READ_THREADS] {
+            concurrent.push((
+                clients,
+                threads,
+                together(&store, &guns, size, threads, clients)?,
+            ));
+        }
+    }
     let depth = proof_cost_by_depth(&store, size)?;
     let shared = dossier_proofs_by_depth(&store, size)?;
     let p99 = percentile(&times, 0.99);
@@ -166,6 +169,22 @@ pub fn run(
     let goal_ms = 3.0;
     let map = crate::scenario::index::log_map(&r, &label, &world.guns)?;
     drop(r);
+    // Cold: the store closed (redb's own cache gone), the file dropped from
+    // the OS page cache, reopened; the same dossiers on one thread, then
+    // (dropped again) spread. None when the kernel would not drop it.
+    let mut cold = Vec::new();
+    let mut store = Some(store);
+    for threads in [1, 2, READ_THREADS] {
+        drop(store.take());
+        let dropped = drop_from_page_cache(&path);
+        let reopened = LogStore::open(&path)?;
+        if dropped.is_ok() {
+            cold.push((threads, pass(&reopened, &guns, size, threads)?));
+        } else if let Err(e) = dropped {
+            eprintln!("trace: the file could not be dropped from the page cache: {e}");
+        }
+        store = Some(reopened);
+    }
     drop(store);
     let file = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     let kept = match keep {
@@ -203,25 +222,25 @@ pub fn run(
         .goal("p99 ≤ 3 ms (at 10M)", ms(p99) <= goal_ms),
         Figure::new(
             sc,
-            &format!("{label}: of which scan, p50"),
+            &format!("{label}: of which scan (second pass, in two steps), p50"),
             ms(percentile(&scans, 0.5)),
             "ms",
         ),
         Figure::new(
             sc,
-            &format!("{label}: of which scan, p99"),
+            &format!("{label}: of which scan (second pass, in two steps), p99"),
             ms(percentile(&scans, 0.99)),
             "ms",
         ),
         Figure::new(
             sc,
-            &format!("{label}: of which proofs (dossier less scan), p50"),
+            &format!("{label}: of which proofs (second pass: dossier less scan), p50"),
             ms(percentile(&proofs_only, 0.5)),
             "ms",
         ),
         Figure::new(
             sc,
-            &format!("{label}: of which proofs (dossier less scan), p99"),
+            &format!("{label}: of which proofs (second pass: dossier less scan), p99"),
             ms(percentile(&proofs_only, 0.99)),
             "ms",
         ),
@@ -262,6 +281,48 @@ pub fn run(
             "B",
         ),
     ];
+    for (threads, t) in &fewer {
+        for (q, name) in [(0.5, "p50"), (0.99, "p99")] {
+            figures.push(Figure::new(
+                sc,
+                &format!(
+                    "{label}: the same dossiers on {threads} thread{} (pages cached), {name}",
+                    if *threads == 1 { "" } else { "s" }
+                ),
+                ms(percentile(t, q)),
+                "ms",
+            ));
+        }
+    }
+    for (threads, t) in &cold {
+        for (q, name) in [(0.5, "p50"), (0.99, "p99")] {
+            figures.push(Figure::new(
+                sc,
+                &format!(
+                    "{label}: the same dossiers cold (store reopened, file dropped from the \
+                     page cache), {} thread{}, {name}",
+                    threads,
+                    if *threads == 1 { "" } else { "s" }
+                ),
+                ms(percentile(t, q)),
+                "ms",
+            ));
+        }
+    }
+    for (clients, threads, c) in &concurrent {
+        figures.push(Figure::new(
+            sc,
+            &format!(
+                "{label}: {clients} dossiers at once, {threads} thread{} each (pages cached): \
+                 p50 {:.2} ms, p99 {:.2} ms; dossiers per second",
+                if *threads == 1 { "" } else { "s" },
+                ms(percentile(&c.latencies, 0.5)),
+                ms(percentile(&c.latencies, 0.99)),
+            ),
+            c.latencies.len() as f64 / c.wall.as_secs_f64().max(1e-9),
+            "dossiers/s",
+        ));
+    }
     let mean_events = events as f64 / s;
     for d in &depth {
         figures.push(Figure::new(
@@ -317,6 +378,136 @@ pub fn run(
     }
     figures.extend(map);
     Ok((figures, kept))
+}
+
+/// The pistols whose dossiers are timed: `samples` of them, random but the
+/// same in every pass.
+fn dossier_guns(world: &World, samples: usize) -> Vec<FirearmId> {
+    let mut x = 0x1234_5678_9abc_def1u64;
+    (0..samples)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            world.guns[(x % world.guns.len() as u64) as usize].1
+        })
+        .collect()
+}
+
+/// One dossier as the server builds it: a fresh reader, the firearm's
+/// events, their proofs at `size`; its reads and proofs spread over
+/// `threads` threads.
+struct Dossier {
+    total: Duration,
+    scan: Duration,
+    found: Vec<StoredEntry>,
+    proofs: Vec<Vec<Hash>>,
+}
+
+fn dossier(
+    store: &LogStore,
+    gun: &FirearmId,
+    size: u64,
+    threads: usize,
+) -> anyhow::Result<Dossier> {
+    let t = Instant::now();
+    let rd = store.read()?.with_threads(threads);
+    let indexes = rd.indexes(&IndexKey::Firearm(*gun))?;
+    let scan = t.elapsed();
+    let (found, proofs): (Vec<StoredEntry>, Vec<Option<Vec<Hash>>>) = rd
+        .entries_with_proofs(&indexes, size, |_| true)?
+        .into_iter()
+        .unzip();
+    let proofs = proofs.into_iter().flatten().collect();
+    Ok(Dossier {
+        total: t.elapsed(),
+        scan,
+        found,
+        proofs,
+    })
+}
+
+/// [`dossier`] in two steps, each spread over `threads` threads: the scan
+/// (the entries' reads), then the proofs; for the time of each.
+fn dossier_in_two_steps(
+    store: &LogStore,
+    gun: &FirearmId,
+    size: u64,
+    threads: usize,
+) -> anyhow::Result<Dossier> {
+    let t = Instant::now();
+    let rd = store.read()?.with_threads(threads);
+    let found = rd.scan(&IndexKey::Firearm(*gun), 0, usize::MAX)?;
+    let scan = t.elapsed();
+    let indexes: Vec<u64> = found.iter().map(|e| e.index).collect();
+    let proofs = rd.inclusion_proofs(&indexes, size)?;
+    Ok(Dossier {
+        total: t.elapsed(),
+        scan,
+        found,
+        proofs,
+    })
+}
+
+/// The dossiers of `guns` one after another; their times, sorted.
+fn pass(
+    store: &LogStore,
+    guns: &[FirearmId],
+    size: u64,
+    threads: usize,
+) -> anyhow::Result<Vec<Duration>> {
+    let mut t = guns
+        .iter()
+        .map(|g| Ok(std::hint::black_box(dossier(store, g, size, threads)?).total))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    t.sort();
+    Ok(t)
+}
+
+/// Dossiers asked by several clients at once.
+struct Concurrent {
+    /// Each dossier's time, sorted.
+    latencies: Vec<Duration>,
+    /// From the first start to the last end.
+    wall: Duration,
+}
+
+/// `guns`' dossiers split over `clients` threads asking at the same time.
+fn together(
+    store: &LogStore,
+    guns: &[FirearmId],
+    size: u64,
+    threads: usize,
+    clients: usize,
+) -> anyhow::Result<Concurrent> {
+    let per = guns.len().div_ceil(clients.max(1)).max(1);
+    let t = Instant::now();
+    let parts = std::thread::scope(|s| {
+        let handles: Vec<_> = guns
+            .chunks(per)
+            .map(|part| s.spawn(move || pass(store, part, size, threads)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("a dossier client panicked"))?
+            })
+            .collect::<anyhow::Result<Vec<_>>>()
+    })?;
+    let wall = t.elapsed();
+    let mut latencies: Vec<Duration> = parts.into_iter().flatten().collect();
+    latencies.sort();
+    Ok(Concurrent { latencies, wall })
+}
+
+/// Asks the kernel to drop `path`'s pages from its page cache
+/// (`posix_fadvise(DONTNEED)`: no root needed, clean pages only).
+fn drop_from_page_cache(path: &Path) -> anyhow::Result<()> {
+    let file = std::fs::File::open(path)?;
+    file.sync_all()?;
+    rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed)?;
+    Ok(())
 }
 
 /// Dossiers timed at one tree size: the proofs of `EVENTS_PER_GUN` random

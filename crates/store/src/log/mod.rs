@@ -37,7 +37,7 @@ use tables::*;
 
 pub use fsck::{FsckReport, Problem, fsck};
 pub use index::{MapStage, thread_cpu_ns};
-pub use read::LogReader;
+pub use read::{LogReader, ProvenEntry, READ_THREADS};
 pub use sign::IndexAnswer;
 
 /// An entry the server verified and accepted, ready to be logged.

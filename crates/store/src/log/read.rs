@@ -34,6 +34,20 @@ type BlockTable = ReadOnlyTable<(&'static [u8], u64), &'static [u8]>;
 /// Posting tables, in the order firearm, lot, person, site.
 type Postings = [BlockTable; 4];
 
+/// Threads a reader spreads the point reads and proofs of one answer over
+/// by default ([`LogReader::entries_at`], [`LogReader::inclusion_proofs`]):
+/// more than the cores, because at a size the page cache does not hold
+/// most of a dossier's time is cold reads, which overlap on any core.
+pub const READ_THREADS: usize = 4;
+
+/// An entry and, when it was asked for, its inclusion proof
+/// ([`LogReader::entries_with_proofs`]).
+pub type ProvenEntry = (StoredEntry, Option<Vec<Hash>>);
+
+/// Items per thread below which a batch stays on the calling thread: a
+/// thread costs tens of microseconds, a warm point read a few.
+const ITEMS_PER_THREAD: usize = 4;
+
 /// A consistent snapshot of the log.
 ///
 /// Proofs built from one reader share the tree rows they read (bounded to a
@@ -44,6 +58,7 @@ pub struct LogReader {
     tiles: ReadOnlyTable<(u8, u64), &'static [u8]>,
     halves: ReadOnlyTable<(u8, u64), &'static [u8]>,
     cache: NodeCache,
+    threads: usize,
     by_hash: ReadOnlyTable<(u32, u64), ()>,
     by_slot: BlockTable,
     postings: Postings,
@@ -78,6 +93,7 @@ impl LogReader {
             tiles: txn.open_table(TILES)?,
             halves: txn.open_table(HALF_TILES)?,
             cache: NodeCache::default(),
+            threads: READ_THREADS,
             by_hash: txn.open_table(BY_HASH)?,
             by_slot: txn.open_table(BY_SLOT)?,
             postings: [
@@ -91,6 +107,100 @@ impl LogReader {
             checkpoints: txn.open_table(CHECKPOINTS)?,
             frontier,
             _txn: txn,
+        })
+    }
+
+    /// This reader with its batch reads ([`Self::entries_at`],
+    /// [`Self::inclusion_proofs`], [`Self::scan`]) spread over at most
+    /// `threads` threads (1: all on the calling thread); the answers are the
+    /// same whatever the number.
+    #[must_use]
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
+    }
+
+    /// `f` of every item of `items`, in order, computed on up to
+    /// `self.threads` threads from this one snapshot (contiguous chunks, the
+    /// first on the calling thread). The first error in `items` order, as a
+    /// loop would return it.
+    fn par_map<T: Send>(
+        &self,
+        items: &[u64],
+        f: impl Fn(u64) -> Result<T, StoreError> + Sync,
+    ) -> Result<Vec<T>, StoreError> {
+        let threads = self.threads.min(items.len() / ITEMS_PER_THREAD).max(1);
+        if threads == 1 {
+            return items.iter().map(|&i| f(i)).collect();
+        }
+        let per = items.len().div_ceil(threads);
+        let f = &f;
+        let run = |chunk: &[u64]| chunk.iter().map(|&i| f(i)).collect::<Result<Vec<T>, _>>();
+        std::thread::scope(|s| {
+            let mut chunks = items.chunks(per);
+            let first = chunks.next().unwrap_or_default();
+            let rest: Vec<_> = chunks.map(|c| s.spawn(move || run(c))).collect();
+            let mut out = run(first)?;
+            out.reserve(items.len().saturating_sub(out.len()));
+            for handle in rest {
+                // A worker only panics where the same loop on this thread
+                // would have: carry its panic on unchanged.
+                let part = handle
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p))?;
+                out.extend(part);
+            }
+            Ok(out)
+        })
+    }
+
+    /// Entries `indexes`, decoded with their reception times, in the order
+    /// asked; their point reads issued from several threads at once (see
+    /// [`Self::with_threads`]). A missing entry is an error naming it.
+    pub fn entries_at(&self, indexes: &[u64]) -> Result<Vec<StoredEntry>, StoreError> {
+        self.par_map(indexes, |i| {
+            self.entry(i)?
+                .ok_or_else(|| StoreError::missing("entries", i))
+        })
+    }
+
+    /// The inclusion proofs of entries `indexes` in the tree of exactly
+    /// `size` entries, in the order asked: the same hashes as
+    /// [`Self::inclusion_proof`] of each, built on several threads (see
+    /// [`Self::with_threads`]) that share this reader's node cache.
+    pub fn inclusion_proofs(
+        &self,
+        indexes: &[u64],
+        size: u64,
+    ) -> Result<Vec<Vec<Hash>>, StoreError> {
+        self.check_size(size)?;
+        let tree = self.tree();
+        self.par_map(indexes, |i| {
+            tree.inclusion_proof(i, size).map_err(store_error)
+        })
+    }
+
+    /// Entries `indexes` as [`Self::entries_at`], each with its inclusion
+    /// proof at `size` when `prove` keeps it (else `None`, and no proof is
+    /// built): one spread over the reader's threads for both, so that a
+    /// dossier's entry reads and proofs start threads once and each
+    /// thread's proofs find its entries' pages warm.
+    pub fn entries_with_proofs(
+        &self,
+        indexes: &[u64],
+        size: u64,
+        prove: impl Fn(&StoredEntry) -> bool + Sync,
+    ) -> Result<Vec<ProvenEntry>, StoreError> {
+        self.check_size(size)?;
+        let tree = self.tree();
+        self.par_map(indexes, |i| {
+            let e = self
+                .entry(i)?
+                .ok_or_else(|| StoreError::missing("entries", i))?;
+            let proof = prove(&e)
+                .then(|| tree.inclusion_proof(i, size).map_err(store_error))
+                .transpose()?;
+            Ok((e, proof))
         })
     }
 
@@ -478,20 +588,15 @@ impl LogReader {
             .collect())
     }
 
-    /// Up to `limit` entries under `key` with log index `>= from`, in log order.
+    /// Up to `limit` entries under `key` with log index `>= from`, in log
+    /// order (their point reads spread as [`Self::entries_at`]).
     pub fn scan(
         &self,
         key: &IndexKey,
         from: u64,
         limit: usize,
     ) -> Result<Vec<StoredEntry>, StoreError> {
-        self.indexes_from(key, from, limit)?
-            .into_iter()
-            .map(|i| {
-                self.entry(i)?
-                    .ok_or_else(|| StoreError::missing("entries", i))
-            })
-            .collect()
+        self.entries_at(&self.indexes_from(key, from, limit)?)
     }
 
     /// A C2SP tile of the current tree: hash tile bytes or an entry bundle.

@@ -95,6 +95,67 @@ fn check_shared_proofs(f: &Fixture, size: u64, picks: &[u64]) {
     );
 }
 
+/// A dossier read on several threads (its entries' point reads and its
+/// proofs spread over them, sharing one node cache) equals the same dossier
+/// read on the calling thread alone, entry by entry and proof by proof
+/// from fresh readers: for the firearms of the entry at `pick` (a few
+/// events each in this workload, so on one thread) and for `extra` random
+/// entries at once (spread over the threads from 8 on).
+fn check_parallel_dossier(f: &Fixture, pick: u64, extra: &[u64], threads: usize) {
+    let size = f.leaves.len() as u64;
+    let alone = f.store.read().unwrap().with_threads(1);
+    let seen = alone.entry(pick % size).unwrap().unwrap();
+    let terms = armsledger_store::Terms::of(&seen.entry);
+    let keys = terms
+        .keys(seen.entry.chain())
+        .into_iter()
+        .filter(|k| matches!(k, armsledger_store::IndexKey::Firearm(_)));
+    let mut sets: Vec<Vec<u64>> = Vec::new();
+    for key in keys {
+        let together = f.store.read().unwrap().with_threads(threads);
+        let got = together.scan(&key, 0, usize::MAX).unwrap();
+        assert_eq!(got, alone.scan(&key, 0, usize::MAX).unwrap(), "{key:?}");
+        sets.push(got.iter().map(|e| e.index).collect());
+    }
+    sets.push(extra.iter().map(|i| i % size).collect());
+    for set in &sets {
+        let together = f.store.read().unwrap().with_threads(threads);
+        let got = together.inclusion_proofs(set, size).unwrap();
+        assert_eq!(got.len(), set.len());
+        for (&i, proof) in set.iter().zip(&got) {
+            let fresh = f.store.read().unwrap().inclusion_proof(i, size).unwrap();
+            assert_eq!(*proof, fresh, "leaf {i} of {size}, {threads} threads");
+        }
+        let entries = together.entries_at(set).unwrap();
+        for (&i, e) in set.iter().zip(&entries) {
+            assert_eq!(Some(e), alone.entry(i).unwrap().as_ref(), "entry {i}");
+        }
+        // Entries and proofs in one spread, the proofs of odd entries only.
+        let both = f.store.read().unwrap().with_threads(threads);
+        let both = both
+            .entries_with_proofs(set, size, |e| e.index % 2 == 1)
+            .unwrap();
+        assert_eq!(both.len(), set.len());
+        for ((e, proof), (want, want_proof)) in both.iter().zip(entries.iter().zip(&got)) {
+            assert_eq!(e, want);
+            assert_eq!(proof.as_ref(), (e.index % 2 == 1).then_some(want_proof));
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(40))]
+
+    #[test]
+    fn a_dossier_read_on_several_threads_equals_one_thread(
+        pick in any::<u64>(),
+        extra in proptest::collection::vec(any::<u64>(), 0..60),
+        threads in 2usize..=6,
+    ) {
+        check_parallel_dossier(fixture(), pick, &extra, threads);
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
@@ -152,6 +213,78 @@ fn shared_proofs_at_size_one_tile_ends_and_the_whole_right_edge() {
         // ones: each right-edge root is built once and reused.
         let picks: Vec<u64> = (size.saturating_sub(300)..size).chain(0..20).collect();
         check_shared_proofs(f, size, &picks);
+    }
+}
+
+/// The spread happens (40 entries on 4 threads run on 4 threads, the
+/// calling one among them) and stays away from small batches (7 entries on
+/// 4 threads, or any number on 1, run on the calling thread alone).
+#[test]
+fn batch_reads_spread_over_threads_only_when_asked_and_worth_it() {
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    let f = fixture();
+    let size = f.leaves.len() as u64;
+    let on = |threads: usize, n: u64| {
+        let seen = Mutex::new(HashSet::new());
+        let set: Vec<u64> = (0..n).map(|i| i * 37).collect();
+        let r = f.store.read().unwrap().with_threads(threads);
+        let got = r
+            .entries_with_proofs(&set, size, |_| {
+                seen.lock().unwrap().insert(std::thread::current().id());
+                true
+            })
+            .unwrap();
+        assert_eq!(got.len(), set.len());
+        seen.into_inner().unwrap()
+    };
+    let me = std::thread::current().id();
+    let spread = on(4, 40);
+    assert_eq!(spread.len(), 4);
+    assert!(spread.contains(&me));
+    assert_eq!(on(4, 7), HashSet::from([me]));
+    assert_eq!(on(1, 40), HashSet::from([me]));
+    assert_eq!(on(0, 40), HashSet::from([me]), "0 threads means 1");
+}
+
+#[test]
+fn batch_reads_name_the_first_missing_entry_and_refuse_a_size_beyond_the_log() {
+    let f = fixture();
+    let size = f.leaves.len() as u64;
+    for threads in [1, 4] {
+        let r = f.store.read().unwrap().with_threads(threads);
+        // 40 indexes, so four threads each get some; two are past the log.
+        let mut set: Vec<u64> = (0..38).map(|i| i * 50).collect();
+        set.extend([size + 7, size + 3]);
+        match r.entries_at(&set) {
+            Err(StoreError::StoredValueMissing { table, key }) => {
+                assert_eq!((table, key.as_str()), ("entries", &*(size + 7).to_string()));
+            }
+            other => panic!("{threads} threads: {other:?}"),
+        }
+        set.truncate(38);
+        assert_eq!(r.entries_at(&set).unwrap().len(), 38);
+        assert!(matches!(
+            r.inclusion_proofs(&set, size + 1),
+            Err(StoreError::SizeBeyondLog { .. })
+        ));
+        match r.inclusion_proofs(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 500, 100, 11], 400) {
+            Err(StoreError::Log(LogError::IndexBeyondTree { index, size })) => {
+                assert_eq!((index, size), (500, 400));
+            }
+            other => panic!("{threads} threads: {other:?}"),
+        }
+        assert!(r.entries_at(&[]).unwrap().is_empty());
+        // A lot's hundreds of events, scanned on `threads` threads.
+        let lot = armsledger_store::Terms::of(&r.entry(size - 1).unwrap().unwrap().entry).lots;
+        for l in lot {
+            let key = armsledger_store::IndexKey::Lot(l);
+            let got = r.scan(&key, 0, usize::MAX).unwrap();
+            let one = f.store.read().unwrap().with_threads(1);
+            assert!(got.len() > 100, "{}", got.len());
+            assert_eq!(got, one.scan(&key, 0, usize::MAX).unwrap());
+        }
+        assert!(r.inclusion_proofs(&[], size).unwrap().is_empty());
     }
 }
 
