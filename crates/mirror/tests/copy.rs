@@ -832,3 +832,103 @@ async fn check_serial_on_a_mirror_with_no_checkpoint_says_so() {
     let _ = stop.send(());
     run.await.unwrap().unwrap();
 }
+
+/// Median and range of `xs` (ms), for the figures below.
+fn spread(xs: &mut [f64]) -> String {
+    xs.sort_by(f64::total_cmp);
+    format!(
+        "median {:.1} ms ({:.1}-{:.1}, {} runs)",
+        xs[xs.len() / 2],
+        xs[0],
+        xs[xs.len() - 1],
+        xs.len()
+    )
+}
+
+/// The figures of docs/performance.md, section 9 ("A mirror's start and
+/// step"): a copy of `ARMSLEDGER_MIRROR_N` entries (default 100,000), one
+/// firearm acquired per entry (the state grows with the fleet). Run with
+/// `cargo test -p armsledger-mirror --test copy measure -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: run by name"]
+async fn measure_a_mirrors_start_and_step() {
+    use std::time::Instant;
+    let n: usize = std::env::var("ARMSLEDGER_MIRROR_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let (steps, per_step) = (5, 1_000);
+    let mut s = Scenario::standard();
+    while s.log.len() < n + steps * per_step {
+        let k = s.log.len();
+        s.acquire("north", &format!("SN-{k:09}"));
+    }
+    let log = s.log.clone();
+    let o = origin().await;
+    let t = Instant::now();
+    ingest(&o, &log[..n]).await;
+    eprintln!("origin: {n} entries in {:.1} s", t.elapsed().as_secs_f64());
+    let dir = tempfile::tempdir().unwrap();
+    let (copy, m) = open_copy(dir.path(), url(o.addr), &o);
+    let t = Instant::now();
+    let (mut m, r) = step(m).await;
+    assert_eq!(r.unwrap(), Step::Advanced(0, n as u64));
+    eprintln!(
+        "mirror: first step of {n} in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    // A step of `per_step` entries over a copy of n, and what the step
+    // before this change also paid: a clone of the whole rules state.
+    let (mut step_ms, mut clone_ms) = (Vec::new(), Vec::new());
+    for k in 0..steps {
+        let from = n + k * per_step;
+        ingest(&o, &log[from..from + per_step]).await;
+        let t = Instant::now();
+        let (next, r) = step(m).await;
+        step_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        m = next;
+        assert_eq!(
+            r.unwrap(),
+            Step::Advanced(from as u64, (from + per_step) as u64)
+        );
+        let v = copy.read_verifier().unwrap();
+        let t = Instant::now();
+        let c = v.clone();
+        clone_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        drop(c);
+    }
+    eprintln!("step of {per_step} at {n}: {}", spread(&mut step_ms));
+    eprintln!("clone of the state at {n}: {}", spread(&mut clone_ms));
+    drop(m);
+    armsledger_server::snapshots::write_now(&copy).unwrap();
+    let size = copy.store().read().unwrap().size();
+    close(copy).await;
+    for enabled in [false, true] {
+        let (mut open_ms, mut tiles_ms) = (Vec::new(), Vec::new());
+        for _ in 0..3 {
+            let t = Instant::now();
+            let copy = Shared::open_mirror(
+                snapshot_config(dir.path(), enabled, 250_000),
+                o.shared.log_vkey(),
+                Clock::System,
+            )
+            .unwrap();
+            open_ms.push(t.elapsed().as_secs_f64() * 1e3);
+            let r = copy.snapshots().start_report();
+            assert_eq!(r.replayed, if enabled { 0 } else { size }, "{r:?}");
+            let t = Instant::now();
+            let m = Mirror::open_serving(mirror_config(dir.path(), url(o.addr), &o), copy.clone())
+                .unwrap();
+            tiles_ms.push(t.elapsed().as_secs_f64() * 1e3);
+            drop(m);
+            close(copy).await;
+        }
+        let how = if enabled {
+            "from its snapshot"
+        } else {
+            "replaying the whole copy"
+        };
+        eprintln!("start at {size}, {how}: state {}", spread(&mut open_ms));
+        eprintln!("start at {size}, {how}: tiles {}", spread(&mut tiles_ms));
+    }
+}
