@@ -209,7 +209,7 @@ impl IntoResponse for ApiError {
         }
         let retry_after = match self {
             ApiError::DiskFault(_) => Some(DISK_RETRY_AFTER_SECS),
-            ApiError::Busy(_) | ApiError::RateLimited(_) => Some(1),
+            ApiError::Busy(_) | ApiError::RateLimited(_) | ApiError::NoCheckpoint(_) => Some(1),
             _ => None,
         };
         if let Some(secs) = retry_after {
