@@ -503,11 +503,17 @@ impl Mirror {
                 ));
             }
         }
-        // Verified: keep the copy (which checks every entry against its
-        // state, and its own roots, the verifiable index's included,
-        // against the checkpoint), the tiles, then the checkpoint.
+        // Verified: keep the copy (the entries checked here, with core's
+        // pipeline, against the copy's live state under its lock, then
+        // applied; the copy checks its own roots, the verifiable index's
+        // included, against the checkpoint), the tiles, then the checkpoint.
         if let Some(copy) = self.copy.clone() {
-            match copy.append_mirrored(&fetched, first, &note) {
+            let check = |v: &LedgerVerifier| {
+                let fresh: Vec<Arc<SignedEntry>> = fetched.iter().map(|(e, _)| e.clone()).collect();
+                v.check_batch(&fresh, &vec![false; fresh.len()])
+                    .map_err(|(k, e)| (k, e.to_string()))
+            };
+            match copy.append_mirrored(&fetched, first, &note, check) {
                 Ok(_) => {}
                 Err(MirrorAppendError::Rejected { index, reason }) => {
                     return Err(self.refuse(

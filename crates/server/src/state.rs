@@ -437,12 +437,12 @@ impl Shared {
     /// the origin logged; `first` is the log index of the first) with the
     /// origin's checkpoint over them, then serves that checkpoint.
     ///
-    /// Under the verifier's write lock, without copying the state: the
-    /// signatures are checked at once over the rayon pool, the entries as a
-    /// whole against the live state ([`LedgerVerifier::check_batch`]: an
-    /// entry that fails changes nothing), then applied, and written in one
-    /// transaction that checks the copy's size, tree root and verifiable
-    /// index root against the checkpoint
+    /// Under the verifier's write lock, without copying the state: `check`
+    /// (the mirror's own checks, core's code only) sees the live state and
+    /// refuses the entries as a whole, or not (`Err((k, reason))`: entry
+    /// `first + k` fails; nothing changed); then they are applied, and
+    /// written in one transaction that checks the copy's size, tree root and
+    /// verifiable index root against the checkpoint
     /// ([`armsledger_store::LogStore::append_mirrored`]). If that
     /// transaction fails, the entries just applied are taken out again (the
     /// state is rebuilt from the newest rules snapshot and the log) before
@@ -453,6 +453,7 @@ impl Shared {
         entries: &[(Arc<SignedEntry>, Timestamp)],
         first: u64,
         note: &str,
+        check: impl FnOnce(&LedgerVerifier) -> Result<(), (usize, String)>,
     ) -> Result<Published, MirrorAppendError> {
         let Signer::Mirror(key) = &self.signer else {
             return Err(MirrorAppendError::Write(WriteError::Store(
@@ -472,17 +473,7 @@ impl Shared {
             index: first.saturating_add(k as u64),
             reason,
         };
-        let fresh: Vec<Arc<SignedEntry>> = entries.iter().map(|(e, _)| e.clone()).collect();
-        let refs: Vec<&SignedEntry> = fresh.iter().map(|e| &**e).collect();
-        // Records are never replaced once enrolled: a key the registry
-        // assigns now stays that entry's key for the whole batch.
-        let checked: Vec<bool> = crate::ingest::verify_entries(v.keys(), &refs)
-            .into_iter()
-            .zip(&refs)
-            .map(|(pre, e)| crate::ingest::still_valid(v.keys(), e, pre))
-            .collect();
-        v.check_batch(&fresh, &checked)
-            .map_err(|(k, e)| rejected(k, e.to_string()))?;
+        check(&v).map_err(|(k, reason)| rejected(k, reason))?;
         let mut batch = Vec::with_capacity(entries.len());
         for (k, (e, at)) in entries.iter().enumerate() {
             match v.ingest_checked(e.clone(), Some(*at)) {

@@ -22,7 +22,6 @@ mod signatures;
 
 pub(crate) use replay::replay_onto;
 pub use replay::{rebuild_verifier, replay_from};
-pub(crate) use signatures::{still_valid, verify_entries};
 
 use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
