@@ -464,6 +464,14 @@ impl Shared {
                 },
             )));
         };
+        // A state an earlier step could not put back, or one a failed read
+        // of the log left wrong: rebuilt before anything is checked on it.
+        if self.verifier_is_stale() {
+            let v = self.rebuilt_state().map_err(|e| {
+                MirrorAppendError::Stale(format!("the state could not be rebuilt: {e}"))
+            })?;
+            self.replace_verifier(v);
+        }
         let t = Instant::now();
         let mut v = self
             .verifier
@@ -584,8 +592,8 @@ pub enum MirrorAppendError {
     /// the disk): nothing of the step was kept.
     #[error("{0}")]
     Write(WriteError),
-    /// The state could not be put back after a refused step: it is rebuilt
-    /// at the next step.
+    /// The state could not be put back after a refused step (or rebuilt
+    /// before this one): it is rebuilt at the next step.
     #[error("{0}")]
     Stale(String),
 }

@@ -144,6 +144,13 @@ pub fn run(a: MirrorArgs) -> anyhow::Result<u8> {
     };
     if a.once {
         let r = mirror.step();
+        // As at a shutdown: a rules snapshot of the whole copy, so the next
+        // start replays nothing.
+        if let Some(c) = &copy
+            && let Err(e) = armsledger_server::snapshots::write_now(c)
+        {
+            eprintln!("warning: no rules snapshot: {e}");
+        }
         let code = match &r {
             Ok(_) => 0,
             Err(MirrorError::Refused { .. } | MirrorError::Stopped(_)) => 1,
@@ -193,9 +200,7 @@ pub fn run(a: MirrorArgs) -> anyhow::Result<u8> {
             listener,
             Duration::from_millis(a.interval_ms.max(100)),
             router,
-            async {
-                let _ = tokio::signal::ctrl_c().await;
-            },
+            armsledger_server::shutdown_signal(),
         )
         .await
         .context("serving the mirror")?;
