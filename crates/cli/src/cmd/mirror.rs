@@ -27,7 +27,9 @@ traces, dossiers, lot traces, check-serial, proofs, exports, the console; reads 
 mirror's own tokens (DATA/tokens.json, same roles and scopes as at the origin). Writes and\n\
 the origin's own records (ingest, witnesses, equivocations, sync) answer 501 not-mirrored.\n\
 A fork, rollback or wrong index root is refused: evidence in DATA/evidence, the mirror stops\n\
-following (exit 1 with --once). See docs/operations.md (\"Mirrors\").")]
+following (exit 1 with --once). With a copy it keeps rules snapshots in DATA/snapshots as a server\n\
+does (on its schedule, after --once, at Ctrl-C or SIGTERM) and starts from the newest that matches.\n\
+See docs/operations.md (\"Mirrors\").")]
 pub struct MirrorArgs {
     /// The origin: the server's URL, or the public bucket's HTTP URL with its prefix.
     #[arg(long)]
