@@ -284,6 +284,19 @@ fn trace_and_verify_work_against_a_mirror_as_against_the_origin() {
     let (st, body) = get(m, "/v1/witnesses", Some(&token));
     assert_eq!(st, 501, "{}", String::from_utf8_lossy(&body));
     assert_eq!(json(&body)["type"], "not-mirrored");
+
+    // SIGTERM, as a server: a rules snapshot of the whole copy at shutdown,
+    // so the next start replays nothing (issue 23).
+    let mut mirror = mirror;
+    let st = std::process::Command::new("kill")
+        .args(["-TERM", &mirror.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success(), "kill -TERM");
+    assert!(mirror.0.wait().unwrap().success());
+    let snaps = armsledger_store::snapshot::SnapshotDir::new(data.join("snapshots"));
+    let listed: Vec<u64> = snaps.list().unwrap().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(listed.first(), Some(&size), "{listed:?}");
 }
 
 /// Signs in to the console at `base` with `token` (form, CSRF, cookies)

@@ -15,7 +15,8 @@ use armsledger_log::{
     open_checkpoint,
 };
 use armsledger_server::Shared;
-use armsledger_store::{Accepted, StoreError};
+use armsledger_server::state::MirrorAppendError;
+use armsledger_store::StoreError;
 
 use crate::MirrorError;
 use crate::files::{disk, read, write};
@@ -217,6 +218,26 @@ impl Mirror {
         let cp = open_checkpoint(&note, &self.key, self.key.name())
             .map_err(|e| disk(&dir.join("checkpoint"), e))?;
         let size = cp.checkpoint().size();
+        // Hash tiles only (a mirror with a copy, or one that does not
+        // follow entries): the right edge is enough, the partial tile of
+        // each level, checked against the held checkpoint's root. Every
+        // tile is read back only when entries are verified here, or when
+        // the right edge does not give the checkpoint's root.
+        if self.entries.is_none() {
+            match self.right_edge(size) {
+                Ok(tree) if tree.root() == *cp.checkpoint().root() => {
+                    self.tree = tree;
+                    self.held = Some(String::from_utf8_lossy(&note).into_owned());
+                    return Ok(());
+                }
+                Ok(_) => tracing::warn!(
+                    "the partial tiles held do not give the checkpoint's root: reading every tile back"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the partial tiles held: reading every tile back");
+                }
+            }
+        }
         let mut scratch = Vec::new();
         for tile in level0_tiles(0, size) {
             let bytes = read(&dir, &tile.path())?
@@ -243,6 +264,25 @@ impl Mirror {
         }
         self.held = Some(String::from_utf8_lossy(&note).into_owned());
         Ok(())
+    }
+
+    /// The tree of `size` leaves from the partial tile of each level held.
+    fn right_edge(&self, size: u64) -> Result<Tree, MirrorError> {
+        let dir = &self.config.data;
+        let mut partial = Vec::with_capacity(8);
+        for level in 0..8 {
+            let Some(tile) = Tree::partial_tile(size, level) else {
+                partial.push(Vec::new());
+                continue;
+            };
+            let bytes = read(dir, &tile.path())?
+                .ok_or_else(|| disk(&dir.join(tile.path()), "missing from the copy"))?;
+            partial.push(
+                hashes_of(&bytes, tile.width())
+                    .ok_or_else(|| disk(&dir.join(tile.path()), "malformed"))?,
+            );
+        }
+        Tree::from_partials(size, partial).map_err(|e| disk(dir, e))
     }
 
     fn read_bundle(
@@ -362,7 +402,6 @@ impl Mirror {
             ));
         }
         let mut scratch = self.tree.clone();
-        let mut verifier = self.entries.clone();
         // With a copy: the entries it holds already (a crash between the
         // store's commit and the tiles' writing) are checked against their
         // leaves but not applied again.
@@ -371,15 +410,12 @@ impl Mirror {
             .as_ref()
             .and_then(|c| c.latest_checkpoint())
             .map_or(0, |p| p.size);
-        let mut copy_verifier = match &self.copy {
-            Some(c) => Some(
-                c.read_verifier()
-                    .map_err(|e| disk(&self.config.data, e))?
-                    .clone(),
-            ),
-            None => None,
-        };
-        let mut accepted = Vec::new();
+        let first = held.max(stored);
+        // The entries fetched, decoded and checked against their leaves;
+        // checked against the rules state (the copy's, or this mirror's
+        // own) only once the whole step hangs together, and without a copy
+        // of that state: nothing of a step that fails is kept.
+        let mut fetched: Vec<(Arc<SignedEntry>, Timestamp)> = Vec::new();
         let mut out = Vec::new();
         for tile in level0_tiles(held, size) {
             let bytes = self.origin.public(&tile.path(), 8192)?;
@@ -397,10 +433,7 @@ impl Mirror {
                     &note,
                 ));
             }
-            let data = match (
-                verifier.is_some() || copy_verifier.is_some(),
-                tile.entry_bundle(),
-            ) {
+            let data = match (self.follows_entries(), tile.entry_bundle()) {
                 (true, Some(b)) => {
                     let bytes = self.origin.private(&b.path(), MAX_BUNDLE_BYTES as u64)?;
                     let entries = decode_entry_bundle(&bytes, b.width()).map_err(|e| {
@@ -416,7 +449,7 @@ impl Mirror {
             for (k, leaf) in hashes.iter().enumerate().skip(start) {
                 let d = data.as_ref().and_then(|d| d.get(k).cloned());
                 let index = tile.index() * 256 + k as u64;
-                if let (Some(v), Some(d)) = (copy_verifier.as_mut(), &d) {
+                if let Some(d) = &d {
                     if leaf_hash(d) != *leaf {
                         return Err(self.refuse(
                             "inconsistent",
@@ -424,9 +457,9 @@ impl Mirror {
                             &note,
                         ));
                     }
-                    if index >= stored {
-                        match accept_entry(v, d) {
-                            Ok(a) => accepted.push(a),
+                    if index >= first {
+                        match decode_leaf(d) {
+                            Ok(e) => fetched.push(e),
                             Err(e) => {
                                 return Err(self.refuse(
                                     "bad-entry",
@@ -439,22 +472,6 @@ impl Mirror {
                 }
                 // The copy holds the entries; the tiles directory hash tiles only.
                 let d = if self.copy.is_some() { None } else { d };
-                if let (Some(v), Some(d)) = (verifier.as_mut(), &d) {
-                    if leaf_hash(d) != *leaf {
-                        return Err(self.refuse(
-                            "inconsistent",
-                            format!("entry {index} does not hash to its leaf in {}", tile.path()),
-                            &note,
-                        ));
-                    }
-                    if let Err(e) = verify_entry(v, d) {
-                        return Err(self.refuse(
-                            "bad-entry",
-                            format!("entry {index} does not verify: {e}"),
-                            &note,
-                        ));
-                    }
-                }
                 scratch
                     .push(*leaf, d, &mut out)
                     .map_err(|e| MirrorError::Malformed {
@@ -474,17 +491,40 @@ impl Mirror {
                 &note,
             ));
         }
-        // Verified: keep the copy (which checks its own roots, the
-        // verifiable index's included, against the checkpoint), the tiles,
-        // then the checkpoint.
-        if let (Some(copy), Some(v)) = (self.copy.clone(), copy_verifier) {
-            match copy.append_mirrored(&accepted, &note, v) {
+        // Without a copy: the entries against this mirror's own state, as a
+        // whole (applied once the tiles are kept).
+        if let Some(v) = &self.entries {
+            let fresh: Vec<Arc<SignedEntry>> = fetched.iter().map(|(e, _)| e.clone()).collect();
+            if let Err((k, e)) = v.check_batch(&fresh, &vec![false; fresh.len()]) {
+                return Err(self.refuse(
+                    "bad-entry",
+                    format!("entry {} does not verify: {e}", first + k as u64),
+                    &note,
+                ));
+            }
+        }
+        // Verified: keep the copy (the entries checked here, with core's
+        // pipeline, against the copy's live state under its lock, then
+        // applied; the copy checks its own roots, the verifiable index's
+        // included, against the checkpoint), the tiles, then the checkpoint.
+        if let Some(copy) = self.copy.clone() {
+            let check = |v: &LedgerVerifier| {
+                let fresh: Vec<Arc<SignedEntry>> = fetched.iter().map(|(e, _)| e.clone()).collect();
+                v.check_batch(&fresh, &vec![false; fresh.len()])
+                    .map_err(|(k, e)| (k, e.to_string()))
+            };
+            match copy.append_mirrored(&fetched, first, &note, check) {
                 Ok(_) => {}
-                Err(armsledger_server::disk::WriteError::Store(StoreError::MirrorMismatch {
-                    what,
-                    reason,
-                    ..
-                })) => {
+                Err(MirrorAppendError::Rejected { index, reason }) => {
+                    return Err(self.refuse(
+                        "bad-entry",
+                        format!("entry {index} does not verify: {reason}"),
+                        &note,
+                    ));
+                }
+                Err(MirrorAppendError::Write(armsledger_server::disk::WriteError::Store(
+                    StoreError::MirrorMismatch { what, reason, .. },
+                ))) => {
                     let kind = if what == "index" {
                         "index"
                     } else {
@@ -515,7 +555,14 @@ impl Mirror {
             remove_superseded(&dir, *tile);
         }
         self.tree = scratch;
-        self.entries = verifier;
+        if let Some(v) = self.entries.as_mut() {
+            for (e, at) in fetched {
+                // check_batch passed: nothing here fails.
+                if let Err(err) = v.ingest_checked(e, Some(at)) {
+                    tracing::error!(error = %err, "an entry checked as part of its step did not apply");
+                }
+            }
+        }
         self.held = Some(note);
         Ok(Step::Advanced(held, size))
     }
@@ -605,21 +652,11 @@ fn hashes_of(bytes: &[u8], width: u16) -> Option<Vec<Hash>> {
         .collect()
 }
 
-/// Decodes leaf data, runs its entry through the verification pipeline, and
-/// returns it as the origin logged it (receipt time, hard-rule findings).
-fn accept_entry(v: &mut LedgerVerifier, data: &[u8]) -> Result<Accepted, String> {
+/// Decodes leaf data: the entry and the receipt time the origin logged.
+fn decode_leaf(data: &[u8]) -> Result<(Arc<SignedEntry>, Timestamp), String> {
     let leaf = EntryLeaf::parse(data).map_err(|e| e.to_string())?;
     let entry = Arc::new(SignedEntry::decode(leaf.entry).map_err(|e| e.to_string())?);
-    let received_at = Timestamp(leaf.received_at);
-    let findings = v
-        .ingest(entry.clone(), Some(received_at))
-        .map_err(|e| e.to_string())?
-        .to_vec();
-    Ok(Accepted {
-        entry,
-        received_at,
-        findings,
-    })
+    Ok((entry, Timestamp(leaf.received_at)))
 }
 
 /// Decodes leaf data and runs its entry through the verification pipeline.

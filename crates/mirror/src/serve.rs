@@ -306,6 +306,7 @@ pub async fn run_with(
         .map_or_else(armsledger_server::Config::default, |c| c.config().clone());
     let header_timeout = Duration::from_secs(limits.header_timeout_secs);
     let cap = armsledger_server::accept::connection_cap(limits.max_connections);
+    let copy = mirror.copy().cloned();
     let s = served.clone();
     let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
     let follower = std::thread::Builder::new()
@@ -328,6 +329,18 @@ pub async fn run_with(
     armsledger_server::accept::accept_loop(listener, router, header_timeout, cap, shutdown).await;
     let _ = stop_tx.send(());
     let _ = follower.join();
+    // As the server does: a rules snapshot of the whole copy, so the next
+    // start replays nothing.
+    if let Some(copy) = copy {
+        match tokio::task::spawn_blocking(move || armsledger_server::snapshots::write_now(&copy))
+            .await
+        {
+            Ok(Ok(Some(size))) => tracing::info!(size, "rules snapshot at shutdown"),
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "no rules snapshot at shutdown"),
+            Err(e) => tracing::warn!(error = %e, "no rules snapshot at shutdown"),
+        }
+    }
     Ok(())
 }
 

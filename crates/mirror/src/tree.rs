@@ -2,7 +2,12 @@
 //! every level, so that every hash tile is derived from the verified
 //! leaves (the higher levels are computed, not trusted from the origin).
 
-use armsledger_log::{Frontier, Hash, LogError, Tile, TileKind, encode_entry_bundle, root_of};
+use std::collections::HashMap;
+
+use armsledger_log::{
+    Frontier, Hash, HashReader, LogError, Tile, TileKind, encode_entry_bundle, root_of,
+    stored_hash_index,
+};
 
 /// Tile levels kept (256^8 leaves is beyond any log).
 const LEVELS: usize = 8;
@@ -27,6 +32,67 @@ impl Tree {
             full: vec![0; LEVELS],
             bundle: Vec::new(),
         }
+    }
+
+    /// The width of level `level`'s partial tile in a tree of `size`
+    /// leaves (0: none), and its index.
+    pub(crate) fn partial_tile(size: u64, level: usize) -> Option<Tile> {
+        let shift = u32::try_from(8 * level).ok()?;
+        let width = u16::try_from(size.checked_shr(shift)? % 256).ok()?;
+        let index = size.checked_shr(shift + 8).unwrap_or(0);
+        if width == 0 {
+            return None;
+        }
+        let lvl = u8::try_from(level).ok()?;
+        Tile::new(TileKind::Hashes(lvl), index, width).ok()
+    }
+
+    /// The tree of `size` leaves from the right edge alone: the hashes of
+    /// the partial tile of each level (`partial[level]`, as wide as
+    /// [`Self::partial_tile`] says), O(levels × 256) instead of every leaf.
+    /// Each maximal perfect subtree of the tree (a set bit `8k + r` of the
+    /// size) is `2^r` consecutive hashes of level `k`'s partial tile.
+    pub(crate) fn from_partials(size: u64, partial: Vec<Vec<Hash>>) -> Result<Tree, LogError> {
+        if partial.len() != LEVELS {
+            return Err(LogError::FrontierMalformed("one partial tile per level"));
+        }
+        for (level, part) in partial.iter().enumerate() {
+            let want = Self::partial_tile(size, level).map_or(0, |t| usize::from(t.width()));
+            if part.len() != want {
+                return Err(LogError::FrontierMalformed(
+                    "a partial tile's width does not match the size",
+                ));
+            }
+        }
+        let mut nodes = HashMap::new();
+        let mut start = 0u64;
+        for bit in (0..64u8).rev() {
+            let width = 1u64 << bit;
+            if size & width == 0 {
+                continue;
+            }
+            let (k, r) = (usize::from(bit / 8), bit % 8);
+            let from = usize::try_from((start >> (8 * k)) % 256).unwrap_or(usize::MAX);
+            let run = partial
+                .get(k)
+                .and_then(|p| p.get(from..from.saturating_add(1 << r)))
+                .ok_or(LogError::FrontierMalformed("a partial tile is too short"))?;
+            nodes.insert(stored_hash_index(bit, start >> bit)?, root_of(run));
+            start += width;
+        }
+        let frontier = Frontier::from_reader(&Nodes(nodes), size)?;
+        let full = (0..LEVELS)
+            .map(|level| {
+                size.checked_shr(u32::try_from(8 * (level + 1)).unwrap_or(u32::MAX))
+                    .unwrap_or(0)
+            })
+            .collect();
+        Ok(Tree {
+            frontier,
+            partial,
+            full,
+            bundle: Vec::new(),
+        })
     }
 
     pub(crate) fn size(&self) -> u64 {
@@ -107,6 +173,23 @@ impl Tree {
     }
 }
 
+/// The frontier's nodes by stored-hash index.
+struct Nodes(HashMap<u64, Hash>);
+
+impl HashReader for Nodes {
+    fn read_hashes(&self, indexes: &[u64]) -> Result<Vec<Hash>, LogError> {
+        indexes
+            .iter()
+            .map(|i| {
+                self.0
+                    .get(i)
+                    .copied()
+                    .ok_or(LogError::StoredHashMissing { index: *i })
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,5 +210,47 @@ mod tests {
         want.sort();
         assert_eq!(ours, want);
         assert_eq!(t.size(), 70_000);
+    }
+
+    #[test]
+    fn a_tree_from_its_partial_tiles_is_the_tree_of_every_leaf() {
+        let mut t = Tree::new();
+        let mut out = Vec::new();
+        let sizes = [
+            0u64, 1, 255, 256, 257, 65_535, 65_536, 65_537, 70_000, 131_329,
+        ];
+        let mut i = 0u64;
+        for size in sizes {
+            while i < size {
+                t.push(leaf_hash(&i.to_be_bytes()), None, &mut out).unwrap();
+                i += 1;
+            }
+            let back = Tree::from_partials(size, t.partial.clone()).unwrap();
+            assert_eq!(back.root(), t.root(), "size {size}");
+            assert_eq!(back.size(), size);
+            assert_eq!(back.full, t.full, "size {size}");
+            for level in 0..LEVELS {
+                let w = Tree::partial_tile(size, level).map_or(0, |t| usize::from(t.width()));
+                assert_eq!(t.partial[level].len(), w, "size {size} level {level}");
+            }
+            // And it grows on as the tree of every leaf does.
+            let (mut a, mut b) = (t.clone(), back);
+            let (mut oa, mut ob) = (Vec::new(), Vec::new());
+            for j in 0..300u64 {
+                let leaf = leaf_hash(&(size + j).to_le_bytes());
+                a.push(leaf, None, &mut oa).unwrap();
+                b.push(leaf, None, &mut ob).unwrap();
+            }
+            assert_eq!(a.root(), b.root());
+            assert_eq!(oa, ob);
+        }
+        // Firing: a partial tile of the wrong width, or a changed hash.
+        let mut wrong = t.partial.clone();
+        wrong[0].pop();
+        assert!(Tree::from_partials(131_329, wrong).is_err());
+        let mut changed = t.partial.clone();
+        changed[1][0] = Hash([7; 32]);
+        let back = Tree::from_partials(131_329, changed).unwrap();
+        assert_ne!(back.root(), t.root());
     }
 }

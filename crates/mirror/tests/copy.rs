@@ -348,6 +348,9 @@ async fn a_mirror_serves_traces_dossiers_and_proofs_as_the_origin_does() {
     assert_eq!(health["size"], 10_000, "{health}");
     let _ = stop.send(());
     run.await.unwrap().unwrap();
+    // As a server does at shutdown: a rules snapshot of the whole copy.
+    let snaps = copy.snapshots().dir().list().unwrap();
+    assert_eq!(snaps.first().map(|(n, _)| *n), Some(10_000), "{snaps:?}");
 }
 
 /// A proxy in front of the origin that serves `note` (if any) as
@@ -396,6 +399,7 @@ async fn a_checkpoint_naming_another_index_root_is_refused_with_the_evidence() {
     let (m, r) = step(m).await;
     assert_eq!(r.unwrap(), Step::Advanced(0, 300));
     drop(m);
+    let at_300 = digest(&copy);
 
     // The origin (its key) signs the true tree at 600 with another index root.
     ingest(&o, &log[300..]).await;
@@ -430,6 +434,8 @@ async fn a_checkpoint_naming_another_index_root_is_refused_with_the_evidence() {
     assert_eq!(copy.store().read().unwrap().size(), 300);
     assert_eq!(m.size(), 300);
     assert!(dir.path().join("REFUSED").exists());
+    // Nor in the rules state: the entries it applied were taken back.
+    assert_eq!(digest(&copy), at_300);
 }
 
 /// POSTs one entry to the origin: the status.
@@ -656,4 +662,273 @@ async fn a_copy_ahead_of_the_tiles_is_caught_up_and_a_lost_copy_is_refused() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("a mirror signs nothing"), "{err}");
+}
+
+/// A mirror's config whose rules snapshots are written every `every`
+/// entries (on or off).
+fn snapshot_config(dir: &std::path::Path, enabled: bool, every: u64) -> Config {
+    Config {
+        snapshots: armsledger_server::config::SnapshotConfig {
+            enabled,
+            every_entries: every,
+            interval_secs: 0,
+            ..Default::default()
+        },
+        ..config(dir)
+    }
+}
+
+/// Waits for the background snapshot writer (no time limit asserted).
+async fn snapshot_written(copy: &Shared) {
+    while copy.snapshots().writing() {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// Closes a mirror's copy as a shutdown does, and waits until nothing holds it.
+async fn close(copy: Arc<Shared>) {
+    copy.store().close();
+    while Arc::strong_count(&copy) > 1 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+fn digest(copy: &Shared) -> armsledger_core::Hash {
+    copy.read_verifier().unwrap().state_digest().unwrap()
+}
+
+/// Issue 23: a mirror restarts from its newest rules snapshot, replaying
+/// only the entries after it, into the state a replay of its whole copy
+/// builds; a damaged snapshot is refused and the state rebuilt from the
+/// copy, which then follows on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mirror_starts_from_its_rules_snapshot_and_refuses_a_damaged_one() {
+    let o = origin().await;
+    let log = storage_mix(900);
+    let dir = tempfile::tempdir().unwrap();
+    let open = |enabled| {
+        Shared::open_mirror(
+            snapshot_config(dir.path(), enabled, 500),
+            o.shared.log_vkey(),
+            Clock::System,
+        )
+        .unwrap()
+    };
+    let copy = open(true);
+    let mut m =
+        Mirror::open_serving(mirror_config(dir.path(), url(o.addr), &o), copy.clone()).unwrap();
+    for (from, to) in [(0, 300), (300, 600), (600, 900)] {
+        ingest(&o, &log[from..to]).await;
+        let (next, r) = step(m).await;
+        m = next;
+        assert_eq!(r.unwrap(), Step::Advanced(from as u64, to as u64));
+        snapshot_written(&copy).await;
+    }
+    // Due at 600 only (500 entries since the start); none at 300 or 900.
+    let listed: Vec<u64> = copy
+        .snapshots()
+        .dir()
+        .list()
+        .unwrap()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(listed, vec![600]);
+    let want = digest(&copy);
+    drop(m);
+    close(copy).await;
+
+    // Quiet: from the snapshot at 600, the 300 entries after it replayed.
+    let copy = open(true);
+    let r = copy.snapshots().start_report();
+    assert_eq!((r.from_snapshot, r.replayed), (Some(600), 300), "{r:?}");
+    assert!(r.refused.is_empty(), "{r:?}");
+    assert_eq!(digest(&copy), want);
+    close(copy).await;
+    // The same state as a replay of the whole copy.
+    let copy = open(false);
+    let r = copy.snapshots().start_report();
+    assert_eq!((r.from_snapshot, r.replayed), (None, 900), "{r:?}");
+    assert_eq!(digest(&copy), want);
+    let file = copy.snapshots().dir().file_of(600);
+    close(copy).await;
+
+    // Firing: one byte of the snapshot's state changed.
+    let mut bytes = std::fs::read(&file).unwrap();
+    let at = bytes.len() - 40;
+    bytes[at] ^= 0x55;
+    std::fs::write(&file, &bytes).unwrap();
+    let copy = open(true);
+    let r = copy.snapshots().start_report();
+    assert_eq!((r.from_snapshot, r.replayed), (None, 900), "{r:?}");
+    assert_eq!(r.refused.len(), 1, "{r:?}");
+    assert_eq!(digest(&copy), want);
+    // And the mirror follows on from the rebuilt state.
+    let m = Mirror::open_serving(mirror_config(dir.path(), url(o.addr), &o), copy.clone()).unwrap();
+    ingest(&o, &storage_mix(1_000)[900..]).await;
+    let (_m, r) = step(m).await;
+    assert_eq!(r.unwrap(), Step::Advanced(900, 1_000));
+    assert_eq!(copy.store().read().unwrap().size(), 1_000);
+}
+
+/// A step whose entries fail the copy's checks (enrolments whose
+/// attestations chain to no root the mirror pinned) is refused, and
+/// nothing of it is kept: not in the copy, not in its rules state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_with_an_entry_that_does_not_verify_keeps_nothing() {
+    let o = origin().await;
+    ingest(&o, &storage_mix(300)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let other_root = [9u8; 32];
+    let copy = Shared::open_mirror(
+        Config {
+            manufacturer_roots: vec![hex::encode(other_root)],
+            ..config(dir.path())
+        },
+        o.shared.log_vkey(),
+        Clock::System,
+    )
+    .unwrap();
+    let before = digest(&copy);
+    let m = Mirror::open_serving(
+        MirrorConfig {
+            manufacturer_roots: vec![other_root],
+            ..mirror_config(dir.path(), url(o.addr), &o)
+        },
+        copy.clone(),
+    )
+    .unwrap();
+    let (m, r) = step(m).await;
+    let Err(MirrorError::Refused { kind, reason, .. }) = r else {
+        panic!("a step with a bad entry was kept: {r:?}");
+    };
+    assert_eq!(kind, "bad-entry", "{reason}");
+    assert!(reason.contains("does not verify"), "{reason}");
+    assert_eq!(copy.store().read().unwrap().size(), 0);
+    assert!(copy.latest_checkpoint().is_none());
+    assert_eq!(m.size(), 0);
+    assert_eq!(digest(&copy), before);
+}
+
+/// Issue 23: check-serial on a mirror that holds no checkpoint yet answers
+/// what a server answers before its first: 503 no-checkpoint, saying so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_serial_on_a_mirror_with_no_checkpoint_says_so() {
+    let o = origin().await;
+    let dir = tempfile::tempdir().unwrap();
+    // An origin that does not answer: the mirror holds nothing.
+    let (copy, m) = open_copy(dir.path(), "http://127.0.0.1:9".into(), &o);
+    let auditor = token(&copy, "auditor");
+    let (base, stop, run) = serve_copy(dir.path(), m).await;
+    let (st, body) = get(&base, "/v1/serials/SN-0000003", Some(&auditor)).await;
+    assert_eq!(st, 503, "{}", String::from_utf8_lossy(&body));
+    let v = json(&body);
+    assert_eq!(v["type"], "no-checkpoint", "{v}");
+    let title = v["title"].as_str().unwrap();
+    assert!(
+        title.contains("no checkpoint yet") && title.contains("mirror"),
+        "{v}"
+    );
+    let _ = stop.send(());
+    run.await.unwrap().unwrap();
+}
+
+/// Median and range of `xs` (ms), for the figures below.
+fn spread(xs: &mut [f64]) -> String {
+    xs.sort_by(f64::total_cmp);
+    format!(
+        "median {:.1} ms ({:.1}-{:.1}, {} runs)",
+        xs[xs.len() / 2],
+        xs[0],
+        xs[xs.len() - 1],
+        xs.len()
+    )
+}
+
+/// The figures of docs/performance.md, section 9 ("A mirror's start and
+/// step"): a copy of `ARMSLEDGER_MIRROR_N` entries (default 100,000), one
+/// firearm acquired per entry (the state grows with the fleet). Run with
+/// `cargo test -p armsledger-mirror --test copy measure -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: run by name"]
+async fn measure_a_mirrors_start_and_step() {
+    use std::time::Instant;
+    let n: usize = std::env::var("ARMSLEDGER_MIRROR_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let (steps, per_step) = (5, 1_000);
+    let mut s = Scenario::standard();
+    while s.log.len() < n + steps * per_step {
+        let k = s.log.len();
+        s.acquire("north", &format!("SN-{k:09}"));
+    }
+    let log = s.log.clone();
+    let o = origin().await;
+    let t = Instant::now();
+    ingest(&o, &log[..n]).await;
+    eprintln!("origin: {n} entries in {:.1} s", t.elapsed().as_secs_f64());
+    let dir = tempfile::tempdir().unwrap();
+    let (copy, m) = open_copy(dir.path(), url(o.addr), &o);
+    let t = Instant::now();
+    let (mut m, r) = step(m).await;
+    assert_eq!(r.unwrap(), Step::Advanced(0, n as u64));
+    eprintln!(
+        "mirror: first step of {n} in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    // A step of `per_step` entries over a copy of n, and what the step
+    // before this change also paid: a clone of the whole rules state.
+    let (mut step_ms, mut clone_ms) = (Vec::new(), Vec::new());
+    for k in 0..steps {
+        let from = n + k * per_step;
+        ingest(&o, &log[from..from + per_step]).await;
+        let t = Instant::now();
+        let (next, r) = step(m).await;
+        step_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        m = next;
+        assert_eq!(
+            r.unwrap(),
+            Step::Advanced(from as u64, (from + per_step) as u64)
+        );
+        let v = copy.read_verifier().unwrap();
+        let t = Instant::now();
+        let c = v.clone();
+        clone_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        drop(c);
+    }
+    eprintln!("step of {per_step} at {n}: {}", spread(&mut step_ms));
+    eprintln!("clone of the state at {n}: {}", spread(&mut clone_ms));
+    drop(m);
+    armsledger_server::snapshots::write_now(&copy).unwrap();
+    let size = copy.store().read().unwrap().size();
+    close(copy).await;
+    for enabled in [false, true] {
+        let (mut open_ms, mut tiles_ms) = (Vec::new(), Vec::new());
+        for _ in 0..3 {
+            let t = Instant::now();
+            let copy = Shared::open_mirror(
+                snapshot_config(dir.path(), enabled, 250_000),
+                o.shared.log_vkey(),
+                Clock::System,
+            )
+            .unwrap();
+            open_ms.push(t.elapsed().as_secs_f64() * 1e3);
+            let r = copy.snapshots().start_report();
+            assert_eq!(r.replayed, if enabled { 0 } else { size }, "{r:?}");
+            let t = Instant::now();
+            let m = Mirror::open_serving(mirror_config(dir.path(), url(o.addr), &o), copy.clone())
+                .unwrap();
+            tiles_ms.push(t.elapsed().as_secs_f64() * 1e3);
+            drop(m);
+            close(copy).await;
+        }
+        let how = if enabled {
+            "from its snapshot"
+        } else {
+            "replaying the whole copy"
+        };
+        eprintln!("start at {size}, {how}: state {}", spread(&mut open_ms));
+        eprintln!("start at {size}, {how}: tiles {}", spread(&mut tiles_ms));
+    }
 }

@@ -481,3 +481,61 @@ async fn a_mirror_with_a_copy_reads_the_private_bundles_from_s3_with_credentials
     assert_eq!(m.size(), 0);
     assert!(copy.latest_checkpoint().is_none());
 }
+
+/// Issue 23: a mirror that keeps hash tiles only reopens from the right
+/// edge of its tree (the partial tile of each level, checked against the
+/// held checkpoint) and follows on; a damaged partial tile sends it back
+/// to reading every tile, which finds the damage when it is in a leaf tile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mirror_reopens_from_the_right_edge_of_its_tree() {
+    let o = origin(Clock::System, None).await;
+    let log = storage_mix(3_500);
+    let dir = tempfile::tempdir().unwrap();
+    let config = MirrorConfig {
+        regulator_key: None,
+        ..mirror_config(dir.path(), &o)
+    };
+    o.ingest(&log[..3_000]).await;
+    let (m, r) = step(Mirror::open(config.clone()).unwrap()).await;
+    assert_eq!(r.unwrap(), Step::Advanced(0, 3_000));
+    drop(m);
+    // 3,000 = 11 * 256 + 184: level 0's partial tile is 011.p/184, level 1's 000.p/11.
+    let leaf_tile = dir.path().join("tile/0/011.p/184");
+    let upper_tile = dir.path().join("tile/1/000.p/11");
+    assert!(leaf_tile.exists() && upper_tile.exists());
+    // Quiet: reopened, at the held checkpoint, and it follows on.
+    let m = Mirror::open(config.clone()).unwrap();
+    assert_eq!(m.size(), 3_000);
+    o.ingest(&log[3_000..]).await;
+    let (m, r) = step(m).await;
+    assert_eq!(r.unwrap(), Step::Advanced(3_000, 3_500));
+    drop(m);
+    // 3,500 = 13 * 256 + 172.
+    let leaf_tile = dir.path().join("tile/0/013.p/172");
+    let upper_tile = dir.path().join("tile/1/000.p/13");
+    // Only the right edge is read: a full tile moved away does not matter
+    // to the start (it would to a reading of every tile).
+    let full = dir.path().join("tile/0/005");
+    let aside = dir.path().join("tile-005");
+    std::fs::rename(&full, &aside).unwrap();
+    let m = Mirror::open(config.clone()).unwrap();
+    assert_eq!(m.size(), 3_500);
+    drop(m);
+    std::fs::rename(&aside, &full).unwrap();
+    // Firing: a damaged upper partial tile is not trusted; every leaf tile
+    // is read back and gives the checkpoint's root.
+    let good = std::fs::read(&upper_tile).unwrap();
+    let mut bad = good.clone();
+    bad[0] ^= 1;
+    std::fs::write(&upper_tile, &bad).unwrap();
+    let m = Mirror::open(config.clone()).unwrap();
+    assert_eq!(m.size(), 3_500);
+    drop(m);
+    std::fs::write(&upper_tile, &good).unwrap();
+    // A damaged leaf tile: refused either way.
+    let mut bad = std::fs::read(&leaf_tile).unwrap();
+    bad[0] ^= 1;
+    std::fs::write(&leaf_tile, &bad).unwrap();
+    let err = Mirror::open(config).unwrap_err().to_string();
+    assert!(err.contains("do not hash to the checkpoint held"), "{err}");
+}

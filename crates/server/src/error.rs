@@ -65,6 +65,11 @@ pub enum ApiError {
     /// (exports, point-in-time replays); try again shortly.
     #[error("{0}")]
     Busy(String),
+    /// The answer needs a signed checkpoint and there is none yet (a server
+    /// that has signed none since it opened its log, a mirror that has not
+    /// followed its origin yet); retry shortly.
+    #[error("{0}")]
+    NoCheckpoint(String),
     /// The request took longer than its deadline; its work was stopped.
     #[error("{0}")]
     TimedOut(String),
@@ -125,7 +130,7 @@ impl ApiError {
             ApiError::Rejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Equivocation { .. } => StatusCode::CONFLICT,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Busy(_) | ApiError::NoCheckpoint(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::TimedOut(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::DiskFault(_) => StatusCode::INSUFFICIENT_STORAGE,
@@ -145,6 +150,7 @@ impl ApiError {
             ApiError::Equivocation { .. } => "equivocation",
             ApiError::RateLimited(_) => "rate-limited",
             ApiError::Busy(_) => "busy",
+            ApiError::NoCheckpoint(_) => "no-checkpoint",
             ApiError::TimedOut(_) => "timed-out",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::DiskFault(f) => match f.kind {
@@ -203,7 +209,7 @@ impl IntoResponse for ApiError {
         }
         let retry_after = match self {
             ApiError::DiskFault(_) => Some(DISK_RETRY_AFTER_SECS),
-            ApiError::Busy(_) | ApiError::RateLimited(_) => Some(1),
+            ApiError::Busy(_) | ApiError::RateLimited(_) | ApiError::NoCheckpoint(_) => Some(1),
             _ => None,
         };
         if let Some(secs) = retry_after {

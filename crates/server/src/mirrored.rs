@@ -12,13 +12,14 @@ use std::sync::Arc;
 use armsledger_log::LogVerifier;
 use tokio::sync::mpsc;
 
+use armsledger_core::LedgerVerifier;
+use armsledger_core::ids::Timestamp;
+use armsledger_store::StoreError;
+
 use crate::clock::Clock;
 use crate::config::{Config, files};
-use crate::disk::LiveStore;
-use crate::metrics::Metrics;
-use crate::start::{StartError, pin_manufacturer_roots, pin_regulator_key};
-use crate::state::{Parts, Published, Shared, Signer, checkpoint_size};
-use crate::tokens::TokenStore;
+use crate::start::{Opened, StartError, pin_manufacturer_roots, pin_regulator_key};
+use crate::state::{Shared, Signer};
 
 fn data_err(path: &Path, e: impl std::fmt::Display) -> StartError {
     StartError::Data {
@@ -33,7 +34,12 @@ impl Shared {
     /// (`log.redb`), the mirror's own tokens (`tokens.json`, managed with
     /// `armsledger token --data DIR`), its access log, and the pinned
     /// regulator key and manufacturer roots (required: every entry the
-    /// mirror keeps is verified). A directory holding a log key (a server's,
+    /// mirror keeps is verified). Its rules state starts from the newest
+    /// rules snapshot in `DIR/snapshots` that matches the copy (the
+    /// server's rule: a torn, stale or foreign one is refused and the state
+    /// rebuilt from the copy), replaying only the entries after it; the
+    /// steps write snapshots on the server's schedule
+    /// ([`Shared::append_mirrored`]). A directory holding a log key (a server's,
     /// not a mirror's) is refused: a mirror signs nothing.
     pub fn open_mirror(
         config: Config,
@@ -60,41 +66,42 @@ impl Shared {
             ));
         }
         let roots = pin_manufacturer_roots(&dir, &config.roots()?)?;
-        let metrics = Metrics::default();
-        let store = LiveStore::open(dir.join(files::LOG_REDB), config.disk_probe_bytes, &metrics)?;
-        let latest = store.read()?.latest_checkpoint()?.map(|note| Published {
-            size: checkpoint_size(&note),
-            note,
-        });
-        let access_path = dir.join(crate::access_log::ACCESS_REDB);
-        let access = crate::access_log::AccessLog::open(&access_path)
-            .map_err(|e| data_err(&access_path, e))?;
         let witnessing = crate::witnessing::Board::new(
             None,
             std::time::Duration::from_millis(config.witness_quorum_alert_ms),
         );
         // No sequencer: a write that reached the queue would be refused.
         let (tx, _) = mpsc::channel(1);
-        let shared = Arc::new(Shared::new(Parts {
-            tokens: TokenStore::in_data_dir(&dir),
+        let shared = Shared::open_parts(Opened {
             config,
-            store,
             signer: Signer::Mirror(verifier),
             regulator_key,
             roots,
-            metrics,
-            ingest: tx,
-            latest,
-            clock,
             witnessing,
-            access,
-        }));
-        crate::ingest::rebuild_verifier(&shared)?;
+            ingest: tx,
+            clock,
+        })?;
         let s = shared.clone();
         std::thread::Builder::new()
             .name("disk-recovery".into())
             .spawn(move || s.store().recover_forever(|| {}))
             .map_err(|e| data_err(&dir, e))?;
         Ok(shared)
+    }
+}
+
+impl Shared {
+    /// The rules state rebuilt from the newest rules snapshot that matches
+    /// the log and the entries after it (the whole log if none matches),
+    /// not put in place: for a caller that holds the verifier's lock.
+    pub(crate) fn rebuilt_state(&self) -> Result<LedgerVerifier, StoreError> {
+        let reader = self.store().read()?;
+        let resumed = crate::snapshots::nearest_before(self, &reader, Timestamp(u64::MAX));
+        drop(reader);
+        let (v, from) = match resumed {
+            Some((v, n)) => (Some(v), n),
+            None => (None, 0),
+        };
+        crate::ingest::replay_onto(self, v, from).map(|(v, _)| v)
     }
 }

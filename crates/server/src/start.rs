@@ -123,8 +123,51 @@ impl Shared {
                 .transpose()?,
             std::time::Duration::from_millis(config.witness_quorum_alert_ms),
         );
+        let (tx, rx) = mpsc::channel(1024);
+        let shared = Shared::open_parts(Opened {
+            config,
+            signer: Signer::Key(log_key),
+            regulator_key,
+            roots,
+            witnessing,
+            ingest: tx,
+            clock,
+        })?;
+        ingest::spawn(shared.clone(), rx).map_err(|e| data_err(&dir, e))?;
+        let s = shared.clone();
+        std::thread::Builder::new()
+            .name("disk-recovery".into())
+            .spawn(move || s.store().recover_forever(|| s.log_grew()))
+            .map_err(|e| data_err(&dir, e))?;
+        Ok(shared)
+    }
+}
+
+/// What a server's and a mirror's starts decide before the parts they share
+/// are opened ([`Shared::open_parts`]).
+pub(crate) struct Opened {
+    pub config: Config,
+    pub signer: Signer,
+    pub regulator_key: Option<[u8; 32]>,
+    pub roots: Vec<[u8; 32]>,
+    pub witnessing: crate::witnessing::Board,
+    pub ingest: mpsc::Sender<crate::queue::Job>,
+    pub clock: Clock,
+}
+
+impl Shared {
+    /// The start both a server and a mirror make once their keys are
+    /// pinned: opens the log store (`log.redb`), its latest checkpoint, the
+    /// access log and the tokens, and catches the rules up with the log from
+    /// the newest rules snapshot that matches it ([`crate::snapshots::start`]).
+    pub(crate) fn open_parts(o: Opened) -> Result<Arc<Shared>, StartError> {
+        let dir = o.config.data_dir.clone();
         let metrics = Metrics::default();
-        let store = LiveStore::open(dir.join(files::LOG_REDB), config.disk_probe_bytes, &metrics)?;
+        let store = LiveStore::open(
+            dir.join(files::LOG_REDB),
+            o.config.disk_probe_bytes,
+            &metrics,
+        )?;
         let latest = store.read()?.latest_checkpoint()?.map(|note| Published {
             size: checkpoint_size(&note),
             note,
@@ -132,28 +175,21 @@ impl Shared {
         let access_path = dir.join(crate::access_log::ACCESS_REDB);
         let access = crate::access_log::AccessLog::open(&access_path)
             .map_err(|e| data_err(&access_path, e))?;
-        let (tx, rx) = mpsc::channel(1024);
         let shared = Arc::new(Shared::new(Parts {
             tokens: TokenStore::in_data_dir(&dir),
-            config,
+            config: o.config,
             store,
-            signer: Signer::Key(log_key),
-            regulator_key,
-            roots,
+            signer: o.signer,
+            regulator_key: o.regulator_key,
+            roots: o.roots,
             metrics,
-            ingest: tx,
+            ingest: o.ingest,
             latest,
-            clock,
-            witnessing,
+            clock: o.clock,
+            witnessing: o.witnessing,
             access,
         }));
         crate::snapshots::start(&shared)?;
-        ingest::spawn(shared.clone(), rx).map_err(|e| data_err(&dir, e))?;
-        let s = shared.clone();
-        std::thread::Builder::new()
-            .name("disk-recovery".into())
-            .spawn(move || s.store().recover_forever(|| s.log_grew()))
-            .map_err(|e| data_err(&dir, e))?;
         Ok(shared)
     }
 }

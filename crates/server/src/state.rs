@@ -11,6 +11,7 @@ use std::sync::{Arc, LockResult, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuar
 use std::time::Instant;
 
 use armsledger_core::LedgerVerifier;
+use armsledger_core::SignedEntry;
 use armsledger_core::ids::Timestamp;
 use armsledger_core::rules::View;
 use armsledger_log::{LogKey, LogVerifier, SignedCheckpoint};
@@ -432,33 +433,76 @@ impl Shared {
         Ok(Some(self.publish(&signed, t)))
     }
 
-    /// A mirror keeps the origin's next entries (verified by the caller into
-    /// `verifier`, which becomes the state's) with the origin's checkpoint
-    /// over them, in one transaction that checks the copy's size, tree root
-    /// and verifiable index root against the checkpoint
-    /// ([`armsledger_store::LogStore::append_mirrored`]); then serves that
-    /// checkpoint. Refused on a server that signs its own log.
+    /// A mirror keeps the origin's next entries (each with the receipt time
+    /// the origin logged; `first` is the log index of the first) with the
+    /// origin's checkpoint over them, then serves that checkpoint.
+    ///
+    /// Under the verifier's write lock, without copying the state: `check`
+    /// (the mirror's own checks, core's code only) sees the live state and
+    /// refuses the entries as a whole, or not (`Err((k, reason))`: entry
+    /// `first + k` fails; nothing changed); then they are applied, and
+    /// written in one transaction that checks the copy's size, tree root and
+    /// verifiable index root against the checkpoint
+    /// ([`armsledger_store::LogStore::append_mirrored`]). If that
+    /// transaction fails, the entries just applied are taken out again (the
+    /// state is rebuilt from the newest rules snapshot and the log) before
+    /// the lock is released: nothing of a refused step is kept or served.
+    /// Refused on a server that signs its own log.
     pub fn append_mirrored(
         &self,
-        batch: &[armsledger_store::Accepted],
+        entries: &[(Arc<SignedEntry>, Timestamp)],
+        first: u64,
         note: &str,
-        verifier: LedgerVerifier,
-    ) -> Result<Published, WriteError> {
+        check: impl FnOnce(&LedgerVerifier) -> Result<(), (usize, String)>,
+    ) -> Result<Published, MirrorAppendError> {
         let Signer::Mirror(key) = &self.signer else {
-            return Err(WriteError::Store(
+            return Err(MirrorAppendError::Write(WriteError::Store(
                 armsledger_store::StoreError::MirrorMismatch {
                     size: 0,
                     what: "signature",
                     reason: "this server signs its own log; only a mirror keeps another's".into(),
                 },
-            ));
+            )));
         };
+        // A state an earlier step could not put back, or one a failed read
+        // of the log left wrong: rebuilt before anything is checked on it.
+        if self.verifier_is_stale() {
+            let v = self.rebuilt_state().map_err(|e| {
+                MirrorAppendError::Stale(format!("the state could not be rebuilt: {e}"))
+            })?;
+            self.replace_verifier(v);
+        }
         let t = Instant::now();
-        self.store.append_mirrored(batch, note, key)?;
-        self.replace_verifier(verifier);
+        let mut v = self
+            .verifier
+            .write()
+            .map_err(|_| MirrorAppendError::Stale("the verifier lock is poisoned".into()))?;
+        let rejected = |k: usize, reason: String| MirrorAppendError::Rejected {
+            index: first.saturating_add(k as u64),
+            reason,
+        };
+        check(&v).map_err(|(k, reason)| rejected(k, reason))?;
+        let mut batch = Vec::with_capacity(entries.len());
+        for (k, (e, at)) in entries.iter().enumerate() {
+            match v.ingest_checked(e.clone(), Some(*at)) {
+                Ok(f) => batch.push(armsledger_store::Accepted {
+                    entry: e.clone(),
+                    received_at: *at,
+                    findings: f.to_vec(),
+                }),
+                Err(err) => {
+                    // check_batch passed: a bug. Nothing of it is kept.
+                    return Err(self.take_back(v, rejected(k, format!("apply after check: {err}"))));
+                }
+            }
+        }
+        if let Err(e) = self.store.append_mirrored(&batch, note, key) {
+            return Err(self.take_back(v, MirrorAppendError::Write(e)));
+        }
+        drop(v);
         let size = checkpoint_size(note);
-        if let Some(last) = batch.last() {
-            self.note_received(last.received_at);
+        if let Some((_, at)) = entries.last() {
+            self.note_received(*at);
         }
         self.metrics.entries_ingested.inc_by(batch.len() as u64);
         self.metrics
@@ -475,7 +519,35 @@ impl Shared {
         if let Ok(mut st) = self.stable.write() {
             *st = Some(p.clone());
         }
+        // Out of memory what is in the log now; a rules snapshot when one
+        // is due (the server's schedule).
+        crate::snapshots::after_commit(self);
         Ok(p)
+    }
+
+    /// Takes back entries a mirror's step applied and did not keep: the
+    /// state is rebuilt from the newest rules snapshot that matches the log,
+    /// and the log after it, while `held` keeps readers out; `why` is
+    /// returned (or why the rebuild failed too).
+    fn take_back(
+        &self,
+        held: RwLockWriteGuard<'_, LedgerVerifier>,
+        why: MirrorAppendError,
+    ) -> MirrorAppendError {
+        self.verifier_stale.store(true, Ordering::Release);
+        let rebuilt = self.rebuilt_state();
+        let mut held = held;
+        match rebuilt {
+            Ok(v) => {
+                *held = v;
+                self.verifier_stale.store(false, Ordering::Release);
+                why
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "rebuilding the mirror's state after a refused step");
+                MirrorAppendError::Stale(format!("{why}; and the state could not be rebuilt: {e}"))
+            }
+        }
     }
 
     /// Publishes a checkpoint just signed (`t`: when signing began).
@@ -501,6 +573,29 @@ impl Shared {
         }
         p
     }
+}
+
+/// Why a mirror's step was not kept ([`Shared::append_mirrored`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MirrorAppendError {
+    /// An entry fails a check (key, signature, chain position, subject
+    /// links, enrolment): nothing of the step was kept.
+    #[error("entry {index} does not verify: {reason}")]
+    Rejected {
+        /// Its log index.
+        index: u64,
+        /// Why.
+        reason: String,
+    },
+    /// The copy's transaction failed (a check against the checkpoint, or
+    /// the disk): nothing of the step was kept.
+    #[error("{0}")]
+    Write(WriteError),
+    /// The state could not be put back after a refused step (or rebuilt
+    /// before this one): it is rebuilt at the next step.
+    #[error("{0}")]
+    Stale(String),
 }
 
 /// The size line of a checkpoint note (second line); 0 if unreadable.

@@ -639,6 +639,19 @@ async fn starts_with_no_setup_and_refuses_ingest_until_a_regulator_key_is_given(
         call(&app, "GET", "/v1/log/key", None, vec![]).await.0,
         StatusCode::OK
     );
+    // No checkpoint signed yet (no checkpointer runs): a serial check
+    // says so, as a mirror that has not followed its origin yet does.
+    let (st, body) = call(&app, "GET", "/v1/serials/SN-1", Some(&token), vec![]).await;
+    assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE);
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["type"], "no-checkpoint", "{v}");
+    assert!(
+        v["title"]
+            .as_str()
+            .unwrap()
+            .contains("none signed since the server opened its log"),
+        "{v}"
+    );
     let s = Scenario::standard();
     let (st, body) = call(&app, "POST", "/v1/entries", Some(&token), batch(&s.log)).await;
     assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE);

@@ -27,7 +27,9 @@ traces, dossiers, lot traces, check-serial, proofs, exports, the console; reads 
 mirror's own tokens (DATA/tokens.json, same roles and scopes as at the origin). Writes and\n\
 the origin's own records (ingest, witnesses, equivocations, sync) answer 501 not-mirrored.\n\
 A fork, rollback or wrong index root is refused: evidence in DATA/evidence, the mirror stops\n\
-following (exit 1 with --once). See docs/operations.md (\"Mirrors\").")]
+following (exit 1 with --once). With a copy it keeps rules snapshots in DATA/snapshots as a server\n\
+does (on its schedule, after --once, at Ctrl-C or SIGTERM) and starts from the newest that matches.\n\
+See docs/operations.md (\"Mirrors\").")]
 pub struct MirrorArgs {
     /// The origin: the server's URL, or the public bucket's HTTP URL with its prefix.
     #[arg(long)]
@@ -144,6 +146,13 @@ pub fn run(a: MirrorArgs) -> anyhow::Result<u8> {
     };
     if a.once {
         let r = mirror.step();
+        // As at a shutdown: a rules snapshot of the whole copy, so the next
+        // start replays nothing.
+        if let Some(c) = &copy
+            && let Err(e) = armsledger_server::snapshots::write_now(c)
+        {
+            eprintln!("warning: no rules snapshot: {e}");
+        }
         let code = match &r {
             Ok(_) => 0,
             Err(MirrorError::Refused { .. } | MirrorError::Stopped(_)) => 1,
@@ -193,9 +202,7 @@ pub fn run(a: MirrorArgs) -> anyhow::Result<u8> {
             listener,
             Duration::from_millis(a.interval_ms.max(100)),
             router,
-            async {
-                let _ = tokio::signal::ctrl_c().await;
-            },
+            armsledger_server::shutdown_signal(),
         )
         .await
         .context("serving the mirror")?;

@@ -20,6 +20,7 @@ mod replay;
 mod sequencer;
 mod signatures;
 
+pub(crate) use replay::replay_onto;
 pub use replay::{rebuild_verifier, replay_from};
 
 use std::sync::Arc;

@@ -26,6 +26,19 @@ pub fn replay_from(
     verifier: Option<LedgerVerifier>,
     start: u64,
 ) -> Result<u64, armsledger_store::StoreError> {
+    let (v, replayed) = replay_onto(shared, verifier, start)?;
+    shared.replace_verifier(v);
+    Ok(replayed)
+}
+
+/// [`replay_from`] without putting the verifier in place: it is returned
+/// (for a caller that holds the verifier's lock) with how many entries it
+/// replayed.
+pub(crate) fn replay_onto(
+    shared: &Shared,
+    verifier: Option<LedgerVerifier>,
+    start: u64,
+) -> Result<(LedgerVerifier, u64), armsledger_store::StoreError> {
     const CHUNK: u64 = 4096;
     let (mut v, start) = match verifier {
         Some(v) => (v, start),
@@ -79,6 +92,6 @@ pub fn replay_from(
         .metrics()
         .tree_size
         .set(i64::try_from(size).unwrap_or(i64::MAX));
-    shared.replace_verifier(v);
-    Ok(size.saturating_sub(start))
+    v.history_committed();
+    Ok((v, size.saturating_sub(start)))
 }

@@ -114,7 +114,7 @@ impl SerialCheck {
 #[utoipa::path(get, path = "/v1/serials/{serial}", tag = "query",
     params(("serial" = String, Path, description = "serial as marked (any spacing or case)")),
     responses((status = 200, body = SerialCheck), (status = 403, description = "company and site roles may not check serials"),
-        (status = 503, description = "no checkpoint signed since the server opened its log")),
+        (status = 503, description = "no-checkpoint: none signed since the server opened its log (a mirror: none followed yet)")),
     security(("bearer" = [])))]
 pub async fn serial(
     State(shared): State<Arc<Shared>>,
@@ -144,11 +144,15 @@ fn check_serial(shared: &Shared, serial: &str) -> Result<SerialCheck, ApiError> 
     // "not in the register as of" it until the next.
     let reader = shared.store().read().map_err(internal)?;
     let Some((size, note)) = reader.index_checkpoint().map_err(internal)? else {
-        return Err(ApiError::Busy(
-            "the verifiable index is at no signed checkpoint yet (none signed since the \
-             server opened its log); retry shortly"
-                .into(),
-        ));
+        return Err(ApiError::NoCheckpoint(if shared.is_mirror() {
+            "no checkpoint yet: this mirror holds none of its origin's (it has not \
+             followed the origin yet); retry after its first step"
+                .into()
+        } else {
+            "no checkpoint yet: the verifiable index is at no signed checkpoint (none \
+             signed since the server opened its log); retry shortly"
+                .into()
+        }));
     };
     let (value, proof) = reader.index_lookup_at(size, &key).map_err(internal)?;
     let v = shared.read_verifier()?;
