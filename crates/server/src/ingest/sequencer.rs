@@ -157,11 +157,28 @@ fn process(
         Ok(r) => r,
         Err(e) => return Outcome::Done(Err(ApiError::Unavailable(e.to_string()))),
     };
+    // An entry past its chain's head (the log's, with the group's entries
+    // so far applied) is neither logged nor a second entry for a logged
+    // slot: it needs no lookups. (The store refuses a taken slot anyway.)
+    let past_head: Vec<bool> = match shared.verifier() {
+        Ok(v) => job
+            .entries
+            .iter()
+            .map(|e| v.head(e.chain()).is_none_or(|h| e.counter() > h.counter))
+            .collect(),
+        Err(_) => vec![false; job.entries.len()],
+    };
     // Entries already logged are answered with their index; the rest must be new.
     let mut slots = Vec::with_capacity(job.entries.len());
     let mut fresh = Vec::new();
     let mut fresh_sig = Vec::new();
     for (i, e) in job.entries.iter().enumerate() {
+        if past_head.get(i).copied().unwrap_or(false) {
+            slots.push(None);
+            fresh.push(e.clone());
+            fresh_sig.push(sig_ok.get(i).copied().unwrap_or(false));
+            continue;
+        }
         let known = match in_group.get(&e.hash()) {
             Some(p) => Some(Slot::New(*p)),
             None => match reader.index_of_hash(&e.hash()) {
