@@ -241,12 +241,18 @@ impl ChainCursor {
     /// Checks `entry` and, if it holds, makes it the head.
     pub fn advance(&mut self, entry: &SignedEntry) -> Result<(), ChainError> {
         self.check(entry)?;
+        self.set_head(entry);
+        Ok(())
+    }
+
+    /// Makes `entry` the head, unchecked (for an entry [`Self::check`]
+    /// passed against this head).
+    pub(crate) fn set_head(&mut self, entry: &SignedEntry) {
         self.head = Some(Head {
             counter: entry.counter(),
             hash: entry.hash(),
             time: entry.header().device_time,
         });
-        Ok(())
     }
 }
 

@@ -327,9 +327,16 @@ impl SignedEntry {
 
     /// The exact message the device signed.
     pub fn signed_message(&self) -> Vec<u8> {
-        let mut m = tag::ENTRY_STATEMENT.to_vec();
-        m.extend_from_slice(self.header_bytes());
+        let mut m = Vec::with_capacity(tag::ENTRY_STATEMENT.len() + self.header_bytes().len());
+        self.append_signed_message(&mut m);
         m
+    }
+
+    /// Appends [`Self::signed_message`] to `out` (one buffer for many
+    /// entries' messages).
+    pub fn append_signed_message(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(tag::ENTRY_STATEMENT);
+        out.extend_from_slice(self.header_bytes());
     }
 
     /// Checks the device signature with `verify_strict`.

@@ -10,6 +10,7 @@ use crate::chain::{
 };
 use crate::entry::{ChainId, SignedEntry};
 use crate::event::{Event, RegulatorEvent};
+use crate::hash::Hash;
 use crate::ids::Timestamp;
 use crate::keys::KeyRegistry;
 use crate::rules::{Engine, Finding, RuleId, View};
@@ -160,11 +161,15 @@ impl LedgerVerifier {
     /// `signature_checked[i]` says the caller already ran `verify_strict` on
     /// entry `i` with the key [`KeyRegistry::key_for`] gives; others are
     /// checked here. Returns the first failing entry's position and reason.
+    ///
+    /// What passed is handed to [`Self::apply_checked`], which applies the
+    /// batch without checking it again.
     pub fn check_batch(
         &self,
         entries: &[Arc<SignedEntry>],
         signature_checked: &[bool],
-    ) -> Result<(), (usize, ChainError)> {
+    ) -> Result<CheckedBatch, (usize, ChainError)> {
+        let mut links = Vec::with_capacity(entries.len());
         let mut cursors: HashMap<ChainId, ChainCursor> = HashMap::new();
         let mut keys: Option<KeyRegistry> = None;
         let mut overlay = SubjectTracker::default();
@@ -187,10 +192,11 @@ impl LedgerVerifier {
             self.check_enrolment(reg, e).map_err(fail)?;
             match &chain {
                 ChainId::Site(site) => {
-                    self.tracker.check_over(&overlay, site, e).map_err(fail)?;
+                    links.push(self.tracker.check_over(&overlay, site, e).map_err(fail)?);
                     overlay.record(site, e);
                 }
                 ChainId::Regulator => {
+                    links.push(Vec::new());
                     if let Event::Regulator(ev) = &e.body().event {
                         keys.get_or_insert_with(|| self.keys.clone()).apply(ev);
                     }
@@ -198,7 +204,67 @@ impl LedgerVerifier {
             }
             cursor.advance(e).map_err(fail)?;
         }
-        Ok(())
+        Ok(CheckedBatch {
+            hashes: entries.iter().map(|e| e.hash()).collect(),
+            links,
+        })
+    }
+
+    /// Applies a batch [`Self::check_batch`] passed on this verifier, in
+    /// order, without checking it again: the same state and findings as
+    /// [`Self::ingest_checked`] on each entry (the batch check saw each
+    /// entry as if the ones before it were applied, which is what this
+    /// does). Nothing may be applied between the check and this call; as a
+    /// guard, each entry's link to its chain's head is checked again (a
+    /// comparison of hashes and counters), and `entries` must be the
+    /// checked ones. Returns each entry's findings; on a guard's failure,
+    /// the entries before the failing one stay applied.
+    pub fn apply_checked(
+        &mut self,
+        checked: CheckedBatch,
+        entries: &[Arc<SignedEntry>],
+        received_at: Option<Timestamp>,
+    ) -> Result<Vec<Vec<Finding>>, (usize, ChainError)> {
+        if checked.hashes.len() != entries.len()
+            || checked
+                .hashes
+                .iter()
+                .zip(entries)
+                .any(|(h, e)| *h != e.hash())
+        {
+            return Err((
+                0,
+                ChainError::Undecodable("not the batch that was checked".into()),
+            ));
+        }
+        let mut out = Vec::with_capacity(entries.len());
+        for (i, (e, links)) in entries.iter().zip(checked.links).enumerate() {
+            let chain = e.chain();
+            let head = self.cursors.get(chain).and_then(|c| c.head());
+            let (prev_hash, prev_counter) = head.map_or((Hash::ZERO, 0), |h| (h.hash, h.counter));
+            let h = e.header();
+            if h.prev_hash != prev_hash {
+                return Err((
+                    i,
+                    ChainError::BrokenLink {
+                        expected: prev_hash,
+                        found: h.prev_hash,
+                    },
+                ));
+            }
+            if h.prev_counter != prev_counter {
+                return Err((
+                    i,
+                    ChainError::PrevCounterMismatch {
+                        expected: prev_counter,
+                        found: h.prev_counter,
+                    },
+                ));
+            }
+            let before = self.apply_unchecked(e.clone(), received_at, &links);
+            out.push(self.engine.findings().get(before..).unwrap_or(&[]).to_vec());
+        }
+        Ok(out)
     }
 
     fn check_enrolment(&self, keys: &KeyRegistry, entry: &SignedEntry) -> Result<(), ChainError> {
@@ -360,11 +426,23 @@ impl LedgerVerifier {
         received_at: Option<Timestamp>,
     ) -> Result<&[Finding], ChainError> {
         let links = self.check_position(&entry)?;
+        let before = self.apply_unchecked(entry, received_at, &links);
+        Ok(self.engine.findings().get(before..).unwrap_or(&[]))
+    }
+
+    /// Applies an entry whose every check passed, with its link verdicts;
+    /// returns the number of findings before it.
+    fn apply_unchecked(
+        &mut self,
+        entry: Arc<SignedEntry>,
+        received_at: Option<Timestamp>,
+        links: &[LinkVerdict],
+    ) -> usize {
         let chain = entry.chain().clone();
         self.cursors
             .entry(chain.clone())
             .or_insert_with(|| ChainCursor::new(chain.clone()))
-            .advance(&entry)?;
+            .set_head(&entry);
         match &chain {
             ChainId::Site(site) => self.tracker.record(site, &entry),
             ChainId::Regulator => {
@@ -374,10 +452,19 @@ impl LedgerVerifier {
             }
         }
         let before = self.engine.findings().len();
-        self.engine.apply(entry.clone(), received_at, &links);
+        self.engine.apply(entry.clone(), received_at, links);
         if let Event::Regulator(ev) = &entry.body().event {
             self.flag_after_key_end(ev);
         }
-        Ok(self.engine.findings().get(before..).unwrap_or(&[]))
+        before
     }
+}
+
+/// A batch [`LedgerVerifier::check_batch`] passed: each entry's subject-link
+/// verdicts, for [`LedgerVerifier::apply_checked`].
+#[derive(Debug)]
+#[must_use = "apply it with LedgerVerifier::apply_checked"]
+pub struct CheckedBatch {
+    hashes: Vec<Hash>,
+    links: Vec<Vec<LinkVerdict>>,
 }

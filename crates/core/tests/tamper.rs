@@ -469,10 +469,15 @@ proptest! {
         let batch = ver.check_batch(&rest, &vec![false; rest.len()]);
         prop_assert_eq!(heads(&ver), before, "check_batch changed the verifier");
         match (&sequential, batch) {
-            (Ok(_), Ok(())) => {
-                for e in rest {
-                    prop_assert!(ver.ingest(e, None).is_ok());
-                }
+            (Ok(seq), Ok(checked)) => {
+                // Applied as checked (no second check): the same state and
+                // the same findings as ingesting one entry at a time.
+                let prefix = ver.engine().findings().len();
+                let found = ver.apply_checked(checked, &rest, None).unwrap();
+                prop_assert_eq!(found.concat(), ver.engine().findings()[prefix..].to_vec());
+                prop_assert_eq!(ver.engine().findings(), seq.engine().findings());
+                prop_assert_eq!(heads(&ver), heads(seq));
+                prop_assert_eq!(ver.state_digest().unwrap(), seq.state_digest().unwrap());
             }
             (Err(x), Err((i, err))) => {
                 prop_assert_eq!(k + i, x.index);
@@ -481,6 +486,56 @@ proptest! {
             (s, b) => prop_assert!(false, "sequential {:?} but batch {:?}", s.as_ref().err(), b),
         }
     }
+}
+
+/// The batch path the server takes (`check_batch`, then `apply_checked`):
+/// a batch with a broken link is refused whole, a good one is applied, and
+/// a checked batch is not applied to a verifier that moved since.
+#[test]
+fn a_checked_batch_is_applied_once_and_a_broken_link_refuses_the_batch() {
+    let f = &*FIX;
+    let all: Vec<Arc<SignedEntry>> = f.entries.iter().cloned().map(Arc::new).collect();
+    // A site entry past the middle with a later entry on its chain.
+    let k = (all.len() / 2..all.len())
+        .find(|&i| {
+            matches!(all[i].chain(), ChainId::Site(_)) && next_on_chain(&f.entries, i).is_some()
+        })
+        .unwrap();
+    let mut ver = LedgerVerifier::new(f.regulator_key, vec![f.root_key], View::Corrected);
+    for e in &all[..k] {
+        ver.ingest(e.clone(), None).unwrap();
+    }
+    let rest = &all[k..];
+    let sigs = vec![false; rest.len()];
+    // Firing: the batch's first entry dropped, so the next entry of its
+    // chain links to an entry the verifier does not have.
+    let j = next_on_chain(&f.entries, k).unwrap();
+    let broken = rest[1..].to_vec();
+    let before = ver.state_digest().unwrap();
+    let (at, err) = ver.check_batch(&broken, &sigs[1..]).unwrap_err();
+    assert_eq!(at, j - k - 1);
+    assert!(matches!(err, ChainError::BrokenLink { .. }), "{err:?}");
+    assert_eq!(
+        ver.state_digest().unwrap(),
+        before,
+        "nothing of the batch applied"
+    );
+    // Quiet: the untouched rest is checked and applied, to the same state as
+    // a sequential ingest of the whole log.
+    let checked = ver.check_batch(rest, &sigs).unwrap();
+    let stale = ver.check_batch(rest, &sigs).unwrap();
+    ver.apply_checked(checked, rest, None).unwrap();
+    let seq = verify_log(&f.bytes).unwrap();
+    assert_eq!(ver.state_digest().unwrap(), seq.state_digest().unwrap());
+    assert_eq!(ver.engine().findings(), seq.engine().findings());
+    // The same verdicts once more, after the verifier moved: refused.
+    let (i, err) = ver.apply_checked(stale, rest, None).unwrap_err();
+    assert_eq!(i, 0);
+    assert!(matches!(err, ChainError::BrokenLink { .. }), "{err:?}");
+    assert_eq!(ver.state_digest().unwrap(), seq.state_digest().unwrap());
+    // Verdicts for other entries than the ones given: refused.
+    let other = ver.check_batch(&[], &[]).unwrap();
+    assert!(ver.apply_checked(other, rest, None).is_err());
 }
 
 #[test]

@@ -41,6 +41,12 @@ pub struct Config {
     pub token_rate_per_second: u32,
     /// Most entries committed in one group commit.
     pub group_commit_max_entries: usize,
+    /// Longest the signature stage waits for more batches to verify in one
+    /// call while the sequencer is busy with the group before, in
+    /// milliseconds (it stops sooner when the sequencer is about to be
+    /// free; an idle sequencer is never kept waiting). 0: takes only what
+    /// is waiting.
+    pub signature_gather_ms: u64,
     /// After a disk fault, ingest resumes once a file as large as the log
     /// plus this many bytes could be written beside it.
     pub disk_probe_bytes: u64,
@@ -160,6 +166,7 @@ impl Default for Config {
             stable_checkpoint_interval_ms: 60_000,
             token_rate_per_second: 2_000,
             group_commit_max_entries: 4096,
+            signature_gather_ms: 20,
             disk_probe_bytes: 64 << 20,
             header_timeout_secs: 10,
             body_timeout_secs: 30,

@@ -35,6 +35,9 @@ pub struct Metrics {
     /// Entry signatures the signature stage checked (callers refused on
     /// their token never reach it).
     pub signatures_checked: Counter,
+    /// Calls of the signature stage's batch verification (entries per
+    /// call: `signatures_checked` over this).
+    pub signature_calls: Counter,
     /// Exports and dossiers being written now.
     pub exports_running: Gauge,
     /// Exports given up because the reader stopped taking data or left.
@@ -76,6 +79,7 @@ impl Default for Metrics {
             disk_faults: Counter::default(),
             store_reopens: Counter::default(),
             signatures_checked: Counter::default(),
+            signature_calls: Counter::default(),
             exports_running: Gauge::default(),
             exports_abandoned: Counter::default(),
             replays_running: Gauge::default(),
@@ -140,6 +144,11 @@ impl Default for Metrics {
             "signatures_checked",
             "Entry signatures checked by the signature stage",
             m.signatures_checked.clone(),
+        );
+        registry.register(
+            "signature_calls",
+            "Batch verification calls of the signature stage",
+            m.signature_calls.clone(),
         );
         registry.register(
             "exports_running",

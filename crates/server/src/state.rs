@@ -353,6 +353,15 @@ impl Shared {
         &self.metrics
     }
 
+    /// Signatures the signature stage checked and its calls of batch
+    /// verification so far (for the bench: entries per call).
+    pub fn signature_calls(&self) -> (u64, u64) {
+        (
+            self.metrics.signatures_checked.get(),
+            self.metrics.signature_calls.get(),
+        )
+    }
+
     /// Queues a batch for the sequencer.
     pub(crate) async fn submit(&self, job: Job) -> Result<(), ApiError> {
         self.ingest

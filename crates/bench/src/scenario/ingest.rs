@@ -148,6 +148,7 @@ pub fn run(
     post(&regulator, &setup, true)?;
     // What the map stage and the whole process spent from here on.
     let map0 = shared.store().map_stage();
+    let calls0 = shared.signature_calls();
     let cpu0 = process_cpu();
     // CPU of the bench's own threads (the clients, the watcher), in ns, to
     // take out of the process's: the rest is the server's.
@@ -217,6 +218,7 @@ pub fn run(
     });
     let pushed_at = t.elapsed();
     let map = shared.store().map_stage();
+    let calls = shared.signature_calls();
     let cpu = process_cpu();
     let acks: Vec<(Duration, Instant, u64)> = lat?.into_iter().flatten().collect();
     let wall = pushed_at;
@@ -274,6 +276,13 @@ pub fn run(
             "ack latency p99 (per batch)",
             ms(percentile(&lat, 0.99)),
             "ms",
+        ),
+        Figure::new(
+            sc,
+            "signatures per batch-verification call of the signature stage",
+            calls.0.saturating_sub(calls0.0) as f64
+                / calls.1.saturating_sub(calls0.1).max(1) as f64,
+            "entries",
         ),
         Figure::new(
             sc,

@@ -157,11 +157,28 @@ fn process(
         Ok(r) => r,
         Err(e) => return Outcome::Done(Err(ApiError::Unavailable(e.to_string()))),
     };
+    // An entry past its chain's head (the log's, with the group's entries
+    // so far applied) is neither logged nor a second entry for a logged
+    // slot: it needs no lookups. (The store refuses a taken slot anyway.)
+    let past_head: Vec<bool> = match shared.verifier() {
+        Ok(v) => job
+            .entries
+            .iter()
+            .map(|e| v.head(e.chain()).is_none_or(|h| e.counter() > h.counter))
+            .collect(),
+        Err(_) => vec![false; job.entries.len()],
+    };
     // Entries already logged are answered with their index; the rest must be new.
     let mut slots = Vec::with_capacity(job.entries.len());
     let mut fresh = Vec::new();
     let mut fresh_sig = Vec::new();
     for (i, e) in job.entries.iter().enumerate() {
+        if past_head.get(i).copied().unwrap_or(false) {
+            slots.push(None);
+            fresh.push(e.clone());
+            fresh_sig.push(sig_ok.get(i).copied().unwrap_or(false));
+            continue;
+        }
         let known = match in_group.get(&e.hash()) {
             Some(p) => Some(Slot::New(*p)),
             None => match reader.index_of_hash(&e.hash()) {
@@ -199,39 +216,45 @@ fn process(
     let Ok(mut verifier) = shared.verifier_mut() else {
         return Outcome::Done(Err(ApiError::Internal("verifier lock poisoned".into())));
     };
-    if let Err((k, err)) = verifier.check_batch(&fresh, &fresh_sig) {
-        let pos = job
-            .entries
-            .iter()
-            .position(|e| fresh.get(k).is_some_and(|f| f.hash() == e.hash()))
-            .unwrap_or(k);
-        let e = fresh.get(k);
-        shared.metrics().entries_rejected.inc();
-        return Outcome::Done(Err(ApiError::Rejected {
-            index: pos,
-            chain: e.map(|e| e.chain().to_string()).unwrap_or_default(),
-            counter: e.map(|e| e.counter()).unwrap_or(0),
-            hash: e.map(|e| e.hash().to_string()).unwrap_or_default(),
-            reason: err.to_string(),
-        }));
-    }
+    let checked = match verifier.check_batch(&fresh, &fresh_sig) {
+        Ok(c) => c,
+        Err((k, err)) => {
+            let pos = job
+                .entries
+                .iter()
+                .position(|e| fresh.get(k).is_some_and(|f| f.hash() == e.hash()))
+                .unwrap_or(k);
+            let e = fresh.get(k);
+            shared.metrics().entries_rejected.inc();
+            return Outcome::Done(Err(ApiError::Rejected {
+                index: pos,
+                chain: e.map(|e| e.chain().to_string()).unwrap_or_default(),
+                counter: e.map(|e| e.counter()).unwrap_or(0),
+                hash: e.map(|e| e.hash().to_string()).unwrap_or_default(),
+                reason: err.to_string(),
+            }));
+        }
+    };
+    // Applied as checked: the chain checks are not run a second time.
+    let found = match verifier.apply_checked(checked, &fresh, Some(received_at)) {
+        Ok(f) => f,
+        Err((k, err)) => {
+            // Nothing ran between the check and the apply, so this is a
+            // bug; the engine may hold part of the batch: rebuild it.
+            shared.mark_verifier_stale();
+            return Outcome::Done(Err(ApiError::Internal(format!(
+                "apply after check, entry {k}: {err}"
+            ))));
+        }
+    };
     let mut items = Vec::with_capacity(job.entries.len());
-    let mut next_fresh = fresh.into_iter();
+    let mut next_fresh = fresh.into_iter().zip(found);
     for slot in slots {
         match slot {
             Some(slot) => items.push((slot, "duplicate", Vec::new())),
             None => {
-                let Some(e) = next_fresh.next() else {
+                let Some((e, findings)) = next_fresh.next() else {
                     return Outcome::Done(Err(ApiError::Internal("batch bookkeeping".into())));
-                };
-                let findings = match verifier.ingest_checked(e.clone(), Some(received_at)) {
-                    Ok(f) => f.to_vec(),
-                    Err(err) => {
-                        // check_batch passed, so this is a bug; keep the log consistent.
-                        return Outcome::Done(Err(ApiError::Internal(format!(
-                            "apply after check: {err}"
-                        ))));
-                    }
                 };
                 shared
                     .metrics()
@@ -362,6 +385,42 @@ mod tests {
         assert!(ra.blocking_recv().unwrap().is_ok());
         let logged = rb.blocking_recv().unwrap().unwrap();
         assert!(logged.iter().all(|l| l.status == "logged"));
+    }
+
+    #[test]
+    fn a_batch_with_a_broken_link_is_refused_whole_and_a_good_one_applied_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Scenario::standard();
+        let regulator = s.log.clone();
+        let site: Vec<_> = (0..3)
+            .map(|i| s.acquire("north", &format!("P-{i}")).1)
+            .collect();
+        let sh = shared(&s, dir.path());
+        let (a, ra) = job(&regulator);
+        run_group(&sh, signatures::verify(&sh, vec![a]));
+        assert!(ra.blocking_recv().unwrap().is_ok());
+        // Firing: the second entry missing, the third's link is broken.
+        let gap = [site[0].clone(), site[2].clone()];
+        let (b, rb) = job(&gap);
+        run_group(&sh, signatures::verify(&sh, vec![b]));
+        match rb.blocking_recv().unwrap() {
+            Err(ApiError::Rejected { index, reason, .. }) => {
+                assert_eq!(index, 1);
+                assert!(reason.contains("does not link"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let reader = sh.store().read().unwrap();
+        assert_eq!(reader.index_of_hash(&site[0].hash()).unwrap(), None);
+        drop(reader);
+        // Quiet: the whole chain goes in, each entry once, in order.
+        let (c, rc) = job(&site);
+        run_group(&sh, signatures::verify(&sh, vec![c]));
+        let logged = rc.blocking_recv().unwrap().unwrap();
+        assert!(logged.iter().all(|l| l.status == "logged"));
+        let head = sh.verifier().unwrap().head(site[2].chain()).cloned();
+        assert_eq!(head.map(|h| h.hash), Some(site[2].hash()));
+        assert!(!sh.verifier_is_stale());
     }
 
     #[test]

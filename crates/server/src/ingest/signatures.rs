@@ -54,6 +54,7 @@ pub(crate) fn verify(shared: &Shared, jobs: Vec<Job>) -> Verified {
         .metrics()
         .signatures_checked
         .inc_by(looked_up.iter().flatten().count() as u64);
+    shared.metrics().signature_calls.inc();
     let verdicts = verify_under(looked_up, &entries);
     // This stage has room: compress the rows of the entries that verified
     // now, so the sequencer's group commit does not (a failure here only
@@ -97,11 +98,20 @@ fn verify_under(
     looked_up: Vec<Option<[u8; 32]>>,
     entries: &[&SignedEntry],
 ) -> Vec<Option<[u8; 32]>> {
-    let messages: Vec<Vec<u8>> = entries.iter().map(|e| e.signed_message()).collect();
+    // Every message in one buffer, each entry's the span `ends[i - 1]..ends[i]`.
+    let mut messages = Vec::new();
+    let mut ends = Vec::with_capacity(entries.len());
+    for e in entries {
+        e.append_signed_message(&mut messages);
+        ends.push(messages.len());
+    }
     let mut items = Vec::with_capacity(entries.len());
     // Position in `items` of each entry that has a key.
     let mut slots: Vec<Option<usize>> = Vec::with_capacity(entries.len());
-    for ((e, key), message) in entries.iter().zip(&looked_up).zip(&messages) {
+    let mut start = 0;
+    for ((e, key), end) in entries.iter().zip(&looked_up).zip(&ends) {
+        let message = messages.get(start..*end).unwrap_or_default();
+        start = *end;
         match key {
             Some(k) => {
                 slots.push(Some(items.len()));
