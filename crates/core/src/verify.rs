@@ -89,6 +89,12 @@ impl LedgerVerifier {
         &self.engine
     }
 
+    /// The rules engine, the rest dropped (an earlier state a correction
+    /// refolds from: [`crate::rules::HistorySource::earlier_state`]).
+    pub fn into_engine(self) -> Engine {
+        self.engine
+    }
+
     /// The entries applied, from now on read back from `source` (a
     /// server's log) instead of held: the engine's history, every entry's
     /// kind and place, every subject's events. Those applied so far stay
