@@ -598,7 +598,7 @@ mod tests {
             fits: &mut dyn FnMut(u64, &crate::rules::Engine) -> bool,
         ) -> Option<(u64, crate::rules::Engine)> {
             let mut states = self.states.lock().unwrap().clone();
-            states.sort_by(|a, b| b.0.cmp(&a.0));
+            states.sort_by_key(|s| core::cmp::Reverse(s.0));
             states
                 .into_iter()
                 .filter(|(k, _)| *k <= at_most)
