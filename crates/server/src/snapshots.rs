@@ -847,6 +847,45 @@ mod tests {
         assert_eq!(read(&h, n - 1).unwrap(), less);
     }
 
+    fn read_from(h: &LogHistory, from: u64, n: u64) -> Vec<(Hash, Option<Timestamp>)> {
+        let mut seen = Vec::new();
+        let r = h
+            .stream_from(from, n, &mut |e, at| {
+                seen.push((e.hash(), at));
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        assert!(r.is_continue());
+        seen
+    }
+
+    #[test]
+    fn a_refold_reads_from_a_position_on_and_places_entries_less_what_was_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, entries) = log(dir.path());
+        let n = entries.len() as u64;
+        let h = LogHistory::new(store);
+        let want = read(&h, n).unwrap();
+        // Seeking: the entries from position 2 on, and none past `n`.
+        assert_eq!(read_from(&h, 2, n), want[2..].to_vec());
+        assert_eq!(read_from(&h, 2, 4), want[2..4].to_vec());
+        assert_eq!(read_from(&h, n, n), Vec::new());
+        assert_eq!(h.position(&entries[3].hash()).unwrap(), Some(3));
+        assert_eq!(h.position(&Hash([7; 32])).unwrap(), None);
+        // No snapshots kept: no earlier state.
+        assert!(h.earlier_state(n, &mut |_, _| true).is_none());
+        // An entry skipped: positions shift past it; it has none.
+        h.skip(1);
+        let mut less = want.clone();
+        less.remove(1);
+        assert_eq!(read_from(&h, 2, n - 1), less[2..].to_vec());
+        assert_eq!(h.position(&entries[3].hash()).unwrap(), Some(2));
+        assert_eq!(h.position(&entries[1].hash()).unwrap(), None);
+        // Not applied yet: no position.
+        h.applied_to(3);
+        assert_eq!(h.position(&entries[3].hash()).unwrap(), None);
+    }
+
     #[test]
     fn a_history_longer_than_the_log_is_an_error_naming_both() {
         let dir = tempfile::tempdir().unwrap();
