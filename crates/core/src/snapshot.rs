@@ -531,6 +531,7 @@ mod tests {
         fail: std::sync::atomic::AtomicBool,
         states: std::sync::Mutex<Vec<(u64, crate::rules::Engine)>>,
         refolds: std::sync::Mutex<Vec<crate::rules::Refold>>,
+        streams: std::sync::atomic::AtomicUsize,
     }
 
     impl Kept {
@@ -541,6 +542,7 @@ mod tests {
                 fail: Default::default(),
                 states: Default::default(),
                 refolds: Default::default(),
+                streams: Default::default(),
             })
         }
     }
@@ -553,6 +555,7 @@ mod tests {
         ) -> Result<core::ops::ControlFlow<()>, crate::rules::HistoryError> {
             use std::sync::atomic::Ordering;
             self.reads.fetch_add(1, Ordering::Relaxed);
+            self.streams.fetch_add(1, Ordering::Relaxed);
             if self.fail.load(Ordering::Relaxed) {
                 return Err(crate::rules::HistoryError("disk on fire".into()));
             }
@@ -605,6 +608,18 @@ mod tests {
                 .find(|(k, e)| fits(*k, e))
         }
 
+        fn first_after(
+            &self,
+            chain: &crate::ChainId,
+            counter: u64,
+        ) -> Result<u64, crate::rules::HistoryError> {
+            let items = self.items.lock().unwrap();
+            Ok(items
+                .iter()
+                .position(|(e, _)| e.header().chain == *chain && e.header().counter > counter)
+                .map_or(u64::MAX, |i| i as u64))
+        }
+
         fn refold_ends(&self, refold: crate::rules::Refold) {
             self.refolds.lock().unwrap().push(refold);
         }
@@ -623,6 +638,62 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn a_revocation_searches_the_history_from_the_first_entry_it_can_flag() {
+        use crate::event::RegulatorEvent;
+        use crate::testkit::{note, v};
+        let mut s = crate::testkit::Scenario::standard();
+        let acquired: Vec<_> = (0..5)
+            .map(|i| s.acquire("north", &format!("R-{i}")).1)
+            .collect();
+        let north = s.sites.get(&v("north")).unwrap().public_key();
+        let roots = [s.root_key()];
+        let rk = s.regulator_key();
+        let findings_after = |s: &crate::testkit::Scenario, after: u64| {
+            let mut s = s.clone();
+            s.regulator(RegulatorEvent::DeviceKeyRevoked {
+                site: v("north"),
+                public_key: north,
+                after_counter: after,
+                reason: note("device stolen"),
+            });
+            let log = &s.log;
+            let last = log.len() - 1;
+            // In memory, the whole history searched.
+            let mut whole = LedgerVerifier::new(rk, roots.to_vec(), View::Corrected);
+            ingest(&mut whole, log, 0, log.len());
+            // Stored, searched from the first entry past `after`.
+            let mut head = LedgerVerifier::new(rk, roots.to_vec(), View::Corrected);
+            ingest(&mut head, log, 0, last);
+            let kept = Kept::new(history(log, last));
+            let bytes = head.encode_state().unwrap();
+            let (mut v, _) =
+                LedgerVerifier::decode_state_stored(&bytes, rk, &roots, kept.clone()).unwrap();
+            ingest(&mut v, log, last, log.len());
+            assert!(v.take_history_fault().is_none());
+            assert_eq!(v.engine().findings(), whole.engine().findings());
+            assert_eq!(v.state_digest().unwrap(), whole.state_digest().unwrap());
+            let flagged = v
+                .engine()
+                .findings()
+                .iter()
+                .filter(|f| f.rule == crate::rules::RuleId::SignedAfterKeyEnd)
+                .count();
+            (
+                flagged,
+                kept.streams.load(std::sync::atomic::Ordering::Relaxed),
+            )
+        };
+        // Firing: the entries past the second acquisition are flagged.
+        let (flagged, streams) = findings_after(&s, acquired[1].counter());
+        assert_eq!(flagged, 3);
+        assert_eq!(streams, 1);
+        // Quiet: nothing past the last entry: the history is not read.
+        let (flagged, streams) = findings_after(&s, acquired[4].counter());
+        assert_eq!(flagged, 0);
+        assert_eq!(streams, 0);
     }
 
     /// Corrects `acq` (of `gun`) to `serial`.

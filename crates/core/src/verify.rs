@@ -268,14 +268,12 @@ impl LedgerVerifier {
         let keys = &self.keys;
         let evidence =
             format!("signed after counter {last}, where the regulator chain ends this key");
-        self.engine.flag(RuleId::SignedAfterKeyEnd, &evidence, |e| {
-            let h = e.header();
-            h.chain == chain
-                && h.counter > last
-                && keys
-                    .record(site, &h.device, h.key_epoch)
+        self.engine
+            .flag_chain_after(&chain, last, RuleId::SignedAfterKeyEnd, &evidence, |e| {
+                let h = e.header();
+                keys.record(site, &h.device, h.key_epoch)
                     .is_some_and(|k| k.public_key == key)
-        });
+            });
     }
 
     /// Verifies `entry` fully (signature included) and applies it.

@@ -298,6 +298,29 @@ impl HistorySource for LogHistory {
         Ok(Some(i - before))
     }
 
+    /// By the log's chain index: the first entry of `chain` with a counter
+    /// above `counter`, placed in the history (`u64::MAX` when the log has
+    /// none the rules applied).
+    fn first_after(
+        &self,
+        chain: &armsledger_core::ChainId,
+        counter: u64,
+    ) -> Result<u64, HistoryError> {
+        let err = |e: StoreError| HistoryError(e.to_string());
+        let Some(next) = counter.checked_add(1) else {
+            return Ok(u64::MAX);
+        };
+        let reader = self.store.read().map_err(err)?;
+        let Some(&(_, i)) = reader.chain_slots(chain, next, 1).map_err(err)?.first() else {
+            return Ok(u64::MAX);
+        };
+        if i >= self.applied_to.load(Ordering::Acquire) {
+            return Ok(u64::MAX);
+        }
+        let before = self.skipped()?.partition_point(|s| *s < i) as u64;
+        Ok(i - before)
+    }
+
     /// The newest snapshot at or before `at_most` entries that passes the
     /// checks a start makes and that `fits`; none while an entry of the log
     /// is skipped (the snapshot's entries are then not the history's).
@@ -881,9 +904,27 @@ mod tests {
         assert_eq!(read_from(&h, 2, n - 1), less[2..].to_vec());
         assert_eq!(h.position(&entries[3].hash()).unwrap(), Some(2));
         assert_eq!(h.position(&entries[1].hash()).unwrap(), None);
+        // A chain's first entry past a counter, placed the same way; none
+        // past its last.
+        let e3 = &entries[3];
+        let chain = e3.header().chain.clone();
+        let prev = entries[..3]
+            .iter()
+            .rev()
+            .find(|e| e.header().chain == chain)
+            .map_or(0, |e| e.counter());
+        assert_eq!(h.first_after(&chain, prev).unwrap(), 2);
+        let last = entries
+            .iter()
+            .rev()
+            .find(|e| e.header().chain == chain)
+            .unwrap()
+            .counter();
+        assert_eq!(h.first_after(&chain, last).unwrap(), u64::MAX);
         // Not applied yet: no position.
         h.applied_to(3);
         assert_eq!(h.position(&entries[3].hash()).unwrap(), None);
+        assert_eq!(h.first_after(&chain, prev).unwrap(), u64::MAX);
     }
 
     #[test]

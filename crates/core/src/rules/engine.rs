@@ -111,6 +111,14 @@ pub trait HistorySource: Send + Sync + core::fmt::Debug {
         None
     }
 
+    /// A position at or after which every applied entry of `chain` with a
+    /// counter above `counter` lies (`u64::MAX`: none is kept here), so a
+    /// key revocation searches the history from there on; 0 when the
+    /// source cannot tell (the whole history is searched).
+    fn first_after(&self, _chain: &ChainId, _counter: u64) -> Result<u64, HistoryError> {
+        Ok(0)
+    }
+
     /// A correction starts refolding the state (the sequencer waits).
     fn refold_begins(&self) {}
 
@@ -718,10 +726,43 @@ impl Engine {
         evidence: &str,
         matches: impl Fn(&SignedEntry) -> bool,
     ) -> usize {
+        self.flag_from(0, rule, evidence, matches)
+    }
+
+    /// [`Self::flag`] for entries of `chain` with a counter above `counter`
+    /// only (`matches` selects none other): the stored history is searched
+    /// from the first of them on, where its source can place it
+    /// ([`HistorySource::first_after`]), instead of from its start.
+    pub fn flag_chain_after(
+        &mut self,
+        chain: &ChainId,
+        counter: u64,
+        rule: RuleId,
+        evidence: &str,
+        matches: impl Fn(&SignedEntry) -> bool,
+    ) -> usize {
+        // A failed look-up only costs the narrowing.
+        let from = self
+            .stored
+            .as_ref()
+            .and_then(|s| s.lookup.source.first_after(chain, counter).ok())
+            .unwrap_or(0);
+        self.flag_from(from, rule, evidence, |e| {
+            e.header().chain == *chain && e.header().counter > counter && matches(e)
+        })
+    }
+
+    fn flag_from(
+        &mut self,
+        from: u64,
+        rule: RuleId,
+        evidence: &str,
+        matches: impl Fn(&SignedEntry) -> bool,
+    ) -> usize {
         let mut n = 0;
         let findings = &mut self.findings;
         // A failed read is kept as the source's fault.
-        let _ = each_applied(self.stored.as_ref(), &self.history, &mut |e, _| {
+        let _ = each_applied_from(self.stored.as_ref(), from, &self.history, &mut |e, _| {
             if matches(e) {
                 let h = e.header();
                 findings.push(Finding {
