@@ -11,6 +11,11 @@
 //!    writes a snapshot of the whole log at shutdown.
 //! 2. `runs` starts from that snapshot (nothing replayed through the
 //!    rules), each stopped with SIGTERM.
+//! 3. With its own log (not the trace scenario's): one more start, 64 new
+//!    moves, a correction of one of them (refolded from the snapshot) and
+//!    of an entry near the log's start (older than the snapshot: the whole
+//!    log), each timed by the server (`armsledger_refold_seconds`: how
+//!    long ingest waited).
 //!
 //! Before each SIGTERM it reads the server's peak resident memory (VmHWM
 //! in /proc/PID/status, Linux only) and prints it per log entry. The rules
