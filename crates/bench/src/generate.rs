@@ -104,21 +104,40 @@ impl World {
         let Event::Site(act) = &target.body().event else {
             anyhow::bail!("{} is not a site act", target.hash());
         };
+        let event = Event::Site(SiteEvent::Corrected {
+            supersedes: target.hash(),
+            reason: armsledger_core::testkit::note("bench: a correction"),
+            approver: Some(v("armourer-2")),
+            corrected: Box::new(act.clone()),
+        });
+        // It continues the history of every subject it touches.
+        let links = event
+            .subjects()
+            .into_iter()
+            .map(|subject| Link {
+                prev: match &subject {
+                    Subject::Firearm(f) => self.latest.get(f).copied(),
+                    _ => None,
+                },
+                subject,
+            })
+            .collect::<Vec<_>>();
         let body = EntryBody {
             format: Default::default(),
             occurred_at: self.time,
             officer: v("armourer-1"),
-            links: vec![],
-            event: Event::Site(SiteEvent::Corrected {
-                supersedes: target.hash(),
-                reason: armsledger_core::testkit::note("bench: a correction"),
-                approver: Some(v("armourer-2")),
-                corrected: Box::new(act.clone()),
-            }),
+            links,
+            event,
         };
         let signer = &mut self.signers[site];
         let header = signer.next_header(body.hash()?, self.time, 0);
-        signer.head = (header.counter, header.entry_hash()?);
+        let hash = header.entry_hash()?;
+        signer.head = (header.counter, hash);
+        for l in &body.links {
+            if let Subject::Firearm(f) = l.subject {
+                self.latest.insert(f, hash);
+            }
+        }
         self.time = self.time.plus(1);
         let sig = header.sign(signer.signing_key())?;
         Ok(Arc::new(SignedEntry::assemble(header, sig, body)?))
