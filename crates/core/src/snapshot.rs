@@ -795,6 +795,37 @@ mod tests {
                 }
             }
         }
+        // The target and its correction applied in one group, neither
+        // committed to the source yet: the target is placed among the
+        // entries held in memory, and the refold still starts from the
+        // kept state.
+        for &(c, t) in &fixes {
+            for k in 0..=t {
+                let kept = Kept::new(history(log, t));
+                let earlier = state_at(k).encode_state().unwrap();
+                let (earlier, _) =
+                    LedgerVerifier::decode_state_stored(&earlier, rk, &roots, Kept::new(vec![]))
+                        .unwrap();
+                kept.states
+                    .lock()
+                    .unwrap()
+                    .push((k as u64, earlier.into_engine()));
+                let bytes = state_at(t).encode_state().unwrap();
+                let (mut v, _) =
+                    LedgerVerifier::decode_state_stored(&bytes, rk, &roots, kept.clone()).unwrap();
+                ingest(&mut v, log, t, c + 1);
+                assert!(v.take_history_fault().is_none());
+                let want = state_at(c + 1).state_digest().unwrap();
+                assert_eq!(v.state_digest().unwrap(), want, "in one group: {c}, {k}");
+                let stale = fixes.iter().any(|&(c2, t2)| k <= c2 && c2 < c && t2 < k);
+                let expect = if stale { 0 } else { k as u64 };
+                let last = *kept.refolds.lock().unwrap().last().unwrap();
+                assert_eq!(
+                    last.from, expect,
+                    "in one group: correction at {c}, kept at {k}"
+                );
+            }
+        }
         // Each way was taken: from a kept state (firing), refused as stale,
         // and none at or before the target (the whole history).
         assert!(from_kept > 0 && stale_refused > 0 && none_before > 0);

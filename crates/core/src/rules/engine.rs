@@ -867,15 +867,25 @@ impl Engine {
     /// none (the whole history is folded again).
     fn earlier_state(&self, stored: &Stored, target: &Hash) -> Option<(u64, Engine)> {
         let lookup = &stored.lookup;
-        let p = lookup.source.position(target).ok().flatten()?;
+        // Among the entries held in memory (applied since the last commit,
+        // not in the source's index yet), else by the source.
+        let place = |t: &Hash| match self.history.iter().position(|(e, _)| e.hash() == *t) {
+            Some(i) => Some(
+                stored
+                    .n
+                    .saturating_add(u64::try_from(i).unwrap_or(u64::MAX)),
+            ),
+            None => lookup.source.position(t).ok().flatten(),
+        };
+        let p = place(target)?;
         let mut fits = |k: u64, then: &Engine| {
             then.view == self.view
-                && same_before(k, &self.corrections, &then.corrections, lookup)
+                && same_before(k, &self.corrections, &then.corrections, &place)
                 && same_before(
                     k,
                     &self.regulator_corrections,
                     &then.regulator_corrections,
-                    lookup,
+                    &place,
                 )
         };
         lookup
@@ -893,18 +903,12 @@ fn same_before<V>(
     k: u64,
     now: &HashMap<Hash, (Hash, V)>,
     then: &HashMap<Hash, (Hash, V)>,
-    lookup: &Lookup,
+    place: &dyn Fn(&Hash) -> Option<u64>,
 ) -> bool {
     then.iter()
         .all(|(t, (c, _))| now.get(t).is_some_and(|(c2, _)| c2 == c))
         && now.iter().all(|(t, (c, _))| {
-            then.get(t).is_some_and(|(c0, _)| c0 == c)
-                || lookup
-                    .source
-                    .position(t)
-                    .ok()
-                    .flatten()
-                    .is_some_and(|p| p >= k)
+            then.get(t).is_some_and(|(c0, _)| c0 == c) || place(t).is_some_and(|p| p >= k)
         })
 }
 
