@@ -40,6 +40,7 @@ pub struct World {
     /// Every pistol, with its site and whether it is in the rack.
     pub guns: Vec<(usize, FirearmId, bool)>,
     signers: Vec<SoftSigner>,
+    sites: Vec<SiteId>,
     latest: HashMap<FirearmId, Hash>,
     time: Timestamp,
     next: usize,
@@ -83,9 +84,63 @@ impl World {
             setup: s.log,
             guns,
             signers,
+            sites: ids,
             latest,
             next: 0,
         })
+    }
+
+    /// The next entry of `target`'s site: a correction of `target` (a site
+    /// act of this world) putting the same act in its place. The rules
+    /// refold their state for it as for any correction (the restart
+    /// scenario's refold figures).
+    pub fn correct(&mut self, target: &SignedEntry) -> anyhow::Result<Arc<SignedEntry>> {
+        let chain = &target.header().chain;
+        let site = self
+            .sites
+            .iter()
+            .position(|s| *chain == armsledger_core::ChainId::Site(s.clone()))
+            .ok_or_else(|| anyhow::anyhow!("{chain:?} is not a site of this world"))?;
+        let Event::Site(act) = &target.body().event else {
+            anyhow::bail!("{} is not a site act", target.hash());
+        };
+        let event = Event::Site(SiteEvent::Corrected {
+            supersedes: target.hash(),
+            reason: armsledger_core::testkit::note("bench: a correction"),
+            approver: Some(v("armourer-2")),
+            corrected: Box::new(act.clone()),
+        });
+        // It continues the history of every subject it touches.
+        let links = event
+            .subjects()
+            .into_iter()
+            .map(|subject| Link {
+                prev: match &subject {
+                    Subject::Firearm(f) => self.latest.get(f).copied(),
+                    _ => None,
+                },
+                subject,
+            })
+            .collect::<Vec<_>>();
+        let body = EntryBody {
+            format: Default::default(),
+            occurred_at: self.time,
+            officer: v("armourer-1"),
+            links,
+            event,
+        };
+        let signer = &mut self.signers[site];
+        let header = signer.next_header(body.hash()?, self.time, 0);
+        let hash = header.entry_hash()?;
+        signer.head = (header.counter, hash);
+        for l in &body.links {
+            if let Subject::Firearm(f) = l.subject {
+                self.latest.insert(f, hash);
+            }
+        }
+        self.time = self.time.plus(1);
+        let sig = header.sign(signer.signing_key())?;
+        Ok(Arc::new(SignedEntry::assemble(header, sig, body)?))
     }
 
     /// The next `n` entries: storage moves, round-robin over the pistols.

@@ -341,6 +341,144 @@ fn a_correction_a_revocation_and_a_lot_trace_after_a_snapshot_start_answer_as_a_
     );
 }
 
+/// A metric of the server's (`GET /metrics`), as a number.
+fn metric(srv: &Server, name: &str) -> f64 {
+    let (st, b) = get(&srv.url, "/metrics", None);
+    assert_eq!(st, 200);
+    let text = String::from_utf8(b).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// A correction of `acq`'s serial.
+fn correction(
+    s: &mut Scenario,
+    acq: &armsledger_core::SignedEntry,
+    serial: &str,
+) -> std::sync::Arc<armsledger_core::SignedEntry> {
+    use armsledger_core::event::{Event, SiteEvent};
+    use armsledger_core::testkit::{note, v};
+    let Event::Site(mut fixed) = acq.body().event.clone() else {
+        panic!("an acquisition");
+    };
+    if let SiteEvent::FirearmAcquired { identity, .. } = &mut fixed {
+        identity.serial = v(serial);
+    }
+    s.site(
+        "north",
+        "armourer-1",
+        SiteEvent::Corrected {
+            supersedes: acq.hash(),
+            reason: note("serial mistyped"),
+            approver: Some(v("armourer-2")),
+            corrected: Box::new(fixed),
+        },
+    )
+}
+
+/// A correction refolds the rules state from the newest snapshot at or
+/// before its target that still holds (issue 23: not the whole log on the
+/// sequencer), says so in `/metrics` (`armsledger_refold_from`,
+/// `armsledger_refold_entries`, `armsledger_refold_seconds`), and ends in
+/// the state the whole log's replay reaches.
+#[test]
+fn a_correction_refolds_from_the_nearest_snapshot_before_its_target() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("srv");
+    let mut s = Scenario::standard();
+    let mut srv = Server::start(&data, &s, "[snapshots]\nevery_entries = 1\nkept = 10\n");
+    let (st, b) = srv.post(&s.log);
+    assert_eq!(st, 200, "{b}");
+    let s0 = srv.size();
+    snapshot_of_size(&srv, s0);
+    let acquire = |s: &mut Scenario, first: u64| {
+        (first..first + 3)
+            .map(|i| s.acquire("north", &format!("F-{i}")).1)
+            .collect::<Vec<_>>()
+    };
+    let a = acquire(&mut s, 0);
+    assert_eq!(srv.post(&a).0, 200);
+    let s1 = srv.size();
+    snapshot_of_size(&srv, s1);
+    let b = acquire(&mut s, 10);
+    assert_eq!(srv.post(&b).0, 200);
+    let s2 = srv.size();
+    snapshot_of_size(&srv, s2);
+    assert_eq!(metric(&srv, "armsledger_refold_seconds_count"), 0.0);
+
+    // Firing: b[1] lies after the snapshot at s1 and before the one at s2.
+    let c = correction(&mut s, &b[1], "F-11X");
+    assert_eq!(srv.post(&[c]).0, 200);
+    assert_eq!(metric(&srv, "armsledger_refold_seconds_count"), 1.0);
+    assert_eq!(metric(&srv, "armsledger_refold_from"), s1 as f64);
+    assert_eq!(
+        metric(&srv, "armsledger_refold_entries"),
+        (s2 + 1 - s1) as f64
+    );
+    // a[1] lies before s1: from the snapshot at s0.
+    let c = correction(&mut s, &a[1], "F-1X");
+    assert_eq!(srv.post(&[c]).0, 200);
+    assert_eq!(metric(&srv, "armsledger_refold_from"), s0 as f64);
+    // b[2] lies after s1, but the snapshot at s1 folded a[1] before its
+    // correction: stale, passed over for the one at s0.
+    let c = correction(&mut s, &b[2], "F-12X");
+    assert_eq!(srv.post(&[c]).0, 200);
+    assert_eq!(metric(&srv, "armsledger_refold_from"), s0 as f64);
+    assert_eq!(metric(&srv, "armsledger_refold_seconds_count"), 3.0);
+    let s3 = srv.size();
+    // Quiet: an entry that corrects nothing refolds nothing.
+    let more = acquire(&mut s, 20);
+    assert_eq!(srv.post(&more).0, 200);
+    assert_eq!(metric(&srv, "armsledger_refold_seconds_count"), 3.0);
+    assert_eq!(metric(&srv, "armsledger_snapshot_refused_total"), 0.0);
+    // A snapshot that fails its checks (a flipped byte) is refused, never
+    // trusted: the refold starts from an older one. (The newest at or
+    // before more[1], at position s3 + 1.)
+    let (bad, path) = snapshots(&data)
+        .into_iter()
+        .find(|(n, _)| *n <= s3)
+        .unwrap();
+    assert!(bad > s0, "snapshots after the corrections were kept");
+    let original = std::fs::read(&path).unwrap();
+    let mut bytes = original.clone();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    std::fs::write(&path, bytes).unwrap();
+    let c = correction(&mut s, &more[1], "F-21X");
+    assert_eq!(srv.post(&[c]).0, 200);
+    assert_eq!(metric(&srv, "armsledger_snapshot_refused_total"), 1.0);
+    let from = metric(&srv, "armsledger_refold_from");
+    assert!(from > 0.0 && from < bad as f64, "refolded from {from}");
+    // (Put back for fsck below, which would name it.)
+    std::fs::write(&path, original).unwrap();
+    let refolded = state(&srv);
+    srv.kill();
+
+    // Snapshots off: the whole log is folded again, to the same state a
+    // replay of the whole log reaches.
+    srv.restart_with(&["--no-snapshot"]);
+    let full = state(&srv);
+    assert_eq!(
+        full["state_digest"], refolded["state_digest"],
+        "{full:#} {refolded:#}"
+    );
+    // (The start's replay refolded at each of the four corrections.)
+    assert_eq!(metric(&srv, "armsledger_refold_seconds_count"), 4.0);
+    let c = correction(&mut s, &more[0], "F-20X");
+    assert_eq!(srv.post(&[c]).0, 200);
+    assert_eq!(metric(&srv, "armsledger_refold_seconds_count"), 5.0);
+    assert_eq!(metric(&srv, "armsledger_refold_from"), 0.0);
+    assert_eq!(metric(&srv, "armsledger_refold_entries"), srv.size() as f64);
+    let whole = state(&srv);
+    srv.kill();
+    let report = fsck(&data, "corrections refolded from snapshots");
+    assert_eq!(report["state_digest"], whole["state_digest"], "{report:#}");
+}
+
 /// A graceful stop (SIGTERM) closes the log: the next open of `log.redb`
 /// needs no repair (a repair reads and checksums every page of the file,
 /// docs/performance.md section 9), and the next start resumes from the

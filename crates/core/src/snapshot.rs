@@ -522,11 +522,16 @@ mod tests {
 
     /// A history kept outside the engine (as a server keeps it in its
     /// log), counting the reads; `fail` makes every read fail.
+    /// It may also keep earlier states (as a server keeps snapshots),
+    /// and records the refolds it saw.
     #[derive(Debug)]
     struct Kept {
         items: std::sync::Mutex<Vec<HistoryItem>>,
         reads: std::sync::atomic::AtomicUsize,
         fail: std::sync::atomic::AtomicBool,
+        states: std::sync::Mutex<Vec<(u64, crate::rules::Engine)>>,
+        refolds: std::sync::Mutex<Vec<crate::rules::Refold>>,
+        streams: std::sync::atomic::AtomicUsize,
     }
 
     impl Kept {
@@ -535,6 +540,9 @@ mod tests {
                 items: std::sync::Mutex::new(items),
                 reads: Default::default(),
                 fail: Default::default(),
+                states: Default::default(),
+                refolds: Default::default(),
+                streams: Default::default(),
             })
         }
     }
@@ -547,6 +555,7 @@ mod tests {
         ) -> Result<core::ops::ControlFlow<()>, crate::rules::HistoryError> {
             use std::sync::atomic::Ordering;
             self.reads.fetch_add(1, Ordering::Relaxed);
+            self.streams.fetch_add(1, Ordering::Relaxed);
             if self.fail.load(Ordering::Relaxed) {
                 return Err(crate::rules::HistoryError("disk on fire".into()));
             }
@@ -577,6 +586,265 @@ mod tests {
                 .find(|(e, _)| e.hash() == *hash)
                 .map(|(e, _)| (**e).clone()))
         }
+
+        fn position(&self, hash: &crate::Hash) -> Result<Option<u64>, crate::rules::HistoryError> {
+            let items = self.items.lock().unwrap();
+            Ok(items
+                .iter()
+                .position(|(e, _)| e.hash() == *hash)
+                .map(|i| i as u64))
+        }
+
+        fn earlier_state(
+            &self,
+            at_most: u64,
+            fits: &mut dyn FnMut(u64, &crate::rules::Engine) -> bool,
+        ) -> Option<(u64, crate::rules::Engine)> {
+            let mut states = self.states.lock().unwrap().clone();
+            states.sort_by_key(|s| core::cmp::Reverse(s.0));
+            states
+                .into_iter()
+                .filter(|(k, _)| *k <= at_most)
+                .find(|(k, e)| fits(*k, e))
+        }
+
+        fn first_after(
+            &self,
+            chain: &crate::ChainId,
+            counter: u64,
+        ) -> Result<u64, crate::rules::HistoryError> {
+            let items = self.items.lock().unwrap();
+            Ok(items
+                .iter()
+                .position(|(e, _)| e.header().chain == *chain && e.header().counter > counter)
+                .map_or(u64::MAX, |i| i as u64))
+        }
+
+        fn refold_ends(&self, refold: crate::rules::Refold) {
+            self.refolds.lock().unwrap().push(refold);
+        }
+    }
+
+    /// The showcase's corrections, each with its own position and its
+    /// target's.
+    fn corrections(log: &[Arc<SignedEntry>]) -> Vec<(usize, usize)> {
+        log.iter()
+            .enumerate()
+            .filter_map(|(c, e)| match &e.body().event {
+                crate::Event::Site(crate::SiteEvent::Corrected { supersedes, .. }) => {
+                    let t = log.iter().position(|x| x.hash() == *supersedes)?;
+                    Some((c, t))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_revocation_searches_the_history_from_the_first_entry_it_can_flag() {
+        use crate::event::RegulatorEvent;
+        use crate::testkit::{note, v};
+        let mut s = crate::testkit::Scenario::standard();
+        let acquired: Vec<_> = (0..5)
+            .map(|i| s.acquire("north", &format!("R-{i}")).1)
+            .collect();
+        let north = s.sites.get(&v("north")).unwrap().public_key();
+        let roots = [s.root_key()];
+        let rk = s.regulator_key();
+        let findings_after = |s: &crate::testkit::Scenario, after: u64| {
+            let mut s = s.clone();
+            s.regulator(RegulatorEvent::DeviceKeyRevoked {
+                site: v("north"),
+                public_key: north,
+                after_counter: after,
+                reason: note("device stolen"),
+            });
+            let log = &s.log;
+            let last = log.len() - 1;
+            // In memory, the whole history searched.
+            let mut whole = LedgerVerifier::new(rk, roots.to_vec(), View::Corrected);
+            ingest(&mut whole, log, 0, log.len());
+            // Stored, searched from the first entry past `after`.
+            let mut head = LedgerVerifier::new(rk, roots.to_vec(), View::Corrected);
+            ingest(&mut head, log, 0, last);
+            let kept = Kept::new(history(log, last));
+            let bytes = head.encode_state().unwrap();
+            let (mut v, _) =
+                LedgerVerifier::decode_state_stored(&bytes, rk, &roots, kept.clone()).unwrap();
+            ingest(&mut v, log, last, log.len());
+            assert!(v.take_history_fault().is_none());
+            assert_eq!(v.engine().findings(), whole.engine().findings());
+            assert_eq!(v.state_digest().unwrap(), whole.state_digest().unwrap());
+            let flagged = v
+                .engine()
+                .findings()
+                .iter()
+                .filter(|f| f.rule == crate::rules::RuleId::SignedAfterKeyEnd)
+                .count();
+            (
+                flagged,
+                kept.streams.load(std::sync::atomic::Ordering::Relaxed),
+            )
+        };
+        // Firing: the entries past the second acquisition are flagged.
+        let (flagged, streams) = findings_after(&s, acquired[1].counter());
+        assert_eq!(flagged, 3);
+        assert_eq!(streams, 1);
+        // Quiet: nothing past the last entry: the history is not read.
+        let (flagged, streams) = findings_after(&s, acquired[4].counter());
+        assert_eq!(flagged, 0);
+        assert_eq!(streams, 0);
+    }
+
+    /// Corrects `acq` (of `gun`) to `serial`.
+    fn correct(
+        s: &mut crate::testkit::Scenario,
+        gun: crate::model::FirearmId,
+        acq: &SignedEntry,
+        serial: &str,
+    ) {
+        use crate::model::{Counterparty, DocKind};
+        use crate::testkit::{doc, note, pistol, v};
+        s.site(
+            "north",
+            "armourer-1",
+            crate::SiteEvent::Corrected {
+                supersedes: acq.hash(),
+                reason: note("serial mistyped"),
+                approver: Some(v("armourer-2")),
+                corrected: Box::new(crate::SiteEvent::FirearmAcquired {
+                    firearm: gun,
+                    identity: pistol(serial),
+                    source: Counterparty {
+                        name: v("Dealer"),
+                        licence: Some(v("DL-1")),
+                    },
+                    authorisation: doc(DocKind::AcquisitionPermit, "AP-1"),
+                    location: v("vault"),
+                }),
+            },
+        );
+    }
+
+    #[test]
+    fn a_correction_refolds_from_the_nearest_kept_state_before_its_target_to_the_same_state() {
+        // Two pistols; the first corrected twice, then the second: a
+        // state kept between the two acquisitions is stale for the third
+        // correction (it folded the first acquisition before its fixes).
+        let mut s = crate::testkit::Scenario::standard();
+        let (g1, a1) = s.acquire("north", "A-1");
+        s.receive("north", "L-1", 100);
+        let (g2, a2) = s.acquire("north", "A-2");
+        s.receive("north", "L-2", 100);
+        correct(&mut s, g1, &a1, "A-01");
+        s.tick(crate::ids::Timestamp::HOUR);
+        correct(&mut s, g1, &a1, "A-001");
+        correct(&mut s, g2, &a2, "A-02");
+        let roots = [s.root_key()];
+        let rk = s.regulator_key();
+        let log = &s.log;
+        let fixes = corrections(log);
+        assert_eq!(fixes.len(), 3);
+        let state_at = |k: usize| {
+            let mut v = LedgerVerifier::new(rk, roots.to_vec(), View::Corrected);
+            ingest(&mut v, log, 0, k);
+            v
+        };
+        let (mut from_kept, mut stale_refused, mut none_before) = (0, 0, 0);
+        for &(c, t) in &fixes {
+            // The whole-log fold: in memory, from the start, through the correction.
+            let before = state_at(c).state_digest().unwrap();
+            let want = state_at(c + 1).state_digest().unwrap();
+            assert_ne!(before, want, "the correction at {c} changes the state");
+            for k in 0..=c {
+                // The server's case: everything before the correction in
+                // the log, its state decoded from a snapshot, and one
+                // earlier state kept at `k`.
+                let kept = Kept::new(history(log, c));
+                let earlier = state_at(k).encode_state().unwrap();
+                let (earlier, _) =
+                    LedgerVerifier::decode_state_stored(&earlier, rk, &roots, Kept::new(vec![]))
+                        .unwrap();
+                kept.states
+                    .lock()
+                    .unwrap()
+                    .push((k as u64, earlier.into_engine()));
+                let bytes = state_at(c).encode_state().unwrap();
+                let (mut v, _) =
+                    LedgerVerifier::decode_state_stored(&bytes, rk, &roots, kept.clone()).unwrap();
+                ingest(&mut v, log, c, c + 1);
+                assert!(v.take_history_fault().is_none());
+                assert_eq!(
+                    v.state_digest().unwrap(),
+                    want,
+                    "correction at {c} of {t}, state kept at {k}"
+                );
+                // It started from the kept state only when that state
+                // folded nothing a correction changed since.
+                let stale = fixes.iter().any(|&(c2, t2)| k <= c2 && c2 < c && t2 < k);
+                let expect = if k <= t && !stale { k as u64 } else { 0 };
+                let refolds = kept.refolds.lock().unwrap().clone();
+                assert_eq!(refolds.len(), 1, "one refold at {c}");
+                assert_eq!(refolds[0].from, expect, "correction at {c}, kept at {k}");
+                assert_eq!(refolds[0].folded, (c + 1) as u64 - expect);
+                match (k <= t, stale) {
+                    (true, false) if k > 0 => from_kept += 1,
+                    (true, true) => stale_refused += 1,
+                    (false, _) => none_before += 1,
+                    _ => {}
+                }
+            }
+        }
+        // The target and its correction applied in one group, neither
+        // committed to the source yet: the target is placed among the
+        // entries held in memory, and the refold still starts from the
+        // kept state.
+        for &(c, t) in &fixes {
+            for k in 0..=t {
+                let kept = Kept::new(history(log, t));
+                let earlier = state_at(k).encode_state().unwrap();
+                let (earlier, _) =
+                    LedgerVerifier::decode_state_stored(&earlier, rk, &roots, Kept::new(vec![]))
+                        .unwrap();
+                kept.states
+                    .lock()
+                    .unwrap()
+                    .push((k as u64, earlier.into_engine()));
+                let bytes = state_at(t).encode_state().unwrap();
+                let (mut v, _) =
+                    LedgerVerifier::decode_state_stored(&bytes, rk, &roots, kept.clone()).unwrap();
+                ingest(&mut v, log, t, c + 1);
+                assert!(v.take_history_fault().is_none());
+                let want = state_at(c + 1).state_digest().unwrap();
+                assert_eq!(v.state_digest().unwrap(), want, "in one group: {c}, {k}");
+                let stale = fixes.iter().any(|&(c2, t2)| k <= c2 && c2 < c && t2 < k);
+                let expect = if stale { 0 } else { k as u64 };
+                let last = *kept.refolds.lock().unwrap().last().unwrap();
+                assert_eq!(
+                    last.from, expect,
+                    "in one group: correction at {c}, kept at {k}"
+                );
+            }
+        }
+        // Each way was taken: from a kept state (firing), refused as stale,
+        // and none at or before the target (the whole history).
+        assert!(from_kept > 0 && stale_refused > 0 && none_before > 0);
+        // Quiet: an entry that corrects nothing refolds nothing.
+        let q = fixes[0].0 - 1;
+        let kept = Kept::new(history(log, q));
+        kept.states
+            .lock()
+            .unwrap()
+            .push((0, crate::rules::Engine::default()));
+        let bytes = state_at(q).encode_state().unwrap();
+        let (mut v, _) =
+            LedgerVerifier::decode_state_stored(&bytes, rk, &roots, kept.clone()).unwrap();
+        ingest(&mut v, log, q, q + 1);
+        assert!(kept.refolds.lock().unwrap().is_empty());
+        assert_eq!(
+            v.state_digest().unwrap(),
+            state_at(q + 1).state_digest().unwrap()
+        );
     }
 
     #[test]

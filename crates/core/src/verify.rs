@@ -90,6 +90,12 @@ impl LedgerVerifier {
         &self.engine
     }
 
+    /// The rules engine, the rest dropped (an earlier state a correction
+    /// refolds from: [`crate::rules::HistorySource::earlier_state`]).
+    pub fn into_engine(self) -> Engine {
+        self.engine
+    }
+
     /// The entries applied, from now on read back from `source` (a
     /// server's log) instead of held: the engine's history, every entry's
     /// kind and place, every subject's events. Those applied so far stay
@@ -328,14 +334,12 @@ impl LedgerVerifier {
         let keys = &self.keys;
         let evidence =
             format!("signed after counter {last}, where the regulator chain ends this key");
-        self.engine.flag(RuleId::SignedAfterKeyEnd, &evidence, |e| {
-            let h = e.header();
-            h.chain == chain
-                && h.counter > last
-                && keys
-                    .record(site, &h.device, h.key_epoch)
+        self.engine
+            .flag_chain_after(&chain, last, RuleId::SignedAfterKeyEnd, &evidence, |e| {
+                let h = e.header();
+                keys.record(site, &h.device, h.key_epoch)
                     .is_some_and(|k| k.public_key == key)
-        });
+            });
     }
 
     /// Verifies `entry` fully (signature included) and applies it.

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use armsledger_core::LedgerVerifier;
 use armsledger_core::entry::SignedEntry;
 use armsledger_core::ids::Timestamp;
-use armsledger_core::rules::{HistoryError, HistorySource};
+use armsledger_core::rules::{HistoryError, HistorySource, Refold};
 use armsledger_core::snapshot::state_digest;
 use armsledger_store::snapshot::{SnapshotDir, SnapshotMeta};
 use armsledger_store::{LogReader, StoreError};
@@ -58,6 +58,87 @@ pub(crate) struct LogHistory {
     skipped: Mutex<Vec<u64>>,
     /// Entries at this log index and beyond are not applied yet.
     applied_to: AtomicU64,
+    /// The rules snapshots a correction may refold from (the server's
+    /// verifier's history; none for a point-in-time replay).
+    kept: Option<SnapshotChecks>,
+    /// When the running refold began (a correction, on the sequencer).
+    refold_began: Mutex<Option<Instant>>,
+    /// Where a refold is counted (the server's verifier's history).
+    metrics: Option<SnapshotMetrics>,
+}
+
+/// What checks a snapshot against its log before it is used: the log's
+/// identity, its root at the snapshot's size, the digests and versions
+/// (read), and the state decoded under the pinned keys. With the metrics a
+/// refused snapshot and a refold count in.
+#[derive(Clone, Debug)]
+pub(crate) struct SnapshotChecks {
+    dir: SnapshotDir,
+    identity: String,
+    regulator_key: [u8; 32],
+    roots: Vec<[u8; 32]>,
+    store: Arc<LiveStore>,
+    metrics: SnapshotMetrics,
+}
+
+impl SnapshotChecks {
+    /// The checks of this server's snapshots.
+    pub(crate) fn of(shared: &Shared) -> Self {
+        SnapshotChecks {
+            dir: shared.snapshots().dir.clone(),
+            identity: shared.log_vkey().to_owned(),
+            regulator_key: shared.regulator_key(),
+            roots: shared.manufacturer_roots().to_vec(),
+            store: shared.store_arc(),
+            metrics: shared.metrics().snapshots.clone(),
+        }
+    }
+
+    /// The snapshot at log size `n` if it matches the log `reader` reads
+    /// (its identity, size and root); the reason it was refused otherwise.
+    fn matching(&self, reader: &LogReader, n: u64) -> Result<Vec<u8>, String> {
+        let size = reader.size();
+        if n > size {
+            return Err(format!(
+                "covers {n} entries and the log holds {size}: it belongs to another (or a rolled-back) log"
+            ));
+        }
+        let snap = self.dir.read(n).map_err(|e| e.to_string())?;
+        if snap.meta.identity != self.identity {
+            return Err(format!(
+                "made for the log {:?}; this log is {:?}",
+                snap.meta.identity, self.identity
+            ));
+        }
+        let root = reader.root_at(n).map_err(|e| e.to_string())?;
+        if root.0 != snap.meta.root.0 {
+            return Err(format!(
+                "the log's root at size {n} is not the one the snapshot recorded: another log, or a rewritten one"
+            ));
+        }
+        Ok(snap.state)
+    }
+
+    /// The verifier of the snapshot at log size `n`, checked against the
+    /// log `reader` reads, reading its history back from the log when it
+    /// looks back ([`LogHistory`]); the reason it was refused otherwise.
+    fn load(&self, reader: &LogReader, n: u64) -> Result<LedgerVerifier, String> {
+        let state = self.matching(reader, n)?;
+        LedgerVerifier::decode_state_stored(
+            &state,
+            self.regulator_key,
+            &self.roots,
+            LogHistory::new(self.store.clone()),
+        )
+        .map(|(v, _)| v)
+        .map_err(|e| format!("{}: {e}", self.dir.file_of(n).display()))
+    }
+
+    /// Counts and logs a refused snapshot.
+    fn refused(&self, path: &std::path::Path, reason: &str) {
+        tracing::warn!(snapshot = %path.display(), %reason, "rules snapshot refused");
+        self.metrics.refused.inc();
+    }
 }
 
 impl LogHistory {
@@ -69,7 +150,36 @@ impl LogHistory {
             store,
             skipped: Mutex::new(Vec::new()),
             applied_to: AtomicU64::new(u64::MAX),
+            kept: None,
+            refold_began: Mutex::new(None),
+            metrics: None,
         })
+    }
+
+    /// [`Self::new`] for the server's verifier: a correction refolds from
+    /// the newest of the server's snapshots that holds (checked against the
+    /// log) instead of from the start, `kept` (none when snapshots are
+    /// off), and every refold is counted in `metrics`.
+    pub(crate) fn with_snapshots(
+        store: Arc<LiveStore>,
+        kept: Option<SnapshotChecks>,
+        metrics: SnapshotMetrics,
+    ) -> Arc<Self> {
+        Arc::new(LogHistory {
+            store,
+            skipped: Mutex::new(Vec::new()),
+            applied_to: AtomicU64::new(u64::MAX),
+            kept,
+            refold_began: Mutex::new(None),
+            metrics: Some(metrics),
+        })
+    }
+
+    fn skipped(&self) -> Result<Vec<u64>, HistoryError> {
+        self.skipped
+            .lock()
+            .map(|s| s.clone())
+            .map_err(|_| HistoryError("skipped entries lock poisoned".into()))
     }
 
     /// The entry at log index `i` was not applied (indexes in log order).
@@ -92,15 +202,27 @@ impl HistorySource for LogHistory {
         n: u64,
         visit: &mut dyn FnMut(&SignedEntry, Option<Timestamp>) -> core::ops::ControlFlow<()>,
     ) -> Result<core::ops::ControlFlow<()>, HistoryError> {
+        self.stream_from(0, n, visit)
+    }
+
+    /// Seeks to `start` in the log when no entry was skipped (the
+    /// history's positions are then the log's indexes); reads from the
+    /// start and passes the first `start` over otherwise.
+    fn stream_from(
+        &self,
+        start: u64,
+        n: u64,
+        visit: &mut dyn FnMut(&SignedEntry, Option<Timestamp>) -> core::ops::ControlFlow<()>,
+    ) -> Result<core::ops::ControlFlow<()>, HistoryError> {
         let err = |e: StoreError| HistoryError(e.to_string());
-        let skipped = self
-            .skipped
-            .lock()
-            .map(|s| s.clone())
-            .map_err(|_| HistoryError("skipped entries lock poisoned".into()))?;
+        let skipped = self.skipped()?;
         let reader = self.store.read().map_err(err)?;
         let size = reader.size();
-        let (mut seen, mut from) = (0u64, 0u64);
+        let (mut seen, mut from) = if skipped.is_empty() {
+            (start.min(n), start.min(n))
+        } else {
+            (0, 0)
+        };
         while seen < n {
             // No further than the entries still wanted and those skipped.
             let want = (n - seen).saturating_add(skipped.len() as u64);
@@ -126,6 +248,9 @@ impl HistorySource for LogHistory {
                 }
                 let (e, at) = d.map_err(err)?;
                 seen += 1;
+                if seen <= start {
+                    continue;
+                }
                 if visit(&e, Some(at)).is_break() {
                     return Ok(core::ops::ControlFlow::Break(()));
                 }
@@ -154,6 +279,105 @@ impl HistorySource for LogHistory {
             return Ok(None);
         }
         Ok(reader.entry(i).map_err(err)?.map(|s| s.entry))
+    }
+
+    fn position(&self, hash: &armsledger_core::Hash) -> Result<Option<u64>, HistoryError> {
+        let err = |e: StoreError| HistoryError(e.to_string());
+        let reader = self.store.read().map_err(err)?;
+        let Some(i) = reader.index_of_hash(hash).map_err(err)? else {
+            return Ok(None);
+        };
+        if i >= self.applied_to.load(Ordering::Acquire) {
+            return Ok(None);
+        }
+        let skipped = self.skipped()?;
+        if skipped.binary_search(&i).is_ok() {
+            return Ok(None);
+        }
+        let before = skipped.partition_point(|s| *s < i) as u64;
+        Ok(Some(i - before))
+    }
+
+    /// By the log's chain index: the first entry of `chain` with a counter
+    /// above `counter`, placed in the history (`u64::MAX` when the log has
+    /// none the rules applied).
+    fn first_after(
+        &self,
+        chain: &armsledger_core::ChainId,
+        counter: u64,
+    ) -> Result<u64, HistoryError> {
+        let err = |e: StoreError| HistoryError(e.to_string());
+        let Some(next) = counter.checked_add(1) else {
+            return Ok(u64::MAX);
+        };
+        let reader = self.store.read().map_err(err)?;
+        let Some(&(_, i)) = reader.chain_slots(chain, next, 1).map_err(err)?.first() else {
+            return Ok(u64::MAX);
+        };
+        if i >= self.applied_to.load(Ordering::Acquire) {
+            return Ok(u64::MAX);
+        }
+        let before = self.skipped()?.partition_point(|s| *s < i) as u64;
+        Ok(i - before)
+    }
+
+    /// The newest snapshot at or before `at_most` entries that passes the
+    /// checks a start makes and that `fits`; none while an entry of the log
+    /// is skipped (the snapshot's entries are then not the history's).
+    fn earlier_state(
+        &self,
+        at_most: u64,
+        fits: &mut dyn FnMut(u64, &armsledger_core::rules::Engine) -> bool,
+    ) -> Option<(u64, armsledger_core::rules::Engine)> {
+        let kept = self.kept.as_ref()?;
+        if !self.skipped().ok()?.is_empty() {
+            return None;
+        }
+        let reader = self.store.read().ok()?;
+        let list = kept.dir.list().unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "listing rules snapshots for a refold; folding the whole log");
+            Vec::new()
+        });
+        for (k, path) in list.into_iter().filter(|(k, _)| *k <= at_most) {
+            match kept.load(&reader, k) {
+                Ok(v) => {
+                    let engine = v.into_engine();
+                    if fits(k, &engine) {
+                        return Some((k, engine));
+                    }
+                    tracing::info!(
+                        snapshot = k,
+                        "rules snapshot folded an entry corrected since; trying an older one"
+                    );
+                }
+                Err(reason) => kept.refused(&path, &reason),
+            }
+        }
+        None
+    }
+
+    fn refold_begins(&self) {
+        if let Ok(mut t) = self.refold_began.lock() {
+            *t = Some(Instant::now());
+        }
+    }
+
+    fn refold_ends(&self, refold: Refold) {
+        let began = self.refold_began.lock().ok().and_then(|mut t| t.take());
+        let seconds = began.map_or(0.0, |t| t.elapsed().as_secs_f64());
+        if let Some(m) = &self.metrics {
+            m.refold_seconds.observe(seconds);
+            m.refold_from
+                .set(i64::try_from(refold.from).unwrap_or(i64::MAX));
+            m.refold_entries
+                .set(i64::try_from(refold.folded).unwrap_or(i64::MAX));
+        }
+        tracing::info!(
+            from = refold.from,
+            folded = refold.folded,
+            seconds,
+            "a correction refolded the rules state"
+        );
     }
 }
 
@@ -189,6 +413,13 @@ pub struct SnapshotMetrics {
     pub start_replayed: Gauge,
     /// Milliseconds the last start took to catch the verifier up.
     pub start_ready_ms: Gauge,
+    /// Seconds a correction's refold of the rules state took, on the
+    /// sequencer: ingest waits as long (`armsledger_refold_seconds`).
+    pub refold_seconds: Histogram,
+    /// Log size of the state the last refold started from (0: the start).
+    pub refold_from: Gauge,
+    /// Entries the last refold folded.
+    pub refold_entries: Gauge,
 }
 
 impl Default for SnapshotMetrics {
@@ -202,13 +433,32 @@ impl Default for SnapshotMetrics {
             start_from: Gauge::default(),
             start_replayed: Gauge::default(),
             start_ready_ms: Gauge::default(),
+            refold_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 20)),
+            refold_from: Gauge::default(),
+            refold_entries: Gauge::default(),
         }
     }
 }
 
 impl SnapshotMetrics {
-    /// Registers them (prefix `armsledger_snapshot_`).
+    /// Registers them (prefix `armsledger_snapshot_`; the refold's
+    /// `armsledger_refold_`).
     pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "refold_seconds",
+            "Seconds a correction's refold of the rules state held the sequencer",
+            self.refold_seconds.clone(),
+        );
+        registry.register(
+            "refold_from",
+            "Log size of the snapshot the last refold started from (0: the whole log)",
+            self.refold_from.clone(),
+        );
+        registry.register(
+            "refold_entries",
+            "Entries the last refold of the rules state folded",
+            self.refold_entries.clone(),
+        );
         let r = registry.sub_registry_with_prefix("snapshot");
         r.register("written", "Rules snapshots written", self.written.clone());
         r.register(
@@ -276,6 +526,11 @@ impl Snapshots {
     /// How the last start caught up.
     pub fn start_report(&self) -> StartReport {
         self.start.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Whether snapshots are written and used.
+    pub fn enabled(&self) -> bool {
+        self.config.enabled
     }
 
     /// Whether a background write is running.
@@ -357,45 +612,10 @@ pub fn start(shared: &Arc<Shared>) -> Result<StartReport, StoreError> {
     Ok(report)
 }
 
-/// The snapshot at log size `n` if it matches the log `reader` reads (its
-/// identity, size and root); the reason it was refused otherwise.
-fn matching(shared: &Shared, reader: &LogReader, n: u64) -> Result<Vec<u8>, String> {
-    let size = reader.size();
-    if n > size {
-        return Err(format!(
-            "covers {n} entries and the log holds {size}: it belongs to another (or a rolled-back) log"
-        ));
-    }
-    let snap = shared.snapshots().dir.read(n).map_err(|e| e.to_string())?;
-    if snap.meta.identity != shared.log_vkey() {
-        return Err(format!(
-            "made for the log {:?}; this log is {:?}",
-            snap.meta.identity,
-            shared.log_vkey()
-        ));
-    }
-    let root = reader.root_at(n).map_err(|e| e.to_string())?;
-    if root.0 != snap.meta.root.0 {
-        return Err(format!(
-            "the log's root at size {n} is not the one the snapshot recorded: another log, or a rewritten one"
-        ));
-    }
-    Ok(snap.state)
-}
-
 /// The verifier of the snapshot at log size `n`, checked against the log
-/// `reader` reads, reading its history back from the log when it looks
-/// back ([`LogHistory`]); the reason it was refused otherwise.
+/// `reader` reads ([`SnapshotChecks`]); the reason it was refused otherwise.
 pub(crate) fn load(shared: &Shared, reader: &LogReader, n: u64) -> Result<LedgerVerifier, String> {
-    let state = matching(shared, reader, n)?;
-    LedgerVerifier::decode_state_stored(
-        &state,
-        shared.regulator_key(),
-        shared.manufacturer_roots(),
-        LogHistory::new(shared.store_arc()),
-    )
-    .map(|(v, _)| v)
-    .map_err(|e| format!("{}: {e}", shared.snapshots().dir.file_of(n).display()))
+    SnapshotChecks::of(shared).load(reader, n)
 }
 
 /// After a durable commit (on the sequencer, between groups): takes a
@@ -648,6 +868,63 @@ mod tests {
         let mut less = want.clone();
         less.remove(1);
         assert_eq!(read(&h, n - 1).unwrap(), less);
+    }
+
+    fn read_from(h: &LogHistory, from: u64, n: u64) -> Vec<(Hash, Option<Timestamp>)> {
+        let mut seen = Vec::new();
+        let r = h
+            .stream_from(from, n, &mut |e, at| {
+                seen.push((e.hash(), at));
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        assert!(r.is_continue());
+        seen
+    }
+
+    #[test]
+    fn a_refold_reads_from_a_position_on_and_places_entries_less_what_was_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, entries) = log(dir.path());
+        let n = entries.len() as u64;
+        let h = LogHistory::new(store);
+        let want = read(&h, n).unwrap();
+        // Seeking: the entries from position 2 on, and none past `n`.
+        assert_eq!(read_from(&h, 2, n), want[2..].to_vec());
+        assert_eq!(read_from(&h, 2, 4), want[2..4].to_vec());
+        assert_eq!(read_from(&h, n, n), Vec::new());
+        assert_eq!(h.position(&entries[3].hash()).unwrap(), Some(3));
+        assert_eq!(h.position(&Hash([7; 32])).unwrap(), None);
+        // No snapshots kept: no earlier state.
+        assert!(h.earlier_state(n, &mut |_, _| true).is_none());
+        // An entry skipped: positions shift past it; it has none.
+        h.skip(1);
+        let mut less = want.clone();
+        less.remove(1);
+        assert_eq!(read_from(&h, 2, n - 1), less[2..].to_vec());
+        assert_eq!(h.position(&entries[3].hash()).unwrap(), Some(2));
+        assert_eq!(h.position(&entries[1].hash()).unwrap(), None);
+        // A chain's first entry past a counter, placed the same way; none
+        // past its last.
+        let e3 = &entries[3];
+        let chain = e3.header().chain.clone();
+        let prev = entries[..3]
+            .iter()
+            .rev()
+            .find(|e| e.header().chain == chain)
+            .map_or(0, |e| e.counter());
+        assert_eq!(h.first_after(&chain, prev).unwrap(), 2);
+        let last = entries
+            .iter()
+            .rev()
+            .find(|e| e.header().chain == chain)
+            .unwrap()
+            .counter();
+        assert_eq!(h.first_after(&chain, last).unwrap(), u64::MAX);
+        // Not applied yet: no position.
+        h.applied_to(3);
+        assert_eq!(h.position(&entries[3].hash()).unwrap(), None);
+        assert_eq!(h.first_after(&chain, prev).unwrap(), u64::MAX);
     }
 
     #[test]

@@ -11,6 +11,11 @@
 //!    writes a snapshot of the whole log at shutdown.
 //! 2. `runs` starts from that snapshot (nothing replayed through the
 //!    rules), each stopped with SIGTERM.
+//! 3. With its own log (not the trace scenario's): one more start, 64 new
+//!    moves, a correction of one of them (refolded from the snapshot) and
+//!    of an entry near the log's start (older than the snapshot: the whole
+//!    log), each timed by the server (`armsledger_refold_seconds`: how
+//!    long ingest waited).
 //!
 //! Before each SIGTERM it reads the server's peak resident memory (VmHWM
 //! in /proc/PID/status, Linux only) and prints it per log entry. The rules
@@ -23,6 +28,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::report::Figure;
@@ -56,22 +62,25 @@ pub fn run(
     };
     let data = dir.join(format!("restart-{n}"));
     std::fs::create_dir_all(&data)?;
-    let regulator = match written {
+    let (regulator, fresh) = match written {
         Some(key) => {
             eprintln!("  restart: the trace scenario's {n}-entry log");
-            key
+            (key, None)
         }
         None => {
             let t = Instant::now();
-            let key = fill(&log_path(n, dir), n)?;
+            let (world, early) = fill(&log_path(n, dir), n)?;
             eprintln!(
                 "  restart: {n}-entry log written in {:.0} s",
                 t.elapsed().as_secs_f64()
             );
-            key
+            (world.regulator, Some((world, early)))
         }
     };
     let key = hex::encode(regulator);
+    // What a correction costs: only with this scenario's own log (the
+    // world that signed it is needed to sign the corrections).
+    let mut corrections = fresh;
 
     let (full_ready, mut child, url) = start(&bin, &data, &key)?;
     let full_metrics = metrics(&url)?;
@@ -114,6 +123,10 @@ pub fn run(
         }
         stop(&mut child)?;
     }
+    let refolds = match corrections.as_mut() {
+        Some((world, early)) => refolds(&bin, &data, &key, world, early)?,
+        None => Vec::new(),
+    };
     match keep {
         Some(to) => {
             std::fs::rename(&data, to).map_err(|e| {
@@ -234,7 +247,144 @@ pub fn run(
         ));
     }
     figures.extend(memory);
+    for (what, r) in refolds {
+        figures.push(Figure::new(
+            sc,
+            &format!(
+                "{label}: a correction of {what}: refold on the sequencer \
+                 (from the snapshot at {}, {} entries folded)",
+                r.from, r.entries
+            ),
+            r.seconds,
+            "s",
+        ));
+    }
     Ok(Ok(figures))
+}
+
+/// One refold as the server's metrics tell it.
+struct Refolded {
+    seconds: f64,
+    from: u64,
+    entries: u64,
+}
+
+/// Starts the server from its snapshot, appends 64 moves, then corrects
+/// one of them (a refold from the snapshot: the recent typo) and `early`
+/// (an entry before the only snapshot: the whole log folded again), each
+/// timed by the server (`armsledger_refold_seconds`).
+fn refolds(
+    bin: &Path,
+    data: &Path,
+    key: &str,
+    world: &mut crate::generate::World,
+    early: &armsledger_core::SignedEntry,
+) -> anyhow::Result<Vec<(&'static str, Refolded)>> {
+    let (_, mut child, url) = start(bin, data, key)?;
+    let out = (|| {
+        let token = token(bin, data, &url)?;
+        let recent = world.moves(64)?;
+        post(&url, &token, &recent)?;
+        let mut out = Vec::new();
+        for (what, target) in [
+            ("an entry after the snapshot", recent.get(10)),
+            (
+                "an entry before the snapshot",
+                Some(&Arc::new(early.clone())),
+            ),
+        ] {
+            let target = target.ok_or_else(|| anyhow::anyhow!("no entry to correct"))?;
+            let before = refold_metrics(&url)?;
+            post(&url, &token, &[world.correct(target)?])?;
+            let after = refold_metrics(&url)?;
+            anyhow::ensure!(
+                after.3 == before.3 + 1,
+                "the correction of {what} was not refolded"
+            );
+            out.push((
+                what,
+                Refolded {
+                    seconds: after.0 - before.0,
+                    from: after.1,
+                    entries: after.2,
+                },
+            ));
+        }
+        Ok(out)
+    })();
+    stop(&mut child)?;
+    out
+}
+
+/// A regulator token made through the CLI on the data directory, once the
+/// server takes it.
+fn token(bin: &Path, data: &Path, url: &str) -> anyhow::Result<String> {
+    let out = Command::new(bin)
+        .args(["token", "create", "--data"])
+        .arg(data)
+        .args(["--role", "regulator", "--label", "bench"])
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "token create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout)?.trim().to_owned();
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        let st = ureq::get(&format!("{url}/v1/findings"))
+            .header("authorization", format!("Bearer {token}"))
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .call()?
+            .status();
+        if st != 401 {
+            return Ok(token);
+        }
+        anyhow::ensure!(Instant::now() < until, "the server never took the token");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// POSTs `entries`; an error unless all are logged.
+fn post(
+    url: &str,
+    token: &str,
+    entries: &[Arc<armsledger_core::SignedEntry>],
+) -> anyhow::Result<()> {
+    let raw: Vec<Vec<u8>> = entries.iter().map(|e| e.bytes().to_vec()).collect();
+    let body = postcard::to_allocvec(&raw)?;
+    let mut resp = ureq::post(&format!("{url}/v1/entries"))
+        .header("content-type", "application/octet-stream")
+        .header("authorization", format!("Bearer {token}"))
+        .config()
+        .http_status_as_error(false)
+        .build()
+        .send(&body[..])?;
+    let status = resp.status();
+    let receipt = resp.body_mut().read_to_string()?;
+    anyhow::ensure!(status == 200, "server answered {status}: {receipt}");
+    Ok(())
+}
+
+/// The refold metrics: seconds summed, from, entries, count.
+fn refold_metrics(url: &str) -> anyhow::Result<(f64, u64, u64, u64)> {
+    let body = ureq::get(&format!("{url}/metrics"))
+        .call()?
+        .body_mut()
+        .read_to_string()?;
+    let get = |name: &str| -> f64 {
+        body.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+            .unwrap_or(0.0)
+    };
+    Ok((
+        get("armsledger_refold_seconds_sum"),
+        get("armsledger_refold_from") as u64,
+        get("armsledger_refold_entries") as u64,
+        get("armsledger_refold_seconds_count") as u64,
+    ))
 }
 
 /// The peak resident memory of a running process in bytes (VmHWM in
@@ -257,9 +407,20 @@ fn parse_vm_hwm(status: &str) -> Option<u64> {
 }
 
 /// Writes an `n`-entry log at `path` (the trace scenario's); returns the
-/// regulator key.
-fn fill(path: &Path, n: usize) -> anyhow::Result<[u8; 32]> {
-    Ok(super::trace::fill(path, n, super::trace::T0)?.0.regulator)
+/// world that signed it and an early move of it (the entry 10 past the
+/// setup) for a correction to reach back to.
+fn fill(
+    path: &Path,
+    n: usize,
+) -> anyhow::Result<(crate::generate::World, armsledger_core::SignedEntry)> {
+    let (world, store) = super::trace::fill(path, n, super::trace::T0)?;
+    let i = (world.setup.len() as u64 + 10).min((n as u64).saturating_sub(1));
+    let early = store
+        .read()?
+        .entry(i)?
+        .ok_or_else(|| anyhow::anyhow!("the log has no entry {i}"))?
+        .entry;
+    Ok((world, early))
 }
 
 /// Starts `armsledger serve`; the seconds until its "listening" line, the

@@ -68,6 +68,73 @@ pub trait HistorySource: Send + Sync + core::fmt::Debug {
     /// `None`): how a reference, a correction's target or a subject link is
     /// looked up instead of the engine keeping a map of every entry.
     fn find(&self, hash: &Hash) -> Result<Option<SignedEntry>, HistoryError>;
+
+    /// How many applied entries precede the one with this entry hash (its
+    /// position in the history), if the source can tell; `None` otherwise.
+    /// A correction refolds from a kept state only when it can place its
+    /// target (and every correction since that state) at or after it.
+    fn position(&self, _hash: &Hash) -> Result<Option<u64>, HistoryError> {
+        Ok(None)
+    }
+
+    /// [`Self::stream`] from position `from` on: the applied entries
+    /// `from..n`. By default the first `from` are read and passed over; a
+    /// source that can seek (a log) starts at `from`.
+    fn stream_from(
+        &self,
+        from: u64,
+        n: u64,
+        visit: &mut dyn FnMut(&SignedEntry, Option<Timestamp>) -> ControlFlow<()>,
+    ) -> Result<ControlFlow<()>, HistoryError> {
+        let mut i = 0u64;
+        self.stream(n, &mut |e, r| {
+            let before = i < from;
+            i = i.saturating_add(1);
+            if before {
+                ControlFlow::Continue(())
+            } else {
+                visit(e, r)
+            }
+        })
+    }
+
+    /// The engine as it stood after the first `k` applied entries, for the
+    /// newest `k <= at_most` kept beside the history (a server's rules
+    /// snapshots, each checked against the log before it is offered) that
+    /// `fits` accepts; `None` when none is kept or accepted (the refold
+    /// then starts from the beginning).
+    fn earlier_state(
+        &self,
+        _at_most: u64,
+        _fits: &mut dyn FnMut(u64, &Engine) -> bool,
+    ) -> Option<(u64, Engine)> {
+        None
+    }
+
+    /// A position at or after which every applied entry of `chain` with a
+    /// counter above `counter` lies (`u64::MAX`: none is kept here), so a
+    /// key revocation searches the history from there on; 0 when the
+    /// source cannot tell (the whole history is searched).
+    fn first_after(&self, _chain: &ChainId, _counter: u64) -> Result<u64, HistoryError> {
+        Ok(0)
+    }
+
+    /// A correction starts refolding the state (the sequencer waits).
+    fn refold_begins(&self) {}
+
+    /// The refold ended: where it started and how many entries it folded.
+    fn refold_ends(&self, _refold: Refold) {}
+}
+
+/// How a correction's refold of the state went: from a kept earlier state
+/// (`from` entries already folded in it) or from the start (`from` 0).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Refold {
+    /// The applied entries the refold did not fold again (those of the
+    /// earlier state it started from; 0: it started from nothing).
+    pub from: u64,
+    /// The entries it folded.
+    pub folded: u64,
 }
 
 /// A history source and the first error any read of it met (shared by the
@@ -91,14 +158,18 @@ impl Lookup {
         self.source.find(hash).inspect_err(|e| self.fail(e.clone()))
     }
 
-    fn stream(
+    fn stream_from(
         &self,
+        from: u64,
         n: u64,
         visit: &mut dyn FnMut(&SignedEntry, Option<Timestamp>) -> ControlFlow<()>,
     ) -> Result<ControlFlow<()>, HistoryError> {
-        self.source
-            .stream(n, visit)
-            .inspect_err(|e| self.fail(e.clone()))
+        let r = if from == 0 {
+            self.source.stream(n, visit)
+        } else {
+            self.source.stream_from(from, n, visit)
+        };
+        r.inspect_err(|e| self.fail(e.clone()))
     }
 
     fn fail(&self, e: HistoryError) {
@@ -131,9 +202,20 @@ fn each_applied(
     tail: &[HistoryItem],
     visit: &mut dyn FnMut(&SignedEntry, Option<Timestamp>) -> ControlFlow<()>,
 ) -> Result<ControlFlow<()>, HistoryError> {
+    each_applied_from(stored, 0, tail, visit)
+}
+
+/// [`each_applied`] from position `from` on (at most the stored entries'
+/// count: the tail in memory is always shown).
+fn each_applied_from(
+    stored: Option<&Stored>,
+    from: u64,
+    tail: &[HistoryItem],
+    visit: &mut dyn FnMut(&SignedEntry, Option<Timestamp>) -> ControlFlow<()>,
+) -> Result<ControlFlow<()>, HistoryError> {
     if let Some(s) = stored
-        && s.n > 0
-        && s.lookup.stream(s.n, visit)?.is_break()
+        && s.n > from
+        && s.lookup.stream_from(from, s.n, visit)?.is_break()
     {
         return Ok(ControlFlow::Break(()));
     }
@@ -625,11 +707,11 @@ impl Engine {
         match (correction, regulator_correction) {
             (Some((target, c)), _) if valid_target(&target, &c.1) => {
                 self.corrections.insert(target, c);
-                self.replay();
+                self.replay(&target);
             }
             (_, Some((target, c))) => {
                 self.regulator_corrections.insert(target, c);
-                self.replay();
+                self.replay(&target);
             }
             _ => self.fold(&entry, received_at),
         }
@@ -644,10 +726,43 @@ impl Engine {
         evidence: &str,
         matches: impl Fn(&SignedEntry) -> bool,
     ) -> usize {
+        self.flag_from(0, rule, evidence, matches)
+    }
+
+    /// [`Self::flag`] for entries of `chain` with a counter above `counter`
+    /// only (`matches` selects none other): the stored history is searched
+    /// from the first of them on, where its source can place it
+    /// ([`HistorySource::first_after`]), instead of from its start.
+    pub fn flag_chain_after(
+        &mut self,
+        chain: &ChainId,
+        counter: u64,
+        rule: RuleId,
+        evidence: &str,
+        matches: impl Fn(&SignedEntry) -> bool,
+    ) -> usize {
+        // A failed look-up only costs the narrowing.
+        let from = self
+            .stored
+            .as_ref()
+            .and_then(|s| s.lookup.source.first_after(chain, counter).ok())
+            .unwrap_or(0);
+        self.flag_from(from, rule, evidence, |e| {
+            e.header().chain == *chain && e.header().counter > counter && matches(e)
+        })
+    }
+
+    fn flag_from(
+        &mut self,
+        from: u64,
+        rule: RuleId,
+        evidence: &str,
+        matches: impl Fn(&SignedEntry) -> bool,
+    ) -> usize {
         let mut n = 0;
         let findings = &mut self.findings;
         // A failed read is kept as the source's fault.
-        let _ = each_applied(self.stored.as_ref(), &self.history, &mut |e, _| {
+        let _ = each_applied_from(self.stored.as_ref(), from, &self.history, &mut |e, _| {
             if matches(e) {
                 let h = e.header();
                 findings.push(Finding {
@@ -710,25 +825,91 @@ impl Engine {
         })
     }
 
-    /// Rebuilds the state from history with the corrections in force (a
+    /// Rebuilds the state from history with the corrections in force, a
+    /// correction of `target` having just changed them: from the newest
+    /// kept earlier state that still holds (below), else from the start (a
     /// failed read of a stored history leaves [`Self::take_history_fault`]).
-    fn replay(&mut self) {
-        let entries = core::mem::take(&mut self.state.entries);
-        self.state = State {
-            entries,
-            ..State::default()
+    fn replay(&mut self, target: &Hash) {
+        let stored = self.stored.clone();
+        if let Some(s) = &stored {
+            s.lookup.source.refold_begins();
+        }
+        let earlier = stored.as_ref().and_then(|s| self.earlier_state(s, target));
+        let (from, base) = match earlier {
+            Some((k, e)) => (k, e.state),
+            None => (0, State::default()),
         };
+        let entries = core::mem::take(&mut self.state.entries);
+        self.state = State { entries, ..base };
         let (state, corrections, regulator) = (
             &mut self.state,
             &self.corrections,
             &self.regulator_corrections,
         );
+        let mut folded = 0u64;
         // A failed read is kept as the source's fault.
-        let _ = each_applied(self.stored.as_ref(), &self.history, &mut |e, r| {
+        let _ = each_applied_from(stored.as_ref(), from, &self.history, &mut |e, r| {
             fold(state, corrections, regulator, e, r);
+            folded = folded.saturating_add(1);
             ControlFlow::Continue(())
         });
+        if let Some(s) = &stored {
+            s.lookup.source.refold_ends(Refold { from, folded });
+        }
     }
+
+    /// The newest earlier state kept beside a stored history from which a
+    /// refold after a correction of `target` ends exactly where a refold
+    /// from the start does: one that folded no more than the entries before
+    /// `target`, in the same view, whose corrections are today's except for
+    /// targets at or after its end (a correction made since of an entry it
+    /// already folded makes it stale). Anything the source cannot place:
+    /// none (the whole history is folded again).
+    fn earlier_state(&self, stored: &Stored, target: &Hash) -> Option<(u64, Engine)> {
+        let lookup = &stored.lookup;
+        // Among the entries held in memory (applied since the last commit,
+        // not in the source's index yet), else by the source.
+        let place = |t: &Hash| match self.history.iter().position(|(e, _)| e.hash() == *t) {
+            Some(i) => Some(
+                stored
+                    .n
+                    .saturating_add(u64::try_from(i).unwrap_or(u64::MAX)),
+            ),
+            None => lookup.source.position(t).ok().flatten(),
+        };
+        let p = place(target)?;
+        let mut fits = |k: u64, then: &Engine| {
+            then.view == self.view
+                && same_before(k, &self.corrections, &then.corrections, &place)
+                && same_before(
+                    k,
+                    &self.regulator_corrections,
+                    &then.regulator_corrections,
+                    &place,
+                )
+        };
+        lookup
+            .source
+            .earlier_state(p.min(stored.n), &mut fits)
+            .filter(|(k, _)| *k <= p.min(stored.n))
+    }
+}
+
+/// Whether the corrections `then` (an earlier state's, `k` entries in) and
+/// `now` agree on every target among the first `k` entries: every
+/// correction it held is still in force, and any made since targets an
+/// entry at position `k` or later.
+fn same_before<V>(
+    k: u64,
+    now: &HashMap<Hash, (Hash, V)>,
+    then: &HashMap<Hash, (Hash, V)>,
+    place: &dyn Fn(&Hash) -> Option<u64>,
+) -> bool {
+    then.iter()
+        .all(|(t, (c, _))| now.get(t).is_some_and(|(c2, _)| c2 == c))
+        && now.iter().all(|(t, (c, _))| {
+            then.get(t).is_some_and(|(c0, _)| c0 == c) || place(t).is_some_and(|p| p >= k)
+        })
 }
 
 /// Folds one entry into `state`, with the corrections in force.

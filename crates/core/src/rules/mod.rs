@@ -22,6 +22,6 @@ pub mod state;
 pub use alerts::{Alert, AlertPolicy, alerts};
 pub use check::{Act, Violation, evaluate};
 pub(crate) use engine::Lookup;
-pub use engine::{Engine, Finding, HistoryError, HistoryItem, HistorySource, View};
+pub use engine::{Engine, Finding, HistoryError, HistoryItem, HistorySource, Refold, View};
 pub use ids::{AlertSeverity, RuleId};
 pub use oversight::check_regulator;

@@ -51,7 +51,16 @@ pub(crate) fn replay_onto(
             0,
         ),
     };
-    let history = crate::snapshots::LogHistory::new(shared.store_arc());
+    // A correction refolds from the nearest snapshot before its target.
+    let kept = shared
+        .snapshots()
+        .enabled()
+        .then(|| crate::snapshots::SnapshotChecks::of(shared));
+    let history = crate::snapshots::LogHistory::with_snapshots(
+        shared.store_arc(),
+        kept,
+        shared.metrics().snapshots.clone(),
+    );
     v.read_history_from(history.clone());
     let reader = shared.store().read()?;
     let size = reader.size();

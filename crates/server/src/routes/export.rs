@@ -655,13 +655,7 @@ pub async fn dossier(
         let (id, until, first) = found.ok_or_else(|| no_such_serial(&serial))?;
         // Written at the checkpoint the map sits at (or the cosigned one): a
         // weapon acquired after it has no event there yet.
-        let at = match reader
-            .index_checkpoint()
-            .map_err(|e| ApiError::Internal(e.to_string()))?
-        {
-            Some((size, _)) if shared.witnessing().policy().is_none() => Some(size),
-            _ => shared.export_checkpoint().map(|p| p.size),
-        };
+        let at = dossier_checkpoint(&shared, &reader)?;
         if let Some(size) = at.filter(|size| first >= *size) {
             return Err(ApiError::Busy(format!(
                 "firearm {serial} was recorded after the latest checkpoint ({size} entries): \
@@ -674,6 +668,23 @@ pub async fn dossier(
     stream(shared, caller.0, Scope::Firearm(id), None, until, name)
 }
 
+/// The size of the checkpoint a dossier is written at: the one the map
+/// sits at, or the cosigned one under a witness policy.
+fn dossier_checkpoint(
+    shared: &Shared,
+    reader: &armsledger_store::LogReader,
+) -> Result<Option<u64>, ApiError> {
+    Ok(
+        match reader
+            .index_checkpoint()
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+        {
+            Some((size, _)) if shared.witnessing().policy().is_none() => Some(size),
+            _ => shared.export_checkpoint().map(|p| p.size),
+        },
+    )
+}
+
 /// An ammunition lot's dossier that verifies offline: the regulator chain
 /// as the caller may see it and every site entry about the lot (its acts and
 /// the counts that saw it) with its inclusion proof, scoped as the lot's
@@ -684,7 +695,7 @@ pub async fn dossier(
     responses((status = 200, description = "lot dossier bundle", content_type = "application/vnd.armsledger.bundle"),
         (status = 400, description = "the lot number names more than one lot the caller held: ask by ledger id"),
         (status = 404, description = "no lot by that number that the caller ever held (the same answer whether it exists or not)"),
-        (status = 503, description = "max_concurrent_exports are being written")),
+        (status = 503, description = "max_concurrent_exports are being written, or the lot was first recorded after the latest checkpoint (its dossier is written at the next)")),
     security(("bearer" = [])))]
 pub async fn lot_dossier(
     State(shared): State<Arc<Shared>>,
@@ -708,18 +719,30 @@ pub async fn lot_dossier(
                 ChainId::Regulator => false,
             });
             if seen {
-                held.push(id);
+                held.push((id, events.first().map_or(u64::MAX, |s| s.index)));
             }
         }
         match held.as_slice() {
             [] => return Err(ApiError::NotFound(format!("no ammunition lot {lot}"))),
-            [one] => *one,
+            [(one, first)] => {
+                // As a weapon's: a lot first recorded after the checkpoint
+                // the dossier is written at has no event there yet.
+                if let Some(size) =
+                    dossier_checkpoint(&shared, &reader)?.filter(|size| *first >= *size)
+                {
+                    return Err(ApiError::Busy(format!(
+                        "ammunition lot {lot} was first recorded after the latest checkpoint \
+                         ({size} entries): its dossier is written at the next one; retry shortly"
+                    )));
+                }
+                *one
+            }
             many => {
                 return Err(ApiError::BadRequest(format!(
                     "lot number {lot} names {} lots; ask for one by its ledger id: {}",
                     many.len(),
                     many.iter()
-                        .map(|l| l.to_string())
+                        .map(|(l, _)| l.to_string())
                         .collect::<Vec<_>>()
                         .join(", ")
                 )));

@@ -201,3 +201,46 @@ async fn a_serial_check_and_a_full_export_answer_read_only_at_the_latest_checkpo
         assert_eq!(c["firearms"].as_array().unwrap().len(), 1, "{c}");
     }
 }
+
+/// A lot's dossier is written at the same checkpoint as a weapon's: a lot
+/// first recorded after it is answered 503 (retry at the next checkpoint),
+/// not with an empty dossier; after the next checkpoint its dossier is
+/// proven; a lot that never existed is still the unknown lot's 404.
+#[tokio::test]
+async fn a_lot_recorded_after_the_checkpoint_is_retried_not_answered_empty() {
+    let (mut env, at) = idle_checkpointer().await;
+    let before = env.s.log.len();
+    let lot = env.s.receive("north", "L-STAGE", 100);
+    let (st, b) = env
+        .post_as(Some(env.token("regulator")), &env.s.log[before..])
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+    let uri = format!("/v1/lots/{lot}/dossier");
+    // Firing: recorded after the checkpoint the map sits at.
+    let (st, body) = env.get(&uri, Some("regulator")).await;
+    let body = String::from_utf8_lossy(&body);
+    assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(body.contains("after the latest checkpoint"), "{body}");
+    assert!(body.contains(&format!("({at} entries)")), "{body}");
+    // Quiet: an unknown lot is the 404 it was.
+    let (st, _) = env
+        .get("/v1/lots/NO-SUCH-LOT/dossier", Some("regulator"))
+        .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    // At the next checkpoint: the lot's dossier, its receipt proven.
+    let next = env.shared.checkpoint_now().unwrap().unwrap().size;
+    assert_eq!(next, env.s.log.len() as u64);
+    let (st, bytes) = env.get(&uri, Some("regulator")).await;
+    assert_eq!(st, StatusCode::OK, "{}", String::from_utf8_lossy(&bytes));
+    let report = verify_bundle(bytes.as_slice(), &VerifyOptions::default()).unwrap();
+    assert!(report.authentic, "{:#?}", report.problems);
+    assert_eq!(report.checkpoint.unwrap().size, next);
+    let site_entries = armsledger_bundle::BundleReader::new(bytes.as_slice())
+        .filter_map(|r| match r.unwrap().item {
+            Record::Entry(e) => Some(armsledger_core::SignedEntry::decode(&e.bytes).unwrap()),
+            _ => None,
+        })
+        .filter(|e| matches!(e.chain(), armsledger_core::ChainId::Site(_)))
+        .count();
+    assert_eq!(site_entries, 1, "the lot's receipt");
+}
