@@ -175,6 +175,27 @@ impl LogHistory {
         })
     }
 
+    /// The log index of the applied entry with this hash and how many
+    /// entries before it were skipped; `None` when the log does not hold
+    /// it, the rules have not applied it yet, or it was skipped.
+    fn applied_at(
+        &self,
+        reader: &LogReader,
+        hash: &armsledger_core::Hash,
+    ) -> Result<Option<(u64, u64)>, HistoryError> {
+        let Some(i) = reader.index_of_hash(hash).map_err(history_error)? else {
+            return Ok(None);
+        };
+        if i >= self.applied_to.load(Ordering::Acquire) {
+            return Ok(None);
+        }
+        let skipped = self.skipped()?;
+        if skipped.binary_search(&i).is_ok() {
+            return Ok(None);
+        }
+        Ok(Some((i, skipped.partition_point(|s| *s < i) as u64)))
+    }
+
     fn skipped(&self) -> Result<Vec<u64>, HistoryError> {
         self.skipped
             .lock()
@@ -214,9 +235,8 @@ impl HistorySource for LogHistory {
         n: u64,
         visit: &mut dyn FnMut(&SignedEntry, Option<Timestamp>) -> core::ops::ControlFlow<()>,
     ) -> Result<core::ops::ControlFlow<()>, HistoryError> {
-        let err = |e: StoreError| HistoryError(e.to_string());
         let skipped = self.skipped()?;
-        let reader = self.store.read().map_err(err)?;
+        let reader = self.store.read().map_err(history_error)?;
         let size = reader.size();
         let (mut seen, mut from) = if skipped.is_empty() {
             (start.min(n), start.min(n))
@@ -234,7 +254,7 @@ impl HistorySource for LogHistory {
                     skipped.len()
                 )));
             }
-            let rows = reader.rows(from, to).map_err(err)?;
+            let rows = reader.rows(from, to).map_err(history_error)?;
             let decoded: Vec<Result<(SignedEntry, Timestamp), StoreError>> = rows
                 .par_iter()
                 .map(|(i, row, at)| armsledger_store::decode_row(*i, row).map(|e| (e, *at)))
@@ -246,7 +266,7 @@ impl HistorySource for LogHistory {
                 if seen == n {
                     break;
                 }
-                let (e, at) = d.map_err(err)?;
+                let (e, at) = d.map_err(history_error)?;
                 seen += 1;
                 if seen <= start {
                     continue;
@@ -261,41 +281,18 @@ impl HistorySource for LogHistory {
     }
 
     fn find(&self, hash: &armsledger_core::Hash) -> Result<Option<SignedEntry>, HistoryError> {
-        let err = |e: StoreError| HistoryError(e.to_string());
-        let reader = self.store.read().map_err(err)?;
-        let Some(i) = reader.index_of_hash(hash).map_err(err)? else {
+        let reader = self.store.read().map_err(history_error)?;
+        let Some((i, _)) = self.applied_at(&reader, hash)? else {
             return Ok(None);
         };
-        if i >= self.applied_to.load(Ordering::Acquire) {
-            return Ok(None);
-        }
-        if self
-            .skipped
-            .lock()
-            .map_err(|_| HistoryError("skipped entries lock poisoned".into()))?
-            .binary_search(&i)
-            .is_ok()
-        {
-            return Ok(None);
-        }
-        Ok(reader.entry(i).map_err(err)?.map(|s| s.entry))
+        Ok(reader.entry(i).map_err(history_error)?.map(|s| s.entry))
     }
 
     fn position(&self, hash: &armsledger_core::Hash) -> Result<Option<u64>, HistoryError> {
-        let err = |e: StoreError| HistoryError(e.to_string());
-        let reader = self.store.read().map_err(err)?;
-        let Some(i) = reader.index_of_hash(hash).map_err(err)? else {
-            return Ok(None);
-        };
-        if i >= self.applied_to.load(Ordering::Acquire) {
-            return Ok(None);
-        }
-        let skipped = self.skipped()?;
-        if skipped.binary_search(&i).is_ok() {
-            return Ok(None);
-        }
-        let before = skipped.partition_point(|s| *s < i) as u64;
-        Ok(Some(i - before))
+        let reader = self.store.read().map_err(history_error)?;
+        Ok(self
+            .applied_at(&reader, hash)?
+            .map(|(i, skipped_before)| i - skipped_before))
     }
 
     /// By the log's chain index: the first entry of `chain` with a counter
@@ -306,12 +303,15 @@ impl HistorySource for LogHistory {
         chain: &armsledger_core::ChainId,
         counter: u64,
     ) -> Result<u64, HistoryError> {
-        let err = |e: StoreError| HistoryError(e.to_string());
         let Some(next) = counter.checked_add(1) else {
             return Ok(u64::MAX);
         };
-        let reader = self.store.read().map_err(err)?;
-        let Some(&(_, i)) = reader.chain_slots(chain, next, 1).map_err(err)?.first() else {
+        let reader = self.store.read().map_err(history_error)?;
+        let Some(&(_, i)) = reader
+            .chain_slots(chain, next, 1)
+            .map_err(history_error)?
+            .first()
+        else {
             return Ok(u64::MAX);
         };
         if i >= self.applied_to.load(Ordering::Acquire) {
@@ -799,6 +799,11 @@ pub(crate) fn nearest_before(
         }
     }
     None
+}
+
+/// A store error as the history source reports it.
+fn history_error(e: StoreError) -> HistoryError {
+    HistoryError(e.to_string())
 }
 
 #[cfg(test)]
