@@ -223,13 +223,14 @@ impl LedgerVerifier {
     /// does). Nothing may be applied between the check and this call; as a
     /// guard, each entry's link to its chain's head is checked again (a
     /// comparison of hashes and counters), and `entries` must be the
-    /// checked ones. Returns each entry's findings; on a guard's failure,
-    /// the entries before the failing one stay applied.
+    /// checked ones. `received_at(i)` is entry `i`'s receipt time. Returns
+    /// each entry's findings; on a guard's failure, the entries before the
+    /// failing one stay applied.
     pub fn apply_checked(
         &mut self,
         checked: CheckedBatch,
         entries: &[Arc<SignedEntry>],
-        received_at: Option<Timestamp>,
+        received_at: impl Fn(usize) -> Option<Timestamp>,
     ) -> Result<Vec<Vec<Finding>>, (usize, ChainError)> {
         if checked.hashes.len() != entries.len()
             || checked
@@ -267,7 +268,7 @@ impl LedgerVerifier {
                     },
                 ));
             }
-            let before = self.apply_unchecked(e.clone(), received_at, &links);
+            let before = self.apply_unchecked(e.clone(), received_at(i), &links);
             out.push(self.engine.findings().get(before..).unwrap_or(&[]).to_vec());
         }
         Ok(out)

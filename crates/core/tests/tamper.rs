@@ -473,7 +473,7 @@ proptest! {
                 // Applied as checked (no second check): the same state and
                 // the same findings as ingesting one entry at a time.
                 let prefix = ver.engine().findings().len();
-                let found = ver.apply_checked(checked, &rest, None).unwrap();
+                let found = ver.apply_checked(checked, &rest, |_| None).unwrap();
                 prop_assert_eq!(found.concat(), ver.engine().findings()[prefix..].to_vec());
                 prop_assert_eq!(ver.engine().findings(), seq.engine().findings());
                 prop_assert_eq!(heads(&ver), heads(seq));
@@ -524,18 +524,18 @@ fn a_checked_batch_is_applied_once_and_a_broken_link_refuses_the_batch() {
     // a sequential ingest of the whole log.
     let checked = ver.check_batch(rest, &sigs).unwrap();
     let stale = ver.check_batch(rest, &sigs).unwrap();
-    ver.apply_checked(checked, rest, None).unwrap();
+    ver.apply_checked(checked, rest, |_| None).unwrap();
     let seq = verify_log(&f.bytes).unwrap();
     assert_eq!(ver.state_digest().unwrap(), seq.state_digest().unwrap());
     assert_eq!(ver.engine().findings(), seq.engine().findings());
     // The same verdicts once more, after the verifier moved: refused.
-    let (i, err) = ver.apply_checked(stale, rest, None).unwrap_err();
+    let (i, err) = ver.apply_checked(stale, rest, |_| None).unwrap_err();
     assert_eq!(i, 0);
     assert!(matches!(err, ChainError::BrokenLink { .. }), "{err:?}");
     assert_eq!(ver.state_digest().unwrap(), seq.state_digest().unwrap());
     // Verdicts for other entries than the ones given: refused.
     let other = ver.check_batch(&[], &[]).unwrap();
-    assert!(ver.apply_checked(other, rest, None).is_err());
+    assert!(ver.apply_checked(other, rest, |_| None).is_err());
 }
 
 #[test]

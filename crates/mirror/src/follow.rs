@@ -510,10 +510,7 @@ impl Mirror {
         if let Some(copy) = self.copy.clone() {
             let check = |v: &LedgerVerifier| {
                 let fresh: Vec<Arc<SignedEntry>> = fetched.iter().map(|(e, _)| e.clone()).collect();
-                // Applied entry by entry after (each with its own receipt
-                // time), so the checked batch itself is not kept.
                 v.check_batch(&fresh, &vec![false; fresh.len()])
-                    .map(|_checked| ())
                     .map_err(|(k, e)| (k, e.to_string()))
             };
             match copy.append_mirrored(&fetched, first, &note, check) {

@@ -14,6 +14,7 @@ use armsledger_core::LedgerVerifier;
 use armsledger_core::SignedEntry;
 use armsledger_core::ids::Timestamp;
 use armsledger_core::rules::View;
+use armsledger_core::verify::CheckedBatch;
 use armsledger_log::{LogKey, LogVerifier, SignedCheckpoint};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
@@ -449,7 +450,8 @@ impl Shared {
     /// Under the verifier's write lock, without copying the state: `check`
     /// (the mirror's own checks, core's code only) sees the live state and
     /// refuses the entries as a whole, or not (`Err((k, reason))`: entry
-    /// `first + k` fails; nothing changed); then they are applied, and
+    /// `first + k` fails; nothing changed) or hands back the checked batch
+    /// ([`armsledger_core::LedgerVerifier::check_batch`]), which is then applied as checked, and
     /// written in one transaction that checks the copy's size, tree root and
     /// verifiable index root against the checkpoint
     /// ([`armsledger_store::LogStore::append_mirrored`]). If that
@@ -462,7 +464,7 @@ impl Shared {
         entries: &[(Arc<SignedEntry>, Timestamp)],
         first: u64,
         note: &str,
-        check: impl FnOnce(&LedgerVerifier) -> Result<(), (usize, String)>,
+        check: impl FnOnce(&LedgerVerifier) -> Result<CheckedBatch, (usize, String)>,
     ) -> Result<Published, MirrorAppendError> {
         let Signer::Mirror(key) = &self.signer else {
             return Err(MirrorAppendError::Write(WriteError::Store(
@@ -490,21 +492,26 @@ impl Shared {
             index: first.saturating_add(k as u64),
             reason,
         };
-        check(&v).map_err(|(k, reason)| rejected(k, reason))?;
-        let mut batch = Vec::with_capacity(entries.len());
-        for (k, (e, at)) in entries.iter().enumerate() {
-            match v.ingest_checked(e.clone(), Some(*at)) {
-                Ok(f) => batch.push(armsledger_store::Accepted {
-                    entry: e.clone(),
-                    received_at: *at,
-                    findings: f.to_vec(),
-                }),
-                Err(err) => {
-                    // check_batch passed: a bug. Nothing of it is kept.
-                    return Err(self.take_back(v, rejected(k, format!("apply after check: {err}"))));
-                }
+        let checked = check(&v).map_err(|(k, reason)| rejected(k, reason))?;
+        // Applied as checked (each with its own receipt time): the chain
+        // checks are not run a second time.
+        let arcs: Vec<Arc<SignedEntry>> = entries.iter().map(|(e, _)| e.clone()).collect();
+        let found = match v.apply_checked(checked, &arcs, |k| entries.get(k).map(|(_, at)| *at)) {
+            Ok(f) => f,
+            Err((k, err)) => {
+                // check_batch passed: a bug. Nothing of it is kept.
+                return Err(self.take_back(v, rejected(k, format!("apply after check: {err}"))));
             }
-        }
+        };
+        let batch: Vec<armsledger_store::Accepted> = entries
+            .iter()
+            .zip(found)
+            .map(|((e, at), findings)| armsledger_store::Accepted {
+                entry: e.clone(),
+                received_at: *at,
+                findings,
+            })
+            .collect();
         if let Err(e) = self.store.append_mirrored(&batch, note, key) {
             return Err(self.take_back(v, MirrorAppendError::Write(e)));
         }

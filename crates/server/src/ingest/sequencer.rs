@@ -236,7 +236,7 @@ fn process(
         }
     };
     // Applied as checked: the chain checks are not run a second time.
-    let found = match verifier.apply_checked(checked, &fresh, Some(received_at)) {
+    let found = match verifier.apply_checked(checked, &fresh, |_| Some(received_at)) {
         Ok(f) => f,
         Err((k, err)) => {
             // Nothing ran between the check and the apply, so this is a
