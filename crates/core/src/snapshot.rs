@@ -750,6 +750,23 @@ mod tests {
             ingest(&mut v, log, 0, k);
             v
         };
+        // The server's case: the first `at` entries in the log, the state
+        // decoded from a snapshot at `at`, and one earlier state kept at `k`.
+        let resumed = |at: usize, k: usize| {
+            let kept = Kept::new(history(log, at));
+            let earlier = state_at(k).encode_state().unwrap();
+            let (earlier, _) =
+                LedgerVerifier::decode_state_stored(&earlier, rk, &roots, Kept::new(vec![]))
+                    .unwrap();
+            kept.states
+                .lock()
+                .unwrap()
+                .push((k as u64, earlier.into_engine()));
+            let bytes = state_at(at).encode_state().unwrap();
+            let (v, _) =
+                LedgerVerifier::decode_state_stored(&bytes, rk, &roots, kept.clone()).unwrap();
+            (kept, v)
+        };
         let (mut from_kept, mut stale_refused, mut none_before) = (0, 0, 0);
         for &(c, t) in &fixes {
             // The whole-log fold: in memory, from the start, through the correction.
@@ -757,21 +774,8 @@ mod tests {
             let want = state_at(c + 1).state_digest().unwrap();
             assert_ne!(before, want, "the correction at {c} changes the state");
             for k in 0..=c {
-                // The server's case: everything before the correction in
-                // the log, its state decoded from a snapshot, and one
-                // earlier state kept at `k`.
-                let kept = Kept::new(history(log, c));
-                let earlier = state_at(k).encode_state().unwrap();
-                let (earlier, _) =
-                    LedgerVerifier::decode_state_stored(&earlier, rk, &roots, Kept::new(vec![]))
-                        .unwrap();
-                kept.states
-                    .lock()
-                    .unwrap()
-                    .push((k as u64, earlier.into_engine()));
-                let bytes = state_at(c).encode_state().unwrap();
-                let (mut v, _) =
-                    LedgerVerifier::decode_state_stored(&bytes, rk, &roots, kept.clone()).unwrap();
+                // Everything before the correction in the log.
+                let (kept, mut v) = resumed(c, k);
                 ingest(&mut v, log, c, c + 1);
                 assert!(v.take_history_fault().is_none());
                 assert_eq!(
@@ -801,18 +805,7 @@ mod tests {
         // kept state.
         for &(c, t) in &fixes {
             for k in 0..=t {
-                let kept = Kept::new(history(log, t));
-                let earlier = state_at(k).encode_state().unwrap();
-                let (earlier, _) =
-                    LedgerVerifier::decode_state_stored(&earlier, rk, &roots, Kept::new(vec![]))
-                        .unwrap();
-                kept.states
-                    .lock()
-                    .unwrap()
-                    .push((k as u64, earlier.into_engine()));
-                let bytes = state_at(t).encode_state().unwrap();
-                let (mut v, _) =
-                    LedgerVerifier::decode_state_stored(&bytes, rk, &roots, kept.clone()).unwrap();
+                let (kept, mut v) = resumed(t, k);
                 ingest(&mut v, log, t, c + 1);
                 assert!(v.take_history_fault().is_none());
                 let want = state_at(c + 1).state_digest().unwrap();
